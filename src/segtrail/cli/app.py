@@ -1,0 +1,82 @@
+"""The Typer application, global options and rendering helpers shared by command modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="segtrail",
+    help=(
+        "Segment customers on what they do, map strategies onto the segments, and keep the "
+        "thread from every tactic back to the clustering hypothesis that justified it."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class Options:
+    workspace: Path | None = None
+    author: str | None = None
+
+
+options = Options()
+
+
+@app.callback()
+def _global(
+    workspace: Path = typer.Option(
+        None,
+        "--workspace",
+        "-w",
+        envvar="SEGTRAIL_WORKSPACE",
+        help="Workspace folder (default: the nearest .segtrail/ upwards from here).",
+        show_default=False,
+    ),
+    author: str = typer.Option(
+        None,
+        "--author",
+        envvar="SEGTRAIL_AUTHOR",
+        help="Who is acting, recorded with every change (default: git user.name, else OS user).",
+        show_default=False,
+    ),
+    version: bool = typer.Option(False, "--version", help="Show the version and exit."),
+) -> None:
+    if version:
+        from segtrail import __version__
+
+        typer.echo(f"segtrail {__version__}")
+        raise typer.Exit()
+    options.workspace = workspace
+    options.author = author
+
+
+def open_workspace():
+    from segtrail.services.workspace import Workspace
+
+    return Workspace.open(options.workspace, author=options.author)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def show_progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress output.")

@@ -1,0 +1,64 @@
+"""Workspace commands: init, fsck, events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, options, print_json
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="Folder for the new workspace."),
+    database_url: str = typer.Option(
+        None,
+        "--database-url",
+        help="SQLAlchemy URL of the metadata database (e.g. postgresql://...); "
+        "default: SQLite inside .segtrail/.",
+        show_default=False,
+    ),
+) -> None:
+    """Create a workspace (DIR/.segtrail/) that will hold one history."""
+    from segtrail.services.workspace import Workspace
+
+    ws = Workspace.init(directory, database_url=database_url, author=options.author)
+    console.print(f"Initialized empty segtrail workspace in {ws.dir}")
+    console.print("Next: segtrail ingest customers.csv --id customer_id")
+
+
+@app.command()
+def fsck(json_output: bool = JSON_OPTION) -> None:
+    """Re-hash every object and check every reference. Exit 2 when something is wrong."""
+    result = open_workspace().fsck()
+    if json_output:
+        print_json(result)
+    else:
+        for problem in result["problems"]:
+            console.print(f"problem: {problem}")
+        for note in result["notes"]:
+            console.print(f"note: {note}")
+        state = "clean" if result["clean"] else f"{len(result['problems'])} problem(s)"
+        console.print(f"checked {result['objects']} object(s): {state}")
+    if not result["clean"]:
+        raise typer.Exit(2)
+
+
+@app.command()
+def events(
+    limit: int = typer.Option(50, "--limit", "-n", help="How many of the newest events."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """The event log: every recorded action, newest first, with author and UTC time."""
+    rows = open_workspace().events(limit)
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("id", "at (UTC)", "author", "action", "subject", box=None)
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["at"][:19].replace("T", " "), r["author"], r["action"], r["subject"]
+        )
+    console.print(table)

@@ -1,0 +1,269 @@
+"""Read a customer table from a user's file (CSV, Parquet, Excel) into Arrow, or refuse it.
+
+Every refusal is an `InputError` whose one-line message names the file and, where it
+applies, the row and column. Rows are counted from 1 for the first data row; for CSV the
+file line is given too (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from segtrail.errors import InputError
+
+SNIFF_BYTES = 64 * 1024
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A table read from a file, with what we learnt about the file on the way."""
+
+    table: pa.Table
+    format: str  # csv | parquet | excel
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+def read_table(path: str | Path) -> SourceTable:
+    """Read `path` by its content (and extension): CSV with detected delimiter and encoding,
+    Parquet, or Excel. Raises InputError for anything that is not a usable table."""
+    path = Path(path)
+    name = path.name
+    head = _read_head(path)
+    if not head:
+        raise InputError(f"{name}: the file is empty")
+    suffix = path.suffix.lower()
+    if head.startswith(PARQUET_MAGIC) or suffix in PARQUET_SUFFIXES:
+        return SourceTable(_read_parquet(path), "parquet")
+    if suffix in EXCEL_SUFFIXES or head.startswith(OLE_MAGIC):
+        return SourceTable(_read_excel(path), "excel")
+    if head.startswith(ZIP_MAGIC):
+        raise InputError(f"{name}: not a table (a zip archive); give a .xlsx name if it is Excel")
+    if b"\x00" in head:
+        raise InputError(f"{name}: not a table (binary content); expected CSV, Parquet or Excel")
+    return _read_csv(path, head)
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(SNIFF_BYTES)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the file ({e.strerror or e})") from None
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _detect_encoding(head: bytes) -> str:
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    try:
+        # A multi-byte character may be cut at the end of the sample: ignore the last 3 bytes.
+        head[: max(len(head) - 3, 0)].decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(head).best()
+    encoding = best.encoding if best is not None else "latin-1"
+    # Latin-1 decodes any byte; cp1252 is its common superset in exported spreadsheets.
+    return "cp1252" if encoding in {"ascii", "latin_1", "iso8859_1"} else encoding
+
+
+def _detect_delimiter(text: str) -> str:
+    lines = text.splitlines()[:50]
+    if len(lines) > 1 and not text.endswith("\n"):
+        lines = lines[:-1]  # the sample may end mid-line
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        # One column, or nothing the sniffer recognises: count candidates in the header.
+        header = lines[0] if lines else ""
+        counts = {d: header.count(d) for d in ",;\t|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _read_csv(path: Path, head: bytes) -> SourceTable:
+    name = path.name
+    encoding = _detect_encoding(head)
+    text = head.decode(encoding, errors="replace")
+    if not text.strip():
+        raise InputError(f"{name}: the file has no content but blank lines")
+    delimiter = _detect_delimiter(text.lstrip("\ufeff"))
+    table = _parse_csv(path, encoding, delimiter)
+    if encoding == "utf-8" and any(pa.types.is_binary(f.type) for f in table.schema):
+        # Invalid UTF-8 past the sniffed sample: Arrow falls back to binary columns.
+        encoding = "cp1252"
+        table = _parse_csv(path, encoding, delimiter)
+    if table.num_columns == 0:
+        raise InputError(f"{name}: no columns found")
+    if table.num_rows == 0:
+        raise InputError(f"{name}: the file has a header but no rows")
+    return SourceTable(table, "csv", encoding=encoding, delimiter=delimiter)
+
+
+def _parse_csv(path: Path, encoding: str, delimiter: str) -> pa.Table:
+    read_options = pacsv.ReadOptions(
+        encoding="utf8" if encoding == "utf-8" else encoding, block_size=16 << 20
+    )
+    parse_options = pacsv.ParseOptions(delimiter=delimiter)
+    convert_options = pacsv.ConvertOptions(
+        strings_can_be_null=True,
+        null_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A"],
+    )
+    try:
+        return pacsv.read_csv(
+            path,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+    except pa.ArrowInvalid as e:
+        message = str(e)
+        if "Expected" in message and "columns" in message:
+            raise InputError(_ragged_row_message(path, encoding, delimiter)) from None
+        if "Empty CSV file" in message:
+            raise InputError(f"{path.name}: the file is empty") from None
+        if "Duplicate" in message or "duplicate" in message:
+            raise InputError(f"{path.name}: {message}") from None
+        raise InputError(f"{path.name}: cannot parse as CSV ({message.splitlines()[0]})") from None
+
+
+def _ragged_row_message(path: Path, encoding: str, delimiter: str) -> str:
+    """Find the first row whose field count differs from the header's (error path only)."""
+    with path.open(encoding=encoding, errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, [])
+        for row_number, row in enumerate(reader, start=1):
+            if row and len(row) != len(header):
+                return (
+                    f"{path.name}: row {row_number} (line {reader.line_num}) has {len(row)} "
+                    f"fields but the header has {len(header)} columns"
+                )
+    return f"{path.name}: rows have different numbers of fields than the header"
+
+
+# --- Parquet and Excel ---------------------------------------------------------------------
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"{path.name}: not a valid Parquet file ({first})") from None
+    if table.num_columns == 0:
+        raise InputError(f"{path.name}: no columns found")
+    if table.num_rows == 0:
+        raise InputError(f"{path.name}: the table has columns but no rows")
+    return table
+
+
+def _read_excel(path: Path) -> pa.Table:
+    import pandas as pd
+
+    try:
+        frame = pd.read_excel(path, sheet_name=0)
+    except Exception as e:  # openpyxl/xlrd raise many kinds of errors for bad files
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"{path.name}: not a readable Excel workbook ({first})") from None
+    if frame.shape[1] == 0:
+        raise InputError(f"{path.name}: the first sheet is empty")
+    if frame.shape[0] == 0:
+        raise InputError(f"{path.name}: the first sheet has a header but no rows")
+    unnamed = [str(c) for c in frame.columns if str(c).startswith("Unnamed:")]
+    if unnamed:
+        raise InputError(f"{path.name}: the header row has empty cells ({', '.join(unnamed)})")
+    frame.columns = [str(c) for c in frame.columns]
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            # Mixed cells (numbers and text) in one Excel column: keep them as text.
+            values = frame[column]
+            frame[column] = values.where(values.isna(), values.astype(str))
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as e:
+        raise InputError(f"{path.name}: cannot convert the sheet to a table ({e})") from None
+
+
+# --- checks on the id column ---------------------------------------------------------------
+
+
+def check_columns(table: pa.Table, name: str) -> None:
+    """Column names must be unique and non-empty."""
+    seen: set[str] = set()
+    for position, column in enumerate(table.column_names, start=1):
+        if not column.strip():
+            raise InputError(f"{name}: column {position} has an empty name in the header")
+        if column in seen:
+            raise InputError(f"{name}: column '{column}' appears twice in the header")
+        seen.add(column)
+
+
+def normalize_ids(table: pa.Table, id_column: str, name: str, line_offset: int | None) -> pa.Table:
+    """Check the id column (present, no nulls, no duplicates) and give it a stable type:
+    integers stay integers; anything else becomes text, so '00123' keeps its zeros."""
+    if id_column not in table.column_names:
+        available = ", ".join(table.column_names[:20])
+        raise InputError(f"{name}: no id column '{id_column}' (columns: {available})")
+    ids = table[id_column]
+    where = _row_words(line_offset)
+    if ids.null_count:
+        first = pc.index(pc.is_null(ids), True).as_py()
+        raise InputError(
+            f"{name}: {where(first)}, column '{id_column}': empty id "
+            f"({ids.null_count:,} rows have no id)"
+        )
+    if not (pa.types.is_integer(ids.type) or pa.types.is_string(ids.type)):
+        ids = pc.cast(ids, pa.string())
+    if pa.types.is_string(ids.type):
+        stripped = pc.utf8_trim_whitespace(ids)
+        empty = pc.equal(pc.utf8_length(stripped), 0)
+        if pc.any(empty).as_py():
+            first = pc.index(empty, True).as_py()
+            raise InputError(f"{name}: {where(first)}, column '{id_column}': empty id")
+        ids = stripped
+    table = table.set_column(table.column_names.index(id_column), id_column, ids)
+    counts = pc.value_counts(ids)
+    duplicated = pc.filter(counts, pc.greater(counts.field("counts"), 1))
+    if len(duplicated):
+        value = duplicated.field("values")[0].as_py()
+        rows = pc.indices_nonzero(pc.equal(ids, pa.scalar(value, ids.type))).to_pylist()[:3]
+        extra_rows = int(pc.sum(duplicated.field("counts")).as_py()) - len(duplicated)
+        raise InputError(
+            f"{name}: column '{id_column}': {len(duplicated):,} duplicate ids "
+            f"({extra_rows:,} extra rows); first: {value!r} at "
+            + " and ".join(where(r) for r in rows)
+        )
+    return table
+
+
+def _row_words(line_offset: int | None):
+    def where(index: int) -> str:
+        row = index + 1
+        return f"row {row} (line {row + line_offset})" if line_offset is not None else f"row {row}"
+
+    return where
+
+
+__all__ = ["SourceTable", "check_columns", "normalize_ids", "read_table"]

@@ -1,0 +1,179 @@
+"""Datasets: ingest a customer table as an immutable, versioned snapshot; list and show them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import func, insert, select
+
+from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
+from segtrail.errors import NotFound
+from segtrail.readers import check_columns, normalize_ids, read_table
+from segtrail.services.refs import check_name, parse_ref, stem_to_name
+from segtrail.store import schema
+from segtrail.store.metadata import utc_now
+from segtrail.store.objects import sha256_file
+
+if TYPE_CHECKING:
+    from segtrail.services.workspace import Workspace
+
+
+def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = None) -> dict:
+    """Read, validate and store a customer table. Nothing is written before the whole file
+    has been read and checked; the object is written before the row that points at it."""
+    path = Path(path)
+    name = check_name(name, "dataset") if name else stem_to_name(path.stem)
+    source = read_table(path)
+    table = source.table
+    check_columns(table, path.name)
+    table = normalize_ids(table, id_column, path.name, 1 if source.format == "csv" else None)
+    columns = []
+    for column_name in table.column_names:
+        column = table[column_name]
+        kind = infer_kind(column, is_id=column_name == id_column)
+        coerced = coerce_to_kind(column, kind)
+        if coerced is not column:
+            table = table.set_column(table.column_names.index(column_name), column_name, coerced)
+        columns.append(
+            {
+                "name": column_name,
+                "kind": kind,
+                "type": str(coerced.type),
+                "summary": summarize(coerced, kind),
+            }
+        )
+    source_sha = sha256_file(path)
+
+    latest = _latest_version(ws, name)
+    digest, size = ws.objects.put_table(table)
+    if latest is not None and latest["object_hash"] == digest and latest["id_column"] == id_column:
+        return {**_public(latest), "unchanged": True}
+
+    with ws.meta.begin() as connection:
+        version = 1 + (
+            connection.execute(
+                select(func.max(schema.datasets.c.version)).where(schema.datasets.c.name == name)
+            ).scalar()
+            or 0
+        )
+        event_id = ws.meta.record_event(
+            connection,
+            ws.author,
+            "ingest",
+            f"{name}@{version}",
+            {"source": str(path), "rows": table.num_rows, "id_column": id_column},
+        )
+        register_object(connection, digest, "dataset", size)
+        connection.execute(
+            insert(schema.datasets).values(
+                name=name,
+                version=version,
+                object_hash=digest,
+                id_column=id_column,
+                source=str(path.resolve()),
+                source_sha256=source_sha,
+                source_format=source.format,
+                rows=table.num_rows,
+                columns=json.dumps(columns),
+                event_id=event_id,
+            )
+        )
+    row = resolve_dataset(ws, f"{name}@{version}")
+    details = {"encoding": source.encoding, "delimiter": source.delimiter}
+    return {**_public(row), "unchanged": False, **{k: v for k, v in details.items() if v}}
+
+
+def register_object(connection: Any, digest: str, kind: str, size: int) -> None:
+    exists = connection.execute(
+        select(schema.objects.c.hash).where(schema.objects.c.hash == digest)
+    ).first()
+    if not exists:
+        connection.execute(
+            insert(schema.objects).values(hash=digest, kind=kind, bytes=size, created_at=utc_now())
+        )
+
+
+def _latest_version(ws: Workspace, name: str) -> dict | None:
+    try:
+        return resolve_dataset(ws, name)
+    except NotFound:
+        return None
+
+
+def _select_datasets():
+    d, e = schema.datasets, schema.events
+    return select(d, e.c.at.label("created_at"), e.c.author).join(e, d.c.event_id == e.c.id)
+
+
+def resolve_dataset(ws: Workspace, ref: str | int) -> dict:
+    """A dataset row by `NAME`, `NAME@N` or numeric id; NAME alone is its latest version."""
+    d = schema.datasets
+    query = _select_datasets()
+    if isinstance(ref, int):
+        query = query.where(d.c.id == ref)
+        label = f"dataset #{ref}"
+    else:
+        parsed = parse_ref(ref, "dataset")
+        label = str(parsed)
+        query = query.where(d.c.name == parsed.name)
+        if parsed.version is not None:
+            query = query.where(d.c.version == parsed.version)
+        query = query.order_by(d.c.version.desc()).limit(1)
+    with ws.meta.read() as connection:
+        row = connection.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"no dataset {label}; `segtrail datasets` lists them")
+    row = dict(row)
+    row["columns"] = json.loads(row["columns"])
+    return row
+
+
+def _public(row: dict) -> dict:
+    return {
+        "dataset": f"{row['name']}@{row['version']}",
+        "name": row["name"],
+        "version": row["version"],
+        "id_column": row["id_column"],
+        "rows": row["rows"],
+        "columns": row["columns"],
+        "source": row["source"],
+        "source_format": row["source_format"],
+        "object": row["object_hash"],
+        "created_at": row["created_at"],
+        "author": row["author"],
+    }
+
+
+def list_datasets(ws: Workspace) -> list[dict]:
+    d = schema.datasets
+    with ws.meta.read() as connection:
+        rows = connection.execute(_select_datasets().order_by(d.c.name, d.c.version)).mappings()
+        out = []
+        for row in rows:
+            row = dict(row)
+            row["columns"] = json.loads(row["columns"])
+            public = _public(row)
+            public["n_columns"] = len(public.pop("columns"))
+            out.append(public)
+    return out
+
+
+def get_dataset(ws: Workspace, ref: str) -> dict:
+    return _public(resolve_dataset(ws, ref))
+
+
+def load_table(ws: Workspace, row: dict, columns: list[str] | None = None) -> pa.Table:
+    return ws.objects.read_table(row["object_hash"], columns=columns)
+
+
+def load_frame(ws: Workspace, row: dict, columns: list[str] | None = None) -> pd.DataFrame:
+    """The dataset as a pandas frame (Arrow-backed strings stay cheap)."""
+    return load_table(ws, row, columns).to_pandas()
+
+
+def kinds_of(row: dict) -> dict[str, str]:
+    return {c["name"]: c["kind"] for c in row["columns"]}

@@ -1,0 +1,164 @@
+"""The workspace: one folder holding one history (metadata database + immutable objects).
+
+`Workspace` is the Python API. Each user action is one method with the same name as the CLI
+command; the method calls one service function and returns plain data (dicts, frames), so
+the CLI, the web layer and notebooks all share the same behaviour.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from segtrail.errors import NotAWorkspace, SegtrailError
+from segtrail.store import schema
+from segtrail.store.metadata import MetadataStore
+from segtrail.store.objects import ObjectStore
+
+DIRNAME = ".segtrail"
+CONFIG = "config.json"
+DB_FILE = "segtrail.db"
+
+
+def resolve_author(explicit: str | None = None) -> str:
+    """--author, then SEGTRAIL_AUTHOR, then git's user.name, then the OS user."""
+    if explicit and explicit.strip():
+        return explicit.strip()
+    env = os.environ.get("SEGTRAIL_AUTHOR", "").strip()
+    if env:
+        return env
+    if shutil.which("git"):
+        try:
+            out = subprocess.run(
+                ["git", "config", "user.name"], capture_output=True, text=True, timeout=5
+            )
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def find_workspace(start: Path | None = None) -> Path:
+    """The nearest folder holding `.segtrail/`, from `start` (default: cwd) upwards."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DIRNAME / CONFIG).is_file():
+            return folder
+    raise NotAWorkspace(
+        f"not inside a segtrail workspace ({here}); run `segtrail init` to create one, "
+        "or pass --workspace DIR"
+    )
+
+
+class Workspace:
+    """An open workspace. Create with `Workspace.init(dir)` or `Workspace.open(dir)`."""
+
+    def __init__(self, root: Path, author: str | None = None) -> None:
+        self.root = root.resolve()
+        self.dir = self.root / DIRNAME
+        config = json.loads((self.dir / CONFIG).read_text())
+        url = os.environ.get("SEGTRAIL_DATABASE_URL") or config.get("database_url")
+        self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
+        self.objects = ObjectStore(self.dir / "objects")
+        self.author = resolve_author(author)
+
+    # --- opening ---------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path = ".",
+        *,
+        database_url: str | None = None,
+        author: str | None = None,
+        schema_version: int = schema.LATEST,
+    ) -> Workspace:
+        root = Path(path).resolve()
+        if (root / DIRNAME).exists():
+            raise SegtrailError(f"{root} is already a segtrail workspace")
+        if root.exists() and not root.is_dir():
+            raise SegtrailError(f"{root} exists and is not a folder")
+        (root / DIRNAME / "objects").mkdir(parents=True)
+        config = {"format": 1, "database_url": database_url}
+        (root / DIRNAME / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        workspace = cls(root, author)
+        workspace.meta.migrate(schema_version)
+        with workspace.meta.begin() as connection:
+            workspace.meta.record_event(
+                connection, workspace.author, "init", str(root), {"schema": schema_version}
+            )
+        return workspace
+
+    @classmethod
+    def open(
+        cls, path: str | Path | None = None, *, author: str | None = None, migrate: bool = True
+    ) -> Workspace:
+        """Open the workspace at `path`, or SEGTRAIL_WORKSPACE, or the nearest one upwards.
+        An older schema is migrated in place (each migration is recorded)."""
+        if path is None and os.environ.get("SEGTRAIL_WORKSPACE"):
+            path = os.environ["SEGTRAIL_WORKSPACE"]
+        if path is not None:
+            root = Path(path).resolve()
+            if not (root / DIRNAME / CONFIG).is_file():
+                raise NotAWorkspace(
+                    f"{root} is not a segtrail workspace; run `segtrail init {path}` first"
+                )
+        else:
+            root = find_workspace()
+        workspace = cls(root, author)
+        if migrate and workspace.meta.schema_version() < schema.LATEST:
+            workspace.meta.migrate()
+        return workspace
+
+    def close(self) -> None:
+        self.meta.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    # --- actions (one per user command) ------------------------------------------------
+
+    def ingest(self, path: str | Path, id_column: str, name: str | None = None) -> dict:
+        from segtrail.services.datasets import ingest
+
+        return ingest(self, path, id_column, name)
+
+    def datasets(self) -> list[dict]:
+        from segtrail.services.datasets import list_datasets
+
+        return list_datasets(self)
+
+    def dataset(self, ref: str) -> dict:
+        from segtrail.services.datasets import get_dataset
+
+        return get_dataset(self, ref)
+
+    def dataset_frame(self, ref: str) -> Any:
+        from segtrail.services.datasets import load_frame, resolve_dataset
+
+        return load_frame(self, resolve_dataset(self, ref))
+
+    def fsck(self) -> dict:
+        from segtrail.services.fsck import fsck
+
+        return fsck(self)
+
+    def events(self, limit: int | None = None) -> list[dict]:
+        from segtrail.services.history import list_events
+
+        return list_events(self, limit)

@@ -1,0 +1,114 @@
+"""Immutable, content-addressed data objects (Parquet files named by their SHA-256).
+
+An object is serialized in memory, hashed, written to a temporary file in the same folder,
+flushed to disk and renamed into place. Rename is atomic, so a reader sees the whole object
+or nothing; a crash leaves at most a stray temporary file, which `fsck` reports but ignores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from segtrail.errors import SegtrailError
+
+SUFFIX = ".parquet"
+
+
+class ObjectStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / f"{digest}{SUFFIX}"
+
+    def put_table(self, table: pa.Table, *, compression: str = "zstd") -> tuple[str, int]:
+        """Store a table; returns (sha256, size in bytes). Idempotent for identical bytes."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression=compression)
+        return self.put_bytes(sink.getvalue())
+
+    def put_bytes(self, data: bytes | pa.Buffer) -> tuple[str, int]:
+        view = memoryview(data)
+        digest = hashlib.sha256(view).hexdigest()
+        target = self.path(digest)
+        if target.exists():
+            return digest, len(view)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(view)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+        return digest, len(view)
+
+    def read_table(self, digest: str, columns: list[str] | None = None) -> pa.Table:
+        path = self.path(digest)
+        if not path.exists():
+            raise SegtrailError(f"object {digest[:12]} is missing from the workspace; run fsck")
+        return pq.read_table(path, columns=columns)
+
+    def put_arrays(self, arrays: dict[str, np.ndarray]) -> tuple[str, int]:
+        """Store named numpy arrays (fitted state) as a plain Parquet table: name, dtype,
+        shape, raw bytes. Safe to load: no pickles, nothing executes."""
+        names = sorted(arrays)
+        values = [np.ascontiguousarray(arrays[n]) for n in names]
+        table = pa.table(
+            {
+                "name": pa.array(names, pa.string()),
+                "dtype": pa.array([v.dtype.str for v in values], pa.string()),
+                "shape": pa.array([list(v.shape) for v in values], pa.list_(pa.int64())),
+                "data": pa.array([v.tobytes() for v in values], pa.large_binary()),
+            }
+        )
+        return self.put_table(table)
+
+    def read_arrays(self, digest: str) -> dict[str, np.ndarray]:
+        table = self.read_table(digest).to_pydict()
+        out = {}
+        for name, dtype, shape, data in zip(
+            table["name"], table["dtype"], table["shape"], table["data"], strict=True
+        ):
+            if np.dtype(dtype).hasobject:
+                raise SegtrailError(f"object {digest[:12]}: refusing an object-dtype array")
+            out[name] = np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
+        return out
+
+    def walk(self) -> Iterator[Path]:
+        if self.root.exists():
+            yield from sorted(self.root.glob(f"??/*{SUFFIX}"))
+
+    def temporaries(self) -> list[Path]:
+        return sorted(self.root.glob("??/.tmp-*")) if self.root.exists() else []
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
