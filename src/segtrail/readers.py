@@ -123,14 +123,10 @@ def _read_csv(path: Path, head: bytes) -> SourceTable:
 
 
 def _parse_csv(path: Path, encoding: str, delimiter: str) -> pa.Table:
-    read_options = pacsv.ReadOptions(
-        encoding="utf8" if encoding == "utf-8" else encoding, block_size=16 << 20
-    )
+    # Arrow's default null markers ("", NA, N/A, NaN, null, ...) apply to every column.
+    read_options = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding)
     parse_options = pacsv.ParseOptions(delimiter=delimiter)
-    convert_options = pacsv.ConvertOptions(
-        strings_can_be_null=True,
-        null_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A"],
-    )
+    convert_options = pacsv.ConvertOptions(strings_can_be_null=True)
     try:
         return pacsv.read_csv(
             path,

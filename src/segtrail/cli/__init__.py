@@ -9,6 +9,7 @@ from segtrail.errors import SegtrailError
 
 # Importing the command modules registers their commands on `app`.
 from segtrail.cli import datasets as _datasets  # noqa: F401  isort: skip
+from segtrail.cli import segments as _segments  # noqa: F401  isort: skip
 from segtrail.cli import workspace as _workspace  # noqa: F401  isort: skip
 
 

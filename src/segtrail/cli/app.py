@@ -80,3 +80,47 @@ def show_progress(quiet: bool) -> bool:
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress output.")
+
+
+class StepProgress:
+    """A spinner with the current step on stderr, only on a terminal and without --quiet.
+    Used as the `progress(message, fraction)` callback the services accept."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = show_progress(quiet)
+        self._status = None
+
+    def __enter__(self) -> StepProgress:
+        if self.enabled:
+            self._status = err_console.status("starting")
+            self._status.__enter__()
+        return self
+
+    def __call__(self, message: str, fraction: float | None = None) -> None:
+        if self._status is not None:
+            suffix = f" ({fraction:.0%})" if fraction is not None else ""
+            self._status.update(f"{message}{suffix}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+
+def parse_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    return items or None
+
+
+def parse_pairs(text: str | None, what: str) -> dict[str, str]:
+    """a=1,b=2 -> {"a": "1", "b": "2"}."""
+    from segtrail.errors import SegtrailError
+
+    out: dict[str, str] = {}
+    for part in parse_list(text) or []:
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise SegtrailError(f"invalid {what} {part!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out

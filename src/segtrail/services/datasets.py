@@ -16,7 +16,6 @@ from segtrail.readers import check_columns, normalize_ids, read_table
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
 from segtrail.store import schema
 from segtrail.store.metadata import utc_now
-from segtrail.store.objects import sha256_file
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -46,7 +45,6 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
                 "summary": summarize(coerced, kind),
             }
         )
-    source_sha = sha256_file(path)
 
     latest = _latest_version(ws, name)
     digest, size = ws.objects.put_table(table)
@@ -75,7 +73,7 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
                 object_hash=digest,
                 id_column=id_column,
                 source=str(path.resolve()),
-                source_sha256=source_sha,
+                source_bytes=path.stat().st_size,
                 source_format=source.format,
                 rows=table.num_rows,
                 columns=json.dumps(columns),

@@ -162,3 +162,60 @@ class Workspace:
         from segtrail.services.history import list_events
 
         return list_events(self, limit)
+
+    # --- segmentations -------------------------------------------------------------------
+
+    def segment(self, dataset: str, lens: str, hypothesis: str, **options: Any) -> dict:
+        from segtrail.services.segmentations import segment
+
+        return segment(self, dataset, lens, hypothesis, **options)
+
+    def revisit(self, ref: str, dataset: str | None = None, **options: Any) -> dict:
+        from segtrail.services.segmentations import revisit
+
+        return revisit(self, ref, dataset, **options)
+
+    def show(self, ref: str) -> dict:
+        from segtrail.services.segmentations import show
+
+        return show(self, ref)
+
+    def log(self, lens: str | None = None) -> list[dict]:
+        from segtrail.services.segmentations import log
+
+        return log(self, lens)
+
+    def assignments(self, ref: str) -> Any:
+        from segtrail.services.segmentations import load_assignments, resolve_segmentation
+
+        return load_assignments(self, resolve_segmentation(self, ref))
+
+    def name(self, ref: str, segment: int, name: str, description: str | None = None) -> dict:
+        from segtrail.services.annotations import name_segment
+
+        return name_segment(self, ref, segment, name, description)
+
+    def tag(self, ref: str, segment: int, key: str, value: str | None) -> dict:
+        from segtrail.services.annotations import tag_segment
+
+        return tag_segment(self, ref, segment, key, value)
+
+    def adopt(self, ref: str) -> dict:
+        from segtrail.services.annotations import set_status
+
+        return set_status(self, ref, "adopted")
+
+    def retire(self, ref: str) -> dict:
+        from segtrail.services.annotations import set_status
+
+        return set_status(self, ref, "retired")
+
+    def export(self, ref: str, out: str | Path) -> dict:
+        from segtrail.services.use import export
+
+        return export(self, ref, out)
+
+    def assign(self, ref: str, file: str | Path, out: str | Path) -> dict:
+        from segtrail.services.use import assign
+
+        return assign(self, ref, file, out)

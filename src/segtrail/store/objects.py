@@ -29,7 +29,7 @@ class ObjectStore:
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}{SUFFIX}"
 
-    def put_table(self, table: pa.Table, *, compression: str = "zstd") -> tuple[str, int]:
+    def put_table(self, table: pa.Table, *, compression: str = "snappy") -> tuple[str, int]:
         """Store a table; returns (sha256, size in bytes). Idempotent for identical bytes."""
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression=compression)

@@ -1,0 +1,346 @@
+"""Segmentation commands: segment, log, show, name, tag, adopt, retire, revisit, export,
+assign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from segtrail.cli.app import (
+    JSON_OPTION,
+    QUIET_OPTION,
+    StepProgress,
+    app,
+    console,
+    open_workspace,
+    parse_list,
+    parse_pairs,
+    print_json,
+)
+from segtrail.errors import SegtrailError
+
+ALGORITHM_HELP = (
+    "kmeans (default), dbscan (eps from the k-distance knee), hdbscan, gmm (k by BIC), "
+    "agglomerative (small data only)."
+)
+
+
+def _k_value(k: str) -> int | str:
+    if k == "auto":
+        return k
+    if not k.isdigit() or int(k) < 2:
+        raise SegtrailError(f"invalid --k {k!r}: 'auto' or a whole number >= 2")
+    return int(k)
+
+
+def _k_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("..")
+    if not sep or not low.isdigit() or not high.isdigit() or not 2 <= int(low) <= int(high):
+        raise SegtrailError(f"invalid --k-range {text!r}: expected LOW..HIGH, e.g. 2..12")
+    return int(low), int(high)
+
+
+def _weights(text: str | None) -> dict[str, float] | None:
+    pairs = parse_pairs(text, "--weights")
+    try:
+        weights = {k: float(v) for k, v in pairs.items()}
+    except ValueError:
+        raise SegtrailError(
+            f"invalid --weights {text!r}: weights are numbers, e.g. age=2"
+        ) from None
+    if any(w < 0 for w in weights.values()):
+        raise SegtrailError("weights cannot be negative")
+    return weights or None
+
+
+def _extra_params(eps: float | None, min_samples: int | None, min_cluster_size: int | None) -> dict:
+    extra = {"eps": eps, "min_samples": min_samples, "min_cluster_size": min_cluster_size}
+    return {k: v for k, v in extra.items() if v is not None}
+
+
+@app.command()
+def segment(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="NAME or NAME@N to cluster."),
+    lens: str = typer.Option(..., "--lens", "-l", help="The team's lens (marketing, product...)."),
+    hypothesis: str = typer.Option(
+        ..., "--hypothesis", "-m", help="Why these features, what you expect to find."
+    ),
+    features: str = typer.Option(None, "--features", help="Comma-separated columns to use."),
+    exclude: str = typer.Option(None, "--exclude", help="Comma-separated columns to leave out."),
+    algorithm: str = typer.Option("kmeans", "--algorithm", "-a", help=ALGORITHM_HELP),
+    k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto'."),
+    k_range: str = typer.Option("2..12", "--k-range", help="Range searched by --k auto."),
+    parent: str = typer.Option(
+        None, "--parent", help="LENS@N this hypothesis revises (default: the lens's newest)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
+    weights: str = typer.Option(None, "--weights", help="Column weights, e.g. spend=2,age=0.5."),
+    eps: float = typer.Option(None, "--eps", help="dbscan: neighbourhood radius (default: auto)."),
+    min_samples: int = typer.Option(None, "--min-samples", help="dbscan/hdbscan: min_samples."),
+    min_cluster_size: int = typer.Option(None, "--min-cluster-size", help="hdbscan."),
+    quiet: bool = QUIET_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Cluster a dataset and record the result as a new version LENS@N of one hypothesis."""
+    ws = open_workspace()
+    with StepProgress(quiet or json_output) as progress:
+        result = ws.segment(
+            dataset,
+            lens,
+            hypothesis,
+            features=parse_list(features),
+            exclude=parse_list(exclude),
+            algorithm=algorithm,
+            k=_k_value(k),
+            k_range=_k_range(k_range),
+            parent=parent,
+            seed=seed,
+            weights=_weights(weights),
+            params=_extra_params(eps, min_samples, min_cluster_size),
+            progress=progress,
+        )
+    if json_output:
+        print_json(_without_profiles(result))
+        return
+    console.print(
+        f"{result['version']}  ({result['algorithm']}, k={result['k']}, "
+        f"dataset {result['dataset']})"
+    )
+    for note in result["notes"]:
+        console.print(f"  note: {note}")
+    _print_quality(result)
+    _print_segments(result)
+    console.print(
+        f'\nNext: segtrail name {result["version"]} SEGMENT "Name" · '
+        f"segtrail report {result['version']} --out report.html · "
+        f"segtrail adopt {result['version']}"
+    )
+
+
+def _without_profiles(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "profiles"}
+
+
+def _print_quality(result: dict) -> None:
+    q = result["metrics"]["quality"]
+    parts = []
+    if q.get("silhouette") is not None:
+        parts.append(f"silhouette {q['silhouette']:.3f}")
+    if q.get("calinski_harabasz") is not None:
+        parts.append(f"Calinski-Harabasz {q['calinski_harabasz']:,.0f}")
+    if q.get("davies_bouldin") is not None:
+        parts.append(f"Davies-Bouldin {q['davies_bouldin']:.3f}")
+    stability = result["metrics"].get("stability") or {}
+    if stability.get("ari_mean") is not None:
+        parts.append(f"bootstrap stability ARI {stability['ari_mean']:.2f}")
+    if q.get("unassigned"):
+        parts.append(f"{q['unassigned']:,} unassigned ({q['unassigned_share']:.1%})")
+    console.print("  quality: " + ", ".join(parts))
+
+
+def _print_segments(result: dict) -> None:
+    from segtrail.engine.stability import stability_word
+
+    table = Table("seg", "customers", "share", "stability", "name", "description", box=None)
+    for s in result["segments"]:
+        stab = s["stability"]
+        table.add_row(
+            str(s["segment"]) if s["segment"] >= 0 else "-1",
+            f"{s['size']:,}",
+            f"{s['share']:.1%}",
+            f"{stab:.2f} {stability_word(stab)}" if stab is not None else "",
+            s["name"]
+            + (" " + " ".join(f"[{k}={v}]" for k, v in s["tags"].items()) if s["tags"] else ""),
+            s["description"],
+        )
+    console.print(table)
+
+
+@app.command()
+def log(
+    lens: str = typer.Argument(None, help="Only this lens (default: every lens)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """The lineage of hypotheses as a tree: version, date, author, algorithm, k, status."""
+    rows = open_workspace().log(lens)
+    if json_output:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(
+            "no segmentations yet; try: segtrail segment --dataset NAME --lens LENS -m TEXT"
+        )
+        return
+    by_version = {r["version"]: r for r in rows}
+    children: dict[str | None, list[dict]] = {}
+    for r in rows:
+        parent = r["parent"] if r["parent"] in by_version else None
+        children.setdefault(parent, []).append(r)
+    for root in children.get(None, []):
+        tree = Tree(_log_line(root))
+        _grow(tree, root, children)
+        console.print(tree)
+
+
+def _log_line(r: dict) -> str:
+    return (
+        f"{r['version']}  {r['created_at'][:10]}  {r['author']}  {r['algorithm']} k={r['k']}  "
+        f"[{r['status']}]  {r['dataset']}  {r['hypothesis'][:70]}"
+    )
+
+
+def _grow(tree: Tree, row: dict, children: dict) -> None:
+    for child in children.get(row["version"], []):
+        _grow(tree.add(_log_line(child)), child, children)
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="LENS@N, or LENS for its adopted (else newest) version."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Hypothesis, parameters, metrics and every segment with its profile."""
+    result = open_workspace().show(ref)
+    if json_output:
+        print_json(_without_profiles(result))
+        return
+    console.print(
+        f"{result['version']}  [{result['status']}]  created {result['created_at'][:19]} "
+        f"by {result['author']}"
+    )
+    console.print(f"hypothesis: {result['hypothesis']}")
+    console.print(
+        f"dataset: {result['dataset']}   parent: {result['parent'] or '-'}   seed: {result['seed']}"
+    )
+    params = {k: v for k, v in result["parameters"].items() if not isinstance(v, dict | list)}
+    console.print(
+        f"algorithm: {result['algorithm']}  " + ", ".join(f"{k}={v}" for k, v in params.items())
+    )
+    console.print(
+        "features: "
+        + ", ".join(
+            f"{f['column']} ({f['transform']})" if f.get("transform") else f["column"]
+            for f in result["features"]
+        )
+    )
+    for note in result["notes"]:
+        console.print(f"note: {note}")
+    _print_quality(result)
+    _print_segments(result)
+    for s in result["segments"]:
+        if len(s["name_history"]) > 1:
+            steps = " -> ".join(
+                f"{h['name']} ({h['author']}, {h['at'][:10]})" for h in s["name_history"]
+            )
+            console.print(f"  segment {s['segment']} names: {steps}")
+    if len(result["status_history"]) > 1:
+        console.print(
+            "status: "
+            + " -> ".join(
+                f"{h['status']} ({h['author']}, {h['at'][:10]})" for h in result["status_history"]
+            )
+        )
+
+
+@app.command()
+def name(
+    ref: str = typer.Argument(..., help="LENS@N"),
+    segment: int = typer.Argument(..., help="Segment label (0 = largest)."),
+    new_name: str = typer.Argument(..., metavar="NAME", help="The segment's new name."),
+    description: str = typer.Option(None, "--description", help="A description in plain words."),
+) -> None:
+    """Name a segment (the old name stays in the history)."""
+    result = open_workspace().name(ref, segment, new_name, description)
+    console.print(
+        f"{result['version']} segment {segment}: {result['previous']!r} -> {result['name']!r}"
+    )
+
+
+@app.command()
+def tag(
+    ref: str = typer.Argument(..., help="LENS@N"),
+    segment: int = typer.Argument(..., help="Segment label."),
+    pair: str = typer.Argument(..., metavar="KEY=VALUE", help="e.g. fit=poor; KEY= removes it."),
+) -> None:
+    """Tag a segment with key=value (e.g. fit=poor), recorded as an event."""
+    key, eq, value = pair.partition("=")
+    if not eq:
+        raise SegtrailError(f"invalid tag {pair!r}: expected KEY=VALUE")
+    result = open_workspace().tag(ref, segment, key, value.strip() or None)
+    state = f"{result['key']}={result['value']}" if result["value"] else f"{result['key']} removed"
+    console.print(f"{result['version']} segment {segment}: {state}")
+
+
+@app.command()
+def adopt(ref: str = typer.Argument(..., help="LENS@N")) -> None:
+    """Make this version the lens's adopted one (the one its name refers to)."""
+    result = open_workspace().adopt(ref)
+    extra = f"; {result['superseded']} superseded" if result["superseded"] else ""
+    console.print(f"{result['version']} adopted{extra}")
+
+
+@app.command()
+def retire(ref: str = typer.Argument(..., help="LENS@N")) -> None:
+    """Retire a version: kept in the history, no longer in use."""
+    result = open_workspace().retire(ref)
+    console.print(f"{result['version']} retired (was {result['previous']})")
+
+
+@app.command()
+def revisit(
+    ref: str = typer.Argument(..., help="LENS@N to re-run."),
+    dataset: str = typer.Option(
+        None, "--dataset", "-d", help="Newer data (default: latest version of the same dataset)."
+    ),
+    hypothesis: str = typer.Option(
+        None, "--hypothesis", "-m", help="Override the hypothesis text."
+    ),
+    quiet: bool = QUIET_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Re-run an old hypothesis (same spec, algorithm, parameters, seed) on newer data as a new
+    version whose parent is the old one."""
+    ws = open_workspace()
+    with StepProgress(quiet or json_output) as progress:
+        result = ws.revisit(ref, dataset, hypothesis=hypothesis, progress=progress)
+    if json_output:
+        print_json(_without_profiles(result))
+        return
+    console.print(
+        f"{result['version']}  (revisit of {result['parent']} on {result['dataset']}, "
+        f"k={result['k']})"
+    )
+    _print_quality(result)
+    _print_segments(result)
+
+
+@app.command()
+def export(
+    ref: str = typer.Argument(..., help="LENS@N"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file, .csv or .parquet."),
+) -> None:
+    """Write customer_id, segment, segment_name and confidence for every customer."""
+    result = open_workspace().export(ref, out)
+    console.print(f"wrote {result['rows']:,} customers of {result['version']} to {result['out']}")
+
+
+@app.command()
+def assign(
+    ref: str = typer.Argument(..., help="LENS@N whose segments to use."),
+    file: Path = typer.Argument(..., help="New customers (CSV, Parquet or Excel)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file, .csv or .parquet."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Put new customers into a version's segments using its stored fitted state."""
+    result = open_workspace().assign(ref, file, out)
+    if json_output:
+        print_json(result)
+        return
+    counts = ", ".join(f"{k}: {v:,}" for k, v in result["segments"].items())
+    console.print(
+        f"assigned {result['rows']:,} customers to {result['version']} ({counts}); "
+        f"wrote {result['out']}"
+    )

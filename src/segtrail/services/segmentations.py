@@ -1,0 +1,501 @@
+"""Segmentations: every clustering hypothesis is an immutable version LENS@N.
+
+`segment` runs the engine (features -> algorithm -> quality -> stability -> profiles) and
+records everything needed to understand and reproduce the version: dataset, feature spec,
+every parameter actually used, seed, hypothesis, metrics, assignments, profiles and the
+fitted state for assigning new customers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import func, insert, select
+
+from segtrail import __version__
+from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.features import build_spec, describe_spec, fit_features
+from segtrail.engine.kinds import FEATURE_KINDS
+from segtrail.engine.profiles import profile_segments
+from segtrail.engine.quality import quality_metrics
+from segtrail.engine.stability import bootstrap_stability
+from segtrail.errors import NotFound, SegtrailError
+from segtrail.services.datasets import kinds_of, load_frame, register_object, resolve_dataset
+from segtrail.services.refs import check_name, parse_ref
+from segtrail.store import schema
+
+if TYPE_CHECKING:
+    from segtrail.services.workspace import Workspace
+
+Progress = Callable[[str, float | None], None]
+
+STABILITY_BOOTSTRAPS = 20
+STABILITY_SAMPLE = 5_000
+
+
+def _noop(_message: str, _fraction: float | None = None) -> None:
+    pass
+
+
+def segment(
+    ws: Workspace,
+    dataset: str,
+    lens: str,
+    hypothesis: str,
+    *,
+    features: list[str] | None = None,
+    exclude: list[str] | None = None,
+    algorithm: str = "kmeans",
+    k: int | str = "auto",
+    k_range: tuple[int, int] = (2, 12),
+    parent: str | None = None,
+    seed: int = 0,
+    weights: dict[str, float] | None = None,
+    params: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Cluster a dataset and record the result as the next version of `lens`."""
+    check_name(lens, "lens")
+    if not hypothesis or not hypothesis.strip():
+        raise SegtrailError("--hypothesis is required: say why these features, what you expect")
+    parent_row = resolve_segmentation(ws, parent) if parent else None
+    requested = {
+        "k": k if k == "auto" else int(k),
+        "k_range": [int(k_range[0]), int(k_range[1])],
+        **(params or {}),
+    }
+    request = {
+        "features": features,
+        "exclude": exclude,
+        "weights": weights,
+        "algorithm": algorithm,
+        "params": requested,
+        "seed": int(seed),
+    }
+    dataset_row = resolve_dataset(ws, dataset)
+    return _run_and_record(ws, dataset_row, lens, hypothesis.strip(), request, parent_row, progress)
+
+
+def revisit(
+    ws: Workspace,
+    ref: str,
+    dataset: str | None = None,
+    hypothesis: str | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Re-run an old hypothesis (same spec, algorithm, parameters and seed) on newer data, as
+    a new version of the same lens whose parent is the old one."""
+    old = resolve_segmentation(ws, ref)
+    old_dataset = resolve_dataset(ws, old["dataset_id"])
+    dataset_row = resolve_dataset(ws, dataset or old_dataset["name"])
+    request = json.loads(old["params"])["request"]
+    text = hypothesis or (
+        f"Revisit of {old['lens']}@{old['version']} on "
+        f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
+    )
+    return _run_and_record(ws, dataset_row, old["lens"], text, request, old, progress)
+
+
+def compute(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    id_column: str,
+    request: dict,
+    progress: Progress | None = None,
+) -> dict:
+    """The pure part of `segment`: from a customer frame to labels, metrics and profiles."""
+    progress = progress or _noop
+    algo = get_algorithm(request["algorithm"])
+    spec = build_spec(
+        frame, kinds, id_column, request["features"], request["exclude"], request["weights"]
+    )
+    progress("preparing features", None)
+    X, fitted = fit_features(frame, spec)
+    progress(f"clustering {len(frame):,} customers with {algo.name}", None)
+    result = algo.fit(X, dict(request["params"]), request["seed"])
+    labels = result.labels
+    used = dict(result.params)
+    selection = used.pop("k_selection", None)
+    progress("measuring quality", None)
+    quality = quality_metrics(X, labels, request["seed"])
+    progress("measuring stability (bootstrap)", None)
+    refit_params = algo.refit_params(result.params)
+    stability = bootstrap_stability(
+        X,
+        labels,
+        lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
+        n_boot=STABILITY_BOOTSTRAPS,
+        sample_size=STABILITY_SAMPLE,
+        seed=request["seed"],
+    )
+    progress("profiling segments", None)
+    profile_columns = [c for c, kind in kinds.items() if kind in FEATURE_KINDS]
+    profiles = profile_segments(frame, kinds, labels, columns=profile_columns)
+    k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+    return {
+        "labels": labels,
+        "confidence": result.confidence,
+        "state": result.state,
+        "notes": list(result.notes) + quality.pop("notes", []) + [stability.get("note", "")],
+        "used": used,
+        "selection": selection,
+        "quality": quality,
+        "stability": stability,
+        "profiles": profiles,
+        "spec": spec,
+        "fitted": fitted,
+        "features": describe_spec(fitted),
+        "k": k,
+        "confidence_meaning": algo.confidence_meaning,
+    }
+
+
+def _run_and_record(
+    ws: Workspace,
+    dataset_row: dict,
+    lens: str,
+    hypothesis: str,
+    request: dict,
+    parent_row: dict | None,
+    progress: Progress | None,
+) -> dict:
+    progress = progress or _noop
+    progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)
+    kinds = kinds_of(dataset_row)
+    id_column = dataset_row["id_column"]
+    wanted = [c for c, kind in kinds.items() if kind in FEATURE_KINDS or c == id_column]
+    frame = load_frame(ws, dataset_row, wanted)
+    out = compute(frame, kinds, id_column, request, progress)
+
+    progress("saving", None)
+    scalars = {key: v for key, v in out["state"].items() if not isinstance(v, np.ndarray)}
+    arrays = {key: v for key, v in out["state"].items() if isinstance(v, np.ndarray)}
+    assignments = pa.table(
+        {
+            "customer_id": pa.array(frame[id_column].to_numpy()),
+            "segment": pa.array(out["labels"].astype(np.int32)),
+            "confidence": pa.array(np.asarray(out["confidence"], dtype=np.float32)),
+        }
+    )
+    assignments_hash, assignments_size = ws.objects.put_table(assignments)
+    state_hash, state_size = ws.objects.put_arrays(arrays)
+    params_json = {
+        "request": request,
+        "used": out["used"],
+        "state": scalars,
+        "notes": [n for n in out["notes"] if n],
+        "confidence": out["confidence_meaning"],
+    }
+    metrics = {
+        "quality": out["quality"],
+        "k_selection": out["selection"],
+        "stability": out["stability"],
+    }
+    spec_json = {"spec": out["spec"], "fitted": out["fitted"], "features": out["features"]}
+    with ws.meta.begin() as connection:
+        version = 1 + (
+            connection.execute(
+                select(func.max(schema.segmentations.c.version)).where(
+                    schema.segmentations.c.lens == lens
+                )
+            ).scalar()
+            or 0
+        )
+        if parent_row is None and version > 1:
+            # Like a commit's parent: by default the newest version of the lens.
+            parent_id = connection.execute(
+                select(schema.segmentations.c.id).where(
+                    schema.segmentations.c.lens == lens,
+                    schema.segmentations.c.version == version - 1,
+                )
+            ).scalar()
+        else:
+            parent_id = parent_row["id"] if parent_row else None
+        subject = f"{lens}@{version}"
+        event_id = ws.meta.record_event(
+            connection,
+            ws.author,
+            "segment",
+            subject,
+            {
+                "dataset": f"{dataset_row['name']}@{dataset_row['version']}",
+                "algorithm": request["algorithm"],
+                "k": out["k"],
+            },
+        )
+        register_object(connection, assignments_hash, "assignments", assignments_size)
+        register_object(connection, state_hash, "fitted-state", state_size)
+        result = connection.execute(
+            insert(schema.segmentations).values(
+                lens=lens,
+                version=version,
+                parent_id=parent_id,
+                dataset_id=dataset_row["id"],
+                hypothesis=hypothesis,
+                algorithm=request["algorithm"],
+                params=_dumps(params_json),
+                feature_spec=_dumps(spec_json),
+                seed=request["seed"],
+                k=out["k"],
+                metrics=_dumps(metrics),
+                profiles=_dumps(out["profiles"]),
+                assignments_hash=assignments_hash,
+                state_hash=state_hash,
+                segtrail_version=__version__,
+                event_id=event_id,
+            )
+        )
+        segmentation_id = int(result.inserted_primary_key[0])
+        connection.execute(
+            insert(schema.segmentation_status).values(
+                segmentation_id=segmentation_id, status="draft", event_id=event_id
+            )
+        )
+        for profile in out["profiles"]["segments"]:
+            connection.execute(
+                insert(schema.segment_labels).values(
+                    segmentation_id=segmentation_id,
+                    segment=profile["segment"],
+                    name=profile["name"],
+                    description=profile["description"],
+                    event_id=event_id,
+                )
+            )
+    return show(ws, subject)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _select():
+    s, e = schema.segmentations, schema.events
+    return select(s, e.c.at.label("created_at"), e.c.author).join(e, s.c.event_id == e.c.id)
+
+
+def resolve_segmentation(ws: Workspace, ref: str | int) -> dict:
+    """A segmentation row by `LENS@N`, numeric id, or `LENS` (its adopted version, else its
+    newest)."""
+    s = schema.segmentations
+    if isinstance(ref, int):
+        rows = _fetch(ws, _select().where(s.c.id == ref))
+        label = f"segmentation #{ref}"
+    else:
+        parsed = parse_ref(ref, "segmentation")
+        label = str(parsed)
+        if parsed.version is not None:
+            rows = _fetch(
+                ws, _select().where(s.c.lens == parsed.name, s.c.version == parsed.version)
+            )
+        else:
+            adopted = adopted_version(ws, parsed.name)
+            query = _select().where(s.c.lens == parsed.name)
+            query = query.where(s.c.version == adopted) if adopted else query
+            rows = _fetch(ws, query.order_by(s.c.version.desc()).limit(1))
+    if not rows:
+        raise NotFound(f"no segmentation {label}; `segtrail log` lists them")
+    return rows[0]
+
+
+def _fetch(ws: Workspace, query) -> list[dict]:
+    with ws.meta.read() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def statuses(ws: Workspace, segmentation_ids: list[int] | None = None) -> dict[int, list[dict]]:
+    """Status history per segmentation id, oldest first."""
+    st, e = schema.segmentation_status, schema.events
+    query = select(st.c.segmentation_id, st.c.status, e.c.at, e.c.author).join(
+        e, st.c.event_id == e.c.id
+    )
+    if segmentation_ids is not None:
+        query = query.where(st.c.segmentation_id.in_(segmentation_ids))
+    out: dict[int, list[dict]] = {}
+    for row in _fetch(ws, query.order_by(st.c.id)):
+        out.setdefault(row["segmentation_id"], []).append(
+            {"status": row["status"], "at": row["at"], "author": row["author"]}
+        )
+    return out
+
+
+def adopted_version(ws: Workspace, lens: str) -> int | None:
+    s = schema.segmentations
+    rows = _fetch(ws, select(s.c.id, s.c.version).where(s.c.lens == lens))
+    history = statuses(ws, [r["id"] for r in rows])
+    adopted = [
+        (history[r["id"]][-1]["at"], r["version"])
+        for r in rows
+        if history.get(r["id"]) and history[r["id"]][-1]["status"] == "adopted"
+    ]
+    return max(adopted)[1] if adopted else None
+
+
+def segment_labels(ws: Workspace, segmentation_id: int) -> dict[int, list[dict]]:
+    """Name/description history per segment, oldest first."""
+    sl, e = schema.segment_labels, schema.events
+    query = (
+        select(sl.c.segment, sl.c.name, sl.c.description, e.c.at, e.c.author, e.c.action)
+        .join(e, sl.c.event_id == e.c.id)
+        .where(sl.c.segmentation_id == segmentation_id)
+        .order_by(sl.c.id)
+    )
+    out: dict[int, list[dict]] = {}
+    for row in _fetch(ws, query):
+        out.setdefault(row["segment"], []).append(
+            {
+                "name": row["name"],
+                "description": row["description"],
+                "at": row["at"],
+                "author": row["author"],
+                "automatic": row["action"] in ("segment", "revisit"),
+            }
+        )
+    return out
+
+
+def segment_tags(ws: Workspace, segmentation_id: int) -> dict[int, dict[str, str]]:
+    """Current tags per segment (latest value per key; None removes)."""
+    tg = schema.segment_tags
+    query = select(tg).where(tg.c.segmentation_id == segmentation_id).order_by(tg.c.id)
+    out: dict[int, dict[str, str]] = {}
+    for row in _fetch(ws, query):
+        tags = out.setdefault(row["segment"], {})
+        if row["value"] is None:
+            tags.pop(row["key"], None)
+        else:
+            tags[row["key"]] = row["value"]
+    return out
+
+
+def segment_names(ws: Workspace, row: dict) -> dict[int, str]:
+    return {seg: history[-1]["name"] for seg, history in segment_labels(ws, row["id"]).items()}
+
+
+def load_assignments(ws: Workspace, row: dict) -> pd.Series:
+    """Segment label per customer id (a Series indexed by customer id)."""
+    table = ws.objects.read_table(row["assignments_hash"], columns=["customer_id", "segment"])
+    return pd.Series(
+        table["segment"].to_numpy(),
+        index=pd.Index(table["customer_id"].to_numpy(zero_copy_only=False), name="customer_id"),
+        name="segment",
+    )
+
+
+def ref_of(row: dict) -> str:
+    return f"{row['lens']}@{row['version']}"
+
+
+def show(ws: Workspace, ref: str) -> dict:
+    """Everything about one version, as plain data."""
+    row = resolve_segmentation(ws, ref)
+    params = json.loads(row["params"])
+    metrics = json.loads(row["metrics"])
+    profiles = json.loads(row["profiles"])
+    spec = json.loads(row["feature_spec"])
+    dataset = resolve_dataset(ws, row["dataset_id"])
+    labels = segment_labels(ws, row["id"])
+    tags = segment_tags(ws, row["id"])
+    status_history = statuses(ws, [row["id"]]).get(row["id"], [])
+    jaccard = {int(k): v for k, v in (metrics["stability"].get("jaccard") or {}).items()}
+    parent = resolve_segmentation(ws, row["parent_id"]) if row["parent_id"] else None
+    segments = []
+    for profile in profiles["segments"]:
+        label = profile["segment"]
+        history = labels.get(label, [])
+        current = history[-1] if history else {"name": profile["name"], "description": ""}
+        segments.append(
+            {
+                "segment": label,
+                "size": profile["size"],
+                "share": profile["share"],
+                "name": current["name"],
+                "description": current["description"] or profile["description"],
+                "auto_name": profile["name"],
+                "auto_description": profile["description"],
+                "stability": jaccard.get(label),
+                "tags": tags.get(label, {}),
+                "distinguishing": profile["distinguishing"],
+                "name_history": history,
+            }
+        )
+    return {
+        "version": ref_of(row),
+        "id": row["id"],
+        "lens": row["lens"],
+        "number": row["version"],
+        "parent": ref_of(parent) if parent else None,
+        "dataset": f"{dataset['name']}@{dataset['version']}",
+        "hypothesis": row["hypothesis"],
+        "algorithm": row["algorithm"],
+        "k": row["k"],
+        "seed": row["seed"],
+        "status": status_history[-1]["status"] if status_history else "draft",
+        "status_history": status_history,
+        "created_at": row["created_at"],
+        "author": row["author"],
+        "segtrail_version": row["segtrail_version"],
+        "parameters": params["used"],
+        "request": params["request"],
+        "notes": params["notes"],
+        "confidence": params.get("confidence"),
+        "features": spec["features"],
+        "metrics": metrics,
+        "segments": segments,
+        "profiles": profiles,
+    }
+
+
+def log(ws: Workspace, lens: str | None = None) -> list[dict]:
+    """Every version (of one lens or all), newest first, with parent links."""
+    s = schema.segmentations
+    query = _select().order_by(s.c.id.desc())
+    if lens:
+        check_name(lens, "lens")
+        query = query.where(s.c.lens == lens)
+    rows = _fetch(ws, query)
+    if lens and not rows:
+        raise NotFound(f"no versions in lens {lens!r}; create one with `segtrail segment`")
+    by_id = {r["id"]: r for r in rows}
+    history = statuses(ws, list(by_id))
+    datasets = {}
+    out = []
+    for r in rows:
+        if r["dataset_id"] not in datasets:
+            d = resolve_dataset(ws, r["dataset_id"])
+            datasets[r["dataset_id"]] = f"{d['name']}@{d['version']}"
+        parent = by_id.get(r["parent_id"]) or (
+            resolve_segmentation(ws, r["parent_id"]) if r["parent_id"] else None
+        )
+        out.append(
+            {
+                "version": ref_of(r),
+                "lens": r["lens"],
+                "parent": ref_of(parent) if parent else None,
+                "created_at": r["created_at"],
+                "author": r["author"],
+                "algorithm": r["algorithm"],
+                "k": r["k"],
+                "status": history.get(r["id"], [{"status": "draft"}])[-1]["status"],
+                "dataset": datasets[r["dataset_id"]],
+                "hypothesis": r["hypothesis"].splitlines()[0] if r["hypothesis"] else "",
+            }
+        )
+    return out

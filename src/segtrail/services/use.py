@@ -1,0 +1,130 @@
+"""Using a segmentation: export its assignments, assign new customers with its fitted state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import insert
+
+from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.features import transform_features
+from segtrail.errors import InputError, SegtrailError
+from segtrail.readers import read_table
+from segtrail.services.datasets import resolve_dataset
+from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_names
+from segtrail.store import schema
+
+if TYPE_CHECKING:
+    from segtrail.services.workspace import Workspace
+
+OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def output_format(out: str | Path) -> str:
+    suffix = Path(out).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise SegtrailError(f"{out}: the output name must end in .csv or .parquet")
+    return OUTPUT_FORMATS[suffix]
+
+
+def write_frame(frame: pd.DataFrame, out: str | Path) -> str:
+    """Write atomically (temporary file, then rename); returns the file's SHA-256."""
+    out = Path(out)
+    fmt = output_format(out)
+    if out.parent and not out.parent.exists():
+        raise SegtrailError(f"{out}: folder {out.parent} does not exist")
+    tmp = out.with_name(f".{out.name}.tmp")
+    if fmt == "csv":
+        frame.to_csv(tmp, index=False)
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    tmp.replace(out)
+    return digest
+
+
+def _labelled(labels: np.ndarray, confidence: np.ndarray, ids, names: dict[int, str]):
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "segment": labels.astype(np.int32),
+            "segment_name": pd.Series(labels).map(names).fillna("unassigned").to_numpy(),
+            "confidence": np.asarray(confidence, dtype=np.float32),
+        }
+    )
+
+
+def record_export(
+    ws: Workspace, target: str, fmt: str, out: Path, rows: int, digest: str, provenance: dict
+) -> None:
+    with ws.meta.begin() as connection:
+        event_id = ws.meta.record_event(
+            connection, ws.author, "export", target, {"path": str(out), "format": fmt, **provenance}
+        )
+        connection.execute(
+            insert(schema.exports).values(
+                target=target,
+                format=fmt,
+                path=str(Path(out).resolve()),
+                rows=rows,
+                sha256=digest,
+                provenance=json.dumps(provenance, sort_keys=True, default=str),
+                event_id=event_id,
+            )
+        )
+
+
+def export(ws: Workspace, ref: str, out: str | Path) -> dict:
+    """customer_id, segment, segment_name, confidence for every customer of the version."""
+    row = resolve_segmentation(ws, ref)
+    output_format(out)
+    table = ws.objects.read_table(row["assignments_hash"])
+    frame = _labelled(
+        table["segment"].to_numpy(),
+        table["confidence"].to_numpy(),
+        table["customer_id"].to_numpy(zero_copy_only=False),
+        segment_names(ws, row),
+    )
+    digest = write_frame(frame, out)
+    record_export(
+        ws, ref_of(row), output_format(out), Path(out), len(frame), digest, {"version": ref_of(row)}
+    )
+    return {"version": ref_of(row), "out": str(out), "rows": len(frame), "sha256": digest}
+
+
+def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
+    """Put new customers into the version's segments using its stored fitted state."""
+    row = resolve_segmentation(ws, ref)
+    output_format(out)
+    dataset = resolve_dataset(ws, row["dataset_id"])
+    id_column = dataset["id_column"]
+    source = read_table(file)
+    name = Path(file).name
+    if id_column not in source.table.column_names:
+        raise InputError(f"{name}: no id column '{id_column}' (the id column of {dataset['name']})")
+    frame = source.table.to_pandas()
+    fitted = json.loads(row["feature_spec"])["fitted"]
+    try:
+        X = transform_features(frame, fitted)
+    except SegtrailError as e:
+        raise InputError(f"{name}: {e}") from None
+    params = json.loads(row["params"])
+    state = {**params["state"], **ws.objects.read_arrays(row["state_hash"])}
+    labels, confidence = get_algorithm(row["algorithm"]).assign(state, X)
+    result = _labelled(labels, confidence, frame[id_column].to_numpy(), segment_names(ws, row))
+    digest = write_frame(result, out)
+    counts = result["segment"].value_counts().sort_index()
+    return {
+        "version": ref_of(row),
+        "out": str(out),
+        "rows": len(result),
+        "sha256": digest,
+        "segments": {int(k): int(v) for k, v in counts.items()},
+    }
