@@ -11,6 +11,9 @@ from segtrail.errors import SegtrailError
 from segtrail.cli import datasets as _datasets  # noqa: F401  isort: skip
 from segtrail.cli import segments as _segments  # noqa: F401  isort: skip
 from segtrail.cli import workspace as _workspace  # noqa: F401  isort: skip
+from segtrail.cli import plans as _plans  # noqa: F401  isort: skip
+from segtrail.cli import thread as _thread  # noqa: F401  isort: skip
+from segtrail.cli import campaigns as _campaigns  # noqa: F401  isort: skip
 
 
 def main() -> None:

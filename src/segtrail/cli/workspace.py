@@ -62,3 +62,27 @@ def events(
             str(r["id"]), r["at"][:19].replace("T", " "), r["author"], r["action"], r["subject"]
         )
     console.print(table)
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("demo-workspace"), help="Folder for the demo workspace."),
+    customers: int = typer.Option(50_000, "--customers", help="How many sample customers."),
+) -> None:
+    """Build a workspace from the built-in sample data and tell the essays' stories."""
+    from segtrail.services.demo import build_demo
+
+    ws = build_demo(directory, customers, say=console.print)
+    w = f"-w {ws.root}"
+    console.print("\nTry next:")
+    for line in (
+        f"segtrail {w} log",
+        f"segtrail {w} show marketing@1",
+        f"segtrail {w} plan show accounts@2",
+        f"segtrail {w} why s4-community",
+        f"segtrail {w} diff accounts@1 accounts@2",
+        f"segtrail {w} compare accounts accounts-product --flag fit=poor",
+        f"segtrail {w} campaign report app-push-q1",
+        f"open {ws.root}/reports/marketing-1.html",
+    ):
+        console.print(f"  {line}")

@@ -26,10 +26,13 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
     has been read and checked; the object is written before the row that points at it."""
     path = Path(path)
     name = check_name(name, "dataset") if name else stem_to_name(path.stem)
-    source = read_table(path)
+    source = read_table(path, id_column)
     table = source.table
     check_columns(table, path.name)
-    table = normalize_ids(table, id_column, path.name, 1 if source.format == "csv" else None)
+    from_csv = source.format == "csv"
+    table = normalize_ids(
+        table, id_column, path.name, 1 if from_csv else None, ids_from_text=from_csv
+    )
     columns = []
     for column_name in table.column_names:
         column = table[column_name]

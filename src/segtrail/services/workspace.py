@@ -219,3 +219,94 @@ class Workspace:
         from segtrail.services.use import assign
 
         return assign(self, ref, file, out)
+
+    # --- strategies and plans ------------------------------------------------------------
+
+    def strategy_add(self, name: str, message: str, channels: list[str], **options: Any) -> dict:
+        from segtrail.services.plans import add_strategy
+
+        return add_strategy(self, name, message, channels, **options)
+
+    def strategies(self) -> list[dict]:
+        from segtrail.services.plans import list_strategies
+
+        return list_strategies(self)
+
+    def plan_map(self, strategy: str, ref: str, segments: list[int] | str, **options: Any) -> dict:
+        from segtrail.services.plans import map_strategy
+
+        return map_strategy(self, strategy, ref, segments, **options)
+
+    def plan_unmap(self, strategy: str, ref: str) -> dict:
+        from segtrail.services.plans import unmap_strategy
+
+        return unmap_strategy(self, strategy, ref)
+
+    def plan_show(self, ref: str, revision: int | None = None) -> dict:
+        from segtrail.services.plans import show_plan
+
+        return show_plan(self, ref, revision)
+
+    def plan_history(self, lens: str) -> list[dict]:
+        from segtrail.services.plans import plan_history
+
+        return plan_history(self, lens)
+
+    # --- the thread ------------------------------------------------------------------------
+
+    def diff(self, a: str, b: str, min_jaccard: float = 0.5) -> dict:
+        from segtrail.services.thread import diff
+
+        return diff(self, a, b, min_jaccard)
+
+    def carry(self, old: str, new: str, min_jaccard: float = 0.5, apply: bool = False) -> dict:
+        from segtrail.services.thread import carry
+
+        return carry(self, old, new, min_jaccard, apply)
+
+    def compare(self, a: str, b: str, flags: dict[str, str] | None = None) -> dict:
+        from segtrail.services.thread import compare
+
+        return compare(self, a, b, flags)
+
+    def why(self, strategy: str) -> dict:
+        from segtrail.services.thread import why
+
+        return why(self, strategy)
+
+    # --- campaigns and audiences ---------------------------------------------------------
+
+    def campaign_import(self, path: str | Path, name: str, strategy: str) -> dict:
+        from segtrail.services.campaigns import import_campaign
+
+        return import_campaign(self, path, name, strategy)
+
+    def campaign_report(self, name: str, by: str | None = None) -> dict:
+        from segtrail.services.campaigns import report
+
+        return report(self, name, by)
+
+    def campaigns(self) -> list[dict]:
+        from segtrail.services.campaigns import list_campaigns
+
+        return list_campaigns(self)
+
+    def lookalike(self, pool: str, out: str | Path, **options: Any) -> dict:
+        from segtrail.services.audiences import lookalike
+
+        return lookalike(self, pool, out, **options)
+
+    def audiences(self) -> list[dict]:
+        from segtrail.services.audiences import list_audiences
+
+        return list_audiences(self)
+
+    def audience_export(self, target: str, fmt: str, out: str | Path) -> dict:
+        from segtrail.services.audiences import export_audience
+
+        return export_audience(self, target, fmt, out)
+
+    def report(self, ref: str, out: str | Path, diff: str | None = None) -> dict:
+        from segtrail.services.reports import write_report
+
+        return write_report(self, ref, out, diff)

@@ -1,0 +1,205 @@
+"""Campaign, lookalike and audience commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_list, print_json
+
+campaign_app = typer.Typer(
+    help="Campaigns: who got which strategy and who responded.", no_args_is_help=True
+)
+audience_app = typer.Typer(
+    help="Audiences: lookalikes and lists for ad platforms.", no_args_is_help=True
+)
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(audience_app, name="audience")
+
+
+@campaign_app.command("import")
+def campaign_import(
+    file: Path = typer.Argument(
+        ...,
+        help="customer_id, group (treatment/control), responded (0/1); optional revenue, opened, clicked.",
+    ),
+    name: str = typer.Option(..., "--name", help="Campaign name."),
+    strategy: str = typer.Option(..., "--strategy", help="The strategy the campaign carried out."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Import a campaign's sends and responses."""
+    r = open_workspace().campaign_import(file, name, strategy)
+    if json_output:
+        print_json(r)
+        return
+    groups = ", ".join(
+        f"{g}: {v['n']:,} ({v['responders']:,} responded)" for g, v in r["groups"].items()
+    )
+    console.print(f"campaign {r['campaign']} ({r['strategy']}): {r['rows']:,} customers; {groups}")
+    if r["unknown_customers"]:
+        console.print(
+            f"note: {r['unknown_customers']:,} customers are not in {r['checked_against']}; "
+            "they are kept and reported as 'not in this version'"
+        )
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:.1%}"
+
+
+def _ci(ci: list[float] | None) -> str:
+    return "" if ci is None else f"[{ci[0]:+.1%}, {ci[1]:+.1%}]"
+
+
+@campaign_app.command("report")
+def campaign_report(
+    name: str = typer.Argument(..., help="Campaign name."),
+    by: str = typer.Option(
+        None,
+        "--by",
+        help="LENS@N to break down by (default: the version the strategy is mapped to).",
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Response per segment: rates with Wilson intervals, uplift with its interval, p-value."""
+    r = open_workspace().campaign_report(name, by)
+    if json_output:
+        print_json(r)
+        return
+    console.print(f"campaign {r['campaign']} ({r['strategy']}) by {r['by']}")
+    table = Table(
+        "segment",
+        "treated",
+        "resp.",
+        "control",
+        "resp.",
+        "treat rate",
+        "ctrl rate",
+        "uplift",
+        "95% CI",
+        "p",
+        "test",
+        "rev/cust",
+        "",
+        box=None,
+    )
+    for s in [*r["segments"], r["overall"]]:
+        table.add_row(
+            f"{'' if s['segment'] is None else s['segment']} {s['name'] or ''}".strip(),
+            f"{s['treatment_n']:,}",
+            f"{s['treatment_responders']:,}",
+            f"{s['control_n']:,}",
+            f"{s['control_responders']:,}",
+            _pct(s["treatment_rate"]),
+            _pct(s["control_rate"]),
+            "" if s["uplift"] is None else f"{s['uplift']:+.1%}",
+            _ci(s["uplift_ci"]),
+            "" if s["p_value"] is None else f"{s['p_value']:.3g}",
+            s["test"] or "",
+            ""
+            if s.get("revenue_per_customer_treatment") is None
+            else f"{s['revenue_per_customer_treatment']:,.2f}",
+            {"helps": "helps", "hurts": "HURTS"}.get(s["flag"] or "", ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def lookalike(
+    pool: str = typer.Option(..., "--pool", help="Dataset NAME[@N] to rank."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output file (.csv or .parquet): customer_id, score, rank."
+    ),
+    seed: str = typer.Option(None, "--seed", help="A segment as seed: LENS@N:SEGMENT."),
+    seed_ids: Path = typer.Option(None, "--seed-ids", help="A file of seed customer ids."),
+    seed_top: str = typer.Option(
+        None, "--seed-top", help="The best performers: COLUMN:PERCENT, e.g. annual_spend:5."
+    ),
+    features: str = typer.Option(
+        None, "--features", help="Comma-separated columns (default: the seed version's)."
+    ),
+    method: str = typer.Option("centroid", "--method", help="centroid, knn or classifier."),
+    size: str = typer.Option(
+        "5%", "--size", help="Audience size: a number or a percentage of the pool."
+    ),
+    name: str = typer.Option(None, "--name", help="Audience name (default lookalike-N)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Rank a pool by similarity to a seed and write the best as a lookalike audience."""
+    r = open_workspace().lookalike(
+        pool,
+        out,
+        seed=seed,
+        seed_ids=seed_ids,
+        seed_top=seed_top,
+        features=parse_list(features),
+        method=method,
+        size=size,
+        name=name,
+    )
+    if json_output:
+        print_json(r)
+        return
+    q = r["quality"]
+    console.print(
+        f"audience {r['audience']}: {r['size']:,} customers from {r['pool']} ({r['method']}), wrote {r['out']}"
+    )
+    console.print(
+        f"seed: {r['seed']['in_pool']:,} customers ({r['seed']['kind']}); excluded from the audience"
+    )
+    console.print(
+        f"quality: hid {q['hidden']:,} seed members ({30}%) in the pool; {q['recovered']:,} landed in an audience of "
+        f"this size: recall {q['recall']:.0%} ({q['lift_over_random']:.1f}x random)"
+    )
+    table = Table("trait", "seed", "audience", "pool", box=None)
+    for p in q["profile"]:
+        table.add_row(
+            p["column"],
+            *(
+                f"{v:,.3g}" if v is not None else ""
+                for v in (p["seed_mean"], p["audience_mean"], p["pool_mean"])
+            ),
+        )
+    console.print(table)
+
+
+@audience_app.command("list")
+def audience_list(json_output: bool = JSON_OPTION) -> None:
+    """List recorded audiences."""
+    rows = open_workspace().audiences()
+    if json_output:
+        print_json(rows)
+        return
+    for a in rows:
+        console.print(
+            f"{a['audience']}  {a['method']}  seed {a['seed']}  recall {a['quality']['recall']:.0%}"
+        )
+
+
+@audience_app.command("export")
+def audience_export(
+    target: str = typer.Argument(..., help="LENS@N:SEGMENT, or an audience name."),
+    fmt: str = typer.Option(
+        "csv", "--format", help="csv (ids), meta or google (hashed identifiers)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .csv file."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Write an audience for an ad platform (identifiers normalized and SHA-256 hashed as the
+    platform documents) with a provenance file beside it."""
+    r = open_workspace().audience_export(target, fmt, out)
+    if json_output:
+        print_json(r)
+        return
+    st = r["stats"]
+    console.print(
+        f"wrote {r['rows']:,} rows ({fmt}) to {r['out']}; provenance in {r['provenance_file']}"
+    )
+    dropped = st.get("no_identifier", 0) + st.get("duplicates", 0)
+    if dropped:
+        console.print(
+            f"dropped {dropped:,} rows ({st.get('no_identifier', 0):,} without a usable identifier, "
+            f"{st.get('duplicates', 0):,} duplicates)"
+        )

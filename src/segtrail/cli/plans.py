@@ -1,0 +1,149 @@
+"""Strategy and plan commands."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, print_json
+from segtrail.errors import SegtrailError
+
+strategy_app = typer.Typer(
+    help="Strategies: tactics with a message, channels and an offer.", no_args_is_help=True
+)
+plan_app = typer.Typer(
+    help="Plans: which strategy targets which segments of a version.", no_args_is_help=True
+)
+app.add_typer(strategy_app, name="strategy")
+app.add_typer(plan_app, name="plan")
+
+
+@strategy_app.command("add")
+def strategy_add(
+    name: str = typer.Argument(..., help="Short name, e.g. spring-promo."),
+    message: str = typer.Option(..., "--message", "-m", help="What the strategy says."),
+    channel: list[str] = typer.Option(..., "--channel", "-c", help="A channel (repeat for more)."),
+    offer: str = typer.Option(None, "--offer", help="The offer, if any."),
+    owner: str = typer.Option(None, "--owner", help="Who owns it."),
+) -> None:
+    """Add a strategy (a tactic you can map onto segments)."""
+    s = open_workspace().strategy_add(name, message, channel, offer=offer, owner=owner)
+    console.print(f"strategy {s['name']}: {s['message']} ({', '.join(s['channels'])})")
+
+
+@strategy_app.command("list")
+def strategy_list(json_output: bool = JSON_OPTION) -> None:
+    """List strategies."""
+    rows = open_workspace().strategies()
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("strategy", "message", "channels", "offer", "owner", box=None)
+    for s in rows:
+        table.add_row(
+            s["name"], s["message"], ", ".join(s["channels"]), s["offer"] or "", s["owner"] or ""
+        )
+    console.print(table)
+
+
+def _segments(segments: str | None, all_segments: bool) -> list[int] | str:
+    if all_segments and segments:
+        raise SegtrailError("give either --segments or --all, not both")
+    if all_segments:
+        return "all"
+    if not segments:
+        raise SegtrailError("give --segments 0,2 or --all")
+    try:
+        return [int(s) for s in segments.split(",") if s.strip()]
+    except ValueError:
+        raise SegtrailError(f"invalid --segments {segments!r}: labels like 0,2") from None
+
+
+@plan_app.command("map")
+def plan_map(
+    strategy: str = typer.Argument(..., help="Strategy name."),
+    ref: str = typer.Argument(..., help="LENS@N"),
+    segments: str = typer.Option(None, "--segments", "-s", help="Segment labels, e.g. 0,2."),
+    all_segments: bool = typer.Option(False, "--all", help="Target every customer."),
+    status: str = typer.Option("active", "--status", help="active, paused or not-viable."),
+    rationale: str = typer.Option(None, "--rationale", "-r", help="Why this strategy fits."),
+) -> None:
+    """Map a strategy onto one segment, several, or all (a new plan revision)."""
+    state = open_workspace().plan_map(
+        strategy, ref, _segments(segments, all_segments), status=status, rationale=rationale
+    )
+    console.print(f"{state['version']} plan r{state['revision']}: {state['change']}")
+
+
+@plan_app.command("unmap")
+def plan_unmap(
+    strategy: str = typer.Argument(..., help="Strategy name."),
+    ref: str = typer.Argument(..., help="LENS@N"),
+) -> None:
+    """Remove a strategy from a version's plan (a new plan revision; history kept)."""
+    state = open_workspace().plan_unmap(strategy, ref)
+    console.print(f"{state['version']} plan r{state['revision']}: {state['change']}")
+
+
+@plan_app.command("show")
+def plan_show(
+    ref: str = typer.Argument(..., help="LENS@N, or LENS for its adopted version."),
+    revision: int = typer.Option(None, "--revision", help="Show a past plan revision."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """The strategy map as a matrix (strategies x segments) with coverage."""
+    plan = open_workspace().plan_show(ref, revision)
+    if json_output:
+        print_json(plan)
+        return
+    if not plan["revision"]:
+        console.print(
+            f"{plan['version']} has no plan yet; try: segtrail plan map STRATEGY {plan['version']} --segments 0"
+        )
+        return
+    console.print(
+        f"{plan['version']} plan r{plan['revision']} ({plan['author']}, {plan['at'][:19]}): {plan['change']}"
+    )
+    if plan["carried_from"]:
+        console.print(
+            f"carried forward from {plan['carried_from']['version']} r{plan['carried_from']['revision']}"
+        )
+    table = Table(
+        "strategy",
+        "status",
+        *[f"{s['segment']} {s['name']}" for s in plan["segments"]],
+        "audience",
+        box=None,
+    )
+    for row in plan["matrix"]:
+        marks = ["x" if row["segments"][str(s["segment"])] else "." for s in plan["segments"]]
+        table.add_row(row["strategy"], row["status"], *marks, f"{row['audience']:,}")
+    console.print(table)
+    for entry in plan["entries"]:
+        if entry["rationale"]:
+            console.print(f"  {entry['strategy']}: {entry['rationale']}")
+        if entry.get("carry"):
+            console.print(
+                f"  {entry['strategy']} carried from {entry['carry']['from']}: {entry['carry']['explanation']}"
+            )
+    c = plan["coverage"]
+    console.print(
+        f"coverage: {c['reached']:,} of {c['customers']:,} customers reached by an active strategy, "
+        f"{c['unreached']:,} by none, {c['overlapping']:,} by more than one"
+    )
+
+
+@plan_app.command("history")
+def plan_history(
+    lens: str = typer.Argument(..., help="Lens name."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Every plan change of a lens, with author and time."""
+    rows = open_workspace().plan_history(lens)
+    if json_output:
+        print_json(rows)
+        return
+    for r in rows:
+        console.print(
+            f"{r['at'][:19]}  {r['author']}  {r['version']} r{r['revision']}: {r['change']}"
+        )

@@ -1,0 +1,171 @@
+"""The thread: diff, carry, compare, why."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_pairs, print_json
+
+
+@app.command()
+def diff(
+    a: str = typer.Argument(..., help="Version A (LENS@N)."),
+    b: str = typer.Argument(..., help="Version B (LENS@N)."),
+    min_jaccard: float = typer.Option(
+        0.5, "--min-jaccard", help="Overlap needed to call a segment kept."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """How customers moved between two versions: transitions, ARI/NMI, each segment's fate."""
+    result = open_workspace().diff(a, b, min_jaccard)
+    if json_output:
+        print_json(result)
+        return
+    ari = "n/a" if result["ari"] is None else f"{result['ari']:.3f}"
+    nmi = "n/a" if result["nmi"] is None else f"{result['nmi']:.3f}"
+    console.print(
+        f"{result['a']} -> {result['b']}: {result['common_customers']:,} customers in both, "
+        f"{result['only_in_a']:,} only in A, {result['only_in_b']:,} only in B; ARI {ari}, NMI {nmi}"
+    )
+    table = Table("A segment", "size", "fate", "best match in B", "Jaccard", "went to", box=None)
+    for s in result["segments_a"]:
+        if s["fate"] == "noise":
+            continue
+        targets = ", ".join(f"{t['segment']} ({t['customers']:,})" for t in s["targets"])
+        match = "" if s["best_match"] is None else str(s["best_match"])
+        jac = "" if s["jaccard"] is None else f"{s['jaccard']:.2f}"
+        table.add_row(
+            f"{s['segment']} {s['name']}", f"{s['size']:,}", s["fate"], match, jac, targets
+        )
+    console.print(table)
+    new = [s for s in result["segments_b"] if s.get("origin") == "new"]
+    for s in new:
+        console.print(f"new in B: segment {s['segment']} {s['name']} ({s['size']:,} customers)")
+
+
+@app.command()
+def carry(
+    old: str = typer.Argument(..., help="LENS@OLD whose plan to carry."),
+    new: str = typer.Argument(..., help="LENS@NEW to carry it onto."),
+    min_jaccard: float = typer.Option(
+        0.5, "--min-jaccard", help="Overlap needed to match segments."
+    ),
+    apply: bool = typer.Option(False, "--apply", help="Record the carried plan on NEW."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Propose the plan of OLD on NEW: what happens to every strategy's audience."""
+    result = open_workspace().carry(old, new, min_jaccard, apply)
+    if json_output:
+        print_json(result)
+        return
+    console.print(
+        f"carry {result['old']} (plan r{result['old_revision']}) -> {result['new']}  "
+        f"(ARI {result['ari']:.3f} on {result['common_customers']:,} common customers)"
+    )
+    table = Table("strategy", "from", "to", "fate", "status", "what happens", box=None)
+    for e in result["strategies"]:
+        old_s = "all" if e["old_segments"] == "all" else ",".join(map(str, e["old_segments"]))
+        new_s = (
+            "all" if e["new_segments"] == "all" else ",".join(map(str, e["new_segments"])) or "-"
+        )
+        table.add_row(e["strategy"], old_s, new_s, e["fate"], e["status"], e["explanation"])
+    console.print(table)
+    if result["needs_review"]:
+        console.print("needs review: " + ", ".join(result["needs_review"]))
+    if result["applied"]:
+        console.print(f"recorded as {result['new']} plan r{result['revision']}")
+    else:
+        console.print("(proposal only; add --apply to record it)")
+
+
+@app.command()
+def compare(
+    a: str = typer.Argument(..., help="Version or lens A (a lens means its adopted version)."),
+    b: str = typer.Argument(..., help="Version or lens B."),
+    flag: list[str] = typer.Option(None, "--flag", help="Highlight B segments tagged KEY=VALUE."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Where two lenses agree or clash, and where A's strategies land in B's segments."""
+    flags = parse_pairs(",".join(flag or []), "--flag")
+    result = open_workspace().compare(a, b, flags)
+    if json_output:
+        print_json(result)
+        return
+    console.print(
+        f"{result['a']} vs {result['b']}: {result['common_customers']:,} common customers, "
+        f"ARI {result['ari']:.3f}, NMI {result['nmi']:.3f}"
+    )
+    cells = {(t["from"], t["to"]): t["customers"] for t in result["transitions"]}
+    table = Table("", *[f"{c['segment']} {c['name']}" for c in result["columns"]], box=None)
+    for r in result["rows"]:
+        table.add_row(
+            f"{r['segment']} {r['name']}",
+            *[f"{cells.get((r['segment'], c['segment']), 0):,}" for c in result["columns"]],
+        )
+    console.print(table)
+    for item in result["complement"]:
+        spread = ", ".join(f"{s['name']} {s['share']:.0%}" for s in item["spread"][:4])
+        console.print(f"{item['strategy']} ({item['audience']:,} customers) lands in: {spread}")
+        for w in item["warnings"]:
+            console.print(f"  ! {w}")
+
+
+@app.command()
+def why(
+    strategy: str = typer.Argument(..., help="Strategy name."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """The thread from a strategy back to every hypothesis that justified it."""
+    result = open_workspace().why(strategy)
+    if json_output:
+        print_json(result)
+        return
+    s = result["strategy"]
+    console.print(
+        f"{s['name']}: {s['message']} ({', '.join(s['channels'])})"
+        + (f", offer: {s['offer']}" if s["offer"] else "")
+        + (f", owner {s['owner']}" if s["owner"] else "")
+    )
+    if not result["mappings"]:
+        console.print("  never mapped onto a segmentation")
+    for m in result["mappings"]:
+        segs = (
+            "all customers"
+            if m["segments"] == "all"
+            else ", ".join(f"{d['segment']} {d['name']!r}" for d in m["segment_details"])
+            or "no segment"
+        )
+        console.print(
+            f"\n{m['version']} [{m['version_status']}] plan r{m['plan_revision']}: {m['status']} on {segs}"
+        )
+        console.print(f"  hypothesis: {m['hypothesis']}")
+        console.print(f"  dataset: {m['dataset']}")
+        if m["rationale"]:
+            console.print(f"  rationale: {m['rationale']}")
+        for d in m["segment_details"]:
+            console.print(f"  segment {d['segment']} {d['name']}: {d['description']}")
+        if m["carry"]:
+            console.print(
+                f"  carried from {m['carry']['from']} r{m['carry']['from_revision']}: {m['carry']['explanation']}"
+            )
+    for c in result["campaigns"]:
+        if "error" in c:
+            console.print(f"\ncampaign {c['campaign']}: {c['error']}")
+            continue
+        o = c["overall"]
+        up = "n/a" if o["uplift"] is None else f"{o['uplift']:+.1%}"
+        console.print(
+            f"\ncampaign {c['campaign']} (by {c['by']}): uplift {up}, p={o['p_value']:.3g}"
+            if o["p_value"] is not None
+            else f"\ncampaign {c['campaign']}: uplift {up}"
+        )
+        for seg in c["segments"]:
+            if seg["flag"]:
+                console.print(
+                    f"  {seg['name']}: {seg['flag']} (uplift {seg['uplift']:+.1%}, p={seg['p_value']:.3g})"
+                )
+    for a in result["audiences"]:
+        console.print(
+            f"\nlookalike audience {a['name']} from {a['seed'].get('version')}:{a['seed'].get('segment')}"
+        )

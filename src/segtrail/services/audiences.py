@@ -1,0 +1,337 @@
+"""Lookalike audiences (rank a pool by similarity to a seed) and audience export for ad
+platforms, each recorded in the history so an uploaded list can always be traced back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import insert, select
+
+from segtrail.engine.audience import build_audience_file
+from segtrail.engine.features import build_spec, fit_features
+from segtrail.engine.kinds import FEATURE_KINDS
+from segtrail.engine.lookalike import METHODS, estimate_recall, rank_lookalike, select_audience
+from segtrail.engine.profiles import profile_segments
+from segtrail.errors import InputError, NotFound, SegtrailError
+from segtrail.readers import read_table
+from segtrail.services.datasets import kinds_of, load_frame, register_object, resolve_dataset
+from segtrail.services.refs import check_name, parse_segment_ref
+from segtrail.services.segmentations import (
+    _fetch,
+    load_assignments,
+    ref_of,
+    resolve_segmentation,
+    segment_names,
+)
+from segtrail.services.use import record_export, write_frame
+from segtrail.store import schema
+
+if TYPE_CHECKING:
+    from segtrail.services.workspace import Workspace
+
+HOLDOUT = 0.3
+
+
+def parse_size(size: str | int, pool: int) -> int:
+    text = str(size).strip()
+    try:
+        value = round(pool * float(text[:-1]) / 100) if text.endswith("%") else int(text)
+    except ValueError:
+        raise SegtrailError(
+            f"invalid --size {size!r}: a number of customers or a percentage"
+        ) from None
+    if value < 1:
+        raise SegtrailError(f"--size {size!r} gives an empty audience")
+    return value
+
+
+def _ids_in_pool(pool_ids: pd.Index, ids: pd.Index) -> np.ndarray:
+    if pd.api.types.is_integer_dtype(pool_ids.dtype) != pd.api.types.is_integer_dtype(ids.dtype):
+        pool_ids, ids = pool_ids.astype(str), ids.astype(str)
+    return pool_ids.isin(ids)
+
+
+def _seed_mask(
+    ws: Workspace,
+    frame: pd.DataFrame,
+    id_column: str,
+    seed: str | None,
+    seed_ids: str | Path | None,
+    seed_top: str | None,
+) -> tuple[np.ndarray, dict, dict | None]:
+    given = [x for x in (seed, seed_ids, seed_top) if x is not None]
+    if len(given) != 1:
+        raise SegtrailError(
+            "give exactly one of --seed LENS@N:SEGMENT, --seed-ids FILE, --seed-top COLUMN:PERCENT"
+        )
+    pool_ids = pd.Index(frame[id_column].to_numpy())
+    if seed is not None:
+        ref, segment = parse_segment_ref(seed)
+        row = resolve_segmentation(ws, str(ref))
+        labels = load_assignments(ws, row)
+        if segment not in set(labels.unique()):
+            raise SegtrailError(f"{ref_of(row)} has no segment {segment}")
+        members = labels.index[labels.to_numpy() == segment]
+        mask = _ids_in_pool(pool_ids, members)
+        info = {
+            "kind": "segment",
+            "version": ref_of(row),
+            "segment": segment,
+            "name": segment_names(ws, row).get(segment),
+            "seed_size": len(members),
+        }
+        return mask, info, row
+    if seed_ids is not None:
+        path = Path(seed_ids)
+        table = read_table(path).table
+        column = "customer_id" if "customer_id" in table.column_names else id_column
+        if column not in table.column_names:
+            raise InputError(f"{path.name}: no column 'customer_id' or '{id_column}'")
+        ids = pd.Index(table[column].to_numpy(zero_copy_only=False))
+        mask = _ids_in_pool(pool_ids, ids)
+        return mask, {"kind": "ids", "file": str(path.resolve()), "seed_size": len(ids)}, None
+    column, colon, percent = str(seed_top).rpartition(":")
+    try:
+        share = float(percent.rstrip("%")) / 100
+    except ValueError:
+        share = -1.0
+    if not colon or not 0 < share < 1:
+        raise SegtrailError(
+            f"invalid --seed-top {seed_top!r}: expected COLUMN:PERCENT, e.g. annual_spend:5"
+        )
+    if column not in frame.columns:
+        raise SegtrailError(f"--seed-top: no column {column!r} in the pool")
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.notna().sum() == 0:
+        raise SegtrailError(f"--seed-top: column {column!r} is not numeric")
+    threshold = values.quantile(1 - share)
+    mask = (values >= threshold).fillna(False).to_numpy(dtype=bool)
+    return (
+        mask,
+        {
+            "kind": "top",
+            "column": column,
+            "percent": share * 100,
+            "threshold": float(threshold),
+            "seed_size": int(mask.sum()),
+        },
+        None,
+    )
+
+
+def _profile_comparison(
+    frame: pd.DataFrame, kinds: dict, seed: np.ndarray, audience: np.ndarray
+) -> list[dict]:
+    """How the audience compares with the seed and the pool on the seed's top traits."""
+    labels = np.full(len(frame), -1, dtype=np.int64)
+    labels[audience] = 1
+    labels[seed] = 0
+    columns = [c for c, k in kinds.items() if k in ("numeric", "boolean") and c in frame.columns]
+    profile = profile_segments(frame, kinds, labels, columns=columns)
+    by = {s["segment"]: s for s in profile["segments"]}
+    seed_numeric = {n["column"]: n for n in by[0]["numeric"]}
+    audience_numeric = {n["column"]: n for n in by.get(1, {"numeric": []})["numeric"]}
+    ranked = sorted(seed_numeric.values(), key=lambda n: -abs(n["std_diff"] or 0))[:6]
+    return [
+        {
+            "column": n["column"],
+            "seed_mean": n["mean"],
+            "audience_mean": audience_numeric.get(n["column"], {}).get("mean"),
+            "pool_mean": n["overall_mean"],
+        }
+        for n in ranked
+    ]
+
+
+def lookalike(
+    ws: Workspace,
+    pool: str,
+    out: str | Path,
+    *,
+    seed: str | None = None,
+    seed_ids: str | Path | None = None,
+    seed_top: str | None = None,
+    features: list[str] | None = None,
+    method: str = "centroid",
+    size: str | int = "5%",
+    name: str | None = None,
+    random_seed: int = 0,
+) -> dict:
+    if method not in METHODS:
+        raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    if name is not None:
+        check_name(name, "audience")
+    dataset = resolve_dataset(ws, pool)
+    kinds = kinds_of(dataset)
+    id_column = dataset["id_column"]
+    wanted = [c for c, k in kinds.items() if k in FEATURE_KINDS or c == id_column]
+    frame = load_frame(ws, dataset, wanted)
+    mask, seed_info, version = _seed_mask(ws, frame, id_column, seed, seed_ids, seed_top)
+    if mask.sum() < 5:
+        raise SegtrailError(
+            f"the seed has only {int(mask.sum())} customers in {pool}; need 5 or more"
+        )
+    seed_info["in_pool"] = int(mask.sum())
+    if features is None and version is not None:
+        spec = json.loads(version["feature_spec"])["spec"]
+        features = [f["column"] for f in spec["features"] if f["column"] in frame.columns]
+    spec = build_spec(frame, kinds, id_column, features)
+    if seed_info["kind"] == "top":  # the seed's defining column would make the task trivial
+        spec["features"] = [f for f in spec["features"] if f["column"] != seed_info["column"]]
+    X, _fitted = fit_features(frame, spec)
+    n_size = parse_size(size, int((~mask).sum()))
+    scores = rank_lookalike(X, mask, method, seed=random_seed)
+    chosen = select_audience(scores, mask, n_size)
+    quality = estimate_recall(X, mask, method, n_size, holdout=HOLDOUT, seed=random_seed)
+    quality["profile"] = _profile_comparison(frame, kinds, mask, chosen)
+    result = pd.DataFrame(
+        {
+            "customer_id": frame[id_column].to_numpy()[chosen],
+            "score": scores[chosen].astype(np.float32),
+            "rank": np.arange(1, len(chosen) + 1, dtype=np.int64),
+        }
+    )
+    existing = {r["name"] for r in _fetch(ws, select(schema.audiences.c.name))}
+    name = name or f"lookalike-{len(existing) + 1}"
+    if name in existing:
+        raise SegtrailError(f"an audience named {name!r} already exists")
+    digest, nbytes = ws.objects.put_table(pa.Table.from_pandas(result, preserve_index=False))
+    params = {
+        "size": n_size,
+        "features": [f["column"] for f in spec["features"]],
+        "random_seed": random_seed,
+        "holdout": HOLDOUT,
+    }
+    file_digest = write_frame(result, out)
+    with ws.meta.begin() as connection:
+        event_id = ws.meta.record_event(
+            connection,
+            ws.author,
+            "lookalike",
+            name,
+            {
+                "pool": f"{dataset['name']}@{dataset['version']}",
+                "seed": seed_info,
+                "method": method,
+                "out": str(out),
+                "sha256": file_digest,
+            },
+        )
+        register_object(connection, digest, "audience", nbytes)
+        connection.execute(
+            insert(schema.audiences).values(
+                name=name,
+                kind="lookalike",
+                dataset_id=dataset["id"],
+                seed=json.dumps(seed_info),
+                method=method,
+                params=json.dumps(params),
+                quality=json.dumps(quality, default=float),
+                object_hash=digest,
+                event_id=event_id,
+            )
+        )
+    return {
+        "audience": name,
+        "pool": f"{dataset['name']}@{dataset['version']}",
+        "seed": seed_info,
+        "method": method,
+        "size": len(result),
+        "params": params,
+        "quality": quality,
+        "out": str(out),
+    }
+
+
+def _audience_row(ws: Workspace, name: str) -> dict:
+    rows = _fetch(ws, select(schema.audiences).where(schema.audiences.c.name == name))
+    if not rows:
+        raise NotFound(f"no audience {name!r}; `segtrail audience list` shows them")
+    return rows[0]
+
+
+def list_audiences(ws: Workspace) -> list[dict]:
+    au, e = schema.audiences, schema.events
+    rows = _fetch(
+        ws, select(au, e.c.at, e.c.author).join(e, au.c.event_id == e.c.id).order_by(au.c.id)
+    )
+    return [
+        {
+            "audience": r["name"],
+            "kind": r["kind"],
+            "method": r["method"],
+            "seed": json.loads(r["seed"]),
+            "quality": json.loads(r["quality"]),
+            "created_at": r["at"],
+            "author": r["author"],
+        }
+        for r in rows
+    ]
+
+
+def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> dict:
+    """Write an audience (a segment LENS@N:SEGMENT, or a lookalike audience by name) for an
+    ad platform, and record where it came from next to the file and in the history."""
+    if fmt not in ("csv", "meta", "google"):
+        raise SegtrailError(f"unknown --format {fmt!r}: use csv, meta or google")
+    out = Path(out)
+    if ":" in target:
+        ref, segment = parse_segment_ref(target)
+        row = resolve_segmentation(ws, str(ref))
+        labels = load_assignments(ws, row)
+        if segment not in set(labels.unique()):
+            raise SegtrailError(f"{ref_of(row)} has no segment {segment}")
+        ids = labels.index[labels.to_numpy() == segment]
+        dataset = resolve_dataset(ws, row["dataset_id"])
+        provenance = {
+            "kind": "segment",
+            "version": ref_of(row),
+            "segment": segment,
+            "segment_name": segment_names(ws, row).get(segment),
+            "hypothesis": row["hypothesis"],
+        }
+    else:
+        audience = _audience_row(ws, target)
+        ids = pd.Index(
+            ws.objects.read_table(audience["object_hash"], ["customer_id"])
+            .column(0)
+            .to_numpy(zero_copy_only=False)
+        )
+        dataset = resolve_dataset(ws, audience["dataset_id"])
+        provenance = {
+            "kind": "audience",
+            "audience": target,
+            "method": audience["method"],
+            "seed": json.loads(audience["seed"]),
+        }
+    provenance["dataset"] = f"{dataset['name']}@{dataset['version']}"
+    id_column = dataset["id_column"]
+    kinds = kinds_of(dataset)
+    contact = [c for c in kinds if c.lower() in ("email", "phone")]
+    frame = load_frame(ws, dataset, [id_column, *contact])
+    frame = frame[_ids_in_pool(pd.Index(frame[id_column]), ids)]
+    frame = frame.rename(columns={id_column: "customer_id", **{c: c.lower() for c in contact}})
+    written, stats = build_audience_file(frame, fmt)
+    provenance.update(format=fmt, stats=stats, workspace=str(ws.root))
+    if out.suffix.lower() != ".csv":
+        raise SegtrailError(f"{out}: audience files are CSV; name it .csv")
+    digest = write_frame(written, out)
+    sidecar = out.with_name(out.name + ".provenance.json")
+    sidecar.write_text(
+        json.dumps({**provenance, "file": out.name, "sha256": digest}, indent=2, default=str) + "\n"
+    )
+    record_export(ws, target, fmt, out, len(written), digest, provenance)
+    return {
+        "target": target,
+        "format": fmt,
+        "out": str(out),
+        "provenance_file": str(sidecar),
+        "rows": len(written),
+        "stats": stats,
+        "provenance": provenance,
+    }

@@ -1,0 +1,248 @@
+"""Campaigns: who got which strategy (treatment or control) and who responded; reports of
+response per segment with intervals and tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import insert, select
+
+from segtrail.engine.responses import GROUPS, segment_responses
+from segtrail.errors import InputError, NotFound, SegtrailError
+from segtrail.readers import check_columns, read_table
+from segtrail.services.datasets import register_object, resolve_dataset
+from segtrail.services.plans import get_strategy
+from segtrail.services.refs import check_name
+from segtrail.services.segmentations import (
+    _fetch,
+    load_assignments,
+    ref_of,
+    resolve_segmentation,
+    segment_names,
+)
+from segtrail.store import schema
+
+if TYPE_CHECKING:
+    from segtrail.services.workspace import Workspace
+
+REQUIRED = ("customer_id", "group", "responded")
+FLAGS = ("responded", "opened", "clicked")
+
+
+def _validate(table: pa.Table, name: str, line_offset: int | None) -> pd.DataFrame:
+    """Check a campaign file and return it as a clean frame; errors name the row."""
+
+    def where(index: int) -> str:
+        row = index + 1
+        return f"row {row} (line {row + line_offset})" if line_offset is not None else f"row {row}"
+
+    check_columns(table, name)
+    missing = [c for c in REQUIRED if c not in table.column_names]
+    if missing:
+        raise InputError(
+            f"{name}: missing column {', '.join(missing)} (required: {', '.join(REQUIRED)}; "
+            "optional: revenue, opened, clicked)"
+        )
+    frame = table.to_pandas()
+    ids = frame["customer_id"]
+    if ids.isna().any():
+        raise InputError(
+            f"{name}: {where(int(np.flatnonzero(ids.isna())[0]))}, column 'customer_id': empty id"
+        )
+    if not pd.api.types.is_integer_dtype(ids):
+        frame["customer_id"] = ids.astype(str).str.strip()
+    duplicated = frame["customer_id"].duplicated(keep=False)
+    if duplicated.any():
+        rows = np.flatnonzero(duplicated.to_numpy())[:2]
+        value = frame["customer_id"].iloc[rows[0]]
+        count = int(frame["customer_id"].duplicated().sum())
+        raise InputError(
+            f"{name}: customer {value!r} appears more than once ({where(rows[0])} and "
+            f"{where(rows[1])}); {count:,} duplicate rows in all"
+        )
+    group = frame["group"].astype("string").str.strip().str.lower()
+    bad = ~group.isin(GROUPS).fillna(False).to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{name}: {where(i)}, column 'group': {frame['group'].iloc[i]!r} is not "
+            "'treatment' or 'control'"
+        )
+    frame["group"] = group.astype(str)
+    for column in FLAGS:
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        as_text = values.astype("string").str.strip().str.lower()
+        mapped = as_text.map({"1": 1, "0": 0, "true": 1, "false": 0, "1.0": 1, "0.0": 0})
+        bad = mapped.isna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{name}: {where(i)}, column '{column}': {values.iloc[i]!r} is not 0 or 1"
+            )
+        frame[column] = mapped.astype("int64")
+    if "revenue" in frame.columns:
+        revenue = pd.to_numeric(frame["revenue"], errors="coerce")
+        bad = (revenue.isna() & frame["revenue"].notna()) | (revenue < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"{name}: {where(i)}, column 'revenue': {frame['revenue'].iloc[i]!r} is not an "
+                "amount >= 0"
+            )
+        frame["revenue"] = revenue.astype("float64")
+    keep = [c for c in (*REQUIRED, "revenue", "opened", "clicked") if c in frame.columns]
+    return frame[keep]
+
+
+def default_version(ws: Workspace, strategy: str) -> dict | None:
+    """The version the strategy is mapped to most recently (None if never mapped)."""
+    pe, ps = schema.plan_entries, schema.plan_states
+    rows = _fetch(
+        ws,
+        select(ps.c.segmentation_id)
+        .join(pe, pe.c.plan_state_id == ps.c.id)
+        .where(pe.c.strategy == strategy)
+        .order_by(ps.c.id.desc())
+        .limit(1),
+    )
+    return resolve_segmentation(ws, rows[0]["segmentation_id"]) if rows else None
+
+
+def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> dict:
+    check_name(name, "campaign")
+    get_strategy(ws, strategy)
+    if _campaign_rows(ws, name):
+        raise SegtrailError(f"campaign {name!r} already exists")
+    path = Path(path)
+    source = read_table(path)
+    frame = _validate(source.table, path.name, 1 if source.format == "csv" else None)
+    version = default_version(ws, strategy)
+    if version is not None:
+        known = load_assignments(ws, version).index
+        reference = ref_of(version)
+    else:
+        dataset = resolve_dataset(ws, ws.datasets()[-1]["dataset"]) if ws.datasets() else None
+        if dataset is None:
+            raise SegtrailError("ingest a dataset before importing campaigns")
+        known = pd.Index(
+            ws.objects.read_table(dataset["object_hash"], [dataset["id_column"]])
+            .column(0)
+            .to_numpy(zero_copy_only=False)
+        )
+        reference = f"{dataset['name']}@{dataset['version']}"
+    ids = frame["customer_id"]
+    if pd.api.types.is_integer_dtype(known.dtype) != pd.api.types.is_integer_dtype(ids.dtype):
+        known = known.astype(str)
+        ids = ids.astype(str)
+        frame["customer_id"] = ids
+    unknown = int((~ids.isin(known)).sum())
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    digest, size = ws.objects.put_table(table)
+    counts = frame.groupby("group").agg(n=("responded", "size"), responders=("responded", "sum"))
+    summary = {
+        "checked_against": reference,
+        "groups": {g: {k: int(v) for k, v in counts.loc[g].items()} for g in counts.index},
+        "columns": list(frame.columns),
+    }
+    with ws.meta.begin() as connection:
+        event_id = ws.meta.record_event(
+            connection,
+            ws.author,
+            "campaign-import",
+            name,
+            {"strategy": strategy, "rows": len(frame), "unknown_customers": unknown},
+        )
+        register_object(connection, digest, "campaign", size)
+        connection.execute(
+            insert(schema.campaigns).values(
+                name=name,
+                strategy=strategy,
+                source=str(path.resolve()),
+                rows=len(frame),
+                unknown_customers=unknown,
+                summary=json.dumps(summary),
+                object_hash=digest,
+                event_id=event_id,
+            )
+        )
+    return {
+        "campaign": name,
+        "strategy": strategy,
+        "rows": len(frame),
+        "unknown_customers": unknown,
+        **summary,
+    }
+
+
+def _campaign_rows(ws: Workspace, name: str | None = None, strategy: str | None = None):
+    c, e = schema.campaigns, schema.events
+    query = select(c, e.c.at, e.c.author).join(e, c.c.event_id == e.c.id).order_by(c.c.id)
+    if name is not None:
+        query = query.where(c.c.name == name)
+    if strategy is not None:
+        query = query.where(c.c.strategy == strategy)
+    return _fetch(ws, query)
+
+
+def report(ws: Workspace, name: str, by: str | None = None) -> dict:
+    rows = _campaign_rows(ws, name)
+    if not rows:
+        raise NotFound(f"no campaign {name!r}; import one with `segtrail campaign import`")
+    row = rows[0]
+    version = resolve_segmentation(ws, by) if by else default_version(ws, row["strategy"])
+    if version is None:
+        raise SegtrailError(
+            f"strategy {row['strategy']} is not mapped to any version; pass --by LENS@N"
+        )
+    frame = ws.objects.read_table(row["object_hash"]).to_pandas()
+    labels = load_assignments(ws, version)
+    if pd.api.types.is_integer_dtype(labels.index.dtype) != pd.api.types.is_integer_dtype(
+        frame["customer_id"].dtype
+    ):
+        labels.index = labels.index.astype(str)
+        frame["customer_id"] = frame["customer_id"].astype(str)
+    result = segment_responses(frame, labels, segment_names(ws, version))
+    return {
+        "campaign": name,
+        "strategy": row["strategy"],
+        "by": ref_of(version),
+        "imported_at": row["at"],
+        "author": row["author"],
+        "rows": row["rows"],
+        "unknown_customers": row["unknown_customers"],
+        **result,
+    }
+
+
+def list_campaigns(ws: Workspace) -> list[dict]:
+    return [
+        {
+            "campaign": r["name"],
+            "strategy": r["strategy"],
+            "rows": r["rows"],
+            "unknown_customers": r["unknown_customers"],
+            "imported_at": r["at"],
+            "author": r["author"],
+        }
+        for r in _campaign_rows(ws)
+    ]
+
+
+def campaigns_for_strategy(ws: Workspace, strategy: str) -> list[dict]:
+    out = []
+    for r in _campaign_rows(ws, strategy=strategy):
+        try:
+            out.append(report(ws, r["name"]))
+        except SegtrailError as e:
+            out.append({"campaign": r["name"], "error": str(e)})
+    return out
+
+
+__all__ = ["campaigns_for_strategy", "import_campaign", "list_campaigns", "report"]

@@ -1,0 +1,279 @@
+"""`segtrail demo`: a workspace built from the built-in sample data, telling both essays'
+stories with the real commands' service functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from segtrail.engine.sample import generate_customers, ten_companies
+from segtrail.services.workspace import Workspace
+
+Say = Callable[[str], None]
+
+
+def _pick(ws: Workspace, ref: str, column: str, largest: bool = True) -> int:
+    """The segment whose mean of `column` is highest (or lowest)."""
+    segments = ws.show(ref)["profiles"]["segments"]
+    means = {
+        s["segment"]: n["mean"]
+        for s in segments
+        if s["segment"] >= 0
+        for n in s["numeric"]
+        if n["column"] == column and n["mean"] is not None
+    }
+    return (max if largest else min)(means, key=means.get)
+
+
+def build_demo(directory: str | Path, customers: int = 50_000, say: Say = print) -> Workspace:
+    root = Path(directory)
+    ws = Workspace.init(root, author="demo")
+    data = root / "data"
+    reports = root / "reports"
+    data.mkdir()
+    reports.mkdir()
+    for step in _steps(ws, data, reports, customers):
+        say(step)
+    return ws
+
+
+def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
+    # --- data ------------------------------------------------------------------------
+    frame, _truth = generate_customers(n)
+    frame.to_csv(data / "customers.csv", index=False)
+    ten_companies().to_csv(data / "companies.csv", index=False)
+    d = ws.ingest(data / "customers.csv", "customer_id")
+    yield f"ingested {d['dataset']}: {d['rows']:,} sample customers, {len(d['columns'])} columns"
+    c = ws.ingest(data / "companies.csv", "company")
+    yield f"ingested {c['dataset']}: the first essay's ten companies"
+
+    # --- essay 1: ten companies, Team A and Team B ----------------------------------------
+    yield "\n== The ten companies (essay 1) =="
+    ws.strategy_add(
+        "one-message",
+        "Our platform saves every team time",
+        ["email", "webinar"],
+        owner="Team A",
+    )
+    v1 = ws.segment(
+        "companies",
+        "accounts",
+        "Companies differ by size: big accounts, small fast movers, mid-size in between",
+        features=["employees", "annual_contract_value", "seats", "support_tickets_per_quarter"],
+        k=3,
+    )
+    ref1 = v1["version"]
+    ws.plan_map(
+        "one-message",
+        ref1,
+        "all",
+        status="paused",
+        rationale="Team A's single message for everyone: doable, rarely effective",
+    )
+    big = _pick(ws, ref1, "employees")
+    small = _pick(ws, ref1, "employees", largest=False)
+    mid = ({0, 1, 2} - {big, small}).pop()
+    ws.name(ref1, big, "Enterprise accounts")
+    ws.name(ref1, small, "Small fast movers")
+    ws.name(ref1, mid, "Mid-market")
+    yield f"Team B observes first: {ref1} clusters the companies into 3 groups"
+    strategies = [
+        (
+            "s1-enterprise-roi",
+            "ROI case studies for procurement",
+            ["account-manager"],
+            [big],
+            "active",
+            "Big accounts buy on proven ROI",
+        ),
+        (
+            "s2-self-serve",
+            "Start free, upgrade in-app",
+            ["in-app"],
+            [small],
+            "not-viable",
+            "No self-serve funnel yet: #2 isn't viable, focus",
+        ),
+        (
+            "s3-adoption",
+            "Adoption workshops for under-used seats",
+            ["webinar", "email"],
+            [mid],
+            "active",
+            "Mid-market barely uses what it bought",
+        ),
+        (
+            "s4-community",
+            "Join the customer community",
+            ["email", "events"],
+            [small, mid],
+            "active",
+            "A more generic message spanning two clusters",
+        ),
+    ]
+    for name, message, channels, segments, status, rationale in strategies:
+        ws.strategy_add(name, message, channels)
+        ws.plan_map(name, ref1, segments, status=status, rationale=rationale)
+    yield "strategies #1-#4 mapped (#2 not viable, #4 spans two clusters); see `segtrail plan show accounts@1`"
+    ws.adopt(ref1)
+
+    v2 = ws.segment(
+        "companies",
+        "accounts",
+        "Flaw found: size hid how companies use the product; cluster on usage instead",
+        features=[
+            "weekly_active_share",
+            "usage_hours_per_seat",
+            "support_tickets_per_quarter",
+            "seats",
+        ],
+        k=3,
+    )
+    ref2 = v2["version"]
+    moved = ws.diff(ref1, ref2)
+    yield f"re-segmented as {ref2}; {moved['common_customers']} companies compared, ARI {moved['ari']:.2f}"
+    carried = ws.carry(ref1, ref2, apply=True)
+    for e in carried["strategies"]:
+        yield f"  carried {e['strategy']}: {e['fate']} -> {e['explanation']}"
+    ws.adopt(ref2)
+
+    p1 = ws.segment(
+        "companies",
+        "accounts-product",
+        "Product's view: how well the product fits, from usage and support load",
+        features=["weekly_active_share", "usage_hours_per_seat", "support_tickets_per_quarter"],
+        k=3,
+    )
+    poor = _pick(ws, p1["version"], "weekly_active_share", largest=False)
+    ws.name(p1["version"], poor, "Struggling users")
+    ws.tag(p1["version"], poor, "fit", "poor")
+    ws.adopt(p1["version"])
+    compared = ws.compare("accounts", "accounts-product", {"fit": "poor"})
+    yield f"product lens {p1['version']} compared with marketing's: ARI {compared['ari']:.2f}"
+    for item in compared["complement"]:
+        for warning in item["warnings"]:
+            yield f"  ! {warning}"
+
+    # --- essay 2: customers, two lenses ----------------------------------------------------
+    yield "\n== Sample customers (essay 2) =="
+    m1 = ws.segment(
+        "customers",
+        "marketing",
+        "Behaviour and channels separate young app-first buyers from older email-first ones",
+        exclude=["region"],
+    )
+    ref_m1 = m1["version"]
+    yield f"{ref_m1}: k={m1['k']} chosen automatically ({m1['algorithm']})"
+    for s in m1["segments"]:
+        yield f"  {s['segment']}: {s['name']} ({s['share']:.0%}) {s['description']}"
+    young = _pick(ws, ref_m1, "age", largest=False)
+    old = _pick(ws, ref_m1, "age")
+    vip = _pick(ws, ref_m1, "annual_spend")
+    ws.name(ref_m1, young, "Younger, tech-savvy", "Reads product specs like bedtime stories")
+    ws.name(ref_m1, old, "Older, tech-casual", "Still recovering from the last software update")
+    if vip not in (young, old):
+        ws.name(ref_m1, vip, "VIP")
+    ws.adopt(ref_m1)
+    m2 = ws.segment(
+        "customers",
+        "marketing",
+        "Do density-based clusters find the same groups, and who is left unassigned?",
+        exclude=["region"],
+        algorithm="hdbscan",
+    )
+    yield f"{m2['version']}: hdbscan found {m2['k']} segments"
+    m3 = ws.segment(
+        "customers",
+        "marketing",
+        "Only what customers do (no demographics): does age still show up?",
+        exclude=["region", "age"],
+        k=m1["k"],
+    )
+    yield f"{m3['version']}: behaviour only, k={m3['k']}"
+    pr1 = ws.segment(
+        "customers",
+        "product",
+        "Product engagement: app and web use, support load, returns",
+        features=[
+            "app_sessions_per_month",
+            "web_visits_per_month",
+            "support_tickets",
+            "return_rate",
+            "device",
+        ],
+        k="auto",
+    )
+    pr2 = ws.segment(
+        "customers",
+        "product",
+        "Same engagement view with a Gaussian mixture (k by BIC)",
+        features=[
+            "app_sessions_per_month",
+            "web_visits_per_month",
+            "support_tickets",
+            "return_rate",
+            "device",
+        ],
+        algorithm="gmm",
+        k_range=(2, 8),
+    )
+    ws.adopt(pr1["version"])
+    yield f"product lens: {pr1['version']} (k={pr1['k']}), {pr2['version']} (gmm, k={pr2['k']})"
+
+    ws.strategy_add(
+        "app-push", "New features first, in the app", ["TikTok", "push"], offer="early access"
+    )
+    ws.strategy_add("email-guide", "A simple how-to guide, step by step", ["email", "phone"])
+    ws.plan_map(
+        "app-push", ref_m1, [young], rationale="Younger, tech-savvy: loves detail, scrolls TikTok"
+    )
+    ws.plan_map(
+        "email-guide", ref_m1, [old], rationale="Older, tech-casual: wants simplicity, reads email"
+    )
+
+    # --- campaign with a control group, lookalike ------------------------------------------
+    campaign = _simulate_campaign(ws, ref_m1, young)
+    campaign.to_csv(data / "app-push-campaign.csv", index=False)
+    ws.campaign_import(data / "app-push-campaign.csv", "app-push-q1", "app-push")
+    rep = ws.campaign_report("app-push-q1")
+    o = rep["overall"]
+    yield (
+        f"campaign app-push-q1: treatment {o['treatment_rate']:.1%} vs control {o['control_rate']:.1%}, "
+        f"uplift {o['uplift']:+.1%} (p={o['p_value']:.2g})"
+    )
+    look = ws.lookalike(
+        "customers",
+        data / "lookalike-vip.csv",
+        seed=f"{ref_m1}:{vip}",
+        size=1000,
+        name="vip-lookalike",
+    )
+    q = look["quality"]
+    yield f"lookalike vip-lookalike: 1,000 customers like {ref_m1}:{vip}; held-out recall {q['recall']:.0%}"
+
+    written = ws.report(ref_m1, reports / "marketing-1.html")
+    ws.report(ref1, reports / "accounts-diff.html", diff=ref2)
+    yield f"reports: {written['out']} and {reports / 'accounts-diff.html'}"
+
+
+def _simulate_campaign(ws: Workspace, ref: str, target: int) -> pd.DataFrame:
+    """A campaign on 20,000 customers, 80/20 treatment/control, which works best on `target`."""
+    labels = ws.assignments(ref)
+    rng = np.random.default_rng(11)
+    chosen = rng.choice(len(labels), size=min(20_000, len(labels)), replace=False)
+    seg = labels.to_numpy()[chosen]
+    treated = rng.random(len(chosen)) < 0.8
+    base = np.where(seg == target, 0.06, 0.04)
+    lift = np.where(seg == target, 0.05, 0.0)
+    responded = rng.random(len(chosen)) < base + treated * lift
+    return pd.DataFrame(
+        {
+            "customer_id": labels.index.to_numpy()[chosen],
+            "group": np.where(treated, "treatment", "control"),
+            "responded": responded.astype(int),
+            "revenue": np.where(responded, rng.gamma(2.0, 40.0, len(chosen)).round(2), 0.0),
+        }
+    )
