@@ -78,7 +78,9 @@ def write_results(section: str, command: str, figures: list[Figure], notes: str 
     block = "\n".join(body) + "\n"
     text = RESULTS.read_text() if RESULTS.exists() else _header()
     pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+    text = (
+        pattern.sub(block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+    )
     RESULTS.write_text(text)
 
 

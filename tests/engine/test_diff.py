@@ -1,0 +1,272 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from segtrail.engine.diff import FATES, contingency, diff_assignments, scores
+from segtrail.errors import InputError
+
+LABELS = st.integers(-1, 4)
+
+
+@st.composite
+def assignments(draw, ids=st.integers(0, 40), labels=LABELS, as_str=False) -> pd.Series:
+    """Customer id -> label; two draws overlap on part of their customers."""
+    drawn = draw(st.dictionaries(ids, labels, max_size=40))
+    index = [f"c{i}" for i in drawn] if as_str else list(drawn)
+    return pd.Series(list(drawn.values()), index=pd.Index(index), dtype="int64")
+
+
+def series(labels: list[int], start: int = 0) -> pd.Series:
+    return pd.Series(labels, index=[f"c{i}" for i in range(start, start + len(labels))])
+
+
+def fates(d: dict) -> dict[int, str]:
+    return {s["segment"]: s["fate"] for s in d["segments_a"]}
+
+
+# contingency and scores
+
+
+@given(st.lists(st.tuples(LABELS, st.integers(-1, 6)), min_size=1, max_size=60))
+def test_contingency_matches_crosstab(pairs):
+    a, b = (np.array(x) for x in zip(*pairs, strict=True))
+    table, a_values, b_values = contingency(a, b)
+    expected = pd.crosstab(a, b)
+    assert a_values.tolist() == expected.index.tolist()
+    assert b_values.tolist() == expected.columns.tolist()
+    np.testing.assert_array_equal(table, expected.to_numpy())
+
+
+def test_contingency_with_a_huge_label_range():
+    a = np.array([0, 10**12, 10**12, -5])
+    b = np.array([1, 1, 2, 1])
+    table, a_values, b_values = contingency(a, b)
+    assert a_values.tolist() == [-5, 0, 10**12]
+    assert b_values.tolist() == [1, 2]
+    assert table.tolist() == [[1, 0], [1, 0], [1, 1]]
+
+
+def test_contingency_rejects_unaligned_arrays():
+    with pytest.raises(InputError):
+        contingency(np.array([0, 1]), np.array([0]))
+
+
+@given(st.lists(st.tuples(LABELS, st.integers(0, 6)), min_size=1, max_size=60))
+def test_scores_match_scikit_learn(pairs):
+    a, b = (np.array(x) for x in zip(*pairs, strict=True))
+    ari, nmi = scores(contingency(a, b)[0])
+    assert ari == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+    assert nmi == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-12)
+
+
+def test_scores_single_partitions_and_no_customers():
+    assert scores(np.array([[5]])) == (1.0, 1.0)
+    assert scores(np.array([[3, 2]])) == (0.0, 0.0)
+    assert scores(np.zeros((2, 2), dtype=int)) == (None, None)
+
+
+# invariants of diff_assignments
+
+
+@settings(max_examples=150, deadline=None)
+@given(assignments(), st.randoms(use_true_random=False))
+def test_diff_with_itself_is_the_identity(a, rnd):
+    order = list(range(len(a)))
+    rnd.shuffle(order)
+    d = diff_assignments(a, a.iloc[order])  # same customers, another row order
+    assert d["common_customers"] == len(a)
+    assert d["only_in_a"] == d["only_in_b"] == 0
+    assert all(t["from"] == t["to"] for t in d["transitions"])
+    if len(a):
+        assert d["ari"] == 1.0
+        assert d["nmi"] == pytest.approx(1.0)
+    for seg in d["segments_a"]:
+        if seg["segment"] == -1:
+            assert seg["fate"] == "noise"
+        else:
+            assert seg["fate"] == "kept"
+            assert (seg["best_match"], seg["jaccard"]) == (seg["segment"], 1.0)
+    assert all(s["origin"] in {"inherited", "noise"} for s in d["segments_b"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(assignments(), assignments(), st.booleans())
+def test_counts_add_up(a, b, as_str):
+    if as_str:
+        a.index, b.index = a.index.map(str), b.index.map(str)
+    d = diff_assignments(a, b)
+    common = set(a.index) & set(b.index)
+    assert d["common_customers"] == len(common)
+    assert d["only_in_a"] == len(set(a.index) - common)
+    assert d["only_in_b"] == len(set(b.index) - common)
+    assert sum(t["customers"] for t in d["transitions"]) == len(common)
+    cells = [(t["from"], t["to"]) for t in d["transitions"]]
+    assert cells == sorted(set(cells))
+    assert all(t["customers"] > 0 for t in d["transitions"])
+    expected = pd.crosstab(a[list(common)], b[list(common)]).stack()
+    assert {c: t["customers"] for c, t in zip(cells, d["transitions"], strict=True)} == {
+        k: v for k, v in expected.items() if v
+    }
+    assert [s["size"] for s in d["segments_a"]] == a.value_counts().sort_index().tolist()
+    assert [s["size"] for s in d["segments_b"]] == b.value_counts().sort_index().tolist()
+    assert sum(s["common"] for s in d["segments_a"]) == len(common)
+    json.dumps(d)  # JSON-serializable, no numpy scalars
+
+
+@settings(max_examples=150, deadline=None)
+@given(assignments(), assignments())
+def test_diff_b_a_is_the_transpose_of_diff_a_b(a, b):
+    ab, ba = diff_assignments(a, b), diff_assignments(b, a)
+    assert ab["common_customers"] == ba["common_customers"]
+    assert (ab["only_in_a"], ab["only_in_b"]) == (ba["only_in_b"], ba["only_in_a"])
+    assert ab["ari"] == ba["ari"]
+    assert ab["nmi"] == ba["nmi"]
+    swapped = sorted((t["to"], t["from"], t["customers"]) for t in ba["transitions"])
+    assert [(t["from"], t["to"], t["customers"]) for t in ab["transitions"]] == swapped
+    # Jaccard and best matches read the same from both sides
+    match_a = [(s["segment"], s["best_match"], s["jaccard"]) for s in ab["segments_a"]]
+    match_b = [(s["segment"], s["best_match"], s["jaccard"]) for s in ba["segments_b"]]
+    assert match_a == match_b
+
+
+@settings(max_examples=150, deadline=None)
+@given(assignments(), assignments(), st.sampled_from([0.3, 0.5, 0.8]))
+def test_fates_are_well_defined(a, b, min_jaccard):
+    d = diff_assignments(a, b, min_jaccard)
+    by_b = {s["segment"]: s for s in d["segments_b"]}
+    for seg in d["segments_a"]:
+        if seg["segment"] == -1:
+            assert seg["fate"] == "noise"
+            continue
+        assert seg["fate"] in FATES
+        assert (seg["fate"] == "vanished") == (seg["targets"] == [])
+        shares = [t["share_of_a"] for t in seg["targets"]]
+        if seg["fate"] == "kept":
+            best = by_b[seg["best_match"]]
+            assert seg["jaccard"] >= min_jaccard and best["best_match"] == seg["segment"]
+        if seg["fate"] == "split":
+            assert sum(s >= 0.2 for s in shares) >= 2
+        for t in seg["targets"]:  # a target lists the A segment among its sources
+            assert seg["segment"] in [s["segment"] for s in by_b[t["segment"]]["sources"]]
+    for seg in d["segments_b"]:
+        expected = "noise" if seg["segment"] == -1 else "inherited" if seg["sources"] else "new"
+        assert seg["origin"] == expected
+
+
+# hand-made cases
+
+
+def test_split_merge_vanish_kept_and_shrunk():
+    a = series([0] * 10 + [1] * 5 + [2] * 5 + [3] * 10 + [4] * 10 + [5] * 8 + [-1] * 5)
+    b = series(
+        [10] * 6 + [11] * 4  # 0 splits 6/4
+        + [12] * 10  # 1 and 2 merge
+        + [10, 11, 12, 13, 14, 15, -1, -1, -1, -1]  # 3 scatters: 10% at most anywhere
+        + [14] * 4 + [-1] * 6  # 4 keeps 40% in 14, loses the rest to noise
+        + [15] * 8  # 5 is kept (15 also gets one customer of 3)
+        + [13] * 5  # A's noise becomes a new segment 13
+    )  # fmt: skip
+    d = diff_assignments(a, b)
+    assert fates(d) == {
+        -1: "noise",
+        0: "split",
+        1: "merged",
+        2: "merged",
+        3: "vanished",
+        4: "shrunk",
+        5: "kept",
+    }
+    seg0 = d["segments_a"][1]
+    assert [(t["segment"], t["customers"]) for t in seg0["targets"]] == [(10, 6), (11, 4)]
+    assert [t["share_of_a"] for t in seg0["targets"]] == [0.6, 0.4]
+    origin = {
+        s["segment"]: (s["origin"], [x["segment"] for x in s["sources"]]) for s in d["segments_b"]
+    }
+    assert origin == {
+        -1: ("noise", []),
+        10: ("inherited", [0]),
+        11: ("inherited", [0]),
+        12: ("inherited", [1, 2]),
+        13: ("new", []),
+        14: ("inherited", [4]),
+        15: ("inherited", [5]),
+    }
+    # a stricter threshold no longer calls 5 kept (Jaccard 8/9) but shrunk
+    assert fates(diff_assignments(a, b, min_jaccard=0.9))[5] == "shrunk"
+
+
+def test_kept_despite_absorbing_a_smaller_segment_which_is_merged():
+    a = series([0] * 6 + [1] * 4)
+    b = series([7] * 10)
+    d = diff_assignments(a, b)
+    assert fates(d) == {0: "kept", 1: "merged"}
+    assert d["segments_b"][0]["best_match"] == 0
+
+
+def test_a_segment_gone_from_the_new_dataset_vanishes():
+    a = series([0] * 5 + [1] * 5)
+    b = series([3] * 5 + [4] * 7, start=5)  # customers c0..c4 are gone
+    d = diff_assignments(a, b)
+    assert (d["common_customers"], d["only_in_a"], d["only_in_b"]) == (5, 5, 7)
+    assert fates(d) == {0: "vanished", 1: "kept"}
+    assert d["segments_a"][0] == {
+        "segment": 0,
+        "size": 5,
+        "common": 0,
+        "best_match": None,
+        "jaccard": None,
+        "fate": "vanished",
+        "targets": [],
+    }
+    assert [s["origin"] for s in d["segments_b"]] == ["inherited", "new"]
+
+
+def test_no_common_customers():
+    d = diff_assignments(series([0, 1]), series([0, 1], start=2))
+    assert (d["ari"], d["nmi"], d["transitions"]) == (None, None, [])
+    assert set(fates(d).values()) == {"vanished"}
+
+
+def test_mixed_id_types_and_string_storages():
+    a = pd.Series([0, 1, 1], index=pd.Index([1, "x", 2.5], dtype=object))
+    b = pd.Series([3, 4], index=pd.Index(["x", 1], dtype=object))
+    d = diff_assignments(a, b)  # pyarrow cannot type these ids: pandas joins them
+    assert [(t["from"], t["to"]) for t in d["transitions"]] == [(0, 4), (1, 3)]
+    a = pd.Series([0, 1, 2], index=pd.Index(["x", "y", "z"]))
+    b = pd.Series([5, 6, 7], index=pd.Index(["z", "y", "q"], dtype=object))
+    d = diff_assignments(a, b)
+    assert [(t["from"], t["to"]) for t in d["transitions"]] == [(1, 6), (2, 5)]
+    assert (d["only_in_a"], d["only_in_b"]) == (1, 1)
+
+
+def test_numeric_ids_match_string_ids():
+    a = pd.Series([0, 0, 1], index=[1, 2, 3])
+    b = pd.Series([5, 5, 6], index=pd.Index(["1", "2", "3"]))
+    d = diff_assignments(a, b)
+    assert d["common_customers"] == 3 and d["ari"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [
+        (pd.Series([0, 1], index=["x", "x"]), series([0, 1]), "more than once"),
+        (series([0.0, np.nan]), series([0, 1]), "without a segment"),
+        (series(["a", "b"]), series([0, 1]), "integer"),
+        (series([0.5, 1.0]), series([0, 1]), "integer"),
+        ([0, 1], series([0, 1]), "Series"),
+    ],
+)
+def test_bad_input(a, b, message):
+    with pytest.raises(InputError, match=message):
+        diff_assignments(a, b)
+
+
+@pytest.mark.parametrize("min_jaccard", [0.0, -0.1, 1.5])
+def test_min_jaccard_out_of_range(min_jaccard):
+    with pytest.raises(InputError, match="min_jaccard"):
+        diff_assignments(series([0]), series([0]), min_jaccard)
