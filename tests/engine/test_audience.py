@@ -1,0 +1,160 @@
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segtrail.engine.audience import (
+    build_audience_file,
+    normalize_email,
+    normalize_emails,
+    normalize_phone,
+    normalize_phones,
+    sha256_hex,
+)
+from segtrail.errors import InputError
+
+
+def reference_sha256(s: str) -> str:
+    return hashlib.sha256(s.encode("utf-8")).hexdigest()
+
+
+def test_sha256_known_values():
+    # NIST test vector for "abc", and the empty string
+    assert sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert sha256_hex("test@example.com") == reference_sha256("test@example.com")
+
+
+@given(st.text())
+def test_sha256_is_lowercase_hex_of_utf8(s):
+    digest = sha256_hex(s)
+    assert digest == reference_sha256(s)
+    assert len(digest) == 64 and digest == digest.lower()
+
+
+@pytest.mark.parametrize("platform", ["meta", "google"])
+def test_email_trimmed_and_lowercased(platform):
+    assert normalize_email(" John.Doe@Example.COM ", platform) == "john.doe@example.com"
+
+
+def test_gmail_dots_removed_for_google_only():
+    assert normalize_email(" John.Doe@GMail.com", "google") == "johndoe@gmail.com"
+    assert normalize_email("j.o.e@googlemail.com", "google") == "joe@googlemail.com"
+    assert normalize_email("John.Doe@gmail.com", "meta") == "john.doe@gmail.com"
+    # only gmail domains lose dots, and never in the domain
+    assert normalize_email("a.b@mail.gmail.com.au", "google") == "a.b@mail.gmail.com.au"
+
+
+@pytest.mark.parametrize("value", [None, np.nan, "", "   ", "not an email", "a@b", "a b@c.com"])
+def test_unusable_emails_are_none(value):
+    assert normalize_email(value, "meta") is None
+    assert normalize_email(value, "google") is None
+
+
+@given(st.lists(st.sampled_from(["A.b@Gmail.com", " x@Y.org", "bad", "", "q.r@googlemail.com"])))
+@settings(max_examples=50, deadline=None)
+def test_vectorized_emails_match_scalar(values):
+    series = pd.Series(values, dtype="object")
+    for platform in ("meta", "google"):
+        vectorized = normalize_emails(series, platform)
+        scalar = [normalize_email(v, platform) for v in values]
+        assert [None if pd.isna(v) else v for v in vectorized] == scalar
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "meta", "google"),
+    [
+        ("+1 (650) 555-1212", "US", "16505551212", "+16505551212"),
+        ("(650) 555-1212", "US", "16505551212", "+16505551212"),
+        ("+44 20 7946 0958", "US", "442079460958", "+442079460958"),
+        ("020 7946 0958", "GB", "442079460958", "+442079460958"),  # trunk zero dropped
+        ("0044 20 7946 0958", "GB", "442079460958", "+442079460958"),
+        ("442079460958", "US", "442079460958", "+442079460958"),  # digits with country code
+        (16505551212, "US", "16505551212", "+16505551212"),
+        (16505551212.0, "US", "16505551212", "+16505551212"),  # as read from a CSV
+    ],
+)
+def test_phone_formats(raw, region, meta, google):
+    assert normalize_phone(raw, "meta", region) == meta
+    assert normalize_phone(raw, "google", region) == google
+
+
+@pytest.mark.parametrize("value", [None, "", "123", "555-1212", "phone", np.nan])
+def test_invalid_phones_are_none(value):
+    assert normalize_phone(value, "meta") is None
+    assert normalize_phone(value, "google") is None
+
+
+def test_vectorized_phones_match_scalar():
+    values = ["+1 (650) 555-1212", None, "123", "+44 20 7946 0958", "+1 (650) 555-1212"]
+    for platform in ("meta", "google"):
+        vectorized = normalize_phones(pd.Series(values), platform)
+        assert [None if pd.isna(v) else v for v in vectorized] == [
+            normalize_phone(v, platform) for v in values
+        ]
+
+
+def customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5, 6],
+            "email": [" Ann.Lee@GMail.com", "ann.lee@gmail.com", None, "broken", "bo@x.org", ""],
+            "phone": ["+1 650 555 1212", "+1 650 555 1212", "+44 20 7946 0958", "12", None, None],
+        }
+    )
+
+
+def test_meta_file_hashes_normalized_identifiers():
+    out, stats = build_audience_file(customers(), "meta")
+    assert list(out.columns) == ["EMAIL", "PHONE"]
+    emails = [None if pd.isna(v) else v for v in out["EMAIL"]]
+    phones = [None if pd.isna(v) else v for v in out["PHONE"]]
+    assert emails == [
+        reference_sha256("ann.lee@gmail.com"),
+        None,
+        reference_sha256("bo@x.org"),
+    ]
+    assert phones == [reference_sha256("16505551212"), reference_sha256("442079460958"), None]
+    # rows 1 and 2 are the same person under Meta's rules; rows 4 and 6 have nothing usable
+    assert stats == {
+        "rows": 6,
+        "written": 3,
+        "no_identifier": 2,
+        "invalid_email": 1,
+        "invalid_phone": 1,
+        "duplicates": 1,
+    }
+
+
+def test_google_file_uses_customer_match_rules():
+    out, stats = build_audience_file(customers(), "google")
+    assert list(out.columns) == ["Email", "Phone"]
+    assert out["Email"].iloc[0] == reference_sha256("annlee@gmail.com")
+    assert out["Phone"].iloc[0] == reference_sha256("+16505551212")
+    assert out["Phone"].iloc[1] == reference_sha256("+442079460958")
+    assert stats["written"] == 3 and stats["no_identifier"] == 2
+    assert not out.isna().all(axis=1).any()
+
+
+def test_csv_file_keeps_ids_and_raw_identifiers():
+    frame = customers()
+    out, stats = build_audience_file(frame, "csv")
+    assert list(out.columns) == ["customer_id", "email", "phone"]
+    assert out["customer_id"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert out["email"].iloc[0] == " Ann.Lee@GMail.com"  # not normalized, not hashed
+    assert stats["written"] == 6 and stats["no_identifier"] == 0
+
+    out, _ = build_audience_file(frame[["customer_id"]], "csv")
+    assert list(out.columns) == ["customer_id"]
+
+
+def test_missing_columns_raise():
+    with pytest.raises(InputError, match="email or phone"):
+        build_audience_file(pd.DataFrame({"customer_id": [1]}), "google")
+    with pytest.raises(InputError, match="account"):
+        build_audience_file(pd.DataFrame({"email": ["a@b.com"]}), "csv", id_column="account")
+    with pytest.raises(InputError, match="format"):
+        build_audience_file(customers(), "tiktok")

@@ -1,0 +1,179 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import fisher_exact
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_confint,
+    proportions_ztest,
+)
+
+from segtrail.engine.responses import (
+    newcombe_interval,
+    segment_responses,
+    two_proportion_test,
+    wilson_interval,
+)
+from segtrail.errors import InputError
+
+
+def campaign(cells: dict[tuple[int, str], tuple[int, int]], start: int = 0) -> pd.DataFrame:
+    """Campaign rows from {(segment, group): (n, responders)}; customer ids encode the segment."""
+    rows = []
+    cid = start
+    for (segment, group), (n, k) in cells.items():
+        for i in range(n):
+            rows.append((cid, segment, group, int(i < k)))
+            cid += 1
+    return pd.DataFrame(rows, columns=["customer_id", "segment", "group", "responded"])
+
+
+def labels_of(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series(frame["segment"].to_numpy(), index=frame["customer_id"].to_numpy())
+
+
+@given(n=st.integers(1, 5000), data=st.data())
+@settings(max_examples=200, deadline=None)
+def test_wilson_matches_statsmodels(n, data):
+    k = data.draw(st.integers(0, n))
+    low, high = wilson_interval(k, n)
+    ref_low, ref_high = proportion_confint(k, n, method="wilson")
+    assert low == pytest.approx(ref_low, abs=1e-12)
+    assert high == pytest.approx(ref_high, abs=1e-12)
+    assert 0 <= low <= k / n <= high <= 1
+
+
+@given(n1=st.integers(1, 3000), n2=st.integers(1, 3000), data=st.data())
+@settings(max_examples=200, deadline=None)
+def test_newcombe_matches_statsmodels(n1, n2, data):
+    k1, k2 = data.draw(st.integers(0, n1)), data.draw(st.integers(0, n2))
+    low, high = newcombe_interval(k1, n1, k2, n2)
+    ref = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")
+    assert low == pytest.approx(ref[0], abs=1e-12)
+    assert high == pytest.approx(ref[1], abs=1e-12)
+    assert -1 <= low <= k1 / n1 - k2 / n2 <= high <= 1
+
+
+@pytest.mark.parametrize(
+    ("k1", "n1", "k2", "n2"),
+    [(120, 1000, 90, 1000), (50, 400, 70, 380), (300, 600, 310, 590), (10, 100, 25, 110)],
+)
+def test_z_test_matches_statsmodels(k1, n1, k2, n2):
+    p_value, test = two_proportion_test(k1, n1, k2, n2)
+    _, ref = proportions_ztest([k1, k2], [n1, n2])
+    assert test == "two-proportion z"
+    assert p_value == pytest.approx(ref, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("k1", "n1", "k2", "n2"),
+    [(80, 1000, 3, 12), (1, 20, 5, 20), (0, 50, 4, 50), (1000, 1000, 12, 12)],
+)
+def test_fisher_used_for_small_expected_counts(k1, n1, k2, n2):
+    p_value, test = two_proportion_test(k1, n1, k2, n2)
+    _, ref = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])
+    assert test == "Fisher exact"
+    assert p_value == pytest.approx(ref, rel=1e-12)
+
+
+def test_empty_group_has_no_statistics():
+    assert wilson_interval(0, 0) is None
+    assert newcombe_interval(3, 10, 0, 0) is None
+    assert two_proportion_test(3, 10, 0, 0) is None
+
+
+def test_segment_counts_rates_and_flags():
+    cells = {
+        (0, "treatment"): (500, 100),  # 20% vs 10%: helps
+        (0, "control"): (500, 50),
+        (1, "treatment"): (400, 20),  # 5% vs 15%: hurts
+        (1, "control"): (400, 60),
+        (2, "treatment"): (300, 30),  # 10% vs 10%: no flag
+        (2, "control"): (300, 30),
+    }
+    frame = campaign(cells)
+    result = segment_responses(
+        frame.drop(columns="segment"), labels_of(frame), {0: "loyal", 1: "lapsed"}
+    )
+    by_segment = {s["segment"]: s for s in result["segments"]}
+    assert set(by_segment) == {0, 1, 2}
+    assert result["unmatched"] == 0
+    assert by_segment[0]["name"] == "loyal" and by_segment[2]["name"] is None
+
+    for segment, entry in by_segment.items():
+        nt, kt = cells[(segment, "treatment")]
+        nc, kc = cells[(segment, "control")]
+        assert (entry["treatment_n"], entry["treatment_responders"]) == (nt, kt)
+        assert (entry["control_n"], entry["control_responders"]) == (nc, kc)
+        assert entry["treatment_rate"] == pytest.approx(kt / nt)
+        assert entry["control_rate"] == pytest.approx(kc / nc)
+        assert entry["uplift"] == pytest.approx(kt / nt - kc / nc)
+        assert entry["treatment_rate_ci"] == pytest.approx(
+            list(proportion_confint(kt, nt, method="wilson"))
+        )
+        assert entry["uplift_ci"] == pytest.approx(
+            list(confint_proportions_2indep(kt, nt, kc, nc, method="newcomb"))
+        )
+        assert entry["p_value"] == pytest.approx(proportions_ztest([kt, kc], [nt, nc])[1])
+        assert entry["test"] == "two-proportion z"
+        assert entry["revenue_per_customer_treatment"] is None
+
+    assert [by_segment[s]["flag"] for s in (0, 1, 2)] == ["helps", "hurts", None]
+    overall = result["overall"]
+    assert overall["treatment_n"] == 1200 and overall["treatment_responders"] == 150
+    assert overall["control_n"] == 1200 and overall["control_responders"] == 140
+
+
+def test_tiny_control_uses_fisher():
+    frame = campaign({(0, "treatment"): (1000, 150), (0, "control"): (12, 0)})
+    entry = segment_responses(frame.drop(columns="segment"), labels_of(frame))["segments"][0]
+    assert entry["test"] == "Fisher exact"
+    assert entry["p_value"] == pytest.approx(fisher_exact([[150, 850], [0, 12]])[1])
+    assert entry["control_rate"] == 0.0
+    assert entry["control_rate_ci"][0] == pytest.approx(0.0, abs=1e-12)
+    # the exact test is not significant with 12 controls, so no flag despite 15 points uplift
+    assert entry["flag"] is None
+
+
+def test_unmatched_and_unreached_segments_are_reported():
+    frame = campaign({(0, "treatment"): (50, 10), (0, "control"): (50, 5)})
+    labels = labels_of(frame).iloc[:80]  # the last 20 (controls) are unknown to the version
+    labels = pd.concat([labels, pd.Series([3], index=[10_000])])  # segment 3: nobody reached
+    result = segment_responses(frame.drop(columns="segment"), labels)
+    by_segment = {s["segment"]: s for s in result["segments"]}
+    assert result["unmatched"] == 20
+    assert by_segment[None]["name"] == "not in this version"
+    assert by_segment[None]["control_n"] == 20 and by_segment[None]["treatment_n"] == 0
+    assert by_segment[None]["treatment_rate"] is None and by_segment[None]["p_value"] is None
+    assert by_segment[3]["treatment_n"] == 0 and by_segment[3]["uplift"] is None
+    assert by_segment[0]["control_n"] == 30
+    assert result["overall"]["control_n"] == 50  # overall still covers everyone
+
+
+def test_revenue_opens_and_clicks():
+    frame = campaign({(0, "treatment"): (4, 2), (0, "control"): (2, 1)})
+    frame["revenue"] = [10.0, np.nan, 5.0, 1.0, 3.0, 0.0]
+    frame["opened"] = [1, 1, 1, 0, 1, 0]
+    frame["clicked"] = [1, 0, 0, 0, 0, 0]
+    entry = segment_responses(frame.drop(columns="segment"), labels_of(frame))["segments"][0]
+    assert entry["revenue_per_customer_treatment"] == pytest.approx(16.0 / 4)
+    assert entry["revenue_per_customer_control"] == pytest.approx(3.0 / 2)
+    assert entry["treatment_open_rate"] == pytest.approx(0.75)
+    assert entry["control_click_rate"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.assign(group="test"), "group"),
+        (lambda f: f.assign(responded=2), "responded"),
+        (lambda f: f.drop(columns="responded"), "responded"),
+        (lambda f: f.assign(customer_id=0), "more than once"),
+    ],
+)
+def test_bad_campaign_frames_raise(change, message):
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
+    with pytest.raises(InputError, match=message):
+        segment_responses(change(frame.drop(columns="segment")), labels_of(frame))
