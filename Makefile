@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-workspace
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install browser demo test bench lint format clean
 
 install: $(STAMP)
 
@@ -21,7 +21,14 @@ demo: install
 	rm -rf $(DEMO_DIR)
 	$(BIN)/segtrail demo $(DEMO_DIR)
 
-test: install
+# The report tests render the HTML in a real headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+test: install browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 bench: install

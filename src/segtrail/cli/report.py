@@ -1,0 +1,28 @@
+"""`segtrail report`: one self-contained offline HTML file for a version, or for a diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, print_json
+
+
+@app.command()
+def report(
+    ref: str = typer.Argument(..., help="Version to report on (LENS@N)."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (e.g. report.html)."),
+    diff: str = typer.Option(
+        None, "--diff", help="Report how customers moved from REF to this version instead."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Write an offline HTML report: hypothesis, projection, profiles, stability, lineage,
+    strategy map and campaign results; with --diff, a Sankey of how customers moved."""
+    result = open_workspace().report(ref, out, diff)
+    if json_output:
+        print_json(result)
+        return
+    what = f"{result['version']} -> {result['diff']}" if result["diff"] else result["version"]
+    console.print(f"wrote {result['out']} ({what}, {result['bytes'] / 1e6:.1f} MB)")

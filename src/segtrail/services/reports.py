@@ -1,0 +1,686 @@
+"""Self-contained offline HTML reports: one version (`segtrail report LENS@N`) or the move
+between two versions (`--diff LENS@M`).
+
+A report is one HTML file with plotly.js embedded once and every figure drawn from data in
+the page: no CDN, no network, so it opens on a plane and survives being mailed around. It is
+a read: nothing is recorded in the workspace. Everything shown is an aggregate (profiles,
+metrics, plan, campaign sums) except the projection scatter, which draws a seeded sample,
+so a million customers cost about as much as a thousand.
+
+User text (hypotheses, names, rationales) is escaped: Jinja2 autoescapes the page, plotly's
+JSON escapes ``<``, and labels drawn inside figures are HTML-escaped for plotly's own markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
+
+from segtrail import __version__
+from segtrail.engine.algorithms.base import sample_rows
+from segtrail.engine.features import transform_features
+from segtrail.engine.profiles import format_number, format_percent
+from segtrail.errors import SegtrailError
+from segtrail.services.campaigns import _campaign_rows
+from segtrail.services.campaigns import report as campaign_report
+from segtrail.services.datasets import resolve_dataset
+from segtrail.services.plans import list_strategies, show_plan
+from segtrail.services.segmentations import log, resolve_segmentation, show
+from segtrail.services.thread import diff as diff_versions
+from segtrail.store.metadata import utc_now
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from segtrail.services.workspace import Workspace
+
+SCATTER_SAMPLE = 5_000  # customers drawn in the projection (SVG stays smooth)
+SAMPLE_SEED = 0
+TOP_FEATURES = 15  # rows of the profile heatmap
+# Hennig (2007): mean bootstrap Jaccard below 0.6 dissolves, 0.6-0.75 shows a pattern,
+# above 0.75 is a valid, stable segment, above 0.85 a highly stable one.
+HENNIG = ((0.6, "0.6 (below: dissolves)"), (0.75, "0.75 (valid)"), (0.85, "0.85 (highly stable)"))
+NOISE_COLOR = "#9e9e9e"
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d",
+)  # fmt: skip
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+
+
+def write_report(
+    ws: Workspace, ref: str, out: str | Path, diff: str | None = None
+) -> dict[str, Any]:
+    """Write the report of version `ref` (or of the move from `ref` to `diff`) to `out`."""
+    path = Path(out)
+    if path.suffix.lower() != ".html":
+        raise SegtrailError(f"report file must end in .html, got {str(out)!r}")
+    if not path.parent.is_dir():
+        raise SegtrailError(f"folder {str(path.parent)!r} does not exist")
+    if diff is None:
+        context, template = _version_context(ws, ref), "version.html"
+    else:
+        context, template = _diff_context(ws, ref, diff), "diff.html"
+    page = _render(template, context).encode("utf-8")
+    _write_atomic(path, page)
+    return {
+        "out": str(path.resolve()),
+        "kind": "diff" if diff else "version",
+        "version": context["version"],
+        "diff": context.get("other"),
+        "bytes": len(page),
+        "figures": sorted(context["figures"]),
+        "sample": context.get("sample"),
+    }
+
+
+# --- the version report ------------------------------------------------------------------
+
+
+def _version_context(ws: Workspace, ref: str) -> dict[str, Any]:
+    info = show(ws, ref)
+    row = resolve_segmentation(ws, info["version"])
+    colors = _colors([s["segment"] for s in info["segments"]])
+    names = {s["segment"]: s["name"] for s in info["segments"]}
+    figures: dict[str, Markup] = {}
+
+    def add(name: str, fig: go.Figure) -> None:
+        figures[name] = _html(fig, name)
+
+    projection = _projection(ws, row)
+    if projection is not None:
+        add("projection", _projection_figure(projection, names, colors))
+    add("sizes", _sizes_figure(info["segments"], colors))
+    effects = _effects(info["profiles"], names)
+    if effects is not None:
+        add("profile", _heatmap_figure(effects))
+    selection = info["metrics"].get("k_selection")
+    if selection and selection.get("curve"):
+        add("k_curve", _k_curve_figure(selection, info["k"]))
+    stability = info["metrics"].get("stability") or {}
+    if stability.get("jaccard"):
+        add("stability", _stability_figure(info["segments"], colors))
+
+    plan = show_plan(ws, info["version"])
+    campaigns = _campaigns(ws, info["version"], plan)
+    for i, campaign in enumerate(campaigns):
+        if "segments" in campaign:  # else it holds the error that stopped its report
+            campaign["figure"] = f"campaign_{i}"
+            add(campaign["figure"], _campaign_figure(campaign))
+    return {
+        "title": f"segtrail report: {info['version']}",
+        "version": info["version"],
+        "info": info,
+        "quality": info["metrics"].get("quality") or {},
+        "selection": selection,
+        "stability": stability,
+        "sample": projection["sample"] if projection else None,
+        "customers": projection["customers"] if projection else None,
+        "explained": projection["explained"] if projection else None,
+        "lineage": _lineage(ws, info),
+        "plan": plan,
+        "strategies": {s["name"]: s for s in list_strategies(ws)},
+        "campaigns": campaigns,
+        "figures": figures,
+        "colors": colors,
+    }
+
+
+def _projection(ws: Workspace, row: dict) -> dict[str, Any] | None:
+    """PCA of the feature matrix on a seeded sample: coordinates, labels, explained variance.
+    Only the sampled rows are converted and transformed, so 1M customers stay cheap."""
+    spec = json.loads(row["feature_spec"])
+    fitted = spec["fitted"]
+    dataset = resolve_dataset(ws, row["dataset_id"])
+    id_column = dataset["id_column"]
+    columns = list(dict.fromkeys([id_column, *(c["column"] for c in fitted["columns"])]))
+    table = ws.objects.read_table(dataset["object_hash"], columns=columns)
+    assigned = ws.objects.read_table(row["assignments_hash"], columns=["customer_id", "segment"])
+    if table.num_rows == 0:
+        return None
+    idx = sample_rows(table.num_rows, SCATTER_SAMPLE, SAMPLE_SEED)
+    frame = table.take(idx).to_pandas()
+    if assigned.num_rows == table.num_rows:
+        picked = assigned.take(idx)
+        same = picked["customer_id"].equals(table[id_column].take(idx))
+        labels = picked["segment"].to_numpy() if same else None
+    else:
+        labels = None
+    if labels is None:  # rows not in the same order (never expected): join by id
+        by_id = pd.Series(
+            assigned["segment"].to_numpy(),
+            index=assigned["customer_id"].to_numpy(zero_copy_only=False),
+        )
+        labels = by_id.reindex(frame[id_column].to_numpy()).fillna(-1).to_numpy()
+    X = transform_features(frame, fitted).astype(np.float64)
+    coords, explained = _pca2(X)
+    return {
+        "x": coords[:, 0],
+        "y": coords[:, 1],
+        "labels": np.asarray(labels, dtype=np.int64),
+        "explained": explained,
+        "sample": len(idx),
+        "customers": table.num_rows,
+    }
+
+
+def _pca2(X: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """First two principal components (signs fixed so the output is reproducible).
+
+    Eigenvectors of the small features x features covariance, in one BLAS thread: on a busy
+    machine threaded BLAS spends longer waiting than computing on a 5,000-row sample."""
+    from threadpoolctl import threadpool_limits
+
+    centred = X - X.mean(axis=0)
+    coords = np.zeros((len(X), 2))
+    if centred.shape[1] == 0 or len(X) < 2:
+        return coords, [0.0, 0.0]
+    with threadpool_limits(limits=1, user_api="blas"):
+        values, vectors = np.linalg.eigh(centred.T @ centred)
+        order = np.argsort(-values, kind="stable")[:2]
+        vt = vectors[:, order].T
+        signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
+        vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
+        coords[:, : len(vt)] = centred @ vt.T
+    total = float(np.clip(values, 0, None).sum())
+    explained = [float(max(values[i], 0.0) / total) if total > 0 else 0.0 for i in order]
+    return coords, explained + [0.0] * (2 - len(explained))
+
+
+def _effects(profiles: dict, names: dict[int, str]) -> dict[str, Any] | None:
+    """Segments x features matrix of standardized differences: numeric std_diff, and for
+    boolean and categorical values the standardized share difference (the profiles' own
+    effect measure), for values that distinguish some segment. Top features by max |effect|."""
+    segments = profiles["segments"]
+    rows: dict[str, dict[int, float | None]] = {}
+    wanted = {
+        (t["column"], _value_key(t.get("value")))
+        for s in segments
+        for t in s["distinguishing"]
+        if t["kind"] == "categorical"
+    }
+    for seg in segments:
+        label = seg["segment"]
+        for entry in seg["numeric"]:
+            rows.setdefault(entry["column"], {})[label] = entry["std_diff"]
+        for entry in seg["categorical"]:
+            for top in entry["top"]:
+                key = (entry["column"], _value_key(top["value"]))
+                if entry["kind"] == "boolean":
+                    name = f"{entry['column']} (share true)"
+                elif key in wanted:
+                    name = f"{entry['column']} = {key[1]}"
+                else:
+                    continue
+                rows.setdefault(name, {})[label] = _share_effect(top["share"], top["overall_share"])
+    if not rows or not segments:
+        return None
+    labels = [s["segment"] for s in segments]
+    matrix = np.array(
+        [[_finite(rows[r].get(label)) for label in labels] for r in rows], dtype=np.float64
+    )
+    strength = np.nanmax(np.where(np.isnan(matrix), -np.inf, np.abs(matrix)), axis=1)
+    keep = np.argsort(-strength, kind="stable")[:TOP_FEATURES]
+    keep = keep[np.isfinite(strength[keep])]
+    if not len(keep):
+        return None
+    features = list(rows)
+    return {
+        "features": [features[i] for i in keep],
+        "segments": [names.get(label, str(label)) for label in labels],
+        "z": matrix[keep].T,  # segments x features
+    }
+
+
+def _value_key(value: Any) -> str:
+    return "(missing)" if value is None else str(value)
+
+
+def _share_effect(share: float | None, overall: float | None) -> float | None:
+    if share is None or overall is None or not 0 < overall < 1:
+        return None
+    return (share - overall) / float(np.sqrt(overall * (1 - overall)))
+
+
+def _finite(value: Any) -> float:
+    return float(value) if value is not None and np.isfinite(value) else np.nan
+
+
+def _lineage(ws: Workspace, info: dict) -> list[dict]:
+    """The lens's versions as a forest (parent -> children), oldest first; parents in another
+    lens are noted on the child."""
+    versions = sorted(log(ws, info["lens"]), key=lambda v: int(v["version"].rsplit("@", 1)[1]))
+    nodes = {
+        v["version"]: {**v, "children": [], "current": v["version"] == info["version"]}
+        for v in versions
+    }
+    roots = []
+    for v in versions:
+        node = nodes[v["version"]]
+        if v["parent"] in nodes:
+            nodes[v["parent"]]["children"].append(node)
+        else:
+            roots.append(node)
+    return roots
+
+
+def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
+    """Campaign results, per segment of this version, for every strategy in its plan."""
+    out = []
+    for entry in plan["entries"]:
+        for row in _campaign_rows(ws, strategy=entry["strategy"]):
+            try:
+                out.append(campaign_report(ws, row["name"], by=ref))
+            except SegtrailError as e:
+                out.append({"campaign": row["name"], "strategy": row["strategy"], "error": str(e)})
+    return out
+
+
+# --- the diff report ---------------------------------------------------------------------
+
+
+def _diff_context(ws: Workspace, ref_a: str, ref_b: str) -> dict[str, Any]:
+    a, b = show(ws, ref_a), show(ws, ref_b)
+    result = diff_versions(ws, a["version"], b["version"])
+    names_a = {s["segment"]: s["name"] for s in result["segments_a"]}
+    names_b = {s["segment"]: s["name"] for s in result["segments_b"]}
+    colors_a = _colors(list(names_a))
+    figures = {
+        "sankey": _html(_sankey_figure(result, names_a, names_b, colors_a), "sankey"),
+        "contingency": _html(_contingency_figure(result, names_a, names_b), "contingency"),
+    }
+    return {
+        "title": f"segtrail diff: {a['version']} -> {b['version']}",
+        "version": a["version"],
+        "other": b["version"],
+        "a": a,
+        "b": b,
+        "diff": result,
+        "names_a": names_a,
+        "names_b": names_b,
+        "figures": figures,
+    }
+
+
+# --- figures -----------------------------------------------------------------------------
+
+
+def _colors(labels: list[int]) -> dict[int, str]:
+    ordered = sorted(label for label in labels if label >= 0)
+    colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(ordered)}
+    colors.update({label: NOISE_COLOR for label in labels if label < 0})
+    return colors
+
+
+def _t(text: Any) -> str:
+    """Text drawn by plotly, which reads a small HTML subset: escape so names show as typed."""
+    return html.escape(str(text), quote=False)
+
+
+def _layout(fig: go.Figure, height: int, **extra: Any) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
+        height=height,
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        font={"family": FONT, "size": 12},
+        **extra,
+    )
+    return fig
+
+
+def _projection_figure(p: dict, names: dict[int, str], colors: dict[int, str]) -> go.Figure:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for label in sorted(np.unique(p["labels"]), key=lambda s: (s < 0, s)):
+        mask = p["labels"] == label
+        name = names.get(int(label), "unassigned" if label < 0 else str(label))
+        fig.add_trace(
+            go.Scatter(
+                x=p["x"][mask].astype(np.float32),
+                y=p["y"][mask].astype(np.float32),
+                mode="markers",
+                name=_t(f"{label} {name}"),
+                marker={"size": 5, "opacity": 0.6, "color": colors.get(int(label), NOISE_COLOR)},
+                hovertemplate=_t(name) + "<extra></extra>",
+            )
+        )
+    ex = p["explained"]
+    return _layout(
+        fig,
+        520,
+        xaxis_title=f"PC1 ({ex[0]:.0%} of variance)",
+        yaxis_title=f"PC2 ({ex[1]:.0%} of variance)",
+        legend={"itemsizing": "constant"},
+    )
+
+
+def _sizes_figure(segments: list[dict], colors: dict[int, str]) -> go.Figure:
+    import plotly.graph_objects as go
+
+    fig = go.Figure(
+        go.Bar(
+            x=[_t(f"{s['segment']} {s['name']}") for s in segments],
+            y=[s["size"] for s in segments],
+            marker_color=[colors[s["segment"]] for s in segments],
+            text=[format_percent(s["share"]) for s in segments],
+            textposition="outside",
+            hovertemplate="%{x}<br>%{y:,} customers (%{text})<extra></extra>",
+        )
+    )
+    return _layout(fig, 380, yaxis_title="customers", xaxis_tickangle=-20)
+
+
+def _heatmap_figure(effects: dict) -> go.Figure:
+    import plotly.graph_objects as go
+
+    z = effects["z"]
+    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    bound = max(bound, 0.5)
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(np.isfinite(z), np.round(z, 3), None).tolist(),
+            x=[_t(f) for f in effects["features"]],
+            y=[_t(s) for s in effects["segments"]],
+            colorscale="RdBu",
+            reversescale=True,
+            zmid=0,
+            zmin=-bound,
+            zmax=bound,
+            texttemplate="%{z:.1f}",
+            hovertemplate="%{y}<br>%{x}: %{z:.2f} SD<extra></extra>",
+            colorbar={"title": {"text": "SD"}},
+        )
+    )
+    height = 160 + 40 * len(effects["segments"])
+    return _layout(
+        fig, max(height, 320), xaxis_tickangle=-30, yaxis_autorange="reversed", margin_l=180
+    )
+
+
+K_INDICES = (
+    ("silhouette", "Silhouette (higher is better)"),
+    ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
+    ("davies_bouldin", "Davies-Bouldin (lower is better)"),
+    ("bic", "BIC (lower is better)"),
+    ("score", "Combined score (chosen by rule)"),
+)
+
+
+def _k_curve_figure(selection: dict, k: int) -> go.Figure:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    curve = selection["curve"]
+    shown = [(key, title) for key, title in K_INDICES if any(c.get(key) is not None for c in curve)]
+    chosen = selection.get("chosen_k", k)
+    fig = make_subplots(rows=1, cols=len(shown), subplot_titles=[t for _, t in shown])
+    ks = [c["k"] for c in curve]
+    for i, (key, _) in enumerate(shown, start=1):
+        values = [c.get(key) for c in curve]
+        fig.add_trace(
+            go.Scatter(x=ks, y=values, mode="lines+markers", name=key, showlegend=False),
+            row=1,
+            col=i,
+        )
+        marked = [v for kk, v in zip(ks, values, strict=True) if kk == chosen]
+        if marked:
+            fig.add_trace(
+                go.Scatter(
+                    x=[chosen],
+                    y=marked,
+                    mode="markers",
+                    marker={"size": 14, "symbol": "star", "color": "#d62728"},
+                    name=f"chosen k = {chosen}",
+                    showlegend=i == 1,
+                ),
+                row=1,
+                col=i,
+            )
+        fig.add_vline(x=chosen, line_dash="dot", line_color="#d62728", row=1, col=i)
+        fig.update_xaxes(title_text="k", dtick=1, row=1, col=i)
+    fig.update_annotations(font_size=12)
+    return _layout(fig, 340, legend={"orientation": "h", "y": -0.25})
+
+
+def _stability_figure(segments: list[dict], colors: dict[int, str]) -> go.Figure:
+    import plotly.graph_objects as go
+
+    shown = [s for s in segments if s["stability"] is not None]
+    fig = go.Figure(
+        go.Bar(
+            x=[_t(f"{s['segment']} {s['name']}") for s in shown],
+            y=[s["stability"] for s in shown],
+            marker_color=[colors[s["segment"]] for s in shown],
+            text=[f"{s['stability']:.2f}" for s in shown],
+            textposition="outside",
+            hovertemplate="%{x}<br>mean Jaccard %{y:.3f}<extra></extra>",
+        )
+    )
+    for value, label in HENNIG:
+        fig.add_hline(
+            y=value,
+            line_dash="dash",
+            line_color="#777",
+            annotation_text=label,
+            annotation_position="right",
+            annotation_font_size=10,
+        )
+    return _layout(
+        fig, 380, yaxis_range=[0, 1.05], yaxis_title="mean bootstrap Jaccard", margin_r=130
+    )
+
+
+def _interval_bars(rates: list, intervals: list) -> dict:
+    """Asymmetric error bars from (low, high) intervals; None where there is no rate."""
+    pairs = list(zip(rates, intervals, strict=True))
+    plus = [None if r is None or c is None else c[1] - r for r, c in pairs]
+    minus = [None if r is None or c is None else r - c[0] for r, c in pairs]
+    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus}
+
+
+def _campaign_figure(campaign: dict) -> go.Figure:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = [*campaign["segments"], campaign["overall"]]
+    labels = [
+        _t(r["name"] if r["segment"] is None else f"{r['segment']} {r['name']}") for r in rows
+    ]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=["Response rate (95% Wilson interval)", "Uplift (95% Newcombe interval)"],
+        column_widths=[0.6, 0.4],
+    )
+    for group, color in (("treatment", "#1f77b4"), ("control", "#aaaaaa")):
+        rates = [r[f"{group}_rate"] for r in rows]
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=rates,
+                name=group,
+                marker_color=color,
+                error_y=_interval_bars(rates, [r[f"{group}_rate_ci"] for r in rows]),
+                customdata=[r[f"{group}_n"] for r in rows],
+                hovertemplate="%{x}<br>%{y:.1%} of %{customdata:,}<extra>" + group + "</extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    uplift = [r["uplift"] for r in rows]
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=uplift,
+            name="uplift",
+            marker_color=[_flag_color(r["flag"]) for r in rows],
+            error_y=_interval_bars(uplift, [r["uplift_ci"] for r in rows]),
+            hovertemplate="%{x}<br>uplift %{y:+.1%}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_annotations(font_size=12)
+    return _layout(fig, 400, barmode="group", legend={"orientation": "h", "y": -0.3})
+
+
+def _flag_color(flag: str | None) -> str:
+    return {"helps": "#2ca02c", "hurts": "#d62728"}.get(flag or "", "#9ecae1")
+
+
+def _sankey_figure(
+    result: dict, names_a: dict[int, str], names_b: dict[int, str], colors: dict[int, str]
+) -> go.Figure:
+    import plotly.graph_objects as go
+
+    a_labels, b_labels = list(names_a), list(names_b)
+    pos_a = {label: i for i, label in enumerate(a_labels)}
+    pos_b = {label: len(a_labels) + i for i, label in enumerate(b_labels)}
+    nodes = [_t(f"{result['a']}: {label} {names_a[label]}") for label in a_labels]
+    nodes += [_t(f"{result['b']}: {label} {names_b[label]}") for label in b_labels]
+    node_colors = [colors[label] for label in a_labels] + ["#b0b0b0"] * len(b_labels)
+    links = result["transitions"]
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={"label": nodes, "color": node_colors, "pad": 14, "thickness": 16},
+            link={
+                "source": [pos_a[t["from"]] for t in links],
+                "target": [pos_b[t["to"]] for t in links],
+                "value": [t["customers"] for t in links],
+                "color": [_alpha(colors[t["from"]], 0.35) for t in links],
+                "hovertemplate": "%{source.label} -> %{target.label}<br>"
+                "%{value:,} customers<extra></extra>",
+            },
+        )
+    )
+    height = max(420, 34 * max(len(a_labels), len(b_labels)))
+    return _layout(fig, height)
+
+
+def _alpha(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _contingency_figure(
+    result: dict, names_a: dict[int, str], names_b: dict[int, str]
+) -> go.Figure:
+    import plotly.graph_objects as go
+
+    a_labels, b_labels = list(names_a), list(names_b)
+    ia = {label: i for i, label in enumerate(a_labels)}
+    ib = {label: j for j, label in enumerate(b_labels)}
+    counts = np.zeros((len(a_labels), len(b_labels)), dtype=np.int64)
+    for t in result["transitions"]:
+        counts[ia[t["from"]], ib[t["to"]]] = t["customers"]
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.round(share, 4).tolist(),
+            x=[_t(f"{label} {names_b[label]}") for label in b_labels],
+            y=[_t(f"{label} {names_a[label]}") for label in a_labels],
+            text=[[f"{n:,}" for n in row] for row in counts],
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            hovertemplate="%{y} -> %{x}<br>%{text} customers (%{z:.1%} of the row)<extra></extra>",
+            colorbar={"title": {"text": "share of A row"}, "tickformat": ".0%"},
+        )
+    )
+    height = max(320, 160 + 40 * len(a_labels))
+    return _layout(
+        fig,
+        height,
+        xaxis_title=f"{result['b']} segment",
+        yaxis_title=f"{result['a']} segment",
+        yaxis_autorange="reversed",
+        xaxis_tickangle=-20,
+        margin_l=200,
+    )
+
+
+def _html(fig: go.Figure, name: str) -> Markup:
+    """A figure as a div plus its newPlot call; plotly.js itself is embedded once per page.
+    Fixed div ids (not plotly's random ones) keep two reports of the same state diffable."""
+    import plotly.io as pio
+
+    return Markup(
+        pio.to_html(
+            fig,
+            include_plotlyjs=False,
+            full_html=False,
+            div_id=f"fig-{name}",
+            config=PLOT_CONFIG,
+        )
+    )
+
+
+# --- page --------------------------------------------------------------------------------
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("segtrail.report", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = lambda x: "n/a" if x is None else format_number(float(x))
+    env.filters["pct"] = lambda x: "n/a" if x is None else format_percent(float(x))
+    env.filters["f3"] = lambda x: "n/a" if x is None else f"{float(x):.3f}"
+    env.filters["value"] = _plain_value
+    env.filters["when"] = lambda at: "" if not at else str(at)[:16].replace("T", " ") + " UTC"
+    return env
+
+
+def _plain_value(value: Any) -> str:
+    """A parameter as a reader wants it: short numbers, JSON for lists and dicts."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def _render(template: str, context: dict[str, Any]) -> str:
+    from plotly.offline import get_plotlyjs
+
+    page = {
+        **context,
+        "plotlyjs": Markup(get_plotlyjs()),
+        "segtrail_version": __version__,
+        "generated_at": utc_now(),
+    }
+    return _environment().get_template(template).render(page)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temporary file in the same folder, flushed, then renamed: never a half-written report."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
