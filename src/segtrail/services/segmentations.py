@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, float | None], None]
 
+# Bootstrap stability refits the algorithm STABILITY_BOOTSTRAPS times on resamples of a
+# STABILITY_SAMPLE-customer sample; k-means refits use at most STABILITY_N_INIT starts, which
+# is plenty on a sample and keeps stability a small share of a 1M-customer run.
 STABILITY_BOOTSTRAPS = 20
-STABILITY_SAMPLE = 5_000
+STABILITY_SAMPLE = 3_000
+STABILITY_N_INIT = 3
+MAX_SEED = 2**31 - 1
 
 
 def _noop(_message: str, _fraction: float | None = None) -> None:
@@ -64,21 +69,45 @@ def segment(
     if not hypothesis or not hypothesis.strip():
         raise SegtrailError("--hypothesis is required: say why these features, what you expect")
     parent_row = resolve_segmentation(ws, parent) if parent else None
-    requested = {
-        "k": k if k == "auto" else int(k),
-        "k_range": [int(k_range[0]), int(k_range[1])],
-        **(params or {}),
-    }
+    requested = {"k": _check_k(k), "k_range": _check_k_range(k_range), **(params or {})}
+    if requested["k"] != "auto" and not get_algorithm(algorithm).takes_k:
+        raise SegtrailError(f"{algorithm} finds the number of segments itself; leave out --k")
     request = {
         "features": features,
         "exclude": exclude,
         "weights": weights,
         "algorithm": algorithm,
         "params": requested,
-        "seed": int(seed),
+        "seed": _check_seed(seed),
     }
     dataset_row = resolve_dataset(ws, dataset)
     return _run_and_record(ws, dataset_row, lens, hypothesis.strip(), request, parent_row, progress)
+
+
+def _check_k(k: int | str) -> int | str:
+    if k == "auto":
+        return k
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        raise SegtrailError(f"invalid k {k!r}: 'auto' or a whole number >= 2")
+    return int(k)
+
+
+def _check_k_range(k_range: tuple[int, int]) -> list[int]:
+    low, high = k_range
+    if not all(isinstance(v, int | np.integer) for v in k_range) or not 2 <= low <= high:
+        raise SegtrailError(f"invalid k range {k_range!r}: two whole numbers 2 <= low <= high")
+    return [int(low), int(high)]
+
+
+def _check_seed(seed: int) -> int:
+    # numpy and scikit-learn take seeds in 0..2**32-1; stability adds the round number.
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise SegtrailError(f"invalid seed {seed!r}: a whole number from 0 to {MAX_SEED}")
+    return int(seed)
 
 
 def revisit(
@@ -98,7 +127,9 @@ def revisit(
         f"Revisit of {old['lens']}@{old['version']} on "
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
     )
-    return _run_and_record(ws, dataset_row, old["lens"], text, request, old, progress)
+    return _run_and_record(
+        ws, dataset_row, old["lens"], text, request, old, progress, action="revisit"
+    )
 
 
 def compute(
@@ -125,6 +156,8 @@ def compute(
     quality = quality_metrics(X, labels, request["seed"])
     progress("measuring stability (bootstrap)", None)
     refit_params = algo.refit_params(result.params)
+    if "n_init" in refit_params:
+        refit_params["n_init"] = min(int(refit_params["n_init"]), STABILITY_N_INIT)
     stability = bootstrap_stability(
         X,
         labels,
@@ -163,12 +196,18 @@ def _run_and_record(
     request: dict,
     parent_row: dict | None,
     progress: Progress | None,
+    action: str = "segment",
 ) -> dict:
     progress = progress or _noop
     progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)
     kinds = kinds_of(dataset_row)
     id_column = dataset_row["id_column"]
-    wanted = [c for c, kind in kinds.items() if kind in FEATURE_KINDS or c == id_column]
+    # Columns the user named are read too, so a text column in --features is refused as
+    # text rather than reported as unknown.
+    named = {*(request["features"] or []), *(request["exclude"] or []), *(request["weights"] or {})}
+    wanted = [
+        c for c, kind in kinds.items() if kind in FEATURE_KINDS or c == id_column or c in named
+    ]
     frame = load_frame(ws, dataset_row, wanted)
     out = compute(frame, kinds, id_column, request, progress)
 
@@ -214,18 +253,21 @@ def _run_and_record(
                     schema.segmentations.c.version == version - 1,
                 )
             ).scalar()
+            parent_ref = f"{lens}@{version - 1}"
         else:
             parent_id = parent_row["id"] if parent_row else None
+            parent_ref = ref_of(parent_row) if parent_row else None
         subject = f"{lens}@{version}"
         event_id = ws.meta.record_event(
             connection,
             ws.author,
-            "segment",
+            action,
             subject,
             {
                 "dataset": f"{dataset_row['name']}@{dataset_row['version']}",
                 "algorithm": request["algorithm"],
                 "k": out["k"],
+                "parent": parent_ref,
             },
         )
         register_object(connection, assignments_hash, "assignments", assignments_size)
@@ -458,6 +500,8 @@ def show(ws: Workspace, ref: str) -> dict:
         "confidence": params.get("confidence"),
         "features": spec["features"],
         "metrics": metrics,
+        "assignments": row["assignments_hash"],
+        "fitted_state": row["state_hash"],
         "segments": segments,
         "profiles": profiles,
     }
