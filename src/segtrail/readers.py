@@ -7,6 +7,7 @@ file line is given too (the header is line 1).
 
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,16 @@ import pyarrow.parquet as pq
 from segtrail.errors import InputError
 
 SNIFF_BYTES = 64 * 1024
+PLAIN_INTEGER = r"^(0|-?[1-9][0-9]*)$"
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
 PARQUET_MAGIC = b"PAR1"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode text" export
+# Bytes that occur in text files: printable ASCII, tab/CR/LF/FF, and 0x80-0xFF (non-ASCII
+# characters in UTF-8 or a single-byte code page).
+TEXT_BYTES = bytes([9, 10, 12, 13, *range(32, 127), *range(128, 256)])
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,11 @@ class SourceTable:
     delimiter: str | None = None
 
 
-def read_table(path: str | Path) -> SourceTable:
+def read_table(path: str | Path, id_column: str | None = None) -> SourceTable:
     """Read `path` by its content (and extension): CSV with detected delimiter and encoding,
-    Parquet, or Excel. Raises InputError for anything that is not a usable table."""
+    Parquet, or Excel. Raises InputError for anything that is not a usable table.
+    A CSV's or workbook's `id_column` is read as text, so ids such as '00123' keep their
+    zeros (see `normalize_ids(ids_from_text=True)`)."""
     path = Path(path)
     name = path.name
     head = _read_head(path)
@@ -48,12 +56,20 @@ def read_table(path: str | Path) -> SourceTable:
     if head.startswith(PARQUET_MAGIC) or suffix in PARQUET_SUFFIXES:
         return SourceTable(_read_parquet(path), "parquet")
     if suffix in EXCEL_SUFFIXES or head.startswith(OLE_MAGIC):
-        return SourceTable(_read_excel(path), "excel")
+        return SourceTable(_read_excel(path, id_column), "excel")
     if head.startswith(ZIP_MAGIC):
         raise InputError(f"{name}: not a table (a zip archive); give a .xlsx name if it is Excel")
-    if b"\x00" in head:
+    if not head.startswith(UTF16_BOMS) and _looks_binary(head):
         raise InputError(f"{name}: not a table (binary content); expected CSV, Parquet or Excel")
-    return _read_csv(path, head)
+    return _read_csv(path, head, id_column)
+
+
+def _looks_binary(head: bytes) -> bool:
+    """NUL bytes, or more control bytes than a stray one in a text field would explain."""
+    if b"\x00" in head:
+        return True
+    controls = len(head.translate(None, TEXT_BYTES))
+    return controls > max(4, len(head) // 100)
 
 
 def _read_head(path: Path) -> bytes:
@@ -72,20 +88,24 @@ def _read_head(path: Path) -> bytes:
 
 
 def _detect_encoding(head: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with a BOM, else cp1252 (the Windows superset of
+    Latin-1 that spreadsheets export), else Latin-1, which decodes any byte. Statistical
+    detectors guess Baltic or Arabic code pages for short Western samples, so we don't."""
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8"
+    if head.startswith(UTF16_BOMS):
+        return "utf-16"
     try:
-        # A multi-byte character may be cut at the end of the sample: ignore the last 3 bytes.
-        head[: max(len(head) - 3, 0)].decode("utf-8")
+        # A multi-byte character may be cut at the end of a sample shorter than the file.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < SNIFF_BYTES)
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(head).best()
-    encoding = best.encoding if best is not None else "latin-1"
-    # Latin-1 decodes any byte; cp1252 is its common superset in exported spreadsheets.
-    return "cp1252" if encoding in {"ascii", "latin_1", "iso8859_1"} else encoding
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
 
 
 def _detect_delimiter(text: str) -> str:
@@ -103,18 +123,18 @@ def _detect_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
-def _read_csv(path: Path, head: bytes) -> SourceTable:
+def _read_csv(path: Path, head: bytes, id_column: str | None) -> SourceTable:
     name = path.name
     encoding = _detect_encoding(head)
     text = head.decode(encoding, errors="replace")
     if not text.strip():
         raise InputError(f"{name}: the file has no content but blank lines")
     delimiter = _detect_delimiter(text.lstrip("\ufeff"))
-    table = _parse_csv(path, encoding, delimiter)
+    table = _parse_csv(path, encoding, delimiter, id_column)
     if encoding == "utf-8" and any(pa.types.is_binary(f.type) for f in table.schema):
         # Invalid UTF-8 past the sniffed sample: Arrow falls back to binary columns.
         encoding = "cp1252"
-        table = _parse_csv(path, encoding, delimiter)
+        table = _parse_csv(path, encoding, delimiter, id_column)
     if table.num_columns == 0:
         raise InputError(f"{name}: no columns found")
     if table.num_rows == 0:
@@ -122,11 +142,15 @@ def _read_csv(path: Path, head: bytes) -> SourceTable:
     return SourceTable(table, "csv", encoding=encoding, delimiter=delimiter)
 
 
-def _parse_csv(path: Path, encoding: str, delimiter: str) -> pa.Table:
+def _parse_csv(path: Path, encoding: str, delimiter: str, id_column: str | None) -> pa.Table:
     # Arrow's default null markers ("", NA, N/A, NaN, null, ...) apply to every column.
     read_options = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding)
-    parse_options = pacsv.ParseOptions(delimiter=delimiter)
-    convert_options = pacsv.ConvertOptions(strings_can_be_null=True)
+    # Quoted values may hold line breaks (addresses, notes). Without this, Arrow splits the
+    # file into blocks at raw newlines and such a file fails once it spans two blocks (1 MB).
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    convert_options = pacsv.ConvertOptions(
+        strings_can_be_null=True, column_types={id_column: pa.string()} if id_column else None
+    )
     try:
         return pacsv.read_csv(
             path,
@@ -175,11 +199,14 @@ def _read_parquet(path: Path) -> pa.Table:
     return table
 
 
-def _read_excel(path: Path) -> pa.Table:
+def _read_excel(path: Path, id_column: str | None) -> pa.Table:
     import pandas as pd
 
+    # pandas turns text cells that look like numbers into numbers; the id column keeps the
+    # cells as they are, so a text id '00123' keeps its zeros.
+    dtype = {id_column: object} if id_column else None
     try:
-        frame = pd.read_excel(path, sheet_name=0)
+        frame = pd.read_excel(path, sheet_name=0, dtype=dtype)
     except Exception as e:  # openpyxl/xlrd raise many kinds of errors for bad files
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{path.name}: not a readable Excel workbook ({first})") from None
@@ -216,9 +243,18 @@ def check_columns(table: pa.Table, name: str) -> None:
         seen.add(column)
 
 
-def normalize_ids(table: pa.Table, id_column: str, name: str, line_offset: int | None) -> pa.Table:
+def normalize_ids(
+    table: pa.Table,
+    id_column: str,
+    name: str,
+    line_offset: int | None,
+    *,
+    ids_from_text: bool = False,
+) -> pa.Table:
     """Check the id column (present, no nulls, no duplicates) and give it a stable type:
-    integers stay integers; anything else becomes text, so '00123' keeps its zeros."""
+    integers stay integers; anything else becomes text, so '00123' keeps its zeros.
+    `ids_from_text`: the ids were read as text (CSV, Excel); make them integers when all are
+    written as a plain integer (no leading zeros, no '+'), as a typed file would store them."""
     if id_column not in table.column_names:
         available = ", ".join(table.column_names[:20])
         raise InputError(f"{name}: no id column '{id_column}' (columns: {available})")
@@ -239,6 +275,8 @@ def normalize_ids(table: pa.Table, id_column: str, name: str, line_offset: int |
             first = pc.index(empty, True).as_py()
             raise InputError(f"{name}: {where(first)}, column '{id_column}': empty id")
         ids = stripped
+        if ids_from_text:
+            ids = _plain_integers(ids)
     table = table.set_column(table.column_names.index(id_column), id_column, ids)
     counts = pc.value_counts(ids)
     duplicated = pc.filter(counts, pc.greater(counts.field("counts"), 1))
@@ -252,6 +290,15 @@ def normalize_ids(table: pa.Table, id_column: str, name: str, line_offset: int |
             + " and ".join(where(r) for r in rows)
         )
     return table
+
+
+def _plain_integers(ids: pa.ChunkedArray) -> pa.ChunkedArray:
+    if not pc.all(pc.match_substring_regex(ids, PLAIN_INTEGER)).as_py():
+        return ids
+    try:
+        return pc.cast(ids, pa.int64())
+    except pa.ArrowInvalid:  # beyond int64: keep the digits as text
+        return ids
 
 
 def _row_words(line_offset: int | None):

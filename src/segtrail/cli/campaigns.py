@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_list, print_json
@@ -39,10 +40,41 @@ def campaign_import(
     )
     console.print(f"campaign {r['campaign']} ({r['strategy']}): {r['rows']:,} customers; {groups}")
     if r["unknown_customers"]:
+        n = r["unknown_customers"]
         console.print(
-            f"note: {r['unknown_customers']:,} customers are not in {r['checked_against']}; "
-            "they are kept and reported as 'not in this version'"
+            f"note: {n:,} {'customer is' if n == 1 else 'customers are'} not in "
+            f"{r['checked_against']}; kept and reported as 'not in this version'"
         )
+
+
+@campaign_app.command("list")
+def campaign_list(json_output: bool = JSON_OPTION) -> None:
+    """List imported campaigns."""
+    rows = open_workspace().campaigns()
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("campaign", "strategy", "customers", "unknown", "imported", "author", box=None)
+    for c in rows:
+        table.add_row(
+            c["campaign"],
+            c["strategy"],
+            f"{c['rows']:,}",
+            f"{c['unknown_customers']:,}",
+            c["imported_at"][:19],
+            c["author"],
+        )
+    _print_table(table)
+
+
+def _print_table(table: Table) -> None:
+    """Fit a terminal; piped or redirected, print at the table's natural width (rich's default
+    of 80 columns would cut the numbers and the helps/HURTS flags down to '…')."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = Console(width=100_000).measure(table).maximum
+    Console(highlight=False, markup=False, width=width).print(table)
 
 
 def _pct(x: float | None) -> str:
@@ -103,7 +135,7 @@ def campaign_report(
             else f"{s['revenue_per_customer_treatment']:,.2f}",
             {"helps": "helps", "hurts": "HURTS"}.get(s["flag"] or "", ""),
         )
-    console.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -150,8 +182,9 @@ def lookalike(
         f"seed: {r['seed']['in_pool']:,} customers ({r['seed']['kind']}); excluded from the audience"
     )
     console.print(
-        f"quality: hid {q['hidden']:,} seed members ({30}%) in the pool; {q['recovered']:,} landed in an audience of "
-        f"this size: recall {q['recall']:.0%} ({q['lift_over_random']:.1f}x random)"
+        f"quality: hid {q['hidden']:,} seed members ({r['params']['holdout']:.0%}) in the pool; "
+        f"{q['recovered']:,} landed in an audience of this size: recall {q['recall']:.0%} "
+        f"({q['lift_over_random']:.1f}x random)"
     )
     table = Table("trait", "seed", "audience", "pool", box=None)
     for p in q["profile"]:
@@ -162,7 +195,7 @@ def lookalike(
                 for v in (p["seed_mean"], p["audience_mean"], p["pool_mean"])
             ),
         )
-    console.print(table)
+    _print_table(table)
 
 
 @audience_app.command("list")

@@ -69,13 +69,12 @@ def show(
 ) -> None:
     """Schema, row count, missing share and a summary per column."""
     ws = open_workspace()
-    info = ws.dataset(ref)
     if json_output:
-        if rows:
-            frame = ws.dataset_frame(info["dataset"]).sort_values(info["id_column"]).head(rows)
-            info["data"] = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        print_json(info)
+        from segtrail.services.datasets import get_dataset
+
+        print_json(get_dataset(ws, ref, rows=rows))
         return
+    info = ws.dataset(ref)
     console.print(f"{info['dataset']}  {info['rows']:,} customers, id column '{info['id_column']}'")
     console.print(
         f"source: {info['source']} ({info['source_format']}), "
@@ -103,7 +102,7 @@ def _summary_words(kind: str, s: dict) -> str:
     if kind == "categorical":
         top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in s.get("top", [])[:3])
         return f"{s['distinct']} levels: {top}"
-    if kind in ("text", "id"):
+    if kind in ("text", "id") and s.get("distinct") is not None:
         return f"{s['distinct']:,} distinct"
     if kind == "boolean" and s.get("true_share") is not None:
         return f"{s['true_share']:.0%} true"

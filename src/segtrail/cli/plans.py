@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, print_json
 from segtrail.errors import SegtrailError
@@ -108,9 +108,17 @@ def plan_show(
         console.print(
             f"carried forward from {plan['carried_from']['version']} r{plan['carried_from']['revision']}"
         )
+    if plan["diff"]:
+        d = plan["diff"]
+        ari = "n/a" if d["ari"] is None else f"{d['ari']:.3f}"
+        console.print(
+            f"justified by the diff {d['a']} -> {d['b']}: "
+            f"{d['common_customers']:,} common customers, ARI {ari}"
+        )
+    # Names and statuses never shrink to "needs-rev…": the segment headers wrap instead.
     table = Table(
-        "strategy",
-        "status",
+        Column("strategy", no_wrap=True),
+        Column("status", no_wrap=True, min_width=len("needs-review")),
         *[f"{s['segment']} {s['name']}" for s in plan["segments"]],
         "audience",
         box=None,

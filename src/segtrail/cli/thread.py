@@ -8,6 +8,11 @@ from rich.table import Table
 from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_pairs, print_json
 
 
+def _score(value: float | None) -> str:
+    """ARI/NMI are None when the versions share no customer."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 @app.command()
 def diff(
     a: str = typer.Argument(..., help="Version A (LENS@N)."),
@@ -22,11 +27,10 @@ def diff(
     if json_output:
         print_json(result)
         return
-    ari = "n/a" if result["ari"] is None else f"{result['ari']:.3f}"
-    nmi = "n/a" if result["nmi"] is None else f"{result['nmi']:.3f}"
     console.print(
         f"{result['a']} -> {result['b']}: {result['common_customers']:,} customers in both, "
-        f"{result['only_in_a']:,} only in A, {result['only_in_b']:,} only in B; ARI {ari}, NMI {nmi}"
+        f"{result['only_in_a']:,} only in A, {result['only_in_b']:,} only in B; "
+        f"ARI {_score(result['ari'])}, NMI {_score(result['nmi'])}"
     )
     table = Table("A segment", "size", "fate", "best match in B", "Jaccard", "went to", box=None)
     for s in result["segments_a"]:
@@ -61,7 +65,7 @@ def carry(
         return
     console.print(
         f"carry {result['old']} (plan r{result['old_revision']}) -> {result['new']}  "
-        f"(ARI {result['ari']:.3f} on {result['common_customers']:,} common customers)"
+        f"(ARI {_score(result['ari'])} on {result['common_customers']:,} common customers)"
     )
     table = Table("strategy", "from", "to", "fate", "status", "what happens", box=None)
     for e in result["strategies"]:
@@ -94,7 +98,7 @@ def compare(
         return
     console.print(
         f"{result['a']} vs {result['b']}: {result['common_customers']:,} common customers, "
-        f"ARI {result['ari']:.3f}, NMI {result['nmi']:.3f}"
+        f"ARI {_score(result['ari'])}, NMI {_score(result['nmi'])}"
     )
     cells = {(t["from"], t["to"]): t["customers"] for t in result["transitions"]}
     table = Table("", *[f"{c['segment']} {c['name']}" for c in result["columns"]], box=None)

@@ -70,7 +70,10 @@ def _is_boolean_words(column: pa.ChunkedArray, distinct: int) -> bool:
 
 
 def coerce_to_kind(column: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
-    """Store boolean words ('yes'/'no') as real booleans; other kinds keep their Arrow type."""
+    """Store boolean words ('yes'/'no') as real booleans, and an all-empty CSV column (Arrow's
+    null type, which few kernels accept) as text; other kinds keep their Arrow type."""
+    if pa.types.is_null(column.type):
+        return pc.cast(column, pa.string())
     if kind == "boolean" and (
         pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     ):
@@ -87,7 +90,12 @@ def summarize(column: pa.ChunkedArray, kind: str) -> dict:
     n = len(column)
     summary: dict = {"missing_share": (column.null_count / n) if n else 0.0}
     if kind == "numeric":
-        values = pc.cast(column, pa.float64()) if not pa.types.is_floating(column.type) else column
+        # safe=False: integers beyond 2**53 round to the nearest float, fine for a summary.
+        values = (
+            column
+            if pa.types.is_floating(column.type)
+            else pc.cast(column, pa.float64(), safe=False)
+        )
         finite = pc.filter(values, pc.is_finite(values)) if values.null_count < n else values
         if len(finite) - finite.null_count:
             q = pc.quantile(finite, q=[0.0, 0.25, 0.5, 0.75, 1.0]).to_pylist()
@@ -101,7 +109,7 @@ def summarize(column: pa.ChunkedArray, kind: str) -> dict:
                 max=_num(q[4]),
             )
     elif kind in ("categorical", "text", "id"):
-        summary["distinct"] = pc.count_distinct(column).as_py()
+        summary["distinct"] = _count_distinct(column)
         if kind == "categorical":
             counts = pc.value_counts(column.drop_null() if column.null_count else column)
             top = sorted(
@@ -121,6 +129,15 @@ def summarize(column: pa.ChunkedArray, kind: str) -> dict:
         summary["min"] = str(pc.min(column).as_py())
         summary["max"] = str(pc.max(column).as_py())
     return summary
+
+
+def _count_distinct(column: pa.ChunkedArray) -> int | None:
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, column.type.value_type)
+    try:
+        return pc.count_distinct(column).as_py()
+    except pa.ArrowNotImplementedError:  # nested values (lists, structs) from Parquet
+        return None
 
 
 def _num(x: float | None) -> float | None:

@@ -28,7 +28,7 @@ from segtrail.services.segmentations import (
     resolve_segmentation,
     segment_names,
 )
-from segtrail.services.use import record_export, write_frame
+from segtrail.services.use import output_format, record_export, write_frame
 from segtrail.store import schema
 
 if TYPE_CHECKING:
@@ -88,11 +88,16 @@ def _seed_mask(
         return mask, info, row
     if seed_ids is not None:
         path = Path(seed_ids)
-        table = read_table(path).table
+        # ids read as text, as ingest reads them: '00123' must not become the number 123
+        table = read_table(path, "customer_id").table
         column = "customer_id" if "customer_id" in table.column_names else id_column
         if column not in table.column_names:
             raise InputError(f"{path.name}: no column 'customer_id' or '{id_column}'")
-        ids = pd.Index(table[column].to_numpy(zero_copy_only=False))
+        if column != "customer_id":
+            table = read_table(path, column).table
+        ids = pd.Index(table[column].drop_null().to_numpy(zero_copy_only=False))
+        if not pd.api.types.is_integer_dtype(ids.dtype):
+            ids = ids.astype(str).str.strip()
         mask = _ids_in_pool(pool_ids, ids)
         return mask, {"kind": "ids", "file": str(path.resolve()), "seed_size": len(ids)}, None
     column, colon, percent = str(seed_top).rpartition(":")
@@ -166,6 +171,7 @@ def lookalike(
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     if name is not None:
         check_name(name, "audience")
+    _check_out(out)
     dataset = resolve_dataset(ws, pool)
     kinds = kinds_of(dataset)
     id_column = dataset["id_column"]
@@ -200,6 +206,8 @@ def lookalike(
     name = name or f"lookalike-{len(existing) + 1}"
     if name in existing:
         raise SegtrailError(f"an audience named {name!r} already exists")
+    # the user's file first: if it cannot be written, nothing was added to the store
+    file_digest = write_frame(result, out)
     digest, nbytes = ws.objects.put_table(pa.Table.from_pandas(result, preserve_index=False))
     params = {
         "size": n_size,
@@ -207,7 +215,6 @@ def lookalike(
         "random_seed": random_seed,
         "holdout": HOLDOUT,
     }
-    file_digest = write_frame(result, out)
     with ws.meta.begin() as connection:
         event_id = ws.meta.record_event(
             connection,
@@ -246,6 +253,14 @@ def lookalike(
         "quality": quality,
         "out": str(out),
     }
+
+
+def _check_out(out: str | Path) -> None:
+    """Refuse an unusable output name before any work (write_frame checks again)."""
+    output_format(out)
+    folder = Path(out).parent
+    if not folder.is_dir():
+        raise SegtrailError(f"{out}: folder {folder} does not exist")
 
 
 def _audience_row(ws: Workspace, name: str) -> dict:

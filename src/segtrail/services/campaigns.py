@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from segtrail.engine.responses import GROUPS, segment_responses
 from segtrail.errors import InputError, NotFound, SegtrailError
-from segtrail.readers import check_columns, read_table
+from segtrail.readers import check_columns, normalize_ids, read_table
 from segtrail.services.datasets import register_object, resolve_dataset
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
@@ -34,7 +34,9 @@ REQUIRED = ("customer_id", "group", "responded")
 FLAGS = ("responded", "opened", "clicked")
 
 
-def _validate(table: pa.Table, name: str, line_offset: int | None) -> pd.DataFrame:
+def _validate(
+    table: pa.Table, name: str, line_offset: int | None, ids_from_text: bool
+) -> pd.DataFrame:
     """Check a campaign file and return it as a clean frame; errors name the row."""
 
     def where(index: int) -> str:
@@ -48,23 +50,10 @@ def _validate(table: pa.Table, name: str, line_offset: int | None) -> pd.DataFra
             f"{name}: missing column {', '.join(missing)} (required: {', '.join(REQUIRED)}; "
             "optional: revenue, opened, clicked)"
         )
+    # the same id rules as ingest (no empty or repeated id; '00123' stays text), so that
+    # campaign ids compare equal to the dataset's
+    table = normalize_ids(table, "customer_id", name, line_offset, ids_from_text=ids_from_text)
     frame = table.to_pandas()
-    ids = frame["customer_id"]
-    if ids.isna().any():
-        raise InputError(
-            f"{name}: {where(int(np.flatnonzero(ids.isna())[0]))}, column 'customer_id': empty id"
-        )
-    if not pd.api.types.is_integer_dtype(ids):
-        frame["customer_id"] = ids.astype(str).str.strip()
-    duplicated = frame["customer_id"].duplicated(keep=False)
-    if duplicated.any():
-        rows = np.flatnonzero(duplicated.to_numpy())[:2]
-        value = frame["customer_id"].iloc[rows[0]]
-        count = int(frame["customer_id"].duplicated().sum())
-        raise InputError(
-            f"{name}: customer {value!r} appears more than once ({where(rows[0])} and "
-            f"{where(rows[1])}); {count:,} duplicate rows in all"
-        )
     group = frame["group"].astype("string").str.strip().str.lower()
     bad = ~group.isin(GROUPS).fillna(False).to_numpy(dtype=bool)
     if bad.any():
@@ -121,8 +110,13 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     if _campaign_rows(ws, name):
         raise SegtrailError(f"campaign {name!r} already exists")
     path = Path(path)
-    source = read_table(path)
-    frame = _validate(source.table, path.name, 1 if source.format == "csv" else None)
+    source = read_table(path, "customer_id")
+    frame = _validate(
+        source.table,
+        path.name,
+        1 if source.format == "csv" else None,
+        ids_from_text=source.format in ("csv", "excel"),
+    )
     version = default_version(ws, strategy)
     if version is not None:
         known = load_assignments(ws, version).index

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, insert, select
 
 from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
@@ -29,9 +30,12 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
     source = read_table(path, id_column)
     table = source.table
     check_columns(table, path.name)
-    from_csv = source.format == "csv"
     table = normalize_ids(
-        table, id_column, path.name, 1 if from_csv else None, ids_from_text=from_csv
+        table,
+        id_column,
+        path.name,
+        1 if source.format == "csv" else None,
+        ids_from_text=source.format in ("csv", "excel"),
     )
     columns = []
     for column_name in table.column_names:
@@ -163,8 +167,22 @@ def list_datasets(ws: Workspace) -> list[dict]:
     return out
 
 
-def get_dataset(ws: Workspace, ref: str) -> dict:
-    return _public(resolve_dataset(ws, ref))
+def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> dict:
+    """A dataset's metadata; with `rows`, also its first `rows` rows by id under "data"."""
+    row = resolve_dataset(ws, ref)
+    info = _public(row)
+    if rows > 0:
+        info["data"] = first_rows(ws, row, rows)
+    return info
+
+
+def first_rows(ws: Workspace, row: dict, n: int) -> list[dict]:
+    """The first `n` rows by id as plain Python values, straight from Arrow: an integer
+    column with gaps stays integers (pandas would turn it into floats)."""
+    table = load_table(ws, row)
+    n = min(n, table.num_rows)
+    order = pc.select_k_unstable(table, k=n, sort_keys=[(row["id_column"], "ascending")])
+    return table.take(order).to_pylist()
 
 
 def load_table(ws: Workspace, row: dict, columns: list[str] | None = None) -> pa.Table:

@@ -123,14 +123,10 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     v2 = ws.segment(
         "companies",
         "accounts",
-        "Flaw found: size hid how companies use the product; cluster on usage instead",
-        features=[
-            "weekly_active_share",
-            "usage_hours_per_seat",
-            "support_tickets_per_quarter",
-            "seats",
-        ],
-        k=3,
+        "Flaw found: size does not say what a company needs; product usage does "
+        "(engaged vs under-using accounts)",
+        features=["weekly_active_share", "usage_hours_per_seat"],
+        k=2,
     )
     ref2 = v2["version"]
     moved = ws.diff(ref1, ref2)
@@ -255,8 +251,8 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     yield f"lookalike vip-lookalike: 1,000 customers like {ref_m1}:{vip}; held-out recall {q['recall']:.0%}"
 
     written = ws.report(ref_m1, reports / "marketing-1.html")
-    ws.report(ref1, reports / "accounts-diff.html", diff=ref2)
-    yield f"reports: {written['out']} and {reports / 'accounts-diff.html'}"
+    moves = ws.report(ref1, reports / "accounts-diff.html", diff=ref2)
+    yield f"reports: {written['out']} and {moves['out']}"
 
 
 def _simulate_campaign(ws: Workspace, ref: str, target: int) -> pd.DataFrame:

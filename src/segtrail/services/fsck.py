@@ -12,13 +12,13 @@ from segtrail.store.objects import sha256_file
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
-# Every metadata column that points at an object.
-OBJECT_REFERENCES = (
-    (schema.datasets, "object_hash"),
-    (schema.segmentations, "assignments_hash"),
-    (schema.segmentations, "state_hash"),
-    (schema.audiences, "object_hash"),
-    (schema.campaigns, "object_hash"),
+# Every metadata column that points at an object, found from the schema's foreign keys, so a
+# table added later is checked without touching this file.
+OBJECT_REFERENCES = tuple(
+    (table, column.name)
+    for table in schema.metadata.sorted_tables
+    for column in table.columns
+    if any(fk.target_fullname == "objects.hash" for fk in column.foreign_keys)
 )
 
 

@@ -150,6 +150,7 @@ def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | 
         "diff": json.loads(state["diff"]) if state["diff"] else None,
         "entries": _entries(ws, state["id"]),
         "id": state["id"],
+        "event_id": state["event_id"],
     }
 
 
@@ -263,11 +264,14 @@ def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> dict:
 
 def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> dict:
     """The strategy map of one version: entries, the strategies x segments matrix with names,
-    and coverage of customers by active strategies."""
+    and coverage of customers by active strategies. A past `revision` shows the segment names
+    as they were then, so it reads back exactly as it was shown when it was made."""
     row = resolve_segmentation(ws, ref)
     state = plan_state(ws, row, revision)
-    labels = segment_labels(ws, row["id"])
-    names = {seg: history[-1]["name"] for seg, history in labels.items()}
+    if revision is not None and state is not None:
+        names = _names_at(ws, row["id"], state["event_id"])
+    else:
+        names = {seg: history[-1]["name"] for seg, history in segment_labels(ws, row["id"]).items()}
     assignments = load_assignments(ws, row).to_numpy()
     segment_list = sorted(names, key=lambda s: (s < 0, s))
     entries = state["entries"] if state else []
@@ -302,6 +306,7 @@ def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> dict:
         "at": state["at"] if state else None,
         "author": state["author"] if state else None,
         "carried_from": state["carried_from"] if state else None,
+        "diff": state["diff"] if state else None,
         "segments": [
             {"segment": s, "name": names[s], "customers": sizes.get(s, 0)} for s in segment_list
         ],
@@ -309,6 +314,17 @@ def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> dict:
         "matrix": matrix,
         "coverage": coverage,
     }
+
+
+def _names_at(ws: Workspace, segmentation_id: int, event_id: int) -> dict[int, str]:
+    """Each segment's name as of one event (names are append-only rows, newest last)."""
+    sl = schema.segment_labels
+    query = (
+        select(sl.c.segment, sl.c.name)
+        .where(sl.c.segmentation_id == segmentation_id, sl.c.event_id <= event_id)
+        .order_by(sl.c.id)
+    )
+    return {r["segment"]: r["name"] for r in _fetch(ws, query)}
 
 
 def plan_history(ws: Workspace, lens: str) -> list[dict]:

@@ -20,6 +20,10 @@ def utc_now() -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so DDL would
+    # autocommit statement by statement and a migration could half-apply. Turn that off and
+    # emit BEGIN ourselves (`_sqlite_begin`): every transaction, DDL included, is atomic.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     # FULL: a commit is on disk before we report success (crash safety over speed;
@@ -28,12 +32,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
 class MetadataStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
 
     # --- schema ------------------------------------------------------------------------
 

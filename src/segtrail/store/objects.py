@@ -22,6 +22,15 @@ from segtrail.errors import SegtrailError
 SUFFIX = ".parquet"
 
 
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 class ObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -44,6 +53,9 @@ class ObjectStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         try:
+            # mkstemp makes the file owner-only (0600); objects get the mode of any new file,
+            # so a teammate sharing the workspace folder can read them.
+            os.fchmod(fd, FILE_MODE)
             with os.fdopen(fd, "wb") as f:
                 f.write(view)
                 f.flush()
@@ -65,7 +77,13 @@ class ObjectStore:
         """Store named numpy arrays (fitted state) as a plain Parquet table: name, dtype,
         shape, raw bytes. Safe to load: no pickles, nothing executes."""
         names = sorted(arrays)
-        values = [np.ascontiguousarray(arrays[n]) for n in names]
+        # asarray, not ascontiguousarray: the latter turns a 0-d array into shape (1,).
+        values = [np.asarray(arrays[n], order="C") for n in names]
+        for name, value in zip(names, values, strict=True):
+            # Object arrays would store memory addresses; a structured dtype's fields would
+            # not survive `dtype.str`. Neither is needed for fitted state.
+            if value.dtype.hasobject or np.dtype(value.dtype.str) != value.dtype:
+                raise SegtrailError(f"array {name!r}: cannot store dtype {value.dtype} safely")
         table = pa.table(
             {
                 "name": pa.array(names, pa.string()),
