@@ -95,11 +95,6 @@ def test_failed_migration_rolls_back_entirely(
         assert ws.dataset("people@1")["rows"] == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Workspace.open only migrates when the version is below LATEST, so it never runs "
-    "migrate()'s newer-schema check; fix in services/workspace.py: `!= schema.LATEST`",
-)
 def test_newer_workspace_is_refused(old_workspace: Path) -> None:
     with Workspace.open(old_workspace) as ws, ws.meta.begin() as connection:
         connection.execute(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import typer
+
 from segtrail.cli.app import app
 from segtrail.errors import SegtrailError
 
@@ -20,10 +22,30 @@ from segtrail.cli import report as _report  # noqa: F401  isort: skip
 def main() -> None:
     """Console entry point: bad input or usage exits 2 with one line on stderr."""
     try:
-        app()
+        app(standalone_mode=False)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:  # Ctrl-C: click turns KeyboardInterrupt into Abort
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
     except SegtrailError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(e.exit_code)
+    except Exception as e:
+        if not _is_usage_error(e):
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `segtrail` or a bare group
+            sys.stdout.write(e.format_message() + "\n")
+            sys.exit(0)
+        # One line, like every other bad input: what is wrong and where to look.
+        command = e.ctx.command_path if getattr(e, "ctx", None) else "segtrail"
+        sys.stderr.write(f"error: {e.format_message()} (see `{command} --help`)\n")
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+
+
+def _is_usage_error(e: Exception) -> bool:
+    # Click's usage errors (Typer vendors click in recent releases, so match by shape).
+    return hasattr(e, "format_message") and getattr(e, "exit_code", None) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-console = Console(highlight=False, soft_wrap=True, markup=False)
+# Piped or redirected, print tables at their natural width rather than rich's 80 columns.
+console = Console(
+    highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 250
+)
 err_console = Console(stderr=True, highlight=False, markup=False)
 
 
@@ -70,8 +74,20 @@ def open_workspace():
     return Workspace.open(options.workspace, author=options.author)
 
 
+def _finite(data: Any) -> Any:
+    """NaN and infinities are not JSON: print them as null."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    text = json.dumps(_finite(data), indent=2, default=str, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 def show_progress(quiet: bool) -> bool:

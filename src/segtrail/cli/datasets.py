@@ -70,9 +70,7 @@ def show(
     """Schema, row count, missing share and a summary per column."""
     ws = open_workspace()
     if json_output:
-        from segtrail.services.datasets import get_dataset
-
-        print_json(get_dataset(ws, ref, rows=rows))
+        print_json(ws.dataset(ref, rows=rows))
         return
     info = ws.dataset(ref)
     console.print(f"{info['dataset']}  {info['rows']:,} customers, id column '{info['id_column']}'")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import func, insert, select
+from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
 from segtrail.engine.algorithms import get_algorithm
@@ -40,6 +41,7 @@ Progress = Callable[[str, float | None], None]
 STABILITY_BOOTSTRAPS = 20
 STABILITY_SAMPLE = 3_000
 STABILITY_N_INIT = 3
+PARALLEL_ABOVE = 20_000
 MAX_SEED = 2**31 - 1
 
 
@@ -148,7 +150,11 @@ def compute(
     progress("preparing features", None)
     X, fitted = fit_features(frame, spec)
     progress(f"clustering {len(frame):,} customers with {algo.name}", None)
-    result = algo.fit(X, dict(request["params"]), request["seed"])
+    # Small fits run faster on one thread: OpenMP threads fighting over two busy cores cost
+    # more than they bring below a few tens of thousands of rows.
+    threads = 1 if len(frame) < PARALLEL_ABOVE else None
+    with threadpool_limits(limits=threads):
+        result = algo.fit(X, dict(request["params"]), request["seed"])
     labels = result.labels
     used = dict(result.params)
     selection = used.pop("k_selection", None)
@@ -158,23 +164,30 @@ def compute(
     refit_params = algo.refit_params(result.params)
     if "n_init" in refit_params:
         refit_params["n_init"] = min(int(refit_params["n_init"]), STABILITY_N_INIT)
-    stability = bootstrap_stability(
-        X,
-        labels,
-        lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
-        n_boot=STABILITY_BOOTSTRAPS,
-        sample_size=STABILITY_SAMPLE,
-        seed=request["seed"],
-    )
+    with threadpool_limits(limits=1):  # refits run on small samples
+        stability = bootstrap_stability(
+            X,
+            labels,
+            lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
+            n_boot=STABILITY_BOOTSTRAPS,
+            sample_size=STABILITY_SAMPLE,
+            seed=request["seed"],
+        )
     progress("profiling segments", None)
     profile_columns = [c for c, kind in kinds.items() if kind in FEATURE_KINDS]
     profiles = profile_segments(frame, kinds, labels, columns=profile_columns)
     k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+    notes = list(result.notes)
+    if isinstance(used.get("k"), int) and k < used["k"]:
+        notes.append(
+            f"k={used['k']} was asked, but only {k} segments hold customers "
+            "(too few distinct customers on these features)"
+        )
     return {
         "labels": labels,
         "confidence": result.confidence,
         "state": result.state,
-        "notes": list(result.notes) + quality.pop("notes", []) + [stability.get("note", "")],
+        "notes": notes + quality.pop("notes", []) + [stability.get("note", "")],
         "used": used,
         "selection": selection,
         "quality": quality,

@@ -115,7 +115,7 @@ class Workspace:
         else:
             root = find_workspace()
         workspace = cls(root, author)
-        if migrate and workspace.meta.schema_version() < schema.LATEST:
+        if migrate and workspace.meta.schema_version() != schema.LATEST:
             workspace.meta.migrate()
         return workspace
 
@@ -143,10 +143,11 @@ class Workspace:
 
         return list_datasets(self)
 
-    def dataset(self, ref: str) -> dict:
+    def dataset(self, ref: str, rows: int = 0) -> dict:
+        """Schema, row count and column summaries; with `rows`, also the first rows by id."""
         from segtrail.services.datasets import get_dataset
 
-        return get_dataset(self, ref)
+        return get_dataset(self, ref, rows=rows)
 
     def dataset_frame(self, ref: str) -> Any:
         from segtrail.services.datasets import load_frame, resolve_dataset
