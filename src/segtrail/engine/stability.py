@@ -1,12 +1,17 @@
-"""Bootstrap stability of a clustering (Hennig 2007, "Cluster-wise assessment of cluster
-stability").
+"""How stable are the segments? Clusterwise Jaccard bootstrap (Hennig 2007).
 
-Each round draws a bootstrap sample (of a seeded subsample when the data is large), refits
-the same algorithm with the same parameters, and compares: overall agreement by the adjusted
-Rand index on the sampled customers, and per original segment the best Jaccard overlap with
-any bootstrap cluster. A segment's stability is its mean Jaccard over the rounds. Hennig's
-reading: below 0.6 the segment dissolves, 0.6-0.75 shows a pattern but is doubtful, above
-0.85 it is highly stable.
+On a subsample of at most ``sample_size`` customers (seeded), draw ``n_boot`` bootstrap
+samples (with replacement) and refit the same algorithm with the same parameters on each.
+For every original segment C, restricted to the distinct customers drawn, take the best
+Jaccard similarity |C & D| / |C | D| with any segment D of the refit; average over the
+bootstraps in which C appears. Noise (-1) belongs to no segment: original noise customers
+are left out, and refit noise is in no D. The adjusted Rand index between the original and
+the refit labels (on the distinct drawn customers that are not original noise; refit noise
+counts as one more label) summarises the whole segmentation.
+
+Hennig's reading of a segment's mean Jaccard: below 0.6 the segment dissolves (unstable),
+0.6 to 0.75 it shows a pattern but which customers belong is doubtful, 0.75 and above it is
+stable, 0.85 and above highly stable.
 """
 
 from __future__ import annotations
@@ -16,66 +21,108 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
+from segtrail.engine.algorithms.base import Algorithm, fmt_int, sample_rows
+from segtrail.errors import SegtrailError
+
+Refit = Callable[[np.ndarray, int], np.ndarray]
+
+
+def bootstrap_stability(
+    X: np.ndarray,
+    labels: np.ndarray,
+    refit: Refit,
+    n_boot: int = 20,
+    sample_size: int = 5000,
+    seed: int = 0,
+) -> dict:
+    """Clusterwise Jaccard bootstrap; see the module doc.
+
+    ``refit(X_sub, seed)`` returns labels for the rows of ``X_sub``. Returns {"ari_mean",
+    "ari_std", "jaccard": {segment: mean Jaccard}, "words": {segment: stability word},
+    "n_boot" (refits that succeeded), "sample_size", "note"}. Segments are int keys; a value
+    that cannot be measured (a segment never drawn, no successful refit) is None.
+    """
+    labels = np.asarray(labels)
+    idx = sample_rows(len(X), sample_size, seed)
+    Xs, ls = X[idx], labels[idx]
+    m = len(idx)
+    segments = np.unique(ls[ls >= 0])
+    rng = np.random.default_rng(seed)
+    sums = np.zeros(len(segments))
+    seen = np.zeros(len(segments))
+    aris = []
+    done = 0
+    for b in range(n_boot):
+        draw = rng.integers(0, m, size=m)
+        try:
+            boot = np.asarray(refit(Xs[draw], seed + 1 + b))
+        except (ValueError, SegtrailError):  # a degenerate resample (fewer points than k...)
+            continue
+        done += 1
+        # one label per distinct customer drawn (duplicates were fitted as copies)
+        distinct, first = np.unique(draw, return_index=True)
+        orig, new = ls[distinct], boot[first]
+        jac, present = _best_jaccard(orig, new, segments)
+        sums += np.where(present, jac, 0.0)
+        seen += present
+        keep = orig >= 0
+        if keep.sum() > 1:
+            aris.append(adjusted_rand_score(orig[keep], new[keep]))
+    jaccard = {
+        int(s): (float(sums[i] / seen[i]) if seen[i] else None) for i, s in enumerate(segments)
+    }
+    return {
+        "ari_mean": float(np.mean(aris)) if aris else None,
+        "ari_std": float(np.std(aris)) if aris else None,
+        "jaccard": jaccard,
+        "words": {s: stability_word(j) for s, j in jaccard.items()},
+        "n_boot": done,
+        "sample_size": int(m),
+        "note": (
+            f"Clusterwise Jaccard bootstrap (Hennig 2007): {done} resamples of "
+            f"{fmt_int(m)} customers, each refitted with the same algorithm and parameters"
+            + ("" if m == len(X) else f" (a seeded subsample of {fmt_int(len(X))})")
+        ),
+    }
+
 
 def stability_word(j: float | None) -> str:
-    if j is None:
+    """Hennig's reading of a mean Jaccard value ("" when there is none)."""
+    if j is None or not np.isfinite(j):
         return ""
     if j < 0.6:
         return "unstable"
     if j < 0.75:
         return "doubtful"
     if j < 0.85:
-        return "fair"
-    return "stable"
+        return "stable"
+    return "highly stable"
 
 
-def bootstrap_stability(
-    X: np.ndarray,
-    labels: np.ndarray,
-    refit: Callable[[np.ndarray, int], np.ndarray],
-    n_boot: int = 20,
-    sample_size: int = 5000,
-    seed: int = 0,
-) -> dict:
-    labels = np.asarray(labels)
-    n = len(labels)
-    rng = np.random.default_rng(seed)
-    base = np.arange(n) if n <= sample_size else np.sort(rng.choice(n, sample_size, replace=False))
-    segments = [int(s) for s in np.unique(labels[base]) if s >= 0]
-    jaccards: dict[int, list[float]] = {s: [] for s in segments}
-    aris = []
-    for b in range(n_boot):
-        draw = base[rng.integers(0, len(base), len(base))]
-        # Jaccard on distinct customers (as in Hennig's bootstrap): first copy of each.
-        rows, first = np.unique(draw, return_index=True)
-        try:
-            boot = np.asarray(refit(X[draw], seed + b + 1))
-        except ValueError:  # a degenerate resample (e.g. fewer points than clusters)
-            continue
-        boot_labels = boot[first]
-        original = labels[rows]
-        aris.append(adjusted_rand_score(original, boot_labels))
-        boot_clusters = [boot_labels == c for c in np.unique(boot_labels) if c >= 0]
-        for s in segments:
-            mine = original == s
-            if not mine.any():
-                continue
-            best = 0.0
-            for other in boot_clusters:
-                union = np.count_nonzero(mine | other)
-                if union:
-                    best = max(best, np.count_nonzero(mine & other) / union)
-            jaccards[s].append(best)
-    note = (
-        f"stability: {len(aris)} bootstrap refits on a sample of {len(base):,} customers"
-        if len(base) < n
-        else f"stability: {len(aris)} bootstrap refits"
-    )
-    return {
-        "ari_mean": float(np.mean(aris)) if aris else None,
-        "ari_std": float(np.std(aris)) if aris else None,
-        "jaccard": {s: float(np.mean(v)) if v else None for s, v in jaccards.items()},
-        "n_boot": len(aris),
-        "sample_size": len(base),
-        "note": note,
-    }
+def make_refit(algorithm: Algorithm, used_params: dict) -> Refit:
+    """A refit callable for ``bootstrap_stability`` that pins the model parameters that were
+    used (k, eps, ...), so every bootstrap fits the same model, not a re-chosen one."""
+    pinned = algorithm.refit_params(used_params)
+
+    def refit(X_sub: np.ndarray, seed: int) -> np.ndarray:
+        return algorithm.fit(X_sub, pinned, seed).labels
+
+    return refit
+
+
+def _best_jaccard(
+    orig: np.ndarray, new: np.ndarray, segments: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per original segment: best Jaccard with any refit segment, and whether it was drawn."""
+    new_ids, new_codes = np.unique(np.where(new >= 0, new, -1), return_inverse=True)
+    valid_new = new_ids >= 0
+    orig_pos = np.searchsorted(segments, orig)
+    in_orig = orig >= 0
+    table = np.zeros((len(segments), len(new_ids)))
+    np.add.at(table, (orig_pos[in_orig], new_codes[in_orig]), 1.0)
+    size_c = np.bincount(orig_pos[in_orig], minlength=len(segments)).astype(float)
+    size_d = np.bincount(new_codes, minlength=len(new_ids)).astype(float)
+    union = size_c[:, None] + size_d[None, :] - table
+    jac = np.where(union > 0, table / np.maximum(union, 1), 0.0)[:, valid_new]
+    best = jac.max(axis=1) if jac.shape[1] else np.zeros(len(segments))
+    return best, size_c > 0

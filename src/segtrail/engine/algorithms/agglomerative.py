@@ -1,0 +1,76 @@
+"""Agglomerative clustering with Ward linkage: a tree of merges cut at k segments.
+
+Ward's method merges, at each step, the two groups whose union increases the
+within-segment sum of squares least. It needs all pairwise distances, so memory grows with
+the square of the rows: above ``max_rows`` (default ``MAX_ROWS``) it refuses and suggests
+kmeans. The tree is computed once (SciPy ``linkage``), so choosing k cuts the same tree at
+every k of the range.
+
+New customers go to the nearest segment centre (the mean of its members); confidence is
+the distance to the own segment's centre.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from segtrail.engine.algorithms.base import (
+    Algorithm,
+    FitResult,
+    as_matrix,
+    centroids,
+    distance_to_own,
+    fmt_int,
+    nearest_centre,
+    order_by_size,
+    resolve_k,
+)
+from segtrail.errors import SegtrailError
+
+MAX_ROWS = 20_000
+
+
+class Agglomerative(Algorithm):
+    name = "agglomerative"
+    takes_k = True
+    confidence_meaning = "distance to the segment centre (smaller = more typical)"
+    model_params = ("k", "linkage")
+
+    def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
+        X = as_matrix(X)
+        _check_size(len(X), params)
+        k, selection, notes = resolve_k(self.name, X, params, seed)
+        labels, _ = order_by_size(_cut(_tree(X), k))
+        centres = centroids(X, labels, int(labels.max()) + 1)
+        used = {"k": k, "linkage": "ward", "n_rows": len(X)}
+        if selection is not None:
+            used["k_selection"] = selection
+        confidence = distance_to_own(X, centres, labels)
+        return FitResult(labels, confidence, used, {"centres": centres}, notes)
+
+    def sweep(self, X: np.ndarray, ks, params: dict, seed: int) -> dict[int, dict]:
+        X = as_matrix(X)
+        _check_size(len(X), params)
+        tree = _tree(X)
+        return {k: {"labels": order_by_size(_cut(tree, k))[0]} for k in ks}
+
+    def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return nearest_centre(as_matrix(X), state["centres"])
+
+
+def _check_size(n: int, params: dict) -> None:
+    limit = int(params.get("max_rows") or MAX_ROWS)
+    if n > limit:
+        raise SegtrailError(
+            f"agglomerative (Ward) is limited to {fmt_int(limit)} customers, got {fmt_int(n)} "
+            "(its memory grows with the square of the rows); use kmeans instead"
+        )
+
+
+def _tree(X: np.ndarray) -> np.ndarray:
+    return linkage(X.astype(np.float64), method="ward")
+
+
+def _cut(tree: np.ndarray, k: int) -> np.ndarray:
+    return fcluster(tree, t=k, criterion="maxclust").astype(np.int32) - 1

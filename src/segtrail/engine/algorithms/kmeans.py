@@ -1,0 +1,109 @@
+"""k-means (Lloyd), the default algorithm.
+
+Up to ``SAMPLE_STARTS_ABOVE`` customers: scikit-learn ``KMeans`` with ``n_init`` k-means++
+starts on all rows (10 by default: one start often lands in a local optimum that merges
+two segments and splits another). Above it: the starts run on a seeded sample of
+``START_SAMPLE`` customers, and the best start is refined by Lloyd iterations on all rows.
+On 1M customers this is faster than a single bare ``KMeans`` start on all rows, and better.
+(MiniBatchKMeans was measured slower here at equal quality, so it is not used.)
+
+Confidence: Euclidean distance to the customer's own segment centre (smaller = more typical).
+New customers go to the nearest centre.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans as SkKMeans
+
+from segtrail.engine.algorithms.base import (
+    Algorithm,
+    FitResult,
+    as_matrix,
+    distance_to_own,
+    fmt_int,
+    nearest_centre,
+    order_by_size,
+    resolve_k,
+    sample_rows,
+)
+
+N_INIT = 10
+SWEEP_N_INIT = 1  # k-means++ starts per k while choosing k (plus one warm start)
+SAMPLE_STARTS_ABOVE = 100_000
+START_SAMPLE = 20_000
+MAX_ITER = 300
+
+
+class KMeans(Algorithm):
+    name = "kmeans"
+    takes_k = True
+    confidence_meaning = "distance to the segment centre (smaller = more typical)"
+    model_params = ("k", "n_init", "max_iter")
+
+    def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
+        X = as_matrix(X)
+        k, selection, notes = resolve_k(self.name, X, params, seed)
+        n_init = int(params.get("n_init", N_INIT))
+        max_iter = int(params.get("max_iter", MAX_ITER))
+        n = len(X)
+        used = {"k": k, "n_init": n_init, "max_iter": max_iter, "n_rows": n}
+        if n > SAMPLE_STARTS_ABOVE:
+            idx = sample_rows(n, START_SAMPLE, seed)
+            starts = SkKMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed).fit(X[idx])
+            model = SkKMeans(
+                k, init=starts.cluster_centers_, n_init=1, max_iter=max_iter, random_state=seed
+            )
+            model.fit(X)
+            used["start_sample"] = len(idx)
+            notes.append(
+                f"k-means: {n_init} k-means++ starts on a sample of {fmt_int(len(idx))} "
+                f"customers, the best refined on all {fmt_int(n)} customers"
+            )
+        else:
+            model = SkKMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed).fit(X)
+        used["n_iter"] = int(model.n_iter_)
+        used["inertia"] = float(model.inertia_)
+        if selection is not None:
+            used["k_selection"] = selection
+        labels, mapping = order_by_size(model.labels_)
+        centres = np.zeros((len(mapping), X.shape[1]), dtype=np.float32)
+        for old, new in mapping.items():
+            centres[new] = model.cluster_centers_[old]
+        confidence = distance_to_own(X, centres, labels)
+        return FitResult(labels, confidence, used, {"centres": centres}, notes)
+
+    def sweep(self, X: np.ndarray, ks, params: dict, seed: int) -> dict[int, dict]:
+        """Fit each k (ascending) with ``SWEEP_N_INIT`` k-means++ starts plus one warm start:
+        the previous k's centres with its widest segment (largest sum of squares) split in
+        two. The warm start keeps the curve smooth: a lone k-means++ start often merges a
+        small distinct segment (such as VIPs) into a neighbour, which would make the planted
+        k look worse than its neighbours."""
+        X = as_matrix(X)
+        out: dict[int, dict] = {}
+        prev = None
+        for k in sorted(ks):
+            best = SkKMeans(k, n_init=SWEEP_N_INIT, max_iter=MAX_ITER, random_state=seed).fit(X)
+            if prev is not None and len(prev.cluster_centers_) == k - 1:
+                init = _split_widest(X, prev.cluster_centers_, prev.labels_, seed)
+                warm = SkKMeans(k, init=init, n_init=1, max_iter=MAX_ITER).fit(X)
+                if warm.inertia_ < best.inertia_:
+                    best = warm
+            prev = best
+            out[k] = {"labels": order_by_size(best.labels_)[0], "inertia": float(best.inertia_)}
+        return out
+
+    def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return nearest_centre(as_matrix(X), state["centres"])
+
+
+def _split_widest(X: np.ndarray, centres: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """Centres for k from a (k-1) solution: the segment with the largest sum of squares is
+    replaced by the two centres of a 2-means on its members."""
+    sq = np.einsum("ij,ij->i", X - centres[labels], X - centres[labels])
+    widest = int(np.argmax(np.bincount(labels, weights=sq, minlength=len(centres))))
+    members = X[labels == widest]
+    if len(members) < 2:
+        return np.vstack([centres, X[int(np.argmax(sq))]])
+    halves = SkKMeans(2, n_init=1, random_state=seed).fit(members).cluster_centers_
+    return np.vstack([np.delete(centres, widest, axis=0), halves]).astype(np.float32)

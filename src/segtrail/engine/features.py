@@ -1,0 +1,343 @@
+"""Preprocessing: turn a customer table into the float32 matrix that clustering sees.
+
+Two JSON-serializable dicts describe the whole step:
+
+- the *spec* (``build_spec``): which columns are features, their kind and weight;
+- the *fitted state* (``fit_features``): everything learned from the data (medians, log
+  choices, means, standard deviations, category levels, the reference date), so
+  ``transform_features`` turns new customers into exactly the same coordinates.
+
+Rules, per kind (every block is finally multiplied by the column's weight):
+
+- numeric: missing values get the median; a heavily skewed non-negative column
+  (skewness > 1 and minimum >= 0: money, counts, recency) gets ``log1p``; then standard
+  scaling to mean 0 and standard deviation 1.
+- boolean: 0/1 (words such as yes/no are understood), then as numeric (no log).
+- datetime: days before the reference date (the latest date in the data), then as numeric.
+- categorical: one-hot over the kept levels. A level is kept when it holds at least 1% of
+  the rows and is among the 20 most frequent; the rest are grouped into "(other)". Missing
+  values are their own level "(missing)". The block is scaled by ``1 / sqrt(1 - sum(p^2))``
+  (p = level shares at fit time), which makes the total variance of the block equal to 1:
+  one categorical column weighs as much as one standardized numeric column, whatever its
+  number of levels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segtrail.errors import SegtrailError
+
+Progress = Callable[[str, float], None]
+"""Progress callback: ``progress(step_description, fraction_done_0_to_1)``."""
+
+FEATURE_KINDS = ("numeric", "categorical", "boolean", "datetime")
+NON_FEATURE_KINDS = ("text", "id")
+SPEC_VERSION = 1
+
+SKEW_LIMIT = 1.0  # log1p above this skewness (for non-negative columns)
+MIN_LEVEL_SHARE = 0.01  # rarer levels go to "(other)"
+MAX_LEVELS = 20  # at most this many named levels per categorical column
+OTHER = "(other)"
+MISSING = "(missing)"
+_TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0"}
+
+
+# ----------------------------------------------------------------------------- spec
+
+
+def build_spec(
+    df: pd.DataFrame,
+    kinds: dict[str, str],
+    id_column: str,
+    features: list[str] | None = None,
+    exclude: list[str] | None = None,
+    weights: dict[str, float] | None = None,
+) -> dict:
+    """Choose the feature columns and their weights; returns a JSON-serializable spec."""
+    available = [c for c in df.columns if c in kinds]
+    usable = [c for c in available if kinds[c] in FEATURE_KINDS and c != id_column]
+
+    def unknown(name: str, what: str) -> SegtrailError:
+        return SegtrailError(
+            f"unknown column '{name}' in {what}; available columns: {', '.join(available)}"
+        )
+
+    if features is None:
+        chosen = list(usable)
+    else:
+        chosen = []
+        for name in features:
+            if name not in available:
+                raise unknown(name, "features")
+            if name == id_column or kinds[name] == "id":
+                raise SegtrailError(f"column '{name}' is the customer id; it cannot be a feature")
+            if kinds[name] not in FEATURE_KINDS:
+                raise SegtrailError(
+                    f"column '{name}' is {kinds[name]} (free text or high-cardinality strings); "
+                    "it cannot be a feature"
+                )
+            if name not in chosen:
+                chosen.append(name)
+    for name in exclude or []:
+        if name not in available:
+            raise unknown(name, "exclude")
+    chosen = [c for c in chosen if c not in set(exclude or [])]
+    if not chosen:
+        raise SegtrailError(
+            "no feature columns left; usable columns: " + (", ".join(usable) or "none")
+        )
+    weights = dict(weights or {})
+    for name, w in weights.items():
+        if name not in available:
+            raise unknown(name, "weights")
+        if name not in chosen:
+            raise SegtrailError(f"weight given for '{name}', which is not a feature")
+        if not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
+            raise SegtrailError(f"weight for '{name}' must be a number >= 0, got {w!r}")
+    return {
+        "version": SPEC_VERSION,
+        "id_column": id_column,
+        "features": [
+            {"column": c, "kind": kinds[c], "weight": float(weights.get(c, 1.0))} for c in chosen
+        ],
+    }
+
+
+# ----------------------------------------------------------------------------- fit / transform
+
+
+def fit_features(
+    df: pd.DataFrame, spec: dict, progress: Progress | None = None
+) -> tuple[np.ndarray, dict]:
+    """Learn the preprocessing from ``df`` and return (float32 matrix, fitted state)."""
+    _check_columns(df, spec["features"])
+    columns = []
+    for i, feat in enumerate(spec["features"]):
+        if progress:
+            progress(f"preparing {feat['column']}", i / len(spec["features"]))
+        columns.append(_fit_column(df[feat["column"]], feat))
+    fitted = {
+        "version": SPEC_VERSION,
+        "id_column": spec["id_column"],
+        "columns": columns,
+        "feature_names": [name for col in columns for name in col["output"]],
+    }
+    fitted["n_features"] = len(fitted["feature_names"])
+    X = transform_features(df, fitted)
+    if progress:
+        progress("features ready", 1.0)
+    return X, fitted
+
+
+def transform_features(df: pd.DataFrame, fitted: dict) -> np.ndarray:
+    """Apply a fitted state to (new) customers; extra or reordered columns are fine."""
+    _check_columns(df, fitted["columns"])
+    X = np.empty((len(df), fitted["n_features"]), dtype=np.float32)
+    start = 0
+    for col in fitted["columns"]:
+        width = len(col["output"])
+        block = X[:, start : start + width]
+        if col["kind"] == "categorical":
+            _onehot_into(block, df[col["column"]], col)
+        else:
+            values = _numeric_values(df[col["column"]], col)
+            block[:, 0] = _scale_numeric(values, col)
+        start += width
+    return X
+
+
+def describe_spec(fitted: dict) -> list[dict]:
+    """One row per feature column: column, kind, transform (plain words), weight."""
+    rows = []
+    for col in fitted["columns"]:
+        if col["kind"] == "categorical":
+            named = [lv for lv in col["levels"] if lv not in (OTHER, MISSING)]
+            extras = [lv for lv in (OTHER, MISSING) if lv in col["levels"]]
+            text = f"one-hot, {len(named)} levels" + (f" + {', '.join(extras)}" if extras else "")
+            if col["grouped_levels"]:
+                text += f" ({col['grouped_levels']} rare levels grouped)"
+            text += f", block scaled x{col['scale']:.3g} (total variance 1)"
+        else:
+            parts = []
+            if col["kind"] == "boolean":
+                parts.append("0/1")
+            if col["kind"] == "datetime":
+                parts.append(f"days before {col['reference_date']}")
+            if col["n_missing"]:
+                parts.append(f"missing -> median {col['median']:.4g}")
+            if col["log1p"]:
+                parts.append("log1p")
+            parts.append("standardized")
+            text = ", ".join(parts)
+        rows.append(
+            {
+                "column": col["column"],
+                "kind": col["kind"],
+                "transform": text,
+                "weight": col["weight"],
+            }
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_columns(df: pd.DataFrame, feats: list[dict]) -> None:
+    for feat in feats:
+        if feat["column"] not in df.columns:
+            raise SegtrailError(f"missing feature column '{feat['column']}'")
+
+
+def _fit_column(series: pd.Series, feat: dict) -> dict:
+    col: dict[str, Any] = {
+        "column": feat["column"],
+        "kind": feat["kind"],
+        "weight": float(feat.get("weight", 1.0)),
+    }
+    if feat["kind"] == "categorical":
+        return _fit_categorical(series, col)
+    if feat["kind"] == "datetime":
+        dates = _as_datetime(series)
+        ref = dates.max()
+        col["reference_date"] = None if pd.isna(ref) else ref.isoformat()
+    values = _numeric_values(series, col)
+    ok = ~np.isnan(values)
+    col["n_missing"] = int((~ok).sum())
+    present = values[ok]
+    col["median"] = float(np.median(present)) if present.size else 0.0
+    col["log1p"] = bool(
+        feat["kind"] != "boolean"
+        and present.size > 2
+        and present.min() >= 0
+        and _skewness(present) > SKEW_LIMIT
+    )
+    filled = np.where(ok, values, col["median"])
+    if col["log1p"]:
+        filled = np.log1p(filled)
+    col["mean"] = float(filled.mean()) if filled.size else 0.0
+    std = float(filled.std()) if filled.size else 0.0
+    col["std"] = std if std > 1e-12 else 1.0  # a constant column stays 0, not nan
+    col["output"] = [col["column"]]
+    return col
+
+
+def _fit_categorical(series: pd.Series, col: dict) -> dict:
+    codes, names = _category_codes(series)
+    n = len(codes)
+    counts = np.bincount(codes[codes >= 0], minlength=len(names)) if n else np.zeros(0, int)
+    order = sorted(range(len(names)), key=lambda i: (-counts[i], names[i]))
+    kept = [i for r, i in enumerate(order) if r < MAX_LEVELS and counts[i] >= MIN_LEVEL_SHARE * n]
+    levels = [names[i] for i in kept]
+    shares = [counts[i] / n for i in kept] if n else []
+    grouped = [i for i in order if i not in set(kept)]
+    if grouped:
+        levels.append(OTHER)
+        shares.append(sum(counts[i] for i in grouped) / n)
+    n_missing = int((codes < 0).sum())
+    if n_missing:
+        levels.append(MISSING)
+        shares.append(n_missing / n)
+    spread = 1.0 - float(np.sum(np.square(shares)))
+    col["levels"] = levels
+    col["grouped_levels"] = len(grouped)
+    col["n_missing"] = n_missing
+    # Indicator variances p(1-p) sum to 1 - sum(p^2); this factor brings that total to 1.
+    col["scale"] = 1.0 / math.sqrt(spread) if spread > 1e-12 else 1.0
+    col["output"] = [f"{col['column']}={lv}" for lv in levels]
+    return col
+
+
+def _onehot_into(block: np.ndarray, series: pd.Series, col: dict) -> None:
+    codes, names = _category_codes(series)
+    index = {lv: j for j, lv in enumerate(col["levels"])}
+    fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or to no level at all
+    # the trailing slot is picked by code -1 (missing)
+    per_name = np.array(
+        [index.get(name, fallback) for name in names] + [index.get(MISSING, fallback)],
+        dtype=np.int64,
+    )
+    cols = per_name[codes]
+    block[:] = 0.0
+    rows = np.flatnonzero(cols >= 0)
+    block[rows, cols[rows]] = np.float32(col["scale"] * col["weight"])
+
+
+def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (-1 = missing) and the level names as strings, stable across dtypes."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    names = [_level_name(u) for u in uniques]
+    if len(set(names)) < len(names):  # e.g. 1 and "1": merge to one level per name
+        merged: dict[str, int] = {}
+        remap = np.array([merged.setdefault(nm, len(merged)) for nm in names], dtype=np.int64)
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        names = list(merged)
+    return np.asarray(codes, dtype=np.int64), names
+
+
+def _level_name(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))  # 3.0 (an int column with gaps) reads as "3"
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _numeric_values(series: pd.Series, col: dict) -> np.ndarray:
+    kind = col["kind"]
+    if kind == "datetime":
+        ref = col.get("reference_date")
+        dates = _as_datetime(series)
+        if ref is None:
+            return np.full(len(series), np.nan)
+        delta = pd.Timestamp(ref) - dates
+        return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "boolean":
+        return _boolean_values(series)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = pd.to_numeric(series, errors="coerce")
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _boolean_values(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    words = [str(u).strip().lower() for u in uniques]
+    lookup = np.array(
+        [1.0 if w in _TRUE_WORDS else 0.0 if w in _FALSE_WORDS else np.nan for w in words]
+        + [np.nan]
+    )
+    return lookup[codes]  # code -1 picks the trailing nan
+
+
+def _as_datetime(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(series.dtype):
+        return series
+    dates = pd.to_datetime(series, errors="coerce", utc=True)
+    return dates.dt.tz_localize(None)
+
+
+def _scale_numeric(values: np.ndarray, col: dict) -> np.ndarray:
+    filled = np.where(np.isnan(values), col["median"], values)
+    if col["log1p"]:
+        filled = np.log1p(np.maximum(filled, 0.0))  # new data below 0 is clipped to 0
+    return ((filled - col["mean"]) * (col["weight"] / col["std"])).astype(np.float32)
+
+
+def _skewness(x: np.ndarray) -> float:
+    centred = x - x.mean()
+    m2 = float(np.mean(centred**2))
+    if m2 <= 1e-24:
+        return 0.0
+    return float(np.mean(centred**3)) / m2**1.5
