@@ -278,6 +278,8 @@ def normalize_ids(
         if ids_from_text:
             ids = _plain_integers(ids)
     table = table.set_column(table.column_names.index(id_column), id_column, ids)
+    if pc.count_distinct(ids).as_py() == len(ids):
+        return table  # the common case; the costlier count below only runs to explain
     counts = pc.value_counts(ids)
     duplicated = pc.filter(counts, pc.greater(counts.field("counts"), 1))
     if len(duplicated):

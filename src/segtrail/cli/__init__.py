@@ -22,7 +22,10 @@ from segtrail.cli import report as _report  # noqa: F401  isort: skip
 def main() -> None:
     """Console entry point: bad input or usage exits 2 with one line on stderr."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns the code of `raise typer.Exit(code)`.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:  # Ctrl-C: click turns KeyboardInterrupt into Abort
