@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.features import transform_features
 from segtrail.errors import InputError, SegtrailError
-from segtrail.readers import read_table
+from segtrail.readers import normalize_ids, read_table
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_names
 from segtrail.store import schema
@@ -105,11 +105,19 @@ def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
     output_format(out)
     dataset = resolve_dataset(ws, row["dataset_id"])
     id_column = dataset["id_column"]
-    source = read_table(file)
+    source = read_table(file, id_column)
     name = Path(file).name
     if id_column not in source.table.column_names:
         raise InputError(f"{name}: no id column '{id_column}' (the id column of {dataset['name']})")
-    frame = source.table.to_pandas()
+    # Ids are read as ingest reads them, so '00123' stays '00123' and matches the dataset.
+    table = normalize_ids(
+        source.table,
+        id_column,
+        name,
+        1 if source.format == "csv" else None,
+        ids_from_text=source.format in ("csv", "excel"),
+    )
+    frame = table.to_pandas()
     fitted = json.loads(row["feature_spec"])["fitted"]
     try:
         X = transform_features(frame, fitted)
