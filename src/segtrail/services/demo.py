@@ -14,6 +14,15 @@ from segtrail.services.workspace import Workspace
 
 Say = Callable[[str], None]
 
+# The product lens looks at engagement only.
+ENGAGEMENT = [
+    "app_sessions_per_month",
+    "web_visits_per_month",
+    "support_tickets",
+    "return_rate",
+    "device",
+]
+
 
 def _pick(ws: Workspace, ref: str, column: str, largest: bool = True) -> int:
     """The segment whose mean of `column` is highest (or lowest)."""
@@ -117,7 +126,10 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     for name, message, channels, segments, status, rationale in strategies:
         ws.strategy_add(name, message, channels)
         ws.plan_map(name, ref1, segments, status=status, rationale=rationale)
-    yield "strategies #1-#4 mapped (#2 not viable, #4 spans two clusters); see `segtrail plan show accounts@1`"
+    yield (
+        "strategies #1-#4 mapped (#2 not viable, #4 spans two clusters); "
+        "see `segtrail plan show accounts@1`"
+    )
     ws.adopt(ref1)
 
     v2 = ws.segment(
@@ -130,7 +142,10 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     )
     ref2 = v2["version"]
     moved = ws.diff(ref1, ref2)
-    yield f"re-segmented as {ref2}; {moved['common_customers']} companies compared, ARI {moved['ari']:.2f}"
+    yield (
+        f"re-segmented as {ref2}; {moved['common_customers']} companies compared, "
+        f"ARI {moved['ari']:.2f}"
+    )
     carried = ws.carry(ref1, ref2, apply=True)
     for e in carried["strategies"]:
         yield f"  carried {e['strategy']}: {e['fate']} -> {e['explanation']}"
@@ -193,26 +208,14 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
         "customers",
         "product",
         "Product engagement: app and web use, support load, returns",
-        features=[
-            "app_sessions_per_month",
-            "web_visits_per_month",
-            "support_tickets",
-            "return_rate",
-            "device",
-        ],
+        features=ENGAGEMENT,
         k="auto",
     )
     pr2 = ws.segment(
         "customers",
         "product",
         "Same engagement view with a Gaussian mixture (k by BIC)",
-        features=[
-            "app_sessions_per_month",
-            "web_visits_per_month",
-            "support_tickets",
-            "return_rate",
-            "device",
-        ],
+        features=ENGAGEMENT,
         algorithm="gmm",
         k_range=(2, 8),
     )
@@ -237,7 +240,8 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     rep = ws.campaign_report("app-push-q1")
     o = rep["overall"]
     yield (
-        f"campaign app-push-q1: treatment {o['treatment_rate']:.1%} vs control {o['control_rate']:.1%}, "
+        f"campaign app-push-q1: treatment {o['treatment_rate']:.1%} "
+        f"vs control {o['control_rate']:.1%}, "
         f"uplift {o['uplift']:+.1%} (p={o['p_value']:.2g})"
     )
     look = ws.lookalike(
@@ -248,7 +252,10 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
         name="vip-lookalike",
     )
     q = look["quality"]
-    yield f"lookalike vip-lookalike: 1,000 customers like {ref_m1}:{vip}; held-out recall {q['recall']:.0%}"
+    yield (
+        f"lookalike vip-lookalike: 1,000 customers like {ref_m1}:{vip}; "
+        f"held-out recall {q['recall']:.0%}"
+    )
 
     written = ws.report(ref_m1, reports / "marketing-1.html")
     moves = ws.report(ref1, reports / "accounts-diff.html", diff=ref2)
