@@ -1,0 +1,64 @@
+"""The demo tells both essays' stories end to end (small sample for speed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segtrail.services.demo import build_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("demo") / "ws"
+    lines: list[str] = []
+    ws = build_demo(root, customers=4_000, say=lines.append)
+    yield ws, lines
+    ws.close()
+
+
+def test_ten_companies_story(demo) -> None:
+    ws, _ = demo
+    first = ws.plan_show("accounts@1")
+    statuses = {e["strategy"]: e["status"] for e in first["entries"]}
+    assert statuses["one-message"] == "paused"  # Team A's message for everyone
+    assert statuses["s2-self-serve"] == "not-viable"
+    spanning = next(e for e in first["entries"] if e["strategy"] == "s4-community")
+    assert len(spanning["segments"]) == 2
+    one = next(e for e in first["entries"] if e["strategy"] == "one-message")
+    assert one["segments"] == "all"
+
+    carried = ws.plan_show("accounts@2")
+    assert carried["carried_from"] == {"version": "accounts@1", "revision": first["revision"]}
+    assert {e["strategy"] for e in carried["entries"]} == set(statuses)
+    assert ws.diff("accounts@1", "accounts@2")["ari"] < 1.0  # the re-segmentation moved companies
+
+    why = ws.why("s3-adoption")
+    assert [m["version"] for m in why["mappings"]] == ["accounts@2", "accounts@1"]
+    assert "Flaw found" in why["mappings"][0]["hypothesis"]
+    assert why["mappings"][0]["carry"]["from"] == "accounts@1"
+
+
+def test_product_lens_is_compared(demo) -> None:
+    ws, lines = demo
+    compared = ws.compare("accounts", "accounts-product", {"fit": "poor"})
+    assert compared["a"] == "accounts@2"  # the adopted version
+    assert any(item["warnings"] for item in compared["complement"])
+    assert any("rates fit=poor" in line for line in lines)
+
+
+def test_customer_lenses_campaign_lookalike_and_reports(demo) -> None:
+    ws, _ = demo
+    lenses = {}
+    for row in ws.log():
+        lenses.setdefault(row["lens"], []).append(row["version"])
+    assert len(lenses["marketing"]) >= 2 and len(lenses["product"]) >= 2
+    names = [s["name"] for s in ws.show("marketing@1")["segments"]]
+    assert "Younger, tech-savvy" in names and "Older, tech-casual" in names
+    report = ws.campaign_report("app-push-q1")
+    assert report["overall"]["control_n"] > 0 and report["overall"]["treatment_n"] > 0
+    assert [a["audience"] for a in ws.audiences()] == ["vip-lookalike"]
+    for name in ("marketing-1.html", "accounts-diff.html"):
+        assert (Path(ws.root) / "reports" / name).stat().st_size > 100_000
+    assert ws.fsck()["clean"]
