@@ -139,17 +139,20 @@ def fit_features(
 def transform_features(df: pd.DataFrame, fitted: dict) -> np.ndarray:
     """Apply a fitted state to (new) customers; extra or reordered columns are fine."""
     _check_columns(df, fitted["columns"])
-    X = np.empty((len(df), fitted["n_features"]), dtype=np.float32)
+    # filled feature by feature (contiguous rows of the transpose), then transposed blockwise
+    Xt = np.empty((fitted["n_features"], len(df)), dtype=np.float32)
     start = 0
     for col in fitted["columns"]:
         width = len(col["output"])
-        block = X[:, start : start + width]
+        block = Xt[start : start + width]
         if col["kind"] == "categorical":
             _onehot_into(block, df[col["column"]], col)
         else:
-            values = _numeric_values(df[col["column"]], col)
-            block[:, 0] = _scale_numeric(values, col)
+            block[0] = _scale_numeric(_numeric_values(df[col["column"]], col), col)
         start += width
+    X = np.empty((len(df), fitted["n_features"]), dtype=np.float32)
+    for lo in range(0, len(df), 65_536):  # blockwise transpose: cache friendly
+        X[lo : lo + 65_536] = Xt[:, lo : lo + 65_536].T
     return X
 
 
@@ -256,6 +259,7 @@ def _fit_categorical(series: pd.Series, col: dict) -> dict:
 
 
 def _onehot_into(block: np.ndarray, series: pd.Series, col: dict) -> None:
+    """Fill ``block`` (levels x rows) with the scaled one-hot coding of ``series``."""
     codes, names = _category_codes(series)
     index = {lv: j for j, lv in enumerate(col["levels"])}
     fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or to no level at all
@@ -264,10 +268,10 @@ def _onehot_into(block: np.ndarray, series: pd.Series, col: dict) -> None:
         [index.get(name, fallback) for name in names] + [index.get(MISSING, fallback)],
         dtype=np.int64,
     )
-    cols = per_name[codes]
-    block[:] = 0.0
-    rows = np.flatnonzero(cols >= 0)
-    block[rows, cols[rows]] = np.float32(col["scale"] * col["weight"])
+    level = per_name[codes]
+    value = np.float32(col["scale"] * col["weight"])
+    for j in range(len(block)):  # one pass per level: faster than a scattered assignment
+        np.multiply(level == j, value, out=block[j])
 
 
 def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -337,7 +341,8 @@ def _scale_numeric(values: np.ndarray, col: dict) -> np.ndarray:
 
 def _skewness(x: np.ndarray) -> float:
     centred = x - x.mean()
-    m2 = float(np.mean(centred**2))
+    squared = centred * centred  # products, not ** (a float power is slow)
+    m2 = float(squared.mean())
     if m2 <= 1e-24:
         return 0.0
-    return float(np.mean(centred**3)) / m2**1.5
+    return float((squared * centred).mean()) / m2**1.5

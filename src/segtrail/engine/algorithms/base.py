@@ -8,16 +8,24 @@ used, and a fitted state made of numpy arrays and JSON scalars only (no pickles)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances_argmin_min
+from threadpoolctl import threadpool_limits
 
 from segtrail.errors import SegtrailError
 
 CHUNK_ROWS = 65_536  # rows per block when a step would otherwise build an n x d temporary
+# Up to this many rows, fits run on one thread: scikit-learn's OpenMP/BLAS threads cost more
+# than they save on sample-sized problems (2-4x slower measured on the 2-core target when
+# other work shares the machine).
+ONE_THREAD_ROWS = 100_000
 
 
 @dataclass
@@ -175,3 +183,18 @@ def elbow_strength(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     y = (y - y.min()) / span if span > 0 else np.zeros_like(y)
     chord = y[0] + (y[-1] - y[0]) * x
     return np.maximum(chord - y, 0.0) / np.hypot(1.0, y[-1] - y[0])
+
+
+def one_thread(n_rows: int = 0) -> threadpool_limits | contextlib.nullcontext:
+    """Context for a fit on ``n_rows`` rows: one thread when small (see ONE_THREAD_ROWS)."""
+    if n_rows <= ONE_THREAD_ROWS:
+        return threadpool_limits(limits=1)
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def quiet_convergence() -> Iterator[None]:
+    """Silence scikit-learn's ConvergenceWarning; callers report such cases in their notes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield

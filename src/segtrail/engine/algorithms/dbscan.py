@@ -31,6 +31,7 @@ from segtrail.engine.algorithms.base import (
     elbow_strength,
     fmt_int,
     nearest_centre,
+    one_thread,
     order_by_size,
     sample_rows,
 )
@@ -61,7 +62,8 @@ class DBSCAN(Algorithm):
         notes = []
         eps = params.get("eps")
         if eps is None:
-            eps = knee_eps(Xf, min_samples, seed)
+            with one_thread(len(Xf)):
+                eps = knee_eps(Xf, min_samples, seed)
             notes.append(
                 f"eps={eps:.3g} taken from the knee of the {min_samples}-nearest-neighbour "
                 "distance curve"
@@ -69,7 +71,8 @@ class DBSCAN(Algorithm):
         eps = float(eps)
         if not eps > 0:
             raise SegtrailError(f"eps must be a positive number, got {eps}")
-        model = SkDBSCAN(eps=eps, min_samples=min_samples).fit(Xf)
+        with one_thread(len(Xf)):
+            model = SkDBSCAN(eps=eps, min_samples=min_samples).fit(Xf)
         core = model.core_sample_indices_
         if len(core) > MAX_CORE_POINTS:
             keep = sample_rows(len(core), MAX_CORE_POINTS, seed + 1)

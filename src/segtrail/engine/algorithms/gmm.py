@@ -18,12 +18,9 @@ posterior probability. Confidence: that probability (higher = surer).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.cluster import KMeans as SkKMeans
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from segtrail.engine.algorithms.base import (
@@ -32,7 +29,9 @@ from segtrail.engine.algorithms.base import (
     FitResult,
     as_matrix,
     fmt_int,
+    one_thread,
     order_by_size,
+    quiet_convergence,
     resolve_k,
     sample_rows,
 )
@@ -42,6 +41,7 @@ DEFAULT_K_RANGE = (2, 10)
 SAMPLE_SIZE = 100_000
 REG_COVAR = 0.1
 N_INIT = 3
+SWEEP_N_INIT = 2
 MAX_ITER = 200
 COVARIANCE_TYPES = ("full", "diag")
 
@@ -74,7 +74,9 @@ class GMM(Algorithm):
         order = [old for old, _ in sorted(mapping.items(), key=lambda item: item[1])]
         for key in ("weights", "means", "precisions_cholesky"):
             state[key] = state[key][order]  # components nobody is assigned to are dropped
-        state["weights"] = state["weights"] / state["weights"].sum()
+        if len(order) < k:  # the stored mixture changed: confidences must come from it
+            state["weights"] = state["weights"] / state["weights"].sum()
+            labels, confidence = self.assign(state, X)
         if len(idx) < n:
             notes.append(
                 f"Gaussian mixture fitted on a sample of {fmt_int(len(idx))} customers; "
@@ -107,7 +109,7 @@ class GMM(Algorithm):
         cov, reg = _options(params)
         out = {}
         for k in ks:
-            model = _fit_mixture(X, k, cov, reg, 2, seed)
+            model = _fit_mixture(X, k, cov, reg, SWEEP_N_INIT, seed)
             raw = model.predict(X.astype(np.float64))
             out[k] = {
                 "labels": order_by_size(raw)[0],
@@ -160,7 +162,8 @@ def _fit_mixture(
 ) -> GaussianMixture:
     if k > len(X):
         raise SegtrailError(f"k={k} is more than the {len(X):,} customers to fit")
-    starts = SkKMeans(k, n_init=n_init, random_state=seed).fit(X)
+    with one_thread(len(X)), quiet_convergence():
+        starts = SkKMeans(k, n_init=n_init, random_state=seed).fit(X)
     model = GaussianMixture(
         k,
         covariance_type=cov,
@@ -169,6 +172,5 @@ def _fit_mixture(
         means_init=starts.cluster_centers_.astype(np.float64),
         random_state=seed,
     )
-    with warnings.catch_warnings():  # non-convergence is reported in the notes instead
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with one_thread(len(X)), quiet_convergence():  # non-convergence is in the notes
         return model.fit(X.astype(np.float64))

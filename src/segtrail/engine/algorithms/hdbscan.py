@@ -33,6 +33,7 @@ from segtrail.engine.algorithms.base import (
     FitResult,
     as_matrix,
     fmt_int,
+    one_thread,
     order_by_size,
     sample_rows,
 )
@@ -75,7 +76,9 @@ class HDBSCAN(Algorithm):
             min_samples=min_samples,
             cluster_selection_method=method,
             copy=True,
-        ).fit(Xf)
+        )
+        with one_thread(len(Xf)):
+            model.fit(Xf)
         fitted_labels = model.labels_.astype(np.int32)
         core = _neighbours(Xf, Xf, min_samples)[0][:, -1]  # itself is the first neighbour
         n_seg = int(fitted_labels.max()) + 1

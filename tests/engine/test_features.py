@@ -1,0 +1,268 @@
+"""Preprocessing: the feature spec, the fitted state and its replay on new customers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segtrail.engine.features import (
+    MISSING,
+    OTHER,
+    build_spec,
+    describe_spec,
+    fit_features,
+    transform_features,
+)
+from segtrail.errors import SegtrailError
+
+KINDS = {
+    "id": "id",
+    "email": "text",
+    "age": "numeric",
+    "spend": "numeric",
+    "channel": "categorical",
+    "member": "boolean",
+    "signup": "datetime",
+}
+
+
+def frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "id": [f"C{i:05d}" for i in range(n)],
+            "email": [f"user{i}@example.com" for i in range(n)],
+            "age": rng.normal(45, 12, n).round(),
+            "spend": rng.lognormal(5, 1.2, n).round(2),  # money: skewed, non-negative
+            "channel": rng.choice(["Email", "TikTok", "Store"], n, p=[0.5, 0.3, 0.2]),
+            "member": rng.choice(["yes", "no"], n),
+            "signup": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D"),
+        }
+    )
+
+
+def block(fitted: dict, X: np.ndarray, column: str) -> np.ndarray:
+    start = 0
+    for col in fitted["columns"]:
+        width = len(col["output"])
+        if col["column"] == column:
+            return X[:, start : start + width]
+        start += width
+    raise KeyError(column)
+
+
+def column_state(fitted: dict, column: str) -> dict:
+    return next(c for c in fitted["columns"] if c["column"] == column)
+
+
+# ----------------------------------------------------------------------------- spec
+
+
+def test_default_spec_takes_every_feature_kind_but_not_id_or_text() -> None:
+    spec = build_spec(frame(), KINDS, "id")
+    assert [f["column"] for f in spec["features"]] == [
+        "age",
+        "spend",
+        "channel",
+        "member",
+        "signup",
+    ]
+    assert all(f["weight"] == 1.0 for f in spec["features"])
+    assert json.loads(json.dumps(spec)) == spec
+
+
+def test_features_exclude_and_weights() -> None:
+    spec = build_spec(
+        frame(), KINDS, "id", features=["spend", "age", "channel"], exclude=["age"],
+        weights={"spend": 2.5},
+    )  # fmt: skip
+    assert [(f["column"], f["weight"]) for f in spec["features"]] == [
+        ("spend", 2.5),
+        ("channel", 1.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"features": ["agee"]}, "unknown column 'agee' in features; available columns: id,"),
+        ({"exclude": ["nope"]}, "unknown column 'nope' in exclude"),
+        ({"weights": {"nope": 2.0}}, "unknown column 'nope' in weights"),
+        ({"features": ["email"]}, "column 'email' is text"),
+        ({"features": ["id"]}, "column 'id' is the customer id"),
+        ({"features": ["age"], "weights": {"spend": 2.0}}, "'spend', which is not a feature"),
+        ({"weights": {"age": -1.0}}, "weight for 'age' must be a number >= 0"),
+        ({"features": ["age"], "exclude": ["age"]}, "no feature columns left"),
+    ],
+)
+def test_spec_mistakes_get_one_clear_line(kwargs: dict, words: str) -> None:
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(frame(), KINDS, "id", **kwargs)
+    assert words in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+def test_matrix_shape_dtype_and_json_state() -> None:
+    df = frame()
+    X, fitted = fit_features(df, build_spec(df, KINDS, "id"))
+    assert X.dtype == np.float32 and X.shape == (len(df), fitted["n_features"])
+    assert X.flags.c_contiguous and np.isfinite(X).all()
+    assert fitted["feature_names"][:2] == ["age", "spend"]
+    assert "channel=Email" in fitted["feature_names"]
+    assert json.loads(json.dumps(fitted)) == fitted
+
+
+def test_numeric_is_imputed_logged_when_skewed_and_standardized() -> None:
+    df = frame(2000)
+    df.loc[::10, "age"] = np.nan
+    X, fitted = fit_features(df, build_spec(df, KINDS, "id"))
+    age, spend = column_state(fitted, "age"), column_state(fitted, "spend")
+    assert not age["log1p"] and spend["log1p"]  # symmetric vs money
+    assert age["n_missing"] == 200 and age["median"] == pytest.approx(df["age"].median())
+    for name in ("age", "spend"):
+        values = block(fitted, X, name)[:, 0].astype(np.float64)
+        assert values.mean() == pytest.approx(0.0, abs=1e-5)
+        assert values.std() == pytest.approx(1.0, abs=1e-4)
+    # every missing age sits exactly at the median's coordinate
+    at_median = (age["median"] - age["mean"]) / age["std"]
+    assert np.allclose(block(fitted, X, "age")[::10, 0], at_median, atol=1e-5)
+    # log1p: the coordinate is linear in log1p(spend)
+    logs = np.log1p(df["spend"].to_numpy())
+    expected = (logs - logs.mean()) / logs.std()
+    assert np.allclose(block(fitted, X, "spend")[:, 0], expected, atol=1e-4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    levels=st.integers(2, 15),
+    seed=st.integers(0, 10_000),
+    weight=st.sampled_from([0.5, 1.0, 3.0]),
+)
+def test_categorical_block_weighs_like_one_numeric_column(
+    levels: int, seed: int, weight: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(levels)) * 0.9 + 0.1 / levels  # every level >= 1%-ish
+    n = 3000
+    df = pd.DataFrame(
+        {
+            "id": np.arange(n).astype(str),
+            "cat": rng.choice([f"L{i}" for i in range(levels)], n, p=probs),
+            "num": rng.normal(size=n),
+        }
+    )
+    kinds = {"id": "id", "cat": "categorical", "num": "numeric"}
+    X, fitted = fit_features(df, build_spec(df, kinds, "id", weights={"cat": weight}))
+    cat = block(fitted, X, "cat").astype(np.float64)
+    # total variance of the block = weight^2, like a numeric column with that weight
+    assert cat.var(axis=0).sum() == pytest.approx(weight**2, rel=1e-4)
+    assert block(fitted, X, "num").var() == pytest.approx(1.0, rel=1e-4)
+    # each row has exactly one level switched on
+    assert ((cat > 0).sum(axis=1) == 1).all()
+
+
+def test_rare_levels_are_grouped_and_missing_is_its_own_level() -> None:
+    n = 2000
+    common = np.array(["A"] * 1200 + ["B"] * 700 + ["C"] * 70, dtype=object)
+    rare = np.array([f"r{i}" for i in range(10)] * 2, dtype=object)  # 0.1% each
+    values = np.concatenate([common, rare, [None] * 10])
+    df = pd.DataFrame({"id": np.arange(n).astype(str), "cat": values})
+    X, fitted = fit_features(df, build_spec(df, {"id": "id", "cat": "categorical"}, "id"))
+    cat = column_state(fitted, "cat")
+    assert cat["levels"] == ["A", "B", "C", OTHER, MISSING]
+    assert cat["grouped_levels"] == 10 and cat["n_missing"] == 10
+    switched = X.argmax(axis=1)
+    assert (switched[1970:1990] == 3).all() and (switched[1990:] == 4).all()
+
+
+def test_at_most_twenty_named_levels() -> None:
+    n = 3000
+    df = pd.DataFrame({"id": np.arange(n).astype(str), "cat": [f"v{i % 30}" for i in range(n)]})
+    _, fitted = fit_features(df, build_spec(df, {"id": "id", "cat": "categorical"}, "id"))
+    levels = column_state(fitted, "cat")["levels"]
+    assert len(levels) == 21 and levels[-1] == OTHER
+
+
+def test_boolean_words_and_datetime_days_before_the_latest_date() -> None:
+    df = frame(300)
+    X, fitted = fit_features(df, build_spec(df, KINDS, "id"))
+    member = block(fitted, X, "member")[:, 0]
+    yes = (df["member"] == "yes").to_numpy()
+    assert member[yes].min() > member[~yes].max()  # yes -> 1 -> the higher coordinate
+    signup = column_state(fitted, "signup")
+    assert pd.Timestamp(signup["reference_date"]) == df["signup"].max()
+    days = (df["signup"].max() - df["signup"]).dt.days.to_numpy()
+    coord = block(fitted, X, "signup")[:, 0]
+    assert not signup["log1p"]  # evenly spread dates are not skewed
+    assert np.corrcoef(days, coord)[0, 1] > 0.9999
+
+
+def test_constant_column_gives_zeros_not_nan() -> None:
+    df = pd.DataFrame({"id": ["a", "b", "c"], "x": [5.0, 5.0, 5.0], "c": ["k", "k", "k"]})
+    X, _ = fit_features(df, build_spec(df, {"id": "id", "x": "numeric", "c": "categorical"}, "id"))
+    assert np.isfinite(X).all() and (X[:, 0] == 0).all()
+
+
+# ----------------------------------------------------------------------------- transform
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 300))
+def test_transform_replays_fit_exactly(seed: int, n: int) -> None:
+    df = frame(n, seed)
+    df.loc[df.index[::7], "spend"] = np.nan
+    X, fitted = fit_features(df, build_spec(df, KINDS, "id"))
+    roundtrip = json.loads(json.dumps(fitted))  # stored as JSON in the workspace
+    shuffled = df[df.columns[::-1]].assign(extra=1)  # reordered, with an extra column
+    assert np.array_equal(transform_features(shuffled, roundtrip), X)
+
+
+def test_new_customers_unseen_category_goes_to_other_or_nowhere() -> None:
+    df = frame(500)
+    _, fitted = fit_features(df, build_spec(df, KINDS, "id"))
+    new = frame(3, seed=9)
+    new["channel"] = ["Fax", "Email", None]
+    Y = transform_features(new, fitted)
+    channel = block(fitted, Y, "channel")
+    assert (channel[0] == 0).all()  # no "(other)" level was fitted: the row has no level on
+    assert channel[1].max() > 0
+    assert (channel[2] == 0).all()
+
+
+def test_unseen_category_joins_other_when_it_was_fitted() -> None:
+    n = 1000
+    df = pd.DataFrame(
+        {"id": np.arange(n).astype(str), "cat": ["A"] * 600 + ["B"] * 395 + ["z"] * 5}
+    )
+    _, fitted = fit_features(df, build_spec(df, {"id": "id", "cat": "categorical"}, "id"))
+    assert column_state(fitted, "cat")["levels"] == ["A", "B", OTHER]
+    Y = transform_features(pd.DataFrame({"cat": ["never seen", "z", "A"]}), fitted)
+    assert Y.argmax(axis=1).tolist() == [2, 2, 0]
+
+
+def test_missing_feature_column_is_named() -> None:
+    df = frame(50)
+    _, fitted = fit_features(df, build_spec(df, KINDS, "id"))
+    with pytest.raises(SegtrailError, match="missing feature column 'spend'"):
+        transform_features(df.drop(columns="spend"), fitted)
+
+
+def test_describe_spec_rows() -> None:
+    df = frame(500)
+    _, fitted = fit_features(df, build_spec(df, KINDS, "id", weights={"age": 2.0}))
+    rows = describe_spec(fitted)
+    assert [r["column"] for r in rows] == ["age", "spend", "channel", "member", "signup"]
+    by = {r["column"]: r for r in rows}
+    assert by["age"]["weight"] == 2.0 and by["age"]["kind"] == "numeric"
+    assert "log1p" in by["spend"]["transform"]
+    assert "one-hot, 3 levels" in by["channel"]["transform"]
+    assert "total variance 1" in by["channel"]["transform"]
+    assert "days before" in by["signup"]["transform"]
