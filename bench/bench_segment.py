@@ -18,7 +18,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 df = pd.read_parquet(sys.argv[1])
 num = [c for c in df.columns if c.startswith("x")]
 cat = [c for c in df.columns if c.startswith("c") and c != "customer_id"]
-X = ColumnTransformer([("num", StandardScaler(), num), ("cat", OneHotEncoder(), cat)]).fit_transform(df)
+pre = ColumnTransformer([("num", StandardScaler(), num), ("cat", OneHotEncoder(), cat)])
+X = pre.fit_transform(df)
 labels = KMeans(n_clusters=8, random_state=0).fit_predict(X)
 pd.DataFrame({"customer_id": df["customer_id"], "segment": labels}).to_parquet(sys.argv[2])
 """

@@ -35,10 +35,12 @@ class Figure:
         return self.subject_seconds / self.baseline_seconds
 
     def line(self) -> str:
-        goal = f" (goal <= {self.goal}x: {'met' if self.ratio <= self.goal else 'NOT met'})"
+        goal = ""
+        if self.goal is not None:
+            goal = f" (goal <= {self.goal}x: {'met' if self.ratio <= self.goal else 'NOT met'})"
         extra = "".join(f"; {k} {v}" for k, v in self.extra.items())
         return (
-            f"{self.name}: {self.ratio:.2f}x{goal if self.goal else ''} — "
+            f"{self.name}: {self.ratio:.2f}x{goal} — "
             f"{self.subject} {self.subject_seconds:.2f} s vs {self.baseline} "
             f"{self.baseline_seconds:.2f} s{extra}"
         )

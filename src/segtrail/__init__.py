@@ -1,11 +1,8 @@
 """segtrail: segment customers and keep the thread from every tactic to its hypothesis."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("segtrail")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0"
+# The single source of the version (pyproject.toml reads it from here); a literal, because
+# importlib.metadata costs 30 ms at every command's start.
+__version__ = "0.1.0"
 
 __all__ = ["Workspace", "__version__"]
 

@@ -145,19 +145,18 @@ def _read_csv(path: Path, head: bytes, id_column: str | None) -> SourceTable:
 def _parse_csv(path: Path, encoding: str, delimiter: str, id_column: str | None) -> pa.Table:
     # Arrow's default null markers ("", NA, N/A, NaN, null, ...) apply to every column.
     read_options = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding)
-    # Quoted values may hold line breaks (addresses, notes). Without this, Arrow splits the
-    # file into blocks at raw newlines and such a file fails once it spans two blocks (1 MB).
-    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     convert_options = pacsv.ConvertOptions(
         strings_can_be_null=True, column_types={id_column: pa.string()} if id_column else None
     )
     try:
-        return pacsv.read_csv(
-            path,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
+        # Fast path: Arrow splits the file into blocks at raw newlines and parses them in
+        # parallel. A quoted value holding a line break (addresses, notes) can break that
+        # split; the parse then fails and we read again allowing newlines in values.
+        return _arrow_csv(path, read_options, delimiter, convert_options, newlines=False)
+    except pa.ArrowInvalid:
+        pass
+    try:
+        return _arrow_csv(path, read_options, delimiter, convert_options, newlines=True)
     except pa.ArrowInvalid as e:
         message = str(e)
         if "Expected" in message and "columns" in message:
@@ -167,6 +166,15 @@ def _parse_csv(path: Path, encoding: str, delimiter: str, id_column: str | None)
         if "Duplicate" in message or "duplicate" in message:
             raise InputError(f"{path.name}: {message}") from None
         raise InputError(f"{path.name}: cannot parse as CSV ({message.splitlines()[0]})") from None
+
+
+def _arrow_csv(path, read_options, delimiter, convert_options, *, newlines: bool) -> pa.Table:
+    return pacsv.read_csv(
+        path,
+        read_options=read_options,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines),
+        convert_options=convert_options,
+    )
 
 
 def _ragged_row_message(path: Path, encoding: str, delimiter: str) -> str:
@@ -250,6 +258,7 @@ def normalize_ids(
     line_offset: int | None,
     *,
     ids_from_text: bool = False,
+    check_unique: bool = True,
 ) -> pa.Table:
     """Check the id column (present, no nulls, no duplicates) and give it a stable type:
     integers stay integers; anything else becomes text, so '00123' keeps its zeros.
@@ -278,20 +287,26 @@ def normalize_ids(
         if ids_from_text:
             ids = _plain_integers(ids)
     table = table.set_column(table.column_names.index(id_column), id_column, ids)
+    if check_unique:
+        check_unique_ids(table, id_column, name, line_offset)
+    return table
+
+
+def check_unique_ids(table: pa.Table, id_column: str, name: str, line_offset: int | None) -> None:
+    """Refuse duplicate ids, naming the first duplicated id, its rows and the count."""
+    ids = table[id_column]
     if pc.count_distinct(ids).as_py() == len(ids):
-        return table  # the common case; the costlier count below only runs to explain
+        return  # the common case; the costlier count below only runs to explain
+    where = _row_words(line_offset)
     counts = pc.value_counts(ids)
     duplicated = pc.filter(counts, pc.greater(counts.field("counts"), 1))
-    if len(duplicated):
-        value = duplicated.field("values")[0].as_py()
-        rows = pc.indices_nonzero(pc.equal(ids, pa.scalar(value, ids.type))).to_pylist()[:3]
-        extra_rows = int(pc.sum(duplicated.field("counts")).as_py()) - len(duplicated)
-        raise InputError(
-            f"{name}: column '{id_column}': {len(duplicated):,} duplicate ids "
-            f"({extra_rows:,} extra rows); first: {value!r} at "
-            + " and ".join(where(r) for r in rows)
-        )
-    return table
+    value = duplicated.field("values")[0].as_py()
+    rows = pc.indices_nonzero(pc.equal(ids, pa.scalar(value, ids.type))).to_pylist()[:3]
+    extra_rows = int(pc.sum(duplicated.field("counts")).as_py()) - len(duplicated)
+    raise InputError(
+        f"{name}: column '{id_column}': {len(duplicated):,} duplicate ids "
+        f"({extra_rows:,} extra rows); first: {value!r} at " + " and ".join(where(r) for r in rows)
+    )
 
 
 def _plain_integers(ids: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -311,4 +326,4 @@ def _row_words(line_offset: int | None):
     return where
 
 
-__all__ = ["SourceTable", "check_columns", "normalize_ids", "read_table"]
+__all__ = ["SourceTable", "check_columns", "check_unique_ids", "normalize_ids", "read_table"]

@@ -40,6 +40,14 @@ class Options:
 options = Options()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from segtrail import __version__
+
+        typer.echo(f"segtrail {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     workspace: Path = typer.Option(
@@ -57,13 +65,10 @@ def _global(
         help="Who is acting, recorded with every change (default: git user.name, else OS user).",
         show_default=False,
     ),
-    version: bool = typer.Option(False, "--version", help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", help="Show the version and exit.", is_eager=True, callback=_version
+    ),
 ) -> None:
-    if version:
-        from segtrail import __version__
-
-        typer.echo(f"segtrail {__version__}")
-        raise typer.Exit()
     options.workspace = workspace
     options.author = author
 

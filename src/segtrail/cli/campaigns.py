@@ -8,7 +8,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_list, print_json
+from segtrail.cli.app import (
+    JSON_OPTION,
+    QUIET_OPTION,
+    StepProgress,
+    app,
+    console,
+    open_workspace,
+    parse_list,
+    print_json,
+)
 
 campaign_app = typer.Typer(
     help="Campaigns: who got which strategy and who responded.", no_args_is_help=True
@@ -157,20 +166,24 @@ def lookalike(
         "5%", "--size", help="Audience size: a number or a percentage of the pool."
     ),
     name: str = typer.Option(None, "--name", help="Audience name (default lookalike-N)."),
+    quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Rank a pool by similarity to a seed and write the best as a lookalike audience."""
-    r = open_workspace().lookalike(
-        pool,
-        out,
-        seed=seed,
-        seed_ids=seed_ids,
-        seed_top=seed_top,
-        features=parse_list(features),
-        method=method,
-        size=size,
-        name=name,
-    )
+    ws = open_workspace()
+    with StepProgress(quiet or json_output) as progress:
+        progress(f"ranking {pool} by similarity to the seed ({method})")
+        r = ws.lookalike(
+            pool,
+            out,
+            seed=seed,
+            seed_ids=seed_ids,
+            seed_top=seed_top,
+            features=parse_list(features),
+            method=method,
+            size=size,
+            name=name,
+        )
     if json_output:
         print_json(r)
         return

@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, print_json
+from segtrail.cli.app import (
+    JSON_OPTION,
+    QUIET_OPTION,
+    StepProgress,
+    app,
+    console,
+    open_workspace,
+    print_json,
+)
 
 dataset_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
@@ -20,10 +28,14 @@ def ingest(
     ),
     id_column: str = typer.Option(..., "--id", help="The column that identifies a customer."),
     name: str = typer.Option(None, "--name", help="Dataset name (default: the file's stem)."),
+    quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Import a customer table as a new immutable dataset version NAME@N."""
-    result = open_workspace().ingest(file, id_column, name)
+    ws = open_workspace()
+    with StepProgress(quiet or json_output) as progress:
+        progress(f"reading and checking {file.name}")
+        result = ws.ingest(file, id_column, name)
     if json_output:
         print_json(result)
         return

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, print_json
+from segtrail.cli.app import (
+    JSON_OPTION,
+    QUIET_OPTION,
+    StepProgress,
+    app,
+    console,
+    open_workspace,
+    print_json,
+)
 
 
 @app.command()
@@ -16,11 +24,15 @@ def report(
     diff: str = typer.Option(
         None, "--diff", help="Report how customers moved from REF to this version instead."
     ),
+    quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write an offline HTML report: hypothesis, projection, profiles, stability, lineage,
     strategy map and campaign results; with --diff, a Sankey of how customers moved."""
-    result = open_workspace().report(ref, out, diff)
+    ws = open_workspace()
+    with StepProgress(quiet or json_output) as progress:
+        progress(f"drawing the report of {ref}")
+        result = ws.report(ref, out, diff)
     if json_output:
         print_json(result)
         return

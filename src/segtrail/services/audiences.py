@@ -22,7 +22,6 @@ from segtrail.readers import read_table
 from segtrail.services.datasets import kinds_of, load_frame, register_object, resolve_dataset
 from segtrail.services.refs import check_name, parse_segment_ref
 from segtrail.services.segmentations import (
-    _fetch,
     load_assignments,
     ref_of,
     resolve_segmentation,
@@ -50,6 +49,16 @@ def parse_size(size: str | int, pool: int) -> int:
     return value
 
 
+def segment_members(ws: Workspace, target: str) -> tuple[dict, int, pd.Index]:
+    """LENS@N:SEGMENT -> (version row, segment label, customer ids in that segment)."""
+    ref, segment = parse_segment_ref(target)
+    row = resolve_segmentation(ws, str(ref))
+    labels = load_assignments(ws, row)
+    if segment not in set(labels.unique()):
+        raise SegtrailError(f"{ref_of(row)} has no segment {segment}")
+    return row, segment, labels.index[labels.to_numpy() == segment]
+
+
 def _ids_in_pool(pool_ids: pd.Index, ids: pd.Index) -> np.ndarray:
     if pd.api.types.is_integer_dtype(pool_ids.dtype) != pd.api.types.is_integer_dtype(ids.dtype):
         pool_ids, ids = pool_ids.astype(str), ids.astype(str)
@@ -71,12 +80,7 @@ def _seed_mask(
         )
     pool_ids = pd.Index(frame[id_column].to_numpy())
     if seed is not None:
-        ref, segment = parse_segment_ref(seed)
-        row = resolve_segmentation(ws, str(ref))
-        labels = load_assignments(ws, row)
-        if segment not in set(labels.unique()):
-            raise SegtrailError(f"{ref_of(row)} has no segment {segment}")
-        members = labels.index[labels.to_numpy() == segment]
+        row, segment, members = segment_members(ws, seed)
         mask = _ids_in_pool(pool_ids, members)
         info = {
             "kind": "segment",
@@ -202,7 +206,7 @@ def lookalike(
             "rank": np.arange(1, len(chosen) + 1, dtype=np.int64),
         }
     )
-    existing = {r["name"] for r in _fetch(ws, select(schema.audiences.c.name))}
+    existing = {r["name"] for r in ws.meta.fetch(select(schema.audiences.c.name))}
     name = name or f"lookalike-{len(existing) + 1}"
     if name in existing:
         raise SegtrailError(f"an audience named {name!r} already exists")
@@ -264,7 +268,7 @@ def _check_out(out: str | Path) -> None:
 
 
 def _audience_row(ws: Workspace, name: str) -> dict:
-    rows = _fetch(ws, select(schema.audiences).where(schema.audiences.c.name == name))
+    rows = ws.meta.fetch(select(schema.audiences).where(schema.audiences.c.name == name))
     if not rows:
         raise NotFound(f"no audience {name!r}; `segtrail audience list` shows them")
     return rows[0]
@@ -272,8 +276,8 @@ def _audience_row(ws: Workspace, name: str) -> dict:
 
 def list_audiences(ws: Workspace) -> list[dict]:
     au, e = schema.audiences, schema.events
-    rows = _fetch(
-        ws, select(au, e.c.at, e.c.author).join(e, au.c.event_id == e.c.id).order_by(au.c.id)
+    rows = ws.meta.fetch(
+        select(au, e.c.at, e.c.author).join(e, au.c.event_id == e.c.id).order_by(au.c.id)
     )
     return [
         {
@@ -296,12 +300,7 @@ def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> di
         raise SegtrailError(f"unknown --format {fmt!r}: use csv, meta or google")
     out = Path(out)
     if ":" in target:
-        ref, segment = parse_segment_ref(target)
-        row = resolve_segmentation(ws, str(ref))
-        labels = load_assignments(ws, row)
-        if segment not in set(labels.unique()):
-            raise SegtrailError(f"{ref_of(row)} has no segment {segment}")
-        ids = labels.index[labels.to_numpy() == segment]
+        row, segment, ids = segment_members(ws, target)
         dataset = resolve_dataset(ws, row["dataset_id"])
         provenance = {
             "kind": "segment",

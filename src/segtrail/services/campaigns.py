@@ -19,7 +19,6 @@ from segtrail.services.datasets import register_object, resolve_dataset
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
 from segtrail.services.segmentations import (
-    _fetch,
     load_assignments,
     ref_of,
     resolve_segmentation,
@@ -93,8 +92,7 @@ def _validate(
 def default_version(ws: Workspace, strategy: str) -> dict | None:
     """The version the strategy is mapped to most recently (None if never mapped)."""
     pe, ps = schema.plan_entries, schema.plan_states
-    rows = _fetch(
-        ws,
+    rows = ws.meta.fetch(
         select(ps.c.segmentation_id)
         .join(pe, pe.c.plan_state_id == ps.c.id)
         .where(pe.c.strategy == strategy)
@@ -182,7 +180,7 @@ def _campaign_rows(ws: Workspace, name: str | None = None, strategy: str | None 
         query = query.where(c.c.name == name)
     if strategy is not None:
         query = query.where(c.c.strategy == strategy)
-    return _fetch(ws, query)
+    return ws.meta.fetch(query)
 
 
 def report(ws: Workspace, name: str, by: str | None = None) -> dict:

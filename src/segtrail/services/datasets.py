@@ -7,19 +7,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import func, insert, select
 
 from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
 from segtrail.errors import NotFound
-from segtrail.readers import check_columns, normalize_ids, read_table
+from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
 from segtrail.store import schema
 from segtrail.store.metadata import utc_now
+from segtrail.store.objects import encode_table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from segtrail.services.workspace import Workspace
 
 
@@ -31,12 +33,14 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
     source = read_table(path, id_column)
     table = source.table
     check_columns(table, path.name)
+    line_offset = 1 if source.format == "csv" else None
     table = normalize_ids(
         table,
         id_column,
         path.name,
-        1 if source.format == "csv" else None,
+        line_offset,
         ids_from_text=source.format in ("csv", "excel"),
+        check_unique=False,  # checked below, while the object is encoded
     )
     kinds = {}
     for column_name in table.column_names:
@@ -46,11 +50,12 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
         if coerced is not column:
             table = table.set_column(table.column_names.index(column_name), column_name, coerced)
 
-    latest = _latest_version(ws, name)
-    # Writing the object (Parquet encoding, hashing, fsync) and summarizing the columns both
-    # run in Arrow without the GIL: overlap them.
+    # Encoding the Parquet object and the remaining checks and summaries all run in Arrow
+    # without the GIL: overlap them. Nothing reaches the disk until every check has passed.
+    dictionary = [c for c, kind in kinds.items() if kind in ("categorical", "boolean")]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        stored = pool.submit(ws.objects.put_table, table)
+        encoded = pool.submit(encode_table, table, dictionary)
+        check_unique_ids(table, id_column, path.name, line_offset)
         columns = [
             {
                 "name": column_name,
@@ -60,7 +65,9 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
             }
             for column_name in table.column_names
         ]
-        digest, size = stored.result()
+        data = encoded.result()
+    latest = _latest_version(ws, name)
+    digest, size = ws.objects.put_bytes(data)
     if latest is not None and latest["object_hash"] == digest and latest["id_column"] == id_column:
         return {**_public(latest), "unchanged": True}
 

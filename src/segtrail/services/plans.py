@@ -8,15 +8,14 @@ back exactly and `plan history` is a plain list of states.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from segtrail.errors import NotFound, SegtrailError
 from segtrail.services.refs import check_name
 from segtrail.services.segmentations import (
-    _fetch,
     load_assignments,
     ref_of,
     resolve_segmentation,
@@ -72,7 +71,7 @@ def _strategy_rows(ws: Workspace, name: str | None = None) -> list[dict]:
     query = select(st, e.c.at.label("created_at"), e.c.author).join(e, st.c.event_id == e.c.id)
     if name is not None:
         query = query.where(st.c.name == name)
-    return _fetch(ws, query.order_by(st.c.name, st.c.revision))
+    return ws.meta.fetch(query.order_by(st.c.name, st.c.revision))
 
 
 def _public_strategy(row: dict) -> dict:
@@ -104,7 +103,7 @@ def list_strategies(ws: Workspace) -> list[dict]:
 # --- plan states ---------------------------------------------------------------------------
 
 
-def _plan_state_rows(ws: Workspace, segmentation_ids: list[int]) -> list[dict]:
+def plan_state_rows(ws: Workspace, segmentation_ids: list[int]) -> list[dict]:
     ps, e = schema.plan_states, schema.events
     query = (
         select(ps, e.c.at, e.c.author)
@@ -112,12 +111,12 @@ def _plan_state_rows(ws: Workspace, segmentation_ids: list[int]) -> list[dict]:
         .where(ps.c.segmentation_id.in_(segmentation_ids))
         .order_by(ps.c.id)
     )
-    return _fetch(ws, query)
+    return ws.meta.fetch(query)
 
 
-def _entries(ws: Workspace, plan_state_id: int) -> list[dict]:
+def entries_of(ws: Workspace, plan_state_id: int) -> list[dict]:
     pe = schema.plan_entries
-    rows = _fetch(ws, select(pe).where(pe.c.plan_state_id == plan_state_id).order_by(pe.c.id))
+    rows = ws.meta.fetch(select(pe).where(pe.c.plan_state_id == plan_state_id).order_by(pe.c.id))
     return [
         {
             "strategy": r["strategy"],
@@ -132,7 +131,7 @@ def _entries(ws: Workspace, plan_state_id: int) -> list[dict]:
 
 def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | None:
     """The plan of one version at `revision` (default: latest); None if never planned."""
-    states = _plan_state_rows(ws, [row["id"]])
+    states = plan_state_rows(ws, [row["id"]])
     if revision is not None:
         states = [s for s in states if s["revision"] == revision]
         if not states:
@@ -148,7 +147,7 @@ def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | 
         "author": state["author"],
         "carried_from": _carried_from(ws, state["carried_from_id"]),
         "diff": json.loads(state["diff"]) if state["diff"] else None,
-        "entries": _entries(ws, state["id"]),
+        "entries": entries_of(ws, state["id"]),
         "id": state["id"],
         "event_id": state["event_id"],
     }
@@ -158,7 +157,7 @@ def _carried_from(ws: Workspace, plan_state_id: int | None) -> dict | None:
     if plan_state_id is None:
         return None
     ps = schema.plan_states
-    state = _fetch(ws, select(ps).where(ps.c.id == plan_state_id))[0]
+    state = ws.meta.fetch(select(ps).where(ps.c.id == plan_state_id))[0]
     source = resolve_segmentation(ws, state["segmentation_id"])
     return {"version": ref_of(source), "revision": state["revision"]}
 
@@ -324,18 +323,18 @@ def _names_at(ws: Workspace, segmentation_id: int, event_id: int) -> dict[int, s
         .where(sl.c.segmentation_id == segmentation_id, sl.c.event_id <= event_id)
         .order_by(sl.c.id)
     )
-    return {r["segment"]: r["name"] for r in _fetch(ws, query)}
+    return {r["segment"]: r["name"] for r in ws.meta.fetch(query)}
 
 
 def plan_history(ws: Workspace, lens: str) -> list[dict]:
     """Every plan change on every version of a lens, oldest first."""
     s = schema.segmentations
-    versions = _fetch(ws, select(s.c.id, s.c.lens, s.c.version).where(s.c.lens == lens))
+    versions = ws.meta.fetch(select(s.c.id, s.c.lens, s.c.version).where(s.c.lens == lens))
     if not versions:
         raise NotFound(f"no versions in lens {lens!r}")
     by_id = {v["id"]: v for v in versions}
     out = []
-    for state in _plan_state_rows(ws, list(by_id)):
+    for state in plan_state_rows(ws, list(by_id)):
         out.append(
             {
                 "version": ref_of(by_id[state["segmentation_id"]]),
@@ -344,19 +343,7 @@ def plan_history(ws: Workspace, lens: str) -> list[dict]:
                 "at": state["at"],
                 "author": state["author"],
                 "carried_from": _carried_from(ws, state["carried_from_id"]),
-                "entries": _entries(ws, state["id"]),
+                "entries": entries_of(ws, state["id"]),
             }
         )
     return out
-
-
-def mappings_of(ws: Workspace, strategy: str) -> list[dict[str, Any]]:
-    """Every plan state that mentions `strategy` (for `why`), newest first."""
-    pe, ps = schema.plan_entries, schema.plan_states
-    query = (
-        select(ps.c.segmentation_id, func.max(ps.c.revision).label("revision"))
-        .join(pe, pe.c.plan_state_id == ps.c.id)
-        .where(pe.c.strategy == strategy)
-        .group_by(ps.c.segmentation_id)
-    )
-    return _fetch(ws, query)

@@ -351,28 +351,23 @@ def resolve_segmentation(ws: Workspace, ref: str | int) -> dict:
     newest)."""
     s = schema.segmentations
     if isinstance(ref, int):
-        rows = _fetch(ws, _select().where(s.c.id == ref))
+        rows = ws.meta.fetch(_select().where(s.c.id == ref))
         label = f"segmentation #{ref}"
     else:
         parsed = parse_ref(ref, "segmentation")
         label = str(parsed)
         if parsed.version is not None:
-            rows = _fetch(
-                ws, _select().where(s.c.lens == parsed.name, s.c.version == parsed.version)
+            rows = ws.meta.fetch(
+                _select().where(s.c.lens == parsed.name, s.c.version == parsed.version)
             )
         else:
             adopted = adopted_version(ws, parsed.name)
             query = _select().where(s.c.lens == parsed.name)
             query = query.where(s.c.version == adopted) if adopted else query
-            rows = _fetch(ws, query.order_by(s.c.version.desc()).limit(1))
+            rows = ws.meta.fetch(query.order_by(s.c.version.desc()).limit(1))
     if not rows:
         raise NotFound(f"no segmentation {label}; `segtrail log` lists them")
     return rows[0]
-
-
-def _fetch(ws: Workspace, query) -> list[dict]:
-    with ws.meta.read() as connection:
-        return [dict(r) for r in connection.execute(query).mappings()]
 
 
 def statuses(ws: Workspace, segmentation_ids: list[int] | None = None) -> dict[int, list[dict]]:
@@ -384,7 +379,7 @@ def statuses(ws: Workspace, segmentation_ids: list[int] | None = None) -> dict[i
     if segmentation_ids is not None:
         query = query.where(st.c.segmentation_id.in_(segmentation_ids))
     out: dict[int, list[dict]] = {}
-    for row in _fetch(ws, query.order_by(st.c.id)):
+    for row in ws.meta.fetch(query.order_by(st.c.id)):
         out.setdefault(row["segmentation_id"], []).append(
             {"status": row["status"], "at": row["at"], "author": row["author"]}
         )
@@ -393,7 +388,7 @@ def statuses(ws: Workspace, segmentation_ids: list[int] | None = None) -> dict[i
 
 def adopted_version(ws: Workspace, lens: str) -> int | None:
     s = schema.segmentations
-    rows = _fetch(ws, select(s.c.id, s.c.version).where(s.c.lens == lens))
+    rows = ws.meta.fetch(select(s.c.id, s.c.version).where(s.c.lens == lens))
     history = statuses(ws, [r["id"] for r in rows])
     adopted = [
         (history[r["id"]][-1]["at"], r["version"])
@@ -413,7 +408,7 @@ def segment_labels(ws: Workspace, segmentation_id: int) -> dict[int, list[dict]]
         .order_by(sl.c.id)
     )
     out: dict[int, list[dict]] = {}
-    for row in _fetch(ws, query):
+    for row in ws.meta.fetch(query):
         out.setdefault(row["segment"], []).append(
             {
                 "name": row["name"],
@@ -431,7 +426,7 @@ def segment_tags(ws: Workspace, segmentation_id: int) -> dict[int, dict[str, str
     tg = schema.segment_tags
     query = select(tg).where(tg.c.segmentation_id == segmentation_id).order_by(tg.c.id)
     out: dict[int, dict[str, str]] = {}
-    for row in _fetch(ws, query):
+    for row in ws.meta.fetch(query):
         tags = out.setdefault(row["segment"], {})
         if row["value"] is None:
             tags.pop(row["key"], None)
@@ -527,7 +522,7 @@ def log(ws: Workspace, lens: str | None = None) -> list[dict]:
     if lens:
         check_name(lens, "lens")
         query = query.where(s.c.lens == lens)
-    rows = _fetch(ws, query)
+    rows = ws.meta.fetch(query)
     if lens and not rows:
         raise NotFound(f"no versions in lens {lens!r}; create one with `segtrail segment`")
     by_id = {r["id"]: r for r in rows}

@@ -13,14 +13,13 @@ from segtrail.errors import SegtrailError
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import (
     ALL,
-    _entries,
-    _plan_state_rows,
+    entries_of,
     get_strategy,
     plan_state,
+    plan_state_rows,
     write_plan_state,
 )
 from segtrail.services.segmentations import (
-    _fetch,
     load_assignments,
     ref_of,
     resolve_segmentation,
@@ -202,8 +201,7 @@ def why(ws: Workspace, strategy: str) -> dict:
     hypothesis, segments, dataset, status, rationale, carry steps and campaign results."""
     info = get_strategy(ws, strategy)
     pe, ps = schema.plan_entries, schema.plan_states
-    touched = _fetch(
-        ws,
+    touched = ws.meta.fetch(
         select(ps.c.segmentation_id)
         .join(pe, pe.c.plan_state_id == ps.c.id)
         .where(pe.c.strategy == strategy)
@@ -212,13 +210,13 @@ def why(ws: Workspace, strategy: str) -> dict:
     mappings = []
     for (segmentation_id,) in ((r["segmentation_id"],) for r in touched):
         row = resolve_segmentation(ws, segmentation_id)
-        states = _plan_state_rows(ws, [segmentation_id])
+        states = plan_state_rows(ws, [segmentation_id])
         latest = states[-1]
-        entries = {e["strategy"]: e for e in _entries(ws, latest["id"])}
+        entries = {e["strategy"]: e for e in entries_of(ws, latest["id"])}
         entry = entries.get(strategy)
         history = []
         for st in states:
-            e = next((x for x in _entries(ws, st["id"]) if x["strategy"] == strategy), None)
+            e = next((x for x in entries_of(ws, st["id"]) if x["strategy"] == strategy), None)
             history.append(
                 {
                     "revision": st["revision"],
@@ -275,7 +273,7 @@ def why(ws: Workspace, strategy: str) -> dict:
 def _audiences_for(ws: Workspace, mappings: list[dict]) -> list[dict]:
     """Lookalike audiences seeded from segments this strategy targets."""
     au = schema.audiences
-    rows = _fetch(ws, select(au).order_by(au.c.id))
+    rows = ws.meta.fetch(select(au).order_by(au.c.id))
     wanted = {
         (m["version"], s) for m in mappings for s in (m["segments"] if m["segments"] != ALL else [])
     }

@@ -90,6 +90,11 @@ class MetadataStore:
         with self.engine.connect() as connection:
             yield connection
 
+    def fetch(self, query: Any) -> list[dict]:
+        """Run a read query; rows as plain dicts."""
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
     def record_event(
         self, connection: Connection, author: str, action: str, subject: str, details: dict
     ) -> int:

@@ -38,11 +38,9 @@ class ObjectStore:
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}{SUFFIX}"
 
-    def put_table(self, table: pa.Table, *, compression: str = "snappy") -> tuple[str, int]:
+    def put_table(self, table: pa.Table, *, dictionary: list[str] | None = None) -> tuple[str, int]:
         """Store a table; returns (sha256, size in bytes). Idempotent for identical bytes."""
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression=compression)
-        return self.put_bytes(sink.getvalue())
+        return self.put_bytes(encode_table(table, dictionary))
 
     def put_bytes(self, data: bytes | pa.Buffer) -> tuple[str, int]:
         view = memoryview(data)
@@ -111,6 +109,17 @@ class ObjectStore:
 
     def temporaries(self) -> list[Path]:
         return sorted(self.root.glob("??/.tmp-*")) if self.root.exists() else []
+
+
+def encode_table(table: pa.Table, dictionary: list[str] | None = None) -> pa.Buffer:
+    """Parquet bytes of a table (snappy). `dictionary` names the columns worth dictionary
+    encoding (categories); by default Arrow tries it on every column, which costs a third of
+    the write on wide numeric tables and gains nothing there."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        table, sink, compression="snappy", use_dictionary=True if dictionary is None else dictionary
+    )
+    return sink.getvalue()
 
 
 def _fsync_dir(path: Path) -> None:
