@@ -27,7 +27,7 @@ pd.DataFrame({"customer_id": df["customer_id"], "segment": labels}).to_parquet(s
 NOTES = (
     "The segtrail run does more than the baseline: automatic preprocessing per column kind "
     "(log1p of skewed columns, rare-level grouping), quality indices on samples, a 20-fold "
-    "bootstrap stability on a 5,000-customer sample, profiles and plain-words descriptions, "
+    "bootstrap stability on a 3,000-customer sample, profiles and plain-words descriptions, "
     "and the append-only record (assignments, fitted state, metadata)."
 )
 

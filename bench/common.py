@@ -91,8 +91,8 @@ def _header() -> str:
 
     return (
         "# Benchmark results\n\n"
-        "Produced by `make bench` (bench/run.py). Each figure is a ratio against a baseline run "
-        "in the same process run on the same machine (best of several runs each), so it can be "
+        "Produced by `make bench` (bench/run.py). Each figure is a ratio against a baseline "
+        "measured in the same run on the same machine (best of several runs each), so it can be "
         f"compared across machines. Machine of the last run: {os.cpu_count()} cores, "
         f"Python {platform.python_version()}.\n"
     )
