@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import typer
@@ -73,16 +75,18 @@ def demo(
     from segtrail.services.demo import build_demo
 
     ws = build_demo(directory, customers, say=console.print)
-    w = f"-w {ws.root}"
+    # Name the command as it can be typed here: `segtrail` when on PATH, else its full path.
+    exe = "segtrail" if shutil.which("segtrail") else str(Path(sys.argv[0]).resolve())
+    w = f"{exe} -w {ws.root}"
     console.print("\nTry next:")
     for line in (
-        f"segtrail {w} log",
-        f"segtrail {w} show marketing@1",
-        f"segtrail {w} plan show accounts@2",
-        f"segtrail {w} why s4-community",
-        f"segtrail {w} diff accounts@1 accounts@2",
-        f"segtrail {w} compare accounts accounts-product --flag fit=poor",
-        f"segtrail {w} campaign report app-push-q1",
+        f"{w} log",
+        f"{w} show marketing@1",
+        f"{w} plan show accounts@2",
+        f"{w} why s4-community",
+        f"{w} diff accounts@1 accounts@2",
+        f"{w} compare accounts accounts-product --flag fit=poor",
+        f"{w} campaign report app-push-q1",
         f"open {ws.root}/reports/marketing-1.html",
     ):
         console.print(f"  {line}")
