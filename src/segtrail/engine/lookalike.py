@@ -68,6 +68,12 @@ def select_audience(scores: np.ndarray, seed_mask: np.ndarray, size: int) -> np.
     candidates = np.flatnonzero(~mask)
     values = scores[candidates].astype(np.float64)
     values[np.isnan(values)] = -np.inf  # unscorable rows go last
+    if 0 < size < len(candidates):
+        # Only the best `size` need a full sort: partition first, keeping every row tied with
+        # the cut so the tie-break below still sees all of them.
+        cut = np.partition(-values, size - 1)[size - 1]
+        keep = np.flatnonzero(-values <= cut)
+        candidates, values = candidates[keep], values[keep]
     # lexsort: last key is primary; candidates are ascending, so ties keep the lower index
     order = np.lexsort((candidates, -values))
     return candidates[order[:size]]
