@@ -141,6 +141,9 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
         k=2,
     )
     ref2 = v2["version"]
+    engaged = _pick(ws, ref2, "weekly_active_share")
+    ws.name(ref2, engaged, "Engaged self-starters")
+    ws.name(ref2, 1 - engaged, "Under-using accounts")
     moved = ws.diff(ref1, ref2)
     yield (
         f"re-segmented as {ref2}; {moved['common_customers']} companies compared, "
