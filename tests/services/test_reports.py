@@ -22,6 +22,7 @@ from segtrail.errors import SegtrailError
 from segtrail.services import reports
 from segtrail.services.segmentations import resolve_segmentation
 from segtrail.services.workspace import Workspace
+from segtrail.store import objects
 
 HYPOTHESIS = "hypothesis text <script>alert('x')</script> & more"
 TRICKY_NAME = "App natives </script><b>"
@@ -268,7 +269,7 @@ def test_write_is_atomic(ws, tmp_path, monkeypatch):
     def broken_replace(*_args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(reports.os, "replace", broken_replace)
+    monkeypatch.setattr(objects.os, "replace", broken_replace)  # the shared atomic_write
     with pytest.raises(OSError, match="disk full"):
         ws.report("marketing@1", out)
     assert out.read_text() == "old report"

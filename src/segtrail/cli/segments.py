@@ -21,6 +21,7 @@ from segtrail.cli.app import (
     print_json,
 )
 from segtrail.errors import SegtrailError
+from segtrail.services.refs import is_count
 
 ALGORITHM_HELP = (
     "kmeans (default), dbscan (eps from the k-distance knee), hdbscan, gmm (k by BIC), "
@@ -31,14 +32,14 @@ ALGORITHM_HELP = (
 def _k_value(k: str) -> int | str:
     if k == "auto":
         return k
-    if not k.isdigit() or int(k) < 2:
+    if not is_count(k) or int(k) < 2:
         raise SegtrailError(f"invalid --k {k!r}: 'auto' or a whole number >= 2")
     return int(k)
 
 
 def _k_range(text: str) -> tuple[int, int]:
     low, sep, high = text.partition("..")
-    if not sep or not low.isdigit() or not high.isdigit() or not 2 <= int(low) <= int(high):
+    if not sep or not is_count(low) or not is_count(high) or not 2 <= int(low) <= int(high):
         raise SegtrailError(f"invalid --k-range {text!r}: expected LOW..HIGH, e.g. 2..12")
     return int(low), int(high)
 

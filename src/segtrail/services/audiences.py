@@ -40,7 +40,7 @@ def parse_size(size: str | int, pool: int) -> int:
     text = str(size).strip()
     try:
         value = round(pool * float(text[:-1]) / 100) if text.endswith("%") else int(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise SegtrailError(
             f"invalid --size {size!r}: a number of customers or a percentage"
         ) from None
@@ -173,8 +173,10 @@ def lookalike(
 ) -> dict:
     if method not in METHODS:
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
-    if name is not None:
-        check_name(name, "audience")
+    existing = {r["name"] for r in ws.meta.fetch(select(schema.audiences.c.name))}
+    name = check_name(name, "audience") if name else f"lookalike-{len(existing) + 1}"
+    if name in existing:  # checked before the (long) ranking, not after
+        raise SegtrailError(f"an audience named {name!r} already exists")
     _check_out(out)
     dataset = resolve_dataset(ws, pool)
     kinds = kinds_of(dataset)
@@ -206,10 +208,6 @@ def lookalike(
             "rank": np.arange(1, len(chosen) + 1, dtype=np.int64),
         }
     )
-    existing = {r["name"] for r in ws.meta.fetch(select(schema.audiences.c.name))}
-    name = name or f"lookalike-{len(existing) + 1}"
-    if name in existing:
-        raise SegtrailError(f"an audience named {name!r} already exists")
     # the user's file first: if it cannot be written, nothing was added to the store
     file_digest = write_frame(result, out)
     digest, nbytes = ws.objects.put_table(pa.Table.from_pandas(result, preserve_index=False))

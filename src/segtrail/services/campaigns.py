@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from segtrail.engine.responses import GROUPS, segment_responses
 from segtrail.errors import InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table
-from segtrail.services.datasets import register_object, resolve_dataset
+from segtrail.services.datasets import load_table, newest_dataset, register_object
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
 from segtrail.services.segmentations import (
@@ -120,14 +120,11 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
         known = load_assignments(ws, version).index
         reference = ref_of(version)
     else:
-        dataset = resolve_dataset(ws, ws.datasets()[-1]["dataset"]) if ws.datasets() else None
+        dataset = newest_dataset(ws)
         if dataset is None:
             raise SegtrailError("ingest a dataset before importing campaigns")
-        known = pd.Index(
-            ws.objects.read_table(dataset["object_hash"], [dataset["id_column"]])
-            .column(0)
-            .to_numpy(zero_copy_only=False)
-        )
+        ids_table = load_table(ws, dataset, [dataset["id_column"]])
+        known = pd.Index(ids_table.column(0).to_numpy(zero_copy_only=False))
         reference = f"{dataset['name']}@{dataset['version']}"
     ids = frame["customer_id"]
     if pd.api.types.is_integer_dtype(known.dtype) != pd.api.types.is_integer_dtype(ids.dtype):

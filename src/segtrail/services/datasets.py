@@ -166,6 +166,14 @@ def _public(row: dict) -> dict:
     }
 
 
+def newest_dataset(ws: Workspace) -> dict | None:
+    """The most recently ingested dataset version, whatever its name."""
+    rows = ws.meta.fetch(_select_datasets().order_by(schema.datasets.c.id.desc()).limit(1))
+    if not rows:
+        return None
+    return resolve_dataset(ws, rows[0]["id"])
+
+
 def list_datasets(ws: Workspace) -> list[dict]:
     d = schema.datasets
     with ws.meta.read() as connection:

@@ -35,15 +35,20 @@ def parse_ref(text: str, what: str = "version", *, require_version: bool = False
         if require_version:
             raise SegtrailError(f"{what} {text!r} needs a version number, e.g. {name}@1")
         return Ref(name)
-    if not number.isdigit() or int(number) < 1:
+    if not is_count(number) or int(number) < 1:
         raise SegtrailError(f"invalid {what} {text!r}: expected NAME@N with N = 1, 2, ...")
     return Ref(name, int(number))
+
+
+def is_count(text: str) -> bool:
+    """ASCII digits of a number that fits the database (str.isdigit accepts '²')."""
+    return re.fullmatch(r"[0-9]{1,18}", text) is not None
 
 
 def parse_segment_ref(text: str) -> tuple[Ref, int]:
     """LENS@N:SEGMENT."""
     ref_text, colon, segment = text.rpartition(":")
-    if not colon or not segment.lstrip("-").isdigit():
+    if not colon or not is_count(segment.removeprefix("-")):
         raise SegtrailError(
             f"invalid segment {text!r}: expected LENS@N:SEGMENT, e.g. marketing@2:0"
         )

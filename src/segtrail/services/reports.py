@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +35,7 @@ from segtrail.services.plans import list_strategies, show_plan
 from segtrail.services.segmentations import log, resolve_segmentation, show
 from segtrail.services.thread import diff as diff_versions
 from segtrail.store.metadata import utc_now
+from segtrail.store.objects import atomic_write
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -72,7 +71,7 @@ def write_report(
     else:
         context, template = _diff_context(ws, ref, diff), "diff.html"
     page = _render(template, context).encode("utf-8")
-    _write_atomic(path, page)
+    atomic_write(path, page)
     return {
         "out": str(path.resolve()),
         "kind": "diff" if diff else "version",
@@ -669,18 +668,3 @@ def _render(template: str, context: dict[str, Any]) -> str:
         "generated_at": utc_now(),
     }
     return _environment().get_template(template).render(page)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temporary file in the same folder, flushed, then renamed: never a half-written report."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

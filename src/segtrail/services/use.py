@@ -20,6 +20,7 @@ from segtrail.readers import normalize_ids, read_table
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_names
 from segtrail.store import schema
+from segtrail.store.objects import atomic_write
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -40,14 +41,14 @@ def write_frame(frame: pd.DataFrame, out: str | Path) -> str:
     fmt = output_format(out)
     if out.parent and not out.parent.exists():
         raise SegtrailError(f"{out}: folder {out.parent} does not exist")
-    tmp = out.with_name(f".{out.name}.tmp")
     if fmt == "csv":
-        frame.to_csv(tmp, index=False)
+        data = frame.to_csv(index=False).encode()
     else:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    tmp.replace(out)
-    return digest
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+        data = sink.getvalue().to_pybytes()
+    atomic_write(out, data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _labelled(labels: np.ndarray, confidence: np.ndarray, ids, names: dict[int, str]):

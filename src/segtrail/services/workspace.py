@@ -47,6 +47,17 @@ def resolve_author(explicit: str | None = None) -> str:
         return "unknown"
 
 
+def _check_database_url(url: str) -> None:
+    """Refuse a malformed URL or one whose driver is not installed, before anything is made."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        create_engine(url).dispose()
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as e:
+        raise SegtrailError(f"cannot use --database-url {url!r}: {e}") from None
+
+
 def find_workspace(start: Path | None = None) -> Path:
     """The nearest folder holding `.segtrail/`, from `start` (default: cwd) upwards."""
     here = (start or Path.cwd()).resolve()
@@ -87,15 +98,21 @@ class Workspace:
             raise SegtrailError(f"{root} is already a segtrail workspace")
         if root.exists() and not root.is_dir():
             raise SegtrailError(f"{root} exists and is not a folder")
+        if database_url:
+            _check_database_url(database_url)
         (root / DIRNAME / "objects").mkdir(parents=True)
-        config = {"format": 1, "database_url": database_url}
-        (root / DIRNAME / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-        workspace = cls(root, author)
-        workspace.meta.migrate(schema_version)
-        with workspace.meta.begin() as connection:
-            workspace.meta.record_event(
-                connection, workspace.author, "init", str(root), {"schema": schema_version}
-            )
+        try:
+            config = {"format": 1, "database_url": database_url}
+            (root / DIRNAME / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+            workspace = cls(root, author)
+            workspace.meta.migrate(schema_version)
+            with workspace.meta.begin() as connection:
+                workspace.meta.record_event(
+                    connection, workspace.author, "init", str(root), {"schema": schema_version}
+                )
+        except BaseException:
+            shutil.rmtree(root / DIRNAME, ignore_errors=True)  # no half-made workspace
+            raise
         return workspace
 
     @classmethod

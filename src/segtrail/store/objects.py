@@ -49,19 +49,7 @@ class ObjectStore:
         if target.exists():
             return digest, len(view)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            # mkstemp makes the file owner-only (0600); objects get the mode of any new file,
-            # so a teammate sharing the workspace folder can read them.
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "wb") as f:
-                f.write(view)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, view, prefix=".tmp-")  # fsck recognises ".tmp-" leftovers
         _fsync_dir(target.parent)
         return digest, len(view)
 
@@ -109,6 +97,24 @@ class ObjectStore:
 
     def temporaries(self) -> list[Path]:
         return sorted(self.root.glob("??/.tmp-*")) if self.root.exists() else []
+
+
+def atomic_write(path: Path, data: bytes | memoryview, *, prefix: str | None = None) -> None:
+    """Write a file so that readers see the old content or the whole new one, never half:
+    a temporary file in the same folder, flushed to disk, then renamed into place."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", dir=path.parent)
+    try:
+        # mkstemp makes the file owner-only (0600); give it the mode of any new file, so a
+        # teammate sharing the folder can read it.
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def encode_table(table: pa.Table, dictionary: list[str] | None = None) -> pa.Buffer:

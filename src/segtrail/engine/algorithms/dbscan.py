@@ -51,7 +51,9 @@ class DBSCAN(Algorithm):
     def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
         X = as_matrix(X)
         n = len(X)
-        min_samples = int(params.get("min_samples") or MIN_SAMPLES)
+        min_samples = int(
+            MIN_SAMPLES if params.get("min_samples") is None else params["min_samples"]
+        )
         sample_size = int(params.get("sample_size") or SAMPLE_SIZE)
         if min_samples < 2:
             raise SegtrailError(f"min_samples must be at least 2, got {min_samples}")

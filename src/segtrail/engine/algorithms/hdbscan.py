@@ -57,7 +57,9 @@ class HDBSCAN(Algorithm):
         sample_size = int(params.get("sample_size") or SAMPLE_SIZE)
         idx = sample_rows(n, sample_size, seed)
         Xf = X[idx]
-        min_samples = int(params.get("min_samples") or MIN_SAMPLES)
+        min_samples = int(
+            MIN_SAMPLES if params.get("min_samples") is None else params["min_samples"]
+        )
         min_cluster_size = int(
             params.get("min_cluster_size")
             or max(MIN_CLUSTER_FLOOR, round(MIN_CLUSTER_SHARE * len(idx)))
