@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,7 +269,7 @@ def normalize_ids(
         available = ", ".join(table.column_names[:20])
         raise InputError(f"{name}: no id column '{id_column}' (columns: {available})")
     ids = table[id_column]
-    where = _row_words(line_offset)
+    where = row_words(line_offset)
     if ids.null_count:
         first = pc.index(pc.is_null(ids), True).as_py()
         raise InputError(
@@ -297,7 +298,7 @@ def check_unique_ids(table: pa.Table, id_column: str, name: str, line_offset: in
     ids = table[id_column]
     if pc.count_distinct(ids).as_py() == len(ids):
         return  # the common case; the costlier count below only runs to explain
-    where = _row_words(line_offset)
+    where = row_words(line_offset)
     counts = pc.value_counts(ids)
     duplicated = pc.filter(counts, pc.greater(counts.field("counts"), 1))
     value = duplicated.field("values")[0].as_py()
@@ -318,7 +319,9 @@ def _plain_integers(ids: pa.ChunkedArray) -> pa.ChunkedArray:
         return ids
 
 
-def _row_words(line_offset: int | None):
+def row_words(line_offset: int | None) -> Callable[[int], str]:
+    """How to name a 0-based row index in messages: 'row 5 (line 6)' for CSV, else 'row 5'."""
+
     def where(index: int) -> str:
         row = index + 1
         return f"row {row} (line {row + line_offset})" if line_offset is not None else f"row {row}"
@@ -326,4 +329,11 @@ def _row_words(line_offset: int | None):
     return where
 
 
-__all__ = ["SourceTable", "check_columns", "check_unique_ids", "normalize_ids", "read_table"]
+__all__ = [
+    "SourceTable",
+    "check_columns",
+    "check_unique_ids",
+    "normalize_ids",
+    "read_table",
+    "row_words",
+]

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from segtrail.engine.responses import GROUPS, segment_responses
 from segtrail.errors import InputError, NotFound, SegtrailError
-from segtrail.readers import check_columns, normalize_ids, read_table
+from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset, register_object
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
@@ -37,10 +37,7 @@ def _validate(
     table: pa.Table, name: str, line_offset: int | None, ids_from_text: bool
 ) -> pd.DataFrame:
     """Check a campaign file and return it as a clean frame; errors name the row."""
-
-    def where(index: int) -> str:
-        row = index + 1
-        return f"row {row} (line {row + line_offset})" if line_offset is not None else f"row {row}"
+    where = row_words(line_offset)
 
     check_columns(table, name)
     missing = [c for c in REQUIRED if c not in table.column_names]
