@@ -86,23 +86,21 @@ def segment(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Cluster a dataset and record the result as a new version LENS@N of one hypothesis."""
+    # Every option is checked before the workspace is opened (opening may migrate it).
+    options = {
+        "features": parse_list(features),
+        "exclude": parse_list(exclude),
+        "algorithm": algorithm,
+        "k": _k_value(k),
+        "k_range": _k_range(k_range),
+        "parent": parent,
+        "seed": seed,
+        "weights": _weights(weights),
+        "params": _extra_params(eps, min_samples, min_cluster_size),
+    }
     ws = open_workspace()
     with StepProgress(quiet or json_output) as progress:
-        result = ws.segment(
-            dataset,
-            lens,
-            hypothesis,
-            features=parse_list(features),
-            exclude=parse_list(exclude),
-            algorithm=algorithm,
-            k=_k_value(k),
-            k_range=_k_range(k_range),
-            parent=parent,
-            seed=seed,
-            weights=_weights(weights),
-            params=_extra_params(eps, min_samples, min_cluster_size),
-            progress=progress,
-        )
+        result = ws.segment(dataset, lens, hypothesis, progress=progress, **options)
     if json_output:
         print_json(_without_profiles(result))
         return
