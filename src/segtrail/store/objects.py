@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from segtrail.errors import SegtrailError
 
 SUFFIX = ".parquet"
+RECENT_READS = 4  # Arrow tables kept by ObjectStore.read_table (immutable, so safe)
 
 
 def _file_mode() -> int:
@@ -34,6 +35,7 @@ FILE_MODE = _file_mode()
 class ObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._recent: dict[tuple[str, tuple[str, ...] | None], pa.Table] = {}
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}{SUFFIX}"
@@ -54,10 +56,21 @@ class ObjectStore:
         return digest, len(view)
 
     def read_table(self, digest: str, columns: list[str] | None = None) -> pa.Table:
+        """Read an object (or some of its columns). Objects never change, so the last few
+        reads are kept: a command that looks at one version several times (why, report,
+        compare) decodes its assignments once."""
+        key = (digest, tuple(columns) if columns is not None else None)
+        if key in self._recent:
+            self._recent[key] = self._recent.pop(key)  # most recently used goes last
+            return self._recent[key]
         path = self.path(digest)
         if not path.exists():
             raise SegtrailError(f"object {digest[:12]} is missing from the workspace; run fsck")
-        return pq.read_table(path, columns=columns)
+        table = pq.read_table(path, columns=columns)
+        self._recent[key] = table
+        if len(self._recent) > RECENT_READS:
+            self._recent.pop(next(iter(self._recent)))
+        return table
 
     def put_arrays(self, arrays: dict[str, np.ndarray]) -> tuple[str, int]:
         """Store named numpy arrays (fitted state) as a plain Parquet table: name, dtype,
