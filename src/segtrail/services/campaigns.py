@@ -102,7 +102,7 @@ def default_version(ws: Workspace, strategy: str) -> dict | None:
 def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> dict:
     check_name(name, "campaign")
     get_strategy(ws, strategy)
-    if _campaign_rows(ws, name):
+    if campaign_rows(ws, name):
         raise SegtrailError(f"campaign {name!r} already exists")
     path = Path(path)
     source = read_table(path, "customer_id")
@@ -167,7 +167,10 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     }
 
 
-def _campaign_rows(ws: Workspace, name: str | None = None, strategy: str | None = None):
+def campaign_rows(
+    ws: Workspace, name: str | None = None, strategy: str | None = None
+) -> list[dict]:
+    """Recorded campaigns (optionally one by name, or those of one strategy), oldest first."""
     c, e = schema.campaigns, schema.events
     query = select(c, e.c.at, e.c.author).join(e, c.c.event_id == e.c.id).order_by(c.c.id)
     if name is not None:
@@ -178,7 +181,7 @@ def _campaign_rows(ws: Workspace, name: str | None = None, strategy: str | None 
 
 
 def report(ws: Workspace, name: str, by: str | None = None) -> dict:
-    rows = _campaign_rows(ws, name)
+    rows = campaign_rows(ws, name)
     if not rows:
         raise NotFound(f"no campaign {name!r}; import one with `segtrail campaign import`")
     row = rows[0]
@@ -217,13 +220,13 @@ def list_campaigns(ws: Workspace) -> list[dict]:
             "imported_at": r["at"],
             "author": r["author"],
         }
-        for r in _campaign_rows(ws)
+        for r in campaign_rows(ws)
     ]
 
 
 def campaigns_for_strategy(ws: Workspace, strategy: str) -> list[dict]:
     out = []
-    for r in _campaign_rows(ws, strategy=strategy):
+    for r in campaign_rows(ws, strategy=strategy):
         try:
             out.append(report(ws, r["name"]))
         except SegtrailError as e:

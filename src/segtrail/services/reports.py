@@ -28,7 +28,7 @@ from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.features import transform_features
 from segtrail.engine.profiles import format_number, format_percent
 from segtrail.errors import SegtrailError
-from segtrail.services.campaigns import _campaign_rows
+from segtrail.services.campaigns import campaign_rows
 from segtrail.services.campaigns import report as campaign_report
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import list_strategies, show_plan
@@ -277,7 +277,7 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
     """Campaign results, per segment of this version, for every strategy in its plan."""
     out = []
     for entry in plan["entries"]:
-        for row in _campaign_rows(ws, strategy=entry["strategy"]):
+        for row in campaign_rows(ws, strategy=entry["strategy"]):
             try:
                 out.append(campaign_report(ws, row["name"], by=ref))
             except SegtrailError as e:
