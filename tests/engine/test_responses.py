@@ -177,3 +177,63 @@ def test_bad_campaign_frames_raise(change, message):
     frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
     with pytest.raises(InputError, match=message):
         segment_responses(change(frame.drop(columns="segment")), labels_of(frame))
+
+
+@pytest.mark.parametrize(("k1", "n1", "k2", "n2"), [(1, 1, 2, 40), (0, 1, 30, 40), (5, 40, 1, 1)])
+def test_a_group_of_one_customer_keeps_its_p_value(k1, n1, k2, n2):
+    """Reference: scipy's Fisher exact test on the same 2x2 table (one customer is not none)."""
+    p_value, test = two_proportion_test(k1, n1, k2, n2)
+    assert test == "Fisher exact"
+    assert p_value == pytest.approx(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("k1", "n1", "k2", "n2", "expected_test"),
+    [
+        (5, 10, 5, 10, "two-proportion z"),  # smallest expected count exactly 5: z-test
+        (6, 12, 5, 12, "two-proportion z"),  # 5.5: z-test
+        (4, 10, 5, 10, "Fisher exact"),  # 4.5: exact test
+        (18, 20, 18, 20, "Fisher exact"),  # the non-responders (4 in all) are the small cell
+    ],
+)
+def test_exact_test_below_an_expected_count_of_five(k1, n1, k2, n2, expected_test):
+    """Reference: the documented rule (Fisher when an expected count is below 5) and scipy."""
+    p_value, test = two_proportion_test(k1, n1, k2, n2)
+    assert test == expected_test
+    if expected_test == "Fisher exact":
+        reference = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1]
+    else:
+        reference = proportions_ztest([k1, k2], [n1, n2])[1]
+    assert p_value == pytest.approx(reference, rel=1e-9)
+
+
+def test_newcombe_at_another_confidence_level():
+    """Reference: statsmodels' Newcombe interval at 99% (z for both Wilson intervals)."""
+    z99 = 2.5758293035489004
+    low, high = newcombe_interval(30, 100, 12, 90, z=z99)
+    ref = confint_proportions_2indep(30, 100, 12, 90, method="newcomb", alpha=0.01)
+    assert (low, high) == pytest.approx(tuple(ref), abs=1e-12)
+
+
+def test_everyone_responding_against_nobody_is_flagged_helps():
+    frame = campaign({(0, "treatment"): (20, 20), (0, "control"): (20, 0)})
+    entry = segment_responses(frame.drop(columns="segment"), labels_of(frame))["segments"][0]
+    assert entry["uplift"] == 1.0 and entry["p_value"] < 0.05
+    assert entry["flag"] == "helps"
+
+
+def test_segment_reached_only_in_treatment_has_no_control():
+    frame = campaign({(0, "treatment"): (5, 2), (0, "control"): (5, 1), (1, "treatment"): (4, 1)})
+    result = segment_responses(frame.drop(columns="segment"), labels_of(frame))
+    only_treatment = {s["segment"]: s for s in result["segments"]}[1]
+    assert only_treatment["control_n"] == 0 and only_treatment["control_rate"] is None
+    assert only_treatment["p_value"] is None and only_treatment["uplift"] is None
+    assert result["overall"]["segment"] is None
+    assert result["overall"]["name"] == "all customers"
+
+
+def test_labels_listing_a_customer_twice_raise():
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
+    labels = pd.Series([0, 0], index=[0, 0])
+    with pytest.raises(InputError, match="segment labels list a customer more than once"):
+        segment_responses(frame.drop(columns="segment"), labels)

@@ -1,0 +1,262 @@
+"""`make mutate`: mutation score of each engine/ and store/ module against its own tests.
+
+Runs mutmut 3 once per module, each in its own scratch folder (bench/.mutants/<module>/) whose
+generated pyproject.toml mutates only that module and selects only that module's own test
+files, so one module can be measured alone (`make mutate MODULES=engine/carry.py`) and a
+mutant counts as killed only if the tests written for its module notice it. mutmut forks one
+process per mutant from a pytest session that has already imported everything, and runs only
+the tests that reach the mutated function; each mutant gets a timeout of
+(its tests' clean time + TIMEOUT_CONSTANT) x TIMEOUT_MULTIPLIER seconds and a timeout counts
+as killed (an infinite loop is noticed).
+
+Prints the score per module and every surviving mutant (as a diff), and replaces the
+"mutation" section of bench/RESULTS.md, keeping the rows of modules not re-run.
+Equivalent mutants (no test can tell them apart from the original) are listed in
+EQUIVALENT with a one-line reason each and left out of the score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PACKAGE = ROOT / "src" / "segtrail"
+WORK = HERE / ".mutants"
+RESULTS = HERE / "RESULTS.md"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+SECTION = "mutation"
+COMMAND = "make mutate  # or: make mutate MODULES='engine/carry.py engine/diff.py'"
+
+TIMEOUT_MULTIPLIER = 5.0
+TIMEOUT_CONSTANT = 2.0
+
+# A module's own tests, where they are not simply tests/<layer>/test_<module>.py.
+OWN_TESTS: dict[str, list[str]] = {
+    "engine/kinds.py": ["tests/engine/test_features.py"],
+    "engine/quality.py": ["tests/engine/test_kselect.py"],
+    "store/objects.py": ["tests/store/test_store.py"],
+    "store/metadata.py": ["tests/store/test_store.py"],
+    "store/schema.py": ["tests/store/test_migrations.py"],
+}
+ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
+
+# mutant name -> why no test can kill it (the program behaves the same).
+EQUIVALENT: dict[str, str] = {}
+
+# mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
+KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+@dataclass
+class ModuleScore:
+    module: str
+    tests: list[str]
+    killed: int = 0
+    survived: list[str] = field(default_factory=list)
+    equivalent: list[str] = field(default_factory=list)
+    no_tests: list[str] = field(default_factory=list)
+    other: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def scored(self) -> int:
+        return self.killed + len(self.survived) + len(self.no_tests)
+
+    @property
+    def score(self) -> float:
+        return 100.0 * self.killed / self.scored if self.scored else 0.0
+
+    def row(self) -> str:
+        others = "".join(f", {n} {k}" for k, n in sorted(self.other.items()))
+        return (
+            f"| {self.module} | {self.score:.1f}% | {self.killed}/{self.scored} | "
+            f"{len(self.survived)} | {len(self.no_tests)} | {len(self.equivalent)}{others} | "
+            f"{self.seconds:.0f} s | {' '.join(self.tests)} |"
+        )
+
+
+def all_modules() -> list[str]:
+    """Every non-empty .py module under engine/ and store/, relative to the package."""
+    found = []
+    for layer in ("engine", "store"):
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            if path.stat().st_size > 0:
+                found.append(path.relative_to(PACKAGE).as_posix())
+    return found
+
+
+def own_tests(module: str) -> list[str]:
+    if module in OWN_TESTS:
+        return OWN_TESTS[module]
+    if module.startswith("engine/algorithms/"):
+        return ALGORITHM_TESTS
+    layer, name = module.split("/")[0], Path(module).stem
+    candidate = f"tests/{layer}/test_{name}.py"
+    if not (ROOT / candidate).exists():
+        raise SystemExit(f"no tests for {module}: add it to OWN_TESTS in {Path(__file__).name}")
+    return [candidate]
+
+
+def scratch_folder(module: str, tests: list[str]) -> Path:
+    """A fresh folder where mutmut sees only this module to mutate and only its tests."""
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    # Symlinks, so mutmut removes the real src/ from sys.path and imports its mutated copy.
+    (folder / "src").symlink_to(ROOT / "src")
+    (folder / "tests").symlink_to(ROOT / "tests")
+    config = {
+        "source_paths": ["src"],
+        "only_mutate": [f"src/segtrail/{module}"],
+        "pytest_add_cli_args_test_selection": tests,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"],
+        "timeout_multiplier": TIMEOUT_MULTIPLIER,
+        "timeout_constant": TIMEOUT_CONSTANT,
+        "use_git_change_detection": False,
+    }
+    lines = ["[tool.mutmut]"] + [f"{k} = {json.dumps(v)}" for k, v in config.items()]
+    (folder / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def run_module(module: str, jobs: int) -> ModuleScore:
+    tests = own_tests(module)
+    folder = scratch_folder(module, tests)
+    start = time.perf_counter()
+    log = folder / "mutmut.log"
+    with log.open("w") as out:
+        proc = subprocess.run(
+            [str(MUTMUT), "run", "--max-children", str(jobs)],
+            cwd=folder,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    score = ModuleScore(module, tests, seconds=time.perf_counter() - start)
+    meta = folder / "mutants" / "src" / "segtrail" / f"{module}.meta"
+    if proc.returncode != 0 or not meta.exists():
+        tail = "\n".join(log.read_text().splitlines()[-15:])
+        raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
+    codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    for name, code in sorted(codes.items()):
+        if name in EQUIVALENT:
+            score.equivalent.append(name)
+        elif code in KILLED:
+            score.killed += 1
+        elif code in SURVIVED:
+            score.survived.append(name)
+        elif code in NO_TESTS:
+            score.no_tests.append(name)
+        else:
+            key = f"exit {code}"
+            score.other[key] = score.other.get(key, 0) + 1
+    return score
+
+
+def diff_of(module: str, mutant: str) -> str:
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    shown = subprocess.run(
+        [str(MUTMUT), "show", mutant], cwd=folder, capture_output=True, text=True, check=False
+    ).stdout
+    lines = [
+        line
+        for line in shown.splitlines()
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    ]
+    return " / ".join(line.strip() for line in lines) or "(no diff)"
+
+
+def update_results(scores: list[ModuleScore], diffs: dict[str, str]) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.S | re.M)
+    found = pattern.search(text)
+    rows: dict[str, str] = {}
+    survivors: dict[str, list[str]] = {}
+    if found:  # keep the rows and survivors of the modules not re-run this time
+        for line in found.group(0).splitlines():
+            cell = re.match(r"^\| ((?:engine|store)/\S+) \|", line)
+            if cell:
+                rows[cell.group(1)] = line
+            item = re.match(r"^- `((?:engine|store)/\S+?)` `", line)
+            if item:
+                survivors.setdefault(item.group(1), []).append(line)
+    for s in scores:
+        rows[s.module] = s.row()
+        survivors[s.module] = [
+            f"- `{s.module}` `{m}`: {diffs[m]}" for m in s.survived + s.no_tests
+        ]
+    body = [
+        f"## {SECTION}",
+        "",
+        f"Command: `{COMMAND}`",
+        "",
+        "mutmut 3, one module at a time against its own tests only (listed in the last column); "
+        f"per-mutant timeout (clean time of its tests + {TIMEOUT_CONSTANT:g} s) x "
+        f"{TIMEOUT_MULTIPLIER:g}, a timeout counts as killed; mutants no test reaches count as "
+        "survivors. Equivalent mutants are listed in bench/mutate.py (EQUIVALENT) with a reason "
+        "and left out. Times are on a shared 2-core machine with other work running.",
+        "",
+        "| module | score | killed | survived | no tests | equivalent | time | tests |",
+        "|---|---|---|---|---|---|---|---|",
+        *[rows[m] for m in sorted(rows)],
+        "",
+        "Surviving mutants:",
+        "",
+    ]
+    listed = [line for m in sorted(survivors) for line in survivors[m]]
+    body += listed or ["(none)"]
+    block = "\n".join(body) + "\n"
+    if found:
+        text = pattern.sub(lambda _: block + "\n", text)
+    else:
+        text = text.rstrip() + "\n\n" + block
+    RESULTS.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "modules", nargs="*", help="e.g. engine/carry.py (default: every engine/ and store/ module)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args(argv)
+    modules = args.modules or all_modules()
+    unknown = [m for m in modules if not (PACKAGE / m).is_file()]
+    if unknown:
+        print(f"no such module under src/segtrail: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    scores, diffs = [], {}
+    for module in modules:
+        print(f"# {module}", flush=True)
+        score = run_module(module, args.jobs)
+        for mutant in score.survived + score.no_tests:
+            diffs[mutant] = diff_of(module, mutant)
+        scores.append(score)
+        print(
+            f"  {score.score:.1f}% ({score.killed}/{score.scored} killed, "
+            f"{len(score.equivalent)} equivalent left out) in {score.seconds:.0f} s",
+            flush=True,
+        )
+        for mutant in score.survived:
+            print(f"  survived {mutant}: {diffs[mutant]}", flush=True)
+        for mutant in score.no_tests:
+            print(f"  no test reaches {mutant}: {diffs[mutant]}", flush=True)
+    if not args.no_write:
+        update_results(scores, diffs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
