@@ -193,9 +193,7 @@ def update_results(scores: list[ModuleScore], diffs: dict[str, str]) -> None:
                 survivors.setdefault(item.group(1), []).append(line)
     for s in scores:
         rows[s.module] = s.row()
-        survivors[s.module] = [
-            f"- `{s.module}` `{m}`: {diffs[m]}" for m in s.survived + s.no_tests
-        ]
+        survivors[s.module] = [f"- `{s.module}` `{m}`: {diffs[m]}" for m in s.survived + s.no_tests]
     body = [
         f"## {SECTION}",
         "",
@@ -217,10 +215,8 @@ def update_results(scores: list[ModuleScore], diffs: dict[str, str]) -> None:
     listed = [line for m in sorted(survivors) for line in survivors[m]]
     body += listed or ["(none)"]
     block = "\n".join(body) + "\n"
-    if found:
-        text = pattern.sub(lambda _: block + "\n", text)
-    else:
-        text = text.rstrip() + "\n\n" + block
+    replaced = pattern.sub(lambda _: block + "\n", text)
+    text = replaced if found else text.rstrip() + "\n\n" + block
     RESULTS.write_text(text)
 
 

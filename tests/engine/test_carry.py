@@ -244,3 +244,36 @@ def test_a_diff_of_other_assignments_is_refused():
 def test_numpy_integer_labels_are_accepted():
     (out,) = carry(series([0, 1]), series([3, 4]), [entry([np.int64(1)])])
     assert out["new_segments"] == [4] and out["old_segments"] == [1]
+
+
+@pytest.mark.parametrize("min_jaccard", [0.0, -0.1, 1.5])
+def test_min_jaccard_outside_zero_to_one_is_refused(min_jaccard):
+    a, b = series([0, 1, 1]), series([5, 6, 6])
+    with pytest.raises(InputError, match=r"min_jaccard must be in \(0, 1\]"):
+        carry_plan(diff_assignments(a, b), [entry([0])], a, b, min_jaccard)
+
+
+def test_min_jaccard_of_one_is_accepted():
+    a, b = series([0, 1, 1]), series([5, 6, 6])
+    (out,) = carry_plan(diff_assignments(a, b, 1.0), [entry([0])], a, b, 1.0)
+    assert out["new_segments"] == [5]
+
+
+def test_audiences_carried_onto_noise_are_explained_as_noise():
+    a = series([0] * 4 + [-1] * 4)
+    b = series([0] * 4 + [-1] * 4)
+    noise, both = carry(a, b, [entry([-1]), entry([0, -1])])
+    assert noise["explanation"] == "audience kept as noise (4 customers, 100% of the old audience)"
+    assert both["explanation"] == (
+        "audience kept as segments noise and 0 (4 and 4 customers, 100% of the old audience)"
+    )
+
+
+def test_an_empty_entry_is_explained():
+    (out,) = carry(series([0, 1]), series([0, 1]), [entry([])])
+    assert out["explanation"] == "audience vanished: the entry targeted no segment"
+
+
+def test_a_single_customer_is_counted_in_the_singular():
+    (out,) = carry(series([0, 1, 1]), series([5, 6, 6]), [entry([0])])
+    assert out["explanation"] == "audience kept as segment 5 (1 customer, 100% of the old audience)"
