@@ -101,8 +101,11 @@ def sha256_hex(s: str) -> str:
 
 def hash_series(values: pd.Series) -> pd.Series:
     """``sha256_hex`` of each non-missing value (hashed once per distinct value)."""
-    distinct = values.dropna().unique()
-    return values.map({v: sha256_hex(str(v)) for v in distinct}).astype("string")
+    codes, distinct = pd.factorize(values)  # NA gets code -1
+    sha256 = hashlib.sha256  # one lookup: this loop is the cost of hashing a column
+    plain = np.asarray(distinct, dtype=object)  # iterating an Arrow-backed array is slow
+    digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v in plain], "string")
+    return pd.Series(digests.take(codes, allow_fill=True), index=values.index, dtype="string")
 
 
 def build_audience_file(

@@ -20,7 +20,6 @@ tests/engine/test_phones.py checks the two paths against ``phonenumbers`` on gen
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,7 +33,9 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 _SHAPE = r"^\+?[0-9 ().\-]{1,100}$"
 _MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's bounds on a national significant number
-_COUNTRY_CODES = [str(c) for c in COUNTRY_CODE_TO_REGION_CODE]
+_COUNTRY_CODES = pa.array([str(c) for c in COUNTRY_CODE_TO_REGION_CODE])
+# the length checks after which parse keeps the national prefix
+_KEEP_PREFIX = ["too short", "local only", "invalid"]
 _TYPES = (
     "premium_rate",
     "toll_free",
@@ -72,31 +73,26 @@ def e164_many(values: np.ndarray, default_region: str) -> np.ndarray:
     if values.size == 0:
         return out
     text = pa.array(values, type=pa.string())
-    digits_arrow = pc.replace_substring_regex(text, r"[^0-9]", "")
+    digits = pc.replace_substring_regex(text, r"[^0-9]", "")
     # libphonenumber reads fewer than 3 digits only when they stand alone: slow path
-    shaped = _bool(pc.match_substring_regex(text, _SHAPE)) & (
-        pc.utf8_length(digits_arrow).fill_null(0).to_numpy(zero_copy_only=False) >= 3
-    )
-    digits = _str(digits_arrow)
+    shaped = _bool(pc.match_substring_regex(text, _SHAPE)) & (_lengths(digits) >= 3)
     plus = _bool(pc.starts_with(text, "+"))
     done = np.zeros(values.size, dtype=bool)  # answered by the fast path (valid or not)
 
     # "+": the country code is written; without "+": read in the default region
-    for mask, reader in ((shaped & plus, _international), (shaped & ~plus, None)):
+    for mask, international in ((shaped & plus, True), (shaped & ~plus, False)):
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             continue
-        if reader is None:
-            result, known = _national(digits[idx], default_region)
-        else:
-            result, known = reader(digits[idx])
+        part = digits.take(idx)
+        result, known = _international(part) if international else _national(part, default_region)
         out[idx] = result
         done[idx] = known
 
     # no "+" and invalid in the default region: the digits as an international number
     retry = np.flatnonzero(done & ~plus & pd.isna(out))
     if retry.size:
-        stripped = np.array([d.lstrip("0") for d in digits[retry]], dtype=object)
+        stripped = pc.utf8_ltrim(digits.take(retry), characters="0")
         result, known = _international(stripped)
         out[retry] = result
         done[retry] = known
@@ -164,53 +160,53 @@ def _main_region(country_code: int) -> _Region | None:
     return _region(regions[0])
 
 
-def _international(digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _international(digits: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Digits after a "+": E.164 (or None) and whether the fast path could answer."""
-    out = np.full(digits.size, None, dtype=object)
-    known = np.zeros(digits.size, dtype=bool)
-    s = pd.Series(digits, dtype=object)
-    length = s.str.len().to_numpy()
+    out = np.full(len(digits), None, dtype=object)
+    known = np.zeros(len(digits), dtype=bool)
     # libphonenumber: too short after the "+", or a leading 0, is an error (invalid)
-    invalid = (length <= _MIN_NSN) | (s.str[:1] == "0").to_numpy()
+    invalid = (_lengths(digits) <= _MIN_NSN) | _bool(pc.starts_with(digits, "0"))
     known[invalid] = True
-    code = np.zeros(digits.size, dtype=np.int64)
+    code = np.zeros(len(digits), dtype=np.int64)
     for width in (1, 2, 3):  # the shortest known code wins, as in libphonenumber
-        head = s.str[:width]
-        ok = head.isin(_COUNTRY_CODES).to_numpy() & ~invalid & (code == 0)
-        code[ok] = head[ok].astype(np.int64)
+        head = pc.utf8_slice_codeunits(digits, 0, width)
+        ok = _bool(pc.is_in(head, value_set=_COUNTRY_CODES)) & ~invalid & (code == 0)
+        if ok.any():
+            code[ok] = pc.cast(head.filter(pa.array(ok)), pa.int64()).to_numpy()
     for cc in np.unique(code[code > 0]):
         region = _main_region(int(cc))
         if region is None or not region.modelled:
             continue
         idx = np.flatnonzero(code == cc)
-        national = np.array([d[len(str(cc)) :] for d in digits[idx]], dtype=object)
+        national = pc.utf8_slice_codeunits(digits.take(idx), len(str(cc)))
         out[idx] = _finish(national, region)
         known[idx] = True
     return out, known
 
 
-def _national(digits: np.ndarray, default_region: str) -> tuple[np.ndarray, np.ndarray]:
+def _national(digits: pa.Array, default_region: str) -> tuple[np.ndarray, np.ndarray]:
     """Digits without "+", read in ``default_region`` (as ``phonenumbers.parse`` does)."""
-    out = np.full(digits.size, None, dtype=object)
-    known = np.zeros(digits.size, dtype=bool)
+    out = np.full(len(digits), None, dtype=object)
+    known = np.zeros(len(digits), dtype=bool)
     region = _region(default_region.upper()) if _known_region(default_region) else None
     if region is None or not region.modelled or _main_region(region.country_code) != region:
         return out, known
     # an international dialling prefix ("011", "00") takes another route: slow path
-    idd = _starts(digits, region.international_prefix)
-    national = digits.copy()
+    ok = np.flatnonzero(~_starts(digits, region.international_prefix))
+    digits = digits.take(ok)
     cc = str(region.country_code)
     # the default region's country code written without "+" ("1 650 ..." in the US)
-    with_code = np.flatnonzero(~idd & pd.Series(digits, dtype=object).str.startswith(cc))
-    if with_code.size:
-        full = digits[with_code]
-        rest = _strip_national_prefix(np.array([d[len(cc) :] for d in full], dtype=object), region)
+    with_code = _bool(pc.starts_with(digits, cc))
+    if with_code.any():
+        full = digits.filter(pa.array(with_code))
+        rest = _strip_national_prefix(pc.utf8_slice_codeunits(full, len(cc)), region)
         drop = (~_matches(full, region.general) & _matches(rest, region.general)) | (
             _length_check(full, region) == "too long"
         )
-        national[with_code[drop]] = rest[drop]
-    ok = np.flatnonzero(~idd)
-    out[ok] = _finish(national[ok], region)
+        replace = np.zeros(len(digits), dtype=bool)
+        replace[np.flatnonzero(with_code)[drop]] = True
+        digits = pc.replace_with_mask(digits, pa.array(replace), rest.filter(pa.array(drop)))
+    out[ok] = _finish(digits, region)
     known[ok] = True
     return out, known
 
@@ -219,60 +215,47 @@ def _known_region(code: str) -> bool:
     return PhoneMetadata.metadata_for_region(code.upper(), None) is not None
 
 
-def _finish(national: np.ndarray, region: _Region) -> np.ndarray:
+def _finish(national: pa.Array, region: _Region) -> np.ndarray:
     """From the digits after the country code to E.164: national prefix, lengths, validity."""
-    national = national.copy()
-    out = np.full(national.size, None, dtype=object)
-    length = np.array([len(n) for n in national], dtype=np.int64)
-    usable = length >= _MIN_NSN
-    idx = np.flatnonzero(usable)
-    stripped = _strip_national_prefix(national[idx], region)
-    keep = ~np.isin(_length_check(stripped, region), ["too short", "local only", "invalid"])
-    national[idx[keep]] = stripped[keep]
-    length = np.array([len(n) for n in national], dtype=np.int64)
+    out = np.full(len(national), None, dtype=object)
+    # libphonenumber: fewer than 2 digits is an error; else the national prefix goes if what
+    # is left has a possible length
+    usable = _lengths(national) >= _MIN_NSN
+    stripped = _strip_national_prefix(national, region)
+    take = usable & ~np.isin(_length_check(stripped, region), _KEEP_PREFIX)
+    national = pc.if_else(pa.array(take), stripped, national)
+    length = _lengths(national)
     usable &= (length >= _MIN_NSN) & (length <= _MAX_NSN)
     idx = np.flatnonzero(usable)
-    valid = _valid(national[idx], region.country_code)
-    chosen = idx[valid]
-    out[chosen] = [f"+{region.country_code}{n}" for n in national[chosen]]
+    kept = national.take(idx)
+    valid = _valid(kept, region.country_code)
+    numbers = pc.binary_join_element_wise(f"+{region.country_code}", kept.filter(valid), "")
+    out[idx[valid]] = _objects(numbers)
     return out
 
 
-def _strip_national_prefix(national: np.ndarray, region: _Region) -> np.ndarray:
+def _strip_national_prefix(national: pa.Array, region: _Region) -> pa.Array:
     """libphonenumber's national prefix stripping (regions without a transform rule)."""
-    if region.national_prefix is None or national.size == 0:
-        return national.copy()
-    prefix = _str(
-        pc.extract_regex(
-            pa.array(national, type=pa.string()), f"^(?P<p>{_uncaptured(region.national_prefix)})"
-        ).field("p")
-    )
-    matched = np.array([p is not None for p in prefix]) & (national != "")
-    out = national.copy()
-    idx = np.flatnonzero(matched)
-    if idx.size == 0:
-        return out
-    rest = np.array([n[len(p) :] for n, p in zip(national[idx], prefix[idx], strict=True)])
-    rest = rest.astype(object)
+    if region.national_prefix is None or len(national) == 0:
+        return national
+    matched = _starts(national, region.national_prefix) & (_lengths(national) > 0)
+    if not matched.any():
+        return national
+    start = f"^(?:{region.national_prefix})"
+    rest = pc.replace_substring_regex(national, start, "", max_replacements=1)
     # a number that fits the region as it is, and would not without the prefix, keeps it
-    keep = _matches(national[idx], region.general) & ~_matches(rest, region.general)
-    out[idx[~keep]] = rest[~keep]
-    return out
-
-
-def _uncaptured(pattern: str) -> str:
-    """The pattern with its capturing groups made non-capturing (pyarrow wants names)."""
-    return re.sub(r"(?<!\\)\((?!\?)", "(?:", pattern)
+    keep = _matches(national, region.general) & ~_matches(rest, region.general)
+    return pc.if_else(pa.array(matched & ~keep), rest, national)
 
 
 def _length_check(national: np.ndarray, region: _Region) -> np.ndarray:
     """libphonenumber's ``_test_number_length`` for an unknown number type, as words."""
     lengths = region.general.lengths
-    out = np.full(national.size, "possible", dtype=object)
+    out = np.full(len(national), "possible", dtype=object)
     if not lengths:
         out[:] = "invalid"
         return out
-    n = np.array([len(x) for x in national], dtype=np.int64)
+    n = _lengths(national)
     out[~np.isin(n, lengths[1:])] = "invalid"
     out[n > lengths[-1]] = "too long"
     out[n < lengths[0]] = "too short"
@@ -281,67 +264,71 @@ def _length_check(national: np.ndarray, region: _Region) -> np.ndarray:
     return out
 
 
-def _valid(national: np.ndarray, country_code: int) -> np.ndarray:
+def _valid(national: pa.Array, country_code: int) -> np.ndarray:
     """``is_valid_number`` for +country_code: the owning region's patterns accept it."""
     regions = [_region(r) for r in COUNTRY_CODE_TO_REGION_CODE[country_code] if _known_region(r)]
     if len(regions) == 1:
         return _of_some_type(national, regions[0])
-    valid = np.zeros(national.size, dtype=bool)
-    open_ = np.ones(national.size, dtype=bool)  # not yet given a region
+    valid = np.zeros(len(national), dtype=bool)
+    open_ = np.ones(len(national), dtype=bool)  # not yet given a region
     for region in regions:
         idx = np.flatnonzero(open_)
         if idx.size == 0:
             break
+        part = national.take(idx)
         if region.leading_digits is not None:
-            owned = _starts(national[idx], region.leading_digits)
-            valid[idx[owned]] = _of_some_type(national[idx[owned]], region)
+            owned = _starts(part, region.leading_digits)
+            valid[idx[owned]] = _of_some_type(part.filter(pa.array(owned)), region)
         else:
-            owned = _of_some_type(national[idx], region)
+            owned = _of_some_type(part, region)
             valid[idx[owned]] = True
         open_[idx[owned]] = False
     return valid
 
 
-def _of_some_type(national: np.ndarray, region: _Region) -> np.ndarray:
+def _of_some_type(national: pa.Array, region: _Region) -> np.ndarray:
     """libphonenumber's number type is not UNKNOWN: fits the region and one of its types."""
     ok = _fits(national, region.general)
-    any_type = np.zeros(national.size, dtype=bool)
+    any_type = np.zeros(len(national), dtype=bool)
     for desc in region.types:
         todo = ok & ~any_type
         if not todo.any():
             break
-        any_type[todo] = _fits(national[todo], desc)
+        any_type[todo] = _fits(national.filter(pa.array(todo)), desc)
     return ok & any_type
 
 
-def _fits(national: np.ndarray, desc: _Desc) -> np.ndarray:
+def _fits(national: pa.Array, desc: _Desc) -> np.ndarray:
     """The desc's possible lengths (if any) and its whole pattern."""
     if desc.pattern is None:
-        return np.zeros(national.size, dtype=bool)
+        return np.zeros(len(national), dtype=bool)
     ok = _matches(national, desc)
     if desc.lengths:
-        ok &= np.isin(np.array([len(x) for x in national], dtype=np.int64), desc.lengths)
+        ok &= np.isin(_lengths(national), desc.lengths)
     return ok
 
 
-def _matches(national: np.ndarray, desc: _Desc) -> np.ndarray:
+def _matches(national: pa.Array, desc: _Desc) -> np.ndarray:
     """The whole string matches the desc's national number pattern."""
-    if desc.pattern is None or national.size == 0:
-        return np.zeros(national.size, dtype=bool)
-    text = pa.array(national, type=pa.string())
-    return _bool(pc.match_substring_regex(text, f"^(?:{desc.pattern})$"))
+    if desc.pattern is None or len(national) == 0:
+        return np.zeros(len(national), dtype=bool)
+    return _bool(pc.match_substring_regex(national, f"^(?:{desc.pattern})$"))
 
 
-def _starts(national: np.ndarray, pattern: str | None) -> np.ndarray:
-    if pattern is None or national.size == 0:
-        return np.zeros(national.size, dtype=bool)
-    text = pa.array(national, type=pa.string())
-    return _bool(pc.match_substring_regex(text, f"^(?:{pattern})"))
+def _starts(national: pa.Array, pattern: str | None) -> np.ndarray:
+    """A prefix of the string matches ``pattern`` (Python's ``re.match``)."""
+    if pattern is None or len(national) == 0:
+        return np.zeros(len(national), dtype=bool)
+    return _bool(pc.match_substring_regex(national, f"^(?:{pattern})"))
+
+
+def _lengths(array: pa.Array) -> np.ndarray:
+    return pc.utf8_length(array).fill_null(0).to_numpy(zero_copy_only=False)
 
 
 def _bool(array: pa.Array) -> np.ndarray:
     return array.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
-def _str(array: pa.Array) -> np.ndarray:
-    return np.asarray(array.to_pylist(), dtype=object)
+def _objects(array: pa.Array) -> np.ndarray:
+    return array.to_numpy(zero_copy_only=False).astype(object)
