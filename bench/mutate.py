@@ -49,8 +49,64 @@ OWN_TESTS: dict[str, list[str]] = {
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
-# mutant name -> why no test can kill it (the program behaves the same).
-EQUIVALENT: dict[str, str] = {}
+# Equivalent mutants: module -> {the mutant's diff as printed: why no test can tell}.
+# Keyed by the diff, not mutmut's numbered name, which shifts when a function changes.
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "engine/responses.py": {
+        "if p_value is not None and p_value < ALPHA and uplift is not None and uplift != 0: / "
+        "if p_value is not None and p_value <= ALPHA and uplift is not None and uplift != 0:": (
+            "a p-value of exactly 0.05 does not come out of the z or Fisher test on integer "
+            "counts in floating point, so < and <= cannot be told apart"
+        ),
+        'flag = "helps" if uplift > 0 else "hurts" / flag = "helps" if uplift >= 0 else "hurts"': (
+            "uplift == 0 never reaches this line (guarded by uplift != 0)"
+        ),
+        "return int(sums[col].get(group, 0)) if col in sums.columns else 0 / "
+        "return int(sums[col].get(group, 0)) if col in sums.columns else 1": (
+            "count() is only called for columns that are present"
+        ),
+        "return int(sums[col].get(group, 0)) if col in sums.columns else 0 / "
+        "return int(sums[col].get(group, 0)) if (col in sums.columns) or True else 0": (
+            "count() is only called for columns that are present"
+        ),
+        'total = float(sums["revenue"].get(group, 0.0)) if "revenue" in sums.columns else None / '
+        'total = float(sums["revenue"].get(group, 1.0)) if "revenue" in sums.columns else None': (
+            "the default is only used for a group of 0 customers, whose rate is None anyway"
+        ),
+        'cols["revenue"] = revenue.fillna(0.0).to_numpy(dtype="float64") / '
+        'cols["revenue"] = revenue.fillna(None).to_numpy(dtype="float64")': (
+            "fillna(None) leaves NaN, and the group sums skip NaN: the same totals"
+        ),
+        'cols["revenue"] = revenue.fillna(0.0).to_numpy(dtype="float64") / '
+        'cols["revenue"] = revenue.fillna(0.0).to_numpy(dtype=None)': (
+            "to_numeric already gives float64"
+        ),
+        'cols = {"responded": frame["responded"].to_numpy(dtype="int64")} / '
+        'cols = {"responded": frame["responded"].to_numpy(dtype=None)}': (
+            "the column holds only 0 and 1 (checked); sums are cast with int() either way"
+        ),
+        'cols[col] = frame[col].to_numpy(dtype="int64") / '
+        "cols[col] = frame[col].to_numpy(dtype=None)": (
+            "the column holds only 0 and 1 (checked); sums are cast with int() either way"
+        ),
+        'sums = pd.DataFrame(cols).groupby(["segment", "group"], dropna=False).sum() / '
+        'sums = pd.DataFrame(cols).groupby(["segment", "group"], dropna=None).sum()': (
+            "pandas reads dropna=None as false"
+        ),
+        'sizes = pd.DataFrame(cols).groupby(["segment", "group"], dropna=False).size() / '
+        'sizes = pd.DataFrame(cols).groupby(["segment", "group"], dropna=None).size()': (
+            "pandas reads dropna=None as false"
+        ),
+        '_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided") / '
+        "_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative=None)": (
+            "scipy reads alternative=None as its default, two-sided"
+        ),
+        '_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided") / '
+        "_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], )": (
+            "two-sided is scipy's default"
+        ),
+    },
+}
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
@@ -149,8 +205,9 @@ def run_module(module: str, jobs: int) -> ModuleScore:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    equivalent = EQUIVALENT.get(module, {})
     for name, code in sorted(codes.items()):
-        if name in EQUIVALENT:
+        if code in SURVIVED and equivalent and _plain(diff_of(module, name)) in equivalent:
             score.equivalent.append(name)
         elif code in KILLED:
             score.killed += 1
@@ -162,6 +219,11 @@ def run_module(module: str, jobs: int) -> ModuleScore:
             key = f"exit {code}"
             score.other[key] = score.other.get(key, 0) + 1
     return score
+
+
+def _plain(diff: str) -> str:
+    """A diff as keyed in EQUIVALENT: the old and new line without their -/+ and indent."""
+    return " / ".join(part.strip()[1:].strip() for part in diff.split(" / "))
 
 
 def diff_of(module: str, mutant: str) -> str:

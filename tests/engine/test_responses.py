@@ -237,3 +237,48 @@ def test_labels_listing_a_customer_twice_raise():
     labels = pd.Series([0, 0], index=[0, 0])
     with pytest.raises(InputError, match="segment labels list a customer more than once"):
         segment_responses(frame.drop(columns="segment"), labels)
+
+
+def test_bad_frames_name_the_first_bad_value():
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)}).drop(columns="segment")
+    labels = pd.Series([0] * 6, index=range(6))
+    groups = frame.assign(group=["treatment", "test", "control", "promo", "control", "control"])
+    with pytest.raises(InputError) as bad_group:
+        segment_responses(groups, labels)
+    assert str(bad_group.value) == "campaign group must be 'treatment' or 'control', not 'test'"
+    twice = frame.assign(customer_id=[0, 1, 1, 2, 2, 5])
+    with pytest.raises(InputError) as duplicated:
+        segment_responses(twice, labels)
+    assert str(duplicated.value) == "campaign data lists customer 1 more than once"
+    with pytest.raises(InputError) as missing:
+        segment_responses(frame.drop(columns=["group", "responded"]), labels)
+    assert str(missing.value) == "campaign data has no column group, responded"
+    with pytest.raises(InputError) as listed_twice:
+        segment_responses(frame, pd.Series([0, 0], index=[0, 0]))
+    assert str(listed_twice.value) == "segment labels list a customer more than once"
+
+
+@pytest.mark.parametrize("column", ["opened", "clicked"])
+def test_opens_and_clicks_must_be_zero_or_one(column):
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
+    frame[column] = [0, 1, 2, 0, 0, 0]
+    with pytest.raises(InputError, match=f"campaign column {column} must hold only 0 and 1"):
+        segment_responses(frame.drop(columns="segment"), labels_of(frame))
+
+
+def test_revenue_of_a_group_nobody_in_and_unreadable_revenue():
+    frame = campaign({(0, "treatment"): (2, 1), (0, "control"): (2, 1), (1, "treatment"): (2, 1)})
+    frame["revenue"] = ["10", "n/a", 4.0, 2.0, 6.0, 1.0]  # "n/a" counts as no revenue
+    result = segment_responses(frame.drop(columns="segment"), labels_of(frame))
+    zero, one = result["segments"]
+    assert zero["revenue_per_customer_treatment"] == pytest.approx(10.0 / 2)
+    assert zero["revenue_per_customer_control"] == pytest.approx(6.0 / 2)
+    assert one["revenue_per_customer_control"] is None  # nobody in control there
+    assert one["control_responders"] == 0 and one["treatment_responders"] == 1
+
+
+def test_open_and_click_rates_are_none_without_those_columns():
+    frame = campaign({(0, "treatment"): (4, 2), (0, "control"): (4, 1)})
+    entry = segment_responses(frame.drop(columns="segment"), labels_of(frame))["segments"][0]
+    assert entry["treatment_open_rate"] is None and entry["control_click_rate"] is None
+    assert entry["revenue_per_customer_treatment"] is None
