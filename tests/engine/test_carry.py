@@ -173,7 +173,10 @@ def test_split_merge_and_vanish():
     )
     assert vanished["old_audience"] == 10 and vanished["carried_audience"] == 0
     assert vanished["retained_share"] == 0.0
-    assert "scattered" in vanished["explanation"]
+    assert vanished["explanation"] == (
+        "audience vanished: its 10 customers scattered and no new segment holds a substantial "
+        "share of them"
+    )
 
     both = out["both"]  # the two merged segments together land in 12
     assert (both["fate"], both["new_segments"], both["carried_audience"]) == ("merged", [12], 10)
@@ -277,3 +280,19 @@ def test_an_empty_entry_is_explained():
 def test_a_single_customer_is_counted_in_the_singular():
     (out,) = carry(series([0, 1, 1]), series([5, 6, 6]), [entry([0])])
     assert out["explanation"] == "audience kept as segment 5 (1 customer, 100% of the old audience)"
+
+
+def test_a_split_in_three_lists_every_part():
+    a = series([0] * 10)
+    b = series([10] * 4 + [11] * 3 + [12] * 3)
+    (out,) = carry(a, b, [entry([0])])
+    assert out["explanation"] == (
+        "audience split across segments 10, 11 and 12 (4, 3 and 3 customers)"
+    )
+
+
+def test_entries_without_status_or_rationale_are_active_with_no_rationale():
+    a, b = series([0, 0, 1]), series([5, 5, 6])
+    entries = [{"strategy": "s", "segments": [0]}, {"strategy": "t", "segments": "all"}]
+    for out in carry(a, b, entries):
+        assert (out["status"], out["rationale"]) == ("active", "")
