@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -193,7 +194,8 @@ def scratch_folder(module: str, tests: list[str]) -> Path:
         "source_paths": ["src"],
         "only_mutate": [f"src/segtrail/{module}"],
         "pytest_add_cli_args_test_selection": tests,
-        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"],
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"]
+        + (["--hypothesis-profile=mutation"] if module.startswith("engine/") else []),
         "timeout_multiplier": TIMEOUT_MULTIPLIER,
         "timeout_constant": TIMEOUT_CONSTANT,
         "use_git_change_detection": False,
@@ -216,11 +218,21 @@ def run_module(module: str, jobs: int) -> ModuleScore:
             stderr=subprocess.STDOUT,
             check=False,
         )
-    score = ModuleScore(module, tests, seconds=time.perf_counter() - start)
-    meta = folder / "mutants" / "src" / "segtrail" / f"{module}.meta"
-    if proc.returncode != 0 or not meta.exists():
+    if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
+    return collect_module(module, time.perf_counter() - start)
+
+
+def collect_module(module: str, seconds: float | None = None) -> ModuleScore:
+    """The score of a module from the results mutmut left in its scratch folder."""
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    meta = folder / "mutants" / "src" / "segtrail" / f"{module}.meta"
+    if not meta.exists():
+        raise SystemExit(f"no mutmut results for {module} in {folder}: run it first")
+    if seconds is None:  # collected later: the time the run took, from its files
+        seconds = meta.stat().st_mtime - (folder / "pyproject.toml").stat().st_mtime
+    score = ModuleScore(module, own_tests(module), seconds=seconds)
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
     equivalent = EQUIVALENT.get(module, {})
     for name, code in sorted(codes.items()):
@@ -233,7 +245,7 @@ def run_module(module: str, jobs: int) -> ModuleScore:
         elif code in NO_TESTS:
             score.no_tests.append(name)
         else:
-            key = f"exit {code}"
+            key = "not checked" if code is None else f"exit {code}"
             score.other[key] = score.other.get(key, 0) + 1
     return score
 
@@ -243,6 +255,7 @@ def _plain(diff: str) -> str:
     return " / ".join(part.strip()[1:].strip() for part in diff.split(" / "))
 
 
+@cache
 def diff_of(module: str, mutant: str) -> str:
     folder = WORK / module.replace("/", "__").removesuffix(".py")
     shown = subprocess.run(
@@ -306,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="do not run: report the results a previous (perhaps interrupted) run left",
+    )
     args = parser.parse_args(argv)
     modules = args.modules or all_modules()
     unknown = [m for m in modules if not (PACKAGE / m).is_file()]
@@ -315,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     scores, diffs = [], {}
     for module in modules:
         print(f"# {module}", flush=True)
-        score = run_module(module, args.jobs)
+        score = collect_module(module) if args.collect else run_module(module, args.jobs)
         for mutant in score.survived + score.no_tests:
             diffs[mutant] = diff_of(module, mutant)
         scores.append(score)
