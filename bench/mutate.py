@@ -195,7 +195,8 @@ def scratch_folder(module: str, tests: list[str]) -> Path:
         "only_mutate": [f"src/segtrail/{module}"],
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"]
-        + (["--hypothesis-profile=mutation"] if module.startswith("engine/") else []),
+        # the profile lives in tests/engine/conftest.py
+        + (["--hypothesis-profile=mutation"] if _under(tests, "tests/engine/") else []),
         "timeout_multiplier": TIMEOUT_MULTIPLIER,
         "timeout_constant": TIMEOUT_CONSTANT,
         "use_git_change_detection": False,
@@ -203,6 +204,10 @@ def scratch_folder(module: str, tests: list[str]) -> Path:
     lines = ["[tool.mutmut]"] + [f"{k} = {json.dumps(v)}" for k, v in config.items()]
     (folder / "pyproject.toml").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def _under(tests: list[str], folder: str) -> bool:
+    return all(t.startswith(folder) for t in tests)
 
 
 def run_module(module: str, jobs: int) -> ModuleScore:
