@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -262,10 +263,19 @@ def _plain(diff: str) -> str:
 
 @cache
 def diff_of(module: str, mutant: str) -> str:
+    """The mutant's changed lines, as `mutmut show` prints them (read in-process: a
+    `mutmut show` per survivor costs a Python start-up each)."""
+    from mutmut.__main__ import find_mutant, get_diff_for_mutant
+    from mutmut.configuration import reset_config
+
     folder = WORK / module.replace("/", "__").removesuffix(".py")
-    shown = subprocess.run(
-        [str(MUTMUT), "show", mutant], cwd=folder, capture_output=True, text=True, check=False
-    ).stdout
+    here = os.getcwd()
+    os.chdir(folder)  # mutmut reads its configuration and files from the current folder
+    try:
+        reset_config()
+        shown = get_diff_for_mutant(mutant, path=find_mutant(mutant).path)
+    finally:
+        os.chdir(here)
     lines = [
         line
         for line in shown.splitlines()
