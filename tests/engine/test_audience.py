@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from segtrail.engine.audience import (
     build_audience_file,
+    hash_series,
     normalize_email,
     normalize_emails,
     normalize_phone,
@@ -257,3 +258,42 @@ def test_missing_columns_raise():
         build_audience_file(pd.DataFrame({"email": ["a@b.com"]}), "csv", id_column="account")
     with pytest.raises(InputError, match="format"):
         build_audience_file(customers(), "tiktok")
+
+
+def test_defaults_are_meta_rules_and_us_numbers():
+    assert normalize_email("A.B@Gmail.com") == "a.b@gmail.com"  # Meta keeps gmail dots
+    assert normalize_phone("(650) 555-1212") == "16505551212"
+    assert list(normalize_emails(pd.Series(["A.B@Gmail.com"]))) == ["a.b@gmail.com"]
+    assert list(normalize_phones(pd.Series(["(650) 555-1212"]))) == ["16505551212"]
+    out, _ = build_audience_file(pd.DataFrame({"phone": ["(650) 555-1212"]}), "meta")
+    assert out["PHONE"].tolist() == [reference_sha256("16505551212")]
+
+
+def test_results_keep_the_rows_index():
+    values = pd.Series(["(650) 555-1212", None], index=[10, 20])
+    assert normalize_phones(values).index.tolist() == [10, 20]
+    assert hash_series(pd.Series(["a", None], index=[7, 3])).index.tolist() == [7, 3]
+    hashed = hash_series(pd.Series(["a", None], index=[7, 3]))
+    assert hashed.iloc[0] == reference_sha256("a") and pd.isna(hashed.iloc[1])
+
+
+def test_one_column_files_and_their_counts():
+    only_phones = pd.DataFrame({"phone": ["+1 650 555 1212", "7", None]})
+    out, stats = build_audience_file(only_phones, "google")
+    assert list(out.columns) == ["Phone"]
+    assert (stats["invalid_phone"], stats["invalid_email"], stats["written"]) == (1, 0, 1)
+    only_emails = pd.DataFrame({"email": ["a@b.com", "x"]})
+    out, stats = build_audience_file(only_emails, "meta")
+    assert list(out.columns) == ["EMAIL"]
+    assert (stats["invalid_email"], stats["invalid_phone"], stats["written"]) == (1, 0, 1)
+
+
+def test_csv_file_drops_repeated_ids_only():
+    frame = pd.DataFrame({"customer_id": [1, 1, 2], "email": ["a@b.com", "c@d.com", "a@b.com"]})
+    out, stats = build_audience_file(frame, "csv")
+    assert out["customer_id"].tolist() == [1, 2] and stats["duplicates"] == 1
+
+
+def test_phone_numbers_read_from_floats():
+    got = normalize_phones(pd.Series([16505551213.0, 12.5, np.nan]))  # "12.5" is no number
+    assert [None if pd.isna(v) else v for v in got] == ["16505551213", None, None]
