@@ -20,6 +20,7 @@ from segtrail.errors import Conflict, InputError, InvalidInput, NotFound, Segtra
 from segtrail.readers import read_table
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_segment_ref
+from segtrail.services.results import AudienceExport, AudienceSummary, Lookalike
 from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
@@ -166,7 +167,7 @@ def lookalike(
     size: int | float = 0.05,
     name: str | None = None,
     random_seed: int = 0,
-) -> dict:
+) -> Lookalike:
     if method not in METHODS:
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     existing = ws.meta.audiences.names()
@@ -231,16 +232,16 @@ def lookalike(
         "sha256": file_digest,
     }
     ws.meta.audiences.append(new, ws.author, details)
-    return {
-        "audience": name,
-        "pool": f"{dataset['name']}@{dataset['version']}",
-        "seed": seed_info,
-        "method": method,
-        "size": len(result),
-        "params": params,
-        "quality": quality,
-        "out": str(out),
-    }
+    return Lookalike(
+        audience=name,
+        pool=f"{dataset['name']}@{dataset['version']}",
+        seed=seed_info,
+        method=method,
+        size=len(result),
+        params=params,
+        quality=quality,
+        out=str(out),
+    )
 
 
 def _check_out(out: str | Path) -> None:
@@ -258,22 +259,22 @@ def _audience_row(ws: Workspace, name: str) -> dict:
     return rows[0]
 
 
-def list_audiences(ws: Workspace) -> list[dict]:
+def list_audiences(ws: Workspace) -> list[AudienceSummary]:
     return [
-        {
-            "audience": r["name"],
-            "kind": r["kind"],
-            "method": r["method"],
-            "seed": r["seed"],
-            "quality": r["quality"],
-            "created_at": r["at"],
-            "author": r["author"],
-        }
+        AudienceSummary(
+            audience=r["name"],
+            kind=r["kind"],
+            method=r["method"],
+            seed=r["seed"],
+            quality=r["quality"],
+            created_at=r["at"],
+            author=r["author"],
+        )
         for r in ws.meta.audiences.list()
     ]
 
 
-def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> dict:
+def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> AudienceExport:
     """Write an audience (a segment LENS@N:SEGMENT, or a lookalike audience by name) for an
     ad platform, and record where it came from next to the file and in the history."""
     if fmt not in ("csv", "meta", "google"):
@@ -320,12 +321,12 @@ def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> di
         json.dumps({**provenance, "file": out.name, "sha256": digest}, indent=2, default=str) + "\n"
     )
     record_export(ws, target, fmt, out, len(written), digest, provenance)
-    return {
-        "target": target,
-        "format": fmt,
-        "out": str(out),
-        "provenance_file": str(sidecar),
-        "rows": len(written),
-        "stats": stats,
-        "provenance": provenance,
-    }
+    return AudienceExport(
+        target=target,
+        format=fmt,
+        out=str(out),
+        provenance_file=str(sidecar),
+        rows=len(written),
+        stats=stats,
+        provenance=provenance,
+    )

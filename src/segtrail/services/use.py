@@ -17,6 +17,7 @@ from segtrail.engine.features import transform_features
 from segtrail.errors import InputError, SegtrailError
 from segtrail.readers import normalize_ids, read_table
 from segtrail.services.datasets import resolve_dataset
+from segtrail.services.results import Assignment, Export
 from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_names
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def record_export(
     ws.meta.exports.append(target, fmt, path, rows, digest, provenance, ws.author)
 
 
-def export(ws: Workspace, ref: str, out: str | Path) -> dict:
+def export(ws: Workspace, ref: str, out: str | Path) -> Export:
     """customer_id, segment, segment_name, confidence for every customer of the version."""
     row = resolve_segmentation(ws, ref)
     output_format(out)
@@ -81,10 +82,10 @@ def export(ws: Workspace, ref: str, out: str | Path) -> dict:
     record_export(
         ws, ref_of(row), output_format(out), Path(out), len(frame), digest, {"version": ref_of(row)}
     )
-    return {"version": ref_of(row), "out": str(out), "rows": len(frame), "sha256": digest}
+    return Export(version=ref_of(row), out=str(out), rows=len(frame), sha256=digest)
 
 
-def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
+def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> Assignment:
     """Put new customers into the version's segments using its stored fitted state."""
     row = resolve_segmentation(ws, ref)
     output_format(out)
@@ -114,10 +115,10 @@ def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
     result = _labelled(labels, confidence, frame[id_column].to_numpy(), segment_names(ws, row))
     digest = write_frame(result, out)
     counts = result["segment"].value_counts().sort_index()
-    return {
-        "version": ref_of(row),
-        "out": str(out),
-        "rows": len(result),
-        "sha256": digest,
-        "segments": {int(k): int(v) for k, v in counts.items()},
-    }
+    return Assignment(
+        version=ref_of(row),
+        out=str(out),
+        rows=len(result),
+        sha256=digest,
+        segments={int(k): int(v) for k, v in counts.items()},
+    )
