@@ -87,7 +87,7 @@ class DBSCAN(Algorithm):
                 f"eps={eps:.3g} taken from the knee of the {min_samples}-nearest-neighbour "
                 "distance curve"
             )
-        fitted_labels, state, n_core = _fit_sample(Xf, eps, min_samples, seed)
+        fitted_labels, state, n_core = _fit_sample(Xf, eps, min_samples, seed, n)
         if n_core > MAX_CORE_POINTS:
             notes.append(f"{fmt_int(MAX_CORE_POINTS)} core customers kept to assign the rest")
         raw, confidence = self.assign(state, X)
@@ -123,7 +123,7 @@ class DBSCAN(Algorithm):
 
         held = holdout_rows(len(Xf), seed)
         rest = np.setdiff1d(np.arange(len(Xf)), held)
-        _, state, _ = _fit_sample(Xf[rest], eps, min_samples, seed)
+        _, state, _ = _fit_sample(Xf[rest], eps, min_samples, seed, len(held))
         assigned, _ = self.assign(state, Xf[held])
         return float(adjusted_rand_score(fitted_labels[held], assigned)), len(held)
 
@@ -141,10 +141,10 @@ class DBSCAN(Algorithm):
 
 
 def _fit_sample(
-    Xf: np.ndarray, eps: float, min_samples: int, seed: int
+    Xf: np.ndarray, eps: float, min_samples: int, seed: int, to_place: int
 ) -> tuple[np.ndarray, dict, int]:
-    """DBSCAN's own labels of the fitted customers, the state that assigns others, and how
-    many core customers DBSCAN found (before keeping at most MAX_CORE_POINTS)."""
+    """DBSCAN's own labels of the fitted customers, the state that assigns ``to_place``
+    customers, and how many core customers DBSCAN found (before keeping MAX_CORE_POINTS)."""
     from sklearn.cluster import DBSCAN as SkDBSCAN
 
     with one_thread(len(Xf)):
@@ -156,7 +156,7 @@ def _fit_sample(
     state = {
         "core_points": points,
         "core_labels": model.labels_[core].astype(np.int32),
-        "index_centres": cell_centres(points, seed),
+        "index_centres": cell_centres(points, seed, to_place),
         "eps": float(eps),
     }
     return model.labels_.astype(np.int32), state, len(found)

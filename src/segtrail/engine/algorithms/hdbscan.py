@@ -94,7 +94,7 @@ class HDBSCAN(Algorithm):
                 f"hdbscan needs more than {max(min_samples, min_cluster_size)} customers"
             )
         options = (min_cluster_size, min_samples, method)
-        fitted_labels, state = _fit_sample(Xf, options, seed)
+        fitted_labels, state = _fit_sample(Xf, options, seed, n)
         raw, confidence = self.assign(state, X)
         labels, mapping = order_by_size(raw)
         state["point_labels"] = np.array(
@@ -148,9 +148,10 @@ class HDBSCAN(Algorithm):
 
 
 def _fit_sample(
-    Xf: np.ndarray, options: tuple[int, int, str], seed: int
+    Xf: np.ndarray, options: tuple[int, int, str], seed: int, to_place: int
 ) -> tuple[np.ndarray, dict]:
-    """HDBSCAN's own labels of the fitted customers and the state that assigns others."""
+    """HDBSCAN's own labels of the fitted customers and the state that assigns
+    ``to_place`` customers."""
     from sklearn.cluster import HDBSCAN as SkHDBSCAN
 
     min_cluster_size, min_samples, method = options
@@ -176,7 +177,7 @@ def _fit_sample(
         "core_distance": core,
         "reach": reach,
         "min_samples": min_samples,
-        "index_centres": cell_centres(points, seed),
+        "index_centres": cell_centres(points, seed, to_place),
     }
     return fitted_labels, state
 
@@ -192,6 +193,6 @@ def _holdout_agreement(
 ) -> float:
     from sklearn.metrics import adjusted_rand_score
 
-    _, state = _fit_sample(Xf[rest], options, seed)
+    _, state = _fit_sample(Xf[rest], options, seed, len(held))
     assigned, _ = algo.assign(state, Xf[held])
     return float(adjusted_rand_score(fitted_labels[held], assigned))

@@ -16,7 +16,10 @@ part of each fit and reported in the version's notes.
 Deterministic: the cell centres are a seeded k-means of the kept customers, stored with the
 fitted state, and the index is rebuilt from the stored arrays in the same order, so the fit
 and a later ``assign`` search the same index and give the same answer. Up to
-``EXACT_BELOW`` kept customers the search is exact (brute force, scikit-learn).
+``EXACT_WORK`` distance computations (customers to place x kept customers, e.g. 50k x 10k)
+the search is exact instead (brute force, scikit-learn): bootstrap refits and held-out checks
+place a few thousand customers, where building cells would cost more than it saves. Such a
+state stores no cells, so a later ``assign`` is exact too and gives the same labels.
 """
 
 from __future__ import annotations
@@ -25,18 +28,18 @@ import numpy as np
 
 from segtrail.engine.algorithms.base import one_thread, quiet_convergence
 
-EXACT_BELOW = 2_000  # kept customers up to which brute force is cheap enough and exact
-NPROBE = 4  # cells each query searches; 2x faster than 8 of sqrt(kept), 99.8% the same nearest
+EXACT_WORK = 500_000_000  # rows to place x kept customers up to which brute force is used
+NPROBE = 8  # cells each query searches (of 2 sqrt(kept)): 97-99.8% find the exact nearest
 CELL_KMEANS_ITER = 20  # the cells need only be reasonable, not converged
 
 
-def cell_centres(points: np.ndarray, seed: int) -> np.ndarray:
-    """Centres of the index's cells for ``points`` (float32, possibly empty when the search
-    is exact). Stored with the fitted state."""
+def cell_centres(points: np.ndarray, seed: int, queries: int) -> np.ndarray:
+    """Centres of the index's cells for ``points``, to place ``queries`` customers: float32,
+    empty when exact search is cheap enough (see EXACT_WORK). Stored with the fitted state."""
     from sklearn.cluster import KMeans as SkKMeans
 
     n, d = points.shape
-    if n <= EXACT_BELOW:
+    if n * queries <= EXACT_WORK or n < 4 * NPROBE:
         return np.zeros((0, d), dtype=np.float32)
     cells = round(2 * float(np.sqrt(n)))
     with one_thread(n), quiet_convergence():  # duplicates may give fewer distinct cells
