@@ -27,7 +27,7 @@ NOTES = (
 )
 
 
-def run(repeats: int = 2) -> list[Figure]:
+def run(repeats: int = 1) -> list[Figure]:
     path = parquet_file(1_000_000, 20, 3)
     seconds: dict[str, list[float]] = {"kmeans": [], "dbscan": [], "hdbscan": []}
     shown: dict[str, dict] = {}
