@@ -38,8 +38,11 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def refused(result: Any, message: str) -> None:
+    """Exit 2, and exactly `message` on one line, with the CLI's flag hint when it adds one."""
     assert result.code == 2, (result.code, result.out, result.err)
-    assert result.err == f"error: {message}\n", result.err
+    assert re.fullmatch(rf"error: {re.escape(message)}( \(see --[a-z-]+\))?\n", result.err), (
+        result.err
+    )
 
 
 def segment_options() -> dict[str, Any]:
@@ -79,7 +82,8 @@ def test_help_says_which_algorithms_each_option_applies_to(run: Runner) -> None:
         ),
         (
             ("-a", "hdbscan", "--min-cluster-size", "0"),
-            "min_cluster_size must be a whole number >= 2 for hdbscan, got 0",
+            "min_cluster_size must be a whole number >= 2 for hdbscan, got 0 "
+            "(see --min-cluster-size)",
         ),
         (
             ("-a", "hdbscan", "--min-samples", "0"),

@@ -148,7 +148,7 @@ def check_params(algorithm: str, declared: tuple[Param, ...], params: dict) -> d
     given = {name: value for name, value in (params or {}).items() if value is not None}
     unknown = [name for name in given if name not in by_name]
     if unknown:
-        raise InvalidInput(_unknown_message(algorithm, unknown, declared))
+        raise InvalidInput(_unknown_message(algorithm, unknown, declared), field=unknown[0])
     checked = {}
     for param in declared:
         if param.name not in given:
@@ -161,7 +161,8 @@ def check_params(algorithm: str, declared: tuple[Param, ...], params: dict) -> d
                 break
         else:
             raise InvalidInput(
-                f"{param.name} must be {param.describe()} for {algorithm}, got {value!r}"
+                f"{param.name} must be {param.describe()} for {algorithm}, got {value!r}",
+                field=param.name,
             )
     return checked
 
