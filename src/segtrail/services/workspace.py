@@ -253,8 +253,8 @@ class Workspace:
         features: list[str] | None = None,
         exclude: list[str] | None = None,
         algorithm: str = "kmeans",
-        k: int | str = "auto",
-        k_range: tuple[int, int] = (2, 12),
+        k: int | str | None = None,
+        k_range: tuple[int, int] | None = None,
         parent: str | None = None,
         seed: int = 0,
         weights: dict[str, float] | None = None,
@@ -264,9 +264,11 @@ class Workspace:
         """Cluster `dataset` and record the result as the next version `LENS@N`.
 
         `hypothesis` says why these features and what you expect. `k` is a number or
-        "auto" (searched over `k_range`); `params` holds the algorithm's own parameters
-        (e.g. {"eps": 0.5} for dbscan); `weights` multiplies columns' influence. The same
-        dataset, features, algorithm, parameters and `seed` give the same assignments."""
+        "auto" (searched over `k_range`), for the algorithms that take it; None leaves them
+        at the algorithm's default. `params` holds the algorithm's other declared parameters
+        (e.g. {"eps": 0.5} for dbscan; `segtrail segment --help` lists them all); `weights`
+        multiplies columns' influence. The same dataset, features, algorithm, parameters and
+        `seed` give the same assignments."""
         from segtrail.services.segmentations import segment
 
         return segment(
