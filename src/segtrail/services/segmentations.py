@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
 from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.diff import diff_assignments
 from segtrail.engine.features import build_spec, describe_spec, fit_features
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
@@ -26,6 +27,7 @@ from segtrail.engine.stability import bootstrap_stability
 from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_ref
+from segtrail.services.results import LogEntry, Segment, Version
 from segtrail.store.segmentations import NewSegmentation
 
 if TYPE_CHECKING:
@@ -56,15 +58,19 @@ def segment(
     features: list[str] | None = None,
     exclude: list[str] | None = None,
     algorithm: str = "kmeans",
-    k: int | str = "auto",
-    k_range: tuple[int, int] = (2, 12),
+    k: int | str | None = None,
+    k_range: tuple[int, int] | None = None,
     parent: str | None = None,
     seed: int = 0,
     weights: dict[str, float] | None = None,
     params: dict[str, Any] | None = None,
     progress: Progress | None = None,
-) -> dict:
-    """Cluster a dataset and record the result as the next version of `lens`."""
+) -> Version:
+    """Cluster a dataset and record the result as the next version of `lens`.
+
+    ``k``, ``k_range`` and ``params`` are the algorithm's declared parameters (see
+    ``segtrail.engine.algorithms``); None means the algorithm's default.
+    """
     check_name(lens, "lens")
     if not hypothesis or not hypothesis.strip():
         raise InvalidInput(
@@ -72,11 +78,7 @@ def segment(
             field="hypothesis",
         )
     parent_row = resolve_segmentation(ws, parent) if parent else None
-    requested = {"k": _check_k(k), "k_range": _check_k_range(k_range), **(params or {})}
-    if requested["k"] != "auto" and not get_algorithm(algorithm).takes_k:
-        raise InvalidInput(
-            f"{algorithm} finds the number of segments itself; leave out k", field="k"
-        )
+    requested = check_algorithm_params(algorithm, {"k": k, "k_range": k_range, **(params or {})})
     request = {
         "features": features,
         "exclude": exclude,
@@ -89,19 +91,17 @@ def segment(
     return _run_and_record(ws, dataset_row, lens, hypothesis.strip(), request, parent_row, progress)
 
 
-def _check_k(k: int | str) -> int | str:
-    if k == "auto":
-        return k
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
-        raise SegtrailError(f"invalid k {k!r}: 'auto' or a whole number >= 2")
-    return int(k)
-
-
-def _check_k_range(k_range: tuple[int, int]) -> list[int]:
-    low, high = k_range
-    if not all(isinstance(v, int | np.integer) for v in k_range) or not 2 <= low <= high:
-        raise SegtrailError(f"invalid k range {k_range!r}: two whole numbers 2 <= low <= high")
-    return [int(low), int(high)]
+def check_algorithm_params(algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters asked of ``algorithm``, checked against its declarations (InvalidInput,
+    one line, otherwise). Returns only those given (None = not given), normalized; the fit
+    fills in the defaults and records them. ``k="auto"`` is also accepted by algorithms that
+    find the number of segments themselves: it asks for what they do anyway."""
+    algo = get_algorithm(algorithm)
+    given = {name: value for name, value in params.items() if value is not None}
+    if given.get("k") == "auto" and not algo.takes_k:
+        del given["k"]
+    checked = algo.check(given)
+    return {name: checked[name] for name in given}
 
 
 def _check_seed(seed: int) -> int:
@@ -121,20 +121,31 @@ def revisit(
     dataset: str | None = None,
     hypothesis: str | None = None,
     progress: Progress | None = None,
-) -> dict:
+) -> Version:
     """Re-run an old hypothesis (same spec, algorithm, parameters and seed) on newer data, as
     a new version of the same lens whose parent is the old one."""
     old = resolve_segmentation(ws, ref)
     old_dataset = resolve_dataset(ws, old["dataset_id"])
     dataset_row = resolve_dataset(ws, dataset or old_dataset["name"])
-    request = old["params"]["request"]
+    request = dict(old["params"]["request"])
+    # Versions recorded before parameters were declared may carry parameters their algorithm
+    # never read (k_range for dbscan, eps for kmeans...): they had no effect, so leave them out.
+    declared = {p.name for p in get_algorithm(request["algorithm"]).parameters}
+    request["params"] = {n: v for n, v in request["params"].items() if n in declared}
     text = hypothesis or (
         f"Revisit of {old['lens']}@{old['version']} on "
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
     )
-    return _run_and_record(
+    version = _run_and_record(
         ws, dataset_row, old["lens"], text, request, old, progress, action="revisit"
     )
+    # The same hypothesis again: segments that are kept keep the names people gave them.
+    from segtrail.services.annotations import inherit_names  # annotations imports this module
+
+    new = resolve_segmentation(ws, version["version"])
+    delta = diff_assignments(load_assignments(ws, old), load_assignments(ws, new))
+    carried = inherit_names(ws, old, new, delta)
+    return show(ws, version["version"]) if carried["inherited"] else version
 
 
 def compute(
@@ -213,7 +224,7 @@ def _run_and_record(
     parent_row: dict | None,
     progress: Progress | None,
     action: str = "segment",
-) -> dict:
+) -> Version:
     progress = progress or _noop
     progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)
     kinds = kinds_of(dataset_row)
@@ -336,7 +347,7 @@ def ref_of(row: dict) -> str:
     return f"{row['lens']}@{row['version']}"
 
 
-def show(ws: Workspace, ref: str) -> dict:
+def show(ws: Workspace, ref: str) -> Version:
     """Everything about one version, as plain data."""
     row = resolve_segmentation(ws, ref)
     params, metrics = row["params"], row["metrics"]
@@ -353,50 +364,50 @@ def show(ws: Workspace, ref: str) -> dict:
         history = labels.get(label, [])
         current = history[-1] if history else {"name": profile["name"], "description": ""}
         segments.append(
-            {
-                "segment": label,
-                "size": profile["size"],
-                "share": profile["share"],
-                "name": current["name"],
-                "description": current["description"] or profile["description"],
-                "auto_name": profile["name"],
-                "auto_description": profile["description"],
-                "stability": jaccard.get(label),
-                "tags": tags.get(label, {}),
-                "distinguishing": profile["distinguishing"],
-                "name_history": history,
-            }
+            Segment(
+                segment=label,
+                size=profile["size"],
+                share=profile["share"],
+                name=current["name"],
+                description=current["description"] or profile["description"],
+                auto_name=profile["name"],
+                auto_description=profile["description"],
+                stability=jaccard.get(label),
+                tags=tags.get(label, {}),
+                distinguishing=profile["distinguishing"],
+                name_history=history,
+            )
         )
-    return {
-        "version": ref_of(row),
-        "id": row["id"],
-        "lens": row["lens"],
-        "number": row["version"],
-        "parent": ref_of(parent) if parent else None,
-        "dataset": f"{dataset['name']}@{dataset['version']}",
-        "hypothesis": row["hypothesis"],
-        "algorithm": row["algorithm"],
-        "k": row["k"],
-        "seed": row["seed"],
-        "status": status_history[-1]["status"] if status_history else "draft",
-        "status_history": status_history,
-        "created_at": row["created_at"],
-        "author": row["author"],
-        "segtrail_version": row["segtrail_version"],
-        "parameters": params["used"],
-        "request": params["request"],
-        "notes": params["notes"],
-        "confidence": params.get("confidence"),
-        "features": spec["features"],
-        "metrics": metrics,
-        "assignments": row["assignments_hash"],
-        "fitted_state": row["state_hash"],
-        "segments": segments,
-        "profiles": profiles,
-    }
+    return Version(
+        version=ref_of(row),
+        id=row["id"],
+        lens=row["lens"],
+        number=row["version"],
+        parent=ref_of(parent) if parent else None,
+        dataset=f"{dataset['name']}@{dataset['version']}",
+        hypothesis=row["hypothesis"],
+        algorithm=row["algorithm"],
+        k=row["k"],
+        seed=row["seed"],
+        status=status_history[-1]["status"] if status_history else "draft",
+        status_history=status_history,
+        created_at=row["created_at"],
+        author=row["author"],
+        segtrail_version=row["segtrail_version"],
+        parameters=params["used"],
+        request=params["request"],
+        notes=params["notes"],
+        confidence=params.get("confidence"),
+        features=spec["features"],
+        metrics=metrics,
+        assignments=row["assignments_hash"],
+        fitted_state=row["state_hash"],
+        segments=segments,
+        profiles=profiles,
+    )
 
 
-def log(ws: Workspace, lens: str | None = None) -> list[dict]:
+def log(ws: Workspace, lens: str | None = None) -> list[LogEntry]:
     """Every version (of one lens or all), newest first, with parent links."""
     if lens:
         check_name(lens, "lens")
@@ -415,17 +426,17 @@ def log(ws: Workspace, lens: str | None = None) -> list[dict]:
             resolve_segmentation(ws, r["parent_id"]) if r["parent_id"] else None
         )
         out.append(
-            {
-                "version": ref_of(r),
-                "lens": r["lens"],
-                "parent": ref_of(parent) if parent else None,
-                "created_at": r["created_at"],
-                "author": r["author"],
-                "algorithm": r["algorithm"],
-                "k": r["k"],
-                "status": history.get(r["id"], [{"status": "draft"}])[-1]["status"],
-                "dataset": datasets[r["dataset_id"]],
-                "hypothesis": r["hypothesis"].splitlines()[0] if r["hypothesis"] else "",
-            }
+            LogEntry(
+                version=ref_of(r),
+                lens=r["lens"],
+                parent=ref_of(parent) if parent else None,
+                created_at=r["created_at"],
+                author=r["author"],
+                algorithm=r["algorithm"],
+                k=r["k"],
+                status=history.get(r["id"], [{"status": "draft"}])[-1]["status"],
+                dataset=datasets[r["dataset_id"]],
+                hypothesis=r["hypothesis"].splitlines()[0] if r["hypothesis"] else "",
+            )
         )
     return out
