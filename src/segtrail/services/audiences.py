@@ -20,6 +20,7 @@ from segtrail.engine.profiles import profile_segments
 from segtrail.errors import InputError, NotFound, SegtrailError
 from segtrail.readers import read_table
 from segtrail.services.datasets import kinds_of, load_frame, register_object, resolve_dataset
+from segtrail.services.designs import in_holdout
 from segtrail.services.refs import check_name, parse_segment_ref
 from segtrail.services.segmentations import (
     load_assignments,
@@ -291,9 +292,12 @@ def list_audiences(ws: Workspace) -> list[dict]:
     ]
 
 
-def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> dict:
+def export_audience(
+    ws: Workspace, target: str, fmt: str, out: str | Path, include_holdout: bool = False
+) -> dict:
     """Write an audience (a segment LENS@N:SEGMENT, or a lookalike audience by name) for an
-    ad platform, and record where it came from next to the file and in the history."""
+    ad platform, and record where it came from next to the file and in the history. The
+    workspace holdout is left out unless `include_holdout`."""
     if fmt not in ("csv", "meta", "google"):
         raise SegtrailError(f"unknown --format {fmt!r}: use csv, meta or google")
     out = Path(out)
@@ -327,6 +331,9 @@ def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> di
     contact = [c for c in kinds if c.lower() in ("email", "phone")]
     frame = load_frame(ws, dataset, [id_column, *contact])
     frame = frame[_ids_in_pool(pd.Index(frame[id_column]), ids)]
+    held = np.zeros(len(frame), dtype=bool) if include_holdout else in_holdout(ws, frame[id_column])
+    frame = frame[~held]
+    provenance["holdout_left_out"] = None if include_holdout else int(held.sum())
     frame = frame.rename(columns={id_column: "customer_id", **{c: c.lower() for c in contact}})
     written, stats = build_audience_file(frame, fmt)
     provenance.update(format=fmt, stats=stats, workspace=str(ws.root))

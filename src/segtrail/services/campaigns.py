@@ -16,6 +16,13 @@ from segtrail.engine.responses import GROUPS, segment_responses
 from segtrail.errors import InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset, register_object
+from segtrail.services.designs import (
+    HOLDOUT_GROUP,
+    against_holdout,
+    check_against_design,
+    drop_holdout,
+    get_design,
+)
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
 from segtrail.services.segmentations import (
@@ -51,12 +58,12 @@ def _validate(
     table = normalize_ids(table, "customer_id", name, line_offset, ids_from_text=ids_from_text)
     frame = table.to_pandas()
     group = frame["group"].astype("string").str.strip().str.lower()
-    bad = ~group.isin(GROUPS).fillna(False).to_numpy(dtype=bool)
+    bad = ~group.isin((*GROUPS, HOLDOUT_GROUP)).fillna(False).to_numpy(dtype=bool)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"{name}: {where(i)}, column 'group': {frame['group'].iloc[i]!r} is not "
-            "'treatment' or 'control'"
+            "'treatment', 'control' or 'holdout'"
         )
     frame["group"] = group.astype(str)
     for column in FLAGS:
@@ -102,6 +109,11 @@ def default_version(ws: Workspace, strategy: str) -> dict | None:
 def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> dict:
     check_name(name, "campaign")
     get_strategy(ws, strategy)
+    design = get_design(ws, name)
+    if design is not None and design["strategy"] != strategy:
+        raise InputError(
+            f"campaign {name!r} was designed for strategy {design['strategy']}, not {strategy}"
+        )
     if campaign_rows(ws, name):
         raise SegtrailError(f"campaign {name!r} already exists")
     path = Path(path)
@@ -134,6 +146,8 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     counts = frame.groupby("group").agg(n=("responded", "size"), responders=("responded", "sum"))
     summary = {
         "checked_against": reference,
+        # a designed campaign: who is not where the design put them (reported, not refused)
+        "design_check": check_against_design(ws, name, frame),
         "groups": {g: {k: int(v) for k, v in counts.loc[g].items()} for g in counts.index},
         "columns": list(frame.columns),
     }
@@ -180,17 +194,24 @@ def campaign_rows(
     return ws.meta.fetch(query)
 
 
-def report(ws: Workspace, name: str, by: str | None = None) -> dict:
+def report(ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = False) -> dict:
     rows = campaign_rows(ws, name)
     if not rows:
         raise NotFound(f"no campaign {name!r}; import one with `segtrail campaign import`")
     row = rows[0]
-    version = resolve_segmentation(ws, by) if by else default_version(ws, row["strategy"])
+    design = get_design(ws, name)
+    if by:
+        version = resolve_segmentation(ws, by)
+    elif design is not None:  # a designed campaign reads by the version it was designed on
+        version = resolve_segmentation(ws, design["version"])
+    else:
+        version = default_version(ws, row["strategy"])
     if version is None:
         raise SegtrailError(
             f"strategy {row['strategy']} is not mapped to any version; pass --by LENS@N"
         )
     frame = ws.objects.read_table(row["object_hash"]).to_pandas()
+    frame, holdout_info = against_holdout(ws, frame, name) if vs_holdout else drop_holdout(frame)
     labels = load_assignments(ws, version)
     if pd.api.types.is_integer_dtype(labels.index.dtype) != pd.api.types.is_integer_dtype(
         frame["customer_id"].dtype
@@ -206,6 +227,10 @@ def report(ws: Workspace, name: str, by: str | None = None) -> dict:
         "author": row["author"],
         "rows": row["rows"],
         "unknown_customers": row["unknown_customers"],
+        "control_kind": "holdout" if vs_holdout else "campaign control",
+        "holdout": holdout_info,
+        "design": design,
+        "design_check": json.loads(row["summary"]).get("design_check"),
         **result,
     }
 

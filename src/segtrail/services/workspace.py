@@ -299,10 +299,30 @@ class Workspace:
 
         return import_campaign(self, path, name, strategy)
 
-    def campaign_report(self, name: str, by: str | None = None) -> dict:
+    def campaign_report(self, name: str, by: str | None = None, vs_holdout: bool = False) -> dict:
         from segtrail.services.campaigns import report
 
-        return report(self, name, by)
+        return report(self, name, by, vs_holdout)
+
+    def campaign_design(self, name: str, strategy: str, **options: Any) -> dict:
+        from segtrail.services.designs import design_campaign
+
+        return design_campaign(self, name, strategy, **options)
+
+    def campaign_designs(self, name: str | None = None) -> list[dict]:
+        from segtrail.services.designs import list_designs
+
+        return list_designs(self, name)
+
+    def holdout_create(self, share: float, seed: int | None = None, replace: bool = False) -> dict:
+        from segtrail.services.designs import create_holdout
+
+        return create_holdout(self, share, seed, replace)
+
+    def holdout(self) -> dict:
+        from segtrail.services.designs import show_holdout
+
+        return show_holdout(self)
 
     def campaigns(self) -> list[dict]:
         from segtrail.services.campaigns import list_campaigns
@@ -319,10 +339,12 @@ class Workspace:
 
         return list_audiences(self)
 
-    def audience_export(self, target: str, fmt: str, out: str | Path) -> dict:
+    def audience_export(
+        self, target: str, fmt: str, out: str | Path, include_holdout: bool = False
+    ) -> dict:
         from segtrail.services.audiences import export_audience
 
-        return export_audience(self, target, fmt, out)
+        return export_audience(self, target, fmt, out, include_holdout)
 
     def report(self, ref: str, out: str | Path, diff: str | None = None) -> dict:
         from segtrail.services.reports import write_report
