@@ -12,7 +12,6 @@ from segtrail.cli.app import (
     JSON_OPTION,
     app,
     console,
-    err_console,
     open_workspace,
     parse_list,
     print_json,
@@ -135,7 +134,7 @@ def campaign_design(
     for s in r["segments"]:
         warning = segment_warning(s, r["mde"])
         if warning:
-            err_console.print(f"! {warning}")
+            console.print(f"! {warning}")
     if r["recorded"]:
         console.print(f"wrote {r['out']}; design recorded (import the results as {r['design']})")
     else:
