@@ -340,3 +340,25 @@ def test_name_taken_and_unmapped_strategy(cli: Runner, ws_dir: Path, tree_hash: 
     assert r.code == 2 and "not mapped" in r.err and tree_hash(ws_dir) == before
     none = cli("-w", ws_dir, "holdout", "show", "--json")
     assert none.code == 2 and "no holdout" in none.err
+
+
+def test_version_report_shows_the_design_next_to_the_results(cli: Runner, ws_dir: Path) -> None:
+    out = ws_dir / "d.csv"
+    design(cli, ws_dir, "spring-q1", "--seed", "2", "--mde", "0.05", "--out", str(out))
+    design(cli, ws_dir, "spring-q2", "--seed", "3", "--out", str(ws_dir / "d2.csv"))
+    designed = pd.read_csv(out, dtype={"customer_id": str})
+    _results(designed, np.random.default_rng(0)).iloc[1:].to_csv(ws_dir / "r.csv", index=False)
+    r = cli("-w", ws_dir, "campaign", "import", ws_dir / "r.csv", "--name", "spring-q1",
+            "--strategy", "spring")  # fmt: skip
+    assert r.code == 0, r.err
+    with Workspace.open(ws_dir) as ws:
+        ws.report("marketing@1", ws_dir / "report.html")
+    page = (ws_dir / "report.html").read_text()
+    first = page.index("<h3>spring-q1")
+    assert "Designed before sending by tester" in page[first:]
+    assert "1 designed customers missing" in page[first:]  # the row left out above
+    vip = next(s for s in cli("-w", ws_dir, "campaign", "designs", "spring-q1", "--json").json()[
+        "segments"] if s["segment"] == 0)  # fmt: skip
+    assert f"{vip['mde'] * 100:.1f} points or more" in page[first:]
+    pending = page.index("<h3>spring-q2")
+    assert "(no results imported yet)" in page[pending:]

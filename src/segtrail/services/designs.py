@@ -484,8 +484,8 @@ def get_design(ws: Workspace, name: str) -> dict | None:
     return out
 
 
-def list_designs(ws: Workspace, name: str | None = None) -> list[dict]:
-    rows = _design_rows(ws, name)
+def list_designs(ws: Workspace, name: str | None = None, strategy: str | None = None) -> list[dict]:
+    rows = _design_rows(ws, name, strategy)
     if name is not None and not rows:
         raise NotFound(f"no design {name!r}; `segtrail campaign designs` lists them")
     out = []
