@@ -181,6 +181,18 @@ def test_holdout_never_in_a_design_or_an_export(
     assert kept.code == 0, kept.err
     assert set(pd.read_csv(export, dtype=str)["customer_id"]) == vip
 
+    # a lookalike audience never picks the holdout either, in its file or its export
+    look = ws_dir / "look.csv"
+    la = cli("-w", ws_dir, "lookalike", "--pool", "customers", "--seed", "marketing@1:3",
+             "--size", "1500", "--name", "near", "--out", look)  # fmt: skip
+    assert la.code == 0, la.err
+    chosen = set(pd.read_csv(look, dtype={"customer_id": str})["customer_id"])
+    assert len(chosen) == 1500 and not chosen & held
+    e = cli("-w", ws_dir, "audience", "export", "near", "--out", ws_dir / "near.csv")
+    assert (
+        e.code == 0 and not set(pd.read_csv(ws_dir / "near.csv", dtype=str)["customer_id"]) & held
+    )
+
     # the holdout is stable: shown again, and not silently replaced
     assert cli("-w", ws_dir, "holdout", "show", "--json").json()["seed"] == 3
     before = tree_hash(ws_dir)

@@ -33,7 +33,8 @@ app.add_typer(audience_app, name="audience")
 def campaign_import(
     file: Path = typer.Argument(
         ...,
-        help="customer_id, group (treatment/control), responded (0/1); optional revenue, opened, clicked.",
+        help="customer_id, group (treatment/control; 'holdout' for measured holdout customers), "
+        "responded (0/1); optional revenue, opened, clicked.",
     ),
     name: str = typer.Option(..., "--name", help="Campaign name."),
     strategy: str = typer.Option(..., "--strategy", help="The strategy the campaign carried out."),
@@ -184,6 +185,9 @@ def lookalike(
         "5%", "--size", help="Audience size: a number or a percentage of the pool."
     ),
     name: str = typer.Option(None, "--name", help="Audience name (default lookalike-N)."),
+    include_holdout: bool = typer.Option(
+        False, "--include-holdout", help="Let the workspace holdout's customers be chosen."
+    ),
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -201,6 +205,7 @@ def lookalike(
             method=method,
             size=size,
             name=name,
+            include_holdout=include_holdout,
         )
     if json_output:
         print_json(r)

@@ -171,6 +171,7 @@ def lookalike(
     size: str | int = "5%",
     name: str | None = None,
     random_seed: int = 0,
+    include_holdout: bool = False,
 ) -> dict:
     if method not in METHODS:
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -199,7 +200,9 @@ def lookalike(
     X, _fitted = fit_features(frame, spec)
     n_size = parse_size(size, int((~mask).sum()))
     scores = rank_lookalike(X, mask, method, seed=random_seed)
-    chosen = select_audience(scores, mask, n_size)
+    # the workspace holdout is never chosen (unless asked): it is the long-run control
+    held = np.zeros(len(frame), dtype=bool) if include_holdout else in_holdout(ws, frame[id_column])
+    chosen = select_audience(scores, mask | held, n_size)
     quality = estimate_recall(X, mask, method, n_size, holdout=HOLDOUT, seed=random_seed)
     quality["profile"] = _profile_comparison(frame, kinds, mask, chosen)
     result = pd.DataFrame(
@@ -217,6 +220,7 @@ def lookalike(
         "features": [f["column"] for f in spec["features"]],
         "random_seed": random_seed,
         "holdout": HOLDOUT,
+        "workspace_holdout_left_out": None if include_holdout else int((held & ~mask).sum()),
     }
     with ws.meta.begin() as connection:
         event_id = ws.meta.record_event(
