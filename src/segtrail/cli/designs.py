@@ -125,6 +125,8 @@ def campaign_design(
         f"campaign {r['design']} ({r['strategy']}) on {r['version']}: {r['customers']:,} "
         f"customers; {shares}; seed {r['seed']}"
     )
+    if r["plan_status"] != "active":
+        console.print(f"note: {r['strategy']} is {r['plan_status']} on {r['version']}")
     if r["held_out"]:
         console.print(f"{r['held_out']:,} customers of the audience are in the holdout: left out")
     console.print(
