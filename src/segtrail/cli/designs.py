@@ -198,7 +198,7 @@ def holdout_create(
 @holdout_app.command("show")
 def holdout_show(json_output: bool = JSON_OPTION) -> None:
     """The current holdout: share, seed, how many customers of each dataset it holds."""
-    r = open_workspace().holdout()
+    r = open_workspace().holdout_show()
     if json_output:
         print_json(r)
         return

@@ -319,7 +319,7 @@ class Workspace:
 
         return create_holdout(self, share, seed, replace)
 
-    def holdout(self) -> dict:
+    def holdout_show(self) -> dict:
         from segtrail.services.designs import show_holdout
 
         return show_holdout(self)
