@@ -343,7 +343,12 @@ def design_campaign(
     labels = load_assignments(ws, version)
     targets = sorted(set(labels.unique())) if entry["segments"] == ALL else entry["segments"]
     audience = labels[labels.isin(targets)]
-    held = in_holdout(ws, audience.index)
+    holdout = current_holdout(ws)  # read once: the design records the holdout it left out
+    held = (
+        holdout_mask(audience.index, holdout["share"], holdout["seed"])
+        if holdout is not None
+        else np.zeros(len(audience), dtype=bool)
+    )
     audience = audience[~held]
     if audience.empty:
         raise InvalidInput(
@@ -364,28 +369,7 @@ def design_campaign(
         .fillna(0)
         .astype(int)
     )
-    segments = []
-    for label in segment_list:
-        sizes = {g: int(counts.at[label, g]) for g in groups}
-        rate, source = baselines[label]
-        figures = segment_power(sizes, rate, alpha, power, mde)
-        segments.append(
-            {
-                "segment": label,
-                "name": names.get(label),
-                "groups": sizes,
-                "baseline_source": source,
-                **asdict(figures),
-            }
-        )
-    totals = {g: int(counts[g].sum()) for g in groups}
-    pooled = float(sum(s["baseline"] * s["customers"] for s in segments) / max(1, len(audience)))
-    overall = {
-        "segment": None,
-        "name": "all segments",
-        "groups": totals,
-        **asdict(segment_power(totals, pooled, alpha, power, mde)),
-    }
+    segments, overall = _power_table(counts, names, baselines, alpha, power, mde)
     result: dict[str, Any] = {
         "design": name,
         "strategy": strategy,
@@ -421,7 +405,6 @@ def design_campaign(
     result["sha256"] = write_frame(frame, out)
     stored = frame.drop(columns="segment_name")
     digest, size = ws.objects.put_table(pa.Table.from_pandas(stored, preserve_index=False))
-    holdout = current_holdout(ws)
     params = {k: result[k] for k in ("alpha", "power", "mde", "baseline_rate", "baseline_from")}
     _record_design(
         ws,
@@ -451,16 +434,51 @@ def design_campaign(
     return result
 
 
+def _power_table(
+    counts: pd.DataFrame,
+    names: dict[int, str],
+    baselines: dict[int, tuple[float, str]],
+    alpha: float,
+    power: float,
+    mde: float | None,
+) -> tuple[list[dict], dict]:
+    """Power figures per segment (rows of `counts`: segments, columns: groups) and overall,
+    where the baseline is the segments' baselines weighted by their customers."""
+    segments = []
+    for label in counts.index:
+        sizes = {g: int(counts.at[label, g]) for g in counts.columns}
+        rate, source = baselines[label]
+        segments.append(
+            {
+                "segment": int(label),
+                "name": names.get(label),
+                "groups": sizes,
+                "baseline_source": source,
+                **asdict(segment_power(sizes, rate, alpha, power, mde)),
+            }
+        )
+    totals = {g: int(counts[g].sum()) for g in counts.columns}
+    customers = max(1, sum(totals.values()))
+    pooled = float(sum(s["baseline"] * s["customers"] for s in segments) / customers)
+    overall = {
+        "segment": None,
+        "name": "all segments",
+        "groups": totals,
+        **asdict(segment_power(totals, pooled, alpha, power, mde)),
+    }
+    return segments, overall
+
+
 # --- reading designs -----------------------------------------------------------------------
 
 
-def _public_design(row: dict) -> dict:
+def _public_design(ws: Workspace, row: dict) -> dict:
     params = json.loads(row["params"])
     power = json.loads(row["power"])
     return {
         "design": row["name"],
         "strategy": row["strategy"],
-        "version": None,  # filled by the caller (needs the store)
+        "version": ref_of(resolve_segmentation(ws, row["segmentation_id"])),
         "groups": json.loads(row["groups"]),
         "control": row["control"],
         "seed": row["seed"],
@@ -477,23 +495,14 @@ def _public_design(row: dict) -> dict:
 def get_design(ws: Workspace, name: str) -> dict | None:
     """A recorded design by campaign name, or None."""
     rows = _design_rows(ws, name)
-    if not rows:
-        return None
-    out = _public_design(rows[0])
-    out["version"] = ref_of(resolve_segmentation(ws, rows[0]["segmentation_id"]))
-    return out
+    return _public_design(ws, rows[0]) if rows else None
 
 
 def list_designs(ws: Workspace, name: str | None = None, strategy: str | None = None) -> list[dict]:
     rows = _design_rows(ws, name, strategy)
     if name is not None and not rows:
         raise NotFound(f"no design {name!r}; `segtrail campaign designs` lists them")
-    out = []
-    for row in rows:
-        design = _public_design(row)
-        design["version"] = ref_of(resolve_segmentation(ws, row["segmentation_id"]))
-        out.append(design)
-    return out
+    return [_public_design(ws, row) for row in rows]
 
 
 def design_assignment(ws: Workspace, name: str) -> pd.DataFrame | None:
