@@ -211,7 +211,11 @@ def report(ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = F
             f"strategy {row['strategy']} is not mapped to any version; pass --by LENS@N"
         )
     frame = ws.objects.read_table(row["object_hash"]).to_pandas()
-    frame, holdout_info = against_holdout(ws, frame, name) if vs_holdout else drop_holdout(frame)
+    control = json.loads(row["summary"]).get("control", "control")
+    if vs_holdout:
+        frame, holdout_info = against_holdout(ws, frame, name, control)
+    else:
+        frame, holdout_info = drop_holdout(frame)
     labels = load_assignments(ws, version)
     if pd.api.types.is_integer_dtype(labels.index.dtype) != pd.api.types.is_integer_dtype(
         frame["customer_id"].dtype
