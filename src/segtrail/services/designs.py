@@ -210,6 +210,8 @@ def _fraction(value: float | None, flag: str, example: str) -> None:
 
 
 def _check_arms(arms: list[str] | None) -> list[str]:
+    """Arm names as written (results files keep them so); two arms differing only in case,
+    or an arm named like the control or the holdout, would be read back ambiguously."""
     arms = arms or ["treatment"]
     for arm in arms:
         check_name(arm, "arm")
@@ -219,7 +221,7 @@ def _check_arms(arms: list[str] | None) -> list[str]:
     for reserved in (CONTROL, HOLDOUT_GROUP):
         if reserved in lowered:
             raise InvalidInput(f"--arms: {reserved!r} is not an arm (control is added for you)")
-    return lowered
+    return list(arms)
 
 
 def _version_for(ws: Workspace, strategy: str, by: str | None) -> tuple[dict, dict]:
