@@ -3,19 +3,17 @@ response per segment with intervals and tests."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import insert, select
 
 from segtrail.engine.responses import GROUPS, segment_responses
-from segtrail.errors import InputError, NotFound, SegtrailError
+from segtrail.errors import Conflict, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
-from segtrail.services.datasets import load_table, newest_dataset, register_object
+from segtrail.services.datasets import load_table, newest_dataset
 from segtrail.services.designs import (
     HOLDOUT_GROUP,
     against_holdout,
@@ -31,7 +29,7 @@ from segtrail.services.segmentations import (
     resolve_segmentation,
     segment_names,
 )
-from segtrail.store import schema
+from segtrail.store.usage import NewCampaign
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -95,15 +93,8 @@ def _validate(
 
 def default_version(ws: Workspace, strategy: str) -> dict | None:
     """The version the strategy is mapped to most recently (None if never mapped)."""
-    pe, ps = schema.plan_entries, schema.plan_states
-    rows = ws.meta.fetch(
-        select(ps.c.segmentation_id)
-        .join(pe, pe.c.plan_state_id == ps.c.id)
-        .where(pe.c.strategy == strategy)
-        .order_by(ps.c.id.desc())
-        .limit(1),
-    )
-    return resolve_segmentation(ws, rows[0]["segmentation_id"]) if rows else None
+    versions = ws.meta.plans.versions_with(strategy)
+    return resolve_segmentation(ws, versions[0]) if versions else None
 
 
 def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> dict:
@@ -112,10 +103,11 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     design = get_design(ws, name)
     if design is not None and design["strategy"] != strategy:
         raise InputError(
-            f"campaign {name!r} was designed for strategy {design['strategy']}, not {strategy}"
+            f"campaign {name!r} was designed for strategy {design['strategy']}, not {strategy}",
+            field="strategy",
         )
-    if campaign_rows(ws, name):
-        raise SegtrailError(f"campaign {name!r} already exists")
+    if ws.meta.campaigns.exists(name):
+        raise Conflict(f"campaign {name!r} already exists")
     path = Path(path)
     source = read_table(path, "customer_id")
     frame = _validate(
@@ -151,27 +143,17 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
         "groups": {g: {k: int(v) for k, v in counts.loc[g].items()} for g in counts.index},
         "columns": list(frame.columns),
     }
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            "campaign-import",
-            name,
-            {"strategy": strategy, "rows": len(frame), "unknown_customers": unknown},
-        )
-        register_object(connection, digest, "campaign", size)
-        connection.execute(
-            insert(schema.campaigns).values(
-                name=name,
-                strategy=strategy,
-                source=str(path.resolve()),
-                rows=len(frame),
-                unknown_customers=unknown,
-                summary=json.dumps(summary),
-                object_hash=digest,
-                event_id=event_id,
-            )
-        )
+    new = NewCampaign(
+        name=name,
+        strategy=strategy,
+        source=str(path.resolve()),
+        rows=len(frame),
+        unknown_customers=unknown,
+        summary=summary,
+        object=(digest, size),
+    )
+    details = {"strategy": strategy, "rows": len(frame), "unknown_customers": unknown}
+    ws.meta.campaigns.append(new, ws.author, details)
     return {
         "campaign": name,
         "strategy": strategy,
@@ -185,13 +167,7 @@ def campaign_rows(
     ws: Workspace, name: str | None = None, strategy: str | None = None
 ) -> list[dict]:
     """Recorded campaigns (optionally one by name, or those of one strategy), oldest first."""
-    c, e = schema.campaigns, schema.events
-    query = select(c, e.c.at, e.c.author).join(e, c.c.event_id == e.c.id).order_by(c.c.id)
-    if name is not None:
-        query = query.where(c.c.name == name)
-    if strategy is not None:
-        query = query.where(c.c.strategy == strategy)
-    return ws.meta.fetch(query)
+    return ws.meta.campaigns.list(name=name, strategy=strategy)
 
 
 def report(ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = False) -> dict:
@@ -208,10 +184,12 @@ def report(ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = F
         version = default_version(ws, row["strategy"])
     if version is None:
         raise SegtrailError(
-            f"strategy {row['strategy']} is not mapped to any version; pass --by LENS@N"
+            f"strategy {row['strategy']} is not mapped to any version; say which version "
+            "(LENS@N) to break the results down by",
+            field="by",
         )
     frame = ws.objects.read_table(row["object_hash"]).to_pandas()
-    control = json.loads(row["summary"]).get("control", "control")
+    control = row["summary"].get("control", "control")
     if vs_holdout:
         frame, holdout_info = against_holdout(ws, frame, name, control)
     else:
@@ -234,7 +212,7 @@ def report(ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = F
         "control_kind": "holdout" if vs_holdout else "campaign control",
         "holdout": holdout_info,
         "design": design,
-        "design_check": json.loads(row["summary"]).get("design_check"),
+        "design_check": row["summary"].get("design_check"),
         **result,
     }
 

@@ -9,7 +9,6 @@ all of it. `campaign import` of a campaign with the same name is checked against
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import asdict
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import insert, select
 
 from segtrail.engine.design import (
     CONTROL,
@@ -28,7 +26,7 @@ from segtrail.engine.design import (
     stratified_assignment,
 )
 from segtrail.errors import Conflict, InvalidInput, NotFound
-from segtrail.services.datasets import load_table, register_object
+from segtrail.services.datasets import load_table
 from segtrail.services.plans import ALL, get_strategy, plan_state
 from segtrail.services.refs import check_name
 from segtrail.services.segmentations import (
@@ -39,7 +37,7 @@ from segtrail.services.segmentations import (
     segment_names,
 )
 from segtrail.services.use import output_format, write_frame
-from segtrail.store import schema
+from segtrail.store.designs import NewDesign
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -52,78 +50,28 @@ MAX_SEED = 2**32 - 1
 MIN_BASELINE_CONTROL = 100
 
 
-# --- records: the only place this module touches the metadata store ----------------------
+# --- records ---------------------------------------------------------------------------------
 
 
 def _design_rows(ws: Workspace, name: str | None = None, strategy: str | None = None) -> list:
-    d, e = schema.campaign_designs, schema.events
-    query = select(d, e.c.at, e.c.author).join(e, d.c.event_id == e.c.id).order_by(d.c.id)
-    if name is not None:
-        query = query.where(d.c.name == name)
-    if strategy is not None:
-        query = query.where(d.c.strategy == strategy)
-    return ws.meta.fetch(query)
+    return ws.meta.designs.list(name=name, strategy=strategy)
 
 
 def _holdout_rows(ws: Workspace) -> list[dict]:
-    h, e = schema.holdouts, schema.events
-    return ws.meta.fetch(
-        select(h, e.c.at, e.c.author).join(e, h.c.event_id == e.c.id).order_by(h.c.id)
-    )
-
-
-def _record_design(ws: Workspace, values: dict, digest: str, size: int, details: dict) -> None:
-    """The design row, its object and its event, in one transaction."""
-    with ws.meta.begin() as connection:
-        if connection.execute(
-            select(schema.campaign_designs.c.id).where(
-                schema.campaign_designs.c.name == values["name"]
-            )
-        ).first():
-            raise Conflict(f"campaign {values['name']!r} is already designed")
-        event_id = ws.meta.record_event(
-            connection, ws.author, "campaign-design", values["name"], details
-        )
-        register_object(connection, digest, "design", size)
-        connection.execute(
-            insert(schema.campaign_designs).values(**values, object_hash=digest, event_id=event_id)
-        )
-
-
-def _record_holdout(ws: Workspace, share: float, seed: int, summary: dict) -> None:
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection, ws.author, "holdout-create", "holdout", {"share": share, "seed": seed}
-        )
-        connection.execute(
-            insert(schema.holdouts).values(
-                share=share,
-                seed=seed,
-                method=HOLDOUT_METHOD,
-                summary=json.dumps(summary),
-                event_id=event_id,
-            )
-        )
+    return ws.meta.holdouts.list()
 
 
 def _latest_datasets(ws: Workspace) -> list[dict]:
-    ds = schema.datasets
-    rows = ws.meta.fetch(select(ds).order_by(ds.c.name, ds.c.version))
+    rows = ws.meta.datasets.list()  # by name, then version
     return list({r["name"]: r for r in rows}.values())  # the newest version of each name
 
 
 def _mapped_versions(ws: Workspace, strategy: str) -> list[dict]:
-    """Every version whose current plan maps the strategy, with that entry, oldest mapping
-    first."""
-    pe, ps = schema.plan_entries, schema.plan_states
-    rows = ws.meta.fetch(
-        select(ps.c.segmentation_id)
-        .join(pe, pe.c.plan_state_id == ps.c.id)
-        .where(pe.c.strategy == strategy)
-        .order_by(ps.c.id)
-    )
+    """Every version whose current plan maps the strategy, with that entry, most recently
+    mapped last."""
     out: dict[int, dict] = {}
-    for sid in dict.fromkeys(r["segmentation_id"] for r in rows):
+    out: dict[int, dict] = {}
+    for sid in reversed(ws.meta.plans.versions_with(strategy)):
         version = resolve_segmentation(ws, sid)
         state = plan_state(ws, version)
         entry = next((e for e in state["entries"] if e["strategy"] == strategy), None)
@@ -172,7 +120,7 @@ def create_holdout(
             "customers": len(ids),
             "held_out": int(holdout_mask(ids, share, seed).sum()),
         }
-    _record_holdout(ws, share, seed, summary)
+    ws.meta.holdouts.append(share, seed, HOLDOUT_METHOD, summary, ws.author, replace)
     return show_holdout(ws)
 
 
@@ -186,7 +134,7 @@ def show_holdout(ws: Workspace) -> dict:
         "method": holdout["method"],
         "created_at": holdout["at"],
         "author": holdout["author"],
-        "datasets": json.loads(holdout["summary"]),
+        "datasets": holdout["summary"],
         "replaces": len(_holdout_rows(ws)) - 1,
     }
 
@@ -265,7 +213,7 @@ def _baselines(
     rows = campaign_rows(ws, baseline_from)
     if not rows:
         raise NotFound(f"no campaign {baseline_from!r} for --baseline-from")
-    summary = json.loads(rows[0]["summary"])
+    summary = rows[0]["summary"]
     control_name = summary.get("control", CONTROL)
     frame = ws.objects.read_table(rows[0]["object_hash"]).to_pandas()
     control = frame[frame["group"] == control_name]
@@ -408,31 +356,28 @@ def design_campaign(
     stored = frame.drop(columns="segment_name")
     digest, size = ws.objects.put_table(pa.Table.from_pandas(stored, preserve_index=False))
     params = {k: result[k] for k in ("alpha", "power", "mde", "baseline_rate", "baseline_from")}
-    _record_design(
-        ws,
-        {
-            "name": name,
-            "strategy": strategy,
-            "segmentation_id": version["id"],
-            "groups": json.dumps(result["groups"]),
-            "control": CONTROL,
-            "seed": seed,
-            "params": json.dumps(params),
-            "power": json.dumps({"segments": segments, "overall": overall}),
-            "holdout_id": holdout["id"] if holdout else None,
-            "customers": len(frame),
-        },
-        digest,
-        size,
-        {
-            "strategy": strategy,
-            "version": ref_of(version),
-            "seed": seed,
-            "groups": result["groups"],
-            "out": str(out),
-            "sha256": result["sha256"],
-        },
+    new = NewDesign(
+        name=name,
+        strategy=strategy,
+        segmentation_id=version["id"],
+        groups=result["groups"],
+        control=CONTROL,
+        seed=seed,
+        params=params,
+        power={"segments": segments, "overall": overall},
+        holdout_id=holdout["id"] if holdout else None,
+        customers=len(frame),
+        object=(digest, size),
     )
+    details = {
+        "strategy": strategy,
+        "version": ref_of(version),
+        "seed": seed,
+        "groups": result["groups"],
+        "out": str(out),
+        "sha256": result["sha256"],
+    }
+    ws.meta.designs.append(new, ws.author, details)
     return result
 
 
@@ -475,13 +420,12 @@ def _power_table(
 
 
 def _public_design(ws: Workspace, row: dict) -> dict:
-    params = json.loads(row["params"])
-    power = json.loads(row["power"])
+    params, power = row["params"], row["power"]
     return {
         "design": row["name"],
         "strategy": row["strategy"],
         "version": ref_of(resolve_segmentation(ws, row["segmentation_id"])),
-        "groups": json.loads(row["groups"]),
+        "groups": row["groups"],
         "control": row["control"],
         "seed": row["seed"],
         **params,
