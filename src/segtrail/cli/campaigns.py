@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from segtrail.cli.app import (
     JSON_OPTION,
     QUIET_OPTION,
+    RAW_OPTION,
+    SafeConsole,
     StepProgress,
     app,
     console,
@@ -90,8 +91,8 @@ def _print_table(table: Table) -> None:
     if console.is_terminal:
         console.print(table)
         return
-    width = Console(width=100_000).measure(table).maximum
-    Console(highlight=False, markup=False, width=width).print(table)
+    width = SafeConsole(width=100_000).measure(table).maximum
+    SafeConsole(highlight=False, markup=False, width=width).print(table)
 
 
 def _pct(x: float | None) -> str:
@@ -190,6 +191,7 @@ def lookalike(
     include_holdout: bool = typer.Option(
         False, "--include-holdout", help="Let the workspace holdout's customers be chosen."
     ),
+    raw: bool = RAW_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -210,6 +212,7 @@ def lookalike(
             size=size_value,
             name=name,
             include_holdout=include_holdout,
+            raw=raw,
         )
     if json_output:
         print_json(r)
@@ -293,11 +296,12 @@ def audience_export(
     include_holdout: bool = typer.Option(
         False, "--include-holdout", help="Keep the workspace holdout's customers in the file."
     ),
+    raw: bool = RAW_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write an audience for an ad platform (identifiers normalized and SHA-256 hashed as the
     platform documents) with a provenance file beside it. The workspace holdout is left out."""
-    r = open_workspace().audience_export(target, fmt, out, include_holdout=include_holdout)
+    r = open_workspace().audience_export(target, fmt, out, raw=raw, include_holdout=include_holdout)
     if json_output:
         print_json(r)
         return

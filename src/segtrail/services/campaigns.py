@@ -23,6 +23,7 @@ from segtrail.services.designs import (
 )
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
+from segtrail.services.results import CampaignImport, CampaignReport, CampaignSummary
 from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
@@ -97,7 +98,7 @@ def default_version(ws: Workspace, strategy: str) -> dict | None:
     return resolve_segmentation(ws, versions[0]) if versions else None
 
 
-def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> dict:
+def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> CampaignImport:
     check_name(name, "campaign")
     get_strategy(ws, strategy)
     design = get_design(ws, name)
@@ -154,13 +155,13 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     )
     details = {"strategy": strategy, "rows": len(frame), "unknown_customers": unknown}
     ws.meta.campaigns.append(new, ws.author, details)
-    return {
-        "campaign": name,
-        "strategy": strategy,
-        "rows": len(frame),
-        "unknown_customers": unknown,
-        **summary,
-    }
+    return CampaignImport(
+        campaign=name,
+        strategy=strategy,
+        rows=len(frame),
+        unknown_customers=unknown,
+        details=summary,
+    )
 
 
 def campaign_rows(
@@ -170,7 +171,9 @@ def campaign_rows(
     return ws.meta.campaigns.list(name=name, strategy=strategy)
 
 
-def report(ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = False) -> dict:
+def report(
+    ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = False
+) -> CampaignReport:
     rows = campaign_rows(ws, name)
     if not rows:
         raise NotFound(f"no campaign {name!r}; import one with `segtrail campaign import`")
@@ -201,32 +204,34 @@ def report(ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = F
         labels.index = labels.index.astype(str)
         frame["customer_id"] = frame["customer_id"].astype(str)
     result = segment_responses(frame, labels, segment_names(ws, version))
-    return {
-        "campaign": name,
-        "strategy": row["strategy"],
-        "by": ref_of(version),
-        "imported_at": row["at"],
-        "author": row["author"],
-        "rows": row["rows"],
-        "unknown_customers": row["unknown_customers"],
-        "control_kind": "holdout" if vs_holdout else "campaign control",
-        "holdout": holdout_info,
-        "design": design,
-        "design_check": row["summary"].get("design_check"),
-        **result,
-    }
+    return CampaignReport(
+        campaign=name,
+        strategy=row["strategy"],
+        by=ref_of(version),
+        imported_at=row["at"],
+        author=row["author"],
+        rows=row["rows"],
+        unknown_customers=row["unknown_customers"],
+        details={
+            "control_kind": "holdout" if vs_holdout else "campaign control",
+            "holdout": holdout_info,
+            "design": design,
+            "design_check": row["summary"].get("design_check"),
+            **result,
+        },
+    )
 
 
-def list_campaigns(ws: Workspace) -> list[dict]:
+def list_campaigns(ws: Workspace) -> list[CampaignSummary]:
     return [
-        {
-            "campaign": r["name"],
-            "strategy": r["strategy"],
-            "rows": r["rows"],
-            "unknown_customers": r["unknown_customers"],
-            "imported_at": r["at"],
-            "author": r["author"],
-        }
+        CampaignSummary(
+            campaign=r["name"],
+            strategy=r["strategy"],
+            rows=r["rows"],
+            unknown_customers=r["unknown_customers"],
+            imported_at=r["at"],
+            author=r["author"],
+        )
         for r in campaign_rows(ws)
     ]
 

@@ -29,6 +29,7 @@ from segtrail.errors import Conflict, InvalidInput, NotFound
 from segtrail.services.datasets import load_table
 from segtrail.services.plans import ALL, get_strategy, plan_state
 from segtrail.services.refs import check_name
+from segtrail.services.results import CampaignDesign, Holdout
 from segtrail.services.segmentations import (
     adopted_version,
     load_assignments,
@@ -98,7 +99,7 @@ def in_holdout(ws: Workspace, ids: pd.Index | np.ndarray) -> np.ndarray:
 
 def create_holdout(
     ws: Workspace, share: float, seed: int | None = None, replace: bool = False
-) -> dict:
+) -> Holdout:
     """Record the workspace-wide holdout: a share of customers excluded from every design
     and audience export from now on, and kept as the long-run control."""
     if not 0 < share < 1:
@@ -124,19 +125,19 @@ def create_holdout(
     return show_holdout(ws)
 
 
-def show_holdout(ws: Workspace) -> dict:
+def show_holdout(ws: Workspace) -> Holdout:
     holdout = current_holdout(ws)
     if holdout is None:
         raise NotFound("this workspace has no holdout; create one with `segtrail holdout create`")
-    return {
-        "share": holdout["share"],
-        "seed": holdout["seed"],
-        "method": holdout["method"],
-        "created_at": holdout["at"],
-        "author": holdout["author"],
-        "datasets": holdout["summary"],
-        "replaces": len(_holdout_rows(ws)) - 1,
-    }
+    return Holdout(
+        share=holdout["share"],
+        seed=holdout["seed"],
+        method=holdout["method"],
+        created_at=holdout["at"],
+        author=holdout["author"],
+        datasets=holdout["summary"],
+        replaces=len(_holdout_rows(ws)) - 1,
+    )
 
 
 # --- designing a campaign ------------------------------------------------------------------
@@ -262,7 +263,7 @@ def design_campaign(
     seed: int | None = None,
     out: str | Path | None = None,
     dry_run: bool = False,
-) -> dict:
+) -> CampaignDesign:
     """Assign the strategy's audience to arms and control, stratified by segment; report the
     power per segment; unless `dry_run`, write `out` and record the design."""
     from segtrail.services.campaigns import campaign_rows
@@ -341,7 +342,7 @@ def design_campaign(
         "recorded": not dry_run,
     }
     if dry_run:
-        return result
+        return _design_result(result)
 
     frame = pd.DataFrame(
         {
@@ -378,7 +379,12 @@ def design_campaign(
         "sha256": result["sha256"],
     }
     ws.meta.designs.append(new, ws.author, details)
-    return result
+    return _design_result(result)
+
+
+def _design_result(data: dict) -> CampaignDesign:
+    rest = {k: v for k, v in data.items() if k not in ("design", "strategy", "version")}
+    return CampaignDesign(data["design"], data["strategy"], data["version"], details=rest)
 
 
 def _power_table(
@@ -444,11 +450,13 @@ def get_design(ws: Workspace, name: str) -> dict | None:
     return _public_design(ws, rows[0]) if rows else None
 
 
-def list_designs(ws: Workspace, name: str | None = None, strategy: str | None = None) -> list[dict]:
+def list_designs(
+    ws: Workspace, name: str | None = None, strategy: str | None = None
+) -> list[CampaignDesign]:
     rows = _design_rows(ws, name, strategy)
     if name is not None and not rows:
         raise NotFound(f"no design {name!r}; `segtrail campaign designs` lists them")
-    return [_public_design(ws, row) for row in rows]
+    return [_design_result(_public_design(ws, row)) for row in rows]
 
 
 def design_assignment(ws: Workspace, name: str) -> pd.DataFrame | None:
