@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,62 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
         ids_from_text=source.format in ("csv", "excel"),
         check_unique=False,  # checked below, while the object is encoded
     )
+    prepared = prepare_dataset(
+        table,
+        name=name,
+        id_column=id_column,
+        label=path.name,
+        line_offset=line_offset,
+        source=str(path.resolve()),
+        source_bytes=path.stat().st_size,
+        source_format=source.format,
+    )
+    (result,) = record_datasets(ws, [prepared])
+    details = {"encoding": source.encoding, "delimiter": source.delimiter}
+    return {**result, **{k: v for k, v in details.items() if v}}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a dataset came from beyond its source file: `kind` transactions or sql, the
+    spec as JSON-able data, and the dataset it was derived from (an index into the list
+    given to `record_datasets`, so both can be recorded in one transaction)."""
+
+    kind: str
+    spec: dict
+    derived_from: int | None = None
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    """A checked, encoded dataset version, not yet written anywhere."""
+
+    name: str
+    id_column: str
+    rows: int
+    columns: list[dict]
+    data: Any  # the encoded Parquet bytes
+    source: str
+    source_bytes: int
+    source_format: str
+    lineage: Lineage | None = None
+
+
+def prepare_dataset(
+    table: pa.Table,
+    *,
+    name: str,
+    id_column: str,
+    label: str,
+    line_offset: int | None,
+    source: str,
+    source_bytes: int,
+    source_format: str,
+    unique_ids: bool = True,
+    lineage: Lineage | None = None,
+) -> PreparedDataset:
+    """Infer column kinds, check ids (unless `unique_ids` is False: order lines repeat a
+    customer), summarise and encode an in-memory table. `label` names it in errors."""
     kinds = {}
     for column_name in table.column_names:
         column = table[column_name]
@@ -55,7 +112,8 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
     dictionary = [c for c, kind in kinds.items() if kind in ("categorical", "boolean")]
     with ThreadPoolExecutor(max_workers=1) as pool:
         encoded = pool.submit(encode_table, table, dictionary)
-        check_unique_ids(table, id_column, path.name, line_offset)
+        if unique_ids:
+            check_unique_ids(table, id_column, label, line_offset)
         columns = [
             {
                 "name": column_name,
@@ -66,43 +124,73 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
             for column_name in table.column_names
         ]
         data = encoded.result()
-    latest = _latest_version(ws, name)
-    digest, size = ws.objects.put_bytes(data)
-    if latest is not None and latest["object_hash"] == digest and latest["id_column"] == id_column:
-        return {**_public(latest), "unchanged": True}
+    return PreparedDataset(
+        name, id_column, table.num_rows, columns, data, source, source_bytes, source_format, lineage
+    )
 
+
+def record_datasets(ws: Workspace, prepared: list[PreparedDataset]) -> list[dict]:
+    """Write the objects, then record every dataset whose content differs from its latest
+    version, with its lineage, in one metadata transaction. Each result says `unchanged`."""
+    digests = [ws.objects.put_bytes(p.data) for p in prepared]
+    latest = [_latest_version(ws, p.name) for p in prepared]
+    unchanged = [
+        old is not None and old["object_hash"] == digest and old["id_column"] == p.id_column
+        for p, old, (digest, _) in zip(prepared, latest, digests, strict=True)
+    ]
+    ids: list[int] = []
+    refs: list[str] = []
     with ws.meta.begin() as connection:
-        version = 1 + (
-            connection.execute(
-                select(func.max(schema.datasets.c.version)).where(schema.datasets.c.name == name)
-            ).scalar()
-            or 0
-        )
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            "ingest",
-            f"{name}@{version}",
-            {"source": str(path), "rows": table.num_rows, "id_column": id_column},
-        )
-        register_object(connection, digest, "dataset", size)
-        connection.execute(
-            insert(schema.datasets).values(
-                name=name,
-                version=version,
-                object_hash=digest,
-                id_column=id_column,
-                source=str(path.resolve()),
-                source_bytes=path.stat().st_size,
-                source_format=source.format,
-                rows=table.num_rows,
-                columns=json.dumps(columns),
-                event_id=event_id,
+        for p, old, same, (digest, size) in zip(prepared, latest, unchanged, digests, strict=True):
+            if same:
+                ids.append(old["id"])
+                refs.append(f"{old['name']}@{old['version']}")
+                continue
+            version = 1 + (
+                connection.execute(
+                    select(func.max(schema.datasets.c.version)).where(
+                        schema.datasets.c.name == p.name
+                    )
+                ).scalar()
+                or 0
             )
-        )
-    row = resolve_dataset(ws, f"{name}@{version}")
-    details = {"encoding": source.encoding, "delimiter": source.delimiter}
-    return {**_public(row), "unchanged": False, **{k: v for k, v in details.items() if v}}
+            details = {"source": p.source, "rows": p.rows, "id_column": p.id_column}
+            if p.lineage is not None:
+                details["lineage"] = p.lineage.kind
+            event_id = ws.meta.record_event(
+                connection, ws.author, "ingest", f"{p.name}@{version}", details
+            )
+            register_object(connection, digest, "dataset", size)
+            result = connection.execute(
+                insert(schema.datasets).values(
+                    name=p.name,
+                    version=version,
+                    object_hash=digest,
+                    id_column=p.id_column,
+                    source=p.source,
+                    source_bytes=p.source_bytes,
+                    source_format=p.source_format,
+                    rows=p.rows,
+                    columns=json.dumps(p.columns),
+                    event_id=event_id,
+                )
+            )
+            ids.append(int(result.inserted_primary_key[0]))
+            refs.append(f"{p.name}@{version}")
+            if p.lineage is not None:
+                parent = p.lineage.derived_from
+                connection.execute(
+                    insert(schema.dataset_lineage).values(
+                        dataset_id=ids[-1],
+                        derived_from_id=None if parent is None else ids[parent],
+                        kind=p.lineage.kind,
+                        spec=json.dumps(p.lineage.spec, sort_keys=True, default=str),
+                    )
+                )
+    return [
+        {**_public(resolve_dataset(ws, ref)), "unchanged": same}
+        for ref, same in zip(refs, unchanged, strict=True)
+    ]
 
 
 def register_object(connection: Any, digest: str, kind: str, size: int) -> None:
@@ -174,6 +262,20 @@ def newest_dataset(ws: Workspace) -> dict | None:
     return resolve_dataset(ws, rows[0]["id"])
 
 
+def lineage_of(ws: Workspace, dataset_id: int) -> dict | None:
+    """How a dataset was made when a file does not say it all (see `Lineage`), or None."""
+    lin = schema.dataset_lineage
+    rows = ws.meta.fetch(select(lin).where(lin.c.dataset_id == dataset_id))
+    if not rows:
+        return None
+    row = rows[0]
+    out = {"kind": row["kind"], "spec": json.loads(row["spec"]), "derived_from": None}
+    if row["derived_from_id"] is not None:
+        parent = resolve_dataset(ws, row["derived_from_id"])
+        out["derived_from"] = f"{parent['name']}@{parent['version']}"
+    return out
+
+
 def list_datasets(ws: Workspace) -> list[dict]:
     d = schema.datasets
     with ws.meta.read() as connection:
@@ -192,6 +294,7 @@ def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> dict:
     """A dataset's metadata; with `rows`, also its first `rows` rows by id under "data"."""
     row = resolve_dataset(ws, ref)
     info = _public(row)
+    info["lineage"] = lineage_of(ws, row["id"])
     if rows > 0:
         info["data"] = first_rows(ws, row, rows)
     return info

@@ -155,6 +155,19 @@ class Workspace:
 
         return ingest(self, path, id_column, name)
 
+    def ingest_sql(self, query: str, url: str, id_column: str, name: str | None = None) -> dict:
+        """A customer table from a SQL query on any SQLAlchemy URL."""
+        from segtrail.services.transactions import ingest_sql
+
+        return ingest_sql(self, query, url, id_column, name)
+
+    def ingest_transactions(self, spec: Any, **source: Any) -> dict:
+        """Order lines (path=..., or sql=... and url=...) -> NAME-transactions and NAME, one
+        row per customer; `spec` is an engine.transactions.TransactionSpec."""
+        from segtrail.services.transactions import ingest_transactions
+
+        return ingest_transactions(self, spec, **source)
+
     def datasets(self) -> list[dict]:
         from segtrail.services.datasets import list_datasets
 
@@ -294,10 +307,18 @@ class Workspace:
 
     # --- campaigns and audiences ---------------------------------------------------------
 
-    def campaign_import(self, path: str | Path, name: str, strategy: str) -> dict:
+    def campaign_import(
+        self,
+        path: str | Path,
+        name: str,
+        strategy: str,
+        control: str | None = None,
+        arms: list[str] | None = None,
+    ) -> dict:
+        """Two arms ('treatment', 'control') by default; with `control` and/or `arms`, any."""
         from segtrail.services.campaigns import import_campaign
 
-        return import_campaign(self, path, name, strategy)
+        return import_campaign(self, path, name, strategy, control, arms)
 
     def campaign_report(self, name: str, by: str | None = None) -> dict:
         from segtrail.services.campaigns import report
