@@ -429,7 +429,7 @@ def _aggregate(
     category_join = category_columns = ""
     if spec.category:
         category_columns = "".join(
-            f", CAST(c.{_quote(n)} AS DOUBLE) / nullif(CAST(b.monetary AS DOUBLE), 0) "
+            f", CAST(coalesce(c.{_quote(n)}, 0) AS DOUBLE) / nullif(CAST(b.monetary AS DOUBLE), 0) "
             f"AS {_quote(n)}"
             for n in names
         )
