@@ -35,7 +35,8 @@ class SqlTable:
 
 def shown_url(url: str) -> str:
     """The URL as recorded and printed: never with its password."""
-    return _parse(url).set(password=None).render_as_string(hide_password=False)
+    # URL.set(password=None) means "leave it": replace the field instead.
+    return _parse(url)._replace(password=None).render_as_string(hide_password=False)
 
 
 def _parse(url: str) -> URL:

@@ -226,7 +226,7 @@ def test_interaction_matches_statsmodels_glm(
         fits[formula] = sm.GLM(endog, exog, family=sm.families.Binomial()).fit()
     small, big = fits["C(segment) + C(group)"], fits["C(segment) * C(group)"]
     chi2 = small.deviance - big.deviance
-    df = int(round(small.df_resid - big.df_resid))
+    df = round(small.df_resid - big.df_resid)
     got = report["interaction"]
     assert got["df"] == df == (len(PLAN) - 1) * (len(ARMS) - 1)
     assert got["chi2"] == pytest.approx(chi2, rel=1e-6)
@@ -259,7 +259,7 @@ def test_two_arm_report_keeps_its_keys_and_adds_arms(
 
 
 def test_arm_names_are_checked(setup: tuple[Workspace, pd.DataFrame, Path]) -> None:
-    ws, frame, path = setup
+    ws, _, path = setup
     with pytest.raises(InputError, match="control arm 'control'"):
         ws.campaign_import(path, "no-control", "spring", arms=list(ARMS))
     with pytest.raises(InputError, match="'holdout' is not one of the arms"):
