@@ -435,7 +435,7 @@ def _aggregate(
         )
         category_columns += ", c.top_category"
         category_join = f"""LEFT JOIN (
-            SELECT cid, first(cat ORDER BY spend DESC, cat) AS top_category
+            SELECT cid, arg_min(cat, {{'s': -spend, 'c': cat}}) AS top_category
                 {"".join(", " + s for s in share_sql)}
             FROM (
                 SELECT cid, cat, sum(amount) AS spend FROM used
@@ -450,13 +450,15 @@ def _aggregate(
     ), order_stats AS (
         SELECT cid, count(*) AS frequency, min(ots) AS first_order, max(ots) AS last_order
         FROM orders GROUP BY cid
+    ), purchase_days AS (
+        SELECT cid, count(*) AS purchase_days
+        FROM (SELECT DISTINCT cid, day FROM by_order WHERE bought IS NOT NULL) GROUP BY cid
     ), base AS (
         SELECT cid,
             coalesce(sum(bought), 0) AS monetary,
             coalesce(-sum(returned), 0) AS returns_value,
             min(first_ts) AS first_purchase,
             max(last_ts) AS last_purchase,
-            count(DISTINCT day) FILTER (WHERE bought IS NOT NULL) AS purchase_days,
             coalesce(sum(recent), 0) AS recent
         FROM by_order GROUP BY cid
     )
@@ -467,13 +469,14 @@ def _aggregate(
         CAST(floor({days.format(moment=moment, x="b.last_purchase")}) AS BIGINT) AS recency_days,
         CAST(floor({days.format(moment=moment, x="b.first_purchase")}) AS BIGINT) AS tenure_days,
         CAST(b.monetary AS DOUBLE) / nullif(o.frequency, 0) AS avg_order_value,
-        CAST(b.purchase_days AS BIGINT) AS purchase_days,
+        CAST(coalesce(d.purchase_days, 0) AS BIGINT) AS purchase_days,
         CASE WHEN o.frequency >= 2 THEN
             (epoch(o.last_order) - epoch(o.first_order)) / 86400.0 / (o.frequency - 1)
         END AS mean_days_between_orders,
         CAST(b.recent AS DOUBLE) / nullif(CAST(b.monetary AS DOUBLE), 0) AS spend_share_90d
         {category_columns}
-    FROM base b LEFT JOIN order_stats o USING (cid) {category_join}
+    FROM base b LEFT JOIN order_stats o USING (cid) LEFT JOIN purchase_days d USING (cid)
+    {category_join}
     ORDER BY b.cid
     """
     return _arrow(con.sql(query))
