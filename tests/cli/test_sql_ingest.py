@@ -179,7 +179,8 @@ def test_bad_sources_are_one_line_and_record_nothing(
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
-# A temporary server fixture until the shared `postgres_url` lands in tests/conftest.py:
+# `postgres_url` uses the suite's shared `postgres_server` fixture when tests/conftest.py has
+# it; until then, a server of this module's own, started the way DESIGN.md describes:
 # Debian's server binaries, run as the postgres user, on a unix socket in a folder it owns.
 
 
@@ -187,8 +188,29 @@ def _as_postgres(*command: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
 
 
+class _OwnServer:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+
+        dsn = f"host={self.folder} user=postgres dbname=postgres"
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(statement)
+
+    def create_database(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@/{name}?host={self.folder}"
+
+    def drop_database(self, url: str) -> None:
+        name = url.split("/")[-1].split("?")[0]
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
-def _pg_folder() -> Iterator[Path]:
+def _own_postgres_server() -> Iterator[_OwnServer]:
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not binaries:
         pytest.skip("PostgreSQL server binaries are not installed")
@@ -218,7 +240,7 @@ def _pg_folder() -> Iterator[Path]:
         capture_output=True,
     )
     try:
-        yield folder
+        yield _OwnServer(folder)
     finally:
         subprocess.run(
             _as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
@@ -228,16 +250,15 @@ def _pg_folder() -> Iterator[Path]:
 
 
 @pytest.fixture
-def postgres_url(_pg_folder: Path) -> Iterator[str]:
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A SQLAlchemy URL of a fresh, empty database on the test server."""
-    import psycopg
-
-    name = f"t{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"host={_pg_folder} user=postgres dbname=postgres", autocommit=True) as c:
-        c.execute(f"CREATE DATABASE {name}")
-    yield f"postgresql+psycopg://postgres@/{name}?host={_pg_folder}"
-    with psycopg.connect(f"host={_pg_folder} user=postgres dbname=postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    try:
+        server = request.getfixturevalue("postgres_server")
+    except pytest.FixtureLookupError:
+        server = request.getfixturevalue("_own_postgres_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 def test_postgresql(workspace: Path, cli: Runner, postgres_url: str, tree_hash: TreeHash) -> None:
