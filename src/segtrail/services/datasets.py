@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, insert, select
 
 from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
 from segtrail.errors import NotFound
 from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
-from segtrail.store import schema
-from segtrail.store.metadata import utc_now
+from segtrail.store.datasets import Lineage, NewDataset
 from segtrail.store.objects import encode_table
 
 if TYPE_CHECKING:
@@ -52,36 +49,22 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
         source=str(path.resolve()),
         source_bytes=path.stat().st_size,
         source_format=source.format,
+        details={"source": str(path), "rows": table.num_rows, "id_column": id_column},
     )
     (result,) = record_datasets(ws, [prepared])
-    details = {"encoding": source.encoding, "delimiter": source.delimiter}
-    return {**result, **{k: v for k, v in details.items() if v}}
-
-
-@dataclass(frozen=True)
-class Lineage:
-    """Where a dataset came from beyond its source file: `kind` transactions or sql, the
-    spec as JSON-able data, and the dataset it was derived from (an index into the list
-    given to `record_datasets`, so both can be recorded in one transaction)."""
-
-    kind: str
-    spec: dict
-    derived_from: int | None = None
+    if result["unchanged"]:
+        return result
+    read = {"encoding": source.encoding, "delimiter": source.delimiter}
+    return {**result, **{k: v for k, v in read.items() if v}}
 
 
 @dataclass(frozen=True)
 class PreparedDataset:
-    """A checked, encoded dataset version, not yet written anywhere."""
+    """A checked and encoded dataset version (`data`: Parquet bytes), not yet written."""
 
-    name: str
-    id_column: str
-    rows: int
-    columns: list[dict]
-    data: Any  # the encoded Parquet bytes
-    source: str
-    source_bytes: int
-    source_format: str
-    lineage: Lineage | None = None
+    new: NewDataset  # object_hash and object_bytes are filled in when written
+    data: Any
+    details: dict  # the ingest event's details
 
 
 def prepare_dataset(
@@ -94,6 +77,7 @@ def prepare_dataset(
     source: str,
     source_bytes: int,
     source_format: str,
+    details: dict,
     unique_ids: bool = True,
     lineage: Lineage | None = None,
 ) -> PreparedDataset:
@@ -124,117 +108,56 @@ def prepare_dataset(
             for column_name in table.column_names
         ]
         data = encoded.result()
-    return PreparedDataset(
-        name, id_column, table.num_rows, columns, data, source, source_bytes, source_format, lineage
+    new = NewDataset(
+        name=name,
+        object_hash="",
+        object_bytes=0,
+        id_column=id_column,
+        source=source,
+        source_bytes=source_bytes,
+        source_format=source_format,
+        rows=table.num_rows,
+        columns=columns,
+        lineage=lineage,
     )
+    return PreparedDataset(new, data, details)
 
 
 def record_datasets(ws: Workspace, prepared: list[PreparedDataset]) -> list[dict]:
-    """Write the objects, then record every dataset whose content differs from its latest
-    version, with its lineage, in one metadata transaction. Each result says `unchanged`."""
-    digests = [ws.objects.put_bytes(p.data) for p in prepared]
-    latest = [_latest_version(ws, p.name) for p in prepared]
-    unchanged = [
-        old is not None and old["object_hash"] == digest and old["id_column"] == p.id_column
-        for p, old, (digest, _) in zip(prepared, latest, digests, strict=True)
-    ]
-    ids: list[int] = []
-    refs: list[str] = []
-    with ws.meta.begin() as connection:
-        for p, old, same, (digest, size) in zip(prepared, latest, unchanged, digests, strict=True):
-            if same:
-                ids.append(old["id"])
-                refs.append(f"{old['name']}@{old['version']}")
-                continue
-            version = 1 + (
-                connection.execute(
-                    select(func.max(schema.datasets.c.version)).where(
-                        schema.datasets.c.name == p.name
-                    )
-                ).scalar()
-                or 0
-            )
-            details = {"source": p.source, "rows": p.rows, "id_column": p.id_column}
-            if p.lineage is not None:
-                details["lineage"] = p.lineage.kind
-            event_id = ws.meta.record_event(
-                connection, ws.author, "ingest", f"{p.name}@{version}", details
-            )
-            register_object(connection, digest, "dataset", size)
-            result = connection.execute(
-                insert(schema.datasets).values(
-                    name=p.name,
-                    version=version,
-                    object_hash=digest,
-                    id_column=p.id_column,
-                    source=p.source,
-                    source_bytes=p.source_bytes,
-                    source_format=p.source_format,
-                    rows=p.rows,
-                    columns=json.dumps(p.columns),
-                    event_id=event_id,
-                )
-            )
-            ids.append(int(result.inserted_primary_key[0]))
-            refs.append(f"{p.name}@{version}")
-            if p.lineage is not None:
-                parent = p.lineage.derived_from
-                connection.execute(
-                    insert(schema.dataset_lineage).values(
-                        dataset_id=ids[-1],
-                        derived_from_id=None if parent is None else ids[parent],
-                        kind=p.lineage.kind,
-                        spec=json.dumps(p.lineage.spec, sort_keys=True, default=str),
-                    )
-                )
-    return [
-        {**_public(resolve_dataset(ws, ref)), "unchanged": same}
-        for ref, same in zip(refs, unchanged, strict=True)
-    ]
-
-
-def register_object(connection: Any, digest: str, kind: str, size: int) -> None:
-    exists = connection.execute(
-        select(schema.objects.c.hash).where(schema.objects.c.hash == digest)
-    ).first()
-    if not exists:
-        connection.execute(
-            insert(schema.objects).values(hash=digest, kind=kind, bytes=size, created_at=utc_now())
+    """Write the objects, then record every dataset whose content differs from its newest
+    version (with its lineage) in one metadata transaction. Each result says `unchanged`."""
+    items = []
+    for p in prepared:
+        digest, size = ws.objects.put_bytes(p.data)
+        details = (
+            p.details if p.new.lineage is None else {**p.details, "lineage": p.new.lineage.kind}
         )
+        items.append((replace(p.new, object_hash=digest, object_bytes=size), details))
+    written = ws.meta.datasets.append_all(items, ws.author)
+    return [{**_public(row), "unchanged": not created} for row, created in written]
 
 
-def _latest_version(ws: Workspace, name: str) -> dict | None:
-    try:
-        return resolve_dataset(ws, name)
-    except NotFound:
+def lineage_of(ws: Workspace, dataset_id: int) -> dict | None:
+    """How a dataset was made when its source file does not say it all, or None."""
+    row = ws.meta.datasets.lineage(dataset_id)
+    if row is None:
         return None
-
-
-def _select_datasets():
-    d, e = schema.datasets, schema.events
-    return select(d, e.c.at.label("created_at"), e.c.author).join(e, d.c.event_id == e.c.id)
+    out = {"kind": row["kind"], "spec": row["spec"], "derived_from": None}
+    if row["derived_from_id"] is not None:
+        parent = resolve_dataset(ws, row["derived_from_id"])
+        out["derived_from"] = f"{parent['name']}@{parent['version']}"
+    return out
 
 
 def resolve_dataset(ws: Workspace, ref: str | int) -> dict:
     """A dataset row by `NAME`, `NAME@N` or numeric id; NAME alone is its latest version."""
-    d = schema.datasets
-    query = _select_datasets()
     if isinstance(ref, int):
-        query = query.where(d.c.id == ref)
-        label = f"dataset #{ref}"
+        row, label = ws.meta.datasets.by_id(ref), f"dataset #{ref}"
     else:
         parsed = parse_ref(ref, "dataset")
-        label = str(parsed)
-        query = query.where(d.c.name == parsed.name)
-        if parsed.version is not None:
-            query = query.where(d.c.version == parsed.version)
-        query = query.order_by(d.c.version.desc()).limit(1)
-    with ws.meta.read() as connection:
-        row = connection.execute(query).mappings().first()
+        row, label = ws.meta.datasets.get(parsed.name, parsed.version), str(parsed)
     if row is None:
         raise NotFound(f"no dataset {label}; `segtrail datasets` lists them")
-    row = dict(row)
-    row["columns"] = json.loads(row["columns"])
     return row
 
 
@@ -256,37 +179,15 @@ def _public(row: dict) -> dict:
 
 def newest_dataset(ws: Workspace) -> dict | None:
     """The most recently ingested dataset version, whatever its name."""
-    rows = ws.meta.fetch(_select_datasets().order_by(schema.datasets.c.id.desc()).limit(1))
-    if not rows:
-        return None
-    return resolve_dataset(ws, rows[0]["id"])
-
-
-def lineage_of(ws: Workspace, dataset_id: int) -> dict | None:
-    """How a dataset was made when a file does not say it all (see `Lineage`), or None."""
-    lin = schema.dataset_lineage
-    rows = ws.meta.fetch(select(lin).where(lin.c.dataset_id == dataset_id))
-    if not rows:
-        return None
-    row = rows[0]
-    out = {"kind": row["kind"], "spec": json.loads(row["spec"]), "derived_from": None}
-    if row["derived_from_id"] is not None:
-        parent = resolve_dataset(ws, row["derived_from_id"])
-        out["derived_from"] = f"{parent['name']}@{parent['version']}"
-    return out
+    return ws.meta.datasets.newest()
 
 
 def list_datasets(ws: Workspace) -> list[dict]:
-    d = schema.datasets
-    with ws.meta.read() as connection:
-        rows = connection.execute(_select_datasets().order_by(d.c.name, d.c.version)).mappings()
-        out = []
-        for row in rows:
-            row = dict(row)
-            row["columns"] = json.loads(row["columns"])
-            public = _public(row)
-            public["n_columns"] = len(public.pop("columns"))
-            out.append(public)
+    out = []
+    for row in ws.meta.datasets.list():
+        public = _public(row)
+        public["n_columns"] = len(public.pop("columns"))
+        out.append(public)
     return out
 
 

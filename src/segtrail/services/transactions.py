@@ -19,8 +19,9 @@ from segtrail.engine.transactions import TransactionSpec, customers_from_transac
 from segtrail.errors import InvalidInput
 from segtrail.readers import check_columns, normalize_ids, read_table
 from segtrail.readers_sql import default_name, read_sql
-from segtrail.services.datasets import Lineage, prepare_dataset, record_datasets
+from segtrail.services.datasets import prepare_dataset, record_datasets
 from segtrail.services.refs import check_name, stem_to_name
+from segtrail.store.datasets import Lineage
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -74,6 +75,7 @@ def ingest_sql(
         source=source.source,
         source_bytes=source.bytes,
         source_format=source.format,
+        details={"source": source.source, "rows": table.num_rows, "id_column": id_column},
         lineage=source.lineage,
     )
     (result,) = record_datasets(ws, [prepared])
@@ -108,6 +110,11 @@ def ingest_transactions(
         source=source.source,
         source_bytes=source.bytes,
         source_format=source.format,
+        details={
+            "source": source.source,
+            "rows": source.table.num_rows,
+            "id_column": spec.customer,
+        },
         unique_ids=False,  # a customer has many lines
         lineage=source.lineage,
     )
@@ -134,6 +141,7 @@ def ingest_transactions(
         source=source.source,
         source_bytes=source.bytes,
         source_format=source.format,
+        details={"derived_from": lines_name, "rows": table.num_rows, "id_column": spec.customer},
         lineage=lineage,
     )
     recorded_lines, recorded = record_datasets(ws, [lines, derived_dataset])
