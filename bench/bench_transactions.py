@@ -134,7 +134,7 @@ def _check_same(ours: pa.Table, theirs: pd.DataFrame) -> None:
             )
 
 
-def run(repeats: int = 2) -> list[Figure]:
+def run(repeats: int = 1) -> list[Figure]:
     lines = order_lines()
     subject, baseline = [], []
     for _ in range(repeats):

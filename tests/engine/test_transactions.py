@@ -367,3 +367,13 @@ def test_random_lines_match_the_reference(
     except InvalidInput as e:  # every usable line fell outside the window
         assert "no usable order lines" in str(e)
         assert window is not None
+
+
+def test_amounts_beyond_twelve_digits_are_left_out_and_counted() -> None:
+    rows = [("a", "2024-01-01", 1, 2.5, "o1", "x"), ("a", "2024-01-02", 1, 1e15, "o2", "x")]
+    result = customers_from_transactions(
+        lines_table(rows), TransactionSpec("cust", "when", "qty*price")
+    )
+    assert result.counts["no_amount"] == 1
+    assert result.table.to_pylist()[0]["monetary"] == 2.5
+    assert "1 without an amount" in result.summary()

@@ -251,9 +251,8 @@ def check_spec(spec: TransactionSpec, columns: list[str]) -> str:
             raise InvalidInput(f"no {role} column '{column}' (columns: {available})")
     if spec.window_days is not None and spec.window_days < 1:
         raise InvalidInput(f"the window must be at least 1 day, not {spec.window_days}")
-    clash = [c for c in (spec.customer,) if c in DERIVED or c == "top_category"]
-    if clash:
-        raise InvalidInput(f"the customer column may not be named '{clash[0]}'")
+    if spec.customer in (*DERIVED, "top_category"):
+        raise InvalidInput(f"the customer column may not be named '{spec.customer}'")
     return amount_sql(spec.amount, columns)[0]
 
 
@@ -281,7 +280,7 @@ def customers_from_transactions(lines: pa.Table, spec: TransactionSpec) -> Custo
         con.execute(
             f"""CREATE TEMP TABLE typed AS SELECT
                 {customer_sql} AS cid, {date_sql} AS ts,
-                CAST(round({amount}, 6) AS DECIMAL(18, 6)) AS amount,
+                TRY_CAST(round({amount}, 6) AS DECIMAL(18, 6)) AS amount,
                 {order_sql} AS ord, {category_sql} AS cat
             FROM lines"""
         )
@@ -299,6 +298,9 @@ def customers_from_transactions(lines: pa.Table, spec: TransactionSpec) -> Custo
             raise InvalidInput(f"no usable order lines: {_reasons(counts)}")
         categories = _top_categories(con) if spec.category else []
         table = _aggregate(con, spec, as_of, categories)
+    except duckdb.Error as e:  # a column type DuckDB cannot read as asked
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InvalidInput(f"cannot derive customers from the order lines: {first}") from None
     finally:
         con.close()
     counts["customers"] = table.num_rows
