@@ -14,6 +14,7 @@ from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
 from segtrail.errors import NotFound
 from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
+from segtrail.services.results import DatasetInfo, DatasetSummary
 from segtrail.store.datasets import Lineage, NewDataset
 from segtrail.store.objects import encode_table
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
 
-def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = None) -> dict:
+def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = None) -> DatasetInfo:
     """Read, validate and store a customer table. Nothing is written before the whole file
     has been read and checked; the object is written before the row that points at it."""
     path = Path(path)
@@ -52,10 +53,9 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
         details={"source": str(path), "rows": table.num_rows, "id_column": id_column},
     )
     (result,) = record_datasets(ws, [prepared])
-    if result["unchanged"]:
+    if result.unchanged:
         return result
-    read = {"encoding": source.encoding, "delimiter": source.delimiter}
-    return {**result, **{k: v for k, v in read.items() if v}}
+    return replace(result, encoding=source.encoding or None, delimiter=source.delimiter or None)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def prepare_dataset(
     return PreparedDataset(new, data, details)
 
 
-def record_datasets(ws: Workspace, prepared: list[PreparedDataset]) -> list[dict]:
+def record_datasets(ws: Workspace, prepared: list[PreparedDataset]) -> list[DatasetInfo]:
     """Write the objects, then record every dataset whose content differs from its newest
     version (with its lineage) in one metadata transaction. Each result says `unchanged`."""
     items = []
@@ -134,7 +134,7 @@ def record_datasets(ws: Workspace, prepared: list[PreparedDataset]) -> list[dict
         )
         items.append((replace(p.new, object_hash=digest, object_bytes=size), details))
     written = ws.meta.datasets.append_all(items, ws.author)
-    return [{**_public(row), "unchanged": not created} for row, created in written]
+    return [DatasetInfo(**_public(row), unchanged=not created) for row, created in written]
 
 
 def lineage_of(ws: Workspace, dataset_id: int) -> dict | None:
@@ -182,23 +182,23 @@ def newest_dataset(ws: Workspace) -> dict | None:
     return ws.meta.datasets.newest()
 
 
-def list_datasets(ws: Workspace) -> list[dict]:
+def list_datasets(ws: Workspace) -> list[DatasetSummary]:
     out = []
     for row in ws.meta.datasets.list():
         public = _public(row)
         public["n_columns"] = len(public.pop("columns"))
-        out.append(public)
+        out.append(DatasetSummary(**public))
     return out
 
 
-def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> dict:
+def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> DatasetInfo:
     """A dataset's metadata; with `rows`, also its first `rows` rows by id under "data"."""
     row = resolve_dataset(ws, ref)
-    info = _public(row)
-    info["lineage"] = lineage_of(ws, row["id"])
-    if rows > 0:
-        info["data"] = first_rows(ws, row, rows)
-    return info
+    return DatasetInfo(
+        **_public(row),
+        lineage=lineage_of(ws, row["id"]),
+        data=first_rows(ws, row, rows) if rows > 0 else None,
+    )
 
 
 def first_rows(ws: Workspace, row: dict, n: int) -> list[dict]:

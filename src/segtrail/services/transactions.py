@@ -21,6 +21,7 @@ from segtrail.readers import check_columns, normalize_ids, read_table
 from segtrail.readers_sql import default_name, read_sql
 from segtrail.services.datasets import prepare_dataset, record_datasets
 from segtrail.services.refs import check_name, stem_to_name
+from segtrail.services.results import DatasetInfo, TransactionsIngest
 from segtrail.store.datasets import Lineage
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class _Source:
 
 def ingest_sql(
     ws: Workspace, query: str, url: str, id_column: str, name: str | None = None
-) -> dict:
+) -> DatasetInfo:
     """A customer table from a SQL query; the same result as the latest version records
     nothing new."""
     name = check_name(name, "dataset") if name else None
@@ -90,7 +91,7 @@ def ingest_transactions(
     sql: str | None = None,
     url: str | None = None,
     name: str | None = None,
-) -> dict:
+) -> TransactionsIngest:
     """Order lines from a file or a query -> NAME-transactions (the lines) and NAME (one
     row per customer, see engine/transactions.py for every definition)."""
     name = check_name(name, "dataset") if name else None
@@ -145,14 +146,14 @@ def ingest_transactions(
         lineage=lineage,
     )
     recorded_lines, recorded = record_datasets(ws, [lines, derived_dataset])
-    return {
-        **recorded,
-        "transactions": recorded_lines,
-        "as_of": derived.as_of.isoformat(),
-        "counts": derived.counts,
-        "summary": derived.summary(),
-        "date_format": derived.date_format,
-    }
+    return TransactionsIngest(
+        details=recorded.to_dict(),
+        transactions=recorded_lines,
+        as_of=derived.as_of.isoformat(),
+        counts=derived.counts,
+        summary=derived.summary(),
+        date_format=derived.date_format,
+    )
 
 
 def _plain(table: pa.Table) -> pa.Table:
