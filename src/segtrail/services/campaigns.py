@@ -4,7 +4,7 @@ response per segment with intervals and tests."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,9 +40,16 @@ FLAGS = ("responded", "opened", "clicked")
 
 
 def _validate(
-    table: pa.Table, name: str, line_offset: int | None, ids_from_text: bool
+    table: pa.Table,
+    name: str,
+    line_offset: int | None,
+    ids_from_text: bool,
+    control: str | None = None,
+    arms: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Check a campaign file and return it as a clean frame; errors name the row."""
+    """Check a campaign file and return it as a clean frame; errors name the row.
+    Without `control` and `arms`, groups are 'treatment' and 'control' (case-insensitive);
+    otherwise see `_arm_groups`."""
     where = row_words(line_offset)
 
     check_columns(table, name)
@@ -56,14 +63,18 @@ def _validate(
     # campaign ids compare equal to the dataset's
     table = normalize_ids(table, "customer_id", name, line_offset, ids_from_text=ids_from_text)
     frame = table.to_pandas()
-    group = frame["group"].astype("string").str.strip().str.lower()
-    bad = ~group.isin((*GROUPS, HOLDOUT_GROUP)).fillna(False).to_numpy(dtype=bool)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{name}: {where(i)}, column 'group': {frame['group'].iloc[i]!r} is not "
-            "'treatment', 'control' or 'holdout'"
-        )
+    if control is not None or arms is not None:
+        frame["group"] = _arm_groups(frame["group"], name, where, control or "control", arms)
+        group = frame["group"]
+    else:
+        group = frame["group"].astype("string").str.strip().str.lower()
+        bad = ~group.isin((*GROUPS, HOLDOUT_GROUP)).fillna(False).to_numpy(dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{name}: {where(i)}, column 'group': {frame['group'].iloc[i]!r} is not "
+                "'treatment', 'control' or 'holdout'"
+            )
     frame["group"] = group.astype(str)
     for column in FLAGS:
         if column not in frame.columns:
@@ -92,13 +103,47 @@ def _validate(
     return frame[keep]
 
 
+def _arm_groups(
+    values: pd.Series, name: str, where: Any, control: str, arms: list[str] | None
+) -> pd.Series:
+    """Arms named freely: any non-empty text (kept as written, trimmed); with `arms`, only
+    those and the control. The control arm must have at least one customer."""
+    group = values.astype("string").str.strip()
+    empty = (group.isna() | (group == "")).to_numpy(dtype=bool)
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise InputError(f"{name}: {where(i)}, column 'group': empty arm")
+    if arms is not None:
+        allowed = {control, *arms}
+        bad = ~group.isin(allowed).to_numpy(dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{name}: {where(i)}, column 'group': {values.iloc[i]!r} is not one of the "
+                f"arms ({', '.join(sorted(allowed))})"
+            )
+    if not (group == control).any():
+        found = ", ".join(sorted(group.unique())[:10])
+        raise InputError(f"{name}: no customer is in the control arm {control!r} (arms: {found})")
+    return group.astype(str)
+
+
 def default_version(ws: Workspace, strategy: str) -> dict | None:
     """The version the strategy is mapped to most recently (None if never mapped)."""
     versions = ws.meta.plans.versions_with(strategy)
     return resolve_segmentation(ws, versions[0]) if versions else None
 
 
-def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> CampaignImport:
+def import_campaign(
+    ws: Workspace,
+    path: str | Path,
+    name: str,
+    strategy: str,
+    control: str | None = None,
+    arms: list[str] | None = None,
+) -> CampaignImport:
+    """Record a campaign file. Two arms by default ('treatment' and 'control'); with
+    `control` (the arm that got nothing) and/or `arms` (the others), any arm names."""
     check_name(name, "campaign")
     get_strategy(ws, strategy)
     design = get_design(ws, name)
@@ -116,7 +161,14 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
         path.name,
         1 if source.format == "csv" else None,
         ids_from_text=source.format in ("csv", "excel"),
+        control=control,
+        arms=arms,
     )
+    if control is None and arms is None:
+        arm_names = sorted(GROUPS)
+    else:
+        arm_names = sorted(set(frame["group"]) | {control or "control", *(arms or [])})
+    control = control or "control"
     version = default_version(ws, strategy)
     if version is not None:
         known = load_assignments(ws, version).index
@@ -143,6 +195,8 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
         "design_check": check_against_design(ws, name, frame),
         "groups": {g: {k: int(v) for k, v in counts.loc[g].items()} for g in counts.index},
         "columns": list(frame.columns),
+        "control": control,
+        "arms": arm_names,
     }
     new = NewCampaign(
         name=name,
@@ -203,7 +257,14 @@ def report(
     ):
         labels.index = labels.index.astype(str)
         frame["customer_id"] = frame["customer_id"].astype(str)
-    result = segment_responses(frame, labels, segment_names(ws, version))
+    summary = row["summary"]  # decoded by the store
+    result = segment_responses(
+        frame,
+        labels,
+        segment_names(ws, version),
+        control=summary.get("control", "control"),
+        arms=summary.get("arms"),
+    )
     return CampaignReport(
         campaign=name,
         strategy=row["strategy"],

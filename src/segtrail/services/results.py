@@ -103,7 +103,22 @@ class DatasetInfo(Result):
     unchanged: bool | None = field(default=None, metadata=OMIT_IF_NONE)
     encoding: str | None = field(default=None, metadata=OMIT_IF_NONE)
     delimiter: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    # how a derived or SQL dataset was made: {kind, spec, derived_from}
+    lineage: dict | None = field(default=None, metadata=OMIT_IF_NONE)
     data: list[dict] | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class TransactionsIngest(Result):
+    """`segtrail ingest --transactions`: the customer dataset (its DatasetInfo keys at the
+    top level), the order lines' dataset, and what the derivation used and left out."""
+
+    details: dict = field(metadata=FLATTEN)  # the customer dataset, as DatasetInfo prints
+    transactions: DatasetInfo
+    as_of: str
+    counts: dict
+    summary: str
+    date_format: str
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from segtrail.store.objects import ObjectStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segtrail.engine.transactions import TransactionSpec
     from segtrail.services.results import (
         Assignment,
         AudienceExport,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
         Strategy,
         TagChange,
         Thread,
+        TransactionsIngest,
         Version,
     )
     from segtrail.services.segmentations import Progress
@@ -212,6 +214,23 @@ class Workspace:
         if isinstance(source, str | Path):
             return ingest(self, source, id_column, name)
         return _ingest_frame(self, source, id_column, name)
+
+    def ingest_sql(
+        self, query: str, url: str, id_column: str, name: str | None = None
+    ) -> DatasetInfo:
+        """A customer table from a SQL query on any SQLAlchemy URL (PostgreSQL, sqlite:///FILE,
+        duckdb:///FILE). The query and the URL without its password are recorded; an
+        unchanged result records nothing."""
+        from segtrail.services.transactions import ingest_sql
+
+        return ingest_sql(self, query, url, id_column, name)
+
+    def ingest_transactions(self, spec: TransactionSpec, **source: Any) -> TransactionsIngest:
+        """Order lines (path=..., or sql=... and url=...) -> NAME-transactions (the lines) and
+        NAME (one row per customer), with the lineage; see engine/transactions.py."""
+        from segtrail.services.transactions import ingest_transactions
+
+        return ingest_transactions(self, spec, **source)
 
     def datasets(self) -> list[DatasetSummary]:
         """Every dataset version, by name then version."""
@@ -474,12 +493,20 @@ class Workspace:
 
     # --- campaigns and audiences ---------------------------------------------------------
 
-    def campaign_import(self, path: str | Path, name: str, strategy: str) -> CampaignImport:
-        """Record what was sent to whom under `strategy` (treatment or control) and who
-        responded."""
+    def campaign_import(
+        self,
+        path: str | Path,
+        name: str,
+        strategy: str,
+        control: str | None = None,
+        arms: list[str] | None = None,
+    ) -> CampaignImport:
+        """Record what was sent to whom under `strategy` and who responded. Two arms
+        ('treatment', 'control') by default; with `control` (the arm that got nothing)
+        and/or `arms` (the others), any arm names."""
         from segtrail.services.campaigns import import_campaign
 
-        return import_campaign(self, path, name, strategy)
+        return import_campaign(self, path, name, strategy, control, arms)
 
     def campaign_report(
         self, name: str, by: str | None = None, vs_holdout: bool = False

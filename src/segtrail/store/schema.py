@@ -255,6 +255,21 @@ campaign_designs = Table(
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
 
+# --- schema 6: dataset lineage -------------------------------------------------------------
+
+# Where a dataset came from when a file name does not say it all: the customer dataset
+# derived from a transactions dataset (the spec and as-of time that derived it), or a SQL
+# query (the query and the URL without its password). At most one row per dataset.
+dataset_lineage = Table(
+    "dataset_lineage",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False, unique=True),
+    Column("derived_from_id", Integer, ForeignKey("datasets.id")),
+    Column("kind", String(40), nullable=False),  # transactions | sql
+    Column("spec", Text, nullable=False),  # JSON
+)
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -287,6 +302,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "strategies and plans", (strategies, plan_states, plan_entries)),
     Migration(4, "audiences, campaigns and exports", (audiences, campaigns, exports)),
     Migration(5, "campaign designs and the global holdout", (holdouts, campaign_designs)),
+    Migration(6, "dataset lineage", (dataset_lineage,)),
 )
 
 LATEST = MIGRATIONS[-1].version
