@@ -23,8 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"errors"},
     "readers": {"errors", "engine"},
     # reading a user's own database (a SQL source) is input, not the metadata store
-    "readers_sql": {"errors"},
-    "services": {"errors", "engine", "store", "readers", "readers_sql"},
+    "services": {"errors", "engine", "store", "readers"},
     "report": {"errors", "engine", "services", "readers"},
     "cli": {"errors", "engine", "services", "report", "readers"},
     "web": {"errors", "engine", "services", "report", "readers"},
@@ -33,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
 FACADES = {"services/workspace.py": {"report"}}
 SQL_PACKAGES = ("sqlalchemy", "alembic", "psycopg", "psycopg2")
 # Who may speak SQL: the metadata store, and the reader of a user's SQL source.
-SQL_SPEAKERS = {"store", "readers_sql"}
+SQL_SPEAKERS = {"store"}
 # Top-level modules that every layer may use: they import nothing of ours.
 NEUTRAL = {"errors", "atomic"}
 
@@ -77,8 +76,8 @@ def test_imports_point_down(path: Path) -> None:
             )
         if parts[0] in SQL_PACKAGES:
             assert package in SQL_SPEAKERS, (
-                f"{path.relative_to(SRC)} imports {name}: only store/ (and readers_sql, "
-                "for SQL sources) speaks SQL"
+                f"{path.relative_to(SRC)} imports {name}: only store/ speaks SQL "
+                "(the metadata database, and a user's database read by store/sql_source.py)"
             )
 
 

@@ -18,11 +18,11 @@ import pyarrow as pa
 from segtrail.engine.transactions import TransactionSpec, customers_from_transactions
 from segtrail.errors import InvalidInput
 from segtrail.readers import check_columns, normalize_ids, read_table
-from segtrail.readers_sql import default_name, read_sql
 from segtrail.services.datasets import prepare_dataset, record_datasets
 from segtrail.services.refs import check_name, stem_to_name
 from segtrail.services.results import DatasetInfo, TransactionsIngest
 from segtrail.store.datasets import Lineage
+from segtrail.store.sql_source import default_name, read_sql
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace

@@ -1,8 +1,9 @@
 """Read the result of a SQL query into Arrow, from any SQLAlchemy URL (PostgreSQL, SQLite
 files, DuckDB files through duckdb-engine), or refuse it in one line.
 
-This is an input reader like `readers.py`, not the metadata store: it may use SQLAlchemy.
-The URL is only ever shown without its password. A file database (SQLite, DuckDB) must
+It reads a user's database, not the metadata store, but lives in store/ because store/ is
+the one layer that speaks SQL (tests/test_layers.py). The URL is only ever shown without
+its password. A file database (SQLite, DuckDB) must
 exist: opening a missing one would quietly create an empty file.
 """
 
