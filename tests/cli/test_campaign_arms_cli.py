@@ -81,7 +81,7 @@ def test_three_arms_through_the_cli(ready: Path, cli: Runner, tmp_path: Path) ->
     [
         (("--arms", "subject-a,subject-b"), ("'holdout' is not one of the arms", "row 1 (line 2)")),
         (("--control", "nobody"), ("no customer is in the control arm 'nobody'",)),
-        ((), ("'holdout' is not 'treatment' or 'control'",)),
+        ((), ("is not 'treatment', 'control' or 'holdout'",)),
     ],
 )
 def test_bad_arms_change_nothing(

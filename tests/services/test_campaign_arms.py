@@ -266,6 +266,6 @@ def test_arm_names_are_checked(setup: tuple[Workspace, pd.DataFrame, Path]) -> N
         ws.campaign_import(path, "no-holdout", "spring", arms=["email-a", "email-b"])
     with pytest.raises(InputError, match="'email-b' is not one of the arms"):
         ws.campaign_import(path, "only-a", "spring", control=CONTROL, arms=["email-a"])
-    with pytest.raises(InputError, match="is not 'treatment' or 'control'"):
+    with pytest.raises(InputError, match="is not 'treatment', 'control' or 'holdout'"):
         ws.campaign_import(path, "legacy", "spring")
     assert [c["campaign"] for c in ws.campaigns()] in (["wave"], ["wave", "two"])

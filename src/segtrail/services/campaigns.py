@@ -249,8 +249,12 @@ def report(
     control = row["summary"].get("control", "control")
     if vs_holdout:
         frame, holdout_info = against_holdout(ws, frame, name, control)
-    else:
+    elif control != HOLDOUT_GROUP:
+        # rows of measured workspace-holdout customers are not part of the campaign's own
+        # report, unless the campaign named its control arm "holdout" itself
         frame, holdout_info = drop_holdout(frame)
+    else:
+        holdout_info = None
     labels = load_assignments(ws, version)
     if pd.api.types.is_integer_dtype(labels.index.dtype) != pd.api.types.is_integer_dtype(
         frame["customer_id"].dtype
