@@ -7,6 +7,7 @@ Inference works on Arrow columns with Arrow compute, so it costs little next to 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -63,9 +64,16 @@ def infer_kind(column: pa.ChunkedArray, *, is_id: bool = False) -> str:
 def _is_boolean_words(column: pa.ChunkedArray, distinct: int) -> bool:
     if distinct > 2:
         return False
-    values = {str(v).strip().lower() for v in pc.unique(column).to_pylist() if v is not None}
+    return are_boolean_words(v for v in pc.unique(column).to_pylist() if v is not None)
+
+
+def are_boolean_words(raw_values: Iterable[object]) -> bool:
+    """Whether a text column with these distinct non-null values holds boolean words: at
+    most two values, both words for opposite truth values ('yes'/'no', 'T'/'f')."""
+    raw = set(raw_values)
+    values = {str(v).strip().lower() for v in raw}
     return (
-        bool(values)
+        0 < len(raw) <= 2
         and values <= BOOLEAN_WORDS.keys()
         and len({BOOLEAN_WORDS[v] for v in values}) == len(values)
     )

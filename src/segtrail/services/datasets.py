@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import func, insert, select
 
-from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
-from segtrail.errors import NotFound
-from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
+from segtrail.errors import InvalidInput, NotFound
+from segtrail.readers import SourceOptions
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
 from segtrail.store import schema
 from segtrail.store.metadata import utc_now
-from segtrail.store.objects import encode_table
+from segtrail.stream_ingest import ingest_stream
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,49 +24,38 @@ if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
 
-def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = None) -> dict:
-    """Read, validate and store a customer table. Nothing is written before the whole file
-    has been read and checked; the object is written before the row that points at it."""
+def ingest(
+    ws: Workspace,
+    path: str | Path,
+    id_column: str,
+    name: str | None = None,
+    *,
+    na: tuple[str, ...] = (),
+    decimal: str | None = None,
+    sheet: str | None = None,
+) -> dict:
+    """Read, validate and store a customer table. The file is read in batches and written
+    to a temporary object as it goes; the object is put in place only once the whole file
+    has been checked, and before the row that points at it. `na`: more missing-value
+    markers; `decimal`: the decimal mark (None: detect); `sheet`: an Excel sheet's name or
+    1-based position."""
     path = Path(path)
     name = check_name(name, "dataset") if name else stem_to_name(path.stem)
-    source = read_table(path, id_column)
-    table = source.table
-    check_columns(table, path.name)
-    line_offset = 1 if source.format == "csv" else None
-    table = normalize_ids(
-        table,
+    if decimal not in (None, ".", ","):
+        raise InvalidInput(f"decimal mark must be '.' or ',', not {decimal!r}")
+    options = SourceOptions(na=tuple(na), decimal=decimal, sheet=sheet)
+    stored = ingest_stream(
+        ws.objects.put_stream,
+        lambda digest, columns: ws.objects.read_table(digest, columns=columns),
+        path,
         id_column,
-        path.name,
-        line_offset,
-        ids_from_text=source.format in ("csv", "excel"),
-        check_unique=False,  # checked below, while the object is encoded
+        options,
     )
-    kinds = {}
-    for column_name in table.column_names:
-        column = table[column_name]
-        kinds[column_name] = kind = infer_kind(column, is_id=column_name == id_column)
-        coerced = coerce_to_kind(column, kind)
-        if coerced is not column:
-            table = table.set_column(table.column_names.index(column_name), column_name, coerced)
-
-    # Encoding the Parquet object and the remaining checks and summaries all run in Arrow
-    # without the GIL: overlap them. Nothing reaches the disk until every check has passed.
-    dictionary = [c for c, kind in kinds.items() if kind in ("categorical", "boolean")]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        encoded = pool.submit(encode_table, table, dictionary)
-        check_unique_ids(table, id_column, path.name, line_offset)
-        columns = [
-            {
-                "name": column_name,
-                "kind": kinds[column_name],
-                "type": str(table[column_name].type),
-                "summary": summarize(table[column_name], kinds[column_name]),
-            }
-            for column_name in table.column_names
-        ]
-        data = encoded.result()
+    digest, size, columns = stored.digest, stored.size, stored.columns
+    # The names the metadata block below has always used for the source and its table.
+    source = SimpleNamespace(format=stored.format)
+    table = SimpleNamespace(num_rows=stored.rows)
     latest = _latest_version(ws, name)
-    digest, size = ws.objects.put_bytes(data)
     if latest is not None and latest["object_hash"] == digest and latest["id_column"] == id_column:
         return {**_public(latest), "unchanged": True}
 
@@ -101,8 +89,8 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
             )
         )
     row = resolve_dataset(ws, f"{name}@{version}")
-    details = {"encoding": source.encoding, "delimiter": source.delimiter}
-    return {**_public(row), "unchanged": False, **{k: v for k, v in details.items() if v}}
+    details = {k: v for k, v in stored.details.items() if v is not None}
+    return {**_public(row), "unchanged": False, **details}
 
 
 def register_object(connection: Any, digest: str, kind: str, size: int) -> None:

@@ -150,10 +150,19 @@ class Workspace:
 
     # --- actions (one per user command) ------------------------------------------------
 
-    def ingest(self, path: str | Path, id_column: str, name: str | None = None) -> dict:
+    def ingest(
+        self,
+        path: str | Path,
+        id_column: str,
+        name: str | None = None,
+        *,
+        na: tuple[str, ...] = (),
+        decimal: str | None = None,
+        sheet: str | None = None,
+    ) -> dict:
         from segtrail.services.datasets import ingest
 
-        return ingest(self, path, id_column, name)
+        return ingest(self, path, id_column, name, na=na, decimal=decimal, sheet=sheet)
 
     def datasets(self) -> list[dict]:
         from segtrail.services.datasets import list_datasets
