@@ -305,12 +305,14 @@ def mark_missing(
     """Missing-value markers in text columns become nulls: Arrow's list and `--na` in every
     column but the id column, where only an empty cell (and `--na`) is missing."""
     markers = pa.array([*MISSING_MARKERS, *options.na], pa.string())
-    id_markers = pa.array(["", *options.na], pa.string())
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_string(column.type):
-            missing = pc.is_in(column, value_set=id_markers if name == id_column else markers)
-            column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+        # The id column's blank cells become missing when the ids are trimmed (trim_ids).
+        if pa.types.is_string(column.type) and (name != id_column or options.na):
+            value_set = pa.array(options.na, pa.string()) if name == id_column else markers
+            missing = pc.is_in(column, value_set=value_set)
+            if pc.any(missing).as_py():
+                column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
         columns.append(column)
     return type(table).from_arrays(columns, names=table.column_names)
 
@@ -415,7 +417,9 @@ def read_excel(path: Path, id_column: str | None, options: SourceOptions) -> tup
         # header=None: the header row is checked here (pandas would rename a repeated
         # 'age' to 'age.1'); keep_default_na=False: ids such as 'NA' stay ids, and the
         # missing markers are applied below, column by column.
-        frame = book.parse(sheet, header=None, dtype=object, keep_default_na=False)
+        frame = pd.read_excel(
+            book, sheet_name=sheet, header=None, dtype=object, keep_default_na=False
+        )
     except InputError:
         raise
     except Exception as e:  # openpyxl/xlrd raise many kinds of errors for bad files

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -27,7 +28,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from segtrail.engine.kinds import MAX_CATEGORY_LEVELS, are_boolean_words, coerce_to_kind, infer_kind
+from segtrail.engine.kinds import (
+    MAX_CATEGORY_LEVELS,
+    are_boolean_words,
+    coerce_to_kind,
+    infer_kind,
+    summarize,
+)
 from segtrail.errors import InputError
 from segtrail.readers import (
     MISSING_MARKERS,
@@ -53,7 +60,7 @@ from segtrail.readers import (
     trim_ids,
 )
 
-BLOCK_SIZE = 16 << 20  # CSV bytes per batch; a row longer than this raises the block size
+BLOCK_SIZE = 1 << 20  # CSV bytes per batch (Arrow's default, its fastest); a longer row raises it
 MAX_BLOCK_SIZE = 1 << 30
 ROW_GROUP_ROWS = 1 << 18  # rows per Parquet row group (batches are gathered to this)
 PARQUET_BATCH_ROWS = 1 << 17
@@ -147,7 +154,7 @@ def ingest_stream(
         break
     else:  # pragma: no cover - each restart settles at least one column for good
         raise InputError(f"{path.name}: column types keep changing; cannot read the file")
-    columns = _describe(writer, lambda names: read_object(digest, names))
+    columns = writer.columns or _describe(writer, lambda name: read_object(digest, [name])[name])
     return Ingested(digest, size, writer.rows, columns, source.format, source.details(plan))
 
 
@@ -321,6 +328,7 @@ class _DatasetWriter:
         self.first_missing: int | None = None
         # distinct non-null values of each text column while they could be boolean words
         self.word_values: dict[str, set[str] | None] = {}
+        self.columns: list[dict] | None = None  # kinds and summaries, once known
 
     def write(self, file: BinaryIO) -> None:
         self._writer: pq.ParquetWriter | None = None
@@ -358,11 +366,19 @@ class _DatasetWriter:
             raise InputError(empty_ids_message(self.name, self.id_column, where, self.missing_ids))
         if self._writer is None:
             raise InputError(f"{self.name}: the file has a header but no rows")
-        if pending:
-            self._writer.write_table(pa.Table.from_batches(pending))
         self._settle_booleans()
-        table = pa.table({self.id_column: pa.chunked_array(self.ids)})
-        check_unique_ids(table, self.id_column, self.name, self.source.line_offset)
+        # The last row group, the duplicate check and (for a file kept in memory) the column
+        # summaries all run in Arrow without the GIL: overlap them.
+        ids = pa.Table.from_arrays([pa.chunked_array(self.ids)], names=[self.id_column])
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            unique = pool.submit(
+                check_unique_ids, ids, self.id_column, self.name, self.source.line_offset
+            )
+            if pending:
+                self._writer.write_table(pa.Table.from_batches(pending))
+            if self.kept is not None:
+                self.columns = _describe(self, pa.Table.from_batches(self.kept, self.schema).column)
+            unique.result()
 
     # per batch
 
@@ -470,12 +486,10 @@ class _DatasetWriter:
             self.kept.append(batch)
 
 
-def _describe(writer: _DatasetWriter, read_columns: Callable[[list[str]], pa.Table]) -> list[dict]:
+def _describe(writer: _DatasetWriter, column_of: Callable[[str], pa.ChunkedArray]) -> list[dict]:
     """Kind, type and summary of every column, over the whole column."""
-    from segtrail.engine.kinds import summarize
 
     assert writer.schema is not None
-    table = pa.Table.from_batches(writer.kept, writer.schema) if writer.kept is not None else None
     out = []
     for name in writer.schema.names:
         if name == writer.id_column:  # checked whole and unique while writing
@@ -483,8 +497,8 @@ def _describe(writer: _DatasetWriter, read_columns: Callable[[list[str]], pa.Tab
             field_type = str(writer.schema.field(name).type)
             out.append({"name": name, "kind": "id", "type": field_type, "summary": summary})
             continue
-        column = table[name] if table is not None else read_columns([name])[name]
-        kind = infer_kind(column, is_id=name == writer.id_column)
+        column = column_of(name)
+        kind = infer_kind(column, is_id=False)
         out.append(
             {
                 "name": name,
