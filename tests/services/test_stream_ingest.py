@@ -3,8 +3,8 @@
 The reference reads the whole file with `pyarrow.csv.read_csv` (which infers each column's
 type over every row) and applies the first release's per-column steps (ids trimmed and
 made integers when all are plain integers, boolean words stored as booleans, empty
-columns as text) and writes it as Parquet. The stream reads the same file in blocks of a few hundred bytes, so that
-types change between batches and the restarts are exercised.
+columns as text) and writes it as Parquet. The stream reads the same file in blocks of a
+few hundred bytes, so that types change between batches and the restarts are exercised.
 """
 
 from __future__ import annotations

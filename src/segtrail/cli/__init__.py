@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -21,6 +22,10 @@ from segtrail.cli import report as _report  # noqa: F401  isort: skip
 
 def main() -> None:
     """Console entry point: bad input or usage exits 2 with one line on stderr."""
+    # numpy warns ("overflow encountered", "invalid value") on infinite or huge values that
+    # the command then refuses with its own one-line error, or handles; those warning lines
+    # would come first and bury it.
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     try:
         # Without standalone mode, click returns the code of `raise typer.Exit(code)`.
         code = app(standalone_mode=False)

@@ -18,6 +18,8 @@ from segtrail.store import schema
 from segtrail.store.metadata import utc_now
 from segtrail.stream_ingest import ingest_stream
 
+COMPRESSED_SUFFIXES = {".gz", ".zst", ".zstd"}  # customers.csv.gz is dataset 'customers'
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -40,7 +42,8 @@ def ingest(
     markers; `decimal`: the decimal mark (None: detect); `sheet`: an Excel sheet's name or
     1-based position."""
     path = Path(path)
-    name = check_name(name, "dataset") if name else stem_to_name(path.stem)
+    stem = Path(path.stem).stem if path.suffix.lower() in COMPRESSED_SUFFIXES else path.stem
+    name = check_name(name, "dataset") if name else stem_to_name(stem)
     if decimal not in (None, ".", ","):
         raise InvalidInput(f"decimal mark must be '.' or ',', not {decimal!r}")
     options = SourceOptions(na=tuple(na), decimal=decimal, sheet=sheet)
