@@ -37,7 +37,7 @@ def run(repeats: int = 3) -> list[Figure]:
             min(subject),
             "pyarrow read_csv + write_table (whole process)",
             min(baseline),
-            goal=1.5,
+            goal=1.2,
             extra={"peak memory": f"{max(memory)} MiB"},
         )
     ]

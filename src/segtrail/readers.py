@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from segtrail.engine.arrays import null_of, text_array
 from segtrail.errors import InputError
 
 SNIFF_BYTES = 64 * 1024
@@ -304,15 +305,15 @@ def mark_missing(
 ) -> pa.Table | pa.RecordBatch:
     """Missing-value markers in text columns become nulls: Arrow's list and `--na` in every
     column but the id column, where only an empty cell (and `--na`) is missing."""
-    markers = pa.array([*MISSING_MARKERS, *options.na], pa.string())
+    markers = text_array([*MISSING_MARKERS, *options.na])
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
         # The id column's blank cells become missing when the ids are trimmed (trim_ids).
         if pa.types.is_string(column.type) and (name != id_column or options.na):
-            value_set = pa.array(options.na, pa.string()) if name == id_column else markers
+            value_set = text_array(options.na) if name == id_column else markers
             missing = pc.is_in(column, value_set=value_set)
             if pc.any(missing).as_py():
-                column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+                column = pc.if_else(missing, null_of(pa.string()), column)
         columns.append(column)
     return type(table).from_arrays(columns, names=table.column_names)
 
@@ -516,7 +517,7 @@ def normalize_ids(
     where = row_words(line_offset)
     ids = trim_ids(table[id_column], id_column, name)
     if ids.null_count:
-        first = pc.index(pc.is_null(ids), True).as_py()
+        first = first_true(pc.is_null(ids))
         raise InputError(empty_ids_message(name, id_column, where(first), ids.null_count))
     if ids_from_text and pa.types.is_string(ids.type) and all_plain_integers(ids):
         ids = integer_ids(ids) or ids
@@ -539,8 +540,9 @@ def trim_ids(ids: pa.ChunkedArray | pa.Array, id_column: str, name: str):
         ids = pc.cast(ids, pa.string())
     if pa.types.is_string(ids.type):
         ids = pc.utf8_trim_whitespace(ids)
-        blank = pc.equal(pc.utf8_length(ids), 0)
-        ids = pc.if_else(blank, pa.scalar(None, pa.string()), ids)
+        # length 0 -> blank (cast, not a comparison with a Python 0: see engine/arrays.py)
+        blank = pc.invert(pc.cast(pc.utf8_length(ids), pa.bool_()))
+        ids = pc.if_else(blank, null_of(pa.string()), ids)
     return ids
 
 
@@ -576,6 +578,11 @@ def check_unique_ids(table: pa.Table, id_column: str, name: str, line_offset: in
         f"{name}: column '{id_column}': {len(duplicated):,} duplicate ids "
         f"({extra_rows:,} extra rows); first: {value!r} at " + " and ".join(where(r) for r in rows)
     )
+
+
+def first_true(mask) -> int:
+    """The position of the first true value of a boolean array (one is known to be true)."""
+    return pc.indices_nonzero(mask)[0].as_py()
 
 
 def row_words(line_offset: int | None) -> Callable[[int], str]:

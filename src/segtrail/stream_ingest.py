@@ -50,6 +50,7 @@ from segtrail.readers import (
     csv_format,
     csv_read_options,
     empty_ids_message,
+    first_true,
     integer_ids,
     mark_missing,
     open_input,
@@ -402,7 +403,7 @@ class _DatasetWriter:
         ids = trim_ids(ids, self.id_column, self.name)
         if ids.null_count:
             if not self.missing_ids:
-                self.first_missing = start + pc.index(pc.is_null(ids), True).as_py()
+                self.first_missing = start + first_true(pc.is_null(ids))
             self.missing_ids += ids.null_count
             return ids
         if self.source.ids_from_text and pa.types.is_string(ids.type):
