@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -16,6 +17,9 @@ from segtrail.cli.app import (
     open_workspace,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from segtrail.services.results import DatasetInfo
 
 dataset_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
@@ -78,7 +82,7 @@ def ingest(
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def _read_as(result: dict) -> str:
+def _read_as(result: DatasetInfo) -> str:
     """What was inferred about the file, in words: 'CSV, semicolon-separated, decimal
     comma (detected), cp1252, gzip'."""
     if result.get("source_format") == "excel" and result.get("sheet"):

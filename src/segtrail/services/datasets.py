@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 from segtrail.errors import InvalidInput, NotFound
 from segtrail.readers import SourceOptions
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
+from segtrail.services.results import DatasetInfo, DatasetSummary
 from segtrail.store.datasets import NewDataset
 from segtrail.stream_ingest import ingest_stream
 
@@ -31,7 +32,7 @@ def ingest(
     na: tuple[str, ...] = (),
     decimal: str | None = None,
     sheet: str | None = None,
-) -> dict:
+) -> DatasetInfo:
     """Read, validate and store a customer table. The file is read in batches and written
     to a temporary object as it goes; the object is put in place only once the whole file
     has been checked, and before the row that points at it. `na`: more missing-value
@@ -64,9 +65,9 @@ def ingest(
     details = {"source": str(path), "rows": stored.rows, "id_column": id_column}
     row, created = ws.meta.datasets.append(new, ws.author, details)
     if not created:
-        return {**_public(row), "unchanged": True}
+        return DatasetInfo(**_public(row), unchanged=True)
     read = {k: v for k, v in stored.details.items() if v is not None}
-    return {**_public(row), "unchanged": False, **read}
+    return DatasetInfo(**_public(row), unchanged=False, **read)
 
 
 def resolve_dataset(ws: Workspace, ref: str | int) -> dict:
@@ -102,22 +103,19 @@ def newest_dataset(ws: Workspace) -> dict | None:
     return ws.meta.datasets.newest()
 
 
-def list_datasets(ws: Workspace) -> list[dict]:
+def list_datasets(ws: Workspace) -> list[DatasetSummary]:
     out = []
     for row in ws.meta.datasets.list():
         public = _public(row)
         public["n_columns"] = len(public.pop("columns"))
-        out.append(public)
+        out.append(DatasetSummary(**public))
     return out
 
 
-def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> dict:
+def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> DatasetInfo:
     """A dataset's metadata; with `rows`, also its first `rows` rows by id under "data"."""
     row = resolve_dataset(ws, ref)
-    info = _public(row)
-    if rows > 0:
-        info["data"] = first_rows(ws, row, rows)
-    return info
+    return DatasetInfo(**_public(row), data=first_rows(ws, row, rows) if rows > 0 else None)
 
 
 def first_rows(ws: Workspace, row: dict, n: int) -> list[dict]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from segtrail.services.results import FsckReport
 from segtrail.store.objects import sha256_file
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
 
-def fsck(ws: Workspace) -> dict:
+def fsck(ws: Workspace) -> FsckReport:
     """Returns {"problems": [...], "notes": [...], "objects": n}; clean when no problems.
     Stray temporaries and unreferenced objects (left by an interrupted command) are notes:
     they never hold recorded data."""
@@ -44,4 +45,4 @@ def fsck(ws: Workspace) -> dict:
     temporaries = ws.objects.temporaries()
     if temporaries:
         notes.append(f"{len(temporaries)} unfinished temporary file(s) (harmless)")
-    return {"problems": problems, "notes": notes, "objects": len(on_disk), "clean": not problems}
+    return FsckReport(problems=problems, notes=notes, objects=len(on_disk), clean=not problems)
