@@ -12,11 +12,18 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
-from segtrail.engine.algorithms import REGISTRY, get_algorithm, order_by_size
+from segtrail.engine.algorithms import (
+    REGISTRY,
+    declared_parameters,
+    get_algorithm,
+    neighbours,
+    order_by_size,
+)
 from segtrail.engine.algorithms import kmeans as kmeans_module
-from segtrail.engine.algorithms.base import as_matrix, elbow_strength
+from segtrail.engine.algorithms.base import Algorithm, FitResult, as_matrix, elbow_strength
 from segtrail.engine.algorithms.gmm import log_gaussian
-from segtrail.errors import SegtrailError
+from segtrail.engine.algorithms.params import Interval, Options, Param, Range
+from segtrail.errors import InvalidInput, SegtrailError
 
 ALL = sorted(REGISTRY)
 
@@ -82,7 +89,7 @@ def test_bad_matrices_and_k_are_refused() -> None:
     X, _ = blobs(20)
     with pytest.raises(SegtrailError, match="k=50 is more than the 20 customers"):
         get_algorithm("kmeans").fit(X, {"k": 50}, 0)
-    with pytest.raises(SegtrailError, match="k must be a whole number"):
+    with pytest.raises(SegtrailError, match="k must be 'auto' or a whole number >= 2"):
         get_algorithm("kmeans").fit(X, {"k": 2.5}, 0)
 
 
@@ -269,3 +276,208 @@ def test_fewer_distinct_customers_than_k_gives_compact_labels(name: str) -> None
     result = get_algorithm(name).fit(X, {"k": 5}, 0)
     assert sorted(np.unique(result.labels).tolist()) == [0, 1, 2]
     assert np.bincount(result.labels).tolist() == [30, 20, 10]
+
+
+# ----------------------------------------------------------------------------- declared parameters
+# Every algorithm declares its parameters (params.py); these tests hold for any algorithm in
+# the registry, so a new one is covered by adding it there.
+
+PARAMS = [(name, param) for name in ALL for param in REGISTRY[name].parameters]
+# Two valid, different values per parameter for the "reaches the fit" test; others are derived
+# from the declaration (see valid_values). Sizes suit the 400-customer blobs below.
+TEST_VALUES = {"sample_size": (250, 300), "max_rows": (1_000, 2_000), "eps": (1.5, 2.5)}
+
+
+def valid_values(param: Param) -> tuple:
+    if param.name in TEST_VALUES:
+        return TEST_VALUES[param.name]
+    if param.kind is list:
+        return ([2, 4], [3, 5])
+    numbers = [c for c in param.accepts if isinstance(c, Interval)]
+    if numbers:
+        low = numbers[0].low or 0
+        if numbers[0].kind is int:
+            return (int(low) + 1, int(low) + 2) if param.name != "k" else (3, 4)
+        return (low + 0.05, low + 0.2)
+    words = [v for c in param.accepts if isinstance(c, Options) for v in c.values]
+    return tuple(words)
+
+
+def invalid_values(param: Param) -> list:
+    bad: list = ["nonsense", [1, 2]]
+    for c in param.accepts:
+        if isinstance(c, Interval):
+            bad += [True, float("nan"), float("inf")]
+            if c.kind is int:
+                bad.append(2.5)
+            if c.low is not None:
+                bad.append(c.low - 1)
+        if isinstance(c, Range):
+            bad += [[5, 3], [1, 4], [2], "2..4"]
+    return bad
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_algorithm_declares_its_parameters(name: str) -> None:
+    declared = REGISTRY[name].parameters
+    names = [p.name for p in declared]
+    assert declared and len(names) == len(set(names))
+    for param in declared:
+        assert param.help and not param.help.endswith("."), param.name  # the CLI adds more
+        if param.default is not None:  # None: worked out by the fit from the data
+            assert any(c.accepts(param.default) for c in param.accepts), param.name
+    assert REGISTRY[name].takes_k == ("k" in names)
+    assert set(REGISTRY[name].model_params) <= set(names)
+
+
+def test_a_parameter_name_means_one_kind_of_value_everywhere() -> None:
+    """One CLI option carries each name, so every algorithm must parse it the same way."""
+    for name, entries in declared_parameters().items():
+        assert len({param.kind for _, param in entries}) == 1, name
+
+
+@pytest.mark.parametrize(("name", "param"), PARAMS, ids=[f"{a}-{p.name}" for a, p in PARAMS])
+def test_every_declared_parameter_reaches_the_fit(name: str, param: Param) -> None:
+    X, _ = blobs(400)
+    algo = get_algorithm(name)
+    base = {"k": "auto"} if param.name == "k_range" else params_for(name)
+    used = []
+    for value in valid_values(param)[:2]:
+        result = algo.fit(X, {**base, param.name: value}, 0)
+        assert result.params[param.name] == value, (param.name, result.params)
+        used.append(result.params[param.name])
+    assert used[0] != used[1]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_defaults_are_recorded_in_the_fit_parameters(name: str) -> None:
+    X, _ = blobs(400)
+    used = get_algorithm(name).fit(X, {}, 0).params
+    for param in get_algorithm(name).parameters:
+        assert param.name in used, param.name
+        if param.default not in (None, "auto"):
+            assert used[param.name] == param.default, param.name
+        elif param.name == "k":
+            assert isinstance(used["k"], int) and used["k"] >= 2
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_parameter_the_algorithm_does_not_take_is_refused(name: str) -> None:
+    X, _ = blobs(100)
+    algo = get_algorithm(name)
+    own = {p.name for p in algo.parameters}
+    others = sorted(
+        {p for p in declared_parameters() if p not in own and p not in ("k", "k_range")}
+    )
+    for bogus in [*others, "colour"]:
+        with pytest.raises(InvalidInput, match=f"{name} does not take {bogus} \\(it takes: "):
+            algo.fit(X, {**params_for(name), bogus: 1}, 0)
+    if not algo.takes_k:
+        with pytest.raises(InvalidInput, match="finds the number of segments itself"):
+            algo.fit(X, {"k": 3}, 0)
+
+
+@pytest.mark.parametrize(("name", "param"), PARAMS, ids=[f"{a}-{p.name}" for a, p in PARAMS])
+def test_values_outside_the_declaration_are_refused(name: str, param: Param) -> None:
+    X, _ = blobs(100)
+    for value in invalid_values(param):
+        if any(c.accepts(value) for c in param.accepts):
+            continue  # e.g. "nonsense" for a word parameter is checked below
+        with pytest.raises(InvalidInput, match=f"^{param.name} must be .* for {name}, got "):
+            get_algorithm(name).fit(X, {param.name: value}, 0)
+
+
+def test_bounds_people_hit() -> None:
+    X, _ = blobs(100)
+    cases = [
+        ("hdbscan", "min_cluster_size", 0, "a whole number >= 2"),  # was replaced by 5
+        ("hdbscan", "min_samples", 0, "a whole number >= 1"),
+        ("dbscan", "eps", 0.0, "a number > 0"),
+        ("dbscan", "sample_size", 0, "a whole number >= 2"),  # was replaced by 20,000
+        ("kmeans", "k", 1, "'auto' or a whole number >= 2"),
+        ("kmeans", "k_range", [1, 5], "two whole numbers low <= high, each >= 2"),
+        ("gmm", "covariance_type", "spherical", "one of 'full', 'diag'"),
+    ]
+    for name, param, value, words in cases:
+        with pytest.raises(InvalidInput) as caught:
+            get_algorithm(name).fit(X, {param: value}, 0)
+        assert str(caught.value) == f"{param} must be {words} for {name}, got {value!r}"
+        assert "\n" not in str(caught.value)
+
+
+def test_a_new_algorithm_gets_the_check_without_asking() -> None:
+    """Adding an algorithm is one file: its fit is checked against its declarations like
+    every other (the base class wraps it)."""
+
+    class Halves(Algorithm):
+        name = "halves"
+        parameters = (Param("cut", (Interval(float, None, None),), 0.0, "where to cut"),)
+
+        def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
+            labels = (X[:, 0] > params["cut"]).astype(np.int32)
+            return FitResult(labels, np.zeros(len(X), np.float32), dict(params), {})
+
+    X, _ = blobs(50)
+    assert Halves().fit(X, {}, 0).params == {"cut": 0.0}
+    assert Halves().fit(X, {"cut": 1}, 0).params == {"cut": 1.0}
+    with pytest.raises(InvalidInput, match="halves does not take eps"):
+        Halves().fit(X, {"eps": 3}, 0)
+    with pytest.raises(InvalidInput, match="cut must be a number for halves"):
+        Halves().fit(X, {"cut": "left"}, 0)
+
+
+# ----------------------------------------------------------------------------- density assignment
+
+
+@pytest.mark.parametrize("name", ["dbscan", "hdbscan"])
+def test_density_methods_assign_through_the_index_reproducibly(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EXACT_WORK the nearest kept customers are found through the inverted-file
+    index; the fit's labels are what `assign` gives later, for the same seed every time, and
+    the held-out agreement of sample-fit + assign is recorded."""
+    monkeypatch.setattr(neighbours, "EXACT_WORK", 10_000_000)  # 9,000 x 6,000 uses the index
+    X, truth = blobs(9_000, k=3, d=5)
+    params = {"sample_size": 6_000}
+    algo = get_algorithm(name)
+    result = algo.fit(X, params, 4)
+    kept = result.state["core_points" if name == "dbscan" else "points"]
+    assert len(result.state["index_centres"]) == round(2 * np.sqrt(len(kept)))
+    again = algo.fit(X.copy(), params, 4)
+    assert np.array_equal(result.labels, again.labels)
+    assert np.array_equal(result.confidence, again.confidence, equal_nan=True)
+    labels, _ = algo.assign(result.state, X)
+    assert np.array_equal(labels, result.labels)
+    assert adjusted_rand_score(truth, result.labels) > 0.95
+    assert 0.9 < result.params["holdout_ari"] <= 1.0
+    assert any("held-out" in note for note in result.notes)
+
+
+def test_the_index_finds_the_nearest_customer_or_one_almost_as_near() -> None:
+    """Against exact search on isotropic blobs (a hard case for cells: a customer's true
+    nearest often sits just across a cell border): the segment of the customer found is always
+    the true nearest one's, and its distance is at most a few percent larger."""
+    rng = np.random.default_rng(0)
+    X, truth = blobs(30_000, k=6, d=12)
+    kept = rng.choice(len(X), 5_000, replace=False)
+    queries = X[rng.choice(len(X), 5_000, replace=False)] + np.float32(0.05)
+    centres = neighbours.cell_centres(X[kept], 0, 1_000_000)
+    assert len(centres) == round(2 * np.sqrt(len(kept)))
+    dist, idx = neighbours.nearest(X[kept], centres, queries, 3)
+    exact = np.linalg.norm(queries[:, None, :] - X[kept][None, :, :], axis=2)
+    true_first = exact.min(axis=1)
+    assert (np.abs(dist[:, 0] - true_first) < 1e-4).mean() > 0.95
+    assert np.percentile(dist[:, 0] / true_first, 99) < 1.1
+    assert (truth[kept][idx[:, 0]] == truth[kept][exact.argmin(axis=1)]).mean() > 0.999
+    assert (np.diff(dist, axis=1) >= 0).all()  # ascending
+    assert np.allclose(dist, exact[np.arange(len(queries))[:, None], idx], atol=1e-4)
+
+
+def test_versions_fitted_before_the_index_still_assign() -> None:
+    """States stored before the index cells existed have no `index_centres`: exact search."""
+    X, _ = blobs(600)
+    for name in ("dbscan", "hdbscan"):
+        algo = get_algorithm(name)
+        result = algo.fit(X, {}, 0)
+        old = {k: v for k, v in result.state.items() if k != "index_centres"}
+        assert np.array_equal(algo.assign(old, X)[0], result.labels)

@@ -36,7 +36,8 @@ app.add_typer(audience_app, name="audience")
 def campaign_import(
     file: Path = typer.Argument(
         ...,
-        help="customer_id, group (treatment/control), responded (0/1); optional revenue, opened, clicked.",
+        help="customer_id, group (treatment/control; 'holdout' for measured holdout customers), "
+        "responded (0/1); optional revenue, opened, clicked.",
     ),
     name: str = typer.Option(..., "--name", help="Campaign name."),
     strategy: str = typer.Option(..., "--strategy", help="The strategy the campaign carried out."),
@@ -57,6 +58,11 @@ def campaign_import(
             f"note: {n:,} {'customer is' if n == 1 else 'customers are'} not in "
             f"{r['checked_against']}; kept and reported as 'not in this version'"
         )
+    if r.get("design_check"):
+        from segtrail.cli.designs import design_check_lines
+
+        for line in design_check_lines(r["design_check"]):
+            console.print(line)
 
 
 @campaign_app.command("list")
@@ -105,14 +111,27 @@ def campaign_report(
         "--by",
         help="LENS@N to break down by (default: the version the strategy is mapped to).",
     ),
+    vs_holdout: bool = typer.Option(
+        False,
+        "--vs-holdout",
+        help="Compare with the workspace holdout (the long-run control) instead of the "
+        "campaign's own control.",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Response per segment: rates with Wilson intervals, uplift with its interval, p-value."""
-    r = open_workspace().campaign_report(name, by)
+    r = open_workspace().campaign_report(name, by, vs_holdout=vs_holdout)
     if json_output:
         print_json(r)
         return
     console.print(f"campaign {r['campaign']} ({r['strategy']}) by {r['by']}")
+    if vs_holdout:
+        h = r["holdout"]
+        console.print(
+            f"control: {h['holdout_customers']:,} holdout customers (the long-run control); "
+            f"left out: {h['campaign_control_left_out']:,} of the campaign's own control, "
+            f"{h['treated_holdout_left_out']:,} treated holdout customers"
+        )
     table = Table(
         "segment",
         "treated",
@@ -169,6 +188,9 @@ def lookalike(
         "5%", "--size", help="Audience size: a number or a percentage of the pool."
     ),
     name: str = typer.Option(None, "--name", help="Audience name (default lookalike-N)."),
+    include_holdout: bool = typer.Option(
+        False, "--include-holdout", help="Let the workspace holdout's customers be chosen."
+    ),
     raw: bool = RAW_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
@@ -189,6 +211,7 @@ def lookalike(
             method=method,
             size=size_value,
             name=name,
+            include_holdout=include_holdout,
             raw=raw,
         )
     if json_output:
@@ -270,12 +293,15 @@ def audience_export(
         "csv", "--format", help="csv (ids), meta or google (hashed identifiers)."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output .csv file."),
+    include_holdout: bool = typer.Option(
+        False, "--include-holdout", help="Keep the workspace holdout's customers in the file."
+    ),
     raw: bool = RAW_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write an audience for an ad platform (identifiers normalized and SHA-256 hashed as the
-    platform documents) with a provenance file beside it."""
-    r = open_workspace().audience_export(target, fmt, out, raw=raw)
+    platform documents) with a provenance file beside it. The workspace holdout is left out."""
+    r = open_workspace().audience_export(target, fmt, out, raw=raw, include_holdout=include_holdout)
     if json_output:
         print_json(r)
         return
@@ -283,6 +309,8 @@ def audience_export(
     console.print(
         f"wrote {r['rows']:,} rows ({fmt}) to {r['out']}; provenance in {r['provenance_file']}"
     )
+    if r["provenance"].get("holdout_left_out"):
+        console.print(f"left out {r['provenance']['holdout_left_out']:,} holdout customers")
     dropped = st.get("no_identifier", 0) + st.get("duplicates", 0)
     if dropped:
         console.print(

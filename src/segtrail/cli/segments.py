@@ -3,7 +3,11 @@ assign."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -21,28 +25,15 @@ from segtrail.cli.app import (
     parse_pairs,
     print_json,
 )
+from segtrail.engine.algorithms import declared_parameters
+from segtrail.engine.algorithms.params import Param
 from segtrail.errors import SegtrailError
-from segtrail.services.refs import is_count
 
 ALGORITHM_HELP = (
     "kmeans (default), dbscan (eps from the k-distance knee), hdbscan, gmm (k by BIC), "
-    "agglomerative (small data only)."
+    "agglomerative (small data only). Its parameters are under Algorithm options."
 )
-
-
-def _k_value(k: str) -> int | str:
-    if k == "auto":
-        return k
-    if not is_count(k) or int(k) < 2:
-        raise SegtrailError(f"invalid --k {k!r}: 'auto' or a whole number >= 2")
-    return int(k)
-
-
-def _k_range(text: str) -> tuple[int, int]:
-    low, sep, high = text.partition("..")
-    if not sep or not is_count(low) or not is_count(high) or not 2 <= int(low) <= int(high):
-        raise SegtrailError(f"invalid --k-range {text!r}: expected LOW..HIGH, e.g. 2..12")
-    return int(low), int(high)
+ALGORITHM_PANEL = "Algorithm options"
 
 
 def _weights(text: str | None) -> dict[str, float] | None:
@@ -58,12 +49,104 @@ def _weights(text: str | None) -> dict[str, float] | None:
     return weights or None
 
 
-def _extra_params(eps: float | None, min_samples: int | None, min_cluster_size: int | None) -> dict:
-    extra = {"eps": eps, "min_samples": min_samples, "min_cluster_size": min_cluster_size}
-    return {k: v for k, v in extra.items() if v is not None}
+# --- algorithm options, one per declared parameter -----------------------------------------
+# The options of `segment` that set algorithm parameters are generated from the declarations
+# (segtrail.engine.algorithms, params.py), so a new algorithm's parameters appear here with
+# their help, and an option can never exist that no algorithm reads. The CLI only turns text
+# into values (`auto`, `2..12`); bounds and "does this algorithm take it" are checked by the
+# declarations, in one place.
+
+
+def option_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _default_text(param: Param) -> str:
+    if param.default is None:
+        return ""  # chosen by the fit; the help says how
+    if isinstance(param.default, list):
+        return f"{param.default[0]}..{param.default[1]}"
+    return str(param.default)
+
+
+def option_help(entries: list[tuple[str, Param]]) -> str:
+    """Help of one algorithm option: the algorithms that take it, what it does and its
+    default for each."""
+    names = "/".join(name for name, _ in entries)
+    if len({param.help for _, param in entries}) > 1:  # a different meaning per algorithm
+        return " ".join(
+            f"{name}: {param.help}" + (f" (default {d})." if (d := _default_text(param)) else ".")
+            for name, param in entries
+        )
+    defaults = {name: _default_text(param) for name, param in entries}
+    if len(set(defaults.values())) == 1:
+        default = defaults[entries[0][0]]
+        return f"{names}: {entries[0][1].help}" + (f" (default {default})." if default else ".")
+    per = ", ".join(f"{value} for {name}" for name, value in defaults.items())
+    return f"{names}: {entries[0][1].help} (default {per})."
+
+
+def _option_type(param: Param) -> Any:
+    return Optional[param.kind if param.kind in (int, float) else str]  # noqa: UP045 (typer)
+
+
+def parse_algorithm_value(name: str, param: Param, value: Any) -> Any:
+    """A value typed on the command line as the declaration expects it: `2..12` for a range,
+    a whole number where a number is accepted besides words (`--k 5`); the rest as typed."""
+    if not isinstance(value, str):
+        return value
+    if param.kind is list:
+        low, sep, high = value.partition("..")
+        if not sep or not _is_whole(low) or not _is_whole(high):
+            raise SegtrailError(f"invalid {option_flag(name)} {value!r}: expected LOW..HIGH")
+        return [int(low), int(high)]
+    if _is_whole(value) and any(getattr(c, "kind", None) is int for c in param.accepts):
+        return int(value)
+    return value
+
+
+def _is_whole(text: str) -> bool:
+    return text.strip().lstrip("-").isdigit()
+
+
+def with_algorithm_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add one option per declared algorithm parameter to ``command``, which receives those
+    given as ``algorithm_params={name: value}``."""
+    declared = declared_parameters()
+    base = inspect.signature(command)
+    kept = [p for p in base.parameters.values() if p.name != "algorithm_params"]
+    extra = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                None, option_flag(name), help=option_help(entries), rich_help_panel=ALGORITHM_PANEL
+            ),
+            annotation=_option_type(entries[0][1]),
+        )
+        for name, entries in declared.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        given = {}
+        for name, entries in declared.items():
+            value = kwargs.pop(name)
+            if value is not None:
+                given[name] = parse_algorithm_value(name, entries[0][1], value)
+        command(**kwargs, algorithm_params=given)
+
+    wrapper.__signature__ = base.replace(parameters=kept + extra)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{p.name: command.__annotations__[p.name] for p in kept},
+        **{p.name: p.annotation for p in extra},
+        "return": None,
+    }
+    return wrapper
 
 
 @app.command()
+@with_algorithm_options
 def segment(
     dataset: str = typer.Option(..., "--dataset", "-d", help="NAME or NAME@N to cluster."),
     lens: str = typer.Option(..., "--lens", "-l", help="The team's lens (marketing, product...)."),
@@ -73,31 +156,27 @@ def segment(
     features: str = typer.Option(None, "--features", help="Comma-separated columns to use."),
     exclude: str = typer.Option(None, "--exclude", help="Comma-separated columns to leave out."),
     algorithm: str = typer.Option("kmeans", "--algorithm", "-a", help=ALGORITHM_HELP),
-    k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto'."),
-    k_range: str = typer.Option("2..12", "--k-range", help="Range searched by --k auto."),
     parent: str = typer.Option(
         None, "--parent", help="LENS@N this hypothesis revises (default: the lens's newest)."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
     weights: str = typer.Option(None, "--weights", help="Column weights, e.g. spend=2,age=0.5."),
-    eps: float = typer.Option(None, "--eps", help="dbscan: neighbourhood radius (default: auto)."),
-    min_samples: int = typer.Option(None, "--min-samples", help="dbscan/hdbscan: min_samples."),
-    min_cluster_size: int = typer.Option(None, "--min-cluster-size", help="hdbscan."),
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
+    algorithm_params: dict | None = None,
 ) -> None:
     """Cluster a dataset and record the result as a new version LENS@N of one hypothesis."""
+    from segtrail.services.segmentations import check_algorithm_params
+
     # Every option is checked before the workspace is opened (opening may migrate it).
     options = {
         "features": parse_list(features),
         "exclude": parse_list(exclude),
         "algorithm": algorithm,
-        "k": _k_value(k),
-        "k_range": _k_range(k_range),
         "parent": parent,
         "seed": seed,
         "weights": _weights(weights),
-        "params": _extra_params(eps, min_samples, min_cluster_size),
+        "params": check_algorithm_params(algorithm, algorithm_params or {}),
     }
     ws = open_workspace()
     with StepProgress(quiet or json_output) as progress:

@@ -138,6 +138,7 @@ def _check_frame(frame: pd.DataFrame) -> None:
             raise InputError(f"campaign column {col} must hold only 0 and 1")
     if frame["customer_id"].duplicated().any():
         value = frame["customer_id"][frame["customer_id"].duplicated()].iloc[0]
+        value = value.item() if isinstance(value, np.generic) else value  # 1, not np.int64(1)
         raise InputError(f"campaign data lists customer {value!r} more than once")
 
 

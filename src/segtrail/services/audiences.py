@@ -19,6 +19,7 @@ from segtrail.engine.profiles import profile_segments
 from segtrail.errors import Conflict, InputError, InvalidInput, NotFound, SegtrailError
 from segtrail.readers import read_table
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
+from segtrail.services.designs import in_holdout
 from segtrail.services.refs import check_name, parse_segment_ref
 from segtrail.services.results import AudienceExport, AudienceSummary, Lookalike
 from segtrail.services.segmentations import (
@@ -168,6 +169,7 @@ def lookalike(
     name: str | None = None,
     random_seed: int = 0,
     raw: bool = False,
+    include_holdout: bool = False,
 ) -> Lookalike:
     if method not in METHODS:
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -196,7 +198,9 @@ def lookalike(
     X, _fitted = fit_features(frame, spec)
     n_size = audience_size(size, int((~mask).sum()))
     scores = rank_lookalike(X, mask, method, seed=random_seed)
-    chosen = select_audience(scores, mask, n_size)
+    # the workspace holdout is never chosen (unless asked): it is the long-run control
+    held = np.zeros(len(frame), dtype=bool) if include_holdout else in_holdout(ws, frame[id_column])
+    chosen = select_audience(scores, mask | held, n_size)
     quality = estimate_recall(X, mask, method, n_size, holdout=HOLDOUT, seed=random_seed)
     quality["profile"] = _profile_comparison(frame, kinds, mask, chosen)
     result = pd.DataFrame(
@@ -214,6 +218,7 @@ def lookalike(
         "features": [f["column"] for f in spec["features"]],
         "random_seed": random_seed,
         "holdout": HOLDOUT,
+        "workspace_holdout_left_out": None if include_holdout else int((held & ~mask).sum()),
     }
     new = NewAudience(
         name=name,
@@ -268,10 +273,17 @@ def list_audiences(ws: Workspace) -> list[AudienceSummary]:
 
 
 def export_audience(
-    ws: Workspace, target: str, fmt: str, out: str | Path, *, raw: bool = False
+    ws: Workspace,
+    target: str,
+    fmt: str,
+    out: str | Path,
+    *,
+    raw: bool = False,
+    include_holdout: bool = False,
 ) -> AudienceExport:
     """Write an audience (a segment LENS@N:SEGMENT, or a lookalike audience by name) for an
-    ad platform, and record where it came from next to the file and in the history."""
+    ad platform, and record where it came from next to the file and in the history. The
+    workspace holdout is left out unless `include_holdout`."""
     if fmt not in ("csv", "meta", "google"):
         raise InvalidInput(f"unknown audience format {fmt!r}: use csv, meta or google")
     check_output(ws, out, {".csv": "csv"})
@@ -306,6 +318,9 @@ def export_audience(
     contact = [c for c in kinds if c.lower() in ("email", "phone")]
     frame = load_frame(ws, dataset, [id_column, *contact])
     frame = frame[_ids_in_pool(pd.Index(frame[id_column]), ids)]
+    held = np.zeros(len(frame), dtype=bool) if include_holdout else in_holdout(ws, frame[id_column])
+    frame = frame[~held]
+    provenance["holdout_left_out"] = None if include_holdout else int(held.sum())
     frame = frame.rename(columns={id_column: "customer_id", **{c: c.lower() for c in contact}})
     written, stats = build_audience_file(frame, fmt)
     provenance.update(format=fmt, stats=stats, workspace=str(ws.root))

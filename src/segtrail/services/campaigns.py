@@ -14,6 +14,13 @@ from segtrail.engine.responses import GROUPS, segment_responses
 from segtrail.errors import Conflict, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset
+from segtrail.services.designs import (
+    HOLDOUT_GROUP,
+    against_holdout,
+    check_against_design,
+    drop_holdout,
+    get_design,
+)
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
 from segtrail.services.results import CampaignImport, CampaignReport, CampaignSummary
@@ -50,12 +57,12 @@ def _validate(
     table = normalize_ids(table, "customer_id", name, line_offset, ids_from_text=ids_from_text)
     frame = table.to_pandas()
     group = frame["group"].astype("string").str.strip().str.lower()
-    bad = ~group.isin(GROUPS).fillna(False).to_numpy(dtype=bool)
+    bad = ~group.isin((*GROUPS, HOLDOUT_GROUP)).fillna(False).to_numpy(dtype=bool)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"{name}: {where(i)}, column 'group': {frame['group'].iloc[i]!r} is not "
-            "'treatment' or 'control'"
+            "'treatment', 'control' or 'holdout'"
         )
     frame["group"] = group.astype(str)
     for column in FLAGS:
@@ -94,6 +101,12 @@ def default_version(ws: Workspace, strategy: str) -> dict | None:
 def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> CampaignImport:
     check_name(name, "campaign")
     get_strategy(ws, strategy)
+    design = get_design(ws, name)
+    if design is not None and design["strategy"] != strategy:
+        raise InputError(
+            f"campaign {name!r} was designed for strategy {design['strategy']}, not {strategy}",
+            field="strategy",
+        )
     if ws.meta.campaigns.exists(name):
         raise Conflict(f"campaign {name!r} already exists")
     path = Path(path)
@@ -126,6 +139,8 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     counts = frame.groupby("group").agg(n=("responded", "size"), responders=("responded", "sum"))
     summary = {
         "checked_against": reference,
+        # a designed campaign: who is not where the design put them (reported, not refused)
+        "design_check": check_against_design(ws, name, frame),
         "groups": {g: {k: int(v) for k, v in counts.loc[g].items()} for g in counts.index},
         "columns": list(frame.columns),
     }
@@ -156,12 +171,20 @@ def campaign_rows(
     return ws.meta.campaigns.list(name=name, strategy=strategy)
 
 
-def report(ws: Workspace, name: str, by: str | None = None) -> CampaignReport:
+def report(
+    ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = False
+) -> CampaignReport:
     rows = campaign_rows(ws, name)
     if not rows:
         raise NotFound(f"no campaign {name!r}; import one with `segtrail campaign import`")
     row = rows[0]
-    version = resolve_segmentation(ws, by) if by else default_version(ws, row["strategy"])
+    design = get_design(ws, name)
+    if by:
+        version = resolve_segmentation(ws, by)
+    elif design is not None:  # a designed campaign reads by the version it was designed on
+        version = resolve_segmentation(ws, design["version"])
+    else:
+        version = default_version(ws, row["strategy"])
     if version is None:
         raise SegtrailError(
             f"strategy {row['strategy']} is not mapped to any version; say which version "
@@ -169,6 +192,11 @@ def report(ws: Workspace, name: str, by: str | None = None) -> CampaignReport:
             field="by",
         )
     frame = ws.objects.read_table(row["object_hash"]).to_pandas()
+    control = row["summary"].get("control", "control")
+    if vs_holdout:
+        frame, holdout_info = against_holdout(ws, frame, name, control)
+    else:
+        frame, holdout_info = drop_holdout(frame)
     labels = load_assignments(ws, version)
     if pd.api.types.is_integer_dtype(labels.index.dtype) != pd.api.types.is_integer_dtype(
         frame["customer_id"].dtype
@@ -184,7 +212,13 @@ def report(ws: Workspace, name: str, by: str | None = None) -> CampaignReport:
         author=row["author"],
         rows=row["rows"],
         unknown_customers=row["unknown_customers"],
-        details=result,
+        details={
+            "control_kind": "holdout" if vs_holdout else "campaign control",
+            "holdout": holdout_info,
+            "design": design,
+            "design_check": row["summary"].get("design_check"),
+            **result,
+        },
     )
 
 

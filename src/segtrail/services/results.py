@@ -444,3 +444,29 @@ class Report(Result):
     bytes: int
     figures: list[str]
     sample: int | None
+
+
+# --- campaign designs and the holdout --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignDesign(Result):
+    """A campaign designed before sending (`segtrail campaign design`, `campaign designs`)."""
+
+    design: str
+    strategy: str
+    version: str
+    details: dict = field(metadata=FLATTEN)  # groups, seed, power per segment, ...
+
+
+@dataclass(frozen=True)
+class Holdout(Result):
+    """The workspace holdout (`segtrail holdout create`, `holdout show`)."""
+
+    share: float
+    seed: int
+    method: str
+    created_at: str
+    author: str
+    datasets: dict
+    replaces: int

@@ -58,15 +58,19 @@ def segment(
     features: list[str] | None = None,
     exclude: list[str] | None = None,
     algorithm: str = "kmeans",
-    k: int | str = "auto",
-    k_range: tuple[int, int] = (2, 12),
+    k: int | str | None = None,
+    k_range: tuple[int, int] | None = None,
     parent: str | None = None,
     seed: int = 0,
     weights: dict[str, float] | None = None,
     params: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> Version:
-    """Cluster a dataset and record the result as the next version of `lens`."""
+    """Cluster a dataset and record the result as the next version of `lens`.
+
+    ``k``, ``k_range`` and ``params`` are the algorithm's declared parameters (see
+    ``segtrail.engine.algorithms``); None means the algorithm's default.
+    """
     check_name(lens, "lens")
     if not hypothesis or not hypothesis.strip():
         raise InvalidInput(
@@ -74,11 +78,7 @@ def segment(
             field="hypothesis",
         )
     parent_row = resolve_segmentation(ws, parent) if parent else None
-    requested = {"k": _check_k(k), "k_range": _check_k_range(k_range), **(params or {})}
-    if requested["k"] != "auto" and not get_algorithm(algorithm).takes_k:
-        raise InvalidInput(
-            f"{algorithm} finds the number of segments itself; leave out k", field="k"
-        )
+    requested = check_algorithm_params(algorithm, {"k": k, "k_range": k_range, **(params or {})})
     request = {
         "features": features,
         "exclude": exclude,
@@ -91,19 +91,17 @@ def segment(
     return _run_and_record(ws, dataset_row, lens, hypothesis.strip(), request, parent_row, progress)
 
 
-def _check_k(k: int | str) -> int | str:
-    if k == "auto":
-        return k
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
-        raise SegtrailError(f"invalid k {k!r}: 'auto' or a whole number >= 2")
-    return int(k)
-
-
-def _check_k_range(k_range: tuple[int, int]) -> list[int]:
-    low, high = k_range
-    if not all(isinstance(v, int | np.integer) for v in k_range) or not 2 <= low <= high:
-        raise SegtrailError(f"invalid k range {k_range!r}: two whole numbers 2 <= low <= high")
-    return [int(low), int(high)]
+def check_algorithm_params(algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters asked of ``algorithm``, checked against its declarations (InvalidInput,
+    one line, otherwise). Returns only those given (None = not given), normalized; the fit
+    fills in the defaults and records them. ``k="auto"`` is also accepted by algorithms that
+    find the number of segments themselves: it asks for what they do anyway."""
+    algo = get_algorithm(algorithm)
+    given = {name: value for name, value in params.items() if value is not None}
+    if given.get("k") == "auto" and not algo.takes_k:
+        del given["k"]
+    checked = algo.check(given)
+    return {name: checked[name] for name in given}
 
 
 def _check_seed(seed: int) -> int:
@@ -129,7 +127,11 @@ def revisit(
     old = resolve_segmentation(ws, ref)
     old_dataset = resolve_dataset(ws, old["dataset_id"])
     dataset_row = resolve_dataset(ws, dataset or old_dataset["name"])
-    request = old["params"]["request"]
+    request = dict(old["params"]["request"])
+    # Versions recorded before parameters were declared may carry parameters their algorithm
+    # never read (k_range for dbscan, eps for kmeans...): they had no effect, so leave them out.
+    declared = {p.name for p in get_algorithm(request["algorithm"]).parameters}
+    request["params"] = {n: v for n, v in request["params"].items() if n in declared}
     text = hypothesis or (
         f"Revisit of {old['lens']}@{old['version']} on "
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         Assignment,
         AudienceExport,
         AudienceSummary,
+        CampaignDesign,
         CampaignImport,
         CampaignReport,
         CampaignSummary,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         Event,
         Export,
         FsckReport,
+        Holdout,
         LogEntry,
         Lookalike,
         NameChange,
@@ -260,8 +262,8 @@ class Workspace:
         features: list[str] | None = None,
         exclude: list[str] | None = None,
         algorithm: str = "kmeans",
-        k: int | str = "auto",
-        k_range: tuple[int, int] = (2, 12),
+        k: int | str | None = None,
+        k_range: tuple[int, int] | None = None,
         parent: str | None = None,
         seed: int = 0,
         weights: dict[str, float] | None = None,
@@ -271,9 +273,11 @@ class Workspace:
         """Cluster `dataset` and record the result as the next version `LENS@N`.
 
         `hypothesis` says why these features and what you expect. `k` is a number or
-        "auto" (searched over `k_range`); `params` holds the algorithm's own parameters
-        (e.g. {"eps": 0.5} for dbscan); `weights` multiplies columns' influence. The same
-        dataset, features, algorithm, parameters and `seed` give the same assignments."""
+        "auto" (searched over `k_range`), for the algorithms that take it; None leaves them
+        at the algorithm's default. `params` holds the algorithm's other declared parameters
+        (e.g. {"eps": 0.5} for dbscan; `segtrail segment --help` lists them all); `weights`
+        multiplies columns' influence. The same dataset, features, algorithm, parameters and
+        `seed` give the same assignments."""
         from segtrail.services.segmentations import segment
 
         return segment(
@@ -484,12 +488,80 @@ class Workspace:
 
         return import_campaign(self, path, name, strategy)
 
-    def campaign_report(self, name: str, by: str | None = None) -> CampaignReport:
-        """Response per segment of version `by` (default: where the strategy is mapped),
-        with intervals, uplift and tests."""
+    def campaign_report(
+        self, name: str, by: str | None = None, vs_holdout: bool = False
+    ) -> CampaignReport:
+        """Response per segment of version `by` (default: the version a designed campaign
+        was designed on, else where the strategy is mapped), with intervals, uplift and
+        tests; with `vs_holdout`, against the workspace holdout instead of the campaign's
+        own control."""
         from segtrail.services.campaigns import report
 
-        return report(self, name, by)
+        return report(self, name, by, vs_holdout)
+
+    def campaign_design(
+        self,
+        name: str,
+        strategy: str,
+        *,
+        by: str | None = None,
+        control_share: float = 0.1,
+        arms: list[str] | None = None,
+        baseline_rate: float | None = None,
+        baseline_from: str | None = None,
+        mde: float | None = None,
+        alpha: float = 0.05,
+        power: float = 0.8,
+        seed: int | None = None,
+        out: str | Path | None = None,
+        dry_run: bool = False,
+    ) -> CampaignDesign:
+        """Design campaign `name` before it is sent: assign the customers of the segments
+        `strategy` targets (in `by`, default the adopted mapped version, else the newest
+        mapped one; the workspace holdout left out) to `control` and the `arms` (default
+        one arm, "treatment"), stratified by segment with exact shares; report per segment
+        the minimum detectable uplift at `power` and `alpha` (and the power to detect
+        `mde`); unless `dry_run`, write the assignment to `out` and record the design."""
+        from segtrail.services.designs import design_campaign
+
+        return design_campaign(
+            self,
+            name,
+            strategy,
+            by=by,
+            control_share=control_share,
+            arms=arms,
+            baseline_rate=baseline_rate,
+            baseline_from=baseline_from,
+            mde=mde,
+            alpha=alpha,
+            power=power,
+            seed=seed,
+            out=out,
+            dry_run=dry_run,
+        )
+
+    def campaign_designs(self, name: str | None = None) -> list[CampaignDesign]:
+        """Recorded campaign designs (or the one named): version, groups, seed, power."""
+        from segtrail.services.designs import list_designs
+
+        return list_designs(self, name)
+
+    def holdout_create(
+        self, share: float, seed: int | None = None, replace: bool = False
+    ) -> Holdout:
+        """Record the workspace-wide holdout: a stable `share` of customers (chosen by a
+        seeded hash of their ids) that no design or audience export reaches; `replace` to
+        change an existing one."""
+        from segtrail.services.designs import create_holdout
+
+        return create_holdout(self, share, seed, replace)
+
+    def holdout_show(self) -> Holdout:
+        """The current workspace holdout: share, seed, customers held out per dataset."""
+        from segtrail.services.designs import show_holdout
+
+        return show_holdout(self)
 
     def campaigns(self) -> list[CampaignSummary]:
         """Every imported campaign."""
@@ -511,11 +583,13 @@ class Workspace:
         name: str | None = None,
         random_seed: int = 0,
         raw: bool = False,
+        include_holdout: bool = False,
     ) -> Lookalike:
         """Rank the customers of dataset `pool` by similarity to a seed (a segment
         `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
         column) and write the best `size` (customers, or a share of the pool if a float)
-        to `out`, recorded as a named audience."""
+        to `out`, recorded as a named audience. The workspace holdout is never chosen
+        unless `include_holdout`."""
         from segtrail.services.audiences import lookalike
 
         return lookalike(
@@ -531,6 +605,7 @@ class Workspace:
             name=name,
             random_seed=random_seed,
             raw=raw,
+            include_holdout=include_holdout,
         )
 
     def audiences(self) -> list[AudienceSummary]:
@@ -540,13 +615,20 @@ class Workspace:
         return list_audiences(self)
 
     def audience_export(
-        self, target: str, fmt: str, out: str | Path, *, raw: bool = False
+        self,
+        target: str,
+        fmt: str,
+        out: str | Path,
+        *,
+        raw: bool = False,
+        include_holdout: bool = False,
     ) -> AudienceExport:
         """Write a segment (`LENS@N:S`) or a lookalike audience for an ad platform (csv,
-        meta or google), with a provenance file beside it."""
+        meta or google), with a provenance file beside it; the workspace holdout is left
+        out unless `include_holdout`."""
         from segtrail.services.audiences import export_audience
 
-        return export_audience(self, target, fmt, out, raw=raw)
+        return export_audience(self, target, fmt, out, raw=raw, include_holdout=include_holdout)
 
     def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
         """Write the offline HTML report of version `ref` (or of the move to `diff`)."""

@@ -1,5 +1,6 @@
 """Registry of clustering algorithms. Adding one: a module with an ``Algorithm`` subclass
-and one line in ``REGISTRY`` below."""
+that declares its ``parameters`` (params.py), and one line in ``REGISTRY`` below. The CLI's
+algorithm options and the parameter checks follow from the declarations."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from segtrail.engine.algorithms.dbscan import DBSCAN
 from segtrail.engine.algorithms.gmm import GMM
 from segtrail.engine.algorithms.hdbscan import HDBSCAN
 from segtrail.engine.algorithms.kmeans import KMeans
-from segtrail.errors import SegtrailError
+from segtrail.engine.algorithms.params import Param
+from segtrail.errors import InvalidInput
 
 REGISTRY: dict[str, Algorithm] = {
     "kmeans": KMeans(),
@@ -26,9 +28,19 @@ def get_algorithm(name: str) -> Algorithm:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise SegtrailError(
+        raise InvalidInput(
             f"unknown algorithm '{name}'; choose one of: {', '.join(REGISTRY)}"
         ) from None
+
+
+def declared_parameters() -> dict[str, list[tuple[str, Param]]]:
+    """Every declared parameter name, in registry order, with the algorithms that take it
+    and their declaration: {"min_samples": [("dbscan", Param), ("hdbscan", Param)], ...}."""
+    out: dict[str, list[tuple[str, Param]]] = {}
+    for name, algorithm in REGISTRY.items():
+        for param in algorithm.parameters:
+            out.setdefault(param.name, []).append((name, param))
+    return out
 
 
 __all__ = [
@@ -36,6 +48,8 @@ __all__ = [
     "REGISTRY",
     "Algorithm",
     "FitResult",
+    "Param",
+    "declared_parameters",
     "get_algorithm",
     "order_by_size",
 ]

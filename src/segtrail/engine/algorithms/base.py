@@ -9,16 +9,16 @@ used, and a fitted state made of numpy arrays and JSON scalars only (no pickles)
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import threadpool_limits
 
+from segtrail.engine.algorithms.params import Interval, Options, Param, Range, check_params
 from segtrail.errors import SegtrailError
 
 CHUNK_ROWS = 65_536  # rows per block when a step would otherwise build an n x d temporary
@@ -38,14 +38,37 @@ class FitResult:
 
 
 class Algorithm:
-    """Base class; subclasses set the class attributes below and implement fit/assign."""
+    """Base class. A subclass sets the class attributes below, declares its ``parameters``
+    and implements ``fit`` and ``assign``.
+
+    ``fit`` receives every declared parameter, checked and with defaults filled in: the check
+    wraps each subclass's ``fit`` automatically (like scikit-learn's ``_fit_context``), so an
+    algorithm cannot forget it and a caller cannot pass a parameter the fit never reads.
+    """
 
     name: str = ""
-    takes_k: bool = False  # True when the number of segments is a parameter (auto when absent)
     confidence_meaning: str = ""  # what ``FitResult.confidence`` measures, in plain words
     higher_confidence_is_better: bool = False
-    # parameters that define the model, so a refit (stability, re-run) reproduces it
-    model_params: tuple[str, ...] = ()
+    parameters: tuple[Param, ...] = ()  # every parameter the fit reads, declared once
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fit" in cls.__dict__:
+            cls.fit = _checked(cls.__dict__["fit"])
+
+    @property
+    def takes_k(self) -> bool:
+        """True when the number of segments is a parameter (chosen automatically when absent)."""
+        return any(p.name == "k" for p in self.parameters)
+
+    @property
+    def model_params(self) -> tuple[str, ...]:
+        """Parameters that define the model, so a refit (stability, re-run) reproduces it."""
+        return tuple(p.name for p in self.parameters if p.model)
+
+    def check(self, params: dict) -> dict:
+        """``params`` checked against the declarations, defaults filled in (see params.py)."""
+        return check_params(self.name, self.parameters, params)
 
     def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
         raise NotImplementedError
@@ -67,6 +90,14 @@ class Algorithm:
     def refit_params(self, used: dict) -> dict:
         """The subset of ``FitResult.params`` that pins the model for a refit."""
         return {key: used[key] for key in self.model_params if key in used}
+
+
+def _checked(fit: Callable[..., FitResult]) -> Callable[..., FitResult]:
+    @functools.wraps(fit)
+    def checked_fit(self: Algorithm, X: np.ndarray, params: dict, seed: int) -> FitResult:
+        return fit(self, X, self.check(params), seed)
+
+    return checked_fit
 
 
 def order_by_size(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -100,16 +131,17 @@ def as_matrix(X: Any) -> np.ndarray:
 
 
 def require_k(params: dict, n_rows: int) -> int:
-    k = params.get("k")
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
-        raise SegtrailError(f"k must be a whole number >= 1, got {k!r}")
+    """The declared k (already checked: a whole number >= 2), if the data has that many rows."""
+    k = int(params["k"])
     if k > n_rows:
         raise SegtrailError(f"k={k} is more than the {n_rows:,} customers to cluster")
-    return int(k)
+    return k
 
 
 def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of and Euclidean distance to the nearest centre, chunked (no n x k x d temporary)."""
+    from sklearn.metrics import pairwise_distances_argmin_min
+
     labels = np.empty(len(X), dtype=np.int32)
     dist = np.empty(len(X), dtype=np.float32)
     centres = np.ascontiguousarray(centres, dtype=np.float32)
@@ -158,19 +190,49 @@ def fmt_int(n: int) -> str:
 def resolve_k(
     name: str, X: np.ndarray, params: dict, seed: int
 ) -> tuple[int, dict | None, list[str]]:
-    """The k to fit: ``params["k"]`` when given, else chosen by ``kselect.choose_k``.
+    """The k to fit: ``params["k"]`` when a number, else chosen by ``kselect.choose_k``
+    over ``params["k_range"]``.
 
-    Returns (k, the selection report or None, notes). ``params["k_range"]`` bounds the search
-    (default 2..12).
+    Returns (k, the selection report or None, notes).
     """
-    if params.get("k") not in (None, "auto"):
+    if params["k"] != "auto":
         return require_k(params, len(X)), None, []
-    from segtrail.engine.kselect import DEFAULT_K_RANGE, choose_k  # kselect imports the registry
+    from segtrail.engine.kselect import choose_k  # kselect imports the registry
 
-    low, high = params.get("k_range") or DEFAULT_K_RANGE
+    low, high = params["k_range"]
     selection = choose_k(X, name, (int(low), int(high)), seed)
     notes = [f"k={selection['chosen_k']} chosen automatically: {selection['rule']}"]
     return int(selection["chosen_k"]), selection, notes + selection["notes"]
+
+
+# Declarations shared by several algorithms (each algorithm lists the ones it reads).
+K = Param(
+    "k",
+    (Options(("auto",)), Interval(int, 2, None, closed="left")),
+    "auto",
+    "number of segments, or 'auto' to choose it over k_range",
+)
+
+
+def k_range(default: tuple[int, int]) -> Param:
+    """The k searched when k is 'auto'; not a model parameter (a refit uses the k chosen)."""
+    return Param(
+        "k_range",
+        (Range(Interval(int, 2, None, closed="left")),),
+        list(default),
+        "the k searched when k is 'auto', LOW..HIGH",
+        model=False,
+    )
+
+
+def sample_size(default: int) -> Param:
+    """Above this many customers the algorithm fits a seeded sample and assigns the rest."""
+    return Param(
+        "sample_size",
+        (Interval(int, 2, None, closed="left"),),
+        default,
+        "above this many customers, fit a seeded sample of this size and assign the rest",
+    )
 
 
 def elbow_strength(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -195,6 +257,8 @@ def one_thread(n_rows: int = 0) -> threadpool_limits | contextlib.nullcontext:
 @contextlib.contextmanager
 def quiet_convergence() -> Iterator[None]:
     """Silence scikit-learn's ConvergenceWarning; callers report such cases in their notes."""
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield

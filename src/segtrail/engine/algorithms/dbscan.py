@@ -13,7 +13,13 @@ Every customer, sampled or not, is then labelled by one rule, which is also how 
 customers are assigned: the label of the nearest core point if that point is within
 ``eps``, else noise. (This equals DBSCAN's own result except that a border point within
 reach of two segments goes to the nearer core point.) At most ``MAX_CORE_POINTS`` core
-points are kept (a seeded subset), which bounds the cost of assigning a million customers.
+points are kept (a seeded subset), and the nearest one is found through an inverted-file
+index (neighbours.py), which bounds the cost of assigning a million customers.
+
+When a sample was fitted, the sample-fit + assign path is checked: DBSCAN is fitted again on
+the sample less a held-out ``HOLDOUT_SHARE``, the held-out customers are assigned by the rule
+above, and their segments are compared with the ones the full-sample fit gave them
+(adjusted Rand index, ``holdout_ari`` in the parameters and a note).
 
 Confidence: distance to the nearest core point (nan for noise).
 """
@@ -21,8 +27,6 @@ Confidence: distance to the nearest core point (nan for noise).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import DBSCAN as SkDBSCAN
-from sklearn.neighbors import NearestNeighbors
 
 from segtrail.engine.algorithms.base import (
     Algorithm,
@@ -30,39 +34,52 @@ from segtrail.engine.algorithms.base import (
     as_matrix,
     elbow_strength,
     fmt_int,
-    nearest_centre,
     one_thread,
     order_by_size,
     sample_rows,
+    sample_size,
 )
+from segtrail.engine.algorithms.neighbours import cell_centres, nearest
+from segtrail.engine.algorithms.params import AUTO, Interval, Param
 from segtrail.errors import SegtrailError
 
 MIN_SAMPLES = 10
 SAMPLE_SIZE = 20_000
 KNEE_QUERIES = 5_000
 MAX_CORE_POINTS = 10_000
+HOLDOUT_SHARE = 0.2
 
 
 class DBSCAN(Algorithm):
     name = "dbscan"
     confidence_meaning = "distance to the nearest core customer (smaller = denser)"
-    model_params = ("eps", "min_samples", "sample_size")
+    parameters = (
+        Param(
+            "eps",
+            (Interval(float, 0, None, closed="neither"),),
+            AUTO,
+            "neighbourhood radius in standardized units "
+            "(default: the knee of the k-distance curve)",
+        ),
+        Param(
+            "min_samples",
+            (Interval(int, 2, None, closed="left"),),
+            MIN_SAMPLES,
+            "customers within eps, itself included, that make a customer a core customer",
+        ),
+        sample_size(SAMPLE_SIZE),
+    )
 
     def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
         X = as_matrix(X)
         n = len(X)
-        min_samples = int(
-            MIN_SAMPLES if params.get("min_samples") is None else params["min_samples"]
-        )
-        sample_size = int(params.get("sample_size") or SAMPLE_SIZE)
-        if min_samples < 2:
-            raise SegtrailError(f"min_samples must be at least 2, got {min_samples}")
-        idx = sample_rows(n, sample_size, seed)
+        min_samples, size = params["min_samples"], params["sample_size"]
+        idx = sample_rows(n, size, seed)
         Xf = X[idx]
         if len(Xf) <= min_samples:
             raise SegtrailError(f"dbscan needs more than min_samples={min_samples} customers")
         notes = []
-        eps = params.get("eps")
+        eps = params["eps"]
         if eps is None:
             with one_thread(len(Xf)):
                 eps = knee_eps(Xf, min_samples, seed)
@@ -70,26 +87,9 @@ class DBSCAN(Algorithm):
                 f"eps={eps:.3g} taken from the knee of the {min_samples}-nearest-neighbour "
                 "distance curve"
             )
-        eps = float(eps)
-        if not eps > 0:
-            raise SegtrailError(f"eps must be a positive number, got {eps}")
-        with one_thread(len(Xf)):
-            model = SkDBSCAN(eps=eps, min_samples=min_samples).fit(Xf)
-        core = model.core_sample_indices_
-        if len(core) > MAX_CORE_POINTS:
-            keep = sample_rows(len(core), MAX_CORE_POINTS, seed + 1)
-            core = core[keep]
+        fitted_labels, state, n_core = _fit_sample(Xf, eps, min_samples, seed, n)
+        if n_core > MAX_CORE_POINTS:
             notes.append(f"{fmt_int(MAX_CORE_POINTS)} core customers kept to assign the rest")
-        if len(idx) < n:
-            notes.append(
-                f"DBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
-                "to the nearest core customer within eps"
-            )
-        state = {
-            "core_points": np.ascontiguousarray(Xf[core]),
-            "core_labels": model.labels_[core].astype(np.int32),
-            "eps": eps,
-        }
         raw, confidence = self.assign(state, X)
         labels, mapping = order_by_size(raw)
         state["core_labels"] = np.array(
@@ -98,32 +98,88 @@ class DBSCAN(Algorithm):
         used = {
             "eps": eps,
             "min_samples": min_samples,
-            "sample_size": sample_size,
+            "sample_size": size,
             "fit_rows": len(idx),
             "n_rows": n,
-            "n_core_points": len(core),
+            "n_core_points": len(state["core_points"]),
             "noise_share": float((labels < 0).mean()),
         }
+        if len(idx) < n:
+            ari, held = self._holdout_agreement(Xf, fitted_labels, eps, min_samples, seed)
+            used["holdout_ari"] = ari
+            notes.append(
+                f"DBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
+                "to the nearest core customer within eps"
+            )
+            notes.append(holdout_note(ari, held, len(idx)))
         if not mapping:
             notes.append("every customer is noise: try a larger eps or a smaller min_samples")
         return FitResult(labels, confidence, used, state, notes)
+
+    def _holdout_agreement(
+        self, Xf: np.ndarray, fitted_labels: np.ndarray, eps: float, min_samples: int, seed: int
+    ) -> tuple[float, int]:
+        from sklearn.metrics import adjusted_rand_score
+
+        held = holdout_rows(len(Xf), seed)
+        rest = np.setdiff1d(np.arange(len(Xf)), held)
+        _, state, _ = _fit_sample(Xf[rest], eps, min_samples, seed, len(held))
+        assigned, _ = self.assign(state, Xf[held])
+        return float(adjusted_rand_score(fitted_labels[held], assigned)), len(held)
 
     def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = as_matrix(X)
         if len(state["core_points"]) == 0:
             return np.full(len(X), -1, np.int32), np.full(len(X), np.nan, np.float32)
-        nearest, dist = nearest_centre(X, state["core_points"])
+        # versions fitted before the index was stored have no cells: exact search
+        centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))
+        dist, idx = nearest(state["core_points"], centres, X, 1)
+        dist, nearest_core = dist[:, 0], idx[:, 0]
         inside = dist <= state["eps"]
-        labels = np.where(inside, state["core_labels"][nearest], -1).astype(np.int32)
+        labels = np.where(inside, state["core_labels"][nearest_core], -1).astype(np.int32)
         return labels, np.where(inside, dist, np.nan).astype(np.float32)
+
+
+def _fit_sample(
+    Xf: np.ndarray, eps: float, min_samples: int, seed: int, to_place: int
+) -> tuple[np.ndarray, dict, int]:
+    """DBSCAN's own labels of the fitted customers, the state that assigns ``to_place``
+    customers, and how many core customers DBSCAN found (before keeping MAX_CORE_POINTS)."""
+    from sklearn.cluster import DBSCAN as SkDBSCAN
+
+    with one_thread(len(Xf)):
+        model = SkDBSCAN(eps=eps, min_samples=min_samples, algorithm="brute").fit(Xf)
+    core = found = model.core_sample_indices_
+    if len(core) > MAX_CORE_POINTS:
+        core = core[sample_rows(len(core), MAX_CORE_POINTS, seed + 1)]
+    points = np.ascontiguousarray(Xf[core])
+    state = {
+        "core_points": points,
+        "core_labels": model.labels_[core].astype(np.int32),
+        "index_centres": cell_centres(points, seed, to_place),
+        "eps": float(eps),
+    }
+    return model.labels_.astype(np.int32), state, len(found)
+
+
+def holdout_rows(n: int, seed: int) -> np.ndarray:
+    """The seeded share of a fitted sample held out to measure sample-fit + assign."""
+    return sample_rows(n, max(1, round(HOLDOUT_SHARE * n)), seed + 3)
+
+
+def holdout_note(ari: float, held: int, fitted: int) -> str:
+    return (
+        f"sample fit + assign agreement: adjusted Rand index {ari:.2f} between the segments "
+        f"of {fmt_int(held)} held-out sampled customers when fitted with the sample and when "
+        f"assigned from a fit on the other {fmt_int(fitted - held)} (1 = the same)"
+    )
 
 
 def knee_eps(X: np.ndarray, min_samples: int, seed: int) -> float:
     """eps at the knee of the sorted k-distance curve (see module doc)."""
     queries = X[sample_rows(len(X), KNEE_QUERIES, seed + 2)]
-    nn = NearestNeighbors(n_neighbors=min_samples, algorithm="brute").fit(X)
-    dist = nn.kneighbors(queries, return_distance=True)[0][:, -1]  # first neighbour is itself
-    curve = np.sort(dist)
+    dist = nearest(X, np.zeros((0, X.shape[1]), np.float32), queries, min_samples)[0][:, -1]
+    curve = np.sort(dist)  # the first neighbour is the customer itself
     knee = int(np.argmax(elbow_strength(np.arange(len(curve)), curve)))
     eps = float(curve[knee])
     return eps if eps > 0 else float(curve[curve > 0].min(initial=1.0))

@@ -18,24 +18,30 @@ posterior probability. Confidence: that probability (higher = surer).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.special import logsumexp
-from sklearn.cluster import KMeans as SkKMeans
-from sklearn.mixture import GaussianMixture
 
 from segtrail.engine.algorithms.base import (
     CHUNK_ROWS,
     Algorithm,
     FitResult,
+    K,
     as_matrix,
     fmt_int,
+    k_range,
     one_thread,
     order_by_size,
     quiet_convergence,
     resolve_k,
     sample_rows,
+    sample_size,
 )
+from segtrail.engine.algorithms.params import Interval, Options, Param
 from segtrail.errors import SegtrailError
+
+if TYPE_CHECKING:
+    from sklearn.mixture import GaussianMixture
 
 DEFAULT_K_RANGE = (2, 10)
 SAMPLE_SIZE = 100_000
@@ -48,20 +54,39 @@ COVARIANCE_TYPES = ("full", "diag")
 
 class GMM(Algorithm):
     name = "gmm"
-    takes_k = True
     confidence_meaning = "probability of belonging to the segment (higher = surer)"
     higher_confidence_is_better = True
-    model_params = ("k", "covariance_type", "reg_covar", "n_init", "sample_size")
+    parameters = (
+        K,
+        k_range(DEFAULT_K_RANGE),
+        Param(
+            "covariance_type",
+            (Options(COVARIANCE_TYPES),),
+            "full",
+            "'full' models correlated columns per segment; 'diag' is faster on many features",
+        ),
+        Param(
+            "reg_covar",
+            (Interval(float, 0, None, closed="neither"),),
+            REG_COVAR,
+            "variance floor added to every covariance, in standardized units",
+        ),
+        Param(
+            "n_init",
+            (Interval(int, 1, None, closed="left"),),
+            N_INIT,
+            "k-means++ starts; the best is kept",
+        ),
+        sample_size(SAMPLE_SIZE),
+    )
 
     def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
         X = as_matrix(X)
         n = len(X)
-        params = {"k_range": DEFAULT_K_RANGE, **params}
         k, selection, notes = resolve_k(self.name, X, params, seed)
-        cov, reg = _options(params)
-        n_init = int(params.get("n_init", N_INIT))
-        sample_size = int(params.get("sample_size") or SAMPLE_SIZE)
-        idx = sample_rows(n, sample_size, seed)
+        cov, reg = params["covariance_type"], params["reg_covar"]
+        n_init, size = params["n_init"], params["sample_size"]
+        idx = sample_rows(n, size, seed)
         model = _fit_mixture(X[idx], k, cov, reg, n_init, seed)
         state = {
             "covariance_type": cov,
@@ -89,12 +114,13 @@ class GMM(Algorithm):
             "covariance_type": cov,
             "reg_covar": reg,
             "n_init": n_init,
-            "sample_size": sample_size,
+            "sample_size": size,
             "fit_rows": len(idx),
             "n_rows": n,
             "bic_fit_rows": float(model.bic(X[idx].astype(np.float64))),
         }
         if selection is not None:
+            used["k_range"] = params["k_range"]
             used["k_selection"] = selection
             top = params["k_range"][1]
             if k == int(top):
@@ -106,7 +132,8 @@ class GMM(Algorithm):
 
     def sweep(self, X: np.ndarray, ks, params: dict, seed: int) -> dict[int, dict]:
         X = as_matrix(X)
-        cov, reg = _options(params)
+        params = self.check(params)  # kselect's sweep passes none: the declared defaults
+        cov, reg = params["covariance_type"], params["reg_covar"]
         out = {}
         for k in ks:
             model = _fit_mixture(X, k, cov, reg, SWEEP_N_INIT, seed)
@@ -118,6 +145,8 @@ class GMM(Algorithm):
         return out
 
     def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.special import logsumexp
+
         X = as_matrix(X)
         labels = np.empty(len(X), dtype=np.int32)
         confidence = np.empty(len(X), dtype=np.float32)
@@ -147,19 +176,12 @@ def log_gaussian(X: np.ndarray, state: dict) -> np.ndarray:
     return out
 
 
-def _options(params: dict) -> tuple[str, float]:
-    cov = params.get("covariance_type") or "full"
-    if cov not in COVARIANCE_TYPES:
-        raise SegtrailError(f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}")
-    reg = float(params.get("reg_covar", REG_COVAR))
-    if not reg > 0:
-        raise SegtrailError(f"reg_covar must be a positive number, got {reg}")
-    return cov, reg
-
-
 def _fit_mixture(
     X: np.ndarray, k: int, cov: str, reg: float, n_init: int, seed: int
 ) -> GaussianMixture:
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.mixture import GaussianMixture
+
     if k > len(X):
         raise SegtrailError(f"k={k} is more than the {len(X):,} customers to fit")
     with one_thread(len(X)), quiet_convergence():

@@ -1,7 +1,7 @@
 """HDBSCAN (scikit-learn): density segments at varying densities, plus noise (-1).
 
 - ``min_cluster_size``: smallest segment worth reporting; default 1% of the fitted rows
-  (at least ``MIN_CLUSTER_FLOOR``).
+  (at least ``MIN_CLUSTER_FLOOR``); at least 2 when given.
 - ``min_samples``: neighbours that define a customer's core distance; default ``MIN_SAMPLES``
   (small keeps noise low on tens of features).
 - ``cluster_selection_method``: "eom" (default, excess of mass) or "leaf".
@@ -16,7 +16,12 @@ Otherwise x joins p's segment S when max(d(x, p), core(x), core(p)) <= reach(S),
 largest core distance among S's fitted customers (the density level at which S exists);
 else x is noise. A fitted customer is its own nearest point, so the rule reproduces
 HDBSCAN's labels on the sample. The state keeps the fitted points, their labels and core
-distances, and reach per segment.
+distances, reach per segment, and the cells of the inverted-file index (neighbours.py)
+through which the nearest fitted customers are found.
+
+When a sample was fitted, the sample-fit + assign path is checked as for DBSCAN: HDBSCAN is
+fitted again on the sample less a held-out share, the held-out customers are assigned by the
+rule above, and their segments are compared with the full-sample fit's (``holdout_ari``).
 
 Confidence: distance to that nearest fitted customer (nan for noise).
 """
@@ -24,11 +29,8 @@ Confidence: distance to that nearest fitted customer (nan for noise).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import HDBSCAN as SkHDBSCAN
-from sklearn.neighbors import NearestNeighbors
 
 from segtrail.engine.algorithms.base import (
-    CHUNK_ROWS,
     Algorithm,
     FitResult,
     as_matrix,
@@ -36,7 +38,11 @@ from segtrail.engine.algorithms.base import (
     one_thread,
     order_by_size,
     sample_rows,
+    sample_size,
 )
+from segtrail.engine.algorithms.dbscan import holdout_note, holdout_rows
+from segtrail.engine.algorithms.neighbours import cell_centres, nearest
+from segtrail.engine.algorithms.params import AUTO, Interval, Options, Param
 from segtrail.errors import SegtrailError
 
 MIN_SAMPLES = 5
@@ -49,50 +55,46 @@ METHODS = ("eom", "leaf")
 class HDBSCAN(Algorithm):
     name = "hdbscan"
     confidence_meaning = "distance to the nearest fitted customer (smaller = denser)"
-    model_params = ("min_cluster_size", "min_samples", "cluster_selection_method", "sample_size")
+    parameters = (
+        Param(
+            "min_cluster_size",
+            (Interval(int, 2, None, closed="left"),),
+            AUTO,
+            "smallest segment worth reporting, in customers "
+            f"(default: 1% of the fitted customers, at least {MIN_CLUSTER_FLOOR})",
+        ),
+        Param(
+            "min_samples",
+            (Interval(int, 1, None, closed="left"),),
+            MIN_SAMPLES,
+            "neighbours, itself included, that define a customer's core distance",
+        ),
+        Param(
+            "cluster_selection_method",
+            (Options(METHODS),),
+            "eom",
+            "'eom' keeps the most persistent segments, 'leaf' the finest ones",
+        ),
+        sample_size(SAMPLE_SIZE),
+    )
 
     def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
         X = as_matrix(X)
         n = len(X)
-        sample_size = int(params.get("sample_size") or SAMPLE_SIZE)
-        idx = sample_rows(n, sample_size, seed)
+        size = params["sample_size"]
+        idx = sample_rows(n, size, seed)
         Xf = X[idx]
-        min_samples = int(
-            MIN_SAMPLES if params.get("min_samples") is None else params["min_samples"]
-        )
-        min_cluster_size = int(
-            params.get("min_cluster_size")
-            or max(MIN_CLUSTER_FLOOR, round(MIN_CLUSTER_SHARE * len(idx)))
-        )
-        method = params.get("cluster_selection_method") or "eom"
-        if method not in METHODS:
-            raise SegtrailError(f"cluster_selection_method must be one of {', '.join(METHODS)}")
-        if min_cluster_size < 2 or min_samples < 1:
-            raise SegtrailError("min_cluster_size must be >= 2 and min_samples >= 1")
+        min_samples = params["min_samples"]
+        min_cluster_size = params["min_cluster_size"]
+        if min_cluster_size is None:
+            min_cluster_size = max(MIN_CLUSTER_FLOOR, round(MIN_CLUSTER_SHARE * len(idx)))
+        method = params["cluster_selection_method"]
         if len(Xf) <= max(min_samples, min_cluster_size):
             raise SegtrailError(
                 f"hdbscan needs more than {max(min_samples, min_cluster_size)} customers"
             )
-        model = SkHDBSCAN(
-            min_cluster_size=min_cluster_size,
-            min_samples=min_samples,
-            cluster_selection_method=method,
-            copy=True,
-        )
-        with one_thread(len(Xf)):
-            model.fit(Xf)
-        fitted_labels = model.labels_.astype(np.int32)
-        core = _neighbours(Xf, Xf, min_samples)[0][:, -1]  # itself is the first neighbour
-        n_seg = int(fitted_labels.max()) + 1
-        reach = np.zeros(n_seg, dtype=np.float32)
-        np.maximum.at(reach, fitted_labels[fitted_labels >= 0], core[fitted_labels >= 0])
-        state = {
-            "points": np.ascontiguousarray(Xf),
-            "point_labels": fitted_labels,
-            "core_distance": core,
-            "reach": reach,
-            "min_samples": min_samples,
-        }
+        options = (min_cluster_size, min_samples, method)
+        fitted_labels, state = _fit_sample(Xf, options, seed, n)
         raw, confidence = self.assign(state, X)
         labels, mapping = order_by_size(raw)
         state["point_labels"] = np.array(
@@ -100,52 +102,97 @@ class HDBSCAN(Algorithm):
         )
         new_reach = np.zeros(len(mapping), dtype=np.float32)
         for old, new in mapping.items():
-            new_reach[new] = reach[old]
+            new_reach[new] = state["reach"][old]
         state["reach"] = new_reach
-        notes = []
-        if len(idx) < n:
-            notes.append(
-                f"HDBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
-                "to the segment of the nearest fitted customer when within the segment's reach"
-            )
-        if not mapping:
-            notes.append("every customer is noise: try a smaller min_cluster_size")
         used = {
             "min_cluster_size": min_cluster_size,
             "min_samples": min_samples,
             "cluster_selection_method": method,
-            "sample_size": sample_size,
+            "sample_size": size,
             "fit_rows": len(idx),
             "n_rows": n,
             "noise_share": float((labels < 0).mean()),
         }
+        notes = []
+        if len(idx) < n:
+            held = holdout_rows(len(Xf), seed)
+            rest = np.setdiff1d(np.arange(len(Xf)), held)
+            ari = _holdout_agreement(self, Xf, fitted_labels, held, rest, options, seed)
+            used["holdout_ari"] = ari
+            notes.append(
+                f"HDBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
+                "to the segment of the nearest fitted customer when within the segment's reach"
+            )
+            notes.append(holdout_note(ari, len(held), len(idx)))
+        if not mapping:
+            notes.append("every customer is noise: try a smaller min_cluster_size")
         return FitResult(labels, confidence, used, state, notes)
 
     def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = as_matrix(X)
-        points, point_labels = state["points"], state["point_labels"]
+        point_labels, core = state["point_labels"], state["core_distance"]
         k = int(state["min_samples"])
-        labels = np.full(len(X), -1, dtype=np.int32)
-        confidence = np.full(len(X), np.nan, dtype=np.float32)
-        for start in range(0, len(X), CHUNK_ROWS):
-            part = X[start : start + CHUNK_ROWS]
-            dist, idx = _neighbours(points, part, max(k - 1, 1))
-            nearest, d1 = idx[:, 0], dist[:, 0]
-            # a point that coincides with a fitted one counts as that point (itself first)
-            own = d1 <= 1e-6
-            core_x = np.where(own, state["core_distance"][nearest], dist[:, -1] if k > 1 else 0)
-            seg = point_labels[nearest]
-            reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # seg -1: unused
-            mreach = np.maximum(np.maximum(d1, core_x), state["core_distance"][nearest])
-            inside = (seg >= 0) & (mreach <= reach + 1e-5 * (1.0 + reach))  # float32 round-off
-            rows = slice(start, start + len(part))
-            labels[rows] = np.where(inside, seg, -1)
-            confidence[rows] = np.where(inside, d1, np.nan)
-        return labels, confidence
+        # versions fitted before the index was stored have no cells: exact search
+        centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))
+        dist, idx = nearest(state["points"], centres, X, max(k - 1, 1))
+        nearest_point, d1 = idx[:, 0], dist[:, 0]
+        # a point that coincides with a fitted one counts as that point (itself first)
+        own = d1 <= 1e-6
+        core_x = np.where(own, core[nearest_point], dist[:, -1] if k > 1 else 0)
+        seg = point_labels[nearest_point]
+        reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # seg -1: unused
+        mreach = np.maximum(np.maximum(d1, core_x), core[nearest_point])
+        inside = (seg >= 0) & (mreach <= reach + 1e-5 * (1.0 + reach))  # float32 round-off
+        labels = np.where(inside, seg, -1).astype(np.int32)
+        return labels, np.where(inside, d1, np.nan).astype(np.float32)
 
 
-def _neighbours(points: np.ndarray, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and indices of the k nearest ``points`` for each row of X (brute force)."""
-    nn = NearestNeighbors(n_neighbors=min(k, len(points)), algorithm="brute").fit(points)
-    dist, idx = nn.kneighbors(X)
-    return dist.astype(np.float32), idx
+def _fit_sample(
+    Xf: np.ndarray, options: tuple[int, int, str], seed: int, to_place: int
+) -> tuple[np.ndarray, dict]:
+    """HDBSCAN's own labels of the fitted customers and the state that assigns
+    ``to_place`` customers."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    min_cluster_size, min_samples, method = options
+    model = SkHDBSCAN(
+        min_cluster_size=min_cluster_size,
+        min_samples=min_samples,
+        cluster_selection_method=method,
+        copy=True,
+    )
+    with one_thread(len(Xf)):
+        model.fit(Xf)
+    fitted_labels = model.labels_.astype(np.int32)
+    # core distance: to the min_samples-th nearest fitted customer, itself the first (exact)
+    empty = np.zeros((0, Xf.shape[1]), np.float32)
+    core = nearest(Xf, empty, Xf, min_samples)[0][:, -1]
+    n_seg = int(fitted_labels.max()) + 1
+    reach = np.zeros(n_seg, dtype=np.float32)
+    np.maximum.at(reach, fitted_labels[fitted_labels >= 0], core[fitted_labels >= 0])
+    points = np.ascontiguousarray(Xf)
+    state = {
+        "points": points,
+        "point_labels": fitted_labels,
+        "core_distance": core,
+        "reach": reach,
+        "min_samples": min_samples,
+        "index_centres": cell_centres(points, seed, to_place),
+    }
+    return fitted_labels, state
+
+
+def _holdout_agreement(
+    algo: HDBSCAN,
+    Xf: np.ndarray,
+    fitted_labels: np.ndarray,
+    held: np.ndarray,
+    rest: np.ndarray,
+    options: tuple[int, int, str],
+    seed: int,
+) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    _, state = _fit_sample(Xf[rest], options, seed, len(held))
+    assigned, _ = algo.assign(state, Xf[held])
+    return float(adjusted_rand_score(fitted_labels[held], assigned))

@@ -16,15 +16,18 @@ New customers go to the nearest centre.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.cluster import KMeans as SkKMeans
 
 from segtrail.engine.algorithms.base import (
     Algorithm,
     FitResult,
+    K,
     as_matrix,
     distance_to_own,
     fmt_int,
+    k_range,
     nearest_centre,
     one_thread,
     order_by_size,
@@ -32,6 +35,10 @@ from segtrail.engine.algorithms.base import (
     resolve_k,
     sample_rows,
 )
+from segtrail.engine.algorithms.params import Interval, Param
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans as SkKMeans
 
 N_INIT = 10
 SWEEP_N_INIT = 1  # k-means++ starts per k while choosing k (plus one warm start)
@@ -42,15 +49,28 @@ MAX_ITER = 300
 
 class KMeans(Algorithm):
     name = "kmeans"
-    takes_k = True
     confidence_meaning = "distance to the segment centre (smaller = more typical)"
-    model_params = ("k", "n_init", "max_iter")
+    parameters = (
+        K,
+        k_range((2, 12)),
+        Param(
+            "n_init",
+            (Interval(int, 1, None, closed="left"),),
+            N_INIT,
+            "k-means++ starts; the best is kept",
+        ),
+        Param(
+            "max_iter",
+            (Interval(int, 1, None, closed="left"),),
+            MAX_ITER,
+            "most Lloyd iterations per start",
+        ),
+    )
 
     def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
         X = as_matrix(X)
         k, selection, notes = resolve_k(self.name, X, params, seed)
-        n_init = int(params.get("n_init", N_INIT))
-        max_iter = int(params.get("max_iter", MAX_ITER))
+        n_init, max_iter = params["n_init"], params["max_iter"]
         n = len(X)
         used = {"k": k, "n_init": n_init, "max_iter": max_iter, "n_rows": n}
         with quiet_convergence():  # fewer distinct customers than k: the services say so
@@ -58,6 +78,7 @@ class KMeans(Algorithm):
         used["n_iter"] = int(model.n_iter_)
         used["inertia"] = float(model.inertia_)
         if selection is not None:
+            used["k_range"] = params["k_range"]
             used["k_selection"] = selection
         labels, mapping = order_by_size(model.labels_)
         centres = np.zeros((len(mapping), X.shape[1]), dtype=np.float32)
@@ -69,6 +90,8 @@ class KMeans(Algorithm):
     def _lloyd(
         self, X: np.ndarray, k: int, n_init: int, max_iter: int, seed: int, used: dict, notes: list
     ) -> SkKMeans:
+        from sklearn.cluster import KMeans as SkKMeans
+
         n = len(X)
         if n <= SAMPLE_STARTS_ABOVE:
             with one_thread(n):
@@ -96,6 +119,8 @@ class KMeans(Algorithm):
             return self._sweep(X, ks, seed)
 
     def _sweep(self, X: np.ndarray, ks, seed: int) -> dict[int, dict]:
+        from sklearn.cluster import KMeans as SkKMeans
+
         out: dict[int, dict] = {}
         prev = None
         for k in sorted(ks):
@@ -116,6 +141,8 @@ class KMeans(Algorithm):
 def _split_widest(X: np.ndarray, centres: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
     """Centres for k from a (k-1) solution: the segment with the largest sum of squares is
     replaced by the two centres of a 2-means on its members."""
+    from sklearn.cluster import KMeans as SkKMeans
+
     sq = np.einsum("ij,ij->i", X - centres[labels], X - centres[labels])
     widest = int(np.argmax(np.bincount(labels, weights=sq, minlength=len(centres))))
     members = X[labels == widest]
