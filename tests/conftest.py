@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import traceback
@@ -197,6 +198,19 @@ class Databases:
         """`segtrail init` options for a new workspace on this backend."""
         url = self.new()
         return ["--database-url", url] if url else []
+
+    def copy_workspace(self, source: Path, target: Path) -> Path:
+        """Copy a (closed) workspace folder to `target`; on a database server its metadata
+        database is copied too, so the copy is independent of the original."""
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        config_path = target / ".segtrail" / "config.json"
+        config = json.loads(config_path.read_text())
+        if config.get("database_url"):
+            assert self.server is not None, "a server workspace copied on the SQLite backend"
+            config["database_url"] = self.server.create_database(template=config["database_url"])
+            self.made.append(config["database_url"])
+            config_path.write_text(json.dumps(config, indent=2) + "\n")
+        return target
 
     def drop_all(self) -> None:
         while self.made:

@@ -157,13 +157,18 @@ class PostgresServer:
         ) as connection:
             connection.execute(statement)
 
-    def create_database(self) -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of the one behind `template` (a URL of this
+        server, with no open connection); returns its SQLAlchemy URL."""
         name = f"t_{uuid.uuid4().hex[:16]}"
-        self._admin(f'CREATE DATABASE "{name}"')
+        source = f' TEMPLATE "{_name_of(template)}"' if template else ""
+        self._admin(f'CREATE DATABASE "{name}"{source}')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
         """Drop the database behind `url`, even if a test left connections open."""
-        name = url.split("/")[-1].split("?")[0]
-        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._admin(f'DROP DATABASE IF EXISTS "{_name_of(url)}" WITH (FORCE)')
+
+
+def _name_of(url: str) -> str:
+    return url.split("/")[-1].split("?")[0]
