@@ -18,11 +18,27 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
 
 SUPERUSER = "postgres"
+
+# Stops the server and removes its folder once the test process is gone, even if that
+# process was killed (SIGKILL, a timeout) before its own clean-up could run.
+WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, folder, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while True:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+subprocess.run(command, capture_output=True, timeout=120)
+shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -62,6 +78,7 @@ class PostgresServer:
         self.data = folder / "data"
         self.log = folder / "server.log"
         self.as_user = as_user  # None: run as the current (non-root) user
+        self.watchdog: subprocess.Popen | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -112,12 +129,23 @@ class PostgresServer:
                 "pg_ctl", "start", "-D", str(server.data), "-l", str(server.log), "-w",
                 "-o", options,
             )  # fmt: skip
+            stop = server._command("pg_ctl", "stop", "-D", str(server.data), "-m", "immediate")
+            server.watchdog = subprocess.Popen(
+                [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(folder), *stop],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # not killed with the test process's group
+            )
         except BaseException:
             server._remove()
             raise
         return server
 
     def stop(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
         try:
             self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w")
         except PostgresUnavailable:
@@ -128,10 +156,14 @@ class PostgresServer:
     def _remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _run(self, program: str, *args: str) -> None:
+    def _command(self, program: str, *args: str) -> list[str]:
         command = [str(self.bindir / program), *args]
         if self.as_user:
             command = ["runuser", "-u", self.as_user, "--", *command]
+        return command
+
+    def _run(self, program: str, *args: str) -> None:
+        command = self._command(program, *args)
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=120, cwd=self.folder
