@@ -203,4 +203,6 @@ class PostgresServer:
 
 
 def _name_of(url: str) -> str:
-    return url.split("/")[-1].split("?")[0]
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(url).database)  # not the last "/" part: the socket path has slashes

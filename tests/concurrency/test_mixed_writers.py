@@ -26,6 +26,11 @@ OPS = 50
 pytestmark = pytest.mark.slow
 
 
+def _last_error_line(tb: str) -> str:
+    """`module.Error: message`, the last such line of a traceback (SQLAlchemy adds notes)."""
+    return [line for line in tb.splitlines() if line and not line.startswith((" ", "("))][-1]
+
+
 def _json(result: Any) -> Any:
     assert result.code == 0, (result.code, result.err)
     return result.json()
@@ -59,7 +64,7 @@ def test_eight_writers_fifty_mixed_writes_each(team_workspace: Path, cli: Runner
         )
 
     failures = [f for r in results for f in r["failures"]]
-    kinds = Counter(f"{action}: {tb.strip().splitlines()[-1]}" for action, _, tb in failures)
+    kinds = Counter(f"{action}: {_last_error_line(tb)}" for action, _, tb in failures)
     summary = "\n".join(f"{n} x {kind}" for kind, n in kinds.most_common())
     assert not failures, (
         f"{len(failures)} writes raised something other than Conflict:\n{summary}\n"

@@ -48,9 +48,11 @@ def writer_env(author: str) -> dict[str, str]:
 
 
 def run_at_once(
-    commands: Sequence[Sequence[str]], cwd: Path, timeout: float = 120
+    commands: Sequence[Sequence[str]], cwd: Path, timeout: float = 600
 ) -> list[Outcome]:
-    """Run every `segtrail ARGS` command in its own process, released together."""
+    """Run every `segtrail ARGS` command in its own process, released together. (The
+    timeout is for a machine shared with other work, where one `segtrail plan map` was
+    measured at 10 s; on a quiet machine the whole takes seconds.)"""
     processes = []
     for i, args in enumerate(commands):
         processes.append(
