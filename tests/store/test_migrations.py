@@ -135,7 +135,7 @@ def test_failed_migration_rolls_back_entirely(
 
 
 def test_newer_workspace_is_refused(old_workspace: Path) -> None:
-    with Workspace.open(old_workspace) as ws, ws.meta.begin() as connection:
+    with Workspace.open(old_workspace) as ws, ws.meta.engine.begin() as connection:
         connection.execute(
             schema.schema_migrations.insert().values(
                 version=schema.LATEST + 1, name="from the future", applied_at="2999-01-01"
@@ -158,7 +158,7 @@ def test_postgresql_workspace_before_step_5_gets_its_guard(
     with Workspace.open(root) as ws:
         assert ws.meta.schema_version() == schema.LATEST
         assert _count(ws, "events") > 0
-        with pytest.raises(DBAPIError, match="append-only"), ws.meta.begin() as connection:
+        with pytest.raises(DBAPIError, match="append-only"), ws.meta.engine.begin() as connection:
             connection.execute(text("DELETE FROM events"))
 
 
@@ -204,7 +204,7 @@ def test_history_tables_refuse_update_and_delete(full: Workspace, table: str) ->
     if full.meta.engine.dialect.name == "postgresql":
         statements.append(f"TRUNCATE {table} CASCADE")  # would skip the row triggers
     for statement in statements:
-        with pytest.raises(DBAPIError, match="append-only"), full.meta.begin() as connection:
+        with pytest.raises(DBAPIError, match="append-only"), full.meta.engine.begin() as connection:
             connection.execute(text(statement))
     assert _count(full, table) == count
 

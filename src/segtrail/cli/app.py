@@ -80,7 +80,10 @@ def open_workspace():
 
 
 def _finite(data: Any) -> Any:
-    """NaN and infinities are not JSON: print them as null."""
+    """NaN and infinities are not JSON: print them as null. Typed results print as their
+    `to_dict()`."""
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
     if isinstance(data, float):
         return data if math.isfinite(data) else None
     if isinstance(data, dict):

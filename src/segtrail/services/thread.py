@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 
 from segtrail.engine.carry import carry_plan
 from segtrail.engine.diff import diff_assignments
@@ -13,12 +10,13 @@ from segtrail.errors import SegtrailError
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import (
     ALL,
+    change_plan,
     entries_of,
     get_strategy,
     plan_state,
     plan_state_rows,
-    write_plan_state,
 )
+from segtrail.services.results import Carry, Comparison, Diff, Thread
 from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
@@ -27,7 +25,6 @@ from segtrail.services.segmentations import (
     segment_tags,
     show,
 )
-from segtrail.store import schema
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -42,17 +39,17 @@ def _named(ws: Workspace, result: dict, row_a: dict, row_b: dict) -> dict:
     return result
 
 
-def diff(ws: Workspace, ref_a: str, ref_b: str, min_jaccard: float = 0.5) -> dict:
+def diff(ws: Workspace, ref_a: str, ref_b: str, min_jaccard: float = 0.5) -> Diff:
     """How customers moved from version A to version B (any lenses, any datasets)."""
     row_a, row_b = resolve_segmentation(ws, ref_a), resolve_segmentation(ws, ref_b)
     a, b = load_assignments(ws, row_a), load_assignments(ws, row_b)
     result = diff_assignments(a, b, min_jaccard)
-    return {"a": ref_of(row_a), "b": ref_of(row_b), **_named(ws, result, row_a, row_b)}
+    return Diff(a=ref_of(row_a), b=ref_of(row_b), details=_named(ws, result, row_a, row_b))
 
 
 def carry(
     ws: Workspace, ref_old: str, ref_new: str, min_jaccard: float = 0.5, apply: bool = False
-) -> dict:
+) -> Carry:
     """Propose (and with `apply`, record) the plan of OLD on NEW, strategy by strategy."""
     row_old, row_new = resolve_segmentation(ws, ref_old), resolve_segmentation(ws, ref_new)
     if row_old["id"] == row_new["id"]:
@@ -81,10 +78,8 @@ def carry(
         "applied": False,
     }
     if apply:
-        current = plan_state(ws, row_new)
         moved = {e["strategy"] for e in carried}
-        kept = [e for e in (current["entries"] if current else []) if e["strategy"] not in moved]
-        entries = kept + [
+        carried_entries = [
             {
                 "strategy": e["strategy"],
                 "segments": e["new_segments"],
@@ -111,22 +106,25 @@ def carry(
             "fates": {str(s["segment"]): s["fate"] for s in delta["segments_a"]},
         }
         review = f"; {len(result['needs_review'])} need review" if result["needs_review"] else ""
-        new_state = write_plan_state(
+        new_state = change_plan(
             ws,
             row_new,
-            entries,
+            lambda entries: [e for e in entries if e["strategy"] not in moved] + carried_entries,
             f"carried forward {len(carried)} strategies from {ref_of(row_old)} "
             f"r{state['revision']}{review}",
             "carry",
+            touches=moved,
             carried_from_id=state["id"],
             diff=justification,
         )
         result["applied"] = True
         result["revision"] = new_state["revision"]
-    return result
+    return Carry(**result)
 
 
-def compare(ws: Workspace, ref_a: str, ref_b: str, flags: dict[str, str] | None = None) -> dict:
+def compare(
+    ws: Workspace, ref_a: str, ref_b: str, flags: dict[str, str] | None = None
+) -> Comparison:
     """Two lenses' views of the same customers: contingency with names, ARI/NMI, and how each
     active strategy of A spreads over B's segments, flagging B segments with given tags."""
     row_a, row_b = resolve_segmentation(ws, ref_a), resolve_segmentation(ws, ref_b)
@@ -182,33 +180,26 @@ def compare(ws: Workspace, ref_a: str, ref_b: str, flags: dict[str, str] | None 
                 "warnings": warnings,
             }
         )
-    return {
-        "a": ref_of(row_a),
-        "b": ref_of(row_b),
-        "common_customers": delta["common_customers"],
-        "ari": delta["ari"],
-        "nmi": delta["nmi"],
-        "rows": [{"segment": s, "name": n} for s, n in sorted(names_a.items())],
-        "columns": [{"segment": s, "name": n} for s, n in sorted(names_b.items())],
-        "transitions": delta["transitions"],
-        "flags": flags,
-        "complement": complement,
-    }
+    return Comparison(
+        a=ref_of(row_a),
+        b=ref_of(row_b),
+        common_customers=delta["common_customers"],
+        ari=delta["ari"],
+        nmi=delta["nmi"],
+        rows=[{"segment": s, "name": n} for s, n in sorted(names_a.items())],
+        columns=[{"segment": s, "name": n} for s, n in sorted(names_b.items())],
+        transitions=delta["transitions"],
+        flags=flags,
+        complement=complement,
+    )
 
 
-def why(ws: Workspace, strategy: str) -> dict:
+def why(ws: Workspace, strategy: str) -> Thread:
     """Every mapping of a strategy across lenses and versions, newest first, with the
     hypothesis, segments, dataset, status, rationale, carry steps and campaign results."""
     info = get_strategy(ws, strategy)
-    pe, ps = schema.plan_entries, schema.plan_states
-    touched = ws.meta.fetch(
-        select(ps.c.segmentation_id)
-        .join(pe, pe.c.plan_state_id == ps.c.id)
-        .where(pe.c.strategy == strategy)
-        .distinct(),
-    )
     mappings = []
-    for (segmentation_id,) in ((r["segmentation_id"],) for r in touched):
+    for segmentation_id in ws.meta.plans.versions_with(strategy):
         row = resolve_segmentation(ws, segmentation_id)
         states = plan_state_rows(ws, [segmentation_id])
         latest = states[-1]
@@ -262,31 +253,30 @@ def why(ws: Workspace, strategy: str) -> dict:
     mappings.sort(key=lambda m: m["at"], reverse=True)
     from segtrail.services.campaigns import campaigns_for_strategy
 
-    return {
-        "strategy": info,
-        "mappings": mappings,
-        "campaigns": campaigns_for_strategy(ws, strategy),
-        "audiences": _audiences_for(ws, mappings),
-    }
+    return Thread(
+        strategy=info,
+        mappings=mappings,
+        campaigns=campaigns_for_strategy(ws, strategy),
+        audiences=_audiences_for(ws, mappings),
+    )
 
 
 def _audiences_for(ws: Workspace, mappings: list[dict]) -> list[dict]:
     """Lookalike audiences seeded from segments this strategy targets."""
-    au = schema.audiences
-    rows = ws.meta.fetch(select(au).order_by(au.c.id))
+    rows = ws.meta.audiences.list()
     wanted = {
         (m["version"], s) for m in mappings for s in (m["segments"] if m["segments"] != ALL else [])
     }
     out = []
     for r in rows:
-        seed = json.loads(r["seed"])
+        seed = r["seed"]
         if seed.get("version") and (seed["version"], seed.get("segment")) in wanted:
             out.append(
                 {
                     "name": r["name"],
                     "seed": seed,
                     "method": r["method"],
-                    "quality": json.loads(r["quality"]),
+                    "quality": r["quality"],
                 }
             )
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from segtrail import __version__
+from segtrail.atomic import atomic_write
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.features import transform_features
 from segtrail.engine.profiles import format_number, format_percent
@@ -32,10 +34,9 @@ from segtrail.services.campaigns import campaign_rows
 from segtrail.services.campaigns import report as campaign_report
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import list_strategies, show_plan
+from segtrail.services.results import Report
 from segtrail.services.segmentations import log, resolve_segmentation, show
 from segtrail.services.thread import diff as diff_versions
-from segtrail.store.metadata import utc_now
-from segtrail.store.objects import atomic_write
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -57,9 +58,7 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 
 
-def write_report(
-    ws: Workspace, ref: str, out: str | Path, diff: str | None = None
-) -> dict[str, Any]:
+def write_report(ws: Workspace, ref: str, out: str | Path, diff: str | None = None) -> Report:
     """Write the report of version `ref` (or of the move from `ref` to `diff`) to `out`."""
     path = Path(out)
     if path.suffix.lower() != ".html":
@@ -72,15 +71,15 @@ def write_report(
         context, template = _diff_context(ws, ref, diff), "diff.html"
     page = _render(template, context).encode("utf-8")
     atomic_write(path, page)
-    return {
-        "out": str(path.resolve()),
-        "kind": "diff" if diff else "version",
-        "version": context["version"],
-        "diff": context.get("other"),
-        "bytes": len(page),
-        "figures": sorted(context["figures"]),
-        "sample": context.get("sample"),
-    }
+    return Report(
+        out=str(path.resolve()),
+        kind="diff" if diff else "version",
+        version=context["version"],
+        diff=context.get("other"),
+        bytes=len(page),
+        figures=sorted(context["figures"]),
+        sample=context.get("sample"),
+    )
 
 
 # --- the version report ------------------------------------------------------------------
@@ -138,8 +137,7 @@ def _version_context(ws: Workspace, ref: str) -> dict[str, Any]:
 def _projection(ws: Workspace, row: dict) -> dict[str, Any] | None:
     """PCA of the feature matrix on a seeded sample: coordinates, labels, explained variance.
     Only the sampled rows are converted and transformed, so 1M customers stay cheap."""
-    spec = json.loads(row["feature_spec"])
-    fitted = spec["fitted"]
+    fitted = row["feature_spec"]["fitted"]
     dataset = resolve_dataset(ws, row["dataset_id"])
     id_column = dataset["id_column"]
     columns = list(dict.fromkeys([id_column, *(c["column"] for c in fitted["columns"])]))
@@ -279,7 +277,8 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
     for entry in plan["entries"]:
         for row in campaign_rows(ws, strategy=entry["strategy"]):
             try:
-                out.append(campaign_report(ws, row["name"], by=ref))
+                # a plain dict: the page adds the name of the campaign's figure to it
+                out.append(campaign_report(ws, row["name"], by=ref).to_dict())
             except SegtrailError as e:
                 out.append({"campaign": row["name"], "strategy": row["strategy"], "error": str(e)})
     return out
@@ -665,6 +664,6 @@ def _render(template: str, context: dict[str, Any]) -> str:
         **context,
         "plotlyjs": Markup(get_plotlyjs()),
         "segtrail_version": __version__,
-        "generated_at": utc_now(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
     return _environment().get_template(template).render(page)
