@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
 
-from segtrail.cli.app import app
+from segtrail.cli.app import app, close_workspaces
 from segtrail.errors import SegtrailError
 
 # Importing the command modules registers their commands on `app`.
@@ -22,6 +23,13 @@ from segtrail.cli import report as _report  # noqa: F401  isort: skip
 def main() -> None:
     """Console entry point: bad input or usage exits 2 with one line on stderr."""
     try:
+        _run()
+    finally:
+        close_workspaces()
+
+
+def _run() -> None:
+    try:
         # Without standalone mode, click returns the code of `raise typer.Exit(code)`.
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
@@ -35,6 +43,11 @@ def main() -> None:
         hint = f" (see --{e.field.replace('_', '-')})" if e.field else ""
         sys.stderr.write(f"error: {e}{hint}\n")
         sys.exit(e.exit_code)
+    except OSError as e:
+        # A file or folder the user named cannot be used (/proc/x.csv, a full disk...).
+        # Writes are atomic, so nothing half-made is left; say what and where in one line.
+        sys.stderr.write(f"error: {_os_words(e)}\n")
+        sys.exit(2)
     except Exception as e:
         if not _is_usage_error(e):
             raise
@@ -48,6 +61,13 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+
+
+def _os_words(e: OSError) -> str:
+    if e.errno == errno.ENOSPC:
+        return "no space left on the device; nothing was recorded"
+    where = f": {e.filename}" if e.filename else ""
+    return f"{e.strerror or type(e).__name__}{where}"
 
 
 def _is_usage_error(e: Exception) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 app = typer.Typer(
     name="segtrail",
@@ -24,11 +26,30 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+# Control characters other than newline and tab, as \x1b: shown, never obeyed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """User text (hypotheses, names, file contents) for a terminal: control characters are
+    written out (`\x1b]0;PWNED\x07` must not retitle the window or clear the screen)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class SafeConsole(Console):
+    """A rich console that renders every string it is given with `visible()`: plain
+    prints, table cells and tree labels all pass through `render_str`. JSON output does
+    not use it and stays exact."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible(text), **kwargs)
+
+
 # Piped or redirected, print tables at their natural width rather than rich's 80 columns.
-console = Console(
+console = SafeConsole(
     highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 250
 )
-err_console = Console(stderr=True, highlight=False, markup=False)
+err_console = SafeConsole(stderr=True, highlight=False, markup=False)
 
 
 @dataclass
@@ -74,9 +95,21 @@ def _global(
 
 
 def open_workspace():
+    """The workspace of this command; `main` closes it (releasing its database connections)
+    when the command ends, however it ends."""
     from segtrail.services.workspace import Workspace
 
-    return Workspace.open(options.workspace, author=options.author)
+    ws = Workspace.open(options.workspace, author=options.author)
+    opened.append(ws)
+    return ws
+
+
+opened: list = []  # workspaces this command opened, closed by `close_workspaces`
+
+
+def close_workspaces() -> None:
+    while opened:
+        opened.pop().close()
 
 
 def _finite(data: Any) -> Any:
@@ -103,6 +136,12 @@ def show_progress(quiet: bool) -> bool:
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+RAW_OPTION = typer.Option(
+    False,
+    "--raw",
+    help="Write text cells exactly as they are. By default a CSV cell starting with = + - @ "
+    "or a tab gets a leading ' so spreadsheets do not run it as a formula.",
+)
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress output.")
 
 

@@ -58,3 +58,46 @@ def set_status(ws: Workspace, ref: str, status: str) -> StatusChange:
         previous=previous,
         superseded=ref_of(superseded_row) if superseded_row else None,
     )
+
+
+def inherit_names(ws: Workspace, old: dict, new: dict, delta: dict) -> dict:
+    """Carry what people said about segments onto the version that continues them.
+
+    A segment of `old` that is kept in `new` (see engine/diff.py) gives its name,
+    description and tags to its match, marked as carried from `LENS@N:S`, when a person
+    named it and the match still has its automatic name. A split, merged or shrunk segment
+    only yields suggestions: its customers are no longer the same group."""
+    old_labels, new_labels = segment_labels(ws, old["id"]), segment_labels(ws, new["id"])
+    old_tags = ws.meta.segmentations.tags(old["id"])
+    names: dict[int, tuple[str, str | None, str]] = {}
+    tags: dict[int, dict[str, str]] = {}
+    inherited, suggested = [], []
+    for seg in delta["segments_a"]:
+        history = old_labels.get(seg["segment"])
+        if not history or seg["fate"] in ("noise", "vanished"):
+            continue
+        latest, origin = history[-1], f"{ref_of(old)}:{seg['segment']}"
+        by_person = not latest["automatic"]
+        if seg["fate"] == "kept":
+            match = seg["best_match"]
+            if not (new_labels.get(match) and new_labels[match][-1]["automatic"]):
+                continue  # someone already named the new segment: theirs stands
+            if by_person:
+                names[match] = (latest["name"], latest["description"], origin)
+            if old_tags.get(seg["segment"]):
+                tags[match] = old_tags[seg["segment"]]
+            if match in names or match in tags:
+                inherited.append({"segment": match, "name": latest["name"], "from": origin})
+        elif by_person:
+            for target in seg["targets"]:
+                suggested.append(
+                    {
+                        "segment": target["segment"],
+                        "name": latest["name"],
+                        "from": origin,
+                        "fate": seg["fate"],
+                    }
+                )
+    if names or tags:
+        ws.meta.annotations.inherit(new["id"], names, tags, ws.author, ref_of(new))
+    return {"inherited": inherited, "suggested": suggested}

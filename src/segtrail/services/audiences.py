@@ -27,7 +27,7 @@ from segtrail.services.segmentations import (
     resolve_segmentation,
     segment_names,
 )
-from segtrail.services.use import output_format, record_export, write_frame
+from segtrail.services.use import check_output, record_export, write_frame
 from segtrail.store.usage import NewAudience
 
 if TYPE_CHECKING:
@@ -167,6 +167,7 @@ def lookalike(
     size: int | float = 0.05,
     name: str | None = None,
     random_seed: int = 0,
+    raw: bool = False,
 ) -> Lookalike:
     if method not in METHODS:
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -174,7 +175,7 @@ def lookalike(
     name = check_name(name, "audience") if name else f"lookalike-{len(existing) + 1}"
     if name in existing:  # checked before the (long) ranking, not after
         raise Conflict(f"an audience named {name!r} already exists")
-    _check_out(out)
+    check_output(ws, out)
     dataset = resolve_dataset(ws, pool)
     kinds = kinds_of(dataset)
     id_column = dataset["id_column"]
@@ -206,7 +207,7 @@ def lookalike(
         }
     )
     # the user's file first: if it cannot be written, nothing was added to the store
-    file_digest = write_frame(result, out)
+    file_digest = write_frame(result, out, raw=raw)
     digest, nbytes = ws.objects.put_table(pa.Table.from_pandas(result, preserve_index=False))
     params = {
         "size": n_size,
@@ -244,14 +245,6 @@ def lookalike(
     )
 
 
-def _check_out(out: str | Path) -> None:
-    """Refuse an unusable output name before any work (write_frame checks again)."""
-    output_format(out)
-    folder = Path(out).parent
-    if not folder.is_dir():
-        raise SegtrailError(f"{out}: folder {folder} does not exist")
-
-
 def _audience_row(ws: Workspace, name: str) -> dict:
     rows = ws.meta.audiences.list(name)
     if not rows:
@@ -274,11 +267,14 @@ def list_audiences(ws: Workspace) -> list[AudienceSummary]:
     ]
 
 
-def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> AudienceExport:
+def export_audience(
+    ws: Workspace, target: str, fmt: str, out: str | Path, *, raw: bool = False
+) -> AudienceExport:
     """Write an audience (a segment LENS@N:SEGMENT, or a lookalike audience by name) for an
     ad platform, and record where it came from next to the file and in the history."""
     if fmt not in ("csv", "meta", "google"):
         raise InvalidInput(f"unknown audience format {fmt!r}: use csv, meta or google")
+    check_output(ws, out, {".csv": "csv"})
     out = Path(out)
     if ":" in target:
         row, segment, ids = segment_members(ws, target)
@@ -313,9 +309,7 @@ def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> Au
     frame = frame.rename(columns={id_column: "customer_id", **{c: c.lower() for c in contact}})
     written, stats = build_audience_file(frame, fmt)
     provenance.update(format=fmt, stats=stats, workspace=str(ws.root))
-    if out.suffix.lower() != ".csv":
-        raise SegtrailError(f"{out}: audience files are CSV; name it .csv")
-    digest = write_frame(written, out)
+    digest = write_frame(written, out, raw=raw)
     sidecar = out.with_name(out.name + ".provenance.json")
     sidecar.write_text(
         json.dumps({**provenance, "file": out.name, "sha256": digest}, indent=2, default=str) + "\n"

@@ -8,6 +8,7 @@ back exactly and `plan history` is a plain list of states.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +49,38 @@ def add_strategy(
     if not channels:
         raise InvalidInput("a strategy needs at least one channel", field="channel")
     ws.meta.strategies.add(name, message.strip(), channels, offer, owner, ws.author)
+    return get_strategy(ws, name)
+
+
+def edit_strategy(
+    ws: Workspace,
+    name: str,
+    *,
+    message: str | None = None,
+    channels: list[str] | None = None,
+    offer: str | None = None,
+    owner: str | None = None,
+) -> Strategy:
+    """Change a strategy's message, channels, offer or owner: a new revision of it (the old
+    ones stay in the history); what is not given stays as it was."""
+    current = get_strategy(ws, name)
+    changes: dict = {}
+    if message is not None:
+        if not message.strip():
+            raise InvalidInput("a strategy needs a message", field="message")
+        changes["message"] = message.strip()
+    if channels is not None:
+        if not channels:
+            raise InvalidInput("a strategy needs at least one channel", field="channel")
+        changes["channels"] = channels
+    if offer is not None:
+        changes["offer"] = offer
+    if owner is not None:
+        changes["owner"] = owner
+    changes = {k: v for k, v in changes.items() if current[k] != v}
+    if not changes:
+        raise InvalidInput(f"strategy {name} already reads so; nothing to change")
+    ws.meta.strategies.revise(name, changes, ws.author)
     return get_strategy(ws, name)
 
 
@@ -205,7 +238,11 @@ def map_strategy(
     target = "all segments" if segments == ALL else "segments " + ", ".join(map(str, segments))
     entry = {"strategy": strategy, "segments": segments, "status": status, "rationale": rationale}
     current = plan_state(ws, row)
-    replaced = current is not None and any(e["strategy"] == strategy for e in current["entries"])
+    same = [e for e in (current["entries"] if current else []) if e["strategy"] == strategy]
+    if same and {k: same[0].get(k) for k in entry} == entry and not same[0].get("carry"):
+        # mapped exactly so already: record nothing, say so
+        return replace(current, unchanged=True)
+    replaced = bool(same)
     change = f"{'remapped' if replaced else 'mapped'} {strategy} to {target} ({status})"
 
     def edit(entries: list[dict]) -> list[dict]:
@@ -223,6 +260,28 @@ def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> PlanState:
         return [e for e in entries if e["strategy"] != strategy]
 
     return change_plan(ws, row, edit, f"unmapped {strategy}", "plan-unmap", touches={strategy})
+
+
+def revert_plan(ws: Workspace, ref: str, revision: int) -> PlanState:
+    """Make the plan of version `ref` what it was at `revision`: a new revision with those
+    entries (history stays append-only; the revision in between remain readable)."""
+    row = resolve_segmentation(ws, ref)
+    target = plan_state(ws, row, revision)  # NotFound if there is no such revision
+    current = plan_state(ws, row)
+    if current is not None and current["revision"] == revision:
+        raise InvalidInput(f"the plan of {ref_of(row)} is at r{revision} already")
+    entries = [dict(e) for e in target["entries"]]
+    touched = {e["strategy"] for e in entries} | {
+        e["strategy"] for e in (current["entries"] if current else [])
+    }
+    return change_plan(
+        ws,
+        row,
+        lambda _entries: entries,
+        f"reverted to r{revision}",
+        "plan-revert",
+        touches=touched,
+    )
 
 
 def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> PlanView:

@@ -255,6 +255,7 @@ class PlanState(Result):
     entries: list[dict]
     id: int
     event_id: int
+    unchanged: bool | None = field(default=None, metadata=OMIT_IF_NONE)  # a no-op re-map
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,8 @@ class Carry(Result):
     needs_review: list[str]
     applied: bool
     revision: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    # applied: names and tags carried onto kept segments, suggestions for split/merged ones
+    names: dict | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
 from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.diff import diff_assignments
 from segtrail.engine.features import build_spec, describe_spec, fit_features
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
@@ -133,9 +134,16 @@ def revisit(
         f"Revisit of {old['lens']}@{old['version']} on "
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
     )
-    return _run_and_record(
+    version = _run_and_record(
         ws, dataset_row, old["lens"], text, request, old, progress, action="revisit"
     )
+    # The same hypothesis again: segments that are kept keep the names people gave them.
+    from segtrail.services.annotations import inherit_names  # annotations imports this module
+
+    new = resolve_segmentation(ws, version["version"])
+    delta = diff_assignments(load_assignments(ws, old), load_assignments(ws, new))
+    carried = inherit_names(ws, old, new, delta)
+    return show(ws, version["version"]) if carried["inherited"] else version
 
 
 def compute(

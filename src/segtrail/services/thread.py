@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from segtrail.engine.carry import carry_plan
 from segtrail.engine.diff import diff_assignments
 from segtrail.errors import SegtrailError
+from segtrail.services.annotations import inherit_names
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import (
     ALL,
@@ -119,6 +120,7 @@ def carry(
         )
         result["applied"] = True
         result["revision"] = new_state["revision"]
+        result["names"] = inherit_names(ws, row_old, row_new, delta)
     return Carry(**result)
 
 
@@ -242,6 +244,9 @@ def why(ws: Workspace, strategy: str) -> Thread:
                         "name": by_label[s]["name"],
                         "description": by_label[s]["description"],
                         "size": by_label[s]["size"],
+                        "name_carried_from": (by_label[s]["name_history"] or [{}])[-1].get(
+                            "carried_from"
+                        ),
                     }
                     for s in chosen
                     if s in by_label

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segtrail.errors import InvalidInput, NotAWorkspace, SegtrailError
+from segtrail.errors import Damaged, InvalidInput, NotAWorkspace, SegtrailError
 from segtrail.store import schema
 from segtrail.store.metadata import MetadataStore, check_database_url
 from segtrail.store.objects import ObjectStore
@@ -153,9 +153,29 @@ class Workspace:
         else:
             root = find_workspace()
         workspace = cls(root, author)
+        workspace._require_history()
         if migrate and workspace.meta.schema_version() != schema.LATEST:
             workspace.meta.migrate()
         return workspace
+
+    def _require_history(self) -> None:
+        """A workspace whose metadata database is missing, empty or not segtrail's is
+        refused: opening it would silently start a new, empty history beside the objects
+        of the old one. Only `init` creates a database."""
+        database = self.dir / DB_FILE
+        lost = None
+        if self.meta.url == f"sqlite:///{database}" and (
+            not database.is_file() or database.stat().st_size == 0
+        ):
+            lost = f"the metadata database {database} is missing or empty"
+        elif self.meta.schema_version() == 0:
+            lost = "the metadata database holds no segtrail history (empty, or not segtrail's)"
+        if lost:
+            objects = sum(1 for _ in self.objects.walk())
+            raise Damaged(
+                f"{lost}, while {objects:,} data object(s) remain in {self.dir / 'objects'}: "
+                "restore the database from a backup (only `segtrail init` makes a new one)"
+            )
 
     def close(self) -> None:
         self.meta.dispose()
@@ -325,17 +345,20 @@ class Workspace:
 
         return set_status(self, ref, "retired")
 
-    def export(self, ref: str, out: str | Path) -> Export:
-        """Write every customer's segment of version `ref` to a CSV or Parquet file."""
+    def export(self, ref: str, out: str | Path, *, raw: bool = False) -> Export:
+        """Write every customer's segment of version `ref` to a CSV or Parquet file. CSV
+        cells a spreadsheet would run as formulas get a leading ' unless `raw`."""
         from segtrail.services.use import export
 
-        return export(self, ref, out)
+        return export(self, ref, out, raw=raw)
 
-    def assign(self, ref: str, file: str | Path, out: str | Path) -> Assignment:
+    def assign(
+        self, ref: str, file: str | Path, out: str | Path, *, raw: bool = False
+    ) -> Assignment:
         """Put the customers of `file` into the segments of `ref` with its stored model."""
         from segtrail.services.use import assign
 
-        return assign(self, ref, file, out)
+        return assign(self, ref, file, out, raw=raw)
 
     # --- strategies and plans ------------------------------------------------------------
 
@@ -352,6 +375,22 @@ class Workspace:
         from segtrail.services.plans import add_strategy
 
         return add_strategy(self, name, message, channels, offer=offer, owner=owner)
+
+    def strategy_edit(
+        self,
+        name: str,
+        *,
+        message: str | None = None,
+        channels: list[str] | None = None,
+        offer: str | None = None,
+        owner: str | None = None,
+    ) -> Strategy:
+        """Change a strategy (a new revision of it; what is not given stays)."""
+        from segtrail.services.plans import edit_strategy
+
+        return edit_strategy(
+            self, name, message=message, channels=channels, offer=offer, owner=owner
+        )
 
     def strategies(self) -> list[Strategy]:
         """Every strategy, as currently defined."""
@@ -380,6 +419,12 @@ class Workspace:
         from segtrail.services.plans import unmap_strategy
 
         return unmap_strategy(self, strategy, ref)
+
+    def plan_revert(self, ref: str, revision: int) -> PlanState:
+        """Make the plan of `ref` what it was at `revision`, as a new revision."""
+        from segtrail.services.plans import revert_plan
+
+        return revert_plan(self, ref, revision)
 
     def plan_show(self, ref: str, revision: int | None = None) -> PlanView:
         """The plan of version `ref` (at `revision`, default the newest): strategies x
@@ -458,6 +503,7 @@ class Workspace:
         size: int | float = 0.05,
         name: str | None = None,
         random_seed: int = 0,
+        raw: bool = False,
     ) -> Lookalike:
         """Rank the customers of dataset `pool` by similarity to a seed (a segment
         `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
@@ -477,6 +523,7 @@ class Workspace:
             size=size,
             name=name,
             random_seed=random_seed,
+            raw=raw,
         )
 
     def audiences(self) -> list[AudienceSummary]:
@@ -485,12 +532,14 @@ class Workspace:
 
         return list_audiences(self)
 
-    def audience_export(self, target: str, fmt: str, out: str | Path) -> AudienceExport:
+    def audience_export(
+        self, target: str, fmt: str, out: str | Path, *, raw: bool = False
+    ) -> AudienceExport:
         """Write a segment (`LENS@N:S`) or a lookalike audience for an ad platform (csv,
         meta or google), with a provenance file beside it."""
         from segtrail.services.audiences import export_audience
 
-        return export_audience(self, target, fmt, out)
+        return export_audience(self, target, fmt, out, raw=raw)
 
     def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
         """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
