@@ -127,7 +127,7 @@ def test_eight_writers_fifty_mixed_writes_each(team_workspace: Path, cli: Runner
     names = [n for _, _, n in by_action["campaign"]]
     assert names.count(SHARED_CAMPAIGN) <= 1
     assert len(set(names)) == len(names)
-    listed = {c["name"] for c in _json(cli("campaign", "list", "--json", cwd=root))}
+    listed = {c["campaign"] for c in _json(cli("campaign", "list", "--json", cwd=root))}
     assert set(names) <= listed
     assert listed - set(names) == set(), "a campaign nobody was told about"
 
