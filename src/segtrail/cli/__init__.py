@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from segtrail.cli.app import app
+from segtrail.cli.app import app, discard_unrecorded_objects, opened_workspaces
 from segtrail.errors import SegtrailError
 
 # Importing the command modules registers their commands on `app`.
@@ -21,6 +21,7 @@ from segtrail.cli import report as _report  # noqa: F401  isort: skip
 
 def main() -> None:
     """Console entry point: bad input or usage exits 2 with one line on stderr."""
+    opened_workspaces.clear()
     try:
         # Without standalone mode, click returns the code of `raise typer.Exit(code)`.
         code = app(standalone_mode=False)
@@ -29,13 +30,16 @@ def main() -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:  # Ctrl-C: click turns KeyboardInterrupt into Abort
+        discard_unrecorded_objects()
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     except SegtrailError as e:
+        discard_unrecorded_objects()
         sys.stderr.write(f"error: {e}\n")
         sys.exit(e.exit_code)
     except Exception as e:
         if not _is_usage_error(e):
+            discard_unrecorded_objects()
             raise
         if type(e).__name__ == "NoArgsIsHelpError":  # bare `segtrail` or a bare group
             sys.stdout.write(e.format_message() + "\n")
@@ -45,6 +49,7 @@ def main() -> None:
         sys.stderr.write(f"error: {e.format_message()} (see `{command} --help`)\n")
         sys.exit(2)
     except KeyboardInterrupt:
+        discard_unrecorded_objects()
         sys.stderr.write("interrupted\n")
         sys.exit(130)
 

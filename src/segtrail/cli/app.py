@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -76,7 +77,22 @@ def _global(
 def open_workspace():
     from segtrail.services.workspace import Workspace
 
-    return Workspace.open(options.workspace, author=options.author)
+    workspace = Workspace.open(options.workspace, author=options.author)
+    opened_workspaces.append(workspace)
+    return workspace
+
+
+opened_workspaces: list = []  # workspaces this command opened: a failure takes back their new objects
+
+
+def discard_unrecorded_objects() -> None:
+    """After a failed command: remove the objects it wrote that no record references, so
+    failures leave no orphans (best effort; `fsck --prune` catches the rest)."""
+    while opened_workspaces:
+        workspace = opened_workspaces.pop()
+        # Never hide the command's own error behind the clean-up's.
+        with contextlib.suppress(Exception):
+            workspace.discard_unrecorded()
 
 
 def _finite(data: Any) -> Any:
