@@ -13,7 +13,7 @@ import pyarrow as pa
 from sqlalchemy import insert, select
 
 from segtrail.engine.responses import GROUPS, segment_responses
-from segtrail.errors import InputError, NotFound, SegtrailError
+from segtrail.errors import Damaged, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset, register_object
 from segtrail.services.plans import get_strategy
@@ -229,6 +229,8 @@ def campaigns_for_strategy(ws: Workspace, strategy: str) -> list[dict]:
     for r in campaign_rows(ws, strategy=strategy):
         try:
             out.append(report(ws, r["name"]))
+        except Damaged:  # a damaged workspace stops the command; it is no note
+            raise
         except SegtrailError as e:
             out.append({"campaign": r["name"], "error": str(e)})
     return out

@@ -27,7 +27,7 @@ from segtrail import __version__
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.features import transform_features
 from segtrail.engine.profiles import format_number, format_percent
-from segtrail.errors import SegtrailError
+from segtrail.errors import Damaged, SegtrailError
 from segtrail.services.campaigns import campaign_rows
 from segtrail.services.campaigns import report as campaign_report
 from segtrail.services.datasets import resolve_dataset
@@ -280,6 +280,8 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
         for row in campaign_rows(ws, strategy=entry["strategy"]):
             try:
                 out.append(campaign_report(ws, row["name"], by=ref))
+            except Damaged:  # a damaged workspace stops the command; it is no note
+                raise
             except SegtrailError as e:
                 out.append({"campaign": row["name"], "strategy": row["strategy"], "error": str(e)})
     return out
