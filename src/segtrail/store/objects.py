@@ -389,7 +389,10 @@ class LocalObjectStore(ObjectStore):
             return []
         out = []
         for path in sorted(self.root.glob("??/*")):
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # moved or removed since the listing (a prune)
+                continue
             out.append(StoredFile(f"{path.parent.name}/{path.name}", stat.st_size, stat.st_mtime))
         return out
 
