@@ -510,3 +510,15 @@ def test_objects_are_plain_parquet(tmp_path: Path) -> None:
     table = pq.read_table(store.path(digest))
     assert table.column_names == ["name", "dtype", "shape", "data"]
     assert table["shape"].to_pylist() == [[3, 3]]
+
+
+def test_marking_used_always_moves_the_time_forward(tmp_path: Path) -> None:
+    """Even when the stored time is already at (or past) now, as on a filesystem that keeps
+    whole seconds: otherwise a take-back could not tell that another writer came."""
+    store = LocalObjectStore(tmp_path / "objects")
+    digest, _ = store.put_bytes(b"payload")
+    path = store.path(digest)
+    ahead = path.stat().st_mtime_ns + 10**9
+    os.utime(path, ns=(ahead, ahead))
+    store.put_bytes(b"payload")
+    assert path.stat().st_mtime_ns > ahead

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ CHUNK = 1 << 22  # bytes hashed per step while reading: stays in the CPU cache
 # keeps anything used within its grace period) never removes an object a running command is
 # about to record. Where marking costs a rewrite (buckets), it is done at most this often.
 REFRESH_AFTER_SECONDS = 3600.0
+MARK_STEP_NS = 2_000_000_000  # FAT keeps modification times in 2-second steps
 KINDS = {  # what the metadata calls an object -> how a message names it
     "dataset": "a dataset",
     "assignments": "a segmentation's assignments",
@@ -100,9 +102,9 @@ class ObjectStore(ABC):
     # --- primitives ----------------------------------------------------------------------
 
     @abstractmethod
-    def _create(self, name: str, data: memoryview) -> bool:
-        """Atomically make `name` hold `data`. True when this call created it, False when
-        it was already there (or that cannot be told)."""
+    def _create(self, name: str, data: memoryview) -> float | None:
+        """Atomically make `name` hold `data`. Returns its modification time when this call
+        created it, None when it was already there (or when that cannot be told)."""
 
     @abstractmethod
     def _refresh(self, name: str) -> bool:
@@ -139,10 +141,10 @@ class ObjectStore(ABC):
         view = memoryview(data)
         digest = hashlib.sha256(view).hexdigest()
         name = object_name(digest)
-        if not self._refresh(name) and self._create(name, view):
-            stat = self._stat(name)
-            if stat is not None:
-                self.fresh[digest] = stat.modified
+        if not self._refresh(name):
+            created = self._create(name, view)
+            if created is not None:
+                self.fresh[digest] = created
         return digest, len(view)
 
     def put_arrays(self, arrays: dict[str, np.ndarray]) -> tuple[str, int]:
@@ -343,7 +345,7 @@ class LocalObjectStore(ObjectStore):
     def path(self, digest: str) -> Path:
         return self.root / object_name(digest)
 
-    def _create(self, name: str, data: memoryview) -> bool:
+    def _create(self, name: str, data: memoryview) -> float | None:
         target = self.root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
@@ -355,28 +357,27 @@ class LocalObjectStore(ObjectStore):
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+                # Taken before the object is visible: a writer that finds it later marks it
+                # used with a newer time, which is how a take-back (`remove_unused`) sees it.
+                written = os.fstat(f.fileno()).st_mtime
             try:
                 # A hard link, not a rename: it fails when the object is already there, so
                 # exactly one writer creates it and knows it did (see `fresh`), as git does.
                 os.link(tmp, target)
-                created = True
+                created: float | None = written
             except FileExistsError:
                 self._refresh(name)
-                created = False
+                created = None
             except OSError:  # a filesystem without hard links: rename, creator unknown
                 os.replace(tmp, target)
-                created = False
+                created = None
         finally:
             Path(tmp).unlink(missing_ok=True)
         _fsync_dir(target.parent)
         return created
 
     def _refresh(self, name: str) -> bool:
-        try:
-            os.utime(self.root / name)
-        except FileNotFoundError:
-            return False
-        return True
+        return mark_used(self.root / name)
 
     def _open(self, name: str) -> BinaryIO:
         return (self.root / name).open("rb")
@@ -408,6 +409,19 @@ class LocalObjectStore(ObjectStore):
 
     def _delete(self, name: str) -> None:
         (self.root / name).unlink()
+
+
+def mark_used(path: Path) -> bool:
+    """Set a file's modification time to now, and always later than it was: filesystems
+    that keep whole seconds (or two) would otherwise hide a mark made within the same second
+    as the write. False when the file does not exist."""
+    try:
+        before = path.stat().st_mtime_ns
+        stamp = max(time.time_ns(), before + MARK_STEP_NS)
+        os.utime(path, ns=(stamp, stamp))
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def open_object_store(url: str | None, default_root: Path) -> ObjectStore:

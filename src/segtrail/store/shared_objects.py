@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from segtrail.errors import SegtrailError
@@ -22,6 +23,7 @@ from segtrail.store.objects import (
     TMP_PREFIX,
     ObjectStore,
     StoredFile,
+    mark_used,
 )
 
 # Protocols whose single write is atomic and whose rename is a copy: write in place.
@@ -56,13 +58,13 @@ class FsspecObjectStore(ObjectStore):
     def _full(self, name: str) -> str:
         return f"{self.root}/{name}"
 
-    def _create(self, name: str, data: memoryview) -> bool:
+    def _create(self, name: str, data: memoryview) -> float | None:
         target = self._full(name)
         parent = target.rsplit("/", 1)[0]
         self.fs.makedirs(parent, exist_ok=True)
         if self.write_in_place:
             self.fs.pipe_file(target, bytes(data))
-            return False  # a bucket cannot say whether another writer made it first
+            return None  # a bucket cannot say whether another writer made it first
         tmp = f"{parent}/{TMP_PREFIX}{uuid.uuid4().hex}"
         try:
             with self.fs.open(tmp, "wb") as f:
@@ -75,16 +77,12 @@ class FsspecObjectStore(ObjectStore):
             with contextlib.suppress(OSError):
                 self.fs.rm_file(tmp)
             raise
-        return False
+        return None  # a move replaces silently: whether another writer came first is unknown
 
     def _refresh(self, name: str) -> bool:
         target = self._full(name)
         if self._local:  # a mounted folder: mark it used, as the local store does
-            try:
-                os.utime(self.fs._strip_protocol(target))
-            except FileNotFoundError:
-                return False
-            return True
+            return mark_used(Path(self.fs._strip_protocol(target)))
         stat = self._stat(name)
         if stat is None:
             return False
