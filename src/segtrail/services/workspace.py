@@ -19,6 +19,7 @@ from segtrail.errors import NotAWorkspace, SegtrailError
 from segtrail.store import schema
 from segtrail.store.metadata import MetadataStore
 from segtrail.store.objects import check_objects_url, open_object_store
+from segtrail.store.references import object_kind
 
 DIRNAME = ".segtrail"
 CONFIG = "config.json"
@@ -81,7 +82,8 @@ class Workspace:
         self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
         # Objects live in .segtrail/objects unless `init --objects URL` chose shared storage.
         self.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
-        self.objects.describe = self.meta.object_kind  # names a damaged object's kind
+        # Names a damaged object's kind in its error message.
+        self.objects.describe = lambda digest: object_kind(self.meta, digest)
         self.author = resolve_author(author)
 
     # --- opening ---------------------------------------------------------------------

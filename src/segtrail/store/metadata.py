@@ -110,12 +110,5 @@ class MetadataStore:
         )
         return int(result.inserted_primary_key[0])
 
-    def object_kind(self, digest: str) -> str | None:
-        """What the metadata says an object is ("dataset", "assignments", ...), if known."""
-        with self.engine.connect() as connection:
-            return connection.execute(
-                select(schema.objects.c.kind).where(schema.objects.c.hash == digest)
-            ).scalar()
-
     def dispose(self) -> None:
         self.engine.dispose()
