@@ -522,3 +522,16 @@ def test_marking_used_always_moves_the_time_forward(tmp_path: Path) -> None:
     os.utime(path, ns=(ahead, ahead))
     store.put_bytes(b"payload")
     assert path.stat().st_mtime_ns > ahead
+
+
+def test_putting_the_bytes_of_a_damaged_object_repairs_it(store: ObjectStore) -> None:
+    """A new record must not point at damaged bytes: re-putting them replaces the copy."""
+    table = pa.table({"id": [f"C{i}" for i in range(50)]})
+    digest, _ = store.put_table(table)
+    _flip(store, digest)
+    assert store.put_table(table)[0] == digest
+    assert store.read_table(digest).equals(table)
+    _overwrite(store, digest, _raw(store, digest)[:-3])  # truncated: repaired as well
+    store.put_table(table)
+    assert store.hash_of(digest) == digest
+    _no_temporaries(store)

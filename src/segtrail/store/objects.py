@@ -107,6 +107,10 @@ class ObjectStore(ABC):
         created it, None when it was already there (or when that cannot be told)."""
 
     @abstractmethod
+    def _replace(self, name: str, data: memoryview) -> None:
+        """Atomically overwrite `name` with `data` (whether or not it exists)."""
+
+    @abstractmethod
     def _refresh(self, name: str) -> bool:
         """Mark an existing file as just used; False when it does not exist."""
 
@@ -141,11 +145,23 @@ class ObjectStore(ABC):
         view = memoryview(data)
         digest = hashlib.sha256(view).hexdigest()
         name = object_name(digest)
-        if not self._refresh(name):
-            created = self._create(name, view)
-            if created is not None:
-                self.fresh[digest] = created
+        if self._refresh(name):
+            if not self._intact(digest, len(view)):
+                # A damaged copy (a failing disk) would make the new record point at bad
+                # bytes: the caller holds the right ones, so they replace it.
+                self._replace(name, view)
+            return digest, len(view)
+        created = self._create(name, view)
+        if created is not None:
+            self.fresh[digest] = created
         return digest, len(view)
+
+    def _intact(self, digest: str, size: int) -> bool:
+        stat = self._stat(object_name(digest))
+        try:
+            return stat is not None and stat.size == size and self.hash_of(digest) == digest
+        except FileNotFoundError:
+            return False
 
     def put_arrays(self, arrays: dict[str, np.ndarray]) -> tuple[str, int]:
         """Store named numpy arrays (fitted state) as a plain Parquet table: name, dtype,
@@ -375,6 +391,12 @@ class LocalObjectStore(ObjectStore):
             Path(tmp).unlink(missing_ok=True)
         _fsync_dir(target.parent)
         return created
+
+    def _replace(self, name: str, data: memoryview) -> None:
+        target = self.root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, data, prefix=TMP_PREFIX)
+        _fsync_dir(target.parent)
 
     def _refresh(self, name: str) -> bool:
         return mark_used(self.root / name)

@@ -79,6 +79,9 @@ class FsspecObjectStore(ObjectStore):
             raise
         return None  # a move replaces silently: whether another writer came first is unknown
 
+    def _replace(self, name: str, data: memoryview) -> None:
+        self._create(name, data)  # a move or an upload replaces what is there
+
     def _refresh(self, name: str) -> bool:
         target = self._full(name)
         if self._local:  # a mounted folder: mark it used, as the local store does
