@@ -5,7 +5,10 @@ nothing while objects exist is a problem, never "clean" (and never pruned)."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -196,3 +199,29 @@ def test_an_empty_store_with_an_empty_history_is_clean(workspace: Path, cli: Run
     result = cli("fsck", "--json")
     assert result.code == 0
     assert result.json()["problems"] == []
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from segtrail.store.objects import LocalObjectStore
+
+os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # die with the bytes half-placed
+LocalObjectStore(Path(sys.argv[1])).put_bytes(b"never finished")
+"""
+
+
+def test_fsck_sees_and_prunes_what_a_killed_write_left(populated: Path, cli: Runner) -> None:
+    folder = populated / ".segtrail" / "objects"
+    objects = _objects(folder)
+    proc = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(folder)], check=False)
+    assert proc.returncode == -signal.SIGKILL
+    fsck = cli("fsck", "--json").json()
+    assert fsck["clean"]
+    assert "1 unfinished temporary file(s) (harmless)" in fsck["notes"]
+    assert cli("fsck", "--prune", "--json").json()["removed"]["temporaries"] == []  # too young
+    report = cli("fsck", "--prune", "--grace-hours", "0", "--json").json()
+    (removed,) = report["removed"]["temporaries"]
+    assert removed.split("/")[1].startswith(".tmp-")
+    assert cli("fsck", "--json").json()["notes"] == []
+    assert _objects(folder) == objects
