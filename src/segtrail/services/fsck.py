@@ -10,11 +10,6 @@ import time
 from typing import TYPE_CHECKING
 
 from segtrail.errors import SegtrailError
-from segtrail.store.references import (
-    database_problems,
-    recorded_objects,
-    referenced_now,
-)
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -34,10 +29,17 @@ def fsck(ws: Workspace, *, prune: bool = False, grace_hours: float = DEFAULT_GRA
     if grace_hours < 0:
         raise SegtrailError(f"the grace period must be 0 hours or more, not {grace_hours:g}")
     notes: list[str] = []
-    problems = database_problems(ws.meta)
-    recorded = recorded_objects(ws.meta)
-    problems += recorded.problems
-    registered, referenced, empty = recorded.registered, recorded.referenced, recorded.empty
+    problems = ws.meta.integrity_problems()
+    # No event at all, not even the `init` every workspace starts with: the database was
+    # deleted, emptied or replaced, and every object would look unreferenced.
+    has_tables = ws.meta.schema_version() >= 1
+    empty = not has_tables or ws.meta.events.count() == 0
+    registered = ws.meta.objects.registered() if has_tables else {}
+    referenced: set[str] = set()
+    for where, digest in ws.meta.objects.references() if has_tables else []:
+        referenced.add(digest)
+        if digest not in registered:
+            problems.append(f"{where}: object {digest[:12]} is not registered")
     objects, temporaries = ws.objects.listing()
     removed: dict[str, list[str]] = {"objects": [], "temporaries": []}
 
@@ -54,9 +56,7 @@ def fsck(ws: Workspace, *, prune: bool = False, grace_hours: float = DEFAULT_GRA
             for digest, stored in objects.items()
             if digest not in referenced and digest not in registered and stored.modified < cutoff
         }
-        removed["objects"] = ws.objects.remove_unused(
-            candidates, lambda digests: referenced_now(ws.meta, digests)
-        )
+        removed["objects"] = ws.objects.remove_unused(candidates, ws.meta.objects.in_use)
         for stored in temporaries:
             if stored.modified < cutoff and ws.objects.remove_temporary(stored):
                 removed["temporaries"].append(stored.name)
@@ -104,7 +104,7 @@ def discard_unrecorded(ws: Workspace) -> list[str]:
     fresh = dict(ws.objects.fresh)
     if not fresh:
         return []
-    return ws.objects.remove_unused(fresh, lambda digests: referenced_now(ws.meta, digests))
+    return ws.objects.remove_unused(fresh, ws.meta.objects.in_use)
 
 
 def _hash(ws: Workspace, digest: str) -> str | None:

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from segtrail.atomic import FILE_MODE, atomic_write
 from segtrail.errors import Damaged, SegtrailError
 
 SUFFIX = ".parquet"
@@ -48,15 +49,6 @@ KINDS = {  # what the metadata calls an object -> how a message names it
     "campaign": "a campaign",
     "audience": "a lookalike audience",
 }
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()
 
 
 @dataclass(frozen=True)
@@ -474,24 +466,6 @@ def check_objects_url(url: str) -> str:
 
     FsspecObjectStore(url).check()
     return url
-
-
-def atomic_write(path: Path, data: bytes | memoryview, *, prefix: str | None = None) -> None:
-    """Write a file so that readers see the old content or the whole new one, never half:
-    a temporary file in the same folder, flushed to disk, then renamed into place."""
-    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", dir=path.parent)
-    try:
-        # mkstemp makes the file owner-only (0600); give it the mode of any new file, so a
-        # teammate sharing the folder can read it.
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_table(table: pa.Table, dictionary: list[str] | None = None) -> pa.Buffer:
