@@ -24,9 +24,10 @@ NOTES = (
     "chunk while reading, then parsed from that buffer). Unverified: `pyarrow.parquet."
     "read_table` on the file, as before verification existed. Both read from the page cache "
     "(the file is read once before timing). Best of 30 each, the two sides interleaved. "
-    "Measured while other sessions shared the 2 cores (load average about 14), so wall-time "
-    "figures swing between runs (0.64x to 1.58x seen); CPU time (the whole process, Arrow's "
-    "threads included) is the steadier figure of what verification costs: hashing 9 MiB."
+    "Measured while other sessions shared the 2 cores (load average 14 to 30), so wall-time "
+    "figures swing between runs (0.44x to 1.58x seen); CPU time (the whole process, Arrow's "
+    "threads included) is the steadier figure of what verification costs: hashing 9 MiB "
+    "(1.19x to 1.25x seen)."
 )
 
 
