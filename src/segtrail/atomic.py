@@ -20,7 +20,10 @@ FILE_MODE = _file_mode()
 def atomic_write(path: Path, data: bytes | memoryview, *, prefix: str | None = None) -> None:
     """Write a file so that readers see the old content or the whole new one, never half:
     a temporary file in the same folder, flushed to disk, then renamed into place."""
-    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", dir=path.parent)
+    except OSError as e:  # name the file the user asked for, not the temporary one
+        raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         # mkstemp makes the file owner-only (0600); give it the mode of any new file, so a
         # teammate sharing the folder can read it.

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import hash_tree
 from segtrail.services.workspace import Workspace
+from segtrail.store.metadata import MetadataStore
 from segtrail.store.objects import TMP_PREFIX, LocalObjectStore, object_name
 from segtrail.store.shared_objects import FsspecObjectStore
 
@@ -190,11 +191,29 @@ def test_objects_without_any_history_are_a_problem(populated: Path, run: Runner,
         db.write_bytes(b"")
     result = run("fsck")
     assert result.code == 2
-    assert "clean" not in result.out.splitlines()[-1]
-    assert "records no history" in result.out
-    pruned = run("fsck", "--prune", "--grace-hours", "0", "--json")
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert "restore" in result.err and f"{len(objects)} data object(s)" in result.err
+    pruned = run("fsck", "--prune", "--grace-hours", "0")
     assert pruned.code == 2
-    assert pruned.json()["removed"] == {"objects": [], "temporaries": []}
+    assert _objects(populated / ".segtrail" / "objects") == objects
+
+
+def test_a_database_replaced_by_a_fresh_schema_is_a_problem_for_fsck(populated: Path) -> None:
+    """Tables but not one event (not even `init`): a fresh schema under the old objects. The
+    workspace opens (the schema is segtrail's), but fsck says what happened, and prune
+    removes nothing, though every object looks unreferenced."""
+    db = populated / ".segtrail" / "segtrail.db"
+    objects = _objects(populated / ".segtrail" / "objects")
+    for path in db.parent.glob("segtrail.db*"):
+        path.unlink()
+    fresh = MetadataStore(f"sqlite:///{db}")
+    fresh.migrate()
+    fresh.dispose()
+    with Workspace.open(populated, author="tester") as ws:
+        report = ws.fsck(prune=True, grace_hours=0)
+    assert not report.clean
+    assert any("records no history" in p for p in report.problems)
+    assert report.removed == {"objects": [], "temporaries": []}
     assert _objects(populated / ".segtrail" / "objects") == objects
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
 
-from segtrail.cli.app import app, discard_unrecorded_objects, opened_workspaces
+from segtrail.cli.app import app, close_workspaces
 from segtrail.errors import SegtrailError
 
 # Importing the command modules registers their commands on `app`.
@@ -21,7 +22,18 @@ from segtrail.cli import report as _report  # noqa: F401  isort: skip
 
 def main() -> None:
     """Console entry point: bad input or usage exits 2 with one line on stderr."""
-    opened_workspaces.clear()
+    failed = True
+    try:
+        _run()
+        failed = False
+    except SystemExit as e:
+        failed = e.code not in (0, None)
+        raise
+    finally:
+        close_workspaces(failed=failed)
+
+
+def _run() -> None:
     try:
         # Without standalone mode, click returns the code of `raise typer.Exit(code)`.
         code = app(standalone_mode=False)
@@ -30,17 +42,19 @@ def main() -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:  # Ctrl-C: click turns KeyboardInterrupt into Abort
-        discard_unrecorded_objects()
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     except SegtrailError as e:
-        discard_unrecorded_objects()
         hint = f" (see --{e.field.replace('_', '-')})" if e.field else ""
         sys.stderr.write(f"error: {e}{hint}\n")
         sys.exit(e.exit_code)
+    except OSError as e:
+        # A file or folder the user named cannot be used (/proc/x.csv, a full disk...).
+        # Writes are atomic, so nothing half-made is left; say what and where in one line.
+        sys.stderr.write(f"error: {_os_words(e)}\n")
+        sys.exit(2)
     except Exception as e:
         if not _is_usage_error(e):
-            discard_unrecorded_objects()
             raise
         if type(e).__name__ == "NoArgsIsHelpError":  # bare `segtrail` or a bare group
             sys.stdout.write(e.format_message() + "\n")
@@ -50,9 +64,15 @@ def main() -> None:
         sys.stderr.write(f"error: {e.format_message()} (see `{command} --help`)\n")
         sys.exit(2)
     except KeyboardInterrupt:
-        discard_unrecorded_objects()
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+
+
+def _os_words(e: OSError) -> str:
+    if e.errno == errno.ENOSPC:
+        return "no space left on the device; nothing was recorded"
+    where = f": {e.filename}" if e.filename else ""
+    return f"{e.strerror or type(e).__name__}{where}"
 
 
 def _is_usage_error(e: Exception) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 app = typer.Typer(
     name="segtrail",
@@ -25,11 +27,30 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+# Control characters other than newline and tab, as \x1b: shown, never obeyed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """User text (hypotheses, names, file contents) for a terminal: control characters are
+    written out (`\x1b]0;PWNED\x07` must not retitle the window or clear the screen)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class SafeConsole(Console):
+    """A rich console that renders every string it is given with `visible()`: plain
+    prints, table cells and tree labels all pass through `render_str`. JSON output does
+    not use it and stays exact."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible(text), **kwargs)
+
+
 # Piped or redirected, print tables at their natural width rather than rich's 80 columns.
-console = Console(
+console = SafeConsole(
     highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 250
 )
-err_console = Console(stderr=True, highlight=False, markup=False)
+err_console = SafeConsole(stderr=True, highlight=False, markup=False)
 
 
 @dataclass
@@ -75,28 +96,36 @@ def _global(
 
 
 def open_workspace():
+    """The workspace of this command; `main` closes it (releasing its database connections)
+    when the command ends, however it ends."""
     from segtrail.services.workspace import Workspace
 
-    workspace = Workspace.open(options.workspace, author=options.author)
-    opened_workspaces.append(workspace)
-    return workspace
+    ws = Workspace.open(options.workspace, author=options.author)
+    opened.append(ws)
+    return ws
 
 
-opened_workspaces: list = []  # workspaces this command opened: a failure takes back their new objects
+opened: list = []  # workspaces this command opened, closed by `close_workspaces`
 
 
-def discard_unrecorded_objects() -> None:
-    """After a failed command: remove the objects it wrote that no record references, so
-    failures leave no orphans (best effort; `fsck --prune` catches the rest)."""
-    while opened_workspaces:
-        workspace = opened_workspaces.pop()
-        # Never hide the command's own error behind the clean-up's.
-        with contextlib.suppress(Exception):
-            workspace.discard_unrecorded()
+def close_workspaces(*, failed: bool = False) -> None:
+    """Close what the command opened. After a failed command, first remove the objects it
+    wrote that no record references, so failures leave no orphans (best effort; `fsck
+    --prune` catches the rest)."""
+    while opened:
+        ws = opened.pop()
+        if failed:
+            # Never hide the command's own error behind the clean-up's.
+            with contextlib.suppress(Exception):
+                ws.discard_unrecorded()
+        ws.close()
 
 
 def _finite(data: Any) -> Any:
-    """NaN and infinities are not JSON: print them as null."""
+    """NaN and infinities are not JSON: print them as null. Typed results print as their
+    `to_dict()`."""
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
     if isinstance(data, float):
         return data if math.isfinite(data) else None
     if isinstance(data, dict):
@@ -116,6 +145,12 @@ def show_progress(quiet: bool) -> bool:
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+RAW_OPTION = typer.Option(
+    False,
+    "--raw",
+    help="Write text cells exactly as they are. By default a CSV cell starting with = + - @ "
+    "or a tab gets a leading ' so spreadsheets do not run it as a formula.",
+)
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress output.")
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from segtrail.cli.app import (
     JSON_OPTION,
     QUIET_OPTION,
+    RAW_OPTION,
+    SafeConsole,
     StepProgress,
     app,
     console,
@@ -84,8 +85,8 @@ def _print_table(table: Table) -> None:
     if console.is_terminal:
         console.print(table)
         return
-    width = Console(width=100_000).measure(table).maximum
-    Console(highlight=False, markup=False, width=width).print(table)
+    width = SafeConsole(width=100_000).measure(table).maximum
+    SafeConsole(highlight=False, markup=False, width=width).print(table)
 
 
 def _pct(x: float | None) -> str:
@@ -168,6 +169,7 @@ def lookalike(
         "5%", "--size", help="Audience size: a number or a percentage of the pool."
     ),
     name: str = typer.Option(None, "--name", help="Audience name (default lookalike-N)."),
+    raw: bool = RAW_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -187,6 +189,7 @@ def lookalike(
             method=method,
             size=size_value,
             name=name,
+            raw=raw,
         )
     if json_output:
         print_json(r)
@@ -267,11 +270,12 @@ def audience_export(
         "csv", "--format", help="csv (ids), meta or google (hashed identifiers)."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output .csv file."),
+    raw: bool = RAW_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write an audience for an ad platform (identifiers normalized and SHA-256 hashed as the
     platform documents) with a provenance file beside it."""
-    r = open_workspace().audience_export(target, fmt, out)
+    r = open_workspace().audience_export(target, fmt, out, raw=raw)
     if json_output:
         print_json(r)
         return

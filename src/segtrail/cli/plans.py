@@ -31,6 +31,24 @@ def strategy_add(
     console.print(f"strategy {s['name']}: {s['message']} ({', '.join(s['channels'])})")
 
 
+@strategy_app.command("edit")
+def strategy_edit(
+    name: str = typer.Argument(..., help="The strategy to change."),
+    message: str = typer.Option(None, "--message", "-m", help="A new message."),
+    channel: list[str] = typer.Option(
+        None, "--channel", "-c", help="The channels, all of them (repeat for more)."
+    ),
+    offer: str = typer.Option(None, "--offer", help="A new offer."),
+    owner: str = typer.Option(None, "--owner", help="A new owner."),
+) -> None:
+    """Change a strategy's message, channels, offer or owner (a new revision; the old
+    wording stays in the history)."""
+    s = open_workspace().strategy_edit(
+        name, message=message, channels=channel or None, offer=offer, owner=owner
+    )
+    console.print(f"strategy {s['name']}: {s['message']} ({', '.join(s['channels'])})")
+
+
 @strategy_app.command("list")
 def strategy_list(json_output: bool = JSON_OPTION) -> None:
     """List strategies."""
@@ -72,6 +90,25 @@ def plan_map(
     state = open_workspace().plan_map(
         strategy, ref, _segments(segments, all_segments), status=status, rationale=rationale
     )
+    if state.get("unchanged"):
+        console.print(
+            f"{state['version']} plan r{state['revision']}: unchanged ({strategy} is mapped "
+            "exactly so already; nothing recorded)"
+        )
+        return
+    console.print(f"{state['version']} plan r{state['revision']}: {state['change']}")
+
+
+@plan_app.command("revert")
+def plan_revert(
+    ref: str = typer.Argument(..., help="LENS@N"),
+    to_revision: int = typer.Option(
+        ..., "--to-revision", min=1, help="The revision whose entries to restore."
+    ),
+) -> None:
+    """Restore the plan of a version as it was at an earlier revision (a new revision:
+    nothing is deleted)."""
+    state = open_workspace().plan_revert(ref, to_revision)
     console.print(f"{state['version']} plan r{state['revision']}: {state['change']}")
 
 

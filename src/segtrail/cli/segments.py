@@ -12,6 +12,7 @@ from rich.tree import Tree
 from segtrail.cli.app import (
     JSON_OPTION,
     QUIET_OPTION,
+    RAW_OPTION,
     StepProgress,
     app,
     console,
@@ -232,7 +233,9 @@ def show(
     for s in result["segments"]:
         if len(s["name_history"]) > 1:
             steps = " -> ".join(
-                f"{h['name']} ({h['author']}, {h['at'][:10]})" for h in s["name_history"]
+                f"{h['name']} ({h['author']}, {h['at'][:10]}"
+                + (f", carried from {h['carried_from']})" if h.get("carried_from") else ")")
+                for h in s["name_history"]
             )
             console.print(f"  segment {s['segment']} names: {steps}")
     if len(result["status_history"]) > 1:
@@ -320,9 +323,10 @@ def revisit(
 def export(
     ref: str = typer.Argument(..., help="LENS@N"),
     out: Path = typer.Option(..., "--out", "-o", help="Output file, .csv or .parquet."),
+    raw: bool = RAW_OPTION,
 ) -> None:
     """Write customer_id, segment, segment_name and confidence for every customer."""
-    result = open_workspace().export(ref, out)
+    result = open_workspace().export(ref, out, raw=raw)
     console.print(f"wrote {result['rows']:,} customers of {result['version']} to {result['out']}")
 
 
@@ -331,10 +335,11 @@ def assign(
     ref: str = typer.Argument(..., help="LENS@N whose segments to use."),
     file: Path = typer.Argument(..., help="New customers (CSV, Parquet or Excel)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file, .csv or .parquet."),
+    raw: bool = RAW_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Put new customers into a version's segments using its stored fitted state."""
-    result = open_workspace().assign(ref, file, out)
+    result = open_workspace().assign(ref, file, out, raw=raw)
     if json_output:
         print_json(result)
         return

@@ -79,6 +79,17 @@ def carry(
         console.print("needs review: " + ", ".join(result["needs_review"]))
     if result["applied"]:
         console.print(f"recorded as {result['new']} plan r{result['revision']}")
+        names = result.get("names") or {}
+        for n in names.get("inherited", []):
+            console.print(
+                f"  {result['new']}:{n['segment']} keeps the name {n['name']!r} "
+                f"(carried from {n['from']})"
+            )
+        for n in names.get("suggested", []):
+            console.print(
+                f"  {result['new']}:{n['segment']} could be named like {n['from']} "
+                f"{n['name']!r} (it {n['fate']}); `segtrail name` it if so"
+            )
     else:
         console.print("(proposal only; add --apply to record it)")
 

@@ -78,7 +78,9 @@ def fsck(
 
 @app.command()
 def events(
-    limit: int = typer.Option(50, "--limit", "-n", help="How many of the newest events."),
+    limit: int = typer.Option(
+        50, "--limit", "-n", min=1, max=10**9, help="How many of the newest events."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """The event log: every recorded action, newest first, with author and UTC time."""

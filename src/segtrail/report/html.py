@@ -34,6 +34,7 @@ from segtrail.services.campaigns import campaign_rows
 from segtrail.services.campaigns import report as campaign_report
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import list_strategies, show_plan
+from segtrail.services.results import Report
 from segtrail.services.segmentations import log, resolve_segmentation, show
 from segtrail.services.thread import diff as diff_versions
 
@@ -57,9 +58,7 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 
 
-def write_report(
-    ws: Workspace, ref: str, out: str | Path, diff: str | None = None
-) -> dict[str, Any]:
+def write_report(ws: Workspace, ref: str, out: str | Path, diff: str | None = None) -> Report:
     """Write the report of version `ref` (or of the move from `ref` to `diff`) to `out`."""
     path = Path(out)
     if path.suffix.lower() != ".html":
@@ -72,15 +71,15 @@ def write_report(
         context, template = _diff_context(ws, ref, diff), "diff.html"
     page = _render(template, context).encode("utf-8")
     atomic_write(path, page)
-    return {
-        "out": str(path.resolve()),
-        "kind": "diff" if diff else "version",
-        "version": context["version"],
-        "diff": context.get("other"),
-        "bytes": len(page),
-        "figures": sorted(context["figures"]),
-        "sample": context.get("sample"),
-    }
+    return Report(
+        out=str(path.resolve()),
+        kind="diff" if diff else "version",
+        version=context["version"],
+        diff=context.get("other"),
+        bytes=len(page),
+        figures=sorted(context["figures"]),
+        sample=context.get("sample"),
+    )
 
 
 # --- the version report ------------------------------------------------------------------
@@ -278,7 +277,8 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
     for entry in plan["entries"]:
         for row in campaign_rows(ws, strategy=entry["strategy"]):
             try:
-                out.append(campaign_report(ws, row["name"], by=ref))
+                # a plain dict: the page adds the name of the campaign's figure to it
+                out.append(campaign_report(ws, row["name"], by=ref).to_dict())
             except Damaged:  # a damaged workspace stops the command; it is no note
                 raise
             except SegtrailError as e:

@@ -20,13 +20,14 @@ from segtrail.errors import Conflict, InputError, InvalidInput, NotFound, Segtra
 from segtrail.readers import read_table
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_segment_ref
+from segtrail.services.results import AudienceExport, AudienceSummary, Lookalike
 from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
     resolve_segmentation,
     segment_names,
 )
-from segtrail.services.use import output_format, record_export, write_frame
+from segtrail.services.use import check_output, record_export, write_frame
 from segtrail.store.usage import NewAudience
 
 if TYPE_CHECKING:
@@ -166,14 +167,15 @@ def lookalike(
     size: int | float = 0.05,
     name: str | None = None,
     random_seed: int = 0,
-) -> dict:
+    raw: bool = False,
+) -> Lookalike:
     if method not in METHODS:
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     existing = ws.meta.audiences.names()
     name = check_name(name, "audience") if name else f"lookalike-{len(existing) + 1}"
     if name in existing:  # checked before the (long) ranking, not after
         raise Conflict(f"an audience named {name!r} already exists")
-    _check_out(out)
+    check_output(ws, out)
     dataset = resolve_dataset(ws, pool)
     kinds = kinds_of(dataset)
     id_column = dataset["id_column"]
@@ -205,7 +207,7 @@ def lookalike(
         }
     )
     # the user's file first: if it cannot be written, nothing was added to the store
-    file_digest = write_frame(result, out)
+    file_digest = write_frame(result, out, raw=raw)
     digest, nbytes = ws.objects.put_table(pa.Table.from_pandas(result, preserve_index=False))
     params = {
         "size": n_size,
@@ -231,24 +233,16 @@ def lookalike(
         "sha256": file_digest,
     }
     ws.meta.audiences.append(new, ws.author, details)
-    return {
-        "audience": name,
-        "pool": f"{dataset['name']}@{dataset['version']}",
-        "seed": seed_info,
-        "method": method,
-        "size": len(result),
-        "params": params,
-        "quality": quality,
-        "out": str(out),
-    }
-
-
-def _check_out(out: str | Path) -> None:
-    """Refuse an unusable output name before any work (write_frame checks again)."""
-    output_format(out)
-    folder = Path(out).parent
-    if not folder.is_dir():
-        raise SegtrailError(f"{out}: folder {folder} does not exist")
+    return Lookalike(
+        audience=name,
+        pool=f"{dataset['name']}@{dataset['version']}",
+        seed=seed_info,
+        method=method,
+        size=len(result),
+        params=params,
+        quality=quality,
+        out=str(out),
+    )
 
 
 def _audience_row(ws: Workspace, name: str) -> dict:
@@ -258,26 +252,29 @@ def _audience_row(ws: Workspace, name: str) -> dict:
     return rows[0]
 
 
-def list_audiences(ws: Workspace) -> list[dict]:
+def list_audiences(ws: Workspace) -> list[AudienceSummary]:
     return [
-        {
-            "audience": r["name"],
-            "kind": r["kind"],
-            "method": r["method"],
-            "seed": r["seed"],
-            "quality": r["quality"],
-            "created_at": r["at"],
-            "author": r["author"],
-        }
+        AudienceSummary(
+            audience=r["name"],
+            kind=r["kind"],
+            method=r["method"],
+            seed=r["seed"],
+            quality=r["quality"],
+            created_at=r["at"],
+            author=r["author"],
+        )
         for r in ws.meta.audiences.list()
     ]
 
 
-def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> dict:
+def export_audience(
+    ws: Workspace, target: str, fmt: str, out: str | Path, *, raw: bool = False
+) -> AudienceExport:
     """Write an audience (a segment LENS@N:SEGMENT, or a lookalike audience by name) for an
     ad platform, and record where it came from next to the file and in the history."""
     if fmt not in ("csv", "meta", "google"):
         raise InvalidInput(f"unknown audience format {fmt!r}: use csv, meta or google")
+    check_output(ws, out, {".csv": "csv"})
     out = Path(out)
     if ":" in target:
         row, segment, ids = segment_members(ws, target)
@@ -312,20 +309,18 @@ def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> di
     frame = frame.rename(columns={id_column: "customer_id", **{c: c.lower() for c in contact}})
     written, stats = build_audience_file(frame, fmt)
     provenance.update(format=fmt, stats=stats, workspace=str(ws.root))
-    if out.suffix.lower() != ".csv":
-        raise SegtrailError(f"{out}: audience files are CSV; name it .csv")
-    digest = write_frame(written, out)
+    digest = write_frame(written, out, raw=raw)
     sidecar = out.with_name(out.name + ".provenance.json")
     sidecar.write_text(
         json.dumps({**provenance, "file": out.name, "sha256": digest}, indent=2, default=str) + "\n"
     )
     record_export(ws, target, fmt, out, len(written), digest, provenance)
-    return {
-        "target": target,
-        "format": fmt,
-        "out": str(out),
-        "provenance_file": str(sidecar),
-        "rows": len(written),
-        "stats": stats,
-        "provenance": provenance,
-    }
+    return AudienceExport(
+        target=target,
+        format=fmt,
+        out=str(out),
+        provenance_file=str(sidecar),
+        rows=len(written),
+        stats=stats,
+        provenance=provenance,
+    )

@@ -16,6 +16,7 @@ from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
+from segtrail.services.results import CampaignImport, CampaignReport, CampaignSummary
 from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
@@ -90,7 +91,7 @@ def default_version(ws: Workspace, strategy: str) -> dict | None:
     return resolve_segmentation(ws, versions[0]) if versions else None
 
 
-def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> dict:
+def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> CampaignImport:
     check_name(name, "campaign")
     get_strategy(ws, strategy)
     if ws.meta.campaigns.exists(name):
@@ -139,13 +140,13 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     )
     details = {"strategy": strategy, "rows": len(frame), "unknown_customers": unknown}
     ws.meta.campaigns.append(new, ws.author, details)
-    return {
-        "campaign": name,
-        "strategy": strategy,
-        "rows": len(frame),
-        "unknown_customers": unknown,
-        **summary,
-    }
+    return CampaignImport(
+        campaign=name,
+        strategy=strategy,
+        rows=len(frame),
+        unknown_customers=unknown,
+        details=summary,
+    )
 
 
 def campaign_rows(
@@ -155,7 +156,7 @@ def campaign_rows(
     return ws.meta.campaigns.list(name=name, strategy=strategy)
 
 
-def report(ws: Workspace, name: str, by: str | None = None) -> dict:
+def report(ws: Workspace, name: str, by: str | None = None) -> CampaignReport:
     rows = campaign_rows(ws, name)
     if not rows:
         raise NotFound(f"no campaign {name!r}; import one with `segtrail campaign import`")
@@ -175,28 +176,28 @@ def report(ws: Workspace, name: str, by: str | None = None) -> dict:
         labels.index = labels.index.astype(str)
         frame["customer_id"] = frame["customer_id"].astype(str)
     result = segment_responses(frame, labels, segment_names(ws, version))
-    return {
-        "campaign": name,
-        "strategy": row["strategy"],
-        "by": ref_of(version),
-        "imported_at": row["at"],
-        "author": row["author"],
-        "rows": row["rows"],
-        "unknown_customers": row["unknown_customers"],
-        **result,
-    }
+    return CampaignReport(
+        campaign=name,
+        strategy=row["strategy"],
+        by=ref_of(version),
+        imported_at=row["at"],
+        author=row["author"],
+        rows=row["rows"],
+        unknown_customers=row["unknown_customers"],
+        details=result,
+    )
 
 
-def list_campaigns(ws: Workspace) -> list[dict]:
+def list_campaigns(ws: Workspace) -> list[CampaignSummary]:
     return [
-        {
-            "campaign": r["name"],
-            "strategy": r["strategy"],
-            "rows": r["rows"],
-            "unknown_customers": r["unknown_customers"],
-            "imported_at": r["at"],
-            "author": r["author"],
-        }
+        CampaignSummary(
+            campaign=r["name"],
+            strategy=r["strategy"],
+            rows=r["rows"],
+            unknown_customers=r["unknown_customers"],
+            imported_at=r["at"],
+            author=r["author"],
+        )
         for r in campaign_rows(ws)
     ]
 

@@ -13,6 +13,7 @@ from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
 from segtrail.errors import NotFound
 from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
+from segtrail.services.results import DatasetInfo, DatasetSummary
 from segtrail.store.datasets import NewDataset
 from segtrail.store.objects import encode_table
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
 
-def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = None) -> dict:
+def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = None) -> DatasetInfo:
     """Read, validate and store a customer table. Nothing is written before the whole file
     has been read and checked; the object is written before the row that points at it."""
     path = Path(path)
@@ -78,9 +79,9 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
     details = {"source": str(path), "rows": table.num_rows, "id_column": id_column}
     row, created = ws.meta.datasets.append(new, ws.author, details)
     if not created:
-        return {**_public(row), "unchanged": True}
+        return DatasetInfo(**_public(row), unchanged=True)
     read = {"encoding": source.encoding, "delimiter": source.delimiter}
-    return {**_public(row), "unchanged": False, **{k: v for k, v in read.items() if v}}
+    return DatasetInfo(**_public(row), unchanged=False, **{k: v for k, v in read.items() if v})
 
 
 def resolve_dataset(ws: Workspace, ref: str | int) -> dict:
@@ -116,22 +117,19 @@ def newest_dataset(ws: Workspace) -> dict | None:
     return ws.meta.datasets.newest()
 
 
-def list_datasets(ws: Workspace) -> list[dict]:
+def list_datasets(ws: Workspace) -> list[DatasetSummary]:
     out = []
     for row in ws.meta.datasets.list():
         public = _public(row)
         public["n_columns"] = len(public.pop("columns"))
-        out.append(public)
+        out.append(DatasetSummary(**public))
     return out
 
 
-def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> dict:
+def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> DatasetInfo:
     """A dataset's metadata; with `rows`, also its first `rows` rows by id under "data"."""
     row = resolve_dataset(ws, ref)
-    info = _public(row)
-    if rows > 0:
-        info["data"] = first_rows(ws, row, rows)
-    return info
+    return DatasetInfo(**_public(row), data=first_rows(ws, row, rows) if rows > 0 else None)
 
 
 def first_rows(ws: Workspace, row: dict, n: int) -> list[dict]:

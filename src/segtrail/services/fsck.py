@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from segtrail.errors import SegtrailError
+from segtrail.services.results import FsckReport
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -17,10 +18,12 @@ if TYPE_CHECKING:
 DEFAULT_GRACE_HOURS = 24.0
 
 
-def fsck(ws: Workspace, *, prune: bool = False, grace_hours: float = DEFAULT_GRACE_HOURS) -> dict:
-    """Returns {"problems": [...], "notes": [...], "objects": n, "clean": bool, "removed":
-    {...}}; clean when no problems. Stray temporaries and unreferenced objects (left by an
-    interrupted or failed command) are notes: they never hold recorded data.
+def fsck(
+    ws: Workspace, *, prune: bool = False, grace_hours: float = DEFAULT_GRACE_HOURS
+) -> FsckReport:
+    """Problems, notes, the number of objects, `clean` (no problems) and what was removed.
+    Stray temporaries and unreferenced objects (left by an interrupted or failed command) are
+    notes: they never hold recorded data.
 
     With `prune`, unreferenced objects and stray temporaries older than `grace_hours` are
     removed first (younger ones may belong to a command still running) and listed under
@@ -88,13 +91,13 @@ def fsck(ws: Workspace, *, prune: bool = False, grace_hours: float = DEFAULT_GRA
             f"pruned {len(removed['objects'])} unreferenced object(s) and "
             f"{len(removed['temporaries'])} temporary file(s) older than {grace_hours:g} hour(s)"
         )
-    return {
-        "problems": problems,
-        "notes": notes,
-        "objects": len(objects),
-        "clean": not problems,
-        "removed": removed,
-    }
+    return FsckReport(
+        problems=problems,
+        notes=notes,
+        objects=len(objects),
+        clean=not problems,
+        removed=removed,
+    )
 
 
 def discard_unrecorded(ws: Workspace) -> list[str]:

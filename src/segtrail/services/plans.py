@@ -8,12 +8,14 @@ back exactly and `plan history` is a plain list of states.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from segtrail.errors import Conflict, InvalidInput, NotFound, SegtrailError
 from segtrail.services.refs import check_name
+from segtrail.services.results import PlanChange, PlanState, PlanView, Strategy
 from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
@@ -40,7 +42,7 @@ def add_strategy(
     channels: list[str],
     offer: str | None = None,
     owner: str | None = None,
-) -> dict:
+) -> Strategy:
     check_name(name, "strategy")
     if not message or not message.strip():
         raise InvalidInput("a strategy needs a message", field="message")
@@ -50,30 +52,62 @@ def add_strategy(
     return get_strategy(ws, name)
 
 
+def edit_strategy(
+    ws: Workspace,
+    name: str,
+    *,
+    message: str | None = None,
+    channels: list[str] | None = None,
+    offer: str | None = None,
+    owner: str | None = None,
+) -> Strategy:
+    """Change a strategy's message, channels, offer or owner: a new revision of it (the old
+    ones stay in the history); what is not given stays as it was."""
+    current = get_strategy(ws, name)
+    changes: dict = {}
+    if message is not None:
+        if not message.strip():
+            raise InvalidInput("a strategy needs a message", field="message")
+        changes["message"] = message.strip()
+    if channels is not None:
+        if not channels:
+            raise InvalidInput("a strategy needs at least one channel", field="channel")
+        changes["channels"] = channels
+    if offer is not None:
+        changes["offer"] = offer
+    if owner is not None:
+        changes["owner"] = owner
+    changes = {k: v for k, v in changes.items() if current[k] != v}
+    if not changes:
+        raise InvalidInput(f"strategy {name} already reads so; nothing to change")
+    ws.meta.strategies.revise(name, changes, ws.author)
+    return get_strategy(ws, name)
+
+
 def _strategy_rows(ws: Workspace, name: str | None = None) -> list[dict]:
     return ws.meta.strategies.rows(name)
 
 
-def _public_strategy(row: dict) -> dict:
-    return {
-        "name": row["name"],
-        "message": row["message"],
-        "channels": row["channels"],
-        "offer": row["offer"],
-        "owner": row["owner"],
-        "created_at": row["created_at"],
-        "author": row["author"],
-    }
+def _public_strategy(row: dict) -> Strategy:
+    return Strategy(
+        name=row["name"],
+        message=row["message"],
+        channels=row["channels"],
+        offer=row["offer"],
+        owner=row["owner"],
+        created_at=row["created_at"],
+        author=row["author"],
+    )
 
 
-def get_strategy(ws: Workspace, name: str) -> dict:
+def get_strategy(ws: Workspace, name: str) -> Strategy:
     rows = _strategy_rows(ws, name)
     if not rows:
         raise NotFound(f"no strategy {name!r}; add it with `segtrail strategy add`")
     return _public_strategy(rows[-1])
 
 
-def list_strategies(ws: Workspace) -> list[dict]:
+def list_strategies(ws: Workspace) -> list[Strategy]:
     latest: dict[str, dict] = {}
     for row in _strategy_rows(ws):
         latest[row["name"]] = row
@@ -91,7 +125,7 @@ def entries_of(ws: Workspace, plan_state_id: int) -> list[dict]:
     return ws.meta.plans.entries(plan_state_id)
 
 
-def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | None:
+def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> PlanState | None:
     """The plan of one version at `revision` (default: latest); None if never planned."""
     states = plan_state_rows(ws, [row["id"]])
     if revision is not None:
@@ -101,18 +135,18 @@ def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | 
     if not states:
         return None
     state = states[-1]
-    return {
-        "version": ref_of(row),
-        "revision": state["revision"],
-        "change": state["change"],
-        "at": state["at"],
-        "author": state["author"],
-        "carried_from": _carried_from(ws, state["carried_from_id"]),
-        "diff": state["diff"],
-        "entries": entries_of(ws, state["id"]),
-        "id": state["id"],
-        "event_id": state["event_id"],
-    }
+    return PlanState(
+        version=ref_of(row),
+        revision=state["revision"],
+        change=state["change"],
+        at=state["at"],
+        author=state["author"],
+        carried_from=_carried_from(ws, state["carried_from_id"]),
+        diff=state["diff"],
+        entries=entries_of(ws, state["id"]),
+        id=state["id"],
+        event_id=state["event_id"],
+    )
 
 
 def _carried_from(ws: Workspace, plan_state_id: int | None) -> dict | None:
@@ -133,7 +167,7 @@ def change_plan(
     touches: set[str],
     carried_from_id: int | None = None,
     diff: dict | None = None,
-) -> dict:
+) -> PlanState:
     """Apply `edit` (current entries -> new entries) to the newest plan of one version and
     record the result as its next revision.
 
@@ -184,7 +218,7 @@ def map_strategy(
     segments: list[int] | str,
     status: str = "active",
     rationale: str | None = None,
-) -> dict:
+) -> PlanState:
     """Target `segments` (labels, or "all") of version `ref` with `strategy`."""
     get_strategy(ws, strategy)
     if status not in STATUSES:
@@ -204,7 +238,11 @@ def map_strategy(
     target = "all segments" if segments == ALL else "segments " + ", ".join(map(str, segments))
     entry = {"strategy": strategy, "segments": segments, "status": status, "rationale": rationale}
     current = plan_state(ws, row)
-    replaced = current is not None and any(e["strategy"] == strategy for e in current["entries"])
+    same = [e for e in (current["entries"] if current else []) if e["strategy"] == strategy]
+    if same and {k: same[0].get(k) for k in entry} == entry and not same[0].get("carry"):
+        # mapped exactly so already: record nothing, say so
+        return replace(current, unchanged=True)
+    replaced = bool(same)
     change = f"{'remapped' if replaced else 'mapped'} {strategy} to {target} ({status})"
 
     def edit(entries: list[dict]) -> list[dict]:
@@ -213,7 +251,7 @@ def map_strategy(
     return change_plan(ws, row, edit, change, "plan-map", touches={strategy})
 
 
-def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> dict:
+def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> PlanState:
     row = resolve_segmentation(ws, ref)
 
     def edit(entries: list[dict]) -> list[dict]:
@@ -224,7 +262,29 @@ def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> dict:
     return change_plan(ws, row, edit, f"unmapped {strategy}", "plan-unmap", touches={strategy})
 
 
-def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> dict:
+def revert_plan(ws: Workspace, ref: str, revision: int) -> PlanState:
+    """Make the plan of version `ref` what it was at `revision`: a new revision with those
+    entries (history stays append-only; the revision in between remain readable)."""
+    row = resolve_segmentation(ws, ref)
+    target = plan_state(ws, row, revision)  # NotFound if there is no such revision
+    current = plan_state(ws, row)
+    if current is not None and current["revision"] == revision:
+        raise InvalidInput(f"the plan of {ref_of(row)} is at r{revision} already")
+    entries = [dict(e) for e in target["entries"]]
+    touched = {e["strategy"] for e in entries} | {
+        e["strategy"] for e in (current["entries"] if current else [])
+    }
+    return change_plan(
+        ws,
+        row,
+        lambda _entries: entries,
+        f"reverted to r{revision}",
+        "plan-revert",
+        touches=touched,
+    )
+
+
+def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> PlanView:
     """The strategy map of one version: entries, the strategies x segments matrix with names,
     and coverage of customers by active strategies. A past `revision` shows the segment names
     as they were then, so it reads back exactly as it was shown when it was made."""
@@ -261,21 +321,21 @@ def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> dict:
         "unreached": int((reach == 0).sum()),
         "overlapping": int((reach > 1).sum()),
     }
-    return {
-        "version": ref_of(row),
-        "revision": state["revision"] if state else 0,
-        "change": state["change"] if state else None,
-        "at": state["at"] if state else None,
-        "author": state["author"] if state else None,
-        "carried_from": state["carried_from"] if state else None,
-        "diff": state["diff"] if state else None,
-        "segments": [
+    return PlanView(
+        version=ref_of(row),
+        revision=state["revision"] if state else 0,
+        change=state["change"] if state else None,
+        at=state["at"] if state else None,
+        author=state["author"] if state else None,
+        carried_from=state["carried_from"] if state else None,
+        diff=state["diff"] if state else None,
+        segments=[
             {"segment": s, "name": names[s], "customers": sizes.get(s, 0)} for s in segment_list
         ],
-        "entries": entries,
-        "matrix": matrix,
-        "coverage": coverage,
-    }
+        entries=entries,
+        matrix=matrix,
+        coverage=coverage,
+    )
 
 
 def _names_at(ws: Workspace, segmentation_id: int, event_id: int) -> dict[int, str]:
@@ -283,7 +343,7 @@ def _names_at(ws: Workspace, segmentation_id: int, event_id: int) -> dict[int, s
     return ws.meta.segmentations.names_at(segmentation_id, event_id)
 
 
-def plan_history(ws: Workspace, lens: str) -> list[dict]:
+def plan_history(ws: Workspace, lens: str) -> list[PlanChange]:
     """Every plan change on every version of a lens, oldest first."""
     versions = ws.meta.segmentations.list(lens)
     if not versions:
@@ -292,14 +352,14 @@ def plan_history(ws: Workspace, lens: str) -> list[dict]:
     out = []
     for state in plan_state_rows(ws, list(by_id)):
         out.append(
-            {
-                "version": ref_of(by_id[state["segmentation_id"]]),
-                "revision": state["revision"],
-                "change": state["change"],
-                "at": state["at"],
-                "author": state["author"],
-                "carried_from": _carried_from(ws, state["carried_from_id"]),
-                "entries": entries_of(ws, state["id"]),
-            }
+            PlanChange(
+                version=ref_of(by_id[state["segmentation_id"]]),
+                revision=state["revision"],
+                change=state["change"],
+                at=state["at"],
+                author=state["author"],
+                carried_from=_carried_from(ws, state["carried_from_id"]),
+                entries=entries_of(ws, state["id"]),
+            )
         )
     return out

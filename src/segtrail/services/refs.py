@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from segtrail.errors import SegtrailError
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class Ref:
 
 
 def check_name(name: str, what: str) -> str:
-    if not NAME_PATTERN.match(name):
+    # fullmatch: with match and `$`, "base\n" would pass ($ matches before a final newline)
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise SegtrailError(
             f"invalid {what} name {name!r}: use letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"

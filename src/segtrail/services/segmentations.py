@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
 from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.diff import diff_assignments
 from segtrail.engine.features import build_spec, describe_spec, fit_features
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
@@ -26,6 +27,7 @@ from segtrail.engine.stability import bootstrap_stability
 from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_ref
+from segtrail.services.results import LogEntry, Segment, Version
 from segtrail.store.segmentations import NewSegmentation
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ def segment(
     weights: dict[str, float] | None = None,
     params: dict[str, Any] | None = None,
     progress: Progress | None = None,
-) -> dict:
+) -> Version:
     """Cluster a dataset and record the result as the next version of `lens`."""
     check_name(lens, "lens")
     if not hypothesis or not hypothesis.strip():
@@ -121,7 +123,7 @@ def revisit(
     dataset: str | None = None,
     hypothesis: str | None = None,
     progress: Progress | None = None,
-) -> dict:
+) -> Version:
     """Re-run an old hypothesis (same spec, algorithm, parameters and seed) on newer data, as
     a new version of the same lens whose parent is the old one."""
     old = resolve_segmentation(ws, ref)
@@ -132,9 +134,16 @@ def revisit(
         f"Revisit of {old['lens']}@{old['version']} on "
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
     )
-    return _run_and_record(
+    version = _run_and_record(
         ws, dataset_row, old["lens"], text, request, old, progress, action="revisit"
     )
+    # The same hypothesis again: segments that are kept keep the names people gave them.
+    from segtrail.services.annotations import inherit_names  # annotations imports this module
+
+    new = resolve_segmentation(ws, version["version"])
+    delta = diff_assignments(load_assignments(ws, old), load_assignments(ws, new))
+    carried = inherit_names(ws, old, new, delta)
+    return show(ws, version["version"]) if carried["inherited"] else version
 
 
 def compute(
@@ -213,7 +222,7 @@ def _run_and_record(
     parent_row: dict | None,
     progress: Progress | None,
     action: str = "segment",
-) -> dict:
+) -> Version:
     progress = progress or _noop
     progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)
     kinds = kinds_of(dataset_row)
@@ -336,7 +345,7 @@ def ref_of(row: dict) -> str:
     return f"{row['lens']}@{row['version']}"
 
 
-def show(ws: Workspace, ref: str) -> dict:
+def show(ws: Workspace, ref: str) -> Version:
     """Everything about one version, as plain data."""
     row = resolve_segmentation(ws, ref)
     params, metrics = row["params"], row["metrics"]
@@ -353,50 +362,50 @@ def show(ws: Workspace, ref: str) -> dict:
         history = labels.get(label, [])
         current = history[-1] if history else {"name": profile["name"], "description": ""}
         segments.append(
-            {
-                "segment": label,
-                "size": profile["size"],
-                "share": profile["share"],
-                "name": current["name"],
-                "description": current["description"] or profile["description"],
-                "auto_name": profile["name"],
-                "auto_description": profile["description"],
-                "stability": jaccard.get(label),
-                "tags": tags.get(label, {}),
-                "distinguishing": profile["distinguishing"],
-                "name_history": history,
-            }
+            Segment(
+                segment=label,
+                size=profile["size"],
+                share=profile["share"],
+                name=current["name"],
+                description=current["description"] or profile["description"],
+                auto_name=profile["name"],
+                auto_description=profile["description"],
+                stability=jaccard.get(label),
+                tags=tags.get(label, {}),
+                distinguishing=profile["distinguishing"],
+                name_history=history,
+            )
         )
-    return {
-        "version": ref_of(row),
-        "id": row["id"],
-        "lens": row["lens"],
-        "number": row["version"],
-        "parent": ref_of(parent) if parent else None,
-        "dataset": f"{dataset['name']}@{dataset['version']}",
-        "hypothesis": row["hypothesis"],
-        "algorithm": row["algorithm"],
-        "k": row["k"],
-        "seed": row["seed"],
-        "status": status_history[-1]["status"] if status_history else "draft",
-        "status_history": status_history,
-        "created_at": row["created_at"],
-        "author": row["author"],
-        "segtrail_version": row["segtrail_version"],
-        "parameters": params["used"],
-        "request": params["request"],
-        "notes": params["notes"],
-        "confidence": params.get("confidence"),
-        "features": spec["features"],
-        "metrics": metrics,
-        "assignments": row["assignments_hash"],
-        "fitted_state": row["state_hash"],
-        "segments": segments,
-        "profiles": profiles,
-    }
+    return Version(
+        version=ref_of(row),
+        id=row["id"],
+        lens=row["lens"],
+        number=row["version"],
+        parent=ref_of(parent) if parent else None,
+        dataset=f"{dataset['name']}@{dataset['version']}",
+        hypothesis=row["hypothesis"],
+        algorithm=row["algorithm"],
+        k=row["k"],
+        seed=row["seed"],
+        status=status_history[-1]["status"] if status_history else "draft",
+        status_history=status_history,
+        created_at=row["created_at"],
+        author=row["author"],
+        segtrail_version=row["segtrail_version"],
+        parameters=params["used"],
+        request=params["request"],
+        notes=params["notes"],
+        confidence=params.get("confidence"),
+        features=spec["features"],
+        metrics=metrics,
+        assignments=row["assignments_hash"],
+        fitted_state=row["state_hash"],
+        segments=segments,
+        profiles=profiles,
+    )
 
 
-def log(ws: Workspace, lens: str | None = None) -> list[dict]:
+def log(ws: Workspace, lens: str | None = None) -> list[LogEntry]:
     """Every version (of one lens or all), newest first, with parent links."""
     if lens:
         check_name(lens, "lens")
@@ -415,17 +424,17 @@ def log(ws: Workspace, lens: str | None = None) -> list[dict]:
             resolve_segmentation(ws, r["parent_id"]) if r["parent_id"] else None
         )
         out.append(
-            {
-                "version": ref_of(r),
-                "lens": r["lens"],
-                "parent": ref_of(parent) if parent else None,
-                "created_at": r["created_at"],
-                "author": r["author"],
-                "algorithm": r["algorithm"],
-                "k": r["k"],
-                "status": history.get(r["id"], [{"status": "draft"}])[-1]["status"],
-                "dataset": datasets[r["dataset_id"]],
-                "hypothesis": r["hypothesis"].splitlines()[0] if r["hypothesis"] else "",
-            }
+            LogEntry(
+                version=ref_of(r),
+                lens=r["lens"],
+                parent=ref_of(parent) if parent else None,
+                created_at=r["created_at"],
+                author=r["author"],
+                algorithm=r["algorithm"],
+                k=r["k"],
+                status=history.get(r["id"], [{"status": "draft"}])[-1]["status"],
+                dataset=datasets[r["dataset_id"]],
+                hypothesis=r["hypothesis"].splitlines()[0] if r["hypothesis"] else "",
+            )
         )
     return out

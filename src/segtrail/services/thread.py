@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from segtrail.engine.carry import carry_plan
 from segtrail.engine.diff import diff_assignments
 from segtrail.errors import SegtrailError
+from segtrail.services.annotations import inherit_names
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import (
     ALL,
@@ -16,6 +17,7 @@ from segtrail.services.plans import (
     plan_state,
     plan_state_rows,
 )
+from segtrail.services.results import Carry, Comparison, Diff, Thread
 from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
@@ -38,17 +40,17 @@ def _named(ws: Workspace, result: dict, row_a: dict, row_b: dict) -> dict:
     return result
 
 
-def diff(ws: Workspace, ref_a: str, ref_b: str, min_jaccard: float = 0.5) -> dict:
+def diff(ws: Workspace, ref_a: str, ref_b: str, min_jaccard: float = 0.5) -> Diff:
     """How customers moved from version A to version B (any lenses, any datasets)."""
     row_a, row_b = resolve_segmentation(ws, ref_a), resolve_segmentation(ws, ref_b)
     a, b = load_assignments(ws, row_a), load_assignments(ws, row_b)
     result = diff_assignments(a, b, min_jaccard)
-    return {"a": ref_of(row_a), "b": ref_of(row_b), **_named(ws, result, row_a, row_b)}
+    return Diff(a=ref_of(row_a), b=ref_of(row_b), details=_named(ws, result, row_a, row_b))
 
 
 def carry(
     ws: Workspace, ref_old: str, ref_new: str, min_jaccard: float = 0.5, apply: bool = False
-) -> dict:
+) -> Carry:
     """Propose (and with `apply`, record) the plan of OLD on NEW, strategy by strategy."""
     row_old, row_new = resolve_segmentation(ws, ref_old), resolve_segmentation(ws, ref_new)
     if row_old["id"] == row_new["id"]:
@@ -118,10 +120,13 @@ def carry(
         )
         result["applied"] = True
         result["revision"] = new_state["revision"]
-    return result
+        result["names"] = inherit_names(ws, row_old, row_new, delta)
+    return Carry(**result)
 
 
-def compare(ws: Workspace, ref_a: str, ref_b: str, flags: dict[str, str] | None = None) -> dict:
+def compare(
+    ws: Workspace, ref_a: str, ref_b: str, flags: dict[str, str] | None = None
+) -> Comparison:
     """Two lenses' views of the same customers: contingency with names, ARI/NMI, and how each
     active strategy of A spreads over B's segments, flagging B segments with given tags."""
     row_a, row_b = resolve_segmentation(ws, ref_a), resolve_segmentation(ws, ref_b)
@@ -177,21 +182,21 @@ def compare(ws: Workspace, ref_a: str, ref_b: str, flags: dict[str, str] | None 
                 "warnings": warnings,
             }
         )
-    return {
-        "a": ref_of(row_a),
-        "b": ref_of(row_b),
-        "common_customers": delta["common_customers"],
-        "ari": delta["ari"],
-        "nmi": delta["nmi"],
-        "rows": [{"segment": s, "name": n} for s, n in sorted(names_a.items())],
-        "columns": [{"segment": s, "name": n} for s, n in sorted(names_b.items())],
-        "transitions": delta["transitions"],
-        "flags": flags,
-        "complement": complement,
-    }
+    return Comparison(
+        a=ref_of(row_a),
+        b=ref_of(row_b),
+        common_customers=delta["common_customers"],
+        ari=delta["ari"],
+        nmi=delta["nmi"],
+        rows=[{"segment": s, "name": n} for s, n in sorted(names_a.items())],
+        columns=[{"segment": s, "name": n} for s, n in sorted(names_b.items())],
+        transitions=delta["transitions"],
+        flags=flags,
+        complement=complement,
+    )
 
 
-def why(ws: Workspace, strategy: str) -> dict:
+def why(ws: Workspace, strategy: str) -> Thread:
     """Every mapping of a strategy across lenses and versions, newest first, with the
     hypothesis, segments, dataset, status, rationale, carry steps and campaign results."""
     info = get_strategy(ws, strategy)
@@ -239,6 +244,9 @@ def why(ws: Workspace, strategy: str) -> dict:
                         "name": by_label[s]["name"],
                         "description": by_label[s]["description"],
                         "size": by_label[s]["size"],
+                        "name_carried_from": (by_label[s]["name_history"] or [{}])[-1].get(
+                            "carried_from"
+                        ),
                     }
                     for s in chosen
                     if s in by_label
@@ -250,12 +258,12 @@ def why(ws: Workspace, strategy: str) -> dict:
     mappings.sort(key=lambda m: m["at"], reverse=True)
     from segtrail.services.campaigns import campaigns_for_strategy
 
-    return {
-        "strategy": info,
-        "mappings": mappings,
-        "campaigns": campaigns_for_strategy(ws, strategy),
-        "audiences": _audiences_for(ws, mappings),
-    }
+    return Thread(
+        strategy=info,
+        mappings=mappings,
+        campaigns=campaigns_for_strategy(ws, strategy),
+        audiences=_audiences_for(ws, mappings),
+    )
 
 
 def _audiences_for(ws: Workspace, mappings: list[dict]) -> list[dict]:

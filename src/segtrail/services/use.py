@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 from segtrail.atomic import atomic_write
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.features import transform_features
-from segtrail.errors import InputError, SegtrailError
+from segtrail.errors import InputError, InvalidInput, SegtrailError
 from segtrail.readers import normalize_ids, read_table
 from segtrail.services.datasets import resolve_dataset
+from segtrail.services.results import Assignment, Export
 from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_names
 
 if TYPE_CHECKING:
@@ -25,21 +26,57 @@ if TYPE_CHECKING:
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
+# A text cell starting with one of these is run as a formula when the CSV is opened in a
+# spreadsheet (OWASP "CSV injection"): =HYPERLINK(...) as a customer id or segment name.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def output_format(out: str | Path) -> str:
     suffix = Path(out).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
-        raise SegtrailError(f"{out}: the output name must end in .csv or .parquet")
+        raise InvalidInput(f"{out}: the output name must end in .csv or .parquet")
     return OUTPUT_FORMATS[suffix]
 
 
-def write_frame(frame: pd.DataFrame, out: str | Path) -> str:
-    """Write atomically (temporary file, then rename); returns the file's SHA-256."""
+def check_output(ws: Workspace, out: str | Path, formats: dict[str, str] = OUTPUT_FORMATS) -> str:
+    """Refuse an output path before any work: a known suffix, an existing folder, and never
+    inside the workspace's store (a file written there could replace an object)."""
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix not in formats:
+        raise InvalidInput(f"{out}: the output name must end in {' or '.join(sorted(formats))}")
+    folder = path.parent.resolve()
+    if not folder.is_dir():
+        raise InvalidInput(f"{out}: folder {path.parent} does not exist")
+    if folder == ws.dir or ws.dir in folder.parents:
+        raise InvalidInput(f"{out}: will not write inside the workspace's store {ws.dir}")
+    return formats[suffix]
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as formulas get a leading ' (OWASP's rule),
+    which spreadsheets show as plain text."""
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        risky = values.astype("string").str.startswith(FORMULA_START).fillna(False).to_numpy(bool)
+        if risky.any():
+            out = out.copy() if out is frame else out
+            out[column] = values.where(~risky, "'" + values.astype("string"))
+    return out
+
+
+def write_frame(frame: pd.DataFrame, out: str | Path, *, raw: bool = False) -> str:
+    """Write atomically (temporary file, then rename); returns the file's SHA-256. A CSV
+    is made spreadsheet-safe unless `raw`."""
     out = Path(out)
     fmt = output_format(out)
     if out.parent and not out.parent.exists():
-        raise SegtrailError(f"{out}: folder {out.parent} does not exist")
+        raise InvalidInput(f"{out}: folder {out.parent} does not exist")
     if fmt == "csv":
-        data = frame.to_csv(index=False).encode()
+        data = (frame if raw else spreadsheet_safe(frame)).to_csv(index=False).encode()
     else:
         sink = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
@@ -66,10 +103,10 @@ def record_export(
     ws.meta.exports.append(target, fmt, path, rows, digest, provenance, ws.author)
 
 
-def export(ws: Workspace, ref: str, out: str | Path) -> dict:
+def export(ws: Workspace, ref: str, out: str | Path, *, raw: bool = False) -> Export:
     """customer_id, segment, segment_name, confidence for every customer of the version."""
     row = resolve_segmentation(ws, ref)
-    output_format(out)
+    check_output(ws, out)
     table = ws.objects.read_table(row["assignments_hash"])
     frame = _labelled(
         table["segment"].to_numpy(),
@@ -77,17 +114,19 @@ def export(ws: Workspace, ref: str, out: str | Path) -> dict:
         table["customer_id"].to_numpy(zero_copy_only=False),
         segment_names(ws, row),
     )
-    digest = write_frame(frame, out)
+    digest = write_frame(frame, out, raw=raw)
     record_export(
         ws, ref_of(row), output_format(out), Path(out), len(frame), digest, {"version": ref_of(row)}
     )
-    return {"version": ref_of(row), "out": str(out), "rows": len(frame), "sha256": digest}
+    return Export(version=ref_of(row), out=str(out), rows=len(frame), sha256=digest)
 
 
-def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
+def assign(
+    ws: Workspace, ref: str, file: str | Path, out: str | Path, *, raw: bool = False
+) -> Assignment:
     """Put new customers into the version's segments using its stored fitted state."""
     row = resolve_segmentation(ws, ref)
-    output_format(out)
+    check_output(ws, out)
     dataset = resolve_dataset(ws, row["dataset_id"])
     id_column = dataset["id_column"]
     source = read_table(file, id_column)
@@ -112,12 +151,12 @@ def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
     state = {**params["state"], **ws.objects.read_arrays(row["state_hash"])}
     labels, confidence = get_algorithm(row["algorithm"]).assign(state, X)
     result = _labelled(labels, confidence, frame[id_column].to_numpy(), segment_names(ws, row))
-    digest = write_frame(result, out)
+    digest = write_frame(result, out, raw=raw)
     counts = result["segment"].value_counts().sort_index()
-    return {
-        "version": ref_of(row),
-        "out": str(out),
-        "rows": len(result),
-        "sha256": digest,
-        "segments": {int(k): int(v) for k, v in counts.items()},
-    }
+    return Assignment(
+        version=ref_of(row),
+        out=str(out),
+        rows=len(result),
+        sha256=digest,
+        segments={int(k): int(v) for k, v in counts.items()},
+    )

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segtrail.errors import InvalidInput, NotAWorkspace, SegtrailError
+from segtrail.errors import Damaged, InvalidInput, NotAWorkspace, SegtrailError
 from segtrail.store import schema
 from segtrail.store.metadata import MetadataStore, check_database_url
 from segtrail.store.objects import check_objects_url, open_object_store
@@ -23,6 +23,34 @@ from segtrail.store.objects import check_objects_url, open_object_store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segtrail.services.results import (
+        Assignment,
+        AudienceExport,
+        AudienceSummary,
+        CampaignImport,
+        CampaignReport,
+        CampaignSummary,
+        Carry,
+        Comparison,
+        DatasetInfo,
+        DatasetSummary,
+        Diff,
+        Event,
+        Export,
+        FsckReport,
+        LogEntry,
+        Lookalike,
+        NameChange,
+        PlanChange,
+        PlanState,
+        PlanView,
+        Report,
+        StatusChange,
+        Strategy,
+        TagChange,
+        Thread,
+        Version,
+    )
     from segtrail.services.segmentations import Progress
 
 DIRNAME = ".segtrail"
@@ -137,9 +165,29 @@ class Workspace:
         else:
             root = find_workspace()
         workspace = cls(root, author)
+        workspace._require_history()
         if migrate and workspace.meta.schema_version() != schema.LATEST:
             workspace.meta.migrate()
         return workspace
+
+    def _require_history(self) -> None:
+        """A workspace whose metadata database is missing, empty or not segtrail's is
+        refused: opening it would silently start a new, empty history beside the objects
+        of the old one. Only `init` creates a database."""
+        database = self.dir / DB_FILE
+        lost = None
+        if self.meta.url == f"sqlite:///{database}" and (
+            not database.is_file() or database.stat().st_size == 0
+        ):
+            lost = f"the metadata database {database} is missing or empty"
+        elif self.meta.schema_version() == 0:
+            lost = "the metadata database holds no segtrail history (empty, or not segtrail's)"
+        if lost:
+            objects = len(self.objects.listing()[0])
+            raise Damaged(
+                f"{lost}, while {objects:,} data object(s) remain in {self.objects.url}: "
+                "restore the database from a backup (only `segtrail init` makes a new one)"
+            )
 
     def close(self) -> None:
         self.meta.dispose()
@@ -167,7 +215,7 @@ class Workspace:
         source: str | Path | pd.DataFrame,
         id_column: str,
         name: str | None = None,
-    ) -> dict:
+    ) -> DatasetInfo:
         """Import a customer table as the next version of dataset `name`.
 
         `source` is a CSV, Parquet or Excel file, or a pandas DataFrame (then `name` is
@@ -179,13 +227,13 @@ class Workspace:
             return ingest(self, source, id_column, name)
         return _ingest_frame(self, source, id_column, name)
 
-    def datasets(self) -> list[dict]:
+    def datasets(self) -> list[DatasetSummary]:
         """Every dataset version, by name then version."""
         from segtrail.services.datasets import list_datasets
 
         return list_datasets(self)
 
-    def dataset(self, ref: str, rows: int = 0) -> dict:
+    def dataset(self, ref: str, rows: int = 0) -> DatasetInfo:
         """Schema, row count and column summaries of `NAME` or `NAME@N`; with `rows`, also
         the first rows by id (under "data")."""
         from segtrail.services.datasets import get_dataset
@@ -198,7 +246,7 @@ class Workspace:
 
         return load_frame(self, resolve_dataset(self, ref))
 
-    def fsck(self, *, prune: bool = False, grace_hours: float = 24.0) -> dict:
+    def fsck(self, *, prune: bool = False, grace_hours: float = 24.0) -> FsckReport:
         """Re-hash every object and check every reference; `clean` is False on problems.
         With `prune`, first remove unreferenced objects and stray temporaries older than
         `grace_hours` (younger ones may belong to a command still running)."""
@@ -213,7 +261,7 @@ class Workspace:
 
         return discard_unrecorded(self)
 
-    def events(self, limit: int | None = None) -> list[dict]:
+    def events(self, limit: int | None = None) -> list[Event]:
         """The event log, newest first: who did what, when."""
         from segtrail.services.history import list_events
 
@@ -237,7 +285,7 @@ class Workspace:
         weights: dict[str, float] | None = None,
         params: dict[str, Any] | None = None,
         progress: Progress | None = None,
-    ) -> dict:
+    ) -> Version:
         """Cluster `dataset` and record the result as the next version `LENS@N`.
 
         `hypothesis` says why these features and what you expect. `k` is a number or
@@ -270,7 +318,7 @@ class Workspace:
         *,
         hypothesis: str | None = None,
         progress: Progress | None = None,
-    ) -> dict:
+    ) -> Version:
         """Re-run version `ref`'s hypothesis (same spec, algorithm, parameters, seed) on
         newer data (default: the newest version of its dataset), as the lens's next
         version."""
@@ -278,14 +326,14 @@ class Workspace:
 
         return revisit(self, ref, dataset, hypothesis=hypothesis, progress=progress)
 
-    def show(self, ref: str) -> dict:
+    def show(self, ref: str) -> Version:
         """Everything about one version (`LENS@N`, or `LENS` for its adopted version):
         hypothesis, parameters, metrics, segments with names, tags and profiles."""
         from segtrail.services.segmentations import show
 
         return show(self, ref)
 
-    def log(self, lens: str | None = None) -> list[dict]:
+    def log(self, lens: str | None = None) -> list[LogEntry]:
         """Every version (of one lens or all), newest first, with parent links."""
         from segtrail.services.segmentations import log
 
@@ -297,42 +345,45 @@ class Workspace:
 
         return load_assignments(self, resolve_segmentation(self, ref))
 
-    def name(self, ref: str, segment: int, name: str, description: str | None = None) -> dict:
+    def name(self, ref: str, segment: int, name: str, description: str | None = None) -> NameChange:
         """Give a segment a human name (and optionally a description); the old name stays
         in the history."""
         from segtrail.services.annotations import name_segment
 
         return name_segment(self, ref, segment, name, description)
 
-    def tag(self, ref: str, segment: int, key: str, value: str | None) -> dict:
+    def tag(self, ref: str, segment: int, key: str, value: str | None) -> TagChange:
         """Set a tag such as fit=poor on a segment (value None removes it)."""
         from segtrail.services.annotations import tag_segment
 
         return tag_segment(self, ref, segment, key, value)
 
-    def adopt(self, ref: str) -> dict:
+    def adopt(self, ref: str) -> StatusChange:
         """Make `ref` its lens's current version (the previous one becomes superseded)."""
         from segtrail.services.annotations import set_status
 
         return set_status(self, ref, "adopted")
 
-    def retire(self, ref: str) -> dict:
+    def retire(self, ref: str) -> StatusChange:
         """Mark a version as no longer in use (it stays in the history)."""
         from segtrail.services.annotations import set_status
 
         return set_status(self, ref, "retired")
 
-    def export(self, ref: str, out: str | Path) -> dict:
-        """Write every customer's segment of version `ref` to a CSV or Parquet file."""
+    def export(self, ref: str, out: str | Path, *, raw: bool = False) -> Export:
+        """Write every customer's segment of version `ref` to a CSV or Parquet file. CSV
+        cells a spreadsheet would run as formulas get a leading ' unless `raw`."""
         from segtrail.services.use import export
 
-        return export(self, ref, out)
+        return export(self, ref, out, raw=raw)
 
-    def assign(self, ref: str, file: str | Path, out: str | Path) -> dict:
+    def assign(
+        self, ref: str, file: str | Path, out: str | Path, *, raw: bool = False
+    ) -> Assignment:
         """Put the customers of `file` into the segments of `ref` with its stored model."""
         from segtrail.services.use import assign
 
-        return assign(self, ref, file, out)
+        return assign(self, ref, file, out, raw=raw)
 
     # --- strategies and plans ------------------------------------------------------------
 
@@ -344,13 +395,29 @@ class Workspace:
         *,
         offer: str | None = None,
         owner: str | None = None,
-    ) -> dict:
+    ) -> Strategy:
         """Record a strategy (a tactic): its message, channels, offer and owner."""
         from segtrail.services.plans import add_strategy
 
         return add_strategy(self, name, message, channels, offer=offer, owner=owner)
 
-    def strategies(self) -> list[dict]:
+    def strategy_edit(
+        self,
+        name: str,
+        *,
+        message: str | None = None,
+        channels: list[str] | None = None,
+        offer: str | None = None,
+        owner: str | None = None,
+    ) -> Strategy:
+        """Change a strategy (a new revision of it; what is not given stays)."""
+        from segtrail.services.plans import edit_strategy
+
+        return edit_strategy(
+            self, name, message=message, channels=channels, offer=offer, owner=owner
+        )
+
+    def strategies(self) -> list[Strategy]:
         """Every strategy, as currently defined."""
         from segtrail.services.plans import list_strategies
 
@@ -364,7 +431,7 @@ class Workspace:
         *,
         status: str = "active",
         rationale: str | None = None,
-    ) -> dict:
+    ) -> PlanState:
         """Target `segments` (labels, or "all") of version `ref` with `strategy`, recorded
         as the plan's next revision. Concurrent changes to other strategies are kept; a
         concurrent change to the same strategy raises `segtrail.errors.Conflict`."""
@@ -372,20 +439,26 @@ class Workspace:
 
         return map_strategy(self, strategy, ref, segments, status=status, rationale=rationale)
 
-    def plan_unmap(self, strategy: str, ref: str) -> dict:
+    def plan_unmap(self, strategy: str, ref: str) -> PlanState:
         """Remove `strategy` from the plan of version `ref` (a new revision)."""
         from segtrail.services.plans import unmap_strategy
 
         return unmap_strategy(self, strategy, ref)
 
-    def plan_show(self, ref: str, revision: int | None = None) -> dict:
+    def plan_revert(self, ref: str, revision: int) -> PlanState:
+        """Make the plan of `ref` what it was at `revision`, as a new revision."""
+        from segtrail.services.plans import revert_plan
+
+        return revert_plan(self, ref, revision)
+
+    def plan_show(self, ref: str, revision: int | None = None) -> PlanView:
         """The plan of version `ref` (at `revision`, default the newest): strategies x
         segments, with coverage."""
         from segtrail.services.plans import show_plan
 
         return show_plan(self, ref, revision)
 
-    def plan_history(self, lens: str) -> list[dict]:
+    def plan_history(self, lens: str) -> list[PlanChange]:
         """Every plan change on every version of `lens`, oldest first."""
         from segtrail.services.plans import plan_history
 
@@ -393,28 +466,28 @@ class Workspace:
 
     # --- the thread ------------------------------------------------------------------------
 
-    def diff(self, a: str, b: str, min_jaccard: float = 0.5) -> dict:
+    def diff(self, a: str, b: str, min_jaccard: float = 0.5) -> Diff:
         """How customers moved from version `a` to version `b`: transitions, ARI/NMI, and
         each segment's fate (kept, split, merged, ...)."""
         from segtrail.services.thread import diff
 
         return diff(self, a, b, min_jaccard)
 
-    def carry(self, old: str, new: str, min_jaccard: float = 0.5, apply: bool = False) -> dict:
+    def carry(self, old: str, new: str, min_jaccard: float = 0.5, apply: bool = False) -> Carry:
         """Propose moving the plan of `old` onto `new` through shared customers; with
         `apply`, record it as the plan's next revision on `new`."""
         from segtrail.services.thread import carry
 
         return carry(self, old, new, min_jaccard, apply)
 
-    def compare(self, a: str, b: str, flags: dict[str, str] | None = None) -> dict:
+    def compare(self, a: str, b: str, flags: dict[str, str] | None = None) -> Comparison:
         """Two lenses' views of the same customers; `flags` (e.g. {"fit": "poor"}) marks
         segments of `b` that strategies of `a` should not reach."""
         from segtrail.services.thread import compare
 
         return compare(self, a, b, flags)
 
-    def why(self, strategy: str) -> dict:
+    def why(self, strategy: str) -> Thread:
         """The thread from a strategy back to every hypothesis it was mapped on."""
         from segtrail.services.thread import why
 
@@ -422,21 +495,21 @@ class Workspace:
 
     # --- campaigns and audiences ---------------------------------------------------------
 
-    def campaign_import(self, path: str | Path, name: str, strategy: str) -> dict:
+    def campaign_import(self, path: str | Path, name: str, strategy: str) -> CampaignImport:
         """Record what was sent to whom under `strategy` (treatment or control) and who
         responded."""
         from segtrail.services.campaigns import import_campaign
 
         return import_campaign(self, path, name, strategy)
 
-    def campaign_report(self, name: str, by: str | None = None) -> dict:
+    def campaign_report(self, name: str, by: str | None = None) -> CampaignReport:
         """Response per segment of version `by` (default: where the strategy is mapped),
         with intervals, uplift and tests."""
         from segtrail.services.campaigns import report
 
         return report(self, name, by)
 
-    def campaigns(self) -> list[dict]:
+    def campaigns(self) -> list[CampaignSummary]:
         """Every imported campaign."""
         from segtrail.services.campaigns import list_campaigns
 
@@ -455,7 +528,8 @@ class Workspace:
         size: int | float = 0.05,
         name: str | None = None,
         random_seed: int = 0,
-    ) -> dict:
+        raw: bool = False,
+    ) -> Lookalike:
         """Rank the customers of dataset `pool` by similarity to a seed (a segment
         `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
         column) and write the best `size` (customers, or a share of the pool if a float)
@@ -474,29 +548,34 @@ class Workspace:
             size=size,
             name=name,
             random_seed=random_seed,
+            raw=raw,
         )
 
-    def audiences(self) -> list[dict]:
+    def audiences(self) -> list[AudienceSummary]:
         """Every recorded audience."""
         from segtrail.services.audiences import list_audiences
 
         return list_audiences(self)
 
-    def audience_export(self, target: str, fmt: str, out: str | Path) -> dict:
+    def audience_export(
+        self, target: str, fmt: str, out: str | Path, *, raw: bool = False
+    ) -> AudienceExport:
         """Write a segment (`LENS@N:S`) or a lookalike audience for an ad platform (csv,
         meta or google), with a provenance file beside it."""
         from segtrail.services.audiences import export_audience
 
-        return export_audience(self, target, fmt, out)
+        return export_audience(self, target, fmt, out, raw=raw)
 
-    def report(self, ref: str, out: str | Path, diff: str | None = None) -> dict:
+    def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
         """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
         from segtrail.report.html import write_report
 
         return write_report(self, ref, out, diff)
 
 
-def _ingest_frame(ws: Workspace, frame: pd.DataFrame, id_column: str, name: str | None) -> dict:
+def _ingest_frame(
+    ws: Workspace, frame: pd.DataFrame, id_column: str, name: str | None
+) -> DatasetInfo:
     """A DataFrame goes through exactly the checks a file gets: it is written as Parquet to a
     temporary folder and ingested from there."""
     import tempfile

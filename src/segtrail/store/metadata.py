@@ -228,6 +228,8 @@ class MetadataStore:
             raise
 
     def _raise_damaged(self, error: DBAPIError) -> None:
+        if "disk is full" in str(error.orig).lower():
+            raise SegtrailError("the disk is full; nothing was recorded") from None
         if _damaged(error):
             first = str(error.orig).splitlines()[0] if str(error.orig) else type(error).__name__
             raise Damaged(

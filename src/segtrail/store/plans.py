@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
 
-from segtrail.errors import Conflict
+from segtrail.errors import Conflict, NotFound
 from segtrail.store import schema
 from segtrail.store.metadata import dumps, loads
 
@@ -61,6 +61,46 @@ class Strategies:
             )
 
         self.db.write(work, what=f"strategy {name}")
+
+    def revise(self, name: str, changes: dict[str, Any], author: str) -> int:
+        """Record the next revision of a strategy: its newest revision with `changes`
+        (message, channels, offer, owner) applied. Returns the new revision number."""
+        st = schema.strategies
+
+        def work(connection: Connection) -> int:
+            latest = connection.execute(
+                select(st).where(st.c.name == name).order_by(st.c.revision.desc()).limit(1)
+            ).first()
+            if latest is None:
+                raise NotFound(f"no strategy {name!r}; add it with `segtrail strategy add`")
+            values = {
+                "message": latest.message,
+                "channels": loads(latest.channels),
+                "offer": latest.offer,
+                "owner": latest.owner,
+                **changes,
+            }
+            event_id = self.db.record_event(
+                connection,
+                author,
+                "strategy-edit",
+                name,
+                {"revision": latest.revision + 1, "changed": sorted(changes)},
+            )
+            connection.execute(
+                insert(st).values(
+                    name=name,
+                    revision=latest.revision + 1,
+                    message=values["message"],
+                    channels=dumps(values["channels"]),
+                    offer=values["offer"],
+                    owner=values["owner"],
+                    event_id=event_id,
+                )
+            )
+            return latest.revision + 1
+
+        return self.db.write(work, what=f"the edit of strategy {name}")
 
     def rows(self, name: str | None = None) -> list[Row]:
         """Every revision (of one strategy or all), by name then revision."""

@@ -187,7 +187,15 @@ class Segmentations:
         """Name/description history per segment, oldest first."""
         sl, e = schema.segment_labels, schema.events
         query = (
-            select(sl.c.segment, sl.c.name, sl.c.description, e.c.at, e.c.author, e.c.action)
+            select(
+                sl.c.segment,
+                sl.c.name,
+                sl.c.description,
+                e.c.at,
+                e.c.author,
+                e.c.action,
+                e.c.details,
+            )
             .join(e, sl.c.event_id == e.c.id)
             .where(sl.c.segmentation_id == segmentation_id)
             .order_by(sl.c.id)
@@ -201,6 +209,11 @@ class Segmentations:
                     "at": row["at"],
                     "author": row["author"],
                     "automatic": row["action"] in ("segment", "revisit"),
+                    "carried_from": (
+                        loads(row["details"])["carried_from"].get(str(row["segment"]))
+                        if row["action"] == "inherit-names"
+                        else None
+                    ),
                 }
             )
         return out
@@ -274,6 +287,46 @@ class Annotations:
             return previous.name
 
         return self.db.write(work, what=f"the name of {subject}")
+
+    def inherit(
+        self,
+        segmentation_id: int,
+        names: dict[int, tuple[str, str | None, str]],
+        tags: dict[int, dict[str, str]],
+        author: str,
+        subject: str,
+    ) -> None:
+        """Give segments the names (segment -> (name, description, carried from LENS@N:S))
+        and tags of the segments they continue, in one transaction with one event."""
+
+        def work(connection: Connection) -> None:
+            carried = {str(s): origin for s, (_n, _d, origin) in names.items()}
+            event_id = self.db.record_event(
+                connection, author, "inherit-names", subject, {"carried_from": carried}
+            )
+            for segment, (name, description, _origin) in names.items():
+                connection.execute(
+                    insert(schema.segment_labels).values(
+                        segmentation_id=segmentation_id,
+                        segment=segment,
+                        name=name,
+                        description=description,
+                        event_id=event_id,
+                    )
+                )
+            for segment, pairs in tags.items():
+                for key, value in pairs.items():
+                    connection.execute(
+                        insert(schema.segment_tags).values(
+                            segmentation_id=segmentation_id,
+                            segment=segment,
+                            key=key,
+                            value=value,
+                            event_id=event_id,
+                        )
+                    )
+
+        self.db.write(work, what=f"the names carried onto {subject}")
 
     def tag(
         self,
