@@ -187,6 +187,14 @@ def full(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[Worksp
     ws.campaign_import(folder / "campaign.csv", "spring-wave", "spring")
     ws.export(ref, folder / "export.csv")
     ws.lookalike("customers", folder / "audience.csv", seed=f"{ref}:0", size=10)
+    ws.holdout_create(0.1, seed=1)
+    ws.campaign_design("designed", "spring", out=folder / "design.csv")
+    import sqlite3
+
+    with sqlite3.connect(folder / "source.db") as source:
+        source.execute("CREATE TABLE people (id TEXT, x REAL)")
+        source.executemany("INSERT INTO people VALUES (?, ?)", [(f"P{i}", i) for i in range(9)])
+    ws.ingest_sql("SELECT * FROM people", f"sqlite:///{folder / 'source.db'}", "id", "people")
     yield ws
     ws.close()
 

@@ -44,9 +44,17 @@ def _refuse_datasets(workspace: Path) -> None:
         )
 
 
+def _sqlite_only(backend: str) -> None:
+    """These tests reach into the workspace's own SQLite file (to make a write fail, or to
+    lose the history); a server database is not a file in the workspace."""
+    if backend != "sqlite":
+        pytest.skip("SQLite only: works on the workspace's database file")
+
+
 def test_a_failing_ingest_takes_back_its_object(
-    workspace: Path, cli: Runner, customers_csv: Path
+    workspace: Path, cli: Runner, customers_csv: Path, backend: str
 ) -> None:
+    _sqlite_only(backend)
     _refuse_datasets(workspace)
     before = hash_tree(workspace)
     result = cli("ingest", customers_csv, "--id", "customer_id")
@@ -59,11 +67,12 @@ def test_a_failing_ingest_takes_back_its_object(
 
 
 def test_a_failure_keeps_an_object_a_record_already_uses(
-    populated: Path, cli: Runner, customers_csv: Path
+    populated: Path, cli: Runner, customers_csv: Path, backend: str
 ) -> None:
     """Re-importing the same bytes under another name writes nothing new; when that insert
     fails, the object customers@1 uses must stay (content addressing: same bytes, one
     object)."""
+    _sqlite_only(backend)
     objects = _objects(populated / ".segtrail" / "objects")
     _refuse_datasets(populated)
     result = cli("ingest", customers_csv, "--id", "customer_id", "--name", "again")
@@ -74,8 +83,9 @@ def test_a_failure_keeps_an_object_a_record_already_uses(
 
 
 def test_a_failing_python_api_call_takes_back_its_object(
-    workspace: Path, customers_csv: Path
+    workspace: Path, customers_csv: Path, backend: str
 ) -> None:
+    _sqlite_only(backend)
     _refuse_datasets(workspace)
     with (
         pytest.raises(Exception),  # noqa: B017  whatever the store makes of the refusal
@@ -178,9 +188,12 @@ def test_a_negative_grace_period_is_refused(populated: Path, cli: Runner) -> Non
 
 
 @pytest.mark.parametrize("how", ["deleted", "emptied"])
-def test_objects_without_any_history_are_a_problem(populated: Path, run: Runner, how: str) -> None:
+def test_objects_without_any_history_are_a_problem(
+    populated: Path, run: Runner, how: str, backend: str
+) -> None:
     """In fresh processes (as a user meets it): connections the in-process runner keeps
     open would still see the old file."""
+    _sqlite_only(backend)
     db = populated / ".segtrail" / "segtrail.db"
     objects = _objects(populated / ".segtrail" / "objects")
     for scratch in db.parent.glob("segtrail.db-*"):  # the WAL's scratch files go with it
@@ -198,10 +211,13 @@ def test_objects_without_any_history_are_a_problem(populated: Path, run: Runner,
     assert _objects(populated / ".segtrail" / "objects") == objects
 
 
-def test_a_database_replaced_by_a_fresh_schema_is_a_problem_for_fsck(populated: Path) -> None:
+def test_a_database_replaced_by_a_fresh_schema_is_a_problem_for_fsck(
+    populated: Path, backend: str
+) -> None:
     """Tables but not one event (not even `init`): a fresh schema under the old objects. The
     workspace opens (the schema is segtrail's), but fsck says what happened, and prune
     removes nothing, though every object looks unreferenced."""
+    _sqlite_only(backend)
     db = populated / ".segtrail" / "segtrail.db"
     objects = _objects(populated / ".segtrail" / "objects")
     for path in db.parent.glob("segtrail.db*"):

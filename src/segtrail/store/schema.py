@@ -233,7 +233,7 @@ holdouts = Table(
     Column("id", Integer, primary_key=True),
     Column("share", Float, nullable=False),
     Column("seed", BigInteger, nullable=False),
-    Column("method", String(60), nullable=False),  # how membership is computed from the id
+    Column("method", Text, nullable=False),  # how membership is computed from the id
     Column("summary", Text, nullable=False),  # JSON: members per dataset when created
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
@@ -633,7 +633,7 @@ def _step_6() -> Migration:
         Column("id", Integer, primary_key=True),
         Column("share", Float, nullable=False),
         Column("seed", BigInteger, nullable=False),
-        Column("method", String(60), nullable=False),
+        Column("method", Text, nullable=False),
         Column("summary", Text, nullable=False),
         Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
     )
