@@ -20,7 +20,15 @@ from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
 from segtrail.engine.algorithms import get_algorithm
-from segtrail.engine.features import build_spec, describe_spec, fit_features
+from segtrail.engine.algorithms.base import sample_rows
+from segtrail.engine.choice import default_fit
+from segtrail.engine.features import (
+    build_spec,
+    describe_spec,
+    feature_contributions,
+    fit_features,
+    model_matrix,
+)
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
 from segtrail.engine.quality import quality_metrics
@@ -57,7 +65,7 @@ def segment(
     *,
     features: list[str] | None = None,
     exclude: list[str] | None = None,
-    algorithm: str = "kmeans",
+    algorithm: str | None = None,
     k: int | str = "auto",
     k_range: tuple[int, int] = (2, 12),
     parent: str | None = None,
@@ -66,13 +74,17 @@ def segment(
     params: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """Cluster a dataset and record the result as the next version of `lens`."""
+    """Cluster a dataset and record the result as the next version of `lens`.
+
+    ``algorithm`` None (or "auto"): segtrail chooses the algorithm, k and column weights
+    from the data (``engine.choice``) and says why in the version's notes."""
     check_name(lens, "lens")
+    algorithm = None if algorithm in (None, "auto") else algorithm
     if not hypothesis or not hypothesis.strip():
         raise SegtrailError("--hypothesis is required: say why these features, what you expect")
     parent_row = resolve_segmentation(ws, parent) if parent else None
     requested = {"k": _check_k(k), "k_range": _check_k_range(k_range), **(params or {})}
-    if requested["k"] != "auto" and not get_algorithm(algorithm).takes_k:
+    if algorithm is not None and requested["k"] != "auto" and not get_algorithm(algorithm).takes_k:
         raise SegtrailError(f"{algorithm} finds the number of segments itself; leave out --k")
     request = {
         "features": features,
@@ -125,6 +137,8 @@ def revisit(
     old_dataset = resolve_dataset(ws, old["dataset_id"])
     dataset_row = resolve_dataset(ws, dataset or old_dataset["name"])
     request = json.loads(old["params"])["request"]
+    if request.pop("algorithm_chosen_by", None):  # the default path chooses on the new data
+        request["algorithm"] = None
     text = hypothesis or (
         f"Revisit of {old['lens']}@{old['version']} on "
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
@@ -141,23 +155,48 @@ def compute(
     request: dict,
     progress: Progress | None = None,
 ) -> dict:
-    """The pure part of `segment`: from a customer frame to labels, metrics and profiles."""
+    """The pure part of `segment`: from a customer frame to labels, metrics and profiles.
+
+    With no algorithm in the request, ``engine.choice.default_fit`` chooses it (with k and
+    column weights); the latent class model (``lca``) sees ``features.model_matrix``
+    (codes and NaN), every other algorithm the standardized one-hot matrix."""
     progress = progress or _noop
-    algo = get_algorithm(request["algorithm"])
     spec = build_spec(
         frame, kinds, id_column, request["features"], request["exclude"], request["weights"]
     )
     progress("preparing features", None)
     X, fitted = fit_features(frame, spec)
-    progress(f"clustering {len(frame):,} customers with {algo.name}", None)
+    M, levels, weights = model_matrix(frame, fitted)
+    names = [col["column"] for col in fitted["columns"]]
+    params = dict(request["params"])
     # Small fits run faster on one thread: OpenMP threads fighting over two busy cores cost
     # more than they bring below a few tens of thousands of rows.
     threads = 1 if len(frame) < PARALLEL_ABOVE else None
+    decision = None
     with threadpool_limits(limits=threads):
-        result = algo.fit(X, dict(request["params"]), request["seed"])
+        if request["algorithm"] is None:
+            progress(f"choosing the model for {len(frame):,} customers", None)
+            k_request, k_range = params.pop("k"), tuple(params.pop("k_range"))
+            result, decision = default_fit(
+                M, levels, weights, names, k_request, k_range, request["seed"], progress, params
+            )
+            algo = get_algorithm(decision["algorithm"])
+        else:
+            algo = get_algorithm(request["algorithm"])
+            if algo.name == "lca":
+                params |= {"levels": levels, "feature_weights": weights}
+            progress(f"clustering {len(frame):,} customers with {algo.name}", None)
+            result = algo.fit(M if algo.name == "lca" else X, params, request["seed"])
+    model_X = M if algo.name == "lca" else X
+    if algo.name == "lca":
+        fitted = {**fitted, "model_input": "model_matrix"}  # how `assign` must prepare rows
     labels = result.labels
     used = dict(result.params)
     selection = used.pop("k_selection", None)
+    if decision is not None:
+        selection = decision["selection"]
+        used["chosen_by"] = "segtrail (no --algorithm given)"
+        used["noise_columns"] = decision["noise"]
     progress("measuring quality", None)
     quality = quality_metrics(X, labels, request["seed"])
     progress("measuring stability (bootstrap)", None)
@@ -166,7 +205,7 @@ def compute(
         refit_params["n_init"] = min(int(refit_params["n_init"]), STABILITY_N_INIT)
     with threadpool_limits(limits=1):  # refits run on small samples
         stability = bootstrap_stability(
-            X,
+            model_X,
             labels,
             lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
             n_boot=STABILITY_BOOTSTRAPS,
@@ -195,10 +234,31 @@ def compute(
         "profiles": profiles,
         "spec": spec,
         "fitted": fitted,
-        "features": describe_spec(fitted),
+        "features": _with_contributions(describe_spec(fitted), M, levels, labels, used),
         "k": k,
+        "algorithm": algo.name,
         "confidence_meaning": algo.confidence_meaning,
     }
+
+
+CONTRIBUTION_SAMPLE = 50_000
+
+
+def _with_contributions(
+    rows: list[dict], M: np.ndarray, levels: list[int], labels: np.ndarray, used: dict
+) -> list[dict]:
+    """Each feature row plus how much the segments explain of it (on a seeded sample) and
+    the weight the model gave it (0 for columns left out as pure noise)."""
+    idx = sample_rows(len(M), CONTRIBUTION_SAMPLE, 0)
+    contributions = feature_contributions(M[idx], levels, labels[idx])
+    model_weights = used.get("feature_weights")
+    out = []
+    for j, (row, c) in enumerate(zip(rows, contributions, strict=True)):
+        extra = {"explained": c["explained"], "bic_gain": c["bic_gain"], "noise": c["noise"]}
+        if model_weights is not None:
+            extra["model_weight"] = float(model_weights[j])
+        out.append({**row, **extra})
+    return out
 
 
 def _run_and_record(
@@ -223,6 +283,8 @@ def _run_and_record(
     ]
     frame = load_frame(ws, dataset_row, wanted)
     out = compute(frame, kinds, id_column, request, progress)
+    if request["algorithm"] is None:  # recorded as chosen; a revisit chooses again
+        request = {**request, "algorithm": out["algorithm"], "algorithm_chosen_by": "segtrail"}
 
     progress("saving", None)
     scalars = {key: v for key, v in out["state"].items() if not isinstance(v, np.ndarray)}

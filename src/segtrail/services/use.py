@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import insert
 
 from segtrail.engine.algorithms import get_algorithm
-from segtrail.engine.features import transform_features
+from segtrail.engine.features import model_matrix, transform_features
 from segtrail.errors import InputError, SegtrailError
 from segtrail.readers import normalize_ids, read_table
 from segtrail.services.datasets import resolve_dataset
@@ -121,7 +121,10 @@ def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
     frame = table.to_pandas()
     fitted = json.loads(row["feature_spec"])["fitted"]
     try:
-        X = transform_features(frame, fitted)
+        if fitted.get("model_input") == "model_matrix":  # the latent class model's input
+            X = model_matrix(frame, fitted)[0]
+        else:
+            X = transform_features(frame, fitted)
     except SegtrailError as e:
         raise InputError(f"{name}: {e}") from None
     params = json.loads(row["params"])

@@ -9,6 +9,7 @@ from segtrail.engine.algorithms.dbscan import DBSCAN
 from segtrail.engine.algorithms.gmm import GMM
 from segtrail.engine.algorithms.hdbscan import HDBSCAN
 from segtrail.engine.algorithms.kmeans import KMeans
+from segtrail.engine.algorithms.lca import LCA
 from segtrail.errors import SegtrailError
 
 REGISTRY: dict[str, Algorithm] = {
@@ -17,6 +18,7 @@ REGISTRY: dict[str, Algorithm] = {
     "hdbscan": HDBSCAN(),
     "gmm": GMM(),
     "agglomerative": Agglomerative(),
+    "lca": LCA(),
 }
 DEFAULT_ALGORITHM = "kmeans"
 
