@@ -191,9 +191,9 @@ def _print_contributions(result: dict) -> None:
         if f.get("model_weight") == 0 and f["noise"]:
             verdict = "pure noise: left out of the segments (weight 0)"
         elif f["noise"]:
-            verdict = "looks like pure noise for these segments"
+            verdict = "the segments barely differ on it (no more than chance)"
         else:
-            verdict = "carries segment structure"
+            verdict = "differs between segments"
         what = "variation" if f["kind"] in ("numeric", "datetime") else "spread over its levels"
         console.print(f"  {f['column']}: {f['explained']:.0%} of its {what}; {verdict}")
 

@@ -20,11 +20,13 @@ Rules (each decision comes with a sentence for the version's notes):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.features import Progress, dependence_screen
-from segtrail.engine.kmixture import SWEEP_SAMPLE, mixture_sweep
+from segtrail.engine.kmixture import SWEEP_SAMPLE, add_split_half, mixture_sweep
 
 MAX_NOISE_SHARE = 0.5  # never drop more than half of the columns as noise
 
@@ -55,9 +57,14 @@ def choose_default(
             f"pure-noise columns left out of the segments (weight 0): {words}; each is "
             "independent of every other column, so it carries no segment structure"
         )
+    algorithm = "lca"
     selection = None
-    if k in (None, "auto"):
+    if not any(levels):  # all numeric: k-means' model or one spread per segment?
+        algorithm, selection, reason = compare_numeric(M, layout, k, k_range, seed, progress)
+        notes[0] = reason
+    elif k in (None, "auto"):
         selection, _, _ = mixture_sweep(M, k_range, seed, layout, progress=progress)
+    if k in (None, "auto"):
         chosen = int(selection["chosen_k"])
         notes.append(f"k={chosen} chosen automatically: {selection['rule']}")
         if selection["runner_up"] is not None and selection["runner_up_close"]:
@@ -65,13 +72,48 @@ def choose_default(
         notes += selection["notes"]
     else:
         chosen = int(k)
+    params = {"k": chosen, **layout} if algorithm == "lca" else {"k": chosen}
     return {
-        "algorithm": "lca",
-        "params": {"k": chosen, **layout},
+        "algorithm": algorithm,
+        "params": params,
         "selection": selection,
         "noise": [names[j] for j in noise],
+        "weights": weights,
         "notes": notes,
     }
+
+
+def compare_numeric(
+    M: np.ndarray, layout: dict, k, k_range, seed: int, progress
+) -> tuple[str, dict, str]:
+    """All-numeric data: the latent class model with a spread per segment and column
+    against its special case with one spread per column shared by every segment, the model
+    k-means assumes (on standardized columns). The lower best BIC wins; a tie goes to
+    k-means (simpler, and the usual choice). Returns (algorithm, k selection, reason)."""
+    low, high = (k, k) if k not in (None, "auto") else k_range
+    own, _, _ = mixture_sweep(M, (low, high), seed, layout, progress=progress, split_half=False)
+    shared_layout = {**layout, "shared_variance": True}
+    shared, _, _ = mixture_sweep(M, (low, high), seed, shared_layout, split_half=False)
+    best_own = min(r["bic"] for r in own["curve"])
+    best_shared = min(r["bic"] for r in shared["curve"])
+    if best_shared <= best_own:
+        chosen, algorithm, layout = shared, "kmeans", shared_layout
+        reason = (
+            "k-means chosen (no --algorithm given): every feature is numeric, and one spread "
+            "per column shared by all segments (the model k-means assumes) fits as well as a "
+            f"spread per segment (BIC {best_shared:,.0f} vs {best_own:,.0f})"
+        )
+    else:
+        chosen, algorithm = own, "lca"
+        reason = (
+            "latent class model chosen (no --algorithm given): every feature is numeric, and "
+            "segments with their own spread per column fit better than the one shared spread "
+            f"k-means assumes (BIC {best_own:,.0f} vs {best_shared:,.0f}); missing values are "
+            "left out, not imputed"
+        )
+    if k in (None, "auto"):
+        add_split_half(chosen, M[sample_rows(len(M), SWEEP_SAMPLE, seed)], layout, seed)
+    return algorithm, chosen, reason
 
 
 def _algorithm_reason(levels: list[int], names: list[str]) -> str:
@@ -79,14 +121,11 @@ def _algorithm_reason(levels: list[int], names: list[str]) -> str:
     if categorical:
         return (
             "latent class model chosen (no --algorithm given): the data has categorical or "
-            f"yes/no columns ({', '.join(categorical[:6])}{'...' if len(categorical) > 6 else ''}), "
-            "which it models by each segment's level shares rather than by distances "
-            "between 0/1 columns; missing values are left out, not imputed"
+            f"yes/no columns ({_names(categorical)}), which it models by each segment's level "
+            "shares rather than by distances between 0/1 columns; missing values are left "
+            "out, not imputed"
         )
-    return (
-        "latent class model chosen (no --algorithm given): numeric columns, each modelled "
-        "with its own mean and spread per segment; missing values are left out, not imputed"
-    )
+    return "every feature is numeric"  # replaced by compare_numeric's reason
 
 
 def _noise_columns(screen: list[dict], weights: list[float]) -> list[int]:
@@ -107,15 +146,28 @@ def default_fit(
     seed: int,
     progress: Progress | None = None,
     extra_params: dict | None = None,
+    kmeans_matrix: Callable[[list[float]], np.ndarray] | None = None,
 ):
     """``choose_default`` then the chosen model fitted on every row (sample and assign).
-    Returns (FitResult, decision); the FitResult's notes start with the decision's."""
+    ``kmeans_matrix(weights)`` gives the standardized one-hot matrix with those column
+    weights, for when k-means is chosen. Returns (FitResult, decision); the FitResult's
+    notes start with the decision's, and ``decision["matrix"]`` is the matrix it saw."""
     from segtrail.engine.algorithms import get_algorithm
 
     decision = choose_default(M, levels, weights, names, k, k_range, seed, progress)
     algo = get_algorithm(decision["algorithm"])
     if progress:
         progress(f"fitting {algo.name} with k={decision['params']['k']}", None)
-    result = algo.fit(M, {**(extra_params or {}), **decision["params"]}, seed)
+    if algo.name == "kmeans":
+        if kmeans_matrix is None:
+            raise ValueError("k-means was chosen but no kmeans_matrix was given")
+        decision["matrix"] = kmeans_matrix(decision["weights"])
+    else:
+        decision["matrix"] = M
+    result = algo.fit(decision["matrix"], {**(extra_params or {}), **decision["params"]}, seed)
     result.notes[:0] = decision["notes"]
     return result, decision
+
+
+def _names(names: list[str], most: int = 6) -> str:
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")

@@ -491,9 +491,9 @@ def feature_contributions(X: np.ndarray, levels: list[int], labels: np.ndarray) 
             gain, explained, extra = _numeric_gain(x, lab, counts, present, k)
         else:
             gain, explained, extra = _categorical_gain(x, lab, n_levels, k)
-        bic_gain = 2 * gain - extra * math.log(n)
+        bic_gain = float(2 * gain - extra * math.log(n))
         out.append(
-            {"explained": float(explained), "bic_gain": float(bic_gain), "noise": bic_gain <= 0}
+            {"explained": float(explained), "bic_gain": bic_gain, "noise": bool(bic_gain <= 0)}
         )
     return out
 

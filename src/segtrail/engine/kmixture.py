@@ -76,7 +76,11 @@ def mixture_sweep(
     if progress:
         progress(f"trying k = {low}..{high} (latent class model)", 0.0)
     algo = LCA()
-    layout = {key: params[key] for key in ("levels", "feature_weights") if key in params}
+    layout = {
+        key: params[key]
+        for key in ("levels", "feature_weights", "shared_variance")
+        if key in params
+    }
     fits = algo.sweep(Xs, ks, layout, seed)
     curve = []
     for k in ks:
@@ -135,6 +139,8 @@ def split_half_agreement(X: np.ndarray, ks: list[int], layout: dict, seed: int) 
     full = Data(X, levels, weights)
     labels = []
     for h, rows in enumerate(halves):
-        models = grow(Data(X[rows], levels, weights), max(ks), 2, seed + h, VAR_FLOOR)
+        half = Data(X[rows], levels, weights)
+        half.shared_variance = bool(layout.get("shared_variance", False))
+        models = grow(half, max(ks), 2, seed + h, VAR_FLOOR)
         labels.append({k: np.argmax(models[k].posterior(full), axis=1) for k in ks})
     return {k: float(adjusted_rand_score(labels[0][k], labels[1][k])) for k in ks}

@@ -28,6 +28,7 @@ from segtrail.engine.features import (
     feature_contributions,
     fit_features,
     model_matrix,
+    transform_features,
 )
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
@@ -178,9 +179,21 @@ def compute(
             progress(f"choosing the model for {len(frame):,} customers", None)
             k_request, k_range = params.pop("k"), tuple(params.pop("k_range"))
             result, decision = default_fit(
-                M, levels, weights, names, k_request, k_range, request["seed"], progress, params
+                M,
+                levels,
+                weights,
+                names,
+                k_request,
+                k_range,
+                request["seed"],
+                progress,
+                params,
+                kmeans_matrix=lambda w: transform_features(frame, _reweighted(fitted, w)),
             )
             algo = get_algorithm(decision["algorithm"])
+            if algo.name == "kmeans":  # noise columns at weight 0 in what assign replays
+                fitted = _reweighted(fitted, decision["weights"])
+                X = decision["matrix"]
         else:
             algo = get_algorithm(request["algorithm"])
             if algo.name == "lca":
@@ -242,6 +255,11 @@ def compute(
 
 
 CONTRIBUTION_SAMPLE = 50_000
+
+
+def _reweighted(fitted: dict, weights: list[float]) -> dict:
+    columns = [{**c, "weight": w} for c, w in zip(fitted["columns"], weights, strict=True)]
+    return {**fitted, "columns": columns}
 
 
 def _with_contributions(

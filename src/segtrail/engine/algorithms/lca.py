@@ -52,7 +52,7 @@ from segtrail.errors import SegtrailError
 SAMPLE_SIZE = 50_000
 START_SAMPLE = 5_000  # rows on which the starts (and the k-1 splits) are searched
 N_INIT = 4
-SCREEN_ITER = 15
+SCREEN_ITER = 10
 MAX_ITER = 300
 TOL = 1e-6  # relative change of the log-likelihood per row
 VAR_FLOOR = 0.01  # in standardized units: a class cannot be narrower than 0.1 sd
@@ -128,6 +128,7 @@ class LCA(Algorithm):
         X = as_model_matrix(X)
         levels, weights = layout(params, X.shape[1])
         data = Data(X, levels, weights)
+        data.shared_variance = bool(params.get("shared_variance", False))
         var_floor = float(params.get("var_floor", VAR_FLOOR))
         n_init = int(params.get("sweep_n_init", 3))
         out = {}
@@ -207,6 +208,7 @@ class Data:
         self.n = len(X)
         self.levels = levels
         self.feature_weights = weights
+        self.shared_variance = False  # True: the k-means-like model (see ``m_step``)
         self.num_weights = weights[num]
         x = X[:, num].astype(np.float64)
         self.mask = ~np.isnan(x)
@@ -280,6 +282,7 @@ class Model:
         self.feature_weights = np.asarray(feature_weights, dtype=np.float64)
         self.loglik = -np.inf
         self.converged = False
+        self.shared_variance = False
 
     @classmethod
     def from_state(cls, state: dict) -> Model:
@@ -323,7 +326,8 @@ class Model:
         active = self.feature_weights > 0
         num = int(((self.levels == 0) & active).sum())
         cat = int((self.levels[(self.levels > 0) & active] - 1).sum())
-        return (k - 1) + k * (2 * num + cat)
+        spreads = num if self.shared_variance else k * num
+        return (k - 1) + k * (num + cat) + spreads
 
     def bic(self, n: int) -> float:
         return -2 * self.loglik + self.n_params() * np.log(n)
@@ -339,6 +343,9 @@ def m_step(data: Data, resp: np.ndarray, var_floor: float) -> Model:
         variances = np.maximum((resp.T @ data.x2) / denom - means**2, 0.0) + floor
         empty = denom < 1e-6  # a class with no observed value of a column: neutral values
         means[empty], variances[empty] = 0.0, 1.0
+        if data.shared_variance:  # one spread per column for every class (k-means' model)
+            pooled = (denom * variances).sum(axis=0) / denom.sum(axis=0)
+            variances = np.broadcast_to(pooled, variances.shape).copy()
     else:
         means = variances = np.zeros((len(nk), 0))
     counts = resp.T @ data.onehot
@@ -348,7 +355,9 @@ def m_step(data: Data, resp: np.ndarray, var_floor: float) -> Model:
         block = counts[:, offset : offset + L] + PSEUDO_COUNT
         log_probs[:, offset : offset + L] = np.log(block / block.sum(axis=1, keepdims=True))
         offset += L
-    return Model(weights, means, variances, log_probs, data.levels, data.feature_weights)
+    model = Model(weights, means, variances, log_probs, data.levels, data.feature_weights)
+    model.shared_variance = data.shared_variance
+    return model
 
 
 def run_em(data: Data, resp: np.ndarray, var_floor: float, max_iter: int) -> Model:
