@@ -7,9 +7,11 @@ call, so most tests use it. Both return `Result(code, out, err)`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import traceback
@@ -65,12 +67,20 @@ def run_subprocess(
 
 def hash_tree(root: Path) -> dict[str, str]:
     """SHA-256 of every file under `root/.segtrail/`, by relative path: equal dicts mean
-    the workspace is byte-for-byte the same (and a diff shows which file changed)."""
+    the workspace is byte-for-byte the same (and a diff shows which file changed).
+
+    The SQLite database runs in WAL mode: committed changes may still sit in the write-ahead
+    log, so it is checkpointed into the database file first, and the log and its index
+    (`-wal`, `-shm`: scratch files SQLite recreates at will) are left out."""
     store = root / ".segtrail"
+    database = store / "segtrail.db"
+    if database.is_file():
+        with contextlib.closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return {
         str(p.relative_to(store)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(store.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
     }
 
 

@@ -32,6 +32,12 @@ class SegtrailError(Exception):
 
     code = "invalid_input"
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        # The input the message is about, in the services' words ("hypothesis", "segments");
+        # interfaces turn it into their own hint (the CLI: the option's flag).
+        self.field = field
+
     @property
     def kind(self) -> Kind:
         return KINDS[self.code]

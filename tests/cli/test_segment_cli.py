@@ -179,7 +179,7 @@ def test_an_unknown_column_is_named(
         (["--parent", "nosuch@1"], ["no segmentation nosuch@1"]),
         (["--parent", "base@0"], ["invalid segmentation 'base@0'"]),
         (["-l", "two words"], ["invalid lens name 'two words'"]),
-        (["-m", " "], ["--hypothesis is required"]),
+        (["-m", " "], ["a hypothesis is required", "(see --hypothesis)"]),
     ],
 )
 def test_bad_segment_input_is_refused(

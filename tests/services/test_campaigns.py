@@ -285,7 +285,7 @@ def test_unknown_campaign_and_unmapped_strategy(ws: Workspace, customers: pd.Dat
     imported = ws.campaign_import(path, "unmapped-wave", "unmapped")
     assert imported["checked_against"] == "customers@1"  # the dataset, for lack of a version
     assert imported["unknown_customers"] == 1
-    with pytest.raises(SegtrailError, match="--by"):
+    with pytest.raises(SegtrailError, match="say which version"):
         ws.campaign_report("unmapped-wave")
     assert ws.campaign_report("unmapped-wave", by="marketing@1")["unmatched"] == 1
     with pytest.raises(SegtrailError, match="already exists"):

@@ -460,6 +460,6 @@ def test_audience_names_are_unique(
     result = cli(
         "-w", sample.root, "lookalike", "--pool", "customers", "--out", tmp_path / "b.csv", *args
     )
-    assert result.code == 2 and "twice" in result.err and "already exists" in result.err
+    assert result.code == 3 and "twice" in result.err and "already exists" in result.err
     assert tree_hash(sample.root) == before
     assert not (tmp_path / "b.csv").exists()

@@ -96,7 +96,7 @@ def test_failed_migration_rolls_back_entirely(
 
 
 def test_newer_workspace_is_refused(old_workspace: Path) -> None:
-    with Workspace.open(old_workspace) as ws, ws.meta.begin() as connection:
+    with Workspace.open(old_workspace) as ws, ws.meta.engine.begin() as connection:
         connection.execute(
             schema.schema_migrations.insert().values(
                 version=schema.LATEST + 1, name="from the future", applied_at="2999-01-01"
@@ -114,7 +114,10 @@ def test_history_tables_are_append_only(old_workspace: Path, table: str) -> None
             count = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
         assert count > 0  # triggers fire per row: the table must hold one
         for statement in (f"UPDATE {table} SET {column} = {column}", f"DELETE FROM {table}"):
-            with pytest.raises(DBAPIError, match="append-only"), ws.meta.begin() as connection:
+            with (
+                pytest.raises(DBAPIError, match="append-only"),
+                ws.meta.engine.begin() as connection,
+            ):
                 connection.execute(text(statement))
         with ws.meta.read() as connection:
             assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == count

@@ -32,7 +32,8 @@ def main() -> None:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     except SegtrailError as e:
-        sys.stderr.write(f"error: {e}\n")
+        hint = f" (see --{e.field.replace('_', '-')})" if e.field else ""
+        sys.stderr.write(f"error: {e}{hint}\n")
         sys.exit(e.exit_code)
     except Exception as e:
         if not _is_usage_error(e):

@@ -18,6 +18,8 @@ from segtrail.cli.app import (
     parse_list,
     print_json,
 )
+from segtrail.errors import SegtrailError
+from segtrail.services.refs import is_count
 
 campaign_app = typer.Typer(
     help="Campaigns: who got which strategy and who responded.", no_args_is_help=True
@@ -170,6 +172,8 @@ def lookalike(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Rank a pool by similarity to a seed and write the best as a lookalike audience."""
+    size_value = _size(size)
+    top = _seed_top(seed_top) if seed_top is not None else None
     ws = open_workspace()
     with StepProgress(quiet or json_output) as progress:
         progress(f"ranking {pool} by similarity to the seed ({method})")
@@ -178,10 +182,10 @@ def lookalike(
             out,
             seed=seed,
             seed_ids=seed_ids,
-            seed_top=seed_top,
+            seed_top=top,
             features=parse_list(features),
             method=method,
-            size=size,
+            size=size_value,
             name=name,
         )
     if json_output:
@@ -209,6 +213,38 @@ def lookalike(
             ),
         )
     _print_table(table)
+
+
+def _size(text: str) -> int | float:
+    """--size: "500" customers, or "5%" of the pool (a share for the service)."""
+    value = text.strip()
+    try:
+        if value.endswith("%"):
+            share = float(value[:-1]) / 100
+            if not 0 < share <= 1:
+                raise ValueError
+            return share
+        if not is_count(value) or int(value) < 1:
+            raise ValueError
+        return int(value)
+    except (ValueError, OverflowError):
+        raise SegtrailError(
+            f"invalid --size {text!r}: a number of customers or a percentage, e.g. 500 or 5%"
+        ) from None
+
+
+def _seed_top(text: str) -> tuple[str, float]:
+    """--seed-top COLUMN:PERCENT -> (column, share)."""
+    column, colon, percent = text.rpartition(":")
+    try:
+        share = float(percent.strip().rstrip("%")) / 100
+    except ValueError:
+        share = -1.0
+    if not colon or not column or not 0 < share < 1:
+        raise SegtrailError(
+            f"invalid --seed-top {text!r}: expected COLUMN:PERCENT, e.g. annual_spend:5"
+        )
+    return column, share
 
 
 @audience_app.command("list")

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert
-
-from segtrail.errors import SegtrailError
-from segtrail.services.segmentations import (
-    adopted_version,
-    ref_of,
-    resolve_segmentation,
-    segment_labels,
-    statuses,
-)
-from segtrail.store import schema
+from segtrail.errors import InvalidInput
+from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_labels
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -24,7 +15,7 @@ def _check_segment(ws: Workspace, row: dict, segment: int) -> None:
     known = segment_labels(ws, row["id"])
     if segment not in known:
         choices = ", ".join(str(s) for s in sorted(known))
-        raise SegtrailError(f"{ref_of(row)} has no segment {segment} (segments: {choices})")
+        raise InvalidInput(f"{ref_of(row)} has no segment {segment} (segments: {choices})")
 
 
 def name_segment(
@@ -34,26 +25,10 @@ def name_segment(
     _check_segment(ws, row, segment)
     name = name.strip()
     if not name:
-        raise SegtrailError("a segment name cannot be empty")
-    previous = segment_labels(ws, row["id"])[segment][-1]
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            "name",
-            f"{ref_of(row)}:{segment}",
-            {"name": name, "previous": previous["name"], "description": description},
-        )
-        connection.execute(
-            insert(schema.segment_labels).values(
-                segmentation_id=row["id"],
-                segment=segment,
-                name=name,
-                description=description if description is not None else previous["description"],
-                event_id=event_id,
-            )
-        )
-    return {"version": ref_of(row), "segment": segment, "name": name, "previous": previous["name"]}
+        raise InvalidInput("a segment name cannot be empty")
+    subject = f"{ref_of(row)}:{segment}"
+    previous = ws.meta.annotations.name(row["id"], segment, name, description, ws.author, subject)
+    return {"version": ref_of(row), "segment": segment, "name": name, "previous": previous}
 
 
 def tag_segment(ws: Workspace, ref: str, segment: int, key: str, value: str | None) -> dict:
@@ -62,16 +37,9 @@ def tag_segment(ws: Workspace, ref: str, segment: int, key: str, value: str | No
     _check_segment(ws, row, segment)
     key = key.strip()
     if not key:
-        raise SegtrailError("a tag needs a key: KEY=VALUE")
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection, ws.author, "tag", f"{ref_of(row)}:{segment}", {"key": key, "value": value}
-        )
-        connection.execute(
-            insert(schema.segment_tags).values(
-                segmentation_id=row["id"], segment=segment, key=key, value=value, event_id=event_id
-            )
-        )
+        raise InvalidInput("a tag needs a key: KEY=VALUE")
+    subject = f"{ref_of(row)}:{segment}"
+    ws.meta.annotations.tag(row["id"], segment, key, value, ws.author, subject)
     return {"version": ref_of(row), "segment": segment, "key": key, "value": value}
 
 
@@ -79,40 +47,13 @@ def set_status(ws: Workspace, ref: str, status: str) -> dict:
     """adopt: this version becomes the lens's current one (the previously adopted version is
     marked superseded); retire: this version is kept but no longer in use."""
     if status not in ("adopted", "retired"):
-        raise SegtrailError(f"unknown status {status!r}")
+        raise InvalidInput(f"unknown status {status!r}")
     row = resolve_segmentation(ws, ref)
-    history = statuses(ws, [row["id"]]).get(row["id"], [])
-    current = history[-1]["status"] if history else "draft"
-    if current == status:
-        raise SegtrailError(f"{ref_of(row)} is already {status}")
-    superseded = None
-    if status == "adopted":
-        previous = adopted_version(ws, row["lens"])
-        if previous is not None and previous != row["version"]:
-            superseded = resolve_segmentation(ws, f"{row['lens']}@{previous}")
-    action = "adopt" if status == "adopted" else "retire"
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            action,
-            ref_of(row),
-            {"previous": current, "superseded": ref_of(superseded) if superseded else None},
-        )
-        connection.execute(
-            insert(schema.segmentation_status).values(
-                segmentation_id=row["id"], status=status, event_id=event_id
-            )
-        )
-        if superseded is not None:
-            connection.execute(
-                insert(schema.segmentation_status).values(
-                    segmentation_id=superseded["id"], status="superseded", event_id=event_id
-                )
-            )
+    previous, superseded = ws.meta.annotations.set_status(row["id"], status, ws.author, ref_of(row))
+    superseded_row = resolve_segmentation(ws, superseded) if superseded is not None else None
     return {
         "version": ref_of(row),
         "status": status,
-        "previous": current,
-        "superseded": ref_of(superseded) if superseded else None,
+        "previous": previous,
+        "superseded": ref_of(superseded_row) if superseded_row else None,
     }

@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import insert, select
 
 from segtrail.engine.audience import build_audience_file
 from segtrail.engine.features import build_spec, fit_features
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.lookalike import METHODS, estimate_recall, rank_lookalike, select_audience
 from segtrail.engine.profiles import profile_segments
-from segtrail.errors import InputError, NotFound, SegtrailError
+from segtrail.errors import Conflict, InputError, InvalidInput, NotFound, SegtrailError
 from segtrail.readers import read_table
-from segtrail.services.datasets import kinds_of, load_frame, register_object, resolve_dataset
+from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_segment_ref
 from segtrail.services.segmentations import (
     load_assignments,
@@ -28,7 +27,7 @@ from segtrail.services.segmentations import (
     segment_names,
 )
 from segtrail.services.use import output_format, record_export, write_frame
-from segtrail.store import schema
+from segtrail.store.usage import NewAudience
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -36,16 +35,18 @@ if TYPE_CHECKING:
 HOLDOUT = 0.3
 
 
-def parse_size(size: str | int, pool: int) -> int:
-    text = str(size).strip()
-    try:
-        value = round(pool * float(text[:-1]) / 100) if text.endswith("%") else int(text)
-    except (ValueError, OverflowError):
-        raise SegtrailError(
-            f"invalid --size {size!r}: a number of customers or a percentage"
-        ) from None
+def audience_size(size: int | float, pool: int) -> int:
+    """`size` customers (an int), or that share of the pool (a float in (0, 1])."""
+    if isinstance(size, bool) or not isinstance(size, int | float):
+        raise InvalidInput(f"invalid audience size {size!r}: a number of customers or a share")
+    if isinstance(size, float):
+        if not 0 < size <= 1:
+            raise InvalidInput(f"invalid audience share {size!r}: between 0 and 1")
+        value = round(pool * size)
+    else:
+        value = size
     if value < 1:
-        raise SegtrailError(f"--size {size!r} gives an empty audience")
+        raise InvalidInput(f"an audience size of {size!r} gives an empty audience")
     return value
 
 
@@ -71,12 +72,13 @@ def _seed_mask(
     id_column: str,
     seed: str | None,
     seed_ids: str | Path | None,
-    seed_top: str | None,
+    seed_top: tuple[str, float] | None,
 ) -> tuple[np.ndarray, dict, dict | None]:
     given = [x for x in (seed, seed_ids, seed_top) if x is not None]
     if len(given) != 1:
         raise SegtrailError(
-            "give exactly one of --seed LENS@N:SEGMENT, --seed-ids FILE, --seed-top COLUMN:PERCENT"
+            "give exactly one seed: a segment LENS@N:SEGMENT, a file of ids, or the top share "
+            "of a column"
         )
     pool_ids = pd.Index(frame[id_column].to_numpy())
     if seed is not None:
@@ -104,20 +106,14 @@ def _seed_mask(
             ids = ids.astype(str).str.strip()
         mask = _ids_in_pool(pool_ids, ids)
         return mask, {"kind": "ids", "file": str(path.resolve()), "seed_size": len(ids)}, None
-    column, colon, percent = str(seed_top).rpartition(":")
-    try:
-        share = float(percent.rstrip("%")) / 100
-    except ValueError:
-        share = -1.0
-    if not colon or not 0 < share < 1:
-        raise SegtrailError(
-            f"invalid --seed-top {seed_top!r}: expected COLUMN:PERCENT, e.g. annual_spend:5"
-        )
+    column, share = seed_top
+    if not 0 < share < 1:
+        raise InvalidInput(f"invalid top share {share!r} of {column!r}: between 0 and 1")
     if column not in frame.columns:
-        raise SegtrailError(f"--seed-top: no column {column!r} in the pool")
+        raise InvalidInput(f"the seed's column {column!r} is not in the pool")
     values = pd.to_numeric(frame[column], errors="coerce")
     if values.notna().sum() == 0:
-        raise SegtrailError(f"--seed-top: column {column!r} is not numeric")
+        raise InvalidInput(f"the seed's column {column!r} is not numeric")
     threshold = values.quantile(1 - share)
     mask = (values >= threshold).fillna(False).to_numpy(dtype=bool)
     return (
@@ -164,19 +160,19 @@ def lookalike(
     *,
     seed: str | None = None,
     seed_ids: str | Path | None = None,
-    seed_top: str | None = None,
+    seed_top: tuple[str, float] | None = None,
     features: list[str] | None = None,
     method: str = "centroid",
-    size: str | int = "5%",
+    size: int | float = 0.05,
     name: str | None = None,
     random_seed: int = 0,
 ) -> dict:
     if method not in METHODS:
         raise SegtrailError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
-    existing = {r["name"] for r in ws.meta.fetch(select(schema.audiences.c.name))}
+    existing = ws.meta.audiences.names()
     name = check_name(name, "audience") if name else f"lookalike-{len(existing) + 1}"
     if name in existing:  # checked before the (long) ranking, not after
-        raise SegtrailError(f"an audience named {name!r} already exists")
+        raise Conflict(f"an audience named {name!r} already exists")
     _check_out(out)
     dataset = resolve_dataset(ws, pool)
     kinds = kinds_of(dataset)
@@ -190,13 +186,13 @@ def lookalike(
         )
     seed_info["in_pool"] = int(mask.sum())
     if features is None and version is not None:
-        spec = json.loads(version["feature_spec"])["spec"]
+        spec = version["feature_spec"]["spec"]
         features = [f["column"] for f in spec["features"] if f["column"] in frame.columns]
     spec = build_spec(frame, kinds, id_column, features)
     if seed_info["kind"] == "top":  # the seed's defining column would make the task trivial
         spec["features"] = [f for f in spec["features"] if f["column"] != seed_info["column"]]
     X, _fitted = fit_features(frame, spec)
-    n_size = parse_size(size, int((~mask).sum()))
+    n_size = audience_size(size, int((~mask).sum()))
     scores = rank_lookalike(X, mask, method, seed=random_seed)
     chosen = select_audience(scores, mask, n_size)
     quality = estimate_recall(X, mask, method, n_size, holdout=HOLDOUT, seed=random_seed)
@@ -217,34 +213,24 @@ def lookalike(
         "random_seed": random_seed,
         "holdout": HOLDOUT,
     }
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            "lookalike",
-            name,
-            {
-                "pool": f"{dataset['name']}@{dataset['version']}",
-                "seed": seed_info,
-                "method": method,
-                "out": str(out),
-                "sha256": file_digest,
-            },
-        )
-        register_object(connection, digest, "audience", nbytes)
-        connection.execute(
-            insert(schema.audiences).values(
-                name=name,
-                kind="lookalike",
-                dataset_id=dataset["id"],
-                seed=json.dumps(seed_info),
-                method=method,
-                params=json.dumps(params),
-                quality=json.dumps(quality, default=float),
-                object_hash=digest,
-                event_id=event_id,
-            )
-        )
+    new = NewAudience(
+        name=name,
+        kind="lookalike",
+        dataset_id=dataset["id"],
+        seed=seed_info,
+        method=method,
+        params=params,
+        quality=quality,
+        object=(digest, nbytes),
+    )
+    details = {
+        "pool": f"{dataset['name']}@{dataset['version']}",
+        "seed": seed_info,
+        "method": method,
+        "out": str(out),
+        "sha256": file_digest,
+    }
+    ws.meta.audiences.append(new, ws.author, details)
     return {
         "audience": name,
         "pool": f"{dataset['name']}@{dataset['version']}",
@@ -266,28 +252,24 @@ def _check_out(out: str | Path) -> None:
 
 
 def _audience_row(ws: Workspace, name: str) -> dict:
-    rows = ws.meta.fetch(select(schema.audiences).where(schema.audiences.c.name == name))
+    rows = ws.meta.audiences.list(name)
     if not rows:
         raise NotFound(f"no audience {name!r}; `segtrail audience list` shows them")
     return rows[0]
 
 
 def list_audiences(ws: Workspace) -> list[dict]:
-    au, e = schema.audiences, schema.events
-    rows = ws.meta.fetch(
-        select(au, e.c.at, e.c.author).join(e, au.c.event_id == e.c.id).order_by(au.c.id)
-    )
     return [
         {
             "audience": r["name"],
             "kind": r["kind"],
             "method": r["method"],
-            "seed": json.loads(r["seed"]),
-            "quality": json.loads(r["quality"]),
+            "seed": r["seed"],
+            "quality": r["quality"],
             "created_at": r["at"],
             "author": r["author"],
         }
-        for r in rows
+        for r in ws.meta.audiences.list()
     ]
 
 
@@ -295,7 +277,7 @@ def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> di
     """Write an audience (a segment LENS@N:SEGMENT, or a lookalike audience by name) for an
     ad platform, and record where it came from next to the file and in the history."""
     if fmt not in ("csv", "meta", "google"):
-        raise SegtrailError(f"unknown --format {fmt!r}: use csv, meta or google")
+        raise InvalidInput(f"unknown audience format {fmt!r}: use csv, meta or google")
     out = Path(out)
     if ":" in target:
         row, segment, ids = segment_members(ws, target)
@@ -319,7 +301,7 @@ def export_audience(ws: Workspace, target: str, fmt: str, out: str | Path) -> di
             "kind": "audience",
             "audience": target,
             "method": audience["method"],
-            "seed": json.loads(audience["seed"]),
+            "seed": audience["seed"],
         }
     provenance["dataset"] = f"{dataset['name']}@{dataset['version']}"
     id_column = dataset["id_column"]

@@ -3,19 +3,17 @@ response per segment with intervals and tests."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import insert, select
 
 from segtrail.engine.responses import GROUPS, segment_responses
-from segtrail.errors import InputError, NotFound, SegtrailError
+from segtrail.errors import Conflict, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
-from segtrail.services.datasets import load_table, newest_dataset, register_object
+from segtrail.services.datasets import load_table, newest_dataset
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
 from segtrail.services.segmentations import (
@@ -24,7 +22,7 @@ from segtrail.services.segmentations import (
     resolve_segmentation,
     segment_names,
 )
-from segtrail.store import schema
+from segtrail.store.usage import NewCampaign
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -88,22 +86,15 @@ def _validate(
 
 def default_version(ws: Workspace, strategy: str) -> dict | None:
     """The version the strategy is mapped to most recently (None if never mapped)."""
-    pe, ps = schema.plan_entries, schema.plan_states
-    rows = ws.meta.fetch(
-        select(ps.c.segmentation_id)
-        .join(pe, pe.c.plan_state_id == ps.c.id)
-        .where(pe.c.strategy == strategy)
-        .order_by(ps.c.id.desc())
-        .limit(1),
-    )
-    return resolve_segmentation(ws, rows[0]["segmentation_id"]) if rows else None
+    versions = ws.meta.plans.versions_with(strategy)
+    return resolve_segmentation(ws, versions[0]) if versions else None
 
 
 def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> dict:
     check_name(name, "campaign")
     get_strategy(ws, strategy)
-    if campaign_rows(ws, name):
-        raise SegtrailError(f"campaign {name!r} already exists")
+    if ws.meta.campaigns.exists(name):
+        raise Conflict(f"campaign {name!r} already exists")
     path = Path(path)
     source = read_table(path, "customer_id")
     frame = _validate(
@@ -137,27 +128,17 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
         "groups": {g: {k: int(v) for k, v in counts.loc[g].items()} for g in counts.index},
         "columns": list(frame.columns),
     }
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            "campaign-import",
-            name,
-            {"strategy": strategy, "rows": len(frame), "unknown_customers": unknown},
-        )
-        register_object(connection, digest, "campaign", size)
-        connection.execute(
-            insert(schema.campaigns).values(
-                name=name,
-                strategy=strategy,
-                source=str(path.resolve()),
-                rows=len(frame),
-                unknown_customers=unknown,
-                summary=json.dumps(summary),
-                object_hash=digest,
-                event_id=event_id,
-            )
-        )
+    new = NewCampaign(
+        name=name,
+        strategy=strategy,
+        source=str(path.resolve()),
+        rows=len(frame),
+        unknown_customers=unknown,
+        summary=summary,
+        object=(digest, size),
+    )
+    details = {"strategy": strategy, "rows": len(frame), "unknown_customers": unknown}
+    ws.meta.campaigns.append(new, ws.author, details)
     return {
         "campaign": name,
         "strategy": strategy,
@@ -171,13 +152,7 @@ def campaign_rows(
     ws: Workspace, name: str | None = None, strategy: str | None = None
 ) -> list[dict]:
     """Recorded campaigns (optionally one by name, or those of one strategy), oldest first."""
-    c, e = schema.campaigns, schema.events
-    query = select(c, e.c.at, e.c.author).join(e, c.c.event_id == e.c.id).order_by(c.c.id)
-    if name is not None:
-        query = query.where(c.c.name == name)
-    if strategy is not None:
-        query = query.where(c.c.strategy == strategy)
-    return ws.meta.fetch(query)
+    return ws.meta.campaigns.list(name=name, strategy=strategy)
 
 
 def report(ws: Workspace, name: str, by: str | None = None) -> dict:
@@ -188,7 +163,9 @@ def report(ws: Workspace, name: str, by: str | None = None) -> dict:
     version = resolve_segmentation(ws, by) if by else default_version(ws, row["strategy"])
     if version is None:
         raise SegtrailError(
-            f"strategy {row['strategy']} is not mapped to any version; pass --by LENS@N"
+            f"strategy {row['strategy']} is not mapped to any version; say which version "
+            "(LENS@N) to break the results down by",
+            field="by",
         )
     frame = ws.objects.read_table(row["object_hash"]).to_pandas()
     labels = load_assignments(ws, version)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, insert, select
 
 from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
 from segtrail.errors import NotFound
 from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
-from segtrail.store import schema
-from segtrail.store.metadata import utc_now
+from segtrail.store.datasets import NewDataset
 from segtrail.store.objects import encode_table
 
 if TYPE_CHECKING:
@@ -66,87 +63,35 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
             for column_name in table.column_names
         ]
         data = encoded.result()
-    latest = _latest_version(ws, name)
     digest, size = ws.objects.put_bytes(data)
-    if latest is not None and latest["object_hash"] == digest and latest["id_column"] == id_column:
-        return {**_public(latest), "unchanged": True}
-
-    with ws.meta.begin() as connection:
-        version = 1 + (
-            connection.execute(
-                select(func.max(schema.datasets.c.version)).where(schema.datasets.c.name == name)
-            ).scalar()
-            or 0
-        )
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            "ingest",
-            f"{name}@{version}",
-            {"source": str(path), "rows": table.num_rows, "id_column": id_column},
-        )
-        register_object(connection, digest, "dataset", size)
-        connection.execute(
-            insert(schema.datasets).values(
-                name=name,
-                version=version,
-                object_hash=digest,
-                id_column=id_column,
-                source=str(path.resolve()),
-                source_bytes=path.stat().st_size,
-                source_format=source.format,
-                rows=table.num_rows,
-                columns=json.dumps(columns),
-                event_id=event_id,
-            )
-        )
-    row = resolve_dataset(ws, f"{name}@{version}")
-    details = {"encoding": source.encoding, "delimiter": source.delimiter}
-    return {**_public(row), "unchanged": False, **{k: v for k, v in details.items() if v}}
-
-
-def register_object(connection: Any, digest: str, kind: str, size: int) -> None:
-    exists = connection.execute(
-        select(schema.objects.c.hash).where(schema.objects.c.hash == digest)
-    ).first()
-    if not exists:
-        connection.execute(
-            insert(schema.objects).values(hash=digest, kind=kind, bytes=size, created_at=utc_now())
-        )
-
-
-def _latest_version(ws: Workspace, name: str) -> dict | None:
-    try:
-        return resolve_dataset(ws, name)
-    except NotFound:
-        return None
-
-
-def _select_datasets():
-    d, e = schema.datasets, schema.events
-    return select(d, e.c.at.label("created_at"), e.c.author).join(e, d.c.event_id == e.c.id)
+    new = NewDataset(
+        name=name,
+        object_hash=digest,
+        object_bytes=size,
+        id_column=id_column,
+        source=str(path.resolve()),
+        source_bytes=path.stat().st_size,
+        source_format=source.format,
+        rows=table.num_rows,
+        columns=columns,
+    )
+    details = {"source": str(path), "rows": table.num_rows, "id_column": id_column}
+    row, created = ws.meta.datasets.append(new, ws.author, details)
+    if not created:
+        return {**_public(row), "unchanged": True}
+    read = {"encoding": source.encoding, "delimiter": source.delimiter}
+    return {**_public(row), "unchanged": False, **{k: v for k, v in read.items() if v}}
 
 
 def resolve_dataset(ws: Workspace, ref: str | int) -> dict:
     """A dataset row by `NAME`, `NAME@N` or numeric id; NAME alone is its latest version."""
-    d = schema.datasets
-    query = _select_datasets()
     if isinstance(ref, int):
-        query = query.where(d.c.id == ref)
-        label = f"dataset #{ref}"
+        row, label = ws.meta.datasets.by_id(ref), f"dataset #{ref}"
     else:
         parsed = parse_ref(ref, "dataset")
-        label = str(parsed)
-        query = query.where(d.c.name == parsed.name)
-        if parsed.version is not None:
-            query = query.where(d.c.version == parsed.version)
-        query = query.order_by(d.c.version.desc()).limit(1)
-    with ws.meta.read() as connection:
-        row = connection.execute(query).mappings().first()
+        row, label = ws.meta.datasets.get(parsed.name, parsed.version), str(parsed)
     if row is None:
         raise NotFound(f"no dataset {label}; `segtrail datasets` lists them")
-    row = dict(row)
-    row["columns"] = json.loads(row["columns"])
     return row
 
 
@@ -168,23 +113,15 @@ def _public(row: dict) -> dict:
 
 def newest_dataset(ws: Workspace) -> dict | None:
     """The most recently ingested dataset version, whatever its name."""
-    rows = ws.meta.fetch(_select_datasets().order_by(schema.datasets.c.id.desc()).limit(1))
-    if not rows:
-        return None
-    return resolve_dataset(ws, rows[0]["id"])
+    return ws.meta.datasets.newest()
 
 
 def list_datasets(ws: Workspace) -> list[dict]:
-    d = schema.datasets
-    with ws.meta.read() as connection:
-        rows = connection.execute(_select_datasets().order_by(d.c.name, d.c.version)).mappings()
-        out = []
-        for row in rows:
-            row = dict(row)
-            row["columns"] = json.loads(row["columns"])
-            public = _public(row)
-            public["n_columns"] = len(public.pop("columns"))
-            out.append(public)
+    out = []
+    for row in ws.meta.datasets.list():
+        public = _public(row)
+        public["n_columns"] = len(public.pop("columns"))
+        out.append(public)
     return out
 
 

@@ -4,49 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, text
-
-from segtrail.store import schema
 from segtrail.store.objects import sha256_file
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
-
-# Every metadata column that points at an object, found from the schema's foreign keys, so a
-# table added later is checked without touching this file.
-OBJECT_REFERENCES = tuple(
-    (table, column.name)
-    for table in schema.metadata.sorted_tables
-    for column in table.columns
-    if any(fk.target_fullname == "objects.hash" for fk in column.foreign_keys)
-)
 
 
 def fsck(ws: Workspace) -> dict:
     """Returns {"problems": [...], "notes": [...], "objects": n}; clean when no problems.
     Stray temporaries and unreferenced objects (left by an interrupted command) are notes:
     they never hold recorded data."""
-    problems: list[str] = []
+    problems: list[str] = ws.meta.integrity_problems()
     notes: list[str] = []
-    with ws.meta.read() as connection:
-        if connection.dialect.name == "sqlite":
-            result = connection.execute(text("PRAGMA integrity_check")).scalar()
-            if result != "ok":
-                problems.append(f"database integrity check failed: {result}")
-            for row in connection.execute(text("PRAGMA foreign_key_check")):
-                problems.append(f"table {row[0]} row {row[1]}: broken reference to {row[2]}")
-        registered = {row.hash: row.bytes for row in connection.execute(select(schema.objects))}
-        referenced: set[str] = set()
-        version = ws.meta.schema_version()
-        for table, column in OBJECT_REFERENCES:
-            if not _table_in_schema(table.name, version):
-                continue
-            for (digest,) in connection.execute(select(table.c[column])):
-                referenced.add(digest)
-                if digest not in registered:
-                    problems.append(
-                        f"{table.name}.{column}: object {digest[:12]} is not registered"
-                    )
+    registered = ws.meta.objects.registered()
+    referenced: set[str] = set()
+    for where, digest in ws.meta.objects.references():
+        referenced.add(digest)
+        if digest not in registered:
+            problems.append(f"{where}: object {digest[:12]} is not registered")
 
     on_disk = {}
     for path in ws.objects.walk():
@@ -70,9 +45,3 @@ def fsck(ws: Workspace) -> dict:
     if temporaries:
         notes.append(f"{len(temporaries)} unfinished temporary file(s) (harmless)")
     return {"problems": problems, "notes": notes, "objects": len(on_disk), "clean": not problems}
-
-
-def _table_in_schema(name: str, version: int) -> bool:
-    return any(
-        name in {t.name for t in m.tables} for m in schema.MIGRATIONS if m.version <= version
-    )

@@ -7,13 +7,12 @@ back exactly and `plan history` is a plain list of states.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import insert, select
 
-from segtrail.errors import NotFound, SegtrailError
+from segtrail.errors import Conflict, InvalidInput, NotFound, SegtrailError
 from segtrail.services.refs import check_name
 from segtrail.services.segmentations import (
     load_assignments,
@@ -21,12 +20,13 @@ from segtrail.services.segmentations import (
     resolve_segmentation,
     segment_labels,
 )
-from segtrail.store import schema
+from segtrail.store.plans import StaleRevision
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
 STATUSES = ("active", "paused", "not-viable")
+PLAN_ATTEMPTS = 20  # re-applications of one plan change over concurrent writers
 ALL = "all"
 
 
@@ -43,42 +43,22 @@ def add_strategy(
 ) -> dict:
     check_name(name, "strategy")
     if not message or not message.strip():
-        raise SegtrailError("a strategy needs a --message")
+        raise InvalidInput("a strategy needs a message", field="message")
     if not channels:
-        raise SegtrailError("a strategy needs at least one --channel")
-    if _strategy_rows(ws, name):
-        raise SegtrailError(f"strategy {name!r} already exists; `segtrail strategy list`")
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection, ws.author, "strategy-add", name, {"channels": channels}
-        )
-        connection.execute(
-            insert(schema.strategies).values(
-                name=name,
-                revision=1,
-                message=message.strip(),
-                channels=json.dumps(channels),
-                offer=offer,
-                owner=owner,
-                event_id=event_id,
-            )
-        )
+        raise InvalidInput("a strategy needs at least one channel", field="channel")
+    ws.meta.strategies.add(name, message.strip(), channels, offer, owner, ws.author)
     return get_strategy(ws, name)
 
 
 def _strategy_rows(ws: Workspace, name: str | None = None) -> list[dict]:
-    st, e = schema.strategies, schema.events
-    query = select(st, e.c.at.label("created_at"), e.c.author).join(e, st.c.event_id == e.c.id)
-    if name is not None:
-        query = query.where(st.c.name == name)
-    return ws.meta.fetch(query.order_by(st.c.name, st.c.revision))
+    return ws.meta.strategies.rows(name)
 
 
 def _public_strategy(row: dict) -> dict:
     return {
         "name": row["name"],
         "message": row["message"],
-        "channels": json.loads(row["channels"]),
+        "channels": row["channels"],
         "offer": row["offer"],
         "owner": row["owner"],
         "created_at": row["created_at"],
@@ -104,29 +84,11 @@ def list_strategies(ws: Workspace) -> list[dict]:
 
 
 def plan_state_rows(ws: Workspace, segmentation_ids: list[int]) -> list[dict]:
-    ps, e = schema.plan_states, schema.events
-    query = (
-        select(ps, e.c.at, e.c.author)
-        .join(e, ps.c.event_id == e.c.id)
-        .where(ps.c.segmentation_id.in_(segmentation_ids))
-        .order_by(ps.c.id)
-    )
-    return ws.meta.fetch(query)
+    return ws.meta.plans.states(segmentation_ids)
 
 
 def entries_of(ws: Workspace, plan_state_id: int) -> list[dict]:
-    pe = schema.plan_entries
-    rows = ws.meta.fetch(select(pe).where(pe.c.plan_state_id == plan_state_id).order_by(pe.c.id))
-    return [
-        {
-            "strategy": r["strategy"],
-            "segments": json.loads(r["segments"]),
-            "status": r["status"],
-            "rationale": r["rationale"],
-            "carry": json.loads(r["carry"]) if r["carry"] else None,
-        }
-        for r in rows
-    ]
+    return ws.meta.plans.entries(plan_state_id)
 
 
 def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | None:
@@ -146,7 +108,7 @@ def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | 
         "at": state["at"],
         "author": state["author"],
         "carried_from": _carried_from(ws, state["carried_from_id"]),
-        "diff": json.loads(state["diff"]) if state["diff"] else None,
+        "diff": state["diff"],
         "entries": entries_of(ws, state["id"]),
         "id": state["id"],
         "event_id": state["event_id"],
@@ -156,63 +118,63 @@ def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> dict | 
 def _carried_from(ws: Workspace, plan_state_id: int | None) -> dict | None:
     if plan_state_id is None:
         return None
-    ps = schema.plan_states
-    state = ws.meta.fetch(select(ps).where(ps.c.id == plan_state_id))[0]
+    state = ws.meta.plans.state(plan_state_id)
     source = resolve_segmentation(ws, state["segmentation_id"])
     return {"version": ref_of(source), "revision": state["revision"]}
 
 
-def write_plan_state(
+def change_plan(
     ws: Workspace,
     row: dict,
-    entries: list[dict],
+    edit: Callable[[list[dict]], list[dict]],
     change: str,
     action: str,
     *,
+    touches: set[str],
     carried_from_id: int | None = None,
     diff: dict | None = None,
 ) -> dict:
-    """Append a new plan state (all entries) for one version, with its event."""
-    ps = schema.plan_states
-    with ws.meta.begin() as connection:
-        previous = connection.execute(
-            select(ps.c.id, ps.c.revision)
-            .where(ps.c.segmentation_id == row["id"])
-            .order_by(ps.c.revision.desc())
-            .limit(1)
-        ).first()
-        revision = (previous.revision if previous else 0) + 1
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            action,
-            f"{ref_of(row)} plan r{revision}",
-            {"change": change},
-        )
-        result = connection.execute(
-            insert(ps).values(
-                segmentation_id=row["id"],
-                revision=revision,
-                previous_id=previous.id if previous else None,
-                carried_from_id=carried_from_id,
+    """Apply `edit` (current entries -> new entries) to the newest plan of one version and
+    record the result as its next revision.
+
+    Compare-and-set: the store writes only if the plan is still at the revision `edit` saw.
+    When another writer got in first, their change is kept and ours is re-applied on top,
+    as long as theirs touched none of the strategies in `touches`; otherwise nothing is
+    recorded and `Conflict` names who changed what and when."""
+    first = plan_state(ws, row)
+    base = first
+    for _attempt in range(PLAN_ATTEMPTS):
+        entries = edit([dict(e) for e in base["entries"]] if base else [])
+        try:
+            revision = ws.meta.plans.append(
+                row["id"],
+                base["revision"] if base else 0,
+                entries,
                 change=change,
-                diff=json.dumps(diff, default=str) if diff is not None else None,
-                event_id=event_id,
+                action=action,
+                author=ws.author,
+                version_ref=ref_of(row),
+                carried_from_id=carried_from_id,
+                diff=diff,
             )
-        )
-        state_id = int(result.inserted_primary_key[0])
-        for entry in entries:
-            connection.execute(
-                insert(schema.plan_entries).values(
-                    plan_state_id=state_id,
-                    strategy=entry["strategy"],
-                    segments=json.dumps(entry["segments"]),
-                    status=entry["status"],
-                    rationale=entry.get("rationale"),
-                    carry=json.dumps(entry["carry"], default=str) if entry.get("carry") else None,
-                )
-            )
-    return plan_state(ws, row)
+        except StaleRevision as stale:
+            base = plan_state(ws, row)
+            clash = sorted(_changed_strategies(first, base) & touches)
+            if clash:
+                raise Conflict(f"{stale}; it changed {', '.join(clash)} too") from None
+            continue
+        return plan_state(ws, row, revision)
+    raise Conflict(f"the plan of {ref_of(row)} kept changing under you; nothing was recorded")
+
+
+def _changed_strategies(before: dict | None, after: dict | None) -> set[str]:
+    """Strategies whose entry differs between two plan states (added, removed or edited)."""
+
+    def by_strategy(state: dict | None) -> dict[str, dict]:
+        return {e["strategy"]: e for e in (state["entries"] if state else [])}
+
+    a, b = by_strategy(before), by_strategy(after)
+    return {name for name in a.keys() | b.keys() if a.get(name) != b.get(name)}
 
 
 def map_strategy(
@@ -232,33 +194,34 @@ def map_strategy(
         known = set(segment_labels(ws, row["id"]))
         segments = sorted({int(s) for s in segments})
         if not segments:
-            raise SegtrailError("give --segments 0,2 or --all")
+            raise InvalidInput("give the segments to target (e.g. 0,2) or all", field="segments")
         unknown = [s for s in segments if s not in known]
         if unknown:
             raise SegtrailError(
                 f"{ref_of(row)} has no segment {unknown[0]} "
                 f"(segments: {', '.join(map(str, sorted(known)))})"
             )
-    current = plan_state(ws, row)
-    entries = [e for e in (current["entries"] if current else []) if e["strategy"] != strategy]
-    replaced = current is not None and len(entries) < len(current["entries"])
-    entries.append(
-        {"strategy": strategy, "segments": segments, "status": status, "rationale": rationale}
-    )
     target = "all segments" if segments == ALL else "segments " + ", ".join(map(str, segments))
-    verb = "remapped" if replaced else "mapped"
-    change = f"{verb} {strategy} to {target} ({status})"
-    return write_plan_state(ws, row, entries, change, "plan-map")
+    entry = {"strategy": strategy, "segments": segments, "status": status, "rationale": rationale}
+    current = plan_state(ws, row)
+    replaced = current is not None and any(e["strategy"] == strategy for e in current["entries"])
+    change = f"{'remapped' if replaced else 'mapped'} {strategy} to {target} ({status})"
+
+    def edit(entries: list[dict]) -> list[dict]:
+        return [e for e in entries if e["strategy"] != strategy] + [entry]
+
+    return change_plan(ws, row, edit, change, "plan-map", touches={strategy})
 
 
 def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> dict:
     row = resolve_segmentation(ws, ref)
-    current = plan_state(ws, row)
-    entries = current["entries"] if current else []
-    if not any(e["strategy"] == strategy for e in entries):
-        raise SegtrailError(f"{strategy} is not mapped on {ref_of(row)}")
-    remaining = [e for e in entries if e["strategy"] != strategy]
-    return write_plan_state(ws, row, remaining, f"unmapped {strategy}", "plan-unmap")
+
+    def edit(entries: list[dict]) -> list[dict]:
+        if not any(e["strategy"] == strategy for e in entries):
+            raise InvalidInput(f"{strategy} is not mapped on {ref_of(row)}")
+        return [e for e in entries if e["strategy"] != strategy]
+
+    return change_plan(ws, row, edit, f"unmapped {strategy}", "plan-unmap", touches={strategy})
 
 
 def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> dict:
@@ -317,19 +280,12 @@ def show_plan(ws: Workspace, ref: str, revision: int | None = None) -> dict:
 
 def _names_at(ws: Workspace, segmentation_id: int, event_id: int) -> dict[int, str]:
     """Each segment's name as of one event (names are append-only rows, newest last)."""
-    sl = schema.segment_labels
-    query = (
-        select(sl.c.segment, sl.c.name)
-        .where(sl.c.segmentation_id == segmentation_id, sl.c.event_id <= event_id)
-        .order_by(sl.c.id)
-    )
-    return {r["segment"]: r["name"] for r in ws.meta.fetch(query)}
+    return ws.meta.segmentations.names_at(segmentation_id, event_id)
 
 
 def plan_history(ws: Workspace, lens: str) -> list[dict]:
     """Every plan change on every version of a lens, oldest first."""
-    s = schema.segmentations
-    versions = ws.meta.fetch(select(s.c.id, s.c.lens, s.c.version).where(s.c.lens == lens))
+    versions = ws.meta.segmentations.list(lens)
     if not versions:
         raise NotFound(f"no versions in lens {lens!r}")
     by_id = {v["id"]: v for v in versions}

@@ -8,14 +8,12 @@ fitted state for assigning new customers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import func, insert, select
 from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
@@ -34,10 +32,10 @@ from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
 from segtrail.engine.quality import quality_metrics
 from segtrail.engine.stability import bootstrap_stability
-from segtrail.errors import NotFound, SegtrailError
-from segtrail.services.datasets import kinds_of, load_frame, register_object, resolve_dataset
+from segtrail.errors import InvalidInput, NotFound, SegtrailError
+from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_ref
-from segtrail.store import schema
+from segtrail.store.segmentations import NewSegmentation
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -82,11 +80,16 @@ def segment(
     check_name(lens, "lens")
     algorithm = None if algorithm in (None, "auto") else algorithm
     if not hypothesis or not hypothesis.strip():
-        raise SegtrailError("--hypothesis is required: say why these features, what you expect")
+        raise InvalidInput(
+            "a hypothesis is required: say why these features, what you expect",
+            field="hypothesis",
+        )
     parent_row = resolve_segmentation(ws, parent) if parent else None
     requested = {"k": _check_k(k), "k_range": _check_k_range(k_range), **(params or {})}
     if algorithm is not None and requested["k"] != "auto" and not get_algorithm(algorithm).takes_k:
-        raise SegtrailError(f"{algorithm} finds the number of segments itself; leave out --k")
+        raise InvalidInput(
+            f"{algorithm} finds the number of segments itself; leave out k", field="k"
+        )
     request = {
         "features": features,
         "exclude": exclude,
@@ -137,7 +140,7 @@ def revisit(
     old = resolve_segmentation(ws, ref)
     old_dataset = resolve_dataset(ws, old["dataset_id"])
     dataset_row = resolve_dataset(ws, dataset or old_dataset["name"])
-    request = json.loads(old["params"])["request"]
+    request = dict(old["params"]["request"])
     if request.pop("algorithm_chosen_by", None):  # the default path chooses on the new data
         request["algorithm"] = None
     text = hypothesis or (
@@ -329,190 +332,70 @@ def _run_and_record(
         "stability": out["stability"],
     }
     spec_json = {"spec": out["spec"], "fitted": out["fitted"], "features": out["features"]}
-    with ws.meta.begin() as connection:
-        version = 1 + (
-            connection.execute(
-                select(func.max(schema.segmentations.c.version)).where(
-                    schema.segmentations.c.lens == lens
-                )
-            ).scalar()
-            or 0
-        )
-        if parent_row is None and version > 1:
-            # Like a commit's parent: by default the newest version of the lens.
-            parent_id = connection.execute(
-                select(schema.segmentations.c.id).where(
-                    schema.segmentations.c.lens == lens,
-                    schema.segmentations.c.version == version - 1,
-                )
-            ).scalar()
-            parent_ref = f"{lens}@{version - 1}"
-        else:
-            parent_id = parent_row["id"] if parent_row else None
-            parent_ref = ref_of(parent_row) if parent_row else None
-        subject = f"{lens}@{version}"
-        event_id = ws.meta.record_event(
-            connection,
-            ws.author,
-            action,
-            subject,
-            {
-                "dataset": f"{dataset_row['name']}@{dataset_row['version']}",
-                "algorithm": request["algorithm"],
-                "k": out["k"],
-                "parent": parent_ref,
-            },
-        )
-        register_object(connection, assignments_hash, "assignments", assignments_size)
-        register_object(connection, state_hash, "fitted-state", state_size)
-        result = connection.execute(
-            insert(schema.segmentations).values(
-                lens=lens,
-                version=version,
-                parent_id=parent_id,
-                dataset_id=dataset_row["id"],
-                hypothesis=hypothesis,
-                algorithm=request["algorithm"],
-                params=_dumps(params_json),
-                feature_spec=_dumps(spec_json),
-                seed=request["seed"],
-                k=out["k"],
-                metrics=_dumps(metrics),
-                profiles=_dumps(out["profiles"]),
-                assignments_hash=assignments_hash,
-                state_hash=state_hash,
-                segtrail_version=__version__,
-                event_id=event_id,
-            )
-        )
-        segmentation_id = int(result.inserted_primary_key[0])
-        connection.execute(
-            insert(schema.segmentation_status).values(
-                segmentation_id=segmentation_id, status="draft", event_id=event_id
-            )
-        )
-        for profile in out["profiles"]["segments"]:
-            connection.execute(
-                insert(schema.segment_labels).values(
-                    segmentation_id=segmentation_id,
-                    segment=profile["segment"],
-                    name=profile["name"],
-                    description=profile["description"],
-                    event_id=event_id,
-                )
-            )
-    return show(ws, subject)
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+    new = NewSegmentation(
+        lens=lens,
+        dataset_id=dataset_row["id"],
+        hypothesis=hypothesis,
+        algorithm=request["algorithm"],
+        params=params_json,
+        feature_spec=spec_json,
+        seed=request["seed"],
+        k=out["k"],
+        metrics=metrics,
+        profiles=out["profiles"],
+        assignments=(assignments_hash, assignments_size),
+        state=(state_hash, state_size),
+        segtrail_version=__version__,
+        labels=tuple(
+            (p["segment"], p["name"], p["description"]) for p in out["profiles"]["segments"]
+        ),
+        parent_id=parent_row["id"] if parent_row else None,
+    )
+    details = {
+        "dataset": f"{dataset_row['name']}@{dataset_row['version']}",
+        "algorithm": request["algorithm"],
+        "k": out["k"],
+    }
+    row = ws.meta.segmentations.append(new, ws.author, action, details)
+    return show(ws, ref_of(row))
 
 
 # --- reading ---------------------------------------------------------------------------
 
 
-def _select():
-    s, e = schema.segmentations, schema.events
-    return select(s, e.c.at.label("created_at"), e.c.author).join(e, s.c.event_id == e.c.id)
-
-
 def resolve_segmentation(ws: Workspace, ref: str | int) -> dict:
     """A segmentation row by `LENS@N`, numeric id, or `LENS` (its adopted version, else its
     newest)."""
-    s = schema.segmentations
+    store = ws.meta.segmentations
     if isinstance(ref, int):
-        rows = ws.meta.fetch(_select().where(s.c.id == ref))
-        label = f"segmentation #{ref}"
+        row, label = store.by_id(ref), f"segmentation #{ref}"
     else:
         parsed = parse_ref(ref, "segmentation")
         label = str(parsed)
-        if parsed.version is not None:
-            rows = ws.meta.fetch(
-                _select().where(s.c.lens == parsed.name, s.c.version == parsed.version)
-            )
-        else:
-            adopted = adopted_version(ws, parsed.name)
-            query = _select().where(s.c.lens == parsed.name)
-            query = query.where(s.c.version == adopted) if adopted else query
-            rows = ws.meta.fetch(query.order_by(s.c.version.desc()).limit(1))
-    if not rows:
+        version = parsed.version or store.adopted_version(parsed.name)
+        row = store.get(parsed.name, version) if version else store.newest(parsed.name)
+    if row is None:
         raise NotFound(f"no segmentation {label}; `segtrail log` lists them")
-    return rows[0]
+    return row
 
 
 def statuses(ws: Workspace, segmentation_ids: list[int] | None = None) -> dict[int, list[dict]]:
     """Status history per segmentation id, oldest first."""
-    st, e = schema.segmentation_status, schema.events
-    query = select(st.c.segmentation_id, st.c.status, e.c.at, e.c.author).join(
-        e, st.c.event_id == e.c.id
-    )
-    if segmentation_ids is not None:
-        query = query.where(st.c.segmentation_id.in_(segmentation_ids))
-    out: dict[int, list[dict]] = {}
-    for row in ws.meta.fetch(query.order_by(st.c.id)):
-        out.setdefault(row["segmentation_id"], []).append(
-            {"status": row["status"], "at": row["at"], "author": row["author"]}
-        )
-    return out
+    return ws.meta.segmentations.statuses(segmentation_ids)
 
 
 def adopted_version(ws: Workspace, lens: str) -> int | None:
-    s = schema.segmentations
-    rows = ws.meta.fetch(select(s.c.id, s.c.version).where(s.c.lens == lens))
-    history = statuses(ws, [r["id"] for r in rows])
-    adopted = [
-        (history[r["id"]][-1]["at"], r["version"])
-        for r in rows
-        if history.get(r["id"]) and history[r["id"]][-1]["status"] == "adopted"
-    ]
-    return max(adopted)[1] if adopted else None
+    return ws.meta.segmentations.adopted_version(lens)
 
 
 def segment_labels(ws: Workspace, segmentation_id: int) -> dict[int, list[dict]]:
     """Name/description history per segment, oldest first."""
-    sl, e = schema.segment_labels, schema.events
-    query = (
-        select(sl.c.segment, sl.c.name, sl.c.description, e.c.at, e.c.author, e.c.action)
-        .join(e, sl.c.event_id == e.c.id)
-        .where(sl.c.segmentation_id == segmentation_id)
-        .order_by(sl.c.id)
-    )
-    out: dict[int, list[dict]] = {}
-    for row in ws.meta.fetch(query):
-        out.setdefault(row["segment"], []).append(
-            {
-                "name": row["name"],
-                "description": row["description"],
-                "at": row["at"],
-                "author": row["author"],
-                "automatic": row["action"] in ("segment", "revisit"),
-            }
-        )
-    return out
+    return ws.meta.segmentations.labels(segmentation_id)
 
 
 def segment_tags(ws: Workspace, segmentation_id: int) -> dict[int, dict[str, str]]:
     """Current tags per segment (latest value per key; None removes)."""
-    tg = schema.segment_tags
-    query = select(tg).where(tg.c.segmentation_id == segmentation_id).order_by(tg.c.id)
-    out: dict[int, dict[str, str]] = {}
-    for row in ws.meta.fetch(query):
-        tags = out.setdefault(row["segment"], {})
-        if row["value"] is None:
-            tags.pop(row["key"], None)
-        else:
-            tags[row["key"]] = row["value"]
-    return out
+    return ws.meta.segmentations.tags(segmentation_id)
 
 
 def segment_names(ws: Workspace, row: dict) -> dict[int, str]:
@@ -536,10 +419,8 @@ def ref_of(row: dict) -> str:
 def show(ws: Workspace, ref: str) -> dict:
     """Everything about one version, as plain data."""
     row = resolve_segmentation(ws, ref)
-    params = json.loads(row["params"])
-    metrics = json.loads(row["metrics"])
-    profiles = json.loads(row["profiles"])
-    spec = json.loads(row["feature_spec"])
+    params, metrics = row["params"], row["metrics"]
+    profiles, spec = row["profiles"], row["feature_spec"]
     dataset = resolve_dataset(ws, row["dataset_id"])
     labels = segment_labels(ws, row["id"])
     tags = segment_tags(ws, row["id"])
@@ -597,12 +478,9 @@ def show(ws: Workspace, ref: str) -> dict:
 
 def log(ws: Workspace, lens: str | None = None) -> list[dict]:
     """Every version (of one lens or all), newest first, with parent links."""
-    s = schema.segmentations
-    query = _select().order_by(s.c.id.desc())
     if lens:
         check_name(lens, "lens")
-        query = query.where(s.c.lens == lens)
-    rows = ws.meta.fetch(query)
+    rows = ws.meta.segmentations.list(lens or None)
     if lens and not rows:
         raise NotFound(f"no versions in lens {lens!r}; create one with `segtrail segment`")
     by_id = {r["id"]: r for r in rows}

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 
 from segtrail.engine.carry import carry_plan
 from segtrail.engine.diff import diff_assignments
@@ -13,11 +10,11 @@ from segtrail.errors import SegtrailError
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import (
     ALL,
+    change_plan,
     entries_of,
     get_strategy,
     plan_state,
     plan_state_rows,
-    write_plan_state,
 )
 from segtrail.services.segmentations import (
     load_assignments,
@@ -27,7 +24,6 @@ from segtrail.services.segmentations import (
     segment_tags,
     show,
 )
-from segtrail.store import schema
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -81,10 +77,8 @@ def carry(
         "applied": False,
     }
     if apply:
-        current = plan_state(ws, row_new)
         moved = {e["strategy"] for e in carried}
-        kept = [e for e in (current["entries"] if current else []) if e["strategy"] not in moved]
-        entries = kept + [
+        carried_entries = [
             {
                 "strategy": e["strategy"],
                 "segments": e["new_segments"],
@@ -111,13 +105,14 @@ def carry(
             "fates": {str(s["segment"]): s["fate"] for s in delta["segments_a"]},
         }
         review = f"; {len(result['needs_review'])} need review" if result["needs_review"] else ""
-        new_state = write_plan_state(
+        new_state = change_plan(
             ws,
             row_new,
-            entries,
+            lambda entries: [e for e in entries if e["strategy"] not in moved] + carried_entries,
             f"carried forward {len(carried)} strategies from {ref_of(row_old)} "
             f"r{state['revision']}{review}",
             "carry",
+            touches=moved,
             carried_from_id=state["id"],
             diff=justification,
         )
@@ -200,15 +195,8 @@ def why(ws: Workspace, strategy: str) -> dict:
     """Every mapping of a strategy across lenses and versions, newest first, with the
     hypothesis, segments, dataset, status, rationale, carry steps and campaign results."""
     info = get_strategy(ws, strategy)
-    pe, ps = schema.plan_entries, schema.plan_states
-    touched = ws.meta.fetch(
-        select(ps.c.segmentation_id)
-        .join(pe, pe.c.plan_state_id == ps.c.id)
-        .where(pe.c.strategy == strategy)
-        .distinct(),
-    )
     mappings = []
-    for (segmentation_id,) in ((r["segmentation_id"],) for r in touched):
+    for segmentation_id in ws.meta.plans.versions_with(strategy):
         row = resolve_segmentation(ws, segmentation_id)
         states = plan_state_rows(ws, [segmentation_id])
         latest = states[-1]
@@ -272,21 +260,20 @@ def why(ws: Workspace, strategy: str) -> dict:
 
 def _audiences_for(ws: Workspace, mappings: list[dict]) -> list[dict]:
     """Lookalike audiences seeded from segments this strategy targets."""
-    au = schema.audiences
-    rows = ws.meta.fetch(select(au).order_by(au.c.id))
+    rows = ws.meta.audiences.list()
     wanted = {
         (m["version"], s) for m in mappings for s in (m["segments"] if m["segments"] != ALL else [])
     }
     out = []
     for r in rows:
-        seed = json.loads(r["seed"])
+        seed = r["seed"]
         if seed.get("version") and (seed["version"], seed.get("segment")) in wanted:
             out.append(
                 {
                     "name": r["name"],
                     "seed": seed,
                     "method": r["method"],
-                    "quality": json.loads(r["quality"]),
+                    "quality": r["quality"],
                 }
             )
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,16 +10,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import insert
 
+from segtrail.atomic import atomic_write
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.features import model_matrix, transform_features
 from segtrail.errors import InputError, SegtrailError
 from segtrail.readers import normalize_ids, read_table
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_names
-from segtrail.store import schema
-from segtrail.store.objects import atomic_write
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -65,21 +62,8 @@ def _labelled(labels: np.ndarray, confidence: np.ndarray, ids, names: dict[int, 
 def record_export(
     ws: Workspace, target: str, fmt: str, out: Path, rows: int, digest: str, provenance: dict
 ) -> None:
-    with ws.meta.begin() as connection:
-        event_id = ws.meta.record_event(
-            connection, ws.author, "export", target, {"path": str(out), "format": fmt, **provenance}
-        )
-        connection.execute(
-            insert(schema.exports).values(
-                target=target,
-                format=fmt,
-                path=str(Path(out).resolve()),
-                rows=rows,
-                sha256=digest,
-                provenance=json.dumps(provenance, sort_keys=True, default=str),
-                event_id=event_id,
-            )
-        )
+    path = str(Path(out).resolve())
+    ws.meta.exports.append(target, fmt, path, rows, digest, provenance, ws.author)
 
 
 def export(ws: Workspace, ref: str, out: str | Path) -> dict:
@@ -119,7 +103,7 @@ def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
         ids_from_text=source.format in ("csv", "excel"),
     )
     frame = table.to_pandas()
-    fitted = json.loads(row["feature_spec"])["fitted"]
+    fitted = row["feature_spec"]["fitted"]
     try:
         if fitted.get("model_input") == "model_matrix":  # the latent class model's input
             X = model_matrix(frame, fitted)[0]
@@ -127,7 +111,7 @@ def assign(ws: Workspace, ref: str, file: str | Path, out: str | Path) -> dict:
             X = transform_features(frame, fitted)
     except SegtrailError as e:
         raise InputError(f"{name}: {e}") from None
-    params = json.loads(row["params"])
+    params = row["params"]
     state = {**params["state"], **ws.objects.read_arrays(row["state_hash"])}
     labels, confidence = get_algorithm(row["algorithm"]).assign(state, X)
     result = _labelled(labels, confidence, frame[id_column].to_numpy(), segment_names(ws, row))

@@ -13,12 +13,17 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from segtrail.errors import NotAWorkspace, SegtrailError
+from segtrail.errors import InvalidInput, NotAWorkspace, SegtrailError
 from segtrail.store import schema
-from segtrail.store.metadata import MetadataStore
+from segtrail.store.metadata import MetadataStore, check_database_url
 from segtrail.store.objects import ObjectStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segtrail.services.segmentations import Progress
 
 DIRNAME = ".segtrail"
 CONFIG = "config.json"
@@ -45,17 +50,6 @@ def resolve_author(explicit: str | None = None) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _check_database_url(url: str) -> None:
-    """Refuse a malformed URL or one whose driver is not installed, before anything is made."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    try:
-        create_engine(url).dispose()
-    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as e:
-        raise SegtrailError(f"cannot use --database-url {url!r}: {e}") from None
 
 
 def find_workspace(start: Path | None = None) -> Path:
@@ -99,17 +93,16 @@ class Workspace:
         if root.exists() and not root.is_dir():
             raise SegtrailError(f"{root} exists and is not a folder")
         if database_url:
-            _check_database_url(database_url)
+            check_database_url(database_url)
         (root / DIRNAME / "objects").mkdir(parents=True)
         try:
             config = {"format": 1, "database_url": database_url}
             (root / DIRNAME / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
             workspace = cls(root, author)
             workspace.meta.migrate(schema_version)
-            with workspace.meta.begin() as connection:
-                workspace.meta.record_event(
-                    connection, workspace.author, "init", str(root), {"schema": schema_version}
-                )
+            workspace.meta.events.append(
+                workspace.author, "init", str(root), {"schema": schema_version}
+            )
         except BaseException:
             shutil.rmtree(root / DIRNAME, ignore_errors=True)  # no half-made workspace
             raise
@@ -149,123 +142,226 @@ class Workspace:
         return f"Workspace({str(self.root)!r})"
 
     # --- actions (one per user command) ------------------------------------------------
+    #
+    # Each method has the name of its CLI command and returns what that command's --json
+    # prints. Services are imported inside the methods so `import segtrail` stays light.
 
-    def ingest(self, path: str | Path, id_column: str, name: str | None = None) -> dict:
+    def ingest(
+        self,
+        source: str | Path | pd.DataFrame,
+        id_column: str,
+        name: str | None = None,
+    ) -> dict:
+        """Import a customer table as the next version of dataset `name`.
+
+        `source` is a CSV, Parquet or Excel file, or a pandas DataFrame (then `name` is
+        required). Re-importing identical content records nothing and says "unchanged".
+        Bad input raises `segtrail.errors.InvalidInput` naming the row and column."""
         from segtrail.services.datasets import ingest
 
-        return ingest(self, path, id_column, name)
+        if isinstance(source, str | Path):
+            return ingest(self, source, id_column, name)
+        return _ingest_frame(self, source, id_column, name)
 
     def datasets(self) -> list[dict]:
+        """Every dataset version, by name then version."""
         from segtrail.services.datasets import list_datasets
 
         return list_datasets(self)
 
     def dataset(self, ref: str, rows: int = 0) -> dict:
-        """Schema, row count and column summaries; with `rows`, also the first rows by id."""
+        """Schema, row count and column summaries of `NAME` or `NAME@N`; with `rows`, also
+        the first rows by id (under "data")."""
         from segtrail.services.datasets import get_dataset
 
         return get_dataset(self, ref, rows=rows)
 
-    def dataset_frame(self, ref: str) -> Any:
+    def dataset_frame(self, ref: str) -> pd.DataFrame:
+        """The customer table of a dataset version, as a pandas DataFrame."""
         from segtrail.services.datasets import load_frame, resolve_dataset
 
         return load_frame(self, resolve_dataset(self, ref))
 
     def fsck(self) -> dict:
+        """Re-hash every object and check every reference; `clean` is False on problems."""
         from segtrail.services.fsck import fsck
 
         return fsck(self)
 
     def events(self, limit: int | None = None) -> list[dict]:
+        """The event log, newest first: who did what, when."""
         from segtrail.services.history import list_events
 
         return list_events(self, limit)
 
     # --- segmentations -------------------------------------------------------------------
 
-    def segment(self, dataset: str, lens: str, hypothesis: str, **options: Any) -> dict:
+    def segment(
+        self,
+        dataset: str,
+        lens: str,
+        hypothesis: str,
+        *,
+        features: list[str] | None = None,
+        exclude: list[str] | None = None,
+        algorithm: str = "kmeans",
+        k: int | str = "auto",
+        k_range: tuple[int, int] = (2, 12),
+        parent: str | None = None,
+        seed: int = 0,
+        weights: dict[str, float] | None = None,
+        params: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> dict:
+        """Cluster `dataset` and record the result as the next version `LENS@N`.
+
+        `hypothesis` says why these features and what you expect. `k` is a number or
+        "auto" (searched over `k_range`); `params` holds the algorithm's own parameters
+        (e.g. {"eps": 0.5} for dbscan); `weights` multiplies columns' influence. The same
+        dataset, features, algorithm, parameters and `seed` give the same assignments."""
         from segtrail.services.segmentations import segment
 
-        return segment(self, dataset, lens, hypothesis, **options)
+        return segment(
+            self,
+            dataset,
+            lens,
+            hypothesis,
+            features=features,
+            exclude=exclude,
+            algorithm=algorithm,
+            k=k,
+            k_range=k_range,
+            parent=parent,
+            seed=seed,
+            weights=weights,
+            params=params,
+            progress=progress,
+        )
 
-    def revisit(self, ref: str, dataset: str | None = None, **options: Any) -> dict:
+    def revisit(
+        self,
+        ref: str,
+        dataset: str | None = None,
+        *,
+        hypothesis: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict:
+        """Re-run version `ref`'s hypothesis (same spec, algorithm, parameters, seed) on
+        newer data (default: the newest version of its dataset), as the lens's next
+        version."""
         from segtrail.services.segmentations import revisit
 
-        return revisit(self, ref, dataset, **options)
+        return revisit(self, ref, dataset, hypothesis=hypothesis, progress=progress)
 
     def show(self, ref: str) -> dict:
+        """Everything about one version (`LENS@N`, or `LENS` for its adopted version):
+        hypothesis, parameters, metrics, segments with names, tags and profiles."""
         from segtrail.services.segmentations import show
 
         return show(self, ref)
 
     def log(self, lens: str | None = None) -> list[dict]:
+        """Every version (of one lens or all), newest first, with parent links."""
         from segtrail.services.segmentations import log
 
         return log(self, lens)
 
-    def assignments(self, ref: str) -> Any:
+    def assignments(self, ref: str) -> pd.Series:
+        """Segment label per customer id (-1 = unassigned) of one version."""
         from segtrail.services.segmentations import load_assignments, resolve_segmentation
 
         return load_assignments(self, resolve_segmentation(self, ref))
 
     def name(self, ref: str, segment: int, name: str, description: str | None = None) -> dict:
+        """Give a segment a human name (and optionally a description); the old name stays
+        in the history."""
         from segtrail.services.annotations import name_segment
 
         return name_segment(self, ref, segment, name, description)
 
     def tag(self, ref: str, segment: int, key: str, value: str | None) -> dict:
+        """Set a tag such as fit=poor on a segment (value None removes it)."""
         from segtrail.services.annotations import tag_segment
 
         return tag_segment(self, ref, segment, key, value)
 
     def adopt(self, ref: str) -> dict:
+        """Make `ref` its lens's current version (the previous one becomes superseded)."""
         from segtrail.services.annotations import set_status
 
         return set_status(self, ref, "adopted")
 
     def retire(self, ref: str) -> dict:
+        """Mark a version as no longer in use (it stays in the history)."""
         from segtrail.services.annotations import set_status
 
         return set_status(self, ref, "retired")
 
     def export(self, ref: str, out: str | Path) -> dict:
+        """Write every customer's segment of version `ref` to a CSV or Parquet file."""
         from segtrail.services.use import export
 
         return export(self, ref, out)
 
     def assign(self, ref: str, file: str | Path, out: str | Path) -> dict:
+        """Put the customers of `file` into the segments of `ref` with its stored model."""
         from segtrail.services.use import assign
 
         return assign(self, ref, file, out)
 
     # --- strategies and plans ------------------------------------------------------------
 
-    def strategy_add(self, name: str, message: str, channels: list[str], **options: Any) -> dict:
+    def strategy_add(
+        self,
+        name: str,
+        message: str,
+        channels: list[str],
+        *,
+        offer: str | None = None,
+        owner: str | None = None,
+    ) -> dict:
+        """Record a strategy (a tactic): its message, channels, offer and owner."""
         from segtrail.services.plans import add_strategy
 
-        return add_strategy(self, name, message, channels, **options)
+        return add_strategy(self, name, message, channels, offer=offer, owner=owner)
 
     def strategies(self) -> list[dict]:
+        """Every strategy, as currently defined."""
         from segtrail.services.plans import list_strategies
 
         return list_strategies(self)
 
-    def plan_map(self, strategy: str, ref: str, segments: list[int] | str, **options: Any) -> dict:
+    def plan_map(
+        self,
+        strategy: str,
+        ref: str,
+        segments: list[int] | str,
+        *,
+        status: str = "active",
+        rationale: str | None = None,
+    ) -> dict:
+        """Target `segments` (labels, or "all") of version `ref` with `strategy`, recorded
+        as the plan's next revision. Concurrent changes to other strategies are kept; a
+        concurrent change to the same strategy raises `segtrail.errors.Conflict`."""
         from segtrail.services.plans import map_strategy
 
-        return map_strategy(self, strategy, ref, segments, **options)
+        return map_strategy(self, strategy, ref, segments, status=status, rationale=rationale)
 
     def plan_unmap(self, strategy: str, ref: str) -> dict:
+        """Remove `strategy` from the plan of version `ref` (a new revision)."""
         from segtrail.services.plans import unmap_strategy
 
         return unmap_strategy(self, strategy, ref)
 
     def plan_show(self, ref: str, revision: int | None = None) -> dict:
+        """The plan of version `ref` (at `revision`, default the newest): strategies x
+        segments, with coverage."""
         from segtrail.services.plans import show_plan
 
         return show_plan(self, ref, revision)
 
     def plan_history(self, lens: str) -> list[dict]:
+        """Every plan change on every version of `lens`, oldest first."""
         from segtrail.services.plans import plan_history
 
         return plan_history(self, lens)
@@ -273,21 +369,28 @@ class Workspace:
     # --- the thread ------------------------------------------------------------------------
 
     def diff(self, a: str, b: str, min_jaccard: float = 0.5) -> dict:
+        """How customers moved from version `a` to version `b`: transitions, ARI/NMI, and
+        each segment's fate (kept, split, merged, ...)."""
         from segtrail.services.thread import diff
 
         return diff(self, a, b, min_jaccard)
 
     def carry(self, old: str, new: str, min_jaccard: float = 0.5, apply: bool = False) -> dict:
+        """Propose moving the plan of `old` onto `new` through shared customers; with
+        `apply`, record it as the plan's next revision on `new`."""
         from segtrail.services.thread import carry
 
         return carry(self, old, new, min_jaccard, apply)
 
     def compare(self, a: str, b: str, flags: dict[str, str] | None = None) -> dict:
+        """Two lenses' views of the same customers; `flags` (e.g. {"fit": "poor"}) marks
+        segments of `b` that strategies of `a` should not reach."""
         from segtrail.services.thread import compare
 
         return compare(self, a, b, flags)
 
     def why(self, strategy: str) -> dict:
+        """The thread from a strategy back to every hypothesis it was mapped on."""
         from segtrail.services.thread import why
 
         return why(self, strategy)
@@ -295,36 +398,96 @@ class Workspace:
     # --- campaigns and audiences ---------------------------------------------------------
 
     def campaign_import(self, path: str | Path, name: str, strategy: str) -> dict:
+        """Record what was sent to whom under `strategy` (treatment or control) and who
+        responded."""
         from segtrail.services.campaigns import import_campaign
 
         return import_campaign(self, path, name, strategy)
 
     def campaign_report(self, name: str, by: str | None = None) -> dict:
+        """Response per segment of version `by` (default: where the strategy is mapped),
+        with intervals, uplift and tests."""
         from segtrail.services.campaigns import report
 
         return report(self, name, by)
 
     def campaigns(self) -> list[dict]:
+        """Every imported campaign."""
         from segtrail.services.campaigns import list_campaigns
 
         return list_campaigns(self)
 
-    def lookalike(self, pool: str, out: str | Path, **options: Any) -> dict:
+    def lookalike(
+        self,
+        pool: str,
+        out: str | Path,
+        *,
+        seed: str | None = None,
+        seed_ids: str | Path | None = None,
+        seed_top: tuple[str, float] | None = None,
+        features: list[str] | None = None,
+        method: str = "centroid",
+        size: int | float = 0.05,
+        name: str | None = None,
+        random_seed: int = 0,
+    ) -> dict:
+        """Rank the customers of dataset `pool` by similarity to a seed (a segment
+        `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
+        column) and write the best `size` (customers, or a share of the pool if a float)
+        to `out`, recorded as a named audience."""
         from segtrail.services.audiences import lookalike
 
-        return lookalike(self, pool, out, **options)
+        return lookalike(
+            self,
+            pool,
+            out,
+            seed=seed,
+            seed_ids=seed_ids,
+            seed_top=seed_top,
+            features=features,
+            method=method,
+            size=size,
+            name=name,
+            random_seed=random_seed,
+        )
 
     def audiences(self) -> list[dict]:
+        """Every recorded audience."""
         from segtrail.services.audiences import list_audiences
 
         return list_audiences(self)
 
     def audience_export(self, target: str, fmt: str, out: str | Path) -> dict:
+        """Write a segment (`LENS@N:S`) or a lookalike audience for an ad platform (csv,
+        meta or google), with a provenance file beside it."""
         from segtrail.services.audiences import export_audience
 
         return export_audience(self, target, fmt, out)
 
     def report(self, ref: str, out: str | Path, diff: str | None = None) -> dict:
-        from segtrail.services.reports import write_report
+        """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
+        from segtrail.report.html import write_report
 
         return write_report(self, ref, out, diff)
+
+
+def _ingest_frame(ws: Workspace, frame: pd.DataFrame, id_column: str, name: str | None) -> dict:
+    """A DataFrame goes through exactly the checks a file gets: it is written as Parquet to a
+    temporary folder and ingested from there."""
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from segtrail.services.datasets import ingest
+
+    if name is None:
+        raise InvalidInput("name the dataset when ingesting a DataFrame: ingest(df, id, name=...)")
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as e:
+        raise InvalidInput(f"the DataFrame cannot be stored: {e}") from None
+    with tempfile.TemporaryDirectory(prefix="segtrail-") as folder:
+        path = Path(folder) / f"{name}.parquet"
+        pq.write_table(table, path)
+        return ingest(ws, path, id_column, name)

@@ -1,22 +1,65 @@
-"""The metadata database: SQLAlchemy Core over SQLite by default, any SQLAlchemy URL
-(PostgreSQL for a team) by configuration. Services talk to it through `MetadataStore`."""
+"""The metadata database: SQLAlchemy Core over SQLite by default, PostgreSQL for a team.
+
+The store owns its SQL. Services call typed methods grouped by what is recorded
+(`store.datasets`, `store.segmentations`, `store.plans`, ...); each method that writes runs
+in one transaction of its own, and conflicts between concurrent writers are settled here:
+
+- On SQLite: WAL (readers never block the writer), a busy timeout, and `BEGIN IMMEDIATE`
+  for writers, so concurrent writers wait their turn instead of failing with
+  "database is locked".
+- Version numbers ("max + 1") are allocated inside the writing transaction; when two
+  writers still race (PostgreSQL runs them in parallel), the unique key refuses the loser,
+  whose transaction is retried from the start (like MLflow's model-version allocation).
+- A precondition that no longer holds on retry (a name taken meanwhile, a plan revision
+  that moved) raises `Conflict`: nothing is ever reported as done and then missing.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from segtrail.errors import SegtrailError
+from segtrail.errors import Conflict, Damaged, InvalidInput, SegtrailError
 from segtrail.store import schema
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 60_000  # a writer waits this long for another writer's transaction
+WRITE_ATTEMPTS = 12  # a transaction that lost a race on a unique key is retried this often
+WRITE_OPTION = "segtrail_write"
 
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def dumps(data: Any) -> str:
+    """JSON for a metadata column: sorted keys, numpy scalars as numbers."""
+    return json.dumps(data, sort_keys=True, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def loads(text: str | None) -> Any:
+    return json.loads(text) if text is not None else None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -25,7 +68,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # emit BEGIN ourselves (`_sqlite_begin`): every transaction, DDL included, is atomic.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL: readers see the last commit while a writer works, and never block it.
+    cursor.execute("PRAGMA journal_mode=WAL")
     # FULL: a commit is on disk before we report success (crash safety over speed;
     # metadata writes are small).
     cursor.execute("PRAGMA synchronous=FULL")
@@ -33,21 +79,75 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock at BEGIN: a writer that must wait, waits here (busy
+    # timeout) rather than failing later when a read lock cannot be upgraded.
+    write = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _is_busy(error: DBAPIError) -> bool:
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _is_retryable(error: DBAPIError) -> bool:
+    """Errors after which running the whole transaction again can succeed."""
+    if isinstance(error, IntegrityError):
+        return True  # a unique key taken by a concurrent writer: re-read and re-decide
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in ("40001", "40P01")  # PostgreSQL serialization failure, deadlock
+
+
+def _damaged(error: DBAPIError) -> bool:
+    text = str(error.orig).lower()
+    return any(
+        s in text for s in ("file is not a database", "malformed", "disk image", "no such table")
+    )
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a malformed URL or one whose driver is not installed, before anything is made."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        create_engine(url).dispose()
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as e:
+        raise InvalidInput(f"cannot use --database-url {url!r}: {e}") from None
 
 
 class MetadataStore:
+    """One metadata database. Typed record groups hang off it (see the module doc)."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = create_engine(url)
-        if self.engine.dialect.name == "sqlite":
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        self._writer = self.engine.execution_options(**{WRITE_OPTION: True})
+        # Imported here: the record modules import this one for `dumps`, `utc_now`, ...
+        from segtrail.store.audit import Events, ObjectRegistry
+        from segtrail.store.datasets import Datasets
+        from segtrail.store.plans import Plans, Strategies
+        from segtrail.store.segmentations import Annotations, Segmentations
+        from segtrail.store.usage import Audiences, Campaigns, Exports
+
+        self.events = Events(self)
+        self.objects = ObjectRegistry(self)
+        self.datasets = Datasets(self)
+        self.segmentations = Segmentations(self)
+        self.annotations = Annotations(self)
+        self.strategies = Strategies(self)
+        self.plans = Plans(self)
+        self.campaigns = Campaigns(self)
+        self.audiences = Audiences(self)
+        self.exports = Exports(self)
 
     # --- schema ------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        with self.engine.connect() as connection:
+        with self._errors(), self.engine.connect() as connection:
             if not inspect(connection).has_table("schema_migrations"):
                 return 0
             rows = connection.execute(select(schema.schema_migrations.c.version)).scalars()
@@ -63,12 +163,12 @@ class MetadataStore:
                 f"(schema {schema.LATEST}); upgrade segtrail"
             )
         applied = []
-        with self.engine.begin() as connection:
+        with self._errors(), self._writer.begin() as connection:
             if current == 0:
                 schema.schema_migrations.create(connection, checkfirst=True)
         for migration in schema.MIGRATIONS:
             if current < migration.version <= target:
-                with self.engine.begin() as connection:
+                with self._errors(), self._writer.begin() as connection:
                     schema.apply_migration(connection, migration)
                     connection.execute(
                         insert(schema.schema_migrations).values(
@@ -78,22 +178,61 @@ class MetadataStore:
                 applied.append(migration.version)
         return applied
 
-    # --- access ------------------------------------------------------------------------
+    # --- transactions --------------------------------------------------------------------
 
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            yield connection
+    def write(self, work: Callable[[Connection], T], *, what: str = "this change") -> T:
+        """Run `work` in one writing transaction, retried from the start when it lost a race
+        on a unique key (see the module doc). `work` must only touch the database."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self._writer.begin() as connection:
+                    return work(connection)
+            except DBAPIError as e:
+                if isinstance(e, OperationalError) and _is_busy(e):
+                    raise Conflict(
+                        f"the workspace database stayed busy for {BUSY_TIMEOUT_MS // 1000} s "
+                        f"(another writer); {what} was not recorded, try again"
+                    ) from None
+                if not _is_retryable(e) or attempt == WRITE_ATTEMPTS - 1:
+                    if _is_retryable(e):
+                        raise Conflict(
+                            f"{what} kept clashing with concurrent changes and was not "
+                            "recorded; try again"
+                        ) from None
+                    self._raise_damaged(e)
+                    raise
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # spread the retries
+        raise AssertionError("unreachable")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
+        """One consistent read (a snapshot on both backends)."""
+        with self._errors(), self.engine.connect() as connection:
             yield connection
 
-    def fetch(self, query: Any) -> list[dict]:
+    def fetch(self, query: Any) -> list[dict[str, Any]]:
         """Run a read query; rows as plain dicts."""
-        with self.engine.connect() as connection:
+        with self.read() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as e:
+            if isinstance(e, OperationalError) and _is_busy(e):
+                raise Conflict(
+                    "the workspace database is busy (another writer); try again"
+                ) from None
+            self._raise_damaged(e)
+            raise
+
+    def _raise_damaged(self, error: DBAPIError) -> None:
+        if _damaged(error):
+            first = str(error.orig).splitlines()[0] if str(error.orig) else type(error).__name__
+            raise Damaged(
+                f"the metadata database is damaged: {first}; run `segtrail fsck`"
+            ) from None
 
     def record_event(
         self, connection: Connection, author: str, action: str, subject: str, details: dict
@@ -109,6 +248,22 @@ class MetadataStore:
             )
         )
         return int(result.inserted_primary_key[0])
+
+    def integrity_problems(self) -> list[str]:
+        """What the database itself reports wrong (SQLite's integrity and foreign-key
+        checks; PostgreSQL enforces both on every write)."""
+        if self.dialect != "sqlite":
+            return []
+        from sqlalchemy import text
+
+        problems = []
+        with self.read() as connection:
+            result = connection.execute(text("PRAGMA integrity_check")).scalar()
+            if result != "ok":
+                problems.append(f"database integrity check failed: {result}")
+            for row in connection.execute(text("PRAGMA foreign_key_check")):
+                problems.append(f"table {row[0]} row {row[1]}: broken reference to {row[2]}")
+        return problems
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,19 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from segtrail.atomic import atomic_write
 from segtrail.errors import SegtrailError
 
 SUFFIX = ".parquet"
 RECENT_READS = 4  # Arrow tables kept by ObjectStore.read_table (immutable, so safe)
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()
 
 
 class ObjectStore:
@@ -110,24 +101,6 @@ class ObjectStore:
 
     def temporaries(self) -> list[Path]:
         return sorted(self.root.glob("??/.tmp-*")) if self.root.exists() else []
-
-
-def atomic_write(path: Path, data: bytes | memoryview, *, prefix: str | None = None) -> None:
-    """Write a file so that readers see the old content or the whole new one, never half:
-    a temporary file in the same folder, flushed to disk, then renamed into place."""
-    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", dir=path.parent)
-    try:
-        # mkstemp makes the file owner-only (0600); give it the mode of any new file, so a
-        # teammate sharing the folder can read it.
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_table(table: pa.Table, dictionary: list[str] | None = None) -> pa.Buffer:

@@ -19,7 +19,7 @@ from sklearn.decomposition import PCA
 
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.errors import SegtrailError
-from segtrail.services import reports
+from segtrail.report import html as reports
 from segtrail.services.segmentations import resolve_segmentation
 from segtrail.services.workspace import Workspace
 from segtrail.store import objects

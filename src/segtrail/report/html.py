@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from segtrail import __version__
+from segtrail.atomic import atomic_write
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.features import transform_features
 from segtrail.engine.profiles import format_number, format_percent
@@ -34,8 +36,6 @@ from segtrail.services.datasets import resolve_dataset
 from segtrail.services.plans import list_strategies, show_plan
 from segtrail.services.segmentations import log, resolve_segmentation, show
 from segtrail.services.thread import diff as diff_versions
-from segtrail.store.metadata import utc_now
-from segtrail.store.objects import atomic_write
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -138,8 +138,7 @@ def _version_context(ws: Workspace, ref: str) -> dict[str, Any]:
 def _projection(ws: Workspace, row: dict) -> dict[str, Any] | None:
     """PCA of the feature matrix on a seeded sample: coordinates, labels, explained variance.
     Only the sampled rows are converted and transformed, so 1M customers stay cheap."""
-    spec = json.loads(row["feature_spec"])
-    fitted = spec["fitted"]
+    fitted = row["feature_spec"]["fitted"]
     dataset = resolve_dataset(ws, row["dataset_id"])
     id_column = dataset["id_column"]
     columns = list(dict.fromkeys([id_column, *(c["column"] for c in fitted["columns"])]))
@@ -667,6 +666,6 @@ def _render(template: str, context: dict[str, Any]) -> str:
         **context,
         "plotlyjs": Markup(get_plotlyjs()),
         "segtrail_version": __version__,
-        "generated_at": utc_now(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
     return _environment().get_template(template).render(page)

@@ -1,0 +1,88 @@
+"""The event log (who did what, when) and the registry of data objects."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select
+
+from segtrail.store import schema
+from segtrail.store.metadata import loads, utc_now
+
+if TYPE_CHECKING:
+    from segtrail.store.metadata import MetadataStore
+
+# Every metadata column that points at an object, found from the schema's foreign keys, so a
+# table added later is checked by fsck without touching this file.
+OBJECT_REFERENCES = tuple(
+    (table, column.name)
+    for table in schema.metadata.sorted_tables
+    for column in table.columns
+    if any(fk.target_fullname == "objects.hash" for fk in column.foreign_keys)
+)
+
+
+class Events:
+    def __init__(self, db: MetadataStore) -> None:
+        self.db = db
+
+    def append(self, author: str, action: str, subject: str, details: dict) -> int:
+        """An event with no other record (e.g. `init`)."""
+        return self.db.write(
+            lambda c: self.db.record_event(c, author, action, subject, details), what=action
+        )
+
+    def list(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Newest first."""
+        e = schema.events
+        query = select(e).order_by(e.c.id.desc())
+        if limit:
+            query = query.limit(limit)
+        return [{**r, "details": loads(r["details"])} for r in self.db.fetch(query)]
+
+    def count(self) -> int:
+        from sqlalchemy import func
+
+        return int(
+            self.db.fetch(select(func.count().label("n")).select_from(schema.events))[0]["n"]
+        )
+
+
+class ObjectRegistry:
+    """Which objects the metadata knows (hash, kind, size)."""
+
+    def __init__(self, db: MetadataStore) -> None:
+        self.db = db
+
+    @staticmethod
+    def register(connection: Connection, digest: str, kind: str, size: int) -> None:
+        """Inside a writer's transaction: record an object once (content-addressed)."""
+        exists = connection.execute(
+            select(schema.objects.c.hash).where(schema.objects.c.hash == digest)
+        ).first()
+        if not exists:
+            connection.execute(
+                insert(schema.objects).values(
+                    hash=digest, kind=kind, bytes=size, created_at=utc_now()
+                )
+            )
+
+    def registered(self) -> dict[str, int]:
+        """Size in bytes of every registered object, by hash."""
+        return {r["hash"]: r["bytes"] for r in self.db.fetch(select(schema.objects))}
+
+    def references(self) -> list[tuple[str, str]]:
+        """(table.column, hash) of every reference from a record to an object."""
+        version = self.db.schema_version()
+        present = {t.name for m in schema.MIGRATIONS if m.version <= version for t in m.tables}
+        out = []
+        with self.db.read() as connection:
+            for table, column in OBJECT_REFERENCES:
+                if table.name not in present:
+                    continue
+                for (digest,) in connection.execute(select(table.c[column])):
+                    out.append((f"{table.name}.{column}", digest))
+        return out
+
+    def referenced(self, digest: str) -> bool:
+        return any(d == digest for _where, d in self.references())
