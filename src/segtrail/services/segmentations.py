@@ -170,8 +170,10 @@ def compute(
     )
     progress("preparing features", None)
     X, fitted = fit_features(frame, spec)
-    M, levels, weights = model_matrix(frame, fitted)
     names = [col["column"] for col in fitted["columns"]]
+    M = levels = weights = None
+    if request["algorithm"] in (None, "lca"):  # k-means alone does not pay for this matrix
+        M, levels, weights = model_matrix(frame, fitted)
     params = dict(request["params"])
     # Small fits run faster on one thread: OpenMP threads fighting over two busy cores cost
     # more than they bring below a few tens of thousands of rows.
@@ -250,7 +252,7 @@ def compute(
         "profiles": profiles,
         "spec": spec,
         "fitted": fitted,
-        "features": _with_contributions(describe_spec(fitted), M, levels, labels, used),
+        "features": _with_contributions(describe_spec(fitted), frame, fitted, labels, used),
         "k": k,
         "algorithm": algo.name,
         "confidence_meaning": algo.confidence_meaning,
@@ -266,12 +268,17 @@ def _reweighted(fitted: dict, weights: list[float]) -> dict:
 
 
 def _with_contributions(
-    rows: list[dict], M: np.ndarray, levels: list[int], labels: np.ndarray, used: dict
+    rows: list[dict],
+    frame: pd.DataFrame,
+    fitted: dict,
+    labels: np.ndarray,
+    used: dict,
 ) -> list[dict]:
     """Each feature row plus how much the segments explain of it (on a seeded sample) and
     the weight the model gave it (0 for columns left out as pure noise)."""
-    idx = sample_rows(len(M), CONTRIBUTION_SAMPLE, 0)
-    contributions = feature_contributions(M[idx], levels, labels[idx])
+    idx = sample_rows(len(frame), CONTRIBUTION_SAMPLE, 0)
+    sample, levels, _ = model_matrix(frame.iloc[idx], fitted)
+    contributions = feature_contributions(sample, levels, labels[idx])
     model_weights = used.get("feature_weights")
     out = []
     for j, (row, c) in enumerate(zip(rows, contributions, strict=True)):

@@ -21,11 +21,15 @@ data), each run ``SCREEN_ITER`` iterations; the best start runs to convergence. 
 with the fitted model. Variances have a floor (``var_floor``, in standardized units) and
 level probabilities a small pseudo-count, so no class collapses onto one value.
 
-Why our own EM rather than StepMix: StepMix (PyPI) fits the same model and its parameters
-can be read as arrays, but ``assign`` must run on millions of rows in our own numpy code
-anyway, the k sweep wants seeded, screened starts shared across k, and the variance floor
-and column weights are not StepMix options. The EM here is about 150 lines of vectorized
-numpy (matrix products, no per-row loops).
+Why our own EM rather than StepMix: StepMix 3.0 (PyPI) installs here and fits the same
+model, and its ``get_parameters()`` gives plain arrays (weights, means, covariances, level
+probabilities) that could be stored without pickles. Measured on 16 data sets of the
+benchmark family (1,000-3,000 rows, same starts budget), it reached the same ARI but took
+1-80 s per fit against 0.2-1 s here, and on a Poisson count column it collapsed a class onto
+one value (zero variance, ARI 0): it has no variance floor for discrete columns. The k sweep
+also needs seeded starts shared across k (splits of the k-1 solution) and per-column
+weights, which StepMix does not offer. The EM here is vectorized numpy (matrix products, no
+per-row loops).
 
 State (plain arrays): ``weights`` (k), ``means``/``variances`` (k x numeric columns),
 ``log_probs`` (k x all categorical levels, blocks in column order), ``levels`` and
