@@ -91,10 +91,13 @@ def test_segment_auto_keeps_the_whole_k_curve(sh: Runner) -> None:
     v = segment(sh, "auto", "--k-range", "2..5")
     selection = v["metrics"]["k_selection"]
     assert [row["k"] for row in selection["curve"]] == [2, 3, 4, 5]
+    # the default path on mixed data: the latent class model's curve, with split-half
+    # stability per k and the runner-up
+    assert v["algorithm"] == "lca" and v["parameters"]["chosen_by"]
     assert all(
-        {"inertia", "silhouette", "calinski_harabasz", "davies_bouldin"} <= set(row)
-        for row in selection["curve"]
+        {"bic", "icl", "stability", "log_likelihood"} <= set(row) for row in selection["curve"]
     )
+    assert selection["runner_up"] in {2, 3, 4, 5} - {selection["chosen_k"]}
     assert selection["chosen_k"] == v["k"] == v["parameters"]["k"]
     assert v["request"]["params"] == {"k": "auto", "k_range": [2, 5]}
     shown = ok(sh("show", v["version"], "--json")).json()
