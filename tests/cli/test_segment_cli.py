@@ -27,7 +27,15 @@ TreeHash = Callable[[Path], dict[str, str]]
 AUTHOR = "tester"
 N = 2_000
 H = "Spend and app use split customers; we expect young app users and lapsed buyers."
-FAST = ("--features", "age,annual_spend,app_sessions_per_month", "--k", "3", "--quiet")
+FAST = (
+    "--features",
+    "age,annual_spend,app_sessions_per_month",
+    "--algorithm",
+    "kmeans",
+    "--k",
+    "3",
+    "--quiet",
+)
 EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "confidence"]
 
 
@@ -106,7 +114,23 @@ def test_segment_auto_keeps_the_whole_k_curve(sh: Runner) -> None:
 
 
 def test_segment_k_4_records_everything(sh: Runner, root: Path) -> None:
-    result = ok(sh("segment", "-d", "shop", "-l", "four", "-m", H, "--k", "4", "--seed", "3"))
+    result = ok(
+        sh(
+            "segment",
+            "-d",
+            "shop",
+            "-l",
+            "four",
+            "-m",
+            H,
+            "-a",
+            "kmeans",
+            "--k",
+            "4",
+            "--seed",
+            "3",
+        )
+    )
     assert "four@1  (kmeans, k=4, dataset shop@1)" in result.out
     assert "segtrail adopt four@1" in result.out
     v = ok(sh("show", "four@1", "--json")).json()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from segtrail.engine.algorithms.base import sample_rows
+from segtrail.engine.algorithms.base import require_k, sample_rows
 from segtrail.engine.features import Progress, dependence_screen
 from segtrail.engine.kmixture import SWEEP_SAMPLE, add_split_half, mixture_sweep
 
@@ -44,6 +44,8 @@ def choose_default(
     """Decide the algorithm, its parameters and the column weights for a model matrix
     (``features.model_matrix``). Returns {"algorithm", "params", "selection" (or None),
     "noise": [column names], "notes": [sentences]}."""
+    if k not in (None, "auto"):
+        require_k({"k": k}, len(M))  # the same words as every algorithm's own check
     weights = [float(w) for w in weights]
     notes = [_algorithm_reason(levels, names)]
     layout = {"levels": [int(v) for v in levels], "feature_weights": weights}
