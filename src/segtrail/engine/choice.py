@@ -7,9 +7,10 @@ Rules (each decision comes with a sentence for the version's notes):
   class model (``lca``): it models a categorical column by each segment's level shares
   instead of distances between 0/1 columns, so neither kind swamps the other whatever the
   number of levels, and it leaves missing values out instead of imputing them. When every
-  feature is numeric, by measured fit: the latent class model is compared with its
-  k-means-like special case (one shared variance per column, equal segment shares... see
-  ``compare_numeric``); k-means is chosen when that simpler model is not worse by BIC.
+  feature is numeric, by measured fit: the latent class model (a spread per segment and
+  column) against its special case with one spread per column shared by every segment, the
+  model k-means assumes on standardized columns (``compare_numeric``); k-means is chosen
+  when that simpler model is not worse by BIC.
 - k: by ``kmixture.choose_k_mixture`` (curve, runner-up, split-half stability per k).
 - Weights: a column independent of every other column (``features.dependence_screen``)
   is pure noise: segments show up as columns that move together. Its weight becomes 0 (it
