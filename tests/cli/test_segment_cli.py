@@ -27,7 +27,15 @@ TreeHash = Callable[[Path], dict[str, str]]
 AUTHOR = "tester"
 N = 2_000
 H = "Spend and app use split customers; we expect young app users and lapsed buyers."
-FAST = ("--features", "age,annual_spend,app_sessions_per_month", "--k", "3", "--quiet")
+FAST = (
+    "--features",
+    "age,annual_spend,app_sessions_per_month",
+    "--algorithm",
+    "kmeans",
+    "--k",
+    "3",
+    "--quiet",
+)
 EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "confidence"]
 
 
@@ -91,10 +99,13 @@ def test_segment_auto_keeps_the_whole_k_curve(sh: Runner) -> None:
     v = segment(sh, "auto", "--k-range", "2..5")
     selection = v["metrics"]["k_selection"]
     assert [row["k"] for row in selection["curve"]] == [2, 3, 4, 5]
+    # the default path on mixed data: the latent class model's curve, with split-half
+    # stability per k and the runner-up
+    assert v["algorithm"] == "lca" and v["parameters"]["chosen_by"]
     assert all(
-        {"inertia", "silhouette", "calinski_harabasz", "davies_bouldin"} <= set(row)
-        for row in selection["curve"]
+        {"bic", "icl", "stability", "log_likelihood"} <= set(row) for row in selection["curve"]
     )
+    assert selection["runner_up"] in {2, 3, 4, 5} - {selection["chosen_k"]}
     assert selection["chosen_k"] == v["k"] == v["parameters"]["k"]
     assert v["request"]["params"] == {"k_range": [2, 5]}  # what was asked; defaults in "parameters"
     shown = ok(sh("show", v["version"], "--json")).json()
@@ -103,7 +114,23 @@ def test_segment_auto_keeps_the_whole_k_curve(sh: Runner) -> None:
 
 
 def test_segment_k_4_records_everything(sh: Runner, root: Path) -> None:
-    result = ok(sh("segment", "-d", "shop", "-l", "four", "-m", H, "--k", "4", "--seed", "3"))
+    result = ok(
+        sh(
+            "segment",
+            "-d",
+            "shop",
+            "-l",
+            "four",
+            "-m",
+            H,
+            "-a",
+            "kmeans",
+            "--k",
+            "4",
+            "--seed",
+            "3",
+        )
+    )
     assert "four@1  (kmeans, k=4, dataset shop@1)" in result.out
     assert "segtrail adopt four@1" in result.out
     v = ok(sh("show", "four@1", "--json")).json()

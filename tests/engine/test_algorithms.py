@@ -282,7 +282,7 @@ def test_fewer_distinct_customers_than_k_gives_compact_labels(name: str) -> None
 # Every algorithm declares its parameters (params.py); these tests hold for any algorithm in
 # the registry, so a new one is covered by adding it there.
 
-PARAMS = [(name, param) for name in ALL for param in REGISTRY[name].parameters]
+PARAMS = [(name, p) for name in ALL for p in REGISTRY[name].parameters if p.option]
 # Two valid, different values per parameter for the "reaches the fit" test; others are derived
 # from the declaration (see valid_values). Sizes suit the 400-customer blobs below.
 TEST_VALUES = {"sample_size": (250, 300), "max_rows": (1_000, 2_000), "eps": (1.5, 2.5)}

@@ -14,8 +14,11 @@ from segtrail.engine.features import (
     MISSING,
     OTHER,
     build_spec,
+    dependence_screen,
     describe_spec,
+    feature_contributions,
     fit_features,
+    model_matrix,
     transform_features,
 )
 from segtrail.errors import SegtrailError
@@ -266,3 +269,83 @@ def test_describe_spec_rows() -> None:
     assert "one-hot, 3 levels" in by["channel"]["transform"]
     assert "total variance 1" in by["channel"]["transform"]
     assert "days before" in by["signup"]["transform"]
+
+
+# ----------------------------------------------------------------------------- model input
+
+
+def test_model_matrix_keeps_missing_values_missing_and_codes_levels() -> None:
+    df = frame(300)
+    df.loc[[0, 5], "age"] = np.nan
+    df.loc[[1, 6], "channel"] = None
+    df.loc[[2], "member"] = None
+    spec = build_spec(df, KINDS, "id")
+    X, fitted = fit_features(df, spec)
+    M, levels, weights = model_matrix(df, fitted)
+    names = [c["column"] for c in fitted["columns"]]
+    assert M.dtype == np.float32 and M.shape == (300, len(names))
+    assert levels[names.index("age")] == 0 and levels[names.index("member")] == 2
+    channel = names.index("channel")
+    assert levels[channel] == 3  # Email, TikTok, Store; "(missing)" is NaN, not a level
+    assert np.isnan(M[[0, 5], names.index("age")]).all()
+    assert np.isnan(M[[1, 6], channel]).all() and np.isnan(M[2, names.index("member")])
+    col = column_state(fitted, "channel")
+    observed = ~df["channel"].isna().to_numpy()
+    decoded = np.array(col["levels"])[M[observed, channel].astype(int)]
+    assert (decoded == df.loc[observed, "channel"].to_numpy()).all()
+    # numeric: the same coordinates as the k-means matrix where the value is present
+    age = names.index("age")
+    present = ~np.isnan(M[:, age])
+    assert np.allclose(M[present, age], block(fitted, X, "age")[present, 0], atol=1e-5)
+    assert weights == [1.0] * len(names)
+    # unseen levels go to "(other)" when there is one, else count as missing
+    new = df.head(3).copy()
+    new["channel"] = ["Radio", "Email", None]
+    coded = model_matrix(new, fitted)[0][:, channel]
+    assert np.isnan(coded[0]) and coded[1] == col["levels"].index("Email") and np.isnan(coded[2])
+
+
+def test_dependence_screen_finds_the_column_that_moves_with_nothing() -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = rng.integers(0, 3, n)
+    X = np.column_stack(
+        [
+            y + rng.normal(0, 0.7, n),  # moves with the segments
+            np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n)),  # so does this one
+            rng.uniform(0, 1, n),  # flat noise: a Gaussian class model would split it
+            rng.integers(0, 4, n),  # categorical noise
+        ]
+    ).astype(np.float32)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    screen = dependence_screen(X, [0, 3, 0, 4])
+    assert [s["noise"] for s in screen] == [False, False, True, True]
+    assert screen[0]["partner"] == 1 and screen[0]["p_value"] < 1e-10
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 5))
+def test_contributions_match_independent_formulas(seed: int, k: int) -> None:
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    labels = rng.integers(0, k, n)
+    num = labels * rng.uniform(0, 2) + rng.normal(size=n)
+    cat = np.where(rng.random(n) < 0.5, labels % 3, rng.integers(0, 3, n)).astype(float)
+    X = np.column_stack([num, cat]).astype(np.float32)
+    out = feature_contributions(X, [0, 3], labels)
+    frame_ = pd.DataFrame({"x": X[:, 0].astype(float), "g": labels})
+    between = frame_.groupby("g")["x"].transform("mean")
+    eta2 = ((between - frame_["x"].mean()) ** 2).sum() / (
+        (frame_["x"] - frame_["x"].mean()) ** 2
+    ).sum()
+    assert out[0]["explained"] == pytest.approx(eta2, abs=1e-6)
+    codes = X[:, 1].astype(int)
+    mi = mutual_info_score(labels, codes)
+    p = np.bincount(codes) / n
+    entropy = -(p[p > 0] * np.log(p[p > 0])).sum()
+    assert out[1]["explained"] == pytest.approx(mi / entropy, abs=1e-6)
+    extra = (k - 1) * (len(np.unique(codes)) - 1)
+    assert out[1]["bic_gain"] == pytest.approx(2 * n * mi - extra * np.log(n), abs=1e-4)
+    assert out[1]["noise"] == (out[1]["bic_gain"] <= 0)

@@ -179,3 +179,30 @@ def test_shared_pass_silhouettes_match_scikit_learn(seed: int, k: int, n: int) -
 def test_within_ss_ignores_noise() -> None:
     X = np.array([[0.0], [2.0], [10.0], [12.0], [100.0]], dtype=np.float32)
     assert within_ss(X, np.array([0, 0, 1, 1, -1])) == pytest.approx(4.0)
+
+
+# ----------------------------------------------------------------------------- latent class k
+
+
+def test_mixture_curve_bic_choice_runner_up_and_stability() -> None:
+    from planted import categorical_led
+    from segtrail.engine.features import model_matrix
+    from segtrail.engine.kmixture import CLOSE
+
+    df, planted = categorical_led(n=3000, seed=1)
+    kinds = {c: "categorical" for c in df} | {"customer_id": "id"}
+    kinds |= {"age": "numeric", "spend_eur": "numeric"}
+    _, fitted = fit_features(df, build_spec(df, kinds, "customer_id"))
+    M, levels, _ = model_matrix(df, fitted)
+    result = choose_k(M, "lca", (2, 8), seed=0, params={"levels": levels})
+    curve = result["curve"]
+    assert [row["k"] for row in curve] == list(range(2, 9))
+    by_bic = sorted(curve, key=lambda row: row["bic"])
+    assert result["chosen_k"] == by_bic[0]["k"] == len(np.unique(planted)) == 5
+    assert result["runner_up"] == by_bic[1]["k"]
+    assert result["runner_up_close"] == (by_bic[1]["bic"] - by_bic[0]["bic"] < CLOSE)
+    for row in curve:
+        assert row["icl"] >= row["bic"]  # ICL adds the (non-negative) entropy term
+        assert -1.0 <= row["stability"] <= 1.0
+    assert curve[3]["stability"] > 0.8  # k = 5 is reproducible from either half
+    json.dumps(result)

@@ -69,8 +69,16 @@ def ws(tmp_path_factory: pytest.TempPathFactory, data: Path, databases) -> Itera
     """marketing@1 (automatic k over 2..6, seed 11) and marketing@2 (k=4). Tests that change
     state use lenses of their own."""
     workspace = new_workspace(tmp_path_factory.mktemp("ws"), data, databases.new())
-    workspace.segment("customers", "marketing", HYPOTHESIS, k="auto", k_range=(2, 6), seed=11)
-    workspace.segment("customers", "marketing", HYPOTHESIS, k=4)
+    workspace.segment(
+        "customers",
+        "marketing",
+        HYPOTHESIS,
+        k="auto",
+        k_range=(2, 6),
+        seed=11,
+        algorithm="kmeans",
+    )
+    workspace.segment("customers", "marketing", HYPOTHESIS, k=4, algorithm="kmeans")
     yield workspace
     workspace.close()
 

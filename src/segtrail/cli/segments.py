@@ -30,8 +30,10 @@ from segtrail.engine.algorithms.params import Param
 from segtrail.errors import SegtrailError
 
 ALGORITHM_HELP = (
-    "kmeans (default), dbscan (eps from the k-distance knee), hdbscan, gmm (k by BIC), "
-    "agglomerative (small data only). Its parameters are under Algorithm options."
+    "Default: segtrail chooses (latent class model for mixed data, k and weights from the "
+    "data, reasons in the notes). Or: kmeans, lca (latent class / mixture for mixed data), "
+    "dbscan (eps from the k-distance knee), hdbscan, gmm (k by BIC), agglomerative (small "
+    "data only). Its parameters are under Algorithm options."
 )
 ALGORITHM_PANEL = "Algorithm options"
 
@@ -155,7 +157,7 @@ def segment(
     ),
     features: str = typer.Option(None, "--features", help="Comma-separated columns to use."),
     exclude: str = typer.Option(None, "--exclude", help="Comma-separated columns to leave out."),
-    algorithm: str = typer.Option("kmeans", "--algorithm", "-a", help=ALGORITHM_HELP),
+    algorithm: str = typer.Option(None, "--algorithm", "-a", help=ALGORITHM_HELP),
     parent: str = typer.Option(
         None, "--parent", help="LENS@N this hypothesis revises (default: the lens's newest)."
     ),
@@ -218,6 +220,62 @@ def _print_quality(result: dict) -> None:
     if q.get("unassigned"):
         parts.append(f"{q['unassigned']:,} unassigned ({q['unassigned_share']:.1%})")
     console.print("  quality: " + ", ".join(parts))
+
+
+def _print_k_curve(result: dict) -> None:
+    """The k curve: one row per k with the criteria that were measured, the chosen k and
+    the runner-up marked."""
+    selection = result["metrics"].get("k_selection") or {}
+    curve = selection.get("curve") or []
+    if not curve:
+        return
+    columns = [
+        (key, title) for key, title in K_COLUMNS if any(row.get(key) is not None for row in curve)
+    ]
+    table = Table("k", *[title for _, title in columns], "", box=None)
+    for row in curve:
+        mark = ""
+        if row["k"] == selection.get("chosen_k"):
+            mark = "<- chosen"
+        elif row["k"] == selection.get("runner_up"):
+            mark = "runner-up" + (" (close)" if selection.get("runner_up_close") else "")
+        table.add_row(str(row["k"]), *[_number(row.get(key)) for key, _ in columns], mark)
+    console.print(f"k curve ({selection.get('rule', '')}):")
+    console.print(table)
+
+
+K_COLUMNS = (
+    ("bic", "BIC"),
+    ("icl", "ICL"),
+    ("stability", "split-half stability"),
+    ("inertia", "inertia"),
+    ("silhouette", "silhouette"),
+    ("score", "score"),
+)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+
+
+def _print_contributions(result: dict) -> None:
+    """Per feature, in plain words: how much of it the segments explain, and whether it was
+    left out as noise."""
+    rows = [f for f in result["features"] if "explained" in f]
+    if not rows:
+        return
+    console.print("what the segments explain of each feature:")
+    for f in sorted(rows, key=lambda f: -f["explained"]):
+        if f.get("model_weight") == 0 and f["noise"]:
+            verdict = "pure noise: left out of the segments (weight 0)"
+        elif f["noise"]:
+            verdict = "the segments barely differ on it (no more than chance)"
+        else:
+            verdict = "differs between segments"
+        what = "variation" if f["kind"] in ("numeric", "datetime") else "spread over its levels"
+        console.print(f"  {f['column']}: {f['explained']:.0%} of its {what}; {verdict}")
 
 
 def _print_segments(result: dict) -> None:
@@ -307,6 +365,8 @@ def show(
     )
     for note in result["notes"]:
         console.print(f"note: {note}")
+    _print_k_curve(result)
+    _print_contributions(result)
     _print_quality(result)
     _print_segments(result)
     for s in result["segments"]:

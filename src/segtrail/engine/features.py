@@ -346,3 +346,184 @@ def _skewness(x: np.ndarray) -> float:
     if m2 <= 1e-24:
         return 0.0
     return float((squared * centred).mean()) / m2**1.5
+
+
+# ----------------------------------------------------------------------------- model input
+
+
+def model_matrix(df: pd.DataFrame, fitted: dict) -> tuple[np.ndarray, list[int], list[float]]:
+    """The input of a mixture model (``lca``): one column per feature, NaN where missing.
+
+    Numeric, datetime: the same log1p and standardization as ``transform_features``, but a
+    missing value stays NaN (the model leaves it out instead of imputing it). Boolean: code
+    0/1. Categorical: the code of its kept level (rare and unseen levels are "(other)"),
+    missing NaN. Returns (matrix, levels per column: 0 numeric, L categorical, weights).
+    """
+    _check_columns(df, fitted["columns"])
+    X = np.empty((len(df), len(fitted["columns"])), dtype=np.float32)
+    levels, weights = [], []
+    for j, col in enumerate(fitted["columns"]):
+        weights.append(float(col["weight"]))
+        if col["kind"] == "categorical":
+            X[:, j], n_levels = _level_codes(df[col["column"]], col)
+            levels.append(n_levels)
+        elif col["kind"] == "boolean":
+            X[:, j] = _boolean_values(df[col["column"]])
+            levels.append(2)
+        else:
+            values = _numeric_values(df[col["column"]], col)
+            if col["log1p"]:
+                values = np.log1p(np.maximum(values, 0.0))
+            X[:, j] = (values - col["mean"]) / col["std"]
+            levels.append(0)
+    return X, levels, weights
+
+
+def _level_codes(series: pd.Series, col: dict) -> tuple[np.ndarray, int]:
+    kept = [lv for lv in col["levels"] if lv != MISSING]  # "(missing)" is always the last
+    codes, names = _category_codes(series)
+    index = {lv: j for j, lv in enumerate(kept)}
+    fallback = float(index.get(OTHER, np.nan))
+    per_name = np.array([index.get(name, fallback) for name in names] + [np.nan])
+    return per_name[codes].astype(np.float32), max(len(kept), 2)
+
+
+# ----------------------------------------------------------------------------- noise screen
+
+SCREEN_BINS = 5  # numeric columns are cut at their quintiles for the dependence test
+SCREEN_ALPHA = 0.001  # family-wise: a column is noise when no pair reaches this (Bonferroni)
+NOISE_SCREEN_RULE = (
+    "a column is pure noise when it is independent of every other column (no pair passes "
+    f"a G-test at {SCREEN_ALPHA} after Bonferroni correction; numeric columns cut at "
+    "their quintiles): segments show up as columns that move together, so a column that "
+    "moves with none of the others carries no segment structure"
+)
+
+
+def dependence_screen(X: np.ndarray, levels: list[int]) -> list[dict]:
+    """For each column of a ``model_matrix``: its strongest dependence on another column
+    (G-test on the rows where both are observed). Returns per column {"partner" (index or
+    None), "p_value" of its strongest pair (Bonferroni-adjusted), "noise"}."""
+    from scipy.stats import chi2
+
+    codes = [_screen_codes(X[:, j], lv) for j, lv in enumerate(levels)]
+    p = len(levels)
+    pairs = max(p * (p - 1) // 2, 1)
+    best = [(None, 1.0)] * p
+    for a in range(p):
+        for b in range(a + 1, p):
+            g, df = _g_test(codes[a], codes[b])
+            if df == 0:
+                continue
+            adjusted = min(1.0, float(chi2.sf(g, df)) * pairs)
+            if adjusted < best[a][1]:
+                best[a] = (b, adjusted)
+            if adjusted < best[b][1]:
+                best[b] = (a, adjusted)
+    return [
+        {"partner": partner, "p_value": pv, "noise": pv >= SCREEN_ALPHA and p > 1}
+        for partner, pv in best
+    ]
+
+
+def _screen_codes(x: np.ndarray, n_levels: int) -> np.ndarray:
+    """Integer codes (-1 = missing): categorical codes as they are, numeric quintile bins."""
+    ok = ~np.isnan(x)
+    out = np.full(len(x), -1, dtype=np.int64)
+    if n_levels > 0:
+        out[ok] = x[ok].astype(np.int64)
+        return out
+    if ok.sum() < 2:
+        return out
+    edges = np.unique(np.quantile(x[ok], np.linspace(0, 1, SCREEN_BINS + 1)[1:-1]))
+    out[ok] = np.searchsorted(edges, x[ok], side="right")
+    return out
+
+
+def _g_test(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    ok = (a >= 0) & (b >= 0)
+    if ok.sum() < 10:
+        return 0.0, 0
+    a, b = a[ok], b[ok]
+    table = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(table, (a, b), 1.0)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return 0.0, 0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    nz = table > 0
+    g = 2.0 * float((table[nz] * np.log(table[nz] / expected[nz])).sum())
+    return g, (table.shape[0] - 1) * (table.shape[1] - 1)
+
+
+# ----------------------------------------------------------------------------- contributions
+
+NOISE_RULE = (
+    "a column is pure noise when letting it differ between segments does not pay for its "
+    "extra parameters (BIC): 2 x log-likelihood gain <= extra parameters x log(customers)"
+)
+
+
+def feature_contributions(X: np.ndarray, levels: list[int], labels: np.ndarray) -> list[dict]:
+    """How much each column of a ``model_matrix`` tells the segments apart.
+
+    Per column, on the rows where it is observed: ``explained`` is the share of its
+    variation the segments explain (numeric: between-segment share of the variance, eta
+    squared; categorical: share of its entropy, the uncertainty coefficient), and
+    ``bic_gain`` compares a model in which the column differs by segment (own mean and
+    variance, or own level shares) with one in which it does not; ``noise`` is True when
+    the gain does not pay for the extra parameters (see ``NOISE_RULE``).
+    """
+    out = []
+    valid = labels >= 0
+    k = int(labels[valid].max()) + 1 if valid.any() else 1
+    for j, n_levels in enumerate(levels):
+        x = X[:, j].astype(np.float64)
+        ok = valid & ~np.isnan(x)
+        lab, x = labels[ok], x[ok]
+        n = len(x)
+        if n < 2 or k < 2:
+            out.append({"explained": 0.0, "bic_gain": 0.0, "noise": True})
+            continue
+        counts = np.bincount(lab, minlength=k).astype(float)
+        present = counts > 0
+        if n_levels == 0:
+            gain, explained, extra = _numeric_gain(x, lab, counts, present, k)
+        else:
+            gain, explained, extra = _categorical_gain(x, lab, n_levels, k)
+        bic_gain = float(2 * gain - extra * math.log(n))
+        out.append(
+            {"explained": float(explained), "bic_gain": bic_gain, "noise": bool(bic_gain <= 0)}
+        )
+    return out
+
+
+def _numeric_gain(x, lab, counts, present, k) -> tuple[float, float, int]:
+    sums = np.bincount(lab, weights=x, minlength=k)
+    sq = np.bincount(lab, weights=x * x, minlength=k)
+    means = sums / np.maximum(counts, 1)
+    within = np.maximum(sq - counts * means**2, 0.0)
+    total = float(((x - x.mean()) ** 2).sum())
+    floor = 1e-6 * max(total / len(x), 1e-12)
+    var_k = np.maximum(within / np.maximum(counts, 1), floor)
+    var_all = max(total / len(x), floor)
+    gain = 0.5 * (
+        len(x) * math.log(var_all) - float((counts[present] * np.log(var_k[present])).sum())
+    )
+    explained = 1.0 - within.sum() / total if total > 0 else 0.0
+    return gain, explained, 2 * (int(present.sum()) - 1)
+
+
+def _categorical_gain(x, lab, n_levels, k) -> tuple[float, float, int]:
+    table = np.zeros((k, n_levels))
+    np.add.at(table, (lab, x.astype(np.int64)), 1.0)
+    n = table.sum()
+    p_level = table.sum(axis=0) / n
+    p_seg = table.sum(axis=1) / n
+    joint = table / n
+    nz = joint > 0
+    mi = float((joint[nz] * np.log(joint[nz] / np.outer(p_seg, p_level)[nz])).sum())
+    entropy = float(-(p_level[p_level > 0] * np.log(p_level[p_level > 0])).sum())
+    used_levels = int((p_level > 0).sum())
+    extra = (int((p_seg > 0).sum()) - 1) * max(used_levels - 1, 0)
+    return n * mi, (mi / entropy if entropy > 0 else 0.0), extra

@@ -70,19 +70,25 @@ def choose_k(
     seed: int,
     sample_size: int = 10_000,
     progress: Progress | None = None,
+    params: dict | None = None,
 ) -> dict:
     """Sweep k over ``k_range`` (inclusive) and pick one by the documented rule.
 
     Returns {"curve": [{k, silhouette, calinski_harabasz, davies_bouldin, inertia | bic,
-    score}], "chosen_k", "rule", "notes", "sample_size"}.
+    score}], "chosen_k", "rule", "notes", "sample_size"}. For the latent class model
+    (``lca``) see ``choose_k_mixture``; ``params`` carries its column layout.
     """
-    X = as_matrix(X)
     algo = get_algorithm(algorithm_name)
     if not algo.takes_k:
         raise SegtrailError(f"{algorithm_name} finds the number of segments itself; k is not used")
     low, high = int(k_range[0]), int(k_range[1])
     if low < 2 or high < low:
         raise SegtrailError(f"k range must be two whole numbers 2 <= low <= high, got {k_range}")
+    if algorithm_name == "lca":
+        from segtrail.engine.kmixture import choose_k_mixture
+
+        return choose_k_mixture(X, (low, high), seed, params or {}, progress=progress)
+    X = as_matrix(X)
     idx = sample_rows(len(X), sample_size, seed)
     Xs = X[idx]
     if high >= len(Xs):

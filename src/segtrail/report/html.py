@@ -422,6 +422,8 @@ K_INDICES = (
     ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
     ("davies_bouldin", "Davies-Bouldin (lower is better)"),
     ("bic", "BIC (lower is better)"),
+    ("icl", "ICL (lower is better)"),
+    ("stability", "Split-half stability (higher is better)"),
     ("score", "Combined score (chosen by rule)"),
 )
 

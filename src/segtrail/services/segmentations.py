@@ -18,8 +18,17 @@ from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
 from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.algorithms.base import sample_rows
+from segtrail.engine.choice import default_fit
 from segtrail.engine.diff import diff_assignments
-from segtrail.engine.features import build_spec, describe_spec, fit_features
+from segtrail.engine.features import (
+    build_spec,
+    describe_spec,
+    feature_contributions,
+    fit_features,
+    model_matrix,
+    transform_features,
+)
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
 from segtrail.engine.quality import quality_metrics
@@ -57,7 +66,7 @@ def segment(
     *,
     features: list[str] | None = None,
     exclude: list[str] | None = None,
-    algorithm: str = "kmeans",
+    algorithm: str | None = None,
     k: int | str | None = None,
     k_range: tuple[int, int] | None = None,
     parent: str | None = None,
@@ -68,17 +77,33 @@ def segment(
 ) -> Version:
     """Cluster a dataset and record the result as the next version of `lens`.
 
+    ``algorithm`` None (or "auto"): segtrail chooses the algorithm, k and column weights
+    from the data (``engine.choice``) and says why in the version's notes. Otherwise
     ``k``, ``k_range`` and ``params`` are the algorithm's declared parameters (see
     ``segtrail.engine.algorithms``); None means the algorithm's default.
     """
     check_name(lens, "lens")
+    algorithm = None if algorithm in (None, "auto") else algorithm
     if not hypothesis or not hypothesis.strip():
         raise InvalidInput(
             "a hypothesis is required: say why these features, what you expect",
             field="hypothesis",
         )
     parent_row = resolve_segmentation(ws, parent) if parent else None
-    requested = check_algorithm_params(algorithm, {"k": k, "k_range": k_range, **(params or {})})
+    if algorithm is None:
+        if params:
+            raise InvalidInput(
+                f"parameters {', '.join(sorted(params))} belong to a chosen algorithm; "
+                "name it, or leave them out and segtrail chooses",
+                field="algorithm",
+            )
+        # k and its range are checked as k-means declares them (the same bounds for all)
+        checked = check_algorithm_params("kmeans", {"k": k, "k_range": k_range})
+        requested = {"k": checked.get("k", "auto"), "k_range": checked.get("k_range", [2, 12])}
+    else:
+        requested = check_algorithm_params(
+            algorithm, {"k": k, "k_range": k_range, **(params or {})}
+        )
     request = {
         "features": features,
         "exclude": exclude,
@@ -128,10 +153,13 @@ def revisit(
     old_dataset = resolve_dataset(ws, old["dataset_id"])
     dataset_row = resolve_dataset(ws, dataset or old_dataset["name"])
     request = dict(old["params"]["request"])
-    # Versions recorded before parameters were declared may carry parameters their algorithm
-    # never read (k_range for dbscan, eps for kmeans...): they had no effect, so leave them out.
-    declared = {p.name for p in get_algorithm(request["algorithm"]).parameters}
-    request["params"] = {n: v for n, v in request["params"].items() if n in declared}
+    if request.pop("algorithm_chosen_by", None):  # the default path chooses on the new data
+        request["algorithm"] = None
+    else:
+        # Versions recorded before parameters were declared may carry parameters their
+        # algorithm never read (k_range for dbscan, eps for kmeans...): they had no effect.
+        declared = {p.name for p in get_algorithm(request["algorithm"]).parameters}
+        request["params"] = {n: v for n, v in request["params"].items() if n in declared}
     text = hypothesis or (
         f"Revisit of {old['lens']}@{old['version']} on "
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
@@ -155,32 +183,75 @@ def compute(
     request: dict,
     progress: Progress | None = None,
 ) -> dict:
-    """The pure part of `segment`: from a customer frame to labels, metrics and profiles."""
+    """The pure part of `segment`: from a customer frame to labels, metrics and profiles.
+
+    With no algorithm in the request, ``engine.choice.default_fit`` chooses it (with k and
+    column weights); the latent class model (``lca``) sees ``features.model_matrix``
+    (codes and NaN), every other algorithm the standardized one-hot matrix."""
     progress = progress or _noop
-    algo = get_algorithm(request["algorithm"])
     spec = build_spec(
         frame, kinds, id_column, request["features"], request["exclude"], request["weights"]
     )
     progress("preparing features", None)
     X, fitted = fit_features(frame, spec)
-    progress(f"clustering {len(frame):,} customers with {algo.name}", None)
+    names = [col["column"] for col in fitted["columns"]]
+    M = levels = weights = None
+    if request["algorithm"] in (None, "lca"):  # k-means alone does not pay for this matrix
+        M, levels, weights = model_matrix(frame, fitted)
+    params = dict(request["params"])
     # Small fits run faster on one thread: OpenMP threads fighting over two busy cores cost
     # more than they bring below a few tens of thousands of rows.
     threads = 1 if len(frame) < PARALLEL_ABOVE else None
+    decision = None
     with threadpool_limits(limits=threads):
-        result = algo.fit(X, dict(request["params"]), request["seed"])
+        if request["algorithm"] is None:
+            progress(f"choosing the model for {len(frame):,} customers", None)
+            k_request, k_range = params.pop("k"), tuple(params.pop("k_range"))
+            result, decision = default_fit(
+                M,
+                levels,
+                weights,
+                names,
+                k_request,
+                k_range,
+                request["seed"],
+                progress,
+                params,
+                kmeans_matrix=lambda w: transform_features(frame, _reweighted(fitted, w)),
+            )
+            algo = get_algorithm(decision["algorithm"])
+            if algo.name == "kmeans":  # noise columns at weight 0 in what assign replays
+                fitted = _reweighted(fitted, decision["weights"])
+                X = decision["matrix"]
+        else:
+            algo = get_algorithm(request["algorithm"])
+            if algo.name == "lca":
+                params |= {"levels": levels, "feature_weights": weights}
+            progress(f"clustering {len(frame):,} customers with {algo.name}", None)
+            result = algo.fit(M if algo.name == "lca" else X, params, request["seed"])
+    model_X = M if algo.name == "lca" else X
+    if algo.name == "lca":
+        fitted = {**fitted, "model_input": "model_matrix"}  # how `assign` must prepare rows
     labels = result.labels
     used = dict(result.params)
     selection = used.pop("k_selection", None)
+    if decision is not None:
+        selection = decision["selection"]
+        used["chosen_by"] = "segtrail (no --algorithm given)"
+        used["noise_columns"] = decision["noise"]
     progress("measuring quality", None)
     quality = quality_metrics(X, labels, request["seed"])
     progress("measuring stability (bootstrap)", None)
     refit_params = algo.refit_params(result.params)
     if "n_init" in refit_params:
         refit_params["n_init"] = min(int(refit_params["n_init"]), STABILITY_N_INIT)
+    if algo.name == "lca":
+        # Refits keep the k-1 split starts but one random start: the bootstrap was the
+        # largest share of a 1M-customer default run. The fitted segments are unchanged.
+        refit_params["n_init"] = 1
     with threadpool_limits(limits=1):  # refits run on small samples
         stability = bootstrap_stability(
-            X,
+            model_X,
             labels,
             lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
             n_boot=STABILITY_BOOTSTRAPS,
@@ -209,10 +280,41 @@ def compute(
         "profiles": profiles,
         "spec": spec,
         "fitted": fitted,
-        "features": describe_spec(fitted),
+        "features": _with_contributions(describe_spec(fitted), frame, fitted, labels, used),
         "k": k,
+        "algorithm": algo.name,
         "confidence_meaning": algo.confidence_meaning,
     }
+
+
+CONTRIBUTION_SAMPLE = 50_000
+
+
+def _reweighted(fitted: dict, weights: list[float]) -> dict:
+    columns = [{**c, "weight": w} for c, w in zip(fitted["columns"], weights, strict=True)]
+    return {**fitted, "columns": columns}
+
+
+def _with_contributions(
+    rows: list[dict],
+    frame: pd.DataFrame,
+    fitted: dict,
+    labels: np.ndarray,
+    used: dict,
+) -> list[dict]:
+    """Each feature row plus how much the segments explain of it (on a seeded sample) and
+    the weight the model gave it (0 for columns left out as pure noise)."""
+    idx = sample_rows(len(frame), CONTRIBUTION_SAMPLE, 0)
+    sample, levels, _ = model_matrix(frame.iloc[idx], fitted)
+    contributions = feature_contributions(sample, levels, labels[idx])
+    model_weights = used.get("feature_weights")
+    out = []
+    for j, (row, c) in enumerate(zip(rows, contributions, strict=True)):
+        extra = {"explained": c["explained"], "bic_gain": c["bic_gain"], "noise": c["noise"]}
+        if model_weights is not None:
+            extra["model_weight"] = float(model_weights[j])
+        out.append({**row, **extra})
+    return out
 
 
 def _run_and_record(
@@ -237,6 +339,8 @@ def _run_and_record(
     ]
     frame = load_frame(ws, dataset_row, wanted)
     out = compute(frame, kinds, id_column, request, progress)
+    if request["algorithm"] is None:  # recorded as chosen; a revisit chooses again
+        request = {**request, "algorithm": out["algorithm"], "algorithm_chosen_by": "segtrail"}
 
     progress("saving", None)
     scalars = {key: v for key, v in out["state"].items() if not isinstance(v, np.ndarray)}

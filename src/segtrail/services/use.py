@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from segtrail.atomic import atomic_write
 from segtrail.engine.algorithms import get_algorithm
-from segtrail.engine.features import transform_features
+from segtrail.engine.features import model_matrix, transform_features
 from segtrail.errors import InputError, InvalidInput, SegtrailError
 from segtrail.readers import normalize_ids, read_table
 from segtrail.services.datasets import resolve_dataset
@@ -144,7 +144,10 @@ def assign(
     frame = table.to_pandas()
     fitted = row["feature_spec"]["fitted"]
     try:
-        X = transform_features(frame, fitted)
+        if fitted.get("model_input") == "model_matrix":  # the latent class model's input
+            X = model_matrix(frame, fitted)[0]
+        else:
+            X = transform_features(frame, fitted)
     except SegtrailError as e:
         raise InputError(f"{name}: {e}") from None
     params = row["params"]

@@ -10,6 +10,7 @@ from segtrail.engine.algorithms.dbscan import DBSCAN
 from segtrail.engine.algorithms.gmm import GMM
 from segtrail.engine.algorithms.hdbscan import HDBSCAN
 from segtrail.engine.algorithms.kmeans import KMeans
+from segtrail.engine.algorithms.lca import LCA
 from segtrail.engine.algorithms.params import Param
 from segtrail.errors import InvalidInput
 
@@ -19,6 +20,7 @@ REGISTRY: dict[str, Algorithm] = {
     "hdbscan": HDBSCAN(),
     "gmm": GMM(),
     "agglomerative": Agglomerative(),
+    "lca": LCA(),
 }
 DEFAULT_ALGORITHM = "kmeans"
 
@@ -39,7 +41,8 @@ def declared_parameters() -> dict[str, list[tuple[str, Param]]]:
     out: dict[str, list[tuple[str, Param]]] = {}
     for name, algorithm in REGISTRY.items():
         for param in algorithm.parameters:
-            out.setdefault(param.name, []).append((name, param))
+            if param.option:  # the others come from the data, not from the user
+                out.setdefault(param.name, []).append((name, param))
     return out
 
 

@@ -105,7 +105,28 @@ class Range:
         return f"two whole numbers low <= high, each {self.bounds.bounds_text()}"
 
 
-Constraint = Interval | Options | Range
+@dataclass(frozen=True)
+class Numbers:
+    """A list of numbers of one kind, each >= ``low``: what segtrail itself passes from the
+    data (a model matrix's column layout), never typed by a user."""
+
+    kind: type
+    low: float = 0
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            return False
+        each = Interval(self.kind, self.low, None, closed="left")
+        return all(each.accepts(v) for v in list(value))
+
+    def normalize(self, value: Any) -> list:
+        return [self.kind(v) for v in value]
+
+    def describe(self) -> str:
+        return f"a list of numbers >= {_fmt(self.low)}"
+
+
+Constraint = Interval | Options | Range | Numbers
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,8 @@ class Param:
     default: Any
     help: str
     model: bool = True
+    # False: segtrail passes it from the data (e.g. the model matrix's layout); no CLI option
+    option: bool = True
 
     def describe(self) -> str:
         return " or ".join(c.describe() for c in self.accepts)
@@ -129,7 +152,7 @@ class Param:
     @property
     def kind(self) -> type:
         """int, float, str or list: what the value is, for interfaces that parse text."""
-        if any(isinstance(c, Range) for c in self.accepts):
+        if any(isinstance(c, Range | Numbers) for c in self.accepts):
             return list
         numbers = [c.kind for c in self.accepts if isinstance(c, Interval)]
         if numbers and len(numbers) == len(self.accepts):

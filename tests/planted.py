@@ -1,0 +1,87 @@
+"""Planted mixed-type customer tables for recovery tests (the two cases of issue 10).
+
+- ``numeric_led``: six segments of 6%-30%; an age column, log-normal spend, Poisson visit
+  counts carry the structure; a yes/no column and a 5-level channel whose shares overlap
+  between segments carry a little; 2% missing values in every column; two pure-noise
+  columns (one numeric, one categorical).
+- ``categorical_led``: five segments told apart by plan, region, device and payment (each
+  segment has its own favourite level, taken by 80% of its customers); age and spend
+  overlap heavily between segments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+NUMERIC_LED_SHARES = np.array([0.30, 0.24, 0.18, 0.12, 0.10, 0.06])
+CATEGORICAL_LED_SHARES = np.array([0.28, 0.24, 0.20, 0.16, 0.12])
+
+
+def _segments(rng: np.random.Generator, shares: np.ndarray, n: int) -> np.ndarray:
+    planted = np.repeat(np.arange(len(shares)), np.round(shares * n).astype(int))[:n]
+    planted = np.pad(planted, (0, n - len(planted)), constant_values=0)
+    return rng.permutation(planted)
+
+
+def _with_missing(df: pd.DataFrame, rng: np.random.Generator, share: float) -> pd.DataFrame:
+    for name in df.columns[1:]:
+        hole = rng.random(len(df)) < share
+        df[name] = df[name].astype(object).where(~hole, None)
+        if name in ("age", "spend", "visits", "tenure", "spend_eur"):
+            df[name] = pd.to_numeric(df[name])
+    return df
+
+
+def numeric_led(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = _segments(rng, NUMERIC_LED_SHARES, n)
+    age_mean = np.array([28, 44, 61, 35, 52, 30])
+    log_spend = np.array([4.0, 5.3, 4.4, 6.4, 3.0, 6.0])
+    visit_rate = np.array([2.0, 8.0, 14.0, 26.0, 5.0, 40.0])
+    channel_p = np.array(
+        [
+            [0.40, 0.25, 0.15, 0.10, 0.10],
+            [0.25, 0.35, 0.15, 0.15, 0.10],
+            [0.15, 0.20, 0.35, 0.15, 0.15],
+            [0.20, 0.20, 0.20, 0.30, 0.10],
+            [0.30, 0.15, 0.15, 0.15, 0.25],
+            [0.20, 0.25, 0.20, 0.20, 0.15],
+        ]
+    )
+    channels = np.array(["email", "app", "store", "web", "phone"])
+    df = pd.DataFrame(
+        {
+            "customer_id": [f"N{i:06d}" for i in range(n)],
+            "age": np.round(age_mean[y] + rng.normal(0, 4.0, n)),
+            "spend": np.round(np.exp(log_spend[y] + rng.normal(0, 0.3, n)), 2),
+            "visits": rng.poisson(visit_rate[y]).astype(float),
+            "member": np.where(
+                rng.random(n) < np.array([0.3, 0.5, 0.6, 0.7, 0.4, 0.5])[y], "yes", "no"
+            ),
+            "channel": channels[(rng.random((n, 1)) > channel_p[y].cumsum(axis=1)).sum(axis=1)],
+            "tenure": np.round(rng.uniform(0, 120, n)),  # pure noise
+            "colour": rng.choice(["red", "green", "blue", "grey"], n),  # pure noise
+        }
+    )
+    return _with_missing(df, rng, 0.02), y
+
+
+def categorical_led(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = _segments(rng, CATEGORICAL_LED_SHARES, n)
+    columns = {
+        "plan": (["basic", "plus", "pro", "family"], [0, 1, 2, 3, 1]),
+        "region": (["north", "south", "east", "west", "centre"], [0, 2, 1, 3, 4]),
+        "device": (["ios", "android", "desktop"], [0, 1, 2, 1, 0]),
+        "payment": (["card", "paypal", "invoice", "direct"], [1, 0, 2, 3, 3]),
+    }
+    data: dict[str, object] = {"customer_id": [f"K{i:06d}" for i in range(n)]}
+    for name, (levels, favourite) in columns.items():
+        fav = np.asarray(favourite)[y]
+        other = rng.integers(0, len(levels), n)
+        data[name] = np.asarray(levels)[np.where(rng.random(n) < 0.8, fav, other)]
+    data["age"] = np.round(np.array([38, 41, 44, 40, 43])[y] + rng.normal(0, 12, n))
+    data["spend_eur"] = np.round(np.exp(np.array([4.5, 4.6, 4.8, 4.4, 4.7])[y]
+                                        + rng.normal(0, 0.8, n)), 2)  # fmt: skip
+    return _with_missing(pd.DataFrame(data), rng, 0.02), y
