@@ -70,7 +70,7 @@ def test_help_says_which_algorithms_each_option_applies_to(run: Runner) -> None:
         assert mentioned == set(algorithms), (name, text)
     shown = " ".join(run("segment", "--help").out.split())  # as one line, whatever the width
     assert "--min-cluster-size" in shown and "hdbscan: smallest segment worth reporting" in shown
-    assert "default 20000 for dbscan, 10000 for hdbscan, 100000 for gmm" in shown
+    assert "default 20000 for dbscan, 10000 for hdbscan, 100000 for gmm, 50000 for lca" in shown
 
 
 @pytest.mark.parametrize(

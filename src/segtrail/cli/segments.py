@@ -27,7 +27,7 @@ from segtrail.cli.app import (
 )
 from segtrail.engine.algorithms import declared_parameters
 from segtrail.engine.algorithms.params import Param
-from segtrail.errors import SegtrailError
+from segtrail.errors import InvalidInput, SegtrailError
 
 ALGORITHM_HELP = (
     "Default: segtrail chooses (latent class model for mixed data, k and weights from the "
@@ -171,6 +171,7 @@ def segment(
     from segtrail.services.segmentations import check_algorithm_params
 
     # Every option is checked before the workspace is opened (opening may migrate it).
+    given = dict(algorithm_params or {})
     options = {
         "features": parse_list(features),
         "exclude": parse_list(exclude),
@@ -178,8 +179,20 @@ def segment(
         "parent": parent,
         "seed": seed,
         "weights": _weights(weights),
-        "params": check_algorithm_params(algorithm, algorithm_params or {}),
     }
+    if algorithm in (None, "auto"):
+        # segtrail chooses the algorithm: only k and its range may be given, checked as
+        # k-means declares them; any other algorithm option is refused by the service
+        k_options = {n: given.pop(n) for n in ("k", "k_range") if n in given}
+        checked = check_algorithm_params("kmeans", k_options)
+        options.update(k=checked.get("k"), k_range=checked.get("k_range"), params=given)
+        if given:
+            raise InvalidInput(
+                f"--{next(iter(given)).replace('_', '-')} belongs to a chosen algorithm: "
+                "give --algorithm too, or leave it out and segtrail chooses"
+            )
+    else:
+        options["params"] = check_algorithm_params(algorithm, given)
     ws = open_workspace()
     with StepProgress(quiet or json_output) as progress:
         result = ws.segment(dataset, lens, hypothesis, progress=progress, **options)

@@ -39,7 +39,6 @@ State (plain arrays): ``weights`` (k), ``means``/``variances`` (k x numeric colu
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import kmeans_plusplus
 from threadpoolctl import threadpool_limits
 
 from segtrail.engine.algorithms.base import (
@@ -52,6 +51,7 @@ from segtrail.engine.algorithms.base import (
     order_by_size,
     require_k,
     sample_rows,
+    sample_size,
 )
 from segtrail.engine.algorithms.params import Interval, Numbers, Param
 from segtrail.errors import SegtrailError
@@ -81,12 +81,7 @@ class LCA(Algorithm):
             N_INIT,
             "random starts of the mixture's EM; the best likelihood is kept",
         ),
-        Param(
-            "sample_size",
-            (Interval(int, 100, None, closed="left"),),
-            SAMPLE_SIZE,
-            "customers the mixture is fitted on; the others are assigned to it",
-        ),
+        sample_size(SAMPLE_SIZE),
         Param(
             "var_floor",
             (Interval(float, 0, None, closed="neither"),),
@@ -133,11 +128,11 @@ class LCA(Algorithm):
         else:
             k = require_k(params, n)
         n_init = int(params.get("n_init", N_INIT))
-        sample_size = int(params.get("sample_size") or SAMPLE_SIZE)
+        size = int(params.get("sample_size") or SAMPLE_SIZE)
         var_floor = float(params.get("var_floor", VAR_FLOOR))
         if not var_floor > 0:
             raise SegtrailError(f"var_floor must be a positive number, got {var_floor}")
-        idx = sample_rows(n, sample_size, seed)
+        idx = sample_rows(n, size, seed)
         data = Data(X[idx], levels, weights)
         model = fit_fixed_k(data, k, n_init, seed, var_floor)
         state = model.state()
@@ -156,10 +151,11 @@ class LCA(Algorithm):
             notes.append(f"EM did not converge in {MAX_ITER} iterations; the result may shift")
         used = {
             "k": k,
+            "k_range": list(params["k_range"]),
             "levels": [int(v) for v in levels],
             "feature_weights": [float(w) for w in weights],
             "n_init": n_init,
-            "sample_size": sample_size,
+            "sample_size": size,
             "var_floor": var_floor,
             "fit_rows": len(idx),
             "n_rows": n,
@@ -454,7 +450,7 @@ def starts(data: Data, k: int, n_init: int, seed: int) -> list[np.ndarray]:
     sq = np.einsum("ij,ij->i", dense, dense)
     out = []
     for i in range(n_init):
-        centres, _ = kmeans_plusplus(dense, k, random_state=seed + i)
+        centres, _ = _kmeans_plusplus()(dense, k, random_state=seed + i)
         dist = sq[:, None] - 2 * dense @ centres.T + np.einsum("ij,ij->i", centres, centres)
         resp = np.zeros((data.n, k))
         resp[np.arange(data.n), np.argmin(dist, axis=1)] = 1.0
@@ -517,7 +513,7 @@ def split_starts(data: Data, model: Model, seed: int) -> list[np.ndarray]:
         if len(rows) < 4:
             continue
         part = dense[rows]
-        centres, _ = kmeans_plusplus(part, 2, random_state=seed + c)
+        centres, _ = _kmeans_plusplus()(part, 2, random_state=seed + c)
         side = np.argmin(((part[:, None, :] - centres[None]) ** 2).sum(axis=-1), axis=1)
         new = labels.copy()
         new[rows[side == 1]] = k
@@ -534,3 +530,11 @@ def reorder(state: dict, order: list[int]) -> dict:
         out[key] = state[key][order]
     out["weights"] = out["weights"] / out["weights"].sum()
     return out
+
+
+def _kmeans_plusplus():
+    # imported when a fit runs: reading the declarations (the CLI's --help) must not load
+    # scikit-learn
+    from sklearn.cluster import kmeans_plusplus
+
+    return kmeans_plusplus
