@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 from common import BIN, Figure, time_process
+
 from data import parquet_file
 
 NOTES = (

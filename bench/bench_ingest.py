@@ -7,6 +7,7 @@ import sys
 import tempfile
 
 from common import BIN, Figure, time_process
+
 from data import csv_file
 
 BASELINE = """

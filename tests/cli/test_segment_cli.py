@@ -28,7 +28,7 @@ AUTHOR = "tester"
 N = 2_000
 H = "Spend and app use split customers; we expect young app users and lapsed buyers."
 FAST = ("--features", "age,annual_spend,app_sessions_per_month", "--k", "3", "--quiet")
-EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "confidence"]
+EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "distance_to_centre", "confidence"]
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from segtrail.cli.app import (
     StepProgress,
     app,
     console,
+    err_console,
     open_workspace,
     parse_list,
     print_json,
@@ -164,16 +165,29 @@ def lookalike(
     features: str = typer.Option(
         None, "--features", help="Comma-separated columns (default: the seed version's)."
     ),
-    method: str = typer.Option("centroid", "--method", help="centroid, knn or classifier."),
+    method: str = typer.Option(
+        "classifier",
+        "--method",
+        help="classifier (default: best on held-out seed members), knn, or centroid.",
+    ),
     size: str = typer.Option(
         "5%", "--size", help="Audience size: a number or a percentage of the pool."
     ),
     name: str = typer.Option(None, "--name", help="Audience name (default lookalike-N)."),
+    exclude: str = typer.Option(
+        None, "--exclude", help="Dataset NAME[@N] whose ids to leave out, e.g. your customers."
+    ),
     raw: bool = RAW_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Rank a pool by similarity to a seed and write the best as a lookalike audience."""
+    """Rank a pool by similarity to a seed and write the best as a lookalike audience.
+
+    The seed segment may come from another dataset with the same feature columns (customers
+    as seed, prospects as pool). Quality: 30% of the seed is hidden among the candidates, the
+    rest ranks them, and recall is the share of the hidden members in an audience of the
+    requested size, against a random audience of that size from the same candidates.
+    """
     size_value = _size(size)
     top = _seed_top(seed_top) if seed_top is not None else None
     ws = open_workspace()
@@ -189,23 +203,33 @@ def lookalike(
             method=method,
             size=size_value,
             name=name,
+            exclude=exclude,
             raw=raw,
         )
     if json_output:
         print_json(r)
         return
+    for warning in r["warnings"]:
+        err_console.print(f"warning: {warning}")
     q = r["quality"]
     console.print(
         f"audience {r['audience']}: {r['size']:,} customers from {r['pool']} ({r['method']}), wrote {r['out']}"
     )
+    seed_line = f"seed: {r['seed']['in_pool']:,} customers in the pool"
+    if r["seed"].get("outside_pool"):
+        seed_line += f" and {r['seed']['outside_pool']:,} outside it"
+    console.print(f"{seed_line} ({r['seed']['kind']}); never in the audience")
+    if r["params"].get("exclude"):
+        console.print(
+            f"left out {r['params']['excluded']:,} pool rows found in {r['params']['exclude']}"
+        )
     console.print(
-        f"seed: {r['seed']['in_pool']:,} customers ({r['seed']['kind']}); excluded from the audience"
+        f"quality: hid {q['hidden']:,} seed members ({r['params']['holdout']:.0%}) among "
+        f"{q['candidates']:,} candidates and ranked them with the rest of the seed; an audience "
+        f"of {q['size']:,} held {q['recovered']:,} of them: recall {q['recall']:.0%}, "
+        f"{q['lift_over_random']:.1f}x a random audience of that size"
     )
-    console.print(
-        f"quality: hid {q['hidden']:,} seed members ({r['params']['holdout']:.0%}) in the pool; "
-        f"{q['recovered']:,} landed in an audience of this size: recall {q['recall']:.0%} "
-        f"({q['lift_over_random']:.1f}x random)"
-    )
+    console.print(_SCORE_LEGEND.get(r["method"], ""))
     table = Table("trait", "seed", "audience", "pool", box=None)
     for p in q["profile"]:
         table.add_row(
@@ -216,6 +240,16 @@ def lookalike(
             ),
         )
     _print_table(table)
+
+
+_SCORE_LEGEND = {
+    "classifier": "score: how likely a seed member is to look like this row (0 to 1, higher = "
+    "more like the seed)",
+    "knn": "score: minus the mean distance to the 10 nearest seed members (closer to 0 = more "
+    "like the seed)",
+    "centroid": "score: minus the distance to the seed's average (closer to 0 = more like the "
+    "seed)",
+}
 
 
 def _size(text: str) -> int | float:
@@ -265,17 +299,24 @@ def audience_list(json_output: bool = JSON_OPTION) -> None:
 
 @audience_app.command("export")
 def audience_export(
-    target: str = typer.Argument(..., help="LENS@N:SEGMENT, or an audience name."),
+    target: str = typer.Argument(
+        None, help="LENS@N:SEGMENT or LENS@N:S1,S2 (several segments), or an audience name."
+    ),
     fmt: str = typer.Option(
         "csv", "--format", help="csv (ids), meta or google (hashed identifiers)."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output .csv file."),
+    strategy: str = typer.Option(
+        None,
+        "--strategy",
+        help="A strategy's current segments, under the adopted version of its lens.",
+    ),
     raw: bool = RAW_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write an audience for an ad platform (identifiers normalized and SHA-256 hashed as the
     platform documents) with a provenance file beside it."""
-    r = open_workspace().audience_export(target, fmt, out, raw=raw)
+    r = open_workspace().audience_export(target, fmt, out, raw=raw, strategy=strategy)
     if json_output:
         print_json(r)
         return

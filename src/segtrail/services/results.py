@@ -384,6 +384,7 @@ class Lookalike(Result):
     params: dict
     quality: dict
     out: str
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

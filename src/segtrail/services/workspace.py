@@ -501,16 +501,18 @@ class Workspace:
         seed_ids: str | Path | None = None,
         seed_top: tuple[str, float] | None = None,
         features: list[str] | None = None,
-        method: str = "centroid",
+        method: str = "classifier",
         size: int | float = 0.05,
         name: str | None = None,
+        exclude: str | None = None,
         random_seed: int = 0,
         raw: bool = False,
     ) -> Lookalike:
         """Rank the customers of dataset `pool` by similarity to a seed (a segment
         `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
         column) and write the best `size` (customers, or a share of the pool if a float)
-        to `out`, recorded as a named audience."""
+        to `out`, recorded as a named audience. A segment seed may come from another dataset
+        sharing the feature columns; `exclude` leaves out pool ids found in that dataset."""
         from segtrail.services.audiences import lookalike
 
         return lookalike(
@@ -524,6 +526,7 @@ class Workspace:
             method=method,
             size=size,
             name=name,
+            exclude=exclude,
             random_seed=random_seed,
             raw=raw,
         )
@@ -535,13 +538,20 @@ class Workspace:
         return list_audiences(self)
 
     def audience_export(
-        self, target: str, fmt: str, out: str | Path, *, raw: bool = False
+        self,
+        target: str | None,
+        fmt: str,
+        out: str | Path,
+        *,
+        raw: bool = False,
+        strategy: str | None = None,
     ) -> AudienceExport:
-        """Write a segment (`LENS@N:S`) or a lookalike audience for an ad platform (csv,
-        meta or google), with a provenance file beside it."""
+        """Write segments (`LENS@N:S` or `LENS@N:S1,S2`), a lookalike audience, or
+        `strategy`'s current segments (target None) for an ad platform (csv, meta or
+        google), with a provenance file beside it."""
         from segtrail.services.audiences import export_audience
 
-        return export_audience(self, target, fmt, out, raw=raw)
+        return export_audience(self, target, fmt, out, raw=raw, strategy=strategy)
 
     def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
         """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
