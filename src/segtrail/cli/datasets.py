@@ -13,6 +13,7 @@ from segtrail.cli.app import (
     StepProgress,
     app,
     console,
+    err_console,
     open_workspace,
     print_json,
 )
@@ -48,6 +49,13 @@ def ingest(
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     console.print(result["dataset"])
     console.print(f"  {result['rows']:,} customers, {len(result['columns'])} columns ({summary})")
+    if result.get("same_columns_as"):
+        other = result["same_columns_as"]
+        err_console.print(
+            f"note: {file.name} has the same columns and id as dataset {other}; if it is a new "
+            f"version of {other}, ingest it with --name {other} (this made a new dataset "
+            f"{result['name']})"
+        )
 
 
 @app.command("datasets")

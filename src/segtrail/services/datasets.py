@@ -81,7 +81,26 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
     if not created:
         return DatasetInfo(**_public(row), unchanged=True)
     read = {"encoding": source.encoding, "delimiter": source.delimiter}
-    return DatasetInfo(**_public(row), unchanged=False, **{k: v for k, v in read.items() if v})
+    extra = {k: v for k, v in read.items() if v}
+    if row["version"] == 1:
+        similar = _same_shape(ws, row)
+        if similar is not None:
+            extra["same_columns_as"] = similar
+    return DatasetInfo(**_public(row), unchanged=False, **extra)
+
+
+def _same_shape(ws: Workspace, row: dict) -> str | None:
+    """The name of another dataset whose latest version has the same id column and the same
+    columns: a new file of it imported under a new name (customers_v2.csv) by mistake."""
+    shape = (row["id_column"], {c["name"] for c in row["columns"]})
+    latest: dict[str, dict] = {}
+    for other in ws.meta.datasets.list():  # ordered by name, version: the last one wins
+        if other["name"] != row["name"]:
+            latest[other["name"]] = other
+    for name, other in latest.items():
+        if (other["id_column"], {c["name"] for c in other["columns"]}) == shape:
+            return name
+    return None
 
 
 def resolve_dataset(ws: Workspace, ref: str | int) -> dict:

@@ -104,6 +104,8 @@ class DatasetInfo(Result):
     encoding: str | None = field(default=None, metadata=OMIT_IF_NONE)
     delimiter: str | None = field(default=None, metadata=OMIT_IF_NONE)
     data: list[dict] | None = field(default=None, metadata=OMIT_IF_NONE)
+    # a new name whose columns and id match an existing dataset: probably its next version
+    same_columns_as: str | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
