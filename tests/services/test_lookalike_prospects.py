@@ -25,6 +25,10 @@ Runner = Callable[..., Any]
 N_CUSTOMERS = 5_000
 N_PROSPECTS = 5_000
 N_BOTH = 300  # existing customers that are also on the prospects list
+LONG_HYPOTHESIS = (
+    "The planted segments: young app users, older email readers, bargain hunters, loyal high "
+    "spenders, lapsed customers and a few VIPs"
+)
 VIP = int(np.argmin([share for _, share in SEGMENTS]))
 
 
@@ -55,7 +59,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     ws = Workspace.init(folder / "ws", author="tester")
     ws.ingest(folder / "customers.csv", "customer_id")
     ws.ingest(folder / "prospects.csv", "customer_id")
-    ws.segment("customers", "marketing", "the planted segments", k=len(SEGMENTS))
+    ws.segment("customers", "marketing", LONG_HYPOTHESIS, k=len(SEGMENTS))
     labels = ws.assignments("marketing@1").reindex(customers["customer_id"]).to_numpy()
     vip = int(pd.Series(labels[groups[:N_CUSTOMERS] == VIP]).value_counts().index[0])
     ws.close()
@@ -151,3 +155,20 @@ def test_seed_without_the_pool_columns_is_refused(
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert "tenure_months" in result.err and "thin@1" in result.err
     assert tree_hash(planted.root) == before
+
+
+def test_audience_list_and_log_are_readable(cli: Runner, planted: Planted, tmp_path: Path) -> None:
+    """Issue 13 item 6: `audience list` printed a raw dict; `log` cut hypotheses silently."""
+    made = _run(
+        cli, planted, "--pool", "prospects", "--seed", f"marketing@1:{planted.vip}",
+        "--size", "50", "--name", "readable", "--out", tmp_path / "r.csv",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    listed = cli("-w", planted.root, "audience", "list")
+    assert listed.code == 0, listed.err
+    assert "{" not in listed.out and "held-out recall" in listed.out
+    line = next(x for x in listed.out.splitlines() if x.startswith("readable"))
+    assert f"marketing@1:{planted.vip}" in line and "%" in line
+    log = cli("-w", planted.root, "log")
+    shown = next(x for x in log.out.splitlines() if "marketing@1" in x)
+    assert shown.rstrip().endswith("…") and LONG_HYPOTHESIS[:40] in shown

@@ -20,6 +20,7 @@ from segtrail.cli.app import (
     parse_list,
     print_json,
 )
+from segtrail.cli.numbers import human
 from segtrail.errors import SegtrailError
 from segtrail.services.refs import is_count
 
@@ -234,10 +235,7 @@ def lookalike(
     for p in q["profile"]:
         table.add_row(
             p["column"],
-            *(
-                f"{v:,.3g}" if v is not None else ""
-                for v in (p["seed_mean"], p["audience_mean"], p["pool_mean"])
-            ),
+            *(human(v) for v in (p["seed_mean"], p["audience_mean"], p["pool_mean"])),
         )
     _print_table(table)
 
@@ -291,10 +289,35 @@ def audience_list(json_output: bool = JSON_OPTION) -> None:
     if json_output:
         print_json(rows)
         return
+    if not rows:
+        console.print("no audiences yet; try: segtrail lookalike --help")
+        return
+    table = Table(
+        "audience", "method", "seed", "held-out recall", "created (UTC)", "author", box=None
+    )
     for a in rows:
-        console.print(
-            f"{a['audience']}  {a['method']}  seed {a['seed']}  recall {a['quality']['recall']:.0%}"
+        recall = (a["quality"] or {}).get("recall")
+        table.add_row(
+            a["audience"],
+            a["method"] or "",
+            _seed_words(a["seed"] or {}),
+            "" if recall is None else f"{recall:.0%}",
+            a["created_at"][:19],
+            a["author"],
         )
+    _print_table(table)
+
+
+def _seed_words(seed: dict) -> str:
+    """A recorded seed in words: the segment, the ids file, or the top share of a column."""
+    if seed.get("kind") == "segment":
+        name = f" ({seed['name']})" if seed.get("name") else ""
+        return f"{seed.get('version')}:{seed.get('segment')}{name}"
+    if seed.get("kind") == "ids":
+        return f"ids from {Path(seed.get('file', '')).name}"
+    if seed.get("kind") == "top":
+        return f"top {seed.get('percent', 0):g}% of {seed.get('column')}"
+    return str(seed)
 
 
 @audience_app.command("export")

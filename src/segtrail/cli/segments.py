@@ -145,6 +145,11 @@ def with_algorithm_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def _shorten(text: str, width: int) -> str:
+    """`text` cut to `width` characters, with an ellipsis when something was left out."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 @app.command()
 @with_algorithm_options
 def segment(
@@ -267,7 +272,7 @@ def log(
 def _log_line(r: dict) -> str:
     return (
         f"{r['version']}  {r['created_at'][:10]}  {r['author']}  {r['algorithm']} k={r['k']}  "
-        f"[{r['status']}]  {r['dataset']}  {r['hypothesis'][:70]}"
+        f"[{r['status']}]  {r['dataset']}  {_shorten(r['hypothesis'], 70)}"
     )
 
 
