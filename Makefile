@@ -34,6 +34,13 @@ test: install browser
 bench: install
 	$(BIN)/python bench/run.py
 
+# Mutation score of engine/ and store/ modules against their own tests (slow; not in `test`).
+# One module: make mutate MODULES=engine/carry.py
+.PHONY: mutate
+MODULES ?=
+mutate: install
+	$(BIN)/python bench/mutate.py $(MODULES)
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench

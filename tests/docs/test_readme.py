@@ -29,4 +29,6 @@ def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert [d["dataset"] for d in ws.datasets()] == ["customers@1"]
     assert ws.show("marketing@1")["segments"][0]["name"] == "Everyday regulars"
     assert ws.plan_show("marketing@1")["entries"][0]["strategy"] == "app-push"
-    assert [e["action"] for e in ws.events()][:3] == ["plan-map", "strategy-add", "name"]
+    actions = [e["action"] for e in ws.events()][:4]
+    assert actions == ["holdout-create", "plan-map", "strategy-add", "name"]  # dry run: no design
+    assert ws.holdout_show()["seed"] == 7 and namespace["plan"]["customers"] > 0

@@ -2,12 +2,14 @@ import hashlib
 
 import numpy as np
 import pandas as pd
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segtrail.engine.audience import (
     build_audience_file,
+    hash_series,
     normalize_email,
     normalize_emails,
     normalize_phone,
@@ -54,14 +56,61 @@ def test_unusable_emails_are_none(value):
     assert normalize_email(value, "google") is None
 
 
-@given(st.lists(st.sampled_from(["A.b@Gmail.com", " x@Y.org", "bad", "", "q.r@googlemail.com"])))
-@settings(max_examples=50, deadline=None)
-def test_vectorized_emails_match_scalar(values):
+def reference_email(value, platform: str) -> str | None:
+    """The platforms' written rules, step by step in plain Python: trim, lower-case, one "@"
+    with a non-empty local part and a dotted domain, no whitespace; Google only: drop the dots
+    of the local part of gmail.com / googlemail.com addresses."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text.count("@") != 1 or any(ch.isspace() for ch in text):
+        return None
+    local, domain = text.split("@")
+    host, dot, top = domain.rpartition(".")
+    if not local or not host or not dot or not top:
+        return None
+    if platform == "google" and domain in ("gmail.com", "googlemail.com"):
+        local = local.replace(".", "")
+        if not local:
+            return None
+    return f"{local}@{domain}"
+
+
+EMAIL_PARTS = st.text(alphabet="aZ.@ _-+9\tÉ", max_size=6)
+
+
+@given(st.lists(st.one_of(st.none(), st.builds("".join, st.lists(EMAIL_PARTS, max_size=4)))))
+@settings(max_examples=300, deadline=None)
+def test_emails_follow_the_written_rules(values):
+    """Reference: reference_email above, a plain implementation of the platforms' rules."""
     series = pd.Series(values, dtype="object")
     for platform in ("meta", "google"):
-        vectorized = normalize_emails(series, platform)
-        scalar = [normalize_email(v, platform) for v in values]
-        assert [None if pd.isna(v) else v for v in vectorized] == scalar
+        got = [None if pd.isna(v) else v for v in normalize_emails(series, platform)]
+        assert got == [reference_email(v, platform) for v in values]
+
+
+@pytest.mark.parametrize(
+    ("raw", "meta", "google"),
+    [
+        # the example addresses of Meta's "How to format a customer list" help page
+        ("username@hotmail.co.uk", "username@hotmail.co.uk", "username@hotmail.co.uk"),
+        ("your.name@gmail.com", "your.name@gmail.com", "yourname@gmail.com"),
+        ("myname@yahoo.com", "myname@yahoo.com", "myname@yahoo.com"),
+    ],
+)
+def test_published_email_examples(raw, meta, google):
+    """Reference: Meta's published example addresses; Google's rule that periods before
+    gmail.com / googlemail.com are removed (Customer Match / enhanced conversions docs)."""
+    assert normalize_email(raw, "meta") == meta
+    assert normalize_email(raw, "google") == google
+
+
+def test_gmail_address_of_only_dots_is_not_an_email_for_google():
+    assert normalize_email("...@gmail.com", "google") is None
+    assert normalize_email(".@googlemail.com", "google") is None
+    assert normalize_email("...@gmail.com", "meta") == "...@gmail.com"  # Meta keeps dots
+    out = normalize_emails(pd.Series(["...@gmail.com", "a.b@gmail.com"]), "google")
+    assert [None if pd.isna(v) else v for v in out] == [None, "ab@gmail.com"]
 
 
 @pytest.mark.parametrize(
@@ -88,12 +137,63 @@ def test_invalid_phones_are_none(value):
     assert normalize_phone(value, "google") is None
 
 
-def test_vectorized_phones_match_scalar():
-    values = ["+1 (650) 555-1212", None, "123", "+44 20 7946 0958", "+1 (650) 555-1212"]
+@pytest.mark.parametrize(
+    ("raw", "meta"),
+    [
+        # the example numbers of Meta's "How to format a customer list" help page
+        ("1-234-567-8910", "12345678910"),
+        ("12345678910", "12345678910"),
+        ("+44 844 412 4653", "448444124653"),
+    ],
+)
+def test_published_phone_examples(raw, meta):
+    """Reference: Meta's published examples (digits with the country code, no "+") and
+    Google's rule (E.164, with the "+")."""
+    assert normalize_phone(raw, "meta") == meta
+    assert normalize_phone(raw, "google") == "+" + meta
+
+
+def reference_phone(value, platform: str, region: str) -> str | None:
+    """phonenumbers, called directly: the default region, then "+" and the digits."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    attempts = [(text, region)]
+    if not text.startswith("+"):
+        attempts.append(("+" + "".join(c for c in text if c.isdigit()).lstrip("0"), None))
+    for candidate, default in attempts:
+        try:
+            number = phonenumbers.parse(candidate, default)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return e164 if platform == "google" else e164[1:]
+    return None
+
+
+PHONES = [
+    "+1 (650) 555-1212",
+    None,
+    "123",
+    "+44 20 7946 0958",
+    "020 7946 0958",
+    "(650) 555-1212",
+    "1-800-FLOWERS",
+    "  ",
+    "+49 30 1234567",
+    "0044 20 7946 0958",
+]
+
+
+@given(st.lists(st.sampled_from(PHONES), max_size=12), st.sampled_from(["US", "GB", "DE"]))
+@settings(max_examples=60, deadline=None)
+def test_phone_columns_follow_phonenumbers(values, region):
+    """Reference: reference_phone above (phonenumbers itself, value by value)."""
     for platform in ("meta", "google"):
-        vectorized = normalize_phones(pd.Series(values), platform)
-        assert [None if pd.isna(v) else v for v in vectorized] == [
-            normalize_phone(v, platform) for v in values
+        got = normalize_phones(pd.Series(values, dtype="object"), platform, region)
+        assert [None if pd.isna(v) else v for v in got] == [
+            reference_phone(v, platform, region) for v in values
         ]
 
 
@@ -158,3 +258,42 @@ def test_missing_columns_raise():
         build_audience_file(pd.DataFrame({"email": ["a@b.com"]}), "csv", id_column="account")
     with pytest.raises(InputError, match="format"):
         build_audience_file(customers(), "tiktok")
+
+
+def test_defaults_are_meta_rules_and_us_numbers():
+    assert normalize_email("A.B@Gmail.com") == "a.b@gmail.com"  # Meta keeps gmail dots
+    assert normalize_phone("(650) 555-1212") == "16505551212"
+    assert list(normalize_emails(pd.Series(["A.B@Gmail.com"]))) == ["a.b@gmail.com"]
+    assert list(normalize_phones(pd.Series(["(650) 555-1212"]))) == ["16505551212"]
+    out, _ = build_audience_file(pd.DataFrame({"phone": ["(650) 555-1212"]}), "meta")
+    assert out["PHONE"].tolist() == [reference_sha256("16505551212")]
+
+
+def test_results_keep_the_rows_index():
+    values = pd.Series(["(650) 555-1212", None], index=[10, 20])
+    assert normalize_phones(values).index.tolist() == [10, 20]
+    assert hash_series(pd.Series(["a", None], index=[7, 3])).index.tolist() == [7, 3]
+    hashed = hash_series(pd.Series(["a", None], index=[7, 3]))
+    assert hashed.iloc[0] == reference_sha256("a") and pd.isna(hashed.iloc[1])
+
+
+def test_one_column_files_and_their_counts():
+    only_phones = pd.DataFrame({"phone": ["+1 650 555 1212", "7", None]})
+    out, stats = build_audience_file(only_phones, "google")
+    assert list(out.columns) == ["Phone"]
+    assert (stats["invalid_phone"], stats["invalid_email"], stats["written"]) == (1, 0, 1)
+    only_emails = pd.DataFrame({"email": ["a@b.com", "x"]})
+    out, stats = build_audience_file(only_emails, "meta")
+    assert list(out.columns) == ["EMAIL"]
+    assert (stats["invalid_email"], stats["invalid_phone"], stats["written"]) == (1, 0, 1)
+
+
+def test_csv_file_drops_repeated_ids_only():
+    frame = pd.DataFrame({"customer_id": [1, 1, 2], "email": ["a@b.com", "c@d.com", "a@b.com"]})
+    out, stats = build_audience_file(frame, "csv")
+    assert out["customer_id"].tolist() == [1, 2] and stats["duplicates"] == 1
+
+
+def test_phone_numbers_read_from_floats():
+    got = normalize_phones(pd.Series([16505551213.0, 12.5, np.nan]))  # "12.5" is no number
+    assert [None if pd.isna(v) else v for v in got] == ["16505551213", None, None]

@@ -173,7 +173,10 @@ def test_split_merge_and_vanish():
     )
     assert vanished["old_audience"] == 10 and vanished["carried_audience"] == 0
     assert vanished["retained_share"] == 0.0
-    assert "scattered" in vanished["explanation"]
+    assert vanished["explanation"] == (
+        "audience vanished: its 10 customers scattered and no new segment holds a substantial "
+        "share of them"
+    )
 
     both = out["both"]  # the two merged segments together land in 12
     assert (both["fate"], both["new_segments"], both["carried_audience"]) == ("merged", [12], 10)
@@ -244,3 +247,52 @@ def test_a_diff_of_other_assignments_is_refused():
 def test_numpy_integer_labels_are_accepted():
     (out,) = carry(series([0, 1]), series([3, 4]), [entry([np.int64(1)])])
     assert out["new_segments"] == [4] and out["old_segments"] == [1]
+
+
+@pytest.mark.parametrize("min_jaccard", [0.0, -0.1, 1.5])
+def test_min_jaccard_outside_zero_to_one_is_refused(min_jaccard):
+    a, b = series([0, 1, 1]), series([5, 6, 6])
+    with pytest.raises(InputError, match=r"min_jaccard must be in \(0, 1\]"):
+        carry_plan(diff_assignments(a, b), [entry([0])], a, b, min_jaccard)
+
+
+def test_min_jaccard_of_one_is_accepted():
+    a, b = series([0, 1, 1]), series([5, 6, 6])
+    (out,) = carry_plan(diff_assignments(a, b, 1.0), [entry([0])], a, b, 1.0)
+    assert out["new_segments"] == [5]
+
+
+def test_audiences_carried_onto_noise_are_explained_as_noise():
+    a = series([0] * 4 + [-1] * 4)
+    b = series([0] * 4 + [-1] * 4)
+    noise, both = carry(a, b, [entry([-1]), entry([0, -1])])
+    assert noise["explanation"] == "audience kept as noise (4 customers, 100% of the old audience)"
+    assert both["explanation"] == (
+        "audience kept as segments noise and 0 (4 and 4 customers, 100% of the old audience)"
+    )
+
+
+def test_an_empty_entry_is_explained():
+    (out,) = carry(series([0, 1]), series([0, 1]), [entry([])])
+    assert out["explanation"] == "audience vanished: the entry targeted no segment"
+
+
+def test_a_single_customer_is_counted_in_the_singular():
+    (out,) = carry(series([0, 1, 1]), series([5, 6, 6]), [entry([0])])
+    assert out["explanation"] == "audience kept as segment 5 (1 customer, 100% of the old audience)"
+
+
+def test_a_split_in_three_lists_every_part():
+    a = series([0] * 10)
+    b = series([10] * 4 + [11] * 3 + [12] * 3)
+    (out,) = carry(a, b, [entry([0])])
+    assert out["explanation"] == (
+        "audience split across segments 10, 11 and 12 (4, 3 and 3 customers)"
+    )
+
+
+def test_entries_without_status_or_rationale_are_active_with_no_rationale():
+    a, b = series([0, 0, 1]), series([5, 5, 6])
+    entries = [{"strategy": "s", "segments": [0]}, {"strategy": "t", "segments": "all"}]
+    for out in carry(a, b, entries):
+        assert (out["status"], out["rationale"]) == ("active", "")

@@ -32,6 +32,7 @@ def fates(d: dict) -> dict[int, str]:
 # contingency and scores
 
 
+@settings(deadline=None)  # correctness against a reference, not speed
 @given(st.lists(st.tuples(LABELS, st.integers(-1, 6)), min_size=1, max_size=60))
 def test_contingency_matches_crosstab(pairs):
     a, b = (np.array(x) for x in zip(*pairs, strict=True))
@@ -56,6 +57,7 @@ def test_contingency_rejects_unaligned_arrays():
         contingency(np.array([0, 1]), np.array([0]))
 
 
+@settings(deadline=None)  # correctness against a reference, not speed
 @given(st.lists(st.tuples(LABELS, st.integers(0, 6)), min_size=1, max_size=60))
 def test_scores_match_scikit_learn(pairs):
     a, b = (np.array(x) for x in zip(*pairs, strict=True))
@@ -270,3 +272,32 @@ def test_bad_input(a, b, message):
 def test_min_jaccard_out_of_range(min_jaccard):
     with pytest.raises(InputError, match="min_jaccard"):
         diff_assignments(series([0]), series([0]), min_jaccard)
+
+
+# the documented 20% boundaries, at exactly 20% and either side
+
+
+@pytest.mark.parametrize(("to_other", "fate"), [(19, "kept"), (20, "split"), (21, "split")])
+def test_a_share_of_exactly_twenty_percent_is_substantial(to_other, fate):
+    """Segment 0 (100 customers) sends ``to_other`` of them to segment 6, the rest to 5.
+
+    Reference: the module's rule 1 and 3 as documented (another B segment taking >= 20% of
+    it stops "kept"; two B segments each taking >= 20% make a split)."""
+    a = series([0] * 100 + [1] * 50)
+    b = series([5] * (100 - to_other) + [6] * to_other + [6] * 50)
+    d = diff_assignments(a, b)
+    assert fates(d)[0] == fate
+    targets = [t["segment"] for t in d["segments_a"][0]["targets"]]
+    assert targets == ([5] if to_other < 20 else [5, 6])
+
+
+@pytest.mark.parametrize(("outside", "fate"), [(9, "shrunk"), (10, "merged"), (11, "merged")])
+def test_merged_needs_twenty_percent_from_outside(outside, fate):
+    """Segment 0 (40 customers) goes whole into segment 5, which also takes ``outside``
+    customers of segment 1 (10 of 50 is exactly 20%). min_jaccard 0.9 rules out "kept".
+
+    Reference: rule 4 as documented (the B segment gets >= 20% of its own customers from
+    outside), else rule 5."""
+    a = series([0] * 40 + [1] * outside)
+    b = series([5] * (40 + outside))
+    assert fates(diff_assignments(a, b, min_jaccard=0.9))[0] == fate

@@ -177,3 +177,108 @@ def test_bad_campaign_frames_raise(change, message):
     frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
     with pytest.raises(InputError, match=message):
         segment_responses(change(frame.drop(columns="segment")), labels_of(frame))
+
+
+@pytest.mark.parametrize(("k1", "n1", "k2", "n2"), [(1, 1, 2, 40), (0, 1, 30, 40), (5, 40, 1, 1)])
+def test_a_group_of_one_customer_keeps_its_p_value(k1, n1, k2, n2):
+    """Reference: scipy's Fisher exact test on the same 2x2 table (one customer is not none)."""
+    p_value, test = two_proportion_test(k1, n1, k2, n2)
+    assert test == "Fisher exact"
+    assert p_value == pytest.approx(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("k1", "n1", "k2", "n2", "expected_test"),
+    [
+        (5, 10, 5, 10, "two-proportion z"),  # smallest expected count exactly 5: z-test
+        (6, 12, 5, 12, "two-proportion z"),  # 5.5: z-test
+        (4, 10, 5, 10, "Fisher exact"),  # 4.5: exact test
+        (18, 20, 18, 20, "Fisher exact"),  # the non-responders (4 in all) are the small cell
+    ],
+)
+def test_exact_test_below_an_expected_count_of_five(k1, n1, k2, n2, expected_test):
+    """Reference: the documented rule (Fisher when an expected count is below 5) and scipy."""
+    p_value, test = two_proportion_test(k1, n1, k2, n2)
+    assert test == expected_test
+    if expected_test == "Fisher exact":
+        reference = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1]
+    else:
+        reference = proportions_ztest([k1, k2], [n1, n2])[1]
+    assert p_value == pytest.approx(reference, rel=1e-9)
+
+
+def test_newcombe_at_another_confidence_level():
+    """Reference: statsmodels' Newcombe interval at 99% (z for both Wilson intervals)."""
+    z99 = 2.5758293035489004
+    low, high = newcombe_interval(30, 100, 12, 90, z=z99)
+    ref = confint_proportions_2indep(30, 100, 12, 90, method="newcomb", alpha=0.01)
+    assert (low, high) == pytest.approx(tuple(ref), abs=1e-12)
+
+
+def test_everyone_responding_against_nobody_is_flagged_helps():
+    frame = campaign({(0, "treatment"): (20, 20), (0, "control"): (20, 0)})
+    entry = segment_responses(frame.drop(columns="segment"), labels_of(frame))["segments"][0]
+    assert entry["uplift"] == 1.0 and entry["p_value"] < 0.05
+    assert entry["flag"] == "helps"
+
+
+def test_segment_reached_only_in_treatment_has_no_control():
+    frame = campaign({(0, "treatment"): (5, 2), (0, "control"): (5, 1), (1, "treatment"): (4, 1)})
+    result = segment_responses(frame.drop(columns="segment"), labels_of(frame))
+    only_treatment = {s["segment"]: s for s in result["segments"]}[1]
+    assert only_treatment["control_n"] == 0 and only_treatment["control_rate"] is None
+    assert only_treatment["p_value"] is None and only_treatment["uplift"] is None
+    assert result["overall"]["segment"] is None
+    assert result["overall"]["name"] == "all customers"
+
+
+def test_labels_listing_a_customer_twice_raise():
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
+    labels = pd.Series([0, 0], index=[0, 0])
+    with pytest.raises(InputError, match="segment labels list a customer more than once"):
+        segment_responses(frame.drop(columns="segment"), labels)
+
+
+def test_bad_frames_name_the_first_bad_value():
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)}).drop(columns="segment")
+    labels = pd.Series([0] * 6, index=range(6))
+    groups = frame.assign(group=["treatment", "test", "control", "promo", "control", "control"])
+    with pytest.raises(InputError) as bad_group:
+        segment_responses(groups, labels)
+    assert str(bad_group.value) == "campaign group must be 'treatment' or 'control', not 'test'"
+    twice = frame.assign(customer_id=[0, 1, 1, 2, 2, 5])
+    with pytest.raises(InputError) as duplicated:
+        segment_responses(twice, labels)
+    assert str(duplicated.value) == "campaign data lists customer 1 more than once"
+    with pytest.raises(InputError) as missing:
+        segment_responses(frame.drop(columns=["group", "responded"]), labels)
+    assert str(missing.value) == "campaign data has no column group, responded"
+    with pytest.raises(InputError) as listed_twice:
+        segment_responses(frame, pd.Series([0, 0], index=[0, 0]))
+    assert str(listed_twice.value) == "segment labels list a customer more than once"
+
+
+@pytest.mark.parametrize("column", ["opened", "clicked"])
+def test_opens_and_clicks_must_be_zero_or_one(column):
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
+    frame[column] = [0, 1, 2, 0, 0, 0]
+    with pytest.raises(InputError, match=f"campaign column {column} must hold only 0 and 1"):
+        segment_responses(frame.drop(columns="segment"), labels_of(frame))
+
+
+def test_revenue_of_a_group_nobody_in_and_unreadable_revenue():
+    frame = campaign({(0, "treatment"): (2, 1), (0, "control"): (2, 1), (1, "treatment"): (2, 1)})
+    frame["revenue"] = ["10", "n/a", 4.0, 2.0, 6.0, 1.0]  # "n/a" counts as no revenue
+    result = segment_responses(frame.drop(columns="segment"), labels_of(frame))
+    zero, one = result["segments"]
+    assert zero["revenue_per_customer_treatment"] == pytest.approx(10.0 / 2)
+    assert zero["revenue_per_customer_control"] == pytest.approx(6.0 / 2)
+    assert one["revenue_per_customer_control"] is None  # nobody in control there
+    assert one["control_responders"] == 0 and one["treatment_responders"] == 1
+
+
+def test_open_and_click_rates_are_none_without_those_columns():
+    frame = campaign({(0, "treatment"): (4, 2), (0, "control"): (4, 1)})
+    entry = segment_responses(frame.drop(columns="segment"), labels_of(frame))["segments"][0]
+    assert entry["treatment_open_rate"] is None and entry["control_click_rate"] is None
+    assert entry["revenue_per_customer_treatment"] is None

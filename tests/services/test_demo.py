@@ -62,3 +62,15 @@ def test_customer_lenses_campaign_lookalike_and_reports(demo) -> None:
     for name in ("marketing-1.html", "accounts-diff.html"):
         assert (Path(ws.root) / "reports" / name).stat().st_size > 100_000
     assert ws.fsck()["clean"]
+
+
+def test_a_campaign_designed_before_it_is_sent(demo) -> None:
+    ws, lines = demo
+    design = ws.campaign_designs("email-guide-q2")[0]
+    assert design["strategy"] == "email-guide" and design["holdout"]
+    report = ws.campaign_report("email-guide-q2")
+    assert report["design_check"]["clean"] and report["design"]["design"] == "email-guide-q2"
+    assert report["overall"]["control_n"] == sum(s["control"] for s in design["segments"])
+    held = ws.campaign_report("email-guide-q2", vs_holdout=True)
+    assert held["overall"]["control_n"] == report["holdout"]["holdout_rows_left_out"] > 0
+    assert any("designed email-guide-q2" in line for line in lines)

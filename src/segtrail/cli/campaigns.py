@@ -38,14 +38,26 @@ app.add_typer(audience_app, name="audience")
 def campaign_import(
     file: Path = typer.Argument(
         ...,
-        help="customer_id, group (treatment/control), responded (0/1); optional revenue, opened, clicked.",
+        help="customer_id, group (the arm: treatment/control, any names with --control or "
+        "--arms; 'holdout' for measured holdout customers), responded (0/1); optional revenue, "
+        "opened, clicked.",
     ),
     name: str = typer.Option(..., "--name", help="Campaign name."),
     strategy: str = typer.Option(..., "--strategy", help="The strategy the campaign carried out."),
+    control: str = typer.Option(
+        None,
+        "--control",
+        help="The arm that got nothing (default 'control'). Given, any other group value is an arm.",
+    ),
+    arms: str = typer.Option(
+        None,
+        "--arms",
+        help="Comma-separated arm names besides the control; other group values are refused.",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Import a campaign's sends and responses."""
-    r = open_workspace().campaign_import(file, name, strategy)
+    """Import a campaign's sends and responses (two arms, or several with --control/--arms)."""
+    r = open_workspace().campaign_import(file, name, strategy, control, parse_list(arms))
     if json_output:
         print_json(r)
         return
@@ -59,6 +71,11 @@ def campaign_import(
             f"note: {n:,} {'customer is' if n == 1 else 'customers are'} not in "
             f"{r['checked_against']}; kept and reported as 'not in this version'"
         )
+    if r.get("design_check"):
+        from segtrail.cli.designs import design_check_lines
+
+        for line in design_check_lines(r["design_check"]):
+            console.print(line)
 
 
 @campaign_app.command("list")
@@ -107,14 +124,46 @@ def campaign_report(
         "--by",
         help="LENS@N to break down by (default: the version the strategy is mapped to).",
     ),
+    vs_holdout: bool = typer.Option(
+        False,
+        "--vs-holdout",
+        help="Compare with the workspace holdout (the long-run control) instead of the "
+        "campaign's own control.",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Response per segment: rates with Wilson intervals, uplift with its interval, p-value."""
-    r = open_workspace().campaign_report(name, by)
+    """Response per segment: every arm against the control, with Wilson intervals for rates,
+    Newcombe intervals for uplift, p-values (Holm-adjusted across arms and segments), revenue
+    per customer with Welch's test, and a segment x arm interaction test."""
+    r = open_workspace().campaign_report(name, by, vs_holdout=vs_holdout)
     if json_output:
         print_json(r)
         return
     console.print(f"campaign {r['campaign']} ({r['strategy']}) by {r['by']}")
+    if vs_holdout:
+        h = r["holdout"]
+        console.print(
+            f"control: {h['holdout_customers']:,} holdout customers (the long-run control); "
+            f"left out: {h['campaign_control_left_out']:,} of the campaign's own control, "
+            f"{h['treated_holdout_left_out']:,} treated holdout customers"
+        )
+    if len(r["overall"]["arms"]) > 2:
+        _print_arms(r)
+    else:
+        _print_two_arms(r)
+    if r.get("interaction"):
+        i = r["interaction"]
+        console.print(
+            f"does the uplift differ between segments? chi2 = {i['chi2']:.2f} on {i['df']} df, "
+            f"p = {i['p_value']:.3g} ({i['test']})"
+        )
+
+
+def _segment_words(s: dict) -> str:
+    return f"{'' if s['segment'] is None else s['segment']} {s['name'] or ''}".strip()
+
+
+def _print_two_arms(r: dict) -> None:
     table = Table(
         "segment",
         "treated",
@@ -133,7 +182,7 @@ def campaign_report(
     )
     for s in [*r["segments"], r["overall"]]:
         table.add_row(
-            f"{'' if s['segment'] is None else s['segment']} {s['name'] or ''}".strip(),
+            _segment_words(s),
             f"{s['treatment_n']:,}",
             f"{s['treatment_responders']:,}",
             f"{s['control_n']:,}",
@@ -150,6 +199,45 @@ def campaign_report(
             {"helps": "helps", "hurts": "HURTS"}.get(s["flag"] or "", ""),
         )
     _print_table(table)
+
+
+def _print_arms(r: dict) -> None:
+    """One row per segment x arm; every arm against the control, Holm-adjusted p."""
+    revenue = "revenue_mean" in r["overall"]["arms"][0]  # only with a revenue column
+    columns = ["segment", "arm", "n", "resp.", "rate", "95% CI", "uplift", "95% CI", "p", "p Holm"]
+    if revenue:
+        columns += ["rev/cust", "rev diff", "95% CI", "p Welch"]
+    table = Table(*columns, "", box=None)
+    for s in [*r["segments"], r["overall"]]:
+        for i, a in enumerate(s["arms"]):
+            cells = [
+                _segment_words(s) if i == 0 else "",
+                a["arm"] + (" (control)" if a["control"] else ""),
+                f"{a['n']:,}",
+                f"{a['responders']:,}",
+                _pct(a["rate"]),
+                _ci_plain(a["rate_ci"]),
+                "" if a["uplift"] is None else f"{a['uplift']:+.1%}",
+                _ci(a["uplift_ci"]),
+                "" if a["p_value"] is None else f"{a['p_value']:.3g}",
+                "" if a["p_adjusted"] is None else f"{a['p_adjusted']:.3g}",
+            ]
+            if revenue:
+                cells += [
+                    "" if a.get("revenue_mean") is None else f"{a['revenue_mean']:,.2f}",
+                    "" if a.get("revenue_uplift") is None else f"{a['revenue_uplift']:+,.2f}",
+                    ""
+                    if a.get("revenue_uplift_ci") is None
+                    else f"[{a['revenue_uplift_ci'][0]:+,.2f}, {a['revenue_uplift_ci'][1]:+,.2f}]",
+                    "" if a.get("revenue_p_value") is None else f"{a['revenue_p_value']:.3g}",
+                ]
+            cells.append({"helps": "helps", "hurts": "HURTS"}.get(a["flag"] or "", ""))
+            table.add_row(*cells)
+    _print_table(table)
+
+
+def _ci_plain(ci: list[float] | None) -> str:
+    return "" if ci is None else f"[{ci[0]:.1%}, {ci[1]:.1%}]"
 
 
 @app.command()
@@ -178,6 +266,9 @@ def lookalike(
     exclude: str = typer.Option(
         None, "--exclude", help="Dataset NAME[@N] whose ids to leave out, e.g. your customers."
     ),
+    include_holdout: bool = typer.Option(
+        False, "--include-holdout", help="Let the workspace holdout's customers be chosen."
+    ),
     raw: bool = RAW_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
@@ -205,6 +296,7 @@ def lookalike(
             size=size_value,
             name=name,
             exclude=exclude,
+            include_holdout=include_holdout,
             raw=raw,
         )
     if json_output:
@@ -334,12 +426,17 @@ def audience_export(
         "--strategy",
         help="A strategy's current segments, under the adopted version of its lens.",
     ),
+    include_holdout: bool = typer.Option(
+        False, "--include-holdout", help="Keep the workspace holdout's customers in the file."
+    ),
     raw: bool = RAW_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write an audience for an ad platform (identifiers normalized and SHA-256 hashed as the
-    platform documents) with a provenance file beside it."""
-    r = open_workspace().audience_export(target, fmt, out, raw=raw, strategy=strategy)
+    platform documents) with a provenance file beside it. The workspace holdout is left out."""
+    r = open_workspace().audience_export(
+        target, fmt, out, raw=raw, strategy=strategy, include_holdout=include_holdout
+    )
     if json_output:
         print_json(r)
         return
@@ -347,6 +444,8 @@ def audience_export(
     console.print(
         f"wrote {r['rows']:,} rows ({fmt}) to {r['out']}; provenance in {r['provenance_file']}"
     )
+    if r["provenance"].get("holdout_left_out"):
+        console.print(f"left out {r['provenance']['holdout_left_out']:,} holdout customers")
     dropped = st.get("no_identifier", 0) + st.get("duplicates", 0)
     if dropped:
         console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -17,6 +18,8 @@ from segtrail.cli.app import (
     open_workspace,
     print_json,
 )
+from segtrail.engine.transactions import TransactionSpec
+from segtrail.errors import InvalidInput
 
 dataset_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
@@ -25,18 +28,104 @@ app.add_typer(dataset_app, name="dataset")
 @app.command()
 def ingest(
     file: Path = typer.Argument(
-        ..., help="CSV (any delimiter; UTF-8 or Latin-1), Parquet or Excel."
+        None, help="CSV (any delimiter; UTF-8 or Latin-1), Parquet or Excel (or --sql)."
     ),
-    id_column: str = typer.Option(..., "--id", help="The column that identifies a customer."),
-    name: str = typer.Option(None, "--name", help="Dataset name (default: the file's stem)."),
+    id_column: str = typer.Option(
+        None, "--id", help="The column that identifies a customer (not with --transactions)."
+    ),
+    name: str = typer.Option(
+        None, "--name", help="Dataset name (default: the file's stem, or the query's table)."
+    ),
+    sql: str = typer.Option(None, "--sql", help="Read a SQL query's result instead of a file."),
+    url: str = typer.Option(
+        None,
+        "--from",
+        help="SQLAlchemy URL for --sql: postgresql+psycopg://..., sqlite:///FILE, duckdb:///FILE.",
+    ),
+    transactions: bool = typer.Option(
+        False,
+        "--transactions",
+        help="The table holds order lines: record them as NAME-transactions and derive NAME, one row per customer.",
+    ),
+    customer: str = typer.Option(
+        None, "--customer", help="--transactions: the customer id column."
+    ),
+    date: str = typer.Option(
+        None, "--date", help="--transactions: the order line's date/time column."
+    ),
+    amount: str = typer.Option(
+        None,
+        "--amount",
+        help="--transactions: a column, or a sum/product of columns such as Quantity*UnitPrice (> 0 purchase, < 0 return).",
+    ),
+    order: str = typer.Option(
+        None,
+        "--order",
+        help="--transactions: the order id column (default: orders are purchase days).",
+    ),
+    category: str = typer.Option(
+        None, "--category", help="--transactions: a category column, for top category shares."
+    ),
+    as_of: str = typer.Option(
+        None,
+        "--as-of",
+        help="--transactions: the moment recency is measured from, e.g. 2024-12-31 or 2024-12-31T18:00 (default: the latest line).",
+    ),
+    window: int = typer.Option(
+        None, "--window", help="--transactions: use only the last DAYS days up to the as-of time."
+    ),
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Import a customer table as a new immutable dataset version NAME@N."""
+    """Import a customer table as a new immutable dataset version NAME@N: from a file or a
+    SQL query, or derived from order lines with --transactions."""
+    if (file is None) == (sql is None):
+        raise InvalidInput("give a FILE or --sql QUERY --from URL (one of them)")
+    if sql is not None and not url:
+        raise InvalidInput("--sql needs --from URL (the database to run the query on)")
+    if url and sql is None:
+        raise InvalidInput("--from URL goes with --sql QUERY")
     ws = open_workspace()
+    if transactions:
+        spec = _transaction_spec(id_column, customer, date, amount, order, category, as_of, window)
+        with StepProgress(quiet or json_output) as progress:
+            progress("reading order lines and deriving customers")
+            result = ws.ingest_transactions(spec, path=file, sql=sql, url=url, name=name)
+        if json_output:
+            print_json(result)
+            return
+        lines = result["transactions"]
+        console.print(
+            f"{result['dataset']}{' (unchanged)' if result['unchanged'] else ''} from "
+            f"{lines['dataset']}{' (unchanged)' if lines['unchanged'] else ''}, "
+            f"as of {result['as_of'].replace('T', ' ')}"
+        )
+        console.print(f"  {result['summary']}")
+        return
+    extra = [
+        f
+        for f, v in (
+            ("--customer", customer),
+            ("--date", date),
+            ("--amount", amount),
+            ("--order", order),
+            ("--category", category),
+            ("--as-of", as_of),
+            ("--window", window),
+        )
+        if v is not None
+    ]
+    if extra:
+        raise InvalidInput(f"{extra[0]} goes with --transactions")
+    if not id_column:
+        raise InvalidInput("--id COLUMN is required: the column that identifies a customer")
     with StepProgress(quiet or json_output) as progress:
-        progress(f"reading and checking {file.name}")
-        result = ws.ingest(file, id_column, name)
+        if sql is not None:
+            progress("running the query")
+            result = ws.ingest_sql(sql, url, id_column, name)
+        else:
+            progress(f"reading and checking {file.name}")
+            result = ws.ingest(file, id_column, name)
     if json_output:
         print_json(result)
         return
@@ -56,6 +145,46 @@ def ingest(
             f"version of {other}, ingest it with --name {other} (this made a new dataset "
             f"{result['name']})"
         )
+
+
+def _transaction_spec(
+    id_column: str | None,
+    customer: str | None,
+    date: str | None,
+    amount: str | None,
+    order: str | None,
+    category: str | None,
+    as_of: str | None,
+    window: int | None,
+) -> TransactionSpec:
+    customer = customer or id_column
+    missing = [
+        f for f, v in (("--customer", customer), ("--date", date), ("--amount", amount)) if not v
+    ]
+    if missing:
+        raise InvalidInput(f"--transactions needs {', '.join(missing)}")
+    return TransactionSpec(
+        customer=customer,
+        date=date,
+        amount=amount,
+        order=order,
+        category=category,
+        as_of=None if as_of is None else _moment(as_of),
+        window_days=window,
+    )
+
+
+def _moment(text: str) -> datetime:
+    """--as-of: ISO 8601; a date alone is 00:00 that day; a zoned time becomes UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"--as-of {text!r} is not a date or time (expected e.g. 2024-12-31 or 2024-12-31T18:00)"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 @app.command("datasets")
@@ -98,6 +227,7 @@ def show(
         f"source: {info['source']} ({info['source_format']}), "
         f"{info['created_at'][:19]} by {info['author']}"
     )
+    _print_lineage(info.get("lineage"))
     table = Table("column", "kind", "type", "missing", "summary", box=None)
     for column in info["columns"]:
         s = column["summary"]
@@ -109,6 +239,24 @@ def show(
             _summary_words(column["kind"], s),
         )
     console.print(table)
+
+
+def _print_lineage(lineage: dict | None) -> None:
+    if not lineage:
+        return
+    spec = lineage["spec"]
+    if lineage["kind"] == "sql":
+        console.print(f"query: {spec['query']}")
+        return
+    words = [f"customer {spec['customer']}", f"date {spec['date']}", f"amount {spec['amount']}"]
+    words += [f"{k} {spec[k]}" for k in ("order", "category") if spec.get(k)]
+    if spec.get("window_days"):
+        words.append(f"window {spec['window_days']} days")
+    console.print(
+        f"derived from {lineage['derived_from']} ({', '.join(words)}), "
+        f"as of {spec['as_of'].replace('T', ' ')}"
+    )
+    console.print(f"  {spec['summary']}")
 
 
 def _summary_words(kind: str, s: dict) -> str:

@@ -82,8 +82,10 @@ def carry(
         console.print(f"recorded as {result['new']} plan r{result['revision']}")
         names = result.get("names") or {}
         for n in names.get("inherited", []):
+            kept = [f"the name {n['name']!r}"] if n["name"] else []
+            kept += [f"the tag {k}={v}" for k, v in n["tags"].items()]
             console.print(
-                f"  {result['new']}:{n['segment']} keeps the name {n['name']!r} "
+                f"  {result['new']}:{n['segment']} keeps {' and '.join(kept)} "
                 f"(carried from {n['from']})"
             )
         for n in names.get("suggested", []):

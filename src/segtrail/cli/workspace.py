@@ -89,6 +89,8 @@ def demo(
         f"{w} diff accounts@1 accounts@2",
         f"{w} compare accounts accounts-product --flag fit=poor",
         f"{w} campaign report app-push-q1",
+        f"{w} campaign design app-push-q2 --strategy app-push --mde 0.02 --dry-run",
+        f"{w} campaign report email-guide-q2 --vs-holdout",
         f"open {ws.root}/reports/marketing-1.html",
     ):
         console.print(f"  {line}")

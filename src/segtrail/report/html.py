@@ -33,6 +33,7 @@ from segtrail.errors import SegtrailError
 from segtrail.services.campaigns import campaign_rows
 from segtrail.services.campaigns import report as campaign_report
 from segtrail.services.datasets import resolve_dataset
+from segtrail.services.designs import list_designs
 from segtrail.services.plans import list_strategies, show_plan
 from segtrail.services.results import Report
 from segtrail.services.segmentations import log, resolve_segmentation, show
@@ -281,6 +282,14 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
                 out.append(campaign_report(ws, row["name"], by=ref).to_dict())
             except SegtrailError as e:
                 out.append({"campaign": row["name"], "strategy": row["strategy"], "error": str(e)})
+        # designed and not imported yet: the design alone, so the plan shows what is coming
+        imported = {c["campaign"] for c in out}
+        for design in list_designs(ws, strategy=entry["strategy"]):
+            if design["design"] not in imported:
+                out.append(
+                    {"campaign": design["design"], "strategy": design["strategy"],
+                     "design": design.to_dict(), "pending": True}
+                )  # fmt: skip
     return out
 
 

@@ -87,7 +87,14 @@ def inherit_names(ws: Workspace, old: dict, new: dict, delta: dict) -> dict:
             if old_tags.get(seg["segment"]):
                 tags[match] = old_tags[seg["segment"]]
             if match in names or match in tags:
-                inherited.append({"segment": match, "name": latest["name"], "from": origin})
+                inherited.append(
+                    {
+                        "segment": match,
+                        "name": names[match][0] if match in names else None,
+                        "tags": tags.get(match, {}),
+                        "from": origin,
+                    }
+                )
         elif by_person:
             for target in seg["targets"]:
                 suggested.append(

@@ -18,6 +18,7 @@ from segtrail.engine.lookalike import METHODS, estimate_recall, rank_lookalike, 
 from segtrail.errors import Conflict, InputError, InvalidInput, NotFound, SegtrailError
 from segtrail.readers import read_table
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
+from segtrail.services.designs import in_holdout
 from segtrail.services.refs import check_name, parse_segment_ref
 from segtrail.services.results import AudienceExport, AudienceSummary, Lookalike
 from segtrail.services.segmentations import (
@@ -262,6 +263,7 @@ def lookalike(
     exclude: str | None = None,
     random_seed: int = 0,
     raw: bool = False,
+    include_holdout: bool = False,
 ) -> Lookalike:
     """Rank `pool` by similarity to a seed and record the best `size` as an audience.
 
@@ -312,7 +314,9 @@ def lookalike(
     X, _fitted = fit_features(frame, spec)
     n_size = audience_size(size, int((~mask).sum()))
     scores = rank_lookalike(X, mask, method, seed=random_seed)
-    chosen = select_audience(scores, mask, n_size)
+    # the workspace holdout is never chosen (unless asked): it is the long-run control
+    held = np.zeros(len(frame), dtype=bool) if include_holdout else in_holdout(ws, frame[id_column])
+    chosen = select_audience(scores, mask | held, n_size)
     quality = estimate_recall(X, mask, method, n_size, holdout=HOLDOUT, seed=random_seed)
     numeric = [c for c in columns if kinds.get(c) in ("numeric", "boolean")]
     chosen_rows = np.zeros(len(frame), dtype=bool)
@@ -344,6 +348,7 @@ def lookalike(
         "features": columns,
         "random_seed": random_seed,
         "holdout": HOLDOUT,
+        "workspace_holdout_left_out": None if include_holdout else int((held & ~mask).sum()),
     }
     if exclude is not None:
         params["exclude"] = exclude
@@ -409,10 +414,11 @@ def export_audience(
     *,
     raw: bool = False,
     strategy: str | None = None,
+    include_holdout: bool = False,
 ) -> AudienceExport:
     """Write an audience (segments LENS@N:S[,S...], a lookalike audience by name, or a
     strategy's current segments) for an ad platform, and record where it came from next to
-    the file and in the history."""
+    the file and in the history. The workspace holdout is left out unless `include_holdout`."""
     if fmt not in ("csv", "meta", "google"):
         raise InvalidInput(f"unknown audience format {fmt!r}: use csv, meta or google")
     if (target is None) == (strategy is None):
@@ -455,6 +461,9 @@ def export_audience(
     contact = [c for c in kinds if c.lower() in ("email", "phone")]
     frame = load_frame(ws, dataset, [id_column, *contact])
     frame = frame[_ids_in_pool(pd.Index(frame[id_column]), ids)]
+    held = np.zeros(len(frame), dtype=bool) if include_holdout else in_holdout(ws, frame[id_column])
+    frame = frame[~held]
+    provenance["holdout_left_out"] = None if include_holdout else int(held.sum())
     frame = frame.rename(columns={id_column: "customer_id", **{c: c.lower() for c in contact}})
     written, stats = build_audience_file(frame, fmt)
     provenance.update(format=fmt, stats=stats, workspace=str(ws.root))

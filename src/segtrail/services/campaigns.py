@@ -4,7 +4,7 @@ response per segment with intervals and tests."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,13 @@ from segtrail.engine.responses import GROUPS, segment_responses
 from segtrail.errors import Conflict, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset, resolve_dataset
+from segtrail.services.designs import (
+    HOLDOUT_GROUP,
+    against_holdout,
+    check_against_design,
+    drop_holdout,
+    get_design,
+)
 from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
 from segtrail.services.results import CampaignImport, CampaignReport, CampaignSummary
@@ -33,9 +40,16 @@ FLAGS = ("responded", "opened", "clicked")
 
 
 def _validate(
-    table: pa.Table, name: str, line_offset: int | None, ids_from_text: bool
+    table: pa.Table,
+    name: str,
+    line_offset: int | None,
+    ids_from_text: bool,
+    control: str | None = None,
+    arms: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Check a campaign file and return it as a clean frame; errors name the row."""
+    """Check a campaign file and return it as a clean frame; errors name the row.
+    Without `control` and `arms`, groups are 'treatment' and 'control' (case-insensitive);
+    otherwise see `_arm_groups`."""
     where = row_words(line_offset)
 
     check_columns(table, name)
@@ -49,14 +63,18 @@ def _validate(
     # campaign ids compare equal to the dataset's
     table = normalize_ids(table, "customer_id", name, line_offset, ids_from_text=ids_from_text)
     frame = table.to_pandas()
-    group = frame["group"].astype("string").str.strip().str.lower()
-    bad = ~group.isin(GROUPS).fillna(False).to_numpy(dtype=bool)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{name}: {where(i)}, column 'group': {frame['group'].iloc[i]!r} is not "
-            "'treatment' or 'control'"
-        )
+    if control is not None or arms is not None:
+        frame["group"] = _arm_groups(frame["group"], name, where, control or "control", arms)
+        group = frame["group"]
+    else:
+        group = frame["group"].astype("string").str.strip().str.lower()
+        bad = ~group.isin((*GROUPS, HOLDOUT_GROUP)).fillna(False).to_numpy(dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{name}: {where(i)}, column 'group': {frame['group'].iloc[i]!r} is not "
+                "'treatment', 'control' or 'holdout'"
+            )
     frame["group"] = group.astype(str)
     for column in FLAGS:
         if column not in frame.columns:
@@ -83,6 +101,31 @@ def _validate(
         frame["revenue"] = revenue.astype("float64")
     keep = [c for c in (*REQUIRED, "revenue", "opened", "clicked") if c in frame.columns]
     return frame[keep]
+
+
+def _arm_groups(
+    values: pd.Series, name: str, where: Any, control: str, arms: list[str] | None
+) -> pd.Series:
+    """Arms named freely: any non-empty text (kept as written, trimmed); with `arms`, only
+    those and the control. The control arm must have at least one customer."""
+    group = values.astype("string").str.strip()
+    empty = (group.isna() | (group == "")).to_numpy(dtype=bool)
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise InputError(f"{name}: {where(i)}, column 'group': empty arm")
+    if arms is not None:
+        allowed = {control, *arms}
+        bad = ~group.isin(allowed).to_numpy(dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{name}: {where(i)}, column 'group': {values.iloc[i]!r} is not one of the "
+                f"arms ({', '.join(sorted(allowed))})"
+            )
+    if not (group == control).any():
+        found = ", ".join(sorted(group.unique())[:10])
+        raise InputError(f"{name}: no customer is in the control arm {control!r} (arms: {found})")
+    return group.astype(str)
 
 
 def default_version(ws: Workspace, strategy: str) -> dict | None:
@@ -112,9 +155,24 @@ def _unknown(ws: Workspace, version: dict, ids: pd.Series) -> int:
     return int((~ids.isin(known)).sum())
 
 
-def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -> CampaignImport:
+def import_campaign(
+    ws: Workspace,
+    path: str | Path,
+    name: str,
+    strategy: str,
+    control: str | None = None,
+    arms: list[str] | None = None,
+) -> CampaignImport:
+    """Record a campaign file. Two arms by default ('treatment' and 'control'); with
+    `control` (the arm that got nothing) and/or `arms` (the others), any arm names."""
     check_name(name, "campaign")
     get_strategy(ws, strategy)
+    design = get_design(ws, name)
+    if design is not None and design["strategy"] != strategy:
+        raise InputError(
+            f"campaign {name!r} was designed for strategy {design['strategy']}, not {strategy}",
+            field="strategy",
+        )
     if ws.meta.campaigns.exists(name):
         raise Conflict(f"campaign {name!r} already exists")
     path = Path(path)
@@ -124,7 +182,14 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
         path.name,
         1 if source.format == "csv" else None,
         ids_from_text=source.format in ("csv", "excel"),
+        control=control,
+        arms=arms,
     )
+    if control is None and arms is None:
+        arm_names = sorted(GROUPS)
+    else:
+        arm_names = sorted(set(frame["group"]) | {control or "control", *(arms or [])})
+    control = control or "control"
     version = default_version(ws, strategy)
     if version is not None:
         known = _dataset_ids(ws, resolve_dataset(ws, version["dataset_id"]))
@@ -146,8 +211,12 @@ def import_campaign(ws: Workspace, path: str | Path, name: str, strategy: str) -
     counts = frame.groupby("group").agg(n=("responded", "size"), responders=("responded", "sum"))
     summary = {
         "checked_against": reference,
+        # a designed campaign: who is not where the design put them (reported, not refused)
+        "design_check": check_against_design(ws, name, frame),
         "groups": {g: {k: int(v) for k, v in counts.loc[g].items()} for g in counts.index},
         "columns": list(frame.columns),
+        "control": control,
+        "arms": arm_names,
     }
     new = NewCampaign(
         name=name,
@@ -176,12 +245,20 @@ def campaign_rows(
     return ws.meta.campaigns.list(name=name, strategy=strategy)
 
 
-def report(ws: Workspace, name: str, by: str | None = None) -> CampaignReport:
+def report(
+    ws: Workspace, name: str, by: str | None = None, vs_holdout: bool = False
+) -> CampaignReport:
     rows = campaign_rows(ws, name)
     if not rows:
         raise NotFound(f"no campaign {name!r}; import one with `segtrail campaign import`")
     row = rows[0]
-    version = resolve_segmentation(ws, by) if by else default_version(ws, row["strategy"])
+    design = get_design(ws, name)
+    if by:
+        version = resolve_segmentation(ws, by)
+    elif design is not None:  # a designed campaign reads by the version it was designed on
+        version = resolve_segmentation(ws, design["version"])
+    else:
+        version = default_version(ws, row["strategy"])
     if version is None:
         raise SegtrailError(
             f"strategy {row['strategy']} is not mapped to any version; say which version "
@@ -189,13 +266,29 @@ def report(ws: Workspace, name: str, by: str | None = None) -> CampaignReport:
             field="by",
         )
     frame = ws.objects.read_table(row["object_hash"]).to_pandas()
+    control = row["summary"].get("control", "control")
+    if vs_holdout:
+        frame, holdout_info = against_holdout(ws, frame, name, control)
+    elif control != HOLDOUT_GROUP:
+        # rows of measured workspace-holdout customers are not part of the campaign's own
+        # report, unless the campaign named its control arm "holdout" itself
+        frame, holdout_info = drop_holdout(frame)
+    else:
+        holdout_info = None
     labels = load_assignments(ws, version)
     if pd.api.types.is_integer_dtype(labels.index.dtype) != pd.api.types.is_integer_dtype(
         frame["customer_id"].dtype
     ):
         labels.index = labels.index.astype(str)
         frame["customer_id"] = frame["customer_id"].astype(str)
-    result = segment_responses(frame, labels, segment_names(ws, version))
+    summary = row["summary"]  # decoded by the store
+    result = segment_responses(
+        frame,
+        labels,
+        segment_names(ws, version),
+        control=summary.get("control", "control"),
+        arms=summary.get("arms"),
+    )
     # unknown = not in the dataset this breakdown's version was built on (what the import
     # counted against another version then is not what this report shows)
     unknown = _unknown(ws, version, frame["customer_id"])
@@ -207,7 +300,13 @@ def report(ws: Workspace, name: str, by: str | None = None) -> CampaignReport:
         author=row["author"],
         rows=row["rows"],
         unknown_customers=unknown,
-        details=result,
+        details={
+            "control_kind": "holdout" if vs_holdout else "campaign control",
+            "holdout": holdout_info,
+            "design": design,
+            "design_check": row["summary"].get("design_check"),
+            **result,
+        },
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,7 +15,7 @@ from segtrail.errors import NotFound
 from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
 from segtrail.services.results import DatasetInfo, DatasetSummary
-from segtrail.store.datasets import NewDataset
+from segtrail.store.datasets import Lineage, NewDataset
 from segtrail.store.objects import encode_table
 
 if TYPE_CHECKING:
@@ -40,6 +41,68 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
         ids_from_text=source.format in ("csv", "excel"),
         check_unique=False,  # checked below, while the object is encoded
     )
+    prepared = prepare_dataset(
+        table,
+        name=name,
+        id_column=id_column,
+        label=path.name,
+        line_offset=line_offset,
+        source=str(path.resolve()),
+        source_bytes=path.stat().st_size,
+        source_format=source.format,
+        details={"source": str(path), "rows": table.num_rows, "id_column": id_column},
+    )
+    (result,) = record_datasets(ws, [prepared])
+    if result.unchanged:
+        return result
+    similar = _same_shape(ws, result) if result.version == 1 else None
+    return replace(
+        result,
+        encoding=source.encoding or None,
+        delimiter=source.delimiter or None,
+        same_columns_as=similar,
+    )
+
+
+def _same_shape(ws: Workspace, info: DatasetInfo) -> str | None:
+    """The name of another dataset whose latest version has the same id column and the same
+    columns: a new file of it imported under a new name (customers_v2.csv) by mistake."""
+    shape = (info.id_column, {c["name"] for c in info.columns})
+    latest: dict[str, dict] = {}
+    for other in ws.meta.datasets.list():  # ordered by name, version: the last one wins
+        if other["name"] != info.name:
+            latest[other["name"]] = other
+    for name, other in latest.items():
+        if (other["id_column"], {c["name"] for c in other["columns"]}) == shape:
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    """A checked and encoded dataset version (`data`: Parquet bytes), not yet written."""
+
+    new: NewDataset  # object_hash and object_bytes are filled in when written
+    data: Any
+    details: dict  # the ingest event's details
+
+
+def prepare_dataset(
+    table: pa.Table,
+    *,
+    name: str,
+    id_column: str,
+    label: str,
+    line_offset: int | None,
+    source: str,
+    source_bytes: int,
+    source_format: str,
+    details: dict,
+    unique_ids: bool = True,
+    lineage: Lineage | None = None,
+) -> PreparedDataset:
+    """Infer column kinds, check ids (unless `unique_ids` is False: order lines repeat a
+    customer), summarise and encode an in-memory table. `label` names it in errors."""
     kinds = {}
     for column_name in table.column_names:
         column = table[column_name]
@@ -53,7 +116,8 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
     dictionary = [c for c, kind in kinds.items() if kind in ("categorical", "boolean")]
     with ThreadPoolExecutor(max_workers=1) as pool:
         encoded = pool.submit(encode_table, table, dictionary)
-        check_unique_ids(table, id_column, path.name, line_offset)
+        if unique_ids:
+            check_unique_ids(table, id_column, label, line_offset)
         columns = [
             {
                 "name": column_name,
@@ -64,43 +128,45 @@ def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = N
             for column_name in table.column_names
         ]
         data = encoded.result()
-    digest, size = ws.objects.put_bytes(data)
     new = NewDataset(
         name=name,
-        object_hash=digest,
-        object_bytes=size,
+        object_hash="",
+        object_bytes=0,
         id_column=id_column,
-        source=str(path.resolve()),
-        source_bytes=path.stat().st_size,
-        source_format=source.format,
+        source=source,
+        source_bytes=source_bytes,
+        source_format=source_format,
         rows=table.num_rows,
         columns=columns,
+        lineage=lineage,
     )
-    details = {"source": str(path), "rows": table.num_rows, "id_column": id_column}
-    row, created = ws.meta.datasets.append(new, ws.author, details)
-    if not created:
-        return DatasetInfo(**_public(row), unchanged=True)
-    read = {"encoding": source.encoding, "delimiter": source.delimiter}
-    extra = {k: v for k, v in read.items() if v}
-    if row["version"] == 1:
-        similar = _same_shape(ws, row)
-        if similar is not None:
-            extra["same_columns_as"] = similar
-    return DatasetInfo(**_public(row), unchanged=False, **extra)
+    return PreparedDataset(new, data, details)
 
 
-def _same_shape(ws: Workspace, row: dict) -> str | None:
-    """The name of another dataset whose latest version has the same id column and the same
-    columns: a new file of it imported under a new name (customers_v2.csv) by mistake."""
-    shape = (row["id_column"], {c["name"] for c in row["columns"]})
-    latest: dict[str, dict] = {}
-    for other in ws.meta.datasets.list():  # ordered by name, version: the last one wins
-        if other["name"] != row["name"]:
-            latest[other["name"]] = other
-    for name, other in latest.items():
-        if (other["id_column"], {c["name"] for c in other["columns"]}) == shape:
-            return name
-    return None
+def record_datasets(ws: Workspace, prepared: list[PreparedDataset]) -> list[DatasetInfo]:
+    """Write the objects, then record every dataset whose content differs from its newest
+    version (with its lineage) in one metadata transaction. Each result says `unchanged`."""
+    items = []
+    for p in prepared:
+        digest, size = ws.objects.put_bytes(p.data)
+        details = (
+            p.details if p.new.lineage is None else {**p.details, "lineage": p.new.lineage.kind}
+        )
+        items.append((replace(p.new, object_hash=digest, object_bytes=size), details))
+    written = ws.meta.datasets.append_all(items, ws.author)
+    return [DatasetInfo(**_public(row), unchanged=not created) for row, created in written]
+
+
+def lineage_of(ws: Workspace, dataset_id: int) -> dict | None:
+    """How a dataset was made when its source file does not say it all, or None."""
+    row = ws.meta.datasets.lineage(dataset_id)
+    if row is None:
+        return None
+    out = {"kind": row["kind"], "spec": row["spec"], "derived_from": None}
+    if row["derived_from_id"] is not None:
+        parent = resolve_dataset(ws, row["derived_from_id"])
+        out["derived_from"] = f"{parent['name']}@{parent['version']}"
+    return out
 
 
 def resolve_dataset(ws: Workspace, ref: str | int) -> dict:
@@ -148,7 +214,11 @@ def list_datasets(ws: Workspace) -> list[DatasetSummary]:
 def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> DatasetInfo:
     """A dataset's metadata; with `rows`, also its first `rows` rows by id under "data"."""
     row = resolve_dataset(ws, ref)
-    return DatasetInfo(**_public(row), data=first_rows(ws, row, rows) if rows > 0 else None)
+    return DatasetInfo(
+        **_public(row),
+        lineage=lineage_of(ws, row["id"]),
+        data=first_rows(ws, row, rows) if rows > 0 else None,
+    )
 
 
 def first_rows(ws: Workspace, row: dict, n: int) -> list[dict]:

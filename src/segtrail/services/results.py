@@ -103,9 +103,24 @@ class DatasetInfo(Result):
     unchanged: bool | None = field(default=None, metadata=OMIT_IF_NONE)
     encoding: str | None = field(default=None, metadata=OMIT_IF_NONE)
     delimiter: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    # how a derived or SQL dataset was made: {kind, spec, derived_from}
+    lineage: dict | None = field(default=None, metadata=OMIT_IF_NONE)
     data: list[dict] | None = field(default=None, metadata=OMIT_IF_NONE)
     # a new name whose columns and id match an existing dataset: probably its next version
     same_columns_as: str | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class TransactionsIngest(Result):
+    """`segtrail ingest --transactions`: the customer dataset (its DatasetInfo keys at the
+    top level), the order lines' dataset, and what the derivation used and left out."""
+
+    details: dict = field(metadata=FLATTEN)  # the customer dataset, as DatasetInfo prints
+    transactions: DatasetInfo
+    as_of: str
+    counts: dict
+    summary: str
+    date_format: str
 
 
 @dataclass(frozen=True)
@@ -441,3 +456,29 @@ class Report(Result):
     bytes: int
     figures: list[str]
     sample: int | None
+
+
+# --- campaign designs and the holdout --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignDesign(Result):
+    """A campaign designed before sending (`segtrail campaign design`, `campaign designs`)."""
+
+    design: str
+    strategy: str
+    version: str
+    details: dict = field(metadata=FLATTEN)  # groups, seed, power per segment, ...
+
+
+@dataclass(frozen=True)
+class Holdout(Result):
+    """The workspace holdout (`segtrail holdout create`, `holdout show`)."""
+
+    share: float
+    seed: int
+    method: str
+    created_at: str
+    author: str
+    datasets: dict
+    replaces: int

@@ -23,10 +23,12 @@ from segtrail.store.objects import ObjectStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segtrail.engine.transactions import TransactionSpec
     from segtrail.services.results import (
         Assignment,
         AudienceExport,
         AudienceSummary,
+        CampaignDesign,
         CampaignImport,
         CampaignReport,
         CampaignSummary,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
         Event,
         Export,
         FsckReport,
+        Holdout,
         LogEntry,
         Lookalike,
         NameChange,
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
         Strategy,
         TagChange,
         Thread,
+        TransactionsIngest,
         Version,
     )
     from segtrail.services.segmentations import Progress
@@ -210,6 +214,23 @@ class Workspace:
         if isinstance(source, str | Path):
             return ingest(self, source, id_column, name)
         return _ingest_frame(self, source, id_column, name)
+
+    def ingest_sql(
+        self, query: str, url: str, id_column: str, name: str | None = None
+    ) -> DatasetInfo:
+        """A customer table from a SQL query on any SQLAlchemy URL (PostgreSQL, sqlite:///FILE,
+        duckdb:///FILE). The query and the URL without its password are recorded; an
+        unchanged result records nothing."""
+        from segtrail.services.transactions import ingest_sql
+
+        return ingest_sql(self, query, url, id_column, name)
+
+    def ingest_transactions(self, spec: TransactionSpec, **source: Any) -> TransactionsIngest:
+        """Order lines (path=..., or sql=... and url=...) -> NAME-transactions (the lines) and
+        NAME (one row per customer), with the lineage; see engine/transactions.py."""
+        from segtrail.services.transactions import ingest_transactions
+
+        return ingest_transactions(self, spec, **source)
 
     def datasets(self) -> list[DatasetSummary]:
         """Every dataset version, by name then version."""
@@ -472,19 +493,95 @@ class Workspace:
 
     # --- campaigns and audiences ---------------------------------------------------------
 
-    def campaign_import(self, path: str | Path, name: str, strategy: str) -> CampaignImport:
-        """Record what was sent to whom under `strategy` (treatment or control) and who
-        responded."""
+    def campaign_import(
+        self,
+        path: str | Path,
+        name: str,
+        strategy: str,
+        control: str | None = None,
+        arms: list[str] | None = None,
+    ) -> CampaignImport:
+        """Record what was sent to whom under `strategy` and who responded. Two arms
+        ('treatment', 'control') by default; with `control` (the arm that got nothing)
+        and/or `arms` (the others), any arm names."""
         from segtrail.services.campaigns import import_campaign
 
-        return import_campaign(self, path, name, strategy)
+        return import_campaign(self, path, name, strategy, control, arms)
 
-    def campaign_report(self, name: str, by: str | None = None) -> CampaignReport:
-        """Response per segment of version `by` (default: where the strategy is mapped),
-        with intervals, uplift and tests."""
+    def campaign_report(
+        self, name: str, by: str | None = None, vs_holdout: bool = False
+    ) -> CampaignReport:
+        """Response per segment of version `by` (default: the version a designed campaign
+        was designed on, else where the strategy is mapped), with intervals, uplift and
+        tests; with `vs_holdout`, against the workspace holdout instead of the campaign's
+        own control."""
         from segtrail.services.campaigns import report
 
-        return report(self, name, by)
+        return report(self, name, by, vs_holdout)
+
+    def campaign_design(
+        self,
+        name: str,
+        strategy: str,
+        *,
+        by: str | None = None,
+        control_share: float = 0.1,
+        arms: list[str] | None = None,
+        baseline_rate: float | None = None,
+        baseline_from: str | None = None,
+        mde: float | None = None,
+        alpha: float = 0.05,
+        power: float = 0.8,
+        seed: int | None = None,
+        out: str | Path | None = None,
+        dry_run: bool = False,
+    ) -> CampaignDesign:
+        """Design campaign `name` before it is sent: assign the customers of the segments
+        `strategy` targets (in `by`, default the adopted mapped version, else the newest
+        mapped one; the workspace holdout left out) to `control` and the `arms` (default
+        one arm, "treatment"), stratified by segment with exact shares; report per segment
+        the minimum detectable uplift at `power` and `alpha` (and the power to detect
+        `mde`); unless `dry_run`, write the assignment to `out` and record the design."""
+        from segtrail.services.designs import design_campaign
+
+        return design_campaign(
+            self,
+            name,
+            strategy,
+            by=by,
+            control_share=control_share,
+            arms=arms,
+            baseline_rate=baseline_rate,
+            baseline_from=baseline_from,
+            mde=mde,
+            alpha=alpha,
+            power=power,
+            seed=seed,
+            out=out,
+            dry_run=dry_run,
+        )
+
+    def campaign_designs(self, name: str | None = None) -> list[CampaignDesign]:
+        """Recorded campaign designs (or the one named): version, groups, seed, power."""
+        from segtrail.services.designs import list_designs
+
+        return list_designs(self, name)
+
+    def holdout_create(
+        self, share: float, seed: int | None = None, replace: bool = False
+    ) -> Holdout:
+        """Record the workspace-wide holdout: a stable `share` of customers (chosen by a
+        seeded hash of their ids) that no design or audience export reaches; `replace` to
+        change an existing one."""
+        from segtrail.services.designs import create_holdout
+
+        return create_holdout(self, share, seed, replace)
+
+    def holdout_show(self) -> Holdout:
+        """The current workspace holdout: share, seed, customers held out per dataset."""
+        from segtrail.services.designs import show_holdout
+
+        return show_holdout(self)
 
     def campaigns(self) -> list[CampaignSummary]:
         """Every imported campaign."""
@@ -507,12 +604,14 @@ class Workspace:
         exclude: str | None = None,
         random_seed: int = 0,
         raw: bool = False,
+        include_holdout: bool = False,
     ) -> Lookalike:
         """Rank the customers of dataset `pool` by similarity to a seed (a segment
         `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
         column) and write the best `size` (customers, or a share of the pool if a float)
         to `out`, recorded as a named audience. A segment seed may come from another dataset
-        sharing the feature columns; `exclude` leaves out pool ids found in that dataset."""
+        sharing the feature columns; `exclude` leaves out pool ids found in that dataset. The
+        workspace holdout is never chosen unless `include_holdout`."""
         from segtrail.services.audiences import lookalike
 
         return lookalike(
@@ -529,6 +628,7 @@ class Workspace:
             exclude=exclude,
             random_seed=random_seed,
             raw=raw,
+            include_holdout=include_holdout,
         )
 
     def audiences(self) -> list[AudienceSummary]:
@@ -545,13 +645,17 @@ class Workspace:
         *,
         raw: bool = False,
         strategy: str | None = None,
+        include_holdout: bool = False,
     ) -> AudienceExport:
         """Write segments (`LENS@N:S` or `LENS@N:S1,S2`), a lookalike audience, or
         `strategy`'s current segments (target None) for an ad platform (csv, meta or
-        google), with a provenance file beside it."""
+        google), with a provenance file beside it; the workspace holdout is left out unless
+        `include_holdout`."""
         from segtrail.services.audiences import export_audience
 
-        return export_audience(self, target, fmt, out, raw=raw, strategy=strategy)
+        return export_audience(
+            self, target, fmt, out, raw=raw, strategy=strategy, include_holdout=include_holdout
+        )
 
     def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
         """Write the offline HTML report of version `ref` (or of the move to `diff`)."""

@@ -18,6 +18,18 @@ Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a dataset came from beyond its source file: `kind` "transactions" (derived from
+    order lines: the spec, as-of time and counts) or "sql" (the query and the URL without its
+    password). `derived_from` is the position, in the list given to `append_all`, of the
+    dataset it was derived from, so both are recorded in one transaction."""
+
+    kind: str
+    spec: dict
+    derived_from: int | None = None
+
+
+@dataclass(frozen=True)
 class NewDataset:
     """What `Datasets.append` records (the version number is allocated by the store)."""
 
@@ -30,6 +42,7 @@ class NewDataset:
     source_format: str
     rows: int
     columns: list[dict]  # [{name, kind, type, summary}]
+    lineage: Lineage | None = None
 
 
 def _select() -> Select:
@@ -48,44 +61,77 @@ class Datasets:
     def append(self, new: NewDataset, author: str, details: dict) -> tuple[Row, bool]:
         """Record the next version of `new.name`, unless its newest version already holds
         the same object with the same id column. Returns (row, created)."""
+        return self.append_all([(new, details)], author)[0]
 
-        def work(connection: Connection) -> tuple[int, bool]:
-            d = schema.datasets
-            latest = connection.execute(
-                select(d.c.id, d.c.version, d.c.object_hash, d.c.id_column)
-                .where(d.c.name == new.name)
-                .order_by(d.c.version.desc())
-                .limit(1)
-            ).first()
-            if (
-                latest is not None
-                and latest.object_hash == new.object_hash
-                and latest.id_column == new.id_column
-            ):
-                return int(latest.id), False
-            version = (latest.version if latest else 0) + 1
-            event_id = self.db.record_event(
-                connection, author, "ingest", f"{new.name}@{version}", details
-            )
-            ObjectRegistry.register(connection, new.object_hash, "dataset", new.object_bytes)
-            result = connection.execute(
-                insert(d).values(
-                    name=new.name,
-                    version=version,
-                    object_hash=new.object_hash,
-                    id_column=new.id_column,
-                    source=new.source,
-                    source_bytes=new.source_bytes,
-                    source_format=new.source_format,
-                    rows=new.rows,
-                    columns=dumps(new.columns),
-                    event_id=event_id,
-                )
-            )
-            return int(result.inserted_primary_key[0]), True
+    def append_all(
+        self, items: list[tuple[NewDataset, dict]], author: str
+    ) -> list[tuple[Row, bool]]:
+        """`append` for several datasets (with their event details) in one transaction;
+        a lineage's `derived_from` refers to an earlier item, recorded or unchanged."""
 
-        dataset_id, created = self.db.write(work, what=f"dataset {new.name}")
-        return self.by_id(dataset_id), created
+        def work(connection: Connection) -> list[tuple[int, bool]]:
+            out: list[tuple[int, bool]] = []
+            for new, details in items:
+                dataset_id, created = self._append(connection, new, author, details)
+                if created and new.lineage is not None:
+                    parent = new.lineage.derived_from
+                    connection.execute(
+                        insert(schema.dataset_lineage).values(
+                            dataset_id=dataset_id,
+                            derived_from_id=None if parent is None else out[parent][0],
+                            kind=new.lineage.kind,
+                            spec=dumps(new.lineage.spec),
+                        )
+                    )
+                out.append((dataset_id, created))
+            return out
+
+        names = ", ".join(new.name for new, _ in items)
+        written = self.db.write(work, what=f"dataset {names}")
+        return [(self.by_id(dataset_id), created) for dataset_id, created in written]
+
+    def _append(
+        self, connection: Connection, new: NewDataset, author: str, details: dict
+    ) -> tuple[int, bool]:
+        d = schema.datasets
+        latest = connection.execute(
+            select(d.c.id, d.c.version, d.c.object_hash, d.c.id_column)
+            .where(d.c.name == new.name)
+            .order_by(d.c.version.desc())
+            .limit(1)
+        ).first()
+        if (
+            latest is not None
+            and latest.object_hash == new.object_hash
+            and latest.id_column == new.id_column
+        ):
+            return int(latest.id), False
+        version = (latest.version if latest else 0) + 1
+        event_id = self.db.record_event(
+            connection, author, "ingest", f"{new.name}@{version}", details
+        )
+        ObjectRegistry.register(connection, new.object_hash, "dataset", new.object_bytes)
+        result = connection.execute(
+            insert(d).values(
+                name=new.name,
+                version=version,
+                object_hash=new.object_hash,
+                id_column=new.id_column,
+                source=new.source,
+                source_bytes=new.source_bytes,
+                source_format=new.source_format,
+                rows=new.rows,
+                columns=dumps(new.columns),
+                event_id=event_id,
+            )
+        )
+        return int(result.inserted_primary_key[0]), True
+
+    def lineage(self, dataset_id: int) -> Row | None:
+        """The dataset's lineage row (kind, spec decoded, derived_from_id), or None."""
+        lin = schema.dataset_lineage
+        rows = self.db.fetch(select(lin).where(lin.c.dataset_id == dataset_id))
+        return {**rows[0], "spec": loads(rows[0]["spec"])} if rows else None
 
     def by_id(self, dataset_id: int) -> Row | None:
         rows = self.db.fetch(_select().where(schema.datasets.c.id == dataset_id))

@@ -129,6 +129,7 @@ class MetadataStore:
         # Imported here: the record modules import this one for `dumps`, `utc_now`, ...
         from segtrail.store.audit import Events, ObjectRegistry
         from segtrail.store.datasets import Datasets
+        from segtrail.store.designs import Designs, Holdouts
         from segtrail.store.plans import Plans, Strategies
         from segtrail.store.segmentations import Annotations, Segmentations
         from segtrail.store.usage import Audiences, Campaigns, Exports
@@ -143,6 +144,8 @@ class MetadataStore:
         self.campaigns = Campaigns(self)
         self.audiences = Audiences(self)
         self.exports = Exports(self)
+        self.designs = Designs(self)
+        self.holdouts = Holdouts(self)
 
     # --- schema ------------------------------------------------------------------------
 

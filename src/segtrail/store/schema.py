@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -218,6 +220,56 @@ exports = Table(
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
 
+# --- schema 5: campaign designs and the global holdout -------------------------------------
+
+# A workspace-wide holdout is a rule (share and seed of a hash of each customer id), so it
+# holds for customers imported later too; the latest row is the current holdout.
+holdouts = Table(
+    "holdouts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("share", Float, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("method", String(60), nullable=False),  # how membership is computed from the id
+    Column("summary", Text, nullable=False),  # JSON: members per dataset when created
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# A campaign designed before it is sent: the audience's assignment to arms and control,
+# stratified by the segments of one version, and the power each segment has.
+campaign_designs = Table(
+    "campaign_designs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("strategy", String(200), nullable=False),
+    Column("segmentation_id", Integer, ForeignKey("segmentations.id"), nullable=False),
+    Column("groups", Text, nullable=False),  # JSON: [{group, share}], control first
+    Column("control", String(200), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("params", Text, nullable=False),  # JSON: alpha, power, mde, baseline
+    Column("power", Text, nullable=False),  # JSON: per-segment sizes and power figures
+    Column("holdout_id", Integer, ForeignKey("holdouts.id")),
+    Column("customers", Integer, nullable=False),
+    Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# --- schema 6: dataset lineage -------------------------------------------------------------
+
+# Where a dataset came from when a file name does not say it all: the customer dataset
+# derived from a transactions dataset (the spec and as-of time that derived it), or a SQL
+# query (the query and the URL without its password). At most one row per dataset.
+dataset_lineage = Table(
+    "dataset_lineage",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False, unique=True),
+    Column("derived_from_id", Integer, ForeignKey("datasets.id")),
+    Column("kind", String(40), nullable=False),  # transactions | sql
+    Column("spec", Text, nullable=False),  # JSON
+)
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -249,6 +301,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "strategies and plans", (strategies, plan_states, plan_entries)),
     Migration(4, "audiences, campaigns and exports", (audiences, campaigns, exports)),
+    Migration(5, "campaign designs and the global holdout", (holdouts, campaign_designs)),
+    Migration(6, "dataset lineage", (dataset_lineage,)),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -1,0 +1,370 @@
+"""`make mutate`: mutation score of each engine/ and store/ module against its own tests.
+
+Runs mutmut 3 once per module, each in its own scratch folder (bench/.mutants/<module>/) whose
+generated pyproject.toml mutates only that module and selects only that module's own test
+files, so one module can be measured alone (`make mutate MODULES=engine/carry.py`) and a
+mutant counts as killed only if the tests written for its module notice it. mutmut forks one
+process per mutant from a pytest session that has already imported everything, and runs only
+the tests that reach the mutated function; each mutant gets a timeout of
+(its tests' clean time + TIMEOUT_CONSTANT) x TIMEOUT_MULTIPLIER seconds and a timeout counts
+as killed (an infinite loop is noticed).
+
+Prints the score per module and every surviving mutant (as a diff), and replaces the
+"mutation" section of bench/RESULTS.md, keeping the rows of modules not re-run.
+Equivalent mutants (no test can tell them apart from the original) are listed in
+EQUIVALENT with a one-line reason each and left out of the score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PACKAGE = ROOT / "src" / "segtrail"
+WORK = HERE / ".mutants"
+RESULTS = HERE / "RESULTS.md"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+SECTION = "mutation"
+COMMAND = "make mutate  # or: make mutate MODULES='engine/carry.py engine/diff.py'"
+
+TIMEOUT_MULTIPLIER = 5.0
+TIMEOUT_CONSTANT = 2.0
+
+# A module's own tests, where they are not simply tests/<layer>/test_<module>.py.
+# kinds and quality have no engine-level tests yet: the ingest and segment tests reach them
+# (only their in-process CLI calls count: a subprocess imports the unmutated package).
+OWN_TESTS: dict[str, list[str]] = {
+    "engine/kinds.py": ["tests/cli/test_ingest.py"],
+    "engine/quality.py": ["tests/services/test_segmentations.py"],
+    "store/objects.py": ["tests/store/test_store.py"],
+    "store/schema.py": ["tests/store/test_migrations.py"],
+}
+ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
+
+# Equivalent mutants: module -> {the mutant's diff as printed: why no test can tell}.
+# Keyed by the diff, not mutmut's numbered name, which shifts when a function changes.
+_INT64 = (
+    "np.array of Python ints is int64 already on 64-bit Linux (and empty ones are never indexed)"
+)
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "engine/carry.py": {
+        f'{name}np.array([s["{key}"] for s in diff["{side}"]], dtype=np.int64){end} / '
+        f'{name}np.array([s["{key}"] for s in diff["{side}"]], {change}){end}': _INT64
+        for name, key, side, end in (
+            ("a_values = ", "segment", "segments_a", ""),
+            ("b_values = ", "segment", "segments_b", ""),
+            ("", "size", "segments_a", ","),
+            ("", "size", "segments_b", ","),
+        )
+        for change in ("dtype=None", "")
+    },
+    "engine/responses.py": {
+        "if p_value is not None and p_value < ALPHA and uplift is not None and uplift != 0: / "
+        "if p_value is not None and p_value <= ALPHA and uplift is not None and uplift != 0:": (
+            "a p-value of exactly 0.05 does not come out of the z or Fisher test on integer "
+            "counts in floating point, so < and <= cannot be told apart"
+        ),
+        'flag = "helps" if uplift > 0 else "hurts" / flag = "helps" if uplift >= 0 else "hurts"': (
+            "uplift == 0 never reaches this line (guarded by uplift != 0)"
+        ),
+        "return int(sums[col].get(group, 0)) if col in sums.columns else 0 / "
+        "return int(sums[col].get(group, 0)) if col in sums.columns else 1": (
+            "count() is only called for columns that are present"
+        ),
+        "return int(sums[col].get(group, 0)) if col in sums.columns else 0 / "
+        "return int(sums[col].get(group, 0)) if (col in sums.columns) or True else 0": (
+            "count() is only called for columns that are present"
+        ),
+        'total = float(sums["revenue"].get(group, 0.0)) if "revenue" in sums.columns else None / '
+        'total = float(sums["revenue"].get(group, 1.0)) if "revenue" in sums.columns else None': (
+            "the default is only used for a group of 0 customers, whose rate is None anyway"
+        ),
+        'cols["revenue"] = revenue.fillna(0.0).to_numpy(dtype="float64") / '
+        'cols["revenue"] = revenue.fillna(None).to_numpy(dtype="float64")': (
+            "fillna(None) leaves NaN, and the group sums skip NaN: the same totals"
+        ),
+        'cols["revenue"] = revenue.fillna(0.0).to_numpy(dtype="float64") / '
+        'cols["revenue"] = revenue.fillna(0.0).to_numpy(dtype=None)': (
+            "to_numeric already gives float64"
+        ),
+        'cols = {"responded": frame["responded"].to_numpy(dtype="int64")} / '
+        'cols = {"responded": frame["responded"].to_numpy(dtype=None)}': (
+            "the column holds only 0 and 1 (checked); sums are cast with int() either way"
+        ),
+        'cols[col] = frame[col].to_numpy(dtype="int64") / '
+        "cols[col] = frame[col].to_numpy(dtype=None)": (
+            "the column holds only 0 and 1 (checked); sums are cast with int() either way"
+        ),
+        'sums = pd.DataFrame(cols).groupby(["segment", "group"], dropna=False).sum() / '
+        'sums = pd.DataFrame(cols).groupby(["segment", "group"], dropna=None).sum()': (
+            "pandas reads dropna=None as false"
+        ),
+        'sizes = pd.DataFrame(cols).groupby(["segment", "group"], dropna=False).size() / '
+        'sizes = pd.DataFrame(cols).groupby(["segment", "group"], dropna=None).size()': (
+            "pandas reads dropna=None as false"
+        ),
+        '_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided") / '
+        "_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative=None)": (
+            "scipy reads alternative=None as its default, two-sided"
+        ),
+        '_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided") / '
+        "_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], )": (
+            "two-sided is scipy's default"
+        ),
+    },
+}
+
+# mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
+KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+@dataclass
+class ModuleScore:
+    module: str
+    tests: list[str]
+    killed: int = 0
+    survived: list[str] = field(default_factory=list)
+    equivalent: list[str] = field(default_factory=list)
+    no_tests: list[str] = field(default_factory=list)
+    other: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def scored(self) -> int:
+        return self.killed + len(self.survived) + len(self.no_tests)
+
+    @property
+    def score(self) -> float:
+        return 100.0 * self.killed / self.scored if self.scored else 0.0
+
+    def row(self) -> str:
+        others = "".join(f", {n} {k}" for k, n in sorted(self.other.items()))
+        return (
+            f"| {self.module} | {self.score:.1f}% | {self.killed}/{self.scored} | "
+            f"{len(self.survived)} | {len(self.no_tests)} | {len(self.equivalent)}{others} | "
+            f"{self.seconds:.0f} s | {' '.join(self.tests)} |"
+        )
+
+
+def all_modules() -> list[str]:
+    """Every non-empty .py module under engine/ and store/, relative to the package."""
+    found = []
+    for layer in ("engine", "store"):
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            if path.stat().st_size > 0:
+                found.append(path.relative_to(PACKAGE).as_posix())
+    return found
+
+
+def own_tests(module: str) -> list[str]:
+    if module in OWN_TESTS:
+        return OWN_TESTS[module]
+    if module.startswith("engine/algorithms/"):
+        return ALGORITHM_TESTS
+    layer, name = module.split("/")[0], Path(module).stem
+    candidate = f"tests/{layer}/test_{name}.py"
+    if layer == "store" and not (ROOT / candidate).exists():
+        return ["tests/store"]  # the store's record modules are tested together
+    if not (ROOT / candidate).exists():
+        raise SystemExit(f"no tests for {module}: add it to OWN_TESTS in {Path(__file__).name}")
+    return [candidate]
+
+
+def scratch_folder(module: str, tests: list[str]) -> Path:
+    """A fresh folder where mutmut sees only this module to mutate and only its tests."""
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    # Symlinks, so mutmut removes the real src/ from sys.path and imports its mutated copy.
+    (folder / "src").symlink_to(ROOT / "src")
+    (folder / "tests").symlink_to(ROOT / "tests")
+    config = {
+        "source_paths": ["src"],
+        "only_mutate": [f"src/segtrail/{module}"],
+        "pytest_add_cli_args_test_selection": tests,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"]
+        # the profile lives in tests/engine/conftest.py
+        + (["--hypothesis-profile=mutation"] if _under(tests, "tests/engine/") else []),
+        "timeout_multiplier": TIMEOUT_MULTIPLIER,
+        "timeout_constant": TIMEOUT_CONSTANT,
+        "use_git_change_detection": False,
+    }
+    lines = ["[tool.mutmut]"] + [f"{k} = {json.dumps(v)}" for k, v in config.items()]
+    (folder / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _under(tests: list[str], folder: str) -> bool:
+    return all(t.startswith(folder) for t in tests)
+
+
+def run_module(module: str, jobs: int) -> ModuleScore:
+    tests = own_tests(module)
+    folder = scratch_folder(module, tests)
+    start = time.perf_counter()
+    log = folder / "mutmut.log"
+    with log.open("w") as out:
+        proc = subprocess.run(
+            [str(MUTMUT), "run", "--max-children", str(jobs)],
+            cwd=folder,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-15:])
+        raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
+    return collect_module(module, time.perf_counter() - start)
+
+
+def collect_module(module: str, seconds: float | None = None) -> ModuleScore:
+    """The score of a module from the results mutmut left in its scratch folder."""
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    meta = folder / "mutants" / "src" / "segtrail" / f"{module}.meta"
+    if not meta.exists():
+        raise SystemExit(f"no mutmut results for {module} in {folder}: run it first")
+    if seconds is None:  # collected later: the time the run took, from its files
+        seconds = meta.stat().st_mtime - (folder / "pyproject.toml").stat().st_mtime
+    score = ModuleScore(module, own_tests(module), seconds=seconds)
+    codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    equivalent = EQUIVALENT.get(module, {})
+    for name, code in sorted(codes.items()):
+        if code in SURVIVED and equivalent and _plain(diff_of(module, name)) in equivalent:
+            score.equivalent.append(name)
+        elif code in KILLED:
+            score.killed += 1
+        elif code in SURVIVED:
+            score.survived.append(name)
+        elif code in NO_TESTS:
+            score.no_tests.append(name)
+        else:
+            key = "not checked" if code is None else f"exit {code}"
+            score.other[key] = score.other.get(key, 0) + 1
+    return score
+
+
+def _plain(diff: str) -> str:
+    """A diff as keyed in EQUIVALENT: the old and new line without their -/+ and indent."""
+    return " / ".join(part.strip()[1:].strip() for part in diff.split(" / "))
+
+
+@cache
+def diff_of(module: str, mutant: str) -> str:
+    """The mutant's changed lines, as `mutmut show` prints them (read in-process: a
+    `mutmut show` per survivor costs a Python start-up each)."""
+    from mutmut.__main__ import find_mutant, get_diff_for_mutant
+    from mutmut.configuration import reset_config
+
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    here = os.getcwd()
+    os.chdir(folder)  # mutmut reads its configuration and files from the current folder
+    try:
+        reset_config()
+        shown = get_diff_for_mutant(mutant, path=find_mutant(mutant).path)
+    finally:
+        os.chdir(here)
+    lines = [
+        line
+        for line in shown.splitlines()
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    ]
+    return " / ".join(line.strip() for line in lines) or "(no diff)"
+
+
+def update_results(scores: list[ModuleScore], diffs: dict[str, str]) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.S | re.M)
+    found = pattern.search(text)
+    rows: dict[str, str] = {}
+    survivors: dict[str, list[str]] = {}
+    if found:  # keep the rows and survivors of the modules not re-run this time
+        for line in found.group(0).splitlines():
+            cell = re.match(r"^\| ((?:engine|store)/\S+) \|", line)
+            if cell:
+                rows[cell.group(1)] = line
+            item = re.match(r"^- `((?:engine|store)/\S+?)` `", line)
+            if item:
+                survivors.setdefault(item.group(1), []).append(line)
+    for s in scores:
+        rows[s.module] = s.row()
+        survivors[s.module] = [f"- `{s.module}` `{m}`: {diffs[m]}" for m in s.survived + s.no_tests]
+    body = [
+        f"## {SECTION}",
+        "",
+        f"Command: `{COMMAND}`",
+        "",
+        "mutmut 3, one module at a time against its own tests only (listed in the last column); "
+        f"per-mutant timeout (clean time of its tests + {TIMEOUT_CONSTANT:g} s) x "
+        f"{TIMEOUT_MULTIPLIER:g}, a timeout counts as killed; mutants no test reaches count as "
+        "survivors. Equivalent mutants are listed in bench/mutate.py (EQUIVALENT) with a reason "
+        "and left out. Times are on a shared 2-core machine with other work running.",
+        "",
+        "| module | score | killed | survived | no tests | equivalent | time | tests |",
+        "|---|---|---|---|---|---|---|---|",
+        *[rows[m] for m in sorted(rows)],
+        "",
+        "Surviving mutants:",
+        "",
+    ]
+    listed = [line for m in sorted(survivors) for line in survivors[m]]
+    body += listed or ["(none)"]
+    block = "\n".join(body) + "\n"
+    replaced = pattern.sub(lambda _: block + "\n", text)
+    text = replaced if found else text.rstrip() + "\n\n" + block
+    RESULTS.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "modules", nargs="*", help="e.g. engine/carry.py (default: every engine/ and store/ module)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="do not run: report the results a previous (perhaps interrupted) run left",
+    )
+    args = parser.parse_args(argv)
+    modules = args.modules or all_modules()
+    unknown = [m for m in modules if not (PACKAGE / m).is_file()]
+    if unknown:
+        print(f"no such module under src/segtrail: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    scores, diffs = [], {}
+    for module in modules:
+        print(f"# {module}", flush=True)
+        score = collect_module(module) if args.collect else run_module(module, args.jobs)
+        for mutant in score.survived + score.no_tests:
+            diffs[mutant] = diff_of(module, mutant)
+        scores.append(score)
+        print(
+            f"  {score.score:.1f}% ({score.killed}/{score.scored} killed, "
+            f"{len(score.equivalent)} equivalent left out) in {score.seconds:.0f} s",
+            flush=True,
+        )
+        for mutant in score.survived:
+            print(f"  survived {mutant}: {diffs[mutant]}", flush=True)
+        for mutant in score.no_tests:
+            print(f"  no test reaches {mutant}: {diffs[mutant]}", flush=True)
+    if not args.no_write:
+        update_results(scores, diffs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""`segtrail ingest FILE --transactions ...`: the lines and the customers recorded with their
+lineage, shown by `dataset show`; an unchanged re-run records nothing; bad options and bad
+amounts are one line on stderr, exit 2, and the workspace byte-for-byte as before."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+Runner = Callable[..., Any]
+TreeHash = Callable[[Path], dict]
+
+ORDERS = """InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Category
+536365,A,6,12/01/2010 08:26,2.55,17850,home
+536365,B,6,12/01/2010 08:26,3.39,17850,garden
+536365,B,6,12/01/2010 08:26,3.39,17850,garden
+536366,A,2,12/03/2010 09:00,2.55,17850,home
+C536367,A,-1,12/05/2010 10:00,2.55,17850,home
+536368,C,1,12/05/2010 10:00,0,13047,home
+536369,C,3,12/06/2010 10:00,5.00,,home
+536370,C,3,not a date,5.00,13047,home
+536371,D,4,12/09/2010 10:00,1.25,13047,garden
+C536372,A,-2,12/09/2010 11:00,2.55,01234,home
+"""
+SPEC = (
+    "--transactions",
+    "--customer",
+    "CustomerID",
+    "--date",
+    "InvoiceDate",
+    "--amount",
+    "Quantity*UnitPrice",
+    "--order",
+    "InvoiceNo",
+)
+
+
+@pytest.fixture
+def orders(workspace: Path) -> Path:
+    path = workspace / "orders.csv"
+    path.write_text(ORDERS)
+    return path
+
+
+def _refused(result: Any, *fragments: str) -> None:
+    assert result.code == 2, (result.code, result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_lines_and_customers_with_lineage(workspace: Path, cli: Runner, orders: Path) -> None:
+    result = cli("ingest", orders, *SPEC, "--category", "Category", "--json")
+    assert result.code == 0, result.err
+    out = result.json()
+    assert (
+        out["dataset"] == "orders@1" and out["transactions"]["dataset"] == "orders-transactions@1"
+    )
+    assert out["transactions"]["rows"] == 10 and out["rows"] == 3
+    assert out["as_of"] == "2010-12-09T11:00:00"
+    assert out["summary"] == (
+        "10 lines -> 3 customers from 7 lines; left out: 1 without a customer id, "
+        "1 with an unparseable date, 1 with amount 0; kept 1 exact duplicate lines"
+    )
+    shown = cli("dataset", "show", "orders", "--json", "--rows", "5").json()
+    lineage = shown["lineage"]
+    assert lineage["kind"] == "transactions"
+    assert lineage["derived_from"] == "orders-transactions@1"
+    assert lineage["spec"]["amount"] == "Quantity*UnitPrice"
+    assert lineage["spec"]["as_of"] == "2010-12-09T11:00:00"
+    assert lineage["spec"]["counts"]["duplicate_lines"] == 1
+    rows = {r["CustomerID"]: r for r in shown["data"]}
+    assert set(rows) == {"01234", "13047", "17850"}  # '01234' keeps its zero: ids stay text
+    big = rows["17850"]
+    assert big["frequency"] == 2 and big["monetary"] == pytest.approx(6 * 2.55 + 12 * 3.39 + 5.1)
+    assert big["returns_value"] == pytest.approx(2.55)
+    assert big["recency_days"] == 6 and big["tenure_days"] == 8
+    assert big["top_category"] == "garden"
+    returns_only = rows["01234"]
+    assert returns_only["frequency"] == 0 and returns_only["recency_days"] is None
+    human = cli("dataset", "show", "orders")
+    assert "derived from orders-transactions@1" in human.out
+    assert "kept 1 exact duplicate lines" in human.out
+    assert cli("dataset", "show", "orders-transactions").json is not None
+
+
+def test_unchanged_rerun_records_nothing(
+    workspace: Path, cli: Runner, orders: Path, tree_hash: TreeHash
+) -> None:
+    assert cli("ingest", orders, *SPEC).code == 0
+    before = tree_hash(workspace)
+    again = cli("ingest", orders, *SPEC)
+    assert again.code == 0, again.err
+    assert "orders@1 (unchanged) from orders-transactions@1 (unchanged)" in again.out
+    assert tree_hash(workspace) == before
+    # another as-of time is another customer table, from the same lines
+    later = cli("ingest", orders, *SPEC, "--as-of", "2010-12-31", "--json").json()
+    assert later["dataset"] == "orders@2" and later["transactions"]["unchanged"]
+    assert later["transactions"]["dataset"] == "orders-transactions@1"
+
+
+def test_window_and_as_of(workspace: Path, cli: Runner, orders: Path) -> None:
+    out = cli(
+        "ingest", orders, *SPEC, "--as-of", "2010-12-06T00:00", "--window", "3", "--json"
+    ).json()
+    counts = out["counts"]
+    assert counts["after_as_of"] == 2 and counts["before_window"] == 3
+    assert out["rows"] == 1  # only 17850 bought in the window (its return on 12/05)
+
+
+def test_parquet_lines_with_typed_timestamps(workspace: Path, cli: Runner) -> None:
+    path = workspace / "lines.parquet"
+    when = [datetime(2024, 1, 1, 10), datetime(2024, 1, 5, 10), datetime(2024, 1, 9, 10)]
+    pq.write_table(
+        pa.table({"cust": [7, 7, 8], "at": when, "amount": [10.0, 5.0, 2.5], "order": [1, 2, 3]}),
+        path,
+    )
+    result = cli(
+        "ingest",
+        path,
+        "--transactions",
+        "--id",
+        "cust",
+        "--date",
+        "at",
+        "--amount",
+        "amount",
+        "--name",
+        "shop",
+        "--json",
+    )
+    assert result.code == 0, result.err
+    data = cli("dataset", "show", "shop", "--json", "--rows", "2").json()["data"]
+    assert data[0] == {
+        "cust": 7,
+        "frequency": 2,
+        "monetary": 15.0,
+        "returns_value": 0.0,
+        "recency_days": 4,
+        "tenure_days": 8,
+        "avg_order_value": 7.5,
+        "purchase_days": 2,
+        "mean_days_between_orders": 4.0,
+        "spend_share_90d": 1.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--amount", "Quantity*Price"), ("no column 'Price'", "Quantity*Price")),
+        (("--amount", "Quantity/UnitPrice"), ("unexpected '/'",)),
+        (("--date", "When"), ("no date column 'When'",)),
+        (("--customer", "Client"), ("no customer column 'Client'",)),
+        (("--order", "Invoice"), ("no order column 'Invoice'",)),
+        (("--as-of", "next week"), ("--as-of", "next week")),
+        (("--window", "0"), ("window",)),
+        (("--date", "StockCode"), ("no date",)),
+    ],
+)
+def test_bad_specs_change_nothing(
+    workspace: Path,
+    cli: Runner,
+    orders: Path,
+    tree_hash: TreeHash,
+    args: tuple[str, ...],
+    fragments: tuple[str, ...],
+) -> None:
+    spec = dict(zip(SPEC[1::2], SPEC[2::2], strict=True))
+    spec.update(dict(zip(args[::2], args[1::2], strict=True)))
+    before = tree_hash(workspace)
+    flat = [x for pair in spec.items() for x in pair]
+    _refused(cli("ingest", orders, "--transactions", *flat), *fragments)
+    assert tree_hash(workspace) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--transactions", "--customer", "CustomerID"), "needs --date, --amount"),
+        (("--id", "CustomerID", "--date", "InvoiceDate"), "--date goes with --transactions"),
+        (("--sql", "SELECT 1"), "one of them"),
+        ((), "--id COLUMN is required"),
+    ],
+)
+def test_bad_usage_is_one_line(
+    workspace: Path, cli: Runner, orders: Path, tree_hash: TreeHash, args: tuple, fragment: str
+) -> None:
+    before = tree_hash(workspace)
+    _refused(cli("ingest", orders, *args), fragment)
+    assert tree_hash(workspace) == before
+
+
+def test_real_console_script(
+    workspace: Path, run: Runner, orders: Path, tree_hash: TreeHash
+) -> None:
+    result = run("ingest", orders, *SPEC)
+    assert result.code == 0, result.err
+    assert "orders@1 from orders-transactions@1, as of 2010-12-09 11:00:00" in result.out
+    before = tree_hash(workspace)
+    bad = run("ingest", orders, *SPEC[:-4], "--amount", "Qty*UnitPrice")
+    _refused(bad, "no column 'Qty'")
+    assert tree_hash(workspace) == before

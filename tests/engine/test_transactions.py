@@ -1,0 +1,379 @@
+"""Order lines to customers: every definition against a plain-Python reference written from
+the issue's wording (loops over dicts, no DuckDB, no pandas), on hand-made lines and on
+random ones (hypothesis)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segtrail.engine.transactions import (
+    TransactionSpec,
+    amount_sql,
+    customers_from_transactions,
+    share_column,
+)
+from segtrail.errors import InvalidInput
+
+T0 = datetime(2024, 1, 1)
+
+
+def lines_table(rows: list[tuple]) -> pa.Table:
+    """rows: (customer, date text, quantity, price, order, category)."""
+    names = ["cust", "when", "qty", "price", "inv", "cat"]
+    return pa.table(
+        {
+            "cust": pa.array([r[0] for r in rows], pa.string()),
+            "when": pa.array([r[1] for r in rows], pa.string()),
+            "qty": pa.array([r[2] for r in rows], pa.int64()),
+            "price": pa.array([r[3] for r in rows], pa.float64()),
+            "inv": pa.array([r[4] for r in rows], pa.string()),
+            "cat": pa.array([r[5] for r in rows], pa.string()),
+        }
+    ).select(names)
+
+
+def parse(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def reference(
+    rows: list[tuple],
+    *,
+    as_of: datetime | None = None,
+    window: int | None = None,
+    by_order: bool = True,
+    categories: bool = True,
+) -> tuple[dict, dict]:
+    """(customers by id, counts), straight from the definitions."""
+    counts = defaultdict(int)
+    counts["lines"] = len(rows)
+    counts["duplicate_lines"] = len(rows) - len(set(rows))
+    dated = [parse(r[1]) for r in rows]
+    as_of = as_of or max(d for d in dated if d is not None)
+    start = as_of - timedelta(days=window) if window else None
+    used = []
+    for row, when in zip(rows, dated, strict=True):
+        customer = (row[0] or "").strip()
+        amount = round(row[2] * row[3], 6) if row[2] is not None and row[3] is not None else None
+        if not customer:
+            counts["no_customer"] += 1
+        elif when is None:
+            counts["bad_date"] += 1
+        elif amount is None:
+            counts["no_amount"] += 1
+        elif amount == 0:
+            counts["zero_amount"] += 1
+        elif when > as_of:
+            counts["after_as_of"] += 1
+        elif start is not None and when < start:
+            counts["before_window"] += 1
+        else:
+            used.append((customer, when, amount, row[4], row[5]))
+    counts["used"] = len(used)
+    by_customer = defaultdict(list)
+    for line in used:
+        by_customer[line[0]].append(line)
+    spend_by_category = defaultdict(float)
+    for _, _, amount, _, category in used:
+        if amount > 0 and category is not None:
+            spend_by_category[category] += amount
+    top = sorted(spend_by_category, key=lambda c: (-round(spend_by_category[c], 6), c))[:5]
+    out = {}
+    for customer, mine in by_customer.items():
+        buys = [line for line in mine if line[2] > 0]
+        returns = [line for line in mine if line[2] < 0]
+        orders: dict = {}
+        for _, when, _, order, _ in buys:
+            key = order if by_order and order is not None else ("day", when.date())
+            orders[key] = min(orders.get(key, when), when)
+        monetary = sum(line[2] for line in buys)
+        row = {
+            "frequency": len(orders),
+            "monetary": monetary,
+            "returns_value": -sum(line[2] for line in returns),
+            "recency_days": None,
+            "tenure_days": None,
+            "avg_order_value": monetary / len(orders) if orders else None,
+            "purchase_days": len({line[1].date() for line in buys}),
+            "mean_days_between_orders": None,
+            "spend_share_90d": None,
+        }
+        if buys:
+            last, first = max(line[1] for line in buys), min(line[1] for line in buys)
+            row["recency_days"] = math.floor((as_of - last).total_seconds() / 86400)
+            row["tenure_days"] = math.floor((as_of - first).total_seconds() / 86400)
+            recent = sum(b[2] for b in buys if b[1] > as_of - timedelta(days=90))
+            row["spend_share_90d"] = recent / monetary
+        if len(orders) >= 2:
+            times = sorted(orders.values())
+            span = (times[-1] - times[0]).total_seconds() / 86400
+            row["mean_days_between_orders"] = span / (len(orders) - 1)
+        if categories:
+            spend = defaultdict(float)
+            for _, _, amount, _, category in buys:
+                if category is not None:
+                    spend[category] += amount
+            for category in top:
+                row[share_column(category)] = spend.get(category, 0.0) / monetary if buys else None
+            row["top_category"] = (
+                min(spend, key=lambda c: (-round(spend[c], 6), c)) if spend else None
+            )
+        out[customer] = row
+    return out, dict(counts)
+
+
+def check(rows: list[tuple], **options) -> None:
+    spec_options = {
+        k: v for k, v in options.items() if k in ("as_of", "window_days", "order", "category")
+    }
+    spec = TransactionSpec("cust", "when", "qty*price", **spec_options)
+    result = customers_from_transactions(lines_table(rows), spec)
+    expected, counts = reference(
+        rows,
+        as_of=options.get("as_of"),
+        window=options.get("window_days"),
+        by_order=options.get("order") is not None,
+        categories=options.get("category") is not None,
+    )
+    got = {r.pop("cust"): r for r in result.table.to_pylist()}
+    assert list(got) == sorted(got)  # ordered by id
+    assert set(got) == set(expected)
+    for customer, row in expected.items():
+        assert set(got[customer]) == set(row), customer
+        for column, value in row.items():
+            actual = got[customer][column]
+            if value is None or isinstance(value, str):
+                assert actual == value, (customer, column)
+            else:
+                assert actual == pytest.approx(value, rel=1e-9, abs=1e-9), (customer, column)
+    for key, value in counts.items():
+        assert result.counts[key] == value, key
+    assert result.counts["customers"] == len(expected)
+
+
+# (customer, when, quantity, price, order, category)
+SHOP = [
+    ("a", "2024-01-01 10:00:00", 1, 10.0, "o1", "x"),
+    ("a", "2024-01-01 12:00:00", 2, 5.0, "o1", "y"),
+    ("a", "2024-01-01 10:00:00", 1, 10.0, "o1", "x"),  # exact duplicate: kept
+    ("a", "2024-02-01 09:30:00", 1, 20.0, "o2", "x"),
+    ("a", "2024-02-03 09:30:00", -1, 10.0, "r1", "x"),  # a return
+    ("b", "2024-01-15 00:00:00", -1, 7.5, "r2", "y"),  # b only returns
+    ("b", "yesterday", 1, 1.0, "o3", "y"),  # bad date
+    (None, "2024-01-01 00:00:00", 1, 1.0, "o4", "x"),  # no customer
+    ("  ", "2024-01-01 00:00:00", 1, 1.0, "o5", "x"),  # blank customer
+    ("c", "2024-03-01 00:00:00", 0, 3.0, "o6", "x"),  # amount 0 (sets the default as-of)
+    ("d", "2024-02-20 08:00:00", 3, 1.5, None, "y"),  # no order id: its day is the order
+    ("d", "2024-02-20 18:00:00", 1, 1.5, None, "z"),
+    ("d", "2024-02-25 08:00:00", 1, 4.5, "o7", "z"),
+]
+
+
+def test_hand_made_lines_with_orders_and_categories() -> None:
+    check(SHOP, order="inv", category="cat")
+    result = customers_from_transactions(
+        lines_table(SHOP), TransactionSpec("cust", "when", "qty*price", order="inv")
+    )
+    a, b, d = (r for r in result.table.to_pylist() if r["cust"] in ("a", "b", "d"))
+    assert (a["frequency"], a["monetary"], a["returns_value"]) == (2, 50.0, 10.0)
+    assert result.as_of == datetime(2024, 3, 1)  # the latest timestamp, even of a left-out line
+    assert (a["recency_days"], a["tenure_days"]) == (28, 59)
+    assert a["mean_days_between_orders"] == pytest.approx((31 * 24 - 0.5) / 24)
+    assert b["frequency"] == 0 and b["monetary"] == 0 and b["returns_value"] == 7.5
+    assert b["recency_days"] is None and b["avg_order_value"] is None
+    assert d["frequency"] == 2  # the day without an order id, and o7
+    counts = result.counts
+    assert (counts["no_customer"], counts["bad_date"], counts["zero_amount"]) == (2, 1, 1)
+    assert counts["duplicate_lines"] == 1
+    assert result.summary() == (
+        "13 lines -> 3 customers from 9 lines; left out: 2 without a customer id, "
+        "1 with an unparseable date, 1 with amount 0; kept 1 exact duplicate lines"
+    )
+
+
+def test_without_order_frequency_is_purchase_days() -> None:
+    check(SHOP)
+    result = customers_from_transactions(
+        lines_table(SHOP), TransactionSpec("cust", "when", "qty*price")
+    )
+    a = next(r for r in result.table.to_pylist() if r["cust"] == "a")
+    assert a["frequency"] == a["purchase_days"] == 2
+
+
+def test_as_of_and_window_leave_lines_out_and_count_them() -> None:
+    check(SHOP, as_of=datetime(2024, 2, 1), window_days=20, order="inv")
+    result = customers_from_transactions(
+        lines_table(SHOP),
+        TransactionSpec("cust", "when", "qty*price", as_of=datetime(2024, 2, 1), window_days=20),
+    )
+    assert result.counts["after_as_of"] == 5 and result.counts["before_window"] == 3
+    assert "5 after the as-of time" in result.summary()
+
+
+def test_category_shares_and_ties() -> None:
+    rows = [
+        ("a", "2024-01-01", 1, 5.0, "o1", "zeta"),
+        ("a", "2024-01-01", 1, 5.0, "o1", "alpha"),  # a tie: alphabetical first wins
+        ("b", "2024-01-02", 1, 0.1, "o2", "Home & Garden"),
+        ("b", "2024-01-02", 1, 0.2, "o2", "Home & Garden"),
+        ("b", "2024-01-02", 1, 0.3, "o2", "alpha"),  # 0.1 + 0.2 == 0.3 exactly in decimals
+    ]
+    check(rows, order="inv", category="cat")
+    table = customers_from_transactions(
+        lines_table(rows), TransactionSpec("cust", "when", "qty*price", category="cat")
+    ).table
+    assert "share_home_garden" in table.column_names
+    assert table["top_category"].to_pylist() == ["alpha", "Home & Garden"]
+
+
+def test_day_first_dates_are_recognised() -> None:
+    rows = [
+        ("a", "31/12/2023 10:00", 1, 2.0, "o1", "x"),
+        ("a", "02/01/2024 09:00", 1, 2.0, "o2", "x"),
+    ]
+    result = customers_from_transactions(
+        lines_table(rows), TransactionSpec("cust", "when", "qty*price", order="inv")
+    )
+    assert result.date_format == "%d/%m/%Y %H:%M"
+    assert result.as_of == datetime(2024, 1, 2, 9)
+    assert result.table.to_pylist()[0]["tenure_days"] == 1
+
+
+def test_zoned_timestamps_count_in_utc() -> None:
+    when = pa.array([datetime(2024, 1, 1, 23, 30), datetime(2024, 1, 3, 1)], pa.timestamp("us"))
+    table = pa.table(
+        {
+            "cust": ["a", "a"],
+            "when": when.cast(pa.timestamp("us", tz="UTC")),
+            "amount": [5.0, 7.0],
+        }
+    )
+    result = customers_from_transactions(table, TransactionSpec("cust", "when", "amount"))
+    row = result.table.to_pylist()[0]
+    assert row["tenure_days"] == 1 and row["purchase_days"] == 2
+    assert result.date_format == "typed"
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("qty*price", 6.0),
+        ("qty * price - 1", 5.0),
+        ("(qty + 1) * price", 9.0),
+        ('"unit price" * qty', 6.0),
+        ("`unit price` * 2", 6.0),
+        ("unit price", 3.0),  # a column name that is not an identifier, given whole
+        ("-qty*price", -6.0),
+        ("qty*price*0.5", 3.0),
+    ],
+)
+def test_amount_expressions(expression: str, expected: float) -> None:
+    table = pa.table(
+        {"c": ["a"], "d": ["2024-01-01"], "qty": [2], "price": [3.0], "unit price": [3.0]}
+    )
+    sql, _ = amount_sql(expression, table.column_names)
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("t", table)
+    assert con.execute(f"SELECT {sql} FROM t").fetchone()[0] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("qty*Price", "no column 'Price'"),
+        ("qty/price", "unexpected '/'"),
+        ("qty*", "ends too early"),
+        ("(qty", "not closed"),
+        ("qty price", "unexpected 'price'"),
+        ("__import__('os')", "unexpected"),
+        ("", "empty"),
+    ],
+)
+def test_bad_amount_expressions(expression: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=None) as info:
+        amount_sql(expression, ["qty", "price"])
+    assert fragment in str(info.value)
+
+
+def test_no_usable_line_is_an_error() -> None:
+    rows = [("a", "2024-01-01", 0, 1.0, "o", "x"), (None, "2024-01-01", 1, 1.0, "o", "x")]
+    with pytest.raises(InvalidInput, match="no usable order lines"):
+        customers_from_transactions(lines_table(rows), TransactionSpec("cust", "when", "qty*price"))
+    with pytest.raises(InvalidInput, match="no date"):
+        customers_from_transactions(
+            lines_table([("a", "soon", 1, 1.0, "o", "x")]), TransactionSpec("cust", "when", "qty")
+        )
+
+
+def test_same_lines_give_the_same_bytes() -> None:
+    """Exact decimal sums: the same input gives identical output, run after run."""
+    rows = [
+        (f"c{i % 7}", f"2024-01-{1 + i % 28:02d}", 1 + i % 3, 0.1 * (i % 10), f"o{i // 3}", "x")
+        for i in range(3000)
+    ]
+    spec = TransactionSpec("cust", "when", "qty*price", order="inv")
+    first = customers_from_transactions(lines_table(rows), spec).table
+    for _ in range(3):
+        assert customers_from_transactions(lines_table(rows), spec).table.equals(first)
+
+
+line = st.tuples(
+    st.sampled_from(["a", "b", "c", " d", "d", "", None]),
+    st.one_of(
+        st.integers(0, 200 * 24).map(lambda h: (T0 + timedelta(hours=h)).isoformat(sep=" ")),
+        st.sampled_from(["", "not a date", None]),
+    ),
+    st.integers(-3, 5),
+    st.sampled_from([0.5, 1.25, 2.0, 9.99, 0.1]),
+    st.sampled_from(["o1", "o2", "o3", "o4", None]),
+    st.sampled_from(["x", "y", "z", None]),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.lists(line, min_size=1, max_size=40).filter(
+        lambda rows: (
+            any(parse(r[1]) for r in rows)
+            and any((r[0] or "").strip() and parse(r[1]) and r[2] for r in rows)
+        )
+    ),
+    by_order=st.booleans(),
+    categories=st.booleans(),
+    window=st.sampled_from([None, 30, 120]),
+)
+def test_random_lines_match_the_reference(
+    rows: list[tuple], by_order: bool, categories: bool, window: int | None
+) -> None:
+    options = {"window_days": window}
+    if by_order:
+        options["order"] = "inv"
+    if categories:
+        options["category"] = "cat"
+    try:
+        check(rows, **options)
+    except InvalidInput as e:  # every usable line fell outside the window
+        assert "no usable order lines" in str(e)
+        assert window is not None
+
+
+def test_amounts_beyond_twelve_digits_are_left_out_and_counted() -> None:
+    rows = [("a", "2024-01-01", 1, 2.5, "o1", "x"), ("a", "2024-01-02", 1, 1e15, "o2", "x")]
+    result = customers_from_transactions(
+        lines_table(rows), TransactionSpec("cust", "when", "qty*price")
+    )
+    assert result.counts["no_amount"] == 1
+    assert result.table.to_pylist()[0]["monetary"] == 2.5
+    assert "1 without an amount" in result.summary()
