@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 
-from common import BIN, Figure, time_process
+from common import BIN, Figure
 
 from data import csv_file
 
@@ -15,22 +18,44 @@ import sys, pyarrow.csv as c, pyarrow.parquet as p
 p.write_table(c.read_csv(sys.argv[1]), sys.argv[2])
 """
 
+NOTES = (
+    "`segtrail ingest` streams: it reads the CSV in 1 MB record batches, checks each (ids "
+    "present, kinds), writes Parquet row groups to a temporary object while hashing the "
+    "bytes, checks ids unique over the whole file and summarizes every column. CPU time "
+    "(user + system, all threads) is given beside wall time: on a shared machine it moves "
+    "less than wall time does."
+)
+
+
+def _run(args: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS in MiB of a whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"benchmark command failed: {' '.join(map(str, args))}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+
 
 def run(repeats: int = 3) -> list[Figure]:
     path = csv_file(1_000_000, 19, 3)  # id + 19 numeric + 3 categorical = 23 columns
-    subject, baseline, memory = [], [], []
+    subject, baseline, memory, subject_cpu, baseline_cpu = [], [], [], [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            out = f"{tmp}/baseline.parquet"
-            baseline.append(time_process([sys.executable, "-c", BASELINE, path, out])[0])
+            seconds, cpu, _rss = _run([sys.executable, "-c", BASELINE, path, f"{tmp}/b.parquet"])
+            baseline.append(seconds)
+            baseline_cpu.append(cpu)
             ws = f"{tmp}/ws"
-            time_process([str(BIN / "segtrail"), "init", ws])
-            seconds, rss = time_process(
+            _run([str(BIN / "segtrail"), "init", ws])
+            seconds, cpu, rss = _run(
                 [str(BIN / "segtrail"), "-w", ws, "ingest", path, "--id", "customer_id"]
             )
             subject.append(seconds)
+            subject_cpu.append(cpu)
             memory.append(rss)
             shutil.rmtree(ws)
+    cpu_ratio = min(subject_cpu) / min(baseline_cpu)
     return [
         Figure(
             "ingest 1M x 23 CSV",
@@ -38,7 +63,11 @@ def run(repeats: int = 3) -> list[Figure]:
             min(subject),
             "pyarrow read_csv + write_table (whole process)",
             min(baseline),
-            goal=1.5,
-            extra={"peak memory": f"{max(memory)} MiB"},
+            goal=1.2,
+            extra={
+                "CPU time": f"{cpu_ratio:.2f}x ({min(subject_cpu):.2f} s vs "
+                f"{min(baseline_cpu):.2f} s)",
+                "peak memory": f"{max(memory)} MiB",
+            },
         )
     ]

@@ -33,6 +33,26 @@ def csv_file(rows: int, numeric: int, categorical: int) -> str:
     return str(path)
 
 
+def big_csv_file(millions: int, numeric: int, categorical: int) -> str:
+    """`millions` x 1M rows written one million at a time (unique ids throughout), so the
+    generator itself never holds more than one million rows."""
+    path = DATA / f"customers_{millions}M_{numeric}_{categorical}.csv"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        writer = None
+        for part in range(millions):
+            table = customer_table(1_000_000, numeric, categorical, seed=part)
+            ids = np.char.add("C", (np.arange(1_000_000) + part * 1_000_000).astype(str))
+            table = table.set_column(0, "customer_id", pa.array(ids))
+            if writer is None:
+                writer = pacsv.CSVWriter(partial, table.schema)
+            writer.write_table(table)
+        writer.close()
+        partial.rename(path)
+    return str(path)
+
+
 def parquet_file(rows: int, numeric: int, categorical: int) -> str:
     path = DATA / f"customers_{rows}_{numeric}_{categorical}.parquet"
     if not path.exists():

@@ -22,8 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"errors"},
     "store": {"errors"},
     "readers": {"errors", "engine"},
-    # reading a user's own database (a SQL source) is input, not the metadata store
-    "services": {"errors", "engine", "store", "readers"},
+    "stream_ingest": {"errors", "engine", "readers"},  # the readers' batch-by-batch ingest
+    "services": {"errors", "engine", "store", "readers", "stream_ingest"},
     "report": {"errors", "engine", "services", "readers"},
     "cli": {"errors", "engine", "services", "report", "readers"},
     "web": {"errors", "engine", "services", "report", "readers"},

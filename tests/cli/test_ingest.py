@@ -459,3 +459,48 @@ def test_a_new_name_with_the_same_columns_suggests_the_existing_one(
     frame.assign(age=[33, 43, 53]).to_csv(workspace / "customers.csv", index=False)
     again = _ingest(cli, workspace / "customers.csv", "id", "--json").json()
     assert again["version"] == 2 and "same_columns_as" not in again
+
+
+# --- start-up cost -------------------------------------------------------------------------
+
+NO_PANDAS = """
+import sys
+from segtrail.cli import main
+sys.argv = ["segtrail", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("pandas imported" if "pandas" in sys.modules else "pandas not imported")
+"""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_ingest_does_not_import_pandas(workspace: Path, tmp_path: Path, suffix: str) -> None:
+    """Reading, checking and summarizing CSV or Parquet is Arrow only; pandas would add a
+    second of imports to every ingest. 150,000 rows: past the summaries' sampling limit."""
+    import subprocess
+    import sys
+
+    n = 150_000
+    table = pa.table(
+        {
+            "id": pa.array([f"C{i}" for i in range(n)]),
+            "spend": pa.array([i * 0.5 for i in range(n)]),
+            "plan": pa.array(["gold", "free", "trial"] * (n // 3)),
+            "member": pa.array(["yes", "no", ""] * (n // 3)),
+        }
+    )
+    path = tmp_path / f"big{suffix}"
+    if suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
+    args = ["--workspace", str(workspace), "ingest", str(path), "--id", "id"]
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_PANDAS, *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "150,000 customers" in proc.stdout
+    assert proc.stdout.strip().endswith("pandas not imported")

@@ -260,9 +260,20 @@ def test_duplicate_message_counts_ids_and_extra_rows(
 
 def test_null_id_message_counts_rows(populated: Path, cli: Runner, tmp_path: Path) -> None:
     path = tmp_path / "holes.csv"
-    path.write_text("id,v\n1,a\n,b\n3,c\nNA,d\n")
+    path.write_text("id,v\n1,a\n,b\n3,c\n  ,d\n")
     result = cli("ingest", path, "--id", "id")
     _check_refused(result, ("holes.csv", "row 2", "line 3", "2 rows have no id"))
+
+
+def test_na_option_makes_a_marker_a_missing_id(
+    populated: Path, cli: Runner, tree_hash: TreeHash, tmp_path: Path
+) -> None:
+    path = tmp_path / "holes.csv"
+    path.write_text("id,v\n1,a\nNA,b\n3,c\n-,d\n")
+    before = tree_hash(populated)
+    result = cli("ingest", path, "--id", "id", "--na", "NA", "--na", "-")
+    _check_refused(result, ("holes.csv", "row 2", "line 3", "2 rows have no id"))
+    assert tree_hash(populated) == before
 
 
 def test_ragged_row_after_first_block(populated: Path, cli: Runner, tmp_path: Path) -> None:

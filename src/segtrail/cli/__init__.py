@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import sys
+import warnings
 
 import typer
 
@@ -23,6 +24,10 @@ from segtrail.cli import report as _report  # noqa: F401  isort: skip
 
 def main() -> None:
     """Console entry point: bad input or usage exits 2 with one line on stderr."""
+    # numpy warns ("overflow encountered", "invalid value") on infinite or huge values that
+    # the command then refuses with its own one-line error, or handles; those warning lines
+    # would come first and bury it.
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     try:
         _run()
     finally:

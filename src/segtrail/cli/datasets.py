@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -21,6 +22,9 @@ from segtrail.cli.app import (
 from segtrail.engine.transactions import TransactionSpec
 from segtrail.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from segtrail.services.results import DatasetInfo
+
 dataset_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 
@@ -28,7 +32,9 @@ app.add_typer(dataset_app, name="dataset")
 @app.command()
 def ingest(
     file: Path = typer.Argument(
-        None, help="CSV (any delimiter; UTF-8 or Latin-1), Parquet or Excel (or --sql)."
+        None,
+        help="CSV (any delimiter; UTF-8 or Latin-1; may be .gz or .zst compressed), Parquet "
+        "or Excel (or --sql).",
     ),
     id_column: str = typer.Option(
         None, "--id", help="The column that identifies a customer (not with --transactions)."
@@ -73,6 +79,26 @@ def ingest(
     ),
     window: int = typer.Option(
         None, "--window", help="--transactions: use only the last DAYS days up to the as-of time."
+    ),
+    na: list[str] = typer.Option(
+        [],
+        "--na",
+        help="Also a missing value, in every column including the id column (repeatable). "
+        "Without it only an empty cell is a missing id; 'NA', 'NULL' and the like are "
+        "missing in the other columns.",
+    ),
+    decimal: str = typer.Option(
+        None,
+        "--decimal",
+        help="Decimal mark of a CSV's numbers: '.' or ',' (default: detected; a comma only "
+        "in files not separated by commas).",
+        show_default=False,
+    ),
+    sheet: str = typer.Option(
+        None,
+        "--sheet",
+        help="Excel: the sheet to read, by name or position (1 = first; default: the first).",
+        show_default=False,
     ),
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
@@ -125,7 +151,7 @@ def ingest(
             result = ws.ingest_sql(sql, url, id_column, name)
         else:
             progress(f"reading and checking {file.name}")
-            result = ws.ingest(file, id_column, name)
+            result = ws.ingest(file, id_column, name, na=tuple(na), decimal=decimal, sheet=sheet)
     if json_output:
         print_json(result)
         return
@@ -138,6 +164,9 @@ def ingest(
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     console.print(result["dataset"])
     console.print(f"  {result['rows']:,} customers, {len(result['columns'])} columns ({summary})")
+    read_as = _read_as(result)
+    if read_as:
+        console.print(f"  read as {read_as}")
     if result.get("same_columns_as"):
         other = result["same_columns_as"]
         err_console.print(
@@ -145,6 +174,26 @@ def ingest(
             f"version of {other}, ingest it with --name {other} (this made a new dataset "
             f"{result['name']})"
         )
+
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _read_as(result: DatasetInfo) -> str:
+    """What was inferred about the file, in words: 'CSV, semicolon-separated, decimal
+    comma (detected), cp1252, gzip'."""
+    if result.get("source_format") == "excel" and result.get("sheet"):
+        return f"Excel, sheet '{result['sheet']}'"
+    if result.get("source_format") != "csv":
+        return ""
+    delimiter = result.get("delimiter", ",")
+    words = ["CSV", f"{DELIMITER_NAMES.get(delimiter, repr(delimiter))}-separated"]
+    if result.get("decimal") == ",":
+        words.append("decimal comma" + (" (detected)" if result.get("decimal_detected") else ""))
+    words.append(result.get("encoding", "utf-8"))
+    if result.get("compression"):
+        words.append(result["compression"])
+    return ", ".join(words)
 
 
 def _transaction_spec(

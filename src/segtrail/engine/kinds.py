@@ -7,10 +7,13 @@ Inference works on Arrow columns with Arrow compute, so it costs little next to 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from segtrail.engine.arrays import int64_array, null_of, text_array
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "id")
 FEATURE_KINDS = ("numeric", "categorical", "boolean", "datetime")
@@ -63,9 +66,16 @@ def infer_kind(column: pa.ChunkedArray, *, is_id: bool = False) -> str:
 def _is_boolean_words(column: pa.ChunkedArray, distinct: int) -> bool:
     if distinct > 2:
         return False
-    values = {str(v).strip().lower() for v in pc.unique(column).to_pylist() if v is not None}
+    return are_boolean_words(v for v in pc.unique(column).to_pylist() if v is not None)
+
+
+def are_boolean_words(raw_values: Iterable[object]) -> bool:
+    """Whether a text column with these distinct non-null values holds boolean words: at
+    most two values, both words for opposite truth values ('yes'/'no', 'T'/'f')."""
+    raw = set(raw_values)
+    values = {str(v).strip().lower() for v in raw}
     return (
-        bool(values)
+        0 < len(raw) <= 2
         and values <= BOOLEAN_WORDS.keys()
         and len({BOOLEAN_WORDS[v] for v in values}) == len(values)
     )
@@ -80,10 +90,9 @@ def coerce_to_kind(column: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
         pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     ):
         lowered = pc.utf8_lower(pc.utf8_trim_whitespace(column))
-        truthy = [k for k, v in BOOLEAN_WORDS.items() if v]
-        return pc.if_else(
-            pc.is_null(lowered), pa.scalar(None, pa.bool_()), pc.is_in(lowered, pa.array(truthy))
-        )
+        truthy = text_array(k for k, v in BOOLEAN_WORDS.items() if v)
+        is_true = pc.is_in(lowered, value_set=truthy)
+        return pc.if_else(pc.is_null(lowered), null_of(pa.bool_()), is_true)
     return column
 
 
@@ -106,7 +115,7 @@ def summarize(column: pa.ChunkedArray, kind: str) -> dict:
             spread = finite
             if len(finite) > QUANTILE_SAMPLE:
                 step = len(finite) // QUANTILE_SAMPLE
-                spread = finite.take(pa.array(np.arange(0, len(finite), step)))
+                spread = finite.take(int64_array(np.arange(0, len(finite), step)))
                 summary["quantiles_from_sample"] = len(spread)
             q = pc.quantile(spread, q=[0.25, 0.5, 0.75]).to_pylist()
             summary.update(

@@ -11,12 +11,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
-from segtrail.errors import NotFound
-from segtrail.readers import check_columns, check_unique_ids, normalize_ids, read_table
+from segtrail.errors import InvalidInput, NotFound
+from segtrail.readers import SourceOptions, check_unique_ids
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
 from segtrail.services.results import DatasetInfo, DatasetSummary
 from segtrail.store.datasets import Lineage, NewDataset
 from segtrail.store.objects import encode_table
+from segtrail.stream_ingest import ingest_stream
+
+COMPRESSED_SUFFIXES = {".gz", ".zst", ".zstd"}  # customers.csv.gz is dataset 'customers'
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,53 +27,64 @@ if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
 
-def ingest(ws: Workspace, path: str | Path, id_column: str, name: str | None = None) -> DatasetInfo:
-    """Read, validate and store a customer table. Nothing is written before the whole file
-    has been read and checked; the object is written before the row that points at it."""
+def ingest(
+    ws: Workspace,
+    path: str | Path,
+    id_column: str,
+    name: str | None = None,
+    *,
+    na: tuple[str, ...] = (),
+    decimal: str | None = None,
+    sheet: str | None = None,
+) -> DatasetInfo:
+    """Read, validate and store a customer table. The file is read in batches and written
+    to a temporary object as it goes; the object is put in place only once the whole file
+    has been checked, and before the row that points at it. `na`: more missing-value
+    markers; `decimal`: the decimal mark (None: detect); `sheet`: an Excel sheet's name or
+    1-based position."""
     path = Path(path)
-    name = check_name(name, "dataset") if name else stem_to_name(path.stem)
-    source = read_table(path, id_column)
-    table = source.table
-    check_columns(table, path.name)
-    line_offset = 1 if source.format == "csv" else None
-    table = normalize_ids(
-        table,
+    stem = Path(path.stem).stem if path.suffix.lower() in COMPRESSED_SUFFIXES else path.stem
+    name = check_name(name, "dataset") if name else stem_to_name(stem)
+    if decimal not in (None, ".", ","):
+        raise InvalidInput(f"decimal mark must be '.' or ',', not {decimal!r}")
+    options = SourceOptions(na=tuple(na), decimal=decimal, sheet=sheet)
+    stored = ingest_stream(
+        ws.objects.put_stream,
+        lambda digest, columns: ws.objects.read_table(digest, columns=columns),
+        path,
         id_column,
-        path.name,
-        line_offset,
-        ids_from_text=source.format in ("csv", "excel"),
-        check_unique=False,  # checked below, while the object is encoded
+        options,
     )
-    prepared = prepare_dataset(
-        table,
+    new = NewDataset(
         name=name,
+        object_hash=stored.digest,
+        object_bytes=stored.size,
         id_column=id_column,
-        label=path.name,
-        line_offset=line_offset,
         source=str(path.resolve()),
         source_bytes=path.stat().st_size,
-        source_format=source.format,
-        details={"source": str(path), "rows": table.num_rows, "id_column": id_column},
+        source_format=stored.format,
+        rows=stored.rows,
+        columns=stored.columns,
     )
-    (result,) = record_datasets(ws, [prepared])
-    if result.unchanged:
-        return result
-    similar = _same_shape(ws, result) if result.version == 1 else None
-    return replace(
-        result,
-        encoding=source.encoding or None,
-        delimiter=source.delimiter or None,
-        same_columns_as=similar,
-    )
+    details = {"source": str(path), "rows": stored.rows, "id_column": id_column}
+    row, created = ws.meta.datasets.append(new, ws.author, details)
+    if not created:
+        return DatasetInfo(**_public(row), unchanged=True)
+    read = {k: v for k, v in stored.details.items() if v is not None}
+    if row["version"] == 1:
+        similar = _same_shape(ws, row)
+        if similar is not None:
+            read["same_columns_as"] = similar
+    return DatasetInfo(**_public(row), unchanged=False, **read)
 
 
-def _same_shape(ws: Workspace, info: DatasetInfo) -> str | None:
+def _same_shape(ws: Workspace, row: dict) -> str | None:
     """The name of another dataset whose latest version has the same id column and the same
     columns: a new file of it imported under a new name (customers_v2.csv) by mistake."""
-    shape = (info.id_column, {c["name"] for c in info.columns})
+    shape = (row["id_column"], {c["name"] for c in row["columns"]})
     latest: dict[str, dict] = {}
     for other in ws.meta.datasets.list():  # ordered by name, version: the last one wins
-        if other["name"] != info.name:
+        if other["name"] != row["name"]:
             latest[other["name"]] = other
     for name, other in latest.items():
         if (other["id_column"], {c["name"] for c in other["columns"]}) == shape:

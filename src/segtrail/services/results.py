@@ -105,6 +105,12 @@ class DatasetInfo(Result):
     delimiter: str | None = field(default=None, metadata=OMIT_IF_NONE)
     # how a derived or SQL dataset was made: {kind, spec, derived_from}
     lineage: dict | None = field(default=None, metadata=OMIT_IF_NONE)
+    # what ingest learnt about the file: a CSV's decimal mark (and whether it was detected),
+    # its compression, a workbook's sheet
+    decimal: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    decimal_detected: bool | None = field(default=None, metadata=OMIT_IF_NONE)
+    compression: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    sheet: str | None = field(default=None, metadata=OMIT_IF_NONE)
     data: list[dict] | None = field(default=None, metadata=OMIT_IF_NONE)
     # a new name whose columns and id match an existing dataset: probably its next version
     same_columns_as: str | None = field(default=None, metadata=OMIT_IF_NONE)

@@ -203,16 +203,23 @@ class Workspace:
         source: str | Path | pd.DataFrame,
         id_column: str,
         name: str | None = None,
+        *,
+        na: tuple[str, ...] = (),
+        decimal: str | None = None,
+        sheet: str | None = None,
     ) -> DatasetInfo:
         """Import a customer table as the next version of dataset `name`.
 
-        `source` is a CSV, Parquet or Excel file, or a pandas DataFrame (then `name` is
-        required). Re-importing identical content records nothing and says "unchanged".
-        Bad input raises `segtrail.errors.InvalidInput` naming the row and column."""
+        `source` is a CSV (possibly .gz/.zst), Parquet or Excel file, or a pandas DataFrame
+        (then `name` is required). Re-importing identical content records nothing and says
+        "unchanged". Bad input raises `segtrail.errors.InvalidInput` naming the row and
+        column. `na`: more missing-value markers (in every column, the id column included);
+        `decimal`: a CSV's decimal mark ('.' or ','; default detected); `sheet`: an Excel
+        sheet's name or 1-based position."""
         from segtrail.services.datasets import ingest
 
         if isinstance(source, str | Path):
-            return ingest(self, source, id_column, name)
+            return ingest(self, source, id_column, name, na=na, decimal=decimal, sheet=sheet)
         return _ingest_frame(self, source, id_column, name)
 
     def ingest_sql(

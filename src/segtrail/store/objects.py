@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from segtrail.atomic import atomic_write
+from segtrail.atomic import FILE_MODE, atomic_write
 from segtrail.errors import SegtrailError
 
 SUFFIX = ".parquet"
@@ -45,6 +47,36 @@ class ObjectStore:
         atomic_write(target, view, prefix=".tmp-")  # fsck recognises ".tmp-" leftovers
         _fsync_dir(target.parent)
         return digest, len(view)
+
+    def put_stream(self, write: Callable[[BinaryIO], None]) -> tuple[str, int]:
+        """Store what `write(file)` writes, without holding it in memory: the bytes go to a
+        temporary file and are hashed as they pass; when `write` returns, the file is flushed
+        and renamed to its content address. If `write` raises, nothing is stored.
+        Returns (sha256, size in bytes). Idempotent for identical bytes."""
+        # The temporary lives in a two-letter folder that is never a digest prefix, so the
+        # `??/.tmp-*` leftovers check (fsck) sees it and no object listing does.
+        folder = self.root / "tm"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as f:
+                hashing = _HashingWriter(f)
+                write(hashing)
+                f.flush()
+                os.fsync(f.fileno())
+            digest, size = hashing.digest.hexdigest(), hashing.size
+            target = self.path(digest)
+            if target.exists():
+                Path(tmp).unlink()
+                return digest, size
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+        return digest, size
 
     def read_table(self, digest: str, columns: list[str] | None = None) -> pa.Table:
         """Read an object (or some of its columns). Objects never change, so the last few
@@ -101,6 +133,36 @@ class ObjectStore:
 
     def temporaries(self) -> list[Path]:
         return sorted(self.root.glob("??/.tmp-*")) if self.root.exists() else []
+
+
+class _HashingWriter:
+    """A write-only file that hashes and counts the bytes on their way to `file`."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:  # the store closes the real file after `write` returns
+        self.closed = True
 
 
 def encode_table(table: pa.Table, dictionary: list[str] | None = None) -> pa.Buffer:

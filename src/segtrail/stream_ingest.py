@@ -1,0 +1,511 @@
+"""Ingest a customer table as a stream of record batches, written to Parquet as it is read.
+
+The file is read in record batches; each batch is checked (ids present, kinds) and written
+to the object store's temporary file, hashed on the way, so memory stays flat whatever the
+file's size. Ids are checked unique over the whole file before the object is put in place.
+
+Arrow infers a CSV column's type from the first block only; a whole-file read would widen
+it when a later value does not fit (an integer column with text a million rows down). We do
+the same by starting again: the column gets the first type in Arrow's inference order that
+the offending value parses as, and the file is read again with the types learnt so far.
+Boolean words ('yes'/'no', stored as booleans) and integer ids (stored as integers) are
+decided the same way: from the first batch, corrected by a restart when a later batch
+disagrees. Restarts are rare (real files rarely change type past their first megabytes) and
+each is a plain re-read, so the stored dataset is the one a whole-file read would give.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from segtrail.engine.kinds import (
+    MAX_CATEGORY_LEVELS,
+    are_boolean_words,
+    coerce_to_kind,
+    infer_kind,
+    summarize,
+)
+from segtrail.errors import InputError
+from segtrail.readers import (
+    MISSING_MARKERS,
+    CsvFormat,
+    SourceOptions,
+    all_plain_integers,
+    check_header,
+    check_id_column,
+    check_parquet_ids,
+    check_unique_ids,
+    csv_convert_options,
+    csv_error,
+    csv_format,
+    csv_read_options,
+    empty_ids_message,
+    first_true,
+    integer_ids,
+    mark_missing,
+    open_input,
+    parquet_error,
+    read_excel,
+    row_words,
+    sniff,
+    trim_ids,
+)
+
+BLOCK_SIZE = 1 << 20  # CSV bytes per batch (Arrow's default, its fastest); a longer row raises it
+MAX_BLOCK_SIZE = 1 << 30
+ROW_GROUP_ROWS = 1 << 18  # rows per Parquet row group (batches are gathered to this)
+PARQUET_BATCH_ROWS = 1 << 17
+KEEP_BYTES = 512 << 20  # batches up to this size stay in memory for the summaries
+MAX_RESTARTS = 64
+# Arrow's CSV type inference order (arrow/csv/inference_internal.h): a column gets the first
+# of these that parses all its values. Past the last: text.
+INFERENCE_ORDER = (
+    pa.null(),
+    pa.int64(),
+    pa.bool_(),
+    pa.float64(),
+    pa.date32(),
+    pa.time32("s"),
+    pa.timestamp("s"),
+    pa.timestamp("ns"),
+    pa.timestamp("s", "UTC"),
+    pa.timestamp("ns", "UTC"),
+    pa.string(),
+)
+CONVERSION_ERROR = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (.+?): invalid value '(.*)'$",
+    re.S,
+)
+
+
+@dataclass
+class Plan:
+    """What a read has learnt so far; a restart reads the file again with it."""
+
+    types: dict[str, pa.DataType] = field(default_factory=dict)  # CSV column types
+    ids_text: bool | None = None  # None: decide from the first batch
+    booleans: set[str] = field(default_factory=set)  # text columns stored as booleans
+    not_booleans: set[str] = field(default_factory=set)
+    encoding: str | None = None  # CSV: overrides the detected encoding
+    newlines: bool = False  # CSV: quoted values may hold line breaks
+    block_size: int = BLOCK_SIZE
+
+
+class Restart(Exception):
+    def __init__(self, plan: Plan) -> None:
+        super().__init__("restart")
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A dataset object written to the store, with its columns' kinds and summaries."""
+
+    digest: str
+    size: int
+    rows: int
+    columns: list[dict]
+    format: str
+    details: dict  # what was learnt about the file: encoding, delimiter, decimal...
+
+
+@dataclass
+class _Source:
+    """One format's batches, and how to name rows in its messages."""
+
+    path: Path
+    format: str
+    line_offset: int | None
+    ids_from_text: bool
+    batches: Callable[[Plan], Iterator[pa.RecordBatch]]
+    details: Callable[[Plan], dict]
+
+
+def ingest_stream(
+    put_stream: Callable[[Callable[[BinaryIO], None]], tuple[str, int]],
+    read_object: Callable[[str, list[str]], pa.Table],
+    path: str | Path,
+    id_column: str,
+    options: SourceOptions | None = None,
+) -> Ingested:
+    """Read, check and store `path` as one Parquet object through `put_stream` (see
+    ObjectStore.put_stream); nothing is stored unless every check passes. `read_object`
+    reads columns back for the summaries of files too large to keep in memory."""
+    path = Path(path)
+    options = options or SourceOptions()
+    source = _open_source(path, id_column, options)
+    plan = Plan()
+    for _ in range(MAX_RESTARTS):
+        writer = _DatasetWriter(source, id_column, plan)
+        try:
+            digest, size = put_stream(writer.write)
+        except Restart as restart:
+            plan = restart.plan
+            continue
+        break
+    else:  # pragma: no cover - each restart settles at least one column for good
+        raise InputError(f"{path.name}: column types keep changing; cannot read the file")
+    columns = writer.columns or _describe(writer, lambda name: read_object(digest, [name])[name])
+    return Ingested(digest, size, writer.rows, columns, source.format, source.details(plan))
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+def _open_source(path: Path, id_column: str, options: SourceOptions) -> _Source:
+    sniffed = sniff(path)
+    if sniffed.format == "parquet":
+        return _Source(
+            path,
+            "parquet",
+            None,
+            False,
+            lambda plan: _parquet_batches(path, id_column),
+            lambda plan: {},
+        )
+    if sniffed.format == "excel":
+        table, sheet = read_excel(path, id_column, options)
+        check_id_column(table.column_names, id_column, path.name)
+        return _Source(
+            path,
+            "excel",
+            None,
+            True,
+            lambda plan: iter(table.to_batches(max_chunksize=PARQUET_BATCH_ROWS)),
+            lambda plan: {"sheet": sheet},
+        )
+    fmt = csv_format(path, sniffed, options)
+
+    def details(plan: Plan) -> dict:
+        return {
+            "encoding": plan.encoding or fmt.encoding,
+            "delimiter": fmt.delimiter,
+            "decimal": fmt.decimal,
+            "decimal_detected": fmt.decimal_detected,
+            "compression": fmt.compression,
+        }
+
+    return _Source(
+        path,
+        "csv",
+        1,
+        True,
+        lambda plan: _csv_batches(path, fmt, id_column, options, plan),
+        details,
+    )
+
+
+def _parquet_batches(path: Path, id_column: str) -> Iterator[pa.RecordBatch]:
+    try:
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
+    except Exception as e:  # Arrow raises many kinds of errors for damaged files
+        raise parquet_error(path.name, e) from None
+    check_header(schema.names, path.name)
+    check_id_column(schema.names, id_column, path.name)
+    check_parquet_ids(schema, id_column, path.name)
+    if parquet.metadata.num_rows == 0:
+        raise InputError(f"{path.name}: the table has columns but no rows")
+    batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as e:
+            raise parquet_error(path.name, e) from None
+        yield batch
+
+
+def _csv_batches(
+    path: Path, fmt: CsvFormat, id_column: str, options: SourceOptions, plan: Plan
+) -> Iterator[pa.RecordBatch]:
+    if plan.encoding:
+        fmt = replace(fmt, encoding=plan.encoding)
+    convert = csv_convert_options(fmt, id_column, options, plan.types)
+    # Column types as far as known: after a restart, all of them (in file order).
+    plan_types: dict[str, pa.DataType] | None = dict(plan.types) or None
+    parse = pacsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=plan.newlines)
+    try:
+        with open_input(path, fmt.compression) as raw:
+            reader = pacsv.open_csv(
+                raw,
+                read_options=csv_read_options(fmt, plan.block_size),
+                parse_options=parse,
+                convert_options=convert,
+            )
+            check_header(reader.schema.names, path.name)
+            check_id_column(reader.schema.names, id_column, path.name)
+            if fmt.encoding == "utf-8" and any(pa.types.is_binary(t) for t in reader.schema.types):
+                raise Restart(replace(plan, encoding="cp1252"))  # invalid UTF-8 in a value
+            plan_types = dict(zip(reader.schema.names, reader.schema.types, strict=True))
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                yield mark_missing(batch, id_column, options)
+    except pa.ArrowInvalid as e:
+        raise _csv_failure(path, fmt, options, plan, plan_types, e) from None
+    except OSError as e:
+        raise InputError(f"{path.name}: cannot read the file ({e.strerror or e})") from None
+
+
+def _csv_failure(
+    path: Path,
+    fmt: CsvFormat,
+    options: SourceOptions,
+    plan: Plan,
+    types: dict[str, pa.DataType] | None,
+    error: pa.ArrowInvalid,
+) -> Exception:
+    """A Restart that fixes what went wrong, or the InputError to show."""
+    message = str(error)
+    if "straddling object" in message and plan.block_size < MAX_BLOCK_SIZE:
+        return Restart(replace(plan, block_size=plan.block_size * 4))  # a very long row
+    if "invalid UTF8" in message and fmt.encoding == "utf-8":
+        return Restart(replace(plan, encoding="cp1252"))
+    conversion = CONVERSION_ERROR.match(message.strip())
+    if conversion and types is not None:
+        position, _type_name, value = conversion.groups()
+        column = list(types)[int(position)]
+        wider = _wider_type(types[column], value, fmt, options)
+        return Restart(replace(plan, types={**types, column: wider}))
+    if not plan.newlines and "conversion error" not in message:
+        return Restart(replace(plan, newlines=True))  # quoted line breaks split a block
+    return csv_error(path, fmt, error)
+
+
+def _wider_type(current: pa.DataType, value: str, fmt: CsvFormat, options: SourceOptions):
+    """The next type in Arrow's inference order after `current` that parses `value`."""
+    order = INFERENCE_ORDER
+    later = order[order.index(current) + 1 :] if current in order else ()
+    one_cell = ('x\n"' + value.replace('"', '""') + '"\n').encode()
+    for candidate in later[:-1]:
+        try:
+            pacsv.read_csv(
+                pa.py_buffer(one_cell),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={"x": candidate},
+                    null_values=[*MISSING_MARKERS, *options.na],
+                    decimal_point=fmt.decimal,
+                ),
+            )
+            return candidate
+        except pa.ArrowInvalid:
+            continue
+    return pa.string()
+
+
+# --- the writer ----------------------------------------------------------------------------
+
+
+class _DatasetWriter:
+    """Checks batches and writes them to one Parquet file (one read of the source)."""
+
+    def __init__(self, source: _Source, id_column: str, plan: Plan) -> None:
+        self.source = source
+        self.id_column = id_column
+        self.plan = plan
+        self.name = source.path.name
+        self.where = row_words(source.line_offset)
+        self.rows = 0
+        self.ids: list[pa.Array] = []
+        self.kept: list[pa.RecordBatch] | None = []
+        self.kept_bytes = 0
+        self.schema: pa.Schema | None = None
+        self.missing_ids = 0
+        self.first_missing: int | None = None
+        # distinct non-null values of each text column while they could be boolean words
+        self.word_values: dict[str, set[str] | None] = {}
+        self.columns: list[dict] | None = None  # kinds and summaries, once known
+
+    def write(self, file: BinaryIO) -> None:
+        self._writer: pq.ParquetWriter | None = None
+        try:
+            self._write(file)
+        finally:
+            # Closed here, while `file` is open, even on failure (the store then deletes the
+            # temporary file); left to the garbage collector it would write to a closed file.
+            if self._writer is not None:
+                self._writer.close()
+
+    def _write(self, file: BinaryIO) -> None:
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for raw in self.source.batches(self.plan):
+            batch = self._check(raw)
+            if self.missing_ids:
+                continue  # still counting missing ids for the message; nothing to write
+            if self._writer is None:
+                self.schema = batch.schema
+                self._writer = pq.ParquetWriter(
+                    file,
+                    batch.schema,
+                    compression="snappy",
+                    use_dictionary=self._dictionary_columns(batch),
+                )
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            self._keep(batch)
+            if pending_rows >= ROW_GROUP_ROWS:
+                self._writer.write_table(pa.Table.from_batches(pending))
+                pending, pending_rows = [], 0
+        if self.missing_ids:
+            where = self.where(self.first_missing)
+            raise InputError(empty_ids_message(self.name, self.id_column, where, self.missing_ids))
+        if self._writer is None:
+            raise InputError(f"{self.name}: the file has a header but no rows")
+        self._settle_booleans()
+        # The last row group, the duplicate check and (for a file kept in memory) the column
+        # summaries all run in Arrow without the GIL: overlap them.
+        ids = pa.Table.from_arrays([pa.chunked_array(self.ids)], names=[self.id_column])
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            unique = pool.submit(
+                check_unique_ids, ids, self.id_column, self.name, self.source.line_offset
+            )
+            if pending:
+                self._writer.write_table(pa.Table.from_batches(pending))
+            if self.kept is not None:
+                self.columns = _describe(self, pa.Table.from_batches(self.kept, self.schema).column)
+            unique.result()
+
+    # per batch
+
+    def _check(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if batch.num_rows == 0:
+            return batch
+        start = self.rows
+        self.rows += batch.num_rows
+        columns = []
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            if name == self.id_column:
+                column = self._ids(column, start)
+            elif pa.types.is_null(column.type):
+                column = coerce_to_kind(column, "text")  # all-empty so far: text
+            elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                column = self._text(name, column)
+            columns.append(column)
+        return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+    def _ids(self, ids: pa.Array, start: int) -> pa.Array:
+        ids = trim_ids(ids, self.id_column, self.name)
+        if ids.null_count:
+            if not self.missing_ids:
+                self.first_missing = start + first_true(pc.is_null(ids))
+            self.missing_ids += ids.null_count
+            return ids
+        if self.source.ids_from_text and pa.types.is_string(ids.type):
+            plain = all_plain_integers(ids)
+            if self.plan.ids_text is None:
+                self.plan = replace(self.plan, ids_text=not plain)
+            if not self.plan.ids_text:
+                as_integers = integer_ids(ids) if plain else None
+                if as_integers is None:
+                    raise Restart(replace(self.plan, ids_text=True))
+                ids = as_integers
+        self.ids.append(ids)
+        return ids
+
+    def _text(self, name: str, column: pa.Array) -> pa.Array:
+        values = self.word_values.get(name, set())
+        if values is not None:
+            if pc.count_distinct(column).as_py() > 2:
+                values = None
+            else:
+                values |= set(pc.unique(column.drop_null()).to_pylist())
+                if values and not are_boolean_words(values):
+                    values = None
+            self.word_values[name] = values
+        if name not in self.plan.booleans and name not in self.plan.not_booleans:
+            if values:  # first values seen: boolean words or not, until a batch says otherwise
+                self.plan = replace(self.plan, booleans={*self.plan.booleans, name})
+            elif values is None:
+                self.plan = replace(self.plan, not_booleans={*self.plan.not_booleans, name})
+        if name in self.plan.booleans:
+            if values is None:  # a later value is not a boolean word: store the column as text
+                raise Restart(
+                    replace(
+                        self.plan,
+                        booleans=self.plan.booleans - {name},
+                        not_booleans={*self.plan.not_booleans, name},
+                    )
+                )
+            return coerce_to_kind(pa.chunked_array([column]), "boolean").chunk(0)
+        return column
+
+    def _settle_booleans(self) -> None:
+        """A text column whose only values turned out to be boolean words (after empty first
+        batches) is stored as booleans, as a whole-file read would."""
+        late = {
+            name
+            for name, values in self.word_values.items()
+            if values and name not in self.plan.booleans
+        }
+        if late:
+            raise Restart(
+                replace(
+                    self.plan,
+                    booleans=self.plan.booleans | late,
+                    not_booleans=self.plan.not_booleans - late,
+                )
+            )
+
+    def _dictionary_columns(self, batch: pa.RecordBatch) -> list[str]:
+        """Columns worth dictionary encoding (few distinct values); a guess from the first
+        batch, which only changes the object's size."""
+        chosen = []
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            few_values = (
+                name != self.id_column
+                and pa.types.is_string(column.type)
+                and pc.count_distinct(column).as_py() <= MAX_CATEGORY_LEVELS
+            )
+            kept_few = pa.types.is_boolean(column.type) or pa.types.is_dictionary(column.type)
+            if kept_few or few_values:
+                chosen.append(name)
+        return chosen
+
+    def _keep(self, batch: pa.RecordBatch) -> None:
+        if self.kept is None:
+            return
+        self.kept_bytes += batch.nbytes
+        if self.kept_bytes > KEEP_BYTES:
+            self.kept = None  # too large: the summaries read the columns back one at a time
+        else:
+            self.kept.append(batch)
+
+
+def _describe(writer: _DatasetWriter, column_of: Callable[[str], pa.ChunkedArray]) -> list[dict]:
+    """Kind, type and summary of every column, over the whole column."""
+
+    assert writer.schema is not None
+    out = []
+    for name in writer.schema.names:
+        if name == writer.id_column:  # checked whole and unique while writing
+            summary = {"missing_share": 0.0, "distinct": writer.rows}
+            field_type = str(writer.schema.field(name).type)
+            out.append({"name": name, "kind": "id", "type": field_type, "summary": summary})
+            continue
+        column = column_of(name)
+        kind = infer_kind(column, is_id=False)
+        out.append(
+            {
+                "name": name,
+                "kind": kind,
+                "type": str(column.type),
+                "summary": summarize(column, kind),
+            }
+        )
+    return out

@@ -1,0 +1,158 @@
+"""Streaming ingest stores what a whole-file read would: same types, values and kinds.
+
+The reference reads the whole file with `pyarrow.csv.read_csv` (which infers each column's
+type over every row) and applies the first release's per-column steps (ids trimmed and
+made integers when all are plain integers, boolean words stored as booleans, empty
+columns as text) and writes it as Parquet. The stream reads the same file in blocks of a
+few hundred bytes, so that types change between batches and the restarts are exercised.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segtrail import stream_ingest
+from segtrail.engine.kinds import coerce_to_kind, infer_kind
+from segtrail.readers import SourceOptions, mark_missing, normalize_ids
+from segtrail.store.objects import ObjectStore
+
+# Values that make Arrow's inference walk its order: ints, booleans, floats, dates, times,
+# timestamps, boolean words, missing markers, text.
+CELLS = [
+    "1", "0", "42", "-7", "2.5", "1e3", "true", "False", "yes", "no", "2024-01-31",
+    "2024-01-31 10:00:00", "2024-01-31T10:00:00.5", "2024-01-31T10:00:00Z", "12:30",
+    "", "NA", "NULL", "abc", "north", "x;y",
+]  # fmt: skip
+
+
+def _reference(path: Path, id_column: str) -> tuple[pa.Table, dict[str, str]]:
+    options = SourceOptions()
+    table = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types={id_column: pa.string()},
+            strings_can_be_null=False,
+            null_values=list(pacsv.ConvertOptions().null_values),
+        ),
+    )
+    table = mark_missing(table, id_column, options)
+    table = normalize_ids(table, id_column, path.name, 1, ids_from_text=True)
+    kinds = {}
+    for name in table.column_names:
+        kinds[name] = kind = infer_kind(table[name], is_id=name == id_column)
+        table = table.set_column(
+            table.column_names.index(name), name, coerce_to_kind(table[name], kind)
+        )
+    # As stored: Parquet has no seconds unit, so timestamp[s] comes back as timestamp[ms].
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return pq.read_table(io.BytesIO(sink.getvalue())), kinds
+
+
+def _stream(path: Path, id_column: str, store: ObjectStore) -> tuple[pa.Table, dict[str, str]]:
+    stored = stream_ingest.ingest_stream(
+        store.put_stream, lambda d, c: store.read_table(d, columns=c), path, id_column
+    )
+    table = pq.read_table(store.path(stored.digest))
+    return table, {c["name"]: c["kind"] for c in stored.columns}
+
+
+@st.composite
+def csv_files(draw) -> str:
+    rows = draw(st.integers(min_value=5, max_value=120))
+    n_columns = draw(st.integers(min_value=1, max_value=4))
+    ids = draw(st.sampled_from(["int", "text", "late-text"]))
+    columns = []
+    for _ in range(n_columns):
+        # Mostly one kind of value, and now and then (often late) another one.
+        main = draw(st.lists(st.sampled_from(CELLS), min_size=1, max_size=2))
+        other = draw(st.sampled_from(CELLS))
+        switch_at = draw(st.integers(min_value=0, max_value=rows))
+        columns.append((main, other, switch_at))
+    lines = ["id," + ",".join(f"c{j}" for j in range(n_columns))]
+    for i in range(rows):
+        identifier = str(i) if ids == "int" or (ids == "late-text" and i < rows - 1) else f"C{i}"
+        cells = [
+            (main[i % len(main)] if i < switch_at else other) for main, other, switch_at in columns
+        ]
+        lines.append(",".join([identifier, *(f'"{c}"' if "," in c else c for c in cells)]))
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=csv_files(), block_size=st.sampled_from([128, 256, 1024]))
+def test_stream_matches_a_whole_file_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, block_size: int
+) -> None:
+    monkeypatch.setattr(stream_ingest, "BLOCK_SIZE", block_size)
+    monkeypatch.setattr(stream_ingest, "ROW_GROUP_ROWS", 16)
+    path = tmp_path / "mixed.csv"
+    path.write_text(text)
+    expected, expected_kinds = _reference(path, "id")
+    store = ObjectStore(tmp_path / f"objects-{block_size}-{abs(hash(text))}")
+    table, kinds = _stream(path, "id", store)
+    assert kinds == expected_kinds
+    assert table.schema.types == expected.schema.types
+    assert table.to_pylist() == expected.to_pylist()
+
+
+def test_integer_column_turning_to_text_after_the_first_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Integers for many blocks, then text: stored as text, every value kept, one object."""
+    monkeypatch.setattr(stream_ingest, "BLOCK_SIZE", 4096)
+    rows = [f"{i},{i % 97},{i * 0.5}" for i in range(20_000)]
+    rows.append("20000,unknown,1.5")
+    path = tmp_path / "late.csv"
+    path.write_text("id,code,score\n" + "\n".join(rows) + "\n")
+    store = ObjectStore(tmp_path / "objects")
+    table, kinds = _stream(path, "id", store)
+    assert table.schema.field("code").type == pa.string()
+    assert table["code"][0].as_py() == "0" and table["code"][-1].as_py() == "unknown"
+    assert kinds == {"id": "id", "code": "categorical", "score": "numeric"}
+    assert len(list(store.walk())) == 1  # restarts leave no extra object
+    assert store.temporaries() == []
+
+
+def test_written_object_is_named_by_the_hash_of_its_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    path = tmp_path / "small.csv"
+    path.write_text("id,x\n1,2\n2,3\n")
+    store = ObjectStore(tmp_path / "objects")
+    stored = stream_ingest.ingest_stream(
+        store.put_stream, lambda d, c: store.read_table(d, columns=c), path, "id"
+    )
+    data = store.path(stored.digest).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == stored.digest
+    assert stored.size == len(data)
+    assert pq.read_table(io.BytesIO(data)).to_pylist() == [{"id": 1, "x": 2}, {"id": 2, "x": 3}]
+
+
+def test_summaries_read_back_when_too_large_to_keep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the memory budget, kinds and summaries come from the stored object: the same."""
+    path = tmp_path / "people.csv"
+    rows = [f"{i},{i % 5},{['a', 'b', 'c'][i % 3]},{'yes' if i % 2 else 'no'}" for i in range(500)]
+    path.write_text("id,n,c,b\n" + "\n".join(rows) + "\n")
+    kept = stream_ingest.ingest_stream(
+        ObjectStore(tmp_path / "o1").put_stream, None, path, "id"
+    ).columns
+    monkeypatch.setattr(stream_ingest, "KEEP_BYTES", 0)
+    store = ObjectStore(tmp_path / "o2")
+    read_back = stream_ingest.ingest_stream(
+        store.put_stream, lambda d, c: store.read_table(d, columns=c), path, "id"
+    ).columns
+    assert read_back == kept
+    assert [c["kind"] for c in kept] == ["id", "numeric", "categorical", "boolean"]
