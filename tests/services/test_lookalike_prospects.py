@@ -89,7 +89,7 @@ def test_a_customer_segment_ranks_prospects(cli: Runner, planted: Planted, tmp_p
     assert r["seed"]["outside_pool"] + in_pool_seed == r["seed"]["seed_size"]
     found = len(ids & planted.prospect_vips) / len(planted.prospect_vips)
     assert found >= 0.8, f"only {found:.0%} of the planted VIP prospects found"
-    assert r["method"] == "classifier"  # the default: best on held-out members
+    assert r["method"] == "knn"  # the default: best on held-out members
     assert not r["warnings"]
 
 
@@ -167,7 +167,7 @@ def test_audience_list_and_log_are_readable(cli: Runner, planted: Planted, tmp_p
     listed = cli("-w", planted.root, "audience", "list")
     assert listed.code == 0, listed.err
     assert "{" not in listed.out and "held-out recall" in listed.out
-    line = next(x for x in listed.out.splitlines() if x.startswith("readable"))
+    line = next(x for x in listed.out.splitlines() if x.strip().startswith("readable"))
     assert f"marketing@1:{planted.vip}" in line and "%" in line
     log = cli("-w", planted.root, "log")
     shown = next(x for x in log.out.splitlines() if "marketing@1" in x)

@@ -20,7 +20,8 @@ from segtrail.cli.app import (
     parse_list,
     print_json,
 )
-from segtrail.cli.numbers import human
+from segtrail.cli.fit import Column, output_width, print_fitted
+from segtrail.cli.numbers import human, p_value
 from segtrail.errors import SegtrailError
 from segtrail.services.refs import is_count
 
@@ -155,7 +156,7 @@ def campaign_report(
         i = r["interaction"]
         console.print(
             f"does the uplift differ between segments? chi2 = {i['chi2']:.2f} on {i['df']} df, "
-            f"p = {i['p_value']:.3g} ({i['test']})"
+            f"p {p_value(i['p_value'])} ({i['test']})"
         )
 
 
@@ -163,42 +164,62 @@ def _segment_words(s: dict) -> str:
     return f"{'' if s['segment'] is None else s['segment']} {s['name'] or ''}".strip()
 
 
+TWO_ARM_COLUMNS = [
+    Column("segment", 9, text=True),
+    Column("sent", 6),
+    Column("held\nback", 5),
+    Column("response\nsent", 8),
+    Column("response\nheld back", 7),
+    Column("uplift", 9),
+    Column("95%\ninterval", 4),
+    Column("p", 6),
+    Column("test", 1),
+    Column("revenue per\ncustomer sent", 3),
+    Column("revenue per\nc. held back", 2),
+    Column("verdict", 8),
+]
+TWO_ARM_LEGEND = (
+    "sent / held back: customers who got the strategy / the control group. response: the "
+    "share who responded. uplift: response sent - response held back, with its 95% interval. "
+    "p: the chance of an uplift this large if the strategy did nothing (below 0.05: a real "
+    "effect; verdict then says helps or HURTS). revenue per customer: revenue / customers."
+)
+
+
 def _print_two_arms(r: dict) -> None:
-    table = Table(
-        "segment",
-        "treated",
-        "resp.",
-        "control",
-        "resp.",
-        "treat rate",
-        "ctrl rate",
-        "uplift",
-        "95% CI",
-        "p",
-        "test",
-        "rev/cust",
-        "",
-        box=None,
-    )
+    """Plain headers, a legend, no rows for segments nobody was sent to, numbers never cut."""
+    rows, silent = [], 0
     for s in [*r["segments"], r["overall"]]:
-        table.add_row(
-            _segment_words(s),
-            f"{s['treatment_n']:,}",
-            f"{s['treatment_responders']:,}",
-            f"{s['control_n']:,}",
-            f"{s['control_responders']:,}",
-            _pct(s["treatment_rate"]),
-            _pct(s["control_rate"]),
-            "" if s["uplift"] is None else f"{s['uplift']:+.1%}",
-            _ci(s["uplift_ci"]),
-            "" if s["p_value"] is None else f"{s['p_value']:.3g}",
-            s["test"] or "",
-            ""
-            if s.get("revenue_per_customer_treatment") is None
-            else f"{s['revenue_per_customer_treatment']:,.2f}",
-            {"helps": "helps", "hurts": "HURTS"}.get(s["flag"] or "", ""),
+        if s is not r["overall"] and s["treatment_n"] == 0 and s["control_n"] == 0:
+            silent += 1
+            continue
+        rows.append(
+            [
+                "all customers" if s is r["overall"] else _segment_words(s),
+                f"{s['treatment_n']:,}",
+                f"{s['control_n']:,}",
+                _pct(s["treatment_rate"]),
+                _pct(s["control_rate"]),
+                "" if s["uplift"] is None else f"{s['uplift']:+.1%}",
+                _ci(s["uplift_ci"]),
+                p_value(s["p_value"]),
+                s["test"] or "",
+                _money(s.get("revenue_per_customer_treatment")),
+                _money(s.get("revenue_per_customer_control")),
+                {"helps": "helps", "hurts": "HURTS"}.get(s["flag"] or "", ""),
+            ]
         )
-    _print_table(table)
+    dropped = print_fitted(TWO_ARM_COLUMNS, rows)
+    notes = SafeConsole(highlight=False, markup=False, width=output_width())
+    if silent:
+        notes.print(f"{silent} segment(s) got no sends and are not shown")
+    if dropped:
+        notes.print(f"left out to fit the width: {', '.join(dropped)} (see --json)")
+    notes.print(TWO_ARM_LEGEND)
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
 
 
 def _print_arms(r: dict) -> None:
@@ -219,8 +240,8 @@ def _print_arms(r: dict) -> None:
                 _ci_plain(a["rate_ci"]),
                 "" if a["uplift"] is None else f"{a['uplift']:+.1%}",
                 _ci(a["uplift_ci"]),
-                "" if a["p_value"] is None else f"{a['p_value']:.3g}",
-                "" if a["p_adjusted"] is None else f"{a['p_adjusted']:.3g}",
+                p_value(a["p_value"]),
+                p_value(a["p_adjusted"]),
             ]
             if revenue:
                 cells += [
@@ -229,7 +250,7 @@ def _print_arms(r: dict) -> None:
                     ""
                     if a.get("revenue_uplift_ci") is None
                     else f"[{a['revenue_uplift_ci'][0]:+,.2f}, {a['revenue_uplift_ci'][1]:+,.2f}]",
-                    "" if a.get("revenue_p_value") is None else f"{a['revenue_p_value']:.3g}",
+                    p_value(a.get("revenue_p_value")),
                 ]
             cells.append({"helps": "helps", "hurts": "HURTS"}.get(a["flag"] or "", ""))
             table.add_row(*cells)
@@ -255,9 +276,10 @@ def lookalike(
         None, "--features", help="Comma-separated columns (default: the seed version's)."
     ),
     method: str = typer.Option(
-        "classifier",
+        "knn",
         "--method",
-        help="classifier (default: best on held-out seed members), knn, or centroid.",
+        help="knn (default: best recall of held-out seed members, and fast), classifier, "
+        "or centroid.",
     ),
     size: str = typer.Option(
         "5%", "--size", help="Audience size: a number or a percentage of the pool."

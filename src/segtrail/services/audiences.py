@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
 HOLDOUT = 0.3
-# measured on planted segments (bench/lookalike_methods.py): see the README
-DEFAULT_METHOD = "classifier"
+# measured on planted seeds (bench/lookalike_methods.py, bench/RESULTS.md): knn had the best
+# held-out recall (centroid fails on seeds made of two pockets) at ~1% of the classifier's time
+DEFAULT_METHOD = "knn"
 
 
 def audience_size(size: int | float, pool: int) -> int:

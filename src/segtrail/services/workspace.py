@@ -605,7 +605,7 @@ class Workspace:
         seed_ids: str | Path | None = None,
         seed_top: tuple[str, float] | None = None,
         features: list[str] | None = None,
-        method: str = "classifier",
+        method: str = "knn",
         size: int | float = 0.05,
         name: str | None = None,
         exclude: str | None = None,
