@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-workspace
 PYTEST_ARGS ?=
 
-.PHONY: install browser demo test bench lint format clean
+.PHONY: install browser postgresql demo test bench lint format clean
 
 install: $(STAMP)
 
@@ -28,7 +28,17 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
-test: install browser
+# Half of the service and CLI tests run against a real PostgreSQL server that the test
+# session starts itself (tests/pgserver.py); it needs Debian's server binaries, which live in
+# /usr/lib/postgresql/<version>/bin (not on PATH). Without them the PostgreSQL half is
+# skipped locally and fails on CI.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL for the database tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	  || echo "warning: could not install postgresql; PostgreSQL tests will be skipped (fail on CI)"; }
+
+test: install browser postgresql
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 bench: install

@@ -3,6 +3,13 @@
 `run` starts the real console script in a subprocess (the exact exit code and stderr a
 user sees); `cli` calls the same `segtrail.cli.main` in-process, which is ~2 s faster per
 call, so most tests use it. Both return `Result(code, out, err)`.
+
+Backends: the `backend` fixture is parametrized over SQLite (the workspace's own file) and
+PostgreSQL (a real server this test session starts, see tests/pgserver.py, one database per
+workspace). Every fixture that makes a workspace asks `databases.new()` (module scope) or
+`database_url` (one test) for the URL to pass to `init`, so the suites using them run on both.
+Without PostgreSQL here, its half is skipped with the reason, except on CI (`CI` set), where
+it fails: CI must never pass by skipping it.
 """
 
 from __future__ import annotations
@@ -11,15 +18,18 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+
+from pgserver import PostgresServer, PostgresUnavailable
 
 SEGTRAIL = Path(sys.executable).parent / "segtrail"
 AUTHOR = "tester"
@@ -71,17 +81,42 @@ def hash_tree(root: Path) -> dict[str, str]:
 
     The SQLite database runs in WAL mode: committed changes may still sit in the write-ahead
     log, so it is checkpointed into the database file first, and the log and its index
-    (`-wal`, `-shm`: scratch files SQLite recreates at will) are left out."""
+    (`-wal`, `-shm`: scratch files SQLite recreates at will) are left out. When the metadata
+    lives in a database server, each of its tables adds a `db:TABLE` entry (the hash of its
+    rows), so "nothing changed" covers the database there too."""
     store = root / ".segtrail"
     database = store / "segtrail.db"
     if database.is_file():
         with contextlib.closing(sqlite3.connect(database)) as connection:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {
+    hashes = {
         str(p.relative_to(store)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(store.rglob("*"))
         if p.is_file() and not p.name.endswith(("-wal", "-shm"))
     }
+    url = json.loads((store / "config.json").read_text()).get("database_url")
+    if url:
+        hashes.update(hash_database(url))
+    return hashes
+
+
+def hash_database(url: str) -> dict[str, str]:
+    """`db:TABLE` -> SHA-256 of the table's rows (sorted, so row order does not matter).
+    Sequences are left out: PostgreSQL advances them even for a rolled-back insert, which
+    records nothing."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            hashes = {}
+            for table in sorted(inspect(connection).get_table_names()):
+                rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
+                content = "\n".join(sorted(repr(tuple(row)) for row in rows))
+                hashes[f"db:{table}"] = hashlib.sha256(content.encode()).hexdigest()
+            return hashes
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(name="tree_hash")
@@ -131,10 +166,105 @@ def cli(
     return _cli
 
 
+# --- metadata backends -------------------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for this session (per xdist worker), started on first use and
+    stopped at the end. A failure to start is cached by pytest, so it is tried once."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required on CI and could not start: {e}", pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable here: {e}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Databases:
+    """Fresh metadata databases for one backend: `new()` gives the `--database-url` for one
+    workspace (None on SQLite: the workspace keeps its own file). `drop_all()` removes what
+    was made."""
+
+    def __init__(self, backend: str, server: PostgresServer | None) -> None:
+        self.backend = backend
+        self.server = server
+        self.made: list[str] = []
+
+    def new(self) -> str | None:
+        if self.server is None:
+            return None
+        url = self.server.create_database()
+        self.made.append(url)
+        return url
+
+    def init_args(self) -> list[str]:
+        """`segtrail init` options for a new workspace on this backend."""
+        url = self.new()
+        return ["--database-url", url] if url else []
+
+    def copy_workspace(self, source: Path, target: Path) -> Path:
+        """Copy a (closed) workspace folder to `target`; on a database server its metadata
+        database is copied too, so the copy is independent of the original."""
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        config_path = target / ".segtrail" / "config.json"
+        config = json.loads(config_path.read_text())
+        if config.get("database_url"):
+            assert self.server is not None, "a server workspace copied on the SQLite backend"
+            config["database_url"] = self.server.create_database(template=config["database_url"])
+            self.made.append(config["database_url"])
+            config_path.write_text(json.dumps(config, indent=2) + "\n")
+        return target
+
+    def drop_all(self) -> None:
+        while self.made:
+            self.server.drop_database(self.made.pop())  # type: ignore[union-attr]
+
+
+def _databases(backend: str, request: pytest.FixtureRequest) -> Databases:
+    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else None
+    return Databases(backend, server)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The metadata backend under test; module scope so module-scoped workspaces follow it."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def databases(backend: str, request: pytest.FixtureRequest) -> Iterator[Databases]:
+    """For module-scoped workspaces: dropped when the module is done."""
+    made = _databases(backend, request)
+    yield made
+    made.drop_all()
+
+
 @pytest.fixture
-def workspace(tmp_path: Path, cli: Runner) -> Path:
-    """A folder with `segtrail init` done; the CLI runners use it as cwd by default."""
-    result = cli("init", tmp_path)
+def test_databases(backend: str, request: pytest.FixtureRequest) -> Iterator[Databases]:
+    """For workspaces made inside one test: dropped when the test is done."""
+    made = _databases(backend, request)
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture
+def database_url(test_databases: Databases) -> str | None:
+    """The `--database-url` for one workspace of this test (None on SQLite)."""
+    return test_databases.new()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, cli: Runner, database_url: str | None) -> Path:
+    """A folder with `segtrail init` done (on each backend); the CLI runners use it as cwd
+    by default."""
+    result = cli("init", tmp_path, *(["--database-url", database_url] if database_url else []))
     assert result.code == 0, result.err
     assert (tmp_path / ".segtrail" / "config.json").is_file()
     return tmp_path

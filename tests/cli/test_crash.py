@@ -42,6 +42,9 @@ sys.argv = ["segtrail", *sys.argv[1:]]
 segtrail.cli.main()
 """
 
+# SQLite only: what is under test is that the workspace's own database file survives a
+# SIGKILL mid-commit (SQLite's journal on the local disk). A PostgreSQL server is another
+# process whose commit either happened or not; killing the client tests nothing new there.
 pytestmark = pytest.mark.slow
 
 

@@ -118,11 +118,11 @@ def _same(a: Any, b: Any) -> bool:
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(table=tables())
-def test_csv_and_parquet_round_trip(cli: Runner, table) -> None:
+def test_csv_and_parquet_round_trip(cli: Runner, test_databases, table) -> None:
     ids, columns = table
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        assert cli("init", root).code == 0
+        assert cli("init", root, *test_databases.init_args()).code == 0
         _write_csv(root / "from_csv.csv", ids, columns)
         _write_parquet(root / "from_parquet.parquet", ids, columns)
         for name, csv_ids in (("from_csv", True), ("from_parquet", False)):

@@ -32,7 +32,7 @@ EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "distance_to_centre"
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(tmp_path_factory: pytest.TempPathFactory, databases) -> Path:
     """A workspace with dataset shop@1 (2,000 customers, id column `client_ref`) and
     base@1 (k=4); customers.csv and customers_v2.csv (a later export) next to it."""
     folder = tmp_path_factory.mktemp("cli")
@@ -44,7 +44,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     later.rename(columns={"customer_id": "client_ref"}).to_csv(
         folder / "customers_v2.csv", index=False
     )
-    with Workspace.init(folder, author=AUTHOR) as ws:
+    with Workspace.init(folder, author=AUTHOR, database_url=databases.new()) as ws:
         ws.ingest(folder / "customers.csv", "client_ref", name="shop")
         ws.segment("shop", "base", H, k=4)
     return folder

@@ -20,7 +20,6 @@ command under test.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -65,14 +64,17 @@ def group_rows(rng: np.random.Generator, group: str, centre: tuple[int, int], n:
 
 
 @pytest.fixture(scope="module")
-def shop_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shop_base(tmp_path_factory: pytest.TempPathFactory, databases) -> Path:
     """The workspace described in the module docstring, built once through the Python API."""
     root = tmp_path_factory.mktemp("shop-base")
     rng = np.random.default_rng(7)
     shop1 = pd.concat([group_rows(rng, g, c, n) for g, (c, n) in GROUPS.items()])
     csv = root / "shop.csv"
     # One OpenMP thread: on a loaded 2-core machine spinning threads make k-means ~20x slower.
-    with threadpool_limits(1), Workspace.init(root / "ws", author="builder") as ws:
+    with (
+        threadpool_limits(1),
+        Workspace.init(root / "ws", author="builder", database_url=databases.new()) as ws,
+    ):
         shop1.to_csv(csv, index=False)
         ws.ingest(csv, "customer_id")
         ws.segment("shop", "marketing", HYPOTHESES["marketing@1"], k=4, features=["x", "y"])
@@ -93,9 +95,9 @@ def shop_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def shop(tmp_path: Path, shop_base: Path) -> Path:
-    """A fresh copy of the shop workspace for one test."""
-    return Path(shutil.copytree(shop_base, tmp_path / "shop"))
+def shop(tmp_path: Path, shop_base: Path, test_databases) -> Path:
+    """A fresh copy of the shop workspace (and of its database) for one test."""
+    return test_databases.copy_workspace(shop_base, tmp_path / "shop")
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def plotlyjs() -> str:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def ws(tmp_path_factory: pytest.TempPathFactory, databases) -> Workspace:
     """Two versions of the marketing lens on 300 customers in three planted groups, a plan
     with two strategies, a renamed and a tagged segment, and one campaign."""
     root = tmp_path_factory.mktemp("reports")
@@ -51,7 +51,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         }
     )
     frame.to_csv(root / "customers.csv", index=False)
-    workspace = Workspace.init(root / "ws", author="tester")
+    workspace = Workspace.init(root / "ws", author="tester", database_url=databases.new())
     workspace.ingest(root / "customers.csv", "customer_id")
     v1 = workspace.segment("customers", "marketing", HYPOTHESIS, k="auto", k_range=(2, 5))
     workspace.name(v1["version"], 0, TRICKY_NAME, "heavy app users")

@@ -63,12 +63,12 @@ def customers() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory, customers: pd.DataFrame) -> Workspace:
+def ws(tmp_path_factory: pytest.TempPathFactory, customers: pd.DataFrame, databases) -> Workspace:
     """marketing@1 (k=4, the planted groups), product@1 (k=2) and marketing@2 (k=3, made after
     the strategy was mapped to marketing@1); strategy `spring` mapped to marketing@1."""
     root = tmp_path_factory.mktemp("campaigns")
     customers.drop(columns="planted").to_csv(root / "customers.csv", index=False)
-    workspace = Workspace.init(root / "ws", author="tester")
+    workspace = Workspace.init(root / "ws", author="tester", database_url=databases.new())
     workspace.ingest(root / "customers.csv", "customer_id")
     workspace.segment("customers", "marketing", "four groups on x", k=4, features=["x"])
     workspace.segment("customers", "product", "two halves on x", k=2, features=["x"])
@@ -292,14 +292,14 @@ def test_unknown_campaign_and_unmapped_strategy(ws: Workspace, customers: pd.Dat
         ws.campaign_import(path, "unmapped-wave", "unmapped")
 
 
-def test_ids_with_leading_zeros_match(tmp_path: Path) -> None:
+def test_ids_with_leading_zeros_match(tmp_path: Path, database_url: str | None) -> None:
     """Ids such as '00123' are text in the dataset; the campaign file must not read them as
     the number 123 (they would all be 'unknown')."""
     ids = [f"{i:05d}" for i in range(40)]
     pd.DataFrame({"customer_id": ids, "x": np.r_[np.zeros(20), np.ones(20) * 50]}).to_csv(
         tmp_path / "zeros.csv", index=False
     )
-    ws = Workspace.init(tmp_path / "ws", author="tester")
+    ws = Workspace.init(tmp_path / "ws", author="tester", database_url=database_url)
     ws.ingest(tmp_path / "zeros.csv", "customer_id")
     ws.segment("zeros", "marketing", "two groups", k=2, features=["x"])
     ws.strategy_add("s", "m", ["email"])

@@ -9,6 +9,8 @@ import pytest
 from segtrail.services.demo import build_demo
 
 
+# SQLite only: `build_demo` makes its own workspace and takes no database URL (yet); every
+# action it runs is covered on PostgreSQL by the other service and CLI tests.
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("demo") / "ws"

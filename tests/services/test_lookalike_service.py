@@ -47,11 +47,11 @@ class Sample:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+def sample(tmp_path_factory: pytest.TempPathFactory, databases) -> Sample:
     folder = tmp_path_factory.mktemp("lookalike")
     frame, planted = generate_customers(N_CUSTOMERS, seed=7)
     frame.to_csv(folder / "customers.csv", index=False)
-    ws = Workspace.init(folder / "ws", author="tester")
+    ws = Workspace.init(folder / "ws", author="tester", database_url=databases.new())
     ws.ingest(folder / "customers.csv", "customer_id")
     ws.segment("customers", "marketing", "the planted segments", k=len(SEGMENTS))
     labels = ws.assignments("marketing@1").reindex(frame["customer_id"]).to_numpy()
@@ -349,7 +349,7 @@ CONTACTS = [
 
 
 @pytest.fixture(scope="module")
-def contacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+def contacts(tmp_path_factory: pytest.TempPathFactory, databases) -> tuple[Path, int]:
     """Ten customers with the contacts above (high spend) and ten others; marketing@1 has
     them apart. Returns the workspace and the label of the high-spend segment."""
     folder = tmp_path_factory.mktemp("contacts")
@@ -370,7 +370,7 @@ def contacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
         }
     )
     pd.concat([high, low]).to_csv(folder / "people.csv", index=False)
-    with Workspace.init(folder / "ws", author="tester") as ws:
+    with Workspace.init(folder / "ws", author="tester", database_url=databases.new()) as ws:
         ws.ingest(folder / "people.csv", "customer_id")
         ws.segment("people", "marketing", "spend", k=2, features=["spend"])
         label = int(ws.assignments("marketing@1")["H01"])
@@ -427,7 +427,7 @@ def test_csv_export_keeps_ids_and_raw_contacts(
     assert by_id.loc["H02", "phone"] == "650-253-0001"  # as given: csv is for internal use
 
 
-def test_seed_ids_with_leading_zeros(cli: Runner, tmp_path: Path) -> None:
+def test_seed_ids_with_leading_zeros(cli: Runner, tmp_path: Path, test_databases) -> None:
     """Ids such as '00017' are text in the pool; the seed file must not read them as 17."""
     rng = np.random.default_rng(5)
     group = np.repeat([0, 1], 30)
@@ -435,7 +435,7 @@ def test_seed_ids_with_leading_zeros(cli: Runner, tmp_path: Path) -> None:
         {"customer_id": [f"{i:05d}" for i in range(60)], "x": group * 10 + rng.normal(0, 1, 60)}
     )
     pool.to_csv(tmp_path / "pool.csv", index=False)
-    assert cli("init", tmp_path / "ws").code == 0
+    assert cli("init", tmp_path / "ws", *test_databases.init_args()).code == 0
     assert (
         cli("-w", tmp_path / "ws", "ingest", tmp_path / "pool.csv", "--id", "customer_id").code == 0
     )

@@ -58,17 +58,17 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def new_workspace(root: Path, data: Path) -> Workspace:
-    ws = Workspace.init(root, author=AUTHOR)
+def new_workspace(root: Path, data: Path, database_url: str | None) -> Workspace:
+    ws = Workspace.init(root, author=AUTHOR, database_url=database_url)
     ws.ingest(data / "customers.csv", "customer_id", name="customers")
     return ws
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Iterator[Workspace]:
+def ws(tmp_path_factory: pytest.TempPathFactory, data: Path, databases) -> Iterator[Workspace]:
     """marketing@1 (automatic k over 2..6, seed 11) and marketing@2 (k=4). Tests that change
     state use lenses of their own."""
-    workspace = new_workspace(tmp_path_factory.mktemp("ws"), data)
+    workspace = new_workspace(tmp_path_factory.mktemp("ws"), data, databases.new())
     workspace.segment("customers", "marketing", HYPOTHESIS, k="auto", k_range=(2, 6), seed=11)
     workspace.segment("customers", "marketing", HYPOTHESIS, k=4)
     yield workspace
@@ -76,9 +76,11 @@ def ws(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Iterator[Workspa
 
 
 @pytest.fixture(scope="module")
-def other_ws(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Iterator[Workspace]:
+def other_ws(
+    tmp_path_factory: pytest.TempPathFactory, data: Path, databases
+) -> Iterator[Workspace]:
     """A second, independent workspace holding the same dataset."""
-    workspace = new_workspace(tmp_path_factory.mktemp("other"), data)
+    workspace = new_workspace(tmp_path_factory.mktemp("other"), data, databases.new())
     yield workspace
     workspace.close()
 
@@ -507,12 +509,12 @@ def test_assign_accepts_extra_and_reordered_columns(ws: Workspace, tmp_path: Pat
     assert sum(result["segments"].values()) == len(frame)
 
 
-def test_assign_keeps_ids_as_written(tmp_path: Path) -> None:
+def test_assign_keeps_ids_as_written(tmp_path: Path, database_url: str | None) -> None:
     """Ids such as '00042' stay text in the output, as in the dataset and in export."""
     frame, _ = generate_customers(300, seed=3)
     frame["customer_id"] = [f"{i:05d}" for i in range(300)]
     frame.to_csv(tmp_path / "zeros.csv", index=False)
-    with Workspace.init(tmp_path / "ws", author=AUTHOR) as ws:
+    with Workspace.init(tmp_path / "ws", author=AUTHOR, database_url=database_url) as ws:
         ws.ingest(tmp_path / "zeros.csv", "customer_id")
         ref = ws.segment("zeros", "ids", HYPOTHESIS, **fast())["version"]
         ws.export(ref, tmp_path / "export.csv")

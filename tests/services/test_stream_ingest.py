@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from segtrail import stream_ingest
 from segtrail.engine.kinds import coerce_to_kind, infer_kind
 from segtrail.readers import SourceOptions, mark_missing, normalize_ids
-from segtrail.store.objects import ObjectStore
+from segtrail.store.objects import LocalObjectStore
 
 # Values that make Arrow's inference walk its order: ints, booleans, floats, dates, times,
 # timestamps, boolean words, missing markers, text.
@@ -57,7 +57,7 @@ def _reference(path: Path, id_column: str) -> tuple[pa.Table, dict[str, str]]:
     return pq.read_table(io.BytesIO(sink.getvalue())), kinds
 
 
-def _stream(path: Path, id_column: str, store: ObjectStore) -> tuple[pa.Table, dict[str, str]]:
+def _stream(path: Path, id_column: str, store: LocalObjectStore) -> tuple[pa.Table, dict[str, str]]:
     stored = stream_ingest.ingest_stream(
         store.put_stream, lambda d, c: store.read_table(d, columns=c), path, id_column
     )
@@ -99,7 +99,7 @@ def test_stream_matches_a_whole_file_read(
     path = tmp_path / "mixed.csv"
     path.write_text(text)
     expected, expected_kinds = _reference(path, "id")
-    store = ObjectStore(tmp_path / f"objects-{block_size}-{abs(hash(text))}")
+    store = LocalObjectStore(tmp_path / f"objects-{block_size}-{abs(hash(text))}")
     table, kinds = _stream(path, "id", store)
     assert kinds == expected_kinds
     assert table.schema.types == expected.schema.types
@@ -115,12 +115,13 @@ def test_integer_column_turning_to_text_after_the_first_block(
     rows.append("20000,unknown,1.5")
     path = tmp_path / "late.csv"
     path.write_text("id,code,score\n" + "\n".join(rows) + "\n")
-    store = ObjectStore(tmp_path / "objects")
+    store = LocalObjectStore(tmp_path / "objects")
     table, kinds = _stream(path, "id", store)
     assert table.schema.field("code").type == pa.string()
     assert table["code"][0].as_py() == "0" and table["code"][-1].as_py() == "unknown"
     assert kinds == {"id": "id", "code": "categorical", "score": "numeric"}
-    assert len(list(store.walk())) == 1  # restarts leave no extra object
+    objects, temporaries = store.listing()
+    assert len(objects) == 1 and not temporaries  # restarts leave no extra object
     assert store.temporaries() == []
 
 
@@ -129,7 +130,7 @@ def test_written_object_is_named_by_the_hash_of_its_bytes(tmp_path: Path) -> Non
 
     path = tmp_path / "small.csv"
     path.write_text("id,x\n1,2\n2,3\n")
-    store = ObjectStore(tmp_path / "objects")
+    store = LocalObjectStore(tmp_path / "objects")
     stored = stream_ingest.ingest_stream(
         store.put_stream, lambda d, c: store.read_table(d, columns=c), path, "id"
     )
@@ -147,10 +148,10 @@ def test_summaries_read_back_when_too_large_to_keep(
     rows = [f"{i},{i % 5},{['a', 'b', 'c'][i % 3]},{'yes' if i % 2 else 'no'}" for i in range(500)]
     path.write_text("id,n,c,b\n" + "\n".join(rows) + "\n")
     kept = stream_ingest.ingest_stream(
-        ObjectStore(tmp_path / "o1").put_stream, None, path, "id"
+        LocalObjectStore(tmp_path / "o1").put_stream, None, path, "id"
     ).columns
     monkeypatch.setattr(stream_ingest, "KEEP_BYTES", 0)
-    store = ObjectStore(tmp_path / "o2")
+    store = LocalObjectStore(tmp_path / "o2")
     read_back = stream_ingest.ingest_stream(
         store.put_stream, lambda d, c: store.read_table(d, columns=c), path, "id"
     ).columns

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,8 +51,8 @@ def ingest(ws: Workspace, frame: pd.DataFrame, name: str) -> str:
     return f"{d['name']}@{d['version']}"
 
 
-def new_workspace(root: Path) -> Workspace:
-    ws = Workspace.init(root / "ws", author="tester")
+def new_workspace(root: Path, database_url: str | None) -> Workspace:
+    ws = Workspace.init(root / "ws", author="tester", database_url=database_url)
     for s in STRATEGIES:
         ws.strategy_add(s, f"message of {s}", ["email"])
     return ws
@@ -71,8 +70,8 @@ def customers_of(series: pd.Series, labels: list[int] | str, among: pd.Index) ->
 
 
 @pytest.fixture(scope="module")
-def diff_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    ws = new_workspace(tmp_path_factory.mktemp("diff"))
+def diff_ws(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[Workspace]:
+    ws = new_workspace(tmp_path_factory.mktemp("diff"), databases.new())
     yield ws
     ws.close()
 
@@ -170,8 +169,8 @@ def test_diff_identity_sum_and_transpose(diff_ws: Workspace, case: dict) -> None
 
 
 @pytest.fixture(scope="module")
-def carry_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    ws = new_workspace(tmp_path_factory.mktemp("carry"))
+def carry_ws(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[Workspace]:
+    ws = new_workspace(tmp_path_factory.mktemp("carry"), databases.new())
     yield ws
     ws.close()
 
@@ -292,9 +291,9 @@ HISTORY_K = {"m@1": 3, "m@2": 2}
 
 
 @pytest.fixture(scope="module")
-def history_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def history_base(tmp_path_factory: pytest.TempPathFactory, databases) -> Path:
     """A workspace with two versions of lens m (3 and 2 segments) and the strategies."""
-    ws = new_workspace(tmp_path_factory.mktemp("history-base"))
+    ws = new_workspace(tmp_path_factory.mktemp("history-base"), databases.new())
     data = ingest(ws, blobs(np.random.default_rng(3), [9, 7, 5], "C"), "people")
     ws.segment(data, "m", "three blobs", k=3, features=["x", "y"])
     ws.segment(data, "m", "x only", k=2, features=["x"])
@@ -372,10 +371,9 @@ def apply_op(ws: Workspace, op: tuple) -> tuple[bool, int]:
 @given(ops=SEQUENCES)
 @settings(max_examples=15, deadline=None)
 def test_history_is_never_updated_in_place(
-    history_base: Path, tmp_path_factory: pytest.TempPathFactory, ops: list[tuple]
+    history_base: Path, tmp_path_factory: pytest.TempPathFactory, databases, ops: list[tuple]
 ) -> None:
-    root = tmp_path_factory.mktemp("history")
-    shutil.copytree(history_base, root, dirs_exist_ok=True)
+    root = databases.copy_workspace(history_base, tmp_path_factory.mktemp("history"))
     ws = Workspace.open(root, author="tester")
     try:
         snapshots = [snapshot(ws)]

@@ -1,10 +1,10 @@
-"""Schema migrations: an old workspace opens in the current code, migrations are atomic and
-run once, and history tables refuse UPDATE and DELETE."""
+"""Schema migrations, on SQLite and on PostgreSQL: an old workspace opens in the current code,
+migrations are fixed steps that are atomic and run once, and every history table refuses
+UPDATE and DELETE at the database itself."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from segtrail.services.workspace import Workspace
 from segtrail.store import schema
 
 TreeHash = Callable[[Path], dict]
+HISTORY_TABLES = sorted(t.name for m in schema.MIGRATIONS for t in m.tables)
 
 
 def _tables(ws: Workspace) -> set[str]:
@@ -27,17 +28,50 @@ def _tables_of(versions: range) -> set[str]:
     return {t.name for m in schema.MIGRATIONS if m.version in versions for t in m.tables}
 
 
+def _triggers(ws: Workspace) -> set[str]:
+    with ws.meta.read() as connection:
+        if connection.dialect.name == "sqlite":
+            query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+        return set(connection.execute(text(query)).scalars())
+
+
+def _count(ws: Workspace, table: str) -> int:
+    with ws.meta.read() as connection:
+        return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
 @pytest.fixture
-def old_workspace(tmp_path: Path) -> Path:
-    """A workspace made with schema 1 only, holding one dataset."""
+def old_workspace(tmp_path: Path, database_url: str | None) -> Path:
+    """A workspace made with schema 1 only (on the backend under test), holding one dataset."""
     root = tmp_path / "old"
     source = tmp_path / "people.csv"
     source.write_text("id,age,region\n00123,30,north\n7,41,south\n8,,south\n")
-    with Workspace.init(root, schema_version=1, author="old-release") as ws:
+    with Workspace.init(
+        root, schema_version=1, author="old-release", database_url=database_url
+    ) as ws:
         assert ws.meta.schema_version() == 1
         assert _tables(ws) == {"schema_migrations", *_tables_of(range(1, 2))}
         ws.ingest(source, "id")
     return root
+
+
+def test_migrations_are_numbered_from_one_without_gaps() -> None:
+    assert [m.version for m in schema.MIGRATIONS] == list(range(1, schema.LATEST + 1))
+
+
+def test_steps_never_use_todays_tables() -> None:
+    """A step's tables are its own frozen copies (same columns as today's for the steps so far),
+    so altering a module-level table later cannot change what an old step creates."""
+    for migration in schema.MIGRATIONS:
+        for frozen in migration.tables:
+            today = schema.metadata.tables[frozen.name]
+            assert frozen is not today
+            assert frozen.metadata is not schema.metadata
+            assert [(c.name, str(c.type)) for c in frozen.columns] == [
+                (c.name, str(c.type)) for c in today.columns
+            ]
 
 
 def test_old_workspace_is_migrated_and_still_reads(
@@ -57,6 +91,9 @@ def test_old_workspace_is_migrated_and_still_reads(
         frame = ws.dataset_frame("people@1")
         assert sorted(frame["id"]) == ["00123", "7", "8"]
         assert ws.fsck()["clean"]
+        # the migrated workspace takes new history in the new tables
+        ws.strategy_add("welcome", "Hello", ["email"])
+        assert [s["name"] for s in ws.strategies()] == ["welcome"]
     after_first_open = tree_hash(old_workspace)
 
     with Workspace.open(old_workspace) as ws:  # nothing left to migrate: nothing written
@@ -76,13 +113,15 @@ def test_failed_migration_rolls_back_entirely(
     """A migration that fails after creating its tables leaves no table behind, so the
     next open can apply it again (rather than failing on 'table already exists')."""
 
-    def explode(connection) -> None:
-        raise RuntimeError("power cut")
+    def broken(step: schema.Migration) -> schema.Migration:
+        def apply(connection) -> None:
+            step.apply(connection)  # the real DDL runs...
+            raise RuntimeError("power cut")  # ...and then the power goes
 
-    broken = tuple(
-        dataclasses.replace(m, extra=explode) if m.version == 2 else m for m in schema.MIGRATIONS
-    )
-    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+        return schema.Migration(step.version, step.name, apply, step.tables)
+
+    steps = tuple(broken(m) if m.version == 2 else m for m in schema.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", steps)
     with pytest.raises(RuntimeError, match="power cut"):
         Workspace.open(old_workspace)
     monkeypatch.undo()
@@ -106,29 +145,79 @@ def test_newer_workspace_is_refused(old_workspace: Path) -> None:
         Workspace.open(old_workspace)
 
 
-@pytest.mark.parametrize("table", ["events", "objects", "datasets"])
-def test_history_tables_are_append_only(old_workspace: Path, table: str) -> None:
-    with Workspace.open(old_workspace) as ws:
-        column = schema.metadata.tables[table].columns.keys()[1]
-        with ws.meta.read() as connection:
-            count = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
-        assert count > 0  # triggers fire per row: the table must hold one
-        for statement in (f"UPDATE {table} SET {column} = {column}", f"DELETE FROM {table}"):
-            with (
-                pytest.raises(DBAPIError, match="append-only"),
-                ws.meta.engine.begin() as connection,
-            ):
-                connection.execute(text(statement))
-        with ws.meta.read() as connection:
-            assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == count
+def test_postgresql_workspace_before_step_5_gets_its_guard(
+    tmp_path: Path, backend: str, database_url: str | None
+) -> None:
+    """Releases up to schema 4 guarded history on SQLite only; opening such a PostgreSQL
+    workspace installs the triggers (step 5), and from then on the database refuses a DELETE."""
+    if backend != "postgresql":
+        pytest.skip("SQLite workspaces had their triggers from step 1")
+    root = tmp_path / "schema4"
+    with Workspace.init(root, schema_version=4, database_url=database_url) as ws:
+        assert not _triggers(ws)
+    with Workspace.open(root) as ws:
+        assert ws.meta.schema_version() == schema.LATEST
+        assert _count(ws, "events") > 0
+        with pytest.raises(DBAPIError, match="append-only"), ws.meta.engine.begin() as connection:
+            connection.execute(text("DELETE FROM events"))
 
 
-def test_every_history_table_has_triggers(old_workspace: Path) -> None:
-    with Workspace.open(old_workspace) as ws, ws.meta.read() as connection:
-        triggers = set(
-            connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
-            .scalars()
-            .all()
-        )
-    for name in _tables_of(range(1, schema.LATEST + 1)):
+# --- append-only at the database ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[Workspace]:
+    """A workspace with at least one row in every history table (on the backend under test)."""
+    folder = tmp_path_factory.mktemp("full")
+    rows = "".join(f"C{i:03d},{i % 2 * 10 + i % 5},{i % 7}\n" for i in range(60))
+    (folder / "customers.csv").write_text("customer_id,x,y\n" + rows)
+    arm = ["control", "treatment", "treatment"]
+    campaign = "".join(f"C{i:03d},{arm[i % 3]},{i % 2}\n" for i in range(60))
+    (folder / "campaign.csv").write_text("customer_id,group,responded\n" + campaign)
+    ws = Workspace.init(folder / "ws", author="tester", database_url=databases.new())
+    ws.ingest(folder / "customers.csv", "customer_id")
+    ref = ws.segment("customers", "marketing", "two groups on x", k=2, features=["x", "y"])[
+        "version"
+    ]
+    ws.name(ref, 0, "Low x")
+    ws.tag(ref, 1, "fit", "poor")
+    ws.adopt(ref)
+    ws.strategy_add("spring", "Spring offer", ["email"])
+    ws.plan_map("spring", ref, "all")
+    ws.campaign_import(folder / "campaign.csv", "spring-wave", "spring")
+    ws.export(ref, folder / "export.csv")
+    ws.lookalike("customers", folder / "audience.csv", seed=f"{ref}:0", size=10)
+    ws.holdout_create(0.1, seed=1)
+    ws.campaign_design("designed", "spring", out=folder / "design.csv")
+    import sqlite3
+
+    with sqlite3.connect(folder / "source.db") as source:
+        source.execute("CREATE TABLE people (id TEXT, x REAL)")
+        source.executemany("INSERT INTO people VALUES (?, ?)", [(f"P{i}", i) for i in range(9)])
+    ws.ingest_sql("SELECT * FROM people", f"sqlite:///{folder / 'source.db'}", "id", "people")
+    yield ws
+    ws.close()
+
+
+def test_every_history_table_is_filled(full: Workspace) -> None:
+    """The append-only tests below need a row in each table: triggers fire per row."""
+    assert {t: _count(full, t) for t in HISTORY_TABLES if _count(full, t) == 0} == {}
+
+
+@pytest.mark.parametrize("table", HISTORY_TABLES)
+def test_history_tables_refuse_update_and_delete(full: Workspace, table: str) -> None:
+    count = _count(full, table)
+    column = schema.metadata.tables[table].columns.keys()[1]
+    statements = [f"UPDATE {table} SET {column} = {column}", f"DELETE FROM {table}"]
+    if full.meta.engine.dialect.name == "postgresql":
+        statements.append(f"TRUNCATE {table} CASCADE")  # would skip the row triggers
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="append-only"), full.meta.engine.begin() as connection:
+            connection.execute(text(statement))
+    assert _count(full, table) == count
+
+
+def test_every_history_table_has_triggers(full: Workspace) -> None:
+    triggers = _triggers(full)
+    for name in HISTORY_TABLES:
         assert {f"{name}_no_update", f"{name}_no_delete"} <= triggers, name

@@ -28,10 +28,15 @@ def main() -> None:
     # the command then refuses with its own one-line error, or handles; those warning lines
     # would come first and bury it.
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    failed = True
     try:
         _run()
+        failed = False
+    except SystemExit as e:
+        failed = e.code not in (0, None)
+        raise
     finally:
-        close_workspaces()
+        close_workspaces(failed=failed)
 
 
 def _run() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -107,9 +108,17 @@ def open_workspace():
 opened: list = []  # workspaces this command opened, closed by `close_workspaces`
 
 
-def close_workspaces() -> None:
+def close_workspaces(*, failed: bool = False) -> None:
+    """Close what the command opened. After a failed command, first remove the objects it
+    wrote that no record references, so failures leave no orphans (best effort; `fsck
+    --prune` catches the rest)."""
     while opened:
-        opened.pop().close()
+        ws = opened.pop()
+        if failed:
+            # Never hide the command's own error behind the clean-up's.
+            with contextlib.suppress(Exception):
+                ws.discard_unrecorded()
+        ws.close()
 
 
 def _finite(data: Any) -> Any:

@@ -22,22 +22,50 @@ def init(
         "default: SQLite inside .segtrail/.",
         show_default=False,
     ),
+    objects_url: str = typer.Option(
+        None,
+        "--objects",
+        help="Where data objects live: a folder, or an fsspec URL such as "
+        "file:///mnt/team/objects or s3://bucket/prefix (install the matching fsspec "
+        "backend, e.g. s3fs); default: .segtrail/objects.",
+        show_default=False,
+    ),
 ) -> None:
     """Create a workspace (DIR/.segtrail/) that will hold one history."""
     from segtrail.services.workspace import Workspace
 
-    ws = Workspace.init(directory, database_url=database_url, author=options.author)
+    ws = Workspace.init(
+        directory, database_url=database_url, objects_url=objects_url, author=options.author
+    )
     console.print(f"Initialized empty segtrail workspace in {ws.dir}")
     console.print("Next: segtrail ingest customers.csv --id customer_id")
 
 
 @app.command()
-def fsck(json_output: bool = JSON_OPTION) -> None:
+def fsck(
+    prune: bool = typer.Option(
+        False,
+        "--prune",
+        help="Remove objects no record references and unfinished temporary files "
+        "(left by failed or interrupted commands) older than the grace period.",
+    ),
+    grace_hours: float = typer.Option(
+        24.0,
+        "--grace-hours",
+        help="With --prune: keep anything younger than this many hours "
+        "(it may belong to a command still running).",
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
     """Re-hash every object and check every reference. Exit 2 when something is wrong."""
-    result = open_workspace().fsck()
+    result = open_workspace().fsck(prune=prune, grace_hours=grace_hours)
     if json_output:
         print_json(result)
     else:
+        for digest in result["removed"]["objects"]:
+            console.print(f"removed: object {digest[:12]} (unreferenced)")
+        for name in result["removed"]["temporaries"]:
+            console.print(f"removed: temporary file {name}")
         for problem in result["problems"]:
             console.print(f"problem: {problem}")
         for note in result["notes"]:

@@ -29,7 +29,7 @@ from segtrail.atomic import atomic_write
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.features import transform_features
 from segtrail.engine.profiles import format_number, format_percent
-from segtrail.errors import SegtrailError
+from segtrail.errors import Damaged, SegtrailError
 from segtrail.services.campaigns import campaign_rows
 from segtrail.services.campaigns import report as campaign_report
 from segtrail.services.datasets import resolve_dataset
@@ -280,6 +280,8 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
             try:
                 # a plain dict: the page adds the name of the campaign's figure to it
                 out.append(campaign_report(ws, row["name"], by=ref).to_dict())
+            except Damaged:  # a damaged workspace stops the command; it is no note
+                raise
             except SegtrailError as e:
                 out.append({"campaign": row["name"], "strategy": row["strategy"], "error": str(e)})
         # designed and not imported yet: the design alone, so the plan shows what is coming

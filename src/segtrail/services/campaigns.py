@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segtrail.engine.responses import GROUPS, segment_responses
-from segtrail.errors import Conflict, InputError, NotFound, SegtrailError
+from segtrail.errors import Conflict, Damaged, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset, resolve_dataset
 from segtrail.services.designs import (
@@ -329,6 +329,8 @@ def campaigns_for_strategy(ws: Workspace, strategy: str) -> list[dict]:
     for r in campaign_rows(ws, strategy=strategy):
         try:
             out.append(report(ws, r["name"]))
+        except Damaged:  # a damaged workspace stops the command; it is no note
+            raise
         except SegtrailError as e:
             out.append({"campaign": r["name"], "error": str(e)})
     return out

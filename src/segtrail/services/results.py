@@ -441,6 +441,10 @@ class FsckReport(Result):
     notes: list[str]
     objects: int
     clean: bool
+    # With --prune: {"objects": [digests], "temporaries": [names]} removed; else both empty.
+    removed: dict[str, list[str]] = field(
+        default_factory=lambda: {"objects": [], "temporaries": []}
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from segtrail.errors import Damaged, InvalidInput, NotAWorkspace, SegtrailError
 from segtrail.store import schema
 from segtrail.store.metadata import MetadataStore, check_database_url
-from segtrail.store.objects import ObjectStore
+from segtrail.store.objects import check_objects_url, open_object_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,7 +105,10 @@ class Workspace:
         config = json.loads((self.dir / CONFIG).read_text())
         url = os.environ.get("SEGTRAIL_DATABASE_URL") or config.get("database_url")
         self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
-        self.objects = ObjectStore(self.dir / "objects")
+        # Objects live in .segtrail/objects unless `init --objects URL` chose shared storage.
+        self.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        # Names a damaged object's kind in its error message.
+        self.objects.describe = self.meta.objects.kind
         self.author = resolve_author(author)
 
     # --- opening ---------------------------------------------------------------------
@@ -116,9 +119,14 @@ class Workspace:
         path: str | Path = ".",
         *,
         database_url: str | None = None,
+        objects_url: str | None = None,
         author: str | None = None,
         schema_version: int = schema.LATEST,
     ) -> Workspace:
+        """Create a workspace in `path`. `database_url`: where the metadata lives (default:
+        SQLite inside .segtrail/); `objects_url`: where data objects live (default:
+        .segtrail/objects; a folder, or an fsspec URL such as `file:///mnt/team/objects`
+        or `s3://bucket/prefix`)."""
         root = Path(path).resolve()
         if (root / DIRNAME).exists():
             raise SegtrailError(f"{root} is already a segtrail workspace")
@@ -126,9 +134,13 @@ class Workspace:
             raise SegtrailError(f"{root} exists and is not a folder")
         if database_url:
             check_database_url(database_url)
-        (root / DIRNAME / "objects").mkdir(parents=True)
+        if objects_url:
+            objects_url = check_objects_url(objects_url)
+        (root / DIRNAME).mkdir(parents=True)
         try:
-            config = {"format": 1, "database_url": database_url}
+            if not objects_url:
+                (root / DIRNAME / "objects").mkdir()
+            config = {"format": 1, "database_url": database_url, "objects_url": objects_url}
             (root / DIRNAME / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
             workspace = cls(root, author)
             workspace.meta.migrate(schema_version)
@@ -175,9 +187,9 @@ class Workspace:
         elif self.meta.schema_version() == 0:
             lost = "the metadata database holds no segtrail history (empty, or not segtrail's)"
         if lost:
-            objects = sum(1 for _ in self.objects.walk())
+            objects = len(self.objects.listing()[0])
             raise Damaged(
-                f"{lost}, while {objects:,} data object(s) remain in {self.dir / 'objects'}: "
+                f"{lost}, while {objects:,} data object(s) remain in {self.objects.url}: "
                 "restore the database from a backup (only `segtrail init` makes a new one)"
             )
 
@@ -187,8 +199,12 @@ class Workspace:
     def __enter__(self) -> Workspace:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is not None:  # a failed action leaves no orphan objects behind
+                self.discard_unrecorded()
+        finally:
+            self.close()
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -258,11 +274,20 @@ class Workspace:
 
         return load_frame(self, resolve_dataset(self, ref))
 
-    def fsck(self) -> FsckReport:
-        """Re-hash every object and check every reference; `clean` is False on problems."""
+    def fsck(self, *, prune: bool = False, grace_hours: float = 24.0) -> FsckReport:
+        """Re-hash every object and check every reference; `clean` is False on problems.
+        With `prune`, first remove unreferenced objects and stray temporaries older than
+        `grace_hours` (younger ones may belong to a command still running)."""
         from segtrail.services.fsck import fsck
 
-        return fsck(self)
+        return fsck(self, prune=prune, grace_hours=grace_hours)
+
+    def discard_unrecorded(self) -> list[str]:
+        """Remove the objects this session wrote that no record references (after a
+        failed command). Returns their digests."""
+        from segtrail.services.fsck import discard_unrecorded
+
+        return discard_unrecorded(self)
 
     def events(self, limit: int | None = None) -> list[Event]:
         """The event log, newest first: who did what, when."""

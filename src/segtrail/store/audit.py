@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
@@ -20,6 +21,7 @@ OBJECT_REFERENCES = tuple(
     for column in table.columns
     if any(fk.target_fullname == "objects.hash" for fk in column.foreign_keys)
 )
+IN_CHUNK = 500  # digests per IN (...) list: under every database's parameter limit
 
 
 class Events:
@@ -86,3 +88,28 @@ class ObjectRegistry:
 
     def referenced(self, digest: str) -> bool:
         return any(d == digest for _where, d in self.references())
+
+    def in_use(self, digests: Iterable[str]) -> set[str]:
+        """Which of `digests` a record uses (registered, or pointed at), read afresh: what
+        prune and a failed command's take-back ask just before removing anything."""
+        wanted = sorted(set(digests))
+        version = self.db.schema_version()
+        if version < 1 or not wanted:
+            return set()
+        present = {t.name for m in schema.MIGRATIONS if m.version <= version for t in m.tables}
+        columns = [(schema.objects, "hash")] + [
+            (table, column) for table, column in OBJECT_REFERENCES if table.name in present
+        ]
+        found: set[str] = set()
+        with self.db.read() as connection:
+            for table, column in columns:
+                for start in range(0, len(wanted), IN_CHUNK):
+                    chunk = wanted[start : start + IN_CHUNK]
+                    query = select(table.c[column]).where(table.c[column].in_(chunk))
+                    found.update(connection.execute(query).scalars())
+        return found
+
+    def kind(self, digest: str) -> str | None:
+        """What an object is ("dataset", "assignments", ...), if registered."""
+        rows = self.db.fetch(select(schema.objects.c.kind).where(schema.objects.c.hash == digest))
+        return rows[0]["kind"] if rows else None

@@ -91,11 +91,14 @@ def _is_busy(error: DBAPIError) -> bool:
 
 
 def _is_retryable(error: DBAPIError) -> bool:
-    """Errors after which running the whole transaction again can succeed."""
-    if isinstance(error, IntegrityError):
-        return True  # a unique key taken by a concurrent writer: re-read and re-decide
+    """Errors after which running the whole transaction again can succeed: a unique key
+    taken by a concurrent writer (re-read and re-decide), a PostgreSQL serialization
+    failure or deadlock. Not a refused trigger, a foreign key or a NOT NULL: those would
+    fail the same way again."""
     code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return code in ("40001", "40P01")  # PostgreSQL serialization failure, deadlock
+    if code in ("23505", "40001", "40P01"):
+        return True
+    return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(error.orig)
 
 
 def _damaged(error: DBAPIError) -> bool:
@@ -168,7 +171,7 @@ class MetadataStore:
         applied = []
         with self._errors(), self._writer.begin() as connection:
             if current == 0:
-                schema.schema_migrations.create(connection, checkfirst=True)
+                schema.create_migrations_table(connection)
         for migration in schema.MIGRATIONS:
             if current < migration.version <= target:
                 with self._errors(), self._writer.begin() as connection:
@@ -231,8 +234,24 @@ class MetadataStore:
             raise
 
     def _raise_damaged(self, error: DBAPIError) -> None:
-        if "disk is full" in str(error.orig).lower():
+        """Turn what is not a bug into one line: a full disk, a value longer than its
+        column (PostgreSQL enforces VARCHAR lengths), an unreachable server, a damaged
+        database file."""
+        text = str(error.orig).lower()
+        if "disk is full" in text:
             raise SegtrailError("the disk is full; nothing was recorded") from None
+        if "value too long" in text:
+            raise InvalidInput(
+                f"a value is too long to record: {str(error.orig).splitlines()[0]}"
+            ) from None
+        if (
+            "connection" in text
+            and isinstance(error, OperationalError)
+            and self.dialect != "sqlite"
+        ):
+            raise SegtrailError(
+                f"cannot reach the metadata database: {str(error.orig).splitlines()[0]}"
+            ) from None
         if _damaged(error):
             first = str(error.orig).splitlines()[0] if str(error.orig) else type(error).__name__
             raise Damaged(

@@ -1,17 +1,20 @@
 """Metadata tables (SQLAlchemy Core) and the versioned migrations that create them.
 
 Every table is append-only in normal use: a rename, a status change or a plan change is a
-new row, and the current view is derived by taking the latest row. On SQLite, triggers
-refuse UPDATE and DELETE outright, so a bug cannot rewrite history either.
+new row, and the current view is derived by taking the latest row. Triggers refuse UPDATE and
+DELETE outright (on SQLite and on PostgreSQL), so a bug cannot rewrite history either.
 
-Migrations are numbered and applied in order; each names the tables it creates (or runs
-explicit DDL). A workspace records every applied migration in `schema_migrations`.
+The module-level tables describe today's schema and are what queries use. Migrations are
+numbered, fixed steps applied in order (see "migrations" below): a step never reads the
+module-level tables, so a workspace made by any older release migrates the same way. A
+workspace records every applied migration in `schema_migrations`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -220,7 +223,7 @@ exports = Table(
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
 
-# --- schema 5: campaign designs and the global holdout -------------------------------------
+# --- schema 6: campaign designs and the global holdout -------------------------------------
 
 # A workspace-wide holdout is a rule (share and seed of a hash of each customer id), so it
 # holds for customers imported later too; the latest row is the current holdout.
@@ -230,7 +233,7 @@ holdouts = Table(
     Column("id", Integer, primary_key=True),
     Column("share", Float, nullable=False),
     Column("seed", BigInteger, nullable=False),
-    Column("method", String(60), nullable=False),  # how membership is computed from the id
+    Column("method", Text, nullable=False),  # how membership is computed from the id
     Column("summary", Text, nullable=False),  # JSON: members per dataset when created
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
@@ -255,7 +258,7 @@ campaign_designs = Table(
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
 
-# --- schema 6: dataset lineage -------------------------------------------------------------
+# --- schema 7: dataset lineage -------------------------------------------------------------
 
 # Where a dataset came from when a file name does not say it all: the customer dataset
 # derived from a transactions dataset (the spec and as-of time that derived it), or a SQL
@@ -271,46 +274,428 @@ dataset_lineage = Table(
 )
 
 
+# --- migrations ----------------------------------------------------------------------------
+#
+# Each migration is a fixed step: the tables it creates are frozen copies declared inside its
+# own function, with the columns they had when that step was released, never the module-level
+# tables above (those describe today's schema, for queries, and will change). A later step
+# that alters a table adds its own DDL; it cannot clash with an earlier step that would
+# otherwise create the table as it looks today. Foreign keys to tables of earlier steps point
+# at stubs (name and key column only) that are never created.
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
     name: str
-    tables: tuple[Table, ...] = ()
-    extra: Callable[[Connection], None] | None = None
+    apply: Callable[[Connection], None]  # the step's fixed DDL, run in one transaction
+    tables: tuple[Table, ...] = ()  # frozen copies of the tables the step creates
 
 
-def _append_only_triggers(connection: Connection, tables: tuple[Table, ...]) -> None:
+def _stub(frozen: MetaData, name: str, key: str, key_type: Any) -> Table:
+    """A table of an earlier step, as far as a foreign key needs it; never created here."""
+    return Table(name, frozen, Column(key, key_type, primary_key=True))
+
+
+def _schema_migrations_table(frozen: MetaData) -> Table:
+    return Table(
+        "schema_migrations",
+        frozen,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(100), nullable=False),
+        Column("applied_at", String(40), nullable=False),
+    )
+
+
+def create_migrations_table(connection: Connection) -> None:
+    """Step 0: the table that records applied migrations (frozen, like every step)."""
+    _schema_migrations_table(MetaData()).create(connection, checkfirst=True)
+
+
+# --- append-only guards --------------------------------------------------------------------
+
+_PG_GUARD_FUNCTION = """
+CREATE OR REPLACE FUNCTION segtrail_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        MESSAGE = TG_TABLE_NAME || ' is append-only',
+        ERRCODE = 'restrict_violation';
+END
+$$
+"""
+
+
+def _sqlite_append_only(connection: Connection, names: tuple[str, ...]) -> None:
     if connection.dialect.name != "sqlite":
         return
-    for table in tables:
+    for name in names:
         for verb in ("UPDATE", "DELETE"):
             connection.execute(
                 text(
-                    f"CREATE TRIGGER {table.name}_no_{verb.lower()} BEFORE {verb} ON {table.name} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table.name} is append-only'); END"
+                    f"CREATE TRIGGER {name}_no_{verb.lower()} BEFORE {verb} ON {name} "
+                    f"BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END"
                 )
             )
 
 
+def _postgresql_append_only(connection: Connection, names: tuple[str, ...]) -> None:
+    """Row triggers refuse UPDATE and DELETE (as on SQLite, they fire only when a row is
+    hit); a statement trigger refuses TRUNCATE, which would skip the row triggers."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(text(_PG_GUARD_FUNCTION))
+    for name in names:
+        for verb in ("UPDATE", "DELETE"):
+            connection.execute(
+                text(
+                    f"CREATE TRIGGER {name}_no_{verb.lower()} BEFORE {verb} ON {name} "
+                    "FOR EACH ROW EXECUTE FUNCTION segtrail_append_only()"
+                )
+            )
+        connection.execute(
+            text(
+                f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION segtrail_append_only()"
+            )
+        )
+
+
+def append_only(connection: Connection, names: tuple[str, ...]) -> None:
+    """Guard new history tables on whichever database this is: for steps after 5."""
+    _sqlite_append_only(connection, names)
+    _postgresql_append_only(connection, names)
+
+
+def _create(connection: Connection, tables: tuple[Table, ...]) -> None:
+    for table in tables:
+        table.create(connection)
+
+
+# --- the steps -----------------------------------------------------------------------------
+# Steps 1-4 are exactly what releases up to schema 4 did: create the tables, and guard them
+# with triggers on SQLite only (those releases had no PostgreSQL guard). Step 5 adds the
+# PostgreSQL guard for every table of steps 1-4, so a PostgreSQL workspace made by an older
+# release gets it by migrating, and a new one gets it the same way; from step 5 on, a step
+# that creates a history table guards it on both databases in the same step (`append_only`).
+
+
+def _step_1() -> Migration:
+    frozen = MetaData()
+    events_v1 = Table(
+        "events",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("at", String(40), nullable=False),
+        Column("author", String(200), nullable=False),
+        Column("action", String(60), nullable=False),
+        Column("subject", String(300), nullable=False),
+        Column("details", Text, nullable=False),
+    )
+    objects_v1 = Table(
+        "objects",
+        frozen,
+        Column("hash", String(64), primary_key=True),
+        Column("kind", String(40), nullable=False),
+        Column("bytes", Integer, nullable=False),
+        Column("created_at", String(40), nullable=False),
+    )
+    datasets_v1 = Table(
+        "datasets",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
+        Column("id_column", String(300), nullable=False),
+        Column("source", Text, nullable=False),
+        Column("source_bytes", Integer, nullable=False),
+        Column("source_format", String(20), nullable=False),
+        Column("rows", Integer, nullable=False),
+        Column("columns", Text, nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+        UniqueConstraint("name", "version"),
+    )
+    tables = (events_v1, objects_v1, datasets_v1)
+
+    def apply(connection: Connection) -> None:
+        _create(connection, tables)
+        _sqlite_append_only(connection, tuple(t.name for t in tables))
+
+    return Migration(1, "workspace, events, objects, datasets", apply, tables)
+
+
+def _step_2() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "events", "id", Integer)
+    _stub(frozen, "objects", "hash", String(64))
+    _stub(frozen, "datasets", "id", Integer)
+    segmentations_v2 = Table(
+        "segmentations",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("lens", String(200), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("parent_id", Integer, ForeignKey("segmentations.id")),
+        Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+        Column("hypothesis", Text, nullable=False),
+        Column("algorithm", String(60), nullable=False),
+        Column("params", Text, nullable=False),
+        Column("feature_spec", Text, nullable=False),
+        Column("seed", Integer, nullable=False),
+        Column("k", Integer, nullable=False),
+        Column("metrics", Text, nullable=False),
+        Column("profiles", Text, nullable=False),
+        Column("assignments_hash", String(64), ForeignKey("objects.hash"), nullable=False),
+        Column("state_hash", String(64), ForeignKey("objects.hash"), nullable=False),
+        Column("segtrail_version", String(40), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+        UniqueConstraint("lens", "version"),
+    )
+    segment_labels_v2 = Table(
+        "segment_labels",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("segmentation_id", Integer, ForeignKey("segmentations.id"), nullable=False),
+        Column("segment", Integer, nullable=False),
+        Column("name", String(300), nullable=False),
+        Column("description", Text),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    segment_tags_v2 = Table(
+        "segment_tags",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("segmentation_id", Integer, ForeignKey("segmentations.id"), nullable=False),
+        Column("segment", Integer, nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("value", String(500)),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    segmentation_status_v2 = Table(
+        "segmentation_status",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("segmentation_id", Integer, ForeignKey("segmentations.id"), nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    tables = (segmentations_v2, segment_labels_v2, segment_tags_v2, segmentation_status_v2)
+
+    def apply(connection: Connection) -> None:
+        _create(connection, tables)
+        _sqlite_append_only(connection, tuple(t.name for t in tables))
+
+    return Migration(2, "segmentations and segment labels", apply, tables)
+
+
+def _step_3() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "events", "id", Integer)
+    _stub(frozen, "segmentations", "id", Integer)
+    strategies_v3 = Table(
+        "strategies",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("revision", Integer, nullable=False),
+        Column("message", Text, nullable=False),
+        Column("channels", Text, nullable=False),
+        Column("offer", Text),
+        Column("owner", String(200)),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+        UniqueConstraint("name", "revision"),
+    )
+    plan_states_v3 = Table(
+        "plan_states",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("segmentation_id", Integer, ForeignKey("segmentations.id"), nullable=False),
+        Column("revision", Integer, nullable=False),
+        Column("previous_id", Integer, ForeignKey("plan_states.id")),
+        Column("carried_from_id", Integer, ForeignKey("plan_states.id")),
+        Column("change", Text, nullable=False),
+        Column("diff", Text),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+        UniqueConstraint("segmentation_id", "revision"),
+    )
+    plan_entries_v3 = Table(
+        "plan_entries",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("plan_state_id", Integer, ForeignKey("plan_states.id"), nullable=False),
+        Column("strategy", String(200), nullable=False),
+        Column("segments", Text, nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("rationale", Text),
+        Column("carry", Text),
+    )
+    tables = (strategies_v3, plan_states_v3, plan_entries_v3)
+
+    def apply(connection: Connection) -> None:
+        _create(connection, tables)
+        _sqlite_append_only(connection, tuple(t.name for t in tables))
+
+    return Migration(3, "strategies and plans", apply, tables)
+
+
+def _step_4() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "events", "id", Integer)
+    _stub(frozen, "objects", "hash", String(64))
+    _stub(frozen, "datasets", "id", Integer)
+    audiences_v4 = Table(
+        "audiences",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("kind", String(40), nullable=False),
+        Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+        Column("seed", Text, nullable=False),
+        Column("method", String(40), nullable=False),
+        Column("params", Text, nullable=False),
+        Column("quality", Text, nullable=False),
+        Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    campaigns_v4 = Table(
+        "campaigns",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("strategy", String(200), nullable=False),
+        Column("source", Text, nullable=False),
+        Column("rows", Integer, nullable=False),
+        Column("unknown_customers", Integer, nullable=False),
+        Column("summary", Text, nullable=False),
+        Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    exports_v4 = Table(
+        "exports",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("target", String(300), nullable=False),
+        Column("format", String(20), nullable=False),
+        Column("path", Text, nullable=False),
+        Column("rows", Integer, nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("provenance", Text, nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    tables = (audiences_v4, campaigns_v4, exports_v4)
+
+    def apply(connection: Connection) -> None:
+        _create(connection, tables)
+        _sqlite_append_only(connection, tuple(t.name for t in tables))
+
+    return Migration(4, "audiences, campaigns and exports", apply, tables)
+
+
+# Every history table of steps 1-4, by name (fixed: not derived from today's tables).
+_HISTORY_1_TO_4 = (
+    "events",
+    "objects",
+    "datasets",
+    "segmentations",
+    "segment_labels",
+    "segment_tags",
+    "segmentation_status",
+    "strategies",
+    "plan_states",
+    "plan_entries",
+    "audiences",
+    "campaigns",
+    "exports",
+)
+
+
+def _step_5() -> Migration:
+    def apply(connection: Connection) -> None:
+        # SQLite has had these triggers since steps 1-4; this step is recorded there too so
+        # every workspace has the same numbered history.
+        _postgresql_append_only(connection, _HISTORY_1_TO_4)
+
+    return Migration(5, "append-only triggers on PostgreSQL", apply)
+
+
+def _step_6() -> Migration:
+    frozen = MetaData()
+    for name, key, key_type in (
+        ("events", "id", Integer),
+        ("objects", "hash", String(64)),
+        ("segmentations", "id", Integer),
+    ):
+        _stub(frozen, name, key, key_type)
+    holdouts_v6 = Table(
+        "holdouts",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("share", Float, nullable=False),
+        Column("seed", BigInteger, nullable=False),
+        Column("method", Text, nullable=False),
+        Column("summary", Text, nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    designs_v6 = Table(
+        "campaign_designs",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("strategy", String(200), nullable=False),
+        Column("segmentation_id", Integer, ForeignKey("segmentations.id"), nullable=False),
+        Column("groups", Text, nullable=False),
+        Column("control", String(200), nullable=False),
+        Column("seed", BigInteger, nullable=False),
+        Column("params", Text, nullable=False),
+        Column("power", Text, nullable=False),
+        Column("holdout_id", Integer, ForeignKey("holdouts.id")),
+        Column("customers", Integer, nullable=False),
+        Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    tables = (holdouts_v6, designs_v6)
+
+    def apply(connection: Connection) -> None:
+        _create(connection, tables)
+        append_only(connection, tuple(t.name for t in tables))
+
+    return Migration(6, "campaign designs and the global holdout", apply, tables)
+
+
+def _step_7() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "datasets", "id", Integer)
+    lineage_v7 = Table(
+        "dataset_lineage",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False, unique=True),
+        Column("derived_from_id", Integer, ForeignKey("datasets.id")),
+        Column("kind", String(40), nullable=False),
+        Column("spec", Text, nullable=False),
+    )
+
+    def apply(connection: Connection) -> None:
+        _create(connection, (lineage_v7,))
+        append_only(connection, ("dataset_lineage",))
+
+    return Migration(7, "dataset lineage", apply, (lineage_v7,))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "workspace, events, objects, datasets", (events, objects, datasets)),
-    Migration(
-        2,
-        "segmentations and segment labels",
-        (segmentations, segment_labels, segment_tags, segmentation_status),
-    ),
-    Migration(3, "strategies and plans", (strategies, plan_states, plan_entries)),
-    Migration(4, "audiences, campaigns and exports", (audiences, campaigns, exports)),
-    Migration(5, "campaign designs and the global holdout", (holdouts, campaign_designs)),
-    Migration(6, "dataset lineage", (dataset_lineage,)),
+    _step_1(),
+    _step_2(),
+    _step_3(),
+    _step_4(),
+    _step_5(),
+    _step_6(),
+    _step_7(),
 )
 
 LATEST = MIGRATIONS[-1].version
 
 
 def apply_migration(connection: Connection, migration: Migration) -> None:
-    for table in migration.tables:
-        table.create(connection)
-    _append_only_triggers(connection, migration.tables)
-    if migration.extra is not None:
-        migration.extra(connection)
+    """Run one step's fixed DDL (the caller records it, in the same transaction)."""
+    migration.apply(connection)
