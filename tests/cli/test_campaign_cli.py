@@ -388,3 +388,33 @@ def test_why_includes_campaign_results(ready: Path, cli: Runner, tmp_path: Path)
     assert human.code == 0, human.err
     assert "campaign wave (by marketing@1)" in human.out
     assert "helps" in human.out and "hurts" in human.out
+
+
+@pytest.mark.parametrize("width", [60, 100, 160])
+def test_report_fits_the_width_and_says_what_columns_mean(
+    ready: Path, cli: Runner, tmp_path: Path, width: int
+) -> None:
+    """Issue 13 item 6: numbers are never cut, plain headers with a legend, 'p < 0.001'."""
+    with Workspace.open(ready) as ws:
+        _campaign_with_effects(ws, tmp_path / "wave.csv")
+    args = ("campaign", "import", tmp_path / "wave.csv", "--name", "wave", "--strategy", "spring")
+    assert cli(*args).code == 0
+    report = cli("campaign", "report", "wave", "--json").json()
+    human = cli("campaign", "report", "wave", env={"COLUMNS": str(width)})
+    assert human.code == 0, human.err
+    lines = human.out.splitlines()
+    table = lines[1 : next(i for i, x in enumerate(lines) if x.startswith("sent / held back"))]
+    assert all(len(line.rstrip()) <= width for line in table), [len(x) for x in table]
+    assert "…" not in human.out and "e+" not in human.out and "e-0" not in human.out
+    assert "sent / held back:" in human.out and "uplift:" in human.out  # the legend
+    # every count is there whole, whatever was left out to fit
+    for s in [*report["segments"], report["overall"]]:
+        if s["treatment_n"]:
+            assert f"{s['treatment_n']:,}" in human.out
+    if width >= 160:
+        assert "response" in human.out and "left out" not in human.out
+    else:
+        assert "left out to fit the width" in human.out
+    p = report["overall"]["p_value"]
+    if p is not None and p < 0.001:
+        assert "< 0.001" in human.out

@@ -439,6 +439,28 @@ def test_fsck_notes_leftovers_but_stays_clean(populated: Path, cli: Runner) -> N
     assert result.json()["notes"]
 
 
+def test_a_new_name_with_the_same_columns_suggests_the_existing_one(
+    workspace: Path, cli: Runner
+) -> None:
+    """Issue 13 item 5: `ingest customers_v2.csv` made customers_v2@1 without a word."""
+    frame = pd.DataFrame({"id": [1, 2, 3], "age": [30, 40, 50], "city": ["a", "b", "c"]})
+    frame.to_csv(workspace / "customers.csv", index=False)
+    _ingest(cli, workspace / "customers.csv")
+    frame.assign(age=[31, 41, 51]).to_csv(workspace / "customers_v2.csv", index=False)
+    human = _ingest(cli, workspace / "customers_v2.csv")
+    assert "customers_v2@1" in human.out
+    assert "--name customers" in human.err and "same columns" in human.err
+    frame.assign(age=[32, 42, 52]).to_csv(workspace / "customers_v3.csv", index=False)
+    as_json = _ingest(cli, workspace / "customers_v3.csv", "id", "--json").json()
+    assert as_json["same_columns_as"] in ("customers", "customers_v2")
+    # a different shape, or the same name (a new version), says nothing
+    frame.drop(columns="city").to_csv(workspace / "other.csv", index=False)
+    assert "same_columns_as" not in _ingest(cli, workspace / "other.csv", "id", "--json").json()
+    frame.assign(age=[33, 43, 53]).to_csv(workspace / "customers.csv", index=False)
+    again = _ingest(cli, workspace / "customers.csv", "id", "--json").json()
+    assert again["version"] == 2 and "same_columns_as" not in again
+
+
 # --- start-up cost -------------------------------------------------------------------------
 
 NO_PANDAS = """

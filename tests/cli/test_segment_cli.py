@@ -36,7 +36,7 @@ FAST = (
     "3",
     "--quiet",
 )
-EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "confidence"]
+EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "distance_to_centre", "confidence"]
 
 
 @pytest.fixture(scope="module")

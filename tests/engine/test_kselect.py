@@ -113,7 +113,7 @@ def test_result_shape_and_notes_on_a_sample() -> None:
     assert inertia == sorted(inertia, reverse=True)
     assert result["total_inertia"] > inertia[0]
     assert "k sweep fitted on a sample of 3,000 customers" in result["notes"]
-    assert "silhouette computed on a sample of 3,000 customers" in result["notes"]
+    assert "choosing k: each k scored on a sample of 3,000 customers" in result["notes"]
     assert result["sample_size"] == 3000
     assert calls[-1][1] == 1.0
     json.dumps(result)

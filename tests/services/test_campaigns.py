@@ -357,3 +357,38 @@ def test_random_campaigns_add_up_and_match_statsmodels(
         int((~treated_rows).sum()),
         int(frame.loc[~treated_rows, "responded"].sum()),
     )
+
+
+def test_default_is_the_adopted_version_and_unknown_means_not_in_its_dataset(
+    tmp_path: Path, customers: pd.DataFrame
+) -> None:
+    """Issue 13 item 2: a draft built on an older, smaller dataset version is mapped after the
+    adopted one. The report defaults to the adopted version, and "unknown" counts only the
+    campaign customers missing from the dataset the breakdown's version was built on."""
+    plain = customers.drop(columns="planted")
+    old = plain.iloc[:800]  # customers@1 lacks the newer customers
+    old.to_csv(tmp_path / "customers.csv", index=False)
+    ws = Workspace.init(tmp_path / "ws", author="tester")
+    ws.ingest(tmp_path / "customers.csv", "customer_id")
+    plain.to_csv(tmp_path / "customers.csv", index=False)
+    ws.ingest(tmp_path / "customers.csv", "customer_id", name="customers")
+    ws.segment("customers@2", "marketing", "four groups", k=4, features=["x"])
+    ws.adopt("marketing@1")
+    ws.segment("customers@1", "marketing", "a draft on the old file", k=3, features=["x"])
+    ws.strategy_add("spring", "Spring offer", ["email"])
+    ws.plan_map("spring", "marketing@1", "all")
+    ws.plan_map("spring", "marketing@2", "all")  # the draft, mapped most recently
+    frame = planned_campaign(customers)
+    path = tmp_path / "wave.csv"
+    frame.to_csv(path, index=False)
+    imported = ws.campaign_import(path, "wave", "spring")
+    assert imported["checked_against"] == "marketing@1"
+    assert imported["unknown_customers"] == len(UNKNOWN)
+    report = ws.campaign_report("wave")
+    assert report["by"] == "marketing@1"
+    assert report["unknown_customers"] == len(UNKNOWN)
+    not_in_old = int((~frame["customer_id"].isin(set(old["customer_id"]))).sum())
+    assert not_in_old > len(UNKNOWN)  # the draft's dataset really misses some of them
+    by_draft = ws.campaign_report("wave", by="marketing@2")
+    assert by_draft["unknown_customers"] == not_in_old
+    ws.close()

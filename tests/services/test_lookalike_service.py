@@ -463,3 +463,53 @@ def test_audience_names_are_unique(
     assert result.code == 3 and "twice" in result.err and "already exists" in result.err
     assert tree_hash(sample.root) == before
     assert not (tmp_path / "b.csv").exists()
+
+
+def test_several_segments_and_a_strategy_export_in_one_go(
+    cli: Runner, sample: Sample, tmp_path: Path
+) -> None:
+    """Issue 13 item 9: `marketing@1:A,B` and `--strategy NAME` (its current segments)."""
+    labels = cli("-w", sample.root, "show", "marketing@1", "--json").json()["segments"]
+    other = next(s["segment"] for s in labels if s["segment"] != sample.vip)
+    sizes = {s["segment"]: s["size"] for s in labels}
+    out = tmp_path / "two.csv"
+    result = cli(
+        "-w", sample.root, "audience", "export", f"marketing@1:{sample.vip},{other}",
+        "--out", out, "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    r = result.json()
+    assert r["rows"] == sizes[sample.vip] + sizes[other]
+    assert r["provenance"]["segments"] == sorted([sample.vip, other])
+    written = pd.read_csv(out, dtype=str)
+    assert set(sample.members.astype(str)) <= set(written["customer_id"])
+
+    out = tmp_path / "strategy.csv"
+    result = cli(
+        "-w", sample.root, "audience", "export", "--strategy", STRATEGY, "--out", out, "--json"
+    )
+    assert result.code == 0, result.err
+    r = result.json()
+    assert r["target"] == f"marketing@1:{sample.vip}"
+    assert r["provenance"]["strategy"] == STRATEGY
+    assert set(pd.read_csv(out, dtype=str)["customer_id"]) == set(sample.members.astype(str))
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("marketing@1:0", "--strategy", STRATEGY), "not both"),
+        ((), "not both"),
+        (("marketing@1:0,",), "LENS@N:SEGMENT"),
+        (("marketing@1:0,99",), "no segment 99"),
+        (("--strategy", "no-such-strategy"), "no-such-strategy"),
+    ],
+)
+def test_bad_multi_segment_exports(
+    cli: Runner, sample: Sample, tree_hash: TreeHash, tmp_path: Path, args: tuple, fragment: str
+) -> None:
+    before = tree_hash(sample.root)
+    result = cli("-w", sample.root, "audience", "export", *args, "--out", tmp_path / "x.csv")
+    assert result.code == 2, result.err
+    assert fragment in result.err
+    assert tree_hash(sample.root) == before

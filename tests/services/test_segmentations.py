@@ -38,7 +38,7 @@ NUMERIC = [
     "days_since_last_order",
 ]
 MIXED = [*NUMERIC, "preferred_channel", "newsletter_subscriber", "signup_date"]
-EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "confidence"]
+EXPORT_COLUMNS = ["customer_id", "segment", "segment_name", "distance_to_centre", "confidence"]
 # Property tests: few examples (each one clusters 2,000 customers), no deadline.
 # k-means on few distinct customers (one boolean feature) warns that it found fewer
 # clusters than asked; the version's notes say so (tested below).

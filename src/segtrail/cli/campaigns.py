@@ -15,10 +15,13 @@ from segtrail.cli.app import (
     StepProgress,
     app,
     console,
+    err_console,
     open_workspace,
     parse_list,
     print_json,
 )
+from segtrail.cli.fit import Column, output_width, print_fitted
+from segtrail.cli.numbers import human, p_value
 from segtrail.errors import SegtrailError
 from segtrail.services.refs import is_count
 
@@ -153,7 +156,7 @@ def campaign_report(
         i = r["interaction"]
         console.print(
             f"does the uplift differ between segments? chi2 = {i['chi2']:.2f} on {i['df']} df, "
-            f"p = {i['p_value']:.3g} ({i['test']})"
+            f"p {p_value(i['p_value'])} ({i['test']})"
         )
 
 
@@ -161,42 +164,62 @@ def _segment_words(s: dict) -> str:
     return f"{'' if s['segment'] is None else s['segment']} {s['name'] or ''}".strip()
 
 
+TWO_ARM_COLUMNS = [
+    Column("segment", 9, text=True),
+    Column("sent", 6),
+    Column("held\nback", 5),
+    Column("response\nsent", 8),
+    Column("response\nheld back", 7),
+    Column("uplift", 9),
+    Column("95%\ninterval", 4),
+    Column("p", 6),
+    Column("test", 1),
+    Column("revenue per\ncustomer sent", 3),
+    Column("revenue per\nc. held back", 2),
+    Column("verdict", 8),
+]
+TWO_ARM_LEGEND = (
+    "sent / held back: customers who got the strategy / the control group. response: the "
+    "share who responded. uplift: response sent - response held back, with its 95% interval. "
+    "p: the chance of an uplift this large if the strategy did nothing (below 0.05: a real "
+    "effect; verdict then says helps or HURTS). revenue per customer: revenue / customers."
+)
+
+
 def _print_two_arms(r: dict) -> None:
-    table = Table(
-        "segment",
-        "treated",
-        "resp.",
-        "control",
-        "resp.",
-        "treat rate",
-        "ctrl rate",
-        "uplift",
-        "95% CI",
-        "p",
-        "test",
-        "rev/cust",
-        "",
-        box=None,
-    )
+    """Plain headers, a legend, no rows for segments nobody was sent to, numbers never cut."""
+    rows, silent = [], 0
     for s in [*r["segments"], r["overall"]]:
-        table.add_row(
-            _segment_words(s),
-            f"{s['treatment_n']:,}",
-            f"{s['treatment_responders']:,}",
-            f"{s['control_n']:,}",
-            f"{s['control_responders']:,}",
-            _pct(s["treatment_rate"]),
-            _pct(s["control_rate"]),
-            "" if s["uplift"] is None else f"{s['uplift']:+.1%}",
-            _ci(s["uplift_ci"]),
-            "" if s["p_value"] is None else f"{s['p_value']:.3g}",
-            s["test"] or "",
-            ""
-            if s.get("revenue_per_customer_treatment") is None
-            else f"{s['revenue_per_customer_treatment']:,.2f}",
-            {"helps": "helps", "hurts": "HURTS"}.get(s["flag"] or "", ""),
+        if s is not r["overall"] and s["treatment_n"] == 0 and s["control_n"] == 0:
+            silent += 1
+            continue
+        rows.append(
+            [
+                "all customers" if s is r["overall"] else _segment_words(s),
+                f"{s['treatment_n']:,}",
+                f"{s['control_n']:,}",
+                _pct(s["treatment_rate"]),
+                _pct(s["control_rate"]),
+                "" if s["uplift"] is None else f"{s['uplift']:+.1%}",
+                _ci(s["uplift_ci"]),
+                p_value(s["p_value"]),
+                s["test"] or "",
+                _money(s.get("revenue_per_customer_treatment")),
+                _money(s.get("revenue_per_customer_control")),
+                {"helps": "helps", "hurts": "HURTS"}.get(s["flag"] or "", ""),
+            ]
         )
-    _print_table(table)
+    dropped = print_fitted(TWO_ARM_COLUMNS, rows)
+    notes = SafeConsole(highlight=False, markup=False, width=output_width())
+    if silent:
+        notes.print(f"{silent} segment(s) got no sends and are not shown")
+    if dropped:
+        notes.print(f"left out to fit the width: {', '.join(dropped)} (see --json)")
+    notes.print(TWO_ARM_LEGEND)
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
 
 
 def _print_arms(r: dict) -> None:
@@ -217,8 +240,8 @@ def _print_arms(r: dict) -> None:
                 _ci_plain(a["rate_ci"]),
                 "" if a["uplift"] is None else f"{a['uplift']:+.1%}",
                 _ci(a["uplift_ci"]),
-                "" if a["p_value"] is None else f"{a['p_value']:.3g}",
-                "" if a["p_adjusted"] is None else f"{a['p_adjusted']:.3g}",
+                p_value(a["p_value"]),
+                p_value(a["p_adjusted"]),
             ]
             if revenue:
                 cells += [
@@ -227,7 +250,7 @@ def _print_arms(r: dict) -> None:
                     ""
                     if a.get("revenue_uplift_ci") is None
                     else f"[{a['revenue_uplift_ci'][0]:+,.2f}, {a['revenue_uplift_ci'][1]:+,.2f}]",
-                    "" if a.get("revenue_p_value") is None else f"{a['revenue_p_value']:.3g}",
+                    p_value(a.get("revenue_p_value")),
                 ]
             cells.append({"helps": "helps", "hurts": "HURTS"}.get(a["flag"] or "", ""))
             table.add_row(*cells)
@@ -252,11 +275,19 @@ def lookalike(
     features: str = typer.Option(
         None, "--features", help="Comma-separated columns (default: the seed version's)."
     ),
-    method: str = typer.Option("centroid", "--method", help="centroid, knn or classifier."),
+    method: str = typer.Option(
+        "knn",
+        "--method",
+        help="knn (default: best recall of held-out seed members, and fast), classifier, "
+        "or centroid.",
+    ),
     size: str = typer.Option(
         "5%", "--size", help="Audience size: a number or a percentage of the pool."
     ),
     name: str = typer.Option(None, "--name", help="Audience name (default lookalike-N)."),
+    exclude: str = typer.Option(
+        None, "--exclude", help="Dataset NAME[@N] whose ids to leave out, e.g. your customers."
+    ),
     include_holdout: bool = typer.Option(
         False, "--include-holdout", help="Let the workspace holdout's customers be chosen."
     ),
@@ -264,7 +295,13 @@ def lookalike(
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Rank a pool by similarity to a seed and write the best as a lookalike audience."""
+    """Rank a pool by similarity to a seed and write the best as a lookalike audience.
+
+    The seed segment may come from another dataset with the same feature columns (customers
+    as seed, prospects as pool). Quality: 30% of the seed is hidden among the candidates, the
+    rest ranks them, and recall is the share of the hidden members in an audience of the
+    requested size, against a random audience of that size from the same candidates.
+    """
     size_value = _size(size)
     top = _seed_top(seed_top) if seed_top is not None else None
     ws = open_workspace()
@@ -280,34 +317,51 @@ def lookalike(
             method=method,
             size=size_value,
             name=name,
+            exclude=exclude,
             include_holdout=include_holdout,
             raw=raw,
         )
     if json_output:
         print_json(r)
         return
+    for warning in r["warnings"]:
+        err_console.print(f"warning: {warning}")
     q = r["quality"]
     console.print(
         f"audience {r['audience']}: {r['size']:,} customers from {r['pool']} ({r['method']}), wrote {r['out']}"
     )
+    seed_line = f"seed: {r['seed']['in_pool']:,} customers in the pool"
+    if r["seed"].get("outside_pool"):
+        seed_line += f" and {r['seed']['outside_pool']:,} outside it"
+    console.print(f"{seed_line} ({r['seed']['kind']}); never in the audience")
+    if r["params"].get("exclude"):
+        console.print(
+            f"left out {r['params']['excluded']:,} pool rows found in {r['params']['exclude']}"
+        )
     console.print(
-        f"seed: {r['seed']['in_pool']:,} customers ({r['seed']['kind']}); excluded from the audience"
+        f"quality: hid {q['hidden']:,} seed members ({r['params']['holdout']:.0%}) among "
+        f"{q['candidates']:,} candidates and ranked them with the rest of the seed; an audience "
+        f"of {q['size']:,} held {q['recovered']:,} of them: recall {q['recall']:.0%}, "
+        f"{q['lift_over_random']:.1f}x a random audience of that size"
     )
-    console.print(
-        f"quality: hid {q['hidden']:,} seed members ({r['params']['holdout']:.0%}) in the pool; "
-        f"{q['recovered']:,} landed in an audience of this size: recall {q['recall']:.0%} "
-        f"({q['lift_over_random']:.1f}x random)"
-    )
+    console.print(_SCORE_LEGEND.get(r["method"], ""))
     table = Table("trait", "seed", "audience", "pool", box=None)
     for p in q["profile"]:
         table.add_row(
             p["column"],
-            *(
-                f"{v:,.3g}" if v is not None else ""
-                for v in (p["seed_mean"], p["audience_mean"], p["pool_mean"])
-            ),
+            *(human(v) for v in (p["seed_mean"], p["audience_mean"], p["pool_mean"])),
         )
     _print_table(table)
+
+
+_SCORE_LEGEND = {
+    "classifier": "score: how likely a seed member is to look like this row (0 to 1, higher = "
+    "more like the seed)",
+    "knn": "score: minus the mean distance to the 10 nearest seed members (closer to 0 = more "
+    "like the seed)",
+    "centroid": "score: minus the distance to the seed's average (closer to 0 = more like the "
+    "seed)",
+}
 
 
 def _size(text: str) -> int | float:
@@ -349,19 +403,51 @@ def audience_list(json_output: bool = JSON_OPTION) -> None:
     if json_output:
         print_json(rows)
         return
+    if not rows:
+        console.print("no audiences yet; try: segtrail lookalike --help")
+        return
+    table = Table(
+        "audience", "method", "seed", "held-out recall", "created (UTC)", "author", box=None
+    )
     for a in rows:
-        console.print(
-            f"{a['audience']}  {a['method']}  seed {a['seed']}  recall {a['quality']['recall']:.0%}"
+        recall = (a["quality"] or {}).get("recall")
+        table.add_row(
+            a["audience"],
+            a["method"] or "",
+            _seed_words(a["seed"] or {}),
+            "" if recall is None else f"{recall:.0%}",
+            a["created_at"][:19],
+            a["author"],
         )
+    _print_table(table)
+
+
+def _seed_words(seed: dict) -> str:
+    """A recorded seed in words: the segment, the ids file, or the top share of a column."""
+    if seed.get("kind") == "segment":
+        name = f" ({seed['name']})" if seed.get("name") else ""
+        return f"{seed.get('version')}:{seed.get('segment')}{name}"
+    if seed.get("kind") == "ids":
+        return f"ids from {Path(seed.get('file', '')).name}"
+    if seed.get("kind") == "top":
+        return f"top {seed.get('percent', 0):g}% of {seed.get('column')}"
+    return str(seed)
 
 
 @audience_app.command("export")
 def audience_export(
-    target: str = typer.Argument(..., help="LENS@N:SEGMENT, or an audience name."),
+    target: str = typer.Argument(
+        None, help="LENS@N:SEGMENT or LENS@N:S1,S2 (several segments), or an audience name."
+    ),
     fmt: str = typer.Option(
         "csv", "--format", help="csv (ids), meta or google (hashed identifiers)."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output .csv file."),
+    strategy: str = typer.Option(
+        None,
+        "--strategy",
+        help="A strategy's current segments, under the adopted version of its lens.",
+    ),
     include_holdout: bool = typer.Option(
         False, "--include-holdout", help="Keep the workspace holdout's customers in the file."
     ),
@@ -370,7 +456,9 @@ def audience_export(
 ) -> None:
     """Write an audience for an ad platform (identifiers normalized and SHA-256 hashed as the
     platform documents) with a provenance file beside it. The workspace holdout is left out."""
-    r = open_workspace().audience_export(target, fmt, out, raw=raw, include_holdout=include_holdout)
+    r = open_workspace().audience_export(
+        target, fmt, out, raw=raw, strategy=strategy, include_holdout=include_holdout
+    )
     if json_output:
         print_json(r)
         return

@@ -15,6 +15,7 @@ from segtrail.cli.app import (
     StepProgress,
     app,
     console,
+    err_console,
     open_workspace,
     print_json,
 )
@@ -166,6 +167,13 @@ def ingest(
     read_as = _read_as(result)
     if read_as:
         console.print(f"  read as {read_as}")
+    if result.get("same_columns_as"):
+        other = result["same_columns_as"]
+        err_console.print(
+            f"note: {file.name} has the same columns and id as dataset {other}; if it is a new "
+            f"version of {other}, ingest it with --name {other} (this made a new dataset "
+            f"{result['name']})"
+        )
 
 
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}

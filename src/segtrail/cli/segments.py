@@ -147,6 +147,11 @@ def with_algorithm_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def _shorten(text: str, width: int) -> str:
+    """`text` cut to `width` characters, with an ellipsis when something was left out."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 @app.command()
 @with_algorithm_options
 def segment(
@@ -338,7 +343,7 @@ def log(
 def _log_line(r: dict) -> str:
     return (
         f"{r['version']}  {r['created_at'][:10]}  {r['author']}  {r['algorithm']} k={r['k']}  "
-        f"[{r['status']}]  {r['dataset']}  {r['hypothesis'][:70]}"
+        f"[{r['status']}]  {r['dataset']}  {_shorten(r['hypothesis'], 70)}"
     )
 
 
@@ -477,7 +482,13 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="Output file, .csv or .parquet."),
     raw: bool = RAW_OPTION,
 ) -> None:
-    """Write customer_id, segment, segment_name and confidence for every customer."""
+    """Write customer_id, segment, segment_name, distance_to_centre and confidence.
+
+    distance_to_centre: distance to the mean of the customer's segment in the scaled feature
+    space (smaller = more typical; NaN for noise). confidence, 0 to 1 (higher = surer): for
+    gmm the model's probability of the segment; otherwise 1 - (distance to own centre /
+    distance to the nearest other centre): 1 at the centre, 0 half-way to another segment.
+    """
     result = open_workspace().export(ref, out, raw=raw)
     console.print(f"wrote {result['rows']:,} customers of {result['version']} to {result['out']}")
 

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_pairs, print_json
+from segtrail.cli.numbers import p_value
 
 
 def _score(value: float | None) -> str:
@@ -173,14 +174,14 @@ def why(
         o = c["overall"]
         up = "n/a" if o["uplift"] is None else f"{o['uplift']:+.1%}"
         console.print(
-            f"\ncampaign {c['campaign']} (by {c['by']}): uplift {up}, p={o['p_value']:.3g}"
+            f"\ncampaign {c['campaign']} (by {c['by']}): uplift {up}, p {p_value(o['p_value'])}"
             if o["p_value"] is not None
             else f"\ncampaign {c['campaign']}: uplift {up}"
         )
         for seg in c["segments"]:
             if seg["flag"]:
                 console.print(
-                    f"  {seg['name']}: {seg['flag']} (uplift {seg['uplift']:+.1%}, p={seg['p_value']:.3g})"
+                    f"  {seg['name']}: {seg['flag']} (uplift {seg['uplift']:+.1%}, p {p_value(seg['p_value'])})"
                 )
     for a in result["audiences"]:
         console.print(

@@ -106,7 +106,7 @@ def choose_k(
         sil_idx = sample_rows(len(Xs), SILHOUETTE_SAMPLE, seed + 1)
         curve = _curve(Xs, ks, fits, sil_idx)
     if len(sil_idx) < len(X):
-        notes.append(f"silhouette computed on a sample of {fmt_int(len(sil_idx))} customers")
+        notes.append(f"choosing k: each k scored on a sample of {fmt_int(len(sil_idx))} customers")
     extra: dict = {}
     if algorithm_name == "gmm":
         chosen = min(curve, key=lambda r: (r["bic"], r["k"]))["k"]

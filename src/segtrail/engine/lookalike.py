@@ -91,8 +91,10 @@ def estimate_recall(
     """How well ``method`` finds seed members it was not shown.
 
     A random ``holdout`` share of the seed is hidden in the pool, the rest is used as seed,
-    and the audience of ``size`` is checked for the hidden members. ``lift_over_random`` is
-    the recall divided by that of a random audience of the same size (size / non-seed rows).
+    and the audience of ``size`` is checked for the hidden members: ``recall`` is the share of
+    them it holds, ``precision`` the share of it they make up. ``lift_over_random`` is the
+    recall divided by that of a random audience of the same size drawn from the same
+    candidates (the pool's non-seed rows plus the hidden ones): size / candidates.
     """
     X, mask = _check(X_pool, seed_mask, method)
     if not 0 < holdout < 1:
@@ -115,6 +117,8 @@ def estimate_recall(
         "hidden": int(n_hidden),
         "recovered": recovered,
         "recall": recall,
+        "precision": recovered / len(audience) if len(audience) else None,
+        "candidates": int((~shown).sum()),
         "size": int(size),
         "random_recall": random_recall,
         "lift_over_random": recall / random_recall if random_recall > 0 else None,

@@ -41,7 +41,8 @@ def quality_metrics(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     if len(rows) > SILHOUETTE_SAMPLE:
         sil_rows = np.sort(rng.choice(rows, SILHOUETTE_SAMPLE, replace=False))
         out["notes"].append(
-            f"silhouette computed on a sample of {len(sil_rows):,} customers (it is quadratic)"
+            f"the silhouette below is computed on a sample of {len(sil_rows):,} customers "
+            "(it is quadratic in the number of customers)"
         )
     if len(np.unique(labels[sil_rows])) >= 2:
         out["silhouette"] = float(silhouette_score(X[sil_rows], labels[sil_rows]))

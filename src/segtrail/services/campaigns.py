@@ -13,7 +13,7 @@ import pyarrow as pa
 from segtrail.engine.responses import GROUPS, segment_responses
 from segtrail.errors import Conflict, Damaged, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
-from segtrail.services.datasets import load_table, newest_dataset
+from segtrail.services.datasets import load_table, newest_dataset, resolve_dataset
 from segtrail.services.designs import (
     HOLDOUT_GROUP,
     against_holdout,
@@ -129,9 +129,30 @@ def _arm_groups(
 
 
 def default_version(ws: Workspace, strategy: str) -> dict | None:
-    """The version the strategy is mapped to most recently (None if never mapped)."""
+    """The version a campaign of `strategy` is broken down by: the adopted version of the
+    lens the strategy was mapped on most recently, else that newest mapped version (a draft
+    mapped later must not replace what the team adopted). None if never mapped."""
     versions = ws.meta.plans.versions_with(strategy)
-    return resolve_segmentation(ws, versions[0]) if versions else None
+    if not versions:
+        return None
+    newest = resolve_segmentation(ws, versions[0])
+    adopted = ws.meta.segmentations.adopted_version(newest["lens"])
+    if adopted is None or adopted == newest["version"]:
+        return newest
+    return resolve_segmentation(ws, f"{newest['lens']}@{adopted}")
+
+
+def _dataset_ids(ws: Workspace, dataset: dict) -> pd.Index:
+    ids = load_table(ws, dataset, [dataset["id_column"]]).column(0)
+    return pd.Index(ids.to_numpy(zero_copy_only=False))
+
+
+def _unknown(ws: Workspace, version: dict, ids: pd.Series) -> int:
+    """Campaign customers that are not in the dataset `version` was built on."""
+    known = _dataset_ids(ws, resolve_dataset(ws, version["dataset_id"]))
+    if pd.api.types.is_integer_dtype(known.dtype) != pd.api.types.is_integer_dtype(ids.dtype):
+        known, ids = known.astype(str), ids.astype(str)
+    return int((~ids.isin(known)).sum())
 
 
 def import_campaign(
@@ -171,14 +192,13 @@ def import_campaign(
     control = control or "control"
     version = default_version(ws, strategy)
     if version is not None:
-        known = load_assignments(ws, version).index
+        known = _dataset_ids(ws, resolve_dataset(ws, version["dataset_id"]))
         reference = ref_of(version)
     else:
         dataset = newest_dataset(ws)
         if dataset is None:
             raise SegtrailError("ingest a dataset before importing campaigns")
-        ids_table = load_table(ws, dataset, [dataset["id_column"]])
-        known = pd.Index(ids_table.column(0).to_numpy(zero_copy_only=False))
+        known = _dataset_ids(ws, dataset)
         reference = f"{dataset['name']}@{dataset['version']}"
     ids = frame["customer_id"]
     if pd.api.types.is_integer_dtype(known.dtype) != pd.api.types.is_integer_dtype(ids.dtype):
@@ -269,6 +289,9 @@ def report(
         control=summary.get("control", "control"),
         arms=summary.get("arms"),
     )
+    # unknown = not in the dataset this breakdown's version was built on (what the import
+    # counted against another version then is not what this report shows)
+    unknown = _unknown(ws, version, frame["customer_id"])
     return CampaignReport(
         campaign=name,
         strategy=row["strategy"],
@@ -276,7 +299,7 @@ def report(
         imported_at=row["at"],
         author=row["author"],
         rows=row["rows"],
-        unknown_customers=row["unknown_customers"],
+        unknown_customers=unknown,
         details={
             "control_kind": "holdout" if vs_holdout else "campaign control",
             "holdout": holdout_info,

@@ -71,7 +71,25 @@ def ingest(
     if not created:
         return DatasetInfo(**_public(row), unchanged=True)
     read = {k: v for k, v in stored.details.items() if v is not None}
+    if row["version"] == 1:
+        similar = _same_shape(ws, row)
+        if similar is not None:
+            read["same_columns_as"] = similar
     return DatasetInfo(**_public(row), unchanged=False, **read)
+
+
+def _same_shape(ws: Workspace, row: dict) -> str | None:
+    """The name of another dataset whose latest version has the same id column and the same
+    columns: a new file of it imported under a new name (customers_v2.csv) by mistake."""
+    shape = (row["id_column"], {c["name"] for c in row["columns"]})
+    latest: dict[str, dict] = {}
+    for other in ws.meta.datasets.list():  # ordered by name, version: the last one wins
+        if other["name"] != row["name"]:
+            latest[other["name"]] = other
+    for name, other in latest.items():
+        if (other["id_column"], {c["name"] for c in other["columns"]}) == shape:
+            return name
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""`segtrail demo`: a workspace built from the built-in sample data, telling both essays'
-stories with the real commands' service functions."""
+"""`segtrail demo`: a workspace built from the built-in sample data, telling two stories (ten
+B2B companies whose segmentation gets revised; sample customers seen through two lenses) with
+the real commands' service functions."""
 
 from __future__ import annotations
 
@@ -54,19 +55,20 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     # --- data ------------------------------------------------------------------------
     frame, _truth = generate_customers(n)
     frame.to_csv(data / "customers.csv", index=False)
+    _tour_files(frame, data)
     ten_companies().to_csv(data / "companies.csv", index=False)
     d = ws.ingest(data / "customers.csv", "customer_id")
     yield f"ingested {d['dataset']}: {d['rows']:,} sample customers, {len(d['columns'])} columns"
     c = ws.ingest(data / "companies.csv", "company")
-    yield f"ingested {c['dataset']}: the first essay's ten companies"
+    yield f"ingested {c['dataset']}: ten sample B2B companies"
 
-    # --- essay 1: ten companies, Team A and Team B ----------------------------------------
-    yield "\n== The ten companies (essay 1) =="
+    # --- story 1: ten companies; sales has one message, marketing segments ----------------
+    yield "\n== Ten B2B companies: a segmentation, its strategies, and a revision =="
     ws.strategy_add(
         "one-message",
         "Our platform saves every team time",
         ["email", "webinar"],
-        owner="Team A",
+        owner="sales",
     )
     v1 = ws.segment(
         "companies",
@@ -81,7 +83,7 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
         ref1,
         "all",
         status="paused",
-        rationale="Team A's single message for everyone: doable, rarely effective",
+        rationale="Sales' single message for everyone: doable, rarely effective",
     )
     big = _pick(ws, ref1, "employees")
     small = _pick(ws, ref1, "employees", largest=False)
@@ -89,7 +91,7 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     ws.name(ref1, big, "Enterprise accounts")
     ws.name(ref1, small, "Small fast movers")
     ws.name(ref1, mid, "Mid-market")
-    yield f"Team B observes first: {ref1} clusters the companies into 3 groups"
+    yield f"marketing looks at the data first: {ref1} clusters the companies into 3 groups"
     strategies = [
         (
             "s1-enterprise-roi",
@@ -172,8 +174,8 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
         for warning in item["warnings"]:
             yield f"  ! {warning}"
 
-    # --- essay 2: customers, two lenses ----------------------------------------------------
-    yield "\n== Sample customers (essay 2) =="
+    # --- story 2: customers, two lenses ---------------------------------------------------
+    yield "\n== Sample customers: a marketing and a product lens, a campaign, a lookalike =="
     m1 = ws.segment(
         "customers",
         "marketing",
@@ -187,11 +189,15 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     young = _pick(ws, ref_m1, "age", largest=False)
     old = _pick(ws, ref_m1, "age")
     vip = _pick(ws, ref_m1, "annual_spend")
-    ws.name(ref_m1, young, "Younger, tech-savvy", "Reads product specs like bedtime stories")
-    ws.name(ref_m1, old, "Older, tech-casual", "Still recovering from the last software update")
+    ws.name(ref_m1, young, "Younger, tech-savvy", "Uses the app, reads product detail")
+    ws.name(ref_m1, old, "Older, tech-casual", "Prefers email and simple steps")
     if vip not in (young, old):
         ws.name(ref_m1, vip, "VIP")
     ws.adopt(ref_m1)
+    yield (
+        f"fitting hdbscan (density-based) on {n:,} customers: the slowest step, "
+        "often 20 s or more..."
+    )
     m2 = ws.segment(
         "customers",
         "marketing",
@@ -239,8 +245,8 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
 
     # --- campaign with a control group, lookalike ------------------------------------------
     campaign = _simulate_campaign(ws, ref_m1, young)
-    campaign.to_csv(data / "app-push-campaign.csv", index=False)
-    ws.campaign_import(data / "app-push-campaign.csv", "app-push-q1", "app-push")
+    campaign.to_csv(data / "sends.csv", index=False)
+    ws.campaign_import(data / "sends.csv", "app-push-q1", "app-push")
     rep = ws.campaign_report("app-push-q1")
     o = rep["overall"]
     yield (
@@ -265,6 +271,22 @@ def _steps(ws: Workspace, data: Path, reports: Path, n: int) -> Iterator[str]:
     written = ws.report(ref_m1, reports / "marketing-1.html")
     moves = ws.report(ref1, reports / "accounts-diff.html", diff=ref2)
     yield f"reports: {written['out']} and {moves['out']}"
+
+
+def _tour_files(frame: pd.DataFrame, data: Path) -> None:
+    """The other files the README's CLI tour uses: the same customers a quarter later
+    (customers_later.csv, for customers@2) and customers who joined since (new_customers.csv),
+    both drawn from the same sample generator."""
+    later = frame.copy()
+    rng = np.random.default_rng(5)
+    later["days_since_last_order"] = later["days_since_last_order"] + 90 * (
+        rng.random(len(later)) < 0.3
+    )
+    later["tenure_months"] = later["tenure_months"] + 3
+    later.to_csv(data / "customers_later.csv", index=False)
+    joined, _ = generate_customers(max(len(frame) // 10, 10), seed=99)
+    joined["customer_id"] = [f"N{i:06d}" for i in range(len(joined))]
+    joined.to_csv(data / "new_customers.csv", index=False)
 
 
 def _simulate_campaign(ws: Workspace, ref: str, target: int) -> pd.DataFrame:

@@ -112,6 +112,8 @@ class DatasetInfo(Result):
     compression: str | None = field(default=None, metadata=OMIT_IF_NONE)
     sheet: str | None = field(default=None, metadata=OMIT_IF_NONE)
     data: list[dict] | None = field(default=None, metadata=OMIT_IF_NONE)
+    # a new name whose columns and id match an existing dataset: probably its next version
+    same_columns_as: str | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
@@ -405,6 +407,7 @@ class Lookalike(Result):
     params: dict
     quality: dict
     out: str
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 from segtrail.atomic import atomic_write
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.features import model_matrix, transform_features
+from segtrail.engine.membership import centre_margin, segment_centres
 from segtrail.errors import InputError, InvalidInput, SegtrailError
 from segtrail.readers import normalize_ids, read_table
-from segtrail.services.datasets import resolve_dataset
+from segtrail.services.datasets import load_frame, resolve_dataset
 from segtrail.services.results import Assignment, Export
 from segtrail.services.segmentations import ref_of, resolve_segmentation, segment_names
 
@@ -103,17 +104,47 @@ def record_export(
     ws.meta.exports.append(target, fmt, path, rows, digest, provenance, ws.author)
 
 
-def export(ws: Workspace, ref: str, out: str | Path, *, raw: bool = False) -> Export:
-    """customer_id, segment, segment_name, confidence for every customer of the version."""
-    row = resolve_segmentation(ws, ref)
-    check_output(ws, out)
+def _version_matrix(ws: Workspace, row: dict, ids: np.ndarray) -> np.ndarray:
+    """The version's feature matrix for customers `ids` of its dataset (its fitted state)."""
+    dataset = resolve_dataset(ws, row["dataset_id"])
+    fitted = row["feature_spec"]["fitted"]
+    id_column = dataset["id_column"]
+    columns = [id_column, *dict.fromkeys(c["column"] for c in fitted["columns"])]
+    frame = load_frame(ws, dataset, columns).set_index(id_column)
+    return transform_features(frame.reindex(pd.Index(ids)), fitted)
+
+
+def _membership(
+    row: dict, X: np.ndarray, labels: np.ndarray, stored: np.ndarray, centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(distance_to_centre, confidence 0..1): see engine/membership.py."""
+    distance, confidence = centre_margin(X, labels, centres)
+    if get_algorithm(row["algorithm"]).higher_confidence_is_better:
+        # mixture models: the model's own posterior probability of the segment
+        confidence = np.clip(np.asarray(stored, dtype=np.float32), 0, 1)
+    return distance, confidence
+
+
+def _training(ws: Workspace, row: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The version's customers: (ids, labels, stored per-customer values)."""
     table = ws.objects.read_table(row["assignments_hash"])
-    frame = _labelled(
+    return (
+        table["customer_id"].to_numpy(zero_copy_only=False),
         table["segment"].to_numpy(),
         table["confidence"].to_numpy(),
-        table["customer_id"].to_numpy(zero_copy_only=False),
-        segment_names(ws, row),
     )
+
+
+def export(ws: Workspace, ref: str, out: str | Path, *, raw: bool = False) -> Export:
+    """customer_id, segment, segment_name, distance_to_centre and confidence (0..1) for every
+    customer of the version."""
+    row = resolve_segmentation(ws, ref)
+    check_output(ws, out)
+    ids, labels, stored = _training(ws, row)
+    X = _version_matrix(ws, row, ids)
+    distance, confidence = _membership(row, X, labels, stored, segment_centres(X, labels))
+    frame = _labelled(labels, confidence, ids, segment_names(ws, row))
+    frame.insert(3, "distance_to_centre", distance)
     digest = write_frame(frame, out, raw=raw)
     record_export(
         ws, ref_of(row), output_format(out), Path(out), len(frame), digest, {"version": ref_of(row)}
@@ -152,8 +183,14 @@ def assign(
         raise InputError(f"{name}: {e}") from None
     params = row["params"]
     state = {**params["state"], **ws.objects.read_arrays(row["state_hash"])}
-    labels, confidence = get_algorithm(row["algorithm"]).assign(state, X)
+    labels, stored = get_algorithm(row["algorithm"]).assign(state, X)
+    train_ids, train_labels, _ = _training(ws, row)
+    centres = segment_centres(_version_matrix(ws, row, train_ids), train_labels)
+    # distances are measured in the scaled feature space, whatever the model's input was
+    scaled = X if fitted.get("model_input") != "model_matrix" else transform_features(frame, fitted)
+    distance, confidence = _membership(row, scaled, labels, stored, centres)
     result = _labelled(labels, confidence, frame[id_column].to_numpy(), segment_names(ws, row))
+    result.insert(3, "distance_to_centre", distance)
     digest = write_frame(result, out, raw=raw)
     counts = result["segment"].value_counts().sort_index()
     return Assignment(

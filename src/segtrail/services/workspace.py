@@ -630,9 +630,10 @@ class Workspace:
         seed_ids: str | Path | None = None,
         seed_top: tuple[str, float] | None = None,
         features: list[str] | None = None,
-        method: str = "centroid",
+        method: str = "knn",
         size: int | float = 0.05,
         name: str | None = None,
+        exclude: str | None = None,
         random_seed: int = 0,
         raw: bool = False,
         include_holdout: bool = False,
@@ -640,8 +641,9 @@ class Workspace:
         """Rank the customers of dataset `pool` by similarity to a seed (a segment
         `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
         column) and write the best `size` (customers, or a share of the pool if a float)
-        to `out`, recorded as a named audience. The workspace holdout is never chosen
-        unless `include_holdout`."""
+        to `out`, recorded as a named audience. A segment seed may come from another dataset
+        sharing the feature columns; `exclude` leaves out pool ids found in that dataset. The
+        workspace holdout is never chosen unless `include_holdout`."""
         from segtrail.services.audiences import lookalike
 
         return lookalike(
@@ -655,6 +657,7 @@ class Workspace:
             method=method,
             size=size,
             name=name,
+            exclude=exclude,
             random_seed=random_seed,
             raw=raw,
             include_holdout=include_holdout,
@@ -668,19 +671,23 @@ class Workspace:
 
     def audience_export(
         self,
-        target: str,
+        target: str | None,
         fmt: str,
         out: str | Path,
         *,
         raw: bool = False,
+        strategy: str | None = None,
         include_holdout: bool = False,
     ) -> AudienceExport:
-        """Write a segment (`LENS@N:S`) or a lookalike audience for an ad platform (csv,
-        meta or google), with a provenance file beside it; the workspace holdout is left
-        out unless `include_holdout`."""
+        """Write segments (`LENS@N:S` or `LENS@N:S1,S2`), a lookalike audience, or
+        `strategy`'s current segments (target None) for an ad platform (csv, meta or
+        google), with a provenance file beside it; the workspace holdout is left out unless
+        `include_holdout`."""
         from segtrail.services.audiences import export_audience
 
-        return export_audience(self, target, fmt, out, raw=raw, include_holdout=include_holdout)
+        return export_audience(
+            self, target, fmt, out, raw=raw, strategy=strategy, include_holdout=include_holdout
+        )
 
     def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
         """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
