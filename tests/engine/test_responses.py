@@ -245,7 +245,10 @@ def test_bad_frames_name_the_first_bad_value():
     groups = frame.assign(group=["treatment", "test", "control", "promo", "control", "control"])
     with pytest.raises(InputError) as bad_group:
         segment_responses(groups, labels)
-    assert str(bad_group.value) == "campaign group must be 'treatment' or 'control', not 'test'"
+    assert (
+        str(bad_group.value)
+        == "campaign group must be one of the arms ('control', 'treatment'), not 'test'"
+    )
     twice = frame.assign(customer_id=[0, 1, 1, 2, 2, 5])
     with pytest.raises(InputError) as duplicated:
         segment_responses(twice, labels)

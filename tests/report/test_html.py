@@ -89,6 +89,14 @@ def diff_report(ws: Workspace) -> tuple[dict, str]:
     return result, out.read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """Reports are read-only pages over the same services on both backends; their fixtures
+    are requested by name below (getfixturevalue), which a parametrized backend does not
+    allow, so these tests use SQLite."""
+    return "sqlite"
+
+
 def outside_bundle(page: str, plotlyjs: str) -> str:
     """The page without the embedded plotly.js (which itself mentions URLs it never loads)."""
     assert page.count(plotlyjs) == 1, "plotly.js must be embedded exactly once"

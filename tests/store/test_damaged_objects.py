@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.conftest import ISOLATED_VARS, hash_tree, write_csv
 
-from conftest import ISOLATED_VARS, hash_tree, write_csv
 from segtrail.cli import main
 
 Runner = Callable[..., object]

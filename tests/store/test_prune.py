@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.conftest import hash_tree
 
-from conftest import hash_tree
 from segtrail.services.workspace import Workspace
 from segtrail.store.metadata import MetadataStore
 from segtrail.store.objects import TMP_PREFIX, LocalObjectStore, object_name

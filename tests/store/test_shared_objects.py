@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.conftest import hash_tree
 
-from conftest import hash_tree
 from segtrail.services.workspace import Workspace
 from segtrail.store.objects import LocalObjectStore
 from segtrail.store.shared_objects import FsspecObjectStore

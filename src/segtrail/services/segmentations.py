@@ -30,6 +30,7 @@ from segtrail.engine.features import (
     transform_features,
 )
 from segtrail.engine.kinds import FEATURE_KINDS
+from segtrail.engine.kselect import DEFAULT_K_RANGE
 from segtrail.engine.profiles import profile_segments
 from segtrail.engine.quality import quality_metrics
 from segtrail.engine.stability import bootstrap_stability
@@ -99,7 +100,7 @@ def segment(
             )
         # k and its range are checked as k-means declares them (the same bounds for all)
         checked = check_algorithm_params("kmeans", {"k": k, "k_range": k_range})
-        requested = {"k": checked.get("k", "auto"), "k_range": checked.get("k_range", [2, 12])}
+        requested = checked  # what was asked; the choice fills in the rest
     else:
         requested = check_algorithm_params(
             algorithm, {"k": k, "k_range": k_range, **(params or {})}
@@ -206,7 +207,8 @@ def compute(
     with threadpool_limits(limits=threads):
         if request["algorithm"] is None:
             progress(f"choosing the model for {len(frame):,} customers", None)
-            k_request, k_range = params.pop("k"), tuple(params.pop("k_range"))
+            k_request = params.pop("k", "auto")
+            k_range = tuple(params.pop("k_range", DEFAULT_K_RANGE))
             result, decision = default_fit(
                 M,
                 levels,
