@@ -56,6 +56,13 @@ def _decoded(row: Row) -> Row:
     return {**row, **{c: loads(row[c]) for c in JSON_COLUMNS if c in row}}
 
 
+def _tag_row(segmentation_id: int, segment: int, key: str, value: str | None, event_id: int):
+    """The insert of one tag change (value None removes the tag)."""
+    return insert(schema.segment_tags).values(
+        segmentation_id=segmentation_id, segment=segment, key=key, value=value, event_id=event_id
+    )
+
+
 class Segmentations:
     def __init__(self, db: MetadataStore) -> None:
         self.db = db
@@ -316,15 +323,7 @@ class Annotations:
                 )
             for segment, pairs in tags.items():
                 for key, value in pairs.items():
-                    connection.execute(
-                        insert(schema.segment_tags).values(
-                            segmentation_id=segmentation_id,
-                            segment=segment,
-                            key=key,
-                            value=value,
-                            event_id=event_id,
-                        )
-                    )
+                    connection.execute(_tag_row(segmentation_id, segment, key, value, event_id))
 
         self.db.write(work, what=f"the names carried onto {subject}")
 
@@ -341,15 +340,7 @@ class Annotations:
             event_id = self.db.record_event(
                 connection, author, "tag", subject, {"key": key, "value": value}
             )
-            connection.execute(
-                insert(schema.segment_tags).values(
-                    segmentation_id=segmentation_id,
-                    segment=segment,
-                    key=key,
-                    value=value,
-                    event_id=event_id,
-                )
-            )
+            connection.execute(_tag_row(segmentation_id, segment, key, value, event_id))
 
         self.db.write(work, what=f"the tag on {subject}")
 
