@@ -466,6 +466,7 @@ class Report(Result):
     bytes: int
     figures: list[str]
     sample: int | None
+    value: str | None = None  # the column whose sum is shown as the customers' value
 
 
 # --- campaign designs and the holdout --------------------------------------------------------

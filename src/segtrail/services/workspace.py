@@ -689,11 +689,15 @@ class Workspace:
             self, target, fmt, out, raw=raw, strategy=strategy, include_holdout=include_holdout
         )
 
-    def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
-        """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
+    def report(
+        self, ref: str, out: str | Path, diff: str | None = None, value: str | None = None
+    ) -> Report:
+        """Write the offline HTML report of version `ref` (or of the move to `diff`);
+        `value` names the column whose sum is the customers' value (default: guessed by
+        name, e.g. monetary, revenue, annual_spend)."""
         from segtrail.report.html import write_report
 
-        return write_report(self, ref, out, diff)
+        return write_report(self, ref, out, diff, value=value)
 
 
 def _ingest_frame(
