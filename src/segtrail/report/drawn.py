@@ -125,7 +125,7 @@ def sankey_svg(
     out = [
         f'<svg class="sankey" viewBox="0 0 {width} {height}" width="100%" '
         f'role="img" aria-label="{_e(title_a)} to {_e(title_b)}: how customers moved" '
-        f'xmlns="http://www.w3.org/2000/svg" font-size="12">',
+        'font-size="12">',
         f'<text class="col-title" x="{x_a + NODE_WIDTH}" y="16" text-anchor="end" '
         f'font-weight="600">{_e(title_a)}</text>',
         f'<text class="col-title" x="{x_b}" y="16" font-weight="600">{_e(title_b)}</text>',

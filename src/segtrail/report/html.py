@@ -5,9 +5,10 @@ A report is one HTML file with every figure drawn from data in the page: no CDN,
 so it opens on a plane and survives being mailed around. The version report embeds plotly.js's
 basic bundle once (scatter and bar, 1.2 MB: report/bundle.py); the Sankey, the heatmaps and
 the contingency table are SVG and HTML drawn by report/drawn.py, so the diff report carries
-no JavaScript. It is a read: nothing is recorded in the workspace. Everything shown is an aggregate (profiles,
-metrics, plan, campaign sums) except the projection scatter, which draws a seeded sample,
-so a million customers cost about as much as a thousand.
+no JavaScript. It is a read: nothing is recorded in the workspace. Everything shown is an
+aggregate (profiles, metrics, plan, campaign sums, value per segment) except the projection
+scatter, which draws a seeded sample, so a million customers cost about as much as a
+thousand.
 
 User text (hypotheses, names, rationales) is escaped: Jinja2 autoescapes the page, plotly's
 JSON escapes ``<``, and labels drawn inside figures are HTML-escaped for plotly's own markup.
