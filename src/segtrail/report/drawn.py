@@ -152,19 +152,21 @@ def sankey_svg(
             f"({share:.0%} of {name_a[t['from']]})"
         )
         out.append(
-            f'<path class="band" d="M{x0:.1f},{y0:.1f} C{xm:.1f},{y0:.1f} {xm:.1f},{y1:.1f} '
+            f'<path class="band" data-from="{t["from"]}" data-to="{t["to"]}" '
+            f'd="M{x0:.1f},{y0:.1f} C{xm:.1f},{y0:.1f} {xm:.1f},{y1:.1f} '
             f"{x1:.1f},{y1:.1f} L{x1:.1f},{y1 + h:.1f} C{xm:.1f},{y1 + h:.1f} {xm:.1f},"
             f'{y0 + h:.1f} {x0:.1f},{y0 + h:.1f} Z" fill="{alpha(color_a[t["from"]], 0.35)}">'
             f"<title>{_e(tip)}</title></path>"
         )
-    for nodes, boxes, lines, x, anchor in (
-        (nodes_a, box_a, lines_a, x_a, "end"),
-        (nodes_b, box_b, lines_b, x_b, "start"),
+    for side, nodes, boxes, lines, x, anchor in (
+        ("a", nodes_a, box_a, lines_a, x_a, "end"),
+        ("b", nodes_b, box_b, lines_b, x_b, "start"),
     ):
         for n in nodes:
             y, h = boxes[n.label]
             out.append(
-                f'<rect class="node" data-segment="{n.label}" x="{x}" y="{y:.1f}" '
+                f'<rect class="node" data-side="{side}" data-segment="{n.label}" '
+                f'x="{x}" y="{y:.1f}" '
                 f'width="{NODE_WIDTH}" height="{h:.1f}" fill="{n.color}">'
                 f"<title>{_e(n.name)}: {n.customers:,} customers</title></rect>"
             )
