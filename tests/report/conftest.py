@@ -3,6 +3,8 @@ the two reports drawn from it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,9 +24,15 @@ def plotlyjs() -> str:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory, databases) -> Workspace:
+    return build_workspace(tmp_path_factory.mktemp("reports"), databases.new())
+
+
+def build_workspace(
+    root: Path, database_url: str | None, names: dict[int, str] | None = None
+) -> Workspace:
     """Two versions of the marketing lens on 300 customers in three planted groups, a plan
-    with two strategies, a renamed and a tagged segment, and one campaign."""
-    root = tmp_path_factory.mktemp("reports")
+    with two strategies, a renamed and a tagged segment, and one campaign; `names` renames
+    segments of marketing@1 (after segment 0 gets TRICKY_NAME)."""
     rng = np.random.default_rng(0)
     group = np.repeat([0, 1, 2], N // 3)
     frame = pd.DataFrame(
@@ -37,11 +45,13 @@ def ws(tmp_path_factory: pytest.TempPathFactory, databases) -> Workspace:
         }
     )
     frame.to_csv(root / "customers.csv", index=False)
-    workspace = Workspace.init(root / "ws", author="tester", database_url=databases.new())
+    workspace = Workspace.init(root / "ws", author="tester", database_url=database_url)
     workspace.ingest(root / "customers.csv", "customer_id")
     v1 = workspace.segment("customers", "marketing", HYPOTHESIS, k="auto", k_range=(2, 5))
     workspace.name(v1["version"], 0, TRICKY_NAME, "heavy app users")
     workspace.tag(v1["version"], 1, "fit", "poor")
+    for label, name in (names or {}).items():
+        workspace.name(v1["version"], label, name)
     workspace.strategy_add("tiktok-push", "Try the app", ["tiktok"], offer="10% off")
     workspace.strategy_add("win-back", "We miss you", ["email"])
     workspace.plan_map("tiktok-push", v1["version"], [0], rationale="young & app heavy")

@@ -459,8 +459,14 @@ def _layout(fig: go.Figure, height: int, **extra: Any) -> go.Figure:
     return fig
 
 
+LABEL_CHARS = 30  # a segment name on an axis or in a legend wraps after this many characters
+
+
 def _segment_label(label: int, name: str) -> str:
-    return _t(f"{name} (#{label})" if label >= 0 else name)
+    """A segment's name as plotly draws it: escaped, wrapped onto short lines so a long name
+    widens the margin by 30 characters at most, with its number."""
+    text = f"{name} (#{label})" if label >= 0 else name
+    return "<br>".join(_t(line) for line in drawn.wrap(text, LABEL_CHARS))
 
 
 def _projection_figure(p: dict, names: dict[int, str], colors: dict[int, str]) -> go.Figure:
