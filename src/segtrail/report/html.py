@@ -145,7 +145,7 @@ def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[
         "explained": projection["explained"] if projection else None,
         "lineage": _lineage(ws, info),
         "plan": plan,
-        "strategies": {s["name"]: s for s in list_strategies(ws)},
+        "strategies": {s["name"]: s for s in list_strategies(ws, include_retired=True)},
         "campaigns": campaigns,
         "figures": figures,
         "colors": colors,

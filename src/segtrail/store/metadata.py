@@ -134,6 +134,7 @@ class MetadataStore:
         from segtrail.store.datasets import Datasets
         from segtrail.store.designs import Designs, Holdouts
         from segtrail.store.plans import Plans, Strategies
+        from segtrail.store.retirements import Retirements
         from segtrail.store.segmentations import Annotations, Segmentations
         from segtrail.store.usage import Audiences, Campaigns, Exports
 
@@ -149,6 +150,7 @@ class MetadataStore:
         self.exports = Exports(self)
         self.designs = Designs(self)
         self.holdouts = Holdouts(self)
+        self.retirements = Retirements(self)
 
     # --- schema ------------------------------------------------------------------------
 
