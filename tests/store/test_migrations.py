@@ -199,6 +199,7 @@ def full(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[Worksp
         source.execute("CREATE TABLE people (id TEXT, x REAL)")
         source.executemany("INSERT INTO people VALUES (?, ?)", [(f"P{i}", i) for i in range(9)])
     ws.ingest_sql("SELECT * FROM people", f"sqlite:///{folder / 'source.db'}", "id", "people")
+    ws.dataset_retire("people", "a test table")
     yield ws
     ws.close()
 
