@@ -336,3 +336,23 @@ def test_report_refuses_a_version_that_does_not_exist_before_writing(ws, tmp_pat
 def test_summary_counts_every_customer(version_report):
     _, page = version_report
     assert f"<b>{N:,}</b> customers" in page
+
+
+def test_a_segment_keeps_its_colour_across_reports(ws, diff_report):
+    """The child's own report colours its segments as the parent -> child diff does, so a
+    kept segment is one colour in every report of the lens."""
+    _, page = diff_report
+    b_side = {
+        int(label): fill
+        for label, fill in re.findall(
+            r'data-side="b" data-segment="(-?\d+)"[^>]*fill="([^"]+)"', section(page, "flow")
+        )
+    }
+    child = Path(ws.report("marketing@2", ws.root.parent / "child-colours.html")["out"])
+    rows = summary_rows(child.read_text())
+    own = {
+        label: re.search(r'class="swatch" style="background: ([^"]+)"', row).group(1)
+        for label, row in rows.items()
+    }
+    assert own == b_side
+    assert len(set(own.values())) == len(own)  # one colour, one segment

@@ -59,6 +59,16 @@ def matched_colors(diff: dict, colors_a: dict[int, str]) -> dict[int, str]:
     return out
 
 
+def complete(colors: dict[int, str], labels: list[int]) -> dict[int, str]:
+    """`colors` with a colour for every label in `labels`: grey for unassigned, else the
+    first palette colour not in use (a label the colouring did not know about)."""
+    out = dict(colors)
+    spare = [c for c in PALETTE if c not in set(out.values())] or list(PALETTE)
+    for label in sorted(set(labels) - set(out), key=lambda s: (s < 0, s)):
+        out[label] = NOISE_COLOR if label < 0 else spare.pop(0) if spare else PALETTE[0]
+    return out
+
+
 def alpha(color: str, a: float) -> str:
     r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{a})"
@@ -192,8 +202,8 @@ def _label_width(nodes: list[Node], width: int) -> float:
 
 def _node_lines(n: Node, chars: int) -> list[str]:
     """The name, wrapped, then '#label · customers' (the last line, drawn muted)."""
-    tag = "unassigned" if n.label < 0 else f"#{n.label}"
-    return [*wrap(n.name, chars), f"{tag} \u00b7 {n.customers:,} customers"]
+    count = f"{n.customers:,} customers"
+    return [*wrap(n.name, chars), count if n.label < 0 else f"#{n.label} \u00b7 {count}"]
 
 
 def _stack(

@@ -41,7 +41,13 @@ from segtrail.services.datasets import resolve_dataset
 from segtrail.services.designs import list_designs
 from segtrail.services.plans import list_strategies, show_plan
 from segtrail.services.results import Report
-from segtrail.services.segmentations import log, resolve_segmentation, show
+from segtrail.services.segmentations import (
+    log,
+    ref_of,
+    resolve_segmentation,
+    segment_names,
+    show,
+)
 from segtrail.services.thread import carry as carry_plan
 from segtrail.services.thread import diff as diff_versions
 
@@ -61,6 +67,9 @@ PALETTE = drawn.PALETTE
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 K_COLUMNS = 3  # panels per row of the k curve: titles stay readable at 1280 px
+# Ancestors followed for a segment's colour (one diff each): far enough for a lens's recent
+# history, bounded so a long lineage on a million customers stays a few seconds.
+LINEAGE_DEPTH = 5
 
 
 def write_report(
@@ -103,7 +112,10 @@ def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[
     info = show(ws, ref)
     row = resolve_segmentation(ws, info["version"])
     dataset = resolve_dataset(ws, row["dataset_id"])
-    colors = _colors([s["segment"] for s in info["segments"]])
+    changes, parent_diff = _since_parent(ws, info)
+    colors = drawn.complete(
+        lineage_colors(ws, info["version"], parent_diff), [s["segment"] for s in info["segments"]]
+    )
     names = {s["segment"]: s["name"] for s in info["segments"]}
     figures: dict[str, Markup] = {}
 
@@ -115,7 +127,6 @@ def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[
         summary.segment_values(ws, dataset, row["assignments_hash"], column) if column else None
     )
     plan = show_plan(ws, info["version"])
-    changes, parent_diff = _since_parent(ws, info)
 
     projection = _projection(ws, row)
     if projection is not None:
@@ -165,6 +176,24 @@ def _since_parent(ws: Workspace, info: dict) -> tuple[list[str], dict | None]:
         return [], None
     result = diff_versions(ws, info["parent"], info["version"])
     return summary.changes(result, info["parent"], info["version"]), result
+
+
+def lineage_colors(
+    ws: Workspace, ref: str, parent_diff: dict | None = None, depth: int = LINEAGE_DEPTH
+) -> dict[int, str]:
+    """A version's segment colours, the same in every report: a segment that keeps a segment
+    of the parent version (the diff's fate "kept") wears the parent's colour, up to `depth`
+    ancestors back; others get colours the parent does not use (drawn.matched_colors). A
+    root version (or the last ancestor followed) colours its segments in label order.
+    `parent_diff` is diff(parent, ref) when the caller has it already."""
+    row = resolve_segmentation(ws, ref)
+    parent = row["parent_id"]
+    if parent is None or depth <= 0:
+        return _colors(list(segment_names(ws, row)))
+    parent_ref = ref_of(resolve_segmentation(ws, parent))
+    if parent_diff is None:
+        parent_diff = diff_versions(ws, parent_ref, ref)
+    return drawn.matched_colors(parent_diff, lineage_colors(ws, parent_ref, None, depth - 1))
 
 
 def _effects_table(effects: dict, segments: list[dict], colors: dict[int, str]) -> dict:
@@ -361,8 +390,8 @@ def _diff_context(ws: Workspace, ref_a: str, ref_b: str) -> dict[str, Any]:
     result = diff_versions(ws, a["version"], b["version"])
     names_a = {s["segment"]: s["name"] for s in result["segments_a"]}
     names_b = {s["segment"]: s["name"] for s in result["segments_b"]}
-    colors_a = _colors(list(names_a))
-    colors_b = drawn.matched_colors(result, colors_a)
+    colors_a = drawn.complete(lineage_colors(ws, a["version"]), list(names_a))
+    colors_b = drawn.complete(drawn.matched_colors(result, colors_a), list(names_b))
     common_a = {s["segment"]: s["common"] for s in result["segments_a"]}
     common_b = {s["segment"]: s["common"] for s in result["segments_b"]}
     nodes_a = [
