@@ -45,4 +45,7 @@ def report(
         print_json(result)
         return
     what = f"{result['version']} -> {result['diff']}" if result["diff"] else result["version"]
-    console.print(f"wrote {result['out']} ({what}, {result['bytes'] / 1e6:.1f} MB)")
+    size = result["bytes"]
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(size / 1e3, 1):.0f} kB"
+    value = f", value: sum of {result['value']}" if result.get("value") else ""
+    console.print(f"wrote {result['out']} ({what}, {shown}{value})")
