@@ -59,9 +59,7 @@ class Retirements:
     def retired(self, kind: str) -> dict[str, Row]:
         """Names of `kind` retired now, each with its latest row (at, author, reason)."""
         r = schema.retirements
-        latest = (
-            select(func.max(r.c.id)).where(r.c.kind == kind).group_by(r.c.name).scalar_subquery()
-        )
+        latest = select(func.max(r.c.id)).where(r.c.kind == kind).group_by(r.c.name)
         rows = self._rows(r.c.id.in_(latest))
         return {row["name"]: row for row in rows if row["retired"]}
 
