@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ SECRET_BYTES = 32  # entropy of a token or session secret
 SESSION_LIFETIME = timedelta(hours=12)
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024  # argon2 takes any length; a megabyte "password" is an attack
+TOKEN_ID_SHAPE = re.compile(r"[0-9a-f]{12}")
+TOKEN_SHAPE = re.compile(r"st_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_\-]{43,100})")
 BAD_TOKEN = "the API token is not valid (unknown, revoked, or its user is disabled)"
 BAD_PASSWORD = "wrong user name or password"
 BAD_SESSION = "not signed in (the session ended or expired); sign in again"
@@ -203,6 +206,11 @@ def revoke_token(ws: Workspace, token_id: str) -> TokenRevoked:
     token_id = token_id.strip()
     if token_id.startswith(TOKEN_PREFIX):  # the whole token pasted: its id is inside
         token_id = _split_token(token_id)[0]
+    if not TOKEN_ID_SHAPE.fullmatch(token_id):
+        raise InvalidInput(
+            f"{token_id!r} is not a token id: ids are 12 characters of 0-9 and a-f, "
+            "as `segtrail user list` shows them"
+        )
     user = ws.meta.users.revoke_token(token_id, ws.author)
     return TokenRevoked(token_id, user)
 
@@ -340,10 +348,12 @@ def _split_token(token: str) -> tuple[str, str]:
     """`st_<id>_<secret>` -> (id, secret); the id is hex, so the first '_' ends it."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated(BAD_TOKEN)
-    token_id, sep, secret = token.strip().removeprefix(TOKEN_PREFIX).partition("_")
-    if not sep or not token_id or not secret or len(token) > 200:
+    # Checked for shape before any lookup: odd text (a NUL byte, a megabyte) never reaches
+    # the database.
+    match = TOKEN_SHAPE.fullmatch(token.strip())
+    if match is None:
         raise Unauthenticated(BAD_TOKEN)
-    return token_id, secret
+    return match["id"], match["secret"]
 
 
 def _sha256(text: str) -> str:
