@@ -184,3 +184,18 @@ def test_concurrent_adds_of_one_name(workspace: Path) -> None:
     with _open(workspace) as ws:
         assert [u.name for u in ws.user_list()] == ["same"]
         assert [e["action"] for e in ws.events()].count("user-add") == 1
+
+
+def test_role_grant_and_ungrant(workspace: Path, cli: Runner) -> None:
+    token = cli("user", "add", "kim", "--role", "analyst", "--json").json()["token"]
+    granted = cli("user", "grant", "kim", "--lens", "marketing", "--lens", "product")
+    assert (granted.code, granted.out) == (0, "kim may change: marketing, product\n")
+    ungranted = cli("user", "ungrant", "kim", "--lens", "product")
+    assert (ungranted.code, ungranted.out) == (0, "kim may change: marketing\n")
+    with _open(workspace) as ws:
+        assert authenticate_token(ws, token).lenses == frozenset({"marketing"})
+    role = cli("user", "role", "kim", "--role", "Admin")
+    assert (role.code, role.out) == (0, "user kim is now admin\n")
+    refused = cli("user", "grant", "kim", "--lens", "sales")
+    assert refused.code == 2
+    assert refused.err == "error: lens grants are for analysts; 'kim' is an admin (see --lens)\n"

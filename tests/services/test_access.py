@@ -448,3 +448,33 @@ def test_users_table_is_history(tmp_path: Path) -> None:
         assert _rows(w, "SELECT count(*) FROM web_sessions") == [(0,)]
         with pytest.raises(Exception, match="append-only"), w.meta.engine.begin() as c:
             c.execute(text("DELETE FROM users"))
+
+
+def test_role_and_grant_changes_take_effect_at_once(ws: Workspace) -> None:
+    name = next(names)
+    created = add_user(ws, name, Role.ANALYST, ["marketing"])
+    assert access.grant_lenses(ws, name, ["product", "marketing"]).lenses == [
+        "marketing",
+        "product",
+    ]
+    require_write(authenticate_token(ws, created.token), "product")
+    assert access.withdraw_lenses(ws, name, ["marketing"]).lenses == ["product"]
+    with pytest.raises(Forbidden):
+        require_write(authenticate_token(ws, created.token), "marketing")
+    assert access.set_role(ws, name, "viewer").role == Role.VIEWER
+    with pytest.raises(Forbidden):
+        require_write(authenticate_token(ws, created.token), "product")
+    with pytest.raises(InvalidInput, match="lens grants are for analysts"):
+        access.grant_lenses(ws, name, ["sales"])
+    with pytest.raises(SegtrailError, match="already a viewer"):
+        access.set_role(ws, name, "viewer")
+    assert access.set_role(ws, name, "admin").role == Role.ADMIN
+    require_admin(authenticate_token(ws, created.token))
+    actions = [e["action"] for e in ws.events(limit=20) if e["subject"] == name]
+    assert list(reversed(actions)) == [
+        "user-add",
+        "lens-grant",
+        "lens-revoke",
+        "user-role",
+        "user-role",
+    ]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from segtrail.errors import Forbidden, InvalidInput, SegtrailError, Unauthenticated
 from segtrail.services.refs import check_name
 from segtrail.services.results import Result
-from segtrail.store.users import ACTIVE, Credential, NewToken, UserRecord
+from segtrail.store.users import ACTIVE, GRANTED, REVOKED, Credential, NewToken, UserRecord
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -174,7 +174,7 @@ def add_user(
     browser, and a first API token, returned once."""
     check_name(name, "user")
     role = parse_role(role)
-    granted = tuple(sorted({check_name(lens, "lens") for lens in lenses}))
+    granted = tuple(sorted({_lens_name(lens) for lens in lenses}))
     if granted and role != Role.ANALYST:
         raise InvalidInput(
             f"lens grants are for analysts: a {role} "
@@ -220,6 +220,38 @@ def disable_user(ws: Workspace, name: str) -> UserDisabled:
     check_name(name, "user")
     ws.meta.users.disable(name, ws.author)
     return UserDisabled(name)
+
+
+def set_role(ws: Workspace, name: str, role: Role | str) -> UserInfo:
+    """Change a user's role (a new row; the old role stays in the history)."""
+    check_name(name, "user")
+    ws.meta.users.set_role(name, str(parse_role(role)), ws.author)
+    return _user(ws, name)
+
+
+def grant_lenses(ws: Workspace, name: str, lenses: Iterable[str]) -> UserInfo:
+    """Let an analyst change more lenses (they need not exist yet)."""
+    return _change_grants(ws, name, lenses, GRANTED)
+
+
+def withdraw_lenses(ws: Workspace, name: str, lenses: Iterable[str]) -> UserInfo:
+    """Stop an analyst from changing these lenses; what they did there stays."""
+    return _change_grants(ws, name, lenses, REVOKED)
+
+
+def _change_grants(ws: Workspace, name: str, lenses: Iterable[str], state: str) -> UserInfo:
+    check_name(name, "user")
+    wanted = tuple(sorted({_lens_name(lens) for lens in lenses}))
+    if not wanted:
+        raise InvalidInput("name at least one lens", field="lens")
+    ws.meta.users.grant(name, wanted, state, ws.author)
+    return _user(ws, name)
+
+
+def _user(ws: Workspace, name: str) -> UserInfo:
+    record = ws.meta.users.get(name)
+    assert record is not None  # just written
+    return _info(record)
 
 
 def set_password(ws: Workspace, name: str, password: str) -> None:
@@ -362,6 +394,13 @@ def _sha256(text: str) -> str:
 
 def _principal(credential: Credential) -> Principal:
     return Principal(credential.user, Role(credential.role), frozenset(credential.lenses))
+
+
+def _lens_name(lens: str) -> str:
+    try:
+        return check_name(lens, "lens")
+    except SegtrailError as e:
+        raise InvalidInput(str(e), field="lens") from None
 
 
 def _is_name(name: str) -> bool:
