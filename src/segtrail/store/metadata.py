@@ -137,6 +137,7 @@ class MetadataStore:
         from segtrail.store.retirements import Retirements
         from segtrail.store.segmentations import Annotations, Segmentations
         from segtrail.store.usage import Audiences, Campaigns, Exports
+        from segtrail.store.users import Users
 
         self.events = Events(self)
         self.objects = ObjectRegistry(self)
@@ -150,6 +151,7 @@ class MetadataStore:
         self.exports = Exports(self)
         self.designs = Designs(self)
         self.holdouts = Holdouts(self)
+        self.users = Users(self)
         self.retirements = Retirements(self)
 
     # --- schema ------------------------------------------------------------------------
