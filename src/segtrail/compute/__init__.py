@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from segtrail.compute.base import DatasetSource, Engine, Segmented
+from segtrail.compute.base import AssignmentsSource, DatasetSource, Engine, Segmented
 from segtrail.errors import InvalidInput
 
 ENGINES = ("local", "spark")
@@ -48,6 +48,7 @@ def get_engine(name: str, master: str | None = None) -> Engine:
 __all__ = [
     "DEFAULT_ENGINE",
     "ENGINES",
+    "AssignmentsSource",
     "DatasetSource",
     "Engine",
     "Segmented",

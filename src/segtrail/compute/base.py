@@ -33,6 +33,15 @@ class DatasetSource:
     read: Callable[[list[str]], pd.DataFrame]  # the verified read through the store
 
 
+@dataclass(frozen=True)
+class AssignmentsSource:
+    """One version's assignments object (customer_id, segment, confidence)."""
+
+    label: str  # LENS@N, for messages
+    location: str  # the Parquet object: a local path or a URL
+    read: Callable[[], pd.Series]  # segment per customer id, the verified read
+
+
 @dataclass
 class Segmented:
     """What an engine computed for one version.
@@ -62,4 +71,8 @@ class Engine(Protocol):
         progress: Progress,
     ) -> Segmented:
         """Features, fit, assignments of every customer, metrics and profiles."""
+        ...
+
+    def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
+        """``engine.diff.diff_assignments`` of two versions (counted where they live)."""
         ...

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from segtrail.compute.base import DatasetSource, Progress, Segmented
+from segtrail.compute.base import AssignmentsSource, DatasetSource, Progress, Segmented
 from segtrail.compute.pipeline import compute
+from segtrail.engine.diff import diff_assignments
 
 
 class LocalEngine:
@@ -33,3 +34,6 @@ class LocalEngine:
             }
         )
         return Segmented(record=out, table=table, engine=self.name)
+
+    def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
+        return diff_assignments(a.read(), b.read(), min_jaccard)

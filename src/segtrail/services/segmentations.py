@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 
 from segtrail import __version__
-from segtrail.compute import DEFAULT_ENGINE, DatasetSource, Segmented, check_engine, get_engine
+from segtrail.compute import (
+    DEFAULT_ENGINE,
+    AssignmentsSource,
+    DatasetSource,
+    Segmented,
+    check_engine,
+    get_engine,
+)
 from segtrail.compute import spark_master as resolve_master
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.diff import diff_assignments
@@ -198,9 +205,7 @@ def _run_and_record(
     spark_master: str | None = None,
 ) -> Version:
     progress = progress or _noop
-    settings = workspace_settings(ws)
-    engine_name = check_engine(engine or settings.get("engine") or DEFAULT_ENGINE)
-    master = resolve_master(spark_master, settings.get("spark_master"))
+    engine_name, master = engine_choice(ws, engine, spark_master)
     progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)
     kinds = kinds_of(dataset_row)
     id_column = dataset_row["id_column"]
@@ -291,10 +296,28 @@ def _store_assignments(ws: Workspace, done: Segmented) -> tuple[str, int]:
     return ws.objects.put_stream(write)
 
 
-def workspace_settings(ws: Workspace) -> dict[str, Any]:
+def engine_choice(
+    ws: Workspace, engine: str | None = None, spark_master: str | None = None
+) -> tuple[str, str]:
+    """(engine name, Spark master): the flags, else the workspace's settings, else local."""
     from segtrail.services.settings import settings  # settings reads the workspace's config
 
-    return settings(ws)
+    configured = settings(ws)
+    name = check_engine(engine or configured.get("engine") or DEFAULT_ENGINE)
+    return name, resolve_master(spark_master, configured.get("spark_master"))
+
+
+def engine_for(ws: Workspace, engine: str | None = None, spark_master: str | None = None):
+    """The engine a command runs on (see ``engine_choice``)."""
+    return get_engine(*engine_choice(ws, engine, spark_master))
+
+
+def assignments_source(ws: Workspace, row: dict) -> AssignmentsSource:
+    return AssignmentsSource(
+        label=ref_of(row),
+        location=ws.objects.location(row["assignments_hash"]),
+        read=lambda: load_assignments(ws, row),
+    )
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -527,12 +527,21 @@ class Workspace:
 
     # --- the thread ------------------------------------------------------------------------
 
-    def diff(self, a: str, b: str, min_jaccard: float = 0.5) -> Diff:
+    def diff(
+        self,
+        a: str,
+        b: str,
+        min_jaccard: float = 0.5,
+        *,
+        engine: str | None = None,
+        spark_master: str | None = None,
+    ) -> Diff:
         """How customers moved from version `a` to version `b`: transitions, ARI/NMI, and
-        each segment's fate (kept, split, merged, ...)."""
+        each segment's fate (kept, split, merged, ...). `engine` "spark" counts them in
+        Spark where the assignments live (default: the workspace's `engine` setting)."""
         from segtrail.services.thread import diff
 
-        return diff(self, a, b, min_jaccard)
+        return diff(self, a, b, min_jaccard, engine=engine, spark_master=spark_master)
 
     def carry(self, old: str, new: str, min_jaccard: float = 0.5, apply: bool = False) -> Carry:
         """Propose moving the plan of `old` onto `new` through shared customers; with

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from segtrail.compute.base import DatasetSource, Progress, Segmented
+from segtrail.compute.base import AssignmentsSource, DatasetSource, Progress, Segmented
 from segtrail.compute.pipeline import (
     Model,
     assign_input,
@@ -42,6 +42,7 @@ from segtrail.compute.pipeline import (
 )
 from segtrail.engine.algorithms import FitResult, get_algorithm
 from segtrail.engine.algorithms.base import fmt_int
+from segtrail.engine.diff import check_min_jaccard, diff_table
 from segtrail.engine.features import describe_spec
 from segtrail.engine.quality import quality_metrics
 from segtrail.errors import InvalidInput
@@ -114,6 +115,42 @@ class SparkEngine:
         progress("measuring quality, stability and profiles on the sample", None)
         record = measure(sample, kinds, model, counts, n, request, prep.spec)
         return Segmented(record=record, file=out, engine=self.name)
+
+    def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
+        """The contingency table of the common customers and each version's segment sizes
+        are Spark aggregations (a join on customer id); the driver gets counts only."""
+        from segtrail.compute.spark.session import get_session
+
+        check_min_jaccard(min_jaccard)
+        spark = get_session(self.master)
+        side_a = _labels_of(spark, a.location, "a")
+        side_b = _labels_of(spark, b.location, "b")
+        numeric = [dict(side.dtypes)["id"] != "string" for side in (side_a, side_b)]
+        if numeric[0] != numeric[1]:  # numbers on one side, strings on the other
+            side_a = side_a.withColumn("id", side_a["id"].cast("string"))
+            side_b = side_b.withColumn("id", side_b["id"].cast("string"))
+        size_a = {int(r["a"]): int(r["count"]) for r in side_a.groupBy("a").count().collect()}
+        size_b = {int(r["b"]): int(r["count"]) for r in side_b.groupBy("b").count().collect()}
+        cells = side_a.join(side_b, "id").groupBy("a", "b").count().collect()
+        a_values, b_values = np.array(sorted(size_a)), np.array(sorted(size_b))
+        row = {v: i for i, v in enumerate(a_values)}
+        col = {v: j for j, v in enumerate(b_values)}
+        table = np.zeros((len(a_values), len(b_values)), dtype=np.int64)
+        for r in cells:
+            table[row[int(r["a"])], col[int(r["b"])]] = int(r["count"])
+        return diff_table(
+            table,
+            a_values,
+            b_values,
+            np.array([size_a[v] for v in a_values]),
+            np.array([size_b[v] for v in b_values]),
+            min_jaccard,
+        )
+
+
+def _labels_of(spark, location: str, name: str) -> DataFrame:
+    frame = spark.read.parquet(location)
+    return frame.select(frame["customer_id"].alias("id"), frame["segment"].alias(name))
 
 
 # --- the sample ----------------------------------------------------------------------------

@@ -24,15 +24,13 @@ DRIVER_MEMORY = os.environ.get("SEGTRAIL_SPARK_DRIVER_MEMORY", "1536m")
 ARROW_BATCH_ROWS = 65_536  # rows per Arrow batch between the JVM and the Python workers
 LOCAL_SHUFFLE_PARTITIONS = 8  # aggregations here are small (segment x value counts)
 
-# Spark's own log lines would bury segtrail's one-line messages on stderr.
-_LOG4J = """rootLogger.level = error
-rootLogger.appenderRef.stderr.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = spark: %p %c{1}: %m%n
-"""
+# The JVM's own output (start-up banners, log lines) goes to this file, not to the user's
+# terminal, where it would bury segtrail's one-line messages; errors still reach Python as
+# exceptions.
+LOG_FILE = Path(tempfile.gettempdir()) / "segtrail-spark.log"
+
+
+_SESSION: SparkSession | None = None  # one per process: starting one costs seconds
 
 
 def is_connect(master: str) -> bool:
@@ -41,35 +39,42 @@ def is_connect(master: str) -> bool:
 
 def get_session(master: str) -> SparkSession:
     """The process's SparkSession for ``master`` (started on first use: a few seconds)."""
+    # PySpark's notes about pandas versions are not the user's business
+    warnings.filterwarnings("ignore", module=r"pyspark(\..*)?")
     warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*")
+
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = _start(master)
+    return _SESSION
+
+
+def _start(master: str) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
     if is_connect(master):
         return SparkSession.builder.remote(master).getOrCreate()
     # The Python workers run this interpreter, so they import the same segtrail.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    log4j = Path(tempfile.gettempdir()) / "segtrail-spark-log4j2.properties"
-    if not log4j.exists():
-        log4j.write_text(_LOG4J)
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("segtrail")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", DRIVER_MEMORY)
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j}")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
-        # a dataset object is one file; keep its row order in the assignments
-        .config("spark.sql.files.openCostInBytes", str(4 << 20))
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    conf = (
+        SparkConf()
+        .setMaster(master)
+        .setAppName("segtrail")
+        .set("spark.ui.enabled", "false")
+        .set("spark.ui.showConsoleProgress", "false")
+        .set("spark.driver.memory", DRIVER_MEMORY)
+        .set("spark.sql.session.timeZone", "UTC")
+        .set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
     )
     if master.startswith("local"):
-        builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+        conf = conf.set("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+    with LOG_FILE.open("ab") as log:  # the JVM keeps its own copy of the descriptor
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
+    context = SparkContext(conf=conf, gateway=gateway)
+    context.setLogLevel("ERROR")
+    return SparkSession(context)
