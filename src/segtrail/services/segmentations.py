@@ -29,7 +29,6 @@ from segtrail.compute import (
 )
 from segtrail.compute import spark_master as resolve_master
 from segtrail.engine.algorithms import get_algorithm
-from segtrail.engine.diff import diff_assignments
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
@@ -187,7 +186,9 @@ def revisit(
     from segtrail.services.annotations import inherit_names  # annotations imports this module
 
     new = resolve_segmentation(ws, version["version"])
-    delta = diff_assignments(load_assignments(ws, old), load_assignments(ws, new))
+    # counted by the same engine (on Spark: where the assignments live)
+    runner = engine_for(ws, engine, spark_master)
+    delta = runner.diff(assignments_source(ws, old), assignments_source(ws, new), 0.5)
     carried = inherit_names(ws, old, new, delta)
     return show(ws, version["version"]) if carried["inherited"] else version
 
