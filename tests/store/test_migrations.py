@@ -199,6 +199,7 @@ def full(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[Worksp
     ws.ingest_sql("SELECT * FROM people", f"sqlite:///{folder / 'source.db'}", "id", "people")
     created = ws.user_add("ana", "analyst", ["marketing"], password="correct horse")
     ws.token_revoke(created.token_id)
+    ws.dataset_retire("people", "a test table")
     yield ws
     ws.close()
 

@@ -329,6 +329,9 @@ def _run_and_record(
     progress: Progress | None,
     action: str = "segment",
 ) -> Version:
+    from segtrail.services.retirement import check_in_use
+
+    check_in_use(ws, "dataset", dataset_row["name"], "segment it")
     progress = progress or _noop
     progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)
     kinds = kinds_of(dataset_row)

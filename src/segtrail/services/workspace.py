@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         PlanState,
         PlanView,
         Report,
+        Retirement,
         StatusChange,
         Strategy,
         TagChange,
@@ -262,11 +263,25 @@ class Workspace:
 
         return ingest_transactions(self, spec, **source)
 
-    def datasets(self) -> list[DatasetSummary]:
-        """Every dataset version, by name then version."""
+    def datasets(self, include_retired: bool = False) -> list[DatasetSummary]:
+        """Every dataset version, by name then version; retired names only with
+        `include_retired`."""
         from segtrail.services.datasets import list_datasets
 
-        return list_datasets(self)
+        return list_datasets(self, include_retired)
+
+    def dataset_retire(self, name: str, reason: str | None = None) -> Retirement:
+        """Hide dataset `name` (every version) from lists and refuse to segment it; its
+        history and everything built on it stay."""
+        from segtrail.services.retirement import retire
+
+        return retire(self, "dataset", name, reason)
+
+    def dataset_restore(self, name: str) -> Retirement:
+        """Undo `dataset_retire`: the name is listed and usable again."""
+        from segtrail.services.retirement import restore
+
+        return restore(self, "dataset", name)
 
     def dataset(self, ref: str, rows: int = 0) -> DatasetInfo:
         """Schema, row count and column summaries of `NAME` or `NAME@N`; with `rows`, also
@@ -454,11 +469,24 @@ class Workspace:
             self, name, message=message, channels=channels, offer=offer, owner=owner
         )
 
-    def strategies(self) -> list[Strategy]:
-        """Every strategy, as currently defined."""
+    def strategies(self, include_retired: bool = False) -> list[Strategy]:
+        """Every strategy, as currently defined; retired ones only with `include_retired`."""
         from segtrail.services.plans import list_strategies
 
-        return list_strategies(self)
+        return list_strategies(self, include_retired)
+
+    def strategy_retire(self, name: str, reason: str | None = None) -> Retirement:
+        """Hide strategy `name` from lists and refuse new mappings of it; its plans, thread
+        and campaigns stay."""
+        from segtrail.services.retirement import retire
+
+        return retire(self, "strategy", name, reason)
+
+    def strategy_restore(self, name: str) -> Retirement:
+        """Undo `strategy_retire`."""
+        from segtrail.services.retirement import restore
+
+        return restore(self, "strategy", name)
 
     def plan_map(
         self,
@@ -696,11 +724,15 @@ class Workspace:
             self, target, fmt, out, raw=raw, strategy=strategy, include_holdout=include_holdout
         )
 
-    def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
-        """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
+    def report(
+        self, ref: str, out: str | Path, diff: str | None = None, value: str | None = None
+    ) -> Report:
+        """Write the offline HTML report of version `ref` (or of the move to `diff`);
+        `value` names the column whose sum is the customers' value (default: guessed by
+        name, e.g. monetary, revenue, annual_spend)."""
         from segtrail.report.html import write_report
 
-        return write_report(self, ref, out, diff)
+        return write_report(self, ref, out, diff, value=value)
 
     # --- users of the team server (services/access.py) ---------------------------------
 

@@ -134,6 +134,7 @@ class MetadataStore:
         from segtrail.store.datasets import Datasets
         from segtrail.store.designs import Designs, Holdouts
         from segtrail.store.plans import Plans, Strategies
+        from segtrail.store.retirements import Retirements
         from segtrail.store.segmentations import Annotations, Segmentations
         from segtrail.store.usage import Audiences, Campaigns, Exports
         from segtrail.store.users import Users
@@ -151,6 +152,7 @@ class MetadataStore:
         self.designs = Designs(self)
         self.holdouts = Holdouts(self)
         self.users = Users(self)
+        self.retirements = Retirements(self)
 
     # --- schema ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Float,
@@ -271,6 +272,22 @@ dataset_lineage = Table(
     Column("derived_from_id", Integer, ForeignKey("datasets.id")),
     Column("kind", String(40), nullable=False),  # transactions | sql
     Column("spec", Text, nullable=False),  # JSON
+)
+
+# --- schema 9: retired datasets and strategies ---------------------------------------------
+
+# Retiring hides a dataset name (every version of it) or a strategy from lists and refuses
+# new segmentations of it / new mappings of it; restoring undoes that. Each is a new row:
+# the latest row per (kind, name) is the current state, and every past state stays.
+retirements = Table(
+    "retirements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # dataset | strategy
+    Column("name", String(200), nullable=False),
+    Column("retired", Boolean, nullable=False),  # true: retired, false: restored
+    Column("reason", Text),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
 
 
@@ -843,6 +860,27 @@ def _step_8() -> Migration:
     return Migration(8, "users, API tokens, lens grants and web sessions", apply, tables)
 
 
+def _step_9() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "events", "id", Integer)
+    retirements_v9 = Table(
+        "retirements",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("kind", String(20), nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("retired", Boolean, nullable=False),
+        Column("reason", Text),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+
+    def apply(connection: Connection) -> None:
+        _create(connection, (retirements_v9,))
+        append_only(connection, ("retirements",))
+
+    return Migration(9, "retired datasets and strategies", apply, (retirements_v9,))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _step_1(),
     _step_2(),
@@ -852,6 +890,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _step_6(),
     _step_7(),
     _step_8(),
+    _step_9(),
 )
 
 LATEST = MIGRATIONS[-1].version
