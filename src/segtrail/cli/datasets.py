@@ -19,10 +19,10 @@ from segtrail.cli.app import (
     open_workspace,
     print_json,
 )
-from segtrail.engine.transactions import TransactionSpec
 from segtrail.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from segtrail.engine.transactions import TransactionSpec
     from segtrail.services.results import DatasetInfo
 
 dataset_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
@@ -212,6 +212,9 @@ def _transaction_spec(
     ]
     if missing:
         raise InvalidInput(f"--transactions needs {', '.join(missing)}")
+    # Imported here: it brings DuckDB and Arrow, which `--help` and other commands never use.
+    from segtrail.engine.transactions import TransactionSpec
+
     return TransactionSpec(
         customer=customer,
         date=date,
