@@ -19,10 +19,15 @@ from segtrail.cli.app import (
     open_workspace,
     print_json,
 )
+<<<<<<< HEAD
+from segtrail.cli.retired import retired_line
 from segtrail.engine.transactions import TransactionSpec
+=======
+>>>>>>> core
 from segtrail.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from segtrail.engine.transactions import TransactionSpec
     from segtrail.services.results import DatasetInfo
 
 dataset_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
@@ -172,7 +177,7 @@ def ingest(
         err_console.print(
             f"note: {file.name} has the same columns and id as dataset {other}; if it is a new "
             f"version of {other}, ingest it with --name {other} (this made a new dataset "
-            f"{result['name']})"
+            f"{result['name']}; `segtrail dataset retire {result['name']}` hides it)"
         )
 
 
@@ -212,6 +217,9 @@ def _transaction_spec(
     ]
     if missing:
         raise InvalidInput(f"--transactions needs {', '.join(missing)}")
+    # Imported here: it brings DuckDB and Arrow, which `--help` and other commands never use.
+    from segtrail.engine.transactions import TransactionSpec
+
     return TransactionSpec(
         customer=customer,
         date=date,
@@ -236,20 +244,36 @@ def _moment(text: str) -> datetime:
     return moment
 
 
+ALL_OPTION = typer.Option(False, "--all", help="Also list retired datasets (marked).")
+
+
 @app.command("datasets")
-def list_datasets(json_output: bool = JSON_OPTION) -> None:
-    """List every dataset version."""
-    rows = open_workspace().datasets()
+def list_datasets(include_retired: bool = ALL_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """List every dataset version (retired names only with --all)."""
+    _list_datasets(include_retired, json_output)
+
+
+@dataset_app.command("list")
+def dataset_list(include_retired: bool = ALL_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """List every dataset version (the same as `segtrail datasets`)."""
+    _list_datasets(include_retired, json_output)
+
+
+def _list_datasets(include_retired: bool, json_output: bool) -> None:
+    every = open_workspace().datasets(include_retired=True)
+    rows = [r for r in every if include_retired or not r.get("retired")]
     if json_output:
         print_json(rows)
         return
+    hidden = len({r["name"] for r in every if r.get("retired")}) if not include_retired else 0
+    note = f"{hidden} retired dataset name(s) not shown; --all lists them" if hidden else ""
     if not rows:
-        console.print("no datasets yet; try: segtrail ingest FILE --id COLUMN")
+        console.print(note or "no datasets yet; try: segtrail ingest FILE --id COLUMN")
         return
     table = Table("dataset", "rows", "columns", "id column", "created (UTC)", "author", box=None)
     for r in rows:
         table.add_row(
-            r["dataset"],
+            r["dataset"] + (" (retired)" if r.get("retired") else ""),
             f"{r['rows']:,}",
             str(r["n_columns"]),
             r["id_column"],
@@ -257,6 +281,29 @@ def list_datasets(json_output: bool = JSON_OPTION) -> None:
             r["author"],
         )
     console.print(table)
+    if note:
+        console.print(note)
+
+
+@dataset_app.command("retire")
+def dataset_retire(
+    name: str = typer.Argument(..., help="The dataset name (every version of it is retired)."),
+    reason: str = typer.Option(None, "--reason", help="Why, for the history."),
+) -> None:
+    """Hide a dataset from the lists and refuse to segment it; its versions, the
+    segmentations built on it and its history stay. `dataset restore` undoes it."""
+    r = open_workspace().dataset_retire(name, reason)
+    console.print(
+        f"retired dataset {r['name']}: hidden from `segtrail datasets` (shown with --all); "
+        f"`segtrail dataset restore {r['name']}` brings it back"
+    )
+
+
+@dataset_app.command("restore")
+def dataset_restore(name: str = typer.Argument(..., help="The retired dataset name.")) -> None:
+    """Bring a retired dataset back into the lists and into use."""
+    r = open_workspace().dataset_restore(name)
+    console.print(f"restored dataset {r['name']}")
 
 
 @dataset_app.command("show")
@@ -276,6 +323,8 @@ def show(
         f"source: {info['source']} ({info['source_format']}), "
         f"{info['created_at'][:19]} by {info['author']}"
     )
+    if info.get("retired"):
+        console.print(retired_line("dataset", info["name"], info["retired"]))
     _print_lineage(info.get("lineage"))
     table = Table("column", "kind", "type", "missing", "summary", box=None)
     for column in info["columns"]:

@@ -50,18 +50,59 @@ def strategy_edit(
 
 
 @strategy_app.command("list")
-def strategy_list(json_output: bool = JSON_OPTION) -> None:
-    """List strategies."""
-    rows = open_workspace().strategies()
+def strategy_list(
+    include_retired: bool = typer.Option(
+        False, "--all", help="Also list retired strategies (marked)."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """List strategies (retired ones only with --all)."""
+    every = open_workspace().strategies(include_retired=True)
+    rows = [s for s in every if include_retired or not s.get("retired")]
     if json_output:
         print_json(rows)
+        return
+    hidden = 0 if include_retired else len(every) - len(rows)
+    if not rows:
+        console.print(
+            f"{hidden} retired strategies not shown; --all lists them"
+            if hidden
+            else "no strategies yet; try: segtrail strategy add NAME -m MESSAGE -c CHANNEL"
+        )
         return
     table = Table("strategy", "message", "channels", "offer", "owner", box=None)
     for s in rows:
         table.add_row(
-            s["name"], s["message"], ", ".join(s["channels"]), s["offer"] or "", s["owner"] or ""
+            s["name"] + (" (retired)" if s.get("retired") else ""),
+            s["message"],
+            ", ".join(s["channels"]),
+            s["offer"] or "",
+            s["owner"] or "",
         )
     console.print(table)
+    if hidden:
+        console.print(f"{hidden} retired strategies not shown; --all lists them")
+
+
+@strategy_app.command("retire")
+def strategy_retire(
+    name: str = typer.Argument(..., help="The strategy to retire."),
+    reason: str = typer.Option(None, "--reason", help="Why, for the history."),
+) -> None:
+    """Hide a strategy from the list and refuse new mappings of it; its plans, thread
+    (`why`) and campaigns stay. `strategy restore` undoes it."""
+    r = open_workspace().strategy_retire(name, reason)
+    console.print(
+        f"retired strategy {r['name']}: hidden from `segtrail strategy list` (shown with "
+        f"--all); `segtrail strategy restore {r['name']}` brings it back"
+    )
+
+
+@strategy_app.command("restore")
+def strategy_restore(name: str = typer.Argument(..., help="The retired strategy.")) -> None:
+    """Bring a retired strategy back into the list and into use."""
+    r = open_workspace().strategy_restore(name)
+    console.print(f"restored strategy {r['name']}")
 
 
 def _segments(segments: str | None, all_segments: bool) -> list[int] | str:

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_pairs, print_json
 from segtrail.cli.numbers import p_value
+from segtrail.cli.retired import retired_line
 from segtrail.cli.segments import ENGINE_OPTION, SPARK_MASTER_OPTION
 from segtrail.services.settings import check_engine
 
@@ -151,6 +152,8 @@ def why(
         + (f", offer: {s['offer']}" if s["offer"] else "")
         + (f", owner {s['owner']}" if s["owner"] else "")
     )
+    if s.get("retired"):
+        console.print("  " + retired_line("strategy", s["name"], s["retired"]))
     if not result["mappings"]:
         console.print("  never mapped onto a segmentation")
     for m in result["mappings"]:

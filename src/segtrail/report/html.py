@@ -1,11 +1,14 @@
 """Self-contained offline HTML reports: one version (`segtrail report LENS@N`) or the move
 between two versions (`--diff LENS@M`).
 
-A report is one HTML file with plotly.js embedded once and every figure drawn from data in
-the page: no CDN, no network, so it opens on a plane and survives being mailed around. It is
-a read: nothing is recorded in the workspace. Everything shown is an aggregate (profiles,
-metrics, plan, campaign sums) except the projection scatter, which draws a seeded sample,
-so a million customers cost about as much as a thousand.
+A report is one HTML file with every figure drawn from data in the page: no CDN, no network,
+so it opens on a plane and survives being mailed around. The version report embeds plotly.js's
+basic bundle once (scatter and bar, 1.2 MB: report/bundle.py); the Sankey, the heatmaps and
+the contingency table are SVG and HTML drawn by report/drawn.py, so the diff report carries
+no JavaScript. It is a read: nothing is recorded in the workspace. Everything shown is an
+aggregate (profiles, metrics, plan, campaign sums, value per segment) except the projection
+scatter, which draws a seeded sample, so a million customers cost about as much as a
+thousand.
 
 User text (hypotheses, names, rationales) is escaped: Jinja2 autoescapes the page, plotly's
 JSON escapes ``<``, and labels drawn inside figures are HTML-escaped for plotly's own markup.
@@ -30,13 +33,22 @@ from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.features import transform_features
 from segtrail.engine.profiles import format_number, format_percent
 from segtrail.errors import Damaged, SegtrailError
+from segtrail.report import drawn, summary
+from segtrail.report.bundle import plotly_js
 from segtrail.services.campaigns import campaign_rows
 from segtrail.services.campaigns import report as campaign_report
 from segtrail.services.datasets import resolve_dataset
 from segtrail.services.designs import list_designs
 from segtrail.services.plans import list_strategies, show_plan
 from segtrail.services.results import Report
-from segtrail.services.segmentations import log, resolve_segmentation, show
+from segtrail.services.segmentations import (
+    log,
+    ref_of,
+    resolve_segmentation,
+    segment_names,
+    show,
+)
+from segtrail.services.thread import carry as carry_plan
 from segtrail.services.thread import diff as diff_versions
 
 if TYPE_CHECKING:
@@ -49,25 +61,34 @@ SAMPLE_SEED = 0
 TOP_FEATURES = 15  # rows of the profile heatmap
 # Hennig (2007): mean bootstrap Jaccard below 0.6 dissolves, 0.6-0.75 shows a pattern,
 # above 0.75 is a valid, stable segment, above 0.85 a highly stable one.
-HENNIG = ((0.6, "0.6 (below: dissolves)"), (0.75, "0.75 (valid)"), (0.85, "0.85 (highly stable)"))
-NOISE_COLOR = "#9e9e9e"
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
-    "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d",
-)  # fmt: skip
+HENNIG = ((0.6, "0.6"), (0.75, "0.75"), (0.85, "0.85"))
+NOISE_COLOR = drawn.NOISE_COLOR
+PALETTE = drawn.PALETTE
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+K_COLUMNS = 3  # panels per row of the k curve: titles stay readable at 1280 px
+# Ancestors followed for a segment's colour (one diff each): far enough for a lens's recent
+# history, bounded so a long lineage on a million customers stays a few seconds.
+LINEAGE_DEPTH = 5
 
 
-def write_report(ws: Workspace, ref: str, out: str | Path, diff: str | None = None) -> Report:
-    """Write the report of version `ref` (or of the move from `ref` to `diff`) to `out`."""
+def write_report(
+    ws: Workspace,
+    ref: str,
+    out: str | Path,
+    diff: str | None = None,
+    value: str | None = None,
+) -> Report:
+    """Write the report of version `ref` (or of the move from `ref` to `diff`) to `out`.
+    `value` names the numeric column whose sum is the customers' value (default: a column
+    named like one, e.g. monetary, revenue, annual_spend; none found: no value shown)."""
     path = Path(out)
     if path.suffix.lower() != ".html":
         raise SegtrailError(f"report file must end in .html, got {str(out)!r}")
     if not path.parent.is_dir():
         raise SegtrailError(f"folder {str(path.parent)!r} does not exist")
     if diff is None:
-        context, template = _version_context(ws, ref), "version.html"
+        context, template = _version_context(ws, ref, value), "version.html"
     else:
         context, template = _diff_context(ws, ref, diff), "diff.html"
     page = _render(template, context).encode("utf-8")
@@ -80,29 +101,37 @@ def write_report(ws: Workspace, ref: str, out: str | Path, diff: str | None = No
         bytes=len(page),
         figures=sorted(context["figures"]),
         sample=context.get("sample"),
+        value=context.get("value_column"),
     )
 
 
 # --- the version report ------------------------------------------------------------------
 
 
-def _version_context(ws: Workspace, ref: str) -> dict[str, Any]:
+def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[str, Any]:
     info = show(ws, ref)
     row = resolve_segmentation(ws, info["version"])
-    colors = _colors([s["segment"] for s in info["segments"]])
+    dataset = resolve_dataset(ws, row["dataset_id"])
+    changes, parent_diff = _since_parent(ws, info)
+    colors = drawn.complete(
+        lineage_colors(ws, info["version"], parent_diff), [s["segment"] for s in info["segments"]]
+    )
     names = {s["segment"]: s["name"] for s in info["segments"]}
     figures: dict[str, Markup] = {}
 
     def add(name: str, fig: go.Figure) -> None:
         figures[name] = _html(fig, name)
 
+    column = summary.pick_value_column(dataset["columns"], value)
+    values = (
+        summary.segment_values(ws, dataset, row["assignments_hash"], column) if column else None
+    )
+    plan = show_plan(ws, info["version"])
+
     projection = _projection(ws, row)
     if projection is not None:
         add("projection", _projection_figure(projection, names, colors))
-    add("sizes", _sizes_figure(info["segments"], colors))
     effects = _effects(info["profiles"], names)
-    if effects is not None:
-        add("profile", _heatmap_figure(effects))
     selection = info["metrics"].get("k_selection")
     if selection and selection.get("curve"):
         add("k_curve", _k_curve_figure(selection, info["k"]))
@@ -110,7 +139,6 @@ def _version_context(ws: Workspace, ref: str) -> dict[str, Any]:
     if stability.get("jaccard"):
         add("stability", _stability_figure(info["segments"], colors))
 
-    plan = show_plan(ws, info["version"])
     campaigns = _campaigns(ws, info["version"], plan)
     for i, campaign in enumerate(campaigns):
         if "segments" in campaign:  # else it holds the error that stopped its report
@@ -128,11 +156,60 @@ def _version_context(ws: Workspace, ref: str) -> dict[str, Any]:
         "explained": projection["explained"] if projection else None,
         "lineage": _lineage(ws, info),
         "plan": plan,
-        "strategies": {s["name"]: s for s in list_strategies(ws)},
+        "strategies": {s["name"]: s for s in list_strategies(ws, include_retired=True)},
         "campaigns": campaigns,
         "figures": figures,
         "colors": colors,
+        "value_column": column,
+        "value_requested": value is not None,
+        "shares": {r["segment"]: r for r in summary.share_rows(info["segments"], values)},
+        "targets": summary.strategies_by_segment(plan),
+        "changes": changes,
+        "parent_diff": parent_diff,
+        "effects": _effects_table(effects, info["segments"], colors) if effects else None,
     }
+
+
+def _since_parent(ws: Workspace, info: dict) -> tuple[list[str], dict | None]:
+    """Plain sentences on what happened to the parent's segments (none without a parent)."""
+    if not info["parent"]:
+        return [], None
+    result = diff_versions(ws, info["parent"], info["version"])
+    return summary.changes(result, info["parent"], info["version"]), result
+
+
+def lineage_colors(
+    ws: Workspace, ref: str, parent_diff: dict | None = None, depth: int = LINEAGE_DEPTH
+) -> dict[int, str]:
+    """A version's segment colours, the same in every report: a segment that keeps a segment
+    of the parent version (the diff's fate "kept") wears the parent's colour, up to `depth`
+    ancestors back; others get colours the parent does not use (drawn.matched_colors). A
+    root version (or the last ancestor followed) colours its segments in label order.
+    `parent_diff` is diff(parent, ref) when the caller has it already."""
+    row = resolve_segmentation(ws, ref)
+    parent = row["parent_id"]
+    if parent is None or depth <= 0:
+        return _colors(list(segment_names(ws, row)))
+    parent_ref = ref_of(resolve_segmentation(ws, parent))
+    if parent_diff is None:
+        parent_diff = diff_versions(ws, parent_ref, ref)
+    return drawn.matched_colors(parent_diff, lineage_colors(ws, parent_ref, None, depth - 1))
+
+
+def _effects_table(effects: dict, segments: list[dict], colors: dict[int, str]) -> dict:
+    """The profile heatmap as rows of cells (feature x segment) with their colours."""
+    z = effects["z"]
+    finite = z[np.isfinite(z)]
+    bound = max(float(np.abs(finite).max()) if finite.size else 1.0, 0.5)
+    rows = []
+    for j, feature in enumerate(effects["features"]):
+        cells = []
+        for i in range(len(segments)):
+            v = float(z[i, j]) if np.isfinite(z[i, j]) else None
+            cells.append({"value": v, "style": drawn.diverging(v, bound)})
+        rows.append({"feature": feature, "cells": cells})
+    heads = [{**s, "color": colors.get(s["segment"], NOISE_COLOR)} for s in segments]
+    return {"rows": rows, "segments": heads, "bound": bound}
 
 
 def _projection(ws: Workspace, row: dict) -> dict[str, Any] | None:
@@ -279,7 +356,8 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
         for row in campaign_rows(ws, strategy=entry["strategy"]):
             try:
                 # a plain dict: the page adds the name of the campaign's figure to it
-                out.append(campaign_report(ws, row["name"], by=ref).to_dict())
+                result = campaign_report(ws, row["name"], by=ref).to_dict()
+                out.append(_sent_only(result))
             except Damaged:  # a damaged workspace stops the command; it is no note
                 raise
             except SegtrailError as e:
@@ -295,6 +373,15 @@ def _campaigns(ws: Workspace, ref: str, plan: dict) -> list[dict]:
     return out
 
 
+def _sent_only(result: dict) -> dict:
+    """Segments that got nothing in a campaign are named once, not drawn as empty rows."""
+    sent = [s for s in result["segments"] if s["treatment_n"] + s["control_n"] > 0]
+    unsent = [s for s in result["segments"] if s["treatment_n"] + s["control_n"] == 0]
+    result["unsent"] = [s["name"] for s in unsent]
+    result["segments"] = sent
+    return result
+
+
 # --- the diff report ---------------------------------------------------------------------
 
 
@@ -303,10 +390,22 @@ def _diff_context(ws: Workspace, ref_a: str, ref_b: str) -> dict[str, Any]:
     result = diff_versions(ws, a["version"], b["version"])
     names_a = {s["segment"]: s["name"] for s in result["segments_a"]}
     names_b = {s["segment"]: s["name"] for s in result["segments_b"]}
-    colors_a = _colors(list(names_a))
+    colors_a = drawn.complete(lineage_colors(ws, a["version"]), list(names_a))
+    colors_b = drawn.complete(drawn.matched_colors(result, colors_a), list(names_b))
+    common_a = {s["segment"]: s["common"] for s in result["segments_a"]}
+    common_b = {s["segment"]: s["common"] for s in result["segments_b"]}
+    nodes_a = [
+        drawn.Node(label, names_a[label], colors_a[label], common_a.get(label, 0))
+        for label in sorted(names_a, key=lambda s: (s < 0, s))
+    ]
+    nodes_b = [
+        drawn.Node(label, names_b[label], colors_b[label], common_b.get(label, 0))
+        for label in sorted(names_b, key=lambda s: (s < 0, s))
+    ]
     figures = {
-        "sankey": _html(_sankey_figure(result, names_a, names_b, colors_a), "sankey"),
-        "contingency": _html(_contingency_figure(result, names_a, names_b), "contingency"),
+        "sankey": drawn.sankey_svg(
+            result["transitions"], nodes_a, nodes_b, a["version"], b["version"]
+        ),
     }
     return {
         "title": f"segtrail diff: {a['version']} -> {b['version']}",
@@ -317,18 +416,57 @@ def _diff_context(ws: Workspace, ref_a: str, ref_b: str) -> dict[str, Any]:
         "diff": result,
         "names_a": names_a,
         "names_b": names_b,
+        "colors_a": colors_a,
+        "colors_b": colors_b,
+        "changes": summary.changes(result, a["version"], b["version"]),
+        "contingency": _contingency(result, names_a, names_b),
+        "carry": _carry_impact(ws, a["version"], b["version"]),
         "figures": figures,
     }
+
+
+def _contingency(result: dict, names_a: dict[int, str], names_b: dict[int, str]) -> dict:
+    """Customers per (A segment, B segment), coloured by the share of the A row."""
+    a_labels = sorted(names_a, key=lambda s: (s < 0, s))
+    b_labels = sorted(names_b, key=lambda s: (s < 0, s))
+    counts = {(t["from"], t["to"]): t["customers"] for t in result["transitions"]}
+    rows = []
+    for la in a_labels:
+        total = sum(counts.get((la, lb), 0) for lb in b_labels)
+        cells = []
+        for lb in b_labels:
+            n = counts.get((la, lb), 0)
+            share = n / total if total else 0.0
+            cells.append({"customers": n, "share": share, "style": drawn.sequential(share)})
+        rows.append({"segment": la, "cells": cells, "total": total})
+    return {"columns": b_labels, "rows": rows}
+
+
+def _carry_impact(ws: Workspace, ref_a: str, ref_b: str) -> dict[str, Any]:
+    """What carrying A's plan onto B does to every strategy (the carry service's proposal,
+    not applied), and whether B's plan was already carried from A."""
+    out: dict[str, Any] = {"proposal": None, "note": None, "applied": None}
+    try:
+        out["proposal"] = carry_plan(ws, ref_a, ref_b).to_dict()
+    except Damaged:
+        raise
+    except SegtrailError as e:  # no plan on A, or the same version: the diff reads alone
+        out["note"] = str(e)
+    plan_b = show_plan(ws, ref_b)
+    carried = plan_b.get("carried_from")
+    if carried and carried.get("version") == ref_a:
+        out["applied"] = {
+            "revision": plan_b["revision"],
+            "review": [e["strategy"] for e in plan_b["entries"] if e["status"] == "needs-review"],
+        }
+    return out
 
 
 # --- figures -----------------------------------------------------------------------------
 
 
 def _colors(labels: list[int]) -> dict[int, str]:
-    ordered = sorted(label for label in labels if label >= 0)
-    colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(ordered)}
-    colors.update({label: NOISE_COLOR for label in labels if label < 0})
-    return colors
+    return drawn.colors_for(labels)
 
 
 def _t(text: Any) -> str:
@@ -344,7 +482,20 @@ def _layout(fig: go.Figure, height: int, **extra: Any) -> go.Figure:
         font={"family": FONT, "size": 12},
         **extra,
     )
+    # axes make room for their labels instead of letting the margin cut them
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
+
+
+LABEL_CHARS = 30  # a segment name on an axis or in a legend wraps after this many characters
+
+
+def _segment_label(label: int, name: str) -> str:
+    """A segment's name as plotly draws it: escaped, wrapped onto short lines so a long name
+    widens the margin by 30 characters at most, with its number."""
+    text = f"{name} (#{label})" if label >= 0 else name
+    return "<br>".join(_t(line) for line in drawn.wrap(text, LABEL_CHARS))
 
 
 def _projection_figure(p: dict, names: dict[int, str], colors: dict[int, str]) -> go.Figure:
@@ -359,7 +510,7 @@ def _projection_figure(p: dict, names: dict[int, str], colors: dict[int, str]) -
                 x=p["x"][mask].astype(np.float32),
                 y=p["y"][mask].astype(np.float32),
                 mode="markers",
-                name=_t(f"{label} {name}"),
+                name=_segment_label(int(label), name),
                 marker={"size": 5, "opacity": 0.6, "color": colors.get(int(label), NOISE_COLOR)},
                 hovertemplate=_t(name) + "<extra></extra>",
             )
@@ -370,79 +521,47 @@ def _projection_figure(p: dict, names: dict[int, str], colors: dict[int, str]) -
         520,
         xaxis_title=f"PC1 ({ex[0]:.0%} of variance)",
         yaxis_title=f"PC2 ({ex[1]:.0%} of variance)",
-        legend={"itemsizing": "constant"},
-    )
-
-
-def _sizes_figure(segments: list[dict], colors: dict[int, str]) -> go.Figure:
-    import plotly.graph_objects as go
-
-    fig = go.Figure(
-        go.Bar(
-            x=[_t(f"{s['segment']} {s['name']}") for s in segments],
-            y=[s["size"] for s in segments],
-            marker_color=[colors[s["segment"]] for s in segments],
-            text=[format_percent(s["share"]) for s in segments],
-            textposition="outside",
-            hovertemplate="%{x}<br>%{y:,} customers (%{text})<extra></extra>",
-        )
-    )
-    return _layout(fig, 380, yaxis_title="customers", xaxis_tickangle=-20)
-
-
-def _heatmap_figure(effects: dict) -> go.Figure:
-    import plotly.graph_objects as go
-
-    z = effects["z"]
-    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    bound = max(bound, 0.5)
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.where(np.isfinite(z), np.round(z, 3), None).tolist(),
-            x=[_t(f) for f in effects["features"]],
-            y=[_t(s) for s in effects["segments"]],
-            colorscale="RdBu",
-            reversescale=True,
-            zmid=0,
-            zmin=-bound,
-            zmax=bound,
-            texttemplate="%{z:.1f}",
-            hovertemplate="%{y}<br>%{x}: %{z:.2f} SD<extra></extra>",
-            colorbar={"title": {"text": "SD"}},
-        )
-    )
-    height = 160 + 40 * len(effects["segments"])
-    return _layout(
-        fig, max(height, 320), xaxis_tickangle=-30, yaxis_autorange="reversed", margin_l=180
+        legend={"itemsizing": "constant", "title": {"text": "segment"}},
     )
 
 
 K_INDICES = (
-    ("silhouette", "Silhouette (higher is better)"),
-    ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
-    ("davies_bouldin", "Davies-Bouldin (lower is better)"),
-    ("bic", "BIC (lower is better)"),
-    ("icl", "ICL (lower is better)"),
-    ("stability", "Split-half stability (higher is better)"),
-    ("score", "Combined score (chosen by rule)"),
+    ("silhouette", "Silhouette<br>(higher is better)"),
+    ("calinski_harabasz", "Calinski-Harabasz<br>(higher is better)"),
+    ("davies_bouldin", "Davies-Bouldin<br>(lower is better)"),
+    ("bic", "BIC<br>(lower is better)"),
+    ("icl", "ICL<br>(lower is better)"),
+    ("stability", "Split-half stability<br>(higher is better)"),
+    ("score", "Combined score<br>(chosen by rule)"),
 )
 
 
 def _k_curve_figure(selection: dict, k: int) -> go.Figure:
+    """One panel per index, K_COLUMNS to a row; the chosen k is a red star and a dotted line
+    (the caption says so: no legend to collide with the axes)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     curve = selection["curve"]
     shown = [(key, title) for key, title in K_INDICES if any(c.get(key) is not None for c in curve)]
     chosen = selection.get("chosen_k", k)
-    fig = make_subplots(rows=1, cols=len(shown), subplot_titles=[t for _, t in shown])
+    cols = min(K_COLUMNS, len(shown))
+    rows = -(-len(shown) // cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[t for _, t in shown],
+        horizontal_spacing=0.08,
+        vertical_spacing=0.28 / rows + 0.1,
+    )
     ks = [c["k"] for c in curve]
-    for i, (key, _) in enumerate(shown, start=1):
-        values = [c.get(key) for c in curve]
+    for i, (key, _) in enumerate(shown):
+        r, c = i // cols + 1, i % cols + 1
+        values = [point.get(key) for point in curve]
         fig.add_trace(
             go.Scatter(x=ks, y=values, mode="lines+markers", name=key, showlegend=False),
-            row=1,
-            col=i,
+            row=r,
+            col=c,
         )
         marked = [v for kk, v in zip(ks, values, strict=True) if kk == chosen]
         if marked:
@@ -453,42 +572,48 @@ def _k_curve_figure(selection: dict, k: int) -> go.Figure:
                     mode="markers",
                     marker={"size": 14, "symbol": "star", "color": "#d62728"},
                     name=f"chosen k = {chosen}",
-                    showlegend=i == 1,
+                    showlegend=False,
                 ),
-                row=1,
-                col=i,
+                row=r,
+                col=c,
             )
-        fig.add_vline(x=chosen, line_dash="dot", line_color="#d62728", row=1, col=i)
-        fig.update_xaxes(title_text="k", dtick=1, row=1, col=i)
+        fig.add_vline(x=chosen, line_dash="dot", line_color="#d62728", row=r, col=c)
+        fig.update_xaxes(title_text="k", dtick=1, row=r, col=c)
     fig.update_annotations(font_size=12)
-    return _layout(fig, 340, legend={"orientation": "h", "y": -0.25})
+    return _layout(fig, 300 * rows + 40, margin_t=60)
 
 
 def _stability_figure(segments: list[dict], colors: dict[int, str]) -> go.Figure:
+    """Horizontal bars (names read along the axis, never cut), Hennig's thresholds as
+    dashed lines labelled above the plot."""
     import plotly.graph_objects as go
 
     shown = [s for s in segments if s["stability"] is not None]
     fig = go.Figure(
         go.Bar(
-            x=[_t(f"{s['segment']} {s['name']}") for s in shown],
-            y=[s["stability"] for s in shown],
+            y=[_segment_label(s["segment"], s["name"]) for s in shown],
+            x=[s["stability"] for s in shown],
+            orientation="h",
             marker_color=[colors[s["segment"]] for s in shown],
             text=[f"{s['stability']:.2f}" for s in shown],
-            textposition="outside",
-            hovertemplate="%{x}<br>mean Jaccard %{y:.3f}<extra></extra>",
+            textposition="inside",
+            insidetextanchor="end",
+            hovertemplate="%{y}<br>mean Jaccard %{x:.3f}<extra></extra>",
         )
     )
     for value, label in HENNIG:
-        fig.add_hline(
-            y=value,
-            line_dash="dash",
-            line_color="#777",
-            annotation_text=label,
-            annotation_position="right",
-            annotation_font_size=10,
-        )
+        fig.add_vline(x=value, line_dash="dash", line_color="#777")
+        fig.add_annotation(
+            x=value, y=1, yref="paper", yanchor="bottom", text=label, showarrow=False,
+            font_size=10,
+        )  # fmt: skip
     return _layout(
-        fig, 380, yaxis_range=[0, 1.05], yaxis_title="mean bootstrap Jaccard", margin_r=130
+        fig,
+        max(220, 70 + 34 * len(shown)),
+        xaxis_range=[0, 1.02],
+        xaxis_title="mean bootstrap Jaccard",
+        yaxis_autorange="reversed",
+        margin_t=30,
     )
 
 
@@ -501,30 +626,30 @@ def _interval_bars(rates: list, intervals: list) -> dict:
 
 
 def _campaign_figure(campaign: dict) -> go.Figure:
+    """Per segment, horizontal: response rates of treatment and control (left) and the
+    uplift (right). Names sit on the shared y axis; the legend sits above the plot, where
+    nothing else is drawn."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     rows = [*campaign["segments"], campaign["overall"]]
     labels = [
-        _t(r["name"] if r["segment"] is None else f"{r['segment']} {r['name']}") for r in rows
+        _t(r["name"]) if r["segment"] is None else _segment_label(r["segment"], r["name"])
+        for r in rows
     ]
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=["Response rate (95% Wilson interval)", "Uplift (95% Newcombe interval)"],
-        column_widths=[0.6, 0.4],
-    )
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.6, 0.4])
     for group, color in (("treatment", "#1f77b4"), ("control", "#aaaaaa")):
         rates = [r[f"{group}_rate"] for r in rows]
         fig.add_trace(
             go.Bar(
-                x=labels,
-                y=rates,
+                y=labels,
+                x=rates,
+                orientation="h",
                 name=group,
                 marker_color=color,
-                error_y=_interval_bars(rates, [r[f"{group}_rate_ci"] for r in rows]),
+                error_x=_interval_bars(rates, [r[f"{group}_rate_ci"] for r in rows]),
                 customdata=[r[f"{group}_n"] for r in rows],
-                hovertemplate="%{x}<br>%{y:.1%} of %{customdata:,}<extra>" + group + "</extra>",
+                hovertemplate="%{y}<br>%{x:.1%} of %{customdata:,}<extra>" + group + "</extra>",
             ),
             row=1,
             col=1,
@@ -532,19 +657,29 @@ def _campaign_figure(campaign: dict) -> go.Figure:
     uplift = [r["uplift"] for r in rows]
     fig.add_trace(
         go.Bar(
-            x=labels,
-            y=uplift,
+            y=labels,
+            x=uplift,
+            orientation="h",
             name="uplift",
+            showlegend=False,
             marker_color=[_flag_color(r["flag"]) for r in rows],
-            error_y=_interval_bars(uplift, [r["uplift_ci"] for r in rows]),
-            hovertemplate="%{x}<br>uplift %{y:+.1%}<extra></extra>",
+            error_x=_interval_bars(uplift, [r["uplift_ci"] for r in rows]),
+            hovertemplate="%{y}<br>uplift %{x:+.1%}<extra></extra>",
         ),
         row=1,
         col=2,
     )
-    fig.update_yaxes(tickformat=".0%")
-    fig.update_annotations(font_size=12)
-    return _layout(fig, 400, barmode="group", legend={"orientation": "h", "y": -0.3})
+    fig.update_xaxes(tickformat=".0%")
+    fig.update_xaxes(title_text="response rate (95% Wilson interval)", row=1, col=1)
+    fig.update_xaxes(title_text="uplift (95% Newcombe interval)", row=1, col=2)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(
+        fig,
+        max(260, 110 + 46 * len(rows)),
+        barmode="group",
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        margin_t=40,
+    )
 
 
 def _flag_color(flag: str | None) -> str:
@@ -552,16 +687,25 @@ def _flag_color(flag: str | None) -> str:
 
 
 def _sankey_figure(
-    result: dict, names_a: dict[int, str], names_b: dict[int, str], colors: dict[int, str]
+    result: dict,
+    names_a: dict[int, str],
+    names_b: dict[int, str],
+    colors: dict[int, str],
+    colors_b: dict[int, str] | None = None,
 ) -> go.Figure:
+    """The Sankey as a plotly figure, for pages that load the full plotly.js (the team
+    server); the report draws drawn.sankey_svg instead. Every node has its segment's colour
+    and name: B's colours follow A's through kept segments (drawn.matched_colors)."""
     import plotly.graph_objects as go
 
+    colors_b = colors_b or drawn.matched_colors(result, colors)
     a_labels, b_labels = list(names_a), list(names_b)
     pos_a = {label: i for i, label in enumerate(a_labels)}
     pos_b = {label: len(a_labels) + i for i, label in enumerate(b_labels)}
-    nodes = [_t(f"{result['a']}: {label} {names_a[label]}") for label in a_labels]
-    nodes += [_t(f"{result['b']}: {label} {names_b[label]}") for label in b_labels]
-    node_colors = [colors[label] for label in a_labels] + ["#b0b0b0"] * len(b_labels)
+    nodes = [_t(f"{result['a']}: {names_a[label]} (#{label})") for label in a_labels]
+    nodes += [_t(f"{result['b']}: {names_b[label]} (#{label})") for label in b_labels]
+    node_colors = [colors[label] for label in a_labels]
+    node_colors += [colors_b.get(label, NOISE_COLOR) for label in b_labels]
     links = result["transitions"]
     fig = go.Figure(
         go.Sankey(
@@ -582,47 +726,7 @@ def _sankey_figure(
 
 
 def _alpha(color: str, alpha: float) -> str:
-    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def _contingency_figure(
-    result: dict, names_a: dict[int, str], names_b: dict[int, str]
-) -> go.Figure:
-    import plotly.graph_objects as go
-
-    a_labels, b_labels = list(names_a), list(names_b)
-    ia = {label: i for i, label in enumerate(a_labels)}
-    ib = {label: j for j, label in enumerate(b_labels)}
-    counts = np.zeros((len(a_labels), len(b_labels)), dtype=np.int64)
-    for t in result["transitions"]:
-        counts[ia[t["from"]], ib[t["to"]]] = t["customers"]
-    totals = counts.sum(axis=1, keepdims=True)
-    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.round(share, 4).tolist(),
-            x=[_t(f"{label} {names_b[label]}") for label in b_labels],
-            y=[_t(f"{label} {names_a[label]}") for label in a_labels],
-            text=[[f"{n:,}" for n in row] for row in counts],
-            texttemplate="%{text}",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1,
-            hovertemplate="%{y} -> %{x}<br>%{text} customers (%{z:.1%} of the row)<extra></extra>",
-            colorbar={"title": {"text": "share of A row"}, "tickformat": ".0%"},
-        )
-    )
-    height = max(320, 160 + 40 * len(a_labels))
-    return _layout(
-        fig,
-        height,
-        xaxis_title=f"{result['b']} segment",
-        yaxis_title=f"{result['a']} segment",
-        yaxis_autorange="reversed",
-        xaxis_tickangle=-20,
-        margin_l=200,
-    )
+    return drawn.alpha(color, alpha)
 
 
 def _html(fig: go.Figure, name: str) -> Markup:
@@ -671,11 +775,11 @@ def _plain_value(value: Any) -> str:
 
 
 def _render(template: str, context: dict[str, Any]) -> str:
-    from plotly.offline import get_plotlyjs
-
+    # plotly.js only where a plotly figure is drawn (the diff report has none)
+    plotly = any("Plotly.newPlot" in str(f) for f in context["figures"].values())
     page = {
         **context,
-        "plotlyjs": Markup(get_plotlyjs()),
+        "plotlyjs": Markup(plotly_js()) if plotly else None,
         "segtrail_version": __version__,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }

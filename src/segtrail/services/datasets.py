@@ -216,21 +216,31 @@ def newest_dataset(ws: Workspace) -> dict | None:
     return ws.meta.datasets.newest()
 
 
-def list_datasets(ws: Workspace) -> list[DatasetSummary]:
+def list_datasets(ws: Workspace, include_retired: bool = False) -> list[DatasetSummary]:
+    """Every dataset version, by name then version; retired names only with
+    `include_retired` (and then marked)."""
+    from segtrail.services.retirement import retired_names
+
+    retired = retired_names(ws, "dataset")
     out = []
     for row in ws.meta.datasets.list():
+        if row["name"] in retired and not include_retired:
+            continue
         public = _public(row)
         public["n_columns"] = len(public.pop("columns"))
-        out.append(DatasetSummary(**public))
+        out.append(DatasetSummary(**public, retired=retired.get(row["name"])))
     return out
 
 
 def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> DatasetInfo:
     """A dataset's metadata; with `rows`, also its first `rows` rows by id under "data"."""
+    from segtrail.services.retirement import retired_mark
+
     row = resolve_dataset(ws, ref)
     return DatasetInfo(
         **_public(row),
         lineage=lineage_of(ws, row["id"]),
+        retired=retired_mark(ws, "dataset", row["name"]),
         data=first_rows(ws, row, rows) if rows > 0 else None,
     )
 

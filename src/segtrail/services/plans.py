@@ -88,8 +88,9 @@ def _strategy_rows(ws: Workspace, name: str | None = None) -> list[dict]:
     return ws.meta.strategies.rows(name)
 
 
-def _public_strategy(row: dict) -> Strategy:
+def _public_strategy(row: dict, retired: dict | None = None) -> Strategy:
     return Strategy(
+        retired=retired,
         name=row["name"],
         message=row["message"],
         channels=row["channels"],
@@ -101,17 +102,28 @@ def _public_strategy(row: dict) -> Strategy:
 
 
 def get_strategy(ws: Workspace, name: str) -> Strategy:
+    """A strategy as currently defined, retired or not (marked)."""
+    from segtrail.services.retirement import retired_mark
+
     rows = _strategy_rows(ws, name)
     if not rows:
         raise NotFound(f"no strategy {name!r}; add it with `segtrail strategy add`")
-    return _public_strategy(rows[-1])
+    return _public_strategy(rows[-1], retired_mark(ws, "strategy", name))
 
 
-def list_strategies(ws: Workspace) -> list[Strategy]:
+def list_strategies(ws: Workspace, include_retired: bool = False) -> list[Strategy]:
+    """Every strategy as currently defined; retired ones only with `include_retired`."""
+    from segtrail.services.retirement import retired_names
+
+    retired = retired_names(ws, "strategy")
     latest: dict[str, dict] = {}
     for row in _strategy_rows(ws):
         latest[row["name"]] = row
-    return [_public_strategy(r) for r in latest.values()]
+    return [
+        _public_strategy(r, retired.get(name))
+        for name, r in latest.items()
+        if include_retired or name not in retired
+    ]
 
 
 # --- plan states ---------------------------------------------------------------------------
@@ -220,7 +232,10 @@ def map_strategy(
     rationale: str | None = None,
 ) -> PlanState:
     """Target `segments` (labels, or "all") of version `ref` with `strategy`."""
+    from segtrail.services.retirement import check_in_use
+
     get_strategy(ws, strategy)
+    check_in_use(ws, "strategy", strategy, "map it")
     if status not in STATUSES:
         raise SegtrailError(f"invalid status {status!r}; choose one of: {', '.join(STATUSES)}")
     row = resolve_segmentation(ws, ref)

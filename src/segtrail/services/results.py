@@ -105,6 +105,8 @@ class DatasetInfo(Result):
     delimiter: str | None = field(default=None, metadata=OMIT_IF_NONE)
     # how a derived or SQL dataset was made: {kind, spec, derived_from}
     lineage: dict | None = field(default=None, metadata=OMIT_IF_NONE)
+    # the dataset name is retired now: {at, author, reason}
+    retired: dict | None = field(default=None, metadata=OMIT_IF_NONE)
     # what ingest learnt about the file: a CSV's decimal mark (and whether it was detected),
     # its compression, a workbook's sheet
     decimal: str | None = field(default=None, metadata=OMIT_IF_NONE)
@@ -144,6 +146,7 @@ class DatasetSummary(Result):
     created_at: str
     author: str
     n_columns: int
+    retired: dict | None = field(default=None, metadata=OMIT_IF_NONE)  # listed with --all
 
 
 # --- segmentations ---------------------------------------------------------------------------
@@ -262,6 +265,20 @@ class Strategy(Result):
     owner: str | None
     created_at: str
     author: str
+    # retired now: {at, author, reason} (`segtrail strategy restore NAME` brings it back)
+    retired: dict | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class Retirement(Result):
+    """`segtrail dataset|strategy retire|restore NAME`: the state recorded."""
+
+    kind: str  # dataset | strategy
+    name: str
+    retired: bool  # False: restored
+    at: str
+    author: str
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -466,6 +483,7 @@ class Report(Result):
     bytes: int
     figures: list[str]
     sample: int | None
+    value: str | None = None  # the column whose sum is shown as the customers' value
 
 
 # --- campaign designs and the holdout --------------------------------------------------------

@@ -205,6 +205,9 @@ def _run_and_record(
     engine: str | None = None,
     spark_master: str | None = None,
 ) -> Version:
+    from segtrail.services.retirement import check_in_use
+
+    check_in_use(ws, "dataset", dataset_row["name"], "segment it")
     progress = progress or _noop
     engine_name, master = engine_choice(ws, engine, spark_master)
     progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)

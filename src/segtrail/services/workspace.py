@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segtrail.engine.transactions import TransactionSpec
+    from segtrail.services.access import (
+        TokenCreated,
+        TokenRevoked,
+        UserCreated,
+        UserDisabled,
+        UserInfo,
+    )
     from segtrail.services.results import (
         Assignment,
         AudienceExport,
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
         PlanState,
         PlanView,
         Report,
+        Retirement,
         StatusChange,
         Strategy,
         TagChange,
@@ -255,11 +263,25 @@ class Workspace:
 
         return ingest_transactions(self, spec, **source)
 
-    def datasets(self) -> list[DatasetSummary]:
-        """Every dataset version, by name then version."""
+    def datasets(self, include_retired: bool = False) -> list[DatasetSummary]:
+        """Every dataset version, by name then version; retired names only with
+        `include_retired`."""
         from segtrail.services.datasets import list_datasets
 
-        return list_datasets(self)
+        return list_datasets(self, include_retired)
+
+    def dataset_retire(self, name: str, reason: str | None = None) -> Retirement:
+        """Hide dataset `name` (every version) from lists and refuse to segment it; its
+        history and everything built on it stay."""
+        from segtrail.services.retirement import retire
+
+        return retire(self, "dataset", name, reason)
+
+    def dataset_restore(self, name: str) -> Retirement:
+        """Undo `dataset_retire`: the name is listed and usable again."""
+        from segtrail.services.retirement import restore
+
+        return restore(self, "dataset", name)
 
     def dataset(self, ref: str, rows: int = 0) -> DatasetInfo:
         """Schema, row count and column summaries of `NAME` or `NAME@N`; with `rows`, also
@@ -478,11 +500,24 @@ class Workspace:
             self, name, message=message, channels=channels, offer=offer, owner=owner
         )
 
-    def strategies(self) -> list[Strategy]:
-        """Every strategy, as currently defined."""
+    def strategies(self, include_retired: bool = False) -> list[Strategy]:
+        """Every strategy, as currently defined; retired ones only with `include_retired`."""
         from segtrail.services.plans import list_strategies
 
-        return list_strategies(self)
+        return list_strategies(self, include_retired)
+
+    def strategy_retire(self, name: str, reason: str | None = None) -> Retirement:
+        """Hide strategy `name` from lists and refuse new mappings of it; its plans, thread
+        and campaigns stay."""
+        from segtrail.services.retirement import retire
+
+        return retire(self, "strategy", name, reason)
+
+    def strategy_restore(self, name: str) -> Retirement:
+        """Undo `strategy_retire`."""
+        from segtrail.services.retirement import restore
+
+        return restore(self, "strategy", name)
 
     def plan_map(
         self,
@@ -729,11 +764,70 @@ class Workspace:
             self, target, fmt, out, raw=raw, strategy=strategy, include_holdout=include_holdout
         )
 
-    def report(self, ref: str, out: str | Path, diff: str | None = None) -> Report:
-        """Write the offline HTML report of version `ref` (or of the move to `diff`)."""
+    def report(
+        self, ref: str, out: str | Path, diff: str | None = None, value: str | None = None
+    ) -> Report:
+        """Write the offline HTML report of version `ref` (or of the move to `diff`);
+        `value` names the column whose sum is the customers' value (default: guessed by
+        name, e.g. monetary, revenue, annual_spend)."""
         from segtrail.report.html import write_report
 
-        return write_report(self, ref, out, diff)
+        return write_report(self, ref, out, diff, value=value)
+
+    # --- users of the team server (services/access.py) ---------------------------------
+
+    def user_add(
+        self,
+        name: str,
+        role: str,
+        lenses: list[str] | None = None,
+        password: str | None = None,
+    ) -> UserCreated:
+        """Add a team member with a role (viewer, analyst, admin) and, for an analyst, the
+        lenses they may change; returns their first API token (shown only here)."""
+        from segtrail.services.access import add_user
+
+        return add_user(self, name, role, lenses or (), password)
+
+    def user_list(self) -> list[UserInfo]:
+        from segtrail.services.access import list_users
+
+        return list_users(self)
+
+    def user_disable(self, name: str) -> UserDisabled:
+        from segtrail.services.access import disable_user
+
+        return disable_user(self, name)
+
+    def user_password(self, name: str, password: str) -> None:
+        from segtrail.services.access import set_password
+
+        set_password(self, name, password)
+
+    def user_role(self, name: str, role: str) -> UserInfo:
+        from segtrail.services.access import set_role
+
+        return set_role(self, name, role)
+
+    def user_grant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import grant_lenses
+
+        return grant_lenses(self, name, lenses)
+
+    def user_ungrant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import withdraw_lenses
+
+        return withdraw_lenses(self, name, lenses)
+
+    def token_create(self, name: str) -> TokenCreated:
+        from segtrail.services.access import create_token
+
+        return create_token(self, name)
+
+    def token_revoke(self, token_id: str) -> TokenRevoked:
+        from segtrail.services.access import revoke_token
+
+        return revoke_token(self, token_id)
 
 
 def _ingest_frame(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Float,
@@ -57,7 +58,7 @@ objects = Table(
     metadata,
     Column("hash", String(64), primary_key=True),
     Column("kind", String(40), nullable=False),
-    Column("bytes", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),  # BIGINT since step 10 (files over 2 GiB)
     Column("created_at", String(40), nullable=False),
 )
 
@@ -70,9 +71,9 @@ datasets = Table(
     Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
     Column("id_column", String(300), nullable=False),
     Column("source", Text, nullable=False),
-    Column("source_bytes", Integer, nullable=False),
+    Column("source_bytes", BigInteger, nullable=False),  # BIGINT since step 10
     Column("source_format", String(20), nullable=False),
-    Column("rows", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),  # BIGINT since step 10
     Column("columns", Text, nullable=False),  # JSON: [{name, kind, type, summary}]
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
     UniqueConstraint("name", "version"),
@@ -203,8 +204,8 @@ campaigns = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("strategy", String(200), nullable=False),
     Column("source", Text, nullable=False),
-    Column("rows", Integer, nullable=False),
-    Column("unknown_customers", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),  # BIGINT since step 10
+    Column("unknown_customers", BigInteger, nullable=False),  # BIGINT since step 10
     Column("summary", Text, nullable=False),  # JSON
     Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
@@ -217,7 +218,7 @@ exports = Table(
     Column("target", String(300), nullable=False),
     Column("format", String(20), nullable=False),
     Column("path", Text, nullable=False),
-    Column("rows", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),  # BIGINT since step 10
     Column("sha256", String(64), nullable=False),
     Column("provenance", Text, nullable=False),  # JSON
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
@@ -253,7 +254,7 @@ campaign_designs = Table(
     Column("params", Text, nullable=False),  # JSON: alpha, power, mde, baseline
     Column("power", Text, nullable=False),  # JSON: per-segment sizes and power figures
     Column("holdout_id", Integer, ForeignKey("holdouts.id")),
-    Column("customers", Integer, nullable=False),
+    Column("customers", BigInteger, nullable=False),  # BIGINT since step 10
     Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
@@ -272,6 +273,103 @@ dataset_lineage = Table(
     Column("kind", String(40), nullable=False),  # transactions | sql
     Column("spec", Text, nullable=False),  # JSON
 )
+
+# --- schema 9: retired datasets and strategies ---------------------------------------------
+
+# Retiring hides a dataset name (every version of it) or a strategy from lists and refuses
+# new segmentations of it / new mappings of it; restoring undoes that. Each is a new row:
+# the latest row per (kind, name) is the current state, and every past state stays.
+retirements = Table(
+    "retirements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # dataset | strategy
+    Column("name", String(200), nullable=False),
+    Column("retired", Boolean, nullable=False),  # true: retired, false: restored
+    Column("reason", Text),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+
+# --- schema 8: users, API tokens, lens grants and web sessions (the team server) ----------
+#
+# Secrets are never stored: a token is kept as the SHA-256 of its random secret, a password
+# as its argon2 hash, a web session as the SHA-256 of its cookie value. Users, their states,
+# passwords, tokens and grants are history like everything else: disabling a user, revoking
+# a token or changing a password is a new row; the latest row wins.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# The role and whether the user may sign in; one row per change, the latest is current.
+user_states = Table(
+    "user_states",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("role", String(20), nullable=False),  # viewer | analyst | admin
+    Column("status", String(20), nullable=False),  # active | disabled
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id, with its own salt and cost
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_id", String(40), nullable=False, unique=True),  # public: shown, revoked by
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 hex of the secret
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+token_revocations = Table(
+    "token_revocations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("api_token_id", Integer, ForeignKey("api_tokens.id"), nullable=False, unique=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# Which lenses an analyst writes in; the latest row per (user, lens) wins.
+lens_grants = Table(
+    "lens_grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("lens", String(200), nullable=False),
+    Column("state", String(20), nullable=False),  # granted | revoked
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# Browser sign-ins: not history (a session ends, expired ones are removed), so this is the
+# one table that takes DELETE. The CSRF token is derived from the session secret, never
+# stored (see services/access.py).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_hash", String(64), nullable=False, unique=True),  # SHA-256 hex
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
+# Tables that normal use may change or empty (no append-only triggers).
+MUTABLE_TABLES = ("web_sessions",)
 
 
 # --- migrations ----------------------------------------------------------------------------
@@ -683,6 +781,133 @@ def _step_7() -> Migration:
     return Migration(7, "dataset lineage", apply, (lineage_v7,))
 
 
+def _step_8() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "events", "id", Integer)
+    users_v8 = Table(
+        "users",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    user_states_v8 = Table(
+        "user_states",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    user_passwords_v8 = Table(
+        "user_passwords",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("password_hash", Text, nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    api_tokens_v8 = Table(
+        "api_tokens",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("token_id", String(40), nullable=False, unique=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("secret_hash", String(64), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    token_revocations_v8 = Table(
+        "token_revocations",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("api_token_id", Integer, ForeignKey("api_tokens.id"), nullable=False, unique=True),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    lens_grants_v8 = Table(
+        "lens_grants",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("lens", String(200), nullable=False),
+        Column("state", String(20), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    web_sessions_v8 = Table(
+        "web_sessions",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("session_hash", String(64), nullable=False, unique=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("created_at", String(40), nullable=False),
+        Column("expires_at", String(40), nullable=False),
+    )
+    history = (
+        users_v8,
+        user_states_v8,
+        user_passwords_v8,
+        api_tokens_v8,
+        token_revocations_v8,
+        lens_grants_v8,
+    )
+    tables = (*history, web_sessions_v8)
+
+    def apply(connection: Connection) -> None:
+        _create(connection, tables)
+        # web_sessions is left unguarded: sessions end and expire (MUTABLE_TABLES).
+        append_only(connection, tuple(t.name for t in history))
+
+    return Migration(8, "users, API tokens, lens grants and web sessions", apply, tables)
+
+
+def _step_9() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "events", "id", Integer)
+    retirements_v9 = Table(
+        "retirements",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("kind", String(20), nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("retired", Boolean, nullable=False),
+        Column("reason", Text),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+
+    def apply(connection: Connection) -> None:
+        _create(connection, (retirements_v9,))
+        append_only(connection, ("retirements",))
+
+    return Migration(9, "retired datasets and strategies", apply, (retirements_v9,))
+
+
+# Sizes and counts that outgrow 32 bits at the scale segtrail serves (a 3 GB export, a table
+# of 3 billion rows). SQLite's INTEGER is already 64-bit; PostgreSQL's is not.
+WIDENED_TO_BIGINT: tuple[tuple[str, str], ...] = (
+    ("objects", "bytes"),
+    ("datasets", "source_bytes"),
+    ("datasets", "rows"),
+    ("campaigns", "rows"),
+    ("campaigns", "unknown_customers"),
+    ("exports", "rows"),
+    ("campaign_designs", "customers"),
+)
+
+
+def _step_10() -> Migration:
+    def apply(connection: Connection) -> None:
+        # Recorded on SQLite too (nothing to do there) so every workspace has the same
+        # numbered history. ALTER ... TYPE rewrites the table without firing the
+        # append-only row triggers.
+        if connection.dialect.name == "postgresql":
+            for table, column in WIDENED_TO_BIGINT:
+                connection.exec_driver_sql(
+                    f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE BIGINT'
+                )
+
+    return Migration(10, "64-bit sizes and row counts on PostgreSQL", apply)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _step_1(),
     _step_2(),
@@ -691,6 +916,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     _step_5(),
     _step_6(),
     _step_7(),
+    _step_8(),
+    _step_9(),
+    _step_10(),
 )
 
 LATEST = MIGRATIONS[-1].version
