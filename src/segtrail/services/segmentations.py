@@ -19,7 +19,6 @@ from threadpoolctl import threadpool_limits
 from segtrail import __version__
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.base import sample_rows
-from segtrail.engine.choice import default_fit
 from segtrail.engine.diff import diff_assignments
 from segtrail.engine.features import (
     build_spec,
@@ -30,10 +29,7 @@ from segtrail.engine.features import (
     transform_features,
 )
 from segtrail.engine.kinds import FEATURE_KINDS
-from segtrail.engine.kselect import DEFAULT_K_RANGE
 from segtrail.engine.profiles import profile_segments
-from segtrail.engine.quality import quality_metrics
-from segtrail.engine.stability import bootstrap_stability
 from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_ref
@@ -189,6 +185,13 @@ def compute(
     With no algorithm in the request, ``engine.choice.default_fit`` chooses it (with k and
     column weights); the latent class model (``lca``) sees ``features.model_matrix``
     (codes and NaN), every other algorithm the standardized one-hot matrix."""
+    # Imported here, not at the top: they bring scikit-learn and SciPy (~1 s), which the
+    # read side of this module (`show`, `log`, ...) never needs.
+    from segtrail.engine.choice import default_fit
+    from segtrail.engine.kselect import DEFAULT_K_RANGE
+    from segtrail.engine.quality import quality_metrics
+    from segtrail.engine.stability import bootstrap_stability
+
     progress = progress or _noop
     spec = build_spec(
         frame, kinds, id_column, request["features"], request["exclude"], request["weights"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from segtrail.store import schema
 from segtrail.store.metadata import loads, utc_now
@@ -58,16 +59,12 @@ class ObjectRegistry:
 
     @staticmethod
     def register(connection: Connection, digest: str, kind: str, size: int) -> None:
-        """Inside a writer's transaction: record an object once (content-addressed)."""
-        exists = connection.execute(
-            select(schema.objects.c.hash).where(schema.objects.c.hash == digest)
-        ).first()
-        if not exists:
-            connection.execute(
-                insert(schema.objects).values(
-                    hash=digest, kind=kind, bytes=size, created_at=utc_now()
-                )
-            )
+        """Inside a writer's transaction: record an object once (content-addressed). Two
+        writers registering the same content at once both succeed: the second insert is a
+        no-op (ON CONFLICT DO NOTHING on both backends), not a clash to retry."""
+        row = {"hash": digest, "kind": kind, "bytes": size, "created_at": utc_now()}
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(dialect.insert(schema.objects).values(**row).on_conflict_do_nothing())
 
     def registered(self) -> dict[str, int]:
         """Size in bytes of every registered object, by hash."""
