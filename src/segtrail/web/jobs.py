@@ -33,6 +33,15 @@ KEEP_FINISHED = 500  # finished jobs remembered (oldest forgotten first)
 Progress = Callable[[str, "float | None"], None]
 
 
+@dataclass(frozen=True)
+class WithLinks:
+    """What a job function returns when its work wrote files: the result (as `--json`
+    prints it) and download URLs by name, shown beside it in the job's `links`."""
+
+    result: Any
+    links: dict[str, str]
+
+
 @dataclass
 class Job:
     id: str
@@ -43,6 +52,7 @@ class Job:
     fraction: float | None = None
     result: Any = None
     error: dict | None = None
+    links: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -56,6 +66,7 @@ class Job:
             "fraction": self.fraction,
             "result": self.result,
             "error": self.error,
+            "links": dict(self.links),
         }
 
 
@@ -104,7 +115,8 @@ class JobRunner:
             job.state, job.message = "running", "started"
         try:
             value = fn(progress=progress, **kwargs)
-            result = json_ready(value)
+            links = value.links if isinstance(value, WithLinks) else {}
+            result = json_ready(value.result if isinstance(value, WithLinks) else value)
         except SegtrailError as e:
             self._finish(job, error={"kind": e.code, "message": str(e), "field": e.field})
         except Exception as e:  # a bug, or the machine (disk full): the job fails, not the server
@@ -112,11 +124,18 @@ class JobRunner:
             words = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             self._finish(job, error={"kind": "internal", "message": words, "field": None})
         else:
-            self._finish(job, result=result)
+            self._finish(job, result=result, links=links)
 
-    def _finish(self, job: Job, *, result: Any = None, error: dict | None = None) -> None:
+    def _finish(
+        self,
+        job: Job,
+        *,
+        result: Any = None,
+        error: dict | None = None,
+        links: dict[str, str] | None = None,
+    ) -> None:
         with self._lock:
-            job.result, job.error = result, error
+            job.result, job.error, job.links = result, error, dict(links or {})
             job.state = "failed" if error else "done"
             job.message = error["message"] if error else "done"
             if not error:

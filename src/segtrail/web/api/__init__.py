@@ -2,8 +2,28 @@
 
 from fastapi import APIRouter
 
-from segtrail.web.api import datasets, downloads, plans, system, versions
+from segtrail.web.api import (
+    audiences,
+    campaigns,
+    datasets,
+    downloads,
+    plans,
+    system,
+    thread,
+    versions,
+    workspace,
+)
 
 api_router = APIRouter(prefix="/api/v1")
-for _module in (system, datasets, versions, plans, downloads):
+for _module in (
+    system,
+    datasets,
+    versions,
+    plans,
+    thread,
+    campaigns,
+    audiences,
+    workspace,
+    downloads,
+):
     api_router.include_router(_module.router)

@@ -44,6 +44,12 @@ def require_write(principal: Any, lens: str | None) -> None:
     access.require_write(principal, lens)
 
 
+def require_admin(principal: Any) -> None:
+    from segtrail.services import access
+
+    access.require_admin(principal)
+
+
 def lens_of(ref: str) -> str:
     """The lens of `LENS@N` (or of `LENS`), checked as the CLI checks it."""
     return parse_ref(ref, "segmentation").name

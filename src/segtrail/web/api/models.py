@@ -62,6 +62,7 @@ class JobState(BaseModel):
     fraction: float | None
     result: dict[str, Any] | list[Any] | None
     error: ErrorDetail | None
+    links: dict[str, str] = Field(description="Download URLs of files the job wrote")
 
 
 def _nullable_floats(tp: Any) -> Any:

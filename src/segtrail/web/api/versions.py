@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from segtrail.errors import InvalidInput
 from segtrail.services.results import (
     Export,
     LogEntry,
@@ -20,6 +21,7 @@ from segtrail.web.api.common import accepted, answer, lens_of, require_write, wr
 from segtrail.web.api.downloads import downloads_of
 from segtrail.web.api.models import ERROR_RESPONSES, JobAccepted, model_of
 from segtrail.web.deps import current_principal, jobs_of, pool_of, workspace_for
+from segtrail.web.jobs import WithLinks
 
 router = APIRouter(tags=["versions"], responses=ERROR_RESPONSES)
 
@@ -117,32 +119,66 @@ class SegmentBody(BaseModel):
     )
 
 
-@router.post(
-    "/segmentations",
-    status_code=202,
-    response_model=JobAccepted,
-    responses={200: {"model": VersionShown}},
-)
-def segment(request: Request, body: SegmentBody, principal: Any = Depends(writer)) -> Any:
-    """Cluster a dataset as the lens's next version (`segtrail segment --json`), as a job:
-    202 with the job to follow; its result is what `segtrail segment --json` prints."""
-    require_write(principal, lens_of(body.lens))
-    options = body.model_dump(exclude={"dataset", "lens", "hypothesis"})
-    if options["algorithm"] not in (None, "auto"):
-        from segtrail.services.segmentations import check_algorithm_params
+def segment_options(body: SegmentBody) -> dict[str, Any]:
+    """The options of `Workspace.segment`, checked as the CLI checks them: an algorithm's
+    parameters against its declarations; with segtrail choosing, only k and its range."""
+    from segtrail.services.segmentations import check_algorithm_params
 
-        given = dict(options.pop("params") or {})
-        for name in ("k", "k_range"):
-            if options[name] is not None:
-                given[name] = options[name]
-        checked = check_algorithm_params(options["algorithm"], given)  # 422 before the job
-        options.update(k=checked.pop("k", None), k_range=checked.pop("k_range", None))
-        options["params"] = checked
+    given = dict(body.params or {})
+    for name in ("k", "k_range"):
+        if getattr(body, name) is not None:
+            given[name] = getattr(body, name)
+    options: dict[str, Any] = {
+        "features": body.features,
+        "exclude": body.exclude,
+        "algorithm": body.algorithm,
+        "parent": body.parent,
+        "seed": body.seed,
+        "weights": body.weights,
+    }
+    if body.algorithm in (None, "auto"):
+        k_options = {n: given.pop(n) for n in ("k", "k_range") if n in given}
+        checked = check_algorithm_params("kmeans", k_options)
+        if given:
+            raise InvalidInput(
+                f"parameter {next(iter(given))} belongs to a chosen algorithm: give the "
+                "algorithm too, or leave it out and segtrail chooses",
+                field="params",
+            )
+        options.update(k=checked.get("k"), k_range=checked.get("k_range"), params={})
+    else:
+        options["params"] = check_algorithm_params(body.algorithm, given)
+    return options
+
+
+@router.post("/segmentations", status_code=202, response_model=JobAccepted)
+def segment(
+    request: Request,
+    body: SegmentBody,
+    principal: Any = Depends(writer),
+    ws: Workspace = Depends(workspace_for),
+) -> Any:
+    """Cluster a dataset as the lens's next version, as a job: 202 with the job to follow;
+    the finished job's result is what `segtrail segment --json` prints."""
+    from segtrail.services.datasets import resolve_dataset
+    from segtrail.services.segmentations import resolve_segmentation
+
+    require_write(principal, lens_of(body.lens))
+    # What can be refused at once is refused here (422/404), not by a failed job later.
+    if not body.hypothesis.strip():
+        raise InvalidInput(
+            "a hypothesis is required: say why these features, what you expect",
+            field="hypothesis",
+        )
+    options = segment_options(body)
+    resolve_dataset(ws, body.dataset)
+    if body.parent:
+        resolve_segmentation(ws, body.parent)
     pool = pool_of(request)
 
     def run(progress: Any) -> dict:
-        with pool.session(principal.name) as ws:
-            version = ws.segment(
+        with pool.session(principal.name) as job_ws:
+            version = job_ws.segment(
                 body.dataset, body.lens, body.hypothesis, progress=progress, **options
             )
             return without_profiles(version)
@@ -164,8 +200,10 @@ def revisit(ref: str, request: Request, body: RevisitBody, principal: Any = Depe
     pool = pool_of(request)
 
     def run(progress: Any) -> dict:
-        with pool.session(principal.name) as ws:
-            version = ws.revisit(ref, body.dataset, hypothesis=body.hypothesis, progress=progress)
+        with pool.session(principal.name) as job_ws:
+            version = job_ws.revisit(
+                ref, body.dataset, hypothesis=body.hypothesis, progress=progress
+            )
             return without_profiles(version)
 
     job_id = jobs_of(request).submit("revisit", run, author=principal.name)
@@ -207,12 +245,12 @@ def report(
     pool = pool_of(request)
     downloads = downloads_of(request)
 
-    def run(progress: Any) -> dict:
+    def run(progress: Any) -> WithLinks:
         key, folder = downloads.new_folder()
         with pool.session(principal.name) as ws:
             progress("writing the report", None)
             result = ws.report(ref, folder / f"{ref.replace('@', '-')}.html", diff)
-        return {**result.to_dict(), "download": downloads.url(key, result["out"])}
+        return WithLinks(result, {"report": downloads.url(key, result["out"])})
 
     job_id = jobs_of(request).submit("report", run, author=principal.name)
     return accepted(request, job_id, "report")
