@@ -17,12 +17,12 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import ISOLATED_VARS
 
 from segtrail.services import access
 from segtrail.services.access import Role
 from segtrail.services.workspace import Workspace
 from segtrail.web import create_app
-from tests.conftest import ISOLATED_VARS
 
 SEGTRAIL = Path(sys.executable).parent / "segtrail"
 

@@ -58,7 +58,10 @@ def test_write_matrix(client, served):
     assert name_call(client, served, "admin", ref="product@1").status_code == 200
     # strategies and campaigns are open to every analyst (lens None), not to viewers
     body = {"name": "winback", "message": "We miss you", "channels": ["email"]}
-    assert client.post("/api/v1/strategies", json=body, headers=served.headers("vic")).status_code == 403
+    assert (
+        client.post("/api/v1/strategies", json=body, headers=served.headers("vic")).status_code
+        == 403
+    )
     created = client.post("/api/v1/strategies", json=body, headers=served.headers("ana"))
     assert created.status_code == 201, created.text
     assert created.json()["author"] == "ana"
@@ -123,18 +126,19 @@ def test_live_server_auth(live, served):
         assert shown.status_code == 200
         assert shown.json()["version"] == "marketing@1"
         assert "profiles" not in shown.json()  # as `segtrail show --json`
-        refused = viewer.post(
-            "/api/v1/versions/marketing@1/segments/2/name", json={"name": "Nope"}
-        )
+        refused = viewer.post("/api/v1/versions/marketing@1/segments/2/name", json={"name": "Nope"})
         assert refused.status_code == 403
     with live.client(served.tokens["ana"]) as analyst:
         named = analyst.post(
             "/api/v1/versions/marketing@1/segments/2/name", json={"name": "Store regulars"}
         )
         assert named.status_code == 200, named.text
-        assert analyst.post(
-            "/api/v1/versions/product@1/segments/0/name", json={"name": "Nope"}
-        ).status_code == 403
+        assert (
+            analyst.post(
+                "/api/v1/versions/product@1/segments/0/name", json={"name": "Nope"}
+            ).status_code
+            == 403
+        )
     with Workspace.open(served.root) as ws:
         segment = ws.show("marketing@1")["segments"][2]
     assert (segment["name"], segment["name_history"][-1]["author"]) == ("Store regulars", "ana")

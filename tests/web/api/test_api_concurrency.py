@@ -56,7 +56,11 @@ def test_concurrent_names_and_plans_lose_nothing(live, served):
     # every strategy is in the plan, with the last rationale its writer got a 200 for
     entries = {e["strategy"]: e for e in plan["entries"]}
     for w, name in enumerate(strategies):
-        mine = [n for kind, status, n in results if kind == "map" and status == 200 and n.startswith(f"writer {w} ")]
+        mine = [
+            n
+            for kind, status, n in results
+            if kind == "map" and status == 200 and n.startswith(f"writer {w} ")
+        ]
         assert mine, f"writer {w} never mapped"
         assert entries[name]["rationale"] == mine[-1]
     rationales = {e["rationale"] for c in changes for e in c["entries"]}

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from segtrail.services.workspace import Workspace
 from tests.conftest import hash_tree
 from tests.web.api.conftest import LiveServer, customers_csv
+
+from segtrail.services.workspace import Workspace
 
 
 def cli_error(cli, served, *args: str) -> str:
@@ -139,7 +139,13 @@ def test_upload_gives_what_ingest_json_prints(client, served, tmp_path, cli):
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert (body["dataset"], body["rows"], body["author"]) == ("shop@1", 50, "ana")
-    assert [c["name"] for c in body["columns"]] == ["customer_id", "age", "spend", "visits", "channel"]
+    assert [c["name"] for c in body["columns"]] == [
+        "customer_id",
+        "age",
+        "spend",
+        "visits",
+        "channel",
+    ]
     shown = cli("-w", served.root, "dataset", "show", "shop@1", "--json")
     assert shown.code == 0
     assert {k: v for k, v in shown.json().items() if k in body} == {
@@ -210,8 +216,8 @@ def test_a_streamed_upload_over_the_limit_is_cut_off(served):
 
         def chunks():
             yield (
-                b"--b\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\ncustomer_id\r\n"
-                b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
+                b'--b\r\nContent-Disposition: form-data; name="id"\r\n\r\ncustomer_id\r\n'
+                b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
                 b"Content-Type: text/csv\r\n\r\ncustomer_id,age\r\n"
             )
             for i in range(200):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 
-from segtrail.services.workspace import Workspace
 from tests.web.api.conftest import wait_for_job
+
+from segtrail.services.workspace import Workspace
 
 
 def test_segment_runs_as_a_job_with_progress(live, served):
