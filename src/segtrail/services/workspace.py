@@ -747,6 +747,21 @@ class Workspace:
 
         set_password(self, name, password)
 
+    def user_role(self, name: str, role: str) -> UserInfo:
+        from segtrail.services.access import set_role
+
+        return set_role(self, name, role)
+
+    def user_grant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import grant_lenses
+
+        return grant_lenses(self, name, lenses)
+
+    def user_ungrant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import withdraw_lenses
+
+        return withdraw_lenses(self, name, lenses)
+
     def token_create(self, name: str) -> TokenCreated:
         from segtrail.services.access import create_token
 
