@@ -50,7 +50,7 @@ def create_app(
             "(`segtrail user add` / `segtrail token create`)."
         ),
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # Swagger UI would load its scripts from a CDN: nothing from the internet
         redoc_url=None,
         lifespan=lifespan,
     )

@@ -45,8 +45,9 @@ def customers_csv(path: Path, rows: int = 300, seed: int = 0) -> Path:
 
 @dataclass
 class Served:
-    """A workspace to serve, and a token per user: admin, ana (analyst, marketing only),
-    vic (viewer)."""
+    """A workspace to serve (customers@1; marketing@1 with a plan, marketing@2, product@1;
+    strategies welcome and app-push), and a token per user: admin, ana (analyst, marketing
+    only), vic (viewer)."""
 
     root: Path
     tokens: dict[str, str]
@@ -69,6 +70,16 @@ def make_workspace(root: Path) -> Served:
             )
         ws.strategy_add("welcome", "Welcome back", ["email"])
         ws.strategy_add("app-push", "Try the app", ["push"])
+        ws.plan_map("welcome", "marketing@1", [0], rationale="the young come back by e-mail")
+        # a revised hypothesis on the same lens, for diff and carry forward
+        ws.segment(
+            "customers",
+            "marketing",
+            "marketing: four groups, not three",
+            exclude=["channel"],
+            algorithm="kmeans",
+            k=4,
+        )
         tokens = {
             "admin": access.add_user(ws, "admin", Role.ADMIN).token,
             "ana": access.add_user(ws, "ana", Role.ANALYST, lenses=["marketing"]).token,
