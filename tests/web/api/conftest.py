@@ -5,6 +5,7 @@ subprocess on a free loopback port."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -88,9 +89,18 @@ def make_workspace(root: Path) -> Served:
     return Served(root, tokens)
 
 
+@pytest.fixture(scope="session")
+def served_template(tmp_path_factory: pytest.TempPathFactory) -> Served:
+    return make_workspace(tmp_path_factory.mktemp("template"))
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
-    return make_workspace(tmp_path_factory.mktemp("served"))
+def served(served_template: Served, tmp_path_factory: pytest.TempPathFactory) -> Served:
+    """A copy of the template per test module (a SQLite workspace is one folder): each
+    module starts from the same state, and building it once saves the segmentations."""
+    root = tmp_path_factory.mktemp("served") / "ws"
+    shutil.copytree(served_template.root, root)
+    return Served(root, dict(served_template.tokens))
 
 
 @pytest.fixture(scope="module")

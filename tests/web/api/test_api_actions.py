@@ -111,3 +111,23 @@ def test_campaign_import_and_report(client, served, tmp_path, cli):
     assert report.json() == cli_json(
         cli, served, "campaign", "report", "spring", "--by", "marketing@1"
     )
+
+
+def test_a_version_read_again_shows_every_change(client, served):
+    """Version reads are cached while the history is unchanged: a change through the API,
+    or from outside the server (the CLI on the same workspace), shows at once."""
+    from segtrail.services.workspace import Workspace
+
+    path, vic = "/api/v1/versions/marketing@2", served.headers("vic")
+    first = client.get(path, headers=vic).json()
+    assert client.get(path, headers=vic).json() == first
+    client.post(
+        "/api/v1/versions/marketing@2/segments/1/name",
+        json={"name": "Renamed through the API"},
+        headers=served.headers("ana"),
+    )
+    assert client.get(path, headers=vic).json()["segments"][1]["name"] == "Renamed through the API"
+    with Workspace.open(served.root, author="someone-else") as ws:
+        ws.tag("marketing@2", 1, "fit", "poor")
+    again = client.get(path, headers=vic).json()
+    assert again["segments"][1]["tags"] == {"fit": "poor"}

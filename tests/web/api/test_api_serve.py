@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_subprocess
 from tests.web.api.conftest import LiveServer, customers_csv
 
 from segtrail.cli.serve import is_loopback
@@ -44,22 +43,15 @@ def test_loopback_addresses():
     assert not any(map(is_loopback, ["0.0.0.0", "192.0.2.1", "::", "example.org"]))
 
 
-def test_a_non_loopback_address_without_tls_is_warned_about(tmp_path, served):
+def test_a_non_loopback_address_without_tls_is_warned_about(cli, served):
     # 192.0.2.1 (TEST-NET-1) is on no interface here: the server warns, then cannot bind,
     # so nothing is ever exposed by this test.
-    result = run_subprocess(
-        ["serve", "--workspace", served.root, "--host", "192.0.2.1", "--port", "9"],
-        cwd=tmp_path,
-        timeout=60,
-    )
+    result = cli("serve", "--workspace", served.root, "--host", "192.0.2.1", "--port", "9")
     assert "warning: serving on 192.0.2.1 without TLS" in result.err
     assert result.code != 0
 
 
-def test_tls_needs_both_files(tmp_path, served):
-    result = run_subprocess(
-        ["serve", "--workspace", served.root, "--tls-certfile", tmp_path / "cert.pem"],
-        cwd=tmp_path,
-    )
+def test_tls_needs_both_files(cli, served, tmp_path):
+    result = cli("serve", "--workspace", served.root, "--tls-certfile", tmp_path / "cert.pem")
     assert result.code == 2
     assert result.err.strip() == "error: give both --tls-certfile and --tls-keyfile, or neither"
