@@ -34,8 +34,9 @@ NOTES = (
     "would be a lost update, and is counted as an error). After the run every write answered "
     "200 is looked up in the history (`lost` must be 0). The baseline is one client alone "
     "reading the same page (median). The machine has 2 cores shared with other helpers' "
-    "test runs and the clients run on the same 2 cores as the server: the figures are noisy, "
-    "and pessimistic for the server."
+    "test runs and the clients run on the same 2 cores as the server: the latencies are "
+    "noisy and pessimistic for the server; its CPU time per request does not depend on the "
+    "other load."
 )
 
 
@@ -109,6 +110,12 @@ def start_server(root: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
     process.kill()
     raise RuntimeError("segtrail serve did not start")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -213,7 +220,9 @@ def run() -> list[Figure]:
                 http.get(page).raise_for_status()
                 alone.append(time.perf_counter() - start)
         baseline = statistics.median(alone)
+        cpu_before = process_cpu_seconds(process.pid)
         outcome = asyncio.run(load(url, tokens, version, page))
+        cpu_used = process_cpu_seconds(process.pid) - cpu_before
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -225,6 +234,8 @@ def run() -> list[Figure]:
         "writes": len(writes),
         "errors": len(outcome["errors"]),
         "lost": lost,
+        # what a request costs the server, whatever else the machine is doing
+        "server CPU per request": f"{cpu_used / max(1, len(reads) + len(writes)) * 1000:.1f} ms",
     }
     if outcome["errors"]:
         extra["first error"] = outcome["errors"][0]

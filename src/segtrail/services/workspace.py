@@ -113,7 +113,8 @@ class Workspace:
         url = os.environ.get("SEGTRAIL_DATABASE_URL") or config.get("database_url")
         self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
         # Objects live in .segtrail/objects unless `init --objects URL` chose shared storage.
-        self.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        self._objects_url = config.get("objects_url")
+        self.objects = open_object_store(self._objects_url, self.dir / "objects")
         # Names a damaged object's kind in its error message.
         self.objects.describe = self.meta.objects.kind
         self.author = resolve_author(author)
@@ -208,10 +209,9 @@ class Workspace:
         original."""
         import copy
 
-        config = json.loads((self.dir / CONFIG).read_text())
         clone = copy.copy(self)
         clone.author = resolve_author(author)
-        clone.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        clone.objects = open_object_store(self._objects_url, self.dir / "objects")
         clone.objects.describe = clone.meta.objects.kind
         return clone
 
