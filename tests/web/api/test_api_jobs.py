@@ -4,8 +4,6 @@ kind and message, and the server keeps serving either way. Against a real `segtr
 
 from __future__ import annotations
 
-import time
-
 from tests.web.api.conftest import wait_for_job
 
 from segtrail.services.workspace import Workspace
@@ -13,7 +11,6 @@ from segtrail.services.workspace import Workspace
 
 def test_segment_runs_as_a_job_with_progress(live, served):
     with live.client(served.tokens["ana"]) as http:
-        started = time.monotonic()
         answer = http.post(
             "/api/v1/segmentations",
             json={
@@ -26,8 +23,8 @@ def test_segment_runs_as_a_job_with_progress(live, served):
             },
         )
         assert answer.status_code == 202, answer.text
-        assert time.monotonic() - started < 5  # answered at once, not after the work
         accepted = answer.json()
+        assert accepted["state"] in ("queued", "running")  # answered before the work is done
         assert accepted["url"] == f"/api/v1/jobs/{accepted['job']}"
         job = wait_for_job(http, accepted["job"])
     assert job["state"] == "done", job
