@@ -483,25 +483,40 @@ class Workspace:
         *,
         status: str = "active",
         rationale: str | None = None,
+        expected_revision: int | None = None,
     ) -> PlanState:
         """Target `segments` (labels, or "all") of version `ref` with `strategy`, recorded
         as the plan's next revision. Concurrent changes to other strategies are kept; a
-        concurrent change to the same strategy raises `segtrail.errors.Conflict`."""
+        concurrent change to the same strategy raises `segtrail.errors.Conflict`. With
+        `expected_revision` (the revision the change was made on; 0: no plan yet), any
+        other revision is a `Conflict` and nothing is recorded."""
         from segtrail.services.plans import map_strategy
 
-        return map_strategy(self, strategy, ref, segments, status=status, rationale=rationale)
+        return map_strategy(
+            self,
+            strategy,
+            ref,
+            segments,
+            status=status,
+            rationale=rationale,
+            expected_revision=expected_revision,
+        )
 
-    def plan_unmap(self, strategy: str, ref: str) -> PlanState:
+    def plan_unmap(
+        self, strategy: str, ref: str, expected_revision: int | None = None
+    ) -> PlanState:
         """Remove `strategy` from the plan of version `ref` (a new revision)."""
         from segtrail.services.plans import unmap_strategy
 
-        return unmap_strategy(self, strategy, ref)
+        return unmap_strategy(self, strategy, ref, expected_revision)
 
-    def plan_revert(self, ref: str, revision: int) -> PlanState:
+    def plan_revert(
+        self, ref: str, revision: int, expected_revision: int | None = None
+    ) -> PlanState:
         """Make the plan of `ref` what it was at `revision`, as a new revision."""
         from segtrail.services.plans import revert_plan
 
-        return revert_plan(self, ref, revision)
+        return revert_plan(self, ref, revision, expected_revision)
 
     def plan_show(self, ref: str, revision: int | None = None) -> PlanView:
         """The plan of version `ref` (at `revision`, default the newest): strategies x
