@@ -40,9 +40,20 @@ NOTES = (
 )
 
 
+def fresh_workspace(root: Path) -> dict[str, str]:
+    """A copy of the pristine 1M-customer workspace at `root` (built once into
+    bench/.data, a few minutes), so every run starts from the same history: names written by
+    one run would otherwise lengthen the next run's version pages."""
+    pristine = root.with_name(root.name + "-pristine")
+    tokens = build_workspace(pristine)
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(pristine, root)
+    return tokens
+
+
 def build_workspace(root: Path) -> dict[str, str]:
-    """A 1M-customer workspace with one segmentation, five strategies and tokens; cached
-    in bench/.data (built once, about a minute)."""
+    """A 1M-customer workspace with one segmentation, five strategies and tokens."""
     from segtrail.services import access
     from segtrail.services.access import Role
     from segtrail.services.workspace import Workspace
@@ -202,7 +213,7 @@ def run() -> list[Figure]:
     import httpx
 
     root = DATA / "server-load-1M"
-    tokens = build_workspace(root)
+    tokens = fresh_workspace(root)
     process, url = start_server(root)
     try:
         headers = {"Authorization": f"Bearer {tokens['reader']}"}

@@ -26,9 +26,25 @@ def history_stamp(ws: Workspace) -> int:
     return newest[0]["id"] if newest else 0
 
 
+class _Flight:
+    """One computation of one (key, stamp) that other requests wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.failed = False
+
+
 class StampedCache:
+    """Values by key, valid while the history's stamp is the one they were computed under.
+
+    Single flight: when a change makes the entry stale and twenty readers ask at once, one
+    of them computes the new value and the others wait for it, instead of twenty computing
+    the same thing (on a busy server that stampede is what makes reads slow)."""
+
     def __init__(self, size: int = 128, max_age: float = 30.0) -> None:
         self._items: OrderedDict[Hashable, tuple[int, float, Any]] = OrderedDict()
+        self._flights: dict[tuple[Hashable, int], _Flight] = {}
         self._lock = threading.Lock()
         self.size = size
         self.max_age = max_age
@@ -44,13 +60,32 @@ class StampedCache:
                 self.hits += 1
                 return item[2]
             self.misses += 1
-        value = compute()  # outside the lock: other keys stay served meanwhile
-        with self._lock:
-            self._items[key] = (stamp, now, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
+            flight = self._flights.get((key, stamp))
+            leader = flight is None
+            if leader:
+                flight = self._flights[(key, stamp)] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if not flight.failed:
+                return flight.value
+            return compute()  # the leader failed: this request finds its own error
+        try:
+            value = compute()  # outside the lock: other keys stay served meanwhile
+        except BaseException:
+            flight.failed = True
+            raise
+        else:
+            flight.value = value
+            with self._lock:
+                self._items[key] = (stamp, now, value)
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                self._flights.pop((key, stamp), None)
+            flight.done.set()
 
 
 class VersionCache(StampedCache):
