@@ -282,8 +282,10 @@ if __name__ == "__main__":
     figures = run()
     for figure in figures:
         print(figure.line())
+    # the HTML version page when the pages are installed, else the API's JSON of it
+    target = "pages" if not figures[0].extra["page"].startswith("/api/") else "API"
     write_results(
-        "server_load",
+        f"server_load ({target})",
         ".venv/bin/python bench/bench_server_load.py  # or: make bench",
         figures,
         NOTES,
