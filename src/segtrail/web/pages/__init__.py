@@ -1,0 +1,16 @@
+"""The server's pages (server-rendered Jinja2 with htmx), one router per area.
+
+`PAGE_ROUTERS` is what `create_app` includes; a new page module adds its router here
+(one line each).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from segtrail.web.pages import home, signin
+
+PAGE_ROUTERS: list[APIRouter] = [
+    signin.router,
+    home.router,
+]

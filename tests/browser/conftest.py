@@ -1,0 +1,217 @@
+"""Fixtures of the browser tests: a real `segtrail serve` subprocess on a free loopback port
+over a temporary workspace made with the CLI, and Debian's Chromium driven by Playwright.
+
+Playwright never downloads a browser here: it launches `/usr/bin/chromium` through
+`executable_path`. Without Chromium (or without Playwright) every browser test is skipped with
+one reason; CI installs Chromium (`make browser`), so there they run.
+
+Helpers for the tests:
+- `server` (session): `.url`, `.workspace`, `.cli(*args)` runs the CLI on the same workspace,
+  `.users` {name: password} (`ana` admin, `viv` viewer, `max` analyst of lens marketing).
+- `page` (function): a 1280 px page; `phone` the same at 390 px.
+- `sign_in(page, server, name)`, `snap(page, name)` (screenshot to tests/artifacts/<name>.png),
+  `assert_fits(page)` (no horizontal overflow).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("SEGTRAIL_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Flags that keep Chromium off the (closed) network and working as root in a container.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+try:  # Playwright is in the dev extra; the skip below names what is missing.
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - only without the dev extra
+    sync_playwright = None
+
+# The console script installed beside this Python (a real `segtrail` process, as people run it).
+SEGTRAIL = [str(Path(sys.executable).parent / "segtrail")]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip (only) the browser tests when Chromium or Playwright is absent, saying which."""
+    reason = None
+    if sync_playwright is None:
+        reason = "Playwright for Python is not installed (pip install -e '.[dev]')"
+    elif not CHROMIUM.exists():
+        reason = f"Chromium not found at {CHROMIUM} (make browser installs Debian's chromium)"
+    if reason is None:
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    workspace: Path
+    env: dict
+    process: subprocess.Popen
+    log: Path
+    users: dict[str, str] = field(default_factory=dict)
+
+    def cli(self, *args: str, stdin: str | None = None, check: bool = True):
+        """Run `segtrail ARGS` on the server's workspace (as a separate process)."""
+        done = subprocess.run(
+            [*SEGTRAIL, "--workspace", str(self.workspace), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=300,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"segtrail {' '.join(args)} failed: {done.stderr}")
+        return done
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"segtrail serve exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/api/v1/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"segtrail serve did not answer within {timeout}s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def story_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's sample files (customers, a later export, sends), written by `segtrail demo`."""
+    if sync_playwright is None or not CHROMIUM.exists():
+        pytest.skip("browser tests need Playwright and Chromium")
+    root = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "SEGTRAIL_AUTHOR": "setup"}
+    subprocess.run(
+        [*SEGTRAIL, "demo", str(root / "tour"), "--customers", "1500"],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=600,
+    )
+    return root / "tour" / "data"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, story_data: Path) -> Iterator[LiveServer]:
+    """`segtrail serve` on an empty workspace with three users (admin, viewer, analyst)."""
+    root = tmp_path_factory.mktemp("served")
+    workspace = root / "shop"
+    env = {**os.environ, "SEGTRAIL_AUTHOR": "setup", "PYTHONUNBUFFERED": "1"}
+    subprocess.run([*SEGTRAIL, "init", str(workspace)], check=True, env=env, capture_output=True)
+    port = free_port()
+    log = root / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*SEGTRAIL, "--workspace", str(workspace), "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    live = LiveServer(f"http://127.0.0.1:{port}", workspace, env, process, log)
+    try:
+        _wait_until_up(live.url, process, log)
+        for name, role, lenses in (("ana", "admin", ()), ("viv", "viewer", ()),
+                                   ("max", "analyst", ("marketing",))):
+            password = f"{name}-secret-password"
+            grants = [arg for lens in lenses for arg in ("--lens", lens)]
+            live.cli("user", "add", name, "--role", role, *grants, "--password-stdin",
+                     stdin=password + "\n")
+            live.users[name] = password
+        yield live
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Browser, viewport: dict) -> Iterator[Page]:
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    # A page that fails to load a script or throws shows it in the test's failure.
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, DESKTOP)
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, PHONE)
+
+
+def sign_in(page: Page, server: LiveServer, name: str = "ana") -> None:
+    """Sign in through the sign-in form, as a person would."""
+    page.goto(server.url + "/sign-in")
+    page.get_by_label("Your user name").fill(name)
+    page.get_by_label("Password").fill(server.users[name])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def assert_fits(page: Page) -> None:
+    """No horizontal overflow: the page is never wider than the window."""
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"{page.url} overflows: {width}px wide in a {inner}px window"
+
+
+def snap(page: Page, name: str) -> Path:
+    """A full-page screenshot under tests/artifacts/ (gitignored), for people to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
