@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from segtrail.web.pages import home, signin
+from segtrail.web.pages import audiences, campaigns, events, home, signin, thread
 
 PAGE_ROUTERS: list[APIRouter] = [
     signin.router,
     home.router,
+    *(thread.router, campaigns.router, audiences.router, events.router),  # pages2
 ]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from segtrail.services.access import Principal
     from segtrail.services.workspace import Workspace
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 PLOTLY_URL = "/charts/plotly.min.js"
 
