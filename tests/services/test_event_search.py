@@ -43,13 +43,15 @@ def reference(ws: Workspace, text: str | None, action: str | None, author: str |
             fold(text) in fold(e["subject"]) or fold(json.dumps(text)[1:-1]) in fold(details)
         ):
             continue
-        if action and e["action"] != action or author and e["author"] != author:
+        if (action and e["action"] != action) or (author and e["author"] != author):
             continue
         out.append(e["id"])
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     text=st.one_of(st.none(), st.text(alphabet=ALPHABET, min_size=1, max_size=3)),
     action=st.sampled_from([None, "name", "tag", "init"]),

@@ -65,7 +65,8 @@ def _segment_choices(ws: Workspace) -> list[dict]:
         names = segment_names(ws, resolve_segmentation(ws, entry["version"]))
         for label, name in sorted(names.items()):
             if label >= 0:
-                out.append({"value": f"{entry['version']}:{label}", "label": f"{entry['version']}: {label} {name}"})
+                value = f"{entry['version']}:{label}"
+                out.append({"value": value, "label": f"{entry['version']}: {label} {name}"})
     return out
 
 
@@ -143,16 +144,18 @@ def build_lookalike(
 
     def run(progress: Any) -> dict:
         progress(f"ranking {pool} by similarity to {seeds}", None)
-        with tempfile.TemporaryDirectory(prefix="segtrail-lookalike-") as folder:
-            with job_pool.session(author) as job_ws:
-                result = job_ws.lookalike(
-                    pool,
-                    Path(folder) / "audience.csv",
-                    seed=seeds,
-                    size=value,
-                    name=name.strip() or None,
-                    exclude=exclude.strip() or None,
-                )
+        with (
+            tempfile.TemporaryDirectory(prefix="segtrail-lookalike-") as folder,
+            job_pool.session(author) as job_ws,
+        ):
+            result = job_ws.lookalike(
+                pool,
+                Path(folder) / "audience.csv",
+                seed=seeds,
+                size=value,
+                name=name.strip() or None,
+                exclude=exclude.strip() or None,
+            )
         progress("done", 1.0)
         return result.to_dict()
 

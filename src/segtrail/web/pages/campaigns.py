@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 router = APIRouter(include_in_schema=False)
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # a campaign file larger than this is refused whole
 CHUNK = 1024 * 1024
 UPLOAD_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".xlsx", ".tsv", ".txt")
 
@@ -113,15 +112,16 @@ def _campaigns_page(
         designs=ws.campaign_designs(),
         strategies=[s["name"] for s in ws.strategies()],
         holdout=ws.holdout_show() if holdout else None,
-        max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        max_mb=request.app.state.max_upload_bytes // (1024 * 1024),
         form=extra.pop("form", {}),
         **extra,
     )
 
 
-async def save_upload(upload: UploadFile, folder: Path) -> Path:
+async def save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
     """The uploaded file under its own base name (so messages name it as the person knows it;
-    no folder part of the name is used), refused whole above MAX_UPLOAD_BYTES."""
+    no folder part of the name is used), refused whole above `limit` bytes (the server's
+    body limit refuses bigger requests before they get here; this guards the file alone)."""
     raw = Path((upload.filename or "").replace("\\", "/")).name
     if not raw:
         raise InvalidInput("choose a file to upload", field="file")
@@ -135,9 +135,9 @@ async def save_upload(upload: UploadFile, folder: Path) -> Path:
     with path.open("wb") as out:
         while chunk := await upload.read(CHUNK):
             size += len(chunk)
-            if size > MAX_UPLOAD_BYTES:
+            if size > limit:
                 raise InvalidInput(
-                    f"{raw}: larger than the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit "
+                    f"{raw}: larger than the {limit // (1024 * 1024)} MB limit "
                     "of an upload; import it with `segtrail campaign import`",
                     field="file",
                 )
@@ -167,7 +167,8 @@ async def import_campaign(
     try:
         check_name(name.strip(), "campaign")
         with tempfile.TemporaryDirectory(prefix="segtrail-upload-") as folder:
-            path = await save_upload(file, Path(folder))
+            limit = request.app.state.max_upload_bytes
+            path = await save_upload(file, Path(folder), limit)
             await run_in_threadpool(
                 ws.campaign_import, path, name.strip(), strategy, control.strip() or None, arm_list
             )
@@ -258,7 +259,9 @@ def design_campaign(
         try:
             detect = float(mde) / 100 if mde.strip() else None
         except ValueError:
-            raise InvalidInput(f"invalid uplift to detect {mde!r}: a number of points, e.g. 1")
+            raise InvalidInput(
+                f"invalid uplift to detect {mde!r}: a number of points, e.g. 1", field="mde"
+            ) from None
         arm_list = [a.strip() for a in arms.split(",") if a.strip()] or None
         with tempfile.TemporaryDirectory(prefix="segtrail-design-") as folder:
             ws.campaign_design(
