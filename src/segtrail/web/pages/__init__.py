@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from segtrail.web.pages import home, signin
+from segtrail.web.pages import datasets, home, plans, segment, signin, versions
 
 PAGE_ROUTERS: list[APIRouter] = [
     signin.router,
     home.router,
+    datasets.router,
+    segment.router,
+    versions.router,
+    plans.router,
 ]
