@@ -193,6 +193,21 @@ class Workspace:
                 "restore the database from a backup (only `segtrail init` makes a new one)"
             )
 
+    def for_author(self, author: str) -> Workspace:
+        """This open workspace acting as `author`, for a server that serves many users: the
+        copy shares the metadata store (one connection pool) but has its own object store,
+        so a failed action takes back only the objects *it* wrote (`discard_unrecorded`),
+        never those of a concurrent action that has not recorded them yet. Close only the
+        original."""
+        import copy
+
+        config = json.loads((self.dir / CONFIG).read_text())
+        clone = copy.copy(self)
+        clone.author = resolve_author(author)
+        clone.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        clone.objects.describe = clone.meta.objects.kind
+        return clone
+
     def close(self) -> None:
         self.meta.dispose()
 
