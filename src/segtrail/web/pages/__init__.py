@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from segtrail.web.pages import audiences, campaigns, events, home, signin, thread
+from segtrail.web.pages import datasets, home, plans, segment, signin, versions
+from segtrail.web.pages import audiences, campaigns, events, thread  # isort: skip  # pages2
 
 PAGE_ROUTERS: list[APIRouter] = [
     signin.router,
     home.router,
+    datasets.router,
+    segment.router,
+    versions.router,
+    plans.router,
     *(thread.router, campaigns.router, audiences.router, events.router),  # pages2
 ]
