@@ -15,7 +15,7 @@ from segtrail.services.workspace import Workspace
 
 # Characters that LIKE treats specially (% _ \), quotes, and a non-ASCII letter
 ALPHABET = "aAbB%_\\'\"é "
-SUBJECTS = ["50% off", "a_b", "back\\slash", "Café crème", "plain", "QUOTE\"d", "AbBa"]
+SUBJECTS = ["50% off", "a_b", "back\\slash", "Café crème", "plain", 'QUOTE"d', "AbBa"]
 
 
 @pytest.fixture(scope="module")

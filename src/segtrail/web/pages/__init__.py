@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from segtrail.web.pages import datasets, home, plans, segment, signin, versions
-from segtrail.web.pages import audiences, campaigns, events, thread  # isort: skip  # pages2
+from segtrail.web.pages import (
+    audiences,
+    campaigns,
+    datasets,
+    events,
+    home,
+    plans,
+    segment,
+    signin,
+    thread,
+    versions,
+)
 
 PAGE_ROUTERS: list[APIRouter] = [
     signin.router,

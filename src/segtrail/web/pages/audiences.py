@@ -35,9 +35,7 @@ def quality_words(quality: dict, size: int) -> str:
     recall, lift = quality.get("recall"), quality.get("lift_over_random")
     if recall is None:
         return "quality could not be measured"
-    strength = (
-        "strong" if lift and lift >= 3 else "useful" if lift and lift >= 1.5 else "weak"
-    )
+    strength = "strong" if lift and lift >= 3 else "useful" if lift and lift >= 1.5 else "weak"
     return (
         f"{strength}: when part of the seed ({quality.get('hidden', 0):,} customers) was hidden "
         f"among the candidates, an audience of {size:,} found {recall:.0%} of them, "
@@ -107,7 +105,7 @@ def audiences_page(
 
 
 def _size(text: str) -> int | float:
-    """"500" customers or "5%" of the pool, as the CLI's --size."""
+    """ "500" customers or "5%" of the pool, as the CLI's --size."""
     from segtrail.cli.campaigns import _size as parse_size
 
     return parse_size(text)
