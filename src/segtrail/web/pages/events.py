@@ -44,8 +44,10 @@ ACTION_WORDS = {
 }
 
 
-def page_url(text: str, action: str, author: str, page: int) -> str:
+def page_url(text: str, action: str, author: str, page: int, per_page: int) -> str:
     query = {k: v for k, v in (("q", text), ("action", action), ("author", author)) if v}
+    if per_page != PER_PAGE:
+        query["per_page"] = str(per_page)
     return "/events?" + urlencode({**query, "page": page})
 
 
@@ -56,11 +58,12 @@ def events_page(
     action: str = "",
     author: str = "",
     page: int = 1,
+    per_page: int = PER_PAGE,
     _principal: Principal = Depends(current_principal),
     ws: Workspace = Depends(workspace_for),
 ) -> Response:
-    found = ws.events_search(q, action, author, max(page, 1), PER_PAGE)
-    pages = found["pages"]
+    found = ws.events_search(q, action, author, max(page, 1), per_page)
+    pages, at = found["pages"], found["page"]
     return render(
         request,
         "events.html",
@@ -71,6 +74,6 @@ def events_page(
         action=action,
         author=author,
         words=ACTION_WORDS,
-        previous=page_url(q, action, author, found["page"] - 1) if found["page"] > 1 else None,
-        next=page_url(q, action, author, found["page"] + 1) if found["page"] < pages else None,
+        previous=page_url(q, action, author, at - 1, per_page) if at > 1 else None,
+        next=page_url(q, action, author, at + 1, per_page) if at < pages else None,
     )
