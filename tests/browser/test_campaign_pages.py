@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 
 import pandas as pd
 import pytest
+from playwright.sync_api import Page, expect
+
 from browser.conftest import assert_fits, sign_in, snap
 from browser.pages2_story import STRATEGY, Story, build
-from playwright.sync_api import Page, expect
+from segtrail.services.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,8 @@ def test_bad_campaign_file_gets_the_cli_message(page: Page, server, story: Story
     assert error.inner_text().strip() in cli.stderr
     # the form keeps what was typed; nothing was recorded
     expect(page.get_by_label("Campaign name")).to_have_value("p2-bad")
-    listed = json.loads(server.cli("campaign", "list", "--json").stdout)
-    assert "p2-bad" not in [c["campaign"] for c in listed]
+    with Workspace.open(server.workspace) as ws:
+        assert "p2-bad" not in [c["campaign"] for c in ws.campaigns()]
 
 
 def test_design_recorded_and_downloadable(page: Page, server, story: Story) -> None:
@@ -93,9 +94,8 @@ def test_design_recorded_and_downloadable(page: Page, server, story: Story) -> N
     assert set(frame.columns) >= {"customer_id", "segment", "group"}
     shares = frame.groupby("segment")["group"].apply(lambda g: (g == "control").mean())
     assert ((shares - 0.2).abs() < 0.01).all(), shares  # exact shares within every segment
-    recorded = json.loads(server.cli("campaign", "designs", "p2-q2", "--json").stdout)
-    recorded = recorded[0] if isinstance(recorded, list) else recorded
-    assert recorded["customers"] == len(frame)
+    with Workspace.open(server.workspace) as ws:
+        assert ws.campaign_designs("p2-q2")[0]["customers"] == len(frame)
 
 
 def test_lookalike_job_and_export(page: Page, phone: Page, server, story: Story) -> None:
@@ -121,8 +121,9 @@ def test_lookalike_job_and_export(page: Page, phone: Page, server, story: Story)
         ).click()
     ranked = pd.read_csv(info.value.path(), dtype={"customer_id": str})
     assert len(ranked) == 100 and ranked["rank"].tolist() == list(range(1, 101))
-    labels = pd.read_csv(_export(server, "p2mkt@2", story), dtype={"customer_id": str})
-    seed_ids = set(labels["customer_id"][labels["segment"].isin([int(s[-1]) for s in seeds])])
+    with Workspace.open(server.workspace) as ws:
+        labels = ws.assignments("p2mkt@2")
+    seed_ids = set(labels.index[labels.isin([int(s[-1]) for s in seeds])])
     assert not seed_ids & set(ranked["customer_id"])  # no seed member in the audience
 
     # an export for Meta: hashed identifiers, downloaded, listed with where it came from
@@ -141,9 +142,3 @@ def test_lookalike_job_and_export(page: Page, phone: Page, server, story: Story)
     expect(latest).to_contain_text("Both x and y matter")  # the hypothesis it came from
     shots(page, phone, server, "/audiences", "pages2-audiences")
     assert not page.errors, page.errors
-
-
-def _export(server, version: str, story: Story):
-    out = story.folder / f"{version.replace('@', '-')}-labels.csv"
-    server.cli("export", version, "--out", str(out))
-    return out

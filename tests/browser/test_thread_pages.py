@@ -4,12 +4,11 @@ event log's search. Every page is photographed at 1280 px and 390 px and must no
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from playwright.sync_api import Page, expect
+
 from browser.conftest import assert_fits, sign_in, snap
 from browser.pages2_story import EVERYONE, STRATEGY, Story, build
-from playwright.sync_api import Page, expect
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,11 @@ def story(server) -> Story:
 
 
 def plan(server, version: str) -> dict:
-    return json.loads(server.cli("plan", "show", version, "--json").stdout)
+    """Read in this process (a CLI process per read costs ~3 s here)."""
+    from segtrail.services.workspace import Workspace
+
+    with Workspace.open(server.workspace) as ws:
+        return ws.plan_show(version).to_dict()
 
 
 def both_widths(page: Page, phone: Page, server, path: str, name: str) -> None:
@@ -43,9 +46,7 @@ def test_diff_carry_and_review(page: Page, phone: Page, server, story: Story) ->
     expect(fates.first).to_contain_text("split into")
     push_row = page.locator(f'#carry-table tr[data-strategy="{STRATEGY}"]')
     expect(push_row).to_contain_text("needs review")
-    expect(page.locator(f'#carry-table tr[data-strategy="{EVERYONE}"]')).to_contain_text(
-        "everyone"
-    )
+    expect(page.locator(f'#carry-table tr[data-strategy="{EVERYONE}"]')).to_contain_text("everyone")
     both_widths(page, phone, server, "/diff?a=p2mkt@1&b=p2mkt@2", "pages2-diff-proposal")
 
     page.get_by_role("button", name="Carry the plan onto p2mkt@2").click()
