@@ -130,6 +130,8 @@ HOSTILE_PAGES = [
     (f"/diff?a={LENS}%401&b={LENS}%402", [f"{IMG} 0", f"{SVG} 1"]),
     (f"/compare?a={LENS}%401&b={PRODUCT}%401&flag={quote('fit=' + IFRAME)}", [IFRAME]),
     (f"/why/{STRATEGY}", [f"message {IMG}", f"because {IFRAME}", SVG, HTMX, SCRIPT]),
+    (f"/why/segment/{LENS}%401/0", [f"{IMG} 0", SVG, f"first {SCRIPT}", IFRAME]),
+    ("/why?customer=x0000", [f"{IMG} 0", f"second {IMG}", f"product {HTMX}"]),
     ("/campaigns", [CAMPAIGN]),
     (f"/campaigns/{CAMPAIGN}?by={LENS}%401", [f"{IMG} 0"]),
     ("/audiences", [f"{SVG} 1"]),

@@ -163,3 +163,23 @@ def test_event_log_search(page: Page, phone: Page, server, story: Story) -> None
     page.get_by_role("link", name="Newer").click()
     assert page.locator("#events li[data-action]").inner_text() == first
     both_widths(page, phone, server, "/events", "pages2-events")
+
+
+def test_why_for_a_customer_and_a_segment(page: Page, phone: Page, server, story: Story) -> None:
+    page.goto(server.url + "/why")
+    page.get_by_label("A customer's id").fill("c00000")  # blob (x=0, y=0): the left side
+    page.get_by_role("button", name="Show their thread").click()
+    first = page.locator('#customer-versions li[data-version="p2mkt@1"]')
+    expect(first).to_contain_text(f"{story.push_segment} “Left side”")
+    expect(first).to_contain_text(STRATEGY)
+    expect(page.locator('#customer-versions li[data-version="p2prod@1"]')).to_be_visible()
+    first.get_by_role("link", name=f"{story.push_segment} “Left side”").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("“Left side”")
+    fate = page.locator('#timeline li[data-kind="fate"]')
+    expect(fate).to_contain_text("in p2mkt@2: split")
+    expect(fate).to_contain_text("(50%)")
+    expect(page.locator('#timeline li[data-kind="plan"]').first).to_contain_text(STRATEGY)
+    both_widths(page, phone, server, "/why?customer=c00000", "pages2-why-customer")
+    both_widths(
+        page, phone, server, f"/why/segment/p2mkt%401/{story.push_segment}", "pages2-why-segment"
+    )

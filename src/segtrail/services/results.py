@@ -363,6 +363,30 @@ class Thread(Result):
     audiences: list[dict]
 
 
+@dataclass(frozen=True)
+class SegmentThread(Result):
+    """`why` for one segment: its story as a timeline, newest first."""
+
+    version: str
+    segment: int
+    name: str
+    description: str
+    size: int
+    tags: dict[str, str]
+    hypothesis: str
+    timeline: list[dict]
+
+
+@dataclass(frozen=True)
+class CustomerThread(Result):
+    """`why` for one customer: their segment in every version, the strategies that target
+    it, and the campaigns that included them."""
+
+    customer: str
+    versions: list[dict]
+    campaigns: list[dict]
+
+
 # --- campaigns and audiences -----------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         CampaignSummary,
         Carry,
         Comparison,
+        CustomerThread,
         DatasetInfo,
         DatasetSummary,
         Diff,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         PlanState,
         PlanView,
         Report,
+        SegmentThread,
         StatusChange,
         Strategy,
         TagChange,
@@ -558,6 +560,20 @@ class Workspace:
         from segtrail.services.thread import why
 
         return why(self, strategy)
+
+    def why_segment(self, ref: str, segment: int) -> SegmentThread:
+        """One segment's thread as a timeline: where it came from, its names, the plan
+        revisions that targeted it, and what became of it in later versions."""
+        from segtrail.services.timeline import segment_thread
+
+        return segment_thread(self, ref, segment)
+
+    def why_customer(self, customer: str) -> CustomerThread:
+        """One customer's thread: their segment under every version of every lens, the
+        strategies targeting it, and the campaigns that included them."""
+        from segtrail.services.timeline import customer_thread
+
+        return customer_thread(self, customer)
 
     # --- campaigns and audiences ---------------------------------------------------------
 

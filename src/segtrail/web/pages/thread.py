@@ -382,6 +382,53 @@ def timeline(thread: Any) -> list[dict]:
     return items
 
 
+@router.get("/why", response_class=HTMLResponse)
+def why_index(
+    request: Request,
+    customer: str | None = None,
+    _principal: Principal = Depends(current_principal),
+    ws: Workspace = Depends(workspace_for),
+) -> Response:
+    """Why for a strategy (pick one), or for one customer (their id)."""
+    thread, error = None, None
+    if customer and customer.strip():
+        try:
+            thread = ws.why_customer(customer)
+        except SegtrailError as e:
+            if e.http_status in (401, 403) or e.http_status >= 500:
+                raise
+            error = str(e)
+    return render(
+        request,
+        "why_customer.html",
+        title=f"Why customer {customer}?" if thread else "Why?",
+        nav="/plans",
+        strategies=[s["name"] for s in ws.strategies()],
+        customer=customer or "",
+        thread=thread,
+        error=error,
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/why/segment/{ref}/{segment}", response_class=HTMLResponse)
+def why_segment_page(
+    request: Request,
+    ref: str,
+    segment: int,
+    _principal: Principal = Depends(current_principal),
+    ws: Workspace = Depends(workspace_for),
+) -> Response:
+    thread = ws.why_segment(ref, segment)
+    return render(
+        request,
+        "why_segment.html",
+        title=f"Why {thread['version']} segment {segment}?",
+        nav="/plans",
+        thread=thread,
+    )
+
+
 @router.get("/why/{strategy}", response_class=HTMLResponse)
 def why_page(
     request: Request,
