@@ -267,7 +267,9 @@ def lookalike(
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output file (.csv or .parquet): customer_id, score, rank."
     ),
-    seed: str = typer.Option(None, "--seed", help="Segments as seed: LENS@N:SEGMENT or LENS@N:S1,S2."),
+    seed: str = typer.Option(
+        None, "--seed", help="Segments as seed: LENS@N:SEGMENT or LENS@N:S1,S2."
+    ),
     seed_ids: Path = typer.Option(None, "--seed-ids", help="A file of seed customer ids."),
     seed_top: str = typer.Option(
         None, "--seed-top", help="The best performers: COLUMN:PERCENT, e.g. annual_spend:5."
