@@ -88,7 +88,11 @@ def segment_thread(ws: Workspace, ref: str, segment: int) -> SegmentThread:
                 "title": f"plan revision {state['revision']}: {state['change']}",
                 "text": "targeted by "
                 + (
-                    ", ".join(f"{e['strategy']} ({e['status']})" for e in targeting)
+                    ", ".join(
+                        f"{e['strategy']} ({e['status']}"
+                        + (f": {e['rationale']})" if e.get("rationale") else ")")
+                        for e in targeting
+                    )
                     if targeting
                     else "no strategy"
                 ),
