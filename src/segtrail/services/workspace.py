@@ -116,7 +116,8 @@ class Workspace:
         url = os.environ.get("SEGTRAIL_DATABASE_URL") or config.get("database_url")
         self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
         # Objects live in .segtrail/objects unless `init --objects URL` chose shared storage.
-        self.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        self._objects_url = config.get("objects_url")
+        self.objects = open_object_store(self._objects_url, self.dir / "objects")
         # Names a damaged object's kind in its error message.
         self.objects.describe = self.meta.objects.kind
         self.author = resolve_author(author)
@@ -211,10 +212,9 @@ class Workspace:
         original."""
         import copy
 
-        config = json.loads((self.dir / CONFIG).read_text())
         clone = copy.copy(self)
         clone.author = resolve_author(author)
-        clone.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        clone.objects = open_object_store(self._objects_url, self.dir / "objects")
         clone.objects.describe = clone.meta.objects.kind
         return clone
 
@@ -499,25 +499,40 @@ class Workspace:
         *,
         status: str = "active",
         rationale: str | None = None,
+        expected_revision: int | None = None,
     ) -> PlanState:
         """Target `segments` (labels, or "all") of version `ref` with `strategy`, recorded
         as the plan's next revision. Concurrent changes to other strategies are kept; a
-        concurrent change to the same strategy raises `segtrail.errors.Conflict`."""
+        concurrent change to the same strategy raises `segtrail.errors.Conflict`. With
+        `expected_revision` (the revision the change was made on; 0: no plan yet), any
+        other revision is a `Conflict` and nothing is recorded."""
         from segtrail.services.plans import map_strategy
 
-        return map_strategy(self, strategy, ref, segments, status=status, rationale=rationale)
+        return map_strategy(
+            self,
+            strategy,
+            ref,
+            segments,
+            status=status,
+            rationale=rationale,
+            expected_revision=expected_revision,
+        )
 
-    def plan_unmap(self, strategy: str, ref: str) -> PlanState:
+    def plan_unmap(
+        self, strategy: str, ref: str, expected_revision: int | None = None
+    ) -> PlanState:
         """Remove `strategy` from the plan of version `ref` (a new revision)."""
         from segtrail.services.plans import unmap_strategy
 
-        return unmap_strategy(self, strategy, ref)
+        return unmap_strategy(self, strategy, ref, expected_revision)
 
-    def plan_revert(self, ref: str, revision: int) -> PlanState:
+    def plan_revert(
+        self, ref: str, revision: int, expected_revision: int | None = None
+    ) -> PlanState:
         """Make the plan of `ref` what it was at `revision`, as a new revision."""
         from segtrail.services.plans import revert_plan
 
-        return revert_plan(self, ref, revision)
+        return revert_plan(self, ref, revision, expected_revision)
 
     def plan_show(self, ref: str, revision: int | None = None) -> PlanView:
         """The plan of version `ref` (at `revision`, default the newest): strategies x
@@ -776,6 +791,21 @@ class Workspace:
         from segtrail.services.access import set_password
 
         set_password(self, name, password)
+
+    def user_role(self, name: str, role: str) -> UserInfo:
+        from segtrail.services.access import set_role
+
+        return set_role(self, name, role)
+
+    def user_grant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import grant_lenses
+
+        return grant_lenses(self, name, lenses)
+
+    def user_ungrant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import withdraw_lenses
+
+        return withdraw_lenses(self, name, lenses)
 
     def token_create(self, name: str) -> TokenCreated:
         from segtrail.services.access import create_token

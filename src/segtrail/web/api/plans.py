@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from segtrail.errors import Conflict
 from segtrail.services.results import PlanChange, PlanState, PlanView, Strategy, Thread
 from segtrail.services.workspace import Workspace
 from segtrail.web.api.common import answer, lens_of, require_write, writer
@@ -121,21 +120,6 @@ class PlanRevert(BaseModel):
     expected_revision: int | None = Field(None, ge=0)
 
 
-def check_revision(ws: Workspace, ref: str, expected: int | None) -> None:
-    """409 when the plan moved on since the revision the client saw. The services' own
-    compare-and-set still guards the write itself (a change to the same strategy between
-    this check and the write is a Conflict there too)."""
-    if expected is None:
-        return
-    plan = ws.plan_show(ref)
-    if plan["revision"] != expected:
-        who = f" by {plan['author']} at {plan['at']}" if plan["revision"] else ""
-        raise Conflict(
-            f"the plan of {plan['version']} is at r{plan['revision']} now, not "
-            f"r{expected} (changed{who}); reload it and try again; nothing was recorded"
-        )
-
-
 @router.post("/versions/{ref}/plan/map", response_model=model_of(PlanState))
 def plan_map(
     ref: str,
@@ -146,9 +130,15 @@ def plan_map(
     """Target segments of the version with a strategy, as the plan's next revision
     (`segtrail plan map`)."""
     require_write(principal, lens_of(ref))
-    check_revision(ws, ref, body.expected_revision)
     return answer(
-        ws.plan_map(body.strategy, ref, body.segments, status=body.status, rationale=body.rationale)
+        ws.plan_map(
+            body.strategy,
+            ref,
+            body.segments,
+            status=body.status,
+            rationale=body.rationale,
+            expected_revision=body.expected_revision,
+        )
     )
 
 
@@ -161,8 +151,7 @@ def plan_unmap(
 ) -> Any:
     """Remove a strategy from the version's plan (`segtrail plan unmap`)."""
     require_write(principal, lens_of(ref))
-    check_revision(ws, ref, body.expected_revision)
-    return answer(ws.plan_unmap(body.strategy, ref))
+    return answer(ws.plan_unmap(body.strategy, ref, body.expected_revision))
 
 
 @router.post("/versions/{ref}/plan/revert", response_model=model_of(PlanState))
@@ -175,5 +164,4 @@ def plan_revert(
     """Make the plan what it was at an earlier revision, as a new revision
     (`segtrail plan revert`)."""
     require_write(principal, lens_of(ref))
-    check_revision(ws, ref, body.expected_revision)
-    return answer(ws.plan_revert(ref, body.to_revision))
+    return answer(ws.plan_revert(ref, body.to_revision, body.expected_revision))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from segtrail.errors import InvalidInput
 from segtrail.services.results import (
+    Assignment,
     Export,
     LogEntry,
     NameChange,
@@ -20,7 +23,8 @@ from segtrail.services.workspace import Workspace
 from segtrail.web.api.common import accepted, answer, lens_of, require_write, writer
 from segtrail.web.api.downloads import downloads_of
 from segtrail.web.api.models import ERROR_RESPONSES, JobAccepted, model_of
-from segtrail.web.deps import current_principal, jobs_of, pool_of, workspace_for
+from segtrail.web.cache import history_stamp
+from segtrail.web.deps import current_principal, jobs_of, pool_of, versions_of, workspace_for
 from segtrail.web.jobs import WithLinks
 
 router = APIRouter(tags=["versions"], responses=ERROR_RESPONSES)
@@ -40,9 +44,15 @@ def list_versions(lens: str | None = None, ws: Workspace = Depends(workspace_for
 
 
 @router.get("/versions/{ref}", response_model=VersionShown)
-def show_version(ref: str, ws: Workspace = Depends(workspace_for)) -> Any:
+def show_version(ref: str, request: Request, ws: Workspace = Depends(workspace_for)) -> Any:
     """Everything about one version, `LENS@N` or `LENS` (`segtrail show --json`)."""
-    return answer(without_profiles(ws.show(ref)))
+    cache = versions_of(request)
+    stamp = history_stamp(ws)
+
+    def render() -> bytes:
+        return answer(without_profiles(cache.show(ws, ref))).body
+
+    return Response(cache.get(("api", ref), stamp, render), media_type="application/json")
 
 
 class NameBody(BaseModel):
@@ -254,3 +264,33 @@ def report(
 
     job_id = jobs_of(request).submit("report", run, author=principal.name)
     return accepted(request, job_id, "report")
+
+
+@router.post(
+    "/versions/{ref}/assign",
+    status_code=201,
+    response_model=model_of(Assignment),
+    responses={201: {"headers": {"Location": {"description": "The assignments file"}}}},
+)
+def assign(
+    ref: str,
+    request: Request,
+    file: Annotated[UploadFile, File(description="New customers: CSV, Parquet or Excel")],
+    format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
+    raw: bool = False,
+    ws: Workspace = Depends(workspace_for),
+) -> Any:
+    """Put uploaded customers into the version's segments with its stored model
+    (`segtrail assign --json`); `Location` is the file of assignments."""
+    from segtrail.web.api.datasets import save_upload
+
+    downloads = downloads_of(request)
+    folder, path = save_upload(file)
+    try:
+        key, out_folder = downloads.new_folder()
+        result = ws.assign(ref, path, out_folder / f"{path.stem}-segments.{format}", raw=raw)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    response = answer(result, status_code=201)
+    response.headers["Location"] = downloads.url(key, result["out"])
+    return response
