@@ -106,7 +106,8 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"segtrail serve did not answer within {timeout}s: {log.read_text()[-2000:]}")
+    tail = log.read_text()[-2000:]
+    raise RuntimeError(f"segtrail serve did not answer within {timeout}s: {tail}")
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +138,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, story_data: Path) -> Iterat
     log = root / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*SEGTRAIL, "--workspace", str(workspace), "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
+            [
+                *SEGTRAIL,
+                "--workspace",
+                str(workspace),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -146,12 +155,23 @@ def server(tmp_path_factory: pytest.TempPathFactory, story_data: Path) -> Iterat
     live = LiveServer(f"http://127.0.0.1:{port}", workspace, env, process, log)
     try:
         _wait_until_up(live.url, process, log)
-        for name, role, lenses in (("ana", "admin", ()), ("viv", "viewer", ()),
-                                   ("max", "analyst", ("marketing",))):
+        for name, role, lenses in (
+            ("ana", "admin", ()),
+            ("viv", "viewer", ()),
+            ("max", "analyst", ("marketing",)),
+        ):
             password = f"{name}-secret-password"
             grants = [arg for lens in lenses for arg in ("--lens", lens)]
-            live.cli("user", "add", name, "--role", role, *grants, "--password-stdin",
-                     stdin=password + "\n")
+            live.cli(
+                "user",
+                "add",
+                name,
+                "--role",
+                role,
+                *grants,
+                "--password-stdin",
+                stdin=password + "\n",
+            )
             live.users[name] = password
         yield live
     finally:

@@ -86,8 +86,7 @@ def version_page(
 def _segment_card(request: Request, ws: Workspace, ref: str, segment: int) -> HTMLResponse:
     info = ws.show(ref)
     card = next(s for s in info.segments if s.segment == segment)
-    return render(request, "segment_card.html", info=info, s=card,
-                  stability_words=stability_words)
+    return render(request, "segment_card.html", info=info, s=card, stability_words=stability_words)
 
 
 @router.post("/versions/{ref}/segments/{segment}/name", dependencies=[Depends(csrf_protect)])

@@ -1,0 +1,206 @@
+"""The whole story through the pages, as a non-coder plays it, in a real Chromium against a
+real `segtrail serve`: sign in, upload customers, segment with a hypothesis, name a segment,
+add strategies and map them, re-segment on newer data, segment a product lens, and read
+everything back. Each page is also opened at phone width (390 px): it must not overflow
+sideways, and a screenshot of it at both widths goes to tests/artifacts/.
+
+The steps depend on each other (one story), so they run in one test, each step named.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from tests.browser.conftest import LiveServer, assert_fits, sign_in, snap
+
+pytestmark = pytest.mark.browser
+
+
+class Story:
+    """The desktop page the story is played on, and a phone beside it that opens every page
+    the story reaches, to check the small-screen layout."""
+
+    def __init__(self, page: Page, phone: Page, server: LiveServer) -> None:
+        self.page, self.phone, self.server = page, phone, server
+
+    def look(self, name: str) -> None:
+        """The current page fits at 1280 px and at 390 px; screenshots of both."""
+        self.page.wait_for_load_state("networkidle")
+        assert_fits(self.page)
+        snap(self.page, f"{name}-1280")
+        self.phone.goto(self.page.url)
+        self.phone.wait_for_load_state("networkidle")
+        assert_fits(self.phone)
+        snap(self.phone, f"{name}-390")
+        assert not self.page.errors, self.page.errors  # type: ignore[attr-defined]
+        assert not self.phone.errors, self.phone.errors  # type: ignore[attr-defined]
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.server.url + path)
+
+
+def upload(page: Page, path: Path, id_column: str, name: str = "") -> None:
+    page.get_by_role("link", name="Customer data").click()
+    page.get_by_label("File").set_input_files(str(path))
+    page.get_by_label("Column that identifies a customer").fill(id_column)
+    if name:
+        page.get_by_label("Dataset name (optional)").fill(name)
+    page.get_by_role("button", name="Upload and check").click()
+
+
+def wait_for_version(page: Page, ref: str) -> None:
+    """The job page follows the work and moves on to the new version when it is done."""
+    expect(page).to_have_url(re.compile(re.escape(ref) + r"\?new=1$"), timeout=120_000)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(ref)
+
+
+def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data: Path) -> None:
+    story = Story(page, phone, server)
+
+    # --- sign in ------------------------------------------------------------------------
+    story.go("/")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next="))  # not signed in: sent to sign in
+    story.look("sign-in")
+    page.get_by_label("Your user name").fill("ana")
+    page.get_by_label("Password").fill("not her password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
+    sign_in(page, server, "ana")
+    sign_in(phone, server, "ana")
+    expect(page.get_by_role("heading", name="Start here")).to_be_visible()  # empty workspace
+    story.look("home-empty")
+
+    # --- upload customers, with a mistake first ---------------------------------------
+    upload(page, story_data / "customers.csv", "customer_no")
+    expect(page.get_by_role("alert")).to_contain_text("customer_no")  # the ingest's message
+    story.look("datasets-error")
+    upload(page, story_data / "customers.csv", "customer_id")
+    expect(page.get_by_role("heading", level=1)).to_have_text("customers@1")
+    expect(page.get_by_role("status")).to_contain_text("1,500 customers")
+    expect(page.get_by_role("row", name=re.compile(r"^annual_spend numeric"))).to_contain_text(
+        "mean"
+    )
+    story.look("dataset")
+
+    # --- segment with a hypothesis -----------------------------------------------------
+    page.get_by_role("link", name="Segment these customers").click()
+    page.get_by_label("Lens (whose view is this?)").fill("marketing")
+    page.get_by_role("checkbox", name=re.compile(r"^region")).uncheck()
+    page.get_by_label("Number of segments").fill("4")
+    page.get_by_label("Method").select_option("kmeans")
+    page.get_by_label("Hypothesis").fill(
+        "Behaviour splits app-first young buyers from email-first older ones"
+    )
+    story.look("segment-form")
+    page.get_by_role("button", name="Segment customers").click()
+    wait_for_version(page, "marketing@1")
+    expect(page.get_by_text("Hypothesis: Behaviour splits app-first")).to_be_visible()
+    expect(page.locator(".facts").first).to_contain_text("4 segments")
+    expect(page.get_by_text(re.compile(r"Quality: .*silhouette"))).to_be_visible()
+    cards = page.locator("article.card")
+    expect(cards).to_have_count(4)
+    expect(page.locator("#charts figure").first).to_be_visible(timeout=60_000)  # report charts
+    expect(page.locator("#charts .js-plotly-plot").first).to_be_visible()
+    story.look("version")
+
+    # --- name a segment in place (htmx: the card changes, the page does not reload) ---
+    page.evaluate("window.__same_page = true")
+    card = page.locator("#segment-0")
+    card.get_by_text("Rename or tag").click()
+    card.get_by_label("Name of segment 0").fill("Young app natives")
+    card.get_by_role("button", name="Save name").click()
+    expect(page.locator("#seg-0-name")).to_have_text("Young app natives")
+    assert page.evaluate("window.__same_page") is True
+    card = page.locator("#segment-1")
+    card.get_by_text("Rename or tag").click()
+    card.get_by_label("Tag").fill("tier")
+    card.get_by_label("Value (empty removes it)").fill("gold")
+    card.get_by_role("button", name="Save tag").click()
+    expect(page.locator("#segment-1 .badge.warn")).to_have_text("tier=gold")
+    page.reload()  # recorded, not just drawn
+    expect(page.locator("#seg-0-name")).to_have_text("Young app natives")
+    page.get_by_role("button", name=re.compile("^Adopt")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("adopted")
+
+    # --- strategies on the plan board ---------------------------------------------------
+    page.get_by_role("link", name="Plan board").first.click()
+    expect(page.get_by_text("Nothing mapped yet")).to_be_visible()
+    page.get_by_label("Short name").fill("app-push")
+    page.get_by_label("Message").fill("New features first, in the app")
+    page.get_by_label("Channels").fill("TikTok, push")
+    page.get_by_role("button", name="Add strategy").click()
+    page.get_by_label("Strategy", exact=True).select_option("app-push")
+    page.get_by_role("checkbox", name=re.compile("^Young app natives")).check()
+    page.get_by_label("Rationale").fill("young, app-first")
+    page.get_by_role("button", name="Map strategy").click()
+    board = page.locator("table.matrix")
+    expect(board.get_by_role("row", name=re.compile("^app-push"))).to_contain_text("active")
+    expect(board.get_by_label("targets Young app natives")).to_have_count(1)
+    page.get_by_label("Short name").fill("newsletter")
+    page.get_by_label("Message").fill("What's new this month")
+    page.get_by_label("Channels").fill("email")
+    page.get_by_role("button", name="Add strategy").click()
+    page.get_by_label("Strategy", exact=True).select_option("newsletter")
+    page.get_by_label("All customers (one strategy for everyone)").check()
+    page.get_by_label("Rationale").fill("the same message for everyone")
+    page.get_by_role("button", name="Map strategy").click()
+    expect(board.get_by_role("row", name=re.compile("^newsletter"))).to_contain_text(
+        "all customers"
+    )
+    expect(page.get_by_text("Active strategies reach 1,500 of 1,500 customers")).to_be_visible()
+    history = page.locator("ol.timeline")
+    expect(history).to_contain_text("revision 2")
+    expect(history).to_contain_text("mapped newsletter to all segments")
+    # a mapping without a rationale is refused with a message, nothing recorded
+    page.get_by_label("Strategy", exact=True).select_option("app-push")
+    page.get_by_label("Rationale").fill("")
+    page.locator("#map-rationale").evaluate("el => el.removeAttribute('required')")
+    page.get_by_role("button", name="Map strategy").click()
+    expect(page.get_by_role("alert")).to_contain_text("rationale")
+    expect(history.locator("li")).to_have_count(2)
+    story.look("plan")
+
+    # --- re-segment: newer data, the same hypothesis ------------------------------------
+    upload(page, story_data / "customers_later.csv", "customer_id", name="customers")
+    expect(page.get_by_role("heading", level=1)).to_have_text("customers@2")
+    story.go("/versions/marketing@1")
+    page.get_by_label("Same hypothesis on newer data").select_option("customers@2")
+    page.get_by_role("button", name="Re-run on this data").click()
+    wait_for_version(page, "marketing@2")
+    expect(page.get_by_text(re.compile("revising marketing@1"))).to_be_visible()
+    expect(page.get_by_role("link", name="how customers moved")).to_be_visible()
+
+    # --- a second lens: product -----------------------------------------------------------
+    page.get_by_role("link", name="New segmentation").click()
+    page.get_by_label("Lens (whose view is this?)").fill("product")
+    features = page.locator("#features input[type=checkbox]")
+    for i in range(features.count()):
+        features.nth(i).uncheck()
+    for name in (
+        "app_sessions_per_month",
+        "web_visits_per_month",
+        "support_tickets",
+        "return_rate",
+    ):
+        page.get_by_role("checkbox", name=re.compile(f"^{name}")).check()
+    page.get_by_label("Method").select_option("kmeans")
+    page.get_by_label("Number of segments").fill("3")
+    page.get_by_label("Hypothesis").fill("Product engagement: app and web use, support, returns")
+    page.get_by_role("button", name="Segment customers").click()
+    wait_for_version(page, "product@1")
+    expect(page.locator("article.card")).to_have_count(3)
+
+    # --- home: everything at a glance ---------------------------------------------------
+    page.get_by_role("link", name="Home").click()
+    lenses = page.locator("table").first
+    expect(lenses.get_by_role("row", name=re.compile("^marketing"))).to_contain_text("marketing@1")
+    expect(lenses.get_by_role("row", name=re.compile("^marketing"))).to_contain_text("marketing@2")
+    expect(lenses.get_by_role("row", name=re.compile("^product"))).to_contain_text("product@1")
+    expect(page.get_by_text("“New features first, in the app”")).to_be_visible()
+    expect(page.locator("ol.timeline")).to_contain_text("ana")
+    story.look("home")
+    story.go("/plans")
+    story.look("plans")
