@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segtrail.engine.transactions import TransactionSpec
+    from segtrail.services.access import (
+        TokenCreated,
+        TokenRevoked,
+        UserCreated,
+        UserDisabled,
+        UserInfo,
+    )
     from segtrail.services.results import (
         Assignment,
         AudienceExport,
@@ -709,6 +716,46 @@ class Workspace:
         from segtrail.report.html import write_report
 
         return write_report(self, ref, out, diff)
+
+    # --- users of the team server (services/access.py) ---------------------------------
+
+    def user_add(
+        self,
+        name: str,
+        role: str,
+        lenses: list[str] | None = None,
+        password: str | None = None,
+    ) -> UserCreated:
+        """Add a team member with a role (viewer, analyst, admin) and, for an analyst, the
+        lenses they may change; returns their first API token (shown only here)."""
+        from segtrail.services.access import add_user
+
+        return add_user(self, name, role, lenses or (), password)
+
+    def user_list(self) -> list[UserInfo]:
+        from segtrail.services.access import list_users
+
+        return list_users(self)
+
+    def user_disable(self, name: str) -> UserDisabled:
+        from segtrail.services.access import disable_user
+
+        return disable_user(self, name)
+
+    def user_password(self, name: str, password: str) -> None:
+        from segtrail.services.access import set_password
+
+        set_password(self, name, password)
+
+    def token_create(self, name: str) -> TokenCreated:
+        from segtrail.services.access import create_token
+
+        return create_token(self, name)
+
+    def token_revoke(self, token_id: str) -> TokenRevoked:
+        from segtrail.services.access import revoke_token
+
+        return revoke_token(self, token_id)
 
 
 def _ingest_frame(
