@@ -226,7 +226,18 @@ def sign_in(page: Page, server: LiveServer, name: str = "ana") -> None:
 def assert_fits(page: Page) -> None:
     """No horizontal overflow: the page is never wider than the window."""
     width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width <= inner, f"{page.url} overflows: {width}px wide in a {inner}px window"
+    if width > inner:  # name the widest elements that stick out, to find the culprit
+        culprits = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+                .slice(0, 5)
+                .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                     + (e.className && typeof e.className === 'string' ? '.' + e.className : '')
+                     + ' ' + Math.round(e.getBoundingClientRect().right) + 'px')"""
+        )
+        raise AssertionError(
+            f"{page.url} overflows: {width}px wide in a {inner}px window; {culprits}"
+        )
 
 
 def snap(page: Page, name: str) -> Path:

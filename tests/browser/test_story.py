@@ -53,6 +53,9 @@ def upload(page: Page, path: Path, id_column: str, name: str = "") -> None:
 
 def wait_for_version(page: Page, ref: str) -> None:
     """The job page follows the work and moves on to the new version when it is done."""
+    page.wait_for_load_state()
+    alerts = page.get_by_role("alert")
+    assert alerts.count() == 0, f"{page.url}: {alerts.all_inner_texts()}"
     expect(page).to_have_url(re.compile(re.escape(ref) + r"\?new=1$"), timeout=120_000)
     expect(page.get_by_role("heading", level=1)).to_contain_text(ref)
 
@@ -90,7 +93,7 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     page.get_by_label("Lens (whose view is this?)").fill("marketing")
     page.get_by_role("checkbox", name=re.compile(r"^region")).uncheck()
     page.get_by_label("Number of segments").fill("4")
-    page.get_by_label("Method").select_option("kmeans")
+    page.get_by_label("How to find the segments").select_option("kmeans")
     page.get_by_label("Hypothesis").fill(
         "Behaviour splits app-first young buyers from email-first older ones"
     )
@@ -186,7 +189,7 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
         "return_rate",
     ):
         page.get_by_role("checkbox", name=re.compile(f"^{name}")).check()
-    page.get_by_label("Method").select_option("kmeans")
+    page.get_by_label("How to find the segments").select_option("kmeans")
     page.get_by_label("Number of segments").fill("3")
     page.get_by_label("Hypothesis").fill("Product engagement: app and web use, support, returns")
     page.get_by_role("button", name="Segment customers").click()
