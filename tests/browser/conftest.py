@@ -240,6 +240,17 @@ def assert_fits(page: Page) -> None:
         )
 
 
+def assert_labelled(page: Page) -> None:
+    """Every visible form field has a label (its own <label>, or aria-label)."""
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
+            .filter(e => (!e.labels || e.labels.length === 0) && !e.getAttribute('aria-label'))
+            .map(e => e.outerHTML.slice(0, 120))"""
+    )
+    assert not unlabelled, f"{page.url}: fields without a label: {unlabelled}"
+
+
 def snap(page: Page, name: str) -> Path:
     """A full-page screenshot under tests/artifacts/ (gitignored), for people to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

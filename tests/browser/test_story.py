@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import LiveServer, assert_fits, sign_in, snap
+from tests.browser.conftest import LiveServer, assert_fits, assert_labelled, sign_in, snap
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +27,11 @@ class Story:
         self.page, self.phone, self.server = page, phone, server
 
     def look(self, name: str) -> None:
-        """The current page fits at 1280 px and at 390 px; screenshots of both."""
+        """The current page fits at 1280 px and at 390 px, its fields are labelled;
+        screenshots of both widths."""
         self.page.wait_for_load_state("networkidle")
         assert_fits(self.page)
+        assert_labelled(self.page)
         snap(self.page, f"{name}-1280")
         self.phone.goto(self.page.url)
         self.phone.wait_for_load_state("networkidle")
@@ -71,6 +73,9 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     page.get_by_label("Password").fill("not her password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("do not match")
+    # keyboard: the first Tab reaches the skip link, which jumps to the content
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     sign_in(page, server, "ana")
     sign_in(phone, server, "ana")
     expect(page.get_by_role("heading", name="Start here")).to_be_visible()  # empty workspace
@@ -197,7 +202,7 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     expect(page.locator("article.card")).to_have_count(3)
 
     # --- home: everything at a glance ---------------------------------------------------
-    page.get_by_role("link", name="Home").click()
+    page.get_by_role("navigation").get_by_role("link", name="Home").click()
     lenses = page.locator("table").first
     expect(lenses.get_by_role("row", name=re.compile("^marketing"))).to_contain_text("marketing@1")
     expect(lenses.get_by_role("row", name=re.compile("^marketing"))).to_contain_text("marketing@2")

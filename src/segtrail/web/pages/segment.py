@@ -74,7 +74,13 @@ def _form_context(ws: Workspace, values: dict[str, Any]) -> dict[str, Any]:
         "columns": columns,
         "lenses": lenses,
         "algorithms": ALGORITHMS,
-        "values": {"dataset": dataset, "algorithm": "auto", "k": "auto", "features": None, **values},
+        "values": {
+            "dataset": dataset,
+            "algorithm": "auto",
+            "k": "auto",
+            "features": None,
+            **values,
+        },
     }
 
 
