@@ -110,11 +110,15 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
     raise RuntimeError(f"segtrail serve did not answer within {timeout}s: {tail}")
 
 
+def _require_browser() -> None:
+    if sync_playwright is None or not CHROMIUM.exists():
+        pytest.skip("browser tests need Playwright and Chromium")
+
+
 @pytest.fixture(scope="session")
 def story_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's sample files (customers, a later export, sends), written by `segtrail demo`."""
-    if sync_playwright is None or not CHROMIUM.exists():
-        pytest.skip("browser tests need Playwright and Chromium")
+    _require_browser()
     root = tmp_path_factory.mktemp("demo")
     env = {**os.environ, "SEGTRAIL_AUTHOR": "setup"}
     subprocess.run(
@@ -128,8 +132,9 @@ def story_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, story_data: Path) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """`segtrail serve` on an empty workspace with three users (admin, viewer, analyst)."""
+    _require_browser()
     root = tmp_path_factory.mktemp("served")
     workspace = root / "shop"
     env = {**os.environ, "SEGTRAIL_AUTHOR": "setup", "PYTHONUNBUFFERED": "1"}
