@@ -458,6 +458,19 @@ class Event(Result):
 
 
 @dataclass(frozen=True)
+class EventPage(Result):
+    """One page of a search of the event log, and the choices to filter by."""
+
+    events: list[Event]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    actions: list[str]
+    authors: list[str]
+
+
+@dataclass(frozen=True)
 class Report(Result):
     out: str
     kind: str

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         DatasetSummary,
         Diff,
         Event,
+        EventPage,
         Export,
         FsckReport,
         Holdout,
@@ -316,6 +317,19 @@ class Workspace:
         from segtrail.services.history import list_events
 
         return list_events(self, limit)
+
+    def events_search(
+        self,
+        text: str | None = None,
+        action: str | None = None,
+        author: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> EventPage:
+        """One page of the event log, newest first, filtered by text, action and author."""
+        from segtrail.services.history import search_events
+
+        return search_events(self, text, action, author, page, per_page)
 
     # --- segmentations -------------------------------------------------------------------
 

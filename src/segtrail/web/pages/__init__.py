@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from segtrail.web.pages import datasets, home, plans, segment, signin, versions
+from segtrail.web.pages import (
+    audiences,
+    campaigns,
+    datasets,
+    events,
+    home,
+    plans,
+    segment,
+    signin,
+    thread,
+    versions,
+)
 
 PAGE_ROUTERS: list[APIRouter] = [
     signin.router,
@@ -17,4 +28,5 @@ PAGE_ROUTERS: list[APIRouter] = [
     segment.router,
     versions.router,
     plans.router,
+    *(thread.router, campaigns.router, audiences.router, events.router),  # pages2
 ]
