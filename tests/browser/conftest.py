@@ -256,9 +256,9 @@ def assert_labelled(page: Page) -> None:
     assert not unlabelled, f"{page.url}: fields without a label: {unlabelled}"
 
 
-def snap(page: Page, name: str) -> Path:
-    """A full-page screenshot under tests/artifacts/ (gitignored), for people to look at."""
+def snap(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot under tests/artifacts/ (gitignored), for people to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -73,11 +73,11 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     page.get_by_label("Password").fill("not her password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("do not match")
-    # keyboard: the first Tab reaches the skip link, which jumps to the content
-    page.keyboard.press("Tab")
-    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     sign_in(page, server, "ana")
     sign_in(phone, server, "ana")
+    # keyboard: the first Tab reaches the skip link, which jumps over the navigation
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     expect(page.get_by_role("heading", name="Start here")).to_be_visible()  # empty workspace
     story.look("home-empty")
 
@@ -113,6 +113,7 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     expect(page.locator("#charts figure").first).to_be_visible(timeout=60_000)  # report charts
     expect(page.locator("#charts .js-plotly-plot").first).to_be_visible()
     story.look("version")
+    snap(phone, "docs-server-phone", full_page=False)
 
     # --- name a segment in place (htmx: the card changes, the page does not reload) ---
     page.evaluate("window.__same_page = true")
@@ -170,6 +171,12 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     expect(page.get_by_role("alert")).to_contain_text("rationale")
     expect(history.locator("li")).to_have_count(2)
     story.look("plan")
+    page.goto(page.url.split("?")[0])
+    snap(page, "docs-server-plan", full_page=False)
+    story.go("/versions/marketing@1")
+    page.locator("#segment-0").scroll_into_view_if_needed()
+    page.evaluate("window.scrollTo(0, 0)")
+    snap(page, "docs-server-version", full_page=False)
 
     # --- re-segment: newer data, the same hypothesis ------------------------------------
     upload(page, story_data / "customers_later.csv", "customer_id", name="customers")
@@ -179,7 +186,23 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     page.get_by_role("button", name="Re-run on this data").click()
     wait_for_version(page, "marketing@2")
     expect(page.get_by_text(re.compile("revising marketing@1"))).to_be_visible()
-    expect(page.get_by_role("link", name="how customers moved")).to_be_visible()
+
+    # --- carry the plan forward, reviewing what needs a decision ------------------------
+    page.get_by_role("link", name="how customers moved from marketing@1").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("marketing@1 → marketing@2")
+    expect(page.locator("#carry-table")).to_contain_text("app-push")
+    story.look("diff")
+    page.get_by_role("button", name="Carry the plan onto marketing@2").click()
+    expect(page.get_by_text("This plan was carried onto marketing@2")).to_be_visible()
+    for item in page.locator("#needs-review > li").all():  # decide each one explicitly
+        item.get_by_label("Keep it, active on the proposed segments").check()
+        item.get_by_role("button", name="Record the decision").click()
+    expect(page.locator("#no-review")).to_be_visible()
+    story.go("/plans/marketing@2")
+    board = page.locator("table.matrix")
+    expect(board.get_by_role("row", name=re.compile("^app-push"))).to_contain_text("active")
+    expect(board.get_by_role("row", name=re.compile("^newsletter"))).to_be_visible()
+    expect(page.locator("ol.timeline")).to_contain_text("carried from marketing@1")
 
     # --- a second lens: product -----------------------------------------------------------
     page.get_by_role("link", name="New segmentation").click()
@@ -200,6 +223,55 @@ def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data
     page.get_by_role("button", name="Segment customers").click()
     wait_for_version(page, "product@1")
     expect(page.locator("article.card")).to_have_count(3)
+    card = page.locator("#segment-2")
+    card.get_by_text("Rename or tag").click()
+    card.get_by_label("Tag").fill("fit")
+    card.get_by_label("Value (empty removes it)").fill("poor")
+    card.get_by_role("button", name="Save tag").click()
+    expect(page.locator("#segment-2 .badge.warn")).to_have_text("fit=poor")
+
+    # --- compare the lenses ---------------------------------------------------------------
+    page.get_by_role("navigation").get_by_role("link", name="Compare lenses").click()
+    page.get_by_label("First lens or version").fill("marketing")
+    page.get_by_label("Second lens or version").fill("product")
+    page.get_by_label("Flag segments of the second tagged").fill("fit=poor")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.get_by_role("heading", name="Where they clash")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("Customers in each pair"))).to_be_visible()
+    story.look("compare")
+
+    # --- a campaign: import who got what and who responded, read the uplift -------------
+    page.get_by_role("navigation").get_by_role("link", name="Campaigns").click()
+    form = page.get_by_role("region", name="Import campaign results")
+    form.get_by_label("Results file").set_input_files(str(story_data / "sends.csv"))
+    form.get_by_label("Campaign name").fill("q1-push")
+    form.get_by_label("Strategy it carried out").select_option("app-push")
+    form.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("q1-push")
+    expect(page.get_by_role("heading", name="Did it help?")).to_be_visible()
+    uplift = page.locator("#uplift")
+    expect(uplift).to_contain_text("Young app natives")
+    expect(uplift.locator("tbody tr").first).to_be_visible()
+    story.look("campaign")
+
+    # --- a lookalike audience, then an export with its provenance ------------------------
+    page.get_by_role("navigation").get_by_role("link", name="Audiences").click()
+    seed = page.get_by_label("Seed: the segment(s) to look like")
+    first_seed = seed.locator("option").first.get_attribute("value")
+    seed.select_option(first_seed)
+    page.get_by_label("Audience size").fill("10%")
+    page.get_by_label("Audience name (optional)").fill("look-alike-1")
+    page.get_by_role("button", name="Build the audience").click()
+    expect(page.get_by_text("look-alike-1").first).to_be_visible(timeout=120_000)
+    story.go("/audiences")
+    story.look("audiences")
+    with page.expect_download() as download_info:
+        page.get_by_label("Segments (of one version)").select_option(first_seed)
+        page.get_by_role("button", name="Export and download").click()
+    download = download_info.value
+    exported = Path(download.path()).read_text()
+    assert exported.splitlines()[0], "the export has a header line"
+    assert len(exported.splitlines()) > 10
 
     # --- home: everything at a glance ---------------------------------------------------
     page.get_by_role("navigation").get_by_role("link", name="Home").click()

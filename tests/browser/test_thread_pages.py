@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import Page, expect
+
 from browser.conftest import assert_fits, sign_in, snap
 from browser.pages2_story import EVERYONE, STRATEGY, Story, build
-from playwright.sync_api import Page, expect
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +44,7 @@ def test_diff_carry_and_review(page: Page, phone: Page, server, story: Story) ->
     expect(fates.first).to_contain_text("split into")
     push_row = page.locator(f'#carry-table tr[data-strategy="{STRATEGY}"]')
     expect(push_row).to_contain_text("needs review")
-    expect(page.locator(f'#carry-table tr[data-strategy="{EVERYONE}"]')).to_contain_text(
-        "everyone"
-    )
+    expect(page.locator(f'#carry-table tr[data-strategy="{EVERYONE}"]')).to_contain_text("everyone")
     both_widths(page, phone, server, "/diff?a=p2mkt@1&b=p2mkt@2", "pages2-diff-proposal")
 
     page.get_by_role("button", name="Carry the plan onto p2mkt@2").click()

@@ -8,7 +8,6 @@ version and history position, so reading a version page stays fast on a large wo
 
 from __future__ import annotations
 
-import functools
 import tempfile
 import threading
 from collections import OrderedDict
@@ -170,21 +169,4 @@ def report_file(request: Request, ref: str, ws: Workspace = Depends(workspace_fo
         body,
         media_type="text/html; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-@functools.cache
-def _plotly_js() -> bytes:
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs().encode("utf-8")
-
-
-@router.get("/assets/plotly.js")
-def plotly_js() -> Response:
-    """plotly.js from the installed plotly package (served here, never from a CDN)."""
-    return Response(
-        _plotly_js(),
-        media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=86400"},
     )
