@@ -117,18 +117,30 @@ def _require_browser() -> None:
 
 @pytest.fixture(scope="session")
 def story_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's sample files (customers, a later export, sends), written by `segtrail demo`."""
+    """The files a person would bring, from the demo's sample generator: customers.csv, the
+    same customers a quarter later (customers_later.csv) and a campaign's sends.csv (80/20
+    treatment/control; the app push works on customers under 35)."""
+    import numpy as np
+
+    from segtrail.engine.sample import generate_customers
+
     _require_browser()
-    root = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "SEGTRAIL_AUTHOR": "setup"}
-    subprocess.run(
-        [*SEGTRAIL, "demo", str(root / "tour"), "--customers", "1500"],
-        check=True,
-        capture_output=True,
-        env=env,
-        timeout=600,
+    data = tmp_path_factory.mktemp("story-data")
+    frame, _truth = generate_customers(1500, seed=7)
+    frame.to_csv(data / "customers.csv", index=False)
+    rng = np.random.default_rng(5)
+    later = frame.copy()
+    later["days_since_last_order"] += 90 * (rng.random(len(later)) < 0.3)
+    later["tenure_months"] += 3
+    later.to_csv(data / "customers_later.csv", index=False)
+    treated = rng.random(len(frame)) < 0.8
+    rate = np.where((frame["age"] < 35) & treated, 0.3, 0.08)
+    sends = frame[["customer_id"]].assign(
+        group=np.where(treated, "treatment", "control"),
+        responded=(rng.random(len(frame)) < rate).astype(int),
     )
-    return root / "tour" / "data"
+    sends.to_csv(data / "sends.csv", index=False)
+    return data
 
 
 @pytest.fixture(scope="session")
