@@ -30,14 +30,14 @@ app.add_typer(token_app, name="token")
 TOKEN_NOTE = "Keep it now: it is shown only once (segtrail keeps only a fingerprint of it)."
 
 
-def read_password(prompt: bool) -> str:
+def read_password(flag: str | None = None) -> str:
     """A password from standard input: typed twice, hidden, on a terminal; else the first
     line of what is piped in (so `echo ... |` and password managers work)."""
-    if prompt and sys.stdin.isatty():
+    if sys.stdin.isatty():
         return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     line = sys.stdin.readline().rstrip("\r\n")
     if not line:
-        raise InvalidInput("no password on standard input", field="password_stdin")
+        raise InvalidInput("no password on standard input", field=flag)
     return line
 
 
@@ -65,7 +65,7 @@ def user_add(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Add a person to the team and print their first API token (shown only once)."""
-    password = read_password(True) if password_stdin else None
+    password = read_password("password_stdin") if password_stdin else None
     created = open_workspace().user_add(name, role, lens or [], password)
     if json_output:
         print_json(created)
@@ -109,11 +109,53 @@ def user_disable(name: str = typer.Argument(..., help="The user to disable.")) -
     console.print(f"user {result.user} disabled; their tokens and sessions no longer work")
 
 
+@user_app.command("role")
+def user_role(
+    name: str = typer.Argument(..., help="The user whose role to change."),
+    role: Role = typer.Option(
+        ...,
+        "--role",
+        help="viewer, analyst or admin (see `segtrail user --help`).",
+        case_sensitive=False,
+    ),
+) -> None:
+    """Change what a person may do (the old role stays in the history)."""
+    info = open_workspace().user_role(name, role)
+    console.print(f"user {info.name} is now {info.role}")
+
+
+LENS_ARGUMENT = typer.Option(..., "--lens", help="A lens (repeat for more).")
+
+
+@user_app.command("grant")
+def user_grant(
+    name: str = typer.Argument(..., help="The analyst."),
+    lens: list[str] = typer.Option(
+        ...,
+        "--lens",
+        help="A lens they may change (repeat for more); it need not exist yet.",
+    ),
+) -> None:
+    """Let an analyst change more lenses."""
+    info = open_workspace().user_grant(name, lens)
+    console.print(f"{info.name} may change: {', '.join(info.lenses) or 'no lens'}")
+
+
+@user_app.command("ungrant")
+def user_ungrant(
+    name: str = typer.Argument(..., help="The analyst."),
+    lens: list[str] = LENS_ARGUMENT,
+) -> None:
+    """Stop an analyst from changing some lenses (what they did there stays)."""
+    info = open_workspace().user_ungrant(name, lens)
+    console.print(f"{info.name} may change: {', '.join(info.lenses) or 'no lens'}")
+
+
 @user_app.command("password")
 def user_password(name: str = typer.Argument(..., help="The user whose password to set.")) -> None:
     """Set a person's password for signing in from a browser (read from standard input;
     typed twice, hidden, on a terminal). Their open browser sessions end."""
-    password = read_password(True)
+    password = read_password()
     open_workspace().user_password(name, password)
     console.print(f"password of {name} set")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from segtrail.errors import Forbidden, InvalidInput, SegtrailError, Unauthenticated
 from segtrail.services.refs import check_name
 from segtrail.services.results import Result
-from segtrail.store.users import ACTIVE, Credential, NewToken, UserRecord
+from segtrail.store.users import ACTIVE, GRANTED, REVOKED, Credential, NewToken, UserRecord
 
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
@@ -43,6 +44,8 @@ SECRET_BYTES = 32  # entropy of a token or session secret
 SESSION_LIFETIME = timedelta(hours=12)
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024  # argon2 takes any length; a megabyte "password" is an attack
+TOKEN_ID_SHAPE = re.compile(r"[0-9a-f]{12}")
+TOKEN_SHAPE = re.compile(r"st_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_\-]{43,100})")
 BAD_TOKEN = "the API token is not valid (unknown, revoked, or its user is disabled)"
 BAD_PASSWORD = "wrong user name or password"
 BAD_SESSION = "not signed in (the session ended or expired); sign in again"
@@ -171,7 +174,7 @@ def add_user(
     browser, and a first API token, returned once."""
     check_name(name, "user")
     role = parse_role(role)
-    granted = tuple(sorted({check_name(lens, "lens") for lens in lenses}))
+    granted = tuple(sorted({_lens_name(lens) for lens in lenses}))
     if granted and role != Role.ANALYST:
         raise InvalidInput(
             f"lens grants are for analysts: a {role} "
@@ -203,6 +206,11 @@ def revoke_token(ws: Workspace, token_id: str) -> TokenRevoked:
     token_id = token_id.strip()
     if token_id.startswith(TOKEN_PREFIX):  # the whole token pasted: its id is inside
         token_id = _split_token(token_id)[0]
+    if not TOKEN_ID_SHAPE.fullmatch(token_id):
+        raise InvalidInput(
+            f"{token_id!r} is not a token id: ids are 12 characters of 0-9 and a-f, "
+            "as `segtrail user list` shows them"
+        )
     user = ws.meta.users.revoke_token(token_id, ws.author)
     return TokenRevoked(token_id, user)
 
@@ -212,6 +220,38 @@ def disable_user(ws: Workspace, name: str) -> UserDisabled:
     check_name(name, "user")
     ws.meta.users.disable(name, ws.author)
     return UserDisabled(name)
+
+
+def set_role(ws: Workspace, name: str, role: Role | str) -> UserInfo:
+    """Change a user's role (a new row; the old role stays in the history)."""
+    check_name(name, "user")
+    ws.meta.users.set_role(name, str(parse_role(role)), ws.author)
+    return _user(ws, name)
+
+
+def grant_lenses(ws: Workspace, name: str, lenses: Iterable[str]) -> UserInfo:
+    """Let an analyst change more lenses (they need not exist yet)."""
+    return _change_grants(ws, name, lenses, GRANTED)
+
+
+def withdraw_lenses(ws: Workspace, name: str, lenses: Iterable[str]) -> UserInfo:
+    """Stop an analyst from changing these lenses; what they did there stays."""
+    return _change_grants(ws, name, lenses, REVOKED)
+
+
+def _change_grants(ws: Workspace, name: str, lenses: Iterable[str], state: str) -> UserInfo:
+    check_name(name, "user")
+    wanted = tuple(sorted({_lens_name(lens) for lens in lenses}))
+    if not wanted:
+        raise InvalidInput("name at least one lens", field="lens")
+    ws.meta.users.grant(name, wanted, state, ws.author)
+    return _user(ws, name)
+
+
+def _user(ws: Workspace, name: str) -> UserInfo:
+    record = ws.meta.users.get(name)
+    assert record is not None  # just written
+    return _info(record)
 
 
 def set_password(ws: Workspace, name: str, password: str) -> None:
@@ -340,10 +380,12 @@ def _split_token(token: str) -> tuple[str, str]:
     """`st_<id>_<secret>` -> (id, secret); the id is hex, so the first '_' ends it."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated(BAD_TOKEN)
-    token_id, sep, secret = token.strip().removeprefix(TOKEN_PREFIX).partition("_")
-    if not sep or not token_id or not secret or len(token) > 200:
+    # Checked for shape before any lookup: odd text (a NUL byte, a megabyte) never reaches
+    # the database.
+    match = TOKEN_SHAPE.fullmatch(token.strip())
+    if match is None:
         raise Unauthenticated(BAD_TOKEN)
-    return token_id, secret
+    return match["id"], match["secret"]
 
 
 def _sha256(text: str) -> str:
@@ -352,6 +394,13 @@ def _sha256(text: str) -> str:
 
 def _principal(credential: Credential) -> Principal:
     return Principal(credential.user, Role(credential.role), frozenset(credential.lenses))
+
+
+def _lens_name(lens: str) -> str:
+    try:
+        return check_name(lens, "lens")
+    except SegtrailError as e:
+        raise InvalidInput(str(e), field="lens") from None
 
 
 def _is_name(name: str) -> bool:

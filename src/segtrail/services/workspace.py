@@ -114,7 +114,8 @@ class Workspace:
         url = os.environ.get("SEGTRAIL_DATABASE_URL") or config.get("database_url")
         self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
         # Objects live in .segtrail/objects unless `init --objects URL` chose shared storage.
-        self.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        self._objects_url = config.get("objects_url")
+        self.objects = open_object_store(self._objects_url, self.dir / "objects")
         # Names a damaged object's kind in its error message.
         self.objects.describe = self.meta.objects.kind
         self.author = resolve_author(author)
@@ -209,10 +210,9 @@ class Workspace:
         original."""
         import copy
 
-        config = json.loads((self.dir / CONFIG).read_text())
         clone = copy.copy(self)
         clone.author = resolve_author(author)
-        clone.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        clone.objects = open_object_store(self._objects_url, self.dir / "objects")
         clone.objects.describe = clone.meta.objects.kind
         return clone
 
@@ -760,6 +760,21 @@ class Workspace:
         from segtrail.services.access import set_password
 
         set_password(self, name, password)
+
+    def user_role(self, name: str, role: str) -> UserInfo:
+        from segtrail.services.access import set_role
+
+        return set_role(self, name, role)
+
+    def user_grant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import grant_lenses
+
+        return grant_lenses(self, name, lenses)
+
+    def user_ungrant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import withdraw_lenses
+
+        return withdraw_lenses(self, name, lenses)
 
     def token_create(self, name: str) -> TokenCreated:
         from segtrail.services.access import create_token

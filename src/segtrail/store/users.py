@@ -135,6 +135,54 @@ class Users:
 
         self.db.write(work, what=f"disabling user {name}")
 
+    def set_role(self, name: str, role: str, author: str) -> None:
+        def work(connection: Connection) -> None:
+            user_id, old, status = self._state(connection, name)
+            if old == role:
+                raise Conflict(
+                    f"user {name!r} is already {'an' if role == 'admin' else 'a'} {role}"
+                )
+            event_id = self.db.record_event(
+                connection, author, "user-role", name, {"role": role, "was": old}
+            )
+            connection.execute(
+                insert(schema.user_states).values(
+                    user_id=user_id, role=role, status=status, event_id=event_id
+                )
+            )
+
+        self.db.write(work, what=f"the role of user {name}")
+
+    def grant(self, name: str, lenses: tuple[str, ...], state: str, author: str) -> list[str]:
+        """Grant (state GRANTED) or withdraw (REVOKED) lenses; returns the lenses whose grant
+        changed (a lens already in that state is left alone). Only analysts take grants."""
+
+        def work(connection: Connection) -> list[str]:
+            user_id, role, _status = self._state(connection, name)
+            if role != "analyst":
+                raise InvalidInput(
+                    f"lens grants are for analysts; {name!r} is {'an' if role == 'admin' else 'a'} "
+                    f"{role}",
+                    field="lens",
+                )
+            current = set(self._lenses(connection, user_id))
+            changed = sorted(
+                lens for lens in set(lenses) if (lens in current) != (state == GRANTED)
+            )
+            if not changed:
+                return []
+            action = "lens-grant" if state == GRANTED else "lens-revoke"
+            event_id = self.db.record_event(connection, author, action, name, {"lenses": changed})
+            for lens in changed:
+                connection.execute(
+                    insert(schema.lens_grants).values(
+                        user_id=user_id, lens=lens, state=state, event_id=event_id
+                    )
+                )
+            return changed
+
+        return self.db.write(work, what=f"the lenses of user {name}")
+
     def set_password(self, name: str, password_hash: str, author: str) -> None:
         def work(connection: Connection) -> None:
             user_id, _role, status = self._state(connection, name)

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from segtrail import __version__
 from segtrail.web.api import api_router
 from segtrail.web.api.downloads import Downloads
+from segtrail.web.cache import VersionCache
 from segtrail.web.deps import WorkspacePool
 from segtrail.web.errors import install_error_handlers
 from segtrail.web.jobs import JobRunner
@@ -50,7 +51,7 @@ def create_app(
             "(`segtrail user add` / `segtrail token create`)."
         ),
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # Swagger UI would load its scripts from a CDN: nothing from the internet
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -58,6 +59,7 @@ def create_app(
     app.state.jobs = jobs
     app.state.max_upload_bytes = max_upload_bytes
     app.state.downloads = downloads
+    app.state.versions = VersionCache()
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
     app.include_router(api_router)

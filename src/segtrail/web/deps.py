@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from segtrail.errors import Forbidden, Unauthenticated
 from segtrail.services.workspace import Workspace
+from segtrail.web.cache import VersionCache
 from segtrail.web.jobs import JobRunner
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ class WorkspacePool:
 
 def pool_of(request: Request) -> WorkspacePool:
     return request.app.state.pool
+
+
+def versions_of(request: Request) -> VersionCache:
+    """`versions_of(request).show(ws, ref)`: `ws.show(ref)`, cached while nothing changes."""
+    return request.app.state.versions
 
 
 def jobs_of(request: Request) -> JobRunner:

@@ -10,6 +10,7 @@ from segtrail.web.api import (
     plans,
     system,
     thread,
+    users,
     versions,
     workspace,
 )
@@ -24,6 +25,7 @@ for _module in (
     campaigns,
     audiences,
     workspace,
+    users,
     downloads,
 ):
     api_router.include_router(_module.router)

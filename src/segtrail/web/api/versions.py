@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from segtrail.errors import InvalidInput
@@ -20,7 +21,8 @@ from segtrail.services.workspace import Workspace
 from segtrail.web.api.common import accepted, answer, lens_of, require_write, writer
 from segtrail.web.api.downloads import downloads_of
 from segtrail.web.api.models import ERROR_RESPONSES, JobAccepted, model_of
-from segtrail.web.deps import current_principal, jobs_of, pool_of, workspace_for
+from segtrail.web.cache import history_stamp
+from segtrail.web.deps import current_principal, jobs_of, pool_of, versions_of, workspace_for
 from segtrail.web.jobs import WithLinks
 
 router = APIRouter(tags=["versions"], responses=ERROR_RESPONSES)
@@ -40,9 +42,15 @@ def list_versions(lens: str | None = None, ws: Workspace = Depends(workspace_for
 
 
 @router.get("/versions/{ref}", response_model=VersionShown)
-def show_version(ref: str, ws: Workspace = Depends(workspace_for)) -> Any:
+def show_version(ref: str, request: Request, ws: Workspace = Depends(workspace_for)) -> Any:
     """Everything about one version, `LENS@N` or `LENS` (`segtrail show --json`)."""
-    return answer(without_profiles(ws.show(ref)))
+    cache = versions_of(request)
+    stamp = history_stamp(ws)
+
+    def render() -> bytes:
+        return answer(without_profiles(cache.show(ws, ref))).body
+
+    return Response(cache.get(("api", ref), stamp, render), media_type="application/json")
 
 
 class NameBody(BaseModel):
