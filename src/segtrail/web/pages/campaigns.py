@@ -81,6 +81,15 @@ def uplift_rows(report: Any) -> list[dict]:
     return rows
 
 
+def with_control_share(design: Any) -> dict:
+    """A recorded design as a dict, with the share held back as control (from its groups)."""
+    data = design.to_dict()
+    data["control_share"] = next(
+        (g["share"] for g in data["groups"] if g["group"] == data["control"]), 0.0
+    )
+    return data
+
+
 def interval_bar(rows: list[dict]) -> dict:
     """A shared scale (in points) so every row's interval bar is drawn on the same axis."""
     bounds = [abs(v) for r in rows if r["ci"] for v in r["ci"]] or [0.01]
@@ -109,7 +118,7 @@ def _campaigns_page(
         title="Campaigns",
         nav="/campaigns",
         campaigns=ws.campaigns(),
-        designs=ws.campaign_designs(),
+        designs=[with_control_share(d) for d in ws.campaign_designs()],
         strategies=[s["name"] for s in ws.strategies()],
         holdout=ws.holdout_show() if holdout else None,
         max_mb=request.app.state.max_upload_bytes // (1024 * 1024),
@@ -189,7 +198,7 @@ def campaign_page(
     ws: Workspace = Depends(workspace_for),
 ) -> Response:
     check_name(name, "campaign")
-    designs = [d for d in ws.campaign_designs() if d["design"] == name]
+    designs = [with_control_share(d) for d in ws.campaign_designs() if d["design"] == name]
     report, error = None, None
     try:
         report = ws.campaign_report(name, by or None, vs_holdout=vs_holdout)

@@ -3,6 +3,7 @@ one page at a time (the search runs in the database, not over the whole log in P
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -44,6 +45,14 @@ ACTION_WORDS = {
 }
 
 
+def plain(value: object) -> str:
+    """A detail's value as a person reads it: text as is, anything else as JSON with its
+    characters kept (the template escapes it; JSON's \\u003c would hide what was typed)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def page_url(text: str, action: str, author: str, page: int, per_page: int) -> str:
     query = {k: v for k, v in (("q", text), ("action", action), ("author", author)) if v}
     if per_page != PER_PAGE:
@@ -74,6 +83,7 @@ def events_page(
         action=action,
         author=author,
         words=ACTION_WORDS,
+        plain=plain,
         previous=page_url(q, action, author, at - 1, per_page) if at > 1 else None,
         next=page_url(q, action, author, at + 1, per_page) if at < pages else None,
     )

@@ -147,6 +147,7 @@ def diff_page(
         return render(request, "diff.html", title="Compare two versions", **context)
     result = ws.diff(a, b)
     a, b = result["a"], result["b"]
+    names_a = {s["segment"]: s["name"] for s in result["segments_a"]}
     names_b = {s["segment"]: s["name"] for s in result["segments_b"]}
     segments_b = {s["segment"]: s for s in result["segments_b"]}
     fates = [
@@ -171,6 +172,7 @@ def diff_page(
         fates=fates,
         new_segments=[s for s in result["segments_b"] if s.get("origin") == "new"],
         segments_b=segments_b,
+        names_a=names_a,
         names_b=names_b,
         sankey=sankey_html(result),
         plotly_url=PLOTLY_URL,
