@@ -143,11 +143,12 @@ def story_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """`segtrail serve` on an empty workspace with three users (admin, viewer, analyst)."""
-    _require_browser()
-    root = tmp_path_factory.mktemp("served")
+USERS = (("ana", "admin", ()), ("viv", "viewer", ()), ("max", "analyst", ("marketing",)))
+
+
+def start_server(root: Path, users: tuple = USERS) -> LiveServer:
+    """`segtrail init` a workspace under `root`, `segtrail serve` it on a free loopback port,
+    and add `users` (name, role, lenses) with passwords through `segtrail user add`."""
     workspace = root / "shop"
     env = {**os.environ, "SEGTRAIL_AUTHOR": "setup", "PYTHONUNBUFFERED": "1"}
     subprocess.run([*SEGTRAIL, "init", str(workspace)], check=True, env=env, capture_output=True)
@@ -172,31 +173,36 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(f"http://127.0.0.1:{port}", workspace, env, process, log)
     try:
         _wait_until_up(live.url, process, log)
-        for name, role, lenses in (
-            ("ana", "admin", ()),
-            ("viv", "viewer", ()),
-            ("max", "analyst", ("marketing",)),
-        ):
+        for name, role, lenses in users:
             password = f"{name}-secret-password"
             grants = [arg for lens in lenses for arg in ("--lens", lens)]
             live.cli(
-                "user",
-                "add",
-                name,
-                "--role",
-                role,
-                *grants,
-                "--password-stdin",
+                "user", "add", name, "--role", role, *grants, "--password-stdin",
                 stdin=password + "\n",
-            )
+            )  # fmt: skip
             live.users[name] = password
-        yield live
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    except BaseException:
+        stop_server(live)
+        raise
+    return live
+
+
+def stop_server(live: LiveServer) -> None:
+    live.process.terminate()
+    try:
+        live.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        live.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`segtrail serve` on a workspace shared by the browser tests, with three users (ana
+    admin, viv viewer, max analyst of marketing)."""
+    _require_browser()
+    live = start_server(tmp_path_factory.mktemp("served"))
+    yield live
+    stop_server(live)
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,31 @@ The steps depend on each other (one story), so they run in one test, each step n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import LiveServer, assert_fits, assert_labelled, sign_in, snap
+from tests.browser.conftest import (
+    LiveServer,
+    assert_fits,
+    assert_labelled,
+    sign_in,
+    snap,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def story_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of its own: the story starts from an empty workspace, whatever the other
+    browser tests recorded on the shared one."""
+    live = start_server(tmp_path_factory.mktemp("story"), users=(("ana", "admin", ()),))
+    yield live
+    stop_server(live)
 
 
 class Story:
@@ -62,7 +80,10 @@ def wait_for_version(page: Page, ref: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text(ref)
 
 
-def test_the_whole_story(page: Page, phone: Page, server: LiveServer, story_data: Path) -> None:
+def test_the_whole_story(
+    page: Page, phone: Page, story_server: LiveServer, story_data: Path
+) -> None:
+    server = story_server
     story = Story(page, phone, server)
 
     # --- sign in ------------------------------------------------------------------------
