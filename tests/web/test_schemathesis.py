@@ -19,7 +19,7 @@ from tests.web.api.conftest import Served, make_workspace
 
 from segtrail.web import create_app
 
-EXAMPLES = 8  # per operation: ~40 operations, a few hundred requests in all
+EXAMPLES = 6  # per operation: ~50 operations, a few hundred requests in all
 
 CHECKS = [
     not_a_server_error,
@@ -40,8 +40,14 @@ def test_api_matches_its_schema(fuzzed: Served) -> None:
     `from_fixture` does not run on this pytest, so the operations are walked here.)"""
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(fuzzed.root))
     headers = fuzzed.headers("admin")
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 30  # every CLI action has an endpoint
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        # SQL ingest would make the server connect to generated database URLs (tested in
+        # tests/web/api/test_api_actions.py with a real SQLite file instead)
+        if op.path != "/api/v1/datasets/sql"
+    ]
+    assert len(operations) >= 50  # every CLI action has an endpoint
     failures = []
     for operation in operations:
 

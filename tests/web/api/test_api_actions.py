@@ -131,3 +131,62 @@ def test_a_version_read_again_shows_every_change(client, served):
         ws.tag("marketing@2", 1, "fit", "poor")
     again = client.get(path, headers=vic).json()
     assert again["segments"][1]["tags"] == {"fit": "poor"}
+
+
+def test_assign_new_customers(client, served, cli, tmp_path):
+    from tests.web.api.conftest import customers_csv
+
+    new = customers_csv(tmp_path / "new.csv", rows=40, seed=9)
+    answer = client.post(
+        "/api/v1/versions/marketing@1/assign",
+        files={"file": ("new.csv", new.read_bytes(), "text/csv")},
+        headers=served.headers("vic"),
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["rows"] == 40
+    file = client.get(answer.headers["Location"], headers=served.headers("vic"))
+    ours = list(csv.DictReader(io.StringIO(file.text)))
+    theirs = cli("-w", served.root, "assign", "marketing@1", new, "--out", tmp_path / "cli.csv")
+    assert theirs.code == 0, theirs.err
+    with (tmp_path / "cli.csv").open() as f:
+        assert ours == list(csv.DictReader(f))
+
+
+def test_order_lines_upload(client, served):
+    lines = ["customer,day,amount,order"]
+    lines += [f"C{i % 30:05d},2024-0{1 + i % 9}-1{i % 10},{10 + i % 7},O{i}" for i in range(200)]
+    answer = client.post(
+        "/api/v1/datasets/transactions",
+        files={"file": ("orders.csv", "\n".join(lines).encode(), "text/csv")},
+        data={"customer": "customer", "date": "day", "amount": "amount", "order": "order"},
+        headers=served.headers("ana"),
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["dataset"] == "orders@1"
+    assert body["rows"] == 30
+    assert body["transactions"]["dataset"] == "orders-transactions@1"
+
+
+def test_sql_ingest_is_for_admins(client, served, tmp_path):
+    import sqlite3
+
+    database = tmp_path / "crm.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE people (id TEXT, age INTEGER)")
+        connection.executemany(
+            "INSERT INTO people VALUES (?, ?)", [(f"P{i}", i) for i in range(25)]
+        )
+    body = {
+        "query": "SELECT * FROM people",
+        "url": f"sqlite:///{database}",
+        "id": "id",
+        "name": "crm",
+    }
+    assert (
+        client.post("/api/v1/datasets/sql", json=body, headers=served.headers("ana")).status_code
+        == 403
+    )
+    answer = client.post("/api/v1/datasets/sql", json=body, headers=served.headers("admin"))
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["dataset"], answer.json()["rows"]) == ("crm@1", 25)

@@ -68,3 +68,39 @@ def test_concurrent_names_and_plans_lose_nothing(live, served):
     assert mapped_ok <= rationales
     revisions = [c["revision"] for c in changes if c["version"] == "marketing@1"]
     assert revisions == sorted(set(revisions))  # no revision written twice
+
+
+def test_racing_writers_on_one_plan_revision_get_one_200_and_clean_409s(live, served):
+    """Writers that all saw the same plan revision race to change it: one wins, the others
+    get a 409 naming the new revision, and exactly one revision is recorded."""
+    with live.client(served.tokens["admin"]) as http:
+        seen = http.get("/api/v1/versions/marketing@2/plan").json()["revision"]
+
+    def racer(w: int):
+        with live.client(served.tokens["ana"]) as http:
+            return http.post(
+                "/api/v1/versions/marketing@2/plan/map",
+                json={
+                    "strategy": "app-push",
+                    "segments": [w % 4],
+                    "rationale": f"racer {w}",
+                    "expected_revision": seen,
+                },
+            )
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        answers = list(pool.map(racer, range(WRITERS)))
+    codes = sorted(a.status_code for a in answers)
+    # the same strategy: whoever comes second clashes, at the check or at the store's
+    # compare-and-set, so exactly one writer wins
+    assert codes == [200] + [409] * (WRITERS - 1), [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert refused.json()["error"]["kind"] == "conflict"
+    with Workspace.open(served.root) as ws:
+        plan = ws.plan_show("marketing@2")
+        revisions = [c for c in ws.plan_history("marketing") if c["version"] == "marketing@2"]
+    winners = [a.json()["revision"] for a in answers if a.status_code == 200]
+    # every 200 is a recorded revision, and nothing was recorded for a 409
+    assert len(revisions) == seen + len(winners)
+    assert plan["revision"] == max(winners)
+    assert [e["strategy"] for e in plan["entries"]] == ["app-push"]

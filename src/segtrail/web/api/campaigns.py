@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -19,7 +17,7 @@ from segtrail.services.results import (
 )
 from segtrail.services.workspace import Workspace
 from segtrail.web.api.common import accepted, answer, require_write, writer
-from segtrail.web.api.datasets import JOB_ABOVE_BYTES, safe_file_name
+from segtrail.web.api.datasets import JOB_ABOVE_BYTES, save_upload
 from segtrail.web.api.downloads import downloads_of
 from segtrail.web.api.models import ERROR_RESPONSES, ErrorResponse, JobAccepted, model_of
 from segtrail.web.deps import jobs_of, pool_of, workspace_for
@@ -58,15 +56,7 @@ def import_campaign(
 ) -> Any:
     """Record what was sent to whom and who responded (`segtrail campaign import --json`)."""
     require_write(principal, None)
-    file_name = safe_file_name(file.filename)
-    folder = Path(tempfile.mkdtemp(prefix="segtrail-upload-"))
-    path = folder / file_name
-    try:
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out, length=1024 * 1024)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+    folder, path = save_upload(file)
     pool = pool_of(request)
 
     def run(progress: Any = None) -> CampaignImport:

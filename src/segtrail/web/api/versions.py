@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from segtrail.errors import InvalidInput
 from segtrail.services.results import (
+    Assignment,
     Export,
     LogEntry,
     NameChange,
@@ -262,3 +264,33 @@ def report(
 
     job_id = jobs_of(request).submit("report", run, author=principal.name)
     return accepted(request, job_id, "report")
+
+
+@router.post(
+    "/versions/{ref}/assign",
+    status_code=201,
+    response_model=model_of(Assignment),
+    responses={201: {"headers": {"Location": {"description": "The assignments file"}}}},
+)
+def assign(
+    ref: str,
+    request: Request,
+    file: Annotated[UploadFile, File(description="New customers: CSV, Parquet or Excel")],
+    format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
+    raw: bool = False,
+    ws: Workspace = Depends(workspace_for),
+) -> Any:
+    """Put uploaded customers into the version's segments with its stored model
+    (`segtrail assign --json`); `Location` is the file of assignments."""
+    from segtrail.web.api.datasets import save_upload
+
+    downloads = downloads_of(request)
+    folder, path = save_upload(file)
+    try:
+        key, out_folder = downloads.new_folder()
+        result = ws.assign(ref, path, out_folder / f"{path.stem}-segments.{format}", raw=raw)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    response = answer(result, status_code=201)
+    response.headers["Location"] = downloads.url(key, result["out"])
+    return response
