@@ -114,3 +114,28 @@ def build(server: LiveServer) -> Story:
     story = Story(folder, customers, sends_file, push_segment, helped_segment, poor_segment)
     marker.write_text(json.dumps(story.__dict__, default=str))
     return story
+
+
+_STATES: dict[tuple[str, str], dict] = {}
+
+
+def signed_in(browser, server: LiveServer, name: str, viewport: dict):
+    """A page of a new browser context already signed in as `name`: the sign-in form is
+    used once per user and server, then its cookies are reused (argon2 makes each sign-in
+    cost about a second here)."""
+    from browser.conftest import sign_in
+
+    key = (server.url, name)
+    if key not in _STATES:
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        sign_in(page, server, name)
+        _STATES[key] = context.storage_state()
+        context.close()
+    context = browser.new_context(viewport=viewport, storage_state=_STATES[key])
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return page

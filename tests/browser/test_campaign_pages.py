@@ -9,19 +9,36 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser.conftest import assert_fits, sign_in, snap
-from browser.pages2_story import STRATEGY, Story, build
+from browser.conftest import DESKTOP, PHONE, assert_fits, snap
+from browser.pages2_story import STRATEGY, Story, build, signed_in
 from segtrail.services.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
 def story(server) -> Story:
     return build(server)
+
+
+@pytest.fixture
+def page(browser, server) -> Iterator[Page]:
+    """A 1280 px page signed in as ana (an admin)."""
+    page = signed_in(browser, server, "ana", DESKTOP)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone(browser, server) -> Iterator[Page]:
+    """A 390 px page signed in as ana."""
+    page = signed_in(browser, server, "ana", PHONE)
+    yield page
+    page.context.close()
 
 
 def shots(page: Page, phone: Page, server, path: str, name: str) -> None:
@@ -32,8 +49,6 @@ def shots(page: Page, phone: Page, server, path: str, name: str) -> None:
 
 
 def test_campaign_upload_shows_uplift(page: Page, phone: Page, server, story: Story) -> None:
-    sign_in(page, server)
-    sign_in(phone, server)
     page.goto(server.url + "/campaigns")
     page.get_by_label("Results file").set_input_files(str(story.sends))
     page.get_by_label("Campaign name").fill("p2-q1")
@@ -63,7 +78,6 @@ def test_bad_campaign_file_gets_the_cli_message(page: Page, server, story: Story
     cli = server.cli("campaign", "import", str(bad), "--name", "p2-bad", "--strategy", STRATEGY,
                      check=False)  # fmt: skip
     assert cli.returncode == 2
-    sign_in(page, server)
     page.goto(server.url + "/campaigns")
     page.get_by_label("Results file").set_input_files(str(bad))
     page.get_by_label("Campaign name").fill("p2-bad")
@@ -79,7 +93,6 @@ def test_bad_campaign_file_gets_the_cli_message(page: Page, server, story: Story
 
 
 def test_design_recorded_and_downloadable(page: Page, server, story: Story) -> None:
-    sign_in(page, server)
     page.goto(server.url + "/campaigns")
     page.locator("summary", has_text="Design a campaign").click()
     page.get_by_label("Name of the campaign to design").fill("p2-q2")
@@ -99,8 +112,6 @@ def test_design_recorded_and_downloadable(page: Page, server, story: Story) -> N
 
 
 def test_lookalike_job_and_export(page: Page, phone: Page, server, story: Story) -> None:
-    sign_in(page, server)
-    sign_in(phone, server)
     seeds = [f"p2mkt@2:{story.helped_segment}", f"p2mkt@2:{(story.helped_segment + 1) % 4}"]
     page.goto(server.url + "/audiences")
     page.get_by_label("Seed: the segment(s) to look like").select_option(seeds)
@@ -142,3 +153,15 @@ def test_lookalike_job_and_export(page: Page, phone: Page, server, story: Story)
     expect(latest).to_contain_text("Both x and y matter")  # the hypothesis it came from
     shots(page, phone, server, "/audiences", "pages2-audiences")
     assert not page.errors, page.errors
+
+
+def test_holdout_created_from_the_page(page: Page, server, story: Story) -> None:
+    """Last in this file: from now on designs and exports leave these customers out."""
+    page.goto(server.url + "/campaigns#holdout")
+    if page.locator("#holdout-info").count() == 0:
+        page.get_by_label("Share to hold out, in %").fill("5")
+        page.get_by_role("button", name="Create the holdout").click()
+    expect(page.locator("#holdout-info")).to_contain_text("5.0% of customers")
+    with Workspace.open(server.workspace) as ws:
+        held = ws.holdout_show()
+    assert held["share"] == 0.05 and held["datasets"]

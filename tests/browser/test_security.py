@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,7 +22,8 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser.conftest import sign_in
+from browser.conftest import DESKTOP, PHONE
+from browser.pages2_story import signed_in
 
 # Each payload marks its element with data-xss, so the DOM check finds any that got through.
 SCRIPT = "<script data-xss>window.__xss = 'script'</script>"
@@ -80,6 +82,22 @@ def hostile(server) -> dict:
     return data
 
 
+@pytest.fixture
+def page(browser, server) -> Iterator[Page]:
+    """A 1280 px page signed in as ana (an admin)."""
+    page = signed_in(browser, server, "ana", DESKTOP)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone(browser, server) -> Iterator[Page]:
+    """A 390 px page signed in as ana."""
+    page = signed_in(browser, server, "ana", PHONE)
+    yield page
+    page.context.close()
+
+
 def watch(page: Page) -> list[str]:
     """Every dialog an injected alert() would open (dismissed, and remembered)."""
     fired: list[str] = []
@@ -123,7 +141,6 @@ HOSTILE_PAGES = [
 @pytest.mark.parametrize(("path", "shown"), HOSTILE_PAGES, ids=[p for p, _ in HOSTILE_PAGES])
 def test_payloads_render_inert(page: Page, server, hostile: dict, path: str, shown) -> None:
     fired = watch(page)
-    sign_in(page, server)
     page.goto(server.url + path)
     page.wait_for_load_state("networkidle")
     found = page.evaluate(INJECTED)
@@ -150,7 +167,6 @@ def test_payload_in_a_campaign_file_value_is_inert(
     fired = watch(page)
     bad = tmp_path / "hostile-sends.csv"
     bad.write_text(f'customer_id,group,responded\nx0001,"{IMG}",1\n')
-    sign_in(page, server)
     page.goto(server.url + "/campaigns")
     page.get_by_label("Results file").set_input_files(str(bad))
     page.get_by_label("Campaign name").fill("p2x-bad")
@@ -183,7 +199,7 @@ def csrf_token(page: Page) -> str:
 
 
 def test_form_post_without_csrf_token_is_refused(page: Page, server, hostile: dict) -> None:
-    sign_in(page, server)  # an admin: only the missing token stops the post
+    # an admin (the page fixture): only the missing token stops the post
     page.goto(server.url + f"/diff?a={LENS}%401&b={LENS}%402")
     token = csrf_token(page)
     assert token
@@ -213,8 +229,8 @@ def test_form_post_without_csrf_token_is_refused(page: Page, server, hostile: di
 
 
 @pytest.mark.parametrize("user", ["viv", "max"])  # a viewer; an analyst of marketing only
-def test_posts_outside_ones_rights_are_refused(page: Page, server, hostile: dict, user) -> None:
-    sign_in(page, server, user)
+def test_posts_outside_ones_rights_are_refused(browser, server, hostile: dict, user) -> None:
+    page = signed_in(browser, server, user, DESKTOP)
     page.goto(server.url + f"/diff?a={LENS}%401&b={LENS}%402")
     expect(page.get_by_role("button", name=f"Carry the plan onto {LENS}@2")).to_have_count(0)
     token = csrf_token(page)
@@ -247,14 +263,12 @@ TRAVERSALS = [
 
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_path_traversal_in_names_is_refused(page: Page, server, path: str) -> None:
-    sign_in(page, server)
     answer = page.request.get(server.url + path)
     assert 400 <= answer.status < 500, (path, answer.status)
     assert "root:" not in answer.text()
 
 
 def test_traversal_in_upload_names(page: Page, server, hostile: dict, tmp_path: Path) -> None:
-    sign_in(page, server)
     page.goto(server.url + "/campaigns")
     token = csrf_token(page)
     data = Path(hostile["sends"]).read_bytes()

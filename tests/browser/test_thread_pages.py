@@ -4,16 +4,34 @@ event log's search. Every page is photographed at 1280 px and 390 px and must no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser.conftest import assert_fits, sign_in, snap
-from browser.pages2_story import EVERYONE, STRATEGY, Story, build
+from browser.conftest import DESKTOP, PHONE, assert_fits, snap
+from browser.pages2_story import EVERYONE, STRATEGY, Story, build, signed_in
 
 
 @pytest.fixture(scope="module")
 def story(server) -> Story:
     return build(server)
+
+
+@pytest.fixture
+def page(browser, server) -> Iterator[Page]:
+    """A 1280 px page signed in as ana (an admin)."""
+    page = signed_in(browser, server, "ana", DESKTOP)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone(browser, server) -> Iterator[Page]:
+    """A 390 px page signed in as ana."""
+    page = signed_in(browser, server, "ana", PHONE)
+    yield page
+    page.context.close()
 
 
 def plan(server, version: str) -> dict:
@@ -33,8 +51,6 @@ def both_widths(page: Page, phone: Page, server, path: str, name: str) -> None:
 
 
 def test_diff_carry_and_review(page: Page, phone: Page, server, story: Story) -> None:
-    sign_in(page, server)
-    sign_in(phone, server)
     before = plan(server, "p2mkt@2")
     assert before["revision"] == 0 or not before["entries"]
     page.goto(server.url + "/diff?a=p2mkt@1&b=p2mkt@2")
@@ -80,19 +96,16 @@ def test_diff_carry_and_review(page: Page, phone: Page, server, story: Story) ->
 
 def test_keyboard_reaches_the_apply_form(page: Page, server, story: Story) -> None:
     """The version pickers and the submit are reachable with Tab and labelled."""
-    sign_in(page, server)
     page.goto(server.url + "/diff")
     page.get_by_label("Older version").fill("p2mkt@1")
     page.keyboard.press("Tab")
     expect(page.get_by_label("Newer version")).to_be_focused()
     page.keyboard.type("p2mkt@2")
     page.keyboard.press("Enter")
-    expect(page.locator("#fates li").first).to_be_visible()
+    expect(page.locator("#fates li").first).to_be_visible(timeout=30_000)
 
 
 def test_compare_flags_the_clash(page: Page, phone: Page, server, story: Story) -> None:
-    sign_in(page, server)
-    sign_in(phone, server)
     page.goto(server.url + "/compare")
     page.get_by_label("First lens or version").fill("p2mkt@1")
     page.get_by_label("Second lens or version").fill("p2prod@1")
@@ -113,8 +126,6 @@ def test_compare_flags_the_clash(page: Page, phone: Page, server, story: Story) 
 
 
 def test_why_is_a_timeline(page: Page, phone: Page, server, story: Story) -> None:
-    sign_in(page, server)
-    sign_in(phone, server)
     page.goto(server.url + f"/why/{STRATEGY}")
     expect(page.locator("#strategy-message")).to_contain_text("New in the app")
     cards = page.locator("article[data-version]")
@@ -132,8 +143,6 @@ def test_why_is_a_timeline(page: Page, phone: Page, server, story: Story) -> Non
 
 
 def test_event_log_search(page: Page, phone: Page, server, story: Story) -> None:
-    sign_in(page, server)
-    sign_in(phone, server)
     page.goto(server.url + "/events")
     page.get_by_label("Text").fill("Left side")
     page.get_by_label("What happened").select_option(label="segment renamed")
