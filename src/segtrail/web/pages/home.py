@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from segtrail.services.workspace import Workspace
 from segtrail.web.deps import workspace_for
 from segtrail.web.pages.common import render
+from segtrail.web.pages.words import action_words
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,5 +79,6 @@ def home(request: Request, ws: Workspace = Depends(workspace_for)) -> HTMLRespon
         runs=runs,
         review=review,
         events=ws.events(limit=12),
+        action_words=action_words,
         datasets=ws.datasets(),
     )

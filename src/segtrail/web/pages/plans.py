@@ -28,8 +28,9 @@ def plans_index(request: Request, ws: Workspace = Depends(workspace_for)) -> Res
     return render(request, "plans.html", title="Plans", nav="/plans", versions=versions)
 
 
-def _board(request: Request, ws: Workspace, ref: str, status_code: int = 200,
-           **extra) -> HTMLResponse:
+def _board(
+    request: Request, ws: Workspace, ref: str, status_code: int = 200, **extra
+) -> HTMLResponse:
     info = ws.show(ref)
     plan = ws.plan_show(info.version)
     history = [c for c in ws.plan_history(info.lens) if c.version == info.version]
@@ -62,17 +63,24 @@ async def add_strategy(request: Request, ref: str, ws: Workspace = Depends(works
 
     require_write(current_principal(request), None)  # strategies belong to no lens
     form = await request.form()
-    values = {k: str(form.get(k, "")).strip() for k in ("name", "message", "channels", "offer",
-                                                        "owner")}
+    values = {
+        k: str(form.get(k, "")).strip() for k in ("name", "message", "channels", "offer", "owner")
+    }
     channels = [c.strip() for c in values["channels"].split(",") if c.strip()]
     try:
-        ws.strategy_add(values["name"], values["message"], channels,
-                        offer=values["offer"] or None, owner=values["owner"] or None)
+        ws.strategy_add(
+            values["name"],
+            values["message"],
+            channels,
+            offer=values["offer"] or None,
+            owner=values["owner"] or None,
+        )
     except SegtrailError as error:
         if error.http_status not in (409, 422):
             raise
-        return _board(request, ws, ref, status_code=error.http_status, form=values,
-                      strategy_error=str(error))
+        return _board(
+            request, ws, ref, status_code=error.http_status, form=values, strategy_error=str(error)
+        )
     return see_other(plan_url(ref) + "#map")
 
 
@@ -87,29 +95,38 @@ async def map_strategy(request: Request, ref: str, ws: Workspace = Depends(works
     status = str(form.get("status", "active"))
     rationale = str(form.get("rationale", "")).strip()
     chosen = [str(s) for s in form.getlist("segments")]
-    values = {"strategy": strategy, "target": target, "status": status, "rationale": rationale,
-              "segments": chosen}
+    values = {
+        "strategy": strategy,
+        "target": target,
+        "status": status,
+        "rationale": rationale,
+        "segments": chosen,
+    }
     try:
         if not strategy:
             raise InvalidInput("choose a strategy to map", field="strategy")
         if status not in STATUSES:
             raise InvalidInput(f"unknown status '{status}'", field="status")
         if not rationale:
-            raise InvalidInput("say why this strategy fits these segments (the rationale)",
-                               field="rationale")
+            raise InvalidInput(
+                "say why this strategy fits these segments (the rationale)", field="rationale"
+            )
         if target == "all":
             segments: list[int] | str = "all"
         else:
             if not chosen:
-                raise InvalidInput("tick the segments this strategy targets, or choose "
-                                   "all customers", field="segments")
+                raise InvalidInput(
+                    "tick the segments this strategy targets, or choose all customers",
+                    field="segments",
+                )
             segments = [int(s) for s in chosen if s.lstrip("-").isdigit()]
         ws.plan_map(strategy, ref, segments, status=status, rationale=rationale)
     except SegtrailError as error:
         if error.http_status not in (404, 409, 422):
             raise
-        return _board(request, ws, ref, status_code=error.http_status, map_form=values,
-                      map_error=str(error))
+        return _board(
+            request, ws, ref, status_code=error.http_status, map_form=values, map_error=str(error)
+        )
     return see_other(plan_url(ref))
 
 

@@ -34,12 +34,14 @@ WITHOUT_K = {"dbscan", "hdbscan"}
 
 
 def feature_columns(ws: Workspace, dataset: str) -> list[dict]:
-    """The columns one may segment on (all but the id), with their kinds."""
+    """The columns one may segment on, with their kinds (not the id, not free text)."""
+    from segtrail.engine.features import FEATURE_KINDS
+
     info = ws.dataset(dataset)
     return [
         {"name": c["name"], "kind": c["kind"]}
         for c in info["columns"]
-        if c["name"] != info["id_column"] and c["kind"] != "id"
+        if c["name"] != info["id_column"] and c["kind"] in FEATURE_KINDS
     ]
 
 
@@ -72,7 +74,13 @@ def _form_context(ws: Workspace, values: dict[str, Any]) -> dict[str, Any]:
         "columns": columns,
         "lenses": lenses,
         "algorithms": ALGORITHMS,
-        "values": {"dataset": dataset, "algorithm": "auto", "k": "auto", **values},
+        "values": {
+            "dataset": dataset,
+            "algorithm": "auto",
+            "k": "auto",
+            "features": None,
+            **values,
+        },
     }
 
 
@@ -82,8 +90,13 @@ def new_segmentation(
 ) -> HTMLResponse:
     # the dataset link from a dataset page names a version; the form picks by name
     values = {"dataset": dataset.split("@")[0], "lens": lens}
-    return render(request, "segment.html", title="New segmentation", nav="/segment",
-                  **_form_context(ws, values))
+    return render(
+        request,
+        "segment.html",
+        title="New segmentation",
+        nav="/segment",
+        **_form_context(ws, values),
+    )
 
 
 @router.get("/segment/features", response_class=HTMLResponse)
@@ -91,8 +104,12 @@ def features_fragment(
     request: Request, dataset: str, ws: Workspace = Depends(workspace_for)
 ) -> HTMLResponse:
     """The feature checkboxes of one dataset (htmx swaps them in when the dataset changes)."""
-    return render(request, "segment_features.html", columns=feature_columns(ws, dataset),
-                  values={"features": None})
+    return render(
+        request,
+        "segment_features.html",
+        columns=feature_columns(ws, dataset),
+        values={"features": None},
+    )
 
 
 @router.post("/segment", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
@@ -113,12 +130,10 @@ async def submit_segmentation(request: Request) -> Response:
     with pool.session(principal.name) as ws:
         try:
             if not values["lens"]:
-                raise InvalidInput("name the lens (the team's view, e.g. marketing)",
-                                   field="lens")
+                raise InvalidInput("name the lens (the team's view, e.g. marketing)", field="lens")
             require_write(principal, values["lens"])
             if values["algorithm"] not in ALGORITHMS:
-                raise InvalidInput(f"unknown algorithm '{values['algorithm']}'",
-                                   field="algorithm")
+                raise InvalidInput(f"unknown algorithm '{values['algorithm']}'", field="algorithm")
             if not values["hypothesis"].strip():
                 raise InvalidInput(
                     "write the hypothesis: why these features, what you expect to find",
@@ -129,13 +144,21 @@ async def submit_segmentation(request: Request) -> Response:
                 raise InvalidInput("tick at least one feature to segment on", field="features")
             unknown = sorted(set(values["features"]) - set(columns))
             if unknown:
-                raise InvalidInput(f"no column {unknown[0]} in {values['dataset']}",
-                                   field="features")
+                raise InvalidInput(
+                    f"no column {unknown[0]} in {values['dataset']}", field="features"
+                )
             k = parse_k(values["k"], values["algorithm"])
         except (InvalidInput, NotFound) as error:
-            return render(request, "segment.html", status_code=422, title="New segmentation",
-                          nav="/segment", error=str(error), error_field=error.field,
-                          **_form_context(ws, values))
+            return render(
+                request,
+                "segment.html",
+                status_code=422,
+                title="New segmentation",
+                nav="/segment",
+                error=str(error),
+                error_field=error.field,
+                **_form_context(ws, values),
+            )
     features = values["features"] if len(values["features"]) < len(columns) else None
     algorithm = values["algorithm"]
     job = jobs_of(request).submit(
@@ -179,8 +202,13 @@ async def submit_revisit(request: Request, ref: str) -> Response:
     principal = current_principal(request)
     require_write(principal, ref.split("@")[0])
     job = jobs_of(request).submit(
-        "revisit", run_revisit, author=principal.name, pool=pool_of(request),
-        who=principal.name, ref=ref, dataset=dataset,
+        "revisit",
+        run_revisit,
+        author=principal.name,
+        pool=pool_of(request),
+        who=principal.name,
+        ref=ref,
+        dataset=dataset,
     )
     return see_other(f"/jobs/{job}")
 
@@ -192,8 +220,10 @@ def job_page(request: Request, job_id: str) -> Response:
     current_principal(request)
     job = jobs_of(request).snapshot(job_id)
     if job is None:
-        raise NotFound("no such job (the server may have restarted; the work it finished is "
-                       "in the history all the same)")
+        raise NotFound(
+            "no such job (the server may have restarted; the work it finished is "
+            "in the history all the same)"
+        )
     if job["state"] == "done" and job["result"] and job["result"].get("url"):
         if is_htmx(request):
             response = Response(status_code=204)

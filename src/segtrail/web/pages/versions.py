@@ -8,17 +8,16 @@ version and history position, so reading a version page stays fast on a large wo
 
 from __future__ import annotations
 
-import functools
 import tempfile
-import threading
-from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from segtrail.services.workspace import Workspace
+from segtrail.web.cache import StampedCache, history_stamp
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
 from segtrail.web.pages.common import is_htmx, render, see_other, version_url
 from segtrail.web.pages.words import quality_words, stability_words, version_stability
@@ -33,9 +32,11 @@ CHARTS = (
     ("stability", "Does each segment come back on resampled data?"),
     ("k_curve", "Why this number of segments"),
 )
-CHART_CACHE_SIZE = 32
-_charts: OrderedDict[tuple, dict] = OrderedDict()
-_charts_lock = threading.Lock()
+# What a version page reads (its record, plan with coverage, lens line, datasets) and its
+# charts, kept while the history's newest event stays the same: any change anywhere (a new
+# name, a plan change) is a new event, so nothing stale is ever shown.
+_pages = StampedCache(size=64)
+_charts = StampedCache(size=16, max_age=600)
 
 
 def _require_write(request: Request, ref: str) -> None:
@@ -64,30 +65,35 @@ def summary(info) -> dict:
 def version_page(
     request: Request, ref: str, new: int = 0, ws: Workspace = Depends(workspace_for)
 ) -> HTMLResponse:
-    info = ws.show(ref)
-    plan = ws.plan_show(info.version)
-    lens_versions = [e for e in ws.log(info.lens)]
-    datasets = [d for d in ws.datasets() if d.name == info.dataset.split("@")[0]]
+    context = _pages.get((str(ws.root), ref), history_stamp(ws), lambda: page_context(ws, ref))
+    info = context["info"]
     return render(
         request,
         "version.html",
         title=info.version,
         nav="/",
-        info=info,
-        summary=summary(info),
-        plan=plan,
         stability_words=stability_words,
-        lens_versions=lens_versions,
-        newer_data=[d.dataset for d in datasets if d.dataset != info.dataset],
         flash=f"{info.version} is recorded. Name the segments you recognise." if new else None,
+        **context,
     )
+
+
+def page_context(ws: Workspace, ref: str) -> dict[str, Any]:
+    info = ws.show(ref)
+    datasets = [d for d in ws.datasets() if d.name == info.dataset.split("@")[0]]
+    return {
+        "info": info,
+        "summary": summary(info),
+        "plan": ws.plan_show(info.version),
+        "lens_versions": ws.log(info.lens),
+        "newer_data": [d.dataset for d in datasets if d.dataset != info.dataset],
+    }
 
 
 def _segment_card(request: Request, ws: Workspace, ref: str, segment: int) -> HTMLResponse:
     info = ws.show(ref)
     card = next(s for s in info.segments if s.segment == segment)
-    return render(request, "segment_card.html", info=info, s=card,
-                  stability_words=stability_words)
+    return render(request, "segment_card.html", info=info, s=card, stability_words=stability_words)
 
 
 @router.post("/versions/{ref}/segments/{segment}/name", dependencies=[Depends(csrf_protect)])
@@ -143,19 +149,10 @@ def version_figures(ws: Workspace, ref: str) -> dict[str, Markup]:
     version and the newest event, so names or plans changed since show up at once."""
     from segtrail.report.html import _version_context
 
-    info = ws.show(ref)
-    newest = ws.events(limit=1)
-    key = (str(ws.root), info.version, newest[0].id if newest else 0)
-    with _charts_lock:
-        if key in _charts:
-            _charts.move_to_end(key)
-            return _charts[key]
-    figures = dict(_version_context(ws, info.version)["figures"])
-    with _charts_lock:
-        _charts[key] = figures
-        while len(_charts) > CHART_CACHE_SIZE:
-            _charts.popitem(last=False)
-    return figures
+    def draw() -> dict[str, Markup]:
+        return dict(_version_context(ws, ref)["figures"])
+
+    return _charts.get((str(ws.root), ref), history_stamp(ws), draw)
 
 
 @router.get("/versions/{ref}/report")
@@ -171,21 +168,4 @@ def report_file(request: Request, ref: str, ws: Workspace = Depends(workspace_fo
         body,
         media_type="text/html; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-@functools.cache
-def _plotly_js() -> bytes:
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs().encode("utf-8")
-
-
-@router.get("/assets/plotly.js")
-def plotly_js() -> Response:
-    """plotly.js from the installed plotly package (served here, never from a CDN)."""
-    return Response(
-        _plotly_js(),
-        media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=86400"},
     )

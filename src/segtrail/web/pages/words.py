@@ -68,3 +68,34 @@ def version_stability(stability: dict[str, Any]) -> str:
     else:
         words = "the segments change a lot when the data is resampled"
     return f"{words} (agreement {ari:.2f})"
+
+
+# The event log's actions as a sentence's verb ("ana segmented marketing@1").
+ACTIONS = {
+    "ingest": "uploaded",
+    "segment": "segmented",
+    "revisit": "re-ran the hypothesis as",
+    "name": "named segment",
+    "tag": "tagged segment",
+    "adopt": "adopted",
+    "retire": "retired",
+    "strategy-add": "added strategy",
+    "strategy-edit": "changed strategy",
+    "plan-map": "mapped a strategy on",
+    "plan-unmap": "unmapped a strategy from",
+    "plan-revert": "went back to an earlier plan of",
+    "carry": "carried the plan to",
+    "inherit-names": "carried segment names onto",
+    "campaign-import": "imported campaign",
+    "campaign-design": "designed campaign",
+    "holdout-create": "created the holdout",
+    "lookalike": "built lookalike audience",
+    "audience-export": "exported audience",
+    "export": "exported",
+    "user-add": "added user",
+    "user-disable": "disabled user",
+}
+
+
+def action_words(action: str) -> str:
+    return ACTIONS.get(action, action.replace("-", " "))
