@@ -219,11 +219,14 @@ def resolve_review(
     strategy: str = Form(...),
     choice: str = Form(...),
     rationale: str = Form(""),
+    revision: int | None = Form(None),
     principal: Principal = Depends(current_principal),
     ws: Workspace = Depends(workspace_for),
 ) -> Response:
     """One needs-review item decided: keep on the proposed segments (active), pause, mark
-    not viable (all three keep the proposed segments), or take it off the plan."""
+    not viable (all three keep the proposed segments), or take it off the plan. `revision`
+    is the plan revision the person saw: if someone changed the plan since, nothing is
+    recorded and the page says so (Conflict)."""
     from segtrail.services.plans import plan_state
 
     row = resolve_segmentation(ws, b)
@@ -237,7 +240,7 @@ def resolve_review(
     if entry is None:
         raise SegtrailError(f"{strategy} is not in the plan of {b}", field="strategy")
     if choice == "remove":
-        ws.plan_unmap(strategy, b)
+        ws.plan_unmap(strategy, b, expected_revision=revision)
     else:
         segments = entry["segments"]
         if segments != "all" and not segments:
@@ -246,7 +249,14 @@ def resolve_review(
                 field="choice",
             )
         note = rationale.strip() or entry.get("rationale") or None
-        ws.plan_map(strategy, b, segments, status=REVIEW_CHOICES[choice], rationale=note)
+        ws.plan_map(
+            strategy,
+            b,
+            segments,
+            status=REVIEW_CHOICES[choice],
+            rationale=note,
+            expected_revision=revision,
+        )
     return see_other(diff_url(a, b, done="decided", strategy=strategy) + "#review")
 
 
