@@ -97,3 +97,14 @@ def test_words() -> None:
     assert verdict({**arm, "flag": "hurts"}) == ("hurt", "bad")
     assert verdict({**arm, "flag": None}) == ("no clear effect", "warn")
     assert verdict({"control": False, "uplift": None})[0] == "not enough customers to tell"
+
+
+def test_audience_size_field() -> None:
+    from segtrail.errors import InvalidInput
+    from segtrail.web.pages.audiences import parse_size
+
+    assert parse_size(" 500 ") == 500 and parse_size("1,200") == 1200
+    assert parse_size("5%") == pytest.approx(0.05) and parse_size("100%") == 1.0
+    for bad in ("0", "-3", "0%", "150%", "nan%", "five", "", "²", "1e3"):
+        with pytest.raises(InvalidInput):
+            parse_size(bad)

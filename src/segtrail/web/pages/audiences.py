@@ -104,11 +104,22 @@ def audiences_page(
     return _page(request, ws, job=jobs_of(request).snapshot(job) if job else None)
 
 
-def _size(text: str) -> int | float:
-    """ "500" customers or "5%" of the pool, as the CLI's --size."""
-    from segtrail.cli.campaigns import _size as parse_size
-
-    return parse_size(text)
+def parse_size(text: str) -> int | float:
+    """The size field: "500" people, or "5%" of who is ranked (a share for the service)."""
+    value = text.strip().replace(",", "")
+    try:
+        if value.endswith("%"):
+            share = float(value[:-1]) / 100
+            if 0 < share <= 1:
+                return share
+        elif value.isascii() and value.isdigit() and 0 < int(value) < 10**12:
+            return int(value)
+    except ValueError:
+        pass
+    raise InvalidInput(
+        f"invalid audience size {text!r}: a number of people or a percentage, e.g. 500 or 5%",
+        field="size",
+    )
 
 
 @router.post("/audiences/lookalike", dependencies=[Depends(csrf_protect)])
@@ -129,7 +140,7 @@ def build_lookalike(
         if name.strip():
             check_name(name.strip(), "audience")
         seeds = _one_version_seed(seed)
-        value = _size(size)
+        value = parse_size(size)
         ws.dataset(pool)  # NotFound now, not in the job
         if exclude.strip():
             ws.dataset(exclude.strip())
