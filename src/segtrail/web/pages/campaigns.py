@@ -90,12 +90,6 @@ def with_control_share(design: Any) -> dict:
     return data
 
 
-def interval_bar(rows: list[dict]) -> dict:
-    """A shared scale (in points) so every row's interval bar is drawn on the same axis."""
-    bounds = [abs(v) for r in rows if r["ci"] for v in r["ci"]] or [0.01]
-    return {"half": max(bounds) * 1.1}
-
-
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(
     request: Request,
@@ -219,7 +213,6 @@ def campaign_page(
         report=report,
         error=error,
         rows=rows,
-        scale=interval_bar(rows),
         design=designs[0] if designs else None,
         versions=[e["version"] for e in ws.log()],
         by=by or "",
