@@ -41,10 +41,12 @@ if TYPE_CHECKING:
         CampaignSummary,
         Carry,
         Comparison,
+        CustomerThread,
         DatasetInfo,
         DatasetSummary,
         Diff,
         Event,
+        EventPage,
         Export,
         FsckReport,
         Holdout,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
         PlanView,
         Report,
         Retirement,
+        SegmentThread,
         StatusChange,
         Strategy,
         TagChange,
@@ -332,6 +335,19 @@ class Workspace:
 
         return list_events(self, limit)
 
+    def events_search(
+        self,
+        text: str | None = None,
+        action: str | None = None,
+        author: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> EventPage:
+        """One page of the event log, newest first, filtered by text, action and author."""
+        from segtrail.services.history import search_events
+
+        return search_events(self, text, action, author, page, per_page)
+
     # --- segmentations -------------------------------------------------------------------
 
     def segment(
@@ -587,6 +603,20 @@ class Workspace:
         from segtrail.services.thread import why
 
         return why(self, strategy)
+
+    def why_segment(self, ref: str, segment: int) -> SegmentThread:
+        """One segment's thread as a timeline: where it came from, its names, the plan
+        revisions that targeted it, and what became of it in later versions."""
+        from segtrail.services.timeline import segment_thread
+
+        return segment_thread(self, ref, segment)
+
+    def why_customer(self, customer: str) -> CustomerThread:
+        """One customer's thread: their segment under every version of every lens, the
+        strategies targeting it, and the campaigns that included them."""
+        from segtrail.services.timeline import customer_thread
+
+        return customer_thread(self, customer)
 
     # --- campaigns and audiences ---------------------------------------------------------
 
