@@ -51,18 +51,19 @@ SEGTRAIL = [str(Path(sys.executable).parent / "segtrail")]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip (only) the browser tests when Chromium or Playwright is absent, saying which."""
+    """Mark every test here `browser` (`-m "not browser"` leaves them out), and skip them
+    (only them) when Chromium or Playwright is absent, saying which."""
     reason = None
     if sync_playwright is None:
         reason = "Playwright for Python is not installed (pip install -e '.[dev]')"
     elif not CHROMIUM.exists():
         reason = f"Chromium not found at {CHROMIUM} (make browser installs Debian's chromium)"
-    if reason is None:
-        return
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.skip(reason=reason))
+            item.add_marker(pytest.mark.browser)
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def free_port() -> int:

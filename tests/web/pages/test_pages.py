@@ -258,3 +258,20 @@ def test_segment_form_checks_k_and_submits_a_job(ana: TestClient) -> None:
         time.sleep(0.1)
     assert answer.headers["HX-Redirect"] == "/versions/marketing@3?new=1"
     assert "age and spend only" in ana.get("/versions/marketing@3").text
+
+
+def test_the_version_pages_strategy_map_agrees_with_plan_show(served: Served) -> None:
+    """The page counts reach from segment sizes; `plan show` counts it customer by customer
+    from the assignments: both must say the same."""
+    from segtrail.web.pages.versions import strategy_map
+
+    with Workspace.open(served.root, author="setup") as ws:
+        ws.plan_map("app-push", "marketing@1", [1, 2], rationale="two segments")
+        ws.plan_map("welcome", "product@1", "all", status="paused", rationale="paused for all")
+        for ref in ("marketing@1", "marketing@2", "product@1"):
+            mine, reference = strategy_map(ws, ws.show(ref)), ws.plan_show(ref)
+            assert mine["matrix"] == [
+                {k: row[k] for k in ("strategy", "status", "segments")} for row in reference.matrix
+            ]
+            for key in ("customers", "reached", "unreached"):
+                assert mine["coverage"][key] == reference.coverage[key], (ref, key)

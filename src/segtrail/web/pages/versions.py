@@ -84,9 +84,46 @@ def page_context(ws: Workspace, ref: str) -> dict[str, Any]:
     return {
         "info": info,
         "summary": summary(info),
-        "plan": ws.plan_show(info.version),
+        "plan": strategy_map(ws, info),
         "lens_versions": ws.log(info.lens),
         "newer_data": [d.dataset for d in datasets if d.dataset != info.dataset],
+    }
+
+
+def strategy_map(ws: Workspace, info: Any) -> dict[str, Any]:
+    """The plan of this version as the page shows it (strategies x segments, coverage),
+    from the plan's entries and the segments' sizes alone. Every customer is in exactly one
+    segment, so the customers an active strategy reaches are the sizes of the segments it
+    targets: no need to read a million assignments (`plan show` does, for its own checks)."""
+    from segtrail.services.plans import plan_state
+    from segtrail.services.segmentations import resolve_segmentation
+
+    state = plan_state(ws, resolve_segmentation(ws, info.version))
+    entries = state["entries"] if state else []
+    segments = sorted(info.segments, key=lambda s: (s.segment < 0, s.segment))
+    labels = [s.segment for s in segments]
+    sizes = {s.segment: s.size for s in segments}
+    reach = dict.fromkeys(labels, 0)
+    matrix = []
+    for entry in entries:
+        targets = labels if entry["segments"] == "all" else entry["segments"]
+        matrix.append(
+            {
+                "strategy": entry["strategy"],
+                "status": entry["status"],
+                "segments": {str(label): label in targets for label in labels},
+            }
+        )
+        if entry["status"] == "active":
+            for label in targets:
+                reach[label] = reach.get(label, 0) + 1
+    total = sum(sizes.values())
+    reached = sum(sizes.get(label, 0) for label, n in reach.items() if n >= 1)
+    return {
+        "entries": entries,
+        "segments": [{"segment": s.segment, "name": s.name} for s in segments],
+        "matrix": matrix,
+        "coverage": {"customers": total, "reached": reached, "unreached": total - reached},
     }
 
 
