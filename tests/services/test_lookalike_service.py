@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
+from segtrail.compute import pipeline
 from segtrail.engine.sample import SEGMENTS, generate_customers
-from segtrail.services import segmentations
 from segtrail.services.workspace import Workspace
 
 Runner = Callable[..., Any]
@@ -34,7 +34,7 @@ def _fast_segmentation() -> Iterator[None]:
     """Few stability bootstraps and one OpenMP thread: the clustering itself is not under
     test here, and spinning OpenMP threads on a busy 2-core machine cost 10x."""
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 

@@ -366,6 +366,8 @@ class Workspace:
         weights: dict[str, float] | None = None,
         params: dict[str, Any] | None = None,
         progress: Progress | None = None,
+        engine: str | None = None,
+        spark_master: str | None = None,
     ) -> Version:
         """Cluster `dataset` and record the result as the next version `LENS@N`.
 
@@ -374,7 +376,10 @@ class Workspace:
         at the algorithm's default. `params` holds the algorithm's other declared parameters
         (e.g. {"eps": 0.5} for dbscan; `segtrail segment --help` lists them all); `weights`
         multiplies columns' influence. The same dataset, features, algorithm, parameters and
-        `seed` give the same assignments."""
+        `seed` give the same assignments. `engine` is where the compute runs, "local" or
+        "spark" (default: the workspace's `engine` setting, else local); `spark_master`
+        where Spark runs (default: $SEGTRAIL_SPARK_MASTER, the `spark_master` setting, or
+        local[*])."""
         from segtrail.services.segmentations import segment
 
         return segment(
@@ -392,6 +397,8 @@ class Workspace:
             weights=weights,
             params=params,
             progress=progress,
+            engine=engine,
+            spark_master=spark_master,
         )
 
     def revisit(
@@ -401,13 +408,37 @@ class Workspace:
         *,
         hypothesis: str | None = None,
         progress: Progress | None = None,
+        engine: str | None = None,
+        spark_master: str | None = None,
     ) -> Version:
         """Re-run version `ref`'s hypothesis (same spec, algorithm, parameters, seed) on
         newer data (default: the newest version of its dataset), as the lens's next
         version."""
         from segtrail.services.segmentations import revisit
 
-        return revisit(self, ref, dataset, hypothesis=hypothesis, progress=progress)
+        return revisit(
+            self,
+            ref,
+            dataset,
+            hypothesis=hypothesis,
+            progress=progress,
+            engine=engine,
+            spark_master=spark_master,
+        )
+
+    # --- settings --------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """The workspace's settings (`engine`, `spark_master`); None where not set."""
+        from segtrail.services.settings import settings
+
+        return settings(self)
+
+    def set_setting(self, name: str, value: str | None) -> dict[str, Any]:
+        """Set one setting (None unsets it), e.g. `set_setting("engine", "spark")`."""
+        from segtrail.services.settings import set_setting
+
+        return set_setting(self, name, value)
 
     def show(self, ref: str) -> Version:
         """Everything about one version (`LENS@N`, or `LENS` for its adopted version):
@@ -577,12 +608,21 @@ class Workspace:
 
     # --- the thread ------------------------------------------------------------------------
 
-    def diff(self, a: str, b: str, min_jaccard: float = 0.5) -> Diff:
+    def diff(
+        self,
+        a: str,
+        b: str,
+        min_jaccard: float = 0.5,
+        *,
+        engine: str | None = None,
+        spark_master: str | None = None,
+    ) -> Diff:
         """How customers moved from version `a` to version `b`: transitions, ARI/NMI, and
-        each segment's fate (kept, split, merged, ...)."""
+        each segment's fate (kept, split, merged, ...). `engine` "spark" counts them in
+        Spark where the assignments live (default: the workspace's `engine` setting)."""
         from segtrail.services.thread import diff
 
-        return diff(self, a, b, min_jaccard)
+        return diff(self, a, b, min_jaccard, engine=engine, spark_master=spark_master)
 
     def carry(self, old: str, new: str, min_jaccard: float = 0.5, apply: bool = False) -> Carry:
         """Propose moving the plan of `old` onto `new` through shared customers; with
