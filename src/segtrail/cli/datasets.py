@@ -19,11 +19,7 @@ from segtrail.cli.app import (
     open_workspace,
     print_json,
 )
-<<<<<<< HEAD
 from segtrail.cli.retired import retired_line
-from segtrail.engine.transactions import TransactionSpec
-=======
->>>>>>> core
 from segtrail.errors import InvalidInput
 
 if TYPE_CHECKING:

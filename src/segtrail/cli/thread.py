@@ -194,5 +194,6 @@ def why(
                 )
     for a in result["audiences"]:
         console.print(
-            f"\nlookalike audience {a['name']} from {a['seed'].get('version')}:{a['seed'].get('segment')}"
+            f"\nlookalike audience {a['name']} from {a['seed'].get('version')}:"
+            + ",".join(map(str, a["seed"].get("segments") or [a["seed"].get("segment")]))
         )

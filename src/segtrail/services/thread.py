@@ -285,7 +285,8 @@ def _audiences_for(ws: Workspace, mappings: list[dict]) -> list[dict]:
     out = []
     for r in rows:
         seed = r["seed"]
-        if seed.get("version") and (seed["version"], seed.get("segment")) in wanted:
+        segments = seed.get("segments") or [seed.get("segment")]
+        if seed.get("version") and any((seed["version"], s) in wanted for s in segments):
             out.append(
                 {
                     "name": r["name"],

@@ -41,10 +41,12 @@ if TYPE_CHECKING:
         CampaignSummary,
         Carry,
         Comparison,
+        CustomerThread,
         DatasetInfo,
         DatasetSummary,
         Diff,
         Event,
+        EventPage,
         Export,
         FsckReport,
         Holdout,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
         PlanView,
         Report,
         Retirement,
+        SegmentThread,
         StatusChange,
         Strategy,
         TagChange,
@@ -114,7 +117,8 @@ class Workspace:
         url = os.environ.get("SEGTRAIL_DATABASE_URL") or config.get("database_url")
         self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
         # Objects live in .segtrail/objects unless `init --objects URL` chose shared storage.
-        self.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        self._objects_url = config.get("objects_url")
+        self.objects = open_object_store(self._objects_url, self.dir / "objects")
         # Names a damaged object's kind in its error message.
         self.objects.describe = self.meta.objects.kind
         self.author = resolve_author(author)
@@ -200,6 +204,20 @@ class Workspace:
                 f"{lost}, while {objects:,} data object(s) remain in {self.objects.url}: "
                 "restore the database from a backup (only `segtrail init` makes a new one)"
             )
+
+    def for_author(self, author: str) -> Workspace:
+        """This open workspace acting as `author`, for a server that serves many users: the
+        copy shares the metadata store (one connection pool) but has its own object store,
+        so a failed action takes back only the objects *it* wrote (`discard_unrecorded`),
+        never those of a concurrent action that has not recorded them yet. Close only the
+        original."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.author = resolve_author(author)
+        clone.objects = open_object_store(self._objects_url, self.dir / "objects")
+        clone.objects.describe = clone.meta.objects.kind
+        return clone
 
     def close(self) -> None:
         self.meta.dispose()
@@ -316,6 +334,19 @@ class Workspace:
         from segtrail.services.history import list_events
 
         return list_events(self, limit)
+
+    def events_search(
+        self,
+        text: str | None = None,
+        action: str | None = None,
+        author: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> EventPage:
+        """One page of the event log, newest first, filtered by text, action and author."""
+        from segtrail.services.history import search_events
+
+        return search_events(self, text, action, author, page, per_page)
 
     # --- segmentations -------------------------------------------------------------------
 
@@ -527,25 +558,40 @@ class Workspace:
         *,
         status: str = "active",
         rationale: str | None = None,
+        expected_revision: int | None = None,
     ) -> PlanState:
         """Target `segments` (labels, or "all") of version `ref` with `strategy`, recorded
         as the plan's next revision. Concurrent changes to other strategies are kept; a
-        concurrent change to the same strategy raises `segtrail.errors.Conflict`."""
+        concurrent change to the same strategy raises `segtrail.errors.Conflict`. With
+        `expected_revision` (the revision the change was made on; 0: no plan yet), any
+        other revision is a `Conflict` and nothing is recorded."""
         from segtrail.services.plans import map_strategy
 
-        return map_strategy(self, strategy, ref, segments, status=status, rationale=rationale)
+        return map_strategy(
+            self,
+            strategy,
+            ref,
+            segments,
+            status=status,
+            rationale=rationale,
+            expected_revision=expected_revision,
+        )
 
-    def plan_unmap(self, strategy: str, ref: str) -> PlanState:
+    def plan_unmap(
+        self, strategy: str, ref: str, expected_revision: int | None = None
+    ) -> PlanState:
         """Remove `strategy` from the plan of version `ref` (a new revision)."""
         from segtrail.services.plans import unmap_strategy
 
-        return unmap_strategy(self, strategy, ref)
+        return unmap_strategy(self, strategy, ref, expected_revision)
 
-    def plan_revert(self, ref: str, revision: int) -> PlanState:
+    def plan_revert(
+        self, ref: str, revision: int, expected_revision: int | None = None
+    ) -> PlanState:
         """Make the plan of `ref` what it was at `revision`, as a new revision."""
         from segtrail.services.plans import revert_plan
 
-        return revert_plan(self, ref, revision)
+        return revert_plan(self, ref, revision, expected_revision)
 
     def plan_show(self, ref: str, revision: int | None = None) -> PlanView:
         """The plan of version `ref` (at `revision`, default the newest): strategies x
@@ -597,6 +643,20 @@ class Workspace:
         from segtrail.services.thread import why
 
         return why(self, strategy)
+
+    def why_segment(self, ref: str, segment: int) -> SegmentThread:
+        """One segment's thread as a timeline: where it came from, its names, the plan
+        revisions that targeted it, and what became of it in later versions."""
+        from segtrail.services.timeline import segment_thread
+
+        return segment_thread(self, ref, segment)
+
+    def why_customer(self, customer: str) -> CustomerThread:
+        """One customer's thread: their segment under every version of every lens, the
+        strategies targeting it, and the campaigns that included them."""
+        from segtrail.services.timeline import customer_thread
+
+        return customer_thread(self, customer)
 
     # --- campaigns and audiences ---------------------------------------------------------
 
