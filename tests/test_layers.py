@@ -2,6 +2,7 @@
 
     interfaces  cli/, web/, report/ (and the Python API, services/workspace.py)
     services    services/
+    compute     compute/ (local or Spark)
     engine      engine/        store   store/
 
 The engine never touches the store and the store never imports the engine; only the store
@@ -20,12 +21,16 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "segtrail"
 # package -> the segtrail packages its modules may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
     "engine": {"errors"},
+    # where compute runs (local or Spark): the pure engine plus I/O of its own (Spark reads
+    # the Parquet object whose location the service passes); never the store
+    "compute": {"errors", "engine"},
     "store": {"errors"},
     "readers": {"errors", "engine"},
     "stream_ingest": {"errors", "engine", "readers"},  # the readers' batch-by-batch ingest
-    "services": {"errors", "engine", "store", "readers", "stream_ingest"},
+    "services": {"errors", "engine", "compute", "store", "readers", "stream_ingest"},
     "report": {"errors", "engine", "services", "readers"},
-    "cli": {"errors", "engine", "services", "report", "readers"},
+    # `segtrail serve` starts the web server: the one command that imports the web layer
+    "cli": {"errors", "engine", "services", "report", "readers", "web"},
     "web": {"errors", "engine", "services", "report", "readers"},
 }
 # The Python API facade is an interface that lives beside the services it calls.

@@ -150,7 +150,9 @@ def test_k_beyond_the_distinct_customers_warns_in_the_notes_not_on_stderr(
 
 def test_reading_the_declarations_does_not_load_scikit_learn() -> None:
     """The CLI builds its options from the declarations at start-up; `segtrail --help` and
-    read commands must not pay for scikit-learn or SciPy."""
-    code = "import sys, segtrail.cli; print(sorted(m for m in ('sklearn', 'scipy', 'faiss') if m in sys.modules))"  # noqa: E501
+    read commands must not pay for scikit-learn, SciPy, pandas, Arrow or DuckDB (numpy is
+    the one heavy import the declarations need)."""
+    heavy = ("sklearn", "scipy", "faiss", "pandas", "pyarrow", "duckdb", "plotly", "sqlalchemy")
+    code = f"import sys, segtrail.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from threadpoolctl import threadpool_limits
 
-from segtrail.services import segmentations
+from segtrail.compute import pipeline
 
 Runner = Callable[..., Any]
 TreeHash = Callable[[Path], dict]
@@ -17,7 +17,7 @@ TreeHash = Callable[[Path], dict]
 
 @pytest.fixture(autouse=True)
 def _fast_segmentation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+    monkeypatch.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
     with threadpool_limits(1):
         yield
 

@@ -25,7 +25,7 @@ from statsmodels.stats.proportion import (
 )
 from threadpoolctl import threadpool_limits
 
-from segtrail.services import segmentations
+from segtrail.compute import pipeline
 from segtrail.services.workspace import Workspace
 
 Runner = Callable[..., Any]
@@ -49,7 +49,7 @@ REPORT_KEYS = {
 @pytest.fixture(autouse=True)
 def _fast_segmentation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Few stability bootstraps and one OpenMP thread: clustering is not under test here."""
-    monkeypatch.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+    monkeypatch.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
     with threadpool_limits(1):
         yield
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from threadpoolctl import threadpool_limits
 
-from segtrail.services import segmentations
+from segtrail.compute import pipeline
 
 Runner = Callable[..., Any]
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -27,7 +27,7 @@ TOUR_CUSTOMERS = "1500"
 @pytest.fixture(autouse=True)
 def _fast_segmentation() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 

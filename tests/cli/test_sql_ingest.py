@@ -287,3 +287,10 @@ def test_postgresql(workspace: Path, cli: Runner, postgres_url: str, tree_hash: 
     _refused(result, "cannot connect")
     assert secret not in result.err
     assert tree_hash(workspace) == before
+    # the URL as psql prints it names no driver: psycopg (installed) is used, and the
+    # source is recorded as the user wrote it
+    plain = url.render_as_string(hide_password=False).replace("postgresql+psycopg", "postgresql")
+    query = "SELECT customer_id, age FROM customers"
+    result = cli("ingest", "--sql", query, "--from", plain, "--id", "customer_id", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["source"] == plain

@@ -28,12 +28,12 @@ def plain(value: Any) -> Any:
 def work(root: str, worker: int, ops: int, campaign_file: str) -> dict[str, list]:
     from threadpoolctl import threadpool_limits
 
+    from segtrail.compute import pipeline
     from segtrail.errors import Conflict
-    from segtrail.services import segmentations
     from segtrail.services.workspace import Workspace
 
-    if hasattr(segmentations, "STABILITY_BOOTSTRAPS"):
-        segmentations.STABILITY_BOOTSTRAPS = 2  # clustering quality is not under test here
+    if hasattr(pipeline, "STABILITY_BOOTSTRAPS"):
+        pipeline.STABILITY_BOOTSTRAPS = 2  # clustering quality is not under test here
     rng = random.Random(worker)
     done: list[tuple] = []
     conflicts: list[tuple] = []

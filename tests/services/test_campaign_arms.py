@@ -25,8 +25,8 @@ from statsmodels.stats.proportion import (
 )
 from threadpoolctl import threadpool_limits
 
+from segtrail.compute import pipeline
 from segtrail.errors import InputError
-from segtrail.services import segmentations
 from segtrail.services.workspace import Workspace
 
 GROUP_SIZES = (400, 400, 300)
@@ -45,7 +45,7 @@ TOL = 1e-9
 @pytest.fixture(scope="module", autouse=True)
 def _fast_segmentation() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 

@@ -23,8 +23,8 @@ from statsmodels.stats.proportion import (
 )
 from threadpoolctl import threadpool_limits
 
+from segtrail.compute import pipeline
 from segtrail.errors import NotFound, SegtrailError
-from segtrail.services import segmentations
 from segtrail.services.workspace import Workspace
 
 GROUP_SIZES = (420, 420, 230, 220)
@@ -44,7 +44,7 @@ def _fast_segmentation() -> Iterator[None]:
     """Few stability bootstraps and one BLAS/OpenMP thread: the clustering itself is not
     under test here, and spinning OpenMP threads on a busy 2-core machine cost 10x."""
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
+from segtrail.compute import pipeline
 from segtrail.engine.design import holdout_mask, largest_remainder, segment_power
 from segtrail.errors import KINDS
-from segtrail.services import segmentations
 from segtrail.services.workspace import Workspace
 
 GROUP_SIZES = (1480, 900, 400, 220)
@@ -30,7 +30,7 @@ Runner = Callable[..., Any]
 @pytest.fixture(scope="module", autouse=True)
 def _fast_segmentation() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 

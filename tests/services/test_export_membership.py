@@ -14,8 +14,8 @@ import pytest
 from scipy.spatial.distance import cdist
 from threadpoolctl import threadpool_limits
 
+from segtrail.compute import pipeline
 from segtrail.engine.membership import centre_margin
-from segtrail.services import segmentations
 from segtrail.services.workspace import Workspace
 
 N = 900
@@ -24,7 +24,7 @@ N = 900
 @pytest.fixture(scope="module", autouse=True)
 def _fast_segmentation() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 

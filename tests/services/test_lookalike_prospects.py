@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
+from segtrail.compute import pipeline
 from segtrail.engine.sample import SEGMENTS, generate_customers
-from segtrail.services import segmentations
 from segtrail.services.workspace import Workspace
 
 Runner = Callable[..., Any]
@@ -35,7 +35,7 @@ VIP = int(np.argmin([share for _, share in SEGMENTS]))
 @pytest.fixture(scope="module", autouse=True)
 def _fast_segmentation() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 

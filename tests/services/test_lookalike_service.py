@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
+from segtrail.compute import pipeline
 from segtrail.engine.sample import SEGMENTS, generate_customers
-from segtrail.services import segmentations
 from segtrail.services.workspace import Workspace
 
 Runner = Callable[..., Any]
@@ -34,7 +34,7 @@ def _fast_segmentation() -> Iterator[None]:
     """Few stability bootstraps and one OpenMP thread: the clustering itself is not under
     test here, and spinning OpenMP threads on a busy 2-core machine cost 10x."""
     with pytest.MonkeyPatch.context() as m, threadpool_limits(1):
-        m.setattr(segmentations, "STABILITY_BOOTSTRAPS", 3)
+        m.setattr(pipeline, "STABILITY_BOOTSTRAPS", 3)
         yield
 
 
@@ -150,6 +150,25 @@ def test_seed_segment_is_recorded_and_shown_by_why(
     assert all(a["seed"]["kind"] == "segment" for a in why["audiences"])  # not the id seeds
     human = cli("-w", sample.root, "why", STRATEGY)
     assert f"lookalike audience vip-segment from marketing@1:{sample.vip}" in human.out
+
+
+def test_seed_of_several_segments(cli: Runner, sample: Sample, tmp_path: Path) -> None:
+    """LENS@N:S1,S2 seeds with both segments' customers: none of them is in the audience,
+    the record names both, and `why` lists it under the strategy of the VIP segment."""
+    labels = Workspace.open(sample.root).assignments("marketing@1")
+    other = int(next(s for s in labels.value_counts().index[::-1] if s not in (sample.vip, -1)))
+    both = sorted({sample.vip, other})
+    members = set(labels.index[labels.isin(both)])
+    out = tmp_path / "two.csv"
+    r = _lookalike(
+        cli, sample, out, "--seed", f"marketing@1:{both[0]},{both[1]}", "--size", "300",
+        "--name", "two-segments",
+    )  # fmt: skip
+    _check_audience_file(out, 300, members)
+    assert r["seed"]["segments"] == both and "segment" not in r["seed"]
+    assert r["seed"]["in_pool"] == r["seed"]["seed_size"] == len(members)
+    why = cli("-w", sample.root, "why", STRATEGY).out
+    assert f"lookalike audience two-segments from marketing@1:{both[0]},{both[1]}" in why
 
 
 def test_seed_top_and_percent_size(cli: Runner, sample: Sample, tmp_path: Path) -> None:

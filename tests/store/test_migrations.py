@@ -64,16 +64,22 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 
 
 def test_steps_never_use_todays_tables() -> None:
-    """A step's tables are its own frozen copies (same columns as today's for the steps so far),
-    so altering a module-level table later cannot change what an old step creates."""
+    """A step's tables are its own frozen copies (same columns as today's, except the columns
+    a later step widened in place), so altering a module-level table later cannot change what
+    an old step creates."""
+    widened = set(schema.WIDENED_TO_BIGINT)
     for migration in schema.MIGRATIONS:
         for frozen in migration.tables:
             today = schema.metadata.tables[frozen.name]
             assert frozen is not today
             assert frozen.metadata is not schema.metadata
-            assert [(c.name, str(c.type)) for c in frozen.columns] == [
-                (c.name, str(c.type)) for c in today.columns
-            ]
+            assert [c.name for c in frozen.columns] == [c.name for c in today.columns]
+            for column in frozen.columns:
+                now = str(today.c[column.name].type)
+                if (frozen.name, column.name) in widened:
+                    assert (str(column.type), now) == ("INTEGER", "BIGINT")
+                else:
+                    assert str(column.type) == now, (frozen.name, column.name)
 
 
 def test_old_workspace_is_migrated_and_still_reads(
@@ -226,3 +232,56 @@ def test_every_history_table_has_triggers(full: Workspace) -> None:
     triggers = _triggers(full)
     for name in HISTORY_TABLES:
         assert {f"{name}_no_update", f"{name}_no_delete"} <= triggers, name
+
+
+# --- 64-bit sizes --------------------------------------------------------------------------
+
+
+def test_sizes_beyond_32_bits_are_recorded_after_migration(old_workspace: Path) -> None:
+    """A 5 GB object and a 3-billion-row count fit once the workspace is migrated; what the
+    old schema held is kept."""
+    from segtrail.store.audit import ObjectRegistry
+
+    with Workspace.open(old_workspace) as ws:
+        before = ws.meta.objects.registered()
+        ws.meta.write(lambda c: ObjectRegistry.register(c, "f" * 64, "table", 5_000_000_000))
+        assert ws.meta.objects.registered() == {**before, "f" * 64: 5_000_000_000}
+        with ws.meta.read() as connection:
+            types = {c["name"]: str(c["type"]) for c in inspect(connection).get_columns("datasets")}
+        if ws.meta.dialect == "postgresql":
+            assert types["rows"] == "BIGINT" and types["source_bytes"] == "BIGINT"
+        assert ws.dataset("people@1")["rows"] == 3
+
+
+def test_registering_the_same_object_twice_at_once_is_not_a_clash(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """Two writers recording the same content: the second waits for the first and then does
+    nothing (no unique-key error to retry), on both backends."""
+    import threading
+
+    from segtrail.store.audit import ObjectRegistry
+
+    with Workspace.init(tmp_path / "ws", database_url=database_url) as ws:
+        writer = ws.meta._writer
+        first = writer.connect()
+        first.begin()
+        ObjectRegistry.register(first, "e" * 64, "table", 10)
+        errors: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                with writer.begin() as connection:
+                    ObjectRegistry.register(connection, "e" * 64, "table", 10)
+            except BaseException as e:  # the assertion below reports it
+                errors.append(e)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)  # the second writer is now waiting on the first
+        first.commit()
+        first.close()
+        thread.join(60)
+        assert not thread.is_alive()
+        assert errors == []
+        assert ws.meta.objects.registered()["e" * 64] == 10

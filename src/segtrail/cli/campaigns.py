@@ -267,7 +267,9 @@ def lookalike(
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output file (.csv or .parquet): customer_id, score, rank."
     ),
-    seed: str = typer.Option(None, "--seed", help="A segment as seed: LENS@N:SEGMENT."),
+    seed: str = typer.Option(
+        None, "--seed", help="Segments as seed: LENS@N:SEGMENT or LENS@N:S1,S2."
+    ),
     seed_ids: Path = typer.Option(None, "--seed-ids", help="A file of seed customer ids."),
     seed_top: str = typer.Option(
         None, "--seed-top", help="The best performers: COLUMN:PERCENT, e.g. annual_spend:5."
@@ -424,6 +426,8 @@ def audience_list(json_output: bool = JSON_OPTION) -> None:
 
 def _seed_words(seed: dict) -> str:
     """A recorded seed in words: the segment, the ids file, or the top share of a column."""
+    if seed.get("kind") == "segment" and seed.get("segments"):
+        return f"{seed.get('version')}:{','.join(map(str, seed['segments']))}"
     if seed.get("kind") == "segment":
         name = f" ({seed['name']})" if seed.get("name") else ""
         return f"{seed.get('version')}:{seed.get('segment')}{name}"

@@ -20,10 +20,10 @@ from segtrail.cli.app import (
     print_json,
 )
 from segtrail.cli.retired import retired_line
-from segtrail.engine.transactions import TransactionSpec
 from segtrail.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from segtrail.engine.transactions import TransactionSpec
     from segtrail.services.results import DatasetInfo
 
 dataset_app = typer.Typer(help="Inspect one dataset.", no_args_is_help=True)
@@ -213,6 +213,9 @@ def _transaction_spec(
     ]
     if missing:
         raise InvalidInput(f"--transactions needs {', '.join(missing)}")
+    # Imported here: it brings DuckDB and Arrow, which `--help` and other commands never use.
+    from segtrail.engine.transactions import TransactionSpec
+
     return TransactionSpec(
         customer=customer,
         date=date,

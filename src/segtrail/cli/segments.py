@@ -28,6 +28,7 @@ from segtrail.cli.app import (
 from segtrail.engine.algorithms import declared_parameters
 from segtrail.engine.algorithms.params import Param
 from segtrail.errors import InvalidInput, SegtrailError
+from segtrail.services.settings import ENGINES, check_engine
 
 ALGORITHM_HELP = (
     "Default: segtrail chooses (latent class model for mixed data, k and weights from the "
@@ -36,6 +37,20 @@ ALGORITHM_HELP = (
     "data only). Its parameters are under Algorithm options."
 )
 ALGORITHM_PANEL = "Algorithm options"
+ENGINE_OPTION = typer.Option(
+    None,
+    "--engine",
+    help=f"Where the compute runs: {' or '.join(ENGINES)} (default: `segtrail config engine`, "
+    "else local). History and results do not depend on it.",
+    show_default=False,
+)
+SPARK_MASTER_OPTION = typer.Option(
+    None,
+    "--spark-master",
+    help="With --engine spark: local[*] (default; or $SEGTRAIL_SPARK_MASTER, or `segtrail "
+    "config spark_master`), spark://HOST:PORT or a Spark Connect sc:// URL.",
+    show_default=False,
+)
 
 
 def _weights(text: str | None) -> dict[str, float] | None:
@@ -168,6 +183,8 @@ def segment(
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
     weights: str = typer.Option(None, "--weights", help="Column weights, e.g. spend=2,age=0.5."),
+    engine: str = ENGINE_OPTION,
+    spark_master: str = SPARK_MASTER_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
     algorithm_params: dict | None = None,
@@ -184,6 +201,8 @@ def segment(
         "parent": parent,
         "seed": seed,
         "weights": _weights(weights),
+        "engine": check_engine(engine) if engine else None,
+        "spark_master": spark_master,
     }
     if algorithm in (None, "auto"):
         # segtrail chooses the algorithm: only k and its range may be given, checked as
@@ -457,14 +476,25 @@ def revisit(
     hypothesis: str = typer.Option(
         None, "--hypothesis", "-m", help="Override the hypothesis text."
     ),
+    engine: str = ENGINE_OPTION,
+    spark_master: str = SPARK_MASTER_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Re-run an old hypothesis (same spec, algorithm, parameters, seed) on newer data as a new
     version whose parent is the old one."""
+    if engine:
+        check_engine(engine)
     ws = open_workspace()
     with StepProgress(quiet or json_output) as progress:
-        result = ws.revisit(ref, dataset, hypothesis=hypothesis, progress=progress)
+        result = ws.revisit(
+            ref,
+            dataset,
+            hypothesis=hypothesis,
+            progress=progress,
+            engine=engine,
+            spark_master=spark_master,
+        )
     if json_output:
         print_json(_without_profiles(result))
         return

@@ -8,6 +8,8 @@ from rich.table import Table
 from segtrail.cli.app import JSON_OPTION, app, console, open_workspace, parse_pairs, print_json
 from segtrail.cli.numbers import p_value
 from segtrail.cli.retired import retired_line
+from segtrail.cli.segments import ENGINE_OPTION, SPARK_MASTER_OPTION
+from segtrail.services.settings import check_engine
 
 
 def _score(value: float | None) -> str:
@@ -22,10 +24,14 @@ def diff(
     min_jaccard: float = typer.Option(
         0.5, "--min-jaccard", help="Overlap needed to call a segment kept."
     ),
+    engine: str = ENGINE_OPTION,
+    spark_master: str = SPARK_MASTER_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """How customers moved between two versions: transitions, ARI/NMI, each segment's fate."""
-    result = open_workspace().diff(a, b, min_jaccard)
+    if engine:
+        check_engine(engine)
+    result = open_workspace().diff(a, b, min_jaccard, engine=engine, spark_master=spark_master)
     if json_output:
         print_json(result)
         return
@@ -188,5 +194,6 @@ def why(
                 )
     for a in result["audiences"]:
         console.print(
-            f"\nlookalike audience {a['name']} from {a['seed'].get('version')}:{a['seed'].get('segment')}"
+            f"\nlookalike audience {a['name']} from {a['seed'].get('version')}:"
+            + ",".join(map(str, a["seed"].get("segments") or [a["seed"].get("segment")]))
         )

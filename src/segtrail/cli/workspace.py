@@ -122,3 +122,30 @@ def demo(
         f"open {ws.root}/reports/marketing-1.html",
     ):
         console.print(f"  {line}")
+
+
+@app.command()
+def config(
+    name: str = typer.Argument(None, help="A setting: engine or spark_master (none: list all)."),
+    value: str = typer.Argument(None, help="New value (none: show the current one)."),
+    unset: bool = typer.Option(False, "--unset", help="Remove the setting (back to default)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Show or change workspace settings, e.g. `segtrail config engine spark` makes
+    `segment` and `revisit` run on Spark unless --engine says otherwise."""
+    ws = open_workspace()
+    if unset or value is not None:
+        if name is None:
+            raise typer.BadParameter("name the setting to change")
+        current = ws.set_setting(name, None if unset else value)
+    else:
+        current = ws.settings()
+        if name is not None:
+            if name not in current:
+                ws.set_setting(name, None)  # refuses an unknown name with the list of names
+            current = {name: current[name]}
+    if json_output:
+        print_json(current)
+        return
+    for key, setting in current.items():
+        console.print(f"{key} = {setting if setting is not None else '(not set)'}")

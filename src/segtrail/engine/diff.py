@@ -320,7 +320,28 @@ def diff_assignments(a: pd.Series, b: pd.Series, min_jaccard: float = 0.5) -> di
     pos_a, pos_b = _align(a, b)
     codes_a, codes_b = (full_a, full_b) if pos_a is None else (full_a[pos_a], full_b[pos_b])
     table = _table(codes_a, codes_b, ka, kb)
-    common = int(codes_a.size)
+    return diff_table(table, a_values, b_values, size_a, size_b, min_jaccard)
+
+
+def diff_table(
+    table: np.ndarray,
+    a_values: np.ndarray,
+    b_values: np.ndarray,
+    size_a: np.ndarray,
+    size_b: np.ndarray,
+    min_jaccard: float = 0.5,
+) -> dict[str, Any]:
+    """``diff_assignments`` from counts made elsewhere (Spark counts them where the
+    assignments live): ``table[i, j]`` counts the common customers with label
+    ``a_values[i]`` in A and ``b_values[j]`` in B (sorted distinct labels of each whole
+    version), ``size_a``/``size_b`` the customers of each label in its own version."""
+    check_min_jaccard(min_jaccard)
+    table = np.asarray(table, dtype=np.int64)
+    a_values, b_values = np.asarray(a_values, np.int64), np.asarray(b_values, np.int64)
+    ka, kb = a_values.size, b_values.size
+    if table.shape != (ka, kb) or len(size_a) != ka or len(size_b) != kb:
+        raise InputError("the contingency table does not match the label lists")
+    common = int(table.sum())
     ov = Overlap(table, a_values, b_values, min_jaccard)
     ari, nmi = scores(table) if common else (None, None)
 
@@ -330,8 +351,8 @@ def diff_assignments(a: pd.Series, b: pd.Series, min_jaccard: float = 0.5) -> di
     ia, ib = np.nonzero(table)
     return {
         "common_customers": common,
-        "only_in_a": len(a) - common,
-        "only_in_b": len(b) - common,
+        "only_in_a": int(np.sum(size_a)) - common,
+        "only_in_b": int(np.sum(size_b)) - common,
         "ari": ari,
         "nmi": nmi,
         "min_jaccard": float(min_jaccard),

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
 
 from segtrail.engine.algorithms.base import Algorithm, fmt_int, one_thread, sample_rows
 from segtrail.errors import SegtrailError
@@ -42,6 +41,10 @@ def bootstrap_stability(
     "n_boot" (refits that succeeded), "sample_size", "note"}. Segments are int keys; a value
     that cannot be measured (a segment never drawn, no successful refit) is None.
     """
+    # Imported here: `stability_word` is used by `segtrail show`, which must not pay for
+    # scikit-learn's import.
+    from sklearn.metrics import adjusted_rand_score
+
     labels = np.asarray(labels)
     idx = sample_rows(len(X), sample_size, seed)
     Xs, ls = X[idx], labels[idx]

@@ -54,16 +54,6 @@ def audience_size(size: int | float, pool: int) -> int:
     return value
 
 
-def segment_members(ws: Workspace, target: str) -> tuple[dict, int, pd.Index]:
-    """LENS@N:SEGMENT -> (version row, segment label, customer ids in that segment)."""
-    ref, segment = parse_segment_ref(target)
-    row = resolve_segmentation(ws, str(ref))
-    labels = load_assignments(ws, row)
-    if segment not in set(labels.unique()):
-        raise SegtrailError(f"{ref_of(row)} has no segment {segment}")
-    return row, segment, labels.index[labels.to_numpy() == segment]
-
-
 def segments_members(ws: Workspace, target: str) -> tuple[dict, list[int], pd.Index]:
     """LENS@N:S or LENS@N:S1,S2,... -> (version row, segment labels, their customer ids)."""
     ref_text, colon, listed = target.rpartition(":")
@@ -132,15 +122,15 @@ def _seed_mask(
         )
     pool_ids = pd.Index(frame[id_column].to_numpy())
     if seed is not None:
-        row, segment, members = segment_members(ws, seed)
+        row, segments, members = segments_members(ws, seed)
         mask = _ids_in_pool(pool_ids, members)
-        info = {
-            "kind": "segment",
-            "version": ref_of(row),
-            "segment": segment,
-            "name": segment_names(ws, row).get(segment),
-            "seed_size": len(members),
-        }
+        names = segment_names(ws, row)
+        info = {"kind": "segment", "version": ref_of(row)}
+        if len(segments) == 1:  # one segment: the keys a one-segment seed always had
+            info.update(segment=segments[0], name=names.get(segments[0]))
+        else:
+            info.update(segments=segments, names=[names.get(s) for s in segments])
+        info["seed_size"] = len(members)
         return mask, info, row, members
     if seed_ids is not None:
         path = Path(seed_ids)

@@ -179,15 +179,31 @@ def change_plan(
     touches: set[str],
     carried_from_id: int | None = None,
     diff: dict | None = None,
+    expected_revision: int | None = None,
 ) -> PlanState:
     """Apply `edit` (current entries -> new entries) to the newest plan of one version and
     record the result as its next revision.
+
+    With `expected_revision` (the revision a person saw when they made the change, 0 for no
+    plan), the change is recorded only on exactly that revision: nothing is re-applied on
+    top of someone else's change, which is a `Conflict` whatever it touched.
 
     Compare-and-set: the store writes only if the plan is still at the revision `edit` saw.
     When another writer got in first, their change is kept and ours is re-applied on top,
     as long as theirs touched none of the strategies in `touches`; otherwise nothing is
     recorded and `Conflict` names who changed what and when."""
     first = plan_state(ws, row)
+    if expected_revision is not None and (first["revision"] if first else 0) != expected_revision:
+        raise Conflict(
+            f"the plan of {ref_of(row)} is at r{first['revision'] if first else 0} now, not "
+            f"r{expected_revision}"
+            + (
+                f" (r{first['revision']} by {first['author']} at {first['at'][:19]})"
+                if first
+                else ""
+            )
+            + "; reload it and try again; nothing was recorded"
+        )
     base = first
     for _attempt in range(PLAN_ATTEMPTS):
         entries = edit([dict(e) for e in base["entries"]] if base else [])
@@ -204,6 +220,8 @@ def change_plan(
                 diff=diff,
             )
         except StaleRevision as stale:
+            if expected_revision is not None:
+                raise Conflict(str(stale)) from None
             base = plan_state(ws, row)
             clash = sorted(_changed_strategies(first, base) & touches)
             if clash:
@@ -230,8 +248,10 @@ def map_strategy(
     segments: list[int] | str,
     status: str = "active",
     rationale: str | None = None,
+    expected_revision: int | None = None,
 ) -> PlanState:
-    """Target `segments` (labels, or "all") of version `ref` with `strategy`."""
+    """Target `segments` (labels, or "all") of version `ref` with `strategy` (on exactly
+    `expected_revision` when given, see `change_plan`)."""
     from segtrail.services.retirement import check_in_use
 
     get_strategy(ws, strategy)
@@ -263,10 +283,14 @@ def map_strategy(
     def edit(entries: list[dict]) -> list[dict]:
         return [e for e in entries if e["strategy"] != strategy] + [entry]
 
-    return change_plan(ws, row, edit, change, "plan-map", touches={strategy})
+    return change_plan(
+        ws, row, edit, change, "plan-map", touches={strategy}, expected_revision=expected_revision
+    )
 
 
-def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> PlanState:
+def unmap_strategy(
+    ws: Workspace, strategy: str, ref: str, expected_revision: int | None = None
+) -> PlanState:
     row = resolve_segmentation(ws, ref)
 
     def edit(entries: list[dict]) -> list[dict]:
@@ -274,10 +298,20 @@ def unmap_strategy(ws: Workspace, strategy: str, ref: str) -> PlanState:
             raise InvalidInput(f"{strategy} is not mapped on {ref_of(row)}")
         return [e for e in entries if e["strategy"] != strategy]
 
-    return change_plan(ws, row, edit, f"unmapped {strategy}", "plan-unmap", touches={strategy})
+    return change_plan(
+        ws,
+        row,
+        edit,
+        f"unmapped {strategy}",
+        "plan-unmap",
+        touches={strategy},
+        expected_revision=expected_revision,
+    )
 
 
-def revert_plan(ws: Workspace, ref: str, revision: int) -> PlanState:
+def revert_plan(
+    ws: Workspace, ref: str, revision: int, expected_revision: int | None = None
+) -> PlanState:
     """Make the plan of version `ref` what it was at `revision`: a new revision with those
     entries (history stays append-only; the revision in between remain readable)."""
     row = resolve_segmentation(ws, ref)
@@ -296,6 +330,7 @@ def revert_plan(ws: Workspace, ref: str, revision: int) -> PlanState:
         f"reverted to r{revision}",
         "plan-revert",
         touches=touched,
+        expected_revision=expected_revision,
     )
 
 

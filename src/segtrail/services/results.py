@@ -380,6 +380,30 @@ class Thread(Result):
     audiences: list[dict]
 
 
+@dataclass(frozen=True)
+class SegmentThread(Result):
+    """`why` for one segment: its story as a timeline, newest first."""
+
+    version: str
+    segment: int
+    name: str
+    description: str
+    size: int
+    tags: dict[str, str]
+    hypothesis: str
+    timeline: list[dict]
+
+
+@dataclass(frozen=True)
+class CustomerThread(Result):
+    """`why` for one customer: their segment in every version, the strategies that target
+    it, and the campaigns that included them."""
+
+    customer: str
+    versions: list[dict]
+    campaigns: list[dict]
+
+
 # --- campaigns and audiences -----------------------------------------------------------------
 
 
@@ -472,6 +496,19 @@ class Event(Result):
     action: str
     subject: str
     details: dict
+
+
+@dataclass(frozen=True)
+class EventPage(Result):
+    """One page of a search of the event log, and the choices to filter by."""
+
+    events: list[Event]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    actions: list[str]
+    authors: list[str]
 
 
 @dataclass(frozen=True)

@@ -8,32 +8,28 @@ fitted state for assigning new customers.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
 from segtrail import __version__
-from segtrail.engine.algorithms import get_algorithm
-from segtrail.engine.algorithms.base import sample_rows
-from segtrail.engine.choice import default_fit
-from segtrail.engine.diff import diff_assignments
-from segtrail.engine.features import (
-    build_spec,
-    describe_spec,
-    feature_contributions,
-    fit_features,
-    model_matrix,
-    transform_features,
+from segtrail.compute import (
+    DEFAULT_ENGINE,
+    AssignmentsSource,
+    DatasetSource,
+    Segmented,
+    check_engine,
+    get_engine,
 )
+from segtrail.compute import spark_master as resolve_master
+from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.kinds import FEATURE_KINDS
-from segtrail.engine.kselect import DEFAULT_K_RANGE
-from segtrail.engine.profiles import profile_segments
-from segtrail.engine.quality import quality_metrics
-from segtrail.engine.stability import bootstrap_stability
 from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_ref
@@ -45,13 +41,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, float | None], None]
 
-# Bootstrap stability refits the algorithm STABILITY_BOOTSTRAPS times on resamples of a
-# STABILITY_SAMPLE-customer sample; k-means refits use at most STABILITY_N_INIT starts, which
-# is plenty on a sample and keeps stability a small share of a 1M-customer run.
-STABILITY_BOOTSTRAPS = 20
-STABILITY_SAMPLE = 3_000
-STABILITY_N_INIT = 3
-PARALLEL_ABOVE = 20_000
 MAX_SEED = 2**31 - 1
 
 
@@ -75,13 +64,17 @@ def segment(
     weights: dict[str, float] | None = None,
     params: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Version:
     """Cluster a dataset and record the result as the next version of `lens`.
 
     ``algorithm`` None (or "auto"): segtrail chooses the algorithm, k and column weights
     from the data (``engine.choice``) and says why in the version's notes. Otherwise
     ``k``, ``k_range`` and ``params`` are the algorithm's declared parameters (see
-    ``segtrail.engine.algorithms``); None means the algorithm's default.
+    ``segtrail.engine.algorithms``); None means the algorithm's default. ``engine`` is
+    where it runs ("local" or "spark"; None: the workspace's setting, else local), and
+    ``spark_master`` where Spark runs (see ``compute.spark_master``).
     """
     check_name(lens, "lens")
     algorithm = None if algorithm in (None, "auto") else algorithm
@@ -114,7 +107,17 @@ def segment(
         "seed": _check_seed(seed),
     }
     dataset_row = resolve_dataset(ws, dataset)
-    return _run_and_record(ws, dataset_row, lens, hypothesis.strip(), request, parent_row, progress)
+    return _run_and_record(
+        ws,
+        dataset_row,
+        lens,
+        hypothesis.strip(),
+        request,
+        parent_row,
+        progress,
+        engine=engine,
+        spark_master=spark_master,
+    )
 
 
 def check_algorithm_params(algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +150,8 @@ def revisit(
     dataset: str | None = None,
     hypothesis: str | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Version:
     """Re-run an old hypothesis (same spec, algorithm, parameters and seed) on newer data, as
     a new version of the same lens whose parent is the old one."""
@@ -166,157 +171,26 @@ def revisit(
         f"{dataset_row['name']}@{dataset_row['version']}: {old['hypothesis']}"
     )
     version = _run_and_record(
-        ws, dataset_row, old["lens"], text, request, old, progress, action="revisit"
+        ws,
+        dataset_row,
+        old["lens"],
+        text,
+        request,
+        old,
+        progress,
+        action="revisit",
+        engine=engine,
+        spark_master=spark_master,
     )
     # The same hypothesis again: segments that are kept keep the names people gave them.
     from segtrail.services.annotations import inherit_names  # annotations imports this module
 
     new = resolve_segmentation(ws, version["version"])
-    delta = diff_assignments(load_assignments(ws, old), load_assignments(ws, new))
+    # counted by the same engine (on Spark: where the assignments live)
+    runner = engine_for(ws, engine, spark_master)
+    delta = runner.diff(assignments_source(ws, old), assignments_source(ws, new), 0.5)
     carried = inherit_names(ws, old, new, delta)
     return show(ws, version["version"]) if carried["inherited"] else version
-
-
-def compute(
-    frame: pd.DataFrame,
-    kinds: dict[str, str],
-    id_column: str,
-    request: dict,
-    progress: Progress | None = None,
-) -> dict:
-    """The pure part of `segment`: from a customer frame to labels, metrics and profiles.
-
-    With no algorithm in the request, ``engine.choice.default_fit`` chooses it (with k and
-    column weights); the latent class model (``lca``) sees ``features.model_matrix``
-    (codes and NaN), every other algorithm the standardized one-hot matrix."""
-    progress = progress or _noop
-    spec = build_spec(
-        frame, kinds, id_column, request["features"], request["exclude"], request["weights"]
-    )
-    progress("preparing features", None)
-    X, fitted = fit_features(frame, spec)
-    names = [col["column"] for col in fitted["columns"]]
-    M = levels = weights = None
-    if request["algorithm"] in (None, "lca"):  # k-means alone does not pay for this matrix
-        M, levels, weights = model_matrix(frame, fitted)
-    params = dict(request["params"])
-    # Small fits run faster on one thread: OpenMP threads fighting over two busy cores cost
-    # more than they bring below a few tens of thousands of rows.
-    threads = 1 if len(frame) < PARALLEL_ABOVE else None
-    decision = None
-    with threadpool_limits(limits=threads):
-        if request["algorithm"] is None:
-            progress(f"choosing the model for {len(frame):,} customers", None)
-            k_request = params.pop("k", "auto")
-            k_range = tuple(params.pop("k_range", DEFAULT_K_RANGE))
-            result, decision = default_fit(
-                M,
-                levels,
-                weights,
-                names,
-                k_request,
-                k_range,
-                request["seed"],
-                progress,
-                params,
-                kmeans_matrix=lambda w: transform_features(frame, _reweighted(fitted, w)),
-            )
-            algo = get_algorithm(decision["algorithm"])
-            if algo.name == "kmeans":  # noise columns at weight 0 in what assign replays
-                fitted = _reweighted(fitted, decision["weights"])
-                X = decision["matrix"]
-        else:
-            algo = get_algorithm(request["algorithm"])
-            if algo.name == "lca":
-                params |= {"levels": levels, "feature_weights": weights}
-            progress(f"clustering {len(frame):,} customers with {algo.name}", None)
-            result = algo.fit(M if algo.name == "lca" else X, params, request["seed"])
-    model_X = M if algo.name == "lca" else X
-    if algo.name == "lca":
-        fitted = {**fitted, "model_input": "model_matrix"}  # how `assign` must prepare rows
-    labels = result.labels
-    used = dict(result.params)
-    selection = used.pop("k_selection", None)
-    if decision is not None:
-        selection = decision["selection"]
-        used["chosen_by"] = "segtrail (no --algorithm given)"
-        used["noise_columns"] = decision["noise"]
-    progress("measuring quality", None)
-    quality = quality_metrics(X, labels, request["seed"])
-    progress("measuring stability (bootstrap)", None)
-    refit_params = algo.refit_params(result.params)
-    if "n_init" in refit_params:
-        refit_params["n_init"] = min(int(refit_params["n_init"]), STABILITY_N_INIT)
-    if algo.name == "lca":
-        # Refits keep the k-1 split starts but one random start: the bootstrap was the
-        # largest share of a 1M-customer default run. The fitted segments are unchanged.
-        refit_params["n_init"] = 1
-    with threadpool_limits(limits=1):  # refits run on small samples
-        stability = bootstrap_stability(
-            model_X,
-            labels,
-            lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
-            n_boot=STABILITY_BOOTSTRAPS,
-            sample_size=STABILITY_SAMPLE,
-            seed=request["seed"],
-        )
-    progress("profiling segments", None)
-    profile_columns = [c for c, kind in kinds.items() if kind in FEATURE_KINDS]
-    profiles = profile_segments(frame, kinds, labels, columns=profile_columns)
-    k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
-    notes = list(result.notes)
-    if isinstance(used.get("k"), int) and k < used["k"]:
-        notes.append(
-            f"k={used['k']} was asked, but only {k} segments hold customers "
-            "(too few distinct customers on these features)"
-        )
-    return {
-        "labels": labels,
-        "confidence": result.confidence,
-        "state": result.state,
-        "notes": notes + quality.pop("notes", []) + [stability.get("note", "")],
-        "used": used,
-        "selection": selection,
-        "quality": quality,
-        "stability": stability,
-        "profiles": profiles,
-        "spec": spec,
-        "fitted": fitted,
-        "features": _with_contributions(describe_spec(fitted), frame, fitted, labels, used),
-        "k": k,
-        "algorithm": algo.name,
-        "confidence_meaning": algo.confidence_meaning,
-    }
-
-
-CONTRIBUTION_SAMPLE = 50_000
-
-
-def _reweighted(fitted: dict, weights: list[float]) -> dict:
-    columns = [{**c, "weight": w} for c, w in zip(fitted["columns"], weights, strict=True)]
-    return {**fitted, "columns": columns}
-
-
-def _with_contributions(
-    rows: list[dict],
-    frame: pd.DataFrame,
-    fitted: dict,
-    labels: np.ndarray,
-    used: dict,
-) -> list[dict]:
-    """Each feature row plus how much the segments explain of it (on a seeded sample) and
-    the weight the model gave it (0 for columns left out as pure noise)."""
-    idx = sample_rows(len(frame), CONTRIBUTION_SAMPLE, 0)
-    sample, levels, _ = model_matrix(frame.iloc[idx], fitted)
-    contributions = feature_contributions(sample, levels, labels[idx])
-    model_weights = used.get("feature_weights")
-    out = []
-    for j, (row, c) in enumerate(zip(rows, contributions, strict=True)):
-        extra = {"explained": c["explained"], "bic_gain": c["bic_gain"], "noise": c["noise"]}
-        if model_weights is not None:
-            extra["model_weight"] = float(model_weights[j])
-        out.append({**row, **extra})
-    return out
 
 
 def _run_and_record(
@@ -328,11 +202,14 @@ def _run_and_record(
     parent_row: dict | None,
     progress: Progress | None,
     action: str = "segment",
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Version:
     from segtrail.services.retirement import check_in_use
 
     check_in_use(ws, "dataset", dataset_row["name"], "segment it")
     progress = progress or _noop
+    engine_name, master = engine_choice(ws, engine, spark_master)
     progress(f"reading {dataset_row['name']}@{dataset_row['version']}", None)
     kinds = kinds_of(dataset_row)
     id_column = dataset_row["id_column"]
@@ -342,22 +219,31 @@ def _run_and_record(
     wanted = [
         c for c, kind in kinds.items() if kind in FEATURE_KINDS or c == id_column or c in named
     ]
-    frame = load_frame(ws, dataset_row, wanted)
-    out = compute(frame, kinds, id_column, request, progress)
+    source = DatasetSource(
+        label=f"{dataset_row['name']}@{dataset_row['version']}",
+        location=ws.objects.location(dataset_row["object_hash"]),
+        rows=int(dataset_row["rows"]),
+        columns=wanted,
+        read=lambda columns: load_frame(ws, dataset_row, columns),
+    )
+    # Spark writes the assignments as part files here before they become one object.
+    scratch_folder = (
+        tempfile.TemporaryDirectory(prefix="spark-", dir=ws.dir)
+        if engine_name == "spark"
+        else contextlib.nullcontext(str(ws.dir))
+    )
+    with scratch_folder as scratch:
+        done = get_engine(engine_name, master).segment(
+            source, kinds, id_column, request, Path(scratch), progress
+        )
+        progress("saving", None)
+        assignments_hash, assignments_size = _store_assignments(ws, done)
+    out = done.record
     if request["algorithm"] is None:  # recorded as chosen; a revisit chooses again
         request = {**request, "algorithm": out["algorithm"], "algorithm_chosen_by": "segtrail"}
 
-    progress("saving", None)
     scalars = {key: v for key, v in out["state"].items() if not isinstance(v, np.ndarray)}
     arrays = {key: v for key, v in out["state"].items() if isinstance(v, np.ndarray)}
-    assignments = pa.table(
-        {
-            "customer_id": pa.array(frame[id_column].to_numpy()),
-            "segment": pa.array(out["labels"].astype(np.int32)),
-            "confidence": pa.array(np.asarray(out["confidence"], dtype=np.float32)),
-        }
-    )
-    assignments_hash, assignments_size = ws.objects.put_table(assignments)
     state_hash, state_size = ws.objects.put_arrays(arrays)
     params_json = {
         "request": request,
@@ -365,6 +251,7 @@ def _run_and_record(
         "state": scalars,
         "notes": [n for n in out["notes"] if n],
         "confidence": out["confidence_meaning"],
+        "engine": done.engine,  # where it ran; the results do not depend on it
     }
     metrics = {
         "quality": out["quality"],
@@ -398,6 +285,43 @@ def _run_and_record(
     }
     row = ws.meta.segmentations.append(new, ws.author, action, details)
     return show(ws, ref_of(row))
+
+
+def _store_assignments(ws: Workspace, done: Segmented) -> tuple[str, int]:
+    """The assignments as one content-addressed object (hashed while copied in)."""
+    if done.table is not None:
+        return ws.objects.put_table(done.table)
+    assert done.file is not None
+
+    def write(target) -> None:
+        with open(done.file, "rb") as f:
+            shutil.copyfileobj(f, target, 1 << 22)
+
+    return ws.objects.put_stream(write)
+
+
+def engine_choice(
+    ws: Workspace, engine: str | None = None, spark_master: str | None = None
+) -> tuple[str, str]:
+    """(engine name, Spark master): the flags, else the workspace's settings, else local."""
+    from segtrail.services.settings import settings  # settings reads the workspace's config
+
+    configured = settings(ws)
+    name = check_engine(engine or configured.get("engine") or DEFAULT_ENGINE)
+    return name, resolve_master(spark_master, configured.get("spark_master"))
+
+
+def engine_for(ws: Workspace, engine: str | None = None, spark_master: str | None = None):
+    """The engine a command runs on (see ``engine_choice``)."""
+    return get_engine(*engine_choice(ws, engine, spark_master))
+
+
+def assignments_source(ws: Workspace, row: dict) -> AssignmentsSource:
+    return AssignmentsSource(
+        label=ref_of(row),
+        location=ws.objects.location(row["assignments_hash"]),
+        read=lambda: load_assignments(ws, row),
+    )
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from segtrail.services.plans import (
 )
 from segtrail.services.results import Carry, Comparison, Diff, Thread
 from segtrail.services.segmentations import (
+    assignments_source,
+    engine_for,
     load_assignments,
     ref_of,
     resolve_segmentation,
@@ -40,11 +42,19 @@ def _named(ws: Workspace, result: dict, row_a: dict, row_b: dict) -> dict:
     return result
 
 
-def diff(ws: Workspace, ref_a: str, ref_b: str, min_jaccard: float = 0.5) -> Diff:
-    """How customers moved from version A to version B (any lenses, any datasets)."""
+def diff(
+    ws: Workspace,
+    ref_a: str,
+    ref_b: str,
+    min_jaccard: float = 0.5,
+    engine: str | None = None,
+    spark_master: str | None = None,
+) -> Diff:
+    """How customers moved from version A to version B (any lenses, any datasets), counted
+    by the engine (``engine``: "local" or "spark"; None: the workspace's setting)."""
     row_a, row_b = resolve_segmentation(ws, ref_a), resolve_segmentation(ws, ref_b)
-    a, b = load_assignments(ws, row_a), load_assignments(ws, row_b)
-    result = diff_assignments(a, b, min_jaccard)
+    runner = engine_for(ws, engine, spark_master)
+    result = runner.diff(assignments_source(ws, row_a), assignments_source(ws, row_b), min_jaccard)
     return Diff(a=ref_of(row_a), b=ref_of(row_b), details=_named(ws, result, row_a, row_b))
 
 
@@ -275,7 +285,8 @@ def _audiences_for(ws: Workspace, mappings: list[dict]) -> list[dict]:
     out = []
     for r in rows:
         seed = r["seed"]
-        if seed.get("version") and (seed["version"], seed.get("segment")) in wanted:
+        segments = seed.get("segments") or [seed.get("segment")]
+        if seed.get("version") and any((seed["version"], s) in wanted for s in segments):
             out.append(
                 {
                     "name": r["name"],

@@ -41,10 +41,12 @@ if TYPE_CHECKING:
         CampaignSummary,
         Carry,
         Comparison,
+        CustomerThread,
         DatasetInfo,
         DatasetSummary,
         Diff,
         Event,
+        EventPage,
         Export,
         FsckReport,
         Holdout,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
         PlanView,
         Report,
         Retirement,
+        SegmentThread,
         StatusChange,
         Strategy,
         TagChange,
@@ -114,7 +117,8 @@ class Workspace:
         url = os.environ.get("SEGTRAIL_DATABASE_URL") or config.get("database_url")
         self.meta = MetadataStore(url or f"sqlite:///{self.dir / DB_FILE}")
         # Objects live in .segtrail/objects unless `init --objects URL` chose shared storage.
-        self.objects = open_object_store(config.get("objects_url"), self.dir / "objects")
+        self._objects_url = config.get("objects_url")
+        self.objects = open_object_store(self._objects_url, self.dir / "objects")
         # Names a damaged object's kind in its error message.
         self.objects.describe = self.meta.objects.kind
         self.author = resolve_author(author)
@@ -200,6 +204,20 @@ class Workspace:
                 f"{lost}, while {objects:,} data object(s) remain in {self.objects.url}: "
                 "restore the database from a backup (only `segtrail init` makes a new one)"
             )
+
+    def for_author(self, author: str) -> Workspace:
+        """This open workspace acting as `author`, for a server that serves many users: the
+        copy shares the metadata store (one connection pool) but has its own object store,
+        so a failed action takes back only the objects *it* wrote (`discard_unrecorded`),
+        never those of a concurrent action that has not recorded them yet. Close only the
+        original."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.author = resolve_author(author)
+        clone.objects = open_object_store(self._objects_url, self.dir / "objects")
+        clone.objects.describe = clone.meta.objects.kind
+        return clone
 
     def close(self) -> None:
         self.meta.dispose()
@@ -317,6 +335,19 @@ class Workspace:
 
         return list_events(self, limit)
 
+    def events_search(
+        self,
+        text: str | None = None,
+        action: str | None = None,
+        author: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> EventPage:
+        """One page of the event log, newest first, filtered by text, action and author."""
+        from segtrail.services.history import search_events
+
+        return search_events(self, text, action, author, page, per_page)
+
     # --- segmentations -------------------------------------------------------------------
 
     def segment(
@@ -335,6 +366,8 @@ class Workspace:
         weights: dict[str, float] | None = None,
         params: dict[str, Any] | None = None,
         progress: Progress | None = None,
+        engine: str | None = None,
+        spark_master: str | None = None,
     ) -> Version:
         """Cluster `dataset` and record the result as the next version `LENS@N`.
 
@@ -343,7 +376,10 @@ class Workspace:
         at the algorithm's default. `params` holds the algorithm's other declared parameters
         (e.g. {"eps": 0.5} for dbscan; `segtrail segment --help` lists them all); `weights`
         multiplies columns' influence. The same dataset, features, algorithm, parameters and
-        `seed` give the same assignments."""
+        `seed` give the same assignments. `engine` is where the compute runs, "local" or
+        "spark" (default: the workspace's `engine` setting, else local); `spark_master`
+        where Spark runs (default: $SEGTRAIL_SPARK_MASTER, the `spark_master` setting, or
+        local[*])."""
         from segtrail.services.segmentations import segment
 
         return segment(
@@ -361,6 +397,8 @@ class Workspace:
             weights=weights,
             params=params,
             progress=progress,
+            engine=engine,
+            spark_master=spark_master,
         )
 
     def revisit(
@@ -370,13 +408,37 @@ class Workspace:
         *,
         hypothesis: str | None = None,
         progress: Progress | None = None,
+        engine: str | None = None,
+        spark_master: str | None = None,
     ) -> Version:
         """Re-run version `ref`'s hypothesis (same spec, algorithm, parameters, seed) on
         newer data (default: the newest version of its dataset), as the lens's next
         version."""
         from segtrail.services.segmentations import revisit
 
-        return revisit(self, ref, dataset, hypothesis=hypothesis, progress=progress)
+        return revisit(
+            self,
+            ref,
+            dataset,
+            hypothesis=hypothesis,
+            progress=progress,
+            engine=engine,
+            spark_master=spark_master,
+        )
+
+    # --- settings --------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """The workspace's settings (`engine`, `spark_master`); None where not set."""
+        from segtrail.services.settings import settings
+
+        return settings(self)
+
+    def set_setting(self, name: str, value: str | None) -> dict[str, Any]:
+        """Set one setting (None unsets it), e.g. `set_setting("engine", "spark")`."""
+        from segtrail.services.settings import set_setting
+
+        return set_setting(self, name, value)
 
     def show(self, ref: str) -> Version:
         """Everything about one version (`LENS@N`, or `LENS` for its adopted version):
@@ -496,25 +558,40 @@ class Workspace:
         *,
         status: str = "active",
         rationale: str | None = None,
+        expected_revision: int | None = None,
     ) -> PlanState:
         """Target `segments` (labels, or "all") of version `ref` with `strategy`, recorded
         as the plan's next revision. Concurrent changes to other strategies are kept; a
-        concurrent change to the same strategy raises `segtrail.errors.Conflict`."""
+        concurrent change to the same strategy raises `segtrail.errors.Conflict`. With
+        `expected_revision` (the revision the change was made on; 0: no plan yet), any
+        other revision is a `Conflict` and nothing is recorded."""
         from segtrail.services.plans import map_strategy
 
-        return map_strategy(self, strategy, ref, segments, status=status, rationale=rationale)
+        return map_strategy(
+            self,
+            strategy,
+            ref,
+            segments,
+            status=status,
+            rationale=rationale,
+            expected_revision=expected_revision,
+        )
 
-    def plan_unmap(self, strategy: str, ref: str) -> PlanState:
+    def plan_unmap(
+        self, strategy: str, ref: str, expected_revision: int | None = None
+    ) -> PlanState:
         """Remove `strategy` from the plan of version `ref` (a new revision)."""
         from segtrail.services.plans import unmap_strategy
 
-        return unmap_strategy(self, strategy, ref)
+        return unmap_strategy(self, strategy, ref, expected_revision)
 
-    def plan_revert(self, ref: str, revision: int) -> PlanState:
+    def plan_revert(
+        self, ref: str, revision: int, expected_revision: int | None = None
+    ) -> PlanState:
         """Make the plan of `ref` what it was at `revision`, as a new revision."""
         from segtrail.services.plans import revert_plan
 
-        return revert_plan(self, ref, revision)
+        return revert_plan(self, ref, revision, expected_revision)
 
     def plan_show(self, ref: str, revision: int | None = None) -> PlanView:
         """The plan of version `ref` (at `revision`, default the newest): strategies x
@@ -531,12 +608,21 @@ class Workspace:
 
     # --- the thread ------------------------------------------------------------------------
 
-    def diff(self, a: str, b: str, min_jaccard: float = 0.5) -> Diff:
+    def diff(
+        self,
+        a: str,
+        b: str,
+        min_jaccard: float = 0.5,
+        *,
+        engine: str | None = None,
+        spark_master: str | None = None,
+    ) -> Diff:
         """How customers moved from version `a` to version `b`: transitions, ARI/NMI, and
-        each segment's fate (kept, split, merged, ...)."""
+        each segment's fate (kept, split, merged, ...). `engine` "spark" counts them in
+        Spark where the assignments live (default: the workspace's `engine` setting)."""
         from segtrail.services.thread import diff
 
-        return diff(self, a, b, min_jaccard)
+        return diff(self, a, b, min_jaccard, engine=engine, spark_master=spark_master)
 
     def carry(self, old: str, new: str, min_jaccard: float = 0.5, apply: bool = False) -> Carry:
         """Propose moving the plan of `old` onto `new` through shared customers; with
@@ -557,6 +643,20 @@ class Workspace:
         from segtrail.services.thread import why
 
         return why(self, strategy)
+
+    def why_segment(self, ref: str, segment: int) -> SegmentThread:
+        """One segment's thread as a timeline: where it came from, its names, the plan
+        revisions that targeted it, and what became of it in later versions."""
+        from segtrail.services.timeline import segment_thread
+
+        return segment_thread(self, ref, segment)
+
+    def why_customer(self, customer: str) -> CustomerThread:
+        """One customer's thread: their segment under every version of every lens, the
+        strategies targeting it, and the campaigns that included them."""
+        from segtrail.services.timeline import customer_thread
+
+        return customer_thread(self, customer)
 
     # --- campaigns and audiences ---------------------------------------------------------
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from segtrail.store import schema
 from segtrail.store.metadata import loads, utc_now
@@ -22,6 +24,12 @@ OBJECT_REFERENCES = tuple(
     if any(fk.target_fullname == "objects.hash" for fk in column.foreign_keys)
 )
 IN_CHUNK = 500  # digests per IN (...) list: under every database's parameter limit
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching `text` literally anywhere (escape character: backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class Events:
@@ -42,9 +50,47 @@ class Events:
             query = query.limit(limit)
         return [{**r, "details": loads(r["details"])} for r in self.db.fetch(query)]
 
-    def count(self) -> int:
-        from sqlalchemy import func
+    def search(
+        self,
+        text: str | None = None,
+        action: str | None = None,
+        author: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Newest first, filtered in SQL: `text` anywhere in the subject or the details
+        (case-insensitive, taken literally: % and _ match themselves), `action` and `author`
+        exactly. Returns one page of rows and how many match in all."""
+        e = schema.events
+        conditions = []
+        if text:
+            # details are stored as JSON (non-ASCII and quotes escaped): look for the text
+            # as typed in the subject, and as JSON writes it in the details
+            in_json = json.dumps(text)[1:-1]
+            conditions.append(
+                e.c.subject.ilike(_contains(text), escape="\\")
+                | e.c.details.ilike(_contains(in_json), escape="\\")
+            )
+        if action:
+            conditions.append(e.c.action == action)
+        if author:
+            conditions.append(e.c.author == author)
+        query = select(e).where(*conditions).order_by(e.c.id.desc()).limit(limit).offset(offset)
+        total = select(func.count().label("n")).select_from(e).where(*conditions)
+        rows = [{**r, "details": loads(r["details"])} for r in self.db.fetch(query)]
+        return rows, int(self.db.fetch(total)[0]["n"])
 
+    def kinds(self) -> dict[str, list[str]]:
+        """The distinct actions and authors in the log (for filter choices), sorted."""
+        e = schema.events
+        actions = self.db.fetch(select(e.c.action).distinct().order_by(e.c.action))
+        authors = self.db.fetch(select(e.c.author).distinct().order_by(e.c.author))
+        return {
+            "actions": [r["action"] for r in actions],
+            "authors": [r["author"] for r in authors],
+        }
+
+    def count(self) -> int:
         return int(
             self.db.fetch(select(func.count().label("n")).select_from(schema.events))[0]["n"]
         )
@@ -58,16 +104,12 @@ class ObjectRegistry:
 
     @staticmethod
     def register(connection: Connection, digest: str, kind: str, size: int) -> None:
-        """Inside a writer's transaction: record an object once (content-addressed)."""
-        exists = connection.execute(
-            select(schema.objects.c.hash).where(schema.objects.c.hash == digest)
-        ).first()
-        if not exists:
-            connection.execute(
-                insert(schema.objects).values(
-                    hash=digest, kind=kind, bytes=size, created_at=utc_now()
-                )
-            )
+        """Inside a writer's transaction: record an object once (content-addressed). Two
+        writers registering the same content at once both succeed: the second insert is a
+        no-op (ON CONFLICT DO NOTHING on both backends), not a clash to retry."""
+        row = {"hash": digest, "kind": kind, "bytes": size, "created_at": utc_now()}
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(dialect.insert(schema.objects).values(**row).on_conflict_do_nothing())
 
     def registered(self) -> dict[str, int]:
         """Size in bytes of every registered object, by hash."""

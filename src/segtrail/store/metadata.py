@@ -108,12 +108,22 @@ def _damaged(error: DBAPIError) -> bool:
     )
 
 
+def with_driver(url: str) -> str:
+    """`postgresql://` and `postgres://` (what psql, Heroku and most docs print) name no
+    driver, and SQLAlchemy would then look for psycopg2, which segtrail does not install;
+    point them at psycopg (3), the driver it does install. Other URLs pass unchanged."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
+
+
 def check_database_url(url: str) -> None:
     """Refuse a malformed URL or one whose driver is not installed, before anything is made."""
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        create_engine(url).dispose()
+        create_engine(with_driver(url)).dispose()
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as e:
         raise InvalidInput(f"cannot use --database-url {url!r}: {e}") from None
 
@@ -123,12 +133,21 @@ class MetadataStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url)
+        self.engine: Engine = create_engine(with_driver(url))
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._writer = self.engine.execution_options(**{WRITE_OPTION: True})
+        # A read sees one snapshot: SQLite's WAL gives each BEGIN one; PostgreSQL's default
+        # READ COMMITTED would let a read of several statements see a writer's commit halfway.
+        self._reader = (
+            self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            if self.dialect == "postgresql"
+            else self.engine
+        )
         # Imported here: the record modules import this one for `dumps`, `utc_now`, ...
         from segtrail.store.audit import Events, ObjectRegistry
         from segtrail.store.datasets import Datasets
@@ -216,8 +235,8 @@ class MetadataStore:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """One consistent read (a snapshot on both backends)."""
-        with self._errors(), self.engine.connect() as connection:
+        """One consistent read (a snapshot on both backends), read-only on PostgreSQL."""
+        with self._errors(), self._reader.connect() as connection, connection.begin():
             yield connection
 
     def fetch(self, query: Any) -> list[dict[str, Any]]:

@@ -251,6 +251,12 @@ class ObjectStore(ABC):
             out[name] = np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
         return out
 
+    def location(self, digest: str) -> str:
+        """Where a reader outside segtrail (Spark) finds the object's Parquet file: a local
+        path, or a URL of the store's scheme. Such a reader does not verify the hash; `fsck`
+        does."""
+        raise NotImplementedError
+
     def hash_of(self, digest: str) -> str:
         """Re-hash a stored object, streamed (for fsck: nothing is kept in memory)."""
         with self._open(object_name(digest)) as f:
@@ -362,6 +368,9 @@ class LocalObjectStore(ObjectStore):
 
     def path(self, digest: str) -> Path:
         return self.root / object_name(digest)
+
+    def location(self, digest: str) -> str:
+        return str(self.path(digest))
 
     def _create(self, name: str, data: memoryview) -> float | None:
         target = self.root / name

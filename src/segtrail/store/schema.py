@@ -58,7 +58,7 @@ objects = Table(
     metadata,
     Column("hash", String(64), primary_key=True),
     Column("kind", String(40), nullable=False),
-    Column("bytes", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),  # BIGINT since step 10 (files over 2 GiB)
     Column("created_at", String(40), nullable=False),
 )
 
@@ -71,9 +71,9 @@ datasets = Table(
     Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
     Column("id_column", String(300), nullable=False),
     Column("source", Text, nullable=False),
-    Column("source_bytes", Integer, nullable=False),
+    Column("source_bytes", BigInteger, nullable=False),  # BIGINT since step 10
     Column("source_format", String(20), nullable=False),
-    Column("rows", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),  # BIGINT since step 10
     Column("columns", Text, nullable=False),  # JSON: [{name, kind, type, summary}]
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
     UniqueConstraint("name", "version"),
@@ -204,8 +204,8 @@ campaigns = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("strategy", String(200), nullable=False),
     Column("source", Text, nullable=False),
-    Column("rows", Integer, nullable=False),
-    Column("unknown_customers", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),  # BIGINT since step 10
+    Column("unknown_customers", BigInteger, nullable=False),  # BIGINT since step 10
     Column("summary", Text, nullable=False),  # JSON
     Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
@@ -218,7 +218,7 @@ exports = Table(
     Column("target", String(300), nullable=False),
     Column("format", String(20), nullable=False),
     Column("path", Text, nullable=False),
-    Column("rows", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),  # BIGINT since step 10
     Column("sha256", String(64), nullable=False),
     Column("provenance", Text, nullable=False),  # JSON
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
@@ -254,7 +254,7 @@ campaign_designs = Table(
     Column("params", Text, nullable=False),  # JSON: alpha, power, mde, baseline
     Column("power", Text, nullable=False),  # JSON: per-segment sizes and power figures
     Column("holdout_id", Integer, ForeignKey("holdouts.id")),
-    Column("customers", Integer, nullable=False),
+    Column("customers", BigInteger, nullable=False),  # BIGINT since step 10
     Column("object_hash", String(64), ForeignKey("objects.hash"), nullable=False),
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
 )
@@ -881,6 +881,33 @@ def _step_9() -> Migration:
     return Migration(9, "retired datasets and strategies", apply, (retirements_v9,))
 
 
+# Sizes and counts that outgrow 32 bits at the scale segtrail serves (a 3 GB export, a table
+# of 3 billion rows). SQLite's INTEGER is already 64-bit; PostgreSQL's is not.
+WIDENED_TO_BIGINT: tuple[tuple[str, str], ...] = (
+    ("objects", "bytes"),
+    ("datasets", "source_bytes"),
+    ("datasets", "rows"),
+    ("campaigns", "rows"),
+    ("campaigns", "unknown_customers"),
+    ("exports", "rows"),
+    ("campaign_designs", "customers"),
+)
+
+
+def _step_10() -> Migration:
+    def apply(connection: Connection) -> None:
+        # Recorded on SQLite too (nothing to do there) so every workspace has the same
+        # numbered history. ALTER ... TYPE rewrites the table without firing the
+        # append-only row triggers.
+        if connection.dialect.name == "postgresql":
+            for table, column in WIDENED_TO_BIGINT:
+                connection.exec_driver_sql(
+                    f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE BIGINT'
+                )
+
+    return Migration(10, "64-bit sizes and row counts on PostgreSQL", apply)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _step_1(),
     _step_2(),
@@ -891,6 +918,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _step_7(),
     _step_8(),
     _step_9(),
+    _step_10(),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -24,6 +24,7 @@ from segtrail.store.objects import (
     ObjectStore,
     StoredFile,
     mark_used,
+    object_name,
 )
 
 # Protocols whose single write is atomic and whose rename is a copy: write in place.
@@ -57,6 +58,13 @@ class FsspecObjectStore(ObjectStore):
 
     def _full(self, name: str) -> str:
         return f"{self.root}/{name}"
+
+    def location(self, digest: str) -> str:
+        full = self._full(object_name(digest))
+        if self._local:
+            return full
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return f"{protocol}://{full}"
 
     def _create(self, name: str, data: memoryview) -> float | None:
         target = self._full(name)

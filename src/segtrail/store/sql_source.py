@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from segtrail.errors import InputError
+from segtrail.store.metadata import with_driver
 
 FETCH_ROWS = 50_000
 FILE_DIALECTS = ("sqlite", "duckdb")
@@ -71,7 +72,8 @@ def read_sql(query: str, url: str) -> SqlTable:
             raise InputError(f"{shown}: no such database file {database}")
     connect_args = {"read_only": True} if backend == "duckdb" else {}
     try:
-        engine = create_engine(parsed, connect_args=connect_args)
+        # `postgresql://` (as psql prints it) would ask for psycopg2: use the installed psycopg.
+        engine = create_engine(with_driver(url.strip()), connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError, ImportError) as e:
         raise InputError(f"cannot use {shown}: {_first_line(e)}") from None
     try:

@@ -1,0 +1,78 @@
+"""The engine seam: what `segment` asks of an engine, and what an engine gives back.
+
+An engine never sees the store. The service hands it a ``DatasetSource`` (where the
+dataset's Parquet object lives, and a verified reader for engines that load it whole) and a
+scratch folder; the engine returns a ``Segmented``: the record of the version (spec, fitted
+state, parameters, metrics, profiles: engine-neutral JSON and arrays) plus the per-customer
+assignments, either in memory (local) or as Parquet part files written by Spark, which the
+service stores as one content-addressed object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # the command line starts without pandas
+    import pandas as pd
+    import pyarrow as pa
+
+Progress = Callable[[str, float | None], None]
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """One dataset version as an engine sees it."""
+
+    label: str  # NAME@N, for messages
+    location: str  # the Parquet object: a local path or a URL (Spark reads it directly)
+    rows: int
+    columns: list[str]  # the columns `segment` needs
+    read: Callable[[list[str]], pd.DataFrame]  # the verified read through the store
+
+
+@dataclass(frozen=True)
+class AssignmentsSource:
+    """One version's assignments object (customer_id, segment, confidence)."""
+
+    label: str  # LENS@N, for messages
+    location: str  # the Parquet object: a local path or a URL
+    read: Callable[[], pd.Series]  # segment per customer id, the verified read
+
+
+@dataclass
+class Segmented:
+    """What an engine computed for one version.
+
+    ``record`` holds the keys the service records: state, notes, used, selection, quality,
+    stability, profiles, spec, fitted, features, k, algorithm, confidence_meaning. Exactly
+    one of ``table`` (customer_id, segment, confidence in memory) and ``file`` (a Parquet
+    file of those columns in customer order, written from Spark's output) is set.
+    """
+
+    record: dict
+    table: pa.Table | None = None
+    file: Path | None = None
+    engine: str = "local"
+
+
+class Engine(Protocol):
+    name: str
+
+    def segment(
+        self,
+        source: DatasetSource,
+        kinds: dict[str, str],
+        id_column: str,
+        request: dict,
+        scratch: Path,
+        progress: Progress,
+    ) -> Segmented:
+        """Features, fit, assignments of every customer, metrics and profiles."""
+        ...
+
+    def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
+        """``engine.diff.diff_assignments`` of two versions (counted where they live)."""
+        ...

@@ -1,0 +1,39 @@
+"""The local engine: the whole table in memory, numpy / scikit-learn (the default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from segtrail.compute.base import AssignmentsSource, DatasetSource, Progress, Segmented
+from segtrail.compute.pipeline import compute
+from segtrail.engine.diff import diff_assignments
+
+
+class LocalEngine:
+    name = "local"
+
+    def segment(
+        self,
+        source: DatasetSource,
+        kinds: dict[str, str],
+        id_column: str,
+        request: dict,
+        scratch: Path,
+        progress: Progress,
+    ) -> Segmented:
+        frame = source.read(source.columns)
+        out = compute(frame, kinds, id_column, request, progress)
+        table = pa.table(
+            {
+                "customer_id": pa.array(frame[id_column].to_numpy()),
+                "segment": pa.array(out.pop("labels").astype(np.int32)),
+                "confidence": pa.array(np.asarray(out.pop("confidence"), dtype=np.float32)),
+            }
+        )
+        return Segmented(record=out, table=table, engine=self.name)
+
+    def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
+        return diff_assignments(a.read(), b.read(), min_jaccard)

@@ -1,0 +1,379 @@
+"""The Spark engine: every pass over every customer runs in Spark; the driver sees samples
+and aggregates only.
+
+Steps of `segment` (the driver never collects the customer table):
+
+1. Spark reads the dataset's Parquet object where it lives and draws a seeded sample of at
+   most ``FIT_SAMPLE`` customers for the driver.
+2. The preprocessing is fitted on that sample by the same code as the local engine
+   (``engine.features``): the spec and fitted state are engine-neutral and stored once.
+3. The model: k-means with a given k is fitted by MLlib on every customer (k-means||
+   initialisation), its centres renumbered by segment size. Every other case (automatic k,
+   the default path, lca, gmm, dbscan, hdbscan, agglomerative) is fitted on the sample on the
+   driver, as the local engine fits it.
+4. Spark assigns every customer with the algorithm's own ``assign`` (the fitted
+   preprocessing and the stored state, in pandas batches on the executors) and writes the
+   assignments as Parquet; a Spark aggregation counts each segment.
+5. Quality, stability, feature contributions and profiles are measured on the sample by
+   the local engine's code; sizes and shares count every customer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from segtrail.compute.base import AssignmentsSource, DatasetSource, Progress, Segmented
+from segtrail.compute.pipeline import (
+    Model,
+    assign_input,
+    fit,
+    k_note,
+    prepare,
+    profiles_of,
+    stability_of,
+    used_params,
+    with_contributions,
+)
+from segtrail.engine.algorithms import FitResult, get_algorithm
+from segtrail.engine.algorithms.base import fmt_int
+from segtrail.engine.diff import check_min_jaccard, diff_table
+from segtrail.engine.features import describe_spec
+from segtrail.engine.quality import quality_metrics
+from segtrail.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+FIT_SAMPLE = 200_000  # customers on the driver: preprocessing, sample fits, metrics
+SAMPLE_MARGIN = 1.2  # Bernoulli sampling draws about this many times what is kept
+INIT_STEPS = 2  # k-means|| rounds (MLlib's default)
+ASSIGNMENTS = "assignments.parquet"
+
+
+class SparkEngine:
+    name = "spark"
+
+    def __init__(self, master: str) -> None:
+        self.master = master
+
+    def segment(
+        self,
+        source: DatasetSource,
+        kinds: dict[str, str],
+        id_column: str,
+        request: dict,
+        scratch: Path,
+        progress: Progress,
+    ) -> Segmented:
+        from segtrail.compute.spark.session import get_session
+
+        progress(f"starting Spark ({self.master})", None)
+        spark = get_session(self.master)
+        table = spark.read.parquet(source.location).select(*[_col(c) for c in source.columns])
+        n, seed = source.rows, request["seed"]
+        progress(f"sampling {fmt_int(min(n, FIT_SAMPLE))} of {fmt_int(n)} customers", None)
+        sample = driver_sample(table, n, FIT_SAMPLE, seed)
+        progress("preparing features (fitted on the sample)", None)
+        prep = prepare(sample, kinds, id_column, request)
+        if _mllib_kmeans(request):
+            progress(f"clustering {fmt_int(n)} customers with MLlib k-means", None)
+            model = fit_kmeans(table, sample, prep, request, n)
+        else:
+            model = fit(sample, prep, request, progress)
+            model.result.notes.insert(
+                0,
+                f"{model.algo.name} fitted on a seeded sample of {fmt_int(len(sample))} "
+                f"customers on the Spark driver; Spark assigned all {fmt_int(n)}",
+            )
+        progress(f"assigning {fmt_int(n)} customers (Spark)", None)
+        parts = scratch / "parts"
+        assign_all(table, id_column, model, parts)
+        counts = segment_counts(spark, parts)
+        # Segments are numbered by size over every customer. k-means centres can be
+        # renumbered, so `assign` still reproduces the recorded labels; other states are
+        # kept as fitted (numbered by size on the sample) and the notes say so.
+        order = size_order(counts)
+        renumber = order if "centres" in model.result.state else None
+        if renumber is not None:
+            model.result.state["centres"] = _renumbered_centres(
+                model.result.state["centres"], renumber
+            )
+            counts = {renumber.get(s, s): c for s, c in counts.items()}
+        elif any(renumber_needed(order)):
+            model.result.notes.append(
+                "segments are numbered by size on the fitted sample; over every customer "
+                "two of them swap places"
+            )
+        out = scratch / ASSIGNMENTS
+        merge_parts(sorted(parts.glob("part-*.parquet")), out, renumber)
+        progress("measuring quality, stability and profiles on the sample", None)
+        record = measure(sample, kinds, model, counts, n, request, prep.spec)
+        return Segmented(record=record, file=out, engine=self.name)
+
+    def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
+        """The contingency table of the common customers and each version's segment sizes
+        are Spark aggregations (a join on customer id); the driver gets counts only."""
+        from segtrail.compute.spark.session import get_session
+
+        check_min_jaccard(min_jaccard)
+        spark = get_session(self.master)
+        side_a = _labels_of(spark, a.location, "a")
+        side_b = _labels_of(spark, b.location, "b")
+        numeric = [dict(side.dtypes)["id"] != "string" for side in (side_a, side_b)]
+        if numeric[0] != numeric[1]:  # numbers on one side, strings on the other
+            side_a = side_a.withColumn("id", side_a["id"].cast("string"))
+            side_b = side_b.withColumn("id", side_b["id"].cast("string"))
+        size_a = {int(r["a"]): int(r["count"]) for r in side_a.groupBy("a").count().collect()}
+        size_b = {int(r["b"]): int(r["count"]) for r in side_b.groupBy("b").count().collect()}
+        cells = side_a.join(side_b, "id").groupBy("a", "b").count().collect()
+        a_values, b_values = np.array(sorted(size_a)), np.array(sorted(size_b))
+        row = {v: i for i, v in enumerate(a_values)}
+        col = {v: j for j, v in enumerate(b_values)}
+        table = np.zeros((len(a_values), len(b_values)), dtype=np.int64)
+        for r in cells:
+            table[row[int(r["a"])], col[int(r["b"])]] = int(r["count"])
+        return diff_table(
+            table,
+            a_values,
+            b_values,
+            np.array([size_a[v] for v in a_values]),
+            np.array([size_b[v] for v in b_values]),
+            min_jaccard,
+        )
+
+
+def _labels_of(spark, location: str, name: str) -> DataFrame:
+    frame = spark.read.parquet(location)
+    return frame.select(frame["customer_id"].alias("id"), frame["segment"].alias(name))
+
+
+# --- the sample ----------------------------------------------------------------------------
+
+
+def driver_sample(table: DataFrame, n: int, size: int, seed: int) -> pd.DataFrame:
+    """A seeded sample of at most ``size`` customers, in table order (all when n <= size)."""
+    if n > size:
+        fraction = min(1.0, SAMPLE_MARGIN * size / n)
+        table = table.sample(withReplacement=False, fraction=fraction, seed=seed).limit(size)
+    frame = table.toPandas()
+    if frame.empty:
+        raise InvalidInput("the dataset has no customers to segment")
+    return frame
+
+
+def _col(name: str):
+    from pyspark.sql import functions as F
+
+    return F.col(f"`{name.replace('`', '``')}`")
+
+
+# --- fitting with MLlib --------------------------------------------------------------------
+
+
+def _mllib_kmeans(request: dict) -> bool:
+    params = request["params"]
+    return request["algorithm"] == "kmeans" and isinstance(params.get("k"), int)
+
+
+def fit_kmeans(table: DataFrame, sample: pd.DataFrame, prep, request: dict, n: int) -> Model:
+    """MLlib k-means (k-means|| starts, Lloyd iterations) on every customer's features."""
+    from pyspark.ml.clustering import KMeans as SparkKMeans
+
+    algo = get_algorithm("kmeans")
+    params = algo.check(dict(request["params"]))
+    k, max_iter, seed = int(params["k"]), int(params["max_iter"]), request["seed"]
+    if k > n:
+        raise InvalidInput(f"k={k} is more than the {fmt_int(n)} customers to cluster")
+    vectors = feature_vectors(table, prep.fitted)
+    mllib = SparkKMeans(
+        k=k, seed=seed, maxIter=max_iter, initMode="k-means||", initSteps=INIT_STEPS
+    ).fit(vectors)
+    centres = np.asarray(mllib.clusterCenters(), dtype=np.float32)
+    summary = mllib.summary
+    used = {
+        "k": k,
+        "max_iter": max_iter,
+        "n_rows": n,
+        "n_iter": int(summary.numIter),
+        "inertia": float(summary.trainingCost),
+        "init": f"k-means|| ({INIT_STEPS} rounds, Spark MLlib)",
+    }
+    notes = [
+        f"k-means fitted by Spark MLlib on all {fmt_int(n)} customers (k-means|| starts); "
+        f"the preprocessing was fitted on a seeded sample of {fmt_int(len(sample))}"
+    ]
+    labels, distance = algo.assign({"centres": centres}, prep.X)
+    result = FitResult(labels, distance, used, {"centres": centres}, notes)
+    return Model(algo, result, prep.fitted, prep.X, prep.X, None)
+
+
+def feature_vectors(table: DataFrame, fitted: dict) -> DataFrame:
+    """One MLlib vector per customer: the fitted preprocessing applied in Arrow batches."""
+    from pyspark.ml.functions import array_to_vector
+    from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
+
+    from segtrail.engine.features import transform_features
+
+    names = [c["column"] for c in fitted["columns"]]
+    schema = StructType([StructField("features", ArrayType(FloatType(), False), False)])
+
+    def batches(stream):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # Spark runs one task per core already
+            for batch in stream:
+                X = transform_features(batch.to_pandas(), fitted)
+                width = X.shape[1]
+                offsets = pa.array(np.arange(0, X.size + 1, width, dtype=np.int32))
+                values = pa.array(X.ravel(), type=pa.float32())
+                yield pa.RecordBatch.from_arrays(
+                    [pa.ListArray.from_arrays(offsets, values)], names=["features"]
+                )
+
+    arrays = table.select(*[_col(c) for c in names]).mapInArrow(batches, schema)
+    return arrays.select(array_to_vector("features").alias("features"))
+
+
+# --- assigning every customer --------------------------------------------------------------
+
+
+def assign_all(table: DataFrame, id_column: str, model: Model, out: Path) -> None:
+    """Spark writes (customer_id, segment, confidence) of every customer, in table order,
+    as Parquet part files under ``out``; the algorithm's ``assign`` does the work."""
+    from pyspark.sql.types import FloatType, IntegerType, StructField, StructType
+
+    algorithm, fitted, state = model.algo.name, model.fitted, model.result.state
+    id_type = table.schema[id_column].dataType
+    schema = StructType(
+        [
+            StructField("customer_id", id_type, True),
+            StructField("segment", IntegerType(), False),
+            StructField("confidence", FloatType(), True),
+        ]
+    )
+
+    def batches(stream):
+        from threadpoolctl import threadpool_limits
+
+        algo = get_algorithm(algorithm)
+        with threadpool_limits(limits=1):  # Spark runs one task per core already
+            for frame in stream:
+                labels, confidence = algo.assign(state, assign_input(frame, fitted))
+                yield pd.DataFrame(
+                    {
+                        "customer_id": frame[id_column].to_numpy(),
+                        "segment": np.asarray(labels, dtype=np.int32),
+                        "confidence": np.asarray(confidence, dtype=np.float32),
+                    }
+                )
+
+    table.mapInPandas(batches, schema).write.mode("overwrite").parquet(str(out))
+
+
+def segment_counts(spark, parts: Path) -> dict[int, int]:
+    """Customers per segment label (-1 for noise): a Spark aggregation over the written
+    assignments."""
+    rows = spark.read.parquet(str(parts)).groupBy("segment").count().collect()
+    return {int(r["segment"]): int(r["count"]) for r in rows}
+
+
+def size_order(counts: dict[int, int]) -> dict[int, int]:
+    """{label: label by size} (0 = largest; ties keep the lower label); -1 stays -1."""
+    labels = sorted((s for s in counts if s >= 0), key=lambda s: (-counts[s], s))
+    return {old: new for new, old in enumerate(labels)} | ({-1: -1} if -1 in counts else {})
+
+
+def renumber_needed(order: dict[int, int]) -> list[bool]:
+    return [old != new for old, new in order.items()]
+
+
+def _renumbered_centres(centres: np.ndarray, order: dict[int, int]) -> np.ndarray:
+    out = np.array(centres, copy=True)
+    for old, new in order.items():
+        if old >= 0:
+            out[new] = centres[old]
+    return out
+
+
+def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -> None:
+    """One Parquet file of the assignments, part by part (the driver holds one part)."""
+    lookup = None
+    if renumber:
+        top = max(max(renumber), 0)
+        lookup = np.arange(-1, top + 1, dtype=np.int32)  # index label + 1
+        for old, new in renumber.items():
+            lookup[old + 1] = new
+    writer = None
+    try:
+        for part in parts:
+            table = pq.read_table(part).replace_schema_metadata(None)
+            if lookup is not None:
+                segment = table.column("segment").to_numpy()
+                table = table.set_column(1, "segment", pa.array(lookup[segment + 1]))
+            if writer is None:
+                writer = pq.ParquetWriter(str(out), table.schema, compression="snappy")
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise InvalidInput("Spark wrote no assignments")
+
+
+# --- metrics on the sample -----------------------------------------------------------------
+
+
+def measure(
+    sample: pd.DataFrame,
+    kinds: dict[str, str],
+    model: Model,
+    counts: dict[int, int],
+    n: int,
+    request: dict,
+    spec: dict,
+) -> dict:
+    """The local engine's metrics on the driver sample; sizes from every customer."""
+    seed = request["seed"]
+    # the sample's labels as the stored state assigns them (what Spark wrote for them)
+    labels, confidence = model.algo.assign(model.result.state, assign_input(sample, model.fitted))
+    labels = np.asarray(labels, dtype=np.int32)
+    model.result.labels, model.result.confidence = labels, confidence
+    used, selection = used_params(model)
+    quality = quality_metrics(model.X, labels, seed)
+    noise = counts.get(-1, 0)
+    quality |= {"customers": n, "unassigned": noise, "unassigned_share": noise / n if n else 0.0}
+    stability = stability_of(model, labels, seed)
+    profiles = profiles_of(sample, kinds, labels)
+    profiles["n"] = n
+    for seg in profiles["segments"]:
+        seg["size"] = counts.get(seg["segment"], 0)
+        seg["share"] = float(f"{seg['size'] / n:.12g}")
+    k = max((s for s in counts if s >= 0), default=-1) + 1
+    notes = list(model.result.notes) + k_note(used, k)
+    notes.append(
+        f"profiles, quality and stability measured on a seeded sample of "
+        f"{fmt_int(len(sample))} customers; segment sizes count all {fmt_int(n)}"
+    )
+    return {
+        "state": model.result.state,
+        "notes": notes + quality.pop("notes", []) + [stability.get("note", "")],
+        "used": used,
+        "selection": selection,
+        "quality": quality,
+        "stability": stability,
+        "profiles": profiles,
+        "spec": spec,
+        "fitted": model.fitted,
+        "features": with_contributions(
+            describe_spec(model.fitted), sample, model.fitted, labels, used
+        ),
+        "k": k,
+        "algorithm": model.algo.name,
+        "confidence_meaning": model.algo.confidence_meaning,
+    }
