@@ -291,3 +291,13 @@ def populated(workspace: Path, cli: Runner, customers_csv: Path) -> Path:
     result = cli("ingest", customers_csv, "--id", "customer_id")
     assert result.code == 0, result.err
     return workspace
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    """One Playwright driver per test process, shared by every browser test: its sync API
+    refuses to start a second driver while one is running (as a session fixture does)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from segtrail.cli.app import JSON_OPTION, app, console, err_console, open_workspace, print_json
 from segtrail.errors import InvalidInput
-from segtrail.services.access import Role
+from segtrail.services.roles import Role
 
 user_app = typer.Typer(
     help=(

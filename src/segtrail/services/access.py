@@ -27,13 +27,13 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from segtrail.errors import Forbidden, InvalidInput, SegtrailError, Unauthenticated
 from segtrail.services.refs import check_name
 from segtrail.services.results import Result
+from segtrail.services.roles import Role
 from segtrail.store.users import ACTIVE, GRANTED, REVOKED, Credential, NewToken, UserRecord
 
 if TYPE_CHECKING:
@@ -49,12 +49,6 @@ TOKEN_SHAPE = re.compile(r"st_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_\-]{43,
 BAD_TOKEN = "the API token is not valid (unknown, revoked, or its user is disabled)"
 BAD_PASSWORD = "wrong user name or password"
 BAD_SESSION = "not signed in (the session ended or expired); sign in again"
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    ANALYST = "analyst"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,8 @@ def test_version_page_summary_cards_and_strategy_map(ana: TestClient) -> None:
     assert page.count('class="card"') == 3
     assert re.search(r'<th scope="row">welcome</th>', page)
     charts = ana.get("/versions/marketing@1/charts").text
-    assert 'id="fig-sizes"' in charts and "Plotly.newPlot" in charts
+    # sizes and profiles are in the summary and the cards; the charts are the report's figures
+    assert 'id="fig-projection"' in charts and "Plotly.newPlot" in charts
 
 
 def test_rename_in_place_returns_the_card_and_records_the_name(

@@ -25,9 +25,9 @@ from segtrail.web.pages.words import quality_words, stability_words, version_sta
 router = APIRouter(include_in_schema=False)
 
 # Figures of the report, in the order and words of the page.
+# (The report draws sizes and profiles as its summary table and HTML heatmap, not as figures:
+# the page shows them in its summary and segment cards.)
 CHARTS = (
-    ("sizes", "How big each segment is"),
-    ("profile", "What sets each segment apart"),
     ("projection", "Customers on a map (a sample, projected to two dimensions)"),
     ("stability", "Does each segment come back on resampled data?"),
     ("k_curve", "Why this number of segments"),
