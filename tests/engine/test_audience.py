@@ -297,3 +297,15 @@ def test_csv_file_drops_repeated_ids_only():
 def test_phone_numbers_read_from_floats():
     got = normalize_phones(pd.Series([16505551213.0, 12.5, np.nan]))  # "12.5" is no number
     assert [None if pd.isna(v) else v for v in got] == ["16505551213", None, None]
+
+
+def test_floats_too_large_for_an_integer_are_invalid_not_a_crash():
+    """A CSV column of long numbers read as floats: beyond int64 there is no phone number
+    (the longest E.164 number has 15 digits), so they count as invalid instead of stopping
+    the whole file with a TypeError. 2**63 is the first float with no int64."""
+    values = pd.Series([1e19, 2.0**63, -(2.0**63), 16505551213.0, np.nan])
+    got = normalize_phones(values)
+    assert [None if pd.isna(v) else v for v in got] == [None, None, None, "16505551213", None]
+    out, stats = build_audience_file(pd.DataFrame({"phone": values}), "meta")
+    assert out["PHONE"].tolist() == [reference_sha256("16505551213")]
+    assert (stats["invalid_phone"], stats["no_identifier"]) == (3, 4)
