@@ -141,6 +141,17 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "text = text.where((local.str.len() > 0).fillna(True).astype(bool))": (
             "local is NA only where the text is NA, which where() keeps NA either way"
         ),
+        **{
+            f"{line} / {line.replace('str = "US"', 'str = "us"')}": (
+                "region codes are read in any case (upper-cased before use)"
+            )
+            for line in (
+                'default_region: str = "US",',
+                'values: pd.Series, platform: Platform = "meta", default_region: str = "US"',
+                'def normalize_phone(s: Any, platform: Platform = "meta", default_region: str = '
+                '"US") -> str | None:',
+            )
+        },
         "identity = list(out.columns) / identity = None": (
             "out holds exactly the identifier columns, and subset=None means all of them"
         ),

@@ -421,3 +421,18 @@ def test_targets_of_a_segment_without_common_customers_is_an_empty_mask():
     assert mask.dtype == bool and mask.tolist() == [False, False]
     # a mask combines with others by `&`, as carry-forward does
     assert (mask & ov.targets(ov.table[1])).tolist() == [False, False]
+
+
+def test_an_empty_segmentation():
+    """No customers on one side: nothing in common, every B segment is new."""
+    empty = pd.Series([], dtype="int64")
+    d = diff_assignments(empty, series([0, 1, 1]))
+    assert (d["common_customers"], d["only_in_a"], d["only_in_b"]) == (0, 0, 3)
+    assert (d["ari"], d["nmi"], d["transitions"], d["segments_a"]) == (None, None, [], [])
+    assert [(s["segment"], s["size"], s["origin"]) for s in d["segments_b"]] == [
+        (0, 1, "new"),
+        (1, 2, "new"),
+    ]
+    table, a_values, b_values = contingency(np.array([], dtype=int), np.array([], dtype=int))
+    assert table.shape == (0, 0) and a_values.size == 0 and b_values.size == 0
+    assert json.loads(json.dumps(diff_assignments(empty, empty)))["segments_b"] == []
