@@ -269,6 +269,7 @@ class ModuleScore:
     no_tests: list[str] = field(default_factory=list)
     other: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    resumed: bool = False  # the time is that of re-testing an earlier run's leftovers
 
     @property
     def scored(self) -> int:
@@ -283,7 +284,8 @@ class ModuleScore:
         return (
             f"| {self.module} | {self.score:.1f}% | {self.killed}/{self.scored} | "
             f"{len(self.survived)} | {len(self.no_tests)} | {len(self.equivalent)}{others} | "
-            f"{self.seconds:.0f} s | {' '.join(self.tests)} |"
+            f"{self.seconds:.0f} s{' (resumed)' if self.resumed else ''} | "
+            f"{' '.join(self.tests)} |"
         )
 
 
@@ -359,7 +361,9 @@ def run_module(module: str, jobs: int, resume: bool = False) -> ModuleScore:
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
-    return collect_module(module, time.perf_counter() - start)
+    score = collect_module(module, time.perf_counter() - start)
+    score.resumed = bool(again)
+    return score
 
 
 def _to_rerun(module: str) -> list[str]:
