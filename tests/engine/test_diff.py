@@ -436,3 +436,32 @@ def test_an_empty_segmentation():
     table, a_values, b_values = contingency(np.array([], dtype=int), np.array([], dtype=int))
     assert table.shape == (0, 0) and a_values.size == 0 and b_values.size == 0
     assert json.loads(json.dumps(diff_assignments(empty, empty)))["segments_b"] == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [
+        (series(["a"]), series([0]), "assignments A must hold integer segment labels, not str"),
+        (series([0]), series(["a"]), "assignments B must hold integer segment labels, not str"),
+        (series([0.5]), series([0]), "assignments A must hold integer segment labels"),
+        (series([0]), series([0.0, np.nan]), "assignments B have customers without a segment"),
+        (series([0.0, np.nan]), series([0]), "assignments A have customers without a segment"),
+        ([0], series([0]), "assignments A must be a pandas Series indexed by customer id"),
+        (series([0]), [0], "assignments B must be a pandas Series indexed by customer id"),
+        (pd.Series([0, 1], index=[1, 1]), pd.Series([0, 1], index=[1, 2]), "A list some"),
+        (pd.Series([0, 1], index=[1, 2]), pd.Series([0, 1], index=[2, 2]), "B list some"),
+        (pd.Series([0, 1], index=[1.0, np.nan]), pd.Series([0], index=[1.0]), "without an id"),
+        (pd.Series([0], index=[1]), pd.Series([0, 1], index=[1.0, np.nan]), "without an id"),
+    ],
+)
+def test_bad_input_names_the_side_at_fault(a, b, message):
+    with pytest.raises(InputError, match=message):
+        diff_assignments(a, b)
+
+
+def test_min_jaccard_of_one_keeps_only_identical_segments():
+    """1 is allowed (the range is (0, 1]); whole floats are integer labels."""
+    d = diff_assignments(series([0.0, 0.0, 1.0, 1.0]), series([5, 5, 6, 7]), min_jaccard=1.0)
+    assert fates(d) == {0: "kept", 1: "split"}
+    with pytest.raises(InputError, match=r"min_jaccard must be in \(0, 1\], got 1.5"):
+        diff_assignments(series([0]), series([0]), 1.5)
