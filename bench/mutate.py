@@ -169,6 +169,14 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         for change in ("dtype=None", "")
     },
     "engine/diff.py": {
+        **{
+            f"{name} = eligible & (row > 0) & (row >= {share} * total) / "
+            f"{name} = eligible & (row >= 0) & (row >= {share} * total)": (
+                "with common customers, row >= a share of them already means row > 0; a segment "
+                "without any has no best match and no target, so it vanished before this"
+            )
+            for name, share in (("substantial", "SHARE"), ("main", "MAIN"))
+        },
         "if part.size and np.bincount(part, minlength=k).max() > 1: / "
         "if part.size and np.bincount(part, ).max() > 1:": (
             "minlength only pads the counts with zeros: the maximum is the same"

@@ -61,7 +61,9 @@ def test_contingency_with_a_huge_label_range():
 
 
 def test_contingency_rejects_unaligned_arrays():
-    with pytest.raises(InputError, match="two aligned 1-d label arrays of the same length"):
+    with pytest.raises(
+        InputError, match="^contingency needs two aligned 1-d label arrays of the same length$"
+    ):
         contingency(np.array([0, 1]), np.array([0]))
     with pytest.raises(InputError, match="two aligned 1-d label arrays"):
         contingency(np.zeros((2, 2)), np.zeros((2, 2)))
@@ -465,3 +467,42 @@ def test_min_jaccard_of_one_keeps_only_identical_segments():
     assert fates(d) == {0: "kept", 1: "split"}
     with pytest.raises(InputError, match=r"min_jaccard must be in \(0, 1\], got 1.5"):
         diff_assignments(series([0]), series([0]), 1.5)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_float_ids_read_as_strings_the_same_way_from_either_side(flip):
+    """1.0 reads "1.0" (as pandas prints it), whichever side holds the numbers, so that
+    diff(B, A) is the transpose of diff(A, B)."""
+    strings = pd.Series([0, 1], index=["1", "2.0"])
+    floats = pd.Series([5, 6], index=[1.0, 2.0])
+    a, b = (floats, strings) if flip else (strings, floats)
+    d = diff_assignments(a, b)
+    assert [(t["from"], t["to"]) for t in d["transitions"]] == ([(6, 1)] if flip else [(1, 6)])
+
+
+def test_one_customer_of_five_is_a_substantial_share():
+    """Small counts: 1 of 5 is exactly 20%, so segment 0 splits instead of being kept."""
+    d = diff_assignments(series([0] * 5), series([5] * 4 + [6]))
+    assert fates(d) == {0: "split"}
+
+
+def test_a_segment_of_one_customer_that_went_into_a_big_one_merged():
+    """Its single common customer is 100% of it (>= 50%), and the B segment gets 9 of its
+    10 customers from outside: merged, not shrunk."""
+    d = diff_assignments(series([0] + [1] * 9), series([5] * 10))
+    assert fates(d) == {0: "merged", 1: "kept"}
+
+
+def test_the_noise_row_has_a_fate_of_its_own_and_no_targets():
+    d = diff_assignments(series([-1, -1, 0, 0]), series([3, 3, 3, 3]))
+    assert d["segments_a"][0] == {
+        "segment": -1,
+        "size": 2,
+        "common": 2,
+        "best_match": None,
+        "jaccard": None,
+        "fate": "noise",
+        "targets": [],
+    }
+    ov = Overlap(np.array([[2, 0], [0, 2]]), np.array([-1, 0]), np.array([3, 4]), 0.5)
+    assert [ov.fate(0), ov.fate(1)] == ["noise", "kept"]  # carry-forward asks Overlap
