@@ -62,7 +62,7 @@ def test_contingency_with_a_huge_label_range():
 
 def test_contingency_rejects_unaligned_arrays():
     with pytest.raises(
-        InputError, match="^contingency needs two aligned 1-d label arrays of the same length$"
+        InputError, match=r"^contingency needs two aligned 1-d label arrays of the same length$"
     ):
         contingency(np.array([0, 1]), np.array([0]))
     with pytest.raises(InputError, match="two aligned 1-d label arrays"):
