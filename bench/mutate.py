@@ -177,6 +177,23 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for name, share in (("substantial", "SHARE"), ("main", "MAIN"))
         },
+        "return eligible & (row > 0) & ((row >= SHARE * total) | (part >= self.min_jaccard)) / "
+        "return eligible & (row >= 0) & ((row >= SHARE * total) | (part >= self.min_jaccard))": (
+            "total > 0 here (an empty row returns early) and min_jaccard > 0, so a 0 in the row "
+            "meets neither threshold"
+        ),
+        **{
+            f"{line} / {line.replace(old, new)}": (
+                "any negative reads as no match (best < 0, j >= 0), and an int fill is int64, "
+                "which is intp on 64-bit Linux"
+            )
+            for line, old, new in (
+                ("return np.full(jac.shape[0], -1, dtype=np.intp)", "-1", "-2"),
+                ("return np.full(jac.shape[0], -1, dtype=np.intp)", "dtype=np.intp", "dtype=None"),
+                ("return np.full(jac.shape[0], -1, dtype=np.intp)", "dtype=np.intp", ""),
+                ("best[jac[np.arange(jac.shape[0]), best] <= 0] = -1", "= -1", "= -2"),
+            )
+        },
         "if part.size and np.bincount(part, minlength=k).max() > 1: / "
         "if part.size and np.bincount(part, ).max() > 1:": (
             "minlength only pads the counts with zeros: the maximum is the same"

@@ -506,3 +506,27 @@ def test_the_noise_row_has_a_fate_of_its_own_and_no_targets():
     }
     ov = Overlap(np.array([[2, 0], [0, 2]]), np.array([-1, 0]), np.array([3, 4]), 0.5)
     assert [ov.fate(0), ov.fate(1)] == ["noise", "kept"]  # carry-forward asks Overlap
+
+
+def test_targets_and_sources_come_largest_first():
+    """Segment 0 sends 4 customers to 5 and 6 to 6; segment 6 gets 6 from 0 and 9 from 1:
+    the lists put the larger part first, whatever the labels."""
+    a = series([0] * 10 + [1] * 9)
+    b = series([5] * 4 + [6] * 6 + [6] * 9)
+    d = diff_assignments(a, b)
+    assert [(t["segment"], t["customers"]) for t in d["segments_a"][0]["targets"]] == [
+        (6, 6),
+        (5, 4),
+    ]
+    assert d["segments_b"][1] == {
+        "segment": 6,
+        "size": 15,
+        "common": 15,
+        "origin": "inherited",
+        "sources": [
+            {"segment": 1, "customers": 9, "share_of_b": 9 / 15},
+            {"segment": 0, "customers": 6, "share_of_b": 6 / 15},
+        ],
+        "best_match": 1,
+        "jaccard": 9 / 15,
+    }
