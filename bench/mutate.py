@@ -490,11 +490,16 @@ def update_results(scores: list[ModuleScore], diffs: dict[str, str]) -> None:
         f"per-mutant timeout (clean time of its tests + {TIMEOUT_CONSTANT:g} s) x "
         f"{TIMEOUT_MULTIPLIER:g}, a timeout counts as killed; mutants no test reaches count as "
         "survivors. Equivalent mutants are listed in bench/mutate.py (EQUIVALENT) with a reason "
-        "and left out. Times are on a shared 2-core machine with other work running.",
+        'and left out. "not checked": mutants an interrupted run did not reach (its score '
+        "covers the rest; `MUTATE_ARGS=--resume` continues it). Times are on a shared 2-core "
+        "machine with other work running.",
         "",
         "| module | score | killed | survived | no tests | equivalent | time | tests |",
         "|---|---|---|---|---|---|---|---|",
         *[rows[m] for m in sorted(rows)],
+        "",
+        "Not measured yet: "
+        + (", ".join(f"`{m}`" for m in all_modules() if m not in rows) or "(none)"),
         "",
         "Surviving mutants:",
         "",
