@@ -16,7 +16,9 @@ from segtrail.services.workspace import Workspace
 from segtrail.store import schema
 
 TreeHash = Callable[[Path], dict]
-HISTORY_TABLES = sorted(t.name for m in schema.MIGRATIONS for t in m.tables)
+HISTORY_TABLES = sorted(
+    t.name for m in schema.MIGRATIONS for t in m.tables if t.name not in schema.MUTABLE_TABLES
+)
 
 
 def _tables(ws: Workspace) -> set[str]:
@@ -195,6 +197,8 @@ def full(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[Worksp
         source.execute("CREATE TABLE people (id TEXT, x REAL)")
         source.executemany("INSERT INTO people VALUES (?, ?)", [(f"P{i}", i) for i in range(9)])
     ws.ingest_sql("SELECT * FROM people", f"sqlite:///{folder / 'source.db'}", "id", "people")
+    created = ws.user_add("ana", "analyst", ["marketing"], password="correct horse")
+    ws.token_revoke(created.token_id)
     yield ws
     ws.close()
 

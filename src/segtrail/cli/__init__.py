@@ -20,6 +20,7 @@ from segtrail.cli import thread as _thread  # noqa: F401  isort: skip
 from segtrail.cli import campaigns as _campaigns  # noqa: F401  isort: skip
 from segtrail.cli import designs as _designs  # noqa: F401  isort: skip
 from segtrail.cli import report as _report  # noqa: F401  isort: skip
+from segtrail.cli import users as _users  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segtrail.engine.transactions import TransactionSpec
+    from segtrail.services.access import (
+        TokenCreated,
+        TokenRevoked,
+        UserCreated,
+        UserDisabled,
+        UserInfo,
+    )
     from segtrail.services.results import (
         Assignment,
         AudienceExport,
@@ -694,6 +701,61 @@ class Workspace:
         from segtrail.report.html import write_report
 
         return write_report(self, ref, out, diff)
+
+    # --- users of the team server (services/access.py) ---------------------------------
+
+    def user_add(
+        self,
+        name: str,
+        role: str,
+        lenses: list[str] | None = None,
+        password: str | None = None,
+    ) -> UserCreated:
+        """Add a team member with a role (viewer, analyst, admin) and, for an analyst, the
+        lenses they may change; returns their first API token (shown only here)."""
+        from segtrail.services.access import add_user
+
+        return add_user(self, name, role, lenses or (), password)
+
+    def user_list(self) -> list[UserInfo]:
+        from segtrail.services.access import list_users
+
+        return list_users(self)
+
+    def user_disable(self, name: str) -> UserDisabled:
+        from segtrail.services.access import disable_user
+
+        return disable_user(self, name)
+
+    def user_password(self, name: str, password: str) -> None:
+        from segtrail.services.access import set_password
+
+        set_password(self, name, password)
+
+    def user_role(self, name: str, role: str) -> UserInfo:
+        from segtrail.services.access import set_role
+
+        return set_role(self, name, role)
+
+    def user_grant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import grant_lenses
+
+        return grant_lenses(self, name, lenses)
+
+    def user_ungrant(self, name: str, lenses: list[str]) -> UserInfo:
+        from segtrail.services.access import withdraw_lenses
+
+        return withdraw_lenses(self, name, lenses)
+
+    def token_create(self, name: str) -> TokenCreated:
+        from segtrail.services.access import create_token
+
+        return create_token(self, name)
+
+    def token_revoke(self, token_id: str) -> TokenRevoked:
+        from segtrail.services.access import revoke_token
+
+        return revoke_token(self, token_id)
 
 
 def _ingest_frame(

@@ -136,6 +136,7 @@ class MetadataStore:
         from segtrail.store.plans import Plans, Strategies
         from segtrail.store.segmentations import Annotations, Segmentations
         from segtrail.store.usage import Audiences, Campaigns, Exports
+        from segtrail.store.users import Users
 
         self.events = Events(self)
         self.objects = ObjectRegistry(self)
@@ -149,6 +150,7 @@ class MetadataStore:
         self.exports = Exports(self)
         self.designs = Designs(self)
         self.holdouts = Holdouts(self)
+        self.users = Users(self)
 
     # --- schema ------------------------------------------------------------------------
 

@@ -274,6 +274,87 @@ dataset_lineage = Table(
 )
 
 
+# --- schema 8: users, API tokens, lens grants and web sessions (the team server) ----------
+#
+# Secrets are never stored: a token is kept as the SHA-256 of its random secret, a password
+# as its argon2 hash, a web session as the SHA-256 of its cookie value. Users, their states,
+# passwords, tokens and grants are history like everything else: disabling a user, revoking
+# a token or changing a password is a new row; the latest row wins.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# The role and whether the user may sign in; one row per change, the latest is current.
+user_states = Table(
+    "user_states",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("role", String(20), nullable=False),  # viewer | analyst | admin
+    Column("status", String(20), nullable=False),  # active | disabled
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id, with its own salt and cost
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_id", String(40), nullable=False, unique=True),  # public: shown, revoked by
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 hex of the secret
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+token_revocations = Table(
+    "token_revocations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("api_token_id", Integer, ForeignKey("api_tokens.id"), nullable=False, unique=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# Which lenses an analyst writes in; the latest row per (user, lens) wins.
+lens_grants = Table(
+    "lens_grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("lens", String(200), nullable=False),
+    Column("state", String(20), nullable=False),  # granted | revoked
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+)
+
+# Browser sign-ins: not history (a session ends, expired ones are removed), so this is the
+# one table that takes DELETE. The CSRF token is derived from the session secret, never
+# stored (see services/access.py).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_hash", String(64), nullable=False, unique=True),  # SHA-256 hex
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
+# Tables that normal use may change or empty (no append-only triggers).
+MUTABLE_TABLES = ("web_sessions",)
+
+
 # --- migrations ----------------------------------------------------------------------------
 #
 # Each migration is a fixed step: the tables it creates are frozen copies declared inside its
@@ -683,6 +764,85 @@ def _step_7() -> Migration:
     return Migration(7, "dataset lineage", apply, (lineage_v7,))
 
 
+def _step_8() -> Migration:
+    frozen = MetaData()
+    _stub(frozen, "events", "id", Integer)
+    users_v8 = Table(
+        "users",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    user_states_v8 = Table(
+        "user_states",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    user_passwords_v8 = Table(
+        "user_passwords",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("password_hash", Text, nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    api_tokens_v8 = Table(
+        "api_tokens",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("token_id", String(40), nullable=False, unique=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("secret_hash", String(64), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    token_revocations_v8 = Table(
+        "token_revocations",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("api_token_id", Integer, ForeignKey("api_tokens.id"), nullable=False, unique=True),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    lens_grants_v8 = Table(
+        "lens_grants",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("lens", String(200), nullable=False),
+        Column("state", String(20), nullable=False),
+        Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    )
+    web_sessions_v8 = Table(
+        "web_sessions",
+        frozen,
+        Column("id", Integer, primary_key=True),
+        Column("session_hash", String(64), nullable=False, unique=True),
+        Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+        Column("created_at", String(40), nullable=False),
+        Column("expires_at", String(40), nullable=False),
+    )
+    history = (
+        users_v8,
+        user_states_v8,
+        user_passwords_v8,
+        api_tokens_v8,
+        token_revocations_v8,
+        lens_grants_v8,
+    )
+    tables = (*history, web_sessions_v8)
+
+    def apply(connection: Connection) -> None:
+        _create(connection, tables)
+        # web_sessions is left unguarded: sessions end and expire (MUTABLE_TABLES).
+        append_only(connection, tuple(t.name for t in history))
+
+    return Migration(8, "users, API tokens, lens grants and web sessions", apply, tables)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _step_1(),
     _step_2(),
@@ -691,6 +851,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _step_5(),
     _step_6(),
     _step_7(),
+    _step_8(),
 )
 
 LATEST = MIGRATIONS[-1].version
