@@ -46,10 +46,13 @@ bench: install
 
 # Mutation score of engine/ and store/ modules against their own tests (slow; not in `test`).
 # One module: make mutate MODULES=engine/carry.py
+# After new tests: make mutate MODULES=engine/carry.py MUTATE_ARGS=--resume (re-tests the
+# survivors and what an interrupted run did not reach; keeps the other results)
 .PHONY: mutate
 MODULES ?=
+MUTATE_ARGS ?=
 mutate: install
-	$(BIN)/python bench/mutate.py $(MODULES)
+	$(BIN)/python bench/mutate.py $(MUTATE_ARGS) $(MODULES)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -36,7 +36,9 @@ WORK = HERE / ".mutants"
 RESULTS = HERE / "RESULTS.md"
 MUTMUT = Path(sys.executable).parent / "mutmut"
 SECTION = "mutation"
-COMMAND = "make mutate  # or: make mutate MODULES='engine/carry.py engine/diff.py'"
+COMMAND = (
+    "make mutate  # or: make mutate MODULES='engine/carry.py engine/diff.py' [MUTATE_ARGS=--resume]"
+)
 
 TIMEOUT_MULTIPLIER = 5.0
 TIMEOUT_CONSTANT = 2.0
@@ -54,10 +56,107 @@ ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
 # Equivalent mutants: module -> {the mutant's diff as printed: why no test can tell}.
 # Keyed by the diff, not mutmut's numbered name, which shifts when a function changes.
+_US = 'str = "US"'
 _INT64 = (
     "np.array of Python ints is int64 already on 64-bit Linux (and empty ones are never indexed)"
 )
 EQUIVALENT: dict[str, dict[str, str]] = {
+    "engine/audience.py": {
+        'return text.where(~whole, values[whole].astype("Int64").astype("string")) / '
+        'return text.where(~whole, values[whole].astype("int64").astype("string"))': (
+            "values[whole] holds only whole floats below 2**63 in size: int64 and Int64 print "
+            "them alike"
+        ),
+        **{
+            f"{line} / {line.replace('utf-8', 'UTF-8')}": "codec names are case-insensitive"
+            for line in (
+                'digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v in plain], '
+                '"string")',
+                'return hashlib.sha256(s.encode("utf-8")).hexdigest()',
+            )
+        },
+        **{
+            'digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v in plain], '
+            '"string") / digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v '
+            f"in plain], {change})": (
+                "pd.array infers the string dtype from a list of str (and an empty one becomes "
+                'a dtype="string" Series below anyway)'
+            )
+            for change in ("None", "")
+        },
+        **{
+            "return pd.Series(digests.take(codes, allow_fill=True), index=values.index, "
+            'dtype="string") / return pd.Series(digests.take(codes, allow_fill=True), '
+            f"index=values.index, {change})": "digests is a string array already"
+            for change in ("dtype=None", "")
+        },
+        **{
+            "plain = np.asarray(distinct, dtype=object)  # iterating an Arrow-backed array is "
+            f"slow / plain = np.asarray(distinct, {change})  # iterating an Arrow-backed array "
+            "is slow": (
+                "np.asarray of a string array is an object array anyway, and str() of a numpy "
+                "number prints as the Python one"
+            )
+            for change in ("dtype=None", "")
+        },
+        **{
+            "numbers = pd.Series(e164_many(np.asarray(distinct, dtype=object), default_region)) "
+            f"/ numbers = pd.Series(e164_many(np.asarray(distinct, {change}), default_region))": (
+                "distinct comes from a string Series: np.asarray gives an object array anyway"
+            )
+            for change in ("dtype=None", "")
+        },
+        **{
+            'return pd.Series(out, index=values.index, dtype="string") / '
+            f"return pd.Series(out, index=values.index, {change})": "out is a string array already"
+            for change in ("dtype=None", "")
+        },
+        **{
+            f"{head}{tail} / {head.replace('meta', other)}{tail}": (
+                'only "google" changes the rules: any other platform is read as Meta\'s'
+            )
+            for head, tail in (
+                ('def normalize_email(s: Any, platform: Platform = "meta"', ") -> str | None:"),
+                (
+                    'def normalize_emails(values: pd.Series, platform: Platform = "meta"',
+                    ") -> pd.Series:",
+                ),
+                (
+                    'def normalize_phone(s: Any, platform: Platform = "meta"',
+                    ', default_region: str = "US") -> str | None:',
+                ),
+            )
+            for other in ("XXmetaXX", "META")
+        },
+        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)) / "
+        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(True).astype(bool))": (
+            "the match is NA only where the text is NA, which where() keeps NA either way"
+        ),
+        **{
+            'local = parts["local"].where(~gmail, parts["local"].str.replace(".", "", '
+            'regex=False)) / local = parts["local"].where(~gmail, parts["local"].str.replace('
+            f'".", "", {change}))': "pandas reads regex None or omitted as False (a literal dot)"
+            for change in ("regex=None", "")
+        },
+        "text = text.where((local.str.len() > 0).fillna(False).astype(bool)) / "
+        "text = text.where((local.str.len() > 0).fillna(True).astype(bool))": (
+            "local is NA only where the text is NA, which where() keeps NA either way"
+        ),
+        **{
+            f"{line} / {line.replace(_US, _US.lower())}": (
+                "region codes are read in any case (upper-cased before use)"
+            )
+            for line in (
+                'default_region: str = "US",',
+                'values: pd.Series, platform: Platform = "meta", default_region: str = "US"',
+                'def normalize_phone(s: Any, platform: Platform = "meta", default_region: str = '
+                '"US") -> str | None:',
+            )
+        },
+        "identity = list(out.columns) / identity = None": (
+            "out holds exactly the identifier columns, and subset=None means all of them"
+        ),
+    },
     "engine/carry.py": {
         f'{name}np.array([s["{key}"] for s in diff["{side}"]], dtype=np.int64){end} / '
         f'{name}np.array([s["{key}"] for s in diff["{side}"]], {change}){end}': _INT64
@@ -68,6 +167,60 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             ("", "size", "segments_b", ","),
         )
         for change in ("dtype=None", "")
+    },
+    "engine/diff.py": {
+        **{
+            f"{name} = eligible & (row > 0) & (row >= {share} * total) / "
+            f"{name} = eligible & (row >= 0) & (row >= {share} * total)": (
+                "with common customers, row >= a share of them already means row > 0; a segment "
+                "without any has no best match and no target, so it vanished before this"
+            )
+            for name, share in (("substantial", "SHARE"), ("main", "MAIN"))
+        },
+        "return eligible & (row > 0) & ((row >= SHARE * total) | (part >= self.min_jaccard)) / "
+        "return eligible & (row >= 0) & ((row >= SHARE * total) | (part >= self.min_jaccard))": (
+            "total > 0 here (an empty row returns early) and min_jaccard > 0, so a 0 in the row "
+            "meets neither threshold"
+        ),
+        **{
+            f"{line} / {line.replace(old, new)}": (
+                "any negative reads as no match (best < 0, j >= 0), and an int fill is int64, "
+                "which is intp on 64-bit Linux"
+            )
+            for line, old, new in (
+                ("return np.full(jac.shape[0], -1, dtype=np.intp)", "-1", "-2"),
+                ("return np.full(jac.shape[0], -1, dtype=np.intp)", "dtype=np.intp", "dtype=None"),
+                ("return np.full(jac.shape[0], -1, dtype=np.intp)", "dtype=np.intp", ""),
+                ("best[jac[np.arange(jac.shape[0]), best] <= 0] = -1", "= -1", "= -2"),
+            )
+        },
+        "if part.size and np.bincount(part, minlength=k).max() > 1: / "
+        "if part.size and np.bincount(part, ).max() > 1:": (
+            "minlength only pads the counts with zeros: the maximum is the same"
+        ),
+        **{
+            f"position = np.full(k, -1, dtype=np.intp) / position = np.full(k, -1, {change})": (
+                "np.full with an int fill is int64, which is intp on 64-bit Linux"
+            )
+            for change in ("dtype=None", "")
+        },
+        "position = np.full(k, -1, dtype=np.intp) / position = np.full(k, -2, dtype=np.intp)": (
+            "any negative fill reads as not in A (pos_a >= 0)"
+        ),
+        **{
+            "part = np.divide(row, self.col_totals, out=np.zeros(row.shape), "
+            f"where=self.col_totals > 0) / part = np.divide(row, self.col_totals, {change})": (
+                "where a B label has no common customers the row holds 0 there, and (row > 0) "
+                "rules the column out whatever part says"
+            )
+            for change in (
+                "out=None, where=self.col_totals > 0",
+                "out=np.zeros(row.shape), where=None",
+                "where=self.col_totals > 0",
+                "out=np.zeros(row.shape), ",
+                "out=np.zeros(row.shape), where=self.col_totals >= 0",
+            )
+        },
     },
     "engine/responses.py": {
         "if p_value is not None and p_value < ALPHA and uplift is not None and uplift != 0: / "
@@ -141,6 +294,7 @@ class ModuleScore:
     no_tests: list[str] = field(default_factory=list)
     other: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    resumed: bool = False  # the time is that of re-testing an earlier run's leftovers
 
     @property
     def scored(self) -> int:
@@ -155,7 +309,8 @@ class ModuleScore:
         return (
             f"| {self.module} | {self.score:.1f}% | {self.killed}/{self.scored} | "
             f"{len(self.survived)} | {len(self.no_tests)} | {len(self.equivalent)}{others} | "
-            f"{self.seconds:.0f} s | {' '.join(self.tests)} |"
+            f"{self.seconds:.0f} s{' (resumed)' if self.resumed else ''} | "
+            f"{' '.join(self.tests)} |"
         )
 
 
@@ -183,14 +338,17 @@ def own_tests(module: str) -> list[str]:
     return [candidate]
 
 
-def scratch_folder(module: str, tests: list[str]) -> Path:
-    """A fresh folder where mutmut sees only this module to mutate and only its tests."""
+def scratch_folder(module: str, tests: list[str], keep: bool = False) -> Path:
+    """A fresh folder where mutmut sees only this module to mutate and only its tests
+    (`keep`: the folder of an earlier run, with its results, is kept)."""
     folder = WORK / module.replace("/", "__").removesuffix(".py")
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    if not keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     # Symlinks, so mutmut removes the real src/ from sys.path and imports its mutated copy.
-    (folder / "src").symlink_to(ROOT / "src")
-    (folder / "tests").symlink_to(ROOT / "tests")
+    for name in ("src", "tests"):
+        if not (folder / name).is_symlink():
+            (folder / name).symlink_to(ROOT / name)
     config = {
         "source_paths": ["src"],
         "only_mutate": [f"src/segtrail/{module}"],
@@ -211,14 +369,15 @@ def _under(tests: list[str], folder: str) -> bool:
     return all(t.startswith(folder) for t in tests)
 
 
-def run_module(module: str, jobs: int) -> ModuleScore:
+def run_module(module: str, jobs: int, resume: bool = False) -> ModuleScore:
     tests = own_tests(module)
-    folder = scratch_folder(module, tests)
+    again = _to_rerun(module) if resume else []
+    folder = scratch_folder(module, tests, keep=bool(again))
     start = time.perf_counter()
     log = folder / "mutmut.log"
     with log.open("w") as out:
         proc = subprocess.run(
-            [str(MUTMUT), "run", "--max-children", str(jobs)],
+            [str(MUTMUT), "run", "--max-children", str(jobs), *again],
             cwd=folder,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -227,7 +386,28 @@ def run_module(module: str, jobs: int) -> ModuleScore:
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
-    return collect_module(module, time.perf_counter() - start)
+    score = collect_module(module, time.perf_counter() - start)
+    score.resumed = bool(again)
+    return score
+
+
+def _to_rerun(module: str) -> list[str]:
+    """After an earlier (perhaps interrupted) run: its survivors, to be tried against the
+    tests written since, and the mutants it did not reach. mutmut keeps every other result
+    unless the mutated function changed, and re-tests a survivor only when it is named."""
+    meta = WORK / module.replace("/", "__").removesuffix(".py") / "mutants" / "src" / "segtrail"
+    meta = meta / f"{module}.meta"
+    if not meta.exists():
+        return []
+    codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    equivalent = EQUIVALENT.get(module, {})
+    return [
+        name
+        for name, code in sorted(codes.items())
+        if code is None
+        or code in NO_TESTS
+        or (code in SURVIVED and _plain(diff_of(module, name)) not in equivalent)
+    ]
 
 
 def collect_module(module: str, seconds: float | None = None) -> ModuleScore:
@@ -310,11 +490,16 @@ def update_results(scores: list[ModuleScore], diffs: dict[str, str]) -> None:
         f"per-mutant timeout (clean time of its tests + {TIMEOUT_CONSTANT:g} s) x "
         f"{TIMEOUT_MULTIPLIER:g}, a timeout counts as killed; mutants no test reaches count as "
         "survivors. Equivalent mutants are listed in bench/mutate.py (EQUIVALENT) with a reason "
-        "and left out. Times are on a shared 2-core machine with other work running.",
+        'and left out. "not checked": mutants an interrupted run did not reach (its score '
+        "covers the rest; `MUTATE_ARGS=--resume` continues it). Times are on a shared 2-core "
+        "machine with other work running.",
         "",
         "| module | score | killed | survived | no tests | equivalent | time | tests |",
         "|---|---|---|---|---|---|---|---|",
         *[rows[m] for m in sorted(rows)],
+        "",
+        "Not measured yet: "
+        + (", ".join(f"`{m}`" for m in all_modules() if m not in rows) or "(none)"),
         "",
         "Surviving mutants:",
         "",
@@ -335,6 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep an earlier run's results: re-test only its survivors and what it did not reach",
+    )
+    parser.add_argument(
         "--collect",
         action="store_true",
         help="do not run: report the results a previous (perhaps interrupted) run left",
@@ -348,7 +538,11 @@ def main(argv: list[str] | None = None) -> int:
     scores, diffs = [], {}
     for module in modules:
         print(f"# {module}", flush=True)
-        score = collect_module(module) if args.collect else run_module(module, args.jobs)
+        score = (
+            collect_module(module)
+            if args.collect
+            else run_module(module, args.jobs, resume=args.resume)
+        )
         for mutant in score.survived + score.no_tests:
             diffs[mutant] = diff_of(module, mutant)
         scores.append(score)

@@ -297,3 +297,44 @@ def test_csv_file_drops_repeated_ids_only():
 def test_phone_numbers_read_from_floats():
     got = normalize_phones(pd.Series([16505551213.0, 12.5, np.nan]))  # "12.5" is no number
     assert [None if pd.isna(v) else v for v in got] == ["16505551213", None, None]
+
+
+def test_floats_too_large_for_an_integer_are_invalid_not_a_crash():
+    """A CSV column of long numbers read as floats: beyond int64 there is no phone number
+    (the longest E.164 number has 15 digits), so they count as invalid instead of stopping
+    the whole file with a TypeError. 2**63 is the first float with no int64."""
+    values = pd.Series([1e19, 2.0**63, -(2.0**63), 16505551213.0, np.nan])
+    got = normalize_phones(values)
+    assert [None if pd.isna(v) else v for v in got] == [None, None, None, "16505551213", None]
+    out, stats = build_audience_file(pd.DataFrame({"phone": values}), "meta")
+    assert out["PHONE"].tolist() == [reference_sha256("16505551213")]
+    assert (stats["invalid_phone"], stats["no_identifier"]) == (3, 4)
+
+
+def test_a_region_code_in_lower_case_reads_like_upper_case_on_both_paths():
+    """ "gb" is "GB" whether a number takes the vectorised path or phonenumbers itself (with
+    an extension it does); before, only the vectorised path read it. Reference:
+    reference_phone above with "GB"."""
+    values = ["020 7946 0958", "020 7946 0958 x1", "(650) 555-1212"]
+    for platform in ("meta", "google"):
+        expected = [reference_phone(v, platform, "GB") for v in values]
+        assert expected[0] == expected[1] is not None
+        got = normalize_phones(pd.Series(values), platform, "gb")
+        assert [None if pd.isna(v) else v for v in got] == expected
+        assert [normalize_phone(v, platform, "gb") for v in values] == expected
+
+
+def test_the_file_reads_national_numbers_in_its_default_region():
+    frame = pd.DataFrame({"phone": ["020 7946 0958", "(650) 555-1212"]})
+    out, stats = build_audience_file(frame, "google", default_region="GB")
+    assert out["Phone"].tolist() == [reference_sha256("+442079460958")]
+    assert stats["invalid_phone"] == 1  # a US national number is no GB number
+    out, _ = build_audience_file(frame, "google")  # US by default
+    assert out["Phone"].tolist() == [reference_sha256("+16505551212")]
+
+
+@pytest.mark.parametrize("local", ["a", "a.", ".a."])
+def test_a_gmail_local_part_of_one_character_is_kept(local):
+    """Google removes the dots; one character that is left is a local part all the same."""
+    assert normalize_email(f"{local}@gmail.com", "google") == "a@gmail.com"
+    assert normalize_email(f"{local}@gmail.com", "meta") == f"{local}@gmail.com"

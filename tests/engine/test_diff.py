@@ -2,12 +2,20 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from segtrail.engine.diff import FATES, contingency, diff_assignments, scores
+from segtrail.engine.diff import (
+    FATES,
+    Overlap,
+    _align_arrow,
+    contingency,
+    diff_assignments,
+    scores,
+)
 from segtrail.errors import InputError
 
 LABELS = st.integers(-1, 4)
@@ -53,8 +61,12 @@ def test_contingency_with_a_huge_label_range():
 
 
 def test_contingency_rejects_unaligned_arrays():
-    with pytest.raises(InputError):
+    with pytest.raises(
+        InputError, match=r"^contingency needs two aligned 1-d label arrays of the same length$"
+    ):
         contingency(np.array([0, 1]), np.array([0]))
+    with pytest.raises(InputError, match="two aligned 1-d label arrays"):
+        contingency(np.zeros((2, 2)), np.zeros((2, 2)))
 
 
 @settings(deadline=None)  # correctness against a reference, not speed
@@ -301,3 +313,220 @@ def test_merged_needs_twenty_percent_from_outside(outside, fate):
     a = series([0] * 40 + [1] * outside)
     b = series([5] * (40 + outside))
     assert fates(diff_assignments(a, b, min_jaccard=0.9))[0] == fate
+
+
+@pytest.mark.parametrize("part", [2, 3])
+def test_a_segment_made_half_of_another_is_its_target_at_exactly_min_jaccard(part):
+    """Segment 0 (20 customers) sends 18 to segment 5 and 2 to segment 6, which also takes
+    ``part`` customers of segment 1: 6 is made 2/4 = exactly 50% of 0 (a target at
+    min_jaccard 0.5), or 2/5 = 40% (not one; 2 of 20 is no substantial share either).
+
+    Reference: the module docstring's definition of targets (part from ``i`` >= min_jaccard)."""
+    a = series([0] * 20 + [1] * (part + 10))
+    b = series([5] * 18 + [6] * 2 + [6] * part + [7] * 10)
+    targets = [t["segment"] for t in diff_assignments(a, b)["segments_a"][0]["targets"]]
+    assert targets == ([5, 6] if part == 2 else [5])
+
+
+def test_a_segment_of_one_customer_from_a_big_one_is_its_target():
+    """Segment 6 holds one customer, from segment 0 (10 customers): 1 of 10 is no
+    substantial share, but 6 is made wholly of 0, so it is a target and inherited from 0."""
+    a = series([0] * 10)
+    b = series([5] * 9 + [6])
+    d = diff_assignments(a, b)
+    assert [t["segment"] for t in d["segments_a"][0]["targets"]] == [5, 6]
+    assert [(s["segment"], s["origin"]) for s in d["segments_b"]] == [
+        (5, "inherited"),
+        (6, "inherited"),
+    ]
+
+
+@pytest.mark.parametrize(("main", "fate"), [(4, "shrunk"), (5, "merged"), (6, "merged")])
+def test_merged_needs_half_of_the_segment_in_one_place(main, fate):
+    """Segment 0 (10 customers) sends ``main`` of them into segment 5, which gets 10 more
+    from segment 1 (too big to be kept: Jaccard <= 6/20); the rest of 0 scatter one by one
+    into segments made mostly of segment 2 (10% each: no target). 5 of 10 is exactly the
+    documented MAIN share (50%).
+
+    Reference: rule 4 (a B segment takes >= 50% of it and gets >= 20% from outside)."""
+    scattered = 10 - main
+    a = series([0] * 10 + [1] * 10 + [2] * (9 * scattered))
+    b = series(
+        [5] * main + list(range(10, 10 + scattered))  # segment 0
+        + [5] * 10  # segment 1
+        + [j for j in range(10, 10 + scattered) for _ in range(9)]  # segment 2
+    )  # fmt: skip
+    d = diff_assignments(a, b)
+    assert fates(d)[0] == fate
+    assert [t["segment"] for t in d["segments_a"][1]["targets"]] == [5]
+
+
+@pytest.mark.parametrize(("others", "fate"), [(4, "kept"), (5, "merged")])
+def test_kept_at_exactly_min_jaccard(others, fate):
+    """Segment 0 (4 customers) goes whole into segment 5, which also takes ``others``
+    customers of segment 1 (12 customers, the rest in segment 6): Jaccard 4/8 = exactly
+    0.5 keeps it; 4/9 does not (then 5 is a bigger segment 0 went into).
+
+    Reference: rule 1 (best match with Jaccard >= min_jaccard, mutual)."""
+    a = series([0] * 4 + [1] * 12)
+    b = series([5] * 4 + [5] * others + [6] * (12 - others))
+    d = diff_assignments(a, b, min_jaccard=0.5)
+    assert fates(d)[0] == fate
+    assert d["segments_a"][0]["jaccard"] == 4 / (4 + others)
+
+
+def test_duplicate_string_ids_name_their_side():
+    once = pd.Series([0, 1], index=["x", "y"])
+    twice = pd.Series([0, 1], index=["x", "x"])
+    with pytest.raises(InputError, match="assignments A list some customer ids more than once"):
+        diff_assignments(twice, once)
+    with pytest.raises(InputError, match="assignments B list some customer ids more than once"):
+        diff_assignments(once, twice)
+
+
+def test_string_ids_of_two_storages_are_joined_by_pyarrow():
+    """The fast path itself (a failure there would fall back to pandas, silently slower):
+    Python strings on one side, Arrow's large strings on the other. Reference: the positions
+    worked out by hand."""
+    ia = pd.Index(["c1", "c2", "c3", "c4"], dtype=object)
+    ib = pd.Index(["c4", "c9", "c2"], dtype=pd.ArrowDtype(pa.large_string()))
+    pos_a, pos_b = _align_arrow(ia, ib)
+    assert pos_a.tolist() == [3, 1] and pos_b.tolist() == [0, 2]
+    pos_a, pos_b = _align_arrow(ib, ia)
+    assert pos_a.tolist() == [2, 0] and pos_b.tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_numbers_and_strings_are_compared_as_strings(flip):
+    """7 is "7", not "007" (the module docstring: numbers are compared as strings)."""
+    numbers = pd.Series([0, 1], index=[7, 8])
+    strings = pd.Series([2, 3], index=["007", "8"])
+    a, b = (strings, numbers) if flip else (numbers, strings)
+    d = diff_assignments(a, b)
+    assert d["common_customers"] == 1
+    assert [(t["from"], t["to"]) for t in d["transitions"]] == ([(3, 1)] if flip else [(1, 3)])
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_integer_and_float_ids_are_the_same_numbers(flip):
+    """Ids read as integers in one file and as floats in another (1 and 1.0) match."""
+    ints = pd.Series([0, 1], index=[1, 2])
+    floats = pd.Series([5, 6], index=[1.0, 2.0])
+    a, b = (floats, ints) if flip else (ints, floats)
+    d = diff_assignments(a, b)
+    assert (d["common_customers"], d["only_in_a"], d["only_in_b"]) == (2, 0, 0)
+
+
+def test_targets_of_a_segment_without_common_customers_is_an_empty_mask():
+    ov = Overlap(np.array([[0, 0], [3, 1]]), np.array([0, 1]), np.array([5, 6]), 0.5)
+    mask = ov.targets(ov.table[0])
+    assert mask.dtype == bool and mask.tolist() == [False, False]
+    # a mask combines with others by `&`, as carry-forward does
+    assert (mask & ov.targets(ov.table[1])).tolist() == [False, False]
+
+
+def test_an_empty_segmentation():
+    """No customers on one side: nothing in common, every B segment is new."""
+    empty = pd.Series([], dtype="int64")
+    d = diff_assignments(empty, series([0, 1, 1]))
+    assert (d["common_customers"], d["only_in_a"], d["only_in_b"]) == (0, 0, 3)
+    assert (d["ari"], d["nmi"], d["transitions"], d["segments_a"]) == (None, None, [], [])
+    assert [(s["segment"], s["size"], s["origin"]) for s in d["segments_b"]] == [
+        (0, 1, "new"),
+        (1, 2, "new"),
+    ]
+    table, a_values, b_values = contingency(np.array([], dtype=int), np.array([], dtype=int))
+    assert table.shape == (0, 0) and a_values.size == 0 and b_values.size == 0
+    assert json.loads(json.dumps(diff_assignments(empty, empty)))["segments_b"] == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [
+        (series(["a"]), series([0]), "assignments A must hold integer segment labels, not str"),
+        (series([0]), series(["a"]), "assignments B must hold integer segment labels, not str"),
+        (series([0.5]), series([0]), "assignments A must hold integer segment labels"),
+        (series([0]), series([0.0, np.nan]), "assignments B have customers without a segment"),
+        (series([0.0, np.nan]), series([0]), "assignments A have customers without a segment"),
+        ([0], series([0]), "assignments A must be a pandas Series indexed by customer id"),
+        (series([0]), [0], "assignments B must be a pandas Series indexed by customer id"),
+        (pd.Series([0, 1], index=[1, 1]), pd.Series([0, 1], index=[1, 2]), "A list some"),
+        (pd.Series([0, 1], index=[1, 2]), pd.Series([0, 1], index=[2, 2]), "B list some"),
+        (pd.Series([0, 1], index=[1.0, np.nan]), pd.Series([0], index=[1.0]), "without an id"),
+        (pd.Series([0], index=[1]), pd.Series([0, 1], index=[1.0, np.nan]), "without an id"),
+    ],
+)
+def test_bad_input_names_the_side_at_fault(a, b, message):
+    with pytest.raises(InputError, match=message):
+        diff_assignments(a, b)
+
+
+def test_min_jaccard_of_one_keeps_only_identical_segments():
+    """1 is allowed (the range is (0, 1]); whole floats are integer labels."""
+    d = diff_assignments(series([0.0, 0.0, 1.0, 1.0]), series([5, 5, 6, 7]), min_jaccard=1.0)
+    assert fates(d) == {0: "kept", 1: "split"}
+    with pytest.raises(InputError, match=r"min_jaccard must be in \(0, 1\], got 1.5"):
+        diff_assignments(series([0]), series([0]), 1.5)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_float_ids_read_as_strings_the_same_way_from_either_side(flip):
+    """1.0 reads "1.0" (as pandas prints it), whichever side holds the numbers, so that
+    diff(B, A) is the transpose of diff(A, B)."""
+    strings = pd.Series([0, 1], index=["1", "2.0"])
+    floats = pd.Series([5, 6], index=[1.0, 2.0])
+    a, b = (floats, strings) if flip else (strings, floats)
+    d = diff_assignments(a, b)
+    assert [(t["from"], t["to"]) for t in d["transitions"]] == ([(6, 1)] if flip else [(1, 6)])
+
+
+def test_one_customer_of_five_is_a_substantial_share():
+    """Small counts: 1 of 5 is exactly 20%, so segment 0 splits instead of being kept."""
+    d = diff_assignments(series([0] * 5), series([5] * 4 + [6]))
+    assert fates(d) == {0: "split"}
+
+
+def test_a_segment_of_one_customer_that_went_into_a_big_one_merged():
+    """Its single common customer is 100% of it (>= 50%), and the B segment gets 9 of its
+    10 customers from outside: merged, not shrunk."""
+    d = diff_assignments(series([0] + [1] * 9), series([5] * 10))
+    assert fates(d) == {0: "merged", 1: "kept"}
+
+
+def test_the_noise_row_has_a_fate_of_its_own_and_no_targets():
+    d = diff_assignments(series([-1, -1, 0, 0]), series([3, 3, 3, 3]))
+    assert d["segments_a"][0] == {
+        "segment": -1,
+        "size": 2,
+        "common": 2,
+        "best_match": None,
+        "jaccard": None,
+        "fate": "noise",
+        "targets": [],
+    }
+    ov = Overlap(np.array([[2, 0], [0, 2]]), np.array([-1, 0]), np.array([3, 4]), 0.5)
+    assert [ov.fate(0), ov.fate(1)] == ["noise", "kept"]  # carry-forward asks Overlap
+
+
+def test_targets_and_sources_come_largest_first():
+    """Segment 0 sends 4 customers to 5 and 6 to 6; segment 6 gets 6 from 0 and 9 from 1:
+    the lists put the larger part first, whatever the labels."""
+    a = series([0] * 10 + [1] * 9)
+    b = series([5] * 4 + [6] * 6 + [6] * 9)
+    d = diff_assignments(a, b)
+    assert [(t["segment"], t["customers"]) for t in d["segments_a"][0]["targets"]] == [
+        (6, 6),
+        (5, 4),
+    ]
+    assert d["segments_b"][1] == {
+        "segment": 6,
+        "size": 15,
+        "common": 15,
+        "origin": "inherited",
+        "sources": [
+            {"segment": 1, "customers": 9, "share_of_b": 9 / 15},
+            {"segment": 0, "customers": 6, "share_of_b": 6 / 15},
+        ],
+        "best_match": 1,
+        "jaccard": 9 / 15,
+    }

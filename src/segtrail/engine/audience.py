@@ -171,7 +171,8 @@ def build_audience_file(
 def _as_text(values: pd.Series) -> pd.Series:
     """Values as a string Series; whole floats (12345.0, as read from CSV) lose the ".0"."""
     if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.notna() & (values % 1 == 0)
+        # at or beyond 2**63 a float has no int64: left as it reads ("1e+19"), not a number
+        whole = values.notna() & (values % 1 == 0) & (values.abs() < 2**63)
         text = values.astype("string")
         return text.where(~whole, values[whole].astype("Int64").astype("string"))
     text = values.astype("string").str.strip()

@@ -52,7 +52,9 @@ _TYPES = (
 
 def e164(text: str, default_region: str | None) -> str | None:
     """One number in E.164 ("+16505551212"), or None when ``phonenumbers`` finds it invalid."""
-    candidates = [(text, default_region)]
+    # phonenumbers knows only upper-case region codes; the fast path reads them in any case
+    region = default_region.upper() if default_region else default_region
+    candidates = [(text, region)]
     if not text.lstrip().startswith("+"):
         digits = "".join(ch for ch in text if ch.isdigit()).lstrip("0")
         candidates.append(("+" + digits, None))
