@@ -34,7 +34,8 @@ KILLS = 20
 WORKER = """
 import sys
 import segtrail.cli
-import segtrail.services.datasets  # what ingest imports lazily, loaded before the clock starts
+# what ingest imports lazily, loaded before the clock starts
+import segtrail.services.datasets, segtrail.stream_ingest, segtrail.readers
 sys.stdout.write("ready\\n")
 sys.stdout.flush()
 sys.stdin.readline()

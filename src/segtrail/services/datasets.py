@@ -7,22 +7,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
 from segtrail.errors import InvalidInput, NotFound
-from segtrail.readers import SourceOptions, check_unique_ids
 from segtrail.services.refs import check_name, parse_ref, stem_to_name
 from segtrail.services.results import DatasetInfo, DatasetSummary
 from segtrail.store.datasets import Lineage, NewDataset
-from segtrail.store.objects import encode_table
-from segtrail.stream_ingest import ingest_stream
+
+# Arrow and the readers are imported by the functions that read or write data, not here:
+# read commands (`show`, `log`, `datasets`) resolve datasets through this module and
+# should not pay for them at start-up.
 
 COMPRESSED_SUFFIXES = {".gz", ".zst", ".zstd"}  # customers.csv.gz is dataset 'customers'
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from segtrail.services.workspace import Workspace
 
@@ -42,6 +40,9 @@ def ingest(
     has been checked, and before the row that points at it. `na`: more missing-value
     markers; `decimal`: the decimal mark (None: detect); `sheet`: an Excel sheet's name or
     1-based position."""
+    from segtrail.readers import SourceOptions
+    from segtrail.stream_ingest import ingest_stream
+
     path = Path(path)
     stem = Path(path.stem).stem if path.suffix.lower() in COMPRESSED_SUFFIXES else path.stem
     name = check_name(name, "dataset") if name else stem_to_name(stem)
@@ -117,6 +118,10 @@ def prepare_dataset(
 ) -> PreparedDataset:
     """Infer column kinds, check ids (unless `unique_ids` is False: order lines repeat a
     customer), summarise and encode an in-memory table. `label` names it in errors."""
+    from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
+    from segtrail.readers import check_unique_ids
+    from segtrail.store.objects import encode_table
+
     kinds = {}
     for column_name in table.column_names:
         column = table[column_name]
@@ -248,6 +253,8 @@ def get_dataset(ws: Workspace, ref: str, rows: int = 0) -> DatasetInfo:
 def first_rows(ws: Workspace, row: dict, n: int) -> list[dict]:
     """The first `n` rows by id as plain Python values, straight from Arrow: an integer
     column with gaps stays integers (pandas would turn it into floats)."""
+    import pyarrow.compute as pc
+
     table = load_table(ws, row)
     n = min(n, table.num_rows)
     order = pc.select_k_unstable(table, k=n, sort_keys=[(row["id_column"], "ascending")])

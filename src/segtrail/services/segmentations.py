@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from segtrail import __version__
 from segtrail.compute import (
@@ -29,7 +28,6 @@ from segtrail.compute import (
 )
 from segtrail.compute import spark_master as resolve_master
 from segtrail.engine.algorithms import get_algorithm
-from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
 from segtrail.services.refs import check_name, parse_ref
@@ -37,6 +35,8 @@ from segtrail.services.results import LogEntry, Segment, Version
 from segtrail.store.segmentations import NewSegmentation
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from segtrail.services.workspace import Workspace
 
 Progress = Callable[[str, float | None], None]
@@ -205,6 +205,7 @@ def _run_and_record(
     engine: str | None = None,
     spark_master: str | None = None,
 ) -> Version:
+    from segtrail.engine.kinds import FEATURE_KINDS  # here: it imports Arrow, `show` does not
     from segtrail.services.retirement import check_in_use
 
     check_in_use(ws, "dataset", dataset_row["name"], "segment it")
@@ -368,6 +369,8 @@ def segment_names(ws: Workspace, row: dict) -> dict[int, str]:
 
 def load_assignments(ws: Workspace, row: dict) -> pd.Series:
     """Segment label per customer id (a Series indexed by customer id)."""
+    import pandas as pd  # here, not at the top: `show` and `log` never need pandas
+
     table = ws.objects.read_table(row["assignments_hash"], columns=["customer_id", "segment"])
     return pd.Series(
         table["segment"].to_numpy(),

@@ -24,14 +24,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from segtrail.atomic import FILE_MODE, atomic_write
 from segtrail.errors import Damaged, SegtrailError
+
+# Arrow is imported by the methods that encode or decode tables: every command opens the
+# object store, and read commands that only look at metadata (`show`, `log`) never need it.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SUFFIX = ".parquet"
 TMP_PREFIX = ".tmp-"  # every temporary name starts with it; fsck and prune rely on that
@@ -176,6 +179,8 @@ class ObjectStore(ABC):
             # not survive `dtype.str`. Neither is needed for fitted state.
             if value.dtype.hasobject or np.dtype(value.dtype.str) != value.dtype:
                 raise SegtrailError(f"array {name!r}: cannot store dtype {value.dtype} safely")
+        import pyarrow as pa
+
         table = pa.table(
             {
                 "name": pa.array(names, pa.string()),
@@ -218,6 +223,8 @@ class ObjectStore(ABC):
             ) from None
         if filled < size or extra or hasher.hexdigest() != digest:
             raise self._damaged(digest)
+        import pyarrow as pa
+
         return pa.py_buffer(buffer)
 
     def read_table(self, digest: str, columns: list[str] | None = None) -> pa.Table:
@@ -228,6 +235,9 @@ class ObjectStore(ABC):
         if key in self._recent:
             self._recent[key] = self._recent.pop(key)  # most recently used goes last
             return self._recent[key]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         buffer = self.read_bytes(digest)
         try:
             table = pq.read_table(pa.BufferReader(buffer), columns=columns)
@@ -558,6 +568,9 @@ def encode_table(table: pa.Table, dictionary: list[str] | None = None) -> pa.Buf
     """Parquet bytes of a table (snappy). `dictionary` names the columns worth dictionary
     encoding (categories); by default Arrow tries it on every column, which costs a third of
     the write on wide numeric tables and gains nothing there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     sink = pa.BufferOutputStream()
     pq.write_table(
         table, sink, compression="snappy", use_dictionary=True if dictionary is None else dictionary
