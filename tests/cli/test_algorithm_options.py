@@ -156,3 +156,28 @@ def test_reading_the_declarations_does_not_load_scikit_learn() -> None:
     code = f"import sys, segtrail.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def shown(root: Path) -> Path:
+    """The workspace with version shown@1 (k-means, k=3)."""
+    with Workspace.open(root, author="tester") as ws:
+        ws.segment("shop", "shown", H, k=3, features=FEATURES[1].split(","))
+    return root
+
+
+@pytest.mark.parametrize("command", [("show", "shown@1"), ("show", "shown@1", "--json"), ("log",)])
+def test_showing_a_version_reads_metadata_only(shown: Path, command: tuple[str, ...]) -> None:
+    """`show` and `log` read the version's record, not its objects: they run without
+    pandas, Arrow, scikit-learn, SciPy or DuckDB (SQLAlchemy reads the metadata)."""
+    root = shown
+    heavy = ("sklearn", "scipy", "faiss", "pandas", "pyarrow", "duckdb", "plotly")
+    code = (
+        "import sys, segtrail.cli\n"
+        f"sys.argv = ['segtrail', '-w', {str(root)!r}, *{command!r}]\n"
+        "try:\n    segtrail.cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"sys.stderr.write(repr(sorted(m for m in {heavy!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "shown@1" in out.stdout  # it did show the version
+    assert out.stderr == "[]"

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from segtrail.store import schema
 from segtrail.store.metadata import loads, utc_now
@@ -108,8 +107,12 @@ class ObjectRegistry:
         writers registering the same content at once both succeed: the second insert is a
         no-op (ON CONFLICT DO NOTHING on both backends), not a clash to retry."""
         row = {"hash": digest, "kind": kind, "bytes": size, "created_at": utc_now()}
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        connection.execute(dialect.insert(schema.objects).values(**row).on_conflict_do_nothing())
+        # Imported here: the PostgreSQL dialect costs a read command's start-up on SQLite.
+        if connection.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        connection.execute(upsert(schema.objects).values(**row).on_conflict_do_nothing())
 
     def registered(self) -> dict[str, int]:
         """Size in bytes of every registered object, by hash."""
