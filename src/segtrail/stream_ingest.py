@@ -12,11 +12,20 @@ Boolean words ('yes'/'no', stored as booleans) and integer ids (stored as intege
 decided the same way: from the first batch, corrected by a restart when a later batch
 disagrees. Restarts are rare (real files rarely change type past their first megabytes) and
 each is a plain re-read, so the stored dataset is the one a whole-file read would give.
+
+Arrow's streaming CSV reader parses on one thread, while its whole-file reader uses every
+core. So a CSV file is cut into pieces at line breaks (what Arrow's own blocks do when
+values hold no line breaks) and the pieces are parsed by a thread per core, a few ahead of
+the writer and in file order: memory stays flat and the parse no longer waits on one core.
+Anything that piece-wise parsing cannot word exactly (a ragged row, a line break inside
+quotes at a cut) sends the file back to the streaming reader, which reads it as before.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -62,6 +71,10 @@ from segtrail.readers import (
 )
 
 BLOCK_SIZE = 1 << 20  # CSV bytes per batch (Arrow's default, its fastest); a longer row raises it
+PIECE_SIZE = 8 << 20  # CSV bytes per piece parsed in parallel (after a first block's worth)
+# Encodings in which a line break is the byte b"\n" or b"\r" and never part of a character:
+# a file in them can be cut at those bytes. UTF-16 cannot.
+PIECEWISE_ENCODINGS = ("utf-8", "cp1252", "latin-1")
 MAX_BLOCK_SIZE = 1 << 30
 ROW_GROUP_ROWS = 1 << 18  # rows per Parquet row group (batches are gathered to this)
 PARQUET_BATCH_ROWS = 1 << 17
@@ -98,6 +111,7 @@ class Plan:
     not_booleans: set[str] = field(default_factory=set)
     encoding: str | None = None  # CSV: overrides the detected encoding
     newlines: bool = False  # CSV: quoted values may hold line breaks
+    serial: bool = False  # CSV: read with Arrow's streaming reader, not in parallel pieces
     block_size: int = BLOCK_SIZE
 
 
@@ -232,6 +246,142 @@ def _csv_batches(
 ) -> Iterator[pa.RecordBatch]:
     if plan.encoding:
         fmt = replace(fmt, encoding=plan.encoding)
+    if plan.serial or plan.newlines or fmt.encoding not in PIECEWISE_ENCODINGS:
+        return _csv_batches_serial(path, fmt, id_column, options, plan)
+    return _csv_batches_in_pieces(path, fmt, id_column, options, plan)
+
+
+def _csv_batches_in_pieces(
+    path: Path, fmt: CsvFormat, id_column: str, options: SourceOptions, plan: Plan
+) -> Iterator[pa.RecordBatch]:
+    """The file's batches, parsed piece by piece on every core and yielded in file order.
+    The first piece (about one block, as Arrow's streaming reader infers types from its
+    first block) is parsed alone; its types are then given for every other piece."""
+    parse = pacsv.ParseOptions(delimiter=fmt.delimiter)
+    encoding = csv_read_options(fmt).encoding
+    types: dict[str, pa.DataType] | None = dict(plan.types) or None
+    workers = max(2, os.cpu_count() or 1)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        with open_input(path, fmt.compression) as raw:
+            pieces = _line_pieces(raw, BLOCK_SIZE, PIECE_SIZE)
+            first = next(pieces, None)
+            if first is None:
+                raise Restart(replace(plan, serial=True))  # empty: the reader words it
+            head = pacsv.read_csv(
+                pa.py_buffer(first),
+                read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False),
+                parse_options=parse,
+                convert_options=csv_convert_options(fmt, id_column, options, plan.types),
+            )
+            _check_cut(head, plan)
+            names = head.column_names
+            check_header(names, path.name)
+            check_id_column(names, id_column, path.name)
+            if fmt.encoding == "utf-8" and any(pa.types.is_binary(t) for t in head.schema.types):
+                raise Restart(replace(plan, encoding="cp1252"))  # invalid UTF-8 in a value
+            types = dict(zip(names, head.schema.types, strict=True))
+            convert = csv_convert_options(fmt, id_column, options, types)
+
+            def parse_piece(piece: memoryview) -> list[pa.RecordBatch]:
+                # One block per piece: Arrow's own 1 MB blocks would only add batches.
+                read = pacsv.ReadOptions(
+                    encoding=encoding,
+                    column_names=names,
+                    use_threads=False,
+                    block_size=len(piece) + 1,
+                )
+                table = pacsv.read_csv(
+                    pa.py_buffer(piece), read_options=read, parse_options=parse,
+                    convert_options=convert,
+                )  # fmt: skip
+                _check_cut(table, plan)
+                return [mark_missing(b, id_column, options) for b in table.to_batches()]
+
+            ahead: deque = deque()
+            for piece in pieces:
+                ahead.append(pool.submit(parse_piece, piece))
+                if head is not None:  # the first piece goes out once the next are under way
+                    yield from (mark_missing(b, id_column, options) for b in head.to_batches())
+                    head = None
+                if len(ahead) > workers:
+                    yield from ahead.popleft().result()
+            if head is not None:
+                yield from (mark_missing(b, id_column, options) for b in head.to_batches())
+            while ahead:
+                yield from ahead.popleft().result()
+    except pa.ArrowInvalid as e:
+        raise _piece_failure(fmt, options, plan, types, e) from None
+    except OSError as e:
+        raise InputError(f"{path.name}: cannot read the file ({e.strerror or e})") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_cut(table: pa.Table, plan: Plan) -> None:
+    """A piece cut inside a quoted value (a line break in it) parses without complaint when
+    that value is in the last column: the value then ends with the line break the piece was
+    cut at. Seen, the file is read with quoted line breaks allowed, as one stream. (A value
+    that really ends with a line break is read that way too: slower, never wrong.) Cut in
+    any other column, the row comes out short and Arrow refuses it."""
+    if table.num_rows == 0 or table.num_columns == 0:
+        return
+    last = table.column(table.num_columns - 1)
+    if pa.types.is_string(last.type) or pa.types.is_large_string(last.type):
+        value = last[len(last) - 1].as_py()
+        if value is not None and value.endswith(("\n", "\r")):
+            raise Restart(replace(plan, newlines=True))
+
+
+def _line_pieces(raw: BinaryIO, first: int, size: int) -> Iterator[memoryview]:
+    """The stream's bytes in pieces of about `first`, then `size`, bytes, each ending at a
+    line break (a piece grows until it holds one); pieces of nothing but line breaks are
+    left out, as Arrow skips empty lines."""
+    carry = b""
+    want = first
+    while True:
+        data = raw.read(want)
+        if not data:
+            if carry.strip(b"\r\n"):
+                yield memoryview(carry)
+            return
+        buffer = carry + data if carry else data
+        cut = max(buffer.rfind(b"\n"), buffer.rfind(b"\r")) + 1
+        if cut == 0:
+            carry = buffer
+            continue
+        if buffer[:cut].strip(b"\r\n"):
+            yield memoryview(buffer)[:cut]
+        carry = buffer[cut:]
+        want = size
+
+
+def _piece_failure(
+    fmt: CsvFormat,
+    options: SourceOptions,
+    plan: Plan,
+    types: dict[str, pa.DataType] | None,
+    error: pa.ArrowInvalid,
+) -> Restart:
+    """A value of a wider type or not UTF-8: the same restart as the streaming reader's.
+    Anything else is read again by the streaming reader, which words the error (or finds
+    quoted line breaks) exactly as before."""
+    message = str(error)
+    if "invalid UTF8" in message and fmt.encoding == "utf-8":
+        return Restart(replace(plan, encoding="cp1252"))
+    conversion = CONVERSION_ERROR.match(message.strip())
+    if conversion and types is not None:
+        position, _type_name, value = conversion.groups()
+        column = list(types)[int(position)]
+        return Restart(
+            replace(plan, types={**types, column: _wider_type(types[column], value, fmt, options)})
+        )
+    return Restart(replace(plan, serial=True))
+
+
+def _csv_batches_serial(
+    path: Path, fmt: CsvFormat, id_column: str, options: SourceOptions, plan: Plan
+) -> Iterator[pa.RecordBatch]:
     convert = csv_convert_options(fmt, id_column, options, plan.types)
     # Column types as far as known: after a restart, all of them (in file order).
     plan_types: dict[str, pa.DataType] | None = dict(plan.types) or None

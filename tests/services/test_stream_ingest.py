@@ -10,6 +10,7 @@ few hundred bytes, so that types change between batches and the restarts are exe
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -90,11 +91,16 @@ def csv_files(draw) -> str:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(text=csv_files(), block_size=st.sampled_from([128, 256, 1024]))
+@given(
+    text=csv_files(),
+    block_size=st.sampled_from([128, 256, 1024]),
+    piece_size=st.sampled_from([64, 300, 1 << 20]),
+)
 def test_stream_matches_a_whole_file_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, block_size: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, block_size: int, piece_size: int
 ) -> None:
     monkeypatch.setattr(stream_ingest, "BLOCK_SIZE", block_size)
+    monkeypatch.setattr(stream_ingest, "PIECE_SIZE", piece_size)
     monkeypatch.setattr(stream_ingest, "ROW_GROUP_ROWS", 16)
     path = tmp_path / "mixed.csv"
     path.write_text(text)
@@ -104,6 +110,40 @@ def test_stream_matches_a_whole_file_read(
     assert kinds == expected_kinds
     assert table.schema.types == expected.schema.types
     assert table.to_pylist() == expected.to_pylist()
+
+
+@pytest.mark.parametrize("sizes", [(1000, 1000), (1001, 997), (333, 777), (1 << 20, 5000)])
+@pytest.mark.parametrize("ids", ["C", ""])
+def test_quoted_line_breaks_across_the_pieces_parsed_in_parallel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: tuple[int, int], ids: str
+) -> None:
+    """A piece cut inside a quoted value holding a line break (and a delimiter, so that the
+    rest of the value looks like a row of text) is noticed: every value comes out whole."""
+    block_size, piece_size = sizes
+    monkeypatch.setattr(stream_ingest, "BLOCK_SIZE", block_size)
+    monkeypatch.setattr(stream_ingest, "PIECE_SIZE", piece_size)
+    path = tmp_path / "notes.csv"
+    path.write_text("id,note\n" + "".join(f'{ids}{i},"a{i}\nb,c"\n' for i in range(2000)))
+    expected, expected_kinds = _reference(path, "id")
+    table, kinds = _stream(path, "id", LocalObjectStore(tmp_path / "objects"))
+    assert kinds == expected_kinds
+    assert table.to_pylist() == expected.to_pylist()
+    assert table["note"][1999].as_py() == "a1999\nb,c"
+
+
+def test_pieces_are_cut_at_line_breaks_and_skip_blank_ones() -> None:
+    """Pieces end at a line break (\\n or \\r), grow past their size to reach one, keep every
+    byte in order and leave out pieces of nothing but line breaks."""
+    text = b"h1,h2\r\n" + b"a,1\n" * 5 + b"\n\n\n" + b"x" * 50 + b"\nlast,2"
+    pieces = [bytes(p) for p in stream_ingest._line_pieces(io.BytesIO(text), 8, 6)]
+    joined = b"".join(pieces)
+    lines = re.compile(rb"[\r\n]+")
+    assert lines.split(joined) == lines.split(text)  # every line, in order
+    assert len(text) - 3 <= len(joined) <= len(text)  # at most the blank lines left out
+    assert all(p.endswith((b"\n", b"\r")) for p in pieces[:-1])
+    assert pieces[-1] == b"last,2"
+    assert all(p.strip(b"\r\n") for p in pieces)
+    assert any(p.startswith(b"x" * 50) for p in pieces)  # grew past 6 bytes to its line break
 
 
 def test_integer_column_turning_to_text_after_the_first_block(
