@@ -95,6 +95,7 @@ INFERENCE_ORDER = (
     pa.timestamp("ns", "UTC"),
     pa.string(),
 )
+ANY_BUT_LINE_BREAKS = re.compile(rb"[^\r\n]")
 CONVERSION_ERROR = re.compile(
     r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (.+?): invalid value '(.*)'$",
     re.S,
@@ -112,7 +113,7 @@ class Plan:
     encoding: str | None = None  # CSV: overrides the detected encoding
     newlines: bool = False  # CSV: quoted values may hold line breaks
     serial: bool = False  # CSV: read with Arrow's streaming reader, not in parallel pieces
-    block_size: int = BLOCK_SIZE
+    block_size: int | None = None  # CSV: None is BLOCK_SIZE; a very long row raises it
 
 
 class Restart(Exception):
@@ -284,13 +285,9 @@ def _csv_batches_in_pieces(
             convert = csv_convert_options(fmt, id_column, options, types)
 
             def parse_piece(piece: memoryview) -> list[pa.RecordBatch]:
-                # One block per piece: Arrow's own 1 MB blocks would only add batches.
-                read = pacsv.ReadOptions(
-                    encoding=encoding,
-                    column_names=names,
-                    use_threads=False,
-                    block_size=len(piece) + 1,
-                )
+                # Arrow's 1 MB blocks within a piece: one block per piece costs a third more
+                # CPU (it no longer fits the CPU's cache).
+                read = pacsv.ReadOptions(encoding=encoding, column_names=names, use_threads=False)
                 table = pacsv.read_csv(
                     pa.py_buffer(piece), read_options=read, parse_options=parse,
                     convert_options=convert,
@@ -336,24 +333,40 @@ def _check_cut(table: pa.Table, plan: Plan) -> None:
 def _line_pieces(raw: BinaryIO, first: int, size: int) -> Iterator[memoryview]:
     """The stream's bytes in pieces of about `first`, then `size`, bytes, each ending at a
     line break (a piece grows until it holds one); pieces of nothing but line breaks are
-    left out, as Arrow skips empty lines."""
+    left out, as Arrow skips empty lines. Each piece is read into its own buffer and handed
+    out as a view: no copy of the bytes but the part line carried to the next piece."""
     carry = b""
     want = first
     while True:
-        data = raw.read(want)
-        if not data:
-            if carry.strip(b"\r\n"):
+        buffer = bytearray(len(carry) + want)
+        buffer[: len(carry)] = carry
+        filled = len(carry) + _read_into(raw, memoryview(buffer)[len(carry) :])
+        if filled == len(carry):  # the end of the stream
+            if ANY_BUT_LINE_BREAKS.search(carry):
                 yield memoryview(carry)
             return
-        buffer = carry + data if carry else data
-        cut = max(buffer.rfind(b"\n"), buffer.rfind(b"\r")) + 1
-        if cut == 0:
-            carry = buffer
+        cut = buffer.rfind(b"\n", 0, filled) + 1
+        cut = max(cut, buffer.rfind(b"\r", cut, filled) + 1)  # old Mac files end lines so
+        if cut == 0:  # no line break yet: read on
+            carry = bytes(buffer[:filled])
             continue
-        if buffer[:cut].strip(b"\r\n"):
-            yield memoryview(buffer)[:cut]
-        carry = buffer[cut:]
+        piece = memoryview(buffer)[:cut]
+        if ANY_BUT_LINE_BREAKS.search(piece):
+            yield piece
+        carry = bytes(buffer[cut:filled])
         want = size
+
+
+def _read_into(raw: BinaryIO, view: memoryview) -> int:
+    """Fill `view` from the stream (a decompressing stream returns a little at a time);
+    returns how many bytes came, fewer only at the end of the stream."""
+    filled = 0
+    while filled < len(view):
+        n = raw.readinto(view[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
 
 
 def _piece_failure(
@@ -390,7 +403,7 @@ def _csv_batches_serial(
         with open_input(path, fmt.compression) as raw:
             reader = pacsv.open_csv(
                 raw,
-                read_options=csv_read_options(fmt, plan.block_size),
+                read_options=csv_read_options(fmt, plan.block_size or BLOCK_SIZE),
                 parse_options=parse,
                 convert_options=convert,
             )
@@ -421,8 +434,9 @@ def _csv_failure(
 ) -> Exception:
     """A Restart that fixes what went wrong, or the InputError to show."""
     message = str(error)
-    if "straddling object" in message and plan.block_size < MAX_BLOCK_SIZE:
-        return Restart(replace(plan, block_size=plan.block_size * 4))  # a very long row
+    block_size = plan.block_size or BLOCK_SIZE
+    if "straddling object" in message and block_size < MAX_BLOCK_SIZE:
+        return Restart(replace(plan, block_size=block_size * 4))  # a very long row
     if "invalid UTF8" in message and fmt.encoding == "utf-8":
         return Restart(replace(plan, encoding="cp1252"))
     conversion = CONVERSION_ERROR.match(message.strip())
@@ -545,7 +559,7 @@ class _DatasetWriter:
             elif pa.types.is_null(column.type):
                 column = coerce_to_kind(column, "text")  # all-empty so far: text
             elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                column = self._text(name, column)
+                column = self._text(name, column, first=start == 0)
             columns.append(column)
         return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
@@ -568,7 +582,7 @@ class _DatasetWriter:
         self.ids.append(ids)
         return ids
 
-    def _text(self, name: str, column: pa.Array) -> pa.Array:
+    def _text(self, name: str, column: pa.Array, first: bool) -> pa.Array:
         values = self.word_values.get(name, set())
         if values is not None:
             if pc.count_distinct(column).as_py() > 2:
@@ -579,8 +593,10 @@ class _DatasetWriter:
                     values = None
             self.word_values[name] = values
         if name not in self.plan.booleans and name not in self.plan.not_booleans:
-            if values:  # first values seen: boolean words or not, until a batch says otherwise
+            if values and first:  # boolean words or not, until a batch says otherwise
                 self.plan = replace(self.plan, booleans={*self.plan.booleans, name})
+            # Words only after empty batches, already stored as text: the column stays text
+            # here, and _settle_booleans reads the file again with it as booleans.
             elif values is None:
                 self.plan = replace(self.plan, not_booleans={*self.plan.not_booleans, name})
         if name in self.plan.booleans:

@@ -89,18 +89,28 @@ def csv_files(draw) -> str:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     text=csv_files(),
     block_size=st.sampled_from([128, 256, 1024]),
     piece_size=st.sampled_from([64, 300, 1 << 20]),
+    serial=st.booleans(),
 )
 def test_stream_matches_a_whole_file_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, block_size: int, piece_size: int
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    block_size: int,
+    piece_size: int,
+    serial: bool,
 ) -> None:
+    """Read in parallel pieces, or (serial) by Arrow's streaming reader as when the pieces
+    cannot be used (UTF-16, quoted line breaks)."""
     monkeypatch.setattr(stream_ingest, "BLOCK_SIZE", block_size)
     monkeypatch.setattr(stream_ingest, "PIECE_SIZE", piece_size)
+    if serial:
+        monkeypatch.setattr(stream_ingest, "PIECEWISE_ENCODINGS", ())
     monkeypatch.setattr(stream_ingest, "ROW_GROUP_ROWS", 16)
     path = tmp_path / "mixed.csv"
     path.write_text(text)
