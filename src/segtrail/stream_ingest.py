@@ -542,7 +542,8 @@ class _DatasetWriter:
             if pending:
                 self._writer.write_table(pa.Table.from_batches(pending))
             if self.kept is not None:
-                self.columns = _describe(self, pa.Table.from_batches(self.kept, self.schema).column)
+                kept = pa.Table.from_batches(self.kept, self.schema)
+                self.columns = _describe(self, kept.column, workers=os.cpu_count() or 1)
             unique.result()
 
     # per batch
@@ -653,25 +654,29 @@ class _DatasetWriter:
             self.kept.append(batch)
 
 
-def _describe(writer: _DatasetWriter, column_of: Callable[[str], pa.ChunkedArray]) -> list[dict]:
-    """Kind, type and summary of every column, over the whole column."""
+def _describe(
+    writer: _DatasetWriter, column_of: Callable[[str], pa.ChunkedArray], workers: int = 1
+) -> list[dict]:
+    """Kind, type and summary of every column, over the whole column; `workers` columns at
+    a time (Arrow's kernels run without the GIL, so columns in memory go on every core)."""
 
     assert writer.schema is not None
-    out = []
-    for name in writer.schema.names:
+
+    def describe(name: str) -> dict:
         if name == writer.id_column:  # checked whole and unique while writing
             summary = {"missing_share": 0.0, "distinct": writer.rows}
             field_type = str(writer.schema.field(name).type)
-            out.append({"name": name, "kind": "id", "type": field_type, "summary": summary})
-            continue
+            return {"name": name, "kind": "id", "type": field_type, "summary": summary}
         column = column_of(name)
         kind = infer_kind(column, is_id=False)
-        out.append(
-            {
-                "name": name,
-                "kind": kind,
-                "type": str(column.type),
-                "summary": summarize(column, kind),
-            }
-        )
-    return out
+        return {
+            "name": name,
+            "kind": kind,
+            "type": str(column.type),
+            "summary": summarize(column, kind),
+        }
+
+    if workers == 1:
+        return [describe(name) for name in writer.schema.names]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(describe, writer.schema.names))

@@ -107,9 +107,8 @@ def summarize(column: pa.ChunkedArray, kind: str) -> dict:
             if pa.types.is_floating(column.type)
             else pc.cast(column, pa.float64(), safe=False)
         )
-        finite = pc.filter(values, pc.is_finite(values)) if values.null_count < n else values
+        finite, extremes = _finite(values)
         if len(finite) - finite.null_count:
-            extremes = pc.min_max(finite).as_py()
             # Exact quantiles sort the column; above QUANTILE_SAMPLE rows an evenly spaced
             # sample gives the same figures to display precision at a fraction of the cost.
             spread = finite
@@ -150,6 +149,20 @@ def summarize(column: pa.ChunkedArray, kind: str) -> dict:
         summary["min"] = str(pc.min(column).as_py())
         summary["max"] = str(pc.max(column).as_py())
     return summary
+
+
+def _finite(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, dict]:
+    """The finite values of a float column, and their min and max. A column with no missing
+    value whose min, max and mean are finite holds nothing else: it is used as it is, which
+    spares a pass and a copy of every column of a typical file."""
+    if values.null_count == 0 and len(values):
+        extremes = pc.min_max(values).as_py()
+        bounds = (extremes["min"], extremes["max"], pc.mean(values).as_py())
+        if all(b is not None and math.isfinite(b) for b in bounds):
+            return values, extremes
+    if values.null_count < len(values):
+        values = pc.filter(values, pc.is_finite(values))
+    return values, pc.min_max(values).as_py()
 
 
 def _count_distinct(column: pa.ChunkedArray) -> int | None:
