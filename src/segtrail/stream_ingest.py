@@ -97,7 +97,8 @@ INFERENCE_ORDER = (
 )
 ANY_BUT_LINE_BREAKS = re.compile(rb"[^\r\n]")
 CONVERSION_ERROR = re.compile(
-    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (.+?): invalid value '(.*)'$",
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (.+?): "
+    r"(?:invalid value|expected (?:no|a) zone offset in) '(.*)'(?:\.[^']*)?$",
     re.S,
 )
 
