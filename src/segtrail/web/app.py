@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from segtrail import __version__
 from segtrail.web.api import api_router
 from segtrail.web.api.downloads import Downloads
-from segtrail.web.cache import VersionCache
+from segtrail.web.cache import StampedCache, VersionCache
 from segtrail.web.deps import WorkspacePool
 from segtrail.web.errors import install_error_handlers
 from segtrail.web.jobs import JobRunner
@@ -60,6 +60,7 @@ def create_app(
     app.state.max_upload_bytes = max_upload_bytes
     app.state.downloads = downloads
     app.state.versions = VersionCache()
+    app.state.principals = StampedCache(size=256)  # token -> Principal (web/deps.py)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
     app.include_router(api_router)

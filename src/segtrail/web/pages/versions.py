@@ -18,8 +18,8 @@ from markupsafe import Markup
 
 from segtrail.services.workspace import Workspace
 from segtrail.web.cache import StampedCache, history_stamp
-from segtrail.web.deps import csrf_protect, current_principal, workspace_for
-from segtrail.web.pages.common import is_htmx, render, see_other, version_url
+from segtrail.web.deps import csrf_protect, current_principal, request_stamp, workspace_for
+from segtrail.web.pages.common import is_htmx, render, render_shared, see_other, version_url
 from segtrail.web.pages.words import quality_words, stability_words, version_stability
 
 router = APIRouter(include_in_schema=False)
@@ -65,16 +65,24 @@ def summary(info) -> dict:
 def version_page(
     request: Request, ref: str, new: int = 0, ws: Workspace = Depends(workspace_for)
 ) -> HTMLResponse:
-    context = _pages.get((str(ws.root), ref), history_stamp(ws), lambda: page_context(ws, ref))
-    info = context["info"]
-    return render(
-        request,
-        "version.html",
-        title=info.version,
-        nav="/",
-        stability_words=stability_words,
-        flash=f"{info.version} is recorded. Name the segments you recognise." if new else None,
-        **context,
+    stamp = request_stamp(request)
+
+    def context() -> dict[str, Any]:
+        data = _pages.get((str(ws.root), ref), stamp, lambda: page_context(ws, ref))
+        info = data["info"]
+        flash = f"{info.version} is recorded. Name the segments you recognise." if new else None
+        return {
+            "title": info.version,
+            "nav": "/",
+            "stability_words": stability_words,
+            "flash": flash,
+            **data,
+        }
+
+    # The page reads the same for everyone (no part depends on the reader's role): rendered
+    # once per history stamp, the per-reader parts filled in (most reads cost a lookup).
+    return render_shared(
+        request, "version.html", ("version", str(ws.root), ref, bool(new)), stamp, context
     )
 
 
