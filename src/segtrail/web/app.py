@@ -16,6 +16,7 @@ from segtrail.web.api.downloads import Downloads
 from segtrail.web.cache import StampedCache, VersionCache
 from segtrail.web.deps import WorkspacePool
 from segtrail.web.errors import install_error_handlers
+from segtrail.web.headers import SecurityHeaders
 from segtrail.web.jobs import JobRunner
 from segtrail.web.limits import BodyLimit
 
@@ -63,6 +64,7 @@ def create_app(
     app.state.principals = StampedCache(size=256)  # token -> Principal (web/deps.py)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: error answers get the headers too
     app.include_router(api_router)
     for router in _page_routers():
         # Pages are HTML, not part of the API's contract: kept out of the OpenAPI schema.

@@ -50,7 +50,9 @@ def test_an_analyst_outside_a_lens_concerned_is_refused(client, served):
     )
     assert mapped.status_code == 200
     before = events(served)
-    refused = client.post("/api/v1/strategies/app-push/retire", json={}, headers=served.headers("ana"))
+    refused = client.post(
+        "/api/v1/strategies/app-push/retire", json={}, headers=served.headers("ana")
+    )
     assert refused.status_code == 403
     assert events(served) == before
     assert "app-push" not in retired(served, "strategy")

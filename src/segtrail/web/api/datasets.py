@@ -119,7 +119,7 @@ def upload_dataset(
             if progress is not None:
                 progress(f"reading and checking {path.name}", None)
             with pool.session(principal.name) as ws:
-                return ws.ingest(path, id, name or None, **options)
+                return ws.ingest(path, id, name or None, source_name=path.name, **options)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

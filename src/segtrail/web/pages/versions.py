@@ -8,13 +8,13 @@ version and history position, so reading a version page stays fast on a large wo
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 
 from segtrail.services.workspace import Workspace
 from segtrail.web.cache import StampedCache, history_stamp
@@ -183,19 +183,27 @@ def adopt(request: Request, ref: str, ws: Workspace = Depends(workspace_for)) ->
 
 @router.get("/versions/{ref}/charts", response_class=HTMLResponse)
 def charts(request: Request, ref: str, ws: Workspace = Depends(workspace_for)) -> HTMLResponse:
-    """The report's figures for this version (an htmx fragment)."""
+    """The report's figures for this version (an htmx fragment). Each figure travels as
+    JSON in a `data-figure` attribute and static/charts.js draws it: no inline script, so
+    the Content-Security-Policy allows scripts from the server's own files only."""
     figures = version_figures(ws, ref)
     shown = [(key, title, figures[key]) for key, title in CHARTS if key in figures]
     return render(request, "version_charts.html", charts=shown, ref=ref)
 
 
-def version_figures(ws: Workspace, ref: str) -> dict[str, Markup]:
-    """The offline report's figures of one version (report/html.py draws them), cached by
-    version and the newest event, so names or plans changed since show up at once."""
-    from segtrail.report.html import _version_context
+def version_figures(ws: Workspace, ref: str) -> dict[str, str]:
+    """The offline report's figures of one version (report/html.py draws them) as plotly
+    JSON with the report's config, cached by version and the newest event, so names or
+    plans changed since show up at once."""
+    from segtrail.report.html import PLOT_CONFIG
+    from segtrail.report.html import version_figures as report_figures
 
-    def draw() -> dict[str, Markup]:
-        return dict(_version_context(ws, ref)["figures"])
+    def draw() -> dict[str, str]:
+        out = {}
+        for key, fig in report_figures(ws, ref).items():
+            spec = json.loads(fig.to_json())
+            out[key] = json.dumps({**spec, "config": PLOT_CONFIG}, separators=(",", ":"))
+        return out
 
     return _charts.get((str(ws.root), ref), history_stamp(ws), draw)
 
