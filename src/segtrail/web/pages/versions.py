@@ -104,9 +104,9 @@ def strategy_map(ws: Workspace, info: Any) -> dict[str, Any]:
     segment, so the customers an active strategy reaches are the sizes of the segments it
     targets: no need to read a million assignments (`plan show` does, for its own checks)."""
     from segtrail.services.plans import plan_state
-    from segtrail.services.segmentations import resolve_segmentation
 
-    state = plan_state(ws, resolve_segmentation(ws, info.version))
+    # the version's key fields are all plan_state reads: no second lookup of the version
+    state = plan_state(ws, {"id": info.id, "lens": info.lens, "version": info.number})
     entries = state["entries"] if state else []
     segments = sorted(info.segments, key=lambda s: (s.segment < 0, s.segment))
     labels = [s.segment for s in segments]
