@@ -125,3 +125,33 @@ def test_a_revoked_token_is_refused_on_the_next_request(client: TestClient, serv
     with Workspace.open(served.root, author="setup") as ws:
         access.revoke_token(ws, created.token_id)
     assert client.get("/api/v1/versions/marketing@1", headers=headers).status_code == 401
+
+
+def test_after_each_kind_of_change_the_page_is_what_reading_it_all_again_gives(
+    client: TestClient, served: Served
+) -> None:
+    """Names, tags and plan changes of the version refresh only their part of the cached
+    page (web/pages/versions.py); anything else reads it all again. Either way the page must
+    equal a page built from nothing."""
+    vic = Principal("vic", Role.VIEWER, frozenset())
+    ana = served.headers("ana")
+    writes = [
+        ("/api/v1/versions/marketing@1/segments/1/name", {"name": "Loyal regulars"}),
+        ("/api/v1/versions/marketing@1/segments/1/tag", {"key": "fit", "value": "poor"}),
+        (
+            "/api/v1/versions/marketing@1/plan/map",
+            {"strategy": "app-push", "segments": [1, 2], "rationale": "they use the app"},
+        ),
+        ("/api/v1/versions/marketing@1/segments/2/name", {"name": "Bargain hunters"}),
+        ("/api/v1/versions/marketing@1/plan/unmap", {"strategy": "app-push"}),
+        ("/api/v1/versions/marketing@2/segments/0/name", {"name": "Another version"}),
+        ("/api/v1/versions/marketing@2/adopt", {}),  # a status: the whole page again
+    ]
+    client.get(PAGE, headers=served.headers("vic"))
+    for path, body in writes:
+        answer = client.post(path, json=body, headers=ana)
+        assert answer.status_code == 200, (path, answer.text)
+        page = client.get(PAGE, headers=served.headers("vic")).text
+        assert page == fresh_render(served, vic, ""), path
+    assert '<span id="seg-1-name">Loyal regulars</span>' in page
+    assert "fit=poor" in page

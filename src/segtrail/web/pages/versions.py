@@ -68,7 +68,8 @@ def version_page(
     stamp = request_stamp(request)
 
     def context() -> dict[str, Any]:
-        data = _pages.get((str(ws.root), ref), stamp, lambda: page_context(ws, ref))
+        key = (str(ws.root), ref)
+        data = _pages.get(key, stamp, lambda: page_context(ws, ref, _pages.last(key)))
         info = data["info"]
         flash = f"{info.version} is recorded. Name the segments you recognise." if new else None
         return {
@@ -86,7 +87,24 @@ def version_page(
     )
 
 
-def page_context(ws: Workspace, ref: str) -> dict[str, Any]:
+# Events that change only part of a version page, so the rest can be kept (the load test's
+# writers rename segments and re-map strategies all the time).
+SEGMENT_ACTIONS = ("name", "tag")  # subject LENS@N:S
+PLAN_ACTIONS = ("plan-map", "plan-unmap", "plan-revert")  # subject "LENS@N plan rR"
+RECENT = 20  # events looked at; more changes since the last page: read it all again
+
+
+def page_context(
+    ws: Workspace, ref: str, previous: tuple[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What the version page shows. With `previous` (the page's data at an older stamp), only
+    what the events since then can have changed is read again: after names or tags of this
+    version its segments and strategy map, after plan changes of this version its strategy
+    map; after anything else (or too much), everything."""
+    if previous is not None:
+        refreshed = _refresh(ws, ref, *previous)
+        if refreshed is not None:
+            return refreshed
     info = ws.show(ref)
     datasets = [d for d in ws.datasets() if d.name == info.dataset.split("@")[0]]
     return {
@@ -96,6 +114,31 @@ def page_context(ws: Workspace, ref: str) -> dict[str, Any]:
         "lens_versions": ws.log(info.lens),
         "newer_data": [d.dataset for d in datasets if d.dataset != info.dataset],
     }
+
+
+def _refresh(ws: Workspace, ref: str, since: int, data: dict[str, Any]) -> dict[str, Any] | None:
+    events = [e for e in ws.events(limit=RECENT) if e["id"] > since]
+    if len(events) >= RECENT:  # maybe more than these: start over
+        return None
+    version = data["info"].version
+    segments_changed = False
+    for event in events:
+        action, subject = event["action"], event["subject"]
+        if action in SEGMENT_ACTIONS and subject.rpartition(":")[0] == version:
+            segments_changed = True
+        elif action in PLAN_ACTIONS and subject.startswith(f"{version} plan "):
+            pass
+        else:  # anything else may change any part (status, other versions, datasets...)
+            return None
+    if not events:
+        return data
+    info = ws.show(ref) if segments_changed else data["info"]
+    if info.version != version:
+        return None
+    fresh = {**data, "info": info, "plan": strategy_map(ws, info)}
+    if segments_changed:
+        fresh["summary"] = summary(info)
+    return fresh
 
 
 def strategy_map(ws: Workspace, info: Any) -> dict[str, Any]:
