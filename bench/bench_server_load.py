@@ -231,9 +231,11 @@ def run() -> list[Figure]:
                 http.get(page).raise_for_status()
                 alone.append(time.perf_counter() - start)
         baseline = statistics.median(alone)
+        load_before = os.getloadavg()[0]
         cpu_before = process_cpu_seconds(process.pid)
         outcome = asyncio.run(load(url, tokens, version, page))
         cpu_used = process_cpu_seconds(process.pid) - cpu_before
+        load_after = os.getloadavg()[0]
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -247,6 +249,8 @@ def run() -> list[Figure]:
         "lost": lost,
         # what a request costs the server, whatever else the machine is doing
         "server CPU per request": f"{cpu_used / max(1, len(reads) + len(writes)) * 1000:.1f} ms",
+        # the machine is shared: how busy it was says how far to trust the latencies
+        "load average (1 min) before / after": f"{load_before:.1f} / {load_after:.1f}",
     }
     if outcome["errors"]:
         extra["first error"] = outcome["errors"][0]

@@ -54,8 +54,8 @@ def test_diff_carry_and_review(page: Page, phone: Page, server, story: Story) ->
     before = plan(server, "p2mkt@2")
     assert before["revision"] == 0 or not before["entries"]
     page.goto(server.url + "/diff?a=p2mkt@1&b=p2mkt@2")
-    # the Sankey is drawn by plotly (served locally): its SVG nodes are on the page
-    expect(page.locator("#fig-sankey .sankey-node").first).to_be_attached()
+    # the Sankey is the diff report's SVG (drawn on the server): its bars are on the page
+    expect(page.locator("#fig-sankey svg.sankey rect.node").first).to_be_attached()
     fates = page.locator("#fates li")
     expect(fates).to_have_count(2)
     expect(page.locator('#fates li[data-fate="split"]')).to_have_count(2)

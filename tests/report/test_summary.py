@@ -358,17 +358,12 @@ def test_a_segment_keeps_its_colour_across_reports(ws, diff_report):
     assert len(set(own.values())) == len(own)  # one colour, one segment
 
 
-def test_the_plotly_sankey_for_the_team_pages_colours_and_names_every_node(ws):
-    """report.html._sankey_figure stays for pages that load the full plotly.js: every node,
-    on both sides, has its segment's name and colour (B's following A's kept segments)."""
+def test_the_team_pages_sankey_is_the_diff_reports(ws):
+    """report.html.diff_sankey (the pages' Sankey) draws what the diff report draws: SVG,
+    no script, every segment of both sides named."""
     delta = ws.diff("marketing@1", "marketing@2")
-    names_a = {s["segment"]: s["name"] for s in delta["segments_a"]}
-    names_b = {s["segment"]: s["name"] for s in delta["segments_b"]}
-    colors_a = reports._colors(list(names_a))
-    fig = reports._sankey_figure(delta, names_a, names_b, colors_a)
-    node = fig.data[0].node
-    colors_b = drawn.matched_colors(delta, colors_a)
-    assert list(node.color) == [colors_a[s] for s in names_a] + [colors_b[s] for s in names_b]
-    for label, text in zip([*names_a, *names_b], node.label, strict=True):
-        assert html.unescape(text).endswith(f"(#{label})")
-    assert all(html.escape(n, quote=False) in " ".join(node.label) for n in names_a.values())
+    svg = reports.diff_sankey(ws, delta)
+    assert svg == reports._diff_context(ws, "marketing@1", "marketing@2")["figures"]["sankey"]
+    assert svg.startswith("<svg") and "<script" not in svg
+    for s in [*delta["segments_a"], *delta["segments_b"]]:
+        assert html.escape(s["name"], quote=False) in svg

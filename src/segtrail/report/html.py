@@ -108,14 +108,83 @@ def write_report(
 # --- the version report ------------------------------------------------------------------
 
 
+def version_figures(ws: Workspace, ref: str) -> dict[str, go.Figure]:
+    """The plotly figures of a version's report, as the report draws them: "projection"
+    (a sample of customers in two dimensions), "k_curve" (why this k), "stability" (does
+    each segment come back on resampled data); those the version has data for. Only trace
+    types of the basic bundle (report/bundle.py). For pages that draw them live."""
+    info = show(ws, ref)
+    row = resolve_segmentation(ws, info["version"])
+    _, parent_diff = _since_parent(ws, info)
+    return _figures(ws, info, row, _version_colors(ws, info, parent_diff))[0]
+
+
+def figure_html(fig: go.Figure, name: str) -> Markup:
+    """A figure as the report embeds it: a div `fig-NAME` and the script that draws it with
+    plotly.js (which the page must load first)."""
+    return _html(fig, name)
+
+
+def diff_sankey(ws: Workspace, result: dict) -> Markup:
+    """The Sankey of how customers moved between the versions of a diff (the result of
+    `ws.diff(A, B)`), drawn as SVG with the diff report's colours and names: no script."""
+    names_a = {s["segment"]: s["name"] for s in result["segments_a"]}
+    names_b = {s["segment"]: s["name"] for s in result["segments_b"]}
+    colors_a = drawn.complete(lineage_colors(ws, result["a"]), list(names_a))
+    colors_b = drawn.complete(drawn.matched_colors(result, colors_a), list(names_b))
+    return _sankey(result, names_a, names_b, colors_a, colors_b)
+
+
+def _sankey(
+    result: dict,
+    names_a: dict[int, str],
+    names_b: dict[int, str],
+    colors_a: dict[int, str],
+    colors_b: dict[int, str],
+) -> Markup:
+    common_a = {s["segment"]: s["common"] for s in result["segments_a"]}
+    common_b = {s["segment"]: s["common"] for s in result["segments_b"]}
+    nodes_a = [
+        drawn.Node(label, names_a[label], colors_a[label], common_a.get(label, 0))
+        for label in sorted(names_a, key=lambda s: (s < 0, s))
+    ]
+    nodes_b = [
+        drawn.Node(label, names_b[label], colors_b[label], common_b.get(label, 0))
+        for label in sorted(names_b, key=lambda s: (s < 0, s))
+    ]
+    return drawn.sankey_svg(result["transitions"], nodes_a, nodes_b, result["a"], result["b"])
+
+
+def _version_colors(ws: Workspace, info: dict, parent_diff: dict | None) -> dict[int, str]:
+    return drawn.complete(
+        lineage_colors(ws, info["version"], parent_diff), [s["segment"] for s in info["segments"]]
+    )
+
+
+def _figures(
+    ws: Workspace, info: dict, row: dict, colors: dict[int, str]
+) -> tuple[dict[str, go.Figure], dict | None]:
+    """The version's figures (in the report's order) and the projection they were drawn from."""
+    names = {s["segment"]: s["name"] for s in info["segments"]}
+    figures: dict[str, go.Figure] = {}
+    projection = _projection(ws, row)
+    if projection is not None:
+        figures["projection"] = _projection_figure(projection, names, colors)
+    selection = info["metrics"].get("k_selection")
+    if selection and selection.get("curve"):
+        figures["k_curve"] = _k_curve_figure(selection, info["k"])
+    stability = info["metrics"].get("stability") or {}
+    if stability.get("jaccard"):
+        figures["stability"] = _stability_figure(info["segments"], colors)
+    return figures, projection
+
+
 def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[str, Any]:
     info = show(ws, ref)
     row = resolve_segmentation(ws, info["version"])
     dataset = resolve_dataset(ws, row["dataset_id"])
     changes, parent_diff = _since_parent(ws, info)
-    colors = drawn.complete(
-        lineage_colors(ws, info["version"], parent_diff), [s["segment"] for s in info["segments"]]
-    )
+    colors = _version_colors(ws, info, parent_diff)
     names = {s["segment"]: s["name"] for s in info["segments"]}
     figures: dict[str, Markup] = {}
 
@@ -128,16 +197,12 @@ def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[
     )
     plan = show_plan(ws, info["version"])
 
-    projection = _projection(ws, row)
-    if projection is not None:
-        add("projection", _projection_figure(projection, names, colors))
+    drawn_figures, projection = _figures(ws, info, row, colors)
+    for name, fig in drawn_figures.items():
+        add(name, fig)
     effects = _effects(info["profiles"], names)
     selection = info["metrics"].get("k_selection")
-    if selection and selection.get("curve"):
-        add("k_curve", _k_curve_figure(selection, info["k"]))
     stability = info["metrics"].get("stability") or {}
-    if stability.get("jaccard"):
-        add("stability", _stability_figure(info["segments"], colors))
 
     campaigns = _campaigns(ws, info["version"], plan)
     for i, campaign in enumerate(campaigns):
@@ -392,21 +457,7 @@ def _diff_context(ws: Workspace, ref_a: str, ref_b: str) -> dict[str, Any]:
     names_b = {s["segment"]: s["name"] for s in result["segments_b"]}
     colors_a = drawn.complete(lineage_colors(ws, a["version"]), list(names_a))
     colors_b = drawn.complete(drawn.matched_colors(result, colors_a), list(names_b))
-    common_a = {s["segment"]: s["common"] for s in result["segments_a"]}
-    common_b = {s["segment"]: s["common"] for s in result["segments_b"]}
-    nodes_a = [
-        drawn.Node(label, names_a[label], colors_a[label], common_a.get(label, 0))
-        for label in sorted(names_a, key=lambda s: (s < 0, s))
-    ]
-    nodes_b = [
-        drawn.Node(label, names_b[label], colors_b[label], common_b.get(label, 0))
-        for label in sorted(names_b, key=lambda s: (s < 0, s))
-    ]
-    figures = {
-        "sankey": drawn.sankey_svg(
-            result["transitions"], nodes_a, nodes_b, a["version"], b["version"]
-        ),
-    }
+    figures = {"sankey": _sankey(result, names_a, names_b, colors_a, colors_b)}
     return {
         "title": f"segtrail diff: {a['version']} -> {b['version']}",
         "version": a["version"],
@@ -684,49 +735,6 @@ def _campaign_figure(campaign: dict) -> go.Figure:
 
 def _flag_color(flag: str | None) -> str:
     return {"helps": "#2ca02c", "hurts": "#d62728"}.get(flag or "", "#9ecae1")
-
-
-def _sankey_figure(
-    result: dict,
-    names_a: dict[int, str],
-    names_b: dict[int, str],
-    colors: dict[int, str],
-    colors_b: dict[int, str] | None = None,
-) -> go.Figure:
-    """The Sankey as a plotly figure, for pages that load the full plotly.js (the team
-    server); the report draws drawn.sankey_svg instead. Every node has its segment's colour
-    and name: B's colours follow A's through kept segments (drawn.matched_colors)."""
-    import plotly.graph_objects as go
-
-    colors_b = colors_b or drawn.matched_colors(result, colors)
-    a_labels, b_labels = list(names_a), list(names_b)
-    pos_a = {label: i for i, label in enumerate(a_labels)}
-    pos_b = {label: len(a_labels) + i for i, label in enumerate(b_labels)}
-    nodes = [_t(f"{result['a']}: {names_a[label]} (#{label})") for label in a_labels]
-    nodes += [_t(f"{result['b']}: {names_b[label]} (#{label})") for label in b_labels]
-    node_colors = [colors[label] for label in a_labels]
-    node_colors += [colors_b.get(label, NOISE_COLOR) for label in b_labels]
-    links = result["transitions"]
-    fig = go.Figure(
-        go.Sankey(
-            arrangement="snap",
-            node={"label": nodes, "color": node_colors, "pad": 14, "thickness": 16},
-            link={
-                "source": [pos_a[t["from"]] for t in links],
-                "target": [pos_b[t["to"]] for t in links],
-                "value": [t["customers"] for t in links],
-                "color": [_alpha(colors[t["from"]], 0.35) for t in links],
-                "hovertemplate": "%{source.label} -> %{target.label}<br>"
-                "%{value:,} customers<extra></extra>",
-            },
-        )
-    )
-    height = max(420, 34 * max(len(a_labels), len(b_labels)))
-    return _layout(fig, height)
-
-
-def _alpha(color: str, alpha: float) -> str:
-    return drawn.alpha(color, alpha)
 
 
 def _html(fig: go.Figure, name: str) -> Markup:

@@ -34,12 +34,14 @@ def ingest(
     na: tuple[str, ...] = (),
     decimal: str | None = None,
     sheet: str | None = None,
+    source_name: str | None = None,
 ) -> DatasetInfo:
     """Read, validate and store a customer table. The file is read in batches and written
     to a temporary object as it goes; the object is put in place only once the whole file
     has been checked, and before the row that points at it. `na`: more missing-value
     markers; `decimal`: the decimal mark (None: detect); `sheet`: an Excel sheet's name or
-    1-based position."""
+    1-based position; `source_name`: what to record as the source instead of the file's
+    path (an upload's own file name: its temporary path means nothing later)."""
     from segtrail.readers import SourceOptions
     from segtrail.stream_ingest import ingest_stream
 
@@ -61,13 +63,13 @@ def ingest(
         object_hash=stored.digest,
         object_bytes=stored.size,
         id_column=id_column,
-        source=str(path.resolve()),
+        source=source_name or str(path.resolve()),
         source_bytes=path.stat().st_size,
         source_format=stored.format,
         rows=stored.rows,
         columns=stored.columns,
     )
-    details = {"source": str(path), "rows": stored.rows, "id_column": id_column}
+    details = {"source": source_name or str(path), "rows": stored.rows, "id_column": id_column}
     row, created = ws.meta.datasets.append(new, ws.author, details)
     if not created:
         return DatasetInfo(**_public(row), unchanged=True)

@@ -139,14 +139,12 @@ def entries_of(ws: Workspace, plan_state_id: int) -> list[dict]:
 
 def plan_state(ws: Workspace, row: dict, revision: int | None = None) -> PlanState | None:
     """The plan of one version at `revision` (default: latest); None if never planned."""
-    states = plan_state_rows(ws, [row["id"]])
-    if revision is not None:
-        states = [s for s in states if s["revision"] == revision]
-        if not states:
+    # only the one state asked for is read: a plan's history grows with every change
+    state = ws.meta.plans.latest_state(row["id"], revision)
+    if state is None:
+        if revision is not None:
             raise NotFound(f"{ref_of(row)} has no plan revision {revision}")
-    if not states:
         return None
-    state = states[-1]
     return PlanState(
         version=ref_of(row),
         revision=state["revision"],

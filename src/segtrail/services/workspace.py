@@ -249,6 +249,7 @@ class Workspace:
         na: tuple[str, ...] = (),
         decimal: str | None = None,
         sheet: str | None = None,
+        source_name: str | None = None,
     ) -> DatasetInfo:
         """Import a customer table as the next version of dataset `name`.
 
@@ -257,11 +258,21 @@ class Workspace:
         "unchanged". Bad input raises `segtrail.errors.InvalidInput` naming the row and
         column. `na`: more missing-value markers (in every column, the id column included);
         `decimal`: a CSV's decimal mark ('.' or ','; default detected); `sheet`: an Excel
-        sheet's name or 1-based position."""
+        sheet's name or 1-based position; `source_name`: what to record as the source instead
+        of the file's path (the server records an upload's own file name)."""
         from segtrail.services.datasets import ingest
 
         if isinstance(source, str | Path):
-            return ingest(self, source, id_column, name, na=na, decimal=decimal, sheet=sheet)
+            return ingest(
+                self,
+                source,
+                id_column,
+                name,
+                na=na,
+                decimal=decimal,
+                sheet=sheet,
+                source_name=source_name,
+            )
         return _ingest_frame(self, source, id_column, name)
 
     def ingest_sql(

@@ -131,6 +131,20 @@ class Plans:
         )
         return [_state(r) for r in self.db.fetch(query)]
 
+    def latest_state(self, segmentation_id: int, revision: int | None = None) -> Row | None:
+        """The newest plan state of one version (or its state at `revision`); None if there
+        is none. One row, however many revisions the plan has (`states` reads them all)."""
+        ps, e = schema.plan_states, schema.events
+        query = (
+            select(ps, e.c.at, e.c.author)
+            .join(e, ps.c.event_id == e.c.id)
+            .where(ps.c.segmentation_id == segmentation_id)
+        )
+        if revision is not None:
+            query = query.where(ps.c.revision == revision)
+        rows = self.db.fetch(query.order_by(ps.c.id.desc()).limit(1))
+        return _state(rows[0]) if rows else None
+
     def state(self, plan_state_id: int) -> Row:
         ps, e = schema.plan_states, schema.events
         query = select(ps, e.c.at, e.c.author).join(e, ps.c.event_id == e.c.id)

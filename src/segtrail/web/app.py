@@ -13,9 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from segtrail import __version__
 from segtrail.web.api import api_router
 from segtrail.web.api.downloads import Downloads
-from segtrail.web.cache import VersionCache
+from segtrail.web.cache import StampedCache, VersionCache
 from segtrail.web.deps import WorkspacePool
 from segtrail.web.errors import install_error_handlers
+from segtrail.web.headers import SecurityHeaders
 from segtrail.web.jobs import JobRunner
 from segtrail.web.limits import BodyLimit
 
@@ -60,8 +61,10 @@ def create_app(
     app.state.max_upload_bytes = max_upload_bytes
     app.state.downloads = downloads
     app.state.versions = VersionCache()
+    app.state.principals = StampedCache(size=256)  # token -> Principal (web/deps.py)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=max_upload_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: error answers get the headers too
     app.include_router(api_router)
     for router in _page_routers():
         # Pages are HTML, not part of the API's contract: kept out of the OpenAPI schema.

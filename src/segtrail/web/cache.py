@@ -51,6 +51,13 @@ class StampedCache:
         self.hits = 0
         self.misses = 0
 
+    def last(self, key: Hashable) -> tuple[int, Any] | None:
+        """The newest (stamp, value) kept for `key`, whatever its stamp: what a computation
+        may start from instead of from nothing (the caller checks what changed since)."""
+        with self._lock:
+            item = self._items.get(key)
+            return None if item is None else (item[0], item[2])
+
     def get(self, key: Hashable, stamp: int, compute: Callable[[], Any]) -> Any:
         now = time.monotonic()
         with self._lock:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import html
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from segtrail.errors import SegtrailError
+from segtrail.web.hints import page_words
 from segtrail.web.limits import BodyTooLarge
 
 log = logging.getLogger("segtrail.web")
@@ -49,7 +51,7 @@ def error_response(
     if status == 401 and request.method in ("GET", "HEAD"):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
-    return _error_page(request, status, kind, message)
+    return _error_page(request, status, kind, page_words(message))
 
 
 def _error_page(request: Request, status: int, kind: str, message: str) -> Response:
@@ -59,7 +61,7 @@ def _error_page(request: Request, status: int, kind: str, message: str) -> Respo
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"status": status, "kind": kind, "message": message},
+            {"status": status, "kind": kind, "message": message, "back": _back(request)},
             status_code=status,
         )
     except Exception:  # the pages' template is not there (yet): a minimal, escaped page
@@ -68,6 +70,30 @@ def _error_page(request: Request, status: int, kind: str, message: str) -> Respo
             f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{text}</p>",
             status_code=status,
         )
+
+
+def _back(request: Request) -> str | None:
+    """The page the person came from, when it is one of ours (a link, not a script: the
+    Content-Security-Policy allows no `javascript:` URL)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return None
+    if referer.path == request.url.path:
+        return None
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
+def form_page(request: Request) -> str:
+    """The nearest page above a POST-only path: `/plans/x@1/map` -> `/plans/x@1`,
+    `/versions/x@1/segments/0/name` -> `/versions/x@1`; the home page if none."""
+    parts = request.url.path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        scope = {"type": "http", "path": candidate, "method": "GET", "root_path": ""}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            return candidate
+    return "/"
 
 
 def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -94,6 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI wraps errors reading a form
             return await _too_large(request, exc.__cause__)
+        if exc.status_code == 405 and request.method in ("GET", "HEAD") and not is_api(request):
+            # a form's action URL reloaded or opened from the address bar (e.g. after a form
+            # post that showed an error): go to the page the form is on, not a 405
+            return RedirectResponse(form_page(request), status_code=303)
         kind = _HTTP_KINDS.get(exc.status_code, "invalid_input")
         response = error_response(request, exc.status_code, kind, str(exc.detail))
         if exc.headers:

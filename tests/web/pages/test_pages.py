@@ -5,6 +5,8 @@ The whole story in a real browser is tests/browser/test_story.py."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -112,7 +114,10 @@ def test_version_page_summary_cards_and_strategy_map(ana: TestClient) -> None:
     assert re.search(r'<th scope="row">welcome</th>', page)
     charts = ana.get("/versions/marketing@1/charts").text
     # sizes and profiles are in the summary and the cards; the charts are the report's figures
-    assert 'id="fig-projection"' in charts and "Plotly.newPlot" in charts
+    # each figure as plotly JSON (static/charts.js draws it): a scatter of customers
+    found = re.search(r'id="fig-projection" class="plotly-graph-div" data-figure="([^"]+)"', charts)
+    figure = json.loads(html.unescape(found.group(1)))
+    assert figure["data"][0]["type"] == "scatter" and figure["config"]["displaylogo"] is False
 
 
 def test_rename_in_place_returns_the_card_and_records_the_name(

@@ -44,6 +44,25 @@ def require_write(principal: Any, lens: str | None) -> None:
     access.require_write(principal, lens)
 
 
+def require_write_in(principal: Any, lenses: set[str]) -> None:
+    """Forbidden unless `principal` may write everywhere in `lenses` (and, as for any
+    shared object, strategies and campaigns: lens None)."""
+    require_write(principal, None)
+    for lens in sorted(lenses):
+        require_write(principal, lens)
+
+
+def lenses_on_dataset(ws: Any, name: str) -> set[str]:
+    """The lenses with a version segmented from any version of dataset `name`: retiring
+    the dataset concerns them (no new version of them can be made from it)."""
+    return {entry.lens for entry in ws.log() if entry.dataset.split("@")[0] == name}
+
+
+def lenses_mapping_strategy(ws: Any, name: str) -> set[str]:
+    """The lenses whose current plan of some version maps strategy `name`."""
+    return {m["lens"] for m in ws.why(name).mappings if m["mapped"]}
+
+
 def require_admin(principal: Any) -> None:
     from segtrail.services import access
 

@@ -12,10 +12,24 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from segtrail.errors import InvalidInput
-from segtrail.services.results import DatasetInfo, DatasetSummary, TransactionsIngest
+from segtrail.services.results import DatasetInfo, DatasetSummary, Retirement, TransactionsIngest
 from segtrail.services.workspace import Workspace
-from segtrail.web.api.common import accepted, answer, require_admin, require_write, writer
-from segtrail.web.api.models import ERROR_RESPONSES, ErrorResponse, JobAccepted, model_of
+from segtrail.web.api.common import (
+    accepted,
+    answer,
+    lenses_on_dataset,
+    require_admin,
+    require_write,
+    require_write_in,
+    writer,
+)
+from segtrail.web.api.models import (
+    ERROR_RESPONSES,
+    ErrorResponse,
+    JobAccepted,
+    RetireBody,
+    model_of,
+)
 from segtrail.web.deps import jobs_of, pool_of, workspace_for
 
 router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES)
@@ -105,7 +119,7 @@ def upload_dataset(
             if progress is not None:
                 progress(f"reading and checking {path.name}", None)
             with pool.session(principal.name) as ws:
-                return ws.ingest(path, id, name or None, **options)
+                return ws.ingest(path, id, name or None, source_name=path.name, **options)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -201,3 +215,27 @@ def ingest_sql(
     Admins only: the server connects to the database named, with its own network access."""
     require_admin(principal)
     return answer(ws.ingest_sql(body.query, body.url, body.id, body.name), status_code=201)
+
+
+@router.post("/datasets/{name}/retire", response_model=model_of(Retirement))
+def retire_dataset(
+    name: str,
+    body: RetireBody | None = None,
+    principal: Any = Depends(writer),
+    ws: Workspace = Depends(workspace_for),
+) -> Any:
+    """Hide a dataset from the lists and refuse to segment it; its versions and what was
+    built on them stay (`segtrail dataset retire --json`). Needs write access to every lens
+    segmented from it."""
+    require_write_in(principal, lenses_on_dataset(ws, name))
+    return answer(ws.dataset_retire(name, body.reason if body else None))
+
+
+@router.post("/datasets/{name}/restore", response_model=model_of(Retirement))
+def restore_dataset(
+    name: str, principal: Any = Depends(writer), ws: Workspace = Depends(workspace_for)
+) -> Any:
+    """Bring a retired dataset back (`segtrail dataset restore --json`); the same access as
+    retiring it."""
+    require_write_in(principal, lenses_on_dataset(ws, name))
+    return answer(ws.dataset_restore(name))

@@ -117,3 +117,9 @@ def model_of(result: type[Result], exclude: frozenset[str] = frozenset()) -> typ
     name = result.__name__ + ("Shown" if exclude else "")
     config = ConfigDict(extra="allow" if flattened else "ignore")
     return create_model(name, __config__=config, __doc__=result.__doc__, **definitions)
+
+
+class RetireBody(BaseModel):
+    """Retiring a dataset or a strategy."""
+
+    reason: str | None = Field(None, description="Why, for the history")

@@ -7,10 +7,24 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from segtrail.services.results import PlanChange, PlanState, PlanView, Strategy, Thread
+from segtrail.services.results import (
+    PlanChange,
+    PlanState,
+    PlanView,
+    Retirement,
+    Strategy,
+    Thread,
+)
 from segtrail.services.workspace import Workspace
-from segtrail.web.api.common import answer, lens_of, require_write, writer
-from segtrail.web.api.models import ERROR_RESPONSES, model_of
+from segtrail.web.api.common import (
+    answer,
+    lens_of,
+    lenses_mapping_strategy,
+    require_write,
+    require_write_in,
+    writer,
+)
+from segtrail.web.api.models import ERROR_RESPONSES, RetireBody, model_of
 from segtrail.web.deps import workspace_for
 
 router = APIRouter(tags=["strategies and plans"], responses=ERROR_RESPONSES)
@@ -68,6 +82,30 @@ def edit_strategy(
             owner=body.owner,
         )
     )
+
+
+@router.post("/strategies/{name}/retire", response_model=model_of(Retirement))
+def retire_strategy(
+    name: str,
+    body: RetireBody | None = None,
+    principal: Any = Depends(writer),
+    ws: Workspace = Depends(workspace_for),
+) -> Any:
+    """Hide a strategy from the lists and refuse new mappings of it; the plans that map it
+    keep it (`segtrail strategy retire --json`). Needs write access to every lens whose
+    plan maps it."""
+    require_write_in(principal, lenses_mapping_strategy(ws, name))
+    return answer(ws.strategy_retire(name, body.reason if body else None))
+
+
+@router.post("/strategies/{name}/restore", response_model=model_of(Retirement))
+def restore_strategy(
+    name: str, principal: Any = Depends(writer), ws: Workspace = Depends(workspace_for)
+) -> Any:
+    """Bring a retired strategy back (`segtrail strategy restore --json`); the same access
+    as retiring it."""
+    require_write_in(principal, lenses_mapping_strategy(ws, name))
+    return answer(ws.strategy_restore(name))
 
 
 @router.get("/strategies/{name}/why", response_model=model_of(Thread))

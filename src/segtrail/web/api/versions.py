@@ -23,8 +23,14 @@ from segtrail.services.workspace import Workspace
 from segtrail.web.api.common import accepted, answer, lens_of, require_write, writer
 from segtrail.web.api.downloads import downloads_of
 from segtrail.web.api.models import ERROR_RESPONSES, JobAccepted, model_of
-from segtrail.web.cache import history_stamp
-from segtrail.web.deps import current_principal, jobs_of, pool_of, versions_of, workspace_for
+from segtrail.web.deps import (
+    current_principal,
+    jobs_of,
+    pool_of,
+    request_stamp,
+    versions_of,
+    workspace_for,
+)
 from segtrail.web.jobs import WithLinks
 
 router = APIRouter(tags=["versions"], responses=ERROR_RESPONSES)
@@ -47,7 +53,7 @@ def list_versions(lens: str | None = None, ws: Workspace = Depends(workspace_for
 def show_version(ref: str, request: Request, ws: Workspace = Depends(workspace_for)) -> Any:
     """Everything about one version, `LENS@N` or `LENS` (`segtrail show --json`)."""
     cache = versions_of(request)
-    stamp = history_stamp(ws)
+    stamp = request_stamp(request)
 
     def render() -> bytes:
         return answer(without_profiles(cache.show(ws, ref))).body

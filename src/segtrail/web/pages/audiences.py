@@ -15,6 +15,7 @@ from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.access import require_write
 from segtrail.services.refs import check_name
 from segtrail.web.deps import csrf_protect, current_principal, jobs_of, pool_of, workspace_for
+from segtrail.web.hints import page_words
 from segtrail.web.pages.common import is_htmx, render, see_other
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def build_lookalike(
     except SegtrailError as e:
         if e.http_status in (401, 403) or e.http_status >= 500:
             raise
-        return _page(request, ws, e.http_status, error=str(e), form=form)
+        return _page(request, ws, e.http_status, error=page_words(str(e)), form=form)
     job_pool = pool_of(request)
     author = principal.name
 
@@ -261,7 +262,7 @@ def export_audience(
     except SegtrailError as e:
         if e.http_status in (401, 403) or e.http_status >= 500:
             raise
-        return _page(request, ws, e.http_status, export_error=str(e))
+        return _page(request, ws, e.http_status, export_error=page_words(str(e)))
     return Response(
         data,
         media_type="text/csv",

@@ -15,6 +15,7 @@ from segtrail.errors import InvalidInput, NotFound, SegtrailError
 from segtrail.services.access import require_write
 from segtrail.services.refs import check_name, stem_to_name
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
+from segtrail.web.hints import page_words
 from segtrail.web.pages.common import render, see_other
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ async def import_campaign(
     except SegtrailError as e:
         if e.http_status in (401, 403) or e.http_status >= 500:
             raise
-        return _campaigns_page(request, ws, e.http_status, error=str(e), form=form)
+        return _campaigns_page(request, ws, e.http_status, error=page_words(str(e)), form=form)
     return see_other(campaign_url(name.strip()))
 
 
@@ -202,7 +203,7 @@ def campaign_page(
     except SegtrailError as e:
         if e.http_status in (401, 403) or e.http_status >= 500:
             raise
-        error = str(e)
+        error = page_words(str(e))
     rows = uplift_rows(report) if report else []
     return render(
         request,
@@ -277,7 +278,9 @@ def design_campaign(
     except SegtrailError as e:
         if e.http_status in (401, 403) or e.http_status >= 500:
             raise
-        return _campaigns_page(request, ws, e.http_status, design_error=str(e), form=form)
+        return _campaigns_page(
+            request, ws, e.http_status, design_error=page_words(str(e)), form=form
+        )
     return see_other(campaign_url(name.strip()))
 
 
@@ -294,5 +297,5 @@ def create_holdout(
     except SegtrailError as e:
         if e.http_status in (401, 403) or e.http_status >= 500:
             raise
-        return _campaigns_page(request, ws, e.http_status, holdout_error=str(e))
+        return _campaigns_page(request, ws, e.http_status, holdout_error=page_words(str(e)))
     return see_other("/campaigns#holdout")

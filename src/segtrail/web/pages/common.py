@@ -7,11 +7,17 @@ in, every form carries the token), so pages render through `render`.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import escape
+
+from segtrail.web.cache import StampedCache
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -27,6 +33,53 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return templates.TemplateResponse(
         request, template, {**base, **context}, status_code=status_code
     )
+
+
+@dataclass(frozen=True)
+class _StandIn:
+    """Who a shared rendering is made for: markers replaced by each request's own values."""
+
+    name: str
+    role: str
+
+
+# Random per process, so nothing a user writes on a page can spell a marker.
+_MARK = secrets.token_hex(8)
+_STAND_IN = _StandIn(name=f"user-{_MARK}", role=f"role-{_MARK}")
+_CSRF_MARK = f"csrf-{_MARK}"
+_shared = StampedCache(size=64)
+
+
+def render_shared(
+    request: Request,
+    template: str,
+    key: Hashable,
+    stamp: int,
+    context: Callable[[], dict[str, Any]],
+) -> HTMLResponse:
+    """`render(request, template, **context())`, with the HTML rendered once per `key` and
+    history stamp and shared by every reader: the only parts of a page that differ between
+    readers (the signed-in user's name and role in the navigation, the session's CSRF token
+    in every form) are rendered as random markers and replaced per request by the values
+    escaped as Jinja's autoescape would, so the page is the same as rendering it anew.
+    Only for pages whose content does not depend on who reads them."""
+    from segtrail.web.deps import templates
+
+    def draw() -> str:
+        return templates.get_template(template).render(
+            {"request": request, "principal": _STAND_IN, "csrf_token": _CSRF_MARK, **context()}
+        )
+
+    html = _shared.get(key, stamp, draw)
+    state = request.state
+    principal = getattr(state, "principal", None)
+    session = getattr(state, "session", None)
+    html = (
+        html.replace(_STAND_IN.name, str(escape(principal.name if principal else "")))
+        .replace(_STAND_IN.role, str(escape(principal.role if principal else "")))
+        .replace(_CSRF_MARK, str(escape(getattr(session, "csrf_token", "") or "")))
+    )
+    return HTMLResponse(html)
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from segtrail.errors import InvalidInput
 from segtrail.services.workspace import Workspace
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
+from segtrail.web.hints import page_words
 from segtrail.web.pages.common import render, see_other
 from segtrail.web.pages.words import column_summary
 
@@ -88,7 +89,7 @@ def upload_dataset(
                 "say which column identifies a customer (the id column)", field="id_column"
             )
         path = save_upload(file, folder)
-        info = ws.ingest(path, id_column.strip(), name.strip() or None)
+        info = ws.ingest(path, id_column.strip(), name.strip() or None, source_name=path.name)
     except InvalidInput as error:
         return render(
             request,
@@ -98,7 +99,7 @@ def upload_dataset(
             nav="/datasets",
             datasets=ws.datasets(),
             form=form,
-            error=str(error),
+            error=page_words(str(error)),
             error_field=error.field,
         )
     finally:

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from segtrail.errors import InvalidInput, SegtrailError
 from segtrail.services.workspace import Workspace
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
+from segtrail.web.hints import page_words
 from segtrail.web.pages.common import render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +80,12 @@ async def add_strategy(request: Request, ref: str, ws: Workspace = Depends(works
         if error.http_status not in (409, 422):
             raise
         return _board(
-            request, ws, ref, status_code=error.http_status, form=values, strategy_error=str(error)
+            request,
+            ws,
+            ref,
+            status_code=error.http_status,
+            form=values,
+            strategy_error=page_words(str(error)),
         )
     return see_other(plan_url(ref) + "#map")
 
@@ -125,7 +131,12 @@ async def map_strategy(request: Request, ref: str, ws: Workspace = Depends(works
         if error.http_status not in (404, 409, 422):
             raise
         return _board(
-            request, ws, ref, status_code=error.http_status, map_form=values, map_error=str(error)
+            request,
+            ws,
+            ref,
+            status_code=error.http_status,
+            map_form=values,
+            map_error=page_words(str(error)),
         )
     return see_other(plan_url(ref))
 

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from segtrail.errors import InvalidInput, NotFound
 from segtrail.services.workspace import Workspace
 from segtrail.web.deps import csrf_protect, current_principal, jobs_of, pool_of, workspace_for
+from segtrail.web.hints import page_words
 from segtrail.web.pages.common import is_htmx, render, see_other, version_url
 
 router = APIRouter(include_in_schema=False)
@@ -155,7 +156,7 @@ async def submit_segmentation(request: Request) -> Response:
                 status_code=422,
                 title="New segmentation",
                 nav="/segment",
-                error=str(error),
+                error=page_words(str(error)),
                 error_field=error.field,
                 **_form_context(ws, values),
             )

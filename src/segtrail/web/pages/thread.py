@@ -16,6 +16,7 @@ from segtrail.services.access import require_write
 from segtrail.services.plans import STATUSES
 from segtrail.services.segmentations import resolve_segmentation
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
+from segtrail.web.hints import page_words
 from segtrail.web.pages.common import render, see_other
 
 if TYPE_CHECKING:
@@ -74,28 +75,20 @@ def fate_words(s: dict, names_b: dict[int, str]) -> str:
 
 @functools.cache
 def _plotly_js() -> bytes:
-    from plotly.offline import get_plotlyjs
+    from segtrail.report.bundle import plotly_js
 
-    return get_plotlyjs().encode()
+    return plotly_js().encode()
 
 
 @router.get(PLOTLY_URL, include_in_schema=False)
 def plotly_js() -> Response:
-    """plotly.js from the installed plotly package: served locally, nothing from the internet."""
+    """The report's plotly.js bundle (the basic one: scatter, bar, pie; the only trace types
+    the pages draw), served locally: nothing from the internet."""
     return Response(
         _plotly_js(),
         media_type="text/javascript",
         headers={"Cache-Control": "public, max-age=86400"},
     )
-
-
-def sankey_html(result: Any) -> str:
-    """The report's Sankey of how customers moved (reused from report/, not redrawn)."""
-    from segtrail.report.html import _colors, _html, _sankey_figure
-
-    names_a = {s["segment"]: s["name"] for s in result["segments_a"]}
-    names_b = {s["segment"]: s["name"] for s in result["segments_b"]}
-    return _html(_sankey_figure(result, names_a, names_b, _colors(list(names_a))), "sankey")
 
 
 # --- diff and carry review ---------------------------------------------------------------
@@ -121,7 +114,7 @@ def _carry_state(ws: Workspace, a: str, b: str) -> dict[str, Any]:
     try:
         out["proposal"] = ws.carry(a, b)
     except SegtrailError as e:  # e.g. A has no plan: the diff still reads on its own
-        out["note"] = str(e)
+        out["note"] = page_words(str(e))
     if state_b is not None:
         out["review"] = [e for e in state_b["entries"] if e["status"] == "needs-review"]
         if carried and carried["version"] == a:
@@ -141,6 +134,8 @@ def diff_page(
     principal: Principal = Depends(current_principal),
     ws: Workspace = Depends(workspace_for),
 ) -> Response:
+    from segtrail.report.html import diff_sankey  # the diff report's own SVG Sankey
+
     versions = _versions(ws)
     context: dict[str, Any] = {"versions": versions, "a": a or "", "b": b or "", "nav": "/plans"}
     if not a or not b:
@@ -174,8 +169,7 @@ def diff_page(
         segments_b=segments_b,
         names_a=names_a,
         names_b=names_b,
-        sankey=sankey_html(result),
-        plotly_url=PLOTLY_URL,
+        sankey=diff_sankey(ws, result),
         carry=carry,
         statuses=STATUSES,
         flash=flash,
@@ -329,7 +323,9 @@ def compare_page(
     except SegtrailError as e:
         if e.http_status >= 500 or e.http_status in (401, 403):
             raise
-        return render(request, "compare.html", error=str(e), status_code=e.http_status, **context)
+        return render(
+            request, "compare.html", error=page_words(str(e)), status_code=e.http_status, **context
+        )
     cells = {(t["from"], t["to"]): t["customers"] for t in result["transitions"]}
     row_totals = {r["segment"]: 0 for r in result["rows"]}
     for t in result["transitions"]:
@@ -407,7 +403,7 @@ def why_index(
         except SegtrailError as e:
             if e.http_status in (401, 403) or e.http_status >= 500:
                 raise
-            error = str(e)
+            error = page_words(str(e))
     return render(
         request,
         "why_customer.html",

@@ -8,18 +8,18 @@ version and history position, so reading a version page stays fast on a large wo
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 
 from segtrail.services.workspace import Workspace
 from segtrail.web.cache import StampedCache, history_stamp
-from segtrail.web.deps import csrf_protect, current_principal, workspace_for
-from segtrail.web.pages.common import is_htmx, render, see_other, version_url
+from segtrail.web.deps import csrf_protect, current_principal, request_stamp, workspace_for
+from segtrail.web.pages.common import is_htmx, render, render_shared, see_other, version_url
 from segtrail.web.pages.words import quality_words, stability_words, version_stability
 
 router = APIRouter(include_in_schema=False)
@@ -65,20 +65,46 @@ def summary(info) -> dict:
 def version_page(
     request: Request, ref: str, new: int = 0, ws: Workspace = Depends(workspace_for)
 ) -> HTMLResponse:
-    context = _pages.get((str(ws.root), ref), history_stamp(ws), lambda: page_context(ws, ref))
-    info = context["info"]
-    return render(
-        request,
-        "version.html",
-        title=info.version,
-        nav="/",
-        stability_words=stability_words,
-        flash=f"{info.version} is recorded. Name the segments you recognise." if new else None,
-        **context,
+    stamp = request_stamp(request)
+
+    def context() -> dict[str, Any]:
+        key = (str(ws.root), ref)
+        data = _pages.get(key, stamp, lambda: page_context(ws, ref, _pages.last(key)))
+        info = data["info"]
+        flash = f"{info.version} is recorded. Name the segments you recognise." if new else None
+        return {
+            "title": info.version,
+            "nav": "/",
+            "stability_words": stability_words,
+            "flash": flash,
+            **data,
+        }
+
+    # The page reads the same for everyone (no part depends on the reader's role): rendered
+    # once per history stamp, the per-reader parts filled in (most reads cost a lookup).
+    return render_shared(
+        request, "version.html", ("version", str(ws.root), ref, bool(new)), stamp, context
     )
 
 
-def page_context(ws: Workspace, ref: str) -> dict[str, Any]:
+# Events that change only part of a version page, so the rest can be kept (the load test's
+# writers rename segments and re-map strategies all the time).
+SEGMENT_ACTIONS = ("name", "tag")  # subject LENS@N:S
+PLAN_ACTIONS = ("plan-map", "plan-unmap", "plan-revert")  # subject "LENS@N plan rR"
+RECENT = 20  # events looked at; more changes since the last page: read it all again
+
+
+def page_context(
+    ws: Workspace, ref: str, previous: tuple[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What the version page shows. With `previous` (the page's data at an older stamp), only
+    what the events since then can have changed is read again: after names or tags of this
+    version its segments and strategy map, after plan changes of this version its strategy
+    map; after anything else (or too much), everything."""
+    if previous is not None:
+        refreshed = _refresh(ws, ref, *previous)
+        if refreshed is not None:
+            return refreshed
     info = ws.show(ref)
     datasets = [d for d in ws.datasets() if d.name == info.dataset.split("@")[0]]
     return {
@@ -90,15 +116,40 @@ def page_context(ws: Workspace, ref: str) -> dict[str, Any]:
     }
 
 
+def _refresh(ws: Workspace, ref: str, since: int, data: dict[str, Any]) -> dict[str, Any] | None:
+    events = [e for e in ws.events(limit=RECENT) if e["id"] > since]
+    if len(events) >= RECENT:  # maybe more than these: start over
+        return None
+    version = data["info"].version
+    segments_changed = False
+    for event in events:
+        action, subject = event["action"], event["subject"]
+        if action in SEGMENT_ACTIONS and subject.rpartition(":")[0] == version:
+            segments_changed = True
+        elif action in PLAN_ACTIONS and subject.startswith(f"{version} plan "):
+            pass
+        else:  # anything else may change any part (status, other versions, datasets...)
+            return None
+    if not events:
+        return data
+    info = ws.show(ref) if segments_changed else data["info"]
+    if info.version != version:
+        return None
+    fresh = {**data, "info": info, "plan": strategy_map(ws, info)}
+    if segments_changed:
+        fresh["summary"] = summary(info)
+    return fresh
+
+
 def strategy_map(ws: Workspace, info: Any) -> dict[str, Any]:
     """The plan of this version as the page shows it (strategies x segments, coverage),
     from the plan's entries and the segments' sizes alone. Every customer is in exactly one
     segment, so the customers an active strategy reaches are the sizes of the segments it
     targets: no need to read a million assignments (`plan show` does, for its own checks)."""
     from segtrail.services.plans import plan_state
-    from segtrail.services.segmentations import resolve_segmentation
 
-    state = plan_state(ws, resolve_segmentation(ws, info.version))
+    # the version's key fields are all plan_state reads: no second lookup of the version
+    state = plan_state(ws, {"id": info.id, "lens": info.lens, "version": info.number})
     entries = state["entries"] if state else []
     segments = sorted(info.segments, key=lambda s: (s.segment < 0, s.segment))
     labels = [s.segment for s in segments]
@@ -175,19 +226,27 @@ def adopt(request: Request, ref: str, ws: Workspace = Depends(workspace_for)) ->
 
 @router.get("/versions/{ref}/charts", response_class=HTMLResponse)
 def charts(request: Request, ref: str, ws: Workspace = Depends(workspace_for)) -> HTMLResponse:
-    """The report's figures for this version (an htmx fragment)."""
+    """The report's figures for this version (an htmx fragment). Each figure travels as
+    JSON in a `data-figure` attribute and static/charts.js draws it: no inline script, so
+    the Content-Security-Policy allows scripts from the server's own files only."""
     figures = version_figures(ws, ref)
     shown = [(key, title, figures[key]) for key, title in CHARTS if key in figures]
     return render(request, "version_charts.html", charts=shown, ref=ref)
 
 
-def version_figures(ws: Workspace, ref: str) -> dict[str, Markup]:
-    """The offline report's figures of one version (report/html.py draws them), cached by
-    version and the newest event, so names or plans changed since show up at once."""
-    from segtrail.report.html import _version_context
+def version_figures(ws: Workspace, ref: str) -> dict[str, str]:
+    """The offline report's figures of one version (report/html.py draws them) as plotly
+    JSON with the report's config, cached by version and the newest event, so names or
+    plans changed since show up at once."""
+    from segtrail.report.html import PLOT_CONFIG
+    from segtrail.report.html import version_figures as report_figures
 
-    def draw() -> dict[str, Markup]:
-        return dict(_version_context(ws, ref)["figures"])
+    def draw() -> dict[str, str]:
+        out = {}
+        for key, fig in report_figures(ws, ref).items():
+            spec = json.loads(fig.to_json())
+            out[key] = json.dumps({**spec, "config": PLOT_CONFIG}, separators=(",", ":"))
+        return out
 
     return _charts.get((str(ws.root), ref), history_stamp(ws), draw)
 
