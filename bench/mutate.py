@@ -49,7 +49,7 @@ TIMEOUT_CONSTANT = 2.0
 OWN_TESTS: dict[str, list[str]] = {
     "engine/kinds.py": ["tests/cli/test_ingest.py"],
     "engine/quality.py": ["tests/services/test_segmentations.py"],
-    "store/objects.py": ["tests/store/test_store.py"],
+    "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
     "store/schema.py": ["tests/store/test_migrations.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]

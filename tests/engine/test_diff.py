@@ -14,6 +14,7 @@ from segtrail.engine.diff import (
     _align_arrow,
     contingency,
     diff_assignments,
+    diff_table,
     scores,
 )
 from segtrail.errors import InputError
@@ -530,3 +531,79 @@ def test_targets_and_sources_come_largest_first():
         "best_match": 1,
         "jaccard": 9 / 15,
     }
+
+
+# diff_table: the same result from counts made elsewhere (Spark)
+
+
+def test_diff_table_from_counts_written_by_hand():
+    """A: segment 0 has 5 customers (4 common), segment 1 has 3 (all common); B: segment 7
+    has 6 (4 from 0, 1 from 1, 1 only in B), noise has 2 (from 1). Expected values worked
+    out by hand from the module's rules."""
+    d = diff_table(
+        np.array([[0, 4], [2, 1]]),
+        np.array([0, 1]),
+        np.array([-1, 7]),
+        size_a=np.array([5, 3]),
+        size_b=np.array([2, 6]),
+    )
+    assert (d["common_customers"], d["only_in_a"], d["only_in_b"]) == (7, 1, 1)
+    assert d["min_jaccard"] == 0.5
+    assert d["transitions"] == [
+        {"from": 0, "to": 7, "customers": 4},
+        {"from": 1, "to": -1, "customers": 2},
+        {"from": 1, "to": 7, "customers": 1},
+    ]
+    assert [(s["segment"], s["size"], s["common"]) for s in d["segments_a"]] == [
+        (0, 5, 4),
+        (1, 3, 3),
+    ]
+    assert [(s["segment"], s["size"], s["common"]) for s in d["segments_b"]] == [
+        (-1, 2, 2),
+        (7, 6, 5),
+    ]
+    # Jaccard of (0, 7): 4 / (4 + 5 - 4) = 0.8, mutual best match, nothing else takes 20%
+    assert d["segments_a"][0]["fate"] == "kept"
+    assert d["segments_a"][0]["jaccard"] == 0.8
+    # 1 sends 1 of its 3 common customers to 7 (33%, a target) and 2 to noise: shrunk
+    assert d["segments_a"][1]["fate"] == "shrunk"
+    assert d["segments_b"][1]["sources"] == [
+        {"segment": 0, "customers": 4, "share_of_b": 0.8},
+        {"segment": 1, "customers": 1, "share_of_b": 0.2},
+    ]
+
+
+def test_diff_table_agrees_with_diff_assignments_on_the_customers():
+    """Reference: diff_assignments on the customers themselves (it counts the table from
+    the labels, here diff_table is handed counts made with pandas.crosstab)."""
+    a = series([0] * 6 + [1] * 4 + [-1] * 2 + [2] * 3)
+    b = series([4] * 5 + [5] * 3 + [-1] * 4 + [6] * 5, start=2)
+    common = a.index.intersection(b.index)
+    counts = pd.crosstab(a[common], b[common]).reindex(
+        index=sorted(set(a)), columns=sorted(set(b)), fill_value=0
+    )
+    sizes_a, sizes_b = a.value_counts().sort_index(), b.value_counts().sort_index()
+    from_counts = diff_table(
+        counts.to_numpy(), counts.index.to_numpy(), counts.columns.to_numpy(),
+        sizes_a.to_numpy(), sizes_b.to_numpy(), 0.3,
+    )  # fmt: skip
+    assert from_counts == diff_assignments(a, b, 0.3)
+    assert (from_counts["only_in_a"], from_counts["only_in_b"]) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    ("table", "size_a", "size_b"),
+    [
+        ([[1, 2]], [3, 0], [1, 2]),  # one A label, two sizes
+        ([[1, 2]], [3], [1, 2, 0]),
+        ([[1], [2]], [1, 2], [3]),  # table transposed
+    ],
+)
+def test_diff_table_refuses_counts_that_do_not_match_the_labels(table, size_a, size_b):
+    with pytest.raises(InputError, match=r"^the contingency table does not match the label lists$"):
+        diff_table(np.array(table), np.array([0]), np.array([0, 1]), size_a, size_b)
+
+
+def test_diff_table_checks_min_jaccard():
+    with pytest.raises(InputError, match="min_jaccard must be in"):
+        diff_table(np.array([[1]]), np.array([0]), np.array([0]), [1], [1], 0.0)
