@@ -60,6 +60,12 @@ _US = 'str = "US"'
 _INT64 = (
     "np.array of Python ints is int64 already on 64-bit Linux (and empty ones are never indexed)"
 )
+_SNAPPY = (
+    'table, sink, compression="snappy", use_dictionary=True if dictionary is None else dictionary'
+)
+_STREAM = 'for block in iter(lambda: f.read(CHUNK), b""):'
+_MKDIR = "target.parent.mkdir(parents=True, exist_ok=True)"
+_EXTRA = "extra = f.read(1)  # grew since fstat: hash it too, so the mismatch shows"
 EQUIVALENT: dict[str, dict[str, str]] = {
     "engine/audience.py": {
         'return text.where(~whole, values[whole].astype("Int64").astype("string")) / '
@@ -221,6 +227,83 @@ EQUIVALENT: dict[str, dict[str, str]] = {
                 "out=np.zeros(row.shape), where=self.col_totals >= 0",
             )
         },
+    },
+    "store/objects.py": {
+        **{
+            f"{_SNAPPY} / {_SNAPPY.replace(old, new)}": why
+            for old, new, why in (
+                ('"snappy"', '"SNAPPY"', "pyarrow reads compression names in any case"),
+                ('compression="snappy", ', "", "snappy is pq.write_table's default compression"),
+            )
+        },
+        **{
+            f"{_STREAM} / {_STREAM.replace('f.read(CHUNK)', 'f.read(None)')}": (
+                "reading the rest at once hashes the same bytes (only the memory used differs)"
+            )
+        },
+        **{
+            f"{_MKDIR} / {_MKDIR.replace('parents=True, ', change)}": (
+                "where this survives the root exists already (_replace repairs an object found "
+                "there; put_stream has just made root/tm), so mkdir makes one level at most"
+            )
+            for change in ("parents=None, ", "", "parents=False, ")
+        },
+        "self.describe: Callable[[str], str | None] | None = None / "
+        'self.describe: Callable[[str], str | None] | None = ""': (
+            "calling a describe that is not callable fails inside the try, which names no "
+            "kind, as None does"
+        ),
+        'kind = None / kind = ""': "'' and None are both falsy: no kind is named either way",
+        "return objects, sorted(temporaries, key=lambda s: s.name) / "
+        "return objects, sorted(temporaries, key=lambda s: None)": (
+            "both _list implementations return the files sorted by name, and sorted() is stable"
+        ),
+        **{
+            f"for name, value in zip(names, values, strict=True): / "
+            f"for name, value in zip(names, values, {change}):": (
+                "names and values are built from the same list: they have the same length"
+            )
+            for change in ("strict=None", "", "strict=False")
+        },
+        **{
+            f'"{column}": pa.array({values}, pa.string()), / "{column}": pa.array({values}, '
+            f"{change}),": "pyarrow infers the string type from a list of str"
+            for column, values in (("name", "names"), ("dtype", "[v.dtype.str for v in values]"))
+            for change in ("None", "")
+        },
+        **{
+            'values = [np.asarray(arrays[n], order="C") for n in names] / '
+            f"values = [np.asarray(arrays[n], {change}) for n in names]": (
+                "only dtype, shape and tobytes() are read from each array, and tobytes() writes "
+                "C order whatever the memory layout"
+            )
+            for change in ("order=None", "", 'order="c"')
+        },
+        **{
+            'table["name"], table["dtype"], table["shape"], table["data"], strict=True / '
+            f'table["name"], table["dtype"], table["shape"], table["data"], {change}': (
+                "the four columns of one table have the same length"
+            )
+            for change in ("strict=None", "strict=False")
+        },
+        'table["name"], table["dtype"], table["shape"], table["data"], strict=True / ): / '
+        'table["name"], table["dtype"], table["shape"], table["data"], ):': (
+            "the four columns of one table have the same length"
+        ),
+        "while filled < size: / while filled <= size:": (
+            "at filled == size the next read fills an empty slice, returns 0 and breaks"
+        ),
+        **{
+            f"{_EXTRA} / {_EXTRA.replace('f.read(1)', change)}": (
+                "any byte past the announced size marks growth: how many are read does not matter"
+            )
+            for change in ("f.read(None)", "f.read(2)")
+        },
+        "if filled < size or extra or hasher.hexdigest() != digest: / "
+        "if filled < size and extra or hasher.hexdigest() != digest:": (
+            "a short read hashes fewer bytes than the object has, so the hash comparison "
+            "fails anyway"
+        ),
     },
     "engine/responses.py": {
         "if p_value is not None and p_value < ALPHA and uplift is not None and uplift != 0: / "
