@@ -237,6 +237,20 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
         },
         **{
+            f"{line} / {line.replace(old, new)}": (
+                "the last part of rsplit is the last path component for any maxsplit >= 1"
+            )
+            for line in (
+                'base = name.rsplit("/", 1)[-1]',
+                'return name.rsplit("/", 1)[-1].startswith(TMP_PREFIX)',
+            )
+            for old, new in (('"/", 1)', '"/", )'), ('"/", 1)', '"/", 2)'))
+        },
+        f"{_SNAPPY} / "
+        + _SNAPPY.replace("dictionary is None else", "(dictionary is None) and False else"): (
+            "pyarrow reads use_dictionary=None as its default, True"
+        ),
+        **{
             f"{_STREAM} / {_STREAM.replace('f.read(CHUNK)', 'f.read(None)')}": (
                 "reading the rest at once hashes the same bytes (only the memory used differs)"
             )
@@ -455,6 +469,7 @@ def _under(tests: list[str], folder: str) -> bool:
 def run_module(module: str, jobs: int, resume: bool = False) -> ModuleScore:
     tests = own_tests(module)
     again = _to_rerun(module) if resume else []
+    earlier = _verdicts(module) if again else None
     folder = scratch_folder(module, tests, keep=bool(again))
     start = time.perf_counter()
     log = folder / "mutmut.log"
@@ -469,9 +484,40 @@ def run_module(module: str, jobs: int, resume: bool = False) -> ModuleScore:
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
+    if earlier is not None:
+        _keep_earlier_kills(module, earlier)
     score = collect_module(module, time.perf_counter() - start)
     score.resumed = bool(again)
     return score
+
+
+def _meta_path(module: str) -> Path:
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    return folder / "mutants" / "src" / "segtrail" / f"{module}.meta"
+
+
+def _verdicts(module: str) -> dict:
+    return json.loads(_meta_path(module).read_text())
+
+
+def _keep_earlier_kills(module: str, earlier: dict) -> None:
+    """mutmut forgets every verdict when the selection of tests changes (a test file added
+    to OWN_TESTS), and a resumed run names only the mutants to re-test, so the rest would
+    read "not checked". A mutant killed before, whose function is unchanged, is still killed
+    by a selection that only grew: its verdict is put back. (After editing or removing a
+    test, run without --resume.)"""
+    now = _verdicts(module)
+    old_codes, old_hashes = earlier["exit_code_by_key"], earlier["hash_by_function_name"]
+    for key, code in now["exit_code_by_key"].items():
+        function = key.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
+        if (
+            code is None
+            and old_codes.get(key) in KILLED
+            and function in old_hashes
+            and old_hashes[function] == now["hash_by_function_name"].get(function)
+        ):
+            now["exit_code_by_key"][key] = old_codes[key]
+    _meta_path(module).write_text(json.dumps(now))
 
 
 def _to_rerun(module: str) -> list[str]:

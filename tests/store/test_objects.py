@@ -267,6 +267,8 @@ def test_names_of_objects_and_temporaries() -> None:
     assert object_name(digest) == f"{digest[:2]}/{digest}.parquet"
     assert digest_of(object_name(digest)) == digest
     assert digest_of(f"{digest}.parquet") == digest
+    assert digest_of(f"objects/{digest[:2]}/{digest}.parquet") == digest  # the last part counts
+    assert is_temporary("objects/ab/.tmp-123")
     assert digest_of(f"ab/.{digest}.parquet") is None
     assert digest_of(f"ab/{digest}.txt") is None
     assert is_temporary("ab/.tmp-123")
@@ -571,11 +573,16 @@ def test_objects_that_share_a_folder(store: ObjectStore) -> None:
         for i in range(1, 10_000)
         if hashlib.sha256(data := f"payload {i}".encode()).hexdigest()[:2] == prefix
     )
+    third = next(
+        data
+        for i in range(10_000, 20_000)
+        if hashlib.sha256(data := f"payload {i}".encode()).hexdigest()[:2] == prefix
+    )
     digests = [store.put_bytes(first)[0], store.put_bytes(second)[0]]
-    streamed = store.put_stream(lambda f: f.write(second))[0]
-    assert streamed == digests[1]
+    digests.append(store.put_stream(lambda f: f.write(third))[0])  # a new one, streamed
+    assert store.put_stream(lambda f: f.write(second))[0] == digests[1]
     assert sorted(store.listing()[0]) == sorted(digests)
-    assert [store.read_bytes(d).to_pybytes() for d in digests] == [first, second]
+    assert [store.read_bytes(d).to_pybytes() for d in digests] == [first, second, third]
 
 
 def test_the_primitives_describe_the_files(tmp_path: Path) -> None:
@@ -692,3 +699,60 @@ def test_the_encoding_of_known_fitted_state_is_pinned(tmp_path: Path) -> None:
     only_0d, _ = store.put_arrays({"k": np.array(3, dtype="<i8")})
     shape = pq.read_table(store.path(only_0d)).schema.field("shape").type
     assert shape == pa.list_(pa.int64())
+
+
+def test_a_leftover_of_put_stream_is_named_so_that_fsck_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process (a subprocess would import the package unmutated): the streamed bytes wait
+    in root/tm under the temporary prefix until they are linked into place."""
+    store = LocalObjectStore(tmp_path / "objects")
+    real_unlink = Path.unlink
+
+    def crash_before_cleanup(src: str, dst: str) -> None:
+        monkeypatch.setattr(Path, "unlink", lambda self, missing_ok=False: None)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "link", crash_before_cleanup)
+    with pytest.raises(KeyboardInterrupt):
+        store.put_stream(lambda f: f.write(b"streamed, then interrupted"))
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    objects, (leftover,) = store.listing()
+    assert objects == {}
+    folder, base = leftover.name.split("/")
+    assert (folder, base[:5]) == ("tm", ".tmp-")
+    assert (store.root / leftover.name).read_bytes() == b"streamed, then interrupted"
+
+
+def test_a_stream_of_an_intact_object_only_marks_it_used(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    digest, _ = store.put_bytes(b"already there")
+    path = store.path(digest)
+    os.utime(path, (1_000_000, 1_000_000))
+    inode = path.stat().st_ino
+    assert store.put_stream(lambda f: f.write(b"already there"))[0] == digest
+    assert path.stat().st_ino == inode  # not rewritten
+    assert path.stat().st_mtime > 1_000_000
+
+
+def test_a_stream_that_loses_the_race_to_another_writer_marks_its_object_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer links the same object between this stream's check and its link: the
+    stream does not count it as its own, and marks it used."""
+    store = LocalObjectStore(tmp_path / "objects")
+    other = LocalObjectStore(tmp_path / "objects")
+    real_link = os.link
+
+    def another_writer_first(src: str, dst: str) -> None:
+        monkeypatch.setattr(os, "link", real_link)
+        digest, _ = other.put_bytes(b"raced")
+        os.utime(other.path(digest), (1_000_000, 1_000_000))
+        real_link(src, dst)  # FileExistsError now
+
+    monkeypatch.setattr(os, "link", another_writer_first)
+    digest, _ = store.put_stream(lambda f: f.write(b"raced"))
+    assert store.fresh == {}
+    assert set(other.fresh) == {digest}
+    assert store.path(digest).stat().st_mtime > 1_000_000
+    assert _files(store.root) == [object_name(digest)]
