@@ -44,6 +44,7 @@ def fates(d: dict) -> dict[int, str]:
 @settings(deadline=None)  # correctness against a reference, not speed
 @given(st.lists(st.tuples(LABELS, st.integers(-1, 6)), min_size=1, max_size=60))
 def test_contingency_matches_crosstab(pairs):
+    """Reference: pandas.crosstab of the same pairs."""
     a, b = (np.array(x) for x in zip(*pairs, strict=True))
     table, a_values, b_values = contingency(a, b)
     expected = pd.crosstab(a, b)
@@ -73,6 +74,8 @@ def test_contingency_rejects_unaligned_arrays():
 @settings(deadline=None)  # correctness against a reference, not speed
 @given(st.lists(st.tuples(LABELS, st.integers(0, 6)), min_size=1, max_size=60))
 def test_scores_match_scikit_learn(pairs):
+    """Reference: scikit-learn's adjusted_rand_score and normalized_mutual_info_score on
+    the labels themselves."""
     a, b = (np.array(x) for x in zip(*pairs, strict=True))
     ari, nmi = scores(contingency(a, b)[0])
     assert ari == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
@@ -91,6 +94,8 @@ def test_scores_single_partitions_and_no_customers():
 @settings(max_examples=150, deadline=None)
 @given(assignments(), st.randoms(use_true_random=False))
 def test_diff_with_itself_is_the_identity(a, rnd):
+    """Reference: the identity: every customer stays where it was, so every segment is kept
+    by its own label (ARI and NMI 1), whatever the row order."""
     order = list(range(len(a)))
     rnd.shuffle(order)
     d = diff_assignments(a, a.iloc[order])  # same customers, another row order
@@ -112,6 +117,7 @@ def test_diff_with_itself_is_the_identity(a, rnd):
 @settings(max_examples=150, deadline=None)
 @given(assignments(), assignments(), st.booleans())
 def test_counts_add_up(a, b, as_str):
+    """Reference: Python sets of the customer ids and pandas.crosstab of the common ones."""
     if as_str:
         a.index, b.index = a.index.map(str), b.index.map(str)
     d = diff_assignments(a, b)
@@ -136,6 +142,8 @@ def test_counts_add_up(a, b, as_str):
 @settings(max_examples=150, deadline=None)
 @given(assignments(), assignments())
 def test_diff_b_a_is_the_transpose_of_diff_a_b(a, b):
+    """Reference: symmetry: the same customers counted from the other side (transitions
+    transposed, ARI, NMI and Jaccard unchanged)."""
     ab, ba = diff_assignments(a, b), diff_assignments(b, a)
     assert ab["common_customers"] == ba["common_customers"]
     assert (ab["only_in_a"], ab["only_in_b"]) == (ba["only_in_b"], ba["only_in_a"])
@@ -152,6 +160,7 @@ def test_diff_b_a_is_the_transpose_of_diff_a_b(a, b):
 @settings(max_examples=150, deadline=None)
 @given(assignments(), assignments(), st.sampled_from([0.3, 0.5, 0.8]))
 def test_fates_are_well_defined(a, b, min_jaccard):
+    """Reference: the module docstring's rules, checked fate by fate from the counts."""
     d = diff_assignments(a, b, min_jaccard)
     by_b = {s["segment"]: s for s in d["segments_b"]}
     for seg in d["segments_a"]:

@@ -357,6 +357,7 @@ line = st.tuples(
 def test_random_lines_match_the_reference(
     rows: list[tuple], by_order: bool, categories: bool, window: int | None
 ) -> None:
+    """Reference: `reference()` in this file, the documented definitions in plain Python."""
     options = {"window_days": window}
     if by_order:
         options["order"] = "inv"
