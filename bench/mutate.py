@@ -375,6 +375,124 @@ EQUIVALENT: dict[str, dict[str, str]] = {
     },
 }
 
+
+_NUMERIC_JOIN = (
+    "if not (pd.api.types.is_numeric_dtype(ia.dtype) and pd.api.types.is_numeric_dtype(ib.dtype)):"
+)
+_DIFF_INT64 = "an int64 (or intp, the same on 64-bit Linux) array already, or empty"
+EQUIVALENT["engine/diff.py"] |= {
+    "if a.index.equals(b.index): / if a.index.equals(None):": (
+        "the shortcut only skips the join; joining identical indexes gives the same positions"
+    ),
+    **{
+        f"{_NUMERIC_JOIN} / {new}": (
+            "the pyarrow and pandas joins give the same positions and the same duplicate-id "
+            "error (pyarrow is only faster on strings); ids pyarrow cannot join fall back"
+        )
+        for new in (
+            _NUMERIC_JOIN.replace("if not (", "if (").replace("):", "):"),
+            _NUMERIC_JOIN.replace(" and ", " or "),
+            _NUMERIC_JOIN.replace("is_numeric_dtype(ia.dtype)", "is_numeric_dtype(None)"),
+            _NUMERIC_JOIN.replace("is_numeric_dtype(ib.dtype)", "is_numeric_dtype(None)"),
+        )
+    },
+    **{
+        "return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64) / "
+        f"return np.zeros(0, dtype=np.intp), np.zeros(0, {change})": (
+            "no labels: the empty values are never indexed, and diff_table reads them as int64"
+        )
+        for change in ("dtype=None", "")
+    },
+    "if hi - lo >= _MAX_SPAN: / if hi - lo > _MAX_SPAN:": (
+        "both paths give the same codes; at exactly _MAX_SPAN the threshold only picks the "
+        "faster one"
+    ),
+    **{
+        f"{line} / {line.replace(old, new)}": _DIFF_INT64
+        for line, old, new in (
+            ("return codes.astype(np.intp, copy=False), values", "np.intp, copy=False", c)
+            for c in ("None, copy=False", "np.intp, copy=None", "np.intp, ", "np.intp, copy=True")
+        )
+    },
+    **{
+        f"{line} / {line.replace(old, new)}": (
+            "bincount of the offsets is hi - lo + 1 long anyway (hi is present), and an extra "
+            "zero slot is never present nor looked up"
+        )
+        for line, old, new in (
+            (
+                "present = np.flatnonzero(np.bincount(offset, minlength=hi - lo + 1))",
+                "minlength=hi - lo + 1",
+                "",
+            ),
+            (
+                "present = np.flatnonzero(np.bincount(offset, minlength=hi - lo + 1))",
+                "+ 1))",
+                "+ 2))",
+            ),
+            ("remap = np.zeros(hi - lo + 1, dtype=np.intp)", "+ 1,", "+ 2,"),
+        )
+    },
+    **{
+        f"return values.astype(np.int64, copy=False) / return values.astype({change})": (
+            "_codes converts the labels to int64 first thing, and a copy is never written to"
+        )
+        for change in (
+            "None, copy=False",
+            "np.int64, copy=None",
+            "np.int64, ",
+            "np.int64, copy=True",
+        )
+    },
+    "if rows.size == 1 or cols.size == 1: / if rows.size == 1 and cols.size == 1:": (
+        "scores() returns before _nmi when both sides are one label; with one side a single "
+        "label every term is zero (or under eps, zeroed) and the mutual information is 0.0"
+    ),
+    **{
+        f"{line} / {line.replace('np.float64)', 'None)')}": (
+            "int64 counts give the same float results below 2**53 customers"
+        )
+        for line in (
+            "nz = table[ia, ib].astype(np.float64)",
+            "outer = row_all[ia].astype(np.float64) * col_all[ib]",
+        )
+    },
+    **{
+        "terms = np.where(np.abs(terms) < np.finfo(np.float64).eps, 0.0, terms) / "
+        f"terms = np.where({new}, 0.0, terms)": (
+            "the clamp zeroes rounding noise of order 1e-17 only; the sorted sum, clamped at 0, "
+            "gives the same NMI to the tested 1e-12 either way"
+        )
+        for new in (
+            "None",
+            "np.abs(terms) <= np.finfo(np.float64).eps",
+            "np.abs(terms) < np.finfo(None).eps",
+        )
+    },
+    "if mi == 0.0: / if mi == 1.0:": (
+        "mi == 0.0 then reaches 0 / (h_a + h_b) / 2 = 0.0 (both entropies > 0 here), and "
+        "a mutual information of exactly 1.0 does not arise from logs of count ratios"
+    ),
+    "return np.bincount(cells, minlength=ka * kb).reshape(ka, kb).astype(np.int64) / "
+    "return np.bincount(cells, minlength=ka * kb).reshape(ka, kb).astype(None)": _DIFF_INT64,
+    **{
+        f"size_a, size_b = np.bincount(full_a, minlength=ka), np.bincount(full_b, minlength=kb) / "
+        f"size_a, size_b = {new}": (
+            "the codes are dense, so every code up to k - 1 is present and bincount is k long"
+        )
+        for new in (
+            "np.bincount(full_a, ), np.bincount(full_b, minlength=kb)",
+            "np.bincount(full_a, minlength=ka), np.bincount(full_b, )",
+        )
+    },
+    **{
+        f"table = np.asarray(table, dtype=np.int64) / table = np.asarray(table, {change})": (
+            "a contingency table holds integer counts already"
+        )
+        for change in ("dtype=None", "")
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}

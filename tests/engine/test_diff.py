@@ -62,6 +62,29 @@ def test_contingency_with_a_huge_label_range():
     assert table.tolist() == [[1, 0], [1, 0], [1, 1]]
 
 
+def test_contingency_of_a_huge_range_below_zero():
+    """The range, not the largest label, decides: a dense count over 10**12 slots would
+    not fit in memory."""
+    table, a_values, _ = contingency(np.array([-(10**12), 0, 0]), np.array([1, 1, 2]))
+    assert a_values.tolist() == [-(10**12), 0]
+    assert table.tolist() == [[1, 0], [1, 1]]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint8"])
+def test_contingency_of_small_integer_dtypes(dtype):
+    """Labels stored compactly (int8 from a Parquet file) span their whole range.
+    Reference: pandas.crosstab."""
+    info = np.iinfo(dtype)
+    a = np.array([info.min, info.max, 0, info.max], dtype=dtype)
+    b = np.array([1, 1, 2, 2], dtype=dtype)
+    table, a_values, b_values = contingency(a, b)
+    expected = pd.crosstab(a.astype(np.int64), b.astype(np.int64))
+    assert a_values.tolist() == expected.index.tolist()
+    assert b_values.tolist() == expected.columns.tolist()
+    assert a_values.dtype == b_values.dtype == table.dtype == np.int64
+    np.testing.assert_array_equal(table, expected.to_numpy())
+
+
 def test_contingency_rejects_unaligned_arrays():
     with pytest.raises(
         InputError, match=r"^contingency needs two aligned 1-d label arrays of the same length$"
@@ -86,6 +109,9 @@ def test_scores_single_partitions_and_no_customers():
     assert scores(np.array([[5]])) == (1.0, 1.0)
     assert scores(np.array([[3, 2]])) == (0.0, 0.0)
     assert scores(np.zeros((2, 2), dtype=int)) == (None, None)
+    # independent partitions: no mutual information (scikit-learn gives 0.0 too)
+    assert scores(np.array([[1, 1], [1, 1]]))[1] == 0.0
+    assert scores(np.array([[2, 2], [1, 1]]))[1] == 0.0
 
 
 # invariants of diff_assignments
@@ -616,3 +642,9 @@ def test_diff_table_refuses_counts_that_do_not_match_the_labels(table, size_a, s
 def test_diff_table_checks_min_jaccard():
     with pytest.raises(InputError, match="min_jaccard must be in"):
         diff_table(np.array([[1]]), np.array([0]), np.array([0]), [1], [1], 0.0)
+
+
+def test_customers_without_an_id_are_refused():
+    a = pd.Series([0, 1], index=pd.Index([1.0, np.nan]))
+    with pytest.raises(InputError, match=r"^assignments have customers without an id$"):
+        diff_assignments(a, pd.Series([0, 1], index=pd.Index([1.0, 2.0])))
