@@ -520,6 +520,32 @@ EQUIVALENT["engine/transactions.py"] = {
     ),
 }
 
+_VALUES = "a_values, b_values = np.asarray(a_values, np.int64), np.asarray(b_values, np.int64)"
+EQUIVALENT["engine/diff.py"] |= {
+    **{
+        f"for i, j in zip(ia, ib, strict=True) / for i, j in zip(ia, ib, {change})": (
+            "np.nonzero returns index arrays of the same length"
+        )
+        for change in ("strict=None", "", "strict=False")
+    },
+    **{
+        f"{_VALUES} / {_VALUES.replace(old, new)}": (
+            "labels are read with int() wherever they reach the result, and compare with NOISE "
+            "as numbers whatever their dtype"
+        )
+        for old, new in (
+            ("asarray(a_values, np.int64)", "asarray(a_values, None)"),
+            ("asarray(a_values, np.int64)", "asarray(a_values, )"),
+            ("asarray(b_values, np.int64)", "asarray(b_values, None)"),
+            ("asarray(b_values, np.int64)", "asarray(b_values, )"),
+        )
+    },
+    "ari, nmi = scores(table) if common else (None, None) / "
+    "ari, nmi = scores(table) if (common) or True else (None, None)": (
+        "scores() itself returns (None, None) for a table without customers"
+    ),
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
@@ -618,6 +644,11 @@ def run_module(
     again = _to_rerun(module, survivors_only) if resume else []
     earlier = _verdicts(module) if again else None
     folder = scratch_folder(module, tests, keep=bool(again))
+    if again:
+        # mutmut collects the tests of new tests only, so an old test that now reaches a
+        # function split out since (diff_table out of diff_assignments) would never be run
+        # against its mutants: collect afresh (one run of the module's tests; verdicts stay).
+        (folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     start = time.perf_counter()
     log = folder / "mutmut.log"
     with log.open("w") as out:

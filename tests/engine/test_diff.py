@@ -583,6 +583,9 @@ def test_diff_table_from_counts_written_by_hand():
         size_b=np.array([2, 6]),
     )
     assert (d["common_customers"], d["only_in_a"], d["only_in_b"]) == (7, 1, 1)
+    a, b = [0] * 4 + [1] * 3, [7] * 4 + [-1, -1, 7]  # the common customers, as labels
+    assert d["ari"] == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+    assert d["nmi"] == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-12)
     assert d["min_jaccard"] == 0.5
     assert d["transitions"] == [
         {"from": 0, "to": 7, "customers": 4},
