@@ -517,6 +517,22 @@ EQUIVALENT["engine/transactions.py"] = {
         )
     },
     'category_columns += ", c.top_category" / category_columns += ", C.TOP_CATEGORY"': _SQL_CASE,
+    'days = "(epoch(TIMESTAMP {moment}) - epoch({x})) / 86400" / '
+    'days = "(epoch(timestamp {moment}) - epoch({x})) / 86400"': _SQL_CASE,
+    **{
+        f'CAST(floor({{days.format(moment=moment, x="b.{col}")}}) AS BIGINT) AS {name}, / '
+        f'CAST(floor({{days.format(moment=moment, x="B.{col.upper()}")}}) AS BIGINT) AS {name},': (
+            _SQL_CASE
+        )
+        for col, name in (("last_purchase", "recency_days"), ("first_purchase", "tenure_days"))
+    },
+    **{
+        f'if hasattr(result, "to_arrow_table"): / if hasattr({new}):': (
+            "the installed DuckDB has both names (fetch_arrow_table for 1.x, to_arrow_table for "
+            "2.x): either call returns the same table"
+        )
+        for new in ('None, "to_arrow_table"', 'result, "XXto_arrow_tableXX"')
+    },
     'slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("_") or "blank" / '
     'slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("XX_XX") or "blank"': (
         "the slug is lower case with only [0-9a-z_] left, so stripping 'X' as well changes nothing"
@@ -750,7 +766,8 @@ def collect_module(module: str, seconds: float | None = None) -> ModuleScore:
 
 def _plain(diff: str) -> str:
     """A diff as keyed in EQUIVALENT: the old and new line without their -/+ and indent."""
-    return " / ".join(part.strip()[1:].strip() for part in diff.split(" / "))
+    # split where a line starts (with its - or +): a line may hold " / " itself (SQL)
+    return " / ".join(part.strip()[1:].strip() for part in re.split(r" / (?=[-+])", diff))
 
 
 @cache
