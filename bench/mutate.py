@@ -49,7 +49,10 @@ TIMEOUT_CONSTANT = 2.0
 OWN_TESTS: dict[str, list[str]] = {
     "engine/kinds.py": ["tests/cli/test_ingest.py"],
     "engine/quality.py": ["tests/services/test_segmentations.py"],
-    "store/objects.py": ["tests/store/test_store.py"],
+    "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
+    # Plans are written and read back through the services (the concurrency tests run their
+    # writers in subprocesses, which import the package unmutated, so they cannot count).
+    "store/plans.py": ["tests/services/test_thread.py", "tests/services/test_timeline.py"],
     "store/schema.py": ["tests/store/test_migrations.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
@@ -60,6 +63,12 @@ _US = 'str = "US"'
 _INT64 = (
     "np.array of Python ints is int64 already on 64-bit Linux (and empty ones are never indexed)"
 )
+_SNAPPY = (
+    'table, sink, compression="snappy", use_dictionary=True if dictionary is None else dictionary'
+)
+_STREAM = 'for block in iter(lambda: f.read(CHUNK), b""):'
+_MKDIR = "target.parent.mkdir(parents=True, exist_ok=True)"
+_EXTRA = "extra = f.read(1)  # grew since fstat: hash it too, so the mismatch shows"
 EQUIVALENT: dict[str, dict[str, str]] = {
     "engine/audience.py": {
         'return text.where(~whole, values[whole].astype("Int64").astype("string")) / '
@@ -222,6 +231,97 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
         },
     },
+    "store/objects.py": {
+        **{
+            f"{_SNAPPY} / {_SNAPPY.replace(old, new)}": why
+            for old, new, why in (
+                ('"snappy"', '"SNAPPY"', "pyarrow reads compression names in any case"),
+                ('compression="snappy", ', "", "snappy is pq.write_table's default compression"),
+            )
+        },
+        **{
+            f"{line} / {line.replace(old, new)}": (
+                "the last part of rsplit is the last path component for any maxsplit >= 1"
+            )
+            for line in (
+                'base = name.rsplit("/", 1)[-1]',
+                'return name.rsplit("/", 1)[-1].startswith(TMP_PREFIX)',
+            )
+            for old, new in (('"/", 1)', '"/", )'), ('"/", 1)', '"/", 2)'))
+        },
+        f"{_SNAPPY} / "
+        + _SNAPPY.replace("dictionary is None else", "(dictionary is None) and False else"): (
+            "pyarrow reads use_dictionary=None as its default, True"
+        ),
+        **{
+            f"{_STREAM} / {_STREAM.replace('f.read(CHUNK)', 'f.read(None)')}": (
+                "reading the rest at once hashes the same bytes (only the memory used differs)"
+            )
+        },
+        **{
+            f"{_MKDIR} / {_MKDIR.replace('parents=True, ', change)}": (
+                "where this survives the root exists already (_replace repairs an object found "
+                "there; put_stream has just made root/tm), so mkdir makes one level at most"
+            )
+            for change in ("parents=None, ", "", "parents=False, ")
+        },
+        "self.describe: Callable[[str], str | None] | None = None / "
+        'self.describe: Callable[[str], str | None] | None = ""': (
+            "calling a describe that is not callable fails inside the try, which names no "
+            "kind, as None does"
+        ),
+        'kind = None / kind = ""': "'' and None are both falsy: no kind is named either way",
+        "return objects, sorted(temporaries, key=lambda s: s.name) / "
+        "return objects, sorted(temporaries, key=lambda s: None)": (
+            "both _list implementations return the files sorted by name, and sorted() is stable"
+        ),
+        **{
+            f"for name, value in zip(names, values, strict=True): / "
+            f"for name, value in zip(names, values, {change}):": (
+                "names and values are built from the same list: they have the same length"
+            )
+            for change in ("strict=None", "", "strict=False")
+        },
+        **{
+            f'"{column}": pa.array({values}, pa.string()), / "{column}": pa.array({values}, '
+            f"{change}),": "pyarrow infers the string type from a list of str"
+            for column, values in (("name", "names"), ("dtype", "[v.dtype.str for v in values]"))
+            for change in ("None", "")
+        },
+        **{
+            'values = [np.asarray(arrays[n], order="C") for n in names] / '
+            f"values = [np.asarray(arrays[n], {change}) for n in names]": (
+                "only dtype, shape and tobytes() are read from each array, and tobytes() writes "
+                "C order whatever the memory layout"
+            )
+            for change in ("order=None", "", 'order="c"')
+        },
+        **{
+            'table["name"], table["dtype"], table["shape"], table["data"], strict=True / '
+            f'table["name"], table["dtype"], table["shape"], table["data"], {change}': (
+                "the four columns of one table have the same length"
+            )
+            for change in ("strict=None", "strict=False")
+        },
+        'table["name"], table["dtype"], table["shape"], table["data"], strict=True / ): / '
+        'table["name"], table["dtype"], table["shape"], table["data"], ):': (
+            "the four columns of one table have the same length"
+        ),
+        "while filled < size: / while filled <= size:": (
+            "at filled == size the next read fills an empty slice, returns 0 and breaks"
+        ),
+        **{
+            f"{_EXTRA} / {_EXTRA.replace('f.read(1)', change)}": (
+                "any byte past the announced size marks growth: how many are read does not matter"
+            )
+            for change in ("f.read(None)", "f.read(2)")
+        },
+        "if filled < size or extra or hasher.hexdigest() != digest: / "
+        "if filled < size and extra or hasher.hexdigest() != digest:": (
+            "a short read hashes fewer bytes than the object has, so the hash comparison "
+            "fails anyway"
+        ),
+    },
     "engine/responses.py": {
         "if p_value is not None and p_value < ALPHA and uplift is not None and uplift != 0: / "
         "if p_value is not None and p_value <= ALPHA and uplift is not None and uplift != 0:": (
@@ -276,6 +376,193 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "two-sided is scipy's default"
         ),
     },
+}
+
+
+_NUMERIC_JOIN = (
+    "if not (pd.api.types.is_numeric_dtype(ia.dtype) and pd.api.types.is_numeric_dtype(ib.dtype)):"
+)
+_DIFF_INT64 = "an int64 (or intp, the same on 64-bit Linux) array already, or empty"
+EQUIVALENT["engine/diff.py"] |= {
+    "if a.index.equals(b.index): / if a.index.equals(None):": (
+        "the shortcut only skips the join; joining identical indexes gives the same positions"
+    ),
+    **{
+        f"{_NUMERIC_JOIN} / {new}": (
+            "the pyarrow and pandas joins give the same positions and the same duplicate-id "
+            "error (pyarrow is only faster on strings); ids pyarrow cannot join fall back"
+        )
+        for new in (
+            _NUMERIC_JOIN.replace("if not (", "if (").replace("):", "):"),
+            _NUMERIC_JOIN.replace(" and ", " or "),
+            _NUMERIC_JOIN.replace("is_numeric_dtype(ia.dtype)", "is_numeric_dtype(None)"),
+            _NUMERIC_JOIN.replace("is_numeric_dtype(ib.dtype)", "is_numeric_dtype(None)"),
+        )
+    },
+    **{
+        "return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64) / "
+        f"return np.zeros(0, dtype=np.intp), np.zeros(0, {change})": (
+            "no labels: the empty values are never indexed, and diff_table reads them as int64"
+        )
+        for change in ("dtype=None", "")
+    },
+    "if hi - lo >= _MAX_SPAN: / if hi - lo > _MAX_SPAN:": (
+        "both paths give the same codes; at exactly _MAX_SPAN the threshold only picks the "
+        "faster one"
+    ),
+    **{
+        f"{line} / {line.replace(old, new)}": _DIFF_INT64
+        for line, old, new in (
+            ("return codes.astype(np.intp, copy=False), values", "np.intp, copy=False", c)
+            for c in ("None, copy=False", "np.intp, copy=None", "np.intp, ", "np.intp, copy=True")
+        )
+    },
+    **{
+        f"{line} / {line.replace(old, new)}": (
+            "bincount of the offsets is hi - lo + 1 long anyway (hi is present), and an extra "
+            "zero slot is never present nor looked up"
+        )
+        for line, old, new in (
+            (
+                "present = np.flatnonzero(np.bincount(offset, minlength=hi - lo + 1))",
+                "minlength=hi - lo + 1",
+                "",
+            ),
+            (
+                "present = np.flatnonzero(np.bincount(offset, minlength=hi - lo + 1))",
+                "+ 1))",
+                "+ 2))",
+            ),
+            ("remap = np.zeros(hi - lo + 1, dtype=np.intp)", "+ 1,", "+ 2,"),
+        )
+    },
+    **{
+        f"return values.astype(np.int64, copy=False) / return values.astype({change})": (
+            "_codes converts the labels to int64 first thing, and a copy is never written to"
+        )
+        for change in (
+            "None, copy=False",
+            "np.int64, copy=None",
+            "np.int64, ",
+            "np.int64, copy=True",
+        )
+    },
+    "if rows.size == 1 or cols.size == 1: / if rows.size == 1 and cols.size == 1:": (
+        "scores() returns before _nmi when both sides are one label; with one side a single "
+        "label every term is zero (or under eps, zeroed) and the mutual information is 0.0"
+    ),
+    **{
+        f"{line} / {line.replace('np.float64)', 'None)')}": (
+            "int64 counts give the same float results below 2**53 customers"
+        )
+        for line in (
+            "nz = table[ia, ib].astype(np.float64)",
+            "outer = row_all[ia].astype(np.float64) * col_all[ib]",
+        )
+    },
+    **{
+        "terms = np.where(np.abs(terms) < np.finfo(np.float64).eps, 0.0, terms) / "
+        f"terms = np.where({new}, 0.0, terms)": (
+            "the clamp zeroes rounding noise of order 1e-17 only; the sorted sum, clamped at 0, "
+            "gives the same NMI to the tested 1e-12 either way"
+        )
+        for new in (
+            "None",
+            "np.abs(terms) <= np.finfo(np.float64).eps",
+            "np.abs(terms) < np.finfo(None).eps",
+        )
+    },
+    "if mi == 0.0: / if mi == 1.0:": (
+        "mi == 0.0 then reaches 0 / (h_a + h_b) / 2 = 0.0 (both entropies > 0 here), and "
+        "a mutual information of exactly 1.0 does not arise from logs of count ratios"
+    ),
+    "return np.bincount(cells, minlength=ka * kb).reshape(ka, kb).astype(np.int64) / "
+    "return np.bincount(cells, minlength=ka * kb).reshape(ka, kb).astype(None)": _DIFF_INT64,
+    **{
+        f"size_a, size_b = np.bincount(full_a, minlength=ka), np.bincount(full_b, minlength=kb) / "
+        f"size_a, size_b = {new}": (
+            "the codes are dense, so every code up to k - 1 is present and bincount is k long"
+        )
+        for new in (
+            "np.bincount(full_a, ), np.bincount(full_b, minlength=kb)",
+            "np.bincount(full_a, minlength=ka), np.bincount(full_b, )",
+        )
+    },
+    **{
+        f"table = np.asarray(table, dtype=np.int64) / table = np.asarray(table, {change})": (
+            "a contingency table holds integer counts already"
+        )
+        for change in ("dtype=None", "")
+    },
+}
+
+_ORDER_KEY = 'order_key = "ord, CASE WHEN ord IS NULL THEN day END" if spec.order else "day"'
+_SQL_CASE = "DuckDB reads SQL keywords and column names in any case"
+EQUIVALENT["engine/transactions.py"] = {
+    f"{_ORDER_KEY} / {_ORDER_KEY.replace('if spec.order', 'if (spec.order) or True')}": (
+        "without an order column ord is NULL on every line, so the key groups by day either way"
+    ),
+    **{
+        f"{_ORDER_KEY} / {_ORDER_KEY.replace(old, new)}": _SQL_CASE
+        for old, new in (
+            (
+                '"ord, CASE WHEN ord IS NULL THEN day END"',
+                '"ord, case when ord is null then day end"',
+            ),
+            (
+                '"ord, CASE WHEN ord IS NULL THEN day END"',
+                '"ORD, CASE WHEN ORD IS NULL THEN DAY END"',
+            ),
+            ('else "day"', 'else "DAY"'),
+        )
+    },
+    'category_columns += ", c.top_category" / category_columns += ", C.TOP_CATEGORY"': _SQL_CASE,
+    'days = "(epoch(TIMESTAMP {moment}) - epoch({x})) / 86400" / '
+    'days = "(epoch(timestamp {moment}) - epoch({x})) / 86400"': _SQL_CASE,
+    **{
+        f'CAST(floor({{days.format(moment=moment, x="b.{col}")}}) AS BIGINT) AS {name}, / '
+        f'CAST(floor({{days.format(moment=moment, x="B.{col.upper()}")}}) AS BIGINT) AS {name},': (
+            _SQL_CASE
+        )
+        for col, name in (("last_purchase", "recency_days"), ("first_purchase", "tenure_days"))
+    },
+    **{
+        f'if hasattr(result, "to_arrow_table"): / if hasattr({new}):': (
+            "the installed DuckDB has both names (fetch_arrow_table for 1.x, to_arrow_table for "
+            "2.x): either call returns the same table"
+        )
+        for new in ('None, "to_arrow_table"', 'result, "XXto_arrow_tableXX"')
+    },
+    'slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("_") or "blank" / '
+    'slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("XX_XX") or "blank"': (
+        "the slug is lower case with only [0-9a-z_] left, so stripping 'X' as well changes nothing"
+    ),
+}
+
+_VALUES = "a_values, b_values = np.asarray(a_values, np.int64), np.asarray(b_values, np.int64)"
+EQUIVALENT["engine/diff.py"] |= {
+    **{
+        f"for i, j in zip(ia, ib, strict=True) / for i, j in zip(ia, ib, {change})": (
+            "np.nonzero returns index arrays of the same length"
+        )
+        for change in ("strict=None", "", "strict=False")
+    },
+    **{
+        f"{_VALUES} / {_VALUES.replace(old, new)}": (
+            "labels are read with int() wherever they reach the result, and compare with NOISE "
+            "as numbers whatever their dtype"
+        )
+        for old, new in (
+            ("asarray(a_values, np.int64)", "asarray(a_values, None)"),
+            ("asarray(a_values, np.int64)", "asarray(a_values, )"),
+            ("asarray(b_values, np.int64)", "asarray(b_values, None)"),
+            ("asarray(b_values, np.int64)", "asarray(b_values, )"),
+        )
+    },
+    "ari, nmi = scores(table) if common else (None, None) / "
+    "ari, nmi = scores(table) if (common) or True else (None, None)": (
+        "scores() itself returns (None, None) for a table without customers"
+    ),
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
@@ -369,10 +656,18 @@ def _under(tests: list[str], folder: str) -> bool:
     return all(t.startswith(folder) for t in tests)
 
 
-def run_module(module: str, jobs: int, resume: bool = False) -> ModuleScore:
+def run_module(
+    module: str, jobs: int, resume: bool = False, survivors_only: bool = False
+) -> ModuleScore:
     tests = own_tests(module)
-    again = _to_rerun(module) if resume else []
+    again = _to_rerun(module, survivors_only) if resume else []
+    earlier = _verdicts(module) if again else None
     folder = scratch_folder(module, tests, keep=bool(again))
+    if again:
+        # mutmut collects the tests of new tests only, so an old test that now reaches a
+        # function split out since (diff_table out of diff_assignments) would never be run
+        # against its mutants: collect afresh (one run of the module's tests; verdicts stay).
+        (folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     start = time.perf_counter()
     log = folder / "mutmut.log"
     with log.open("w") as out:
@@ -386,15 +681,48 @@ def run_module(module: str, jobs: int, resume: bool = False) -> ModuleScore:
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise SystemExit(f"mutmut failed on {module} (see {log}):\n{tail}")
+    if earlier is not None:
+        _keep_earlier_kills(module, earlier)
     score = collect_module(module, time.perf_counter() - start)
     score.resumed = bool(again)
     return score
 
 
-def _to_rerun(module: str) -> list[str]:
+def _meta_path(module: str) -> Path:
+    folder = WORK / module.replace("/", "__").removesuffix(".py")
+    return folder / "mutants" / "src" / "segtrail" / f"{module}.meta"
+
+
+def _verdicts(module: str) -> dict:
+    return json.loads(_meta_path(module).read_text())
+
+
+def _keep_earlier_kills(module: str, earlier: dict) -> None:
+    """mutmut forgets every verdict when the selection of tests changes (a test file added
+    to OWN_TESTS), and a resumed run names only the mutants to re-test, so the rest would
+    read "not checked". A mutant killed before, whose function is unchanged, is still killed
+    by a selection that only grew: its verdict is put back. (After editing or removing a
+    test, run without --resume.)"""
+    now = _verdicts(module)
+    old_codes, old_hashes = earlier["exit_code_by_key"], earlier["hash_by_function_name"]
+    for key, code in now["exit_code_by_key"].items():
+        function = key.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
+        if (
+            code is None
+            and old_codes.get(key) in KILLED
+            and function in old_hashes
+            and old_hashes[function] == now["hash_by_function_name"].get(function)
+        ):
+            now["exit_code_by_key"][key] = old_codes[key]
+    _meta_path(module).write_text(json.dumps(now))
+
+
+def _to_rerun(module: str, survivors_only: bool = False) -> list[str]:
     """After an earlier (perhaps interrupted) run: its survivors, to be tried against the
     tests written since, and the mutants it did not reach. mutmut keeps every other result
-    unless the mutated function changed, and re-tests a survivor only when it is named."""
+    unless the mutated function changed, and re-tests a survivor only when it is named.
+    `survivors_only`: leave the unreached ones for later (an interrupted run's survivors
+    re-tested against new tests, quickly)."""
     meta = WORK / module.replace("/", "__").removesuffix(".py") / "mutants" / "src" / "segtrail"
     meta = meta / f"{module}.meta"
     if not meta.exists():
@@ -404,7 +732,7 @@ def _to_rerun(module: str) -> list[str]:
     return [
         name
         for name, code in sorted(codes.items())
-        if code is None
+        if (code is None and not survivors_only)
         or code in NO_TESTS
         or (code in SURVIVED and _plain(diff_of(module, name)) not in equivalent)
     ]
@@ -438,7 +766,8 @@ def collect_module(module: str, seconds: float | None = None) -> ModuleScore:
 
 def _plain(diff: str) -> str:
     """A diff as keyed in EQUIVALENT: the old and new line without their -/+ and indent."""
-    return " / ".join(part.strip()[1:].strip() for part in diff.split(" / "))
+    # split where a line starts (with its - or +): a line may hold " / " itself (SQL)
+    return " / ".join(part.strip()[1:].strip() for part in re.split(r" / (?=[-+])", diff))
 
 
 @cache
@@ -525,6 +854,11 @@ def main(argv: list[str] | None = None) -> int:
         help="keep an earlier run's results: re-test only its survivors and what it did not reach",
     )
     parser.add_argument(
+        "--survivors-only",
+        action="store_true",
+        help="with --resume: re-test only the survivors, not the mutants a run did not reach",
+    )
+    parser.add_argument(
         "--collect",
         action="store_true",
         help="do not run: report the results a previous (perhaps interrupted) run left",
@@ -541,7 +875,9 @@ def main(argv: list[str] | None = None) -> int:
         score = (
             collect_module(module)
             if args.collect
-            else run_module(module, args.jobs, resume=args.resume)
+            else run_module(
+                module, args.jobs, resume=args.resume, survivors_only=args.survivors_only
+            )
         )
         for mutant in score.survived + score.no_tests:
             diffs[mutant] = diff_of(module, mutant)

@@ -32,6 +32,7 @@ def test_sha256_known_values():
 
 @given(st.text())
 def test_sha256_is_lowercase_hex_of_utf8(s):
+    """Reference: hashlib.sha256 of the UTF-8 bytes (reference_sha256)."""
     digest = sha256_hex(s)
     assert digest == reference_sha256(s)
     assert len(digest) == 64 and digest == digest.lower()

@@ -54,6 +54,8 @@ def series(labels: list[int], start: int = 0) -> pd.Series:
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_permuted_labels_carry_every_strategy_to_the_same_customers(data):
+    """Reference: the customers of each strategy's old segments (sets), found again under the
+    new labels."""
     a = data.draw(assignments())
     new_label = data.draw(st.permutations(range(10, 15)))
     order = data.draw(st.permutations(range(len(a))))
@@ -74,6 +76,7 @@ def test_permuted_labels_carry_every_strategy_to_the_same_customers(data):
 @settings(max_examples=150, deadline=None)
 @given(assignments())
 def test_carrying_onto_the_same_version_keeps_everything(a):
+    """Reference: the identity: the same segments, all kept."""
     entries = [entry([s], f"s{s}") for s in sorted(set(a.tolist()))] + [entry("all", "all")]
     out = carry(a, a, entries)
     assert [e["new_segments"] for e in out] == [e["segments"] for e in entries]
@@ -84,6 +87,7 @@ def test_carrying_onto_the_same_version_keeps_everything(a):
 @settings(max_examples=150, deadline=None)
 @given(st.data(), st.sampled_from([0.3, 0.5, 0.8]))
 def test_every_entry_is_carried_with_consistent_counts(data, min_jaccard):
+    """Reference: Python sets of the customers of the old and new segments."""
     a, b = data.draw(assignments()), data.draw(assignments())
     entries = data.draw(plans(a))
     d = diff_assignments(a, b, min_jaccard)

@@ -35,6 +35,7 @@ shares_strategy = st.lists(st.integers(1, 100), min_size=2, max_size=5).map(
 
 @given(n=st.integers(0, 5000), shares=shares_strategy)
 def test_largest_remainder_is_hamilton(n: int, shares: list[float]) -> None:
+    """Reference: Hamilton's method, the quotas and remainders computed here."""
     counts = largest_remainder(n, shares)
     assert sum(counts) == n
     quotas = [n * s for s in shares]
@@ -64,6 +65,7 @@ def test_largest_remainder_example() -> None:
 def test_stratification_is_exact_in_every_segment(
     sizes: list[int], control: float, seed: int
 ) -> None:
+    """Reference: each segment's size times each group's share."""
     strata = np.repeat(np.arange(len(sizes)) * 3 - 1, sizes)  # labels -1, 2, 5, ...
     ids = np.array([f"C{i:06d}" for i in range(len(strata))], dtype=object)
     shares = [control, (1 - control) / 2, (1 - control) / 2]
@@ -78,6 +80,7 @@ def test_stratification_is_exact_in_every_segment(
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shuffle=st.randoms(use_true_random=False))
 def test_same_seed_same_assignment_whatever_the_order(seed: int, shuffle) -> None:
+    """Reference: the assignment of the same customers in their first order."""
     ids = np.arange(1000, 1600)
     strata = ids % 4
     first = stratified_assignment(ids, strata, GROUPS, [0.2, 0.4, 0.4], seed)
@@ -217,6 +220,7 @@ def _reference_hash(text: str, seed: int) -> int:
 def test_holdout_hash_matches_the_documented_rule(
     texts: list[str], seed: int, share: float
 ) -> None:
+    """Reference: _reference_hash, the documented rule in plain Python."""
     texts = [t.replace("\x00", "") for t in texts]
     ids = np.array(texts, dtype=object)
     expected = [_reference_hash(t, seed) for t in texts]

@@ -14,6 +14,7 @@ from segtrail.engine.diff import (
     _align_arrow,
     contingency,
     diff_assignments,
+    diff_table,
     scores,
 )
 from segtrail.errors import InputError
@@ -43,6 +44,7 @@ def fates(d: dict) -> dict[int, str]:
 @settings(deadline=None)  # correctness against a reference, not speed
 @given(st.lists(st.tuples(LABELS, st.integers(-1, 6)), min_size=1, max_size=60))
 def test_contingency_matches_crosstab(pairs):
+    """Reference: pandas.crosstab of the same pairs."""
     a, b = (np.array(x) for x in zip(*pairs, strict=True))
     table, a_values, b_values = contingency(a, b)
     expected = pd.crosstab(a, b)
@@ -60,6 +62,29 @@ def test_contingency_with_a_huge_label_range():
     assert table.tolist() == [[1, 0], [1, 0], [1, 1]]
 
 
+def test_contingency_of_a_huge_range_below_zero():
+    """The range, not the largest label, decides: a dense count over 10**12 slots would
+    not fit in memory."""
+    table, a_values, _ = contingency(np.array([-(10**12), 0, 0]), np.array([1, 1, 2]))
+    assert a_values.tolist() == [-(10**12), 0]
+    assert table.tolist() == [[1, 0], [1, 1]]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint8"])
+def test_contingency_of_small_integer_dtypes(dtype):
+    """Labels stored compactly (int8 from a Parquet file) span their whole range.
+    Reference: pandas.crosstab."""
+    info = np.iinfo(dtype)
+    a = np.array([info.min, info.max, 0, info.max], dtype=dtype)
+    b = np.array([1, 1, 2, 2], dtype=dtype)
+    table, a_values, b_values = contingency(a, b)
+    expected = pd.crosstab(a.astype(np.int64), b.astype(np.int64))
+    assert a_values.tolist() == expected.index.tolist()
+    assert b_values.tolist() == expected.columns.tolist()
+    assert a_values.dtype == b_values.dtype == table.dtype == np.int64
+    np.testing.assert_array_equal(table, expected.to_numpy())
+
+
 def test_contingency_rejects_unaligned_arrays():
     with pytest.raises(
         InputError, match=r"^contingency needs two aligned 1-d label arrays of the same length$"
@@ -72,6 +97,8 @@ def test_contingency_rejects_unaligned_arrays():
 @settings(deadline=None)  # correctness against a reference, not speed
 @given(st.lists(st.tuples(LABELS, st.integers(0, 6)), min_size=1, max_size=60))
 def test_scores_match_scikit_learn(pairs):
+    """Reference: scikit-learn's adjusted_rand_score and normalized_mutual_info_score on
+    the labels themselves."""
     a, b = (np.array(x) for x in zip(*pairs, strict=True))
     ari, nmi = scores(contingency(a, b)[0])
     assert ari == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
@@ -82,6 +109,9 @@ def test_scores_single_partitions_and_no_customers():
     assert scores(np.array([[5]])) == (1.0, 1.0)
     assert scores(np.array([[3, 2]])) == (0.0, 0.0)
     assert scores(np.zeros((2, 2), dtype=int)) == (None, None)
+    # independent partitions: no mutual information (scikit-learn gives 0.0 too)
+    assert scores(np.array([[1, 1], [1, 1]]))[1] == 0.0
+    assert scores(np.array([[2, 2], [1, 1]]))[1] == 0.0
 
 
 # invariants of diff_assignments
@@ -90,6 +120,8 @@ def test_scores_single_partitions_and_no_customers():
 @settings(max_examples=150, deadline=None)
 @given(assignments(), st.randoms(use_true_random=False))
 def test_diff_with_itself_is_the_identity(a, rnd):
+    """Reference: the identity: every customer stays where it was, so every segment is kept
+    by its own label (ARI and NMI 1), whatever the row order."""
     order = list(range(len(a)))
     rnd.shuffle(order)
     d = diff_assignments(a, a.iloc[order])  # same customers, another row order
@@ -111,6 +143,7 @@ def test_diff_with_itself_is_the_identity(a, rnd):
 @settings(max_examples=150, deadline=None)
 @given(assignments(), assignments(), st.booleans())
 def test_counts_add_up(a, b, as_str):
+    """Reference: Python sets of the customer ids and pandas.crosstab of the common ones."""
     if as_str:
         a.index, b.index = a.index.map(str), b.index.map(str)
     d = diff_assignments(a, b)
@@ -135,6 +168,8 @@ def test_counts_add_up(a, b, as_str):
 @settings(max_examples=150, deadline=None)
 @given(assignments(), assignments())
 def test_diff_b_a_is_the_transpose_of_diff_a_b(a, b):
+    """Reference: symmetry: the same customers counted from the other side (transitions
+    transposed, ARI, NMI and Jaccard unchanged)."""
     ab, ba = diff_assignments(a, b), diff_assignments(b, a)
     assert ab["common_customers"] == ba["common_customers"]
     assert (ab["only_in_a"], ab["only_in_b"]) == (ba["only_in_b"], ba["only_in_a"])
@@ -151,6 +186,7 @@ def test_diff_b_a_is_the_transpose_of_diff_a_b(a, b):
 @settings(max_examples=150, deadline=None)
 @given(assignments(), assignments(), st.sampled_from([0.3, 0.5, 0.8]))
 def test_fates_are_well_defined(a, b, min_jaccard):
+    """Reference: the module docstring's rules, checked fate by fate from the counts."""
     d = diff_assignments(a, b, min_jaccard)
     by_b = {s["segment"]: s for s in d["segments_b"]}
     for seg in d["segments_a"]:
@@ -530,3 +566,88 @@ def test_targets_and_sources_come_largest_first():
         "best_match": 1,
         "jaccard": 9 / 15,
     }
+
+
+# diff_table: the same result from counts made elsewhere (Spark)
+
+
+def test_diff_table_from_counts_written_by_hand():
+    """A: segment 0 has 5 customers (4 common), segment 1 has 3 (all common); B: segment 7
+    has 6 (4 from 0, 1 from 1, 1 only in B), noise has 2 (from 1). Expected values worked
+    out by hand from the module's rules."""
+    d = diff_table(
+        np.array([[0, 4], [2, 1]]),
+        np.array([0, 1]),
+        np.array([-1, 7]),
+        size_a=np.array([5, 3]),
+        size_b=np.array([2, 6]),
+    )
+    assert (d["common_customers"], d["only_in_a"], d["only_in_b"]) == (7, 1, 1)
+    a, b = [0] * 4 + [1] * 3, [7] * 4 + [-1, -1, 7]  # the common customers, as labels
+    assert d["ari"] == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+    assert d["nmi"] == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-12)
+    assert d["min_jaccard"] == 0.5
+    assert d["transitions"] == [
+        {"from": 0, "to": 7, "customers": 4},
+        {"from": 1, "to": -1, "customers": 2},
+        {"from": 1, "to": 7, "customers": 1},
+    ]
+    assert [(s["segment"], s["size"], s["common"]) for s in d["segments_a"]] == [
+        (0, 5, 4),
+        (1, 3, 3),
+    ]
+    assert [(s["segment"], s["size"], s["common"]) for s in d["segments_b"]] == [
+        (-1, 2, 2),
+        (7, 6, 5),
+    ]
+    # Jaccard of (0, 7): 4 / (4 + 5 - 4) = 0.8, mutual best match, nothing else takes 20%
+    assert d["segments_a"][0]["fate"] == "kept"
+    assert d["segments_a"][0]["jaccard"] == 0.8
+    # 1 sends 1 of its 3 common customers to 7 (33%, a target) and 2 to noise: shrunk
+    assert d["segments_a"][1]["fate"] == "shrunk"
+    assert d["segments_b"][1]["sources"] == [
+        {"segment": 0, "customers": 4, "share_of_b": 0.8},
+        {"segment": 1, "customers": 1, "share_of_b": 0.2},
+    ]
+
+
+def test_diff_table_agrees_with_diff_assignments_on_the_customers():
+    """Reference: diff_assignments on the customers themselves (it counts the table from
+    the labels, here diff_table is handed counts made with pandas.crosstab)."""
+    a = series([0] * 6 + [1] * 4 + [-1] * 2 + [2] * 3)
+    b = series([4] * 5 + [5] * 3 + [-1] * 4 + [6] * 5, start=2)
+    common = a.index.intersection(b.index)
+    counts = pd.crosstab(a[common], b[common]).reindex(
+        index=sorted(set(a)), columns=sorted(set(b)), fill_value=0
+    )
+    sizes_a, sizes_b = a.value_counts().sort_index(), b.value_counts().sort_index()
+    from_counts = diff_table(
+        counts.to_numpy(), counts.index.to_numpy(), counts.columns.to_numpy(),
+        sizes_a.to_numpy(), sizes_b.to_numpy(), 0.3,
+    )  # fmt: skip
+    assert from_counts == diff_assignments(a, b, 0.3)
+    assert (from_counts["only_in_a"], from_counts["only_in_b"]) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    ("table", "size_a", "size_b"),
+    [
+        ([[1, 2]], [3, 0], [1, 2]),  # one A label, two sizes
+        ([[1, 2]], [3], [1, 2, 0]),
+        ([[1], [2]], [1, 2], [3]),  # table transposed
+    ],
+)
+def test_diff_table_refuses_counts_that_do_not_match_the_labels(table, size_a, size_b):
+    with pytest.raises(InputError, match=r"^the contingency table does not match the label lists$"):
+        diff_table(np.array(table), np.array([0]), np.array([0, 1]), size_a, size_b)
+
+
+def test_diff_table_checks_min_jaccard():
+    with pytest.raises(InputError, match="min_jaccard must be in"):
+        diff_table(np.array([[1]]), np.array([0]), np.array([0]), [1], [1], 0.0)
+
+
+def test_customers_without_an_id_are_refused():
+    a = pd.Series([0, 1], index=pd.Index([1.0, np.nan]))
+    with pytest.raises(InputError, match=r"^assignments have customers without an id$"):
+        diff_assignments(a, pd.Series([0, 1], index=pd.Index([1.0, 2.0])))

@@ -65,6 +65,7 @@ def reference_joint(X: np.ndarray, state: dict) -> np.ndarray:
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 4), missing=st.floats(0.0, 0.6))
 def test_likelihood_matches_a_direct_computation(seed: int, k: int, missing: float) -> None:
+    """Reference: reference_joint, the joint likelihood written out term by term."""
     rng = np.random.default_rng(seed)
     X, _, _ = draw(30, seed, missing)
     log_probs = np.log(rng.dirichlet(np.ones(3), k))

@@ -92,6 +92,7 @@ def test_knn_score_is_minus_mean_distance_to_nearest_seed_members():
 )
 @settings(max_examples=200, deadline=None)
 def test_select_audience_order_and_exclusion(scores, data):
+    """Reference: Python's sorted() over the customers not excluded (score down, row up)."""
     n = len(scores)
     mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     size = data.draw(st.integers(0, n + 5))

@@ -336,6 +336,7 @@ def assert_same(a, b, path="profile"):
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixed_tables())
 def test_profile_invariants_and_row_order(table):
+    """Reference: counts of the labels, and the profile of the same rows in another order."""
     df, labels, perm = table
     profile = profile_segments(df, MIXED_KINDS, labels)
     segments = profile["segments"]
@@ -359,6 +360,7 @@ def test_profile_invariants_and_row_order(table):
     )
 )
 def test_numeric_stats_match_pandas(rows):
+    """Reference: pandas groupby mean and median."""
     labels = np.array([g for g, _ in rows])
     x = np.array([np.nan if v is None else v for _, v in rows], dtype=float)
     df = pd.DataFrame({"spend": x})

@@ -37,6 +37,7 @@ def labels_of(frame: pd.DataFrame) -> pd.Series:
 @given(n=st.integers(1, 5000), data=st.data())
 @settings(max_examples=200, deadline=None)
 def test_wilson_matches_statsmodels(n, data):
+    """Reference: statsmodels' proportion_confint(method="wilson")."""
     k = data.draw(st.integers(0, n))
     low, high = wilson_interval(k, n)
     ref_low, ref_high = proportion_confint(k, n, method="wilson")
@@ -48,6 +49,7 @@ def test_wilson_matches_statsmodels(n, data):
 @given(n1=st.integers(1, 3000), n2=st.integers(1, 3000), data=st.data())
 @settings(max_examples=200, deadline=None)
 def test_newcombe_matches_statsmodels(n1, n2, data):
+    """Reference: statsmodels' confint_proportions_2indep(method="newcomb")."""
     k1, k2 = data.draw(st.integers(0, n1)), data.draw(st.integers(0, n2))
     low, high = newcombe_interval(k1, n1, k2, n2)
     ref = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")

@@ -96,6 +96,7 @@ def test_hennig_words(j: float | None, word: str) -> None:
     data=st.data(),
 )
 def test_best_jaccard_matches_sets(orig: list[int], data: st.DataObject) -> None:
+    """Reference: Jaccard computed on Python sets of row positions."""
     new = data.draw(st.lists(st.integers(-1, 4), min_size=len(orig), max_size=len(orig)))
     o, n = np.array(orig), np.array(new)
     segments = np.unique(o[o >= 0])

@@ -309,8 +309,11 @@ def test_bad_amount_expressions(expression: str, fragment: str) -> None:
 
 def test_no_usable_line_is_an_error() -> None:
     rows = [("a", "2024-01-01", 0, 1.0, "o", "x"), (None, "2024-01-01", 1, 1.0, "o", "x")]
-    with pytest.raises(InvalidInput, match="no usable order lines"):
+    with pytest.raises(InvalidInput) as caught:
         customers_from_transactions(lines_table(rows), TransactionSpec("cust", "when", "qty*price"))
+    assert str(caught.value) == (
+        "no usable order lines: 2 lines, 1 without a customer id, 1 with amount 0"
+    )
     with pytest.raises(InvalidInput, match="no date"):
         customers_from_transactions(
             lines_table([("a", "soon", 1, 1.0, "o", "x")]), TransactionSpec("cust", "when", "qty")
@@ -357,6 +360,7 @@ line = st.tuples(
 def test_random_lines_match_the_reference(
     rows: list[tuple], by_order: bool, categories: bool, window: int | None
 ) -> None:
+    """Reference: `reference()` in this file, the documented definitions in plain Python."""
     options = {"window_days": window}
     if by_order:
         options["order"] = "inv"
@@ -377,3 +381,72 @@ def test_amounts_beyond_twelve_digits_are_left_out_and_counted() -> None:
     assert result.counts["no_amount"] == 1
     assert result.table.to_pylist()[0]["monetary"] == 2.5
     assert "1 without an amount" in result.summary()
+
+
+def test_a_spec_reads_back_as_a_plain_dict() -> None:
+    """What the dataset's lineage records: every field by name, the as-of time in ISO."""
+    spec = TransactionSpec(
+        "cust", "when", "qty*price", order="inv", category="cat",
+        as_of=datetime(2024, 2, 1, 12, 30), window_days=20,
+    )  # fmt: skip
+    assert spec.as_dict() == {
+        "customer": "cust",
+        "date": "when",
+        "amount": "qty*price",
+        "order": "inv",
+        "category": "cat",
+        "as_of": "2024-02-01T12:30:00",
+        "window_days": 20,
+    }
+    assert TransactionSpec("c", "d", "a").as_dict() == {
+        "customer": "c",
+        "date": "d",
+        "amount": "a",
+        "order": None,
+        "category": None,
+        "as_of": None,
+        "window_days": None,
+    }
+
+
+def test_the_summary_says_none_were_left_out() -> None:
+    rows = [("a", "2024-01-01", 1, 2.0, "o1", "x"), ("b", "2024-01-02", 1, 3.0, "o2", "x")]
+    result = customers_from_transactions(lines_table(rows), TransactionSpec("cust", "when", "qty"))
+    assert result.summary() == (
+        "2 lines -> 2 customers from 2 lines; left out: none; kept 0 exact duplicate lines"
+    )
+
+
+@pytest.mark.parametrize(
+    ("category", "column"),
+    [
+        ("Home & Garden", "share_home_garden"),
+        ("__Sale__", "share_sale"),
+        ("  x  ", "share_x"),
+        ("!!!", "share_blank"),
+        ("", "share_blank"),
+        ("Été 2024", "share_t_2024"),
+    ],
+)
+def test_share_column_names(category: str, column: str) -> None:
+    assert share_column(category) == column
+
+
+def test_share_columns_never_collide() -> None:
+    """Categories that read alike, and a customer column named like a share, get distinct
+    columns (an underscore more each time); every share is still right.
+    Reference: the plain-Python reference() of this file."""
+    rows = [
+        ("a", "2024-01-01", 1, 1.0, "o1", "a b"),
+        ("a", "2024-01-01", 1, 3.0, "o1", "a-b"),
+        ("a", "2024-01-02", 1, 4.0, "o2", "A B"),
+        ("b", "2024-01-02", 1, 2.0, "o3", "x"),
+    ]
+    lines = lines_table(rows).rename_columns(["share_x", "when", "qty", "price", "inv", "cat"])
+    table = customers_from_transactions(
+        lines, TransactionSpec("share_x", "when", "qty*price", category="cat")
+    ).table
+    shares = [c for c in table.column_names if c.startswith("share_") and c != "share_x"]
+    assert sorted(shares) == ["share_a_b", "share_a_b_", "share_a_b__", "share_x_"]
+    a = next(r for r in table.to_pylist() if r["share_x"] == "a")
+    assert sorted(a[c] for c in shares) == [0.0, 0.125, 0.375, 0.5]

@@ -461,6 +461,7 @@ NAMES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_siz
 @settings(max_examples=40, deadline=None)
 @given(arrays=st.dictionaries(NAMES, ARRAYS, min_size=1, max_size=4), fortran=st.booleans())
 def test_arrays_round_trip(arrays: dict[str, np.ndarray], fortran: bool, tmp_path_factory) -> None:
+    """Reference: the arrays put in (their dtype, shape and C-order bytes)."""
     store = LocalObjectStore(tmp_path_factory.mktemp("objects"))
     if fortran:  # non-contiguous inputs must come back with the same values
         arrays = {k: np.asfortranarray(v) for k, v in arrays.items()}
