@@ -7,10 +7,11 @@ Steps of `segment` (the driver never collects the customer table):
    most ``FIT_SAMPLE`` customers for the driver.
 2. The preprocessing is fitted on that sample by the same code as the local engine
    (``engine.features``): the spec and fitted state are engine-neutral and stored once.
-3. The model: k-means with a given k is fitted by MLlib on every customer (k-means||
-   initialisation), its centres renumbered by segment size. Every other case (automatic k,
-   the default path, lca, gmm, dbscan, hdbscan, agglomerative) is fitted on the sample on the
-   driver, as the local engine fits it.
+3. The model: k-means, bisecting k-means and the Gaussian mixture (full covariances) with a
+   given k are fitted by MLlib on every customer (``mllib.py``), and stored as the plain
+   arrays the local algorithms' ``assign`` reads. Every other case (automatic k, the default
+   path, lca, gmm with diagonal covariances, dbscan, hdbscan, agglomerative) is fitted on the
+   sample on the driver, as the local engine fits it.
 4. Spark assigns every customer with the algorithm's own ``assign`` (the fitted
    preprocessing and the stored state, in pandas batches on the executors) and writes the
    assignments as Parquet; a Spark aggregation counts each segment.
@@ -40,7 +41,9 @@ from segtrail.compute.pipeline import (
     used_params,
     with_contributions,
 )
-from segtrail.engine.algorithms import FitResult, get_algorithm
+from segtrail.compute.spark.columns import quoted
+from segtrail.compute.spark.mllib import fit_mllib, mllib_fits
+from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.base import fmt_int
 from segtrail.engine.diff import check_min_jaccard, diff_table
 from segtrail.engine.features import describe_spec
@@ -52,7 +55,6 @@ if TYPE_CHECKING:
 
 FIT_SAMPLE = 200_000  # customers on the driver: preprocessing, sample fits, metrics
 SAMPLE_MARGIN = 1.2  # Bernoulli sampling draws about this many times what is kept
-INIT_STEPS = 2  # k-means|| rounds (MLlib's default)
 ASSIGNMENTS = "assignments.parquet"
 
 
@@ -75,15 +77,15 @@ class SparkEngine:
 
         progress(f"starting Spark ({self.master})", None)
         spark = get_session(self.master)
-        table = spark.read.parquet(source.location).select(*[_col(c) for c in source.columns])
+        table = spark.read.parquet(source.location).select(*[quoted(c) for c in source.columns])
         n, seed = source.rows, request["seed"]
         progress(f"sampling {fmt_int(min(n, FIT_SAMPLE))} of {fmt_int(n)} customers", None)
         sample = driver_sample(table, n, FIT_SAMPLE, seed)
         progress("preparing features (fitted on the sample)", None)
         prep = prepare(sample, kinds, id_column, request)
-        if _mllib_kmeans(request):
-            progress(f"clustering {fmt_int(n)} customers with MLlib k-means", None)
-            model = fit_kmeans(table, sample, prep, request, n)
+        if mllib_fits(request):
+            progress(f"clustering {fmt_int(n)} customers with MLlib {request['algorithm']}", None)
+            model = fit_mllib(table, sample, prep, request, n)
         else:
             model = fit(sample, prep, request, progress)
             model.result.notes.insert(
@@ -95,15 +97,13 @@ class SparkEngine:
         parts = scratch / "parts"
         assign_all(table, id_column, model, parts)
         counts = segment_counts(spark, parts)
-        # Segments are numbered by size over every customer. k-means centres can be
-        # renumbered, so `assign` still reproduces the recorded labels; other states are
-        # kept as fitted (numbered by size on the sample) and the notes say so.
-        order = size_order(counts)
-        renumber = order if "centres" in model.result.state else None
+        # Segments are numbered by size over every customer. Centres and mixture components
+        # can be renumbered, so `assign` still reproduces the recorded labels; other states
+        # are kept as fitted (numbered by size on the sample) and the notes say so.
+        order = size_order(counts, components(model.result.state))
+        renumber = order if components(model.result.state) else None
         if renumber is not None:
-            model.result.state["centres"] = _renumbered_centres(
-                model.result.state["centres"], renumber
-            )
+            model.result.state = renumbered_state(model.result.state, renumber)
             counts = {renumber.get(s, s): c for s, c in counts.items()}
         elif any(renumber_needed(order)):
             model.result.notes.append(
@@ -167,79 +167,6 @@ def driver_sample(table: DataFrame, n: int, size: int, seed: int) -> pd.DataFram
     return frame
 
 
-def _col(name: str):
-    from pyspark.sql import functions as F
-
-    return F.col(f"`{name.replace('`', '``')}`")
-
-
-# --- fitting with MLlib --------------------------------------------------------------------
-
-
-def _mllib_kmeans(request: dict) -> bool:
-    params = request["params"]
-    return request["algorithm"] == "kmeans" and isinstance(params.get("k"), int)
-
-
-def fit_kmeans(table: DataFrame, sample: pd.DataFrame, prep, request: dict, n: int) -> Model:
-    """MLlib k-means (k-means|| starts, Lloyd iterations) on every customer's features."""
-    from pyspark.ml.clustering import KMeans as SparkKMeans
-
-    algo = get_algorithm("kmeans")
-    params = algo.check(dict(request["params"]))
-    k, max_iter, seed = int(params["k"]), int(params["max_iter"]), request["seed"]
-    if k > n:
-        raise InvalidInput(f"k={k} is more than the {fmt_int(n)} customers to cluster")
-    vectors = feature_vectors(table, prep.fitted)
-    mllib = SparkKMeans(
-        k=k, seed=seed, maxIter=max_iter, initMode="k-means||", initSteps=INIT_STEPS
-    ).fit(vectors)
-    centres = np.asarray(mllib.clusterCenters(), dtype=np.float32)
-    summary = mllib.summary
-    used = {
-        "k": k,
-        "max_iter": max_iter,
-        "n_rows": n,
-        "n_iter": int(summary.numIter),
-        "inertia": float(summary.trainingCost),
-        "init": f"k-means|| ({INIT_STEPS} rounds, Spark MLlib)",
-    }
-    notes = [
-        f"k-means fitted by Spark MLlib on all {fmt_int(n)} customers (k-means|| starts); "
-        f"the preprocessing was fitted on a seeded sample of {fmt_int(len(sample))}"
-    ]
-    labels, distance = algo.assign({"centres": centres}, prep.X)
-    result = FitResult(labels, distance, used, {"centres": centres}, notes)
-    return Model(algo, result, prep.fitted, prep.X, prep.X, None)
-
-
-def feature_vectors(table: DataFrame, fitted: dict) -> DataFrame:
-    """One MLlib vector per customer: the fitted preprocessing applied in Arrow batches."""
-    from pyspark.ml.functions import array_to_vector
-    from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
-
-    from segtrail.engine.features import transform_features
-
-    names = [c["column"] for c in fitted["columns"]]
-    schema = StructType([StructField("features", ArrayType(FloatType(), False), False)])
-
-    def batches(stream):
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):  # Spark runs one task per core already
-            for batch in stream:
-                X = transform_features(batch.to_pandas(), fitted)
-                width = X.shape[1]
-                offsets = pa.array(np.arange(0, X.size + 1, width, dtype=np.int32))
-                values = pa.array(X.ravel(), type=pa.float32())
-                yield pa.RecordBatch.from_arrays(
-                    [pa.ListArray.from_arrays(offsets, values)], names=["features"]
-                )
-
-    arrays = table.select(*[_col(c) for c in names]).mapInArrow(batches, schema)
-    return arrays.select(array_to_vector("features").alias("features"))
-
-
 # --- assigning every customer --------------------------------------------------------------
 
 
@@ -283,9 +210,23 @@ def segment_counts(spark, parts: Path) -> dict[int, int]:
     return {int(r["segment"]): int(r["count"]) for r in rows}
 
 
-def size_order(counts: dict[int, int]) -> dict[int, int]:
-    """{label: label by size} (0 = largest; ties keep the lower label); -1 stays -1."""
-    labels = sorted((s for s in counts if s >= 0), key=lambda s: (-counts[s], s))
+def components(state: dict) -> int:
+    """How many segments a fitted state places customers in, when its parts can be
+    renumbered (centres, or mixture components); 0 when they cannot."""
+    if "centres" in state:
+        return len(state["centres"])
+    if {"weights", "means", "precisions_cholesky"} <= set(state):
+        return len(state["weights"])
+    return 0
+
+
+def size_order(counts: dict[int, int], n_labels: int = 0) -> dict[int, int]:
+    """{label: label by size} (0 = largest; ties keep the lower label); -1 stays -1.
+
+    Labels 0..n_labels-1 that no customer got come last, so the mapping renumbers every
+    component of a state."""
+    every = set(counts) | set(range(n_labels))
+    labels = sorted((s for s in every if s >= 0), key=lambda s: (-counts.get(s, 0), s))
     return {old: new for new, old in enumerate(labels)} | ({-1: -1} if -1 in counts else {})
 
 
@@ -293,12 +234,11 @@ def renumber_needed(order: dict[int, int]) -> list[bool]:
     return [old != new for old, new in order.items()]
 
 
-def _renumbered_centres(centres: np.ndarray, order: dict[int, int]) -> np.ndarray:
-    out = np.array(centres, copy=True)
-    for old, new in order.items():
-        if old >= 0:
-            out[new] = centres[old]
-    return out
+def renumbered_state(state: dict, order: dict[int, int]) -> dict:
+    """The state with its centres or mixture components in the new label order."""
+    position = [old for old, _ in sorted(order.items(), key=lambda item: item[1]) if old >= 0]
+    keys = ("centres",) if "centres" in state else ("weights", "means", "precisions_cholesky")
+    return {**state, **{key: np.asarray(state[key])[position] for key in keys}}
 
 
 def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -> None:
