@@ -31,7 +31,9 @@ pytestmark = pytest.mark.spark
 def planted(seed: int = 11) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     group = rng.permutation(np.repeat(np.arange(len(SIZES)), SIZES))
-    centres = np.array([[25, 40, 2], [40, 300, 12], [58, 900, 5], [70, 2500, 30]], float)
+    # two families of two groups (young light spenders, older heavy ones): the hierarchy a
+    # bisecting method splits level by level, as MLlib's does
+    centres = np.array([[20, 20, 1], [38, 120, 6], [60, 1500, 30], [78, 6000, 120]], float)
     spread = np.array([2.5, 0.12, 0.15])
     favourite = np.array(["app", "web", "store", "phone"])
     frame = pd.DataFrame(

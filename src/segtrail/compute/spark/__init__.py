@@ -15,8 +15,10 @@ Steps of `segment` (the driver never collects the customer table):
 4. Spark assigns every customer with the algorithm's own ``assign`` (the fitted
    preprocessing and the stored state, in pandas batches on the executors) and writes the
    assignments as Parquet; a Spark aggregation counts each segment.
-5. Quality, stability, feature contributions and profiles are measured on the sample by
-   the local engine's code; sizes and shares count every customer.
+5. Profiles and sizes are Spark aggregations over every customer (``profiles.py``: the
+   profiled columns ride along with the assignments, so no join), turned into the local
+   engine's profile by its own code. Quality, stability and feature contributions are
+   measured on the sample by the local engine's code.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from segtrail.compute.pipeline import (
     fit,
     k_note,
     prepare,
-    profiles_of,
     stability_of,
     used_params,
     with_contributions,
@@ -47,6 +48,7 @@ from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.base import fmt_int
 from segtrail.engine.diff import check_min_jaccard, diff_table
 from segtrail.engine.features import describe_spec
+from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.quality import quality_metrics
 from segtrail.errors import InvalidInput
 
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
 FIT_SAMPLE = 200_000  # customers on the driver: preprocessing, sample fits, metrics
 SAMPLE_MARGIN = 1.2  # Bernoulli sampling draws about this many times what is kept
 ASSIGNMENTS = "assignments.parquet"
+ASSIGNMENT_COLUMNS = ("customer_id", "segment", "confidence")
 
 
 class SparkEngine:
@@ -95,7 +98,8 @@ class SparkEngine:
             )
         progress(f"assigning {fmt_int(n)} customers (Spark)", None)
         parts = scratch / "parts"
-        assign_all(table, id_column, model, parts)
+        profiled = profile_columns(kinds, source.columns, id_column)
+        assign_all(table, id_column, model, parts, profiled)
         counts = segment_counts(spark, parts)
         # Segments are numbered by size over every customer. Centres and mixture components
         # can be renumbered, so `assign` still reproduces the recorded labels; other states
@@ -112,8 +116,10 @@ class SparkEngine:
             )
         out = scratch / ASSIGNMENTS
         merge_parts(sorted(parts.glob("part-*.parquet")), out, renumber)
-        progress("measuring quality, stability and profiles on the sample", None)
-        record = measure(sample, kinds, model, counts, n, request, prep.spec)
+        progress(f"profiling {fmt_int(n)} customers (Spark)", None)
+        profiles = profile_all(spark, parts, profiled, kinds, renumber, n)
+        progress("measuring quality and stability on the sample", None)
+        record = measure(sample, model, counts, profiles, n, request, prep.spec)
         return Segmented(record=record, file=out, engine=self.name)
 
     def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
@@ -148,6 +154,30 @@ class SparkEngine:
         )
 
 
+    def segments_of(
+        self, assignments: AssignmentsSource, customers: pd.Series
+    ) -> tuple[pd.Series, list[int]]:
+        """A Spark join of the customers with the version's assignments: the driver gets
+        one label per given customer the version knows, and the segment labels (an
+        aggregation), never the whole assignments table."""
+        from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+        from segtrail.compute.spark.session import get_session
+
+        spark = get_session(self.master)
+        known = _labels_of(spark, assignments.location, "segment")
+        numbers = pd.api.types.is_integer_dtype(customers.dtype)
+        if numbers != (dict(known.dtypes)["id"] != "string"):  # as the local lookup does
+            known = known.withColumn("id", known["id"].cast("string"))
+            customers, numbers = customers.astype(str), False
+        schema = StructType([StructField("id", LongType() if numbers else StringType())])
+        wanted = spark.createDataFrame(pd.DataFrame({"id": customers.to_numpy()}), schema)
+        matched = known.join(wanted.distinct(), "id").toPandas()
+        labels = sorted(int(r["segment"]) for r in known.select("segment").distinct().collect())
+        index = pd.Index(matched["id"].to_numpy(), name="customer_id")
+        return pd.Series(matched["segment"].to_numpy(), index=index, name="segment"), labels
+
+
 def _labels_of(spark, location: str, name: str) -> DataFrame:
     frame = spark.read.parquet(location)
     return frame.select(frame["customer_id"].alias("id"), frame["segment"].alias(name))
@@ -170,37 +200,41 @@ def driver_sample(table: DataFrame, n: int, size: int, seed: int) -> pd.DataFram
 # --- assigning every customer --------------------------------------------------------------
 
 
-def assign_all(table: DataFrame, id_column: str, model: Model, out: Path) -> None:
+def assign_all(table: DataFrame, id_column: str, model: Model, out: Path, keep: list[str]) -> None:
     """Spark writes (customer_id, segment, confidence) of every customer, in table order,
-    as Parquet part files under ``out``; the algorithm's ``assign`` does the work."""
+    as Parquet part files under ``out``; the algorithm's ``assign`` does the work. The
+    columns in ``keep`` ride along unchanged (as p0, p1, ...: no name can clash) for the
+    profiles, so they are aggregated without a join."""
     from pyspark.sql.types import FloatType, IntegerType, StructField, StructType
 
     algorithm, fitted, state = model.algo.name, model.fitted, model.result.state
-    id_type = table.schema[id_column].dataType
     schema = StructType(
         [
-            StructField("customer_id", id_type, True),
+            StructField("customer_id", table.schema[id_column].dataType, True),
             StructField("segment", IntegerType(), False),
             StructField("confidence", FloatType(), True),
+            *[StructField(f"p{i}", table.schema[c].dataType, True) for i, c in enumerate(keep)],
         ]
     )
+    names = [f.name for f in schema.fields]
 
     def batches(stream):
         from threadpoolctl import threadpool_limits
 
         algo = get_algorithm(algorithm)
         with threadpool_limits(limits=1):  # Spark runs one task per core already
-            for frame in stream:
+            for batch in stream:
+                frame = batch.to_pandas()
                 labels, confidence = algo.assign(state, assign_input(frame, fitted))
-                yield pd.DataFrame(
-                    {
-                        "customer_id": frame[id_column].to_numpy(),
-                        "segment": np.asarray(labels, dtype=np.int32),
-                        "confidence": np.asarray(confidence, dtype=np.float32),
-                    }
-                )
+                arrays = [
+                    batch.column(id_column),
+                    pa.array(np.asarray(labels, dtype=np.int32)),
+                    pa.array(np.asarray(confidence, dtype=np.float32)),
+                    *[batch.column(c) for c in keep],
+                ]
+                yield pa.RecordBatch.from_arrays(arrays, names=names)
 
-    table.mapInPandas(batches, schema).write.mode("overwrite").parquet(str(out))
+    table.mapInArrow(batches, schema).write.mode("overwrite").parquet(str(out))
 
 
 def segment_counts(spark, parts: Path) -> dict[int, int]:
@@ -252,7 +286,8 @@ def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -
     writer = None
     try:
         for part in parts:
-            table = pq.read_table(part).replace_schema_metadata(None)
+            table = pq.read_table(part, columns=list(ASSIGNMENT_COLUMNS))
+            table = table.replace_schema_metadata(None)
             if lookup is not None:
                 segment = table.column("segment").to_numpy()
                 table = table.set_column(1, "segment", pa.array(lookup[segment + 1]))
@@ -266,19 +301,50 @@ def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -
         raise InvalidInput("Spark wrote no assignments")
 
 
+# --- profiles over every customer -----------------------------------------------------------
+
+
+def profile_columns(kinds: dict[str, str], columns: list[str], id_column: str) -> list[str]:
+    """The columns profiled: those of a feature kind (as ``pipeline.profiles_of``)."""
+    return [c for c in columns if c != id_column and kinds.get(c) in FEATURE_KINDS]
+
+
+def profile_all(
+    spark,
+    parts: Path,
+    profiled: list[str],
+    kinds: dict[str, str],
+    renumber: dict[int, int] | None,
+    n: int,
+) -> dict:
+    """``engine.profiles`` of every customer, aggregated by Spark over the written parts
+    (segments renumbered by size as in the stored assignments)."""
+    from pyspark.sql import functions as F
+
+    from segtrail.compute.spark.profiles import spark_profiles
+
+    frame = spark.read.parquet(str(parts))
+    if renumber:
+        pairs = [F.lit(x) for old, new in renumber.items() for x in (old, new)]
+        frame = frame.withColumn("segment", F.create_map(*pairs)[F.col("segment")])
+    columns = [(c, f"p{i}", kinds[c]) for i, c in enumerate(profiled)]
+    return spark_profiles(frame, columns, n)
+
+
 # --- metrics on the sample -----------------------------------------------------------------
 
 
 def measure(
     sample: pd.DataFrame,
-    kinds: dict[str, str],
     model: Model,
     counts: dict[int, int],
+    profiles: dict,
     n: int,
     request: dict,
     spec: dict,
 ) -> dict:
-    """The local engine's metrics on the driver sample; sizes from every customer."""
+    """The local engine's metrics on the driver sample; sizes and profiles (counted by
+    Spark) from every customer."""
     seed = request["seed"]
     # the sample's labels as the stored state assigns them (what Spark wrote for them)
     labels, confidence = model.algo.assign(model.result.state, assign_input(sample, model.fitted))
@@ -289,16 +355,12 @@ def measure(
     noise = counts.get(-1, 0)
     quality |= {"customers": n, "unassigned": noise, "unassigned_share": noise / n if n else 0.0}
     stability = stability_of(model, labels, seed)
-    profiles = profiles_of(sample, kinds, labels)
-    profiles["n"] = n
-    for seg in profiles["segments"]:
-        seg["size"] = counts.get(seg["segment"], 0)
-        seg["share"] = float(f"{seg['size'] / n:.12g}")
     k = max((s for s in counts if s >= 0), default=-1) + 1
     notes = list(model.result.notes) + k_note(used, k)
     notes.append(
-        f"profiles, quality and stability measured on a seeded sample of "
-        f"{fmt_int(len(sample))} customers; segment sizes count all {fmt_int(n)}"
+        f"quality and stability measured on a seeded sample of {fmt_int(len(sample))} "
+        f"customers; segment sizes and profiles count all {fmt_int(n)} (medians "
+        "approximate: Spark's percentile_approx)"
     )
     return {
         "state": model.result.state,

@@ -1,10 +1,13 @@
-"""Bisecting k-means (scikit-learn ``BisectingKMeans``): split the largest segment in two
-with a 2-means, again and again, until there are k segments.
+"""Bisecting k-means (scikit-learn ``BisectingKMeans``): split the segment with the largest
+sum of squares in two with a 2-means, again and again, until there are k segments.
 
 It costs about one 2-means pass per split, so it stays fast on large tables, and it is the
 divisive algorithm Spark MLlib has (``BisectingKMeans``), which the Spark engine fits on
-every customer. Segments are split largest first (``bisecting_strategy="largest_cluster"``),
-the rule MLlib follows too, so both engines build the same kind of tree.
+every customer. MLlib splits every leaf of a level at once (the larger first when that would
+pass k), so on data without a clear hierarchy the two engines can split differently.
+Splitting the largest segment instead (scikit-learn's "largest_cluster") was tried: on
+planted groups of unequal sizes it cut the largest group in two and merged two small ones,
+so the widest segment is split first (scikit-learn's default).
 
 The stored state is the leaf centres only. A customer's segment is its nearest centre, for
 the customers fitted as for new ones: scikit-learn and MLlib place rows by walking down the
@@ -66,7 +69,7 @@ class Bisecting(Algorithm):
             n_init=n_init,
             max_iter=max_iter,
             random_state=seed,
-            bisecting_strategy="largest_cluster",
+            bisecting_strategy="biggest_inertia",
         )
         with one_thread(len(X)), quiet_convergence():
             model.fit(X)
