@@ -153,7 +153,6 @@ class SparkEngine:
             min_jaccard,
         )
 
-
     def segments_of(
         self, assignments: AssignmentsSource, customers: pd.Series
     ) -> tuple[pd.Series, list[int]]:
