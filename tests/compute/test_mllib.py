@@ -111,6 +111,17 @@ def test_assign_reproduces_what_spark_wrote(fitted: dict, algorithm: str, tmp_pa
     assert np.array_equal(assigned.loc[trained.index, "segment"].to_numpy(), trained.to_numpy())
 
 
+def test_the_profile_counted_by_spark_is_the_local_profile(fitted: dict, same) -> None:
+    """Both engines found the same segments: the profile Spark aggregated over every
+    customer equals the local one (medians aside: approximate on Spark)."""
+    ws = fitted["ws"]
+    labels = ws.assignments("kmeans-local@1").to_numpy()
+    assert np.array_equal(labels, ws.assignments("kmeans-spark@1").to_numpy())
+    local, spark = fitted["kmeans-local"]["profiles"], fitted["kmeans-spark"]["profiles"]
+    assert same(local, spark) > 0
+    assert any("profiles count all" in note for note in fitted["kmeans-spark"]["notes"])
+
+
 def test_the_mixture_is_stored_as_the_local_algorithms_arrays(fitted: dict) -> None:
     """The local gmm's state keys and shapes, and posteriors that are probabilities."""
     ws = fitted["ws"]

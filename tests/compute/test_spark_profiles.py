@@ -10,7 +10,6 @@ local median is their mean).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -32,7 +31,6 @@ KINDS = {
     "channel": "categorical",
     "tier": "categorical",
 }
-MEDIAN_KEYS = ("median", "overall_median")
 
 
 def customers(seed: int = 3, n: int = 1_200) -> tuple[pd.DataFrame, np.ndarray]:
@@ -81,7 +79,7 @@ def spark_profile(spark, frame: pd.DataFrame, labels: np.ndarray, tmp_path) -> d
     return spark_profiles(table, [(c, c, kind) for c, kind in KINDS.items()], len(frame))
 
 
-def test_spark_profiles_equal_the_local_profiles(spark, tmp_path) -> None:
+def test_spark_profiles_equal_the_local_profiles(spark, tmp_path, same) -> None:
     frame, labels = customers()
     local = profile_segments(frame, KINDS, labels, columns=list(KINDS))
     remote = spark_profile(spark, frame, labels, tmp_path)
@@ -99,7 +97,7 @@ def test_spark_profiles_equal_the_local_profiles(spark, tmp_path) -> None:
     assert [s["size"] for s in remote["segments"]] == sizes
 
 
-def test_rare_categories_are_pooled_as_locally(spark, tmp_path, monkeypatch) -> None:
+def test_rare_categories_are_pooled_as_locally(spark, tmp_path, monkeypatch, same) -> None:
     from segtrail.compute.spark import profiles as spark_module
 
     monkeypatch.setattr(local_profiles, "MAX_CATEGORIES", 3)
@@ -111,31 +109,6 @@ def test_rare_categories_are_pooled_as_locally(spark, tmp_path, monkeypatch) -> 
     assert remote["overall"]["channel"]["n_values"] == 6  # five channels used, and missing
     top = [t["value"] for t in remote["overall"]["channel"]["top"]]
     assert local_profiles.OTHER_VALUES in top and len(top) == 3
-
-
-def same(local: object, remote: object, where: str) -> int:
-    """Assert equal structures (floats to 1e-9 relative), medians left out; returns how
-    many medians were left out."""
-    if isinstance(local, dict):
-        assert isinstance(remote, dict) and set(local) == set(remote), where
-        skipped = 0
-        for key in local:
-            if key in MEDIAN_KEYS:
-                skipped += 1
-                continue
-            skipped += same(local[key], remote[key], f"{where}.{key}")
-        return skipped
-    if isinstance(local, list):
-        assert isinstance(remote, list) and len(local) == len(remote), where
-        pairs = enumerate(zip(local, remote, strict=True))
-        return sum(same(a, b, f"{where}[{i}]") for i, (a, b) in pairs)
-    if isinstance(local, float) and not isinstance(local, bool):
-        assert isinstance(remote, float) and math.isclose(local, remote, rel_tol=1e-9), (
-            f"{where}: {local} != {remote}"
-        )
-        return 0
-    assert local == remote, f"{where}: {local!r} != {remote!r}"
-    return 0
 
 
 def assert_middle(median: object, values: pd.Series, kind: str) -> None:

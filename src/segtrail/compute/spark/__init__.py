@@ -304,8 +304,10 @@ def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -
 
 
 def profile_columns(kinds: dict[str, str], columns: list[str], id_column: str) -> list[str]:
-    """The columns profiled: those of a feature kind (as ``pipeline.profiles_of``)."""
-    return [c for c in columns if c != id_column and kinds.get(c) in FEATURE_KINDS]
+    """The columns profiled: those of a feature kind, in the dataset's order of kinds (as
+    ``pipeline.profiles_of``: the order breaks ties between equally strong traits)."""
+    read = set(columns) - {id_column}
+    return [c for c, kind in kinds.items() if kind in FEATURE_KINDS and c in read]
 
 
 def profile_all(
