@@ -34,7 +34,7 @@ ALGORITHM_HELP = (
     "Default: segtrail chooses (latent class model for mixed data, k and weights from the "
     "data, reasons in the notes). Or: kmeans, lca (latent class / mixture for mixed data), "
     "dbscan (eps from the k-distance knee), hdbscan, gmm (k by BIC), agglomerative (small "
-    "data only). Its parameters are under Algorithm options."
+    "data only), bisecting (bisecting k-means). Its parameters are under Algorithm options."
 )
 ALGORITHM_PANEL = "Algorithm options"
 ENGINE_OPTION = typer.Option(

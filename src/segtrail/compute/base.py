@@ -76,3 +76,12 @@ class Engine(Protocol):
     def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
         """``engine.diff.diff_assignments`` of two versions (counted where they live)."""
         ...
+
+    def segments_of(
+        self, assignments: AssignmentsSource, customers: pd.Series
+    ) -> tuple[pd.Series, list[int]]:
+        """The segment of each of ``customers`` (ids) that the version knows, as a Series
+        indexed by customer id (it may hold other customers too), and every segment label
+        of the version. What a campaign's per-segment counts start from: the pass over
+        every customer's assignment runs where the assignments live."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from segtrail.compute.base import AssignmentsSource, DatasetSource, Progress, Segmented
@@ -37,3 +38,10 @@ class LocalEngine:
 
     def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
         return diff_assignments(a.read(), b.read(), min_jaccard)
+
+    def segments_of(
+        self, assignments: AssignmentsSource, customers: pd.Series
+    ) -> tuple[pd.Series, list[int]]:
+        # every customer's label in memory; the campaign's counts look its customers up
+        labels = assignments.read()
+        return labels, sorted(int(x) for x in pd.unique(labels.dropna().to_numpy()))

@@ -70,7 +70,42 @@ def profile_segments(
     groups, codes = np.unique(labels, return_inverse=True)
     grouping = _Grouping.build(codes.ravel(), len(groups))
     stats = [_column_stats(df[c], c, kinds[c], grouping) for c in columns]
+    return _assemble(n, groups, grouping.sizes, stats, max_features)
 
+
+def profile_from_aggregates(
+    n: int,
+    groups: np.ndarray,
+    sizes: np.ndarray,
+    columns: list[tuple[str, str, NumericSums | ShareCounts]],
+    max_features: int = 5,
+) -> dict:
+    """The profile ``profile_segments`` gives, from per-segment aggregates counted
+    elsewhere (the Spark engine counts them over every customer).
+
+    ``groups``: the segment labels in ascending order (-1 first when present), ``sizes``:
+    customers per label; ``columns``: (column, kind, aggregates) in profile order, each
+    aggregate array indexed like ``groups``."""
+    if n == 0:
+        raise InputError("there are no customers to profile")
+    stats: list[_NumericStats | _ShareStats] = []
+    for column, kind, agg in columns:
+        if isinstance(agg, NumericSums):
+            stats.append(_NumericStats.from_sums(column, kind, agg, n))
+        elif kind == "boolean":
+            stats.append(_ShareStats.boolean_from_counts(column, agg, n))
+        else:
+            stats.append(_ShareStats.categorical_from_counts(column, agg, n))
+    return _assemble(n, np.asarray(groups), np.asarray(sizes), stats, max_features)
+
+
+def _assemble(
+    n: int,
+    groups: np.ndarray,
+    sizes: np.ndarray,
+    stats: list[_NumericStats | _ShareStats],
+    max_features: int,
+) -> dict:
     order = [g for g in range(len(groups)) if groups[g] >= 0]
     order += [g for g in range(len(groups)) if groups[g] < 0]
     segments = []
@@ -81,7 +116,7 @@ def profile_segments(
         traits = traits[:max_features]
         noise = bool(groups[g] < 0)
         names.append(NOISE_NAME if noise else _compose_name(traits))
-        size = int(grouping.sizes[g])
+        size = int(sizes[g])
         segments.append(
             {
                 "segment": int(groups[g]),
@@ -97,6 +132,41 @@ def profile_segments(
     for seg, name in zip(segments, _distinct(names, [s["segment"] for s in segments]), strict=True):
         seg["name"] = name
     return {"n": n, "overall": {s.column: s.overall for s in stats}, "segments": segments}
+
+
+@dataclass(frozen=True)
+class NumericSums:
+    """What a numeric or datetime column's profile is made of (datetimes in days since
+    1970-01-01): per segment the count and sum of known values and their median; overall
+    the count, mean, median, population standard deviation, minimum and maximum."""
+
+    count: np.ndarray
+    total: np.ndarray
+    median: np.ndarray  # NaN where a segment has no known value
+    o_count: int
+    o_mean: float
+    o_median: float
+    o_std: float
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class ShareCounts:
+    """What a categorical or boolean column's profile is made of: per segment, the count of
+    each value (``counts``, segments x values) over ``denom`` customers; overall the same.
+
+    Categorical: ``values`` in canonical order (sorted, None = missing last, rare values
+    pooled as OTHER_VALUES), ``denom`` = segment sizes, ``n_values`` = distinct values
+    before pooling. Boolean: one value (True), ``counts`` = trues, ``denom`` = known values.
+    """
+
+    values: list
+    counts: np.ndarray
+    denom: np.ndarray
+    o_counts: np.ndarray
+    o_denom: int
+    n_values: int
 
 
 # --------------------------------------------------------------------------- input checks
@@ -261,8 +331,6 @@ class _NumericStats:
         valid = ~np.isnan(x)
         count = np.bincount(grp.codes, weights=valid, minlength=grp.n_groups)
         total = np.bincount(grp.codes, weights=np.where(valid, x, 0.0), minlength=grp.n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = _rounded(total / count)
         xs = x[grp.order]
         median = np.array(
             [_median(xs[a:b]) for a, b in zip(grp.bounds[:-1], grp.bounds[1:], strict=True)]
@@ -273,9 +341,21 @@ class _NumericStats:
             o_std, lo, hi = _round(v.std()), float(v.min()), float(v.max())
         else:
             o_mean = o_median = o_std = lo = hi = np.nan
+        sums = NumericSums(count, total, median, len(v), o_mean, o_median, o_std, lo, hi)
+        return _NumericStats.from_sums(column, kind, sums, len(x))
+
+    @staticmethod
+    def from_sums(column: str, kind: str, sums: NumericSums, n: int) -> _NumericStats:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = _rounded(sums.total / sums.count)
+        median = np.asarray(sums.median, dtype=np.float64)
+        o_mean, o_median, o_std = _round(sums.o_mean), sums.o_median, _round(sums.o_std)
+        lo, hi = sums.lo, sums.hi
+        if not sums.o_count:
+            o_mean = o_median = o_std = lo = hi = np.nan
         with np.errstate(invalid="ignore", divide="ignore"):
             std_diff = _rounded(np.where(o_std > 0, (mean - o_mean) / o_std, 0.0 * mean))
-        missing = _round(1.0 - len(v) / len(x))
+        missing = _round(1.0 - sums.o_count / n)
         if kind == "datetime":
             overall = {
                 "kind": kind,
@@ -296,7 +376,7 @@ class _NumericStats:
                 "max": _round(hi),
                 "missing_share": missing,
             }
-        span = hi - lo if len(v) else 0.0
+        span = hi - lo if sums.o_count else 0.0
         return _NumericStats(column, kind, mean, median, std_diff, o_mean, o_median, span, overall)
 
     def _out(self, x: float):
@@ -381,12 +461,17 @@ class _ShareStats:
         n_cat = len(values)
         counts = np.bincount(grp.codes * n_cat + cat, minlength=grp.n_groups * n_cat)
         counts = counts.reshape(grp.n_groups, n_cat)
-        o_counts = counts.sum(axis=0)
-        share, o_share, effect = _ShareStats._shares(counts, grp.sizes, o_counts, len(cat))
-        top = np.argsort(-o_counts, kind="stable")[:OVERALL_TOP_VALUES]
+        agg = ShareCounts(values, counts, grp.sizes, counts.sum(axis=0), len(cat), n_values)
+        return _ShareStats.categorical_from_counts(column, agg, len(cat))
+
+    @staticmethod
+    def categorical_from_counts(column: str, agg: ShareCounts, n: int) -> _ShareStats:
+        share, o_share, effect = _ShareStats._shares(agg.counts, agg.denom, agg.o_counts, n)
+        top = np.argsort(-agg.o_counts, kind="stable")[:OVERALL_TOP_VALUES]
+        values = agg.values
         overall = {
             "kind": "categorical",
-            "n_values": n_values,
+            "n_values": agg.n_values,
             "top": [{"value": values[i], "share": _round(o_share[i])} for i in top],
         }
         return _ShareStats(column, "categorical", values, share, o_share, effect, overall)
@@ -397,13 +482,18 @@ class _ShareStats:
         denom = np.bincount(grp.codes, weights=known, minlength=grp.n_groups)
         trues = np.bincount(grp.codes, weights=np.where(known, x, 0.0), minlength=grp.n_groups)
         o_true, o_known = trues.sum(), int(known.sum())
+        agg = ShareCounts([True], trues[:, None], denom, np.array([o_true]), o_known, 2)
+        return _ShareStats.boolean_from_counts(column, agg, len(x))
+
+    @staticmethod
+    def boolean_from_counts(column: str, agg: ShareCounts, n: int) -> _ShareStats:
         share, o_share, effect = _ShareStats._shares(
-            trues[:, None], denom, np.array([o_true]), o_known
+            agg.counts, agg.denom, agg.o_counts, agg.o_denom
         )
         overall = {
             "kind": "boolean",
             "share_true": _round(o_share[0]),
-            "missing_share": _round(1.0 - o_known / len(x)),
+            "missing_share": _round(1.0 - agg.o_denom / n),
         }
         return _ShareStats(column, "boolean", [True], share, o_share, effect, overall)
 
@@ -458,6 +548,12 @@ def _pool_rare(cat: np.ndarray, values: list) -> tuple[np.ndarray, list]:
     lut = np.full(len(values), len(keep), dtype=np.int64)
     lut[keep] = np.arange(len(keep))
     return lut[cat], [values[i] for i in keep] + [OTHER_VALUES]
+
+
+def json_value(v: object) -> object:
+    """A category value as JSON: None for missing, numbers and text as they are, dates as
+    ISO text, anything else as text."""
+    return _json_value(v)
 
 
 def _json_value(v: object) -> object:

@@ -106,6 +106,7 @@ def segment_responses(
     *,
     control: str = "control",
     arms: list[str] | None = None,
+    segments: list[int] | None = None,
 ) -> dict[str, Any]:
     """Response statistics per segment and overall.
 
@@ -118,6 +119,9 @@ def segment_responses(
     ``arms``: every arm name, the control included (default: "treatment" and "control");
     a group outside them is refused. Each entry's ``arms`` list compares each arm with
     ``control``.
+    ``segments``: every segment label of the version, when ``labels_by_customer`` holds
+    only some of its customers (the campaign's, looked up by the Spark engine); by default
+    the labels found in ``labels_by_customer``.
     """
     arm_names = _arm_order(list(arms) if arms is not None else list(GROUPS), control)
     _check_frame(frame, arm_names)
@@ -137,7 +141,9 @@ def segment_responses(
     sizes = data.groupby(["segment", "group"], dropna=False).size()
     by_arm = _arm_table(data, ["segment", "arm"])
 
-    labels = sorted(int(x) for x in pd.unique(labels_by_customer.dropna().to_numpy()))
+    if segments is None:
+        segments = sorted(int(x) for x in pd.unique(labels_by_customer.dropna().to_numpy()))
+    labels = sorted(segments)
     segments = []
     for label in labels:
         entry = _entry(sums, sizes, float(label))

@@ -25,7 +25,8 @@ from segtrail.services.plans import get_strategy
 from segtrail.services.refs import check_name
 from segtrail.services.results import CampaignImport, CampaignReport, CampaignSummary
 from segtrail.services.segmentations import (
-    load_assignments,
+    assignments_source,
+    engine_for,
     ref_of,
     resolve_segmentation,
     segment_names,
@@ -275,7 +276,11 @@ def report(
         frame, holdout_info = drop_holdout(frame)
     else:
         holdout_info = None
-    labels = load_assignments(ws, version)
+    # the lookup over every customer's assignment runs on the workspace's engine (Spark
+    # joins the campaign's customers to the assignments where they live)
+    labels, every_segment = engine_for(ws).segments_of(
+        assignments_source(ws, version), frame["customer_id"]
+    )
     if pd.api.types.is_integer_dtype(labels.index.dtype) != pd.api.types.is_integer_dtype(
         frame["customer_id"].dtype
     ):
@@ -288,6 +293,7 @@ def report(
         segment_names(ws, version),
         control=summary.get("control", "control"),
         arms=summary.get("arms"),
+        segments=every_segment,
     )
     # unknown = not in the dataset this breakdown's version was built on (what the import
     # counted against another version then is not what this report shows)

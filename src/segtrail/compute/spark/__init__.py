@@ -7,15 +7,18 @@ Steps of `segment` (the driver never collects the customer table):
    most ``FIT_SAMPLE`` customers for the driver.
 2. The preprocessing is fitted on that sample by the same code as the local engine
    (``engine.features``): the spec and fitted state are engine-neutral and stored once.
-3. The model: k-means with a given k is fitted by MLlib on every customer (k-means||
-   initialisation), its centres renumbered by segment size. Every other case (automatic k,
-   the default path, lca, gmm, dbscan, hdbscan, agglomerative) is fitted on the sample on the
-   driver, as the local engine fits it.
+3. The model: k-means, bisecting k-means and the Gaussian mixture (full covariances) with a
+   given k are fitted by MLlib on every customer (``mllib.py``), and stored as the plain
+   arrays the local algorithms' ``assign`` reads. Every other case (automatic k, the default
+   path, lca, gmm with diagonal covariances, dbscan, hdbscan, agglomerative) is fitted on the
+   sample on the driver, as the local engine fits it.
 4. Spark assigns every customer with the algorithm's own ``assign`` (the fitted
    preprocessing and the stored state, in pandas batches on the executors) and writes the
    assignments as Parquet; a Spark aggregation counts each segment.
-5. Quality, stability, feature contributions and profiles are measured on the sample by
-   the local engine's code; sizes and shares count every customer.
+5. Profiles and sizes are Spark aggregations over every customer (``profiles.py``: the
+   profiled columns ride along with the assignments, so no join), turned into the local
+   engine's profile by its own code. Quality, stability and feature contributions are
+   measured on the sample by the local engine's code.
 """
 
 from __future__ import annotations
@@ -35,15 +38,17 @@ from segtrail.compute.pipeline import (
     fit,
     k_note,
     prepare,
-    profiles_of,
     stability_of,
     used_params,
     with_contributions,
 )
-from segtrail.engine.algorithms import FitResult, get_algorithm
+from segtrail.compute.spark.columns import quoted
+from segtrail.compute.spark.mllib import fit_mllib, mllib_fits
+from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.base import fmt_int
 from segtrail.engine.diff import check_min_jaccard, diff_table
 from segtrail.engine.features import describe_spec
+from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.quality import quality_metrics
 from segtrail.errors import InvalidInput
 
@@ -52,8 +57,8 @@ if TYPE_CHECKING:
 
 FIT_SAMPLE = 200_000  # customers on the driver: preprocessing, sample fits, metrics
 SAMPLE_MARGIN = 1.2  # Bernoulli sampling draws about this many times what is kept
-INIT_STEPS = 2  # k-means|| rounds (MLlib's default)
 ASSIGNMENTS = "assignments.parquet"
+ASSIGNMENT_COLUMNS = ("customer_id", "segment", "confidence")
 
 
 class SparkEngine:
@@ -75,15 +80,15 @@ class SparkEngine:
 
         progress(f"starting Spark ({self.master})", None)
         spark = get_session(self.master)
-        table = spark.read.parquet(source.location).select(*[_col(c) for c in source.columns])
+        table = spark.read.parquet(source.location).select(*[quoted(c) for c in source.columns])
         n, seed = source.rows, request["seed"]
         progress(f"sampling {fmt_int(min(n, FIT_SAMPLE))} of {fmt_int(n)} customers", None)
         sample = driver_sample(table, n, FIT_SAMPLE, seed)
         progress("preparing features (fitted on the sample)", None)
         prep = prepare(sample, kinds, id_column, request)
-        if _mllib_kmeans(request):
-            progress(f"clustering {fmt_int(n)} customers with MLlib k-means", None)
-            model = fit_kmeans(table, sample, prep, request, n)
+        if mllib_fits(request):
+            progress(f"clustering {fmt_int(n)} customers with MLlib {request['algorithm']}", None)
+            model = fit_mllib(table, sample, prep, request, n)
         else:
             model = fit(sample, prep, request, progress)
             model.result.notes.insert(
@@ -93,17 +98,16 @@ class SparkEngine:
             )
         progress(f"assigning {fmt_int(n)} customers (Spark)", None)
         parts = scratch / "parts"
-        assign_all(table, id_column, model, parts)
+        profiled = profile_columns(kinds, source.columns, id_column)
+        assign_all(table, id_column, model, parts, profiled)
         counts = segment_counts(spark, parts)
-        # Segments are numbered by size over every customer. k-means centres can be
-        # renumbered, so `assign` still reproduces the recorded labels; other states are
-        # kept as fitted (numbered by size on the sample) and the notes say so.
-        order = size_order(counts)
-        renumber = order if "centres" in model.result.state else None
+        # Segments are numbered by size over every customer. Centres and mixture components
+        # can be renumbered, so `assign` still reproduces the recorded labels; other states
+        # are kept as fitted (numbered by size on the sample) and the notes say so.
+        order = size_order(counts, components(model.result.state))
+        renumber = order if components(model.result.state) else None
         if renumber is not None:
-            model.result.state["centres"] = _renumbered_centres(
-                model.result.state["centres"], renumber
-            )
+            model.result.state = renumbered_state(model.result.state, renumber)
             counts = {renumber.get(s, s): c for s, c in counts.items()}
         elif any(renumber_needed(order)):
             model.result.notes.append(
@@ -112,8 +116,10 @@ class SparkEngine:
             )
         out = scratch / ASSIGNMENTS
         merge_parts(sorted(parts.glob("part-*.parquet")), out, renumber)
-        progress("measuring quality, stability and profiles on the sample", None)
-        record = measure(sample, kinds, model, counts, n, request, prep.spec)
+        progress(f"profiling {fmt_int(n)} customers (Spark)", None)
+        profiles = profile_all(spark, parts, profiled, kinds, renumber, n)
+        progress("measuring quality and stability on the sample", None)
+        record = measure(sample, model, counts, profiles, n, request, prep.spec)
         return Segmented(record=record, file=out, engine=self.name)
 
     def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
@@ -147,6 +153,29 @@ class SparkEngine:
             min_jaccard,
         )
 
+    def segments_of(
+        self, assignments: AssignmentsSource, customers: pd.Series
+    ) -> tuple[pd.Series, list[int]]:
+        """A Spark join of the customers with the version's assignments: the driver gets
+        one label per given customer the version knows, and the segment labels (an
+        aggregation), never the whole assignments table."""
+        from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+        from segtrail.compute.spark.session import get_session
+
+        spark = get_session(self.master)
+        known = _labels_of(spark, assignments.location, "segment")
+        numbers = pd.api.types.is_integer_dtype(customers.dtype)
+        if numbers != (dict(known.dtypes)["id"] != "string"):  # as the local lookup does
+            known = known.withColumn("id", known["id"].cast("string"))
+            customers, numbers = customers.astype(str), False
+        schema = StructType([StructField("id", LongType() if numbers else StringType())])
+        wanted = spark.createDataFrame(pd.DataFrame({"id": customers.to_numpy()}), schema)
+        matched = known.join(wanted.distinct(), "id").toPandas()
+        labels = sorted(int(r["segment"]) for r in known.select("segment").distinct().collect())
+        index = pd.Index(matched["id"].to_numpy(), name="customer_id")
+        return pd.Series(matched["segment"].to_numpy(), index=index, name="segment"), labels
+
 
 def _labels_of(spark, location: str, name: str) -> DataFrame:
     frame = spark.read.parquet(location)
@@ -167,113 +196,44 @@ def driver_sample(table: DataFrame, n: int, size: int, seed: int) -> pd.DataFram
     return frame
 
 
-def _col(name: str):
-    from pyspark.sql import functions as F
-
-    return F.col(f"`{name.replace('`', '``')}`")
-
-
-# --- fitting with MLlib --------------------------------------------------------------------
-
-
-def _mllib_kmeans(request: dict) -> bool:
-    params = request["params"]
-    return request["algorithm"] == "kmeans" and isinstance(params.get("k"), int)
-
-
-def fit_kmeans(table: DataFrame, sample: pd.DataFrame, prep, request: dict, n: int) -> Model:
-    """MLlib k-means (k-means|| starts, Lloyd iterations) on every customer's features."""
-    from pyspark.ml.clustering import KMeans as SparkKMeans
-
-    algo = get_algorithm("kmeans")
-    params = algo.check(dict(request["params"]))
-    k, max_iter, seed = int(params["k"]), int(params["max_iter"]), request["seed"]
-    if k > n:
-        raise InvalidInput(f"k={k} is more than the {fmt_int(n)} customers to cluster")
-    vectors = feature_vectors(table, prep.fitted)
-    mllib = SparkKMeans(
-        k=k, seed=seed, maxIter=max_iter, initMode="k-means||", initSteps=INIT_STEPS
-    ).fit(vectors)
-    centres = np.asarray(mllib.clusterCenters(), dtype=np.float32)
-    summary = mllib.summary
-    used = {
-        "k": k,
-        "max_iter": max_iter,
-        "n_rows": n,
-        "n_iter": int(summary.numIter),
-        "inertia": float(summary.trainingCost),
-        "init": f"k-means|| ({INIT_STEPS} rounds, Spark MLlib)",
-    }
-    notes = [
-        f"k-means fitted by Spark MLlib on all {fmt_int(n)} customers (k-means|| starts); "
-        f"the preprocessing was fitted on a seeded sample of {fmt_int(len(sample))}"
-    ]
-    labels, distance = algo.assign({"centres": centres}, prep.X)
-    result = FitResult(labels, distance, used, {"centres": centres}, notes)
-    return Model(algo, result, prep.fitted, prep.X, prep.X, None)
-
-
-def feature_vectors(table: DataFrame, fitted: dict) -> DataFrame:
-    """One MLlib vector per customer: the fitted preprocessing applied in Arrow batches."""
-    from pyspark.ml.functions import array_to_vector
-    from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
-
-    from segtrail.engine.features import transform_features
-
-    names = [c["column"] for c in fitted["columns"]]
-    schema = StructType([StructField("features", ArrayType(FloatType(), False), False)])
-
-    def batches(stream):
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):  # Spark runs one task per core already
-            for batch in stream:
-                X = transform_features(batch.to_pandas(), fitted)
-                width = X.shape[1]
-                offsets = pa.array(np.arange(0, X.size + 1, width, dtype=np.int32))
-                values = pa.array(X.ravel(), type=pa.float32())
-                yield pa.RecordBatch.from_arrays(
-                    [pa.ListArray.from_arrays(offsets, values)], names=["features"]
-                )
-
-    arrays = table.select(*[_col(c) for c in names]).mapInArrow(batches, schema)
-    return arrays.select(array_to_vector("features").alias("features"))
-
-
 # --- assigning every customer --------------------------------------------------------------
 
 
-def assign_all(table: DataFrame, id_column: str, model: Model, out: Path) -> None:
+def assign_all(table: DataFrame, id_column: str, model: Model, out: Path, keep: list[str]) -> None:
     """Spark writes (customer_id, segment, confidence) of every customer, in table order,
-    as Parquet part files under ``out``; the algorithm's ``assign`` does the work."""
+    as Parquet part files under ``out``; the algorithm's ``assign`` does the work. The
+    columns in ``keep`` ride along unchanged (as p0, p1, ...: no name can clash) for the
+    profiles, so they are aggregated without a join."""
     from pyspark.sql.types import FloatType, IntegerType, StructField, StructType
 
     algorithm, fitted, state = model.algo.name, model.fitted, model.result.state
-    id_type = table.schema[id_column].dataType
     schema = StructType(
         [
-            StructField("customer_id", id_type, True),
+            StructField("customer_id", table.schema[id_column].dataType, True),
             StructField("segment", IntegerType(), False),
             StructField("confidence", FloatType(), True),
+            *[StructField(f"p{i}", table.schema[c].dataType, True) for i, c in enumerate(keep)],
         ]
     )
+    names = [f.name for f in schema.fields]
 
     def batches(stream):
         from threadpoolctl import threadpool_limits
 
         algo = get_algorithm(algorithm)
         with threadpool_limits(limits=1):  # Spark runs one task per core already
-            for frame in stream:
+            for batch in stream:
+                frame = batch.to_pandas()
                 labels, confidence = algo.assign(state, assign_input(frame, fitted))
-                yield pd.DataFrame(
-                    {
-                        "customer_id": frame[id_column].to_numpy(),
-                        "segment": np.asarray(labels, dtype=np.int32),
-                        "confidence": np.asarray(confidence, dtype=np.float32),
-                    }
-                )
+                arrays = [
+                    batch.column(id_column),
+                    pa.array(np.asarray(labels, dtype=np.int32)),
+                    pa.array(np.asarray(confidence, dtype=np.float32)),
+                    *[batch.column(c) for c in keep],
+                ]
+                yield pa.RecordBatch.from_arrays(arrays, names=names)
 
-    table.mapInPandas(batches, schema).write.mode("overwrite").parquet(str(out))
+    table.mapInArrow(batches, schema).write.mode("overwrite").parquet(str(out))
 
 
 def segment_counts(spark, parts: Path) -> dict[int, int]:
@@ -283,9 +243,23 @@ def segment_counts(spark, parts: Path) -> dict[int, int]:
     return {int(r["segment"]): int(r["count"]) for r in rows}
 
 
-def size_order(counts: dict[int, int]) -> dict[int, int]:
-    """{label: label by size} (0 = largest; ties keep the lower label); -1 stays -1."""
-    labels = sorted((s for s in counts if s >= 0), key=lambda s: (-counts[s], s))
+def components(state: dict) -> int:
+    """How many segments a fitted state places customers in, when its parts can be
+    renumbered (centres, or mixture components); 0 when they cannot."""
+    if "centres" in state:
+        return len(state["centres"])
+    if {"weights", "means", "precisions_cholesky"} <= set(state):
+        return len(state["weights"])
+    return 0
+
+
+def size_order(counts: dict[int, int], n_labels: int = 0) -> dict[int, int]:
+    """{label: label by size} (0 = largest; ties keep the lower label); -1 stays -1.
+
+    Labels 0..n_labels-1 that no customer got come last, so the mapping renumbers every
+    component of a state."""
+    every = set(counts) | set(range(n_labels))
+    labels = sorted((s for s in every if s >= 0), key=lambda s: (-counts.get(s, 0), s))
     return {old: new for new, old in enumerate(labels)} | ({-1: -1} if -1 in counts else {})
 
 
@@ -293,12 +267,11 @@ def renumber_needed(order: dict[int, int]) -> list[bool]:
     return [old != new for old, new in order.items()]
 
 
-def _renumbered_centres(centres: np.ndarray, order: dict[int, int]) -> np.ndarray:
-    out = np.array(centres, copy=True)
-    for old, new in order.items():
-        if old >= 0:
-            out[new] = centres[old]
-    return out
+def renumbered_state(state: dict, order: dict[int, int]) -> dict:
+    """The state with its centres or mixture components in the new label order."""
+    position = [old for old, _ in sorted(order.items(), key=lambda item: item[1]) if old >= 0]
+    keys = ("centres",) if "centres" in state else ("weights", "means", "precisions_cholesky")
+    return {**state, **{key: np.asarray(state[key])[position] for key in keys}}
 
 
 def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -> None:
@@ -312,7 +285,8 @@ def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -
     writer = None
     try:
         for part in parts:
-            table = pq.read_table(part).replace_schema_metadata(None)
+            table = pq.read_table(part, columns=list(ASSIGNMENT_COLUMNS))
+            table = table.replace_schema_metadata(None)
             if lookup is not None:
                 segment = table.column("segment").to_numpy()
                 table = table.set_column(1, "segment", pa.array(lookup[segment + 1]))
@@ -326,19 +300,52 @@ def merge_parts(parts: list[Path], out: Path, renumber: dict[int, int] | None) -
         raise InvalidInput("Spark wrote no assignments")
 
 
+# --- profiles over every customer -----------------------------------------------------------
+
+
+def profile_columns(kinds: dict[str, str], columns: list[str], id_column: str) -> list[str]:
+    """The columns profiled: those of a feature kind, in the dataset's order of kinds (as
+    ``pipeline.profiles_of``: the order breaks ties between equally strong traits)."""
+    read = set(columns) - {id_column}
+    return [c for c, kind in kinds.items() if kind in FEATURE_KINDS and c in read]
+
+
+def profile_all(
+    spark,
+    parts: Path,
+    profiled: list[str],
+    kinds: dict[str, str],
+    renumber: dict[int, int] | None,
+    n: int,
+) -> dict:
+    """``engine.profiles`` of every customer, aggregated by Spark over the written parts
+    (segments renumbered by size as in the stored assignments)."""
+    from pyspark.sql import functions as F
+
+    from segtrail.compute.spark.profiles import spark_profiles
+
+    frame = spark.read.parquet(str(parts))
+    if renumber:
+        pairs = [F.lit(x) for old, new in renumber.items() for x in (old, new)]
+        frame = frame.withColumn("segment", F.create_map(*pairs)[F.col("segment")])
+    columns = [(c, f"p{i}", kinds[c]) for i, c in enumerate(profiled)]
+    return spark_profiles(frame, columns, n)
+
+
 # --- metrics on the sample -----------------------------------------------------------------
 
 
 def measure(
     sample: pd.DataFrame,
-    kinds: dict[str, str],
     model: Model,
     counts: dict[int, int],
+    profiles: dict,
     n: int,
     request: dict,
     spec: dict,
 ) -> dict:
-    """The local engine's metrics on the driver sample; sizes from every customer."""
+    """The local engine's metrics on the driver sample; sizes and profiles (counted by
+    Spark) from every customer."""
     seed = request["seed"]
     # the sample's labels as the stored state assigns them (what Spark wrote for them)
     labels, confidence = model.algo.assign(model.result.state, assign_input(sample, model.fitted))
@@ -349,16 +356,12 @@ def measure(
     noise = counts.get(-1, 0)
     quality |= {"customers": n, "unassigned": noise, "unassigned_share": noise / n if n else 0.0}
     stability = stability_of(model, labels, seed)
-    profiles = profiles_of(sample, kinds, labels)
-    profiles["n"] = n
-    for seg in profiles["segments"]:
-        seg["size"] = counts.get(seg["segment"], 0)
-        seg["share"] = float(f"{seg['size'] / n:.12g}")
     k = max((s for s in counts if s >= 0), default=-1) + 1
     notes = list(model.result.notes) + k_note(used, k)
     notes.append(
-        f"profiles, quality and stability measured on a seeded sample of "
-        f"{fmt_int(len(sample))} customers; segment sizes count all {fmt_int(n)}"
+        f"quality and stability measured on a seeded sample of {fmt_int(len(sample))} "
+        f"customers; segment sizes and profiles count all {fmt_int(n)} (medians "
+        "approximate: Spark's percentile_approx)"
     )
     return {
         "state": model.result.state,

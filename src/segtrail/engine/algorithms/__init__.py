@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from segtrail.engine.algorithms.agglomerative import Agglomerative
 from segtrail.engine.algorithms.base import Algorithm, FitResult, order_by_size
+from segtrail.engine.algorithms.bisecting import Bisecting
 from segtrail.engine.algorithms.dbscan import DBSCAN
 from segtrail.engine.algorithms.gmm import GMM
 from segtrail.engine.algorithms.hdbscan import HDBSCAN
@@ -21,6 +22,7 @@ REGISTRY: dict[str, Algorithm] = {
     "gmm": GMM(),
     "agglomerative": Agglomerative(),
     "lca": LCA(),
+    "bisecting": Bisecting(),
 }
 DEFAULT_ALGORITHM = "kmeans"
 
