@@ -225,6 +225,17 @@ def test_unsafe_upload_names_lose_their_folders() -> None:
         safe_filename("../..")
 
 
+def test_segment_form_offers_every_algorithm(ana: TestClient) -> None:
+    """Each registered algorithm is a choice on the page (plus automatic), in plain words."""
+    import re
+
+    from segtrail.engine.algorithms import REGISTRY
+
+    page = ana.get("/segment?dataset=customers").text
+    offered = set(re.findall(r'<option value="([a-z]+)"', page)) & ({"auto"} | set(REGISTRY))
+    assert offered == {"auto"} | set(REGISTRY)
+
+
 def test_segment_form_checks_k_and_submits_a_job(ana: TestClient) -> None:
     assert parse_k("auto", "auto") is None and parse_k("", "kmeans") == "auto"
     assert parse_k("4", "kmeans") == 4 and parse_k("4", "dbscan") is None

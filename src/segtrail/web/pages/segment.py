@@ -25,6 +25,7 @@ router = APIRouter(include_in_schema=False)
 ALGORITHMS = {
     "auto": "Let segtrail choose (recommended)",
     "kmeans": "K-means: round groups of similar size",
+    "bisecting": "Bisecting k-means: split the widest group, again and again",
     "gmm": "Gaussian mixture: groups of different shapes",
     "agglomerative": "Ward hierarchy: nested groups",
     "lca": "Latent classes: mixed numbers and categories",
