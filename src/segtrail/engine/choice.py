@@ -9,8 +9,13 @@ Rules (each decision comes with a sentence for the version's notes):
   number of levels, and it leaves missing values out instead of imputing them. When every
   feature is numeric, by measured fit: the latent class model (a spread per segment and
   column) against its special case with one spread per column shared by every segment, the
-  model k-means assumes on standardized columns (``compare_numeric``); k-means is chosen
-  when that simpler model is not worse by BIC.
+  model k-means assumes on standardized columns, and a Gaussian mixture with a full
+  covariance matrix per segment (``gmm``), the one model of the three that lets columns
+  move together within a segment (``compare_numeric``). The lowest BIC wins; a tie goes to
+  k-means (simpler, and the usual choice). Without the full-covariance candidate, data with
+  correlated columns within segments (most real numeric tables: iris, wine, breast cancer)
+  were fitted by a model that assumes them independent, and BIC ran to the top of the k
+  range (see bench/RESULTS.md, "real").
 - k: by ``kmixture.choose_k_mixture`` (curve, runner-up, split-half stability per k).
 - Weights: a column independent of every other column (``features.dependence_screen``)
   is pure noise: segments show up as columns that move together. Its weight becomes 0 (it
@@ -27,9 +32,19 @@ import numpy as np
 
 from segtrail.engine.algorithms.base import require_k, sample_rows
 from segtrail.engine.features import Progress, dependence_screen
-from segtrail.engine.kmixture import SWEEP_SAMPLE, add_split_half, mixture_sweep
+from segtrail.engine.kmixture import CLOSE, SWEEP_SAMPLE, add_split_half, mixture_sweep
 
 MAX_NOISE_SHARE = 0.5  # never drop more than half of the columns as noise
+# The full-covariance candidate: a variance floor as the latent class model's (standardized
+# units), and two k-means++ starts per k on the sweep sample.
+GMM_REG_COVAR = 0.01
+GMM_SWEEP_N_INIT = 2
+FULL_COVARIANCE = {"covariance_type": "full", "reg_covar": GMM_REG_COVAR}
+GMM_RULE = (
+    "lowest BIC of a Gaussian mixture with a full covariance matrix per segment (its model "
+    "allows columns that move together within a segment, so BIC does not run on past the "
+    "segments)"
+)
 
 
 def choose_default(
@@ -75,7 +90,11 @@ def choose_default(
         notes += selection["notes"]
     else:
         chosen = int(k)
-    params = {"k": chosen, **layout} if algorithm == "lca" else {"k": chosen}
+    params = {"k": chosen}
+    if algorithm == "lca":
+        params |= layout
+    elif algorithm == "gmm":
+        params |= selection["model_params"] if selection else FULL_COVARIANCE
     return {
         "algorithm": algorithm,
         "params": params,
@@ -89,34 +108,79 @@ def choose_default(
 def compare_numeric(
     M: np.ndarray, layout: dict, k, k_range, seed: int, progress
 ) -> tuple[str, dict, str]:
-    """All-numeric data: the latent class model with a spread per segment and column
-    against its special case with one spread per column shared by every segment, the model
-    k-means assumes (on standardized columns). The lower best BIC wins; a tie goes to
-    k-means (simpler, and the usual choice). Returns (algorithm, k selection, reason)."""
+    """All-numeric data: three models compared by their best BIC over the k range on the
+    same sample: the latent class model (a spread per segment and column), its special case
+    with one spread per column shared by every segment (the model k-means assumes on
+    standardized columns), and a Gaussian mixture with a full covariance matrix per segment.
+    The lowest wins; a tie goes to k-means. Returns (algorithm, k selection, reason)."""
     low, high = (k, k) if k not in (None, "auto") else k_range
     own, _, _ = mixture_sweep(M, (low, high), seed, layout, progress=progress, split_half=False)
     shared_layout = {**layout, "shared_variance": True}
     shared, _, _ = mixture_sweep(M, (low, high), seed, shared_layout, split_half=False)
-    best_own = min(r["bic"] for r in own["curve"])
-    best_shared = min(r["bic"] for r in shared["curve"])
-    if best_shared <= best_own:
+    full = full_covariance_sweep(M, layout, (low, high), seed)
+    best = {
+        name: min(r["bic"] for r in sel["curve"])
+        for name, sel in (("own", own), ("shared", shared), ("full", full))
+    }
+    words = (
+        f"BIC {best['full']:,.0f} with correlated columns, {best['own']:,.0f} with a spread "
+        f"per segment, {best['shared']:,.0f} with one shared spread"
+    )
+    if best["shared"] <= min(best["own"], best["full"]):
         chosen, algorithm, layout = shared, "kmeans", shared_layout
         reason = (
             "k-means chosen (no --algorithm given): every feature is numeric, and one spread "
-            "per column shared by all segments (the model k-means assumes) fits as well as a "
-            f"spread per segment (BIC {best_shared:,.0f} vs {best_own:,.0f})"
+            "per column shared by all segments (the model k-means assumes) fits as well as "
+            f"the richer models ({words})"
         )
+    elif best["full"] < best["own"]:
+        reason = (
+            "Gaussian mixture with a full covariance matrix per segment chosen (no "
+            "--algorithm given): every feature is numeric, and the columns move together "
+            "within segments, which this model allows and the others do not "
+            f"({words}); missing values are filled with the column's typical value"
+        )
+        return "gmm", full, reason
     else:
         chosen, algorithm = own, "lca"
         reason = (
             "latent class model chosen (no --algorithm given): every feature is numeric, and "
             "segments with their own spread per column fit better than the one shared spread "
-            f"k-means assumes (BIC {best_own:,.0f} vs {best_shared:,.0f}); missing values are "
-            "left out, not imputed"
+            f"k-means assumes or correlated columns ({words}); missing values are left out, "
+            "not imputed"
         )
     if k in (None, "auto"):
         add_split_half(chosen, M[sample_rows(len(M), SWEEP_SAMPLE, seed)], layout, seed)
     return algorithm, chosen, reason
+
+
+def full_covariance_sweep(M: np.ndarray, layout: dict, k_range, seed: int) -> dict:
+    """BIC per k of a full-covariance Gaussian mixture on the sweep sample of the columns
+    with a weight (missing values at 0, the column mean in standardized units), in the
+    k selection's shape; k by lowest BIC (the model's assumptions hold on correlated
+    columns, so BIC has no reason to run on)."""
+    from segtrail.engine.algorithms.gmm import _fit_mixture
+
+    rows = sample_rows(len(M), SWEEP_SAMPLE, seed)
+    active = [j for j, w in enumerate(layout["feature_weights"]) if w > 0]
+    Xs = np.nan_to_num(np.asarray(M[rows][:, active], dtype=np.float64), nan=0.0)
+    curve = []
+    for kk in range(int(k_range[0]), int(k_range[1]) + 1):
+        model = _fit_mixture(Xs, kk, "full", GMM_REG_COVAR, GMM_SWEEP_N_INIT, seed)
+        curve.append({"k": kk, "bic": float(model.bic(Xs))})
+    ranked = sorted(curve, key=lambda r: (r["bic"], r["k"]))
+    second = ranked[1] if len(ranked) > 1 else None
+    return {
+        "curve": curve,
+        "criterion": "bic",
+        "rule": GMM_RULE,
+        "notes": [],
+        "sample_size": len(rows),
+        "chosen_k": int(ranked[0]["k"]),
+        "runner_up": int(second["k"]) if second else None,
+        "runner_up_close": bool(second and second["bic"] - ranked[0]["bic"] < CLOSE),
+        "model_params": dict(FULL_COVARIANCE),
+    }
 
 
 def _algorithm_reason(levels: list[int], names: list[str]) -> str:
@@ -161,9 +225,9 @@ def default_fit(
     algo = get_algorithm(decision["algorithm"])
     if progress:
         progress(f"fitting {algo.name} with k={decision['params']['k']}", None)
-    if algo.name == "kmeans":
+    if algo.name in ("kmeans", "gmm"):
         if kmeans_matrix is None:
-            raise ValueError("k-means was chosen but no kmeans_matrix was given")
+            raise ValueError(f"{algo.name} was chosen but no kmeans_matrix was given")
         decision["matrix"] = kmeans_matrix(decision["weights"])
     else:
         decision["matrix"] = M
