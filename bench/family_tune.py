@@ -12,7 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from family import designs, generate
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits

@@ -114,7 +114,7 @@ def fit(frame: pd.DataFrame, prep: Prepared, request: dict, progress: Progress) 
                 kmeans_matrix=lambda w: transform_features(frame, reweighted(fitted, w)),
             )
             algo = get_algorithm(decision["algorithm"])
-            if algo.name != "lca":  # noise columns at weight 0 in what assign replays
+            if algo.name == "kmeans":  # noise columns at weight 0 in what assign replays
                 fitted = reweighted(fitted, decision["weights"])
                 X = decision["matrix"]
         else:

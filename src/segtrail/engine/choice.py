@@ -7,15 +7,19 @@ Rules (each decision comes with a sentence for the version's notes):
   class model (``lca``): it models a categorical column by each segment's level shares
   instead of distances between 0/1 columns, so neither kind swamps the other whatever the
   number of levels, and it leaves missing values out instead of imputing them. When every
-  feature is numeric, by measured fit: the latent class model (a spread per segment and
-  column) against its special case with one spread per column shared by every segment, the
-  model k-means assumes on standardized columns, and a Gaussian mixture with a full
-  covariance matrix per segment (``gmm``), the one model of the three that lets columns
-  move together within a segment (``compare_numeric``). The lowest BIC wins; a tie goes to
-  k-means (simpler, and the usual choice). Without the full-covariance candidate, data with
-  correlated columns within segments (most real numeric tables: iris, wine, breast cancer)
-  were fitted by a model that assumes them independent, and BIC ran to the top of the k
-  range (see bench/RESULTS.md, "real").
+  feature is numeric, by measured fit: the latent class model against its special case
+  with one spread per column shared by every segment, the model k-means assumes on
+  standardized columns (``compare_numeric``); k-means is chosen when that simpler model is
+  not worse by BIC.
+- Correlated numeric columns: the latent class model assumes the columns of a segment
+  independent. When they move together within segments (most real tables: spend, orders
+  and visits rise together inside every segment), that model needs extra segments to
+  mimic the correlation and BIC runs on past the real number. So with automatic k and at
+  least two numeric columns of equal weight, the same model is also swept with a
+  covariance matrix over the numeric columns, one per segment ("full") or one shared by all
+  ("tied", the linear discriminant's model); the lowest best BIC of the variants wins (it
+  pays for the extra parameters, so on columns independent within segments the plain model
+  keeps winning). See ``covariance_candidates``.
 - k: by ``kmixture.choose_k_mixture`` (curve, runner-up, split-half stability per k).
 - Weights: a column independent of every other column (``features.dependence_screen``)
   is pure noise: segments show up as columns that move together. Its weight becomes 0 (it
@@ -32,19 +36,9 @@ import numpy as np
 
 from segtrail.engine.algorithms.base import require_k, sample_rows
 from segtrail.engine.features import Progress, dependence_screen
-from segtrail.engine.kmixture import CLOSE, SWEEP_SAMPLE, add_split_half, mixture_sweep
+from segtrail.engine.kmixture import SWEEP_SAMPLE, add_split_half, mixture_sweep
 
 MAX_NOISE_SHARE = 0.5  # never drop more than half of the columns as noise
-# The full-covariance candidate: a variance floor as the latent class model's (standardized
-# units), and two k-means++ starts per k on the sweep sample.
-GMM_REG_COVAR = 0.01
-GMM_SWEEP_N_INIT = 2
-FULL_COVARIANCE = {"covariance_type": "full", "reg_covar": GMM_REG_COVAR}
-GMM_RULE = (
-    "lowest BIC of a Gaussian mixture with a full covariance matrix per segment (its model "
-    "allows columns that move together within a segment, so BIC does not run on past the "
-    "segments)"
-)
 
 
 def choose_default(
@@ -80,8 +74,11 @@ def choose_default(
     if not any(levels):  # all numeric: k-means' model or one spread per segment?
         algorithm, selection, reason = compare_numeric(M, layout, k, k_range, seed, progress)
         notes[0] = reason
+        layout = selection.pop("layout", layout)
     elif k in (None, "auto"):
-        selection, _, _ = mixture_sweep(M, k_range, seed, layout, progress=progress)
+        selection, layout, reason = compare_covariances(M, layout, k_range, seed, progress)
+        if reason:
+            notes.append(reason)
     if k in (None, "auto"):
         chosen = int(selection["chosen_k"])
         notes.append(f"k={chosen} chosen automatically: {selection['rule']}")
@@ -90,11 +87,7 @@ def choose_default(
         notes += selection["notes"]
     else:
         chosen = int(k)
-    params = {"k": chosen}
-    if algorithm == "lca":
-        params |= layout
-    elif algorithm == "gmm":
-        params |= selection["model_params"] if selection else FULL_COVARIANCE
+    params = {"k": chosen, **layout} if algorithm == "lca" else {"k": chosen}
     return {
         "algorithm": algorithm,
         "params": params,
@@ -105,82 +98,106 @@ def choose_default(
     }
 
 
+def covariance_candidates(layout: dict, levels: list[int]) -> dict[str, dict]:
+    """The latent class model's variants worth sweeping: columns independent within a
+    segment, and (with two or more numeric columns of one common weight) a covariance matrix
+    over them per segment ("full") or shared by every segment ("tied")."""
+    out = {"independent": dict(layout)}
+    numeric = [w for w, lv in zip(layout["feature_weights"], levels, strict=True) if lv == 0]
+    active = [w for w in numeric if w > 0]
+    if len(active) >= 2 and max(active) == min(active):
+        for kind in ("full", "tied"):
+            out[kind] = {**layout, "numeric_covariance": kind}
+    return out
+
+
+COVARIANCE_WORDS = {
+    "independent": "numeric columns independent within a segment",
+    "full": "a covariance matrix of the numeric columns per segment",
+    "tied": "one covariance matrix of the numeric columns shared by all segments",
+}
+
+
+def _sweeps(M, candidates: dict[str, dict], k_range, seed: int, progress) -> dict[str, dict]:
+    """Each candidate's sweep (no split-half yet). The plain model runs first over the whole
+    range; the covariance variants only up to its lowest-BIC k: a model that lets columns
+    move together needs no more segments than one that does not, and the full-covariance EM
+    costs several times the plain one, so this keeps the default path's time."""
+    low, high = int(k_range[0]), int(k_range[1])
+    out = {}
+    for name, layout in candidates.items():
+        top = high
+        if layout.get("numeric_covariance") and "independent" in out:
+            plain = out["independent"]["curve"]
+            top = max(low, min(plain, key=lambda r: (r["bic"], r["k"]))["k"])
+        out[name] = mixture_sweep(M, (low, top), seed, layout, progress=progress, split_half=False)[
+            0
+        ]
+    return out
+
+
+def _bic_words(best: dict[str, float]) -> str:
+    return ", ".join(f"{COVARIANCE_WORDS.get(n, n)} {v:,.0f}" for n, v in best.items())
+
+
+def compare_covariances(
+    M: np.ndarray, layout: dict, k_range, seed: int, progress
+) -> tuple[dict, dict, str]:
+    """Mixed data, automatic k: the variants of ``covariance_candidates`` by their best BIC
+    over the k range (lowest wins; a tie keeps the plain model), then k by the rule on the
+    winner's curve with split-half stability. Returns (selection, layout, reason or "")."""
+    candidates = covariance_candidates(layout, layout["levels"])
+    sweeps = _sweeps(M, candidates, k_range, seed, progress)
+    best = {name: min(r["bic"] for r in sel["curve"]) for name, sel in sweeps.items()}
+    winner = min(best, key=lambda name: (best[name], name != "independent"))
+    chosen = candidates[winner]
+    add_split_half(sweeps[winner], M[sample_rows(len(M), SWEEP_SAMPLE, seed)], chosen, seed)
+    reason = ""
+    if len(best) > 1:
+        reason = (
+            f"model: {COVARIANCE_WORDS[winner]} (lowest BIC of the variants: {_bic_words(best)})"
+        )
+    return sweeps[winner], chosen, reason
+
+
 def compare_numeric(
     M: np.ndarray, layout: dict, k, k_range, seed: int, progress
 ) -> tuple[str, dict, str]:
-    """All-numeric data: three models compared by their best BIC over the k range on the
-    same sample: the latent class model (a spread per segment and column), its special case
-    with one spread per column shared by every segment (the model k-means assumes on
-    standardized columns), and a Gaussian mixture with a full covariance matrix per segment.
-    The lowest wins; a tie goes to k-means. Returns (algorithm, k selection, reason)."""
+    """All-numeric data: the latent class model's variants (``covariance_candidates``)
+    against its special case with one spread per column shared by every segment, the model
+    k-means assumes (on standardized columns), compared by their best BIC on the same
+    sample. The lowest wins; a tie goes to k-means (simpler, and the usual choice). Returns
+    (algorithm, k selection with the winning layout under "layout", reason)."""
     low, high = (k, k) if k not in (None, "auto") else k_range
-    own, _, _ = mixture_sweep(M, (low, high), seed, layout, progress=progress, split_half=False)
-    shared_layout = {**layout, "shared_variance": True}
-    shared, _, _ = mixture_sweep(M, (low, high), seed, shared_layout, split_half=False)
-    full = full_covariance_sweep(M, layout, (low, high), seed)
-    best = {
-        name: min(r["bic"] for r in sel["curve"])
-        for name, sel in (("own", own), ("shared", shared), ("full", full))
-    }
-    words = (
-        f"BIC {best['full']:,.0f} with correlated columns, {best['own']:,.0f} with a spread "
-        f"per segment, {best['shared']:,.0f} with one shared spread"
-    )
-    if best["shared"] <= min(best["own"], best["full"]):
-        chosen, algorithm, layout = shared, "kmeans", shared_layout
+    candidates = covariance_candidates(layout, layout["levels"])
+    if k not in (None, "auto"):
+        candidates = {"independent": candidates["independent"]}
+    candidates["shared"] = {**layout, "shared_variance": True}
+    sweeps = _sweeps(M, candidates, (low, high), seed, progress)
+    best = {name: min(r["bic"] for r in sel["curve"]) for name, sel in sweeps.items()}
+    words = COVARIANCE_WORDS | {"shared": "one spread per column shared by all segments"}
+    listed = ", ".join(f"{words[n]} {v:,.0f}" for n, v in best.items())
+    if best["shared"] <= min(best.values()):
+        winner, algorithm = "shared", "kmeans"
         reason = (
             "k-means chosen (no --algorithm given): every feature is numeric, and one spread "
             "per column shared by all segments (the model k-means assumes) fits as well as "
-            f"the richer models ({words})"
+            f"the latent class model's variants (BIC: {listed})"
         )
-    elif best["full"] < best["own"]:
-        reason = (
-            "Gaussian mixture with a full covariance matrix per segment chosen (no "
-            "--algorithm given): every feature is numeric, and the columns move together "
-            "within segments, which this model allows and the others do not "
-            f"({words}); missing values are filled with the column's typical value"
-        )
-        return "gmm", full, reason
     else:
-        chosen, algorithm = own, "lca"
+        winner = min((n for n in best if n != "shared"), key=lambda n: best[n])
+        algorithm = "lca"
         reason = (
             "latent class model chosen (no --algorithm given): every feature is numeric, and "
-            "segments with their own spread per column fit better than the one shared spread "
-            f"k-means assumes or correlated columns ({words}); missing values are left out, "
-            "not imputed"
+            f"{COVARIANCE_WORDS[winner]} fits better than the one shared spread k-means "
+            f"assumes (BIC: {listed}); missing values are left out, not imputed"
         )
+    chosen = sweeps[winner]
     if k in (None, "auto"):
-        add_split_half(chosen, M[sample_rows(len(M), SWEEP_SAMPLE, seed)], layout, seed)
+        sample = M[sample_rows(len(M), SWEEP_SAMPLE, seed)]
+        add_split_half(chosen, sample, candidates[winner], seed)
+    chosen["layout"] = {key: v for key, v in candidates[winner].items() if key != "shared_variance"}
     return algorithm, chosen, reason
-
-
-def full_covariance_sweep(M: np.ndarray, layout: dict, k_range, seed: int) -> dict:
-    """BIC per k of a full-covariance Gaussian mixture on the sweep sample of the columns
-    with a weight (missing values at 0, the column mean in standardized units), in the
-    k selection's shape; k by lowest BIC (the model's assumptions hold on correlated
-    columns, so BIC has no reason to run on)."""
-    from segtrail.engine.algorithms.gmm import _fit_mixture
-
-    rows = sample_rows(len(M), SWEEP_SAMPLE, seed)
-    active = [j for j, w in enumerate(layout["feature_weights"]) if w > 0]
-    Xs = np.nan_to_num(np.asarray(M[rows][:, active], dtype=np.float64), nan=0.0)
-    curve = []
-    for kk in range(int(k_range[0]), int(k_range[1]) + 1):
-        model = _fit_mixture(Xs, kk, "full", GMM_REG_COVAR, GMM_SWEEP_N_INIT, seed)
-        curve.append({"k": kk, "bic": float(model.bic(Xs))})
-    ranked = sorted(curve, key=lambda r: (r["bic"], r["k"]))
-    second = ranked[1] if len(ranked) > 1 else None
-    return {
-        "curve": curve,
-        "criterion": "bic",
-        "rule": GMM_RULE,
-        "notes": [],
-        "sample_size": len(rows),
-        "chosen_k": int(ranked[0]["k"]),
-        "runner_up": int(second["k"]) if second else None,
-        "runner_up_close": bool(second and second["bic"] - ranked[0]["bic"] < CLOSE),
-        "model_params": dict(FULL_COVARIANCE),
-    }
 
 
 def _algorithm_reason(levels: list[int], names: list[str]) -> str:
@@ -225,9 +242,9 @@ def default_fit(
     algo = get_algorithm(decision["algorithm"])
     if progress:
         progress(f"fitting {algo.name} with k={decision['params']['k']}", None)
-    if algo.name in ("kmeans", "gmm"):
+    if algo.name == "kmeans":
         if kmeans_matrix is None:
-            raise ValueError(f"{algo.name} was chosen but no kmeans_matrix was given")
+            raise ValueError("k-means was chosen but no kmeans_matrix was given")
         decision["matrix"] = kmeans_matrix(decision["weights"])
     else:
         decision["matrix"] = M

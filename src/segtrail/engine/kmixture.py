@@ -98,7 +98,7 @@ def mixture_sweep(
     algo = LCA()
     layout = {
         key: params[key]
-        for key in ("levels", "feature_weights", "shared_variance")
+        for key in ("levels", "feature_weights", "shared_variance", "numeric_covariance")
         if key in params
     }
     fits = algo.sweep(Xs, sorted({1, *ks}), layout, seed)  # k=1: the base of the elbow
@@ -192,6 +192,7 @@ def split_half_agreement(X: np.ndarray, ks: list[int], layout: dict, seed: int) 
     for h, rows in enumerate(halves):
         half = Data(X[rows], levels, weights)
         half.shared_variance = bool(layout.get("shared_variance", False))
+        half.covariance = str(layout.get("numeric_covariance") or "independent")
         models = grow(half, max(ks), 2, seed + h, VAR_FLOOR)
         labels.append({k: np.argmax(models[k].posterior(full), axis=1) for k in ks})
     return {k: float(adjusted_rand_score(labels[0][k], labels[1][k])) for k in ks}
