@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 from sklearn.metrics import adjusted_rand_score
+from test_choice import run_default
 
 from planted import correlated_led
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.lca import Data, Model
 from segtrail.engine.features import build_spec, fit_features, model_matrix
 from segtrail.engine.kmixture import STABLE, TRUST_STABILITY, mixture_sweep, pick
-from test_choice import run_default
 
 LEVELS = np.array([0, 0, 0, 3])
 
@@ -106,11 +106,11 @@ def test_full_covariance_fit_recovers_correlated_segments_and_assign_reproduces_
 
 
 def test_default_path_finds_the_planted_k_where_lowest_bic_alone_runs_on() -> None:
-    df, planted, M, levels, weights = correlated_matrix()
+    df, planted, M, levels, _ = correlated_matrix()
     # the rule before issue 10's correlated cells: lowest BIC of the independent model
     plain, _, _ = mixture_sweep(M, (2, 10), 0, {"levels": levels}, split_half=False)
     assert min(plain["curve"], key=lambda r: r["bic"])["k"] >= 6
-    result, decision = run_default(df)
+    result, _ = run_default(df)
     assert result.params["k"] == 4
     assert result.params["numeric_covariance"] in ("full", "tied")
     assert adjusted_rand_score(planted, result.labels) >= 0.9
