@@ -95,6 +95,8 @@ def _kprototypes(df: pd.DataFrame, kinds: dict, k: int, seed: int, truth: np.nda
 
     num = [c for c, kind in kinds.items() if kind == "numeric"]
     cat = [c for c, kind in kinds.items() if kind == "categorical"]
+    if not cat:  # k-prototypes needs a categorical column (numeric-only cell): no figure
+        return float("nan")
     values = df[num].astype(float)
     values = (values.fillna(values.median()) - values.mean()) / values.std()
     cats = df[cat].astype(object).fillna("(missing)")
@@ -119,6 +121,9 @@ def run_half(
         chosen = chosen[:: max(1, len(chosen) // limit)][:limit]
     # replicate by replicate across the cells, so a run cut short still covers every cell
     chosen = sorted(chosen, key=lambda d: (d.replicate, d.cell))[part[0] :: part[1]]
+    if out_path and out_path.exists():  # resume: data sets already recorded are skipped
+        done = {json.loads(line)["seed"] for line in out_path.open()}
+        chosen = [d for d in chosen if d.seed not in done]
     reuse = reuse or {}
     rows = []
     with threadpool_limits(limits=1):

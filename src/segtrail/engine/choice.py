@@ -112,7 +112,7 @@ def covariance_candidates(layout: dict, levels: list[int]) -> dict[str, dict]:
 
 
 COVARIANCE_WORDS = {
-    "independent": "numeric columns independent within a segment",
+    "independent": "each segment's own spread per column (columns independent within it)",
     "full": "a covariance matrix of the numeric columns per segment",
     "tied": "one covariance matrix of the numeric columns shared by all segments",
 }

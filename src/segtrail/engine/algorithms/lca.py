@@ -31,7 +31,18 @@ also needs seeded starts shared across k (splits of the k-1 solution) and per-co
 weights, which StepMix does not offer. The EM here is vectorized numpy (matrix products, no
 per-row loops).
 
+Correlated numeric columns (``numeric_covariance``, set by the default path, not a CLI
+option): "independent" is the model above; "full" replaces the numeric columns' Gaussians
+by one multivariate Gaussian per class with its own covariance matrix, "tied" by one
+covariance matrix shared by every class (the linear discriminant's model). A row's density
+uses the sub-matrix of its observed columns (missing values still left out); the M-step
+takes covariances over the rows where both columns are observed (pairwise: close to, not
+exactly, the missing-data EM step), adds the variance floor to the diagonal and keeps every
+eigenvalue above the smallest floor. Numeric columns with a weight share one weight here
+(the default path offers the variants only then).
+
 State (plain arrays): ``weights`` (k), ``means``/``variances`` (k x numeric columns),
+``covariances`` (k x numeric x numeric, only for "full" and "tied"),
 ``log_probs`` (k x all categorical levels, blocks in column order), ``levels`` and
 ``feature_weights``. Confidence: the posterior probability of the assigned class.
 """
