@@ -39,6 +39,11 @@ from segtrail.engine.features import Progress, dependence_screen
 from segtrail.engine.kmixture import SWEEP_SAMPLE, add_split_half, mixture_sweep
 
 MAX_NOISE_SHARE = 0.5  # never drop more than half of the columns as noise
+# More numeric columns than this: no covariance variants. A covariance matrix of g columns
+# has g(g+1)/2 parameters per segment (136 at 16; 528 at 32, more than a 4,000-customer
+# sweep sample supports over k = 2..12), and its EM costs grow with g squared: on 30 and 64
+# columns the sweep alone took minutes on this machine.
+MAX_COVARIANCE_COLUMNS = 16
 
 
 def choose_default(
@@ -100,12 +105,13 @@ def choose_default(
 
 def covariance_candidates(layout: dict, levels: list[int]) -> dict[str, dict]:
     """The latent class model's variants worth sweeping: columns independent within a
-    segment, and (with two or more numeric columns of one common weight) a covariance matrix
-    over them per segment ("full") or shared by every segment ("tied")."""
+    segment, and (with 2..``MAX_COVARIANCE_COLUMNS`` numeric columns of one common weight)
+    a covariance matrix over them per segment ("full") or shared by every segment
+    ("tied")."""
     out = {"independent": dict(layout)}
     numeric = [w for w, lv in zip(layout["feature_weights"], levels, strict=True) if lv == 0]
     active = [w for w in numeric if w > 0]
-    if len(active) >= 2 and max(active) == min(active):
+    if 2 <= len(active) <= MAX_COVARIANCE_COLUMNS and max(active) == min(active):
         for kind in ("full", "tied"):
             out[kind] = {**layout, "numeric_covariance": kind}
     return out
