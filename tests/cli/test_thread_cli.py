@@ -566,6 +566,72 @@ def test_why_shows_every_mapping_newest_first(sh: Runner) -> None:
     assert "carried from" not in old_block
 
 
+def test_why_segment_tells_its_story(sh: Runner, ws: Workspace) -> None:
+    """`why --segment`: size, names and every plan revision that targeted it, newest first."""
+    merge_plan(sh)
+    sh("name", "marketing@1", "1", "New A customers")
+    a = customers(ws, "marketing@1", [1])
+    assert a == {f"A{i:02d}" for i in range(18)}  # segment 1 is group A (module docstring)
+    result = sh("why", "--segment", "marketing@1:1", "--json").json()
+    assert (result["version"], result["segment"], result["size"]) == ("marketing@1", 1, len(a))
+    assert result["name"] == "New A customers"
+    assert result["hypothesis"] == HYPOTHESES["marketing@1"]
+    plans = [i for i in result["timeline"] if i["kind"] == "plan"]
+    # four revisions; segment 1 is targeted by welcome-a (r1), bundle-ab (r2) and --all (r4)
+    assert [p["title"].split(":")[0] for p in plans] == [f"plan revision {r}" for r in (4, 3, 2, 1)]
+    assert plans[0]["strategies"] == ["welcome-a", "bundle-ab", "newsletter"]
+    assert plans[-1]["strategies"] == ["welcome-a"]
+    stamps = [i["at"] for i in result["timeline"]]
+    assert stamps == sorted(stamps, reverse=True)
+
+    text = sh("why", "--segment", "marketing@1:1").out.splitlines()
+    assert text[0] == f"marketing@1 segment 1 “New A customers”: {len(a)} customers"
+    assert f"  hypothesis: {HYPOTHESES['marketing@1']}" in text
+    assert any(line.endswith("named “New A customers”") for line in text)
+    assert "  targeted by welcome-a (active: A customers are new)" in text
+
+
+def test_why_customer_across_lenses(sh: Runner, ws: Workspace) -> None:
+    """`why --customer`: the customer's segment in every version that holds them, and the
+    strategies of that version's plan that reach them."""
+    merge_plan(sh)
+    result = sh("why", "--customer", "A03", "--json").json()
+    seen = {v["version"]: v for v in result["versions"]}
+    expected = {ref: int(series(ws, ref)["A03"]) for ref in LABELS}
+    assert {ref: v["segment"] for ref, v in seen.items()} == expected
+    reached = [s["strategy"] for s in seen["marketing@1"]["strategies"]]
+    assert reached == ["welcome-a", "bundle-ab", "newsletter"]
+    assert seen["product@1"]["strategies"] == []
+    gone = sh("why", "--customer", "D00", "--json").json()  # not in shop@2's versions
+    assert "marketing@4" not in {v["version"] for v in gone["versions"]}
+
+    text = sh("why", "--customer", "A03").out
+    assert text.splitlines()[0] == "customer A03"
+    assert "  strategies: welcome-a (active), bundle-ab (paused), newsletter (active)" in text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "give one of: a strategy name, --segment LENS@N:SEGMENT, --customer ID"),
+        (("welcome-a", "--customer", "A03"), "give one of: a strategy name"),
+        (("--segment", "marketing@1"), "invalid --segment 'marketing@1': expected LENS@N:SEGMENT"),
+        (("--segment", "marketing@1:x"), "invalid --segment 'marketing@1:x'"),
+        (("--segment", "marketing@1:9"), "marketing@1 has no segment 9"),
+        (("--customer", "nobody"), "no customer 'nobody' in any segmentation or campaign"),
+    ],
+)
+def test_why_bad_input_is_one_line(
+    cli: Runner, shop: Path, tree_hash: Callable, args: tuple, message: str
+) -> None:
+    before = tree_hash(shop)
+    result = cli("why", *args, cwd=shop)
+    assert result.code == 2
+    assert result.err.startswith("error: ") and message in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert tree_hash(shop) == before
+
+
 # --- compare -------------------------------------------------------------------------------------
 
 

@@ -136,12 +136,45 @@ def compare(
             console.print(f"  ! {w}")
 
 
+def _segment_ref(text: str) -> tuple[str, int]:
+    """--segment LENS@N:S -> ("LENS@N", S)."""
+    from segtrail.errors import SegtrailError
+
+    ref, colon, label = text.rpartition(":")
+    if not colon or "@" not in ref or not label.strip().isdigit():
+        raise SegtrailError(
+            f"invalid --segment {text!r}: expected LENS@N:SEGMENT, e.g. marketing@2:0"
+        )
+    return ref, int(label)
+
+
 @app.command()
 def why(
-    strategy: str = typer.Argument(..., help="Strategy name."),
+    strategy: str | None = typer.Argument(None, help="Strategy name."),
+    segment: str | None = typer.Option(
+        None, "--segment", help="A segment instead, as LENS@N:SEGMENT: its story as a timeline."
+    ),
+    customer: str | None = typer.Option(
+        None, "--customer", help="A customer id instead: their segment in every version."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """The thread from a strategy back to every hypothesis that justified it."""
+    """The thread from a strategy back to every hypothesis that justified it; with --segment,
+    one segment's story (origin, names, strategies, fate in later versions); with
+    --customer, one customer's segment under every hypothesis and the campaigns that
+    included them."""
+    from segtrail.errors import SegtrailError
+
+    given = [x for x in (strategy, segment, customer) if x is not None]
+    if len(given) != 1:
+        raise SegtrailError("give one of: a strategy name, --segment LENS@N:SEGMENT, --customer ID")
+    if segment is not None:
+        ref, label = _segment_ref(segment)
+        _why_segment(open_workspace().why_segment(ref, label), json_output)
+        return
+    if customer is not None:
+        _why_customer(open_workspace().why_customer(customer), json_output)
+        return
     result = open_workspace().why(strategy)
     if json_output:
         print_json(result)
@@ -196,4 +229,42 @@ def why(
         console.print(
             f"\nlookalike audience {a['name']} from {a['seed'].get('version')}:"
             + ",".join(map(str, a["seed"].get("segments") or [a["seed"].get("segment")]))
+        )
+
+
+def _why_segment(result, json_output: bool) -> None:
+    if json_output:
+        print_json(result)
+        return
+    console.print(
+        f"{result['version']} segment {result['segment']} “{result['name']}”: "
+        f"{result['size']:,} customers"
+    )
+    if result["description"]:
+        console.print(f"  {result['description']}")
+    console.print(f"  hypothesis: {result['hypothesis']}")
+    for item in result["timeline"]:
+        console.print(f"\n{item['at'][:16]} {item['who']}: {item['title']}", markup=False)
+        if item["text"]:
+            console.print(f"  {item['text']}", markup=False)
+
+
+def _why_customer(result, json_output: bool) -> None:
+    if json_output:
+        print_json(result)
+        return
+    console.print(f"customer {result['customer']}", markup=False)
+    for v in result["versions"]:
+        reached = ", ".join(f"{s['strategy']} ({s['status']})" for s in v["strategies"])
+        console.print(
+            f"\n{v['version']} ({v['at'][:10]}): segment {v['segment']} “{v['name']}”",
+            markup=False,
+        )
+        console.print(f"  hypothesis: {v['hypothesis']}", markup=False)
+        console.print(f"  strategies: {reached or 'none targets this segment'}", markup=False)
+    for c in result["campaigns"]:
+        console.print(
+            f"\ncampaign {c['campaign']} ({c['strategy']}): {c['group']}, "
+            + ("responded" if c["responded"] else "did not respond"),
+            markup=False,
         )
