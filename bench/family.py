@@ -20,6 +20,24 @@ column, 0 or 2 noise columns (one numeric, one categorical, independent of the s
 columns (log-normal money and Poisson counts). Every data set has 3 numeric and 3
 categorical informative columns.
 
+Correlated cells (added for issue 10, after the default path overestimated k on real
+data): the product grid above draws the columns of a segment independently, which is
+exactly what the latent class model assumes. Cells 12..16 break that: within each segment
+the numeric columns are drawn from a multivariate normal with the segment's own random
+correlation matrix (a one-factor model with random loadings and signs per segment:
+|r| about 0.25-0.65 "moderate", 0.65-0.9 "strong"), then the skew transforms as above:
+
+- numeric-led, moderate correlation, unequal sizes;
+- numeric-led, strong correlation, equal sizes;
+- balanced-led, strong correlation, unequal sizes;
+- spend-like: numeric-led, strong correlation, always skewed (log-normal money and
+  Poisson counts driven by the same correlated normals), unequal sizes;
+- numeric only: 6 correlated numeric columns (strong), no categorical column (the
+  all-numeric path: k-means' model against the latent class model).
+
+They have ``CORRELATED_REPLICATES`` replicates each (fewer: the held-out run must fit in a
+session).
+
 Seeds: data set ``i`` of cell ``c`` uses seed ``SEED_BASE + 100 * c + i``. Replicates with
 an even number are the *tuning* half (used by hand to choose rules and thresholds); odd
 replicates are the *held-out* half, reported in ``bench/RESULTS.md`` and never looked at
@@ -36,6 +54,7 @@ import pandas as pd
 
 SEED_BASE = 20_160_000
 REPLICATES = 18  # per cell: 12 cells x 18 = 216 data sets, 108 held out
+CORRELATED_REPLICATES = 12  # per correlated cell: 5 cells x 12 = 60 data sets, 30 held out
 LEADS = ("numeric", "categorical", "balanced")
 OVERLAPS = ("low", "moderate")
 SIZES = ("equal", "unequal")
@@ -49,6 +68,17 @@ STRENGTH = {
     "balanced": (1.8, 0.6),
 }
 OVERLAP_SCALE = {"low": 1.0, "moderate": 0.8}
+# |loading| range of the one-factor model per correlation strength: r_ij = l_i * l_j
+LOADINGS = {"none": (0.0, 0.0), "moderate": (0.5, 0.8), "strong": (0.8, 0.95)}
+# (lead, overlap, sizes, correlation, variant): variant "spend" always skews, "numeric
+# only" has 6 numeric columns and no categorical one
+CORRELATED_CELLS = (
+    ("numeric", "low", "unequal", "moderate", ""),
+    ("numeric", "low", "equal", "strong", ""),
+    ("balanced", "low", "unequal", "strong", ""),
+    ("numeric", "low", "unequal", "strong", "spend"),
+    ("numeric", "low", "equal", "strong", "numeric only"),
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +94,8 @@ class Design:
     noise: bool
     missing: float
     skew: bool
+    correlation: str = "none"
+    variant: str = ""
 
     @property
     def seed(self) -> int:
@@ -75,7 +107,14 @@ class Design:
 
     @property
     def cell_name(self) -> str:
-        return f"{self.lead}-led, {self.overlap} overlap, {self.sizes} sizes"
+        name = f"{self.lead}-led, {self.overlap} overlap, {self.sizes} sizes"
+        if self.correlation != "none":
+            name += f", {self.correlation} correlation"
+        return name + (f", {self.variant}" if self.variant else "")
+
+    @property
+    def correlated(self) -> bool:
+        return self.correlation != "none"
 
 
 def designs() -> list[Design]:
@@ -98,6 +137,26 @@ def designs() -> list[Design]:
                     skew=bool((r // 3 + c) % 2),
                 )
             )
+    for i, (lead, overlap, sizes, corr, variant) in enumerate(CORRELATED_CELLS):
+        c = len(cells) + i
+        for r in range(CORRELATED_REPLICATES):
+            out.append(
+                Design(
+                    cell=c,
+                    replicate=r,
+                    lead=lead,
+                    overlap=overlap,
+                    sizes=sizes,
+                    k=3 + (r // 2) % 4,
+                    rows=(1000, 2000, 3000)[(r // 2 + c) % 3],
+                    levels=(3, 6)[(r // 3) % 2],
+                    noise=bool((r // 2 + c) % 2),
+                    missing=(0.0, 0.05)[(r // 4 + c) % 2],
+                    skew=variant == "spend" or (variant == "" and bool((r // 3 + c) % 2)),
+                    correlation=corr,
+                    variant=variant,
+                )
+            )
     return out
 
 
@@ -117,12 +176,17 @@ def generate(d: Design) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
     num_sep, cat_strength = STRENGTH[d.lead]
     num_sep *= OVERLAP_SCALE[d.overlap]
     cat_strength *= OVERLAP_SCALE[d.overlap]
-    centres = _centres(rng, k, num_sep)
+    n_num, n_cat = (6, 0) if d.variant == "numeric only" else (3, 3)
+    centres = _centres(rng, k, num_sep, n_num)
     favourites = _favourites(rng, k, d.levels)
     cols: dict[str, np.ndarray] = {"id": np.array([f"C{i:05d}" for i in range(n)])}
     kinds = {"id": "id"}
-    for j in range(3):
-        x = centres[planted, j] + rng.normal(0.0, 1.0, n)
+    # uncorrelated columns are drawn one by one inside the loop, exactly as before the
+    # correlated cells existed, so the product grid's data sets are unchanged
+    within = _within(rng, planted, k, n_num, d.correlation) if d.correlated else None
+    for j in range(n_num):
+        dev = rng.normal(0.0, 1.0, n) if within is None else within[:, j]
+        x = centres[planted, j] + dev
         if d.skew and j == 0:  # money: log-normal
             x = np.round(np.exp(3.5 + 0.6 * x), 2)
         elif d.skew and j == 1:  # visits: Poisson counts
@@ -131,7 +195,7 @@ def generate(d: Design) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
             x = 40 + 10 * x
         cols[f"num{j}"] = x
         kinds[f"num{j}"] = "numeric"
-    for j in range(3):
+    for j in range(n_cat):
         code = np.where(
             rng.random(n) < cat_strength, favourites[planted, j], rng.integers(0, d.levels, n)
         )
@@ -140,10 +204,12 @@ def generate(d: Design) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
     if d.noise:
         noise = rng.normal(0.0, 1.0, n)
         cols["noise_num"] = np.exp(3 + 0.5 * noise) if d.skew else 50 + 10 * noise
-        cols["noise_cat"] = np.array([f"N{c}" for c in range(d.levels)])[
-            rng.integers(0, d.levels, n)
-        ]
-        kinds |= {"noise_num": "numeric", "noise_cat": "categorical"}
+        kinds["noise_num"] = "numeric"
+        if n_cat:
+            cols["noise_cat"] = np.array([f"N{c}" for c in range(d.levels)])[
+                rng.integers(0, d.levels, n)
+            ]
+            kinds["noise_cat"] = "categorical"
     df = pd.DataFrame(cols)
     if d.missing:
         for name in df.columns[1:]:
@@ -152,12 +218,27 @@ def generate(d: Design) -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
     return df, planted, kinds
 
 
-def _centres(rng: np.random.Generator, k: int, gap: float) -> np.ndarray:
-    """Segment means on the 3 numeric columns: on each column the k segments sit on a grid
+def _centres(rng: np.random.Generator, k: int, gap: float, columns: int = 3) -> np.ndarray:
+    """Segment means on the numeric columns: on each column the k segments sit on a grid
     ``gap`` apart (in sd units of the within-segment spread), in an order drawn per column,
     so segments that are neighbours on one column are usually apart on another."""
     grid = (np.arange(k) - (k - 1) / 2) * gap
-    return np.stack([rng.permutation(grid) for _ in range(3)], axis=1)
+    return np.stack([rng.permutation(grid) for _ in range(columns)], axis=1)
+
+
+def _within(
+    rng: np.random.Generator, planted: np.ndarray, k: int, columns: int, correlation: str
+) -> np.ndarray:
+    """Correlated within-segment deviations (unit variance per column): a one-factor
+    model per segment: x_j = l_j f + sqrt(1 - l_j^2) e_j with the segment's own loadings
+    (random size in the ``LOADINGS`` range, random sign), so r_ij = l_i l_j."""
+    n = len(planted)
+    low, high = LOADINGS[correlation]
+    loads = rng.uniform(low, high, (k, columns)) * rng.choice([-1.0, 1.0], (k, columns))
+    factor = rng.normal(0.0, 1.0, n)[:, None]
+    noise = rng.normal(0.0, 1.0, (n, columns))
+    load = loads[planted]
+    return load * factor + np.sqrt(1.0 - load**2) * noise
 
 
 def _favourites(rng: np.random.Generator, k: int, levels: int) -> np.ndarray:

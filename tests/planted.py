@@ -85,3 +85,40 @@ def categorical_led(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndar
     data["spend_eur"] = np.round(np.exp(np.array([4.5, 4.6, 4.8, 4.4, 4.7])[y]
                                         + rng.normal(0, 0.8, n)), 2)  # fmt: skip
     return _with_missing(pd.DataFrame(data), rng, 0.02), y
+
+
+CORRELATED_SHARES = np.array([0.35, 0.25, 0.22, 0.18])
+
+
+def correlated_led(
+    n: int = 4000, seed: int = 0, categorical: bool = True
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Four segments whose numeric columns move together *within* each segment (as spend,
+    orders and visits do in real tables), which the latent class model's local independence
+    does not allow: lowest BIC alone runs to many more segments here. Log-spend, orders and
+    visits come from one factor per segment (loadings 0.8-0.9, so r ~ 0.65-0.8 inside a
+    segment); with ``categorical`` a plan column and a yes/no column carry a little of the
+    structure, and 2% of every column is missing."""
+    rng = np.random.default_rng(seed)
+    y = _segments(rng, CORRELATED_SHARES, n)
+    centres = np.array([[0.0, 0.0, 0.0], [3.5, -3.0, 0.5], [-3.0, 0.5, 3.5], [0.5, 3.5, -3.0]])
+    signs = np.array([[1, 1, 1], [1, -1, 1], [1, 1, -1], [-1, 1, 1]])
+    loads = np.array([0.9, 0.85, 0.8]) * signs  # per segment: r_ij = l_i l_j
+    z = rng.normal(size=(n, 1)) * loads[y] + rng.normal(size=(n, 3)) * np.sqrt(1 - loads[y] ** 2)
+    x = centres[y] + z
+    data: dict[str, object] = {
+        "customer_id": [f"R{i:06d}" for i in range(n)],
+        "spend": np.round(np.exp(4.0 + 0.4 * x[:, 0]), 2),
+        "orders": np.round(20 + 4 * x[:, 1], 1),
+        "visits": np.round(30 + 5 * x[:, 2], 1),
+    }
+    if categorical:
+        plans = np.array(["basic", "plus", "pro"])
+        favourite = np.array([0, 1, 2, 1])[y]
+        data["plan"] = plans[np.where(rng.random(n) < 0.6, favourite, rng.integers(0, 3, n))]
+        data["member"] = np.where(rng.random(n) < np.array([0.2, 0.5, 0.7, 0.4])[y], "yes", "no")
+    df = pd.DataFrame(data)
+    if not categorical:
+        return df, y
+    df = _with_missing(df, rng, 0.02)
+    return df.astype({"spend": float, "orders": float, "visits": float}), y

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from planted import categorical_led, numeric_led
+from planted import categorical_led, correlated_led, numeric_led
 
 N = 4000
 
@@ -21,6 +21,11 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("default")
     numeric, numeric_truth = numeric_led(N, seed=11)
     categorical, categorical_truth = categorical_led(N, seed=12)
+    correlated, correlated_truth = correlated_led(3000, seed=3)
+    correlated.to_csv(root / "correlated.csv", index=False)
+    pd.DataFrame({"customer_id": correlated["customer_id"], "truth": correlated_truth}).to_csv(
+        root / "correlated_truth.csv", index=False
+    )
     numeric.to_csv(root / "numeric.csv", index=False)
     categorical.to_csv(root / "categorical.csv", index=False)
     pd.DataFrame({"customer_id": numeric["customer_id"], "truth": numeric_truth}).to_csv(
@@ -82,3 +87,16 @@ def test_categorical_led_table_with_the_default_command(cli, folder: Path) -> No
     html = report.read_text()
     assert "latent class model chosen" in html and "explained by the segments" in html
     assert "the runner-up is k =" in html and "Split-half stability" in html
+
+
+def test_segments_with_correlated_columns_with_the_default_command(cli, folder: Path) -> None:
+    """Spend, orders and visits move together inside each of 4 segments: the plain latent
+    class model's lowest BIC is at 6 or more segments; the default path models the
+    correlation and finds the 4, and `show` says which model and why."""
+    (folder / "r").mkdir(exist_ok=True)
+    for f in ("correlated.csv", "correlated_truth.csv"):
+        (folder / "r" / f).write_bytes((folder / f).read_bytes())
+    shown = recovered(cli, folder / "r", "correlated", k=4)
+    assert "algorithm: lca" in shown
+    assert "covariance matrix of the numeric columns" in shown
+    assert "lowest BIC of the variants" in shown and "<- chosen" in shown

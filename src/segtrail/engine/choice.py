@@ -7,10 +7,19 @@ Rules (each decision comes with a sentence for the version's notes):
   class model (``lca``): it models a categorical column by each segment's level shares
   instead of distances between 0/1 columns, so neither kind swamps the other whatever the
   number of levels, and it leaves missing values out instead of imputing them. When every
-  feature is numeric, by measured fit: the latent class model (a spread per segment and
-  column) against its special case with one spread per column shared by every segment, the
-  model k-means assumes on standardized columns (``compare_numeric``); k-means is chosen
-  when that simpler model is not worse by BIC.
+  feature is numeric, by measured fit: the latent class model against its special case
+  with one spread per column shared by every segment, the model k-means assumes on
+  standardized columns (``compare_numeric``); k-means is chosen when that simpler model is
+  not worse by BIC.
+- Correlated numeric columns: the latent class model assumes the columns of a segment
+  independent. When they move together within segments (most real tables: spend, orders
+  and visits rise together inside every segment), that model needs extra segments to
+  mimic the correlation and BIC runs on past the real number. So with automatic k and at
+  least two numeric columns of equal weight, the same model is also swept with a
+  covariance matrix over the numeric columns, one per segment ("full") or one shared by all
+  ("tied", the linear discriminant's model); the lowest best BIC of the variants wins (it
+  pays for the extra parameters, so on columns independent within segments the plain model
+  keeps winning). See ``covariance_candidates``.
 - k: by ``kmixture.choose_k_mixture`` (curve, runner-up, split-half stability per k).
 - Weights: a column independent of every other column (``features.dependence_screen``)
   is pure noise: segments show up as columns that move together. Its weight becomes 0 (it
@@ -30,6 +39,11 @@ from segtrail.engine.features import Progress, dependence_screen
 from segtrail.engine.kmixture import SWEEP_SAMPLE, add_split_half, mixture_sweep
 
 MAX_NOISE_SHARE = 0.5  # never drop more than half of the columns as noise
+# More numeric columns than this: no covariance variants. A covariance matrix of g columns
+# has g(g+1)/2 parameters per segment (136 at 16; 528 at 32, more than a 4,000-customer
+# sweep sample supports over k = 2..12), and its EM costs grow with g squared: on 30 and 64
+# columns the sweep alone took minutes on this machine.
+MAX_COVARIANCE_COLUMNS = 16
 
 
 def choose_default(
@@ -65,8 +79,11 @@ def choose_default(
     if not any(levels):  # all numeric: k-means' model or one spread per segment?
         algorithm, selection, reason = compare_numeric(M, layout, k, k_range, seed, progress)
         notes[0] = reason
+        layout = selection.pop("layout", layout)
     elif k in (None, "auto"):
-        selection, _, _ = mixture_sweep(M, k_range, seed, layout, progress=progress)
+        selection, layout, reason = compare_covariances(M, layout, k_range, seed, progress)
+        if reason:
+            notes.append(reason)
     if k in (None, "auto"):
         chosen = int(selection["chosen_k"])
         notes.append(f"k={chosen} chosen automatically: {selection['rule']}")
@@ -86,36 +103,106 @@ def choose_default(
     }
 
 
+def covariance_candidates(layout: dict, levels: list[int]) -> dict[str, dict]:
+    """The latent class model's variants worth sweeping: columns independent within a
+    segment, and (with 2..``MAX_COVARIANCE_COLUMNS`` numeric columns of one common weight)
+    a covariance matrix over them per segment ("full") or shared by every segment
+    ("tied")."""
+    out = {"independent": dict(layout)}
+    numeric = [w for w, lv in zip(layout["feature_weights"], levels, strict=True) if lv == 0]
+    active = [w for w in numeric if w > 0]
+    if 2 <= len(active) <= MAX_COVARIANCE_COLUMNS and max(active) == min(active):
+        for kind in ("full", "tied"):
+            out[kind] = {**layout, "numeric_covariance": kind}
+    return out
+
+
+COVARIANCE_WORDS = {
+    "independent": "each segment's own spread per column (columns independent within it)",
+    "full": "a covariance matrix of the numeric columns per segment",
+    "tied": "one covariance matrix of the numeric columns shared by all segments",
+}
+
+
+def _sweeps(M, candidates: dict[str, dict], k_range, seed: int, progress) -> dict[str, dict]:
+    """Each candidate's sweep (no split-half yet). The plain model runs first over the whole
+    range; the covariance variants only up to its lowest-BIC k: a model that lets columns
+    move together needs no more segments than one that does not, and the full-covariance EM
+    costs several times the plain one, so this keeps the default path's time."""
+    low, high = int(k_range[0]), int(k_range[1])
+    out = {}
+    for name, layout in candidates.items():
+        top = high
+        if layout.get("numeric_covariance") and "independent" in out:
+            plain = out["independent"]["curve"]
+            top = max(low, min(plain, key=lambda r: (r["bic"], r["k"]))["k"])
+        out[name] = mixture_sweep(M, (low, top), seed, layout, progress=progress, split_half=False)[
+            0
+        ]
+    return out
+
+
+def _bic_words(best: dict[str, float]) -> str:
+    return ", ".join(f"{COVARIANCE_WORDS.get(n, n)} {v:,.0f}" for n, v in best.items())
+
+
+def compare_covariances(
+    M: np.ndarray, layout: dict, k_range, seed: int, progress
+) -> tuple[dict, dict, str]:
+    """Mixed data, automatic k: the variants of ``covariance_candidates`` by their best BIC
+    over the k range (lowest wins; a tie keeps the plain model), then k by the rule on the
+    winner's curve with split-half stability. Returns (selection, layout, reason or "")."""
+    candidates = covariance_candidates(layout, layout["levels"])
+    sweeps = _sweeps(M, candidates, k_range, seed, progress)
+    best = {name: min(r["bic"] for r in sel["curve"]) for name, sel in sweeps.items()}
+    winner = min(best, key=lambda name: (best[name], name != "independent"))
+    chosen = candidates[winner]
+    add_split_half(sweeps[winner], M[sample_rows(len(M), SWEEP_SAMPLE, seed)], chosen, seed)
+    reason = ""
+    if len(best) > 1:
+        reason = (
+            f"model: {COVARIANCE_WORDS[winner]} (lowest BIC of the variants: {_bic_words(best)})"
+        )
+    return sweeps[winner], chosen, reason
+
+
 def compare_numeric(
     M: np.ndarray, layout: dict, k, k_range, seed: int, progress
 ) -> tuple[str, dict, str]:
-    """All-numeric data: the latent class model with a spread per segment and column
+    """All-numeric data: the latent class model's variants (``covariance_candidates``)
     against its special case with one spread per column shared by every segment, the model
-    k-means assumes (on standardized columns). The lower best BIC wins; a tie goes to
-    k-means (simpler, and the usual choice). Returns (algorithm, k selection, reason)."""
+    k-means assumes (on standardized columns), compared by their best BIC on the same
+    sample. The lowest wins; a tie goes to k-means (simpler, and the usual choice). Returns
+    (algorithm, k selection with the winning layout under "layout", reason)."""
     low, high = (k, k) if k not in (None, "auto") else k_range
-    own, _, _ = mixture_sweep(M, (low, high), seed, layout, progress=progress, split_half=False)
-    shared_layout = {**layout, "shared_variance": True}
-    shared, _, _ = mixture_sweep(M, (low, high), seed, shared_layout, split_half=False)
-    best_own = min(r["bic"] for r in own["curve"])
-    best_shared = min(r["bic"] for r in shared["curve"])
-    if best_shared <= best_own:
-        chosen, algorithm, layout = shared, "kmeans", shared_layout
+    candidates = covariance_candidates(layout, layout["levels"])
+    if k not in (None, "auto"):
+        candidates = {"independent": candidates["independent"]}
+    candidates["shared"] = {**layout, "shared_variance": True}
+    sweeps = _sweeps(M, candidates, (low, high), seed, progress)
+    best = {name: min(r["bic"] for r in sel["curve"]) for name, sel in sweeps.items()}
+    words = COVARIANCE_WORDS | {"shared": "one spread per column shared by all segments"}
+    listed = ", ".join(f"{words[n]} {v:,.0f}" for n, v in best.items())
+    if best["shared"] <= min(best.values()):
+        winner, algorithm = "shared", "kmeans"
         reason = (
             "k-means chosen (no --algorithm given): every feature is numeric, and one spread "
-            "per column shared by all segments (the model k-means assumes) fits as well as a "
-            f"spread per segment (BIC {best_shared:,.0f} vs {best_own:,.0f})"
+            "per column shared by all segments (the model k-means assumes) fits as well as "
+            f"the latent class model's variants (BIC: {listed})"
         )
     else:
-        chosen, algorithm = own, "lca"
+        winner = min((n for n in best if n != "shared"), key=lambda n: best[n])
+        algorithm = "lca"
         reason = (
             "latent class model chosen (no --algorithm given): every feature is numeric, and "
-            "segments with their own spread per column fit better than the one shared spread "
-            f"k-means assumes (BIC {best_own:,.0f} vs {best_shared:,.0f}); missing values are "
-            "left out, not imputed"
+            f"{COVARIANCE_WORDS[winner]} fits better than the one shared spread k-means "
+            f"assumes (BIC: {listed}); missing values are left out, not imputed"
         )
+    chosen = sweeps[winner]
     if k in (None, "auto"):
-        add_split_half(chosen, M[sample_rows(len(M), SWEEP_SAMPLE, seed)], layout, seed)
+        sample = M[sample_rows(len(M), SWEEP_SAMPLE, seed)]
+        add_split_half(chosen, sample, candidates[winner], seed)
+    chosen["layout"] = {key: v for key, v in candidates[winner].items() if key != "shared_variance"}
     return algorithm, chosen, reason
 
 

@@ -31,7 +31,18 @@ also needs seeded starts shared across k (splits of the k-1 solution) and per-co
 weights, which StepMix does not offer. The EM here is vectorized numpy (matrix products, no
 per-row loops).
 
+Correlated numeric columns (``numeric_covariance``, set by the default path, not a CLI
+option): "independent" is the model above; "full" replaces the numeric columns' Gaussians
+by one multivariate Gaussian per class with its own covariance matrix, "tied" by one
+covariance matrix shared by every class (the linear discriminant's model). A row's density
+uses the sub-matrix of its observed columns (missing values still left out); the M-step
+takes covariances over the rows where both columns are observed (pairwise: close to, not
+exactly, the missing-data EM step), adds the variance floor to the diagonal and keeps every
+eigenvalue above the smallest floor. Numeric columns with a weight share one weight here
+(the default path offers the variants only then).
+
 State (plain arrays): ``weights`` (k), ``means``/``variances`` (k x numeric columns),
+``covariances`` (k x numeric x numeric, only for "full" and "tied"),
 ``log_probs`` (k x all categorical levels, blocks in column order), ``levels`` and
 ``feature_weights``. Confidence: the posterior probability of the assigned class.
 """
@@ -53,7 +64,7 @@ from segtrail.engine.algorithms.base import (
     sample_rows,
     sample_size,
 )
-from segtrail.engine.algorithms.params import Interval, Numbers, Param
+from segtrail.engine.algorithms.params import Interval, Numbers, Options, Param
 from segtrail.errors import SegtrailError
 
 SAMPLE_SIZE = 50_000
@@ -66,6 +77,7 @@ VAR_FLOOR = 0.01  # in standardized units: a class cannot be narrower than 0.1 s
 SPACING_FACTOR = 0.25  # variance floor of a discrete column: (gap between values / 2)^2
 DISTINCT_SHARE = 0.2  # more distinct values than this share of rows: continuous, no gap floor
 PSEUDO_COUNT = 0.1  # added to every level count of every class (and spread on missing)
+NUMERIC_COVARIANCE = ("independent", "full", "tied")
 
 
 class LCA(Algorithm):
@@ -102,6 +114,15 @@ class LCA(Algorithm):
             "per column: how much it counts in the likelihood",
             option=False,
         ),
+        Param(
+            "numeric_covariance",
+            (Options(NUMERIC_COVARIANCE),),
+            "independent",
+            "numeric columns within a segment: 'independent' (local independence), 'full' "
+            "(a covariance matrix per segment: columns that move together) or 'tied' (one "
+            "covariance matrix shared by every segment)",
+            option=False,
+        ),
     )
 
     def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
@@ -134,6 +155,8 @@ class LCA(Algorithm):
             raise SegtrailError(f"var_floor must be a positive number, got {var_floor}")
         idx = sample_rows(n, size, seed)
         data = Data(X[idx], levels, weights)
+        covariance = str(params.get("numeric_covariance") or "independent")
+        data.covariance = covariance
         model = fit_fixed_k(data, k, n_init, seed, var_floor)
         state = model.state()
         raw, confidence = self.assign(state, X)
@@ -157,6 +180,7 @@ class LCA(Algorithm):
             "n_init": n_init,
             "sample_size": size,
             "var_floor": var_floor,
+            "numeric_covariance": covariance,
             "fit_rows": len(idx),
             "n_rows": n,
             "log_likelihood_fit_rows": float(model.loglik),
@@ -172,6 +196,7 @@ class LCA(Algorithm):
         levels, weights = layout(params, X.shape[1])
         data = Data(X, levels, weights)
         data.shared_variance = bool(params.get("shared_variance", False))
+        data.covariance = str(params.get("numeric_covariance") or "independent")
         var_floor = float(params.get("var_floor", VAR_FLOOR))
         n_init = int(params.get("sweep_n_init", 3))
         out = {}
@@ -256,6 +281,8 @@ class Data:
         self.levels = levels
         self.feature_weights = weights
         self.shared_variance = False  # True: the k-means-like model (see ``m_step``)
+        # "full" / "tied": covariance matrices over the numeric columns (see ``m_step``)
+        self.covariance = "independent"
         self.num_weights = weights[num]
         x = X[:, num].astype(np.float64)
         self.mask = ~np.isnan(x)
@@ -263,6 +290,7 @@ class Data:
         self.x2 = self.x * self.x
         self.m = self.mask.astype(np.float64)
         self._distinct: list[np.ndarray] | None = None
+        self._patterns: list[tuple[np.ndarray, np.ndarray]] | None = None
         cat = np.flatnonzero(levels > 0)
         self.blocks = [(int(levels[j]), float(weights[j])) for j in cat]
         width = int(levels[cat].sum())
@@ -292,10 +320,31 @@ class Data:
         out = cls.__new__(cls)
         out.__dict__.update(data.__dict__)
         out._distinct = None
+        out._patterns = None
         out.n = len(rows)
         for key in ("mask", "x", "x2", "m", "onehot"):
             setattr(out, key, getattr(data, key)[rows])
         return out
+
+    def patterns(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(observed numeric columns, rows) per pattern of missing values among the numeric
+        columns with a weight: the full-covariance density of a row uses the sub-matrix of
+        its observed columns (missing values are left out, as in the independent model).
+        Computed once per Data (EM asks every iteration)."""
+        if getattr(self, "_patterns", None) is None:
+            self._patterns = self._find_patterns()
+        return self._patterns
+
+    def _find_patterns(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        active = self.num_weights > 0
+        observed = self.mask & active[None, :]
+        keys, inverse = np.unique(observed, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        return [
+            (np.flatnonzero(key), np.flatnonzero(inverse == i))
+            for i, key in enumerate(keys)
+            if key.any()
+        ]
 
     def dense_view(self) -> np.ndarray:
         """Imputed numeric (0 = the mean) beside one-hot levels: for k-means++ starts."""
@@ -341,10 +390,14 @@ class Model:
         self.loglik = -np.inf
         self.converged = False
         self.shared_variance = False
+        # k x g x g over the numeric columns (those without a weight are ignored), or None:
+        # columns independent within a class
+        self.covariances: np.ndarray | None = None
+        self.tied = False  # the same covariance matrix for every class (parameters once)
 
     @classmethod
     def from_state(cls, state: dict) -> Model:
-        return cls(
+        model = cls(
             np.asarray(state["weights"], np.float64),
             np.asarray(state["means"], np.float64),
             np.asarray(state["variances"], np.float64),
@@ -352,9 +405,12 @@ class Model:
             state["levels"],
             state["feature_weights"],
         )
+        if state.get("covariances") is not None:
+            model.covariances = np.asarray(state["covariances"], np.float64)
+        return model
 
     def state(self) -> dict:
-        return {
+        out = {
             "weights": self.weights.copy(),
             "means": self.means.copy(),
             "variances": self.variances.copy(),
@@ -362,11 +418,16 @@ class Model:
             "levels": self.levels.copy(),
             "feature_weights": self.feature_weights.copy(),
         }
+        if self.covariances is not None:
+            out["covariances"] = self.covariances.copy()
+        return out
 
     def joint(self, data: Data) -> np.ndarray:
         """Weighted log p(x, class) per row and class (n x k)."""
         out = np.log(np.maximum(self.weights, 1e-300))[None, :].repeat(data.n, axis=0)
-        if data.x.shape[1]:
+        if self.covariances is not None:
+            out -= 0.5 * self._full_quad(data)
+        elif data.x.shape[1]:
             w = data.num_weights[None, :]
             inv = w / self.variances  # k x g
             const = w * (np.log(2 * np.pi * self.variances) + self.means**2 / self.variances)
@@ -375,6 +436,21 @@ class Model:
         if data.onehot.shape[1]:
             out += data.onehot @ (self.log_probs * data.level_weights[None, :]).T
         return out
+
+    def _full_quad(self, data: Data) -> np.ndarray:
+        """-2 log N(observed numeric values) per row and class, pattern by pattern of
+        missing values (every class at once: batched Cholesky factors), times the (common)
+        weight of the numeric columns."""
+        quad = np.zeros((data.n, len(self.weights)))
+        weight = float(data.num_weights[data.num_weights > 0].max(initial=0.0))
+        for cols, rows in data.patterns():
+            chol = np.linalg.cholesky(self.covariances[:, cols][:, :, cols])  # k x o x o
+            inv = np.linalg.inv(chol)
+            diff = data.x[np.ix_(rows, cols)][None, :, :] - self.means[:, None, cols]
+            z = np.matmul(diff, np.transpose(inv, (0, 2, 1)))  # k x rows x o
+            log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+            quad[rows] = ((z * z).sum(axis=2) + log_det[:, None]).T + len(cols) * np.log(2 * np.pi)
+        return weight * quad
 
     def posterior(self, data: Data) -> np.ndarray:
         return normalize(self.joint(data))[0]
@@ -385,6 +461,8 @@ class Model:
         num = int(((self.levels == 0) & active).sum())
         cat = int((self.levels[(self.levels > 0) & active] - 1).sum())
         spreads = num if self.shared_variance else k * num
+        if self.covariances is not None:
+            spreads = (1 if self.tied else k) * num * (num + 1) // 2
         return (k - 1) + k * (num + cat) + spreads
 
     def bic(self, n: int) -> float:
@@ -415,7 +493,41 @@ def m_step(data: Data, resp: np.ndarray, var_floor: float) -> Model:
         offset += L
     model = Model(weights, means, variances, log_probs, data.levels, data.feature_weights)
     model.shared_variance = data.shared_variance
+    if data.covariance != "independent" and data.x.shape[1]:
+        model.covariances = full_covariances(data, resp, means, variances - floor, floor)
+        if data.covariance == "tied":  # one matrix for all: the pooled within-class one
+            pooled = np.einsum("k,kij->ij", weights, model.covariances)
+            model.covariances = np.broadcast_to(pooled, model.covariances.shape).copy()
+        model.tied = data.covariance == "tied"
+        model.variances = np.einsum("kii->ki", model.covariances).copy()
     return model
+
+
+def full_covariances(
+    data: Data, resp: np.ndarray, means: np.ndarray, raw_var: np.ndarray, floor: np.ndarray
+) -> np.ndarray:
+    """Per class, the weighted covariance of the numeric columns over the rows where both
+    columns are observed (pairwise: an approximation of the exact missing-data M-step, which
+    would need each row's conditional expectations), the variance floor added on the
+    diagonal and eigenvalues kept at or above the smallest floor, so every matrix stays
+    positive definite. Columns without a weight get the identity (they are left out of the
+    density anyway)."""
+    k, g = means.shape
+    active = data.num_weights > 0
+    out = np.empty((k, g, g))
+    for c in range(k):
+        r = resp[:, c][:, None]
+        dev = (data.x - means[c]) * data.m
+        pair = (data.m * r).T @ data.m + 1e-10
+        cov = (dev * r).T @ dev / pair
+        cov[np.diag_indices(g)] = raw_var[c] + floor[c]
+        vals, vecs = np.linalg.eigh(cov)
+        cov = (vecs * np.maximum(vals, floor[c].min())) @ vecs.T
+        cov[~active, :] = 0.0
+        cov[:, ~active] = 0.0
+        cov[~active, ~active] = 1.0
+        out[c] = cov
+    return out
 
 
 def run_em(data: Data, resp: np.ndarray, var_floor: float, max_iter: int) -> Model:
@@ -526,8 +638,9 @@ def split_starts(data: Data, model: Model, seed: int) -> list[np.ndarray]:
 def reorder(state: dict, order: list[int]) -> dict:
     """Classes renumbered by size; classes nobody is assigned to are dropped."""
     out = dict(state)
-    for key in ("weights", "means", "variances", "log_probs"):
-        out[key] = state[key][order]
+    for key in ("weights", "means", "variances", "log_probs", "covariances"):
+        if key in state:
+            out[key] = state[key][order]
     out["weights"] = out["weights"] / out["weights"].sum()
     return out
 
