@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 
-from common import BIN, Figure
+from common import BIN, Figure, HighWater
 
 from data import csv_file
 
@@ -33,11 +33,13 @@ def _run(args: list[str]) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (user + system) and peak RSS in MiB of a whole process."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    peak = HighWater(proc.pid)  # not ru_maxrss: see common.time_process
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    peak.stop()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"benchmark command failed: {' '.join(map(str, args))}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, peak.mib
 
 
 def run(repeats: int = 3) -> list[Figure]:

@@ -9,6 +9,7 @@ import re
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,14 +48,47 @@ class Figure:
 
 
 def time_process(args: list[str], env: dict | None = None) -> tuple[float, int]:
-    """Wall time of a whole process and its peak RSS in MiB (from wait4's rusage)."""
+    """Wall time of a whole process and its peak RSS in MiB.
+
+    The peak is the child's own VmHWM, read from /proc while it runs: wait4's ru_maxrss
+    is not, because Linux carries the parent's high-water mark into a forked child across
+    exec, so after a bench that grew this process to 3 GB every later command would seem
+    to peak at 3 GB."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = HighWater(proc.pid)
+    _, status, _usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    peak.stop()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"benchmark command failed: {' '.join(map(str, args))}")
-    return elapsed, usage.ru_maxrss // 1024
+    return elapsed, peak.mib
+
+
+class HighWater:
+    """Polls a process's VmHWM (its own peak resident memory since its last exec)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.mib = pid, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        path = f"/proc/{self.pid}/status"
+        while not self._done.is_set():
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.mib = max(self.mib, int(line.split()[1]) // 1024)
+            except (OSError, ValueError):
+                return
+            self._done.wait(0.02)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def best_of(n: int, fn: Callable[[], float]) -> float:
