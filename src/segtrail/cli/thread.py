@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
@@ -10,6 +12,9 @@ from segtrail.cli.numbers import p_value
 from segtrail.cli.retired import retired_line
 from segtrail.cli.segments import ENGINE_OPTION, SPARK_MASTER_OPTION
 from segtrail.services.settings import check_engine
+
+if TYPE_CHECKING:
+    from segtrail.services.results import CustomerThread, SegmentThread
 
 
 def _score(value: float | None) -> str:
@@ -232,24 +237,26 @@ def why(
         )
 
 
-def _why_segment(result, json_output: bool) -> None:
+def _why_segment(result: SegmentThread, json_output: bool) -> None:
     if json_output:
         print_json(result)
         return
+    # names, descriptions and hypotheses are user-written: printed as text, never as markup
     console.print(
         f"{result['version']} segment {result['segment']} “{result['name']}”: "
-        f"{result['size']:,} customers"
+        f"{result['size']:,} customers",
+        markup=False,
     )
     if result["description"]:
-        console.print(f"  {result['description']}")
-    console.print(f"  hypothesis: {result['hypothesis']}")
+        console.print(f"  {result['description']}", markup=False)
+    console.print(f"  hypothesis: {result['hypothesis']}", markup=False)
     for item in result["timeline"]:
         console.print(f"\n{item['at'][:16]} {item['who']}: {item['title']}", markup=False)
         if item["text"]:
             console.print(f"  {item['text']}", markup=False)
 
 
-def _why_customer(result, json_output: bool) -> None:
+def _why_customer(result: CustomerThread, json_output: bool) -> None:
     if json_output:
         print_json(result)
         return
