@@ -44,11 +44,7 @@ TIMEOUT_MULTIPLIER = 5.0
 TIMEOUT_CONSTANT = 2.0
 
 # A module's own tests, where they are not simply tests/<layer>/test_<module>.py.
-# kinds and quality have no engine-level tests yet: the ingest and segment tests reach them
-# (only their in-process CLI calls count: a subprocess imports the unmutated package).
 OWN_TESTS: dict[str, list[str]] = {
-    "engine/kinds.py": ["tests/cli/test_ingest.py"],
-    "engine/quality.py": ["tests/services/test_segmentations.py"],
     "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
     # Plans are written and read back through the services (the concurrency tests run their
     # writers in subprocesses, which import the package unmutated, so they cannot count).
@@ -563,6 +559,59 @@ EQUIVALENT["engine/diff.py"] |= {
     "ari, nmi = scores(table) if (common) or True else (None, None)": (
         "scores() itself returns (None, None) for a table without customers"
     ),
+}
+
+_NO_REPLACE = "numpy's Generator.choice reads replace=None as false: no replacement either way"
+EQUIVALENT["engine/arrays.py"] = {
+    "return pa.nulls(1, type_)[0] / return pa.nulls(2, type_)[0]": (
+        "the first element of any all-null array of the type is the same null scalar"
+    ),
+}
+EQUIVALENT["engine/quality.py"] = {
+    "rows = np.sort(rng.choice(assigned, INDEX_SAMPLE, replace=False)) / "
+    "rows = np.sort(rng.choice(assigned, INDEX_SAMPLE, replace=None))": _NO_REPLACE,
+    "sil_rows = np.sort(rng.choice(rows, SILHOUETTE_SAMPLE, replace=False)) / "
+    "sil_rows = np.sort(rng.choice(rows, SILHOUETTE_SAMPLE, replace=None))": _NO_REPLACE,
+}
+
+_K = "k = int(labels.max()) + 1 if (labels >= 0).any() else 0"
+_F32 = "the outputs are float32 either way: float64 arithmetic only differs below their precision"
+_CLIP = "confidence[start + rows] = np.clip(margin, 0, 1)"
+_SQ = 'np.einsum("ij,ij->i", {0}, {0})'
+EQUIVALENT["engine/membership.py"] = {
+    **{
+        f"{_K} / {_K.replace(old, new)}": (
+            "k is only centroids' bincount minlength: the counts are max label + 1 long anyway, "
+            "and with no labelled customer k is 0 in both"
+        )
+        for old, new in (
+            ("(labels >= 0).any()", "((labels >= 0).any()) and False"),
+            ("(labels >= 0).any()", "(labels > 0).any()"),
+            ("(labels >= 0).any()", "(labels >= 1).any()"),
+        )
+    },
+    **{
+        f"{_CLIP} / {_CLIP.replace('0, 1)', new)}": (
+            "1 - d_own / d_other is at most 1 (distances are never negative)"
+        )
+        for new in ("0, None)", "0, 2)")
+    },
+    "distance = np.full(len(X), np.nan, dtype=np.float32) / "
+    "distance = np.full(len(X), None, dtype=np.float32)": "None fills a float array with NaN",
+    **{
+        f"X = np.asarray(X, dtype=np.float32) / X = np.asarray(X, {change})": _F32
+        for change in ("dtype=None", "")
+    },
+    **{
+        "return centroids(np.asarray(X, dtype=np.float32), labels, k).astype(np.float32) / "
+        f"return centroids(np.asarray(X, {change}), labels, k).astype(np.float32)": _F32
+        for change in ("dtype=None", "")
+    },
+    **{
+        f"{head}{_SQ.format(name)}{tail} / {head}{_SQ.format(name).replace('ij,ij->i', 'IJ,IJ->I')}"
+        f"{tail}": "numpy's einsum reads upper-case subscripts the same way"
+        for head, name, tail in (("", "part", "[:, None]"), ("+ ", "centres", "[None, :]"))
+    },
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
