@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.store.conftest import write_locked
 
+from segtrail.errors import Conflict
 from segtrail.store import audit, schema
 from segtrail.store.audit import ObjectRegistry
 from segtrail.store.datasets import NewDataset
@@ -19,13 +21,6 @@ from segtrail.store.metadata import MetadataStore
 from segtrail.store.usage import NewCampaign
 
 SUBJECTS = ["50% off", "a_b", "back\\slash", "Café crème", "plain", 'QUOTE"d', "AbBa", "axb"]
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> MetadataStore:
-    store = MetadataStore(f"sqlite:///{tmp_path / 'segtrail.db'}")
-    store.migrate()
-    return store
 
 
 @pytest.fixture
@@ -133,6 +128,49 @@ def test_register_once_per_content(db: MetadataStore) -> None:
     assert db.objects.kind("c" * 64) is None
     (row,) = db.fetch(select(schema.objects).where(schema.objects.c.hash == "b" * 64))
     assert row["created_at"].endswith("Z")
+
+
+def test_register_once_per_content_on_both_backends(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    # each backend needs its own INSERT ... ON CONFLICT construct
+    db = MetadataStore(database_url or f"sqlite:///{tmp_path / 'both.db'}")
+    try:
+        db.migrate()
+        _register(db, "a" * 64, "dataset", 10)
+        _register(db, "a" * 64, "assignments", 99)
+        assert db.objects.registered() == {"a" * 64: 10}
+        assert db.objects.kind("a" * 64) == "dataset"
+    finally:
+        db.dispose()
+
+
+def test_a_busy_database_says_what_was_not_recorded(db: MetadataStore, tmp_path: Path) -> None:
+    with (
+        write_locked(tmp_path / "segtrail.db"),
+        pytest.raises(Conflict, match=r"; note was not recorded, try again$"),
+    ):
+        db.events.append("ana", "note", "x", {})
+    assert db.events.count() == 0
+
+
+def test_an_older_schema_has_its_own_references_and_uses(tmp_path: Path) -> None:
+    # schema 1 has datasets (pointing at objects) and none of the later tables; the dataset
+    # points at an object never registered (damage, written with foreign keys off)
+    db = MetadataStore(f"sqlite:///{tmp_path / 'v1.db'}")
+    db.migrate(target=1)
+    db.write(lambda c: ObjectRegistry.register(c, "a" * 64, "dataset", 1))
+    event = db.events.append("ana", "ingest", "customers@1", {})
+    db.dispose()
+    with sqlite3.connect(tmp_path / "v1.db") as raw:
+        raw.execute(
+            "INSERT INTO datasets (name, version, object_hash, id_column, source, source_bytes,"
+            " source_format, rows, columns, event_id) VALUES"
+            " ('customers', 1, ?, 'id', 'c.csv', 1, 'csv', 1, '[]', ?)",
+            ("b" * 64, event),
+        )
+    assert db.objects.references() == [("datasets.object_hash", "b" * 64)]
+    assert db.objects.in_use(["a" * 64, "b" * 64, "c" * 64]) == {"a" * 64, "b" * 64}
 
 
 def _dataset(db: MetadataStore, name: str, digest: str) -> None:

@@ -8,19 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.store.conftest import write_locked
 
 from segtrail.errors import Conflict
 from segtrail.store.datasets import NewDataset
 from segtrail.store.designs import NewDesign
 from segtrail.store.metadata import MetadataStore
 from segtrail.store.segmentations import NewSegmentation
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> MetadataStore:
-    store = MetadataStore(f"sqlite:///{tmp_path / 'segtrail.db'}")
-    store.migrate()
-    return store
 
 
 def _segmentation(db: MetadataStore) -> int:
@@ -138,3 +132,15 @@ def test_a_design_may_name_its_holdout(db: MetadataStore) -> None:
     holdout_id = db.holdouts.list()[0]["id"]
     db.designs.append(_design("spring", version, holdout_id=holdout_id), "ana", {})
     assert db.designs.list()[0]["holdout_id"] == holdout_id
+
+
+def test_a_busy_database_says_what_was_not_recorded(db: MetadataStore, tmp_path: Path) -> None:
+    version = _segmentation(db)
+    with write_locked(tmp_path / "segtrail.db"):
+        with pytest.raises(
+            Conflict, match=r"; the design of campaign spring was not recorded, try again$"
+        ):
+            db.designs.append(_design("spring", version), "ana", {})
+        with pytest.raises(Conflict, match=r"; the holdout was not recorded, try again$"):
+            db.holdouts.append(0.05, 1, "hash", {}, "ana", replace=False)
+    assert db.designs.list() == [] and db.holdouts.list() == []

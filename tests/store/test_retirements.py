@@ -8,16 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.store.conftest import write_locked
 
-from segtrail.errors import InvalidInput, NotFound
+from segtrail.errors import Conflict, InvalidInput, NotFound
 from segtrail.store.datasets import NewDataset
 from segtrail.store.metadata import MetadataStore
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> MetadataStore:
-    store = MetadataStore(f"sqlite:///{tmp_path / 'segtrail.db'}")
-    store.migrate()
+def db(db: MetadataStore) -> MetadataStore:
+    """The store of tests/store/conftest.py, with two datasets and two strategies."""
+    store = db
     for name, digest in (("customers", "a" * 64), ("prospects", "b" * 64)):
         store.datasets.append(
             NewDataset(name, digest, 10, "id", f"{name}.csv", 20, "csv", 3, []), "ana", {}
@@ -33,6 +34,7 @@ def _events(db: MetadataStore, action: str) -> list[dict]:
 
 def test_retire_records_a_row_and_an_event(db: MetadataStore) -> None:
     row = db.retirements.set("dataset", "customers", True, "wrong export", "bea")
+    assert set(row) == {"id", "kind", "name", "retired", "reason", "event_id", "at", "author"}
     assert row["kind"] == "dataset" and row["name"] == "customers"
     assert row["retired"] is True and row["reason"] == "wrong export"
     assert row["author"] == "bea" and row["at"] is not None
@@ -123,3 +125,14 @@ def test_a_strategy_name_is_not_a_dataset_name(db: MetadataStore) -> None:
 def test_unknown_kind_is_a_programming_error(db: MetadataStore) -> None:
     with pytest.raises(ValueError, match="unknown kind 'segment'"):
         db.retirements.set("segment", "customers", True, None, "ana")
+
+
+def test_a_busy_database_says_what_was_not_recorded(db: MetadataStore, tmp_path: Path) -> None:
+    busy = r"; retiring customers was not recorded, try again$"
+    with write_locked(tmp_path / "segtrail.db"), pytest.raises(Conflict, match=busy):
+        db.retirements.set("dataset", "customers", True, None, "ana")
+    db.retirements.set("dataset", "customers", True, None, "ana")
+    busy = r"; restoring customers was not recorded, try again$"
+    with write_locked(tmp_path / "segtrail.db"), pytest.raises(Conflict, match=busy):
+        db.retirements.set("dataset", "customers", False, None, "ana")
+    assert len(db.retirements.history("dataset", "customers")) == 1

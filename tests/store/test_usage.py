@@ -9,19 +9,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.store.conftest import write_locked
 
 from segtrail.errors import Conflict
 from segtrail.store import schema
 from segtrail.store.datasets import NewDataset
 from segtrail.store.metadata import MetadataStore, loads
 from segtrail.store.usage import NewAudience, NewCampaign
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> MetadataStore:
-    store = MetadataStore(f"sqlite:///{tmp_path / 'segtrail.db'}")
-    store.migrate()
-    return store
 
 
 def _campaign(name: str, strategy: str = "winback", digest: str = "c" * 64) -> NewCampaign:
@@ -141,3 +135,15 @@ def test_export_append_records_its_provenance(db: MetadataStore) -> None:
     assert row["path"] == "/tmp/out.csv" and row["rows"] == 42 and row["sha256"] == "0" * 64
     assert row["event_id"] == event["id"]
     assert loads(row["provenance"]) == {"version": "marketing@2"}
+
+
+def test_a_busy_database_says_what_was_not_recorded(db: MetadataStore, tmp_path: Path) -> None:
+    dataset_id = _dataset(db)
+    with write_locked(tmp_path / "segtrail.db"):
+        with pytest.raises(Conflict, match=r"; campaign spring was not recorded, try again$"):
+            db.campaigns.append(_campaign("spring"), "ana", {})
+        with pytest.raises(Conflict, match=r"; audience best was not recorded, try again$"):
+            db.audiences.append(_audience("best", dataset_id), "ana", {})
+        with pytest.raises(Conflict, match=r"; the export of m@1 was not recorded, try again$"):
+            db.exports.append("m@1", "csv", "/tmp/x.csv", 1, "0" * 64, {}, "ana")
+    assert db.campaigns.list() == [] and db.audiences.list() == []
