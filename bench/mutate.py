@@ -670,6 +670,32 @@ EQUIVALENT["store/audit.py"] = {
     ),
 }
 
+_HOLDOUT_ONE = "if not replace and connection.execute(select(h.c.id).limit(1)).first():"
+EQUIVALENT["store/designs.py"] = {
+    "if connection.execute(select(d.c.id).where(d.c.name == new.name)).first(): / "
+    "if connection.execute(select(None).where(d.c.name == new.name)).first():": _SELECT_NULL,
+    **{
+        f"{_HOLDOUT_ONE} / {_HOLDOUT_ONE.replace('limit(1)', new)}": _LATEST_ONE
+        for new in ("limit(None)", "limit(2)")
+    },
+    **{
+        f"{line} / {line.replace(old, new)}": why
+        for t, line in (
+            (
+                "d",
+                "query = select(d, e.c.at, e.c.author).join(e, d.c.event_id == e.c.id)"
+                ".order_by(d.c.id)",
+            ),
+            ("h", "select(h, e.c.at, e.c.author).join(e, h.c.event_id == e.c.id).order_by(h.c.id)"),
+        )
+        for old, new, why in (
+            (f".order_by({t}.c.id)", ".order_by(None)", _ID_ORDER),
+            (f"{t}.c.event_id == e.c.id", "None", _JOIN_FK),
+            (f", {t}.c.event_id == e.c.id", ", ", _JOIN_FK),
+        )
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}

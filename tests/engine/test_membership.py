@@ -142,13 +142,14 @@ def test_float_labels_are_read_as_segment_numbers() -> None:
 def test_coinciding_centres_give_zero_confidence_without_warnings() -> None:
     # two segments with the same centre: no margin either way, and no numpy warning printed
     centres = np.array([[1.0, 1.0], [1.0, 1.0], [5.0, 5.0]], dtype=np.float32)
-    X = np.array([[1.0, 1.0], [2.0, 1.0], [5.0, 5.0]])
-    labels = np.array([0, 1, 2])
+    # (and a customer of segment 0 sitting on segment 2's centre: nearer the other one)
+    X = np.array([[1.0, 1.0], [2.0, 1.0], [5.0, 5.0], [5.0, 5.0]])
+    labels = np.array([0, 1, 2, 0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         distance, confidence = centre_margin(X, labels, centres)
-    np.testing.assert_allclose(distance, [0.0, 1.0, 0.0], atol=1e-6)
-    np.testing.assert_array_equal(confidence, [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(distance, [0.0, 1.0, 0.0, math.sqrt(32)], atol=1e-5)
+    np.testing.assert_array_equal(confidence, [0.0, 0.0, 1.0, 0.0])
 
 
 def test_one_segment_in_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ store's SQL is the same on PostgreSQL (tests/services/test_designs.py runs the s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,11 @@ def test_holdout_append_list_and_replace(db: MetadataStore) -> None:
     assert event["subject"] == "holdout" and event["details"] == {"share": 0.05, "seed": 11}
     assert first["event_id"] == event["id"]
     events = db.events.count()
-    with pytest.raises(Conflict, match=r"^this workspace already has a holdout; .*explicitly"):
+    refused = (
+        "this workspace already has a holdout; changing it ends the long-run control: replace "
+        "it explicitly to do so"
+    )
+    with pytest.raises(Conflict, match=f"^{re.escape(refused)}$"):
         db.holdouts.append(0.1, 12, "hash", {}, "bea", replace=False)
     assert db.events.count() == events and len(db.holdouts.list()) == 1
     db.holdouts.append(0.1, 12, "hash", {"customers": 80}, "bea", replace=True)
