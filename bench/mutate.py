@@ -46,6 +46,7 @@ TIMEOUT_CONSTANT = 2.0
 # A module's own tests, where they are not simply tests/<layer>/test_<module>.py.
 OWN_TESTS: dict[str, list[str]] = {
     "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
+    "engine/algorithms/params.py": ["tests/engine/test_params.py"],
     # the object store tests run every primitive on a file:// and a memory:// fsspec store too
     "store/shared_objects.py": [
         "tests/store/test_store.py",
