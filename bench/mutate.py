@@ -47,6 +47,7 @@ TIMEOUT_CONSTANT = 2.0
 OWN_TESTS: dict[str, list[str]] = {
     "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
     "engine/algorithms/params.py": ["tests/engine/test_params.py"],
+    "engine/algorithms/__init__.py": ["tests/engine/test_registry.py"],
     # the object store tests run every primitive on a file:// and a memory:// fsspec store too
     "store/shared_objects.py": [
         "tests/store/test_store.py",
@@ -695,6 +696,21 @@ EQUIVALENT["store/designs.py"] = {
             (f", {t}.c.event_id == e.c.id", ", ", _JOIN_FK),
         )
     },
+}
+
+_EACH = 'each = Interval(self.kind, self.low, None, closed="left")'
+EQUIVALENT["engine/algorithms/params.py"] = {
+    f"{_EACH} / {_EACH.replace(old, new)}": (
+        "without an upper bound only the lower one's inclusion matters, and any closed value "
+        "but 'right' or 'neither' includes it (None is high's default)"
+    )
+    for old, new in (
+        ('closed="left"', "closed=None"),
+        ("None, closed", "closed"),
+        ('closed="left"', ""),
+        ('"left"', '"XXleftXX"'),
+        ('"left"', '"LEFT"'),
+    )
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
