@@ -713,6 +713,47 @@ EQUIVALENT["engine/algorithms/params.py"] = {
     )
 }
 
+_AS_FLOAT = "return pa.array([None if v is None else float(v) for v in values], pa.float64())"
+_AS_TEXT = "return pa.array([None if v is None else str(v) for v in values], pa.string())"
+_FROM = r'match = re.search(r"\bfrom\s+([\"`]?)([A-Za-z_][\w.]*)\1", query, re.IGNORECASE)'
+_LAST = 'return match.group(2).rsplit(".", 1)[-1] if match else "query"'
+_SHOWN = "return _parse(url)._replace(password=None).render_as_string(hide_password=False)"
+EQUIVALENT["store/sql_source.py"] = {
+    **{
+        f"{line} / {line.replace(old, new)}": (
+            "the list holds a value of that type (the sample) and None: pyarrow infers it"
+        )
+        for line, old in ((_AS_FLOAT, "pa.float64()"), (_AS_TEXT, "pa.string()"))
+        for new in ("None", "")
+    },
+    **{
+        f"{line} / {line.replace('strict=True', new)}": (
+            "rows of one result have one value per column name: the lengths always agree"
+        )
+        for line in (
+            "columns = list(zip(*rows, strict=True))",
+            "for name, values in zip(names, columns, strict=True):",
+        )
+        for new in ("strict=None", "", "strict=False")
+    },
+    **{
+        f"{_FROM} / {_FROM.replace(old, new)}": "the pattern is matched ignoring case"
+        for old, new in (("from", "FROM"), ("A-Za-z_", "A-ZA-Z_"), ("A-Za-z_", "a-za-z_"))
+    },
+    **{
+        f"{_LAST} / {_LAST.replace('1)', new)}": (
+            "the last part of rsplit is the text after the last dot for any maxsplit >= 1"
+        )
+        for new in (")", "2)")
+    },
+    **{
+        f"{_SHOWN} / {_SHOWN.replace('hide_password=False', new)}": (
+            "the password is removed before rendering: there is nothing to hide"
+        )
+        for new in ("hide_password=None", "hide_password=True")
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -81,7 +83,17 @@ def test_values_arrow_cannot_hold_in_one_column_are_refused(tmp_path: Path) -> N
         read_sql("SELECT v FROM t ORDER BY rowid", f"sqlite:///{path}")
 
 
-def test_duckdb_decimals_uuids_and_time_zones(tmp_path: Path) -> None:
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process in another time zone than UTC (as a laptop in Tokyo would be)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_duckdb_decimals_uuids_and_time_zones(tmp_path: Path, tokyo: None) -> None:
     path = tmp_path / "shop.duckdb"
     key = uuid.UUID("12345678-1234-5678-1234-567812345678")
     with duckdb.connect(str(path)) as c:
@@ -99,7 +111,7 @@ def test_duckdb_decimals_uuids_and_time_zones(tmp_path: Path) -> None:
     assert table.column("key").to_pylist() == [None, str(key)]
     at = table.column("seen").to_pylist()[1]
     assert at == dt.datetime(2025, 1, 2, 1, 4, 5, tzinfo=dt.UTC)  # read in UTC
-    assert table.schema.field("seen").type.tz in ("UTC", "+00:00")
+    assert table.schema.field("seen").type.tz in ("UTC", "+00:00")  # not the local zone
     # read only: the query cannot change the user's database
     with pytest.raises(InputError, match=r"^the query failed on duckdb:///"):
         read_sql("DELETE FROM t RETURNING *", f"duckdb:///{path}")
@@ -137,6 +149,7 @@ def test_shown_url_never_has_the_password(url: str, shown: str) -> None:
         ("SELECT 1 FROM `lines`", "lines"),
         ("SELECT 1", "query"),
         ("SELECT x_from FROM\n  public.customers", "customers"),
+        ("SELECT * FROM shop.public.orders", "orders"),
     ],
 )
 def test_default_name_is_the_first_tables(query: str, name: str) -> None:
@@ -177,3 +190,5 @@ def test_a_server_that_cannot_be_reached_is_refused(tmp_path: Path) -> None:
     assert message.startswith(f"cannot connect to {shown_url(url)}: ")
     assert shown_url(url).startswith("postgresql://ana@/shop?host=")
     assert "secret" not in message and "\n" not in message
+    reason = message.removeprefix(f"cannot connect to {shown_url(url)}: ")
+    assert "No such file or directory" in reason  # the driver's own first line
