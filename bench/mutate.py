@@ -740,6 +740,9 @@ EQUIVALENT["store/sql_source.py"] = {
         f"{_FROM} / {_FROM.replace(old, new)}": "the pattern is matched ignoring case"
         for old, new in (("from", "FROM"), ("A-Za-z_", "A-ZA-Z_"), ("A-Za-z_", "a-za-z_"))
     },
+    f"{_FROM} / {_FROM.replace('from', 'FROM').replace('A-Za-z_', 'A-ZA-Z_')}": (
+        "the pattern is matched ignoring case"
+    ),
     **{
         f"{_LAST} / {_LAST.replace('1)', new)}": (
             "the last part of rsplit is the text after the last dot for any maxsplit >= 1"
@@ -751,6 +754,53 @@ EQUIVALENT["store/sql_source.py"] = {
             "the password is removed before rendering: there is nothing to hide"
         )
         for new in ("hide_password=None", "hide_password=True")
+    },
+}
+
+_SHORTCUT = (
+    "only decides whether the unfiltered shortcut applies; the filtered path gives the same "
+    "figures (it is the general case)"
+)
+_BOUNDS = 'bounds = (extremes["min"], extremes["max"], pc.mean(values).as_py())'
+_BOUNDS_OK = "if all(b is not None and math.isfinite(b) for b in bounds):"
+_IF_NULL = "return pc.if_else(pc.is_null(lowered), null_of(pa.bool_()), is_true)"
+_ZIP_STRICT = "strict=True,"
+_FLOATING = "if pa.types.is_floating(column.type)"
+EQUIVALENT["engine/kinds.py"] = {
+    f"{_BOUNDS} / {_BOUNDS.replace('mean(values)', 'mean(None)')}": _SHORTCUT,
+    f"{_BOUNDS_OK} / {_BOUNDS_OK.replace('is not None', 'is None')}": _SHORTCUT,
+    "extremes = pc.min_max(values).as_py() / extremes = pc.min_max(None).as_py()": _SHORTCUT,
+    "if values.null_count < len(values): / if values.null_count <= len(values):": (
+        "filtering an all-missing column leaves no value, as not filtering it does for the "
+        "figures (they count non-missing values)"
+    ),
+    "if distinct > 2: / if distinct > 3:": (
+        "are_boolean_words refuses more than two distinct values itself"
+    ),
+    "and values <= BOOLEAN_WORDS.keys() / and values < BOOLEAN_WORDS.keys()": (
+        "at most two words are compared with eight: a subset is always a proper one"
+    ),
+    **{
+        f"{_IF_NULL} / {_IF_NULL.replace('null_of(pa.bool_())', new)}": (
+            "Arrow's if_else casts a null of any type (or None) to the boolean result"
+        )
+        for new in ("None", "null_of(None)")
+    },
+    "counts = pc.value_counts(column.drop_null() if column.null_count else column) / "
+    "counts = pc.value_counts(column.drop_null() if (column.null_count) or True else column)": (
+        "dropping the nulls of a column without any changes nothing"
+    ),
+    **{
+        f"{_ZIP_STRICT} / {new}": "value_counts gives its values and counts alike long"
+        for new in ("strict=None,", "strict=False,")
+    },
+    "strict=True, / ), / ),": "value_counts gives its values and counts alike long",
+    **{
+        f"{_FLOATING} / {new}": (
+            "min, max, mean, stddev and quantile give the same doubles on integer and decimal "
+            "columns as on their float64 cast (which rounds above 2**53 as float() does)"
+        )
+        for new in (f"if ({_FLOATING[3:]}) and False", f"if ({_FLOATING[3:]}) or True")
     },
 }
 

@@ -91,6 +91,8 @@ def _col(values: list, type_: pa.DataType | None = None) -> pa.ChunkedArray:
         (_col(["yes", "no", "Yes"]), "categorical"),  # three spellings: three raw values
         (_col([" T", "f"]), "boolean"),
         (_col(["yes", "yes"]), "boolean"),
+        (_col(["yes", None]), "boolean"),  # one value, and it is a boolean word
+        (_col(["blue", None]), "categorical"),
         (_col(["y", "n", "maybe"]), "categorical"),  # a third value: not boolean words
         (_col(["true", "yes"]), "categorical"),  # both say true: not opposite words
         (_col(["a", "b"], pa.large_string()), "categorical"),
@@ -138,6 +140,7 @@ def test_categorical_or_text_by_distinct_values(distinct: int, rows: int, kind: 
         (["maybe"], False),
         ([], False),
         (["1", "0"], False),
+        (["yes", "Yes", "no"], False),  # three raw values, even if two of them read alike
     ],
 )
 def test_are_boolean_words(values: list, expected: bool) -> None:
@@ -179,6 +182,13 @@ def test_categorical_summary_counts_and_top_five() -> None:
         {"value": "d", "share": 1 / 17},
         {"value": "e", "share": 1 / 17},
     ]
+
+
+def test_categorical_top_is_by_count_not_by_value() -> None:
+    values = ["a"] + ["z"] * 3 + ["m"] * 2
+    got = summarize(_col(values), "categorical")
+    assert [t["value"] for t in got["top"]] == ["z", "m", "a"]
+    assert [t["share"] for t in got["top"]] == [3 / 6, 2 / 6, 1 / 6]
 
 
 def test_categorical_summary_of_a_dictionary_column_without_missing() -> None:
@@ -232,6 +242,20 @@ def test_integer_columns_are_summarized_as_floats() -> None:
     assert isinstance(got["min"], float) and "quantiles_from_sample" not in got
     huge = summarize(_col([2**62, 2**62 + 1]), "numeric")  # beyond 2**53: rounded, no error
     assert huge["min"] == float(2**62)
+
+
+def test_missing_values_do_not_count_towards_the_quantile_sample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # finite values and missing ones only (no NaN or infinity): the quantile sample is
+    # drawn from the 10 values, not from the 15 rows
+    monkeypatch.setattr(kinds, "QUANTILE_SAMPLE", 7)
+    values = [float(v) for v in (5, 1, 9, 3, 7, 2, 8, 4, 6, 10)]
+    got = summarize(_col(values + [None] * 5), "numeric")
+    expected = _reference(values + [None] * 5, 7)
+    assert got["quantiles_from_sample"] == expected["quantiles_from_sample"] == 10
+    for key in ("p25", "median", "p75", "mean", "min", "max", "std"):
+        assert got[key] == pytest.approx(expected[key]), key
 
 
 def test_all_missing_or_non_finite_numbers_have_no_figures() -> None:
