@@ -804,6 +804,33 @@ EQUIVALENT["engine/kinds.py"] = {
     },
 }
 
+_DS_SELECT = (
+    'return select(d, e.c.at.label("created_at"), e.c.author).join(e, d.c.event_id == e.c.id)'
+)
+_DS_GET = "rows = self.db.fetch(query.order_by(d.c.version.desc()).limit(1))"
+_DS_NEWEST = "rows = self.db.fetch(_select().order_by(schema.datasets.c.id.desc()).limit(1))"
+_DS_LIST = "return [_decoded(r) for r in self.db.fetch(_select().order_by(d.c.name, d.c.version))]"
+_FIRST_ROW = "only the first row of the ordered result is read (rows[0])"
+EQUIVALENT["store/datasets.py"] = {
+    **{
+        f"{_DS_SELECT} / {_DS_SELECT.replace('d.c.event_id == e.c.id', new)}": _JOIN_FK
+        for new in ("None", "")
+    },
+    **{f".limit(1) / .limit({n})": _LATEST_ONE for n in ("2", "None")},
+    **{
+        f"{line} / {line.replace('limit(1)', f'limit({n})')}": _FIRST_ROW
+        for line in (_DS_GET, _DS_NEWEST)
+        for n in ("None", "2")
+    },
+    **{
+        f"{_DS_LIST} / {_DS_LIST.replace('d.c.name, d.c.version', new)}": (
+            "versions of one name are recorded in version order, and SQLite returns rows of "
+            "equal names in id (insertion) order: no test can tell on SQLite"
+        )
+        for new in ("d.c.name, None", "d.c.name, ")
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
