@@ -239,3 +239,50 @@ def test_a_broken_reference_is_an_integrity_problem(store: MetadataStore, tmp_pa
     problems = store.integrity_problems()
     assert "table datasets row 1: broken reference to events" in problems
     assert "table datasets row 1: broken reference to objects" in problems
+
+
+def test_a_database_without_the_tables_is_damaged(tmp_path: Path) -> None:
+    store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")  # never migrated
+    with pytest.raises(Damaged) as caught:
+        store.events.count()
+    assert str(caught.value) == (
+        "the metadata database is damaged: no such table: events; run `segtrail fsck`"
+    )
+    store.dispose()
+
+
+def test_a_file_with_damaged_pages_is_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = MetadataStore(f"sqlite:///{path}")
+    store.migrate()
+    for _ in range(50):
+        store.events.append("ana", "note", "x" * 200, {})
+    store.dispose()
+    data = bytearray(path.read_bytes())
+    for offset in range(4096, len(data), 4096):  # the start of every page but the first
+        data[offset : offset + 100] = b"\xff" * 100
+    path.write_bytes(data)
+    with pytest.raises(Damaged) as caught:
+        store.events.list()
+    assert str(caught.value) == (
+        "the metadata database is damaged: database disk image is malformed; run `segtrail fsck`"
+    )
+    store.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: MetadataStore, tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "m.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # kept in the file
+    raw.close()
+    with store.read() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1000
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        store.write(
+            lambda c: c.execute(
+                schema.datasets.insert().values(
+                    name="c", version=1, object_hash="a" * 64, id_column="id", source="c.csv",
+                    source_bytes=1, source_format="csv", rows=1, columns="[]", event_id=99,
+                )
+            )
+        )  # fmt: skip
