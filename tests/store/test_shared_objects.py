@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import hash_tree
 
 from segtrail.services.workspace import Workspace
-from segtrail.store.objects import LocalObjectStore
+from segtrail.store.objects import LocalObjectStore, object_name
 from segtrail.store.shared_objects import FsspecObjectStore
 
 Runner = Callable[..., object]
@@ -133,3 +133,51 @@ def test_a_memory_store_through_the_python_api(tmp_path: Path, customers_csv: Pa
     assert len(ws.dataset_frame(info["dataset"])) == 60
     assert list(ws.objects.listing()[0]) == [info["object"]]
     ws.close()
+
+
+# --- the fsspec store's primitives, as the local store's are tested in test_objects.py ----
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_the_fsspec_primitives_describe_the_files(tmp_path: Path, where: str) -> None:
+    url = (
+        (tmp_path / "objects").as_uri()
+        if where == "file"
+        else f"memory://segtrail-objects-{uuid.uuid4().hex}"
+    )
+    store = FsspecObjectStore(url)
+    digest, size = store.put_bytes(b"described")
+    name = object_name(digest)
+    stat = store._stat(name)
+    assert stat is not None
+    assert (stat.name, stat.size) == (name, size) and size == len(b"described")
+    assert stat.modified > 0
+    assert store._size(name) == size
+    (listed,) = store._list()
+    assert (listed.name, listed.size) == (name, size)
+    assert store._stat("ab/missing.parquet") is None
+    empty, _ = store.put_bytes(b"")
+    assert store._stat(object_name(empty)).size == 0
+    for primitive in (store._delete, lambda n: store._rename(n, "ab/other.parquet")):
+        with pytest.raises(FileNotFoundError, match=r"^ab/missing\.parquet$"):
+            primitive("ab/missing.parquet")
+
+
+def test_the_location_of_an_object_on_a_mount_is_its_path(tmp_path: Path) -> None:
+    store = FsspecObjectStore((tmp_path / "objects").as_uri())
+    digest, _ = store.put_bytes(b"here")
+    location = store.location(digest)
+    assert location == str(tmp_path / "objects" / digest[:2] / f"{digest}.parquet")
+    assert Path(location).read_bytes() == b"here"
+
+
+def test_the_location_of_an_object_in_a_bucket_is_a_url() -> None:
+    import fsspec
+
+    root = f"segtrail-objects-{uuid.uuid4().hex}"
+    store = FsspecObjectStore(f"memory://{root}")
+    digest, _ = store.put_bytes(b"there")
+    location = store.location(digest)
+    assert location == f"memory:///{root}/{digest[:2]}/{digest}.parquet"
+    with fsspec.open(location, "rb") as f:  # what a reader given the location opens
+        assert f.read() == b"there"
