@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from tests.conftest import hash_tree
 
 from segtrail.services.workspace import Workspace
 from segtrail.store.objects import LocalObjectStore, object_name
-from segtrail.store.shared_objects import FsspecObjectStore
+from segtrail.store.shared_objects import FsspecObjectStore, _modified
 
 Runner = Callable[..., object]
 
@@ -181,3 +182,23 @@ def test_the_location_of_an_object_in_a_bucket_is_a_url() -> None:
     assert location == f"memory:///{root}/{digest[:2]}/{digest}.parquet"
     with fsspec.open(location, "rb") as f:  # what a reader given the location opens
         assert f.read() == b"there"
+
+
+@pytest.mark.parametrize(
+    ("info", "seconds"),
+    [
+        ({"mtime": 1700000000.5}, 1700000000.5),  # a local or mounted folder
+        ({"LastModified": datetime(2024, 1, 2, tzinfo=UTC)}, 1704153600.0),  # S3
+        ({"last_modified": "2024-01-02T00:00:00Z"}, 1704153600.0),  # Azure, as text
+        ({"updated": "2024-01-02T00:00:00+00:00"}, 1704153600.0),  # Google Cloud Storage
+        ({"modified": 1704153600}, 1704153600.0),
+        ({"created": datetime(2024, 1, 2, tzinfo=UTC)}, 1704153600.0),  # memory://
+        ({"mtime": None, "created": 5.0}, 5.0),  # the first key with a value counts
+        ({"mtime": "not a time", "created": 7}, 7.0),  # unreadable: the next one
+        ({"mtime": 3, "created": 9}, 3.0),
+        ({}, 0.0),
+    ],
+)
+def test_a_files_time_whatever_the_backend_calls_it(info: dict, seconds: float) -> None:
+    got = _modified(info)
+    assert got == seconds and isinstance(got, float)
