@@ -54,11 +54,15 @@ MIN_CLUSTER_SHARE = 0.01
 MIN_CLUSTER_FLOOR = 5
 SAMPLE_SIZE = 10_000
 METHODS = ("eom", "leaf")
+STABILITY_BOOTSTRAPS = 10
 
 
 class HDBSCAN(Algorithm):
     name = "hdbscan"
     confidence_meaning = "distance to the nearest fitted customer (smaller = denser)"
+    # Bootstrap stability refits (compute/pipeline.py): fewer than the usual 20, as each
+    # refit builds a spanning tree; the stability note says so.
+    stability_bootstraps = STABILITY_BOOTSTRAPS
     parameters = (
         Param(
             "min_cluster_size",
