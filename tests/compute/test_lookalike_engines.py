@@ -210,3 +210,28 @@ def test_lookalike_on_spark_from_the_command_line_and_the_workspace_default(
         cli("-w", ws_dir, "config", "engine", "--unset")
         cli("-w", ws_dir, "config", "spark_master", "--unset")
     assert not list(audiences["ws"].dir.glob("spark-*"))  # the scratch folders are gone
+
+
+def test_a_large_audience_is_cut_at_a_quantile_then_sorted_across_tasks(
+    audiences: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Above TOPK_DIRECT customers Spark does not keep a top-N per task: it cuts the scores
+    at an approximate quantile, sorts what is above it across tasks (several parts) and the
+    driver reads the first rows. The audience must not change."""
+    from segtrail.compute.spark import lookalike as spark_lookalike
+
+    monkeypatch.setattr(spark_lookalike, "TOPK_DIRECT", 10)
+    ws: Workspace = audiences["ws"]
+    file = tmp_path / "large.csv"
+    result = ws.lookalike(
+        "customers", file, name="large-cut", engine="spark", spark_master=MASTER,
+        random_seed=3, **SCENARIOS["top-centroid"],
+    )  # fmt: skip
+    local_result, local = audiences["top-centroid", "local"]
+    cut = pd.read_csv(file)
+    assert list(cut["customer_id"]) == list(local["customer_id"])
+    np.testing.assert_allclose(cut["score"], local["score"], rtol=0, atol=SCORE_TOL)
+    assert list(cut["rank"]) == list(range(1, len(local) + 1))
+    assert result.quality["audience_to_seed"] == pytest.approx(
+        local_result.quality["audience_to_seed"], rel=1e-9
+    )

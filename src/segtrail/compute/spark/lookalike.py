@@ -55,6 +55,11 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 FIT_SAMPLE = 200_000  # customers on the driver: preprocessing and the recall estimate
+# Up to this audience size Spark keeps the best with a bounded top-N per task; above it, a
+# task's top-N would hold most of its rows, so the audience is cut at an approximate
+# quantile of the scores and sorted across tasks instead (``_best``).
+TOPK_DIRECT = 200_000
+CUT_MARGIN = 0.01  # the quantile cut keeps this much more than the audience, for its error
 EXACT_QUANTILE_ROWS = 2_000_000  # above this the top-share threshold is percentile_approx
 QUANTILE_ACCURACY = 100_000
 
@@ -124,21 +129,23 @@ def rank_on_spark(
 
     progress(f"scoring {fmt_int(candidates)} customers and keeping {fmt_int(size)} (Spark)", None)
     eligible = kept.where(F.col(POOL) & ~F.col(SEED) & ~F.col(HELD))
-    parts = scratch / "audience-parts"
     scored = _scored(eligible.select(quoted(id_column), ROW, *columns), id_column, model, fitted)
-    best = scored.orderBy(F.desc(KEY), F.asc(ROW)).limit(size)
-    keep_columns = [quoted(id_column).alias("customer_id"), SCORE, KEY, ROW]
-    keep_columns += [quoted(c).alias(f"p{i}") for i, c in enumerate(profiled)]
-    best.select(*keep_columns).write.mode("overwrite").parquet(str(parts))
-    audience_means = _audience_means(spark, parts, len(profiled))
+    scored = scored.select(
+        quoted(id_column).alias("customer_id"),
+        SCORE,
+        KEY,
+        ROW,
+        *[_number(quoted(c)).alias(f"p{i}") for i, c in enumerate(profiled)],
+    )
+    parts = _best(spark, scored, size, candidates - int(stats["held"] or 0), scratch)
     out = scratch / "audience.parquet"
-    written = _merge_ranked(sorted(parts.glob("part-*.parquet")), out)
+    written, audience_means = _merge_ranked(parts, out, size, len(profiled))
     traits = [
         TraitMeans(
             column,
             _float(stats[f"spread{i}"]),
             _mean(stats[f"seed{i}"]),
-            _mean(audience_means[i]),
+            audience_means[i],
             _mean(stats[f"pool{i}"]),
         )
         for i, column in enumerate(profiled)
@@ -307,14 +314,31 @@ def _stats(rows: DataFrame, profiled: list[str]):
     return rows.agg(*aggregates).first()
 
 
-def _audience_means(spark: SparkSession, parts: Path, n: int) -> list:
+def _best(spark: SparkSession, scored: DataFrame, size: int, eligible: int, scratch: Path):
+    """Parquet parts holding the ``size`` best rows first (by score, then position in the
+    pool's file), in order part after part: the driver reads the first ``size`` rows.
+
+    A small audience is Spark's top-N (each task keeps its best ``size``). A large one is
+    cut at an approximate quantile of the scores (rank error ``eligible / 10,000``, covered
+    by ``CUT_MARGIN``), and the rows above the cut sorted across tasks; should the cut keep
+    too few, every eligible row is sorted."""
     from pyspark.sql import functions as F
 
-    if n == 0:
-        return []
-    written = spark.read.parquet(str(parts))
-    row = written.agg(*[F.avg(_number(F.col(f"p{i}"))).alias(f"a{i}") for i in range(n)]).first()
-    return [row[f"a{i}"] for i in range(n)]
+    order = [F.desc(KEY), F.asc(ROW)]
+    parts = scratch / "audience-parts"
+    if size <= TOPK_DIRECT or size >= eligible:
+        scored.orderBy(*order).limit(size).write.mode("overwrite").parquet(str(parts))
+        return sorted(parts.glob("part-*.parquet"))
+    every = scratch / "scored"  # scored once, then cut and sorted from the written scores
+    scored.write.mode("overwrite").parquet(str(every))
+    scored = spark.read.parquet(str(every))
+    q = max(0.0, 1 - size * (1 + CUT_MARGIN) / eligible)
+    cut = scored.agg(F.percentile_approx(KEY, q, 10_000).alias("cut")).first()["cut"]
+    chosen = scored.where(F.col(KEY) >= F.lit(cut))
+    if chosen.count() < size:
+        chosen = scored
+    chosen.orderBy(*order).write.mode("overwrite").parquet(str(parts))
+    return sorted(parts.glob("part-*.parquet"))
 
 
 def _mean(value) -> float | None:
@@ -365,16 +389,26 @@ def _scored(frame: DataFrame, id_column: str, model, fitted: dict) -> DataFrame:
     return frame.mapInArrow(batches, schema)
 
 
-def _merge_ranked(parts: list[Path], out: Path) -> int:
-    """The audience parts (in Spark's sorted order, part after part) as one Parquet file of
-    customer_id, score and rank; each part is re-sorted on the same key, which it already
-    is in, so a writer that ever reordered rows within a part changes nothing."""
+def _merge_ranked(parts: list[Path], out: Path, size: int, n_profiled: int) -> tuple[int, list]:
+    """The first ``size`` rows of the parts (Spark's sorted order, part after part) as one
+    Parquet file of customer_id, score and rank, and the audience's mean of each compared
+    column (p0, p1, ...; missing values left out, as ``np.nanmean``). Each part is re-sorted
+    on the key it is already sorted on, so a writer that reordered rows within a part would
+    change nothing. The driver holds one part at a time."""
     writer, rank = None, 0
+    sums, counts = np.zeros(n_profiled), np.zeros(n_profiled, dtype=np.int64)
     try:
         for part in parts:
+            if rank >= size:
+                break
             table = pq.read_table(part).replace_schema_metadata(None)
             order = pc.sort_indices(table, sort_keys=[(KEY, "descending"), (ROW, "ascending")])
-            table = table.take(order)
+            table = table.take(order).slice(0, size - rank)
+            for i in range(n_profiled):
+                values = table.column(f"p{i}").to_numpy(zero_copy_only=False).astype(np.float64)
+                known = ~np.isnan(values)
+                sums[i] += values[known].sum()
+                counts[i] += int(known.sum())
             ranks = pa.array(np.arange(rank + 1, rank + 1 + len(table), dtype=np.int64))
             rank += len(table)
             ranked = pa.table(
@@ -392,4 +426,5 @@ def _merge_ranked(parts: list[Path], out: Path) -> int:
             writer.close()
     if writer is None:
         raise InvalidInput("Spark wrote no audience")
-    return rank
+    means = [float(sums[i] / counts[i]) if counts[i] else None for i in range(n_profiled)]
+    return rank, means
