@@ -215,16 +215,11 @@ def _flag_seed(
         raise InvalidInput(f"the seed's column {seed.column!r} is not numeric")
     q = 1 - float(seed.share)
     if request.pool.rows <= EXACT_QUANTILE_ROWS:  # pandas' quantile: linear interpolation
-        cut = pool.agg(F.expr(f"percentile({_sql(value)}, {q!r})").alias("t")).first()["t"]
+        cut = pool.agg(F.percentile(value, q).alias("t")).first()["t"]
     else:
         cut = pool.agg(F.percentile_approx(value, q, QUANTILE_ACCURACY).alias("t")).first()["t"]
     flagged = pool.withColumn(SEED, F.coalesce(value >= F.lit(float(cut)), F.lit(False)))
     return flagged, {"threshold": float(cut)}, None
-
-
-def _sql(column: Column) -> str:
-    """A Column as SQL text (for functions only reachable through F.expr)."""
-    return column._jc.toString()
 
 
 def _number(column: Column) -> Column:
@@ -237,23 +232,23 @@ def _number(column: Column) -> Column:
 
 def _annotate(frame: DataFrame, id_column: str, request: LookalikeRequest) -> DataFrame:
     """Adds each customer's seeded id hash (HASH) and whether the workspace holdout holds
-    it (HELD), computed in Arrow batches by the engine's own functions."""
+    it (HELD), computed by the engine's own functions in Arrow batches of the id column
+    alone (the other columns never travel to Python for this)."""
+    from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, LongType, StructField, StructType
 
-    schema = StructType(
-        [*frame.schema.fields, StructField(HASH, LongType()), StructField(HELD, BooleanType())]
-    )
-    names = [f.name for f in schema.fields]
+    schema = StructType([StructField(HASH, LongType()), StructField(HELD, BooleanType())])
     seed, holdout = request.random_seed, request.holdout
 
-    def batches(stream):
-        for batch in stream:
-            ids = batch.column(id_column).to_numpy(zero_copy_only=False)
-            keys, held = hash_key(ids, seed), held_out(ids, holdout)
-            arrays = [*batch.columns, pa.array(keys), pa.array(held)]
-            yield pa.RecordBatch.from_arrays(arrays, names=names)
+    @F.pandas_udf(schema)
+    def hash_and_holdout(ids: pd.Series) -> pd.DataFrame:
+        values = ids.to_numpy()
+        return pd.DataFrame({HASH: hash_key(values, seed), HELD: held_out(values, holdout)})
 
-    return frame.mapInArrow(batches, schema)
+    both = "__segtrail_annotations"
+    frame = frame.withColumn(both, hash_and_holdout(quoted(id_column)))
+    names = [quoted(c) for c in frame.columns if c != both]
+    return frame.select(*names, F.col(f"{both}.{HASH}"), F.col(f"{both}.{HELD}"))
 
 
 def _outside_rows(
