@@ -125,6 +125,7 @@ def test_both_engines_choose_the_same_audience_in_the_same_order(
     assert len(differ) <= 2, (scenario, differ)  # near-ties only, not a different ranking
     # what is recorded does not depend on the engine (but says where it ran)
     assert spark_result.seed == local_result.seed
+    assert list(spark_result.seed) == list(local_result.seed)  # the JSON reads the same
     local_params, spark_params = dict(local_result.params), dict(spark_result.params)
     assert (local_params.pop("engine"), spark_params.pop("engine")) == ("local", "spark")
     assert spark_params == local_params

@@ -103,9 +103,10 @@ def rank_on_spark(
         rows = rows.unionByName(_outside_rows(spark, outside, members, pool, request, columns))
     progress("counting the seed and the candidates (Spark)", None)
     stats = _stats(rows, profiled)
-    info["in_pool"] = int(stats["in_pool"] or 0)
-    if request.seed.kind == "top":
-        info["seed_size"] = info["in_pool"]
+    in_pool = int(stats["in_pool"] or 0)
+    if request.seed.kind == "top":  # the keys in the local engine's order
+        info["seed_size"] = in_pool
+    info["in_pool"] = in_pool
     if outside is not None and members is not None:
         info["outside_pool"] = int(stats["outside"] or 0)
     check_seed(info["in_pool"] + info.get("outside_pool", 0))
