@@ -69,7 +69,7 @@ def fit_model(
     request: LookalikeRequest,
 ) -> LookalikeModel:
     """The method fitted on the seed members and negatives given, each already in hash
-    order and capped (``choose_members``)."""
+    order and capped (``engine.lookalike.first_by_hash``)."""
     X_negatives = negative_ids = None
     if negatives is not None:
         X_negatives = transform_features(negatives, fitted)
@@ -92,7 +92,9 @@ def negatives_count(seed_rows: int) -> int:
     return negatives_wanted(seed_rows)
 
 
-def score_frame(model: LookalikeModel, fitted: dict, frame: pd.DataFrame, id_column: str):
+def score_frame(
+    model: LookalikeModel, fitted: dict, frame: pd.DataFrame, id_column: str
+) -> np.ndarray:
     """Every row's similarity to the seed (float32): the fitted preprocessing, then the
     model. The same on the whole pool or one batch of it."""
     second = None
