@@ -20,12 +20,12 @@ SECONDS = 20.0
 
 NOTES = (
     "A real PostgreSQL server (tests/pgserver.py: Debian's binaries, a unix socket, fsync off "
-    "as for the tests, so commits are quick and the lock's share is if anything larger than "
-    "with fsync on the lock is held through the commit's flush); 6 threads rename segments of "
-    "one version through one open workspace (its connection pool) for 20 s each way, every "
-    "rename its own transaction with its event. The baseline is the same code with "
-    "`record_event` patched in this script to skip `pg_advisory_xact_lock`: ids then come "
-    "straight from the sequence, in whatever order transactions commit."
+    "as for the tests; with fsync on, each commit, during which the lock is held, takes "
+    "longer); 6 threads of one process rename segments of one version through one open "
+    "workspace (its connection pool) for 20 s each way, every rename its own transaction with "
+    "its event. The baseline is the same code with `record_event` patched in this script to "
+    "skip `pg_advisory_xact_lock`: ids then come straight from the sequence, in whatever "
+    "order transactions commit."
 )
 
 
