@@ -106,6 +106,9 @@ def test_jobs_and_downloads_are_answered_by_every_worker(served):
             assert job["state"] == "done", job
             assert job["result"]["version"] == "sales@2" and job["fraction"] == 1.0
             assert polls >= 2
+            for _ in range(4):  # the job's page too, from whichever worker
+                page = http.get(f"/jobs/{started.json()['job']}")
+                assert page.status_code == 200 and "Done." in page.text, page.text[:300]
 
             report = http.post("/api/v1/versions/sales@2/report", json={})
             assert report.status_code == 202, report.text

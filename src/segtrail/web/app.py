@@ -37,7 +37,7 @@ def create_app(
     `downloads_root`: a folder shared by every worker process of one server (else this
     process's own temporary folder)."""
     pool = WorkspacePool(Path(workspace_root))
-    jobs = JobRunner(pool.base.meta, max_workers=job_workers)
+    jobs = JobRunner(pool.base, max_workers=job_workers)
     downloads = Downloads(downloads_root)
 
     @contextlib.asynccontextmanager

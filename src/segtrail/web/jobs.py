@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from segtrail.errors import SegtrailError
 
 if TYPE_CHECKING:
-    from segtrail.store.metadata import MetadataStore
+    from segtrail.services.workspace import Workspace
 
 log = logging.getLogger("segtrail.web.jobs")
 
@@ -103,14 +103,14 @@ class JobRunner:
 
     def __init__(
         self,
-        meta: MetadataStore,
+        workspace: Workspace,
         max_workers: int = 2,
         *,
         flush_seconds: float = 0.3,
         beat_seconds: float = 5.0,
         stale_seconds: float = 60.0,
     ) -> None:
-        self.meta = meta
+        self.table = workspace.meta.jobs  # store/jobs.py: the rows every process shares
         self.owner = this_process()
         self.flush_seconds = flush_seconds
         self.beat_seconds = beat_seconds
@@ -125,20 +125,20 @@ class JobRunner:
         self, kind: str, fn: Callable[..., Any], *, author: str | None = None, **kwargs: Any
     ) -> str:
         job_id = uuid.uuid4().hex
-        self.meta.jobs.add(job_id, kind, author, self.owner, "waiting for a worker")
+        self.table.add(job_id, kind, author, self.owner, "waiting for a worker")
         self._start_flusher()
         self._pool.submit(self._run, job_id, kind, fn, kwargs)
         return job_id
 
     def snapshot(self, job_id: str) -> dict[str, Any] | None:
         """The job as JSON (one row: state, message and result agree)."""
-        row = self.meta.jobs.get(job_id)
+        row = self.table.get(job_id)
         if row is None:
             return None
         if row["state"] in ("queued", "running") and self._owner_died(row):
             log.warning("job %s (%s): its process %s is gone", job_id, row["kind"], row["owner"])
-            self.meta.jobs.fail(job_id, DIED)
-            row = self.meta.jobs.get(job_id) or row
+            self.table.fail(job_id, DIED)
+            row = self.table.get(job_id) or row
         return {
             "id": row["id"],
             "kind": row["kind"],
@@ -158,9 +158,9 @@ class JobRunner:
         # running either finishes before the process exits, or readers see the process gone.)
         with self._lock:
             running = set(self._running)
-        for job_id in self.meta.jobs.unfinished_of(self.owner):
+        for job_id in self.table.unfinished_of(self.owner):
             if job_id not in running:
-                self.meta.jobs.fail(job_id, DIED)
+                self.table.fail(job_id, DIED)
 
     def _owner_died(self, row: dict[str, Any]) -> bool:
         if row["owner"] == self.owner:
@@ -186,7 +186,7 @@ class JobRunner:
                 running.dirty = True
 
         try:
-            self.meta.jobs.progress(job_id, "running", "started", None)
+            self.table.progress(job_id, "running", "started", None)
             try:
                 value = fn(progress=progress, **kwargs)
                 links = value.links if isinstance(value, WithLinks) else {}
@@ -219,7 +219,7 @@ class JobRunner:
             fraction = running.fraction if running else None
             if running:
                 running.dirty = False  # the final state replaces any progress not yet written
-        self.meta.jobs.finish(
+        self.table.finish(
             job_id,
             message=error["message"] if error else "done",
             fraction=fraction if error else 1.0,
@@ -241,7 +241,7 @@ class JobRunner:
         # Old finished jobs go once per process start (cheap: one DELETE).
         cutoff = (datetime.now(UTC) - KEEP_FINISHED).isoformat().replace("+00:00", "Z")
         try:
-            self.meta.jobs.forget_finished(cutoff)
+            self.table.forget_finished(cutoff)
         except Exception:
             log.exception("forgetting old jobs failed")
 
@@ -253,7 +253,7 @@ class JobRunner:
                 if time.monotonic() - last_beat >= self.beat_seconds:
                     last_beat = time.monotonic()
                     if self._running:
-                        self.meta.jobs.beat(self.owner)
+                        self.table.beat(self.owner)
             except Exception:  # the database is away for a moment: try again next round
                 log.exception("writing job progress failed")
 
@@ -265,7 +265,7 @@ class JobRunner:
             for job_id, _, _ in pending:
                 self._running[job_id].dirty = False
         for job_id, message, fraction in pending:
-            self.meta.jobs.progress(job_id, "running", message, fraction)
+            self.table.progress(job_id, "running", message, fraction)
 
 
 def json_ready(value: Any) -> Any:
