@@ -953,8 +953,14 @@ def _step_11() -> Migration:
     def apply(connection: Connection) -> None:
         # jobs is left unguarded: a job's row changes as it runs (MUTABLE_TABLES).
         _create(connection, (jobs_v11,))
+        # A version's names, read by every `show` and checked by every rename: without an
+        # index each read scanned the name rows of every version of the workspace.
+        connection.exec_driver_sql(
+            "CREATE INDEX segment_labels_by_version "
+            "ON segment_labels (segmentation_id, segment, id)"
+        )
 
-    name = "background jobs of the server, shared by its worker processes"
+    name = "background jobs of the server; segment names indexed by version"
     return Migration(11, name, apply, (jobs_v11,))
 
 
