@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 
 from segtrail.store import schema
-from segtrail.store.metadata import loads, utc_now
+from segtrail.store.metadata import _json_default, loads, utc_now
 
 if TYPE_CHECKING:
     from segtrail.store.metadata import MetadataStore
@@ -25,8 +25,9 @@ UNFINISHED = ("queued", "running")
 
 
 def _json(value: Any) -> str:
-    # Results are already JSON-ready (web/jobs.py `json_ready`); NaN has become null there.
-    return json.dumps(value, sort_keys=True, allow_nan=False)
+    # Results are already JSON-ready (web/jobs.py `json_ready`, NaN as null); numpy scalars
+    # left inside become numbers, as in every other metadata column.
+    return json.dumps(value, sort_keys=True, default=_json_default)
 
 
 class Jobs:

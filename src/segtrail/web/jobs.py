@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segtrail.errors import SegtrailError
@@ -61,7 +62,7 @@ def process_started(pid: int) -> str | None:
     """When process `pid` started (clock ticks since boot, Linux /proc), None if there is no
     such process or no /proc: with the pid it names one process even after pids wrap."""
     try:
-        stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - one small read
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]
@@ -199,7 +200,14 @@ class JobRunner:
                 words = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
                 self._finish(job_id, error={"kind": "internal", "message": words, "field": None})
             else:
-                self._finish(job_id, result=result, links=links)
+                try:
+                    self._finish(job_id, result=result, links=links)
+                except (TypeError, ValueError) as e:  # a result JSON cannot hold: say so
+                    log.exception("job %s (%s): its result could not be stored", job_id, kind)
+                    words = f"the result could not be stored: {e}"
+                    self._finish(
+                        job_id, error={"kind": "internal", "message": words, "field": None}
+                    )
         except Exception:  # the database itself failed: nothing more this thread can say
             log.exception("job %s (%s): its state could not be recorded", job_id, kind)
         finally:
