@@ -190,6 +190,13 @@ class Segmentations:
         ]
         return max(adopted)[1] if adopted else None
 
+    def segment_numbers(self, segmentation_id: int) -> set[int]:
+        """The segments a version has (those with a name row), without their histories: what
+        a rename checks first, read without decoding every name the segments ever had."""
+        sl = schema.segment_labels
+        query = select(sl.c.segment).where(sl.c.segmentation_id == segmentation_id).distinct()
+        return {row["segment"] for row in self.db.fetch(query)}
+
     def labels(self, segmentation_id: int) -> dict[int, list[Row]]:
         """Name/description history per segment, oldest first."""
         sl, e = schema.segment_labels, schema.events
