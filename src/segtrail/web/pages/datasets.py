@@ -17,11 +17,11 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from segtrail.errors import InvalidInput
+from segtrail.report.words import column_summary
 from segtrail.services.workspace import Workspace
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
 from segtrail.web.hints import page_words
 from segtrail.web.pages.common import render, see_other
-from segtrail.web.pages.words import column_summary
 
 router = APIRouter(include_in_schema=False)
 
