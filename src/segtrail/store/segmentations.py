@@ -205,8 +205,11 @@ class Segmentations:
         first), and how many names it has had in all. The bound is in the query (a window
         over each segment's rows, newest first), so a segment renamed a thousand times
         costs `earlier + 1` rows, not a thousand."""
-        sl = schema.segment_labels
+        sl, e = schema.segment_labels, schema.events
         newest_first = {"partition_by": sl.c.segment, "order_by": sl.c.id.desc()}
+        # the window ranks this version's label rows by id alone (no strings to carry
+        # through its sort); the names and their events (with JSON details) are then read
+        # by primary key for the few rows kept, never for all of them
         ranked = (
             select(
                 sl.c.id,
@@ -217,11 +220,10 @@ class Segmentations:
             .subquery()
         )
         query = (
-            _label_query()
+            _label_query(ranked.join(sl, sl.c.id == ranked.c.id))
             .add_columns(ranked.c.total)
-            .join(ranked, ranked.c.id == sl.c.id)
             .where(ranked.c.rank <= earlier + 1)
-            .order_by(sl.c.id)
+            .order_by(ranked.c.id)
         )
         out: dict[int, RecentLabels] = {}
         for row in self.db.fetch(query):
@@ -418,11 +420,13 @@ class RecentLabels:
     total: int
 
 
-def _label_query() -> Select:
+def _label_query(labels: Any = None) -> Select:
+    """Names with who gave them when, from `labels` (segment_labels, or a join holding it)."""
     sl, e = schema.segment_labels, schema.events
+    source = (labels if labels is not None else sl).join(e, sl.c.event_id == e.c.id)
     return select(
         sl.c.segment, sl.c.name, sl.c.description, e.c.at, e.c.author, e.c.action, e.c.details
-    ).join(e, sl.c.event_id == e.c.id)
+    ).select_from(source)
 
 
 def _label(row: Row) -> Row:

@@ -165,7 +165,7 @@ def test_an_admin_retires_and_restores_a_dataset_from_its_page(
     assert "Retiring customers takes it off the lists of customer data" in text(page)
     done = admin.post(
         "/datasets/customers/retire",
-        data={"csrf_token": admin.csrf, "reason": "replaced", "back": "dataset"},
+        data={"csrf_token": admin.csrf, "reason": "replaced <b>now</b>", "back": "dataset"},
         follow_redirects=False,
     )
     assert done.headers["location"] == "/datasets/customers?retired=customers"
@@ -175,9 +175,10 @@ def test_an_admin_retires_and_restores_a_dataset_from_its_page(
     assert "Segment these customers" not in page
     assert "cannot be segmented until it is restored" in page
     listing = admin.get("/datasets").text
+    assert "<b>now</b>" not in listing and "replaced &lt;b&gt;now&lt;/b&gt;" in listing  # inert
     retired = inside(listing, 'id="retired-h"')
     assert retired.startswith("Retired")
-    assert "customers (1 version) retired on" in retired and "“replaced”" in retired
+    assert "customers (1 version) retired on" in retired and "“replaced <b>now</b>”" in retired
     restored = admin.post(
         "/datasets/customers/restore",
         data={"csrf_token": admin.csrf, "back": "datasets"},
