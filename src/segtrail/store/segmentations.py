@@ -205,7 +205,7 @@ class Segmentations:
         first), and how many names it has had in all. The bound is in the query (a window
         over each segment's rows, newest first), so a segment renamed a thousand times
         costs `earlier + 1` rows, not a thousand."""
-        sl, e = schema.segment_labels, schema.events
+        sl = schema.segment_labels
         newest_first = {"partition_by": sl.c.segment, "order_by": sl.c.id.desc()}
         # the window ranks this version's label rows by id alone (no strings to carry
         # through its sort); the names and their events (with JSON details) are then read
