@@ -139,6 +139,8 @@ def test_an_analyst_may_retire_only_what_concerns_her_lenses_alone(
     assert "season over" in card and "by ana" in card
     assert 'action="/strategies/welcome/restore"' in shown
     assert "Retired strategy welcome" in text(shown)  # the flash
+    # a crafted link cannot announce a retirement that did not happen
+    assert "Retired strategy" not in text(ana.get("/strategies?retired=app-push").text)
     # off the plan board's choices, still where it is listed: home, marked, with Restore
     board = ana.get("/plans/marketing@1").text
     assert '<option value="welcome"' not in board

@@ -76,14 +76,21 @@ def retired_datasets(request: Request, ws: Workspace) -> list[dict]:
 def datasets_page(
     request: Request, retired: str = "", restored: str = "", ws: Workspace = Depends(workspace_for)
 ) -> HTMLResponse:
+    everything = ws.datasets(include_retired=True)
     return render(
         request,
         "datasets.html",
         title="Customer data",
         nav="/datasets",
-        datasets=ws.datasets(),
+        datasets=[d for d in everything if not d.retired],
         retired_datasets=retired_datasets(request, ws),
-        flash=outcome_words("dataset", retired, restored),
+        flash=outcome_words(
+            "dataset",
+            retired,
+            restored,
+            {d.name for d in everything},
+            {d.name for d in everything if d.retired},
+        ),
         form={},
     )
 
@@ -143,7 +150,13 @@ def dataset_page(
         "new": f"Uploaded as {info['dataset']}: {info['rows']:,} customers, "
         f"{len(columns)} columns.",
         "unchanged": f"Same content as {info['dataset']}: nothing new was recorded.",
-    }.get(uploaded) or outcome_words("dataset", retired, restored)
+    }.get(uploaded) or outcome_words(
+        "dataset",
+        retired,
+        restored,
+        {info["name"]},
+        {info["name"]} if info.get("retired") else set(),
+    )
     retire = control(
         current_principal(request), ws, "dataset", info["name"], info.get("retired"), "dataset"
     )

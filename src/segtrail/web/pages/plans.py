@@ -55,7 +55,13 @@ def strategies_page(
         nav="/plans",
         strategies=strategies,
         controls=controls,
-        flash=outcome_words("strategy", retired, restored),
+        flash=outcome_words(
+            "strategy",
+            retired,
+            restored,
+            {s.name for s in strategies},
+            {s.name for s in strategies if s.retired},
+        ),
     )
 
 

@@ -87,14 +87,18 @@ def landing(kind: str, name: str, back: str, done: str) -> str:
     return f"{target}?{urlencode({done: name})}{anchor}"
 
 
-def outcome_words(kind: str, retired: str = "", restored: str = "") -> str | None:
-    """The flash after a retire or a restore (names come from the URL: Jinja escapes them)."""
+def outcome_words(
+    kind: str, retired: str, restored: str, names: set[str], retired_now: set[str]
+) -> str | None:
+    """The flash after a retire or a restore. The name comes from the URL, so it is said only
+    when it matches what is recorded (a crafted link cannot announce a retirement that did
+    not happen); Jinja escapes it."""
     what = "customer data" if kind == "dataset" else "strategy"
-    if retired:
+    if retired and retired in retired_now:
         return (
             f"Retired {what} {retired}: it is off the lists and cannot be used for new work. "
             "Nothing was deleted, and Restore brings it back."
         )
-    if restored:
+    if restored and restored in names and restored not in retired_now:
         return f"Restored {what} {restored}: it is listed and can be used again."
     return None
