@@ -223,8 +223,12 @@ def lost_writes(root: Path, version: str, outcome: dict) -> int:
     from segtrail.services.workspace import Workspace
 
     with Workspace.open(root) as ws:
-        shown = ws.show(version)
-        history = {(s["segment"], h["name"]) for s in shown["segments"] for h in s["name_history"]}
+        # every name recorded (the event log; `show` lists only each segment's newest few)
+        history = {
+            (int(e.subject.rsplit(":", 1)[1]), e.details["name"])
+            for e in ws.events()
+            if e.action == "name" and e.subject.startswith(f"{version}:")
+        }
         rationales = {e["rationale"] for c in ws.plan_history(LENS) for e in c["entries"]}
     lost = sum(1 for item in outcome["named"] if item not in history)
     lost += sum(1 for names in outcome["mapped"].values() for n in names if n not in rationales)
