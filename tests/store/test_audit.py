@@ -245,3 +245,11 @@ def test_in_use_before_any_schema_is_nothing(tmp_path: Path) -> None:
     db = MetadataStore(f"sqlite:///{tmp_path / 'empty.db'}")
     assert db.schema_version() == 0
     assert db.objects.in_use(["a" * 64]) == set()
+
+
+def test_newest_id_stamps_the_history(db: MetadataStore) -> None:
+    assert db.events.newest_id() == 0
+    first = db.events.append("ana", "note", "a", {})
+    second = db.events.append("ana", "note", "b", {})
+    assert db.events.newest_id() == second == max(first, second)
+    assert db.events.newest_id() == db.events.list()[0]["id"]
