@@ -4,6 +4,7 @@ true k, run beside it."""
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 
@@ -59,6 +60,9 @@ def run() -> list[Figure]:
                 version = ws.segment(f"real{i}", "real", "labelled real data", algorithm=None)
                 seconds = time.perf_counter() - start
                 labels = ws.assignments(version["version"]).reindex(frame["id"]).to_numpy()
+                shown = ws.show(version["version"])
+            model = _model_words(shown.parameters)
+            _print_curve(name, shown.metrics.get("k_selection"))
             start = time.perf_counter()
             scaled = StandardScaler().fit_transform(frame.drop(columns="id"))
             baseline = KMeans(true_k, n_init=10, random_state=0).fit_predict(scaled)
@@ -66,7 +70,7 @@ def run() -> list[Figure]:
             figures.append(
                 Figure(
                     name,
-                    f"default path ({version['algorithm']}, k={version['k']})",
+                    f"default path ({model}, k={version['k']})",
                     seconds,
                     "scaled k-means at the true k",
                     baseline_seconds,
@@ -78,3 +82,28 @@ def run() -> list[Figure]:
                 )
             )
     return figures
+
+
+def _model_words(params: dict) -> str:
+    """The chosen model in a few words: algorithm, covariance variant, projection."""
+    if "numeric_covariance" in params:
+        words = [f"lca {params['numeric_covariance']}"]
+    else:
+        words = ["kmeans"]
+    if params.get("numeric_projection") == "pca":
+        words.append(
+            f"on {params['projection_components']} principal components "
+            f"({params['projection_variance']:.0%} of the variance)"
+        )
+    return " ".join(words)
+
+
+def _print_curve(name: str, selection: dict | None) -> None:
+    """The k curve (BIC, split-half stability) on stderr: to read why a k was chosen."""
+    if not selection:
+        return
+    rows = [
+        f"{r['k']}: {r.get('bic', float('nan')):,.0f} / {r.get('stability', float('nan')):.2f}"
+        for r in selection["curve"]
+    ]
+    print(f"{name} k: BIC / stability  " + "; ".join(rows), file=sys.stderr, flush=True)
