@@ -119,7 +119,8 @@ def test_many_correlated_columns_with_the_default_command(cli, folder: Path) -> 
     assert "more than 16 numeric columns" in shown
     assert "30 numeric columns replaced by their" in shown and "principal components" in shown
     out = folder / "w" / "assigned.csv"
-    assigned = cli("assign", "marketing@1", folder / "w" / "many.csv", "--out", out, cwd=folder / "w")
+    many = folder / "w" / "many.csv"
+    assigned = cli("assign", "marketing@1", many, "--out", out, cwd=folder / "w")
     assert assigned.code == 0, assigned.err
     assigned = pd.read_csv(out).sort_values("customer_id")
     exported = pd.read_csv(folder / "w" / "many_segments.csv").sort_values("customer_id")

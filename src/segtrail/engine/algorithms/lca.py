@@ -54,7 +54,8 @@ State (plain arrays): ``weights`` (k), ``means``/``variances`` (k x numeric colu
 ``log_probs`` (k x all categorical levels, blocks in column order), ``levels`` and
 ``feature_weights`` (of the matrix the model sees: with a projection, the components first,
 then the columns not projected), and with a projection ``projection_columns`` (the input's
-projected columns), ``projection_mean`` and ``projection`` (columns x components). Confidence: the posterior probability of the assigned class.
+projected columns), ``projection_mean`` and ``projection`` (columns x components). Confidence: the posterior
+probability of the assigned class.
 """
 
 from __future__ import annotations
@@ -179,7 +180,9 @@ class LCA(Algorithm):
         model_levels, model_weights, fit_X = levels, weights, X[idx]
         if params.get("numeric_projection") == "pca":
             projection = fit_projection(fit_X, levels, weights)
-            fit_X, model_levels, model_weights = apply_projection(fit_X, projection, levels, weights)
+            fit_X, model_levels, model_weights = apply_projection(
+                fit_X, projection, levels, weights
+            )
             notes.append(projection_note(projection))
         data = Data(fit_X, model_levels, model_weights)
         covariance = str(params.get("numeric_covariance") or "independent")
@@ -322,8 +325,9 @@ def fit_projection(X: np.ndarray, levels: np.ndarray, weights: np.ndarray) -> di
     noise too: on a planted table of 60 columns (tests/planted.py ``many_correlated``: five
     traits, each read by 12 columns with 10-45% noise) 90% kept 14 components, 9 of them
     noise, and BIC then preferred k-means' model at k=2 (ARI 0.32); this rule kept the 5
-    trait components and found the 4 segments (ARI 0.92). What it cannot see: segments apart only along a direction of
-    small variance (the known limit of clustering on principal components).
+    trait components and found the 4 segments (ARI 0.92). What it cannot see: segments
+    apart only along a direction of small variance (the known limit of clustering on
+    principal components).
     The components are not whitened: they keep the spread of the standardized columns, so
     the k-means++ starts weigh a direction by how much the customers vary along it, and the
     model fits its own variances anyway."""
