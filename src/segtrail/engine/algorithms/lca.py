@@ -54,8 +54,8 @@ State (plain arrays): ``weights`` (k), ``means``/``variances`` (k x numeric colu
 ``log_probs`` (k x all categorical levels, blocks in column order), ``levels`` and
 ``feature_weights`` (of the matrix the model sees: with a projection, the components first,
 then the columns not projected), and with a projection ``projection_columns`` (the input's
-projected columns), ``projection_mean`` and ``projection`` (columns x components). Confidence: the posterior
-probability of the assigned class.
+projected columns), ``projection_mean`` and ``projection`` (columns x components).
+Confidence: the posterior probability of the assigned class.
 """
 
 from __future__ import annotations
