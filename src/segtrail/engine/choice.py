@@ -28,7 +28,8 @@ Rules (each decision comes with a sentence for the version's notes):
   column's variance (Kaiser's rule, at most ``MAX_COVARIANCE_COLUMNS``;
   ``lca.fit_projection``), the analyst's usual step, and the comparisons above (k-means'
   model, the plain model, "full", "tied") run on the components by the same BIC. The
-  projection is part of the fitted state. With at most ``MAX_COVARIANCE_COLUMNS`` numeric columns nothing changes.
+  projection is part of the fitted state. With at most ``MAX_COVARIANCE_COLUMNS`` numeric
+  columns nothing changes.
 - Told k (``--k`` without ``--algorithm``): the same variants are compared by BIC at that
   k (on the sweep sample), so a correlated table gets the covariance model there too.
 - k: by ``kmixture.choose_k_mixture`` (curve, runner-up, split-half stability per k).

@@ -117,11 +117,7 @@ def mixture_sweep(
     if progress:
         progress(f"trying k = {low}..{high} (latent class model)", 0.0)
     algo = LCA()
-    layout = {
-        key: params[key]
-        for key in LAYOUT_KEYS
-        if key in params
-    }
+    layout = {key: params[key] for key in LAYOUT_KEYS if key in params}
     fits = algo.sweep(Xs, sorted({1, *ks}), layout, seed)  # k=1: the base of the elbow
     bic_one = float(fits[1]["bic"])
     curve = []
