@@ -90,6 +90,49 @@ def run_one(d: Design, seed: int = 0, quick: bool = False, reuse: dict | None = 
     return out
 
 
+def true_k_one(d: Design, seed: int = 0) -> dict:
+    """Only the default path told the planted k (the "true k" column), for re-running that
+    column after a change that touches only the told-k path."""
+    df, truth, kinds = generate(d)
+    spec = build_spec(df, kinds, "id")
+    _, fitted = fit_features(df, spec)
+    M, levels, weights = model_matrix(df, fitted)
+    names = [c["column"] for c in fitted["columns"]]
+
+    def kmeans_matrix(w: list[float]) -> np.ndarray:
+        columns = [{**c, "weight": wj} for c, wj in zip(fitted["columns"], w, strict=True)]
+        return transform_features(df, {**fitted, "columns": columns})
+
+    fixed, decision = default_fit(
+        M, levels, weights, names, d.k, K_RANGE, seed, kmeans_matrix=kmeans_matrix
+    )
+    return {
+        "seed": d.seed,
+        "default_true_k_ari": adjusted_rand_score(truth, fixed.labels),
+        "true_k_model": fixed.params.get("numeric_covariance", decision["algorithm"]),
+    }
+
+
+def run_true_k(held_out: bool, out_path: Path, part: tuple[int, int] = (0, 1)) -> None:
+    chosen = [d for d in designs() if d.held_out == held_out]
+    chosen = sorted(chosen, key=lambda d: (d.replicate, d.cell))[part[0] :: part[1]]
+    if out_path.exists():
+        done = {json.loads(line)["seed"] for line in out_path.open()}
+        chosen = [d for d in chosen if d.seed not in done]
+    with threadpool_limits(limits=1):
+        for i, d in enumerate(chosen):
+            row = true_k_one(d)
+            print(f"{i + 1}/{len(chosen)} {d.cell_name} {row}", file=sys.stderr, flush=True)
+            with out_path.open("a") as fh:
+                fh.write(json.dumps(row, default=float) + "\n")
+
+
+def with_true_k(rows: list[dict], path: Path) -> list[dict]:
+    """Rows with the "true k" figures of a later ``--true-k-out`` run put in."""
+    later = {r["seed"]: r for r in map(json.loads, path.open())}
+    return [row | later.get(row["seed"], {}) for row in rows]
+
+
 def _kprototypes(df: pd.DataFrame, kinds: dict, k: int, seed: int, truth: np.ndarray) -> float:
     from kmodes.kprototypes import KPrototypes
 
@@ -262,14 +305,22 @@ if __name__ == "__main__":
     parser.add_argument(
         "--reuse", type=Path, help="JSONL of an earlier run: copy its baselines (REUSABLE)"
     )
+    parser.add_argument(
+        "--true-k-out", type=Path, help="only the default path told the true k, to this JSONL"
+    )
+    parser.add_argument("--true-k", type=Path, help="with --report: true-k figures to use")
     args = parser.parse_args()
+    part = tuple(int(v) for v in args.part.split("/"))
     if args.report:
-        print(markdown([json.loads(line) for path in args.report for line in path.open()]))
+        rows = [json.loads(line) for path in args.report for line in path.open()]
+        print(markdown(with_true_k(rows, args.true_k) if args.true_k else rows))
+        sys.exit(0)
+    if args.true_k_out:
+        run_true_k(args.half == "held-out", args.true_k_out, part)
         sys.exit(0)
     earlier = {}
     if args.reuse:
         earlier = {row["seed"]: row for row in map(json.loads, args.reuse.open())}
-    part = tuple(int(v) for v in args.part.split("/"))
     rows = run_half(args.half == "held-out", args.out, args.limit, args.quick, part, earlier)
     if args.quick:
         sys.exit(0)
