@@ -268,7 +268,8 @@ NOTES = """Held-out half of the family (odd replicates; the even ones were the o
 at while choosing rules and thresholds). Columns: "auto k" is the default path
 (`segtrail segment` with no --algorithm and no --k: noise screen, algorithm choice, the
 latent class model's covariance variants by BIC, k by the rule of engine/kmixture.py over
-2..12, final fit); "true k" is the same path told the planted k; the baselines run in the
+2..12, final fit); "true k" is the same path told the planted k (it compares the covariance
+variants by BIC at that k since branch kfinal); the baselines run in the
 same process on the same data: standard scaling + one-hot k-means (segtrail's preprocessing,
 10 k-means++ starts) at the true k and at its own automatic k (the previous default),
 k-prototypes (kmodes, Cao init, 1 start: its pure-Python loop costs ~10 s per start here; no
