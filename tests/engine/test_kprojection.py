@@ -6,6 +6,7 @@ variants are compared too."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,12 @@ from test_choice import run_default
 from planted import correlated_led, many_correlated
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.lca import MAX_COMPONENTS, fit_projection, project_rows
-from segtrail.engine.choice import MAX_COVARIANCE_COLUMNS, wants_projection
+from segtrail.engine.choice import (
+    MAX_COVARIANCE_COLUMNS,
+    PROJECTION_KMEANS,
+    PROJECTION_REASON,
+    wants_projection,
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -122,3 +128,21 @@ def test_told_k_compares_the_covariance_variants_on_numeric_data() -> None:
     assert result.params["numeric_covariance"] in ("full", "tied")
     assert "covariance matrix" in result.notes[0]
     assert adjusted_rand_score(planted, result.labels) >= 0.95
+
+
+def test_when_k_means_wins_on_the_components_it_runs_on_every_column() -> None:
+    """20 numeric columns, 5 groups, each raised by 3 sd on its own 4 columns, one common
+    round spread (k-means' model, after standardizing too: every column has the same
+    spread): the comparison on the components picks k-means, which then clusters the full
+    standardized matrix, and the notes say so rather than claiming a projection."""
+    rng = np.random.default_rng(5)
+    groups = rng.integers(0, 5, 2500)
+    centres = 3.0 * np.kron(np.eye(5), np.ones(4))  # group g: columns 4g..4g+3
+    values = centres[groups] + rng.normal(size=(2500, 20))
+    df = pd.DataFrame(values, columns=[f"x{j:02d}" for j in range(20)])
+    df.insert(0, "customer_id", [f"K{i:05d}" for i in range(2500)])
+    result, decision = run_default(df)
+    assert decision["algorithm"] == "kmeans" and result.params["k"] == 5
+    assert decision["matrix"].shape[1] == 20  # every column, not the components
+    assert adjusted_rand_score(groups, result.labels) >= 0.95
+    assert PROJECTION_KMEANS in result.notes and PROJECTION_REASON not in result.notes

@@ -95,6 +95,8 @@ def choose_default(
         algorithm, selection, reason = compare_numeric(M, layout, k, k_range, seed, progress)
         notes[0] = reason
         layout = selection.pop("layout", layout)
+        if algorithm == "kmeans" and PROJECTION_REASON in notes:  # k-means sees every column
+            notes[notes.index(PROJECTION_REASON)] = PROJECTION_KMEANS
     else:
         fixed = k not in (None, "auto")
         selection, layout, reason = compare_covariances(
@@ -127,6 +129,13 @@ PROJECTION_REASON = (
     f"more than {MAX_COVARIANCE_COLUMNS} numeric columns: the model sees their principal "
     "components with more than one column's variance instead, so that columns that move "
     "together count once and a covariance between them can be fitted"
+)
+
+
+PROJECTION_KMEANS = (
+    f"more than {MAX_COVARIANCE_COLUMNS} numeric columns: the models were compared on their "
+    "principal components with more than one column's variance; k-means, chosen, then "
+    "runs on every column"
 )
 
 
