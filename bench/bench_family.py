@@ -127,10 +127,22 @@ def run_true_k(held_out: bool, out_path: Path, part: tuple[int, int] = (0, 1)) -
                 fh.write(json.dumps(row, default=float) + "\n")
 
 
-def with_true_k(rows: list[dict], path: Path) -> list[dict]:
-    """Rows with the "true k" figures of a later ``--true-k-out`` run put in."""
-    later = {r["seed"]: r for r in map(json.loads, path.open())}
-    return [row | later.get(row["seed"], {}) for row in rows]
+def true_k_comparison(rows: list[dict], path: Path) -> str:
+    """Per cell, on the data sets a ``--true-k-out`` run covered: the told-k ARI of the
+    records (the plain model on mixed data) against the later run's, and its models."""
+    later = pd.DataFrame([json.loads(line) for line in path.open()])
+    frame = pd.DataFrame(rows).merge(later, on="seed", suffixes=("_before", ""))
+    lines = [
+        "| design cell | n | told k ARI before | told k ARI now | models chosen now |",
+        "|---|---|---|---|---|",
+    ]
+    for name, g in [*frame.groupby("cell", sort=False), ("all", frame)]:
+        models = ", ".join(f"{m} {c}" for m, c in g["true_k_model"].value_counts().items())
+        lines.append(
+            f"| {name} | {len(g)} | {g['default_true_k_ari_before'].mean():.3f} | "
+            f"{g['default_true_k_ari'].mean():.3f} | {models} |"
+        )
+    return "\n".join(lines)
 
 
 def _kprototypes(df: pd.DataFrame, kinds: dict, k: int, seed: int, truth: np.ndarray) -> float:
@@ -309,12 +321,17 @@ if __name__ == "__main__":
     parser.add_argument(
         "--true-k-out", type=Path, help="only the default path told the true k, to this JSONL"
     )
-    parser.add_argument("--true-k", type=Path, help="with --report: true-k figures to use")
+    parser.add_argument(
+        "--true-k", type=Path, help="with --report: compare the told-k figures with these"
+    )
     args = parser.parse_args()
     part = tuple(int(v) for v in args.part.split("/"))
     if args.report:
         rows = [json.loads(line) for path in args.report for line in path.open()]
-        print(markdown(with_true_k(rows, args.true_k) if args.true_k else rows))
+        if args.true_k:
+            print(true_k_comparison(rows, args.true_k))
+        else:
+            print(markdown(rows))
         sys.exit(0)
     if args.true_k_out:
         run_true_k(args.half == "held-out", args.true_k_out, part)
