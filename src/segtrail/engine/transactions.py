@@ -317,7 +317,9 @@ def customers_from_transactions(lines: pa.Table | str | Path, spec: TransactionS
         table = _aggregate(con, spec, as_of, categories)
     except duckdb.Error as e:  # a column type DuckDB cannot read as asked, a damaged file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InvalidInput(f"cannot derive customers from the order lines: {first}") from None
+        where = "" if isinstance(lines, pa.Table) else f"{Path(lines).name}: "
+        message = f"{where}cannot derive customers from the order lines: {first}"
+        raise InvalidInput(message) from None
     finally:
         con.close()
     counts["customers"] = table.num_rows
