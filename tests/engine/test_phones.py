@@ -8,7 +8,6 @@ are written in many shapes (E.164, international, national, digits with or witho
 country code, trunk and international prefixes, punctuation).
 """
 
-import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pytest
@@ -84,8 +83,8 @@ def written_numbers(draw) -> str:
 @settings(max_examples=400, deadline=None)
 def test_vectorised_e164_matches_phonenumbers(values, default_region):
     """Reference: phonenumbers itself (reference_e164), value by value."""
-    fast = e164_many(np.array(values, dtype=object), default_region)
-    assert list(fast) == [reference_e164(v, default_region) for v in values]
+    fast = e164_many(pa.array(values), default_region)
+    assert fast.to_pylist() == [reference_e164(v, default_region) for v in values]
 
 
 @given(written_numbers(), st.sampled_from(DEFAULTS))
@@ -105,7 +104,7 @@ def test_one_number_matches_phonenumbers(value, default_region):
 )
 def test_common_shapes_take_the_fast_path(values, region):
     """Without this the property above would also pass if everything went the slow way."""
-    digits = pa.array(["".join(c for c in v if c.isdigit()) for v in values], pa.string())
+    digits = pa.array(["".join(c for c in v if c.isdigit()) for v in values], pa.large_string())
     if values[0].startswith("+"):
         _, known = phones._international(digits)
     else:
@@ -116,9 +115,7 @@ def test_common_shapes_take_the_fast_path(values, region):
 def test_unusual_text_still_gets_the_library_answer():
     """Reference: phonenumbers' documented handling of letters, extensions and prefixes."""
     values = ["1-800-FLOWERS", "+1 650 555 1212 ext. 7", "011 44 20 7946 0958", "+800 1234 5678"]
-    assert list(e164_many(np.array(values, dtype=object), "US")) == [
+    assert e164_many(pa.array(values), "US").to_pylist() == [
         reference_e164(v, "US") for v in values
     ]
-    assert e164_many(np.array(["+1 650 555 1212 ext. 7"], dtype=object), "US")[0] == (
-        "+16505551212"
-    )
+    assert e164_many(pa.array(["+1 650 555 1212 ext. 7"]), "US").to_pylist() == ["+16505551212"]

@@ -24,14 +24,16 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import pandas as pd
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-_SHAPE = r"^\+?[0-9 ().\-]{1,100}$"
+_MAX_SHAPED = 100  # characters after the "+" that the fast path reads (libphonenumber: 250)
+_PUNCTUATION = np.zeros(256, dtype=bool)  # by byte: what may stand between the digits
+_PUNCTUATION[list(b" ().-")] = True
+_NOTHING = pa.scalar("", pa.large_string())  # what joins "+<country code>" to the digits
 _MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's bounds on a national significant number
 _COUNTRY_CODES = pa.array([str(c) for c in COUNTRY_CODE_TO_REGION_CODE])
 # the length checks after which parse keeps the national prefix
@@ -68,40 +70,65 @@ def e164(text: str, default_region: str | None) -> str | None:
     return None
 
 
-def e164_many(values: np.ndarray, default_region: str) -> np.ndarray:
-    """``e164`` of each (distinct, non-missing) string; an object array with None if invalid."""
-    values = np.asarray(values, dtype=object)
-    out = np.full(values.size, None, dtype=object)
-    if values.size == 0:
-        return out
-    text = pa.array(values, type=pa.string())
-    digits = pc.replace_substring_regex(text, r"[^0-9]", "")
-    # libphonenumber reads fewer than 3 digits only when they stand alone: slow path
-    shaped = _bool(pc.match_substring_regex(text, _SHAPE)) & (_lengths(digits) >= 3)
-    plus = _bool(pc.starts_with(text, "+"))
-    done = np.zeros(values.size, dtype=bool)  # answered by the fast path (valid or not)
+def e164_many(values: pa.Array | pa.ChunkedArray, default_region: str) -> pa.Array:
+    """``e164`` of each string of an Arrow string array: null where invalid or missing."""
+    text = values.cast(pa.large_string())
+    if isinstance(text, pa.ChunkedArray):  # a pandas column may come in chunks
+        text = text.combine_chunks()
+    out = pa.nulls(len(text), pa.large_string())
+    digits, shaped, plus = _scan(text)
+    done = np.zeros(len(text), dtype=bool)  # answered by the fast path (valid or not)
 
     # "+": the country code is written; without "+": read in the default region
     for mask, international in ((shaped & plus, True), (shaped & ~plus, False)):
         idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            continue
         part = digits.take(idx)
         result, known = _international(part) if international else _national(part, default_region)
-        out[idx] = result
+        out = _put(out, idx, result)
         done[idx] = known
 
     # no "+" and invalid in the default region: the digits as an international number
-    retry = np.flatnonzero(done & ~plus & pd.isna(out))
-    if retry.size:
-        stripped = pc.utf8_ltrim(digits.take(retry), characters="0")
-        result, known = _international(stripped)
-        out[retry] = result
-        done[retry] = known
+    retry = np.flatnonzero(done & ~plus & ~_bool(pc.is_valid(out)))
+    stripped = pc.utf8_ltrim(digits.take(retry), characters="0")
+    result, known = _international(stripped)
+    out = _put(out, retry, result)
+    done[retry] = known
 
-    for i in np.flatnonzero(~done):
-        out[i] = e164(values[i], default_region)
-    return out
+    # the rest, each distinct text once, by phonenumbers itself
+    slow = np.flatnonzero(~done & _bool(pc.is_valid(text)))
+    rest = text.take(slow).to_pylist()
+    answers = {value: e164(value, default_region) for value in set(rest)}
+    return _put(out, slow, pa.array([answers[v] for v in rest], pa.large_string()))
+
+
+def _scan(text: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The digits of each string, whether it has a shape the fast path reads (only digits,
+    spaces, dots, dashes and parentheses after an optional leading "+", at most
+    ``_MAX_SHAPED`` of them, and at least 3 digits: libphonenumber reads fewer only when they
+    stand alone), and whether it starts with "+". One pass over the UTF-8 bytes with numpy."""
+    text = text.fill_null("")
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    is_digit = (data >= ord("0")) & (data <= ord("9"))
+    counted = np.concatenate(([0], np.cumsum(is_digit)))[offsets]  # digits before each start
+    n_digits = np.diff(counted)
+    n_bytes = np.diff(offsets)
+    plus = n_bytes > 0
+    plus[plus] = data[offsets[:-1][plus]] == ord("+")
+    odd = np.concatenate(([0], np.cumsum(~_PUNCTUATION[data] & ~is_digit)))[offsets]
+    shaped = (np.diff(odd) == plus) & (n_bytes - plus <= _MAX_SHAPED) & (n_digits >= 3)
+    digits = pa.LargeStringArray.from_buffers(
+        len(text), pa.py_buffer(counted), pa.py_buffer(data[is_digit])
+    )
+    return digits, shaped, plus
+
+
+def _put(out: pa.Array, idx: np.ndarray, values: pa.Array) -> pa.Array:
+    """``out`` with ``values`` at the ascending positions ``idx``."""
+    mask = np.zeros(len(out), dtype=bool)
+    mask[idx] = True
+    return pc.replace_with_mask(out, pa.array(mask), values)
 
 
 # the fast path
@@ -162,9 +189,9 @@ def _main_region(country_code: int) -> _Region | None:
     return _region(regions[0])
 
 
-def _international(digits: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Digits after a "+": E.164 (or None) and whether the fast path could answer."""
-    out = np.full(len(digits), None, dtype=object)
+def _international(digits: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Digits after a "+": E.164 (or null) and whether the fast path could answer."""
+    out = pa.nulls(len(digits), pa.large_string())
     known = np.zeros(len(digits), dtype=bool)
     # libphonenumber: too short after the "+", or a leading 0, is an error (invalid)
     invalid = (_lengths(digits) <= _MIN_NSN) | _bool(pc.starts_with(digits, "0"))
@@ -181,14 +208,14 @@ def _international(digits: pa.Array) -> tuple[np.ndarray, np.ndarray]:
             continue
         idx = np.flatnonzero(code == cc)
         national = pc.utf8_slice_codeunits(digits.take(idx), len(str(cc)))
-        out[idx] = _finish(national, region)
+        out = _put(out, idx, _finish(national, region))
         known[idx] = True
     return out, known
 
 
-def _national(digits: pa.Array, default_region: str) -> tuple[np.ndarray, np.ndarray]:
+def _national(digits: pa.Array, default_region: str) -> tuple[pa.Array, np.ndarray]:
     """Digits without "+", read in ``default_region`` (as ``phonenumbers.parse`` does)."""
-    out = np.full(len(digits), None, dtype=object)
+    out = pa.nulls(len(digits), pa.large_string())
     known = np.zeros(len(digits), dtype=bool)
     region = _region(default_region.upper()) if _known_region(default_region) else None
     if region is None or not region.modelled or _main_region(region.country_code) != region:
@@ -208,7 +235,7 @@ def _national(digits: pa.Array, default_region: str) -> tuple[np.ndarray, np.nda
         replace = np.zeros(len(digits), dtype=bool)
         replace[np.flatnonzero(with_code)[drop]] = True
         digits = pc.replace_with_mask(digits, pa.array(replace), rest.filter(pa.array(drop)))
-    out[ok] = _finish(digits, region)
+    out = _put(out, ok, _finish(digits, region))
     known[ok] = True
     return out, known
 
@@ -217,9 +244,9 @@ def _known_region(code: str) -> bool:
     return PhoneMetadata.metadata_for_region(code.upper(), None) is not None
 
 
-def _finish(national: pa.Array, region: _Region) -> np.ndarray:
-    """From the digits after the country code to E.164: national prefix, lengths, validity."""
-    out = np.full(len(national), None, dtype=object)
+def _finish(national: pa.Array, region: _Region) -> pa.Array:
+    """From the digits after the country code to E.164 (null if invalid): national prefix,
+    lengths, validity."""
     # libphonenumber: fewer than 2 digits is an error; else the national prefix goes if what
     # is left has a possible length
     usable = _lengths(national) >= _MIN_NSN
@@ -231,9 +258,11 @@ def _finish(national: pa.Array, region: _Region) -> np.ndarray:
     idx = np.flatnonzero(usable)
     kept = national.take(idx)
     valid = _valid(kept, region.country_code)
-    numbers = pc.binary_join_element_wise(f"+{region.country_code}", kept.filter(valid), "")
-    out[idx[valid]] = _objects(numbers)
-    return out
+    code = pa.scalar(f"+{region.country_code}", pa.large_string())
+    numbers = pc.binary_join_element_wise(
+        code, kept.filter(valid), pa.scalar("", pa.large_string())
+    )
+    return _put(pa.nulls(len(national), pa.large_string()), idx[valid], numbers)
 
 
 def _strip_national_prefix(national: pa.Array, region: _Region) -> pa.Array:
@@ -330,7 +359,3 @@ def _lengths(array: pa.Array) -> np.ndarray:
 
 def _bool(array: pa.Array) -> np.ndarray:
     return array.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-
-
-def _objects(array: pa.Array) -> np.ndarray:
-    return array.to_numpy(zero_copy_only=False).astype(object)
