@@ -216,7 +216,8 @@ def test_written_numbers_match_phonenumbers(region):
     expected = [None if v is None else reference_e164(v, region.upper()) for v in values]
     assert e164_many(pa.array(values), region).to_pylist() == expected
     # a slice of a bigger array, and the same values in chunks, as a pandas column may be
-    assert e164_many(pa.array(["x", *values])[1:], region).to_pylist() == expected
+    inside = pa.array(["x", *values, "+1 650 555 1212"])[1:-1]
+    assert e164_many(inside, region).to_pylist() == expected
     chunked = pa.chunked_array([values[:7], values[7:]], pa.string())
     assert e164_many(chunked, region).to_pylist() == expected
 
@@ -225,6 +226,9 @@ def test_empty_and_missing_values():
     assert e164_many(pa.array([], pa.string()), "US").to_pylist() == []
     assert e164_many(pa.array([None, None], pa.string()), "US").to_pylist() == [None, None]
     assert e164_many(pa.chunked_array([], pa.string()), "US").to_pylist() == []
+    # an empty text last: nothing is read after the end
+    got = e164_many(pa.array(["(650) 555-1212", "+1 650 555 1212", ""]), "US").to_pylist()
+    assert got == ["+16505551212", "+16505551212", None]
 
 
 @pytest.fixture

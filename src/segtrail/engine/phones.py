@@ -108,20 +108,26 @@ def _scan(text: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     stand alone), and whether it starts with "+". One pass over the UTF-8 bytes with numpy."""
     text = text.fill_null("")
     offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
     offsets = offsets - offsets[0]
     is_digit = (data >= ord("0")) & (data <= ord("9"))
-    counted = np.concatenate(([0], np.cumsum(is_digit)))[offsets]  # digits before each start
-    n_digits = np.diff(counted)
+    counted = _running(is_digit)[offsets]  # digits before each start: the digits' offsets
     n_bytes = np.diff(offsets)
     plus = n_bytes > 0
     plus[plus] = data[offsets[:-1][plus]] == ord("+")
-    odd = np.concatenate(([0], np.cumsum(~_PUNCTUATION[data] & ~is_digit)))[offsets]
-    shaped = (np.diff(odd) == plus) & (n_bytes - plus <= _MAX_SHAPED) & (n_digits >= 3)
+    odd = np.diff(_running(~_PUNCTUATION[data] & ~is_digit)[offsets])  # a leading "+" is one
+    shaped = (odd == plus) & (n_bytes - plus <= _MAX_SHAPED) & (np.diff(counted) >= 3)
     digits = pa.LargeStringArray.from_buffers(
         len(text), pa.py_buffer(counted), pa.py_buffer(data[is_digit])
     )
     return digits, shaped, plus
+
+
+def _running(mask: np.ndarray) -> np.ndarray:
+    """How many of ``mask`` are true before each position, and in all (one more entry)."""
+    total = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=total[1:])
+    return total
 
 
 def _put(out: pa.Array, idx: np.ndarray, values: pa.Array) -> pa.Array:
