@@ -76,48 +76,17 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "values[whole] holds only whole floats below 2**63 in size: int64 and Int64 print "
             "them alike"
         ),
+        'return hashlib.sha256(s.encode("utf-8")).hexdigest() / '
+        'return hashlib.sha256(s.encode("UTF-8")).hexdigest()': "codec names are case-insensitive",
+        'digests = pa.table(con.from_arrow(column).project("sha256(value)")).column(0) / '
+        'digests = pa.table(con.from_arrow(column).project("SHA256(VALUE)")).column(0)': (
+            "DuckDB reads function and column names in any case"
+        ),
         **{
-            f"{line} / {line.replace('utf-8', 'UTF-8')}": "codec names are case-insensitive"
-            for line in (
-                'digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v in plain], '
-                '"string")',
-                'return hashlib.sha256(s.encode("utf-8")).hexdigest()',
+            'return pd.Series(pd.arrays.ArrowStringArray(array), index=index, dtype="string") / '
+            f"return pd.Series(pd.arrays.ArrowStringArray(array), index=index, {change})": (
+                "an ArrowStringArray is of the string dtype already"
             )
-        },
-        **{
-            'digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v in plain], '
-            '"string") / digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v '
-            f"in plain], {change})": (
-                "pd.array infers the string dtype from a list of str (and an empty one becomes "
-                'a dtype="string" Series below anyway)'
-            )
-            for change in ("None", "")
-        },
-        **{
-            "return pd.Series(digests.take(codes, allow_fill=True), index=values.index, "
-            'dtype="string") / return pd.Series(digests.take(codes, allow_fill=True), '
-            f"index=values.index, {change})": "digests is a string array already"
-            for change in ("dtype=None", "")
-        },
-        **{
-            "plain = np.asarray(distinct, dtype=object)  # iterating an Arrow-backed array is "
-            f"slow / plain = np.asarray(distinct, {change})  # iterating an Arrow-backed array "
-            "is slow": (
-                "np.asarray of a string array is an object array anyway, and str() of a numpy "
-                "number prints as the Python one"
-            )
-            for change in ("dtype=None", "")
-        },
-        **{
-            "numbers = pd.Series(e164_many(np.asarray(distinct, dtype=object), default_region)) "
-            f"/ numbers = pd.Series(e164_many(np.asarray(distinct, {change}), default_region))": (
-                "distinct comes from a string Series: np.asarray gives an object array anyway"
-            )
-            for change in ("dtype=None", "")
-        },
-        **{
-            'return pd.Series(out, index=values.index, dtype="string") / '
-            f"return pd.Series(out, index=values.index, {change})": "out is a string array already"
             for change in ("dtype=None", "")
         },
         **{
@@ -137,10 +106,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for other in ("XXmetaXX", "META")
         },
-        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)) / "
-        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(True).astype(bool))": (
-            "the match is NA only where the text is NA, which where() keeps NA either way"
-        ),
+        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)).str.lower("
+        ") / text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(True).astype(bool)).str."
+        "lower()": "the match is NA only where the text is NA, which where() keeps NA either way",
         **{
             'local = parts["local"].where(~gmail, parts["local"].str.replace(".", "", '
             'regex=False)) / local = parts["local"].where(~gmail, parts["local"].str.replace('

@@ -104,7 +104,7 @@ def reference_email(value, platform: str) -> str | None:
     return f"{local}@{domain}"
 
 
-EMAIL_PARTS = st.text(alphabet="aZ.@ _-+9\tÉ", max_size=6)
+EMAIL_PARTS = st.text(alphabet="aZX.@ _-+9\tÉ\xa0\u2003", max_size=6)
 
 
 @given(st.lists(st.one_of(st.none(), st.builds("".join, st.lists(EMAIL_PARTS, max_size=4)))))

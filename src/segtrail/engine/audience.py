@@ -54,8 +54,9 @@ def normalize_email(s: Any, platform: Platform = "meta") -> str | None:
 
 def normalize_emails(values: pd.Series, platform: Platform = "meta") -> pd.Series:
     """Vectorized ``normalize_email``: a string Series with NA where the value is not an email."""
-    text = _as_text(values).str.lower()
-    text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool))
+    text = _as_text(values)
+    # matched before lower-casing, which never makes or removes an "@", a dot or a space
+    text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)).str.lower()
     if platform == "google":
         parts = text.str.extract(r"^(?P<local>[^@]+)@(?P<domain>[^@]+)$")
         gmail = parts["domain"].isin(_GMAIL_DOMAINS)
