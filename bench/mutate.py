@@ -60,6 +60,9 @@ ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 # Equivalent mutants: module -> {the mutant's diff as printed: why no test can tell}.
 # Keyed by the diff, not mutmut's numbered name, which shifts when a function changes.
 _US = 'str = "US"'
+_MATCHED = (
+    "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)).str.lower()"
+)
 _INT64 = (
     "np.array of Python ints is int64 already on 64-bit Linux (and empty ones are never indexed)"
 )
@@ -106,9 +109,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for other in ("XXmetaXX", "META")
         },
-        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)).str.lower("
-        ") / text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(True).astype(bool)).str."
-        "lower()": "the match is NA only where the text is NA, which where() keeps NA either way",
+        f"{_MATCHED} / {_MATCHED.replace('False', 'True')}": (
+            "the match is NA only where the text is NA, which where() keeps NA either way"
+        ),
         **{
             'local = parts["local"].where(~gmail, parts["local"].str.replace(".", "", '
             'regex=False)) / local = parts["local"].where(~gmail, parts["local"].str.replace('
