@@ -45,7 +45,7 @@ TYPES = [
 def reference_e164(text: str, region: str) -> str | None:
     """phonenumbers, called directly: the default region first, then "+" and the digits."""
     attempts = [(text, region)]
-    if not text.startswith("+"):
+    if not text.lstrip().startswith("+"):  # (leading spaces aside)
         attempts.append(("+" + "".join(c for c in text if c.isdigit()).lstrip("0"), None))
     for candidate, default in attempts:
         try:
@@ -140,7 +140,6 @@ FAST = [
     "+47 79 12 34 56",  # SJ
     "+212 5 28 81 23 45",  # EH or MA
     # invalid after a "+": a leading 0, too few digits, too many, a wrong number
-    "+0 650 555 1212",
     "+123",
     "+1 650",
     "+1 650 555 1212 1234 5678 9",
@@ -188,6 +187,9 @@ SLOW = [
     "\u0666\u0665\u0660 555 1212",  # Arabic-Indic digits
     "12",  # fewer than 3 digits
     "+1",
+    "+0 650 555 1212",  # no country code starts with 0: read again in the default region
+    "+0044 20 7946 0958",  # (a GB number in GB, where "00" is the international prefix)
+    " +0044 20 7946 0958",
     "",
 ]
 REGIONS_FAST = ["US", "GB", "DE", "IT", "us", "gb"]
@@ -286,3 +288,18 @@ def test_unusual_text_still_gets_the_library_answer():
         reference_e164(v, "US") for v in values
     ]
     assert e164_many(pa.array(["+1 650 555 1212 ext. 7"]), "US").to_pylist() == ["+16505551212"]
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("+1 650 555 1212", None, "+16505551212"),  # no default region needed after a "+"
+        ("442079460958", None, "+442079460958"),  # nor for digits that start with one
+        ("(650) 555-1212", "us", "+16505551212"),
+        (" +0044 20 7946 0958", "US", None),  # a "+" is not tried again without it
+        ("0044 20 7946 0958", "US", "+442079460958"),  # tried again without the zeros
+    ],
+)
+def test_one_number(value, region, expected):
+    """Reference: phonenumbers itself (reference_e164), and the values it gives."""
+    assert e164(value, region) == expected == reference_e164(value, region and region.upper())

@@ -13,7 +13,8 @@ patterns and, for codes shared by several regions, the region that owns the numb
 the library's own metadata, with RE2 (pyarrow) for the patterns (libphonenumber's patterns are
 written for RE2). Anything it does not model goes to ``e164``: other characters (letters,
 extensions, unicode digits), an international dialling prefix such as "00" or "011", a
-country code that is unknown or not geographic, regions whose national prefix is rewritten by
+country code that is unknown or not geographic (or digits after the "+" that start with 0),
+regions whose national prefix is rewritten by
 a transform rule, and a default region that is not the main region of its country code.
 tests/engine/test_phones.py checks the two paths against ``phonenumbers`` on generated numbers.
 """
@@ -199,8 +200,10 @@ def _international(digits: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Digits after a "+": E.164 (or null) and whether the fast path could answer."""
     out = pa.nulls(len(digits), pa.large_string())
     known = np.zeros(len(digits), dtype=bool)
-    # libphonenumber: too short after the "+", or a leading 0, is an error (invalid)
-    invalid = (_lengths(digits) <= _MIN_NSN) | _bool(pc.starts_with(digits, "0"))
+    # libphonenumber: too short after the "+" is an error (invalid). No country code starts
+    # with 0: such digits, like unknown codes, are read again in the default region after
+    # all ("+0044 ..." is a GB number in GB), which the slow path does
+    invalid = _lengths(digits) <= _MIN_NSN
     known[invalid] = True
     code = np.zeros(len(digits), dtype=np.int64)
     for width in (1, 2, 3):  # the shortest known code wins, as in libphonenumber
