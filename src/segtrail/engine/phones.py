@@ -14,8 +14,8 @@ the library's own metadata, with RE2 (pyarrow) for the patterns (libphonenumber'
 written for RE2). Anything it does not model goes to ``e164``: other characters (letters,
 extensions, unicode digits), an international dialling prefix such as "00" or "011", a
 country code that is unknown or not geographic (or digits after the "+" that start with 0),
-regions whose national prefix is rewritten by
-a transform rule, and a default region that is not the main region of its country code.
+regions whose national prefix is rewritten by a transform rule, and a default region that is
+not the main region of its country code.
 tests/engine/test_phones.py checks the two paths against ``phonenumbers`` on generated numbers.
 """
 
