@@ -89,14 +89,14 @@ def e164_many(values: pa.Array | pa.ChunkedArray, default_region: str) -> pa.Arr
         done[idx] = known
 
     # no "+" and invalid in the default region: the digits as an international number
-    retry = np.flatnonzero(done & ~plus & ~_bool(pc.is_valid(out)))
+    retry = np.flatnonzero(done & ~plus & ~np.asarray(pc.is_valid(out)))
     stripped = pc.utf8_ltrim(digits.take(retry), characters="0")
     result, known = _international(stripped)
     out = _put(out, retry, result)
     done[retry] = known
 
     # the rest, each distinct text once, by phonenumbers itself
-    slow = np.flatnonzero(~done & _bool(pc.is_valid(text)))
+    slow = np.flatnonzero(~done & np.asarray(pc.is_valid(text)))
     rest = text.take(slow).to_pylist()
     answers = {value: e164(value, default_region) for value in set(rest)}
     return _put(out, slow, pa.array([answers[v] for v in rest], pa.large_string()))
@@ -143,7 +143,7 @@ def _put(out: pa.Array, idx: np.ndarray, values: pa.Array) -> pa.Array:
 
 @dataclass(frozen=True)
 class _Desc:
-    pattern: str | None
+    pattern: str
     lengths: tuple[int, ...]
 
 
@@ -165,8 +165,6 @@ def _region(code: str) -> _Region:
     meta = PhoneMetadata.metadata_for_region(code, None)
 
     def desc(d) -> _Desc:
-        if d is None or not d.national_number_pattern:
-            return _Desc(None, ())
         return _Desc(d.national_number_pattern, tuple(d.possible_length or ()))
 
     prefix = meta.national_prefix_for_parsing or None
@@ -176,9 +174,11 @@ def _region(code: str) -> _Region:
         general=desc(meta.general_desc),
         local_lengths=tuple(meta.general_desc.possible_length_local_only or ()),
         # libphonenumber looks at the mobile pattern only when it differs from fixed line
+        # a type without a pattern matches nothing (every region has a general pattern)
         types=tuple(
             desc(getattr(meta, name))
             for name in _TYPES
+            if getattr(meta, name) is not None and getattr(meta, name).national_number_pattern
             if not (name == "mobile" and meta.same_mobile_and_fixed_line_pattern)
         ),
         leading_digits=meta.leading_digits,
@@ -208,7 +208,7 @@ def _international(digits: pa.Array) -> tuple[pa.Array, np.ndarray]:
     code = np.zeros(len(digits), dtype=np.int64)
     for width in (1, 2, 3):  # the shortest known code wins, as in libphonenumber
         head = pc.utf8_slice_codeunits(digits, 0, width)
-        ok = _bool(pc.is_in(head, value_set=_COUNTRY_CODES)) & ~invalid & (code == 0)
+        ok = np.asarray(pc.is_in(head, value_set=_COUNTRY_CODES)) & ~invalid & (code == 0)
         if ok.any():
             code[ok] = pc.cast(head.filter(pa.array(ok)), pa.int64()).to_numpy()
     for cc in np.unique(code[code > 0]):
@@ -234,7 +234,7 @@ def _national(digits: pa.Array, default_region: str) -> tuple[pa.Array, np.ndarr
     digits = digits.take(ok)
     cc = str(region.country_code)
     # the default region's country code written without "+" ("1 650 ..." in the US)
-    with_code = _bool(pc.starts_with(digits, cc))
+    with_code = np.asarray(pc.starts_with(digits, cc))
     if with_code.any():
         full = digits.filter(pa.array(with_code))
         rest = _strip_national_prefix(pc.utf8_slice_codeunits(full, len(cc)), region)
@@ -276,13 +276,13 @@ def _finish(national: pa.Array, region: _Region) -> pa.Array:
 
 def _strip_national_prefix(national: pa.Array, region: _Region) -> pa.Array:
     """libphonenumber's national prefix stripping (regions without a transform rule)."""
-    if region.national_prefix is None or len(national) == 0:
+    if region.national_prefix is None:
         return national
-    matched = _starts(national, region.national_prefix) & (_lengths(national) > 0)
+    matched = _starts(national, region.national_prefix)
     if not matched.any():
         return national
-    start = f"^(?:{region.national_prefix})"
-    rest = pc.replace_substring_regex(national, start, "", max_replacements=1)
+    # anchored at the start: replaced once at most
+    rest = pc.replace_substring_regex(national, f"^(?:{region.national_prefix})", "")
     # a number that fits the region as it is, and would not without the prefix, keeps it
     keep = _matches(national, region.general) & ~_matches(rest, region.general)
     return pc.if_else(pa.array(matched & ~keep), rest, national)
@@ -292,9 +292,6 @@ def _length_check(national: np.ndarray, region: _Region) -> np.ndarray:
     """libphonenumber's ``_test_number_length`` for an unknown number type, as words."""
     lengths = region.general.lengths
     out = np.full(len(national), "possible", dtype=object)
-    if not lengths:
-        out[:] = "invalid"
-        return out
     n = _lengths(national)
     out[~np.isin(n, lengths[1:])] = "invalid"
     out[n > lengths[-1]] = "too long"
@@ -340,8 +337,6 @@ def _of_some_type(national: pa.Array, region: _Region) -> np.ndarray:
 
 def _fits(national: pa.Array, desc: _Desc) -> np.ndarray:
     """The desc's possible lengths (if any) and its whole pattern."""
-    if desc.pattern is None:
-        return np.zeros(len(national), dtype=bool)
     ok = _matches(national, desc)
     if desc.lengths:
         ok &= np.isin(_lengths(national), desc.lengths)
@@ -350,21 +345,13 @@ def _fits(national: pa.Array, desc: _Desc) -> np.ndarray:
 
 def _matches(national: pa.Array, desc: _Desc) -> np.ndarray:
     """The whole string matches the desc's national number pattern."""
-    if desc.pattern is None or len(national) == 0:
-        return np.zeros(len(national), dtype=bool)
-    return _bool(pc.match_substring_regex(national, f"^(?:{desc.pattern})$"))
+    return np.asarray(pc.match_substring_regex(national, f"^(?:{desc.pattern})$"))
 
 
-def _starts(national: pa.Array, pattern: str | None) -> np.ndarray:
+def _starts(national: pa.Array, pattern: str) -> np.ndarray:
     """A prefix of the string matches ``pattern`` (Python's ``re.match``)."""
-    if pattern is None or len(national) == 0:
-        return np.zeros(len(national), dtype=bool)
-    return _bool(pc.match_substring_regex(national, f"^(?:{pattern})"))
+    return np.asarray(pc.match_substring_regex(national, f"^(?:{pattern})"))
 
 
 def _lengths(array: pa.Array) -> np.ndarray:
-    return pc.utf8_length(array).fill_null(0).to_numpy(zero_copy_only=False)
-
-
-def _bool(array: pa.Array) -> np.ndarray:
-    return array.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    return np.asarray(pc.utf8_length(array))
