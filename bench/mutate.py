@@ -85,6 +85,10 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'digests = pa.table(con.from_arrow(column).project("SHA256(VALUE)")).column(0)': (
             "DuckDB reads function and column names in any case"
         ),
+        'column = pa.table({"value": pa.array(values.astype("string").array)}) / '
+        'column = pa.table({"VALUE": pa.array(values.astype("string").array)})': (
+            "DuckDB reads column names in any case"
+        ),
         **{
             'return pd.Series(pd.arrays.ArrowStringArray(array), index=index, dtype="string") / '
             f"return pd.Series(pd.arrays.ArrowStringArray(array), index=index, {change})": (
