@@ -141,6 +141,29 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "out holds exactly the identifier columns, and subset=None means all of them"
         ),
     },
+    "engine/phones.py": {
+        'digits = "".join(ch for ch in text if ch.isdigit()).lstrip("0") / '
+        'digits = "".join(ch for ch in text if ch.isdigit()).lstrip("XX0XX")': (
+            "the digits hold no X: stripping X as well strips the same zeros"
+        ),
+        'stripped = pc.utf8_ltrim(digits.take(retry), characters="0") / '
+        'stripped = pc.utf8_ltrim(digits.take(retry), characters="XX0XX")': (
+            "the digits hold no X: stripping X as well strips the same zeros"
+        ),
+        'candidates.append(("+" + digits, None)) / candidates.append(("XX+XX" + digits, None))': (
+            "phonenumbers drops what stands before the first plus or digit, and fewer than 3 "
+            "letters after it (_extract_possible_number, _normalize)"
+        ),
+        "take = usable & ~np.isin(_length_check(stripped, region), _KEEP_PREFIX) / "
+        "take = usable | ~np.isin(_length_check(stripped, region), _KEEP_PREFIX)": (
+            "a national number under 2 digits stays under 2 with or without its prefix, and the "
+            "length check below drops it either way"
+        ),
+        "usable = _lengths(national) >= _MIN_NSN / usable = _lengths(national) > _MIN_NSN": (
+            "no region has a possible length under 4 (AT: 4), so a national number of 2 digits "
+            "is invalid either way"
+        ),
+    },
     "engine/carry.py": {
         f'{name}np.array([s["{key}"] for s in diff["{side}"]], dtype=np.int64){end} / '
         f'{name}np.array([s["{key}"] for s in diff["{side}"]], {change}){end}': _INT64

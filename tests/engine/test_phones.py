@@ -145,6 +145,7 @@ FAST = [
     "+1 650 555 1212 1234 5678 9",
     "+1 650 555 121",
     "+44 20 7946 09581",
+    "+1 13101234",  # the national prefix 1 stays: without it a local-only length is left
     # without "+": national formats, with the national prefix, with the country code
     "(650) 555-1212",
     "650.555.1212",
