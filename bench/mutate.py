@@ -159,6 +159,11 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "a national number under 2 digits stays under 2 with or without its prefix, and the "
             "length check below drops it either way"
         ),
+        "usable &= (length >= _MIN_NSN) & (length <= _MAX_NSN) / "
+        "usable = (length >= _MIN_NSN) & (length <= _MAX_NSN)": (
+            "the prefix step only shortens a number, so one under 2 digits before it is still "
+            "under 2 here"
+        ),
         "usable = _lengths(national) >= _MIN_NSN / usable = _lengths(national) > _MIN_NSN": (
             "no region has a possible length under 4 (AT: 4), so a national number of 2 digits "
             "is invalid either way"

@@ -146,6 +146,8 @@ FAST = [
     "+1 650 555 121",
     "+44 20 7946 09581",
     "+1 13101234",  # the national prefix 1 stays: without it a local-only length is left
+    "+1 310 1234",  # a local-only length that is a valid number as it is
+    "310 6607",
     # without "+": national formats, with the national prefix, with the country code
     "(650) 555-1212",
     "650.555.1212",
