@@ -35,7 +35,7 @@ _MAX_SHAPED = 100  # characters after the "+" that the fast path reads (libphone
 _PUNCTUATION = np.zeros(256, dtype=bool)  # by byte: what may stand between the digits
 _PUNCTUATION[list(b" ().-")] = True
 _NOTHING = pa.scalar("", pa.large_string())  # what joins "+<country code>" to the digits
-_MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's bounds on a national significant number
+_MIN_NSN = 2  # libphonenumber: this many digits or fewer after a "+" are an error
 _COUNTRY_CODES = pa.array([str(c) for c in COUNTRY_CODE_TO_REGION_CODE])
 # the length checks after which parse keeps the national prefix
 _KEEP_PREFIX = ["too short", "local only", "invalid"]
@@ -255,23 +255,17 @@ def _known_region(code: str) -> bool:
 
 def _finish(national: pa.Array, region: _Region) -> pa.Array:
     """From the digits after the country code to E.164 (null if invalid): national prefix,
-    lengths, validity."""
-    # libphonenumber: fewer than 2 digits is an error; else the national prefix goes if what
-    # is left has a possible length
-    usable = _lengths(national) >= _MIN_NSN
+    then validity."""
+    # libphonenumber: the national prefix goes if what is left has a possible length. (It
+    # also rejects fewer than 2 digits or more than 17 as errors; no region has a possible
+    # length outside 4..17, so validity rejects those here.)
     stripped = _strip_national_prefix(national, region)
-    take = usable & ~np.isin(_length_check(stripped, region), _KEEP_PREFIX)
+    take = ~np.isin(_length_check(stripped, region), _KEEP_PREFIX)
     national = pc.if_else(pa.array(take), stripped, national)
-    length = _lengths(national)
-    usable &= (length >= _MIN_NSN) & (length <= _MAX_NSN)
-    idx = np.flatnonzero(usable)
-    kept = national.take(idx)
-    valid = _valid(kept, region.country_code)
+    valid = _valid(national, region.country_code)
     code = pa.scalar(f"+{region.country_code}", pa.large_string())
-    numbers = pc.binary_join_element_wise(
-        code, kept.filter(valid), pa.scalar("", pa.large_string())
-    )
-    return _put(pa.nulls(len(national), pa.large_string()), idx[valid], numbers)
+    numbers = pc.binary_join_element_wise(code, national.filter(valid), _NOTHING)
+    return _put(pa.nulls(len(national), pa.large_string()), np.flatnonzero(valid), numbers)
 
 
 def _strip_national_prefix(national: pa.Array, region: _Region) -> pa.Array:
