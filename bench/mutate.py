@@ -164,6 +164,11 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "the prefix step only shortens a number, so one under 2 digits before it is still "
             "under 2 here"
         ),
+        'out = np.full(len(national), "possible", dtype=object) / '
+        "out = np.full(len(national), None, dtype=object)": (
+            'callers read only membership in _KEEP_PREFIX and "too long": a length left '
+            'unlabelled reads as "possible" either way'
+        ),
         "usable = _lengths(national) >= _MIN_NSN / usable = _lengths(national) > _MIN_NSN": (
             "no region has a possible length under 4 (AT: 4), so a national number of 2 digits "
             "is invalid either way"
