@@ -148,6 +148,9 @@ FAST = [
     "+1 13101234",  # the national prefix 1 stays: without it a local-only length is left
     "+1 310 1234",  # a local-only length that is a valid number as it is
     "310 6607",
+    # a national prefix that is part of the number (+375 80...), or that is not
+    "+375 801 123 4567",
+    "97100600212345",
     # without "+": national formats, with the national prefix, with the country code
     "(650) 555-1212",
     "650.555.1212",
@@ -206,7 +209,7 @@ def padded(text: str, characters: int) -> str:
     return plus + body[0] + " " * (characters - len(body)) + body[1:]
 
 
-@pytest.mark.parametrize("region", REGIONS_FAST + REGIONS_SLOW)
+@pytest.mark.parametrize("region", [*REGIONS_FAST, *REGIONS_SLOW, "AE", "BY"])
 def test_written_numbers_match_phonenumbers(region):
     """Reference: phonenumbers itself (reference_e164), value by value; region codes are read
     in any case."""
