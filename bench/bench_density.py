@@ -25,7 +25,18 @@ NOTES = (
     "recorded run); the ratios to the k-means run measured beside them and the CPU seconds "
     "are the steadier figures. Held-out ARI: agreement of sample-fit + assign with fitting the "
     "whole sample (see the version's notes); same segment: share of customers the index places "
-    "in the same segment as exact brute force."
+    "in the same segment as exact brute force.\n\n"
+    "What changed on branch density2 (2026-12-02): HDBSCAN's spanning tree is built by a "
+    "vectorised Prim's on mutual reachability (engine/algorithms/reachability.py: one "
+    "matrix-vector product per customer added, on a shrinking block) and read into labels by "
+    "scikit-learn's own single-linkage and condensed-tree steps; core distances are computed "
+    "once (scikit-learn's HDBSCAN computed them again inside); a fit of every customer (the "
+    "bootstrap refits) keeps HDBSCAN's labels instead of searching neighbours again. On a "
+    "10,000 x 38 sample: 0.43 + 0.85 CPU s against scikit-learn's 3.6, the same labels but "
+    "for customers at exact ties (tests/engine/test_reachability.py). The inverted-file index "
+    "probes 4 of its 200 cells (was 8): 99.8% of the bench's customers find the exact "
+    "nearest kept customer, 98.7% the exact 4th nearest. HDBSCAN's stability draws 10 "
+    "bootstrap resamples (was 20), and the stability note says so and why."
 )
 
 
@@ -64,6 +75,7 @@ def run(repeats: int = 1) -> list[Figure]:
                 "CPU seconds": f"{min(cpu[name]):.1f} vs {min(cpu['kmeans']):.1f}",
                 "held-out ARI": f"{shown[name]['parameters']['holdout_ari']:.3f}",
                 "noise share": f"{shown[name]['parameters']['noise_share']:.1%}",
+                "stability resamples": shown[name]["metrics"]["stability"]["n_boot"],
             },
         )
         for name in ("dbscan", "hdbscan")

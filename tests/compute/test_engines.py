@@ -85,6 +85,23 @@ def test_spark_master_comes_from_flag_then_environment_then_setting(monkeypatch)
     assert spark_master("sc://h", "spark://h:7077") == "sc://h"
 
 
+def test_both_engines_offer_every_step_of_the_seam() -> None:
+    """Every method of the Engine protocol (segment, diff, segments_of, lookalike) exists on
+    both engines with the protocol's parameters (no Spark started)."""
+    import inspect
+
+    from segtrail.compute.base import Engine
+    from segtrail.compute.local import LocalEngine
+    from segtrail.compute.spark import SparkEngine
+
+    steps = [n for n, _ in inspect.getmembers(Engine, inspect.isfunction) if not n.startswith("_")]
+    assert {"segment", "diff", "segments_of", "lookalike"} <= set(steps)
+    for engine in (LocalEngine, SparkEngine):
+        for step in steps:
+            wanted = inspect.signature(getattr(Engine, step)).parameters
+            assert list(inspect.signature(getattr(engine, step)).parameters) == list(wanted)
+
+
 # --- both engines, on a real Spark -----------------------------------------------------------
 
 

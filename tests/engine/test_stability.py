@@ -15,6 +15,7 @@ from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.stability import (
     _best_jaccard,
     bootstrap_stability,
+    fewer_resamples,
     make_refit,
     stability_word,
 )
@@ -121,3 +122,15 @@ def test_make_refit_pins_the_fitted_parameters() -> None:
     assert len(np.unique(labels)) == fitted.params["k"] == 3
     result = bootstrap_stability(X, fitted.labels, refit, n_boot=4)
     assert min(result["jaccard"].values()) > 0.9
+
+
+def test_a_method_with_fewer_resamples_says_so_in_the_note() -> None:
+    X, _ = separated(400)
+    labels = KMeans(3, n_init=3, random_state=0).fit_predict(X)
+    why = fewer_resamples("hdbscan", 3, 20)
+    result = bootstrap_stability(X, labels, kmeans_refit(3), n_boot=3, why_fewer=why)
+    assert result["n_boot"] == 3
+    assert result["note"].endswith("; " + why)
+    assert "3 resamples rather than the usual 20, as hdbscan refits cost the most" in why
+    usual = bootstrap_stability(X, labels, kmeans_refit(3), n_boot=3)
+    assert "rather than" not in usual["note"]

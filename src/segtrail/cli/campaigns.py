@@ -22,6 +22,7 @@ from segtrail.cli.app import (
 )
 from segtrail.cli.fit import Column, output_width, print_fitted
 from segtrail.cli.numbers import human, p_value
+from segtrail.cli.segments import ENGINE_OPTION, SPARK_MASTER_OPTION
 from segtrail.errors import SegtrailError
 from segtrail.services.refs import is_count
 
@@ -293,6 +294,8 @@ def lookalike(
     include_holdout: bool = typer.Option(
         False, "--include-holdout", help="Let the workspace holdout's customers be chosen."
     ),
+    engine: str = ENGINE_OPTION,
+    spark_master: str = SPARK_MASTER_OPTION,
     raw: bool = RAW_OPTION,
     quiet: bool = QUIET_OPTION,
     json_output: bool = JSON_OPTION,
@@ -322,6 +325,9 @@ def lookalike(
             exclude=exclude,
             include_holdout=include_holdout,
             raw=raw,
+            engine=engine,
+            spark_master=spark_master,
+            progress=progress,
         )
     if json_output:
         print_json(r)

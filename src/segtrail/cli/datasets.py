@@ -21,6 +21,7 @@ from segtrail.cli.app import (
 )
 from segtrail.cli.retired import retired_line
 from segtrail.errors import InvalidInput
+from segtrail.report.words import column_summary
 
 if TYPE_CHECKING:
     from segtrail.engine.transactions import TransactionSpec
@@ -330,7 +331,7 @@ def show(
             column["kind"],
             column["type"],
             f"{s['missing_share']:.1%}",
-            _summary_words(column["kind"], s),
+            column_summary(column["kind"], s),
         )
     console.print(table)
 
@@ -351,21 +352,3 @@ def _print_lineage(lineage: dict | None) -> None:
         f"as of {spec['as_of'].replace('T', ' ')}"
     )
     console.print(f"  {spec['summary']}")
-
-
-def _summary_words(kind: str, s: dict) -> str:
-    if kind == "numeric" and "mean" in s:
-        return (
-            f"mean {s['mean']:,.4g}, median {s['median']:,.4g}, "
-            f"range {s['min']:,.4g}..{s['max']:,.4g}"
-        )
-    if kind == "categorical":
-        top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in s.get("top", [])[:3])
-        return f"{s['distinct']} levels: {top}"
-    if kind in ("text", "id") and s.get("distinct") is not None:
-        return f"{s['distinct']:,} distinct"
-    if kind == "boolean" and s.get("true_share") is not None:
-        return f"{s['true_share']:.0%} true"
-    if kind == "datetime" and "min" in s:
-        return f"{s['min'][:10]} .. {s['max'][:10]}"
-    return ""

@@ -413,6 +413,13 @@ def show(
                 + (f", carried from {h['carried_from']})" if h.get("carried_from") else ")")
                 for h in s["name_history"]
             )
+            # `show` lists the newest few names; the rest are one command away
+            older = s.get("earlier_names_total", 0) - (len(s["name_history"]) - 1)
+            if older > 0:
+                steps = (
+                    f"{older:,} older (`segtrail why --segment {result['version']}:"
+                    f"{s['segment']}`) -> {steps}"
+                )
             console.print(f"  segment {s['segment']} names: {steps}")
     if len(result["status_history"]) > 1:
         console.print(

@@ -58,6 +58,59 @@ class Segmented:
     engine: str = "local"
 
 
+@dataclass(frozen=True)
+class LookalikeSeed:
+    """Who the seed is, as an engine finds it where the data lives.
+
+    ``kind`` "segment": the customers of ``segments`` in ``assignments`` (and, when the
+    version was built on another dataset than the pool, those of them outside the pool,
+    read from ``outside``: its id column first, then the feature columns); "ids": the
+    customers in ``ids`` (a file the user gave, read on the driver); "top": the pool's
+    customers whose ``column`` is in its top ``share``."""
+
+    kind: str
+    assignments: AssignmentsSource | None = None
+    segments: tuple[int, ...] = ()
+    outside: DatasetSource | None = None
+    ids: pd.Index | None = None
+    column: str | None = None
+    share: float | None = None
+
+
+@dataclass(frozen=True)
+class LookalikeRequest:
+    """One lookalike ranking: engine-neutral, built by the service."""
+
+    pool: DatasetSource  # columns: the id column first, then every feature-kind column
+    kinds: dict[str, str]
+    id_column: str
+    seed: LookalikeSeed
+    spec: dict  # the feature spec (engine.features.build_spec) the model compares rows on
+    method: str
+    size: int | float  # customers, or a share of the non-seed pool
+    random_seed: int
+    exclude: DatasetSource | None = None  # pool customers in it are left out (columns: its id)
+    holdout: tuple[float, int] | None = None  # (share, seed) of the workspace holdout
+
+
+@dataclass
+class LookalikeRanked:
+    """What an engine gives back: the audience, best first, with ``customer_id``, ``score``
+    and ``rank`` columns, either in memory (``table``) or as one Parquet file written from
+    Spark's output (``file``); and the counts and quality the service records."""
+
+    seed: dict  # seed_size (segment, top), threshold (top), in_pool, outside_pool
+    size: int  # the audience size asked for, in customers
+    excluded: int
+    held_out: int  # non-seed pool customers in the workspace holdout (left out)
+    quality: dict
+    model: dict  # what the fitted model is (LookalikeModel.summary)
+    table: pa.Table | None = None
+    file: Path | None = None
+    rows: int = 0
+    engine: str = "local"
+
+
 class Engine(Protocol):
     name: str
 
@@ -84,4 +137,12 @@ class Engine(Protocol):
         indexed by customer id (it may hold other customers too), and every segment label
         of the version. What a campaign's per-segment counts start from: the pass over
         every customer's assignment runs where the assignments live."""
+        ...
+
+    def lookalike(
+        self, request: LookalikeRequest, scratch: Path, progress: Progress
+    ) -> LookalikeRanked:
+        """Rank every pool customer by similarity to the seed and keep the best: the model
+        is fitted on the driver (the seed members first by seeded id hash, a sample of the
+        pool for the preprocessing) and applied to every pool customer where they live."""
         ...

@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segtrail.compute.base import AssignmentsSource, DatasetSource, Progress, Segmented
+from segtrail.compute.base import (
+    AssignmentsSource,
+    DatasetSource,
+    LookalikeRanked,
+    LookalikeRequest,
+    Progress,
+    Segmented,
+)
+from segtrail.compute.lookalike import rank_in_memory
 from segtrail.compute.pipeline import compute
 from segtrail.engine.diff import diff_assignments
 
@@ -45,3 +53,8 @@ class LocalEngine:
         # every customer's label in memory; the campaign's counts look its customers up
         labels = assignments.read()
         return labels, sorted(int(x) for x in pd.unique(labels.dropna().to_numpy()))
+
+    def lookalike(
+        self, request: LookalikeRequest, scratch: Path, progress: Progress
+    ) -> LookalikeRanked:
+        return rank_in_memory(request, progress)

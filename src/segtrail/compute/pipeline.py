@@ -31,7 +31,7 @@ from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.kselect import DEFAULT_K_RANGE
 from segtrail.engine.profiles import profile_segments
 from segtrail.engine.quality import quality_metrics
-from segtrail.engine.stability import bootstrap_stability
+from segtrail.engine.stability import bootstrap_stability, fewer_resamples
 
 Progress = Callable[[str, float | None], None]
 
@@ -156,14 +156,19 @@ def stability_of(model: Model, labels: np.ndarray, seed: int) -> dict:
         # Refits keep the k-1 split starts but one random start: the bootstrap was the
         # largest share of a 1M-customer default run. The fitted segments are unchanged.
         refit_params["n_init"] = 1
+    n_boot, why_fewer = STABILITY_BOOTSTRAPS, ""
+    fewer = getattr(algo, "stability_bootstraps", None)  # a method whose refits cost most
+    if fewer is not None and fewer < n_boot:
+        n_boot, why_fewer = fewer, fewer_resamples(algo.name, fewer, STABILITY_BOOTSTRAPS)
     with threadpool_limits(limits=1):  # refits run on small samples
         return bootstrap_stability(
             model.model_X,
             labels,
             lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
-            n_boot=STABILITY_BOOTSTRAPS,
+            n_boot=n_boot,
             sample_size=STABILITY_SAMPLE,
             seed=seed,
+            why_fewer=why_fewer,
         )
 
 

@@ -33,6 +33,7 @@ def bootstrap_stability(
     n_boot: int = 20,
     sample_size: int = 5000,
     seed: int = 0,
+    why_fewer: str = "",
 ) -> dict:
     """Clusterwise Jaccard bootstrap; see the module doc.
 
@@ -40,6 +41,7 @@ def bootstrap_stability(
     "ari_std", "jaccard": {segment: mean Jaccard}, "words": {segment: stability word},
     "n_boot" (refits that succeeded), "sample_size", "note"}. Segments are int keys; a value
     that cannot be measured (a segment never drawn, no successful refit) is None.
+    ``why_fewer``: when fewer resamples than usual are drawn, why (ends the note).
     """
     # Imported here: `stability_word` is used by `segtrail show`, which must not pay for
     # scikit-learn's import.
@@ -86,8 +88,18 @@ def bootstrap_stability(
             f"Clusterwise Jaccard bootstrap (Hennig 2007): {done} resamples of "
             f"{fmt_int(m)} customers, each refitted with the same algorithm and parameters"
             + ("" if m == len(X) else f" (a seeded subsample of {fmt_int(len(X))})")
+            + (f"; {why_fewer}" if why_fewer else "")
         ),
     }
+
+
+def fewer_resamples(algorithm: str, n_boot: int, usual: int) -> str:
+    """Why a method draws ``n_boot`` resamples rather than the ``usual`` number (see
+    ``Algorithm.stability_bootstraps``), for the end of the stability note."""
+    return (
+        f"{n_boot} resamples rather than the usual {usual}, as {algorithm} refits cost the "
+        f"most: each segment's Jaccard is a mean of at most {n_boot} values, so less precise"
+    )
 
 
 def stability_word(j: float | None) -> str:

@@ -3,25 +3,39 @@ platforms, each recorded in the history so an uploaded list can always be traced
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
+from segtrail.compute import get_engine
+from segtrail.compute.base import (
+    DatasetSource,
+    LookalikeRanked,
+    LookalikeRequest,
+    LookalikeSeed,
+    Progress,
+)
+from segtrail.compute.lookalike import HOLDOUT, ids_in
 from segtrail.engine.audience import build_audience_file
-from segtrail.engine.features import build_spec, fit_features
+from segtrail.engine.features import build_spec
 from segtrail.engine.kinds import FEATURE_KINDS
-from segtrail.engine.lookalike import METHODS, estimate_recall, rank_lookalike, select_audience
+from segtrail.engine.lookalike import METHODS
 from segtrail.errors import Conflict, InputError, InvalidInput, NotFound, SegtrailError
 from segtrail.readers import read_table
 from segtrail.services.datasets import kinds_of, load_frame, resolve_dataset
-from segtrail.services.designs import in_holdout
+from segtrail.services.designs import current_holdout, in_holdout
 from segtrail.services.refs import check_name, parse_segment_ref
 from segtrail.services.results import AudienceExport, AudienceSummary, Lookalike
 from segtrail.services.segmentations import (
+    assignments_source,
+    engine_choice,
     load_assignments,
     ref_of,
     resolve_segmentation,
@@ -33,25 +47,9 @@ from segtrail.store.usage import NewAudience
 if TYPE_CHECKING:
     from segtrail.services.workspace import Workspace
 
-HOLDOUT = 0.3
 # measured on planted seeds (bench/lookalike_methods.py, bench/RESULTS.md): knn had the best
 # held-out recall (centroid fails on seeds made of two pockets) at ~1% of the classifier's time
 DEFAULT_METHOD = "knn"
-
-
-def audience_size(size: int | float, pool: int) -> int:
-    """`size` customers (an int), or that share of the pool (a float in (0, 1])."""
-    if isinstance(size, bool) or not isinstance(size, int | float):
-        raise InvalidInput(f"invalid audience size {size!r}: a number of customers or a share")
-    if isinstance(size, float):
-        if not 0 < size <= 1:
-            raise InvalidInput(f"invalid audience share {size!r}: between 0 and 1")
-        value = round(pool * size)
-    else:
-        value = size
-    if value < 1:
-        raise InvalidInput(f"an audience size of {size!r} gives an empty audience")
-    return value
 
 
 def segments_members(ws: Workspace, target: str) -> tuple[dict, list[int], pd.Index]:
@@ -101,123 +99,96 @@ def strategy_members(ws: Workspace, strategy: str) -> tuple[dict, list[int], pd.
 
 
 def _ids_in_pool(pool_ids: pd.Index, ids: pd.Index) -> np.ndarray:
-    if pd.api.types.is_integer_dtype(pool_ids.dtype) != pd.api.types.is_integer_dtype(ids.dtype):
-        pool_ids, ids = pool_ids.astype(str), ids.astype(str)
-    return pool_ids.isin(ids)
+    return ids_in(pool_ids, ids)
 
 
-def _seed_mask(
+def _segment_seed(ws: Workspace, target: str) -> tuple[dict, list[int]]:
+    """LENS@N:S[,S...] -> (version row, segment labels), each label checked against the
+    version's segments (its recorded profile: no pass over the assignments)."""
+    ref_text, colon, listed = target.rpartition(":")
+    parts = [p.strip() for p in listed.split(",")]
+    if not colon or not all(parts):
+        raise InvalidInput(
+            f"invalid segments {target!r}: expected LENS@N:SEGMENT[,SEGMENT...], "
+            "e.g. marketing@2:4,5"
+        )
+    segments = sorted({parse_segment_ref(f"{ref_text}:{p}")[1] for p in parts})
+    row = resolve_segmentation(ws, ref_text)
+    present = {int(p["segment"]) for p in row["profiles"]["segments"]}
+    missing = [s for s in segments if s not in present]
+    if missing:
+        raise NotFound(f"{ref_of(row)} has no segment {missing[0]}")
+    return row, segments
+
+
+def _read_seed_ids(path: Path, id_column: str) -> pd.Index:
+    # ids read as text, as ingest reads them: '00123' must not become the number 123
+    table = read_table(path, "customer_id").table
+    column = "customer_id" if "customer_id" in table.column_names else id_column
+    if column not in table.column_names:
+        raise InputError(f"{path.name}: no column 'customer_id' or '{id_column}'")
+    if column != "customer_id":
+        table = read_table(path, column).table
+    ids = pd.Index(table[column].drop_null().to_numpy(zero_copy_only=False))
+    if not pd.api.types.is_integer_dtype(ids.dtype):
+        ids = ids.astype(str).str.strip()
+    return ids
+
+
+def _seed(
     ws: Workspace,
-    frame: pd.DataFrame,
-    id_column: str,
     seed: str | None,
     seed_ids: str | Path | None,
     seed_top: tuple[str, float] | None,
-) -> tuple[np.ndarray, dict, dict | None, pd.Index | None]:
+    id_column: str,
+    columns: list[str],
+) -> tuple[LookalikeSeed, dict, dict | None]:
+    """The seed as an engine finds it, what to record of it, and the seed's version."""
     given = [x for x in (seed, seed_ids, seed_top) if x is not None]
     if len(given) != 1:
         raise SegtrailError(
             "give exactly one seed: a segment LENS@N:SEGMENT, a file of ids, or the top share "
             "of a column"
         )
-    pool_ids = pd.Index(frame[id_column].to_numpy())
     if seed is not None:
-        row, segments, members = segments_members(ws, seed)
-        mask = _ids_in_pool(pool_ids, members)
+        row, segments = _segment_seed(ws, seed)
         names = segment_names(ws, row)
         info = {"kind": "segment", "version": ref_of(row)}
         if len(segments) == 1:  # one segment: the keys a one-segment seed always had
             info.update(segment=segments[0], name=names.get(segments[0]))
         else:
             info.update(segments=segments, names=[names.get(s) for s in segments])
-        info["seed_size"] = len(members)
-        return mask, info, row, members
+        source = LookalikeSeed(
+            "segment", assignments=assignments_source(ws, row), segments=tuple(segments)
+        )
+        return source, info, row
     if seed_ids is not None:
         path = Path(seed_ids)
-        # ids read as text, as ingest reads them: '00123' must not become the number 123
-        table = read_table(path, "customer_id").table
-        column = "customer_id" if "customer_id" in table.column_names else id_column
-        if column not in table.column_names:
-            raise InputError(f"{path.name}: no column 'customer_id' or '{id_column}'")
-        if column != "customer_id":
-            table = read_table(path, column).table
-        ids = pd.Index(table[column].drop_null().to_numpy(zero_copy_only=False))
-        if not pd.api.types.is_integer_dtype(ids.dtype):
-            ids = ids.astype(str).str.strip()
-        mask = _ids_in_pool(pool_ids, ids)
-        return mask, {"kind": "ids", "file": str(path.resolve()), "seed_size": len(ids)}, None, None
+        ids = _read_seed_ids(path, id_column)
+        info = {"kind": "ids", "file": str(path.resolve()), "seed_size": len(ids)}
+        return LookalikeSeed("ids", ids=ids), info, None
     column, share = seed_top
     if not 0 < share < 1:
         raise InvalidInput(f"invalid top share {share!r} of {column!r}: between 0 and 1")
-    if column not in frame.columns:
+    if column not in columns:
         raise InvalidInput(f"the seed's column {column!r} is not in the pool")
-    values = pd.to_numeric(frame[column], errors="coerce")
-    if values.notna().sum() == 0:
-        raise InvalidInput(f"the seed's column {column!r} is not numeric")
-    threshold = values.quantile(1 - share)
-    mask = (values >= threshold).fillna(False).to_numpy(dtype=bool)
-    return (
-        mask,
-        {
-            "kind": "top",
-            "column": column,
-            "percent": share * 100,
-            "threshold": float(threshold),
-            "seed_size": int(mask.sum()),
-        },
-        None,
-        None,
+    info = {"kind": "top", "column": column, "percent": share * 100}
+    return LookalikeSeed("top", column=column, share=share), info, None
+
+
+def _dataset_source(ws: Workspace, row: dict, columns: list[str]) -> DatasetSource:
+    return DatasetSource(
+        label=f"{row['name']}@{row['version']}",
+        location=ws.objects.location(row["object_hash"]),
+        rows=int(row["rows"]),
+        columns=columns,
+        read=lambda wanted: load_frame(ws, row, wanted),
     )
 
 
-def _profile_comparison(
-    frame: pd.DataFrame,
-    columns: list[str],
-    seed: np.ndarray,
-    audience: np.ndarray,
-    pool: np.ndarray,
-) -> tuple[list[dict], dict]:
-    """How the audience compares with the seed and the pool, on every numeric feature.
-
-    Returns the six traits that set the seed apart most (for display) and the audience's mean
-    distance to the seed and to the pool, each trait in units of the pool's spread: an
-    audience closer to the pool than to the seed resembles the pool, whatever its recall.
-    """
-    rows = []
-    for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
-        pool_values = values[pool]
-        spread = np.nanstd(pool_values) if np.isfinite(pool_values).any() else np.nan
-        means = [
-            float(np.nanmean(values[m])) if np.isfinite(values[m]).any() else None
-            for m in (seed, audience, pool)
-        ]
-        rows.append((column, spread, *means))
-    usable = [r for r in rows if r[1] and np.isfinite(r[1]) and None not in r[2:]]
-    to_seed = [abs(a - s) / sd for _, sd, s, a, _p in usable]
-    to_pool = [abs(a - p) / sd for _, sd, _s, a, p in usable]
-    ranked = sorted(usable, key=lambda r: -abs(r[2] - r[4]) / r[1])[:6]
-    profile = [
-        {"column": c, "seed_mean": s, "audience_mean": a, "pool_mean": p}
-        for c, _sd, s, a, p in ranked
-    ]
-    closeness = {
-        "audience_to_seed": float(np.mean(to_seed)) if to_seed else None,
-        "audience_to_pool": float(np.mean(to_pool)) if to_pool else None,
-    }
-    return profile, closeness
-
-
-def _seed_rows(
-    ws: Workspace,
-    version: dict,
-    members: pd.Index,
-    pool_frame: pd.DataFrame,
-    pool_id: str,
-    columns: list[str],
-) -> pd.DataFrame:
-    """The seed segment's customers that are not in the pool, read from the dataset the
-    seed's version was built on, under the pool's id column name, with the feature columns."""
+def _outside_source(ws: Workspace, version: dict, columns: list[str]) -> DatasetSource:
+    """The dataset the seed's version was built on, when it is not the pool: its id column
+    and the pool's feature columns (its seed customers outside the pool join as seed rows)."""
     source = resolve_dataset(ws, version["dataset_id"])
     missing = [c for c in columns if c not in kinds_of(source)]
     if missing:
@@ -225,18 +196,12 @@ def _seed_rows(
             f"the seed's dataset {source['name']}@{source['version']} lacks the pool's "
             f"columns {', '.join(missing)}: choose shared ones with --features"
         )
-    frame = load_frame(ws, source, [source["id_column"], *columns])
-    frame = frame.rename(columns={source["id_column"]: pool_id})
-    ids = pd.Index(frame[pool_id].to_numpy())
-    keep = _ids_in_pool(ids, members) & ~_ids_in_pool(ids, pd.Index(pool_frame[pool_id].to_numpy()))
-    return frame[keep]
+    return _dataset_source(ws, source, [source["id_column"], *columns])
 
 
-def _excluded(ws: Workspace, exclude: str, frame: pd.DataFrame, id_column: str) -> np.ndarray:
-    """Pool rows whose id is in dataset `exclude` (e.g. existing customers among prospects)."""
-    other = resolve_dataset(ws, exclude)
-    ids = load_frame(ws, other, [other["id_column"]])[other["id_column"]]
-    return _ids_in_pool(pd.Index(frame[id_column].to_numpy()), pd.Index(ids.to_numpy()))
+def _holdout(ws: Workspace, include_holdout: bool) -> tuple[float, int] | None:
+    holdout = None if include_holdout else current_holdout(ws)
+    return None if holdout is None else (float(holdout["share"]), int(holdout["seed"]))
 
 
 def lookalike(
@@ -255,13 +220,17 @@ def lookalike(
     random_seed: int = 0,
     raw: bool = False,
     include_holdout: bool = False,
+    engine: str | None = None,
+    spark_master: str | None = None,
+    progress: Progress | None = None,
 ) -> Lookalike:
     """Rank `pool` by similarity to a seed and record the best `size` as an audience.
 
     A segment seed may come from another dataset than the pool (customers as seed, prospects
     as pool) as long as both have the feature columns; seed customers that are in the pool
     are never in the audience, and `exclude` leaves out every pool row whose id is in that
-    dataset (existing customers among prospects).
+    dataset (existing customers among prospects). The ranking runs on `engine` (the
+    workspace's default, else local): Spark scores the pool where it lives.
     """
     if method not in METHODS:
         raise InvalidInput(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -270,80 +239,68 @@ def lookalike(
     if name in existing:  # checked before the (long) ranking, not after
         raise Conflict(f"an audience named {name!r} already exists")
     check_output(ws, out)
+    engine_name, master = engine_choice(ws, engine, spark_master)
     dataset = resolve_dataset(ws, pool)
     kinds = kinds_of(dataset)
     id_column = dataset["id_column"]
-    wanted = [c for c, k in kinds.items() if k in FEATURE_KINDS or c == id_column]
-    frame = load_frame(ws, dataset, wanted)
-    mask, seed_info, version, members = _seed_mask(ws, frame, id_column, seed, seed_ids, seed_top)
-    excluded = 0
-    if exclude is not None:
-        drop = _excluded(ws, exclude, frame, id_column) & ~mask
-        excluded = int(drop.sum())
-        frame, mask = frame[~drop].reset_index(drop=True), mask[~drop]
+    wanted = [id_column, *(c for c, k in kinds.items() if k in FEATURE_KINDS and c != id_column)]
+    source, seed_info, version = _seed(ws, seed, seed_ids, seed_top, id_column, wanted)
     if features is None and version is not None:
         spec = version["feature_spec"]["spec"]
-        features = [f["column"] for f in spec["features"] if f["column"] in frame.columns]
-    spec = build_spec(frame, kinds, id_column, features)
+        features = [f["column"] for f in spec["features"] if f["column"] in wanted]
+    spec = build_spec(pd.DataFrame(columns=wanted), kinds, id_column, features)
     if seed_info["kind"] == "top":  # the seed's defining column would make the task trivial
         spec["features"] = [f for f in spec["features"] if f["column"] != seed_info["column"]]
     columns = [f["column"] for f in spec["features"]]
-    in_pool = len(frame)
-    seed_info["in_pool"] = int(mask.sum())
     if version is not None and version["dataset_id"] != dataset["id"]:
-        # the seed's customers outside the pool join the ranking as seed rows only
-        outside = _seed_rows(ws, version, members, frame, id_column, columns)
-        frame = pd.concat([frame, outside], ignore_index=True)
-        mask = np.concatenate([mask, np.ones(len(outside), dtype=bool)])
-        seed_info["outside_pool"] = len(outside)
-    if mask.sum() < 5:
-        raise InvalidInput(
-            f"the seed has only {int(mask.sum())} customers with the pool's columns; need 5 or more"
-        )
-    pool_rows = np.zeros(len(frame), dtype=bool)
-    pool_rows[:in_pool] = True
-    X, _fitted = fit_features(frame, spec)
-    n_size = audience_size(size, int((~mask).sum()))
-    scores = rank_lookalike(X, mask, method, seed=random_seed)
-    # the workspace holdout is never chosen (unless asked): it is the long-run control
-    held = np.zeros(len(frame), dtype=bool) if include_holdout else in_holdout(ws, frame[id_column])
-    chosen = select_audience(scores, mask | held, n_size)
-    quality = estimate_recall(X, mask, method, n_size, holdout=HOLDOUT, seed=random_seed)
-    numeric = [c for c in columns if kinds.get(c) in ("numeric", "boolean")]
-    chosen_rows = np.zeros(len(frame), dtype=bool)
-    chosen_rows[chosen] = True
-    quality["profile"], closeness = _profile_comparison(
-        frame, numeric, mask, chosen_rows, pool_rows & ~mask
+        source = replace(source, outside=_outside_source(ws, version, columns))
+    other = resolve_dataset(ws, exclude) if exclude is not None else None
+    request = LookalikeRequest(
+        pool=_dataset_source(ws, dataset, wanted),
+        kinds=kinds,
+        id_column=id_column,
+        seed=source,
+        spec=spec,
+        method=method,
+        size=size,
+        random_seed=random_seed,
+        exclude=_dataset_source(ws, other, [other["id_column"]]) if other else None,
+        holdout=_holdout(ws, include_holdout),
     )
-    quality.update(closeness)
+    scratch_folder = (
+        tempfile.TemporaryDirectory(prefix="spark-", dir=ws.dir)
+        if engine_name == "spark"
+        else contextlib.nullcontext(str(ws.dir))
+    )
+    with scratch_folder as scratch:
+        ranked = get_engine(engine_name, master).lookalike(
+            request, Path(scratch), progress or _noop
+        )
+        result = _audience_frame(ranked)
+        # the user's file first: if it cannot be written, nothing was added to the store
+        file_digest = write_frame(result, out, raw=raw)
+        digest, nbytes = _store_audience(ws, ranked)
+    seed_info.update(ranked.seed)
+    quality = ranked.quality
     warnings = []
-    near_seed, near_pool = closeness["audience_to_seed"], closeness["audience_to_pool"]
+    near_seed, near_pool = quality["audience_to_seed"], quality["audience_to_pool"]
     if near_seed is not None and near_pool is not None and near_pool < near_seed:
         warnings.append(
             "the audience looks more like the pool than like the seed "
             f"(mean distance {near_pool:.2f} vs {near_seed:.2f} pool standard deviations): "
             "the pool has few customers like the seed; a smaller --size or another seed helps"
         )
-    result = pd.DataFrame(
-        {
-            "customer_id": frame[id_column].to_numpy()[chosen],
-            "score": scores[chosen].astype(np.float32),
-            "rank": np.arange(1, len(chosen) + 1, dtype=np.int64),
-        }
-    )
-    # the user's file first: if it cannot be written, nothing was added to the store
-    file_digest = write_frame(result, out, raw=raw)
-    digest, nbytes = ws.objects.put_table(pa.Table.from_pandas(result, preserve_index=False))
     params = {
-        "size": n_size,
+        "size": ranked.size,
         "features": columns,
         "random_seed": random_seed,
         "holdout": HOLDOUT,
-        "workspace_holdout_left_out": None if include_holdout else int((held & ~mask).sum()),
+        "workspace_holdout_left_out": None if include_holdout else ranked.held_out,
+        "engine": ranked.engine,  # where it ran; the audience does not depend on it
     }
     if exclude is not None:
         params["exclude"] = exclude
-        params["excluded"] = excluded
+        params["excluded"] = ranked.excluded
     new = NewAudience(
         name=name,
         kind="lookalike",
@@ -373,6 +330,29 @@ def lookalike(
         out=str(out),
         warnings=warnings,
     )
+
+
+def _noop(_message: str, _fraction: float | None = None) -> None:
+    pass
+
+
+def _audience_frame(ranked: LookalikeRanked) -> pd.DataFrame:
+    """The audience (customer_id, score, rank), best first: audience-sized, never the pool."""
+    import pyarrow.parquet as pq
+
+    table = ranked.table if ranked.table is not None else pq.read_table(ranked.file)
+    return table.to_pandas()
+
+
+def _store_audience(ws: Workspace, ranked: LookalikeRanked) -> tuple[str, int]:
+    if ranked.table is not None:
+        return ws.objects.put_table(ranked.table)
+
+    def write(target) -> None:  # the Parquet file Spark's parts were merged into
+        with open(ranked.file, "rb") as f:
+            shutil.copyfileobj(f, target, 1 << 22)
+
+    return ws.objects.put_stream(write)
 
 
 def _audience_row(ws: Workspace, name: str) -> dict:

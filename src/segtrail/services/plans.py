@@ -258,7 +258,7 @@ def map_strategy(
         raise SegtrailError(f"invalid status {status!r}; choose one of: {', '.join(STATUSES)}")
     row = resolve_segmentation(ws, ref)
     if segments != ALL:
-        known = set(segment_labels(ws, row["id"]))
+        known = ws.meta.segmentations.segment_numbers(row["id"])  # not every name's history
         segments = sorted({int(s) for s in segments})
         if not segments:
             raise InvalidInput("give the segments to target (e.g. 0,2) or all", field="segments")

@@ -164,7 +164,9 @@ class Segment(Result):
     stability: float | None
     tags: dict[str, str]
     distinguishing: list
+    # the current name last, after at most the newest 3 names before it (`show` is bounded)
     name_history: list[dict]
+    earlier_names_total: int = 0  # every name before the current one, listed or not
 
 
 @dataclass(frozen=True)

@@ -383,13 +383,22 @@ def ref_of(row: dict) -> str:
     return f"{row['lens']}@{row['version']}"
 
 
+# How many names before the current one `show` lists per segment (the version page shows
+# these, then links to the event log for the rest).
+EARLIER_NAMES_SHOWN = 3
+
+
 def show(ws: Workspace, ref: str) -> Version:
-    """Everything about one version, as plain data."""
+    """Everything about one version, as plain data. Each segment's `name_history` holds its
+    current name and at most EARLIER_NAMES_SHOWN names before it, oldest first;
+    `earlier_names_total` counts every name before the current one."""
     row = resolve_segmentation(ws, ref)
     params, metrics = row["params"], row["metrics"]
     profiles, spec = row["profiles"], row["feature_spec"]
     dataset = resolve_dataset(ws, row["dataset_id"])
-    labels = segment_labels(ws, row["id"])
+    # the current name and the newest few before it: a segment's names grow with every
+    # rename, and `show` (every version page) must not read them all
+    labels = ws.meta.segmentations.recent_labels(row["id"], EARLIER_NAMES_SHOWN)
     tags = segment_tags(ws, row["id"])
     status_history = statuses(ws, [row["id"]]).get(row["id"], [])
     jaccard = {int(k): v for k, v in (metrics["stability"].get("jaccard") or {}).items()}
@@ -397,7 +406,8 @@ def show(ws: Workspace, ref: str) -> Version:
     segments = []
     for profile in profiles["segments"]:
         label = profile["segment"]
-        history = labels.get(label, [])
+        recent = labels.get(label)
+        history = recent.names if recent else []
         current = history[-1] if history else {"name": profile["name"], "description": ""}
         segments.append(
             Segment(
@@ -412,6 +422,7 @@ def show(ws: Workspace, ref: str) -> Version:
                 tags=tags.get(label, {}),
                 distinguishing=profile["distinguishing"],
                 name_history=history,
+                earlier_names_total=max(recent.total - 1, 0) if recent else 0,
             )
         )
     return Version(

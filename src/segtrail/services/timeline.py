@@ -21,6 +21,7 @@ from segtrail.services.segmentations import (
     load_assignments,
     ref_of,
     resolve_segmentation,
+    segment_labels,
     segment_names,
     show,
 )
@@ -66,7 +67,8 @@ def segment_thread(ws: Workspace, ref: str, segment: int) -> SegmentThread:
             if sources
             else f"; new: no segment of {ref_of(parent)} is a big part of it"
         )
-    for change in info["name_history"]:
+    # the segment's whole story: every name it had (`show` lists only the newest few)
+    for change in segment_labels(ws, row["id"]).get(segment, []):
         carried = change.get("carried_from")
         items.append(
             {

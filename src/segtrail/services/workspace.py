@@ -783,13 +783,17 @@ class Workspace:
         random_seed: int = 0,
         raw: bool = False,
         include_holdout: bool = False,
+        engine: str | None = None,
+        spark_master: str | None = None,
+        progress: Progress | None = None,
     ) -> Lookalike:
         """Rank the customers of dataset `pool` by similarity to a seed (a segment
         `LENS@N:S`, a file of ids, or `seed_top=(column, share)`: the top share of a
         column) and write the best `size` (customers, or a share of the pool if a float)
         to `out`, recorded as a named audience. A segment seed may come from another dataset
         sharing the feature columns; `exclude` leaves out pool ids found in that dataset. The
-        workspace holdout is never chosen unless `include_holdout`."""
+        workspace holdout is never chosen unless `include_holdout`. `engine` ("local" or
+        "spark"; default: the workspace's setting) is where the pool is scored."""
         from segtrail.services.audiences import lookalike
 
         return lookalike(
@@ -807,6 +811,9 @@ class Workspace:
             random_seed=random_seed,
             raw=raw,
             include_holdout=include_holdout,
+            engine=engine,
+            spark_master=spark_master,
+            progress=progress,
         )
 
     def audiences(self) -> list[AudienceSummary]:

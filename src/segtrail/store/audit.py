@@ -41,6 +41,14 @@ class Events:
             lambda c: self.db.record_event(c, author, action, subject, details), what=action
         )
 
+    def newest_id(self) -> int:
+        """The id of the newest event, 0 for none: the history's stamp (web/cache.py). Exact
+        on both databases: event ids are taken in commit order (`record_event`), so every
+        event with an id up to this one is visible and none committed later has a smaller
+        one. One index lookup, no row read."""
+        with self.db.read() as connection:
+            return int(connection.execute(select(func.max(schema.events.c.id))).scalar() or 0)
+
     def list(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Newest first."""
         e = schema.events

@@ -35,6 +35,9 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 60_000  # a writer waits this long for another writer's transaction
 WRITE_ATTEMPTS = 12  # a transaction that lost a race on a unique key is retried this often
 WRITE_OPTION = "segtrail_write"
+# PostgreSQL advisory lock key that orders event ids by commit (record_event); any fixed
+# 64-bit number no other application on the database uses ("segtrail" in ASCII).
+EVENT_ORDER_LOCK = 0x7365677472616C
 
 
 def utc_now() -> str:
@@ -152,6 +155,7 @@ class MetadataStore:
         from segtrail.store.audit import Events, ObjectRegistry
         from segtrail.store.datasets import Datasets
         from segtrail.store.designs import Designs, Holdouts
+        from segtrail.store.jobs import Jobs
         from segtrail.store.plans import Plans, Strategies
         from segtrail.store.retirements import Retirements
         from segtrail.store.segmentations import Annotations, Segmentations
@@ -172,6 +176,7 @@ class MetadataStore:
         self.holdouts = Holdouts(self)
         self.users = Users(self)
         self.retirements = Retirements(self)
+        self.jobs = Jobs(self)
 
     # --- schema ------------------------------------------------------------------------
 
@@ -284,7 +289,19 @@ class MetadataStore:
     def record_event(
         self, connection: Connection, author: str, action: str, subject: str, details: dict
     ) -> int:
-        """Every user action is an event row, written in the same transaction as its data."""
+        """Every user action is an event row, written in the same transaction as its data.
+
+        On PostgreSQL the writer first takes a transaction-scoped advisory lock (released at
+        commit or rollback), so event ids are taken in commit order: a sequence hands out ids
+        before commit, and two writers could otherwise commit ids 11 then 10, letting a
+        reader see 11 while 10 is still to come; a page cached under "newest id 11" would
+        then miss 10 for good. With the lock, "the newest id" is an exact stamp of the whole
+        history (Events.newest_id). What it costs: writers that record events take turns
+        from their first event to their commit, as SQLite's writers always do (measured in
+        bench/RESULTS.md, server_load). Writes without an event (a job's progress, web
+        sessions) do not take it."""
+        if self.dialect == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})")
         result = connection.execute(
             insert(schema.events).values(
                 at=utc_now(),

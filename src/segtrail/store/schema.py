@@ -368,8 +368,30 @@ web_sessions = Table(
     Column("expires_at", String(40), nullable=False),
 )
 
+# Background jobs of `segtrail serve` (web/jobs.py): their state, progress and result, kept
+# here rather than in one server process's memory, so every worker process of the server
+# answers for every job. Not history: a job's row changes as it runs, and finished jobs are
+# forgotten after a while (what a job did is recorded in the history by its own action).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),  # random hex, the id in /api/v1/jobs/{id}
+    Column("kind", String(40), nullable=False),  # segment | revisit | lookalike | ...
+    Column("author", String(200)),
+    Column("state", String(20), nullable=False),  # queued | running | done | failed
+    Column("message", Text, nullable=False),
+    Column("fraction", Float),
+    Column("result", Text),  # JSON, as the action's --json prints it
+    Column("error", Text),  # JSON {"kind", "message", "field"}
+    Column("links", Text, nullable=False),  # JSON {name: download URL}
+    Column("owner", String(200), nullable=False),  # host:pid:start of the process running it
+    Column("created_at", String(40), nullable=False),
+    Column("beat_at", String(40), nullable=False),  # the owner's last sign of life
+    Column("finished_at", String(40)),
+)
+
 # Tables that normal use may change or empty (no append-only triggers).
-MUTABLE_TABLES = ("web_sessions",)
+MUTABLE_TABLES = ("web_sessions", "jobs")
 
 
 # --- migrations ----------------------------------------------------------------------------
@@ -908,6 +930,40 @@ def _step_10() -> Migration:
     return Migration(10, "64-bit sizes and row counts on PostgreSQL", apply)
 
 
+def _step_11() -> Migration:
+    frozen = MetaData()
+    jobs_v11 = Table(
+        "jobs",
+        frozen,
+        Column("id", String(32), primary_key=True),
+        Column("kind", String(40), nullable=False),
+        Column("author", String(200)),
+        Column("state", String(20), nullable=False),
+        Column("message", Text, nullable=False),
+        Column("fraction", Float),
+        Column("result", Text),
+        Column("error", Text),
+        Column("links", Text, nullable=False),
+        Column("owner", String(200), nullable=False),
+        Column("created_at", String(40), nullable=False),
+        Column("beat_at", String(40), nullable=False),
+        Column("finished_at", String(40)),
+    )
+
+    def apply(connection: Connection) -> None:
+        # jobs is left unguarded: a job's row changes as it runs (MUTABLE_TABLES).
+        _create(connection, (jobs_v11,))
+        # A version's names, read by every `show` and checked by every rename: without an
+        # index each read scanned the name rows of every version of the workspace.
+        connection.exec_driver_sql(
+            "CREATE INDEX segment_labels_by_version "
+            "ON segment_labels (segmentation_id, segment, id)"
+        )
+
+    name = "background jobs of the server; segment names indexed by version"
+    return Migration(11, name, apply, (jobs_v11,))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _step_1(),
     _step_2(),
@@ -919,6 +975,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _step_8(),
     _step_9(),
     _step_10(),
+    _step_11(),
 )
 
 LATEST = MIGRATIONS[-1].version

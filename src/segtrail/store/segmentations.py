@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 
 from segtrail.errors import InvalidInput
 from segtrail.store import schema
@@ -190,39 +190,52 @@ class Segmentations:
         ]
         return max(adopted)[1] if adopted else None
 
+    def segment_numbers(self, segmentation_id: int) -> set[int]:
+        """The segments a version has (those with a name row), without their histories: what
+        a rename checks first, read without decoding every name the segments ever had."""
+        sl = schema.segment_labels
+        query = select(sl.c.segment).where(sl.c.segmentation_id == segmentation_id).distinct()
+        return {row["segment"] for row in self.db.fetch(query)}
+
     def labels(self, segmentation_id: int) -> dict[int, list[Row]]:
-        """Name/description history per segment, oldest first."""
-        sl, e = schema.segment_labels, schema.events
-        query = (
-            select(
-                sl.c.segment,
-                sl.c.name,
-                sl.c.description,
-                e.c.at,
-                e.c.author,
-                e.c.action,
-                e.c.details,
-            )
-            .join(e, sl.c.event_id == e.c.id)
-            .where(sl.c.segmentation_id == segmentation_id)
-            .order_by(sl.c.id)
-        )
+        """Name/description history per segment, oldest first (every row: for the views
+        that tell a segment's whole story; `recent_labels` for the bounded one)."""
+        sl = schema.segment_labels
+        query = _label_query().where(sl.c.segmentation_id == segmentation_id).order_by(sl.c.id)
         out: dict[int, list[Row]] = {}
         for row in self.db.fetch(query):
-            out.setdefault(row["segment"], []).append(
-                {
-                    "name": row["name"],
-                    "description": row["description"],
-                    "at": row["at"],
-                    "author": row["author"],
-                    "automatic": row["action"] in ("segment", "revisit"),
-                    "carried_from": (
-                        loads(row["details"])["carried_from"].get(str(row["segment"]))
-                        if row["action"] == "inherit-names"
-                        else None
-                    ),
-                }
+            out.setdefault(row["segment"], []).append(_label(row))
+        return out
+
+    def recent_labels(self, segmentation_id: int, earlier: int) -> dict[int, RecentLabels]:
+        """Per segment: its current name and at most `earlier` names before it (oldest
+        first), and how many names it has had in all. The bound is in the query (a window
+        over each segment's rows, newest first), so a segment renamed a thousand times
+        costs `earlier + 1` rows, not a thousand."""
+        sl = schema.segment_labels
+        newest_first = {"partition_by": sl.c.segment, "order_by": sl.c.id.desc()}
+        # the window ranks this version's label rows by id alone (no strings to carry
+        # through its sort); the names and their events (with JSON details) are then read
+        # by primary key for the few rows kept, never for all of them
+        ranked = (
+            select(
+                sl.c.id,
+                func.row_number().over(**newest_first).label("rank"),
+                func.count().over(partition_by=sl.c.segment).label("total"),
             )
+            .where(sl.c.segmentation_id == segmentation_id)
+            .subquery()
+        )
+        query = (
+            _label_query(ranked.join(sl, sl.c.id == ranked.c.id))
+            .add_columns(ranked.c.total)
+            .where(ranked.c.rank <= earlier + 1)
+            .order_by(ranked.c.id)
+        )
+        out: dict[int, RecentLabels] = {}
+        for row in self.db.fetch(query):
+            segment = out.setdefault(row["segment"], RecentLabels([], int(row["total"])))
+            segment.names.append(_label(row))
         return out
 
     def names_at(self, segmentation_id: int, event_id: int) -> dict[int, str]:
@@ -403,3 +416,38 @@ class Annotations:
             return current, superseded
 
         return self.db.write(work, what=f"the status of {subject}")
+
+
+@dataclass(frozen=True)
+class RecentLabels:
+    """A segment's newest names (oldest first, the current one last) and how many it has
+    had in all (the automatic name counts as one)."""
+
+    names: list[Row]
+    total: int
+
+
+def _label_query(labels: Any = None) -> Select:
+    """Names with who gave them when, from `labels` (segment_labels, or a join holding it)."""
+    sl, e = schema.segment_labels, schema.events
+    source = (labels if labels is not None else sl).join(e, sl.c.event_id == e.c.id)
+    return select(
+        sl.c.segment, sl.c.name, sl.c.description, e.c.at, e.c.author, e.c.action, e.c.details
+    ).select_from(source)
+
+
+def _label(row: Row) -> Row:
+    """One name as the views show it: who gave it when, automatic or by a person, and the
+    segment it was carried from (names inherited from a parent version)."""
+    return {
+        "name": row["name"],
+        "description": row["description"],
+        "at": row["at"],
+        "author": row["author"],
+        "automatic": row["action"] in ("segment", "revisit"),
+        "carried_from": (
+            loads(row["details"])["carried_from"].get(str(row["segment"]))
+            if row["action"] == "inherit-names"
+            else None
+        ),
+    }

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,12 +30,15 @@ def create_app(
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     job_workers: int = 2,
+    downloads_root: Path | None = None,
 ) -> FastAPI:
     """The server for the workspace at `workspace_root` (SQLite or PostgreSQL metadata, as
-    its config says). The workspace is opened here, so a wrong folder fails at start-up."""
+    its config says). The workspace is opened here, so a wrong folder fails at start-up.
+    `downloads_root`: a folder shared by every worker process of one server (else this
+    process's own temporary folder)."""
     pool = WorkspacePool(Path(workspace_root))
-    jobs = JobRunner(max_workers=job_workers)
-    downloads = Downloads()
+    jobs = JobRunner(pool.base, max_workers=job_workers)
+    downloads = Downloads(downloads_root)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,3 +84,21 @@ def _page_routers() -> list:
     except ImportError:  # the pages are built beside the API; without them, the API alone
         return []
     return list(PAGE_ROUTERS)
+
+
+# `segtrail serve --workers N` starts N uvicorn worker processes, each importing the app by
+# name: the parent process passes the settings in these environment variables.
+ENV_WORKSPACE = "SEGTRAIL_SERVE_WORKSPACE"
+ENV_MAX_UPLOAD = "SEGTRAIL_SERVE_MAX_UPLOAD_BYTES"
+ENV_JOB_WORKERS = "SEGTRAIL_SERVE_JOB_WORKERS"
+ENV_DOWNLOADS = "SEGTRAIL_SERVE_DOWNLOADS"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of `segtrail serve --workers N` (a uvicorn factory)."""
+    return create_app(
+        Path(os.environ[ENV_WORKSPACE]),
+        max_upload_bytes=int(os.environ[ENV_MAX_UPLOAD]),
+        job_workers=int(os.environ[ENV_JOB_WORKERS]),
+        downloads_root=Path(os.environ[ENV_DOWNLOADS]),
+    )

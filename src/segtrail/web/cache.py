@@ -7,7 +7,12 @@ history: while it is the same, `show` would answer the same. The stamp is read *
 the value is computed, so a value is never filed under a stamp older than what it shows.
 A lookup costs one indexed query instead of the dozen `show` makes; with many readers and a
 few writers most reads are hits (measured in bench/bench_server_load.py). Entries also
-expire after `max_age` seconds, so even a change that somehow recorded no event is seen."""
+expire after `max_age` seconds, so even a change that somehow recorded no event is seen.
+
+On PostgreSQL event ids are taken in commit order (store/metadata.py `record_event`), so no
+event can commit later under a smaller id than the stamp a page was cached under. Each
+server process (`segtrail serve --workers N`) keeps its own caches; the stamp is read from
+the database, so a change made through any process is seen by every process's next read."""
 
 from __future__ import annotations
 
@@ -21,9 +26,9 @@ from segtrail.services.workspace import Workspace
 
 
 def history_stamp(ws: Workspace) -> int:
-    """The id of the newest event (0 for an empty history)."""
-    newest = ws.events(limit=1)
-    return newest[0]["id"] if newest else 0
+    """The id of the newest event (0 for an empty history): exact on SQLite and PostgreSQL,
+    since event ids are taken in commit order (store/metadata.py `record_event`)."""
+    return ws.meta.events.newest_id()
 
 
 class _Flight:

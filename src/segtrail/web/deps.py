@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from segtrail.errors import Forbidden, Unauthenticated
 from segtrail.services.workspace import Workspace
@@ -156,9 +157,20 @@ async def csrf_protect(request: Request, principal: Any = Depends(current_princi
         raise Forbidden("missing or wrong CSRF token: reload the page and try again")
 
 
-def workspace_for(
+async def workspace_for(
     request: Request, principal: Any = Depends(current_principal)
-) -> Iterator[Workspace]:
-    """The workspace as the signed-in user: every event it records names them."""
-    with pool_of(request).session(principal.name) as ws:
+) -> AsyncIterator[Workspace]:
+    """The workspace as the signed-in user: every event it records names them.
+
+    Async although the endpoints using it are not: FastAPI runs a sync generator dependency
+    in a worker thread twice (to enter and to leave), which on a busy server costs more
+    than the dependency's own work (a copy of the open workspace, no I/O). Only a failed
+    action's clean-up does I/O, and runs in a thread."""
+    ws = pool_of(request).workspace(principal.name)
+    try:
         yield ws
+    except BaseException:
+        # as WorkspacePool.session: the objects the failed action wrote and did not record
+        with contextlib.suppress(Exception):
+            await run_in_threadpool(ws.discard_unrecorded)
+        raise

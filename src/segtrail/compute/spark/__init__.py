@@ -31,7 +31,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from segtrail.compute.base import AssignmentsSource, DatasetSource, Progress, Segmented
+from segtrail.compute.base import (
+    AssignmentsSource,
+    DatasetSource,
+    LookalikeRanked,
+    LookalikeRequest,
+    Progress,
+    Segmented,
+)
 from segtrail.compute.pipeline import (
     Model,
     assign_input,
@@ -175,6 +182,17 @@ class SparkEngine:
         labels = sorted(int(r["segment"]) for r in known.select("segment").distinct().collect())
         index = pd.Index(matched["id"].to_numpy(), name="customer_id")
         return pd.Series(matched["segment"].to_numpy(), index=index, name="segment"), labels
+
+    def lookalike(
+        self, request: LookalikeRequest, scratch: Path, progress: Progress
+    ) -> LookalikeRanked:
+        """Spark scores every pool customer where the pool lives and keeps the best; the
+        driver fits the model on the seed and a sample (``lookalike.py``)."""
+        from segtrail.compute.spark.lookalike import rank_on_spark
+        from segtrail.compute.spark.session import get_session
+
+        progress(f"starting Spark ({self.master})", None)
+        return rank_on_spark(get_session(self.master), request, scratch, progress)
 
 
 def _labels_of(spark, location: str, name: str) -> DataFrame:

@@ -27,8 +27,15 @@ KEY = re.compile(r"[0-9a-f]{32}")
 
 
 class Downloads:
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="segtrail-downloads-"))
+    """The folders of downloads under `root`. With `segtrail serve --workers N` every worker
+    process is given the same `root` (made by the parent process), so a file written by the
+    job of one worker is served by any of them; without a `root` the folder is this
+    process's own temporary folder, removed on close."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.owned = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="segtrail-downloads-")) if root is None else root
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def new_folder(self) -> tuple[str, Path]:
         key = secrets.token_hex(16)
@@ -50,7 +57,8 @@ class Downloads:
         raise NotFound(f"no download {key}/{file} (downloads end when the server restarts)")
 
     def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.owned:  # a shared root is the parent process's to remove
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def downloads_of(request: Request) -> Downloads:

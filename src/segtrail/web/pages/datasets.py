@@ -17,11 +17,12 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from segtrail.errors import InvalidInput
+from segtrail.report.words import column_summary
 from segtrail.services.workspace import Workspace
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
 from segtrail.web.hints import page_words
 from segtrail.web.pages.common import render, see_other
-from segtrail.web.pages.words import column_summary
+from segtrail.web.pages.retiring import control, landing, outcome_words, require_retire
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,14 +59,38 @@ def save_upload(upload: UploadFile, folder: Path) -> Path:
     return target
 
 
+def retired_datasets(request: Request, ws: Workspace) -> list[dict]:
+    """Each retired dataset name once (its newest version), with its restore control."""
+    principal = current_principal(request)
+    newest: dict[str, object] = {}
+    for d in ws.datasets(include_retired=True):
+        if d.retired:
+            newest[d.name] = d  # by name then version: the last one is the newest
+    return [
+        {"dataset": d, "control": control(principal, ws, "dataset", name, d.retired, "datasets")}
+        for name, d in newest.items()
+    ]
+
+
 @router.get("/datasets", response_class=HTMLResponse)
-def datasets_page(request: Request, ws: Workspace = Depends(workspace_for)) -> HTMLResponse:
+def datasets_page(
+    request: Request, retired: str = "", restored: str = "", ws: Workspace = Depends(workspace_for)
+) -> HTMLResponse:
+    everything = ws.datasets(include_retired=True)
     return render(
         request,
         "datasets.html",
         title="Customer data",
         nav="/datasets",
-        datasets=ws.datasets(),
+        datasets=[d for d in everything if not d.retired],
+        retired_datasets=retired_datasets(request, ws),
+        flash=outcome_words(
+            "dataset",
+            retired,
+            restored,
+            {d.name for d in everything},
+            {d.name for d in everything if d.retired},
+        ),
         form={},
     )
 
@@ -98,6 +123,7 @@ def upload_dataset(
             title="Customer data",
             nav="/datasets",
             datasets=ws.datasets(),
+            retired_datasets=retired_datasets(request, ws),
             form=form,
             error=page_words(str(error)),
             error_field=error.field,
@@ -110,16 +136,30 @@ def upload_dataset(
 
 @router.get("/datasets/{ref}", response_class=HTMLResponse)
 def dataset_page(
-    request: Request, ref: str, uploaded: str = "", ws: Workspace = Depends(workspace_for)
+    request: Request,
+    ref: str,
+    uploaded: str = "",
+    retired: str = "",
+    restored: str = "",
+    ws: Workspace = Depends(workspace_for),
 ) -> HTMLResponse:
     info = ws.dataset(ref, rows=5)
-    versions = [d for d in ws.datasets() if d.name == info["name"]]
+    versions = [d for d in ws.datasets(include_retired=True) if d.name == info["name"]]
     columns = [{**c, "words": column_summary(c["kind"], c["summary"])} for c in info["columns"]]
     flash = {
         "new": f"Uploaded as {info['dataset']}: {info['rows']:,} customers, "
         f"{len(columns)} columns.",
         "unchanged": f"Same content as {info['dataset']}: nothing new was recorded.",
-    }.get(uploaded)
+    }.get(uploaded) or outcome_words(
+        "dataset",
+        retired,
+        restored,
+        {info["name"]},
+        {info["name"]} if info.get("retired") else set(),
+    )
+    retire = control(
+        current_principal(request), ws, "dataset", info["name"], info.get("retired"), "dataset"
+    )
     return render(
         request,
         "dataset.html",
@@ -129,4 +169,29 @@ def dataset_page(
         columns=columns,
         versions=versions,
         flash=flash,
+        retire=retire,
     )
+
+
+@router.post("/datasets/{name}/retire", dependencies=[Depends(csrf_protect)])
+def retire_dataset(
+    request: Request,
+    name: str,
+    reason: str = Form(""),
+    back: str = Form(""),
+    ws: Workspace = Depends(workspace_for),
+) -> Response:
+    """Retire every version of dataset `name` (the API's rule: write access in every lens
+    segmented from it)."""
+    require_retire(current_principal(request), ws, "dataset", name)
+    ws.dataset_retire(name, reason.strip() or None)
+    return see_other(landing("dataset", name, back, "retired"))
+
+
+@router.post("/datasets/{name}/restore", dependencies=[Depends(csrf_protect)])
+def restore_dataset(
+    request: Request, name: str, back: str = Form(""), ws: Workspace = Depends(workspace_for)
+) -> Response:
+    require_retire(current_principal(request), ws, "dataset", name)
+    ws.dataset_restore(name)
+    return see_other(landing("dataset", name, back, "restored"))

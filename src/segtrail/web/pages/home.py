@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from segtrail.services.workspace import Workspace
-from segtrail.web.deps import workspace_for
+from segtrail.web.deps import current_principal, workspace_for
 from segtrail.web.pages.common import render
+from segtrail.web.pages.retiring import control, outcome_words
 from segtrail.web.pages.words import action_words
 
 router = APIRouter(include_in_schema=False)
@@ -58,9 +59,19 @@ def lens_overviews(ws: Workspace) -> list[LensOverview]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, ws: Workspace = Depends(workspace_for)) -> HTMLResponse:
+def home(
+    request: Request, retired: str = "", restored: str = "", ws: Workspace = Depends(workspace_for)
+) -> HTMLResponse:
     lenses = lens_overviews(ws)
-    strategies = ws.strategies()
+    everything = ws.strategies(include_retired=True)
+    strategies = [s for s in everything if not s.retired]
+    # retired strategies stay in sight, marked, with the way back
+    principal = current_principal(request)
+    retired_strategies = [
+        (s, control(principal, ws, "strategy", s.name, s.retired, "home"))
+        for s in everything
+        if s.retired
+    ]
     # where each strategy runs: (version, status) per plan shown above
     runs: dict[str, list[tuple[str, str]]] = {s.name: [] for s in strategies}
     review = []
@@ -76,6 +87,14 @@ def home(request: Request, ws: Workspace = Depends(workspace_for)) -> HTMLRespon
         nav="/",
         lenses=lenses,
         strategies=strategies,
+        retired_strategies=retired_strategies,
+        flash=outcome_words(
+            "strategy",
+            retired,
+            restored,
+            {s.name for s in everything},
+            {s.name for s in everything if s.retired},
+        ),
         runs=runs,
         review=review,
         events=ws.events(limit=12),

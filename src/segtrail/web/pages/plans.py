@@ -4,7 +4,7 @@ revision; the history of every revision of the lens's plans underneath."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from segtrail.errors import InvalidInput, SegtrailError
@@ -12,6 +12,7 @@ from segtrail.services.workspace import Workspace
 from segtrail.web.deps import csrf_protect, current_principal, workspace_for
 from segtrail.web.hints import page_words
 from segtrail.web.pages.common import render, see_other
+from segtrail.web.pages.retiring import control, landing, outcome_words, require_retire
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,7 +27,66 @@ def plan_url(ref: str) -> str:
 def plans_index(request: Request, ws: Workspace = Depends(workspace_for)) -> Response:
     """Which version's plan to open: each lens's versions, adopted first."""
     versions = ws.log()
-    return render(request, "plans.html", title="Plans", nav="/plans", versions=versions)
+    return render(
+        request,
+        "plans.html",
+        title="Plans",
+        nav="/plans",
+        versions=versions,
+        strategies=ws.strategies(include_retired=True),
+    )
+
+
+@router.get("/strategies", response_class=HTMLResponse)
+def strategies_page(
+    request: Request, retired: str = "", restored: str = "", ws: Workspace = Depends(workspace_for)
+) -> Response:
+    """Every strategy, in use first and retired after, each with its retire or restore form."""
+    principal = current_principal(request)
+    strategies = sorted(ws.strategies(include_retired=True), key=lambda s: bool(s.retired))
+    controls = {
+        s.name: control(principal, ws, "strategy", s.name, s.retired, "strategies")
+        for s in strategies
+    }
+    return render(
+        request,
+        "strategies.html",
+        title="Strategies",
+        nav="/plans",
+        strategies=strategies,
+        controls=controls,
+        flash=outcome_words(
+            "strategy",
+            retired,
+            restored,
+            {s.name for s in strategies},
+            {s.name for s in strategies if s.retired},
+        ),
+    )
+
+
+@router.post("/strategies/{name}/retire", dependencies=[Depends(csrf_protect)])
+def retire_strategy(
+    request: Request,
+    name: str,
+    reason: str = Form(""),
+    back: str = Form(""),
+    ws: Workspace = Depends(workspace_for),
+) -> Response:
+    """Retire strategy `name` (the API's rule: write access in every lens whose plan maps it);
+    the plans that map it keep it."""
+    require_retire(current_principal(request), ws, "strategy", name)
+    ws.strategy_retire(name, reason.strip() or None)
+    return see_other(landing("strategy", name, back, "retired"))
+
+
+@router.post("/strategies/{name}/restore", dependencies=[Depends(csrf_protect)])
+def restore_strategy(
+    request: Request, name: str, back: str = Form(""), ws: Workspace = Depends(workspace_for)
+) -> Response:
+    require_retire(current_principal(request), ws, "strategy", name)
+    ws.strategy_restore(name)
+    return see_other(landing("strategy", name, back, "restored"))
 
 
 def _board(

@@ -1,27 +1,9 @@
-"""Numbers and summaries in plain words, for the pages (the CLI has its own renderers)."""
+"""Numbers and summaries in plain words, for the pages (a column's summary, which the CLI
+prints too, is segtrail.report.words.column_summary)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-
-def column_summary(kind: str, s: dict) -> str:
-    """One column's summary as a person reads it: 'mean 42, median 40, range 18..80'."""
-    if kind == "numeric" and "mean" in s:
-        return (
-            f"mean {s['mean']:,.4g}, median {s['median']:,.4g}, "
-            f"range {s['min']:,.4g} to {s['max']:,.4g}"
-        )
-    if kind == "categorical":
-        top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in s.get("top", [])[:3])
-        return f"{s['distinct']} values, most often {top}"
-    if kind in ("text", "id") and s.get("distinct") is not None:
-        return f"{s['distinct']:,} different values"
-    if kind == "boolean" and s.get("true_share") is not None:
-        return f"{s['true_share']:.0%} yes"
-    if kind == "datetime" and "min" in s:
-        return f"{s['min'][:10]} to {s['max'][:10]}"
-    return ""
 
 
 def share(value: float | None) -> str:
@@ -79,6 +61,10 @@ ACTIONS = {
     "tag": "tagged segment",
     "adopt": "adopted",
     "retire": "retired",
+    "dataset-retire": "retired the customer data",
+    "dataset-restore": "restored the customer data",
+    "strategy-retire": "retired strategy",
+    "strategy-restore": "restored strategy",
     "strategy-add": "added strategy",
     "strategy-edit": "changed strategy",
     "plan-map": "mapped a strategy on",

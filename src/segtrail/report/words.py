@@ -1,0 +1,28 @@
+"""Plain words shared by every interface: the CLI's tables, the pages and the reports say
+the same thing about the same numbers. Pure functions of plain data (no rich, no Jinja), so
+both the CLI and the web layer import them without importing each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def column_summary(kind: str, summary: dict[str, Any]) -> str:
+    """One column's summary (what `dataset show` computed) as a person reads it:
+    'mean 42, median 40, range 18 to 80', '4 values, most often north 40%, ...'."""
+    s = summary
+    if kind == "numeric" and "mean" in s:
+        return (
+            f"mean {s['mean']:,.4g}, median {s['median']:,.4g}, "
+            f"range {s['min']:,.4g} to {s['max']:,.4g}"
+        )
+    if kind == "categorical":
+        top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in s.get("top", [])[:3])
+        return f"{s['distinct']} values, most often {top}"
+    if kind in ("text", "id") and s.get("distinct") is not None:
+        return f"{s['distinct']:,} different values"
+    if kind == "boolean" and s.get("true_share") is not None:
+        return f"{s['true_share']:.0%} yes"
+    if kind == "datetime" and "min" in s:
+        return f"{s['min'][:10]} to {s['max'][:10]}"
+    return ""
