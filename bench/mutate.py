@@ -169,6 +169,14 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             'callers read only membership in _KEEP_PREFIX and "too long": a length left '
             'unlabelled reads as "possible" either way'
         ),
+        **{
+            "open_ = np.ones(len(national), dtype=bool)  # not yet given a region / "
+            f"open_ = np.ones(len(national), {change})  # not yet given a region": (
+                "open_ is only read by np.flatnonzero, which reads float ones and zeros as it "
+                "reads booleans"
+            )
+            for change in ("dtype=None", "")
+        },
         "usable = _lengths(national) >= _MIN_NSN / usable = _lengths(national) > _MIN_NSN": (
             "no region has a possible length under 4 (AT: 4), so a national number of 2 digits "
             "is invalid either way"
