@@ -33,6 +33,14 @@ def csv_file(rows: int, numeric: int, categorical: int) -> str:
     return str(path)
 
 
+def _millions(millions: int, numeric: int, categorical: int):
+    """`millions` tables of 1M rows each, with unique ids throughout."""
+    for part in range(millions):
+        table = customer_table(1_000_000, numeric, categorical, seed=part)
+        ids = np.char.add("C", (np.arange(1_000_000) + part * 1_000_000).astype(str))
+        yield table.set_column(0, "customer_id", pa.array(ids))
+
+
 def big_csv_file(millions: int, numeric: int, categorical: int) -> str:
     """`millions` x 1M rows written one million at a time (unique ids throughout), so the
     generator itself never holds more than one million rows."""
@@ -41,12 +49,26 @@ def big_csv_file(millions: int, numeric: int, categorical: int) -> str:
         DATA.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         writer = None
-        for part in range(millions):
-            table = customer_table(1_000_000, numeric, categorical, seed=part)
-            ids = np.char.add("C", (np.arange(1_000_000) + part * 1_000_000).astype(str))
-            table = table.set_column(0, "customer_id", pa.array(ids))
+        for table in _millions(millions, numeric, categorical):
             if writer is None:
                 writer = pacsv.CSVWriter(partial, table.schema)
+            writer.write_table(table)
+        writer.close()
+        partial.rename(path)
+    return str(path)
+
+
+def big_parquet_file(millions: int, numeric: int, categorical: int) -> str:
+    """As big_csv_file, as Parquet (snappy, one row group per million rows, as Arrow and
+    Spark write them by default)."""
+    path = DATA / f"customers_{millions}M_{numeric}_{categorical}.parquet"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        writer = None
+        for table in _millions(millions, numeric, categorical):
+            if writer is None:
+                writer = pq.ParquetWriter(partial, table.schema)
             writer.write_table(table)
         writer.close()
         partial.rename(path)

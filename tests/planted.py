@@ -122,3 +122,49 @@ def correlated_led(
         return df, y
     df = _with_missing(df, rng, 0.02)
     return df.astype({"spend": float, "orders": float, "visits": float}), y
+
+
+MANY_SHARES = np.array([0.35, 0.3, 0.2, 0.15])
+
+
+def many_correlated(
+    n: int = 3000, seed: int = 0, columns: int = 30, categorical: bool = False
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Four segments over many numeric columns that move together, like the 30 measurements
+    of a tumour or the readings of a sensor panel: each column is a noisy reading (loading
+    0.75-0.95) of one of five latent traits, the segments differ in the traits' means, and
+    within each segment the traits share a factor of their own (|r| about 0.25-0.65), so
+    every column is correlated with many others inside a segment. Some columns are
+    log-normal (money-like). With ``categorical`` a plan column carries a little of the
+    structure and 2% of every column is missing."""
+    rng = np.random.default_rng(seed)
+    y = _segments(rng, MANY_SHARES, n)
+    centres = np.array(
+        [
+            [0.0, 0.0, 0.0, 0.0, 0.0],
+            [3.0, -2.5, 0.0, 1.0, 0.0],
+            [-2.5, 0.0, 3.0, 0.0, 1.0],
+            [0.0, 3.0, -2.5, -1.0, 0.5],
+        ]
+    )
+    traits = centres.shape[1]
+    within = rng.uniform(0.5, 0.8, (4, traits)) * rng.choice([-1.0, 1.0], (4, traits))
+    common = rng.normal(size=(n, 1))
+    t = centres[y] + common * within[y] + rng.normal(size=(n, traits)) * np.sqrt(1 - within[y] ** 2)
+    trait_of = np.arange(columns) % traits
+    load = rng.uniform(0.75, 0.95, columns)
+    x = t[:, trait_of] * load + rng.normal(size=(n, columns)) * np.sqrt(1 - load**2)
+    data: dict[str, object] = {"customer_id": [f"W{i:06d}" for i in range(n)]}
+    for j in range(columns):
+        scale, centre = rng.uniform(1, 20), rng.uniform(-5, 50)
+        values = np.exp(2.0 + 0.3 * x[:, j]) if j % 7 == 3 else centre + scale * x[:, j]
+        data[f"m{j:02d}"] = np.round(values, 3)
+    if categorical:
+        plans = np.array(["basic", "plus", "pro"])
+        favourite = np.array([0, 1, 2, 1])[y]
+        data["plan"] = plans[np.where(rng.random(n) < 0.6, favourite, rng.integers(0, 3, n))]
+    df = pd.DataFrame(data)
+    if not categorical:
+        return df, y
+    numeric = {f"m{j:02d}": float for j in range(columns)}
+    return _with_missing(df, rng, 0.02).astype(numeric), y

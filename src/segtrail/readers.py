@@ -393,6 +393,24 @@ def parquet_error(name: str, error: BaseException) -> InputError:
     return InputError(f"{name}: not a valid Parquet file ({first})")
 
 
+def parquet_schema(path: Path, id_column: str | None) -> pa.Schema:
+    """A Parquet file's schema from its footer, with the checks `read_table` makes on the
+    whole table (a damaged file, an id column of nested values, no columns, no rows); the
+    data pages are not read."""
+    try:
+        footer = pq.ParquetFile(path)
+        schema, rows = footer.schema_arrow, footer.metadata.num_rows
+        footer.close()
+    except Exception as e:  # Arrow raises many kinds of errors for damaged files
+        raise parquet_error(path.name, e) from None
+    check_parquet_ids(schema, id_column, path.name)
+    if not schema.names:
+        raise InputError(f"{path.name}: no columns found")
+    if rows == 0:
+        raise InputError(f"{path.name}: the table has columns but no rows")
+    return schema
+
+
 def _read_parquet(path: Path, id_column: str | None) -> pa.Table:
     try:
         table = pq.read_table(path)
@@ -602,6 +620,7 @@ __all__ = [
     "check_columns",
     "check_unique_ids",
     "normalize_ids",
+    "parquet_schema",
     "read_table",
     "row_words",
 ]

@@ -222,6 +222,10 @@ def _open_source(path: Path, id_column: str, options: SourceOptions) -> _Source:
 
 
 def _parquet_batches(path: Path, id_column: str) -> Iterator[pa.RecordBatch]:
+    """The file's record batches, one row group at a time: Arrow's reader over the whole
+    file keeps what it has read until the end (live memory grew to 1.36 GB over a 1.3 GB
+    file of 10M x 23, and took four times as long); a row group at a time it stays near one
+    row group's size (210 MB there)."""
     try:
         parquet = pq.ParquetFile(path)
         schema = parquet.schema_arrow
@@ -232,15 +236,16 @@ def _parquet_batches(path: Path, id_column: str) -> Iterator[pa.RecordBatch]:
     check_parquet_ids(schema, id_column, path.name)
     if parquet.metadata.num_rows == 0:
         raise InputError(f"{path.name}: the table has columns but no rows")
-    batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
-    while True:
-        try:
-            batch = next(batches)
-        except StopIteration:
-            return
-        except Exception as e:
-            raise parquet_error(path.name, e) from None
-        yield batch
+    for group in range(parquet.num_row_groups):
+        batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group])
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception as e:
+                raise parquet_error(path.name, e) from None
+            yield batch
 
 
 def _csv_batches(

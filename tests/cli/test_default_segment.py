@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from planted import categorical_led, correlated_led, numeric_led
+from planted import categorical_led, correlated_led, many_correlated, numeric_led
 
 N = 4000
 
@@ -25,6 +25,11 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     correlated.to_csv(root / "correlated.csv", index=False)
     pd.DataFrame({"customer_id": correlated["customer_id"], "truth": correlated_truth}).to_csv(
         root / "correlated_truth.csv", index=False
+    )
+    many, many_truth = many_correlated(3000, seed=30, columns=30)
+    many.to_csv(root / "many.csv", index=False)
+    pd.DataFrame({"customer_id": many["customer_id"], "truth": many_truth}).to_csv(
+        root / "many_truth.csv", index=False
     )
     numeric.to_csv(root / "numeric.csv", index=False)
     categorical.to_csv(root / "categorical.csv", index=False)
@@ -100,3 +105,23 @@ def test_segments_with_correlated_columns_with_the_default_command(cli, folder: 
     assert "algorithm: lca" in shown
     assert "covariance matrix of the numeric columns" in shown
     assert "lowest BIC of the variants" in shown and "<- chosen" in shown
+
+
+def test_many_correlated_columns_with_the_default_command(cli, folder: Path) -> None:
+    """30 numeric columns, readings of 5 traits that also move together inside each of 4
+    segments: the default command fits on their principal components, finds the 4, says why
+    in `show`, and `assign` reproduces the labels from the stored projection."""
+    (folder / "w").mkdir(exist_ok=True)
+    for f in ("many.csv", "many_truth.csv"):
+        (folder / "w" / f).write_bytes((folder / f).read_bytes())
+    shown = recovered(cli, folder / "w", "many", k=4)
+    assert "algorithm: lca" in shown
+    assert "more than 16 numeric columns" in shown
+    assert "30 numeric columns replaced by their" in shown and "principal components" in shown
+    out = folder / "w" / "assigned.csv"
+    many = folder / "w" / "many.csv"
+    assigned = cli("assign", "marketing@1", many, "--out", out, cwd=folder / "w")
+    assert assigned.code == 0, assigned.err
+    assigned = pd.read_csv(out).sort_values("customer_id")
+    exported = pd.read_csv(folder / "w" / "many_segments.csv").sort_values("customer_id")
+    assert np.array_equal(assigned["segment"].to_numpy(), exported["segment"].to_numpy())

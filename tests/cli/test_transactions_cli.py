@@ -208,3 +208,68 @@ def test_real_console_script(
     bad = run("ingest", orders, *SPEC[:-4], "--amount", "Qty*UnitPrice")
     _refused(bad, "no column 'Qty'")
     assert tree_hash(workspace) == before
+
+
+def _parquet_orders(path: Path, **extra: list) -> Path:
+    table = pa.table(
+        {
+            "cust": ["a", "a", "b", None, "c"],
+            "at": [datetime(2024, 1, d, 10) for d in (1, 5, 6, 7, 9)],
+            "amount": [10.0, 5.0, 2.5, 1.0, -3.0],
+            **extra,
+        }
+    )
+    pq.write_table(table, path, row_group_size=2)
+    return path
+
+
+PARQUET_SPEC = ("--transactions", "--customer", "cust", "--date", "at", "--amount", "amount")
+
+
+def test_parquet_lines_are_stored_as_the_file_itself(workspace: Path, cli: Runner) -> None:
+    """No column needs converting: the lines' object is the file's bytes (its address their
+    SHA-256), and its columns are described as a table read would describe them."""
+    import hashlib
+
+    path = _parquet_orders(workspace / "shop.parquet", region=["n", "s", "n", "n", "e"])
+    result = cli("ingest", path, *PARQUET_SPEC, "--json")
+    assert result.code == 0, result.err
+    lines = result.json()["transactions"]
+    assert lines["object"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert lines["rows"] == 5 and lines["source_format"] == "parquet"
+    columns = {c["name"]: c for c in lines["columns"]}
+    assert {n: c["kind"] for n, c in columns.items()} == {
+        "cust": "id", "at": "datetime", "amount": "numeric", "region": "categorical",
+    }  # fmt: skip
+    assert columns["cust"]["summary"]["missing_share"] == pytest.approx(0.2)
+    assert columns["amount"]["summary"]["max"] == 10.0
+    assert columns["region"]["summary"]["top"][0] == {"value": "n", "share": 0.6}
+    assert result.json()["rows"] == 3  # a, b, c (c returns only)
+
+
+def test_parquet_lines_with_boolean_words_are_converted(workspace: Path, cli: Runner) -> None:
+    """A column a dataset stores differently (boolean words as booleans): the lines are
+    written anew, as from any other source."""
+    import hashlib
+
+    path = _parquet_orders(workspace / "shop.parquet", member=["yes", "no", "no", "yes", "no"])
+    result = cli("ingest", path, *PARQUET_SPEC, "--json")
+    assert result.code == 0, result.err
+    lines = result.json()["transactions"]
+    assert lines["object"] != hashlib.sha256(path.read_bytes()).hexdigest()
+    objects = workspace / ".segtrail" / "objects"
+    stored = pq.read_table(objects / lines["object"][:2] / f"{lines['object']}.parquet")
+    assert stored["member"].to_pylist() == [True, False, False, True, False]
+    assert {c["name"]: c["kind"] for c in lines["columns"]}["member"] == "boolean"
+
+
+def test_a_damaged_parquet_file_of_lines_changes_nothing(
+    workspace: Path, cli: Runner, tree_hash: TreeHash
+) -> None:
+    path = _parquet_orders(workspace / "shop.parquet")
+    data = bytearray(path.read_bytes())
+    data[4:300] = bytes(296)  # the first pages zeroed; the footer still reads
+    path.write_bytes(bytes(data))
+    before = tree_hash(workspace)
+    _refused(cli("ingest", path, *PARQUET_SPEC), "shop.parquet")
+    assert tree_hash(workspace) == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +15,8 @@ import pytest
 from tests.conftest import hash_tree
 
 from segtrail.services.workspace import Workspace
-from segtrail.store.objects import LocalObjectStore
-from segtrail.store.shared_objects import FsspecObjectStore
+from segtrail.store.objects import LocalObjectStore, object_name
+from segtrail.store.shared_objects import FsspecObjectStore, _modified
 
 Runner = Callable[..., object]
 
@@ -133,3 +134,71 @@ def test_a_memory_store_through_the_python_api(tmp_path: Path, customers_csv: Pa
     assert len(ws.dataset_frame(info["dataset"])) == 60
     assert list(ws.objects.listing()[0]) == [info["object"]]
     ws.close()
+
+
+# --- the fsspec store's primitives, as the local store's are tested in test_objects.py ----
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_the_fsspec_primitives_describe_the_files(tmp_path: Path, where: str) -> None:
+    url = (
+        (tmp_path / "objects").as_uri()
+        if where == "file"
+        else f"memory://segtrail-objects-{uuid.uuid4().hex}"
+    )
+    store = FsspecObjectStore(url)
+    digest, size = store.put_bytes(b"described")
+    name = object_name(digest)
+    stat = store._stat(name)
+    assert stat is not None
+    assert (stat.name, stat.size) == (name, size) and size == len(b"described")
+    assert stat.modified > 0
+    assert store._size(name) == size
+    (listed,) = store._list()
+    assert (listed.name, listed.size) == (name, size)
+    assert store._stat("ab/missing.parquet") is None
+    empty, _ = store.put_bytes(b"")
+    assert store._stat(object_name(empty)).size == 0
+    for primitive in (store._delete, lambda n: store._rename(n, "ab/other.parquet")):
+        with pytest.raises(FileNotFoundError, match=r"^ab/missing\.parquet$"):
+            primitive("ab/missing.parquet")
+
+
+def test_the_location_of_an_object_on_a_mount_is_its_path(tmp_path: Path) -> None:
+    store = FsspecObjectStore((tmp_path / "objects").as_uri())
+    digest, _ = store.put_bytes(b"here")
+    location = store.location(digest)
+    assert location == str(tmp_path / "objects" / digest[:2] / f"{digest}.parquet")
+    assert Path(location).read_bytes() == b"here"
+
+
+def test_the_location_of_an_object_in_a_bucket_is_a_url() -> None:
+    import fsspec
+
+    root = f"segtrail-objects-{uuid.uuid4().hex}"
+    store = FsspecObjectStore(f"memory://{root}")
+    digest, _ = store.put_bytes(b"there")
+    location = store.location(digest)
+    assert location == f"memory:///{root}/{digest[:2]}/{digest}.parquet"
+    with fsspec.open(location, "rb") as f:  # what a reader given the location opens
+        assert f.read() == b"there"
+
+
+@pytest.mark.parametrize(
+    ("info", "seconds"),
+    [
+        ({"mtime": 1700000000.5}, 1700000000.5),  # a local or mounted folder
+        ({"LastModified": datetime(2024, 1, 2, tzinfo=UTC)}, 1704153600.0),  # S3
+        ({"last_modified": "2024-01-02T00:00:00Z"}, 1704153600.0),  # Azure, as text
+        ({"updated": "2024-01-02T00:00:00+00:00"}, 1704153600.0),  # Google Cloud Storage
+        ({"modified": 1704153600}, 1704153600.0),
+        ({"created": datetime(2024, 1, 2, tzinfo=UTC)}, 1704153600.0),  # memory://
+        ({"mtime": None, "created": 5.0}, 5.0),  # the first key with a value counts
+        ({"mtime": "not a time", "created": 7}, 7.0),  # unreadable: the next one
+        ({"mtime": 3, "created": 9}, 3.0),
+        ({}, 0.0),
+    ],
+)
+def test_a_files_time_whatever_the_backend_calls_it(info: dict, seconds: float) -> None:
+    got = _modified(info)
+    assert got == seconds and isinstance(got, float)

@@ -20,6 +20,18 @@ Rules (each decision comes with a sentence for the version's notes):
   ("tied", the linear discriminant's model); the lowest best BIC of the variants wins (it
   pays for the extra parameters, so on columns independent within segments the plain model
   keeps winning). See ``covariance_candidates``.
+- Many numeric columns (more than ``MAX_COVARIANCE_COLUMNS`` with a weight, of one
+  common weight): a covariance matrix over all of them has too many parameters for the
+  sweep sample, and the plain model counts correlated columns many times over (30
+  measurements of one tumour, 64 pixels: BIC then runs on to the top of the k range). So
+  the numeric columns are replaced by their principal components with more than one
+  column's variance (Kaiser's rule, at most ``MAX_COVARIANCE_COLUMNS``;
+  ``lca.fit_projection``), the analyst's usual step, and the comparisons above (k-means'
+  model, the plain model, "full", "tied") run on the components by the same BIC. The
+  projection is part of the fitted state. With at most ``MAX_COVARIANCE_COLUMNS`` numeric
+  columns nothing changes.
+- Told k (``--k`` without ``--algorithm``): the same variants are compared by BIC at that
+  k (on the sweep sample), so a correlated table gets the covariance model there too.
 - k: by ``kmixture.choose_k_mixture`` (curve, runner-up, split-half stability per k).
 - Weights: a column independent of every other column (``features.dependence_screen``)
   is pure noise: segments show up as columns that move together. Its weight becomes 0 (it
@@ -74,14 +86,24 @@ def choose_default(
             f"pure-noise columns left out of the segments (weight 0): {words}; each is "
             "independent of every other column, so it carries no segment structure"
         )
+    if wants_projection(layout):
+        layout["numeric_projection"] = "pca"
+        notes.append(PROJECTION_REASON)
     algorithm = "lca"
     selection = None
     if not any(levels):  # all numeric: k-means' model or one spread per segment?
         algorithm, selection, reason = compare_numeric(M, layout, k, k_range, seed, progress)
         notes[0] = reason
         layout = selection.pop("layout", layout)
-    elif k in (None, "auto"):
-        selection, layout, reason = compare_covariances(M, layout, k_range, seed, progress)
+        if algorithm == "kmeans" and PROJECTION_REASON in notes:  # k-means sees every column
+            notes[notes.index(PROJECTION_REASON)] = PROJECTION_KMEANS
+    else:
+        fixed = k not in (None, "auto")
+        selection, layout, reason = compare_covariances(
+            M, layout, (int(k), int(k)) if fixed else k_range, seed, progress
+        )
+        if fixed:
+            selection = None  # told k: no k selection to report (as before)
         if reason:
             notes.append(reason)
     if k in (None, "auto"):
@@ -103,15 +125,41 @@ def choose_default(
     }
 
 
+PROJECTION_REASON = (
+    f"more than {MAX_COVARIANCE_COLUMNS} numeric columns: the model sees their principal "
+    "components with more than one column's variance instead, so that columns that move "
+    "together count once and a covariance between them can be fitted"
+)
+
+
+PROJECTION_KMEANS = (
+    f"more than {MAX_COVARIANCE_COLUMNS} numeric columns: the models were compared on their "
+    "principal components with more than one column's variance; k-means, chosen, then "
+    "runs on every column"
+)
+
+
+def _active_numeric(layout: dict) -> list[float]:
+    levels, weights = layout["levels"], layout["feature_weights"]
+    return [w for w, lv in zip(weights, levels, strict=True) if lv == 0 and w > 0]
+
+
+def wants_projection(layout: dict) -> bool:
+    """More than ``MAX_COVARIANCE_COLUMNS`` numeric columns with a weight, all of one
+    weight (a projection mixes columns, so it cannot keep different weights apart)."""
+    active = _active_numeric(layout)
+    return len(active) > MAX_COVARIANCE_COLUMNS and max(active) == min(active)
+
+
 def covariance_candidates(layout: dict, levels: list[int]) -> dict[str, dict]:
     """The latent class model's variants worth sweeping: columns independent within a
-    segment, and (with 2..``MAX_COVARIANCE_COLUMNS`` numeric columns of one common weight)
-    a covariance matrix over them per segment ("full") or shared by every segment
-    ("tied")."""
+    segment, and (with 2..``MAX_COVARIANCE_COLUMNS`` numeric columns of one common weight,
+    or their principal components) a covariance matrix over them per segment ("full") or
+    shared by every segment ("tied")."""
     out = {"independent": dict(layout)}
-    numeric = [w for w, lv in zip(layout["feature_weights"], levels, strict=True) if lv == 0]
-    active = [w for w in numeric if w > 0]
-    if 2 <= len(active) <= MAX_COVARIANCE_COLUMNS and max(active) == min(active):
+    active = _active_numeric(layout)
+    few = 2 <= len(active) <= MAX_COVARIANCE_COLUMNS
+    if active and (few or layout.get("numeric_projection") == "pca") and max(active) == min(active):
         for kind in ("full", "tied"):
             out[kind] = {**layout, "numeric_covariance": kind}
     return out
@@ -148,16 +196,22 @@ def _bic_words(best: dict[str, float]) -> str:
 
 def compare_covariances(
     M: np.ndarray, layout: dict, k_range, seed: int, progress
-) -> tuple[dict, dict, str]:
-    """Mixed data, automatic k: the variants of ``covariance_candidates`` by their best BIC
-    over the k range (lowest wins; a tie keeps the plain model), then k by the rule on the
-    winner's curve with split-half stability. Returns (selection, layout, reason or "")."""
+) -> tuple[dict | None, dict, str]:
+    """Mixed data: the variants of ``covariance_candidates`` by their best BIC over the k
+    range (lowest wins; a tie keeps the plain model), then k by the rule on the winner's
+    curve with split-half stability. A range of one k (told k) only compares the variants
+    at that k; with one candidate nothing is fitted (selection None). Returns (selection,
+    layout, reason or "")."""
     candidates = covariance_candidates(layout, layout["levels"])
+    told_k = k_range[0] == k_range[1]
+    if told_k and len(candidates) == 1:
+        return None, layout, ""
     sweeps = _sweeps(M, candidates, k_range, seed, progress)
     best = {name: min(r["bic"] for r in sel["curve"]) for name, sel in sweeps.items()}
     winner = min(best, key=lambda name: (best[name], name != "independent"))
     chosen = candidates[winner]
-    add_split_half(sweeps[winner], M[sample_rows(len(M), SWEEP_SAMPLE, seed)], chosen, seed)
+    if not told_k:
+        add_split_half(sweeps[winner], M[sample_rows(len(M), SWEEP_SAMPLE, seed)], chosen, seed)
     reason = ""
     if len(best) > 1:
         reason = (
@@ -176,8 +230,6 @@ def compare_numeric(
     (algorithm, k selection with the winning layout under "layout", reason)."""
     low, high = (k, k) if k not in (None, "auto") else k_range
     candidates = covariance_candidates(layout, layout["levels"])
-    if k not in (None, "auto"):
-        candidates = {"independent": candidates["independent"]}
     candidates["shared"] = {**layout, "shared_variance": True}
     sweeps = _sweeps(M, candidates, (low, high), seed, progress)
     best = {name: min(r["bic"] for r in sel["curve"]) for name, sel in sweeps.items()}

@@ -46,8 +46,14 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from segtrail.engine.algorithms.base import fmt_int, sample_rows
-from segtrail.engine.algorithms.lca import LCA, VAR_FLOOR, Data, as_model_matrix, grow
-from segtrail.engine.algorithms.lca import layout as layout_arrays
+from segtrail.engine.algorithms.lca import (
+    LCA,
+    VAR_FLOOR,
+    Data,
+    as_model_matrix,
+    grow,
+    projected,
+)
 from segtrail.engine.features import Progress
 from segtrail.errors import SegtrailError
 
@@ -56,6 +62,14 @@ CRITERION = "bic"
 CLOSE = 10.0
 TRUST_STABILITY = 0.8  # split-half ARI at the lowest-BIC k below this: look for a smaller k
 STABLE = 0.95  # split-half ARI at least this: a k whose segments are reproducible
+# the latent class model's parameters a sweep passes on (the rest are the fit's own)
+LAYOUT_KEYS = (
+    "levels",
+    "feature_weights",
+    "shared_variance",
+    "numeric_covariance",
+    "numeric_projection",
+)
 RULE = (
     "lowest BIC (Bayesian information criterion) of the latent class model, unless its "
     f"split-half stability is below {TRUST_STABILITY}: then the largest smaller k with "
@@ -103,11 +117,7 @@ def mixture_sweep(
     if progress:
         progress(f"trying k = {low}..{high} (latent class model)", 0.0)
     algo = LCA()
-    layout = {
-        key: params[key]
-        for key in ("levels", "feature_weights", "shared_variance", "numeric_covariance")
-        if key in params
-    }
+    layout = {key: params[key] for key in LAYOUT_KEYS if key in params}
     fits = algo.sweep(Xs, sorted({1, *ks}), layout, seed)  # k=1: the base of the elbow
     bic_one = float(fits[1]["bic"])
     curve = []
@@ -189,11 +199,12 @@ def override_note(result: dict) -> list[str]:
 
 def split_half_agreement(X: np.ndarray, ks: list[int], layout: dict, seed: int) -> dict:
     """Per k: ARI between the assignments (of every row of ``X``) by models fitted on two
-    disjoint random halves (one ``grow`` per half serves every k)."""
+    disjoint random halves (one ``grow`` per half serves every k). A projection
+    (``numeric_projection``) is fitted once on all of ``X``, as the sweep does."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
     halves = order[: len(X) // 2], order[len(X) // 2 :]
-    levels, weights = layout_arrays(layout, X.shape[1])
+    X, levels, weights = projected(as_model_matrix(X), layout)
     full = Data(X, levels, weights)
     labels = []
     for h, rows in enumerate(halves):

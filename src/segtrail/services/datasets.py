@@ -51,13 +51,7 @@ def ingest(
     if decimal not in (None, ".", ","):
         raise InvalidInput(f"decimal mark must be '.' or ',', not {decimal!r}")
     options = SourceOptions(na=tuple(na), decimal=decimal, sheet=sheet)
-    stored = ingest_stream(
-        ws.objects.put_stream,
-        lambda digest, columns: ws.objects.read_table(digest, columns=columns),
-        path,
-        id_column,
-        options,
-    )
+    stored = ingest_stream(ws.objects.put_stream, _column_reader(ws), path, id_column, options)
     new = NewDataset(
         name=name,
         object_hash=stored.digest,
@@ -79,6 +73,22 @@ def ingest(
         if similar is not None:
             read["same_columns_as"] = similar
     return DatasetInfo(**_public(row), unchanged=False, **read)
+
+
+def _column_reader(ws: Workspace):
+    """How ingest reads columns back from the object it has just written, for the summaries
+    of a file too large to keep in memory. From a local store: those columns alone, from the
+    object's file (a verified read would hold the whole object in memory for each column,
+    4.5 GB for a 20M x 23 file; the bytes were hashed as they were written a moment ago).
+    From a shared store: the verified read."""
+    from segtrail.store.objects import LocalObjectStore
+
+    if isinstance(ws.objects, LocalObjectStore):
+        import pyarrow.parquet as pq
+
+        objects = ws.objects
+        return lambda digest, columns: pq.read_table(objects.path(digest), columns=columns)
+    return lambda digest, columns: ws.objects.read_table(digest, columns=columns)
 
 
 def _same_shape(ws: Workspace, row: dict) -> str | None:
@@ -162,6 +172,66 @@ def prepare_dataset(
         lineage=lineage,
     )
     return PreparedDataset(new, data, details)
+
+
+def prepare_parquet_lines(
+    data: bytes,
+    *,
+    name: str,
+    id_column: str,
+    label: str,
+    source: str,
+    details: dict,
+    lineage: Lineage | None = None,
+) -> PreparedDataset:
+    """A Parquet file's bytes (`data`) as a dataset whose ids need not be unique (order
+    lines), stored as they are when no column needs converting: the object is then the
+    file itself, and no second Parquet file is encoded. Kinds and summaries are read column
+    by column from those bytes, with the same functions as `prepare_dataset`, so the record
+    is the one it would make. A column it would store differently (boolean words, an
+    all-empty column) sends the table through `prepare_dataset`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
+    from segtrail.readers import parquet_error
+
+    def read(columns: list[str] | None = None) -> pa.Table:
+        try:
+            return pq.read_table(pa.BufferReader(data), columns=columns)
+        except Exception as e:  # Arrow raises many kinds of errors for damaged files
+            raise parquet_error(label, e) from None
+
+    new = NewDataset(
+        name=name,
+        object_hash="",
+        object_bytes=0,
+        id_column=id_column,
+        source=source,
+        source_bytes=len(data),
+        source_format="parquet",
+        rows=0,
+        columns=[],
+        lineage=lineage,
+    )
+    columns, rows = [], 0
+    names = pq.ParquetFile(pa.BufferReader(data)).schema_arrow.names
+    for column_name in names:
+        column = read([column_name])[column_name]
+        kind = infer_kind(column, is_id=column_name == id_column)
+        if coerce_to_kind(column, kind) is not column:
+            table = read()
+            return prepare_dataset(
+                table, name=name, id_column=id_column, label=label, line_offset=None,
+                source=source, source_bytes=len(data), source_format="parquet",
+                details=details, unique_ids=False, lineage=lineage,
+            )  # fmt: skip
+        rows = len(column)
+        summary = summarize(column, kind)
+        columns.append(
+            {"name": column_name, "kind": kind, "type": str(column.type), "summary": summary}
+        )
+    return PreparedDataset(replace(new, rows=rows, columns=columns), data, details)
 
 
 def record_datasets(ws: Workspace, prepared: list[PreparedDataset]) -> list[DatasetInfo]:
