@@ -67,6 +67,9 @@ ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 # Equivalent mutants: module -> {the mutant's diff as printed: why no test can tell}.
 # Keyed by the diff, not mutmut's numbered name, which shifts when a function changes.
 _US = 'str = "US"'
+_MATCHED = (
+    "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)).str.lower()"
+)
 _INT64 = (
     "np.array of Python ints is int64 already on 64-bit Linux (and empty ones are never indexed)"
 )
@@ -83,48 +86,21 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "values[whole] holds only whole floats below 2**63 in size: int64 and Int64 print "
             "them alike"
         ),
+        'return hashlib.sha256(s.encode("utf-8")).hexdigest() / '
+        'return hashlib.sha256(s.encode("UTF-8")).hexdigest()': "codec names are case-insensitive",
+        'digests = pa.table(con.from_arrow(column).project("sha256(value)")).column(0) / '
+        'digests = pa.table(con.from_arrow(column).project("SHA256(VALUE)")).column(0)': (
+            "DuckDB reads function and column names in any case"
+        ),
+        'column = pa.table({"value": pa.array(values.astype("string").array)}) / '
+        'column = pa.table({"VALUE": pa.array(values.astype("string").array)})': (
+            "DuckDB reads column names in any case"
+        ),
         **{
-            f"{line} / {line.replace('utf-8', 'UTF-8')}": "codec names are case-insensitive"
-            for line in (
-                'digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v in plain], '
-                '"string")',
-                'return hashlib.sha256(s.encode("utf-8")).hexdigest()',
+            'return pd.Series(pd.arrays.ArrowStringArray(array), index=index, dtype="string") / '
+            f"return pd.Series(pd.arrays.ArrowStringArray(array), index=index, {change})": (
+                "an ArrowStringArray is of the string dtype already"
             )
-        },
-        **{
-            'digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v in plain], '
-            '"string") / digests = pd.array([sha256(str(v).encode("utf-8")).hexdigest() for v '
-            f"in plain], {change})": (
-                "pd.array infers the string dtype from a list of str (and an empty one becomes "
-                'a dtype="string" Series below anyway)'
-            )
-            for change in ("None", "")
-        },
-        **{
-            "return pd.Series(digests.take(codes, allow_fill=True), index=values.index, "
-            'dtype="string") / return pd.Series(digests.take(codes, allow_fill=True), '
-            f"index=values.index, {change})": "digests is a string array already"
-            for change in ("dtype=None", "")
-        },
-        **{
-            "plain = np.asarray(distinct, dtype=object)  # iterating an Arrow-backed array is "
-            f"slow / plain = np.asarray(distinct, {change})  # iterating an Arrow-backed array "
-            "is slow": (
-                "np.asarray of a string array is an object array anyway, and str() of a numpy "
-                "number prints as the Python one"
-            )
-            for change in ("dtype=None", "")
-        },
-        **{
-            "numbers = pd.Series(e164_many(np.asarray(distinct, dtype=object), default_region)) "
-            f"/ numbers = pd.Series(e164_many(np.asarray(distinct, {change}), default_region))": (
-                "distinct comes from a string Series: np.asarray gives an object array anyway"
-            )
-            for change in ("dtype=None", "")
-        },
-        **{
-            'return pd.Series(out, index=values.index, dtype="string") / '
-            f"return pd.Series(out, index=values.index, {change})": "out is a string array already"
             for change in ("dtype=None", "")
         },
         **{
@@ -144,8 +120,7 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for other in ("XXmetaXX", "META")
         },
-        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(False).astype(bool)) / "
-        "text = text.where(text.str.fullmatch(_EMAIL_PATTERN).fillna(True).astype(bool))": (
+        f"{_MATCHED} / {_MATCHED.replace('False', 'True')}": (
             "the match is NA only where the text is NA, which where() keeps NA either way"
         ),
         **{
@@ -171,6 +146,47 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         },
         "identity = list(out.columns) / identity = None": (
             "out holds exactly the identifier columns, and subset=None means all of them"
+        ),
+    },
+    "engine/phones.py": {
+        'digits = "".join(ch for ch in text if ch.isdigit()).lstrip("0") / '
+        'digits = "".join(ch for ch in text if ch.isdigit()).lstrip("XX0XX")': (
+            "the digits hold no X: stripping X as well strips the same zeros"
+        ),
+        'stripped = pc.utf8_ltrim(digits.take(retry), characters="0") / '
+        'stripped = pc.utf8_ltrim(digits.take(retry), characters="XX0XX")': (
+            "the digits hold no X: stripping X as well strips the same zeros"
+        ),
+        'candidates.append(("+" + digits, None)) / candidates.append(("XX+XX" + digits, None))': (
+            "phonenumbers drops what stands before the first plus or digit, and fewer than 3 "
+            "letters after it (_extract_possible_number, _normalize)"
+        ),
+        "take = usable & ~np.isin(_length_check(stripped, region), _KEEP_PREFIX) / "
+        "take = usable | ~np.isin(_length_check(stripped, region), _KEEP_PREFIX)": (
+            "a national number under 2 digits stays under 2 with or without its prefix, and the "
+            "length check below drops it either way"
+        ),
+        "usable &= (length >= _MIN_NSN) & (length <= _MAX_NSN) / "
+        "usable = (length >= _MIN_NSN) & (length <= _MAX_NSN)": (
+            "the prefix step only shortens a number, so one under 2 digits before it is still "
+            "under 2 here"
+        ),
+        'out = np.full(len(national), "possible", dtype=object) / '
+        "out = np.full(len(national), None, dtype=object)": (
+            'callers read only membership in _KEEP_PREFIX and "too long": a length left '
+            'unlabelled reads as "possible" either way'
+        ),
+        **{
+            "open_ = np.ones(len(national), dtype=bool)  # not yet given a region / "
+            f"open_ = np.ones(len(national), {change})  # not yet given a region": (
+                "open_ is only read by np.flatnonzero, which reads float ones and zeros as it "
+                "reads booleans"
+            )
+            for change in ("dtype=None", "")
+        },
+        "usable = _lengths(national) >= _MIN_NSN / usable = _lengths(national) > _MIN_NSN": (
+            "no region has a possible length under 4 (AT: 4), so a national number of 2 digits "
+            "is invalid either way"
         ),
     },
     "engine/carry.py": {

@@ -38,6 +38,33 @@ def test_sha256_is_lowercase_hex_of_utf8(s):
     assert len(digest) == 64 and digest == digest.lower()
 
 
+@given(st.lists(st.one_of(st.none(), st.text(max_size=80)), max_size=20))
+@settings(max_examples=30, deadline=None)
+def test_columns_hash_like_hashlib(values):
+    """Reference: hashlib.sha256 of the UTF-8 bytes (reference_sha256), value by value; a
+    missing value stays missing and the rows keep their index."""
+    index = pd.RangeIndex(100, 100 + len(values))
+    got = hash_series(pd.Series(values, index=index, dtype="object"))
+    assert [None if pd.isna(v) else v for v in got] == [
+        None if v is None else reference_sha256(v) for v in values
+    ]
+    assert got.index.equals(index) and got.dtype == "string"
+
+
+# every character Python's str.isspace() accepts
+SPACES = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+def test_any_whitespace_inside_an_address_makes_it_no_email():
+    """Reference: reference_email below (Python's own whitespace: str.isspace, str.strip)."""
+    for platform in ("meta", "google"):
+        for text in ("a{}b@x.com", "ab@x{}y.com", "ab@x.c{}om", "ab@x.{}"):
+            values = pd.Series([text.format(c) for c in SPACES])
+            assert normalize_emails(values, platform).isna().all()
+        trimmed = normalize_emails(pd.Series([f"{c}Ab@X.com{c}" for c in SPACES]), platform)
+        assert trimmed.tolist() == ["ab@x.com"] * len(SPACES)
+
+
 @pytest.mark.parametrize("platform", ["meta", "google"])
 def test_email_trimmed_and_lowercased(platform):
     assert normalize_email(" John.Doe@Example.COM ", platform) == "john.doe@example.com"
@@ -77,7 +104,7 @@ def reference_email(value, platform: str) -> str | None:
     return f"{local}@{domain}"
 
 
-EMAIL_PARTS = st.text(alphabet="aZ.@ _-+9\tÉ", max_size=6)
+EMAIL_PARTS = st.text(alphabet="aZX.@ _-+9\tÉ\xa0\u2003", max_size=6)
 
 
 @given(st.lists(st.one_of(st.none(), st.builds("".join, st.lists(EMAIL_PARTS, max_size=4)))))

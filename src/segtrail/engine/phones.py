@@ -13,8 +13,9 @@ patterns and, for codes shared by several regions, the region that owns the numb
 the library's own metadata, with RE2 (pyarrow) for the patterns (libphonenumber's patterns are
 written for RE2). Anything it does not model goes to ``e164``: other characters (letters,
 extensions, unicode digits), an international dialling prefix such as "00" or "011", a
-country code that is unknown or not geographic, regions whose national prefix is rewritten by
-a transform rule, and a default region that is not the main region of its country code.
+country code that is unknown or not geographic (or digits after the "+" that start with 0),
+regions whose national prefix is rewritten by a transform rule, and a default region that is
+not the main region of its country code.
 tests/engine/test_phones.py checks the two paths against ``phonenumbers`` on generated numbers.
 """
 
@@ -24,15 +25,17 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import pandas as pd
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-_SHAPE = r"^\+?[0-9 ().\-]{1,100}$"
-_MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's bounds on a national significant number
+_MAX_SHAPED = 100  # characters after the "+" that the fast path reads (libphonenumber: 250)
+_PUNCTUATION = np.zeros(256, dtype=bool)  # by byte: what may stand between the digits
+_PUNCTUATION[list(b" ().-")] = True
+_NOTHING = pa.scalar("", pa.large_string())  # what joins "+<country code>" to the digits
+_MIN_NSN = 2  # libphonenumber: this many digits or fewer after a "+" are an error
 _COUNTRY_CODES = pa.array([str(c) for c in COUNTRY_CODE_TO_REGION_CODE])
 # the length checks after which parse keeps the national prefix
 _KEEP_PREFIX = ["too short", "local only", "invalid"]
@@ -68,40 +71,71 @@ def e164(text: str, default_region: str | None) -> str | None:
     return None
 
 
-def e164_many(values: np.ndarray, default_region: str) -> np.ndarray:
-    """``e164`` of each (distinct, non-missing) string; an object array with None if invalid."""
-    values = np.asarray(values, dtype=object)
-    out = np.full(values.size, None, dtype=object)
-    if values.size == 0:
-        return out
-    text = pa.array(values, type=pa.string())
-    digits = pc.replace_substring_regex(text, r"[^0-9]", "")
-    # libphonenumber reads fewer than 3 digits only when they stand alone: slow path
-    shaped = _bool(pc.match_substring_regex(text, _SHAPE)) & (_lengths(digits) >= 3)
-    plus = _bool(pc.starts_with(text, "+"))
-    done = np.zeros(values.size, dtype=bool)  # answered by the fast path (valid or not)
+def e164_many(values: pa.Array | pa.ChunkedArray, default_region: str) -> pa.Array:
+    """``e164`` of each string of an Arrow string array: null where invalid or missing."""
+    text = values.cast(pa.large_string())
+    if isinstance(text, pa.ChunkedArray):  # a pandas column may come in chunks
+        text = text.combine_chunks()
+    out = pa.nulls(len(text), pa.large_string())
+    digits, shaped, plus = _scan(text)
+    done = np.zeros(len(text), dtype=bool)  # answered by the fast path (valid or not)
 
     # "+": the country code is written; without "+": read in the default region
     for mask, international in ((shaped & plus, True), (shaped & ~plus, False)):
         idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            continue
         part = digits.take(idx)
         result, known = _international(part) if international else _national(part, default_region)
-        out[idx] = result
+        out = _put(out, idx, result)
         done[idx] = known
 
     # no "+" and invalid in the default region: the digits as an international number
-    retry = np.flatnonzero(done & ~plus & pd.isna(out))
-    if retry.size:
-        stripped = pc.utf8_ltrim(digits.take(retry), characters="0")
-        result, known = _international(stripped)
-        out[retry] = result
-        done[retry] = known
+    retry = np.flatnonzero(done & ~plus & ~np.asarray(pc.is_valid(out)))
+    stripped = pc.utf8_ltrim(digits.take(retry), characters="0")
+    result, known = _international(stripped)
+    out = _put(out, retry, result)
+    done[retry] = known
 
-    for i in np.flatnonzero(~done):
-        out[i] = e164(values[i], default_region)
-    return out
+    # the rest, each distinct text once, by phonenumbers itself
+    slow = np.flatnonzero(~done & np.asarray(pc.is_valid(text)))
+    rest = text.take(slow).to_pylist()
+    answers = {value: e164(value, default_region) for value in set(rest)}
+    return _put(out, slow, pa.array([answers[v] for v in rest], pa.large_string()))
+
+
+def _scan(text: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The digits of each string, whether it has a shape the fast path reads (only digits,
+    spaces, dots, dashes and parentheses after an optional leading "+", at most
+    ``_MAX_SHAPED`` of them, and at least 3 digits: libphonenumber reads fewer only when they
+    stand alone), and whether it starts with "+". One pass over the UTF-8 bytes with numpy."""
+    text = text.fill_null("")
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    is_digit = (data >= ord("0")) & (data <= ord("9"))
+    counted = _running(is_digit)[offsets]  # digits before each start: the digits' offsets
+    n_bytes = np.diff(offsets)
+    plus = n_bytes > 0
+    plus[plus] = data[offsets[:-1][plus]] == ord("+")
+    odd = np.diff(_running(~_PUNCTUATION[data] & ~is_digit)[offsets])  # a leading "+" is one
+    shaped = (odd == plus) & (n_bytes - plus <= _MAX_SHAPED) & (np.diff(counted) >= 3)
+    digits = pa.LargeStringArray.from_buffers(
+        len(text), pa.py_buffer(counted), pa.py_buffer(data[is_digit])
+    )
+    return digits, shaped, plus
+
+
+def _running(mask: np.ndarray) -> np.ndarray:
+    """How many of ``mask`` are true before each position, and in all (one more entry)."""
+    total = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=total[1:])
+    return total
+
+
+def _put(out: pa.Array, idx: np.ndarray, values: pa.Array) -> pa.Array:
+    """``out`` with ``values`` at the ascending positions ``idx``."""
+    mask = np.zeros(len(out), dtype=bool)
+    mask[idx] = True
+    return pc.replace_with_mask(out, pa.array(mask), values)
 
 
 # the fast path
@@ -109,7 +143,7 @@ def e164_many(values: np.ndarray, default_region: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Desc:
-    pattern: str | None
+    pattern: str
     lengths: tuple[int, ...]
 
 
@@ -131,8 +165,6 @@ def _region(code: str) -> _Region:
     meta = PhoneMetadata.metadata_for_region(code, None)
 
     def desc(d) -> _Desc:
-        if d is None or not d.national_number_pattern:
-            return _Desc(None, ())
         return _Desc(d.national_number_pattern, tuple(d.possible_length or ()))
 
     prefix = meta.national_prefix_for_parsing or None
@@ -142,9 +174,11 @@ def _region(code: str) -> _Region:
         general=desc(meta.general_desc),
         local_lengths=tuple(meta.general_desc.possible_length_local_only or ()),
         # libphonenumber looks at the mobile pattern only when it differs from fixed line
+        # a type without a pattern matches nothing (every region has a general pattern)
         types=tuple(
             desc(getattr(meta, name))
             for name in _TYPES
+            if getattr(meta, name) is not None and getattr(meta, name).national_number_pattern
             if not (name == "mobile" and meta.same_mobile_and_fixed_line_pattern)
         ),
         leading_digits=meta.leading_digits,
@@ -162,17 +196,19 @@ def _main_region(country_code: int) -> _Region | None:
     return _region(regions[0])
 
 
-def _international(digits: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Digits after a "+": E.164 (or None) and whether the fast path could answer."""
-    out = np.full(len(digits), None, dtype=object)
+def _international(digits: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Digits after a "+": E.164 (or null) and whether the fast path could answer."""
+    out = pa.nulls(len(digits), pa.large_string())
     known = np.zeros(len(digits), dtype=bool)
-    # libphonenumber: too short after the "+", or a leading 0, is an error (invalid)
-    invalid = (_lengths(digits) <= _MIN_NSN) | _bool(pc.starts_with(digits, "0"))
+    # libphonenumber: too short after the "+" is an error (invalid). No country code starts
+    # with 0: such digits, like unknown codes, are read again in the default region after
+    # all ("+0044 ..." is a GB number in GB), which the slow path does
+    invalid = _lengths(digits) <= _MIN_NSN
     known[invalid] = True
     code = np.zeros(len(digits), dtype=np.int64)
     for width in (1, 2, 3):  # the shortest known code wins, as in libphonenumber
         head = pc.utf8_slice_codeunits(digits, 0, width)
-        ok = _bool(pc.is_in(head, value_set=_COUNTRY_CODES)) & ~invalid & (code == 0)
+        ok = np.asarray(pc.is_in(head, value_set=_COUNTRY_CODES)) & ~invalid & (code == 0)
         if ok.any():
             code[ok] = pc.cast(head.filter(pa.array(ok)), pa.int64()).to_numpy()
     for cc in np.unique(code[code > 0]):
@@ -181,14 +217,14 @@ def _international(digits: pa.Array) -> tuple[np.ndarray, np.ndarray]:
             continue
         idx = np.flatnonzero(code == cc)
         national = pc.utf8_slice_codeunits(digits.take(idx), len(str(cc)))
-        out[idx] = _finish(national, region)
+        out = _put(out, idx, _finish(national, region))
         known[idx] = True
     return out, known
 
 
-def _national(digits: pa.Array, default_region: str) -> tuple[np.ndarray, np.ndarray]:
+def _national(digits: pa.Array, default_region: str) -> tuple[pa.Array, np.ndarray]:
     """Digits without "+", read in ``default_region`` (as ``phonenumbers.parse`` does)."""
-    out = np.full(len(digits), None, dtype=object)
+    out = pa.nulls(len(digits), pa.large_string())
     known = np.zeros(len(digits), dtype=bool)
     region = _region(default_region.upper()) if _known_region(default_region) else None
     if region is None or not region.modelled or _main_region(region.country_code) != region:
@@ -198,7 +234,7 @@ def _national(digits: pa.Array, default_region: str) -> tuple[np.ndarray, np.nda
     digits = digits.take(ok)
     cc = str(region.country_code)
     # the default region's country code written without "+" ("1 650 ..." in the US)
-    with_code = _bool(pc.starts_with(digits, cc))
+    with_code = np.asarray(pc.starts_with(digits, cc))
     if with_code.any():
         full = digits.filter(pa.array(with_code))
         rest = _strip_national_prefix(pc.utf8_slice_codeunits(full, len(cc)), region)
@@ -208,7 +244,7 @@ def _national(digits: pa.Array, default_region: str) -> tuple[np.ndarray, np.nda
         replace = np.zeros(len(digits), dtype=bool)
         replace[np.flatnonzero(with_code)[drop]] = True
         digits = pc.replace_with_mask(digits, pa.array(replace), rest.filter(pa.array(drop)))
-    out[ok] = _finish(digits, region)
+    out = _put(out, ok, _finish(digits, region))
     known[ok] = True
     return out, known
 
@@ -217,34 +253,30 @@ def _known_region(code: str) -> bool:
     return PhoneMetadata.metadata_for_region(code.upper(), None) is not None
 
 
-def _finish(national: pa.Array, region: _Region) -> np.ndarray:
-    """From the digits after the country code to E.164: national prefix, lengths, validity."""
-    out = np.full(len(national), None, dtype=object)
-    # libphonenumber: fewer than 2 digits is an error; else the national prefix goes if what
-    # is left has a possible length
-    usable = _lengths(national) >= _MIN_NSN
+def _finish(national: pa.Array, region: _Region) -> pa.Array:
+    """From the digits after the country code to E.164 (null if invalid): national prefix,
+    then validity."""
+    # libphonenumber: the national prefix goes if what is left has a possible length. (It
+    # also rejects fewer than 2 digits or more than 17 as errors; no region has a possible
+    # length outside 4..17, so validity rejects those here.)
     stripped = _strip_national_prefix(national, region)
-    take = usable & ~np.isin(_length_check(stripped, region), _KEEP_PREFIX)
+    take = ~np.isin(_length_check(stripped, region), _KEEP_PREFIX)
     national = pc.if_else(pa.array(take), stripped, national)
-    length = _lengths(national)
-    usable &= (length >= _MIN_NSN) & (length <= _MAX_NSN)
-    idx = np.flatnonzero(usable)
-    kept = national.take(idx)
-    valid = _valid(kept, region.country_code)
-    numbers = pc.binary_join_element_wise(f"+{region.country_code}", kept.filter(valid), "")
-    out[idx[valid]] = _objects(numbers)
-    return out
+    valid = _valid(national, region.country_code)
+    code = pa.scalar(f"+{region.country_code}", pa.large_string())
+    numbers = pc.binary_join_element_wise(code, national.filter(valid), _NOTHING)
+    return _put(pa.nulls(len(national), pa.large_string()), np.flatnonzero(valid), numbers)
 
 
 def _strip_national_prefix(national: pa.Array, region: _Region) -> pa.Array:
     """libphonenumber's national prefix stripping (regions without a transform rule)."""
-    if region.national_prefix is None or len(national) == 0:
+    if region.national_prefix is None:
         return national
-    matched = _starts(national, region.national_prefix) & (_lengths(national) > 0)
+    matched = _starts(national, region.national_prefix)
     if not matched.any():
         return national
-    start = f"^(?:{region.national_prefix})"
-    rest = pc.replace_substring_regex(national, start, "", max_replacements=1)
+    # anchored at the start: replaced once at most
+    rest = pc.replace_substring_regex(national, f"^(?:{region.national_prefix})", "")
     # a number that fits the region as it is, and would not without the prefix, keeps it
     keep = _matches(national, region.general) & ~_matches(rest, region.general)
     return pc.if_else(pa.array(matched & ~keep), rest, national)
@@ -254,9 +286,6 @@ def _length_check(national: np.ndarray, region: _Region) -> np.ndarray:
     """libphonenumber's ``_test_number_length`` for an unknown number type, as words."""
     lengths = region.general.lengths
     out = np.full(len(national), "possible", dtype=object)
-    if not lengths:
-        out[:] = "invalid"
-        return out
     n = _lengths(national)
     out[~np.isin(n, lengths[1:])] = "invalid"
     out[n > lengths[-1]] = "too long"
@@ -302,8 +331,6 @@ def _of_some_type(national: pa.Array, region: _Region) -> np.ndarray:
 
 def _fits(national: pa.Array, desc: _Desc) -> np.ndarray:
     """The desc's possible lengths (if any) and its whole pattern."""
-    if desc.pattern is None:
-        return np.zeros(len(national), dtype=bool)
     ok = _matches(national, desc)
     if desc.lengths:
         ok &= np.isin(_lengths(national), desc.lengths)
@@ -312,25 +339,13 @@ def _fits(national: pa.Array, desc: _Desc) -> np.ndarray:
 
 def _matches(national: pa.Array, desc: _Desc) -> np.ndarray:
     """The whole string matches the desc's national number pattern."""
-    if desc.pattern is None or len(national) == 0:
-        return np.zeros(len(national), dtype=bool)
-    return _bool(pc.match_substring_regex(national, f"^(?:{desc.pattern})$"))
+    return np.asarray(pc.match_substring_regex(national, f"^(?:{desc.pattern})$"))
 
 
-def _starts(national: pa.Array, pattern: str | None) -> np.ndarray:
+def _starts(national: pa.Array, pattern: str) -> np.ndarray:
     """A prefix of the string matches ``pattern`` (Python's ``re.match``)."""
-    if pattern is None or len(national) == 0:
-        return np.zeros(len(national), dtype=bool)
-    return _bool(pc.match_substring_regex(national, f"^(?:{pattern})"))
+    return np.asarray(pc.match_substring_regex(national, f"^(?:{pattern})"))
 
 
 def _lengths(array: pa.Array) -> np.ndarray:
-    return pc.utf8_length(array).fill_null(0).to_numpy(zero_copy_only=False)
-
-
-def _bool(array: pa.Array) -> np.ndarray:
-    return array.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-
-
-def _objects(array: pa.Array) -> np.ndarray:
-    return array.to_numpy(zero_copy_only=False).astype(object)
+    return np.asarray(pc.utf8_length(array))
