@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 DEFAULT_METHOD = "knn"
 
 
-def segments_members(ws: Workspace, target: str) -> tuple[dict, list[int], pd.Index]:
-    """LENS@N:S or LENS@N:S1,S2,... -> (version row, segment labels, their customer ids)."""
+def _version_and_segments(ws: Workspace, target: str) -> tuple[dict, list[int]]:
+    """LENS@N:S or LENS@N:S1,S2,... -> (version row, sorted segment labels)."""
     ref_text, colon, listed = target.rpartition(":")
     parts = [p.strip() for p in listed.split(",")]
     if not colon or not all(parts):
@@ -63,6 +63,12 @@ def segments_members(ws: Workspace, target: str) -> tuple[dict, list[int], pd.In
         )
     segments = sorted({parse_segment_ref(f"{ref_text}:{p}")[1] for p in parts})
     row = resolve_segmentation(ws, ref_text)
+    return row, segments
+
+
+def segments_members(ws: Workspace, target: str) -> tuple[dict, list[int], pd.Index]:
+    """LENS@N:S or LENS@N:S1,S2,... -> (version row, segment labels, their customer ids)."""
+    row, segments = _version_and_segments(ws, target)
     return row, segments, _members(ws, row, segments)
 
 
@@ -105,15 +111,7 @@ def _ids_in_pool(pool_ids: pd.Index, ids: pd.Index) -> np.ndarray:
 def _segment_seed(ws: Workspace, target: str) -> tuple[dict, list[int]]:
     """LENS@N:S[,S...] -> (version row, segment labels), each label checked against the
     version's segments (its recorded profile: no pass over the assignments)."""
-    ref_text, colon, listed = target.rpartition(":")
-    parts = [p.strip() for p in listed.split(",")]
-    if not colon or not all(parts):
-        raise InvalidInput(
-            f"invalid segments {target!r}: expected LENS@N:SEGMENT[,SEGMENT...], "
-            "e.g. marketing@2:4,5"
-        )
-    segments = sorted({parse_segment_ref(f"{ref_text}:{p}")[1] for p in parts})
-    row = resolve_segmentation(ws, ref_text)
+    row, segments = _version_and_segments(ws, target)
     present = {int(p["segment"]) for p in row["profiles"]["segments"]}
     missing = [s for s in segments if s not in present]
     if missing:
