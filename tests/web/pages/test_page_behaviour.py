@@ -10,24 +10,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.web.api.conftest import Served, customers_csv, make_workspace
+from tests.web.api.conftest import Served, customers_csv
+from tests.web.pages.conftest import PASSWORD
 
-from segtrail.services import access
 from segtrail.services.workspace import Workspace
 from segtrail.web import create_app
 from segtrail.web.hints import page_words
-
-PASSWORD = "a long enough password"
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
-    root = tmp_path_factory.mktemp("behaviour") / "ws"
-    root.mkdir()
-    served = make_workspace(root)
-    with Workspace.open(root, author="setup") as ws:
-        access.set_password(ws, "ana", PASSWORD)
-    return served
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.web.api.conftest import Served, make_workspace
+from tests.web.api.conftest import Served
+from tests.web.pages.conftest import PASSWORD
 
 from segtrail.services import access
 from segtrail.services.access import Principal, Role
@@ -20,18 +21,7 @@ from segtrail.web.deps import templates
 from segtrail.web.pages.versions import page_context
 from segtrail.web.pages.words import stability_words
 
-PASSWORD = "a long enough password"
 PAGE = "/versions/marketing@1"
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
-    root = tmp_path_factory.mktemp("shared") / "ws"
-    root.mkdir()
-    served = make_workspace(root)
-    with Workspace.open(root, author="setup") as ws:
-        access.set_password(ws, "ana", PASSWORD)
-    return served
 
 
 @pytest.fixture(scope="module")
