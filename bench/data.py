@@ -44,31 +44,28 @@ def _millions(millions: int, numeric: int, categorical: int):
 def big_csv_file(millions: int, numeric: int, categorical: int) -> str:
     """`millions` x 1M rows written one million at a time (unique ids throughout), so the
     generator itself never holds more than one million rows."""
-    path = DATA / f"customers_{millions}M_{numeric}_{categorical}.csv"
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        writer = None
-        for table in _millions(millions, numeric, categorical):
-            if writer is None:
-                writer = pacsv.CSVWriter(partial, table.schema)
-            writer.write_table(table)
-        writer.close()
-        partial.rename(path)
-    return str(path)
+    return _write_millions("csv", pacsv.CSVWriter, millions, numeric, categorical)
 
 
 def big_parquet_file(millions: int, numeric: int, categorical: int) -> str:
     """As big_csv_file, as Parquet (snappy, one row group per million rows, as Arrow and
     Spark write them by default)."""
-    path = DATA / f"customers_{millions}M_{numeric}_{categorical}.parquet"
+    return _write_millions("parquet", pq.ParquetWriter, millions, numeric, categorical)
+
+
+def _write_millions(
+    suffix: str, writer_class, millions: int, numeric: int, categorical: int
+) -> str:
+    """Write `_millions` one table at a time with `writer_class(path, schema)` (Arrow's CSV
+    or Parquet writer), under a temporary name renamed when complete; reused if present."""
+    path = DATA / f"customers_{millions}M_{numeric}_{categorical}.{suffix}"
     if not path.exists():
         DATA.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         writer = None
         for table in _millions(millions, numeric, categorical):
             if writer is None:
-                writer = pq.ParquetWriter(partial, table.schema)
+                writer = writer_class(partial, table.schema)
             writer.write_table(table)
         writer.close()
         partial.rename(path)
