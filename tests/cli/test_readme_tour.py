@@ -18,6 +18,8 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from segtrail.compute import pipeline
+from segtrail.services.workspace import Workspace
+from segtrail.web.pages.words import ACTIONS
 
 Runner = Callable[..., Any]
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -80,3 +82,11 @@ def test_every_tour_command_runs(cli: Runner, tmp_path: Path) -> None:
     # every segtrail command of the tour ran (none skipped by the parsing above)
     assert len(ran) == sum(len(re.findall(r"(?:^|&& )segtrail ", t)) for t in tour_commands())
     assert {"demo", "ingest", "segment", "plan", "campaign", "lookalike", "audience"} <= set(ran)
+    # every action the tour recorded reads in words on the pages (the history page's headings,
+    # the home page's sentences), none as its raw name
+    recorded = set()
+    for config in tmp_path.rglob(".segtrail/config.json"):
+        with Workspace.open(config.parent.parent) as ws:
+            recorded |= {e.action for e in ws.events()}
+    assert {"init", "ingest", "segment", "plan-map", "campaign-import"} <= recorded
+    assert recorded - set(ACTIONS) == set()

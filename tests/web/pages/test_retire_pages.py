@@ -189,3 +189,27 @@ def test_an_admin_retires_and_restores_a_dataset_from_its_page(
     assert restored.headers["location"] == "/datasets?restored=customers"
     assert "customers" not in state(served)[1]
     assert 'id="retired-h"' not in admin.get("/datasets").text
+
+
+def test_the_history_page_tells_retire_and_restore_in_words(
+    sign_in: Callable[[str], TestClient],
+) -> None:
+    admin = sign_in("admin")
+    for path in POSTS:
+        assert admin.post(path, data={"csrf_token": admin.csrf}).status_code == 200, path
+    history = admin.get("/events").text
+    listed = text(history)
+    for heading in (
+        "customer data retired",
+        "customer data restored",
+        "strategy retired",
+        "strategy restored",
+    ):
+        assert f"admin · {heading}:" in listed
+        assert f">{heading}</option>" in history  # the "What happened" filter offers it
+    assert not re.search(r"\b(dataset|strategy)-(retire|restore)\b", listed)  # raw names
+    only = text(admin.get("/events?action=dataset-restore").text)
+    assert "customer data restored:" in only and "customer data retired:" not in only
+    home = text(admin.get("/").text)
+    assert "admin restored strategy welcome" in home
+    assert "admin retired the customer data customers" in home

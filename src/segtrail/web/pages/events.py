@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from segtrail.web.deps import current_principal, workspace_for
 from segtrail.web.pages.common import render
+from segtrail.web.pages.words import action_heading
 
 if TYPE_CHECKING:
     from segtrail.services.access import Principal
@@ -20,29 +21,6 @@ if TYPE_CHECKING:
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 50
-
-# The actions' names in the log, in the words of the pages (unknown ones show as recorded).
-ACTION_WORDS = {
-    "init": "workspace created",
-    "ingest": "data imported",
-    "segment": "segmentation made",
-    "name": "segment renamed",
-    "tag": "segment tagged",
-    "adopt": "version adopted",
-    "retire": "version retired",
-    "strategy-add": "strategy written",
-    "strategy-edit": "strategy changed",
-    "plan-map": "strategy mapped",
-    "plan-unmap": "strategy unmapped",
-    "plan-revert": "plan reverted",
-    "carry": "plan carried forward",
-    "campaign-import": "campaign imported",
-    "campaign-design": "campaign designed",
-    "holdout-create": "holdout set",
-    "inherit-names": "names carried forward",
-    "lookalike": "lookalike built",
-    "export": "exported",
-}
 
 
 def plain(value: object) -> str:
@@ -82,7 +60,7 @@ def events_page(
         q=q,
         action=action,
         author=author,
-        words=ACTION_WORDS,
+        action_heading=action_heading,
         plain=plain,
         previous=page_url(q, action, author, at - 1, per_page) if at > 1 else None,
         next=page_url(q, action, author, at + 1, per_page) if at < pages else None,

@@ -52,36 +52,52 @@ def version_stability(stability: dict[str, Any]) -> str:
     return f"{words} (agreement {ari:.2f})"
 
 
-# The event log's actions as a sentence's verb ("ana segmented marketing@1").
-ACTIONS = {
-    "ingest": "uploaded",
-    "segment": "segmented",
-    "revisit": "re-ran the hypothesis as",
-    "name": "named segment",
-    "tag": "tagged segment",
-    "adopt": "adopted",
-    "retire": "retired",
-    "dataset-retire": "retired the customer data",
-    "dataset-restore": "restored the customer data",
-    "strategy-retire": "retired strategy",
-    "strategy-restore": "restored strategy",
-    "strategy-add": "added strategy",
-    "strategy-edit": "changed strategy",
-    "plan-map": "mapped a strategy on",
-    "plan-unmap": "unmapped a strategy from",
-    "plan-revert": "went back to an earlier plan of",
-    "carry": "carried the plan to",
-    "inherit-names": "carried segment names onto",
-    "campaign-import": "imported campaign",
-    "campaign-design": "designed campaign",
-    "holdout-create": "created the holdout",
-    "lookalike": "built lookalike audience",
-    "audience-export": "exported audience",
-    "export": "exported",
-    "user-add": "added user",
-    "user-disable": "disabled user",
+# Every action the history records, in the pages' words: as a sentence's verb on the home
+# page ("ana segmented marketing@1") and as a heading on the history page ("segmentation made").
+# tests/web/pages/test_action_words.py records each action for real and checks it is here.
+ACTIONS: dict[str, tuple[str, str]] = {
+    "init": ("created the workspace", "workspace created"),
+    "config": ("changed the setting", "setting changed"),
+    "ingest": ("uploaded", "data imported"),
+    "segment": ("segmented", "segmentation made"),
+    "revisit": ("re-ran the hypothesis as", "hypothesis re-run"),
+    "name": ("named segment", "segment renamed"),
+    "tag": ("tagged segment", "segment tagged"),
+    "adopt": ("adopted", "version adopted"),
+    "retire": ("retired", "version retired"),
+    "dataset-retire": ("retired the customer data", "customer data retired"),
+    "dataset-restore": ("restored the customer data", "customer data restored"),
+    "strategy-retire": ("retired strategy", "strategy retired"),
+    "strategy-restore": ("restored strategy", "strategy restored"),
+    "strategy-add": ("added strategy", "strategy written"),
+    "strategy-edit": ("changed strategy", "strategy changed"),
+    "plan-map": ("mapped a strategy on", "strategy mapped"),
+    "plan-unmap": ("unmapped a strategy from", "strategy unmapped"),
+    "plan-revert": ("went back to an earlier plan of", "plan reverted"),
+    "carry": ("carried the plan to", "plan carried forward"),
+    "inherit-names": ("carried segment names onto", "names carried forward"),
+    "campaign-import": ("imported campaign", "campaign imported"),
+    "campaign-design": ("designed campaign", "campaign designed"),
+    "holdout-create": ("created the holdout", "holdout set"),
+    "lookalike": ("built lookalike audience", "lookalike built"),
+    "audience-export": ("exported audience", "audience exported"),
+    "export": ("exported", "exported"),
+    "user-add": ("added user", "user added"),
+    "user-disable": ("disabled user", "user disabled"),
+    "user-role": ("changed the role of", "role changed"),
+    "user-password": ("changed the password of", "password changed"),
+    "lens-grant": ("gave lens rights to", "lens rights given"),
+    "lens-revoke": ("took lens rights from", "lens rights taken away"),
+    "token-create": ("made an API token for", "API token made"),
+    "token-revoke": ("revoked an API token of", "API token revoked"),
 }
 
 
 def action_words(action: str) -> str:
-    return ACTIONS.get(action, action.replace("-", " "))
+    """The action as a sentence's verb (an action recorded by a newer segtrail: as recorded)."""
+    return ACTIONS[action][0] if action in ACTIONS else action.replace("-", " ")
+
+
+def action_heading(action: str) -> str:
+    """The action as a short heading, for the history page's list and its filter."""
+    return ACTIONS[action][1] if action in ACTIONS else action.replace("-", " ")
