@@ -273,3 +273,29 @@ def test_a_damaged_parquet_file_of_lines_changes_nothing(
     before = tree_hash(workspace)
     _refused(cli("ingest", path, *PARQUET_SPEC), "shop.parquet")
     assert tree_hash(workspace) == before
+
+
+def test_a_parquet_file_rewritten_while_it_is_read_changes_nothing(
+    workspace: Path, cli: Runner, tree_hash: TreeHash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB reads the lines from disk while their object is made from the bytes read beside
+    it: a file replaced in between (an export still being written) would pair customers with
+    lines they were not derived from. The replacement is made right after DuckDB's read."""
+    from segtrail.services import transactions
+
+    path = _parquet_orders(workspace / "shop.parquet")
+    derive = transactions.customers_from_transactions
+
+    def derive_then_replace(lines: Any, spec: Any) -> Any:
+        derived = derive(lines, spec)
+        table = pq.read_table(path)
+        pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), path)  # one line more
+        return derived
+
+    monkeypatch.setattr(transactions, "customers_from_transactions", derive_then_replace)
+    before = tree_hash(workspace)
+    _refused(cli("ingest", path, *PARQUET_SPEC), "shop.parquet: the file changed while it was read")
+    assert tree_hash(workspace) == before
+    monkeypatch.setattr(transactions, "customers_from_transactions", derive)
+    done = cli("ingest", path, *PARQUET_SPEC)  # run again, as the message says: it works
+    assert done.code == 0, done.err
