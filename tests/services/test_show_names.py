@@ -85,6 +85,20 @@ def test_show_reads_a_bounded_number_of_name_rows(renamed: Workspace) -> None:
     assert shown.segments[2].name_history[0]["automatic"] is True
 
 
+def test_current_names_read_one_row_per_segment(renamed: Workspace) -> None:
+    """What labels audiences, threads and exports: the newest name of each segment, read
+    without the 500 renames before it."""
+    from segtrail.services.segmentations import segment_names
+
+    row = renamed.meta.segmentations.get("marketing", 1)
+    with NameReads(renamed) as reads:
+        names = segment_names(renamed, row)
+    assert names[0] == f"name {RENAMES - 1}" and names[1] == "Young spenders"
+    whole = renamed.meta.segmentations.labels(row["id"])
+    assert names == {segment: history[-1]["name"] for segment, history in whole.items()}
+    assert len(reads.statements) == 1 and reads.rows() == K
+
+
 def test_the_bounded_history_is_the_tail_of_the_whole_one(renamed: Workspace) -> None:
     whole = renamed.meta.segmentations.labels(renamed.show("marketing@1").id)
     for segment in renamed.show("marketing@1").segments:

@@ -364,7 +364,10 @@ def segment_tags(ws: Workspace, segmentation_id: int) -> dict[int, dict[str, str
 
 
 def segment_names(ws: Workspace, row: dict) -> dict[int, str]:
-    return {seg: history[-1]["name"] for seg, history in segment_labels(ws, row["id"]).items()}
+    """Each segment's current name: one name row per segment, however often it was renamed
+    (what audiences, threads, timelines and exports label segments with)."""
+    current = ws.meta.segmentations.recent_labels(row["id"], 0)
+    return {seg: recent.names[-1]["name"] for seg, recent in current.items()}
 
 
 def load_assignments(ws: Workspace, row: dict) -> pd.Series:
