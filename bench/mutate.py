@@ -61,6 +61,25 @@ OWN_TESTS: dict[str, list[str]] = {
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
+    # small data and the fast tests of test_kselect.py; its planted-k accuracy tests take
+    # ~60 s per surviving mutant and stay in `make test`
+    "engine/kselect.py": [
+        "tests/engine/test_kselect_rules.py",
+        "tests/engine/test_kselect.py::test_bad_requests",
+        "tests/engine/test_kselect.py::test_combined_rule_weights_elbow_and_silhouette",
+        "tests/engine/test_kselect.py::test_shared_pass_silhouettes_match_scikit_learn",
+        "tests/engine/test_kselect.py::test_within_ss_ignores_noise",
+    ],
+    # small data and fixed examples; test_design.py's properties over random audiences and
+    # its simulated campaigns (seconds per mutant) stay in `make test`
+    "engine/design.py": [
+        "tests/engine/test_design_rules.py",
+        "tests/engine/test_design.py::test_largest_remainder_is_hamilton",
+        "tests/engine/test_design.py::test_largest_remainder_example",
+        "tests/engine/test_design.py::test_power_figures_equal_statsmodels",
+        "tests/engine/test_design.py::test_too_small_to_detect_anything",
+        "tests/engine/test_design.py::test_holdout_depends_only_on_the_id",
+    ],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
