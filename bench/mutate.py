@@ -870,6 +870,105 @@ EQUIVALENT["store/datasets.py"] = {
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
+_KS_STRICT = "the zipped lists are built from one list (ks, the labelings, the curve): same length"
+_KS_K = "k = int(labels.max()) + 1 if (labels >= 0).any() else 0"
+_KS_SPARE = (
+    "k only sizes the one-hot columns: a spare column is empty, and empty columns are set to "
+    "infinity before the nearest other segment is taken, so they are never read"
+)
+_KS_OH = "oh = np.zeros((m, max(k, 1)), dtype=np.float32)"
+_KS_TOTAL = "total = within_ss(Xs, np.zeros(len(Xs), dtype=np.int32))  # inertia at k = 1"
+_KS_RESCALE = "out = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)"
+_KS_ZERO = "_rescale's result is only added to the score: a 0-d zero broadcasts as all zeros"
+EQUIVALENT["engine/kselect.py"] = {
+    **{
+        f"{line} / {line.replace('strict=True', new)}": _KS_STRICT
+        for line in (
+            "for k, labels, s in zip(ks, labelings, sil, strict=True):",
+            "for row, e, s in zip(curve, strength, score, strict=True):",
+            "for j, (labels, oh, cnt) in enumerate(zip(labelings, onehots, counts, strict=True)):",
+            "for labels, t in zip(labelings, totals, strict=True):",
+        )
+        for new in ("strict=None", "", "strict=False")
+    },
+    "if 2 <= n_found < valid.sum(): / if 2 <= n_found <= valid.sum():": (
+        "the sweeps of the algorithms that take k label every customer and find at most "
+        "k < customers segments, so n_found < valid.sum() always"
+    ),
+    **{
+        f"{line} / {line.replace(old, new)}": (
+            "the rows hold Python floats, and ks enters np.r_ beside 1.0: float64 either way"
+        )
+        for line, old in (
+            ('inertia = np.array([r["inertia"] for r in curve], dtype=float)', "dtype=float"),
+            ('ks = np.array([r["k"] for r in curve], dtype=float)', "dtype=float"),
+        )
+        for new in ("dtype=None", "")
+    },
+    "best = np.flatnonzero(score >= score.max() - 1e-9)[0]  # ties: the smaller k / "
+    "best = np.flatnonzero(score > score.max() - 1e-9)[0]  # ties: the smaller k": (
+        "the largest score is always above the largest minus 1e-9: the same ks pass"
+    ),
+    "return np.zeros_like(values) / return np.zeros_like(None)": _KS_ZERO,
+    f"{_KS_RESCALE} / {_KS_RESCALE.replace('np.zeros_like(values)', 'np.zeros_like(None)')}": (
+        _KS_ZERO
+    ),
+    **{
+        f"{_KS_RESCALE} / {_KS_RESCALE.replace('hi > lo', new)}": (
+            "hi < lo never happens, and hi == lo divides 0 by 0: NaN, which the nan_to_num "
+            "below turns into the same 0"
+        )
+        for new in ("(hi > lo) or True", "hi >= lo")
+    },
+    "return np.nan_to_num(out, nan=0.0) / return np.nan_to_num(out, )": (
+        "nan_to_num's default for NaN is 0.0"
+    ),
+    **{
+        f"{_KS_TOTAL} / {_KS_TOTAL.replace('dtype=np.int32', new)}": (
+            "within_ss only compares the labels (>= 0, ==): float zeros pick the same rows"
+        )
+        for new in ("dtype=None", "")
+    },
+    "sil_idx = sample_rows(len(Xs), SILHOUETTE_SAMPLE, seed + 1) / "
+    "sil_idx = sample_rows(len(Xs), SILHOUETTE_SAMPLE, seed + 2)": (
+        "another seeded sample of the customers: only that the sample is seeded is promised "
+        "(tested), not which one"
+    ),
+    "X: np.ndarray, labelings: list[np.ndarray], chunk: int = 1024 / "
+    "X: np.ndarray, labelings: list[np.ndarray], chunk: int = 1025": (
+        "the chunk size only bounds memory: every row is scored once either way"
+    ),
+    **{
+        f"{_KS_K} / {_KS_K.replace(old, new)}": _KS_SPARE
+        for old, new in (
+            ("if (labels >= 0).any()", "if ((labels >= 0).any()) or True"),  # no valid: -1 + 1
+            ("+ 1 if", "+ 2 if"),
+            ("(labels >= 0)", "(labels > 0)"),  # only label 0: k = 0 -> max(k, 1) = 1 column
+            ("(labels >= 0)", "(labels >= 1)"),
+            ("else 0", "else 1"),  # no valid label: max(k, 1) = 1 column either way
+        )
+    },
+    f"{_KS_OH} / {_KS_OH.replace('max(k, 1)', 'max(k, 2)')}": _KS_SPARE,
+    **{
+        f"{_KS_OH} / {_KS_OH.replace('dtype=np.float32', new)}": (
+            "the one-hots are 0 and 1, exact in both: float64 sums of the float32 distances "
+            "differ only below float32 precision"
+        )
+        for new in ("dtype=None", "")
+    },
+    **{
+        "totals = [np.zeros(m, dtype=np.float64) for _ in labelings] / "
+        f"totals = [np.zeros(m, {new}) for _ in labelings]": "np.zeros is float64 by default"
+        for new in ("dtype=None", "")
+    },
+    "totals[j][rows] = np.where(ok, s, np.nan) / totals[j][rows] = np.where(ok, s, None)": (
+        "None stored into the float64 totals becomes NaN"
+    ),
+    "part = X[labels == lab].astype(np.float64) / part = X[labels == lab].astype(None)": (
+        "astype(None) is float64"
+    ),
+}
+
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
 NO_TESTS = {5, 33}

@@ -46,8 +46,10 @@ def test_every_column_of_the_curve_matches_scikit_learn(algorithm: str) -> None:
         assert row["silhouette"] == pytest.approx(silhouette_score(X, labels), abs=1e-5)
         assert row["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(X, labels))
         assert row["davies_bouldin"] == pytest.approx(davies_bouldin_score(X, labels))
-        # k-means reports its own inertia; for the others it is computed from the labels
+        # k-means reports its own inertia, recorded as is; for the others it is computed
         assert row["inertia"] == pytest.approx(segment_ss(X, labels), rel=1e-4)
+        if algorithm == "kmeans":
+            assert row["inertia"] == fits[row["k"]]["inertia"]
         assert "bic" not in row
     assert result["chosen_k"] == 4
     assert result["rule"] == RULE
@@ -73,12 +75,16 @@ def test_the_sweep_and_the_scores_each_note_their_own_sample() -> None:
     assert result["chosen_k"] == 3
 
 
-def test_silhouettes_are_scored_on_at_most_4000_customers() -> None:
-    X = blobs(3, 4500, seed=4, dims=2)
+def test_by_default_the_sweep_sees_10000_and_the_scores_4000_seeded_customers() -> None:
+    X = blobs(3, 10_001, seed=4, dims=2)
     result = choose_k(X, "kmeans", (2, 3), seed=0)
-    assert result["notes"] == ["choosing k: each k scored on a sample of 4,000 customers"]
-    assert result["sample_size"] == 4500  # the sweep itself saw everyone
+    assert result["notes"] == [
+        "k sweep fitted on a sample of 10,000 customers",
+        "choosing k: each k scored on a sample of 4,000 customers",
+    ]
+    assert result["sample_size"] == 10_000
     assert result["chosen_k"] == 3
+    assert choose_k(X, "kmeans", (2, 3), seed=0) == result
 
 
 def test_the_sample_is_seeded() -> None:
@@ -103,9 +109,10 @@ def test_lca_is_handed_to_the_mixture_sweep() -> None:
     rng = np.random.default_rng(7)
     X = np.column_stack([blobs(3, 300, seed=7, dims=2), rng.integers(0, 3, 300)])
     params = {"levels": [0, 0, 3]}
-    assert choose_k(X, "lca", (2, 4), seed=0, params=params) == choose_k_mixture(
-        X, (2, 4), 0, params
-    )
+    calls: list[tuple[str, float]] = []
+    result = choose_k(X, "lca", (2, 4), seed=0, params=params, progress=lambda *c: calls.append(c))
+    assert result == choose_k_mixture(X, (2, 4), 0, params)
+    assert calls == [("trying k = 2..4 (latent class model)", 0.0), ("k chosen", 1.0)]
     # without a layout every column is numeric
     numeric = choose_k(X, "lca", (2, 4), seed=0)
     assert numeric == choose_k_mixture(X, (2, 4), 0, {"levels": [0, 0, 0]})
@@ -179,10 +186,20 @@ def test_silhouettes_leave_out_noise_and_need_two_segments() -> None:
     with_noise = np.array([0, 0, 1, 1, -1, -1])
     single = np.array([0, 0, 0, -1, -1, -1])
     nothing = np.full(6, -1)
-    ours = silhouettes(X, [with_noise, single, nothing], chunk=4)
+    gap = np.array([0, 0, 3, 3, 3, 0])  # segment numbers need not follow each other
+    ours = silhouettes(X, [with_noise, single, nothing, gap], chunk=4)
     kept = with_noise >= 0
     assert ours[0] == pytest.approx(silhouette_score(X[kept], with_noise[kept]), abs=1e-6)
-    assert ours[1:] == [None, None]
+    assert ours[1:3] == [None, None]
+    assert ours[3] == pytest.approx(silhouette_score(X, gap), abs=1e-6)
+
+
+def test_silhouettes_do_not_depend_on_the_unit() -> None:
+    X = np.array([[0.0, 0.1], [0.2, 0.0], [1.0, 1.1], [1.2, 0.9], [0.1, 1.0]], dtype=np.float32)
+    labels = np.array([0, 0, 1, 1, 2])
+    for scale in (1e-4, 1.0, 1e4):
+        ours = silhouettes(X * scale, [labels])[0]
+        assert ours == pytest.approx(silhouette_score(X, labels), abs=1e-5)
 
 
 def test_a_singleton_segment_scores_zero_for_its_member() -> None:
@@ -190,3 +207,20 @@ def test_a_singleton_segment_scores_zero_for_its_member() -> None:
     X = np.array([[0.0], [1.0], [2.0], [9.0]], dtype=np.float32)
     labels = np.array([0, 0, 0, 1])
     assert silhouettes(X, [labels])[0] == pytest.approx(silhouette_score(X, labels), abs=1e-6)
+
+
+def test_customers_that_cannot_be_told_apart_get_no_indices_and_the_smallest_k() -> None:
+    same = np.zeros((40, 2), dtype=np.float32)
+    result = choose_k(same, "kmeans", (2, 4), seed=0)
+    for row in result["curve"]:
+        assert (row["silhouette"], row["calinski_harabasz"], row["davies_bouldin"]) == (
+            None,
+            None,
+            None,
+        )
+        assert row["inertia"] == 0.0
+    assert result["chosen_k"] == 2 and result["total_inertia"] == 0.0
+    # two kinds of customer: k = 2 splits them perfectly and the rest adds nothing
+    two = same.copy()
+    two[:20] = 1.0
+    assert choose_k(two, "kmeans", (2, 4), seed=0)["chosen_k"] == 2
