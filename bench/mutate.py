@@ -969,6 +969,22 @@ EQUIVALENT["engine/kselect.py"] = {
     ),
 }
 
+EQUIVALENT["engine/kmixture.py"] = {
+    'solid = [r for r in curve if r["k"] < best["k"] and r["stability"] >= STABLE] / '
+    'solid = [r for r in curve if r["k"] <= best["k"] and r["stability"] >= STABLE]': (
+        "the lowest-BIC row is only looked past when its stability is below TRUST_STABILITY "
+        "(0.8), so it never reaches STABLE (0.95) itself"
+    ),
+    **{
+        'half.shared_variance = bool(layout.get("shared_variance", False)) / '
+        f'half.shared_variance = bool(layout.get("shared_variance", {new}))': (
+            "bool(None) is False: a layout without shared_variance fits per-class spreads "
+            "either way"
+        )
+        for new in ("None", "")
+    },
+}
+
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
 NO_TESTS = {5, 33}

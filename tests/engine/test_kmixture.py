@@ -92,9 +92,10 @@ def test_without_a_sample_there_is_no_note_and_the_seed_decides() -> None:
     assert result["notes"] == [] and result["sample_size"] == 300
     assert idx.tolist() == list(range(300))
     assert all("stability" not in row for row in result["curve"])
-    assert result["chosen_k"] == min(result["curve"], key=lambda r: r["bic"])["k"]
-    again, _, _ = mixture_sweep(X, (2, 3), 5, {"levels": LEVELS}, split_half=False)
-    assert again == result
+    by_bic = sorted(result["curve"], key=lambda r: r["bic"])
+    assert (result["chosen_k"], result["runner_up"]) == (by_bic[0]["k"], by_bic[1]["k"])
+    assert result["runner_up_close"] is (by_bic[1]["bic"] - by_bic[0]["bic"] < CLOSE)
+    assert choose_k_mixture(X, (2, 3), 5, {"levels": LEVELS}, split_half=False) == result
     sampled, _, idx = mixture_sweep(X, (2, 3), 5, {"levels": LEVELS}, 250, split_half=False)
     assert idx.tolist() == sample_rows(300, 250, 5).tolist()
     other, _, idx = mixture_sweep(X, (2, 3), 6, {"levels": LEVELS}, 250, split_half=False)
@@ -104,7 +105,9 @@ def test_without_a_sample_there_is_no_note_and_the_seed_decides() -> None:
 
 def test_choose_k_mixture_samples_4000_and_adds_stability_by_default() -> None:
     X, _, _ = draw(SWEEP_SAMPLE + 200, seed=3)
-    result = choose_k_mixture(X, (2, 3), 0, {"levels": LEVELS})
+    calls: list[tuple[str, float]] = []
+    result = choose_k_mixture(X, (2, 3), 0, {"levels": LEVELS}, progress=lambda *c: calls.append(c))
+    assert calls == [("trying k = 2..3 (latent class model)", 0.0), ("k chosen", 1.0)]
     assert result["notes"] == ["k sweep fitted on a sample of 4,000 customers"]
     assert result["sample_size"] == SWEEP_SAMPLE
     assert all("stability" in row for row in result["curve"])
@@ -248,3 +251,18 @@ def test_the_criterion_can_be_another_column() -> None:
     rows = [{"k": 2, "bic": 500.0, "icl": 520.0}, {"k": 3, "bic": 480.0, "icl": 530.0}]
     assert pick(rows) == (3, 2, False)
     assert pick(rows, "icl") == (2, 3, False)
+
+
+def test_a_k_too_large_for_a_half_has_no_stability_and_the_lowest_bic_stands() -> None:
+    # 21 customers in two tight groups: the sweep can try k up to 12, a half holds 10
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 0.3, (10, 2)), rng.normal(5, 0.3, (11, 2))].astype(np.float32)
+    result = choose_k_mixture(X, (2, 12), 0, {})
+    stability = {row["k"]: row["stability"] for row in result["curve"]}
+    assert all(stability[k] is not None for k in range(2, 11))
+    assert stability[11] is stability[12] is None
+    assert stability[2] == 1.0
+    assert result["chosen_k"] == min(result["curve"], key=lambda r: r["bic"])["k"] == 2
+    # every k too large for a half: nothing to compare
+    only_large = split_half_agreement(X[:5], [3, 4], {}, 0)
+    assert only_large == {3: None, 4: None}
