@@ -985,6 +985,97 @@ EQUIVALENT["engine/kmixture.py"] = {
     },
 }
 
+_DS_DATA = (
+    "data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)"
+)
+_DS_UNIQUE = (
+    "an audience holds each customer once: no two ids compare equal, so every sort kind "
+    "gives the same order"
+)
+_DS_EMPTY = (
+    "unreached: pyarrow gives a string array a data buffer even when every text is empty "
+    "(or there is none)"
+)
+_DS_NO_GROUP = (
+    "power_to_detect returns 0 for an empty group, below any power asked for, so None "
+    "follows anyway"
+)
+_DS_GUARD = "if n_arm <= 0 or n_control <= 0:"
+_DS_CEILING = (
+    "power_to_detect caps the uplift at 1 - baseline: a higher bracket end has the same "
+    "power as 1 - baseline and leaves the root below it where it was"
+)
+EQUIVALENT["engine/design.py"] = {
+    **{
+        f'return np.argsort({a}, kind="stable") / return np.argsort({a}, {new})': _DS_UNIQUE
+        for a in ("ids", "ids.astype(str)")
+        for new in ("kind=None", "")
+    },
+    **{
+        f'return np.argsort({a}, kind="stable") / return np.argsort({a}, kind="STABLE")': (
+            "numpy reads the sort kind in any case"
+        )
+        for a in ("ids", "ids.astype(str)")
+    },
+    "u = (id_hash(ids, seed) >> np.uint64(11)).astype(np.float64) / float(2**53) / "
+    "u = (id_hash(ids, seed) >> np.uint64(11)).astype(None) / float(2**53)": (
+        "astype(None) is float64"
+    ),
+    **{
+        "strings = pa.array([str(v) for v in values], type=pa.string()) / "
+        f"strings = pa.array([str(v) for v in values], {new})": (
+            "pyarrow infers the string type from a list of str (never empty here: an empty "
+            "array does not fail the first conversion)"
+        )
+        for new in ("type=None", "")
+    },
+    "strings.offset : strings.offset + len(strings) + 1 / "
+    "strings.offset : strings.offset + len(strings) + 2": (
+        "the offsets buffer of the freshly cast array holds exactly len + 1 offsets: a slice "
+        "past its end takes no more"
+    ),
+    **{
+        f"{_DS_DATA} / {_DS_DATA.replace(old, new)}": _DS_EMPTY
+        for old, new in (
+            ("if buffer is not None", "if (buffer is not None) or True"),
+            ("np.zeros(0, np.uint8)", "np.zeros(None, np.uint8)"),
+            ("np.zeros(0, np.uint8)", "np.zeros(0, None)"),
+            ("np.zeros(0, np.uint8)", "np.zeros(np.uint8)"),
+            ("np.zeros(0, np.uint8)", "np.zeros(0, )"),
+            ("np.zeros(0, np.uint8)", "np.zeros(1, np.uint8)"),
+        )
+    },
+    **{
+        "h = np.full(len(strings), _FNV_OFFSET, dtype=np.uint64) / "
+        f"h = np.full(len(strings), _FNV_OFFSET, {new})": (
+            "the fill value is a numpy uint64: np.full takes its dtype"
+        )
+        for new in ("dtype=None", "")
+    },
+    **{
+        f"{_DS_GUARD} / {_DS_GUARD.replace(old, new)}": _DS_NO_GROUP
+        for old, new in (
+            ("n_arm <= 0 or n_control <= 0", "n_arm <= 0 and n_control <= 0"),
+            ("n_arm <= 0", "n_arm < 0"),
+            ("n_control <= 0", "n_control < 0"),
+        )
+    },
+    "ceiling = 1.0 - baseline / ceiling = 1.0 + baseline": _DS_CEILING,
+    "ceiling = 1.0 - baseline / ceiling = 2.0 - baseline": _DS_CEILING,
+    "xtol=1e-10, / ) / )": (
+        "brentq's default xtol (2e-12) is finer still: the root moves by less than 1e-10"
+    ),
+    'uplift, baseline, n_arm, ratio=n_control / n_arm, alpha=alpha, alternative="two-sided" '
+    "/ ) / uplift, baseline, n_arm, ratio=n_control / n_arm, alpha=alpha, )": (
+        "statsmodels' power_proportions_2indep is two-sided by default"
+    ),
+    "if len(groups) != len(shares) or abs(sum(shares) - 1) > 1e-9: / "
+    "if len(groups) != len(shares) or abs(sum(shares) - 1) >= 1e-9:": (
+        "a sum of shares near 1 differs from 1 by a multiple of 2**-53, never by exactly the "
+        "double 1e-9"
+    ),
+}
+
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
 NO_TESTS = {5, 33}

@@ -5,14 +5,18 @@ audiences and the simulated campaigns are in test_design.py."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import power_proportions_2indep
 from test_design import _reference_hash
 
 from segtrail.engine.design import (
     holdout_mask,
     id_hash,
+    largest_remainder,
     minimum_detectable_uplift,
     power_to_detect,
     segment_power,
@@ -54,6 +58,33 @@ def test_the_seed_decides_and_the_order_of_arrival_does_not() -> None:
     assert any(set(part) != {"control"} for part in lowest)
 
 
+def documented_assignment(ids, strata, groups, shares, seed) -> list[str]:
+    """The module's documented rule in plain Python: segments in label order, each one's
+    customers sorted by id, one permutation per segment from default_rng(seed), the
+    largest-remainder counts dealt out in the order of the groups."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for label in sorted(set(strata.tolist())):
+        members = sorted(
+            i for i, s in zip(ids.tolist(), strata.tolist(), strict=True) if s == label
+        )
+        counts = largest_remainder(len(members), shares)
+        dealt = [g for g, c in zip(groups, counts, strict=True) for _ in range(c)]
+        for position, member in enumerate(rng.permutation(len(members))):
+            out[members[member]] = dealt[position]
+    return [out[i] for i in ids.tolist()]
+
+
+def test_the_assignment_follows_the_documented_rule() -> None:
+    # ids whose order as numbers differs from their order as text (9 < 10 but "10" < "9")
+    rng = np.random.default_rng(1)
+    ids = rng.permutation(np.arange(5, 45))
+    strata = rng.integers(0, 3, len(ids)) * 4 - 1
+    for seed in (0, 7):
+        groups = stratified_assignment(ids, strata, GROUPS, SHARES, seed)
+        assert groups.tolist() == documented_assignment(ids, strata, GROUPS, SHARES, seed)
+
+
 def test_mixed_ids_sort_by_their_text() -> None:
     mixed = np.array([10, "9", 2, "b", 1.5, "a"], dtype=object)
     as_text = mixed.astype(str)
@@ -67,13 +98,13 @@ def test_mixed_ids_sort_by_their_text() -> None:
 
 def test_wrong_inputs_are_refused() -> None:
     ids = np.arange(5)
-    with pytest.raises(ValueError, match="ids and strata differ in length"):
+    with pytest.raises(ValueError, match=r"^ids and strata differ in length$"):
         stratified_assignment(ids, np.zeros(4), GROUPS, SHARES, 0)
-    with pytest.raises(ValueError, match="one share per group, summing to 1"):
+    with pytest.raises(ValueError, match=r"^one share per group, summing to 1$"):
         stratified_assignment(ids, np.zeros(5), GROUPS, [0.5, 0.5], 0)
-    with pytest.raises(ValueError, match="one share per group, summing to 1"):
+    with pytest.raises(ValueError, match=r"^one share per group, summing to 1$"):
         stratified_assignment(ids, np.zeros(5), GROUPS, [0.2, 0.4, 0.3], 0)
-    with pytest.raises(ValueError, match="one share per group, summing to 1"):
+    with pytest.raises(ValueError, match=r"^one share per group, summing to 1$"):
         stratified_assignment(ids, np.zeros(5), GROUPS, [0.2, 0.4, 0.41], 0)
     # shares that sum to 1 up to float rounding are fine (ten tenths: 0.9999999999999999)
     tenths = stratified_assignment(np.arange(10), np.zeros(10), list("abcdefghij"), [0.1] * 10, 0)
@@ -94,6 +125,23 @@ def test_an_empty_group_detects_nothing() -> None:
     assert power_to_detect(0.05, 0.1, 500, 0, 0.05) == 0.0
     assert minimum_detectable_uplift(0.1, 0, 500, 0.05, 0.8) is None
     assert minimum_detectable_uplift(0.1, 500, 0, 0.05, 0.8) is None
+
+
+def test_a_group_of_one_customer_is_still_compared() -> None:
+    # the normal approximation of the report's test, as statsmodels computes it
+    for n_arm, n_control in ((1, 100_000), (100_000, 1)):
+        expected = power_proportions_2indep(0.5, 0.01, n_arm, ratio=n_control / n_arm).power
+        assert power_to_detect(0.5, 0.01, n_arm, n_control, 0.05) == pytest.approx(expected)
+        mde = minimum_detectable_uplift(0.01, n_arm, n_control, 0.05, 0.8)
+        assert mde is not None
+        assert power_to_detect(mde, 0.01, n_arm, n_control, 0.05) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_asking_for_exactly_the_power_of_a_full_response_gives_the_full_response() -> None:
+    full = power_to_detect(0.5, 0.5, 12, 12, 0.05)
+    assert minimum_detectable_uplift(0.5, 12, 12, 0.05, full) == pytest.approx(0.5)
+    s = segment_power({"control": 12, "t": 12}, 0.5, 0.05, full, mde=0.5)
+    assert s.power_at_mde == full and s.too_small is False
 
 
 def test_an_uplift_past_a_full_response_counts_as_a_full_response() -> None:
@@ -151,6 +199,10 @@ def test_ids_of_every_kind_hash_as_their_text() -> None:
     mixed = np.array([7, "7", 2.5, None], dtype=object)
     assert id_hash(mixed, 3).tolist() == [_reference_hash(t, 3) for t in ("7", "7", "2.5", "None")]
     assert id_hash(np.array([""], dtype=object), 3).tolist() == [_reference_hash("", 3)]
+    assert id_hash(np.array(["", "7"], dtype=object), 3).tolist() == [
+        _reference_hash("", 3),
+        _reference_hash("7", 3),
+    ]
     assert id_hash(np.array([], dtype=object), 3).tolist() == []
 
 
@@ -160,3 +212,20 @@ def test_the_holdout_share_is_a_threshold_on_the_hash() -> None:
         expected = [(_reference_hash(t, 9) >> 11) / 2**53 < share for t in ids]
         assert holdout_mask(ids, share, 9).tolist() == expected
     assert not holdout_mask(ids, 0.0, 9).any() and holdout_mask(ids, 1.0, 9).all()
+
+
+def test_a_customer_exactly_at_the_share_is_not_held_out() -> None:
+    ids = np.array([f"C{i}" for i in range(50)], dtype=object)
+    u = [(_reference_hash(t, 9) >> 11) / 2**53 for t in ids]
+    share = u[17]
+    mask = holdout_mask(ids, share, 9)
+    assert not mask[17]
+    assert mask.tolist() == [v < share for v in u]
+
+
+def test_hashing_raises_no_overflow_warnings() -> None:
+    # 64-bit arithmetic wraps around by design (FNV-1a, splitmix64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        id_hash(np.array(TEXTS, dtype=object), 2**31 + 5)
+        holdout_mask(np.arange(100), 0.1, 2**40)
