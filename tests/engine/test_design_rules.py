@@ -199,10 +199,10 @@ def test_ids_of_every_kind_hash_as_their_text() -> None:
     mixed = np.array([7, "7", 2.5, None], dtype=object)
     assert id_hash(mixed, 3).tolist() == [_reference_hash(t, 3) for t in ("7", "7", "2.5", "None")]
     assert id_hash(np.array([""], dtype=object), 3).tolist() == [_reference_hash("", 3)]
-    assert id_hash(np.array(["", "7"], dtype=object), 3).tolist() == [
-        _reference_hash("", 3),
-        _reference_hash("7", 3),
-    ]
+    # one byte in all, before or after an empty text
+    for texts in (["", "7"], ["7", ""]):
+        expected = [_reference_hash(t, 3) for t in texts]
+        assert id_hash(np.array(texts, dtype=object), 3).tolist() == expected
     assert id_hash(np.array([], dtype=object), 3).tolist() == []
 
 
