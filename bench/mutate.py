@@ -61,6 +61,25 @@ OWN_TESTS: dict[str, list[str]] = {
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
+    # small data and the fast tests of test_kselect.py; its planted-k accuracy tests take
+    # ~60 s per surviving mutant and stay in `make test`
+    "engine/kselect.py": [
+        "tests/engine/test_kselect_rules.py",
+        "tests/engine/test_kselect.py::test_bad_requests",
+        "tests/engine/test_kselect.py::test_combined_rule_weights_elbow_and_silhouette",
+        "tests/engine/test_kselect.py::test_shared_pass_silhouettes_match_scikit_learn",
+        "tests/engine/test_kselect.py::test_within_ss_ignores_noise",
+    ],
+    # small data and fixed examples; test_design.py's properties over random audiences and
+    # its simulated campaigns (seconds per mutant) stay in `make test`
+    "engine/design.py": [
+        "tests/engine/test_design_rules.py",
+        "tests/engine/test_design.py::test_largest_remainder_is_hamilton",
+        "tests/engine/test_design.py::test_largest_remainder_example",
+        "tests/engine/test_design.py::test_power_figures_equal_statsmodels",
+        "tests/engine/test_design.py::test_too_small_to_detect_anything",
+        "tests/engine/test_design.py::test_holdout_depends_only_on_the_id",
+    ],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -851,6 +870,212 @@ EQUIVALENT["store/datasets.py"] = {
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
+_KS_STRICT = "the zipped lists are built from one list (ks, the labelings, the curve): same length"
+_KS_K = "k = int(labels.max()) + 1 if (labels >= 0).any() else 0"
+_KS_SPARE = (
+    "k only sizes the one-hot columns: a spare column is empty, and empty columns are set to "
+    "infinity before the nearest other segment is taken, so they are never read"
+)
+_KS_OH = "oh = np.zeros((m, max(k, 1)), dtype=np.float32)"
+_KS_TOTAL = "total = within_ss(Xs, np.zeros(len(Xs), dtype=np.int32))  # inertia at k = 1"
+_KS_RESCALE = "out = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)"
+_KS_ZERO = "_rescale's result is only added to the score: a 0-d zero broadcasts as all zeros"
+EQUIVALENT["engine/kselect.py"] = {
+    **{
+        f"{line} / {line.replace('strict=True', new)}": _KS_STRICT
+        for line in (
+            "for k, labels, s in zip(ks, labelings, sil, strict=True):",
+            "for row, e, s in zip(curve, strength, score, strict=True):",
+            "for j, (labels, oh, cnt) in enumerate(zip(labelings, onehots, counts, strict=True)):",
+            "for labels, t in zip(labelings, totals, strict=True):",
+        )
+        for new in ("strict=None", "", "strict=False")
+    },
+    "if 2 <= n_found < valid.sum(): / if 2 <= n_found <= valid.sum():": (
+        "the sweeps of the algorithms that take k label every customer and find at most "
+        "k < customers segments, so n_found < valid.sum() always"
+    ),
+    **{
+        f"{line} / {line.replace(old, new)}": (
+            "the rows hold Python floats, and ks enters np.r_ beside 1.0: float64 either way"
+        )
+        for line, old in (
+            ('inertia = np.array([r["inertia"] for r in curve], dtype=float)', "dtype=float"),
+            ('ks = np.array([r["k"] for r in curve], dtype=float)', "dtype=float"),
+        )
+        for new in ("dtype=None", "")
+    },
+    "best = np.flatnonzero(score >= score.max() - 1e-9)[0]  # ties: the smaller k / "
+    "best = np.flatnonzero(score > score.max() - 1e-9)[0]  # ties: the smaller k": (
+        "the largest score is always above the largest minus 1e-9: the same ks pass"
+    ),
+    "return np.zeros_like(values) / return np.zeros_like(None)": _KS_ZERO,
+    f"{_KS_RESCALE} / {_KS_RESCALE.replace('np.zeros_like(values)', 'np.zeros_like(None)')}": (
+        _KS_ZERO
+    ),
+    **{
+        f"{_KS_RESCALE} / {_KS_RESCALE.replace('hi > lo', new)}": (
+            "hi < lo never happens, and hi == lo divides 0 by 0: NaN, which the nan_to_num "
+            "below turns into the same 0"
+        )
+        for new in ("(hi > lo) or True", "hi >= lo")
+    },
+    "return np.nan_to_num(out, nan=0.0) / return np.nan_to_num(out, )": (
+        "nan_to_num's default for NaN is 0.0"
+    ),
+    **{
+        f"{_KS_TOTAL} / {_KS_TOTAL.replace('dtype=np.int32', new)}": (
+            "within_ss only compares the labels (>= 0, ==): float zeros pick the same rows"
+        )
+        for new in ("dtype=None", "")
+    },
+    "sil_idx = sample_rows(len(Xs), SILHOUETTE_SAMPLE, seed + 1) / "
+    "sil_idx = sample_rows(len(Xs), SILHOUETTE_SAMPLE, seed + 2)": (
+        "another seeded sample of the customers: only that the sample is seeded is promised "
+        "(tested), not which one"
+    ),
+    "X: np.ndarray, labelings: list[np.ndarray], chunk: int = 1024 / "
+    "X: np.ndarray, labelings: list[np.ndarray], chunk: int = 1025": (
+        "the chunk size only bounds memory: every row is scored once either way"
+    ),
+    **{
+        f"{_KS_K} / {_KS_K.replace(old, new)}": _KS_SPARE
+        for old, new in (
+            ("if (labels >= 0).any()", "if ((labels >= 0).any()) or True"),  # no valid: -1 + 1
+            ("+ 1 if", "+ 2 if"),
+            ("(labels >= 0)", "(labels > 0)"),  # only label 0: k = 0 -> max(k, 1) = 1 column
+            ("(labels >= 0)", "(labels >= 1)"),
+            ("else 0", "else 1"),  # no valid label: max(k, 1) = 1 column either way
+        )
+    },
+    f"{_KS_OH} / {_KS_OH.replace('max(k, 1)', 'max(k, 2)')}": _KS_SPARE,
+    **{
+        f"{_KS_OH} / {_KS_OH.replace('dtype=np.float32', new)}": (
+            "the one-hots are 0 and 1, exact in both: float64 sums of the float32 distances "
+            "differ only below float32 precision"
+        )
+        for new in ("dtype=None", "")
+    },
+    **{
+        "totals = [np.zeros(m, dtype=np.float64) for _ in labelings] / "
+        f"totals = [np.zeros(m, {new}) for _ in labelings]": "np.zeros is float64 by default"
+        for new in ("dtype=None", "")
+    },
+    "totals[j][rows] = np.where(ok, s, np.nan) / totals[j][rows] = np.where(ok, s, None)": (
+        "None stored into the float64 totals becomes NaN"
+    ),
+    "part = X[labels == lab].astype(np.float64) / part = X[labels == lab].astype(None)": (
+        "astype(None) is float64"
+    ),
+}
+
+EQUIVALENT["engine/kmixture.py"] = {
+    'solid = [r for r in curve if r["k"] < best["k"] and r["stability"] >= STABLE] / '
+    'solid = [r for r in curve if r["k"] <= best["k"] and r["stability"] >= STABLE]': (
+        "the lowest-BIC row is only looked past when its stability is below TRUST_STABILITY "
+        "(0.8), so it never reaches STABLE (0.95) itself"
+    ),
+    **{
+        'half.shared_variance = bool(layout.get("shared_variance", False)) / '
+        f'half.shared_variance = bool(layout.get("shared_variance", {new}))': (
+            "bool(None) is False: a layout without shared_variance fits per-class spreads "
+            "either way"
+        )
+        for new in ("None", "")
+    },
+}
+
+_DS_DATA = (
+    "data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)"
+)
+_DS_UNIQUE = (
+    "an audience holds each customer once: no two ids compare equal, so every sort kind "
+    "gives the same order"
+)
+_DS_EMPTY = (
+    "unreached: pyarrow gives a string array a data buffer even when every text is empty "
+    "(or there is none)"
+)
+_DS_NO_GROUP = (
+    "power_to_detect returns 0 for an empty group, below any power asked for, so None "
+    "follows anyway"
+)
+_DS_GUARD = "if n_arm <= 0 or n_control <= 0:"
+_DS_CEILING = (
+    "power_to_detect caps the uplift at 1 - baseline: a higher bracket end has the same "
+    "power as 1 - baseline and leaves the root below it where it was"
+)
+EQUIVALENT["engine/design.py"] = {
+    **{
+        f'return np.argsort({a}, kind="stable") / return np.argsort({a}, {new})': _DS_UNIQUE
+        for a in ("ids", "ids.astype(str)")
+        for new in ("kind=None", "")
+    },
+    **{
+        f'return np.argsort({a}, kind="stable") / return np.argsort({a}, kind="STABLE")': (
+            "numpy reads the sort kind in any case"
+        )
+        for a in ("ids", "ids.astype(str)")
+    },
+    "u = (id_hash(ids, seed) >> np.uint64(11)).astype(np.float64) / float(2**53) / "
+    "u = (id_hash(ids, seed) >> np.uint64(11)).astype(None) / float(2**53)": (
+        "astype(None) is float64"
+    ),
+    **{
+        "strings = pa.array([str(v) for v in values], type=pa.string()) / "
+        f"strings = pa.array([str(v) for v in values], {new})": (
+            "pyarrow infers the string type from a list of str (never empty here: an empty "
+            "array does not fail the first conversion)"
+        )
+        for new in ("type=None", "")
+    },
+    "strings.offset : strings.offset + len(strings) + 1 / "
+    "strings.offset : strings.offset + len(strings) + 2": (
+        "the offsets buffer of the freshly cast array holds exactly len + 1 offsets: a slice "
+        "past its end takes no more"
+    ),
+    **{
+        f"{_DS_DATA} / {_DS_DATA.replace(old, new)}": _DS_EMPTY
+        for old, new in (
+            ("if buffer is not None", "if (buffer is not None) or True"),
+            ("np.zeros(0, np.uint8)", "np.zeros(None, np.uint8)"),
+            ("np.zeros(0, np.uint8)", "np.zeros(0, None)"),
+            ("np.zeros(0, np.uint8)", "np.zeros(np.uint8)"),
+            ("np.zeros(0, np.uint8)", "np.zeros(0, )"),
+            ("np.zeros(0, np.uint8)", "np.zeros(1, np.uint8)"),
+        )
+    },
+    **{
+        "h = np.full(len(strings), _FNV_OFFSET, dtype=np.uint64) / "
+        f"h = np.full(len(strings), _FNV_OFFSET, {new})": (
+            "the fill value is a numpy uint64: np.full takes its dtype"
+        )
+        for new in ("dtype=None", "")
+    },
+    **{
+        f"{_DS_GUARD} / {_DS_GUARD.replace(old, new)}": _DS_NO_GROUP
+        for old, new in (
+            ("n_arm <= 0 or n_control <= 0", "n_arm <= 0 and n_control <= 0"),
+            ("n_arm <= 0", "n_arm < 0"),
+            ("n_control <= 0", "n_control < 0"),
+        )
+    },
+    "ceiling = 1.0 - baseline / ceiling = 1.0 + baseline": _DS_CEILING,
+    "ceiling = 1.0 - baseline / ceiling = 2.0 - baseline": _DS_CEILING,
+    "xtol=1e-10, / ) / )": (
+        "brentq's default xtol (2e-12) is finer still: the root moves by less than 1e-10"
+    ),
+    'uplift, baseline, n_arm, ratio=n_control / n_arm, alpha=alpha, alternative="two-sided" '
+    "/ ) / uplift, baseline, n_arm, ratio=n_control / n_arm, alpha=alpha, )": (
+        "statsmodels' power_proportions_2indep is two-sided by default"
+    ),
+    "if len(groups) != len(shares) or abs(sum(shares) - 1) > 1e-9: / "
+    "if len(groups) != len(shares) or abs(sum(shares) - 1) >= 1e-9:": (
+        "a sum of shares near 1 differs from 1 by a multiple of 2**-53, never by exactly the "
+        "double 1e-9"
+    ),
+}
+
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
 NO_TESTS = {5, 33}

@@ -1,6 +1,7 @@
 """Segments whose numeric columns move together within each segment (issue 10, real data):
-the k rule that does not follow BIC past a stable k, and the latent class model's
-covariance variants ("full", "tied") that model the correlation."""
+the latent class model's covariance variants ("full", "tied") that model the correlation,
+and the default path that finds the planted k (the k rule that does not follow BIC past a
+stable k is tested in test_kmixture.py)."""
 
 from __future__ import annotations
 
@@ -16,34 +17,9 @@ from planted import correlated_led
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.lca import Data, Model
 from segtrail.engine.features import build_spec, fit_features, model_matrix
-from segtrail.engine.kmixture import STABLE, TRUST_STABILITY, mixture_sweep, pick
+from segtrail.engine.kmixture import mixture_sweep
 
 LEVELS = np.array([0, 0, 0, 3])
-
-
-def curve(bics: list[float], stabilities: list[float] | None) -> list[dict]:
-    rows = [{"k": k, "bic": b} for k, b in zip(range(2, 2 + len(bics)), bics, strict=True)]
-    if stabilities is not None:
-        for row, s in zip(rows, stabilities, strict=True):
-            row["stability"] = s
-    return rows
-
-
-def test_a_stable_lowest_bic_k_is_kept() -> None:
-    rows = curve([900, 700, 500, 505, 520], [1.0, 0.99, TRUST_STABILITY, 0.5, 0.4])
-    assert pick(rows) == (4, 5, True)  # runner-up k=5 is 5 BIC away: close
-
-
-def test_a_fragile_lowest_bic_k_gives_way_to_the_largest_stable_smaller_k() -> None:
-    # BIC keeps falling to k=7, but only k=2..4 are reproducible
-    rows = curve([900, 700, 600, 560, 540, 530], [1.0, STABLE, 0.97, 0.8, 0.7, 0.6])
-    assert pick(rows) == (4, 7, False)
-
-
-def test_with_no_stable_smaller_k_or_no_stability_the_lowest_bic_stands() -> None:
-    rows = curve([900, 700, 600, 560], [0.9, 0.8, 0.7, 0.6])
-    assert pick(rows)[0] == 5
-    assert pick(curve([900, 700, 600, 560], None))[0] == 5
 
 
 def random_state(rng: np.random.Generator, k: int, tied: bool) -> dict:

@@ -199,18 +199,26 @@ def override_note(result: dict) -> list[str]:
 
 def split_half_agreement(X: np.ndarray, ks: list[int], layout: dict, seed: int) -> dict:
     """Per k: ARI between the assignments (of every row of ``X``) by models fitted on two
-    disjoint random halves (one ``grow`` per half serves every k). A projection
-    (``numeric_projection``) is fitted once on all of ``X``, as the sweep does."""
+    disjoint random halves (one ``grow`` per half serves every k), or None for a k above the
+    customers of the smaller half (it cannot be fitted there; ``pick`` then keeps the lowest
+    BIC). A projection (``numeric_projection``) is fitted once on all of ``X``, as the sweep
+    does."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
     halves = order[: len(X) // 2], order[len(X) // 2 :]
+    fitted = [k for k in ks if k <= min(len(rows) for rows in halves)]
     X, levels, weights = projected(as_model_matrix(X), layout)
     full = Data(X, levels, weights)
     labels = []
     for h, rows in enumerate(halves):
+        if not fitted:
+            break
         half = Data(X[rows], levels, weights)
         half.shared_variance = bool(layout.get("shared_variance", False))
         half.covariance = str(layout.get("numeric_covariance") or "independent")
-        models = grow(half, max(ks), 2, seed + h, VAR_FLOOR)
-        labels.append({k: np.argmax(models[k].posterior(full), axis=1) for k in ks})
-    return {k: float(adjusted_rand_score(labels[0][k], labels[1][k])) for k in ks}
+        models = grow(half, max(fitted), 2, seed + h, VAR_FLOOR)
+        labels.append({k: np.argmax(models[k].posterior(full), axis=1) for k in fitted})
+    return {
+        k: float(adjusted_rand_score(labels[0][k], labels[1][k])) if k in fitted else None
+        for k in ks
+    }
