@@ -61,6 +61,12 @@ OWN_TESTS: dict[str, list[str]] = {
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
+    # small hand-made tables, exact numbers and wording; the property tests of
+    # tests/engine/test_profiles.py take seconds of CPU per mutant
+    "engine/profiles.py": ["tests/engine/test_profile_text.py"],
+    # refits whose answers the test chooses; tests/engine/test_stability.py fits KMeans on
+    # every resample (seconds per mutant)
+    "engine/stability.py": ["tests/engine/test_stability_jaccard.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
