@@ -895,6 +895,81 @@ def test_profile_from_aggregates_matches_the_table():
         profile_from_aggregates(0, groups, np.zeros(3), [])
 
 
+def test_booleans_never_true_or_unknown_in_a_segment():
+    p = profile({"flag": [False] * 4}, "boolean", [0, 0, 1, 1])
+    assert p["segments"][0]["categorical"][0]["top"] == [
+        {"value": True, "share": 0.0, "overall_share": 0.0, "lift": None}
+    ]
+    p = profile({"flag": [True, False, None, None]}, "boolean", [0, 0, 1, 1])
+    assert p["segments"][1]["categorical"][0]["top"] == [
+        {"value": True, "share": None, "overall_share": 0.5, "lift": None}
+    ]
+    assert [s["distinguishing"] for s in p["segments"]] == [[], []]
+
+
+def test_a_value_told_as_less_often_names_nothing():
+    # Web: 60% vs 80% (effect -0.5) outweighs four values at 10% vs 5% (effect 0.23 each)
+    shop = ["Web"] * 6 + ["A1", "A2", "A3", "A4"] + ["Web"] * 10
+    p = profile({"shop": shop}, "categorical", [0] * 10 + [1] * 10)
+    assert texts(p)[0] == ("Average customers", "Less often Web (60% vs 80%)")
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "name", "description"),
+    [
+        ("hours", [9.0, 11, 13, 15], "Low hours", "Hours lower than average (10 vs 12)"),
+        ("spend", [1.0, 1, 3, 3], "High-spend customers", "1.5x the spend"),
+        ("app_opens", [1.0, 2, 30, 40], "App-heavy customers", "1.9x the app opens"),
+        ("web_app_opens", [1.0, 2, 30, 40], "Web-app-heavy customers", "1.9x the web app opens"),
+        (
+            "credit_score",
+            [9.0, 11, 13, 15],
+            "High credit score",
+            "Credit score higher than average (14 vs 12)",
+        ),
+        (
+            "months_since",
+            [9.0, 11, 13, 15],
+            "Lapsed customers",
+            "Last activity longer ago (14 vs 12 months ago)",
+        ),
+        # at most three more decimals: beyond that, close means read alike
+        (
+            "score",
+            [10.00001, 10.00001, 10.00011, 10.00011],
+            "High score",
+            "Score higher than average (10 vs 10)",
+        ),
+    ],
+)
+def test_more_numeric_wording(column, values, name, description):
+    p = profile({column: values}, "numeric", [0, 0, 1, 1])
+    seg = p["segments"][0] if name.startswith("Low") else p["segments"][1]
+    assert (seg["name"], seg["description"]) == (name, description)
+
+
+def test_five_features_unless_told_otherwise():
+    columns = {f"x{i}": [1.0, 2, 30, 40 + i] for i in range(7)}
+    p = profile(columns, "numeric", [0, 0, 1, 1])
+    assert [len(s["distinguishing"]) for s in p["segments"]] == [5, 5]
+    sums = NumericSums(
+        count=np.array([2, 2]),
+        total=np.array([3.0, 70]),
+        median=np.array([1.5, 35]),
+        o_count=4,
+        o_mean=18.25,
+        o_median=16.0,
+        o_std=float(np.std([1.0, 2, 30, 40])),
+        lo=1.0,
+        hi=40.0,
+    )
+    aggregates = [(f"x{i}", "numeric", sums) for i in range(7)]
+    p = profile_from_aggregates(4, np.array([0, 1]), np.array([2, 2]), aggregates)
+    assert [len(s["distinguishing"]) for s in p["segments"]] == [5, 5]
+    p = profile_from_aggregates(4, np.array([0, 1]), np.array([2, 2]), aggregates, 2)
+    assert [len(s["distinguishing"]) for s in p["segments"]] == [2, 2]
+
+
 def test_aggregates_without_known_values():
     empty = NumericSums(np.zeros(2), np.zeros(2), np.full(2, NAN), 0, 1.0, 1.0, 1.0, 1.0, 1.0)
     p = profile_from_aggregates(3, np.array([0, 1]), np.array([1, 2]), [("x", "numeric", empty)])
