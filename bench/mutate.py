@@ -405,6 +405,39 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "two-sided is scipy's default"
         ),
     },
+    "engine/stability.py": {
+        "draw = rng.integers(0, m, size=m) / draw = rng.integers(m, size=m)": (
+            "numpy reads integers(m) as integers(0, m): the same draws"
+        ),
+        "new_ids, new_codes = np.unique(np.where(new >= 0, new, -1), return_inverse=True) / "
+        "new_ids, new_codes = np.unique(np.where(new >= 0, new, -2), return_inverse=True)": (
+            "refit noise only needs one negative code: new_ids >= 0 leaves it out either way"
+        ),
+        **{
+            f"{name} = np.bincount({arg}, minlength=len({size})).astype(float) / "
+            f"{name} = np.bincount({arg}, minlength=len({size})).astype(None)": (
+                "numpy reads astype(None) as float64"
+            )
+            for name, arg, size in (
+                ("size_c", "orig_pos[in_orig]", "segments"),
+                ("size_d", "new_codes", "new_ids"),
+            )
+        },
+        "size_d = np.bincount(new_codes, minlength=len(new_ids)).astype(float) / "
+        "size_d = np.bincount(new_codes, ).astype(float)": (
+            "new_codes is the inverse of np.unique: every code up to len(new_ids) - 1 occurs"
+        ),
+        **{
+            "jac = np.where(union > 0, table / np.maximum(union, 1), 0.0)[:, valid_new] / "
+            f"jac = np.where({change})[:, valid_new]": (
+                "every refit label holds a customer, so each union is at least 1"
+            )
+            for change in (
+                "union >= 0, table / np.maximum(union, 1), 0.0",
+                "union > 0, table / np.maximum(union, 1), 1.0",
+            )
+        },
+    },
 }
 
 

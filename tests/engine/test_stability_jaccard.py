@@ -182,6 +182,18 @@ def test_a_subsample_is_refitted():
     assert set(other.draws[0]) | set(other.draws[1]) != sample
 
 
+def test_twenty_resamples_of_at_most_5000_customers_by_default():
+    labels = np.arange(5001) % 2
+    refit = Refit(lambda r, i: labels[r])
+    result = bootstrap_stability(numbered(5001), labels, refit)
+    assert result["n_boot"] == 20 and len(refit.draws) == 20
+    assert result["sample_size"] == 5000
+    assert result["note"] == (
+        "Clusterwise Jaccard bootstrap (Hennig 2007): 20 resamples of 5,000 customers, each "
+        "refitted with the same algorithm and parameters (a seeded subsample of 5,001)"
+    )
+
+
 def test_big_numbers_in_the_note_have_separators():
     labels = np.arange(1500) % 2
     refit = Refit(lambda r, i: labels[r])
@@ -253,3 +265,8 @@ def test_make_refit_fits_the_pinned_model():
     assert len(np.unique(labels)) == 3
     assert adjusted_rand_score(labels, np.repeat([0, 1, 2], 15)) == 1.0
     assert len(np.unique(make_refit(algo, {"k": 2, "n_init": 1})(X, 0))) == 2
+    # the seed is passed on: on customers with no real segments, the same seed gives the
+    # same segments
+    noise = np.random.default_rng(1).uniform(size=(60, 2)).astype(np.float32)
+    refit = make_refit(algo, {"k": 5, "n_init": 1})
+    assert [list(refit(noise, s)) == list(refit(noise, s)) for s in range(3)] == [True] * 3
