@@ -546,6 +546,20 @@ def test_value_words(value, words, name):
     assert p["segments"][0]["name"] == name
 
 
+def test_number_codes_stay_numbers_in_their_order():
+    p = profile({"tier": [10, 2, 2, 1, 1, 10]}, "categorical", [0, 0, 0, 1, 1, 1])
+    third = pytest.approx(1 / 3)
+    assert p["overall"]["tier"]["top"] == [
+        {"value": 1, "share": third},
+        {"value": 2, "share": third},
+        {"value": 10, "share": third},
+    ]
+    assert texts(p) == [
+        ("Tier 2", "Mostly tier 2 (67% vs 33%)"),
+        ("Tier 1", "Mostly tier 1 (67% vs 33%)"),
+    ]
+
+
 def test_values_that_cannot_be_sorted_are_sorted_as_text():
     code = [dt.date(2020, 1, 2), 7, None, 7]
     p = profile({"code": code}, "categorical", [0, 1, 0, 1])
@@ -670,6 +684,22 @@ def test_booleans_from_words_numbers_and_missing_values():
     assert numbers["overall"]["opt_in"]["missing_share"] == 0.25
 
 
+def test_nullable_and_integer_booleans():
+    nullable = pd.array([True, None, True, False], dtype="boolean")
+    p = profile({"opt_in": nullable}, "boolean", [0, 0, 1, 1])
+    assert p["overall"]["opt_in"] == {
+        "kind": "boolean",
+        "share_true": pytest.approx(2 / 3),
+        "missing_share": 0.25,
+    }
+    assert texts(p) == [
+        ("Opt in", "Mostly opt in (100% vs 67%)"),
+        ("Average customers", "Less often opt in (50% vs 67%)"),
+    ]
+    p = profile({"opt_in": np.array([2, 0, 0, 0])}, "boolean", [0, 0, 1, 1])
+    assert p["overall"]["opt_in"] == {"kind": "boolean", "share_true": 0.25, "missing_share": 0.0}
+
+
 def test_boolean_without_known_values():
     p = profile({"opt_in": [None, None, None]}, "boolean", [0, 0, 1])
     assert p["overall"]["opt_in"] == {"kind": "boolean", "share_true": None, "missing_share": 1.0}
@@ -730,6 +760,9 @@ def test_dates_over_more_than_a_year_read_as_months():
         "Order date later than average (2020-12-30 vs 2020-07-01)"
     )
     assert p["segments"][1]["name"] == "Recent orders"
+    leap = pd.to_datetime(["2020-01-01", "2020-01-03", "2020-12-30", "2021-01-01"])
+    p = profile({"order_date": leap}, "datetime", [0, 0, 1, 1])  # 366 days: months
+    assert p["segments"][1]["description"] == "Order date later than average (Dec 2020 vs Jul 2020)"
     p = profile({"orders_day": year}, "datetime", [0, 0, 1, 1])
     assert p["segments"][0]["name"] == "Early orders"
 
@@ -1048,7 +1081,15 @@ def test_format_percent_cases(share, extra, text):
 
 @pytest.mark.parametrize(
     ("ratio", "text"),
-    [(10.0, "10x"), (9.96, "10x"), (1234.0, "1,234x"), (1.0, "1x"), (0.999, "1x"), (0.5, "0.5x")],
+    [
+        (10.0, "10x"),
+        (10.4, "10x"),
+        (9.96, "10x"),
+        (1234.0, "1,234x"),
+        (1.0, "1x"),
+        (0.999, "1x"),
+        (0.5, "0.5x"),
+    ],
 )
 def test_format_ratio_cases(ratio, text):
     assert format_ratio(ratio) == text
