@@ -561,14 +561,31 @@ def test_number_codes_stay_numbers_in_their_order():
 
 
 def test_values_that_cannot_be_sorted_are_sorted_as_text():
-    code = [dt.date(2020, 1, 2), 7, None, 7]
-    p = profile({"code": code}, "categorical", [0, 1, 0, 1])
+    code = [7, dt.date(2020, 1, 2), None, dt.date(2020, 1, 2), 7, None]
+    p = profile({"code": code}, "categorical", [0, 1, 0, 1, 0, 1])
+    third = pytest.approx(1 / 3)
     assert p["overall"]["code"]["top"] == [
-        {"value": "7", "share": 0.5},
-        {"value": "2020-01-02", "share": 0.25},
-        {"value": None, "share": 0.25},
+        {"value": "2020-01-02", "share": third},
+        {"value": "7", "share": third},
+        {"value": None, "share": third},
     ]
     assert p["overall"]["code"]["n_values"] == 3
+
+
+def test_timestamps_as_category_values_are_iso_text():
+    stamps = pd.to_datetime(["2024-01-02 00:00", "2024-01-02 00:00", "2024-05-06 07:08"])
+    p = profile({"day": stamps}, "categorical", [0, 0, 1])
+    assert [t["value"] for t in p["overall"]["day"]["top"]] == [
+        "2024-01-02T00:00:00",
+        "2024-05-06T07:08:00",
+    ]
+
+
+def test_a_thousand_values_are_not_pooled():
+    values = [f"v{i:04d}" for i in range(MAX_CATEGORIES)]
+    p = profile({"shop": values}, "categorical", [0] * len(values))
+    assert p["overall"]["shop"]["n_values"] == MAX_CATEGORIES
+    assert [t["value"] for t in p["overall"]["shop"]["top"]] == values[:10]
 
 
 def test_rare_values_are_pooled():
@@ -1060,6 +1077,7 @@ def test_format_number_cases(value, extra, text):
     ("share", "extra", "text"),
     [
         (0.1, 0, "10%"),
+        (0.104, 0, "10%"),
         (-0.1, 0, "-10%"),
         (0.0999, 0, "10%"),
         (0.05, 0, "5%"),
@@ -1077,6 +1095,10 @@ def test_format_number_cases(value, extra, text):
 )
 def test_format_percent_cases(share, extra, text):
     assert format_percent(share, extra) == text
+
+
+def test_format_percent_shows_two_digits_unless_told():
+    assert format_percent(0.0123) == "1.2%"
 
 
 @pytest.mark.parametrize(
