@@ -581,6 +581,22 @@ def test_timestamps_as_category_values_are_iso_text():
     ]
 
 
+def test_equal_shares_keep_the_value_order():
+    counts = [3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 2, 3, 2, 2, 3, 3]
+    shop = [f"v{i:02d}" for i, c in enumerate(counts) for _ in range(c)]
+    p = profile({"shop": shop}, "categorical", [0] * len(shop))
+    top = p["segments"][0]["categorical"][0]["top"]
+    assert [t["value"] for t in top] == ["v00", "v09", "v11", "v14", "v15"]
+    overall = [t["value"] for t in p["overall"]["shop"]["top"]]
+    assert overall == ["v00", "v09", "v11", "v14", "v15", "v01", "v02", "v10", "v12", "v13"]
+
+
+def test_a_value_everyone_has_is_no_trait():
+    columns = {"shop": ["Web"] * 4, "vip": [True] * 4}
+    p = profile(columns, {"shop": "categorical", "vip": "boolean"}, [0, 0, 1, 1])
+    assert [s["description"] for s in p["segments"]] == ["Close to the average customer"] * 2
+
+
 def test_a_thousand_values_are_not_pooled():
     values = [f"v{i:04d}" for i in range(MAX_CATEGORIES)]
     p = profile({"shop": values}, "categorical", [0] * len(values))
@@ -1086,6 +1102,7 @@ def test_format_number_cases(value, extra, text):
         (-0.05, 0, "-5%"),
         (0.005, 0, "0.5%"),
         (0.00123, 0, "0.12%"),
+        (0.00123, 1, "0.123%"),
         (-0.00123, 0, "-0.12%"),
         (0.5, 1, "50%"),
         (0.505, 1, "50.5%"),
