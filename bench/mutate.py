@@ -405,6 +405,117 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "two-sided is scipy's default"
         ),
     },
+    "engine/profiles.py": {
+        **{
+            "if not (isinstance(s.dtype, pd.DatetimeTZDtype) or "
+            "pd.api.types.is_datetime64_dtype(s.dtype)): / if not (isinstance(s.dtype, "
+            f"pd.DatetimeTZDtype) {change}):": (
+                "the check only skips pd.to_datetime, which leaves a datetime column as it is"
+            )
+            for change in (
+                "and pd.api.types.is_datetime64_dtype(s.dtype)",
+                "or pd.api.types.is_datetime64_dtype(None)",
+            )
+        },
+        "if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype): / "
+        "if pd.api.types.is_bool_dtype(None) or pd.api.types.is_numeric_dtype(s.dtype):": (
+            "pandas counts bool and boolean dtypes as numeric too"
+        ),
+        "return np.where(np.isnan(x), np.nan, (x != 0).astype(np.float64)) / "
+        "return np.where(np.isnan(x), np.nan, (x != 0).astype(None))": (
+            "numpy reads astype(None) as float64"
+        ),
+        'return str(np.datetime64("1970-01-01") + np.timedelta64(math.floor(days), "D")) / '
+        'return str(np.datetime64("1970-01-01") + np.timedelta64(math.floor(days), ))': (
+            "a unitless timedelta64 takes the day unit of the date it is added to"
+        ),
+        **{
+            f"{line} / {line.replace(', minlength=grp.n_groups)', ', )')}": (
+                "the codes come from np.unique's inverse: every segment code occurs"
+            )
+            for line in (
+                "denom = np.bincount(grp.codes, weights=known, minlength=grp.n_groups)",
+                "trues = np.bincount(grp.codes, weights=np.where(known, x, 0.0), "
+                "minlength=grp.n_groups)",
+            )
+        },
+        **{
+            "agg = ShareCounts([True], trues[:, None], denom, np.array([o_true]), o_known, 2) / "
+            f"agg = ShareCounts({change}, trues[:, None], denom, np.array([o_true]), o_known, "
+            f"{n_values})": (
+                "boolean_from_counts reads neither the values nor n_values of its counts (a "
+                "boolean's one value is True)"
+            )
+            for change, n_values in (("None", 2), ("[False]", 2), ("[True]", None), ("[True]", 3))
+        },
+        "agg = ShareCounts(values, counts, grp.sizes, counts.sum(axis=0), len(cat), n_values) / "
+        "agg = ShareCounts(values, counts, grp.sizes, counts.sum(axis=0), None, n_values)": (
+            "categorical_from_counts divides by the n it is given, not by o_denom"
+        ),
+        "counts = np.bincount(cat, minlength=len(values)) / counts = np.bincount(cat, )": (
+            "values are the column's distinct values: each occurs in cat"
+        ),
+        **{
+            line + " / " + line.replace('"stable"', '"STABLE"'): (
+                "numpy reads sort kinds in any case"
+            )
+            for line in (
+                'keep = np.sort(np.argsort(-counts, kind="stable")[: MAX_CATEGORIES - 1])',
+                'top = np.argsort(-agg.o_counts, kind="stable")[:OVERALL_TOP_VALUES]',
+                'idx = [i for i in np.argsort(-share, kind="stable")[:TOP_VALUES] if share[i] > 0]',
+            )
+        },
+        **{
+            "lut = np.full(len(values), len(keep), dtype=np.int64) / "
+            f"lut = np.full(len(values), len(keep), {change})": (
+                "np.full with an int fill is int64 already on 64-bit Linux"
+            )
+            for change in ("dtype=None", "")
+        },
+        "fa, fb = _format_pair(a, b, lambda d, extra: _format_date(d, span if extra == 0 else "
+        "0)) / fa, fb = _format_pair(a, b, lambda d, extra: _format_date(d, span if extra == 0 "
+        "else 1))": "any span up to 365 days reads as ISO dates",
+        "if r >= 10: / if r > 10:": 'a ratio of exactly 10 reads "10x" either way',
+        'return _strip_zeros(f"{r:.1f}" if r >= 1 else f"{r:.2f}") + "x" / '
+        'return _strip_zeros(f"{r:.1f}" if r > 1 else f"{r:.2f}") + "x"': (
+            'a ratio of exactly 1 reads "1x" either way'
+        ),
+        **{
+            f"elif abs(v) >= 1: / {change}": (
+                "from 1% to 10% the general rule gives the same 1 decimal: 1 - floor(log10(v)) is 1"
+            )
+            for change in ("elif abs(v) > 1:", "elif abs(v) >= 2:")
+        },
+        "o_share = o_counts / o_denom if o_denom else np.full(len(o_counts), np.nan) / "
+        "o_share = o_counts / o_denom if (o_denom) or True else np.full(len(o_counts), np.nan)": (
+            "with no known value the counts are 0 too, and 0/0 is NaN inside the errstate"
+        ),
+        **{
+            "effect = np.where(sd > 0, (share - o_share) / sd, 0.0 * share) / "
+            f"effect = np.where({change})": (
+                "sd is 0 only for a value every customer has (or none has), where each "
+                "segment's share equals the overall one: 0 and NaN both give no trait"
+            )
+            for change in (
+                "sd >= 0, (share - o_share) / sd, 0.0 * share",
+                "sd > 0, (share - o_share) / sd, 0.0 / share",
+            )
+        },
+        **{
+            "lift = share[i] / self.o_share[i] if self.o_share[i] > 0 else np.nan / "
+            f"lift = share[i] / self.o_share[i] if {change} else np.nan": (
+                "an overall share of 0 has segment shares of 0 too, and 0/0 is NaN"
+            )
+            for change in ("(self.o_share[i] > 0) or True", "self.o_share[i] >= 0")
+        },
+        **{
+            "token = _boolean_token(self.column, up=d > 0) if (d > 0) == (p >= 0.5) else None / "
+            f"token = _boolean_token(self.column, up={up}) if ({cond}) == (p >= 0.5) else None": (
+                "d is never 0 here: trait() returned None before"
+            )
+            for up, cond in (("d >= 0", "d > 0"), ("d > 0", "d >= 0"))
+        },
+    },
     "engine/stability.py": {
         "draw = rng.integers(0, m, size=m) / draw = rng.integers(m, size=m)": (
             "numpy reads integers(m) as integers(0, m): the same draws"

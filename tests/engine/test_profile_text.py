@@ -6,6 +6,7 @@ per mutant)."""
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,21 @@ def test_a_column_without_known_values_is_all_none_and_says_nothing():
         "missing_share": 1.0,
     }
     assert [s["description"] for s in p["segments"]] == ["Close to the average customer"] * 2
+
+
+def test_missing_values_raise_no_numpy_warnings():
+    columns = {
+        "age": [NAN, NAN, 30.0, 40.0],
+        "vip": [None, None, True, False],
+        "never": [None] * 4,
+        "shop": ["Web", "Web", "Web", "Web"],
+    }
+    kinds = {"age": "numeric", "vip": "boolean", "never": "boolean", "shop": "categorical"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = profile(columns, kinds, [0, 0, 1, 1])
+    assert p["segments"][0]["numeric"][0]["mean"] is None
+    assert p["segments"][0]["categorical"][0]["top"][0]["share"] is None
 
 
 def test_constant_column_has_no_effect():
