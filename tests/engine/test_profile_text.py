@@ -1004,6 +1004,25 @@ def test_a_value_told_as_less_often_names_nothing():
         ("app_opens", [1.0, 2, 30, 40], "App-heavy customers", "1.9x the app opens"),
         ("web_app_opens", [1.0, 2, 30, 40], "Web-app-heavy customers", "1.9x the web app opens"),
         (
+            "web_session_minutes",
+            [9.0, 11, 13, 15],
+            "Low web session",
+            "Web session lower than average (10 vs 12 minutes)",
+        ),
+        (
+            "recency_of_last_order",
+            [3.0, 5, 80, 100],
+            "Lapsed customers",
+            "Last activity longer ago (90 vs 47)",
+        ),
+        (
+            "seniority_years",
+            [1.0, 2, 30, 40],
+            "Long-tenure customers",
+            "Longer tenure than average (35 vs 18 years)",
+        ),
+        ("spend", [0.1, 0.1, 0.9, 0.9], "High-spend customers", "1.8x the spend"),
+        (
             "credit_score",
             [9.0, 11, 13, 15],
             "High credit score",
