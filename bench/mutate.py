@@ -85,6 +85,7 @@ _SNAPPY = (
 _STREAM = 'for block in iter(lambda: f.read(CHUNK), b""):'
 _MKDIR = "target.parent.mkdir(parents=True, exist_ok=True)"
 _EXTRA = "extra = f.read(1)  # grew since fstat: hash it too, so the mismatch shows"
+_MINUS_ZERO = 'return "0" if text in ("-0", "-0B", "-0M") else text'
 EQUIVALENT: dict[str, dict[str, str]] = {
     "engine/audience.py": {
         'return text.where(~whole, values[whole].astype("Int64").astype("string")) / '
@@ -485,6 +486,50 @@ EQUIVALENT: dict[str, dict[str, str]] = {
                 "from 1% to 10% the general rule gives the same 1 decimal: 1 - floor(log10(v)) is 1"
             )
             for change in ("elif abs(v) > 1:", "elif abs(v) >= 2:")
+        },
+        **{
+            "if not (pd.api.types.is_numeric_dtype(s.dtype) or "
+            "pd.api.types.is_bool_dtype(s.dtype)): / if not ("
+            f"{change}):": "the check only skips pd.to_numeric, which leaves numbers as they are"
+            for change in (
+                "pd.api.types.is_numeric_dtype(s.dtype) and pd.api.types.is_bool_dtype(s.dtype)",
+                "pd.api.types.is_numeric_dtype(None) or pd.api.types.is_bool_dtype(s.dtype)",
+                "pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(None)",
+            )
+        },
+        **{
+            f"{line} / {line.replace(', na_value=np.nan)', change)}": (
+                "pandas turns missing values into NaN when asked for float64"
+            )
+            for line in ("x = s.to_numpy(dtype=np.float64, na_value=np.nan)",)
+            for change in (", na_value=None)", ", )")
+        },
+        "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
+        **{
+            f"elif ax >= 1: / {change}": (
+                "from 1 to 10 the general rule gives the same 1 decimal: 1 - floor(log10(x)) is 1"
+            )
+            for change in ("elif ax > 1:", "elif ax >= 2:")
+        },
+        **{
+            f"{_MINUS_ZERO} / {change}": (
+                "no number reads -0: each branch keeps a significant digit (a negative number "
+                "under 1 in size gets the decimals to show it)"
+            )
+            for change in (
+                'return "0" if (text in ("-0", "-0B", "-0M")) and False else text',
+                'return "XX0XX" if text in ("-0", "-0B", "-0M") else text',
+                *(
+                    _MINUS_ZERO.replace(f'"{z}"', f'"{w}"')
+                    for z, w in (
+                        ("-0", "XX-0XX"),
+                        ("-0B", "XX-0BXX"),
+                        ("-0B", "-0b"),
+                        ("-0M", "XX-0MXX"),
+                        ("-0M", "-0m"),
+                    )
+                ),
+            )
         },
         "o_share = o_counts / o_denom if o_denom else np.full(len(o_counts), np.nan) / "
         "o_share = o_counts / o_denom if (o_denom) or True else np.full(len(o_counts), np.nan)": (

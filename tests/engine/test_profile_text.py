@@ -151,6 +151,10 @@ def test_numbers_given_as_text_and_infinities():
 def test_boolean_column_marked_numeric_counts_trues():
     p = profile({"score": [True, False, True, True]}, "numeric", [0, 0, 1, 1])
     assert [s["numeric"][0]["mean"] for s in p["segments"]] == [0.5, 1.0]
+    nullable = pd.array([True, False, None, True], dtype="boolean")
+    p = profile({"score": nullable}, "numeric", [0, 0, 1, 1])
+    assert [s["numeric"][0]["mean"] for s in p["segments"]] == [0.5, 1.0]
+    assert p["overall"]["score"]["missing_share"] == 0.25
 
 
 @pytest.mark.parametrize(
@@ -1097,6 +1101,10 @@ def test_aggregates_without_known_values():
     [
         (999_999_999.0, 0, "1000M"),
         (1e9, 0, "1B"),
+        (1.75e9, 0, "1.8B"),
+        (1.75e6, 0, "1.8M"),
+        (1.25e6, 0, "1.2M"),
+        (1.25e6, 1, "1.25M"),
         (-1.25e9, 0, "-1.2B"),
         (1.25e9, 1, "1.25B"),
         (1e6, 0, "1M"),
@@ -1149,8 +1157,9 @@ def test_format_percent_cases(share, extra, text):
     assert format_percent(share, extra) == text
 
 
-def test_format_percent_shows_two_digits_unless_told():
+def test_numbers_show_two_digits_unless_told():
     assert format_percent(0.0123) == "1.2%"
+    assert format_number(29.4) == "29"
 
 
 @pytest.mark.parametrize(
