@@ -504,6 +504,24 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             for line in ("x = s.to_numpy(dtype=np.float64, na_value=np.nan)",)
             for change in (", na_value=None)", ", )")
         },
+        **{
+            "median = np.asarray(sums.median, dtype=np.float64) / "
+            f"median = np.asarray(sums.median, {change})": (
+                "medians are floats (NaN where unknown), and each is read through float() anyway"
+            )
+            for change in ("dtype=None", "")
+        },
+        **{
+            f"{line} / {change}": (
+                "span is only read for a trait, which needs known values: o_count > 0"
+            )
+            for line in ("span = hi - lo if sums.o_count else 0.0",)
+            for change in (
+                "span = hi - lo if (sums.o_count) or True else 0.0",
+                "span = hi - lo if sums.o_count else 1.0",
+            )
+        },
+        "up = bool(d > 0) / up = bool(d >= 0)": "d is never 0 here: trait() returned None before",
         "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
         **{
             f"elif ax >= 1: / {change}": (

@@ -134,8 +134,9 @@ def test_missing_values_raise_no_numpy_warnings():
 
 
 def test_constant_column_has_no_effect():
-    p = profile({"age": [30.0, 30, 30, 30]}, "numeric", [0, 0, 1, 1])
+    p = profile({"age": [30.0, 30, 30, 30], "zero": [0.0] * 4}, "numeric", [0, 0, 1, 1])
     assert [s["numeric"][0]["std_diff"] for s in p["segments"]] == [0.0, 0.0]
+    assert [s["numeric"][1]["std_diff"] for s in p["segments"]] == [0.0, 0.0]
     assert p["overall"]["age"]["std"] == 0.0
     assert [s["distinguishing"] for s in p["segments"]] == [[], []]
 
@@ -325,6 +326,33 @@ def test_names_put_age_first_and_values_last():
     )
 
 
+def test_name_order_is_age_then_adjectives_then_dates_and_values():
+    # each time the trait named first is the stronger one
+    columns = {"age": [25.0, 27, 50, 53], "app_sessions": [20.0, 20, 1, 1]}
+    p = profile(columns, "numeric", [0, 0, 1, 1])
+    assert texts(p) == [
+        ("Young app-heavy", "1.9x the app sessions, younger than average (26 vs 39)"),
+        ("Older app-light", "0.1x the app sessions, older than average (52 vs 39)"),
+    ]
+    days = pd.to_datetime(["2024-03-01", "2024-03-01", "2024-03-13", "2024-03-13"])
+    columns = {"app_sessions": [1.0, 2, 30, 40], "signup_date": days}
+    p = profile(columns, {"app_sessions": "numeric", "signup_date": "datetime"}, [0, 0, 1, 1])
+    assert [s["name"] for s in p["segments"]] == [
+        "App-light early signups",
+        "App-heavy recent signups",
+    ]
+    days = pd.to_datetime(["2024-03-01"] * 4 + ["2024-03-13"] * 4)
+    columns = {"channel": ["Email"] * 3 + ["TikTok"] * 5, "signup_date": days}
+    kinds = {"channel": "categorical", "signup_date": "datetime"}
+    p = profile(columns, kinds, [0] * 4 + [1] * 4)
+    assert [s["name"] for s in p["segments"]] == ["Early signups Email", "Recent signups TikTok"]
+    # a value stronger than a date comes first
+    days = pd.to_datetime(["2024-03-01", "2024-03-05", "2024-03-09", "2024-03-13"])
+    columns = {"channel": ["Email", "Email", "TikTok", "TikTok"], "signup_date": days}
+    p = profile(columns, kinds, [0, 0, 1, 1])
+    assert [s["name"] for s in p["segments"]] == ["Email early signups", "TikTok recent signups"]
+
+
 def test_name_takes_at_most_three_traits_and_four_words():
     columns = {c: [1.0, 2, 30, 40] for c in ("app_sessions", "web_visits", "email_opens", "calls")}
     p = profile(columns, "numeric", [0, 0, 1, 1])
@@ -507,6 +535,7 @@ def test_share_wording(trues, others, summary, name):
     ("web", "web_elsewhere", "summary", "name"),
     [
         (30, 0, "more often Web (30% vs 15%)", "Web customers"),  # 30% and twice the share
+        (50, 10, "mostly Web (50% vs 30%)", "Web customers"),  # half
         (30, 2, "more often Web (30% vs 16%)", "Average customers"),  # under twice
         (29, 0, "more often Web (29% vs 14%)", "Average customers"),  # under 30%
         (50, 30, "mostly Web (50% vs 40%)", "Average customers #0"),  # too weak
