@@ -522,6 +522,13 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
         },
         "up = bool(d > 0) / up = bool(d >= 0)": "d is never 0 here: trait() returned None before",
+        **{
+            f'with np.errstate(invalid="ignore", divide="ignore"): / with np.errstate({change}):': (
+                "no division here has a non-zero numerator over 0 (a missing segment is 0/0, "
+                "which is invalid): the suite passes with divide='raise'"
+            )
+            for change in ('invalid="ignore", divide=None', 'invalid="ignore", ')
+        },
         "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
         **{
             f"elif ax >= 1: / {change}": (
