@@ -529,6 +529,13 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for change in ('invalid="ignore", divide=None', 'invalid="ignore", ')
         },
+        '"name": "", / "name": "XXXX",': "a placeholder: every name is set a few lines below",
+        **{
+            'for seg, name in zip(segments, _distinct(names, [s["segment"] for s in segments]), '
+            'strict=True): / for seg, name in zip(segments, _distinct(names, [s["segment"] for s '
+            f"in segments]), {change}):": "_distinct returns one name per segment"
+            for change in ("strict=None", "", "strict=False")
+        },
         "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
         **{
             f"elif ax >= 1: / {change}": (

@@ -61,6 +61,16 @@ def test_numeric_profile_in_full():
         }
     }
     young, old, noise = p["segments"]
+    assert list(young) == [
+        "segment",
+        "size",
+        "share",
+        "name",
+        "description",
+        "numeric",
+        "categorical",
+        "distinguishing",
+    ]
     assert (young["segment"], young["size"], young["share"]) == (0, 3, 0.5)
     assert (old["segment"], old["size"], old["share"]) == (1, 2, pytest.approx(1 / 3))
     assert (noise["segment"], noise["size"], noise["share"]) == (-1, 1, pytest.approx(1 / 6))
