@@ -86,6 +86,7 @@ _STREAM = 'for block in iter(lambda: f.read(CHUNK), b""):'
 _MKDIR = "target.parent.mkdir(parents=True, exist_ok=True)"
 _EXTRA = "extra = f.read(1)  # grew since fstat: hash it too, so the mismatch shows"
 _MINUS_ZERO = 'return "0" if text in ("-0", "-0B", "-0M") else text'
+_INT16 = "key = codes.astype(np.int16) if n_groups < 2**15 else codes"
 EQUIVALENT: dict[str, dict[str, str]] = {
     "engine/audience.py": {
         'return text.where(~whole, values[whole].astype("Int64").astype("string")) / '
@@ -535,6 +536,43 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             'strict=True): / for seg, name in zip(segments, _distinct(names, [s["segment"] for s '
             f"in segments]), {change}):": "_distinct returns one name per segment"
             for change in ("strict=None", "", "strict=False")
+        },
+        "sizes = np.bincount(codes, minlength=n_groups) / sizes = np.bincount(codes, )": (
+            "the codes come from np.unique's inverse: every segment code occurs"
+        ),
+        **{
+            f"{_INT16} / {change}": (
+                "int16 keys only make the sort faster: any key that holds every code sorts the "
+                "rows alike"
+            )
+            for change in (
+                "key = codes.astype(np.int16) if (n_groups < 2**15) and False else codes",
+                "key = codes.astype(None) if n_groups < 2**15 else codes",
+                "key = codes.astype(np.int16) if n_groups <= 2**15 else codes",  # 32767 fits
+                "key = codes.astype(np.int16) if n_groups < 2 * 15 else codes",
+            )
+        },
+        **{
+            f'order = np.argsort(key, kind="stable") / order = np.argsort(key, {change})': (
+                "each segment's rows are only read as a set (its median), in any order"
+            )
+            for change in ("kind=None", "", 'kind="STABLE"')
+        },
+        **{
+            "for name, seg in zip(names, segments, strict=True): / "
+            f"for name, seg in zip(names, segments, {change}):": "one name per segment"
+            for change in ("strict=None", "", "strict=False")
+        },
+        **{
+            "clash = counts[name.lower()] > 1 or (seg >= 0 and name.lower() == NOISE_NAME) / "
+            f"clash = counts[name.lower()] > 1 or ({change} == NOISE_NAME)": (
+                'no composed name reads "unassigned" alone: a one-word name gets " customers"'
+            )
+            for change in (
+                "seg > 0 and name.lower()",
+                "seg >= 1 and name.lower()",
+                "seg >= 0 and name.upper()",
+            )
         },
         "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
         **{

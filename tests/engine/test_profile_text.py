@@ -17,6 +17,7 @@ from segtrail.engine.profiles import (
     OTHER_VALUES,
     NumericSums,
     ShareCounts,
+    _Grouping,
     column_words,
     format_number,
     format_percent,
@@ -378,6 +379,25 @@ def test_name_takes_at_most_three_traits_and_four_words():
     crowded = {"score": [1.0, 2, 30, 40], "rating": [1.0, 2, 30, 40], "age": [1.0, 2, 30, 40]}
     p = profile(crowded, "numeric", [0, 0, 1, 1])
     assert p["segments"][1]["name"] == "High score high rating"  # "older" would be a 5th word
+
+
+def test_name_skips_traits_without_a_word_or_room():
+    # the strongest trait has no word for a name: the next one names the segment
+    columns = {"basket_size_items": [1.0, 1, 10, 10], "age": [25.0, 27, 50, 53]}
+    p = profile(columns, "numeric", [0, 0, 1, 1])
+    assert [s["name"] for s in p["segments"]] == ["Young customers", "Older customers"]
+    # "high rating" would be a fifth word; "older", weaker, still fits
+    columns = {
+        "app_sessions": [20.0, 20, 1, 1],
+        "score": [10.0, 12, 2, 0],
+        "rating": [10.0, 14, 2, -2],
+        "age": [50.0, 58, 30, 20],
+    }
+    p = profile(columns, "numeric", [0, 0, 1, 1])
+    assert p["segments"][0]["name"] == "Older app-heavy high score"
+    assert p["segments"][0]["description"] == (
+        "1.9x the app sessions, 1.8x the score, older than average (54 vs 40), 2x the rating"
+    )
 
 
 def test_a_token_is_used_once_whatever_its_case():
@@ -1090,6 +1110,17 @@ def test_more_numeric_wording(column, values, name, description):
     p = profile({column: values}, "numeric", [0, 0, 1, 1])
     seg = p["segments"][0] if name.startswith("Low") else p["segments"][1]
     assert (seg["name"], seg["description"]) == (name, description)
+
+
+def test_rows_are_grouped_by_segment_beyond_int16_codes():
+    """More segments than an int16 holds (the profile of 40,000 segments would take
+    seconds, so the grouping that every median reads is checked directly)."""
+    codes = (np.arange(80_000) * 7919) % 40_000
+    grouping = _Grouping.build(codes, 40_000)
+    assert list(grouping.sizes) == [2] * 40_000
+    grouped = codes[grouping.order]
+    assert np.array_equal(grouped, np.repeat(np.arange(40_000), 2))
+    assert list(grouping.bounds[:3]) == [0, 2, 4] and grouping.bounds[-1] == 80_000
 
 
 def test_five_features_unless_told_otherwise():
