@@ -574,6 +574,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
                 "seg >= 0 and name.upper()",
             )
         },
+        'if labels.dtype.kind not in "iu": / if labels.dtype.kind not in "XXiuXX":': (
+            'no numpy dtype kind is "X"'
+        ),
         "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
         **{
             f"elif ax >= 1: / {change}": (

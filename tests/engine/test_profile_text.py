@@ -943,6 +943,7 @@ def test_date_names(column, token):
         (np.array([0.0, 1.5, 0, 0]), "^labels must be whole numbers"),
         (np.array([0.0, np.nan, 0, 0]), "^labels must be whole numbers"),
         (np.array([0, -3, -2, 1]), r"^label -3 is not allowed \(segments 0..k-1, -1 for "),
+        (np.array([0, -2, -1, 1]), r"^label -2 is not allowed"),
     ],
 )
 def test_bad_labels(labels, message):
