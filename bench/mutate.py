@@ -87,6 +87,9 @@ _MKDIR = "target.parent.mkdir(parents=True, exist_ok=True)"
 _EXTRA = "extra = f.read(1)  # grew since fstat: hash it too, so the mismatch shows"
 _MINUS_ZERO = 'return "0" if text in ("-0", "-0B", "-0M") else text'
 _INT16 = "key = codes.astype(np.int16) if n_groups < 2**15 else codes"
+_ROUNDED = (
+    "return np.array([np.nan if r is None else r for r in map(_round, arr)], dtype=np.float64)"
+)
 EQUIVALENT: dict[str, dict[str, str]] = {
     "engine/audience.py": {
         'return text.where(~whole, values[whole].astype("Int64").astype("string")) / '
@@ -577,6 +580,49 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'if labels.dtype.kind not in "iu": / if labels.dtype.kind not in "XXiuXX":': (
             'no numpy dtype kind is "X"'
         ),
+        **{
+            f'return "generic" / return "{change}"': (
+                'no caller compares with "generic": it is the fall-through kind'
+            )
+            for change in ("XXgenericXX", "GENERIC")
+        },
+        **{
+            f"{line} / {line.replace(', minlength=grp.n_groups)', ', )')}": (
+                "the codes come from np.unique's inverse: every segment code occurs"
+            )
+            for line in (
+                "count = np.bincount(grp.codes, weights=valid, minlength=grp.n_groups)",
+                "total = np.bincount(grp.codes, weights=np.where(valid, x, 0.0), "
+                "minlength=grp.n_groups)",
+            )
+        },
+        **{
+            "[_median(xs[a:b]) for a, b in zip(grp.bounds[:-1], grp.bounds[1:], strict=True)] / "
+            f"[_median(xs[a:b]) for a, b in zip(grp.bounds[:-1], grp.bounds[1:], {change})]": (
+                "both sides are slices of one array, one shorter at each end: equal lengths"
+            )
+            for change in ("strict=None", "", "strict=False")
+        },
+        **{
+            f"{_ROUNDED} / {change}": (
+                "a list of floats and NaN is float64 either way, and float64 reads None as NaN"
+            )
+            for change in (
+                _ROUNDED.replace(", dtype=np.float64)", ", dtype=None)"),
+                _ROUNDED.replace(", dtype=np.float64)", ", )"),
+                _ROUNDED.replace("if r is None", "if (r is None) and False"),
+            )
+        },
+        **{
+            f"{line} / {line.replace('d > 0', 'd >= 0', 1)}": (
+                "d is never 0 here: trait() returned None before"
+            )
+            for line in (
+                "nameable = d > 0 and mostly and value is not None and len(words.split()) <= 3",
+                "summary = _share_summary(words, d > 0, p, q)",
+                "self.column, self.kind, abs(d), d > 0, summary, _if_strong(token, d), 2, value",
+            )
+        },
         "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
         **{
             f"elif ax >= 1: / {change}": (
