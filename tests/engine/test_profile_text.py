@@ -541,6 +541,22 @@ def test_absent_value_is_told_when_it_says_more():
     assert p["segments"][0]["name"] == "Average customers"
 
 
+def test_an_over_represented_value_half_as_strong_as_an_absence_is_told():
+    # Shop 37.5% vs 25% and App 0% vs 25% (same spread): Shop's effect is exactly half
+    shop = ["Web"] * 5 + ["Shop"] * 3 + ["Web"] * 3 + ["Shop"] + ["App"] * 4
+    p = profile({"shop": shop}, "categorical", [0] * 8 + [1] * 8)
+    assert p["segments"][0]["distinguishing"] == [
+        {
+            "column": "shop",
+            "kind": "categorical",
+            "summary": "more often Shop (38% vs 25%)",
+            "score": pytest.approx(0.125 / np.sqrt(0.1875)),
+            "direction": "higher",
+            "value": "Shop",
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     ("trues", "others", "summary", "name"),
     [
