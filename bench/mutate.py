@@ -623,6 +623,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
                 "self.column, self.kind, abs(d), d > 0, summary, _if_strong(token, d), 2, value",
             )
         },
+        "if v == 0 or abs(v) >= 10: / if v == 0 or abs(v) > 10:": (
+            'exactly 10% reads "10%" either way'
+        ),
         "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
         **{
             f"elif ax >= 1: / {change}": (

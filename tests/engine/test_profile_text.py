@@ -135,8 +135,10 @@ def test_missing_values_raise_no_numpy_warnings():
         "vip": [None, None, True, False],
         "never": [None] * 4,
         "shop": ["Web", "Web", "Web", "Web"],
+        "constant": [1.0] * 4,
     }
     kinds = {"age": "numeric", "vip": "boolean", "never": "boolean", "shop": "categorical"}
+    kinds["constant"] = "numeric"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         p = profile(columns, kinds, [0, 0, 1, 1])
@@ -669,11 +671,12 @@ def test_values_that_cannot_be_sorted_are_sorted_as_text():
 
 def test_timestamps_as_category_values_are_iso_text():
     stamps = pd.to_datetime(["2024-01-02 00:00", "2024-01-02 00:00", "2024-05-06 07:08"])
-    p = profile({"day": stamps}, "categorical", [0, 0, 1])
-    assert [t["value"] for t in p["overall"]["day"]["top"]] == [
-        "2024-01-02T00:00:00",
-        "2024-05-06T07:08:00",
-    ]
+    for unit in ("s", "us", "ns"):
+        p = profile({"day": stamps.as_unit(unit)}, "categorical", [0, 0, 1])
+        assert [t["value"] for t in p["overall"]["day"]["top"]] == [
+            "2024-01-02T00:00:00",
+            "2024-05-06T07:08:00",
+        ]
 
 
 def test_equal_shares_keep_the_value_order():
@@ -694,9 +697,11 @@ def test_a_value_everyone_has_is_no_trait():
 
 def test_a_thousand_values_are_not_pooled():
     values = [f"v{i:04d}" for i in range(MAX_CATEGORIES)]
-    p = profile({"shop": values}, "categorical", [0] * len(values))
+    # the last value alone makes segment 1: it would be the first pooled
+    p = profile({"shop": values}, "categorical", [0] * (len(values) - 1) + [1])
     assert p["overall"]["shop"]["n_values"] == MAX_CATEGORIES
     assert [t["value"] for t in p["overall"]["shop"]["top"]] == values[:10]
+    assert [t["value"] for t in p["segments"][1]["categorical"][0]["top"]] == ["v0999"]
 
 
 def test_rare_values_are_pooled():
