@@ -80,6 +80,12 @@ OWN_TESTS: dict[str, list[str]] = {
         "tests/engine/test_design.py::test_too_small_to_detect_anything",
         "tests/engine/test_design.py::test_holdout_depends_only_on_the_id",
     ],
+    # small hand-made tables, exact numbers and wording; the property tests of
+    # tests/engine/test_profiles.py take seconds of CPU per mutant
+    "engine/profiles.py": ["tests/engine/test_profile_text.py"],
+    # refits whose answers the test chooses; tests/engine/test_stability.py fits KMeans on
+    # every resample (seconds per mutant)
+    "engine/stability.py": ["tests/engine/test_stability_jaccard.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -98,6 +104,11 @@ _SNAPPY = (
 _STREAM = 'for block in iter(lambda: f.read(CHUNK), b""):'
 _MKDIR = "target.parent.mkdir(parents=True, exist_ok=True)"
 _EXTRA = "extra = f.read(1)  # grew since fstat: hash it too, so the mismatch shows"
+_MINUS_ZERO = 'return "0" if text in ("-0", "-0B", "-0M") else text'
+_INT16 = "key = codes.astype(np.int16) if n_groups < 2**15 else codes"
+_ROUNDED = (
+    "return np.array([np.nan if r is None else r for r in map(_round, arr)], dtype=np.float64)"
+)
 EQUIVALENT: dict[str, dict[str, str]] = {
     "engine/audience.py": {
         'return text.where(~whole, values[whole].astype("Int64").astype("string")) / '
@@ -417,6 +428,312 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], )": (
             "two-sided is scipy's default"
         ),
+    },
+    "engine/profiles.py": {
+        **{
+            "if not (isinstance(s.dtype, pd.DatetimeTZDtype) or "
+            "pd.api.types.is_datetime64_dtype(s.dtype)): / if not (isinstance(s.dtype, "
+            f"pd.DatetimeTZDtype) {change}):": (
+                "the check only skips pd.to_datetime, which leaves a datetime column as it is"
+            )
+            for change in (
+                "and pd.api.types.is_datetime64_dtype(s.dtype)",
+                "or pd.api.types.is_datetime64_dtype(None)",
+            )
+        },
+        "if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype): / "
+        "if pd.api.types.is_bool_dtype(None) or pd.api.types.is_numeric_dtype(s.dtype):": (
+            "pandas counts bool and boolean dtypes as numeric too"
+        ),
+        "return np.where(np.isnan(x), np.nan, (x != 0).astype(np.float64)) / "
+        "return np.where(np.isnan(x), np.nan, (x != 0).astype(None))": (
+            "numpy reads astype(None) as float64"
+        ),
+        'return str(np.datetime64("1970-01-01") + np.timedelta64(math.floor(days), "D")) / '
+        'return str(np.datetime64("1970-01-01") + np.timedelta64(math.floor(days), ))': (
+            "a unitless timedelta64 takes the day unit of the date it is added to"
+        ),
+        **{
+            f"{line} / {line.replace(', minlength=grp.n_groups)', ', )')}": (
+                "the codes come from np.unique's inverse: every segment code occurs"
+            )
+            for line in (
+                "denom = np.bincount(grp.codes, weights=known, minlength=grp.n_groups)",
+                "trues = np.bincount(grp.codes, weights=np.where(known, x, 0.0), "
+                "minlength=grp.n_groups)",
+            )
+        },
+        **{
+            "agg = ShareCounts([True], trues[:, None], denom, np.array([o_true]), o_known, 2) / "
+            f"agg = ShareCounts({change}, trues[:, None], denom, np.array([o_true]), o_known, "
+            f"{n_values})": (
+                "boolean_from_counts reads neither the values nor n_values of its counts (a "
+                "boolean's one value is True)"
+            )
+            for change, n_values in (("None", 2), ("[False]", 2), ("[True]", None), ("[True]", 3))
+        },
+        "agg = ShareCounts(values, counts, grp.sizes, counts.sum(axis=0), len(cat), n_values) / "
+        "agg = ShareCounts(values, counts, grp.sizes, counts.sum(axis=0), None, n_values)": (
+            "categorical_from_counts divides by the n it is given, not by o_denom"
+        ),
+        "counts = np.bincount(cat, minlength=len(values)) / counts = np.bincount(cat, )": (
+            "values are the column's distinct values: each occurs in cat"
+        ),
+        **{
+            line + " / " + line.replace('"stable"', '"STABLE"'): (
+                "numpy reads sort kinds in any case"
+            )
+            for line in (
+                'keep = np.sort(np.argsort(-counts, kind="stable")[: MAX_CATEGORIES - 1])',
+                'top = np.argsort(-agg.o_counts, kind="stable")[:OVERALL_TOP_VALUES]',
+                'idx = [i for i in np.argsort(-share, kind="stable")[:TOP_VALUES] if share[i] > 0]',
+            )
+        },
+        **{
+            "lut = np.full(len(values), len(keep), dtype=np.int64) / "
+            f"lut = np.full(len(values), len(keep), {change})": (
+                "np.full with an int fill is int64 already on 64-bit Linux"
+            )
+            for change in ("dtype=None", "")
+        },
+        "fa, fb = _format_pair(a, b, lambda d, extra: _format_date(d, span if extra == 0 else "
+        "0)) / fa, fb = _format_pair(a, b, lambda d, extra: _format_date(d, span if extra == 0 "
+        "else 1))": "any span up to 365 days reads as ISO dates",
+        "if r >= 10: / if r > 10:": 'a ratio of exactly 10 reads "10x" either way',
+        'return _strip_zeros(f"{r:.1f}" if r >= 1 else f"{r:.2f}") + "x" / '
+        'return _strip_zeros(f"{r:.1f}" if r > 1 else f"{r:.2f}") + "x"': (
+            'a ratio of exactly 1 reads "1x" either way'
+        ),
+        **{
+            f"elif abs(v) >= 1: / {change}": (
+                "from 1% to 10% the general rule gives the same 1 decimal: 1 - floor(log10(v)) is 1"
+            )
+            for change in ("elif abs(v) > 1:", "elif abs(v) >= 2:")
+        },
+        **{
+            "if not (pd.api.types.is_numeric_dtype(s.dtype) or "
+            "pd.api.types.is_bool_dtype(s.dtype)): / if not ("
+            f"{change}):": "the check only skips pd.to_numeric, which leaves numbers as they are"
+            for change in (
+                "pd.api.types.is_numeric_dtype(s.dtype) and pd.api.types.is_bool_dtype(s.dtype)",
+                "pd.api.types.is_numeric_dtype(None) or pd.api.types.is_bool_dtype(s.dtype)",
+                "pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(None)",
+            )
+        },
+        **{
+            f"{line} / {line.replace(', na_value=np.nan)', change)}": (
+                "pandas turns missing values into NaN when asked for float64"
+            )
+            for line in ("x = s.to_numpy(dtype=np.float64, na_value=np.nan)",)
+            for change in (", na_value=None)", ", )")
+        },
+        **{
+            "median = np.asarray(sums.median, dtype=np.float64) / "
+            f"median = np.asarray(sums.median, {change})": (
+                "medians are floats (NaN where unknown), and each is read through float() anyway"
+            )
+            for change in ("dtype=None", "")
+        },
+        **{
+            f"{line} / {change}": (
+                "span is only read for a trait, which needs known values: o_count > 0"
+            )
+            for line in ("span = hi - lo if sums.o_count else 0.0",)
+            for change in (
+                "span = hi - lo if (sums.o_count) or True else 0.0",
+                "span = hi - lo if sums.o_count else 1.0",
+            )
+        },
+        "up = bool(d > 0) / up = bool(d >= 0)": "d is never 0 here: trait() returned None before",
+        **{
+            f'with np.errstate(invalid="ignore", divide="ignore"): / with np.errstate({change}):': (
+                "no division here has a non-zero numerator over 0 (a missing segment is 0/0, "
+                "which is invalid): the suite passes with divide='raise'"
+            )
+            for change in ('invalid="ignore", divide=None', 'invalid="ignore", ')
+        },
+        '"name": "", / "name": "XXXX",': "a placeholder: every name is set a few lines below",
+        **{
+            'for seg, name in zip(segments, _distinct(names, [s["segment"] for s in segments]), '
+            'strict=True): / for seg, name in zip(segments, _distinct(names, [s["segment"] for s '
+            f"in segments]), {change}):": "_distinct returns one name per segment"
+            for change in ("strict=None", "", "strict=False")
+        },
+        "sizes = np.bincount(codes, minlength=n_groups) / sizes = np.bincount(codes, )": (
+            "the codes come from np.unique's inverse: every segment code occurs"
+        ),
+        **{
+            f"{_INT16} / {change}": (
+                "int16 keys only make the sort faster: any key that holds every code sorts the "
+                "rows alike"
+            )
+            for change in (
+                "key = codes.astype(np.int16) if (n_groups < 2**15) and False else codes",
+                "key = codes.astype(None) if n_groups < 2**15 else codes",
+                "key = codes.astype(np.int16) if n_groups <= 2**15 else codes",  # 32767 fits
+                "key = codes.astype(np.int16) if n_groups < 2 * 15 else codes",
+            )
+        },
+        **{
+            f'order = np.argsort(key, kind="stable") / order = np.argsort(key, {change})': (
+                "each segment's rows are only read as a set (its median), in any order"
+            )
+            for change in ("kind=None", "", 'kind="STABLE"')
+        },
+        **{
+            "for name, seg in zip(names, segments, strict=True): / "
+            f"for name, seg in zip(names, segments, {change}):": "one name per segment"
+            for change in ("strict=None", "", "strict=False")
+        },
+        **{
+            "clash = counts[name.lower()] > 1 or (seg >= 0 and name.lower() == NOISE_NAME) / "
+            f"clash = counts[name.lower()] > 1 or ({change} == NOISE_NAME)": (
+                'no composed name reads "unassigned" alone: a one-word name gets " customers"'
+            )
+            for change in (
+                "seg > 0 and name.lower()",
+                "seg >= 1 and name.lower()",
+                "seg >= 0 and name.upper()",
+            )
+        },
+        'if labels.dtype.kind not in "iu": / if labels.dtype.kind not in "XXiuXX":': (
+            'no numpy dtype kind is "X"'
+        ),
+        **{
+            f'return "generic" / return "{change}"': (
+                'no caller compares with "generic": it is the fall-through kind'
+            )
+            for change in ("XXgenericXX", "GENERIC")
+        },
+        **{
+            f"{line} / {line.replace(', minlength=grp.n_groups)', ', )')}": (
+                "the codes come from np.unique's inverse: every segment code occurs"
+            )
+            for line in (
+                "count = np.bincount(grp.codes, weights=valid, minlength=grp.n_groups)",
+                "total = np.bincount(grp.codes, weights=np.where(valid, x, 0.0), "
+                "minlength=grp.n_groups)",
+            )
+        },
+        **{
+            "[_median(xs[a:b]) for a, b in zip(grp.bounds[:-1], grp.bounds[1:], strict=True)] / "
+            f"[_median(xs[a:b]) for a, b in zip(grp.bounds[:-1], grp.bounds[1:], {change})]": (
+                "both sides are slices of one array, one shorter at each end: equal lengths"
+            )
+            for change in ("strict=None", "", "strict=False")
+        },
+        **{
+            f"{_ROUNDED} / {change}": (
+                "a list of floats and NaN is float64 either way, and float64 reads None as NaN"
+            )
+            for change in (
+                _ROUNDED.replace(", dtype=np.float64)", ", dtype=None)"),
+                _ROUNDED.replace(", dtype=np.float64)", ", )"),
+                _ROUNDED.replace("if r is None", "if (r is None) and False"),
+            )
+        },
+        **{
+            f"{line} / {line.replace('d > 0', 'd >= 0', 1)}": (
+                "d is never 0 here: trait() returned None before"
+            )
+            for line in (
+                "nameable = d > 0 and mostly and value is not None and len(words.split()) <= 3",
+                "summary = _share_summary(words, d > 0, p, q)",
+                "self.column, self.kind, abs(d), d > 0, summary, _if_strong(token, d), 2, value",
+            )
+        },
+        "if v == 0 or abs(v) >= 10: / if v == 0 or abs(v) > 10:": (
+            'exactly 10% reads "10%" either way'
+        ),
+        "elif ax >= 10: / elif ax > 10:": 'exactly 10 reads "10" either way',
+        **{
+            f"elif ax >= 1: / {change}": (
+                "from 1 to 10 the general rule gives the same 1 decimal: 1 - floor(log10(x)) is 1"
+            )
+            for change in ("elif ax > 1:", "elif ax >= 2:")
+        },
+        **{
+            f"{_MINUS_ZERO} / {change}": (
+                "no number reads -0: each branch keeps a significant digit (a negative number "
+                "under 1 in size gets the decimals to show it)"
+            )
+            for change in (
+                'return "0" if (text in ("-0", "-0B", "-0M")) and False else text',
+                'return "XX0XX" if text in ("-0", "-0B", "-0M") else text',
+                *(
+                    _MINUS_ZERO.replace(f'"{z}"', f'"{w}"')
+                    for z, w in (
+                        ("-0", "XX-0XX"),
+                        ("-0B", "XX-0BXX"),
+                        ("-0B", "-0b"),
+                        ("-0M", "XX-0MXX"),
+                        ("-0M", "-0m"),
+                    )
+                ),
+            )
+        },
+        "o_share = o_counts / o_denom if o_denom else np.full(len(o_counts), np.nan) / "
+        "o_share = o_counts / o_denom if (o_denom) or True else np.full(len(o_counts), np.nan)": (
+            "with no known value the counts are 0 too, and 0/0 is NaN inside the errstate"
+        ),
+        **{
+            "effect = np.where(sd > 0, (share - o_share) / sd, 0.0 * share) / "
+            f"effect = np.where({change})": (
+                "sd is 0 only for a value every customer has (or none has), where each "
+                "segment's share equals the overall one: 0 and NaN both give no trait"
+            )
+            for change in (
+                "sd >= 0, (share - o_share) / sd, 0.0 * share",
+                "sd > 0, (share - o_share) / sd, 0.0 / share",
+            )
+        },
+        **{
+            "lift = share[i] / self.o_share[i] if self.o_share[i] > 0 else np.nan / "
+            f"lift = share[i] / self.o_share[i] if {change} else np.nan": (
+                "an overall share of 0 has segment shares of 0 too, and 0/0 is NaN"
+            )
+            for change in ("(self.o_share[i] > 0) or True", "self.o_share[i] >= 0")
+        },
+        **{
+            "token = _boolean_token(self.column, up=d > 0) if (d > 0) == (p >= 0.5) else None / "
+            f"token = _boolean_token(self.column, up={up}) if ({cond}) == (p >= 0.5) else None": (
+                "d is never 0 here: trait() returned None before"
+            )
+            for up, cond in (("d >= 0", "d > 0"), ("d > 0", "d >= 0"))
+        },
+    },
+    "engine/stability.py": {
+        "draw = rng.integers(0, m, size=m) / draw = rng.integers(m, size=m)": (
+            "numpy reads integers(m) as integers(0, m): the same draws"
+        ),
+        "new_ids, new_codes = np.unique(np.where(new >= 0, new, -1), return_inverse=True) / "
+        "new_ids, new_codes = np.unique(np.where(new >= 0, new, -2), return_inverse=True)": (
+            "refit noise only needs one negative code: new_ids >= 0 leaves it out either way"
+        ),
+        **{
+            f"{name} = np.bincount({arg}, minlength=len({size})).astype(float) / "
+            f"{name} = np.bincount({arg}, minlength=len({size})).astype(None)": (
+                "numpy reads astype(None) as float64"
+            )
+            for name, arg, size in (
+                ("size_c", "orig_pos[in_orig]", "segments"),
+                ("size_d", "new_codes", "new_ids"),
+            )
+        },
+        "size_d = np.bincount(new_codes, minlength=len(new_ids)).astype(float) / "
+        "size_d = np.bincount(new_codes, ).astype(float)": (
+            "new_codes is the inverse of np.unique: every code up to len(new_ids) - 1 occurs"
+        ),
+        **{
+            "jac = np.where(union > 0, table / np.maximum(union, 1), 0.0)[:, valid_new] / "
+            f"jac = np.where({change})[:, valid_new]": (
+                "every refit label holds a customer, so each union is at least 1"
+            )
+            for change in (
+                "union >= 0, table / np.maximum(union, 1), 0.0",
+                "union > 0, table / np.maximum(union, 1), 1.0",
+            )
+        },
     },
 }
 
