@@ -61,6 +61,8 @@ OWN_TESTS: dict[str, list[str]] = {
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
+    # named apart from tests/web/test_jobs_*.py (the web layer's jobs); the store's rows only
+    "store/jobs.py": ["tests/store/test_store_jobs.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
