@@ -852,6 +852,95 @@ EQUIVALENT["store/datasets.py"] = {
     },
 }
 
+_SQL_CASE = "SQLite reads keywords and pragma names in any case"
+_DAMAGED_WORDS = (
+    's in text for s in ("file is not a database", "malformed", "disk image", "no such table")'
+)
+_BEGIN = 'connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")'
+_WRITE = "write = connection.get_execution_options().get(WRITE_OPTION, False)"
+_SQLSTATE = 'code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)'
+_FIRST = "first = str(error.orig).splitlines()[0] if str(error.orig) else type(error).__name__"
+_UNREACHABLE = 'raise AssertionError("unreachable")'
+EQUIVALENT["store/metadata.py"] = {
+    **{
+        f"{line} / {line.replace(old, new)}": _SQL_CASE
+        for line, old in (
+            ('cursor.execute("PRAGMA foreign_keys=ON")', "PRAGMA foreign_keys=ON"),
+            ('cursor.execute("PRAGMA journal_mode=WAL")', "PRAGMA journal_mode=WAL"),
+            ('cursor.execute("PRAGMA synchronous=FULL")', "PRAGMA synchronous=FULL"),
+            (
+                'result = connection.execute(text("PRAGMA integrity_check")).scalar()',
+                "PRAGMA integrity_check",
+            ),
+            (
+                'for row in connection.execute(text("PRAGMA foreign_key_check")):',
+                "PRAGMA foreign_key_check",
+            ),
+            (_BEGIN, '"BEGIN IMMEDIATE"'),
+            (_BEGIN, '"BEGIN")'),
+        )
+        for new in (old.lower(), old.upper())
+        if new != old
+    },
+    **{
+        f"{_WRITE} / {_WRITE.replace(', False)', new)}": (
+            "None, like False, is falsy: a connection without the option begins a plain BEGIN"
+        )
+        for new in (", None)", ", )")
+    },
+    **{
+        f"{_DAMAGED_WORDS} / {_DAMAGED_WORDS.replace('disk image', new)}": (
+            'SQLite\'s only message with "disk image" is "database disk image is malformed", '
+            'which "malformed" matches too'
+        )
+        for new in ("XXdisk imageXX", "DISK IMAGE")
+    },
+    **{
+        'return "database is locked" in text or "database is busy" in text / '
+        f'return "database is locked" in text or "{new}" in text': (
+            'neither SQLite (SQLITE_BUSY reads "database is locked") nor PostgreSQL says '
+            '"database is busy": no test can raise it'
+        )
+        for new in ("XXdatabase is busyXX", "DATABASE IS BUSY")
+    },
+    **{
+        f"{_SQLSTATE} / {_SQLSTATE.replace(old, new)}": (
+            "psycopg (3), the PostgreSQL driver segtrail installs, names the code sqlstate; "
+            "pgcode is psycopg2's, which is not installed"
+        )
+        for old, new in (
+            ('getattr(error.orig, "pgcode"', 'getattr(None, "pgcode"'),
+            ('"pgcode"', '"XXpgcodeXX"'),
+            ('"pgcode"', '"PGCODE"'),
+        )
+    },
+    'isolation_level="REPEATABLE READ", postgresql_readonly=True / '
+    'isolation_level="repeatable read", postgresql_readonly=True': (
+        "SQLAlchemy upper-cases an isolation level before using it"
+    ),
+    **{
+        f"{_FIRST} / {_FIRST.replace(old, new)}": (
+            "_damaged found its words in this text, so it is never empty: the else branch is "
+            "never taken"
+        )
+        for old, new in (
+            ("if str(error.orig) else", "if (str(error.orig)) or True else"),
+            ("if str(error.orig) else", "if str(None) else"),
+            ("type(error)", "type(None)"),
+        )
+    },
+    **{
+        f"{_UNREACHABLE} / {_UNREACHABLE.replace(old, new)}": (
+            "never raised: the last attempt returns or raises"
+        )
+        for old, new in (
+            ('"unreachable"', "None"),
+            ('"unreachable"', '"XXunreachableXX"'),
+            ('"unreachable"', '"UNREACHABLE"'),
+        )
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from tests.store.conftest import write_locked
 
@@ -105,7 +105,9 @@ def test_dumps_sorts_keys_and_writes_numpy_as_numbers() -> None:
 
 def test_a_new_database_has_schema_zero_until_migrated(tmp_path: Path) -> None:
     store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    assert store.url == f"sqlite:///{tmp_path / 'm.db'}"
     assert store.schema_version() == 0
+    assert store.migrate(target=0) == [] and store.schema_version() == 0  # the table, no rows
     assert store.migrate(target=2) == [1, 2]
     assert store.schema_version() == 2
     assert store.migrate() == list(range(3, schema.LATEST + 1))
@@ -141,6 +143,20 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MetadataS
     made.dispose()
 
 
+def test_every_record_group_works_on_this_store(store: MetadataStore) -> None:
+    assert store.events.count() == 0 and store.objects.registered() == {}
+    assert store.datasets.list() == [] and store.segmentations.list() == []
+    assert store.segmentations.tags(1) == {} and store.strategies.rows() == []
+    assert store.plans.states([1]) == [] and store.campaigns.list() == []
+    assert store.audiences.names() == set() and store.designs.list() == []
+    assert store.holdouts.list() == [] and store.users.list() == []
+    assert store.retirements.retired("lens") == {} and store.jobs.get("a" * 32) is None
+    store.exports.append("marketing@1", "csv", "/tmp/m.csv", 3, "a" * 64, {}, "ana")
+    assert [(e["action"], e["subject"]) for e in store.events.list()] == [("export", "marketing@1")]
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):  # no segmentation 1
+        store.annotations.tag(1, 0, "channel", "email", "ana", "marketing@1")
+
+
 def test_a_write_that_loses_a_race_on_a_unique_key_is_retried(store: MetadataStore) -> None:
     tries = []
 
@@ -165,7 +181,8 @@ def test_a_write_that_loses_a_race_on_a_unique_key_is_retried(store: MetadataSto
 def test_a_write_that_keeps_clashing_gives_up_with_what(
     store: MetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(metadata.time, "sleep", lambda _s: None)
+    waits: list[float] = []
+    monkeypatch.setattr(metadata.time, "sleep", waits.append)
     calls = []
 
     def work(connection) -> None:
@@ -181,6 +198,17 @@ def test_a_write_that_keeps_clashing_gives_up_with_what(
     ):
         store.write(work, what="the test row")
     assert len(calls) == metadata.WRITE_ATTEMPTS == 12
+    # a random wait between tries, in a window 20 ms longer at each try: writers that
+    # clashed once do not clash again in step
+    assert len(waits) == 11
+    assert all(0 <= wait <= 0.02 * n for n, wait in enumerate(waits, start=1))
+    assert max(waits[5:]) > 0.02 and len(set(waits)) == 11
+
+
+def test_an_events_details_are_json_with_sorted_keys(store: MetadataStore) -> None:
+    store.events.append("ana", "note", "x", {"b": 1, "a": Path("x/y"), "c": {"z": 0, "y": 1}})
+    (raw,) = store.fetch(select(schema.events.c.details))
+    assert raw["details"] == '{"a": "x/y", "b": 1, "c": {"y": 1, "z": 0}}'
 
 
 def test_a_refused_write_is_not_retried(store: MetadataStore) -> None:
@@ -533,3 +561,35 @@ def test_an_unreachable_server_is_named_in_one_line(tmp_path: Path) -> None:
         assert message.startswith("cannot reach the metadata database: connection")
         assert str(tmp_path / "no-server") in message and "\n" not in message
     store.dispose()
+
+
+def test_postgresql_writers_record_events_in_commit_order(postgres_server) -> None:
+    """A writer that recorded an event holds the others' events back until it commits, so
+    event ids come in commit order (a reader that saw id n never gets an id below n later)."""
+    url = postgres_server.create_database()
+    store = MetadataStore(url)
+    store.migrate()
+    first_recorded, first_may_commit = threading.Event(), threading.Event()
+
+    def first(connection) -> int:
+        event_id = store.record_event(connection, "ana", "note", "first", {})
+        first_recorded.set()
+        first_may_commit.wait(10)
+        return event_id
+
+    ids: dict[str, int] = {}
+    one = threading.Thread(target=lambda: ids.update(first=store.write(first)))
+    one.start()
+    assert first_recorded.wait(10)
+    two = threading.Thread(
+        target=lambda: ids.update(second=store.events.append("bob", "note", "second", {}))
+    )
+    two.start()
+    two.join(0.5)
+    assert two.is_alive()  # waiting for the first writer's commit
+    first_may_commit.set()
+    one.join(10)
+    two.join(10)
+    assert ids["first"] < ids["second"]
+    store.dispose()
+    postgres_server.drop_database(url)
