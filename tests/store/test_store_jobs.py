@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import select, update
+from tests.store.conftest import write_locked
 
-from segtrail.store import schema
+from segtrail.errors import Conflict
+from segtrail.store import metadata, schema
 from segtrail.store.metadata import MetadataStore
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
@@ -32,7 +34,8 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def db(migrated: Path, tmp_path: Path) -> Iterator[MetadataStore]:
+def db(migrated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MetadataStore]:
+    monkeypatch.setattr(metadata, "BUSY_TIMEOUT_MS", 50)  # a busy database is given up on
     shutil.copyfile(migrated, tmp_path / "m.db")
     store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
     yield store
@@ -117,7 +120,8 @@ def test_a_job_done_without_result_or_links(db: MetadataStore) -> None:
     job = db.jobs.get(A)
     assert job is not None and job["state"] == "done"
     assert job["result"] is None and job["error"] is None and job["links"] == {}
-    assert _raw(db, A)["result"] is None and _raw(db, A)["links"] == "{}"
+    raw = _raw(db, A)
+    assert raw["result"] is None and raw["error"] is None and raw["links"] == "{}"
 
 
 def test_a_result_that_is_falsy_is_kept(db: MetadataStore) -> None:
@@ -223,3 +227,30 @@ def test_forget_finished_removes_only_jobs_finished_before(db: MetadataStore) ->
     assert db.jobs.get(B) is None and db.jobs.get(C) is None
     assert db.jobs.forget_finished("9999-12-31T00:00:00.000000Z") == 0
     assert db.jobs.get("d" * 32) is not None  # never finished: never forgotten
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        (lambda jobs: jobs.add(B, "segment", "ana", "host:1:1", "waiting"), "a job"),
+        (lambda jobs: jobs.progress(A, "running", "x", 0.5), "a job's state"),
+        (lambda jobs: jobs.fail(A, "stopped"), "a job's state"),
+        (lambda jobs: jobs.beat("host:1:1"), "a job's heartbeat"),
+        (lambda jobs: jobs.forget_finished("9999"), "forgetting old jobs"),
+    ],
+)
+def test_a_busy_database_names_the_change_it_refused(
+    db: MetadataStore, tmp_path: Path, change, what: str
+) -> None:
+    db.jobs.add(A, "segment", "ana", "host:1:1", "waiting")
+    before = db.jobs.get(A)
+    with (
+        write_locked(tmp_path / "m.db"),
+        pytest.raises(
+            Conflict,
+            match=rf"^the workspace database stayed busy for 0 s \(another writer\); "
+            rf"{what} was not recorded, try again$",
+        ),
+    ):
+        change(db.jobs)
+    assert db.jobs.get(A) == before and db.jobs.get(B) is None
