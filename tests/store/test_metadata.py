@@ -321,11 +321,16 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: MetadataStore, tmp_pat
 # --- SQLite: concurrent writers, reads beside a writer, the settings of a connection ------
 
 
-def test_concurrent_writers_each_wait_their_turn(store: MetadataStore) -> None:
+def test_concurrent_writers_each_wait_their_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Writers that read before they write (a version is "max + 1") run in threads of this
     process at once: each waits for the others (BEGIN IMMEDIATE takes the write lock at the
     start) instead of failing when its read lock cannot be upgraded, and none of them decides
     on a count another one changed meanwhile."""
+    monkeypatch.setattr(metadata, "BUSY_TIMEOUT_MS", 30_000)  # a loaded machine is slow
+    store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.migrate()
     writers, rounds = 4, 3
     start = threading.Barrier(writers)
     failures: list[BaseException] = []
@@ -351,6 +356,7 @@ def test_concurrent_writers_each_wait_their_turn(store: MetadataStore) -> None:
     assert failures == []
     seen = sorted(int(e["subject"].split(" saw ")[1]) for e in store.events.list())
     assert seen == list(range(writers * rounds))  # each saw every commit before its own
+    store.dispose()
 
 
 def test_a_read_beside_a_writer_answers_at_once(store: MetadataStore, tmp_path: Path) -> None:
