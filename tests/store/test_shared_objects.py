@@ -190,6 +190,7 @@ def test_the_location_of_an_object_in_a_bucket_is_a_url(end: str) -> None:
     assert location == f"memory:///{root}/{digest[:2]}/{digest}.parquet"
     with fsspec.open(location, "rb") as f:  # what a reader given the location opens
         assert f.read() == b"there"
+    assert list(store.listing()[0]) == [digest]
 
 
 @pytest.mark.parametrize(
