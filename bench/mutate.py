@@ -86,6 +86,8 @@ OWN_TESTS: dict[str, list[str]] = {
     # refits whose answers the test chooses; tests/engine/test_stability.py fits KMeans on
     # every resample (seconds per mutant)
     "engine/stability.py": ["tests/engine/test_stability_jaccard.py"],
+    # named apart from tests/web/test_jobs_*.py (the web layer's jobs); the store's rows only
+    "store/jobs.py": ["tests/store/test_store_jobs.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -1184,6 +1186,138 @@ EQUIVALENT["store/datasets.py"] = {
         )
         for new in ("d.c.name, None", "d.c.name, ")
     },
+}
+
+_SQL_CASE = "SQLite reads keywords and pragma names in any case"
+_DAMAGED_WORDS = (
+    's in text for s in ("file is not a database", "malformed", "disk image", "no such table")'
+)
+_BEGIN = 'connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")'
+_WRITE = "write = connection.get_execution_options().get(WRITE_OPTION, False)"
+_SQLSTATE = 'code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)'
+_FIRST = "first = str(error.orig).splitlines()[0] if str(error.orig) else type(error).__name__"
+_UNREACHABLE = 'raise AssertionError("unreachable")'
+EQUIVALENT["store/metadata.py"] = {
+    **{
+        f"{line} / {line.replace(old, new)}": _SQL_CASE
+        for line, old in (
+            ('cursor.execute("PRAGMA foreign_keys=ON")', "PRAGMA foreign_keys=ON"),
+            ('cursor.execute("PRAGMA journal_mode=WAL")', "PRAGMA journal_mode=WAL"),
+            ('cursor.execute("PRAGMA synchronous=FULL")', "PRAGMA synchronous=FULL"),
+            (
+                'result = connection.execute(text("PRAGMA integrity_check")).scalar()',
+                "PRAGMA integrity_check",
+            ),
+            (
+                'for row in connection.execute(text("PRAGMA foreign_key_check")):',
+                "PRAGMA foreign_key_check",
+            ),
+            (_BEGIN, '"BEGIN IMMEDIATE"'),
+            (_BEGIN, '"BEGIN")'),
+        )
+        for new in (old.lower(), old.upper())
+        if new != old
+    },
+    **{
+        f"{_WRITE} / {_WRITE.replace(', False)', new)}": (
+            "None, like False, is falsy: a connection without the option begins a plain BEGIN"
+        )
+        for new in (", None)", ", )")
+    },
+    **{
+        f"{_DAMAGED_WORDS} / {_DAMAGED_WORDS.replace('disk image', new)}": (
+            'SQLite\'s only message with "disk image" is "database disk image is malformed", '
+            'which "malformed" matches too'
+        )
+        for new in ("XXdisk imageXX", "DISK IMAGE")
+    },
+    **{
+        'return "database is locked" in text or "database is busy" in text / '
+        f'return "database is locked" in text or "{new}" in text': (
+            'neither SQLite (SQLITE_BUSY reads "database is locked") nor PostgreSQL says '
+            '"database is busy": no test can raise it'
+        )
+        for new in ("XXdatabase is busyXX", "DATABASE IS BUSY")
+    },
+    **{
+        f"{_SQLSTATE} / {_SQLSTATE.replace(old, new)}": (
+            "psycopg (3), the PostgreSQL driver segtrail installs, names the code sqlstate; "
+            "pgcode is psycopg2's, which is not installed"
+        )
+        for old, new in (
+            ('getattr(error.orig, "pgcode"', 'getattr(None, "pgcode"'),
+            ('"pgcode"', '"XXpgcodeXX"'),
+            ('"pgcode"', '"PGCODE"'),
+        )
+    },
+    'isolation_level="REPEATABLE READ", postgresql_readonly=True / '
+    'isolation_level="repeatable read", postgresql_readonly=True': (
+        "SQLAlchemy upper-cases an isolation level before using it"
+    ),
+    **{
+        f"{_FIRST} / {_FIRST.replace(old, new)}": (
+            "_damaged found its words in this text, so it is never empty: the else branch is "
+            "never taken"
+        )
+        for old, new in (
+            ("if str(error.orig) else", "if (str(error.orig)) or True else"),
+            ("if str(error.orig) else", "if str(None) else"),
+            ("type(error)", "type(None)"),
+        )
+    },
+    **{
+        f"{_UNREACHABLE} / {_UNREACHABLE.replace(old, new)}": (
+            "never raised: the last attempt returns or raises"
+        )
+        for old, new in (
+            ('"unreachable"', "None"),
+            ('"unreachable"', '"XXunreachableXX"'),
+            ('"unreachable"', '"UNREACHABLE"'),
+        )
+    },
+}
+
+_SUPPRESS = "with contextlib.suppress(AttributeError, OSError, ValueError, TypeError):"
+_ISO_Z = 'return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()'
+EQUIVALENT["store/shared_objects.py"] = {
+    **{
+        f"{_ISO_Z} / {_ISO_Z.replace('Z', new, 1)}": (
+            'Python 3.11 (the oldest segtrail runs on) reads a trailing "Z" in fromisoformat '
+            "itself, and ISO times hold no lower-case z"
+        )
+        for new in ("XXZXX", "z")
+    },
+    "with contextlib.suppress(AttributeError, OSError, ValueError, TypeError): / "
+    "with contextlib.suppress(OSError, ValueError, TypeError):": (
+        "fsspec's file objects are io.IOBase: one without an OS file raises "
+        "io.UnsupportedOperation (an OSError) from fileno, never AttributeError"
+    ),
+    'return self.fs.open(self._full(name), "rb") / return self.fs.open(self._full(name), )': (
+        'fsspec opens for "rb" when no mode is given'
+    ),
+    **{
+        f"{_SUPPRESS} / {_SUPPRESS.replace(old, new)}": (
+            "what fileno/fsync raise here is io.UnsupportedOperation, an OSError (and "
+            "ValueError): matched by OSError before the changed entry is read"
+        )
+        for old, new in (
+            ("ValueError, TypeError", "None, TypeError"),
+            ("ValueError, TypeError", "ValueError, None"),
+            ("ValueError, TypeError", "TypeError"),
+            ("ValueError, TypeError", "ValueError, "),
+        )
+    },
+    "return False / return True": (
+        "_refresh saying a missing object is there: put_bytes finds it not intact and "
+        "_replace writes it, as _create would; this store's _create never reports a creation"
+    ),
+}
+
+EQUIVALENT["store/jobs.py"] = {
+    "query = delete(j).where(j.c.finished_at.is_not(None), j.c.finished_at < before) / "
+    "query = delete(j).where(j.c.finished_at < before)": (
+        "in SQL NULL < x is not true: a job never finished is not deleted either way"
+    ),
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.

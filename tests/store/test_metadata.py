@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from tests.store.conftest import write_locked
 
-from segtrail.errors import Conflict, Damaged, SegtrailError
+from segtrail.errors import Conflict, Damaged, InvalidInput, SegtrailError
 from segtrail.services.workspace import Workspace
 from segtrail.store import metadata, schema
 from segtrail.store.metadata import (
@@ -103,7 +105,9 @@ def test_dumps_sorts_keys_and_writes_numpy_as_numbers() -> None:
 
 def test_a_new_database_has_schema_zero_until_migrated(tmp_path: Path) -> None:
     store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    assert store.url == f"sqlite:///{tmp_path / 'm.db'}"
     assert store.schema_version() == 0
+    assert store.migrate(target=0) == [] and store.schema_version() == 0  # the table, no rows
     assert store.migrate(target=2) == [1, 2]
     assert store.schema_version() == 2
     assert store.migrate() == list(range(3, schema.LATEST + 1))
@@ -139,6 +143,20 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MetadataS
     made.dispose()
 
 
+def test_every_record_group_works_on_this_store(store: MetadataStore) -> None:
+    assert store.events.count() == 0 and store.objects.registered() == {}
+    assert store.datasets.list() == [] and store.segmentations.list() == []
+    assert store.segmentations.tags(1) == {} and store.strategies.rows() == []
+    assert store.plans.states([1]) == [] and store.campaigns.list() == []
+    assert store.audiences.names() == set() and store.designs.list() == []
+    assert store.holdouts.list() == [] and store.users.list() == []
+    assert store.retirements.retired("lens") == {} and store.jobs.get("a" * 32) is None
+    store.exports.append("marketing@1", "csv", "/tmp/m.csv", 3, "a" * 64, {}, "ana")
+    assert [(e["action"], e["subject"]) for e in store.events.list()] == [("export", "marketing@1")]
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):  # no segmentation 1
+        store.annotations.tag(1, 0, "channel", "email", "ana", "marketing@1")
+
+
 def test_a_write_that_loses_a_race_on_a_unique_key_is_retried(store: MetadataStore) -> None:
     tries = []
 
@@ -163,7 +181,8 @@ def test_a_write_that_loses_a_race_on_a_unique_key_is_retried(store: MetadataSto
 def test_a_write_that_keeps_clashing_gives_up_with_what(
     store: MetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(metadata.time, "sleep", lambda _s: None)
+    waits: list[float] = []
+    monkeypatch.setattr(metadata.time, "sleep", waits.append)
     calls = []
 
     def work(connection) -> None:
@@ -179,6 +198,17 @@ def test_a_write_that_keeps_clashing_gives_up_with_what(
     ):
         store.write(work, what="the test row")
     assert len(calls) == metadata.WRITE_ATTEMPTS == 12
+    # a random wait between tries, in a window 20 ms longer at each try: writers that
+    # clashed once do not clash again in step
+    assert len(waits) == 11
+    assert all(0 <= wait <= 0.02 * n for n, wait in enumerate(waits, start=1))
+    assert max(waits[5:]) > 0.02 and len(set(waits)) == 11
+
+
+def test_an_events_details_are_json_with_sorted_keys(store: MetadataStore) -> None:
+    store.events.append("ana", "note", "x", {"b": 1, "a": Path("x/y"), "c": {"z": 0, "y": 1}})
+    (raw,) = store.fetch(select(schema.events.c.details))
+    assert raw["details"] == '{"a": "x/y", "b": 1, "c": {"y": 1, "z": 0}}'
 
 
 def test_a_refused_write_is_not_retried(store: MetadataStore) -> None:
@@ -286,3 +316,286 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: MetadataStore, tmp_pat
                 )
             )
         )  # fmt: skip
+
+
+# --- SQLite: concurrent writers, reads beside a writer, the settings of a connection ------
+
+
+def test_concurrent_writers_each_wait_their_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers that read before they write (a version is "max + 1") run in threads of this
+    process at once: each waits for the others (BEGIN IMMEDIATE takes the write lock at the
+    start) instead of failing when its read lock cannot be upgraded, and none of them decides
+    on a count another one changed meanwhile."""
+    monkeypatch.setattr(metadata, "BUSY_TIMEOUT_MS", 30_000)  # a loaded machine is slow
+    store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.migrate()
+    writers, rounds = 4, 3
+    start = threading.Barrier(writers)
+    failures: list[BaseException] = []
+
+    def work(connection, n: int) -> int:
+        seen = _events(connection)
+        time.sleep(0.02)  # the others are at the door meanwhile
+        return store.record_event(connection, "ana", "note", f"{n} saw {seen}", {})
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for _ in range(rounds):
+                store.write(lambda c: work(c, n))
+        except BaseException as e:  # reported by the assertion below
+            failures.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    seen = sorted(int(e["subject"].split(" saw ")[1]) for e in store.events.list())
+    assert seen == list(range(writers * rounds))  # each saw every commit before its own
+    store.dispose()
+
+
+def test_a_read_beside_a_writer_answers_at_once(store: MetadataStore, tmp_path: Path) -> None:
+    """WAL, and reads that do not ask for the write lock: a page reads while a long command
+    writes."""
+    store.events.append("ana", "note", "before", {})
+    with write_locked(tmp_path / "m.db"):
+        started = time.monotonic()
+        assert [e["subject"] for e in store.events.list()] == ["before"]
+        assert store.schema_version() == schema.LATEST
+    assert time.monotonic() - started < 0.5  # the busy timeout (1 s) was never waited out
+
+
+def test_sqlite_waits_a_minute_for_a_writer_and_commits_durably(tmp_path: Path) -> None:
+    store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.migrate()
+    with store.read() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60_000
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    store.dispose()
+
+
+def test_a_failing_migration_leaves_nothing_half_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's sqlite3 would run DDL outside any transaction; the store begins every
+    transaction itself, so a migration that fails midway is undone whole."""
+    store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.migrate(target=1)
+    second = schema.MIGRATIONS[1]
+
+    def half_then_fail(connection, migration) -> None:
+        connection.exec_driver_sql("CREATE TABLE half_made (x INTEGER)")
+        raise RuntimeError(f"migration {migration.version} failed midway")
+
+    monkeypatch.setattr(schema, "apply_migration", half_then_fail)
+    with pytest.raises(RuntimeError, match="migration 2 failed midway"):
+        store.migrate()
+    monkeypatch.undo()
+    assert store.schema_version() == 1 == second.version - 1
+    with store.read() as connection:
+        tables = connection.exec_driver_sql("SELECT name FROM sqlite_master").scalars().all()
+    assert "half_made" not in tables
+    store.dispose()
+
+
+# --- what a user reads when the database fails --------------------------------------------
+
+
+def test_a_full_disk_says_nothing_was_recorded(store: MetadataStore) -> None:
+    def fill(connection) -> None:
+        # SQLite's own page limit stands for the disk: past it, "database or disk is full"
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+        connection.exec_driver_sql(f"PRAGMA max_page_count = {pages}")
+        for n in range(200):
+            store.record_event(connection, "ana", "note", f"{n}" + "x" * 250, {})
+
+    with pytest.raises(SegtrailError, match=r"^the disk is full; nothing was recorded$"):
+        store.write(fill)
+    store.dispose()  # the page limit stays with the connection
+    assert store.events.count() == 0
+
+
+def test_a_malformed_schema_is_damage(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = MetadataStore(f"sqlite:///{path}")
+    store.migrate()
+    store.dispose()
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA writable_schema = ON")
+        raw.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE events (' WHERE name = 'events'")
+    raw.close()
+    with pytest.raises(Damaged) as caught:
+        store.events.count()
+    message = str(caught.value)
+    assert message.startswith("the metadata database is damaged: malformed database schema")
+    assert message.endswith("; run `segtrail fsck`")
+    store.dispose()
+
+
+def test_an_index_out_of_step_is_an_integrity_problem(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = MetadataStore(f"sqlite:///{path}")
+    store.migrate()
+    store.events.append("ana", "note", "x", {})
+    store.dispose()
+    with sqlite3.connect(path) as raw:  # an index whose entries no longer match its table
+        raw.execute("CREATE INDEX by_subject ON events (subject)")
+        raw.execute("PRAGMA writable_schema = ON")
+        raw.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX by_subject ON events (author)'"
+            " WHERE name = 'by_subject'"
+        )
+    raw.close()
+    problems = store.integrity_problems()
+    assert problems and all(
+        p.startswith("database integrity check failed: ") and "by_subject" in p for p in problems
+    )
+    store.dispose()
+
+
+def test_an_error_in_a_query_is_not_taken_for_damage(store: MetadataStore) -> None:
+    """Only what the database says about itself is damage or an unreachable server: a
+    wrong query (here one naming a `connection` column) surfaces as itself."""
+    with pytest.raises(OperationalError, match="no such column: connection"):
+        store.fetch(text("SELECT connection FROM events"))
+
+
+def test_an_unusable_database_url_is_refused_in_one_line() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_database_url("nosuchdb://host/x")
+    assert str(caught.value).startswith("cannot use --database-url 'nosuchdb://host/x': ")
+    assert "nosuchdb" in str(caught.value).removeprefix("cannot use --database-url")
+
+
+# --- PostgreSQL: the errors after which a write is run again, and those it reports ---------
+
+
+@pytest.fixture
+def pg(postgres_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[MetadataStore]:
+    """A metadata store on a fresh (unmigrated) PostgreSQL database; retries do not wait."""
+    monkeypatch.setattr(metadata.time, "sleep", lambda _s: None)
+    url = postgres_server.create_database()
+    made = MetadataStore(url)
+    yield made
+    made.dispose()
+    postgres_server.drop_database(url)
+
+
+def _fails_with(connection, sqlstate: str) -> None:
+    connection.exec_driver_sql(
+        f"DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = '{sqlstate}'; END $$"
+    )
+
+
+@pytest.mark.parametrize(
+    "sqlstate",
+    [
+        "23505",  # unique_violation: a concurrent writer took the key
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+    ],
+)
+def test_a_postgresql_write_that_lost_a_race_is_run_again(pg: MetadataStore, sqlstate: str):
+    tries = []
+
+    def work(connection) -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            _fails_with(connection, sqlstate)
+        return "done"
+
+    assert pg.write(work) == "done" and len(tries) == 3
+
+
+def test_a_postgresql_write_that_keeps_losing_gives_up(pg: MetadataStore) -> None:
+    tries = []
+
+    def work(connection) -> None:
+        tries.append(1)
+        _fails_with(connection, "40001")
+
+    with pytest.raises(Conflict, match=r"^the plan kept clashing with concurrent changes"):
+        pg.write(work, what="the plan")
+    assert len(tries) == metadata.WRITE_ATTEMPTS
+
+
+@pytest.mark.parametrize("sqlstate", ["23503", "23502", "P0001"])  # foreign key, NOT NULL, raise
+def test_a_postgresql_write_refused_for_good_is_not_run_again(pg: MetadataStore, sqlstate: str):
+    tries = []
+
+    def work(connection) -> None:
+        tries.append(1)
+        _fails_with(connection, sqlstate)
+
+    with pytest.raises(DBAPIError, match="lost a race"):
+        pg.write(work)
+    assert len(tries) == 1
+
+
+def test_a_value_longer_than_its_column_is_invalid_input(pg: MetadataStore) -> None:
+    def work(connection) -> None:
+        connection.exec_driver_sql("CREATE TEMPORARY TABLE t (name VARCHAR(3))")
+        connection.exec_driver_sql("INSERT INTO t VALUES ('abcd')")
+
+    with pytest.raises(InvalidInput) as caught:
+        pg.write(work)
+    assert str(caught.value) == (
+        "a value is too long to record: value too long for type character varying(3)"
+    )
+
+
+def test_a_query_cancelled_on_postgresql_is_not_an_unreachable_server(pg: MetadataStore):
+    def work(connection) -> None:
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 10")
+        connection.exec_driver_sql("SELECT pg_sleep(1)")
+
+    with pytest.raises(OperationalError, match="statement timeout"):
+        pg.write(work)
+
+
+def test_an_unreachable_server_is_named_in_one_line(tmp_path: Path) -> None:
+    store = MetadataStore(f"postgresql://segtrail@/segtrail?host={tmp_path / 'no-server'}")
+    for attempt in (store.schema_version, lambda: store.write(lambda c: None)):
+        with pytest.raises(SegtrailError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert message.startswith("cannot reach the metadata database: connection")
+        assert str(tmp_path / "no-server") in message and "\n" not in message
+    store.dispose()
+
+
+def test_postgresql_writers_record_events_in_commit_order(postgres_server) -> None:
+    """A writer that recorded an event holds the others' events back until it commits, so
+    event ids come in commit order (a reader that saw id n never gets an id below n later)."""
+    url = postgres_server.create_database()
+    store = MetadataStore(url)
+    store.migrate()
+    first_recorded, first_may_commit = threading.Event(), threading.Event()
+
+    def first(connection) -> int:
+        event_id = store.record_event(connection, "ana", "note", "first", {})
+        first_recorded.set()
+        first_may_commit.wait(10)
+        return event_id
+
+    ids: dict[str, int] = {}
+    one = threading.Thread(target=lambda: ids.update(first=store.write(first)))
+    one.start()
+    assert first_recorded.wait(10)
+    two = threading.Thread(
+        target=lambda: ids.update(second=store.events.append("bob", "note", "second", {}))
+    )
+    two.start()
+    two.join(0.5)
+    assert two.is_alive()  # waiting for the first writer's commit
+    first_may_commit.set()
+    one.join(10)
+    two.join(10)
+    assert ids["first"] < ids["second"]
+    store.dispose()
+    postgres_server.drop_database(url)
