@@ -36,7 +36,18 @@ NOTES = (
     "for customers at exact ties (tests/engine/test_reachability.py). The inverted-file index "
     "probes 4 of its 200 cells (was 8): 99.8% of the bench's customers find the exact "
     "nearest kept customer, 98.7% the exact 4th nearest. HDBSCAN's stability draws 10 "
-    "bootstrap resamples (was 20), and the stability note says so and why."
+    "bootstrap resamples (was 20), and the stability note says so and why.\n\n"
+    "What changed on branch density3 (2026-12-02), the same labels, notes and metrics "
+    "throughout (on the bench's data this branch's versions compare with main's at ARI "
+    "1.000): the two cores now "
+    "share the single-threaded steps. The dataset is read on a second thread while the "
+    "pipeline's scikit-learn import runs (compute/local.py); the customer ids stay Arrow, "
+    "carried to the assignments without becoming a million Python strings "
+    "(services/datasets.load_frame keep_arrow); feature columns are fitted and transformed "
+    "on two threads from 100,000 customers (engine/features.py); the held-out check's fit "
+    "runs beside the whole sample's fit (base.beside, one BLAS thread around both); the "
+    "bootstrap refits run beside quality, profiles and contributions (compute/pipeline.py); "
+    "`segment` no longer imports the lookalike and design models (statsmodels)."
 )
 
 

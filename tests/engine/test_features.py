@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from segtrail.engine import features
 from segtrail.engine.features import (
     MISSING,
     OTHER,
@@ -113,7 +114,15 @@ def test_spec_mistakes_get_one_clear_line(kwargs: dict, words: str) -> None:
 # ----------------------------------------------------------------------------- fit
 
 
-def test_matrix_shape_dtype_and_json_state() -> None:
+@pytest.fixture(params=["one thread", "by column on threads"])
+def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of preparing columns: large frames prepare them on threads."""
+    if request.param != "one thread":
+        monkeypatch.setattr(features, "THREADED_ROWS", 1)
+    return request.param
+
+
+def test_matrix_shape_dtype_and_json_state(threads: str) -> None:
     df = frame()
     X, fitted = fit_features(df, build_spec(df, KINDS, "id"))
     assert X.dtype == np.float32 and X.shape == (len(df), fitted["n_features"])
@@ -123,7 +132,7 @@ def test_matrix_shape_dtype_and_json_state() -> None:
     assert json.loads(json.dumps(fitted)) == fitted
 
 
-def test_numeric_is_imputed_logged_when_skewed_and_standardized() -> None:
+def test_numeric_is_imputed_logged_when_skewed_and_standardized(threads: str) -> None:
     df = frame(2000)
     df.loc[::10, "age"] = np.nan
     X, fitted = fit_features(df, build_spec(df, KINDS, "id"))
@@ -173,7 +182,7 @@ def test_categorical_block_weighs_like_one_numeric_column(
     assert ((cat > 0).sum(axis=1) == 1).all()
 
 
-def test_rare_levels_are_grouped_and_missing_is_its_own_level() -> None:
+def test_rare_levels_are_grouped_and_missing_is_its_own_level(threads: str) -> None:
     n = 2000
     common = np.array(["A"] * 1200 + ["B"] * 700 + ["C"] * 70, dtype=object)
     rare = np.array([f"r{i}" for i in range(10)] * 2, dtype=object)  # 0.1% each
@@ -195,7 +204,7 @@ def test_at_most_twenty_named_levels() -> None:
     assert len(levels) == 21 and levels[-1] == OTHER
 
 
-def test_boolean_words_and_datetime_days_before_the_latest_date() -> None:
+def test_boolean_words_and_datetime_days_before_the_latest_date(threads: str) -> None:
     df = frame(300)
     X, fitted = fit_features(df, build_spec(df, KINDS, "id"))
     member = block(fitted, X, "member")[:, 0]

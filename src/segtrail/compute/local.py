@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,6 @@ from segtrail.compute.base import (
     Progress,
     Segmented,
 )
-from segtrail.compute.lookalike import rank_in_memory
-from segtrail.compute.pipeline import compute
 from segtrail.engine.diff import diff_assignments
 
 
@@ -33,11 +32,17 @@ class LocalEngine:
         scratch: Path,
         progress: Progress,
     ) -> Segmented:
-        frame = source.read(source.columns)
+        # The dataset is read (Arrow decodes without the GIL) while this thread imports the
+        # pipeline, whose scikit-learn import is about a second of a density run's start-up.
+        with ThreadPoolExecutor(1) as pool:
+            reading = pool.submit(source.read, source.columns)
+            from segtrail.compute.pipeline import compute
+
+            frame = reading.result()
         out = compute(frame, kinds, id_column, request, progress)
         table = pa.table(
             {
-                "customer_id": pa.array(frame[id_column].to_numpy()),
+                "customer_id": _arrow(frame[id_column]),
                 "segment": pa.array(out.pop("labels").astype(np.int32)),
                 "confidence": pa.array(np.asarray(out.pop("confidence"), dtype=np.float32)),
             }
@@ -57,4 +62,15 @@ class LocalEngine:
     def lookalike(
         self, request: LookalikeRequest, scratch: Path, progress: Progress
     ) -> LookalikeRanked:
+        # imported here: it pulls in the design and lookalike models (statsmodels, scikit-learn's
+        # ensembles), which `segment` never uses
+        from segtrail.compute.lookalike import rank_in_memory
+
         return rank_in_memory(request, progress)
+
+
+def _arrow(column: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A column as Arrow: an Arrow-backed one as it is (no copy), others converted."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return pa.array(column.array)  # the Arrow data itself, through __arrow_array__
+    return pa.array(column.to_numpy())

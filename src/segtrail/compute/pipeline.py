@@ -10,6 +10,7 @@ metrics, computed by the same code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,12 +206,22 @@ def compute(
     model = fit(frame, prep, request, progress)
     labels = model.result.labels
     used, selection = used_params(model)
-    progress("measuring quality", None)
-    quality = quality_metrics(model.X, labels, request["seed"])
-    progress("measuring stability (bootstrap)", None)
-    stability = stability_of(model, labels, request["seed"])
-    progress("profiling segments", None)
-    profiles = profiles_of(frame, kinds, labels)
+    # The bootstrap refits run on a second thread while this one measures quality, profiles
+    # the segments and measures the features' contributions: each step is single-threaded
+    # on samples or columns, and their numpy and scikit-learn kernels release the GIL, so the
+    # two cores share them. Every step is seeded and runs on one BLAS/OpenMP thread, as the
+    # refits always did, so the figures do not depend on which finishes first.
+    with threadpool_limits(limits=1), ThreadPoolExecutor(1) as pool:
+        progress("measuring stability (bootstrap)", None)
+        refits = pool.submit(stability_of, model, labels, request["seed"])
+        progress("measuring quality", None)
+        quality = quality_metrics(model.X, labels, request["seed"])
+        progress("profiling segments", None)
+        profiles = profiles_of(frame, kinds, labels)
+        features = with_contributions(
+            describe_spec(model.fitted), frame, model.fitted, labels, used
+        )
+        stability = refits.result()
     k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
     notes = list(model.result.notes) + k_note(used, k)
     return {
@@ -225,9 +236,7 @@ def compute(
         "profiles": profiles,
         "spec": prep.spec,
         "fitted": model.fitted,
-        "features": with_contributions(
-            describe_spec(model.fitted), frame, model.fitted, labels, used
-        ),
+        "features": features,
         "k": k,
         "algorithm": model.algo.name,
         "confidence_meaning": model.algo.confidence_meaning,

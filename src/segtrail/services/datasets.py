@@ -337,9 +337,24 @@ def load_table(ws: Workspace, row: dict, columns: list[str] | None = None) -> pa
     return ws.objects.read_table(row["object_hash"], columns=columns)
 
 
-def load_frame(ws: Workspace, row: dict, columns: list[str] | None = None) -> pd.DataFrame:
-    """The dataset as a pandas frame (Arrow-backed strings stay cheap)."""
-    return load_table(ws, row, columns).to_pandas()
+def load_frame(
+    ws: Workspace, row: dict, columns: list[str] | None = None, keep_arrow: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The dataset as a pandas frame. Columns in ``keep_arrow`` stay Arrow-backed (only
+    carried through, e.g. the customer ids `segment` writes back: a million Python strings
+    cost a second to make and to turn back into Arrow)."""
+    table = load_table(ws, row, columns)
+    kept = [c for c in keep_arrow if c in table.column_names]
+    if not kept:
+        return table.to_pandas()
+    import pandas as pd
+
+    frame = table.drop_columns(kept).to_pandas()
+    for name in kept:
+        position = table.column_names.index(name)
+        values = pd.arrays.ArrowExtensionArray(table.column(name))
+        frame.insert(position, name, pd.Series(values, index=frame.index))
+    return frame
 
 
 def kinds_of(row: dict) -> dict[str, str]:

@@ -225,7 +225,7 @@ def _run_and_record(
         location=ws.objects.location(dataset_row["object_hash"]),
         rows=int(dataset_row["rows"]),
         columns=wanted,
-        read=lambda columns: load_frame(ws, dataset_row, columns),
+        read=lambda columns: load_frame(ws, dataset_row, columns, keep_arrow=(id_column,)),
     )
     # Spark writes the assignments as part files here before they become one object.
     scratch_folder = (

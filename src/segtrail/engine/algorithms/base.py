@@ -12,6 +12,7 @@ import contextlib
 import functools
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,6 +253,24 @@ def one_thread(n_rows: int = 0) -> threadpool_limits | contextlib.nullcontext:
     if n_rows <= ONE_THREAD_ROWS:
         return threadpool_limits(limits=1)
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def beside(work: Callable[..., Any] | None, *args: Any) -> Iterator[Future | None]:
+    """Run ``work(*args)`` on a second thread while the ``with`` block runs on this one;
+    yields its future (None when ``work`` is None), whose ``result()`` is ready after the
+    block. Both sides run on one BLAS/OpenMP thread (sample-sized fits: see one_thread),
+    set once around both, since threadpoolctl's limits are process-wide: nested limits
+    entered and left on two threads could restore each other's values out of order."""
+    if work is None:
+        yield None
+        return
+    with threadpool_limits(limits=1), ThreadPoolExecutor(1) as pool:
+        future = pool.submit(work, *args)
+        try:
+            yield future
+        finally:
+            future.exception()  # wait for it before the limits are lifted
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ from segtrail.engine.algorithms.base import (
     Algorithm,
     FitResult,
     as_matrix,
+    beside,
     elbow_strength,
     fmt_int,
     one_thread,
@@ -87,7 +88,13 @@ class DBSCAN(Algorithm):
                 f"eps={eps:.3g} taken from the knee of the {min_samples}-nearest-neighbour "
                 "distance curve"
             )
-        fitted_labels, state, n_core = _fit_sample(Xf, eps, min_samples, seed, n)
+        sampled = len(idx) < n
+        # The held-out check (a second fit on 80% of the sample) runs on another thread
+        # while this one fits the whole sample: both are single-threaded and independent.
+        with beside(self._holdout_agreement if sampled else None, Xf, eps, min_samples, seed) as (
+            holdout
+        ):
+            fitted_labels, state, n_core = _fit_sample(Xf, eps, min_samples, seed, n)
         if n_core > MAX_CORE_POINTS:
             notes.append(f"{fmt_int(MAX_CORE_POINTS)} core customers kept to assign the rest")
         raw, confidence = self.assign(state, X)
@@ -104,8 +111,8 @@ class DBSCAN(Algorithm):
             "n_core_points": len(state["core_points"]),
             "noise_share": float((labels < 0).mean()),
         }
-        if len(idx) < n:
-            ari, held = self._holdout_agreement(Xf, fitted_labels, eps, min_samples, seed)
+        if sampled:
+            ari, held = holdout_ari(fitted_labels, *holdout.result())
             used["holdout_ari"] = ari
             notes.append(
                 f"DBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
@@ -117,15 +124,14 @@ class DBSCAN(Algorithm):
         return FitResult(labels, confidence, used, state, notes)
 
     def _holdout_agreement(
-        self, Xf: np.ndarray, fitted_labels: np.ndarray, eps: float, min_samples: int, seed: int
-    ) -> tuple[float, int]:
-        from sklearn.metrics import adjusted_rand_score
-
+        self, Xf: np.ndarray, eps: float, min_samples: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The held-out rows of the sample, and their segments when assigned from a fit on
+        the rest (compared with the whole sample's fit by ``holdout_ari``)."""
         held = holdout_rows(len(Xf), seed)
         rest = np.setdiff1d(np.arange(len(Xf)), held)
         _, state, _ = _fit_sample(Xf[rest], eps, min_samples, seed, len(held))
-        assigned, _ = self.assign(state, Xf[held])
-        return float(adjusted_rand_score(fitted_labels[held], assigned)), len(held)
+        return held, self.assign(state, Xf[held])[0]
 
     def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = as_matrix(X)
@@ -165,6 +171,16 @@ def _fit_sample(
 def holdout_rows(n: int, seed: int) -> np.ndarray:
     """The seeded share of a fitted sample held out to measure sample-fit + assign."""
     return sample_rows(n, max(1, round(HOLDOUT_SHARE * n)), seed + 3)
+
+
+def holdout_ari(
+    fitted_labels: np.ndarray, held: np.ndarray, assigned: np.ndarray
+) -> tuple[float, int]:
+    """Adjusted Rand index between the held-out rows' segments in the whole sample's fit
+    and as assigned from the fit without them; and how many rows were held out."""
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score(fitted_labels[held], assigned)), len(held)
 
 
 def holdout_note(ari: float, held: int, fitted: int) -> str:

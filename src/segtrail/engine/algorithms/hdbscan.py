@@ -37,13 +37,14 @@ from segtrail.engine.algorithms.base import (
     Algorithm,
     FitResult,
     as_matrix,
+    beside,
     fmt_int,
     one_thread,
     order_by_size,
     sample_rows,
     sample_size,
 )
-from segtrail.engine.algorithms.dbscan import holdout_note, holdout_rows
+from segtrail.engine.algorithms.dbscan import holdout_ari, holdout_note, holdout_rows
 from segtrail.engine.algorithms.neighbours import cell_centres, nearest
 from segtrail.engine.algorithms.params import AUTO, Interval, Options, Param
 from segtrail.engine.algorithms.reachability import core_distances, hdbscan_labels
@@ -102,7 +103,14 @@ class HDBSCAN(Algorithm):
                 f"hdbscan needs more than {max(min_samples, min_cluster_size)} customers"
             )
         options = (min_cluster_size, min_samples, method)
-        fitted_labels, state = _fit_sample(Xf, options, seed, n)
+        sampled = len(idx) < n
+        held = holdout_rows(len(Xf), seed)
+        # The held-out check (a second fit on 80% of the sample) runs on another thread
+        # while this one fits the whole sample: both are single-threaded and independent.
+        with beside(_holdout_assignment if sampled else None, self, Xf, held, options, seed) as (
+            holdout
+        ):
+            fitted_labels, state = _fit_sample(Xf, options, seed, n)
         if len(idx) == n:
             # Every customer was fitted: HDBSCAN's own labels, which the assignment rule
             # reproduces (each is its own nearest fitted customer, at distance 0), without
@@ -129,10 +137,8 @@ class HDBSCAN(Algorithm):
             "noise_share": float((labels < 0).mean()),
         }
         notes = []
-        if len(idx) < n:
-            held = holdout_rows(len(Xf), seed)
-            rest = np.setdiff1d(np.arange(len(Xf)), held)
-            ari = _holdout_agreement(self, Xf, fitted_labels, held, rest, options, seed)
+        if sampled:
+            ari, _ = holdout_ari(fitted_labels, held, holdout.result())
             used["holdout_ari"] = ari
             notes.append(
                 f"HDBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
@@ -189,17 +195,14 @@ def _fit_sample(
     return fitted_labels, state
 
 
-def _holdout_agreement(
+def _holdout_assignment(
     algo: HDBSCAN,
     Xf: np.ndarray,
-    fitted_labels: np.ndarray,
     held: np.ndarray,
-    rest: np.ndarray,
     options: tuple[int, int, str],
     seed: int,
-) -> float:
-    from sklearn.metrics import adjusted_rand_score
-
+) -> np.ndarray:
+    """The segments of the ``held`` rows of the sample when assigned from a fit on the rest."""
+    rest = np.setdiff1d(np.arange(len(Xf)), held)
     _, state = _fit_sample(Xf[rest], options, seed, len(held))
-    assigned, _ = algo.assign(state, Xf[held])
-    return float(adjusted_rand_score(fitted_labels[held], assigned))
+    return algo.assign(state, Xf[held])[0]
