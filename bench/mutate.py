@@ -54,10 +54,18 @@ OWN_TESTS: dict[str, list[str]] = {
         "tests/store/test_objects.py",
         "tests/store/test_shared_objects.py",
     ],
-    # Plans are written and read back through the services (the concurrency tests run their
-    # writers in subprocesses, which import the package unmutated, so they cannot count).
-    "store/plans.py": ["tests/services/test_thread.py", "tests/services/test_timeline.py"],
+    # The store's own calls: tests/services/test_thread.py and test_timeline.py write and
+    # read plans through the services too, but their hypothesis runs on both backends take
+    # minutes per mutant (and the concurrency tests' writers run in subprocesses, which
+    # import the package unmutated, so they cannot count).
+    "store/plans.py": ["tests/store/test_store_plans.py"],
     "store/schema.py": ["tests/store/test_migrations.py"],
+    # the store's own calls with made-up hashes (tests/services/test_access.py runs them
+    # through the services with argon2, seconds per test)
+    "store/users.py": ["tests/store/test_store_users.py"],
+    # the store's own calls with made-up objects (tests/services/test_segmentations.py fits
+    # real segmentations, seconds per test)
+    "store/segmentations.py": ["tests/store/test_store_segmentations.py"],
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
