@@ -5,6 +5,7 @@ for the record groups that hang off one."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,14 +20,25 @@ from segtrail.store.metadata import MetadataStore
 from segtrail.store.segmentations import NewSegmentation
 
 
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MetadataStore:
-    """A migrated metadata store in tmp_path/segtrail.db; a busy database is given up on
-    after 50 ms (the setting is read when a connection opens)."""
-    monkeypatch.setattr(metadata, "BUSY_TIMEOUT_MS", 50)
-    store = MetadataStore(f"sqlite:///{tmp_path / 'segtrail.db'}")
+@pytest.fixture(scope="session")
+def migrated_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly migrated, closed metadata database file, made once per session: migrating
+    commits (and syncs) every step, a second of wall time per database on a busy disk."""
+    path = tmp_path_factory.mktemp("migrated") / "segtrail.db"
+    store = MetadataStore(f"sqlite:///{path}")
     store.migrate()
-    return store
+    store.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    assert not path.with_name("segtrail.db-wal").exists()
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_file: Path) -> MetadataStore:
+    """A migrated metadata store in tmp_path/segtrail.db (a copy of `migrated_file`); a busy
+    database is given up on after 50 ms (the setting is read when a connection opens)."""
+    monkeypatch.setattr(metadata, "BUSY_TIMEOUT_MS", 50)
+    shutil.copyfile(migrated_file, tmp_path / "segtrail.db")
+    return MetadataStore(f"sqlite:///{tmp_path / 'segtrail.db'}")
 
 
 @contextmanager
