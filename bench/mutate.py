@@ -59,7 +59,8 @@ OWN_TESTS: dict[str, list[str]] = {
     # minutes per mutant (and the concurrency tests' writers run in subprocesses, which
     # import the package unmutated, so they cannot count).
     "store/plans.py": ["tests/store/test_store_plans.py"],
-    "store/schema.py": ["tests/store/test_migrations.py"],
+    # what the migrated database refuses (fast, both backends), and upgrades of old workspaces
+    "store/schema.py": ["tests/store/test_store_schema.py", "tests/store/test_migrations.py"],
     # the store's own calls with made-up hashes (tests/services/test_access.py runs them
     # through the services with argon2, seconds per test)
     "store/users.py": ["tests/store/test_store_users.py"],
