@@ -7,7 +7,10 @@ run the same SQL on PostgreSQL through the services (hypothesis, minutes in all)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from tests.store.conftest import write_locked
 
 from segtrail.errors import Conflict, NotFound
 from segtrail.store.metadata import MetadataStore
@@ -240,3 +243,26 @@ def test_versions_with_a_strategy_most_recently_mapped_first(
     _plan(db, one, 2, entries=ENTRIES[:1])
     assert db.plans.versions_with("winback") == [one, two]
     assert db.plans.versions_with("ghost") == []
+
+
+BUSY_CHANGES = {
+    "strategy winback": lambda db, sid: db.strategies.add("winback", "m", [], None, None, "a"),
+    "the edit of strategy welcome": lambda db, sid: db.strategies.revise(
+        "welcome", {"offer": "x"}, "a"
+    ),
+    "the plan change on marketing@1": lambda db, sid: _plan(db, sid, 0),
+}
+
+
+@pytest.mark.parametrize("what", BUSY_CHANGES)
+def test_a_busy_database_says_what_was_not_recorded(
+    db: MetadataStore, versions: list[int], tmp_path: Path, what: str
+) -> None:
+    db.strategies.add("welcome", "Hello", ["email"], None, None, "ana")
+    recorded = len(_events(db))
+    with (
+        write_locked(tmp_path / "segtrail.db"),
+        pytest.raises(Conflict, match=rf"\(another writer\); {what} was not recorded, try again$"),
+    ):
+        BUSY_CHANGES[what](db, versions[0])
+    assert len(_events(db)) == recorded

@@ -8,11 +8,13 @@ through the services (with real segmentations, seconds each)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
+from tests.store.conftest import write_locked
 
-from segtrail.errors import InvalidInput
+from segtrail.errors import Conflict, InvalidInput
 from segtrail.store import schema
 from segtrail.store.metadata import MetadataStore
 from segtrail.store.segmentations import NewSegmentation
@@ -130,6 +132,14 @@ def test_list_is_newest_first_without_the_large_columns(
         "k", "segtrail_version", "event_id", "created_at", "author",
     }  # fmt: skip
     assert (row["lens"], row["version"], row["parent_id"], row["k"]) == ("marketing", 2, ids[0], 3)
+
+
+def test_names_given_by_a_revisit_are_automatic_too(
+    db: MetadataStore, new: NewSegmentation
+) -> None:
+    sid = db.segmentations.append(new, "ana", "revisit", {})["id"]
+    db.annotations.name(sid, 0, "Whales", None, "bo", "m")
+    assert [n["automatic"] for n in db.segmentations.labels(sid)[0]] == [True, False]
 
 
 def test_renames_keep_their_history_and_the_description(
@@ -321,3 +331,34 @@ def test_two_adopted_versions_from_an_older_release_are_both_superseded(
         "superseded",
         "adopted",
     ]
+
+
+BUSY_CHANGES = {
+    "the new version of marketing": lambda db, new, sid: _append(db, new),
+    "the name of marketing@1:0": lambda db, new, sid: db.annotations.name(
+        sid, 0, "Whales", None, "bo", "marketing@1:0"
+    ),
+    "the names carried onto marketing@1": lambda db, new, sid: db.annotations.inherit(
+        sid, {0: ("Whales", None, "m@0:0")}, {}, "bo", "marketing@1"
+    ),
+    "the tag on marketing@1:0": lambda db, new, sid: db.annotations.tag(
+        sid, 0, "tier", "gold", "bo", "marketing@1:0"
+    ),
+    "the status of marketing@1": lambda db, new, sid: db.annotations.set_status(
+        sid, "adopted", "bo", "marketing@1"
+    ),
+}
+
+
+@pytest.mark.parametrize("what", BUSY_CHANGES)
+def test_a_busy_database_says_what_was_not_recorded(
+    db: MetadataStore, new: NewSegmentation, tmp_path: Path, what: str
+) -> None:
+    sid = _append(db, new)["id"]
+    recorded = len(_events(db))
+    with (
+        write_locked(tmp_path / "segtrail.db"),
+        pytest.raises(Conflict, match=rf"\(another writer\); {what} was not recorded, try again$"),
+    ):
+        BUSY_CHANGES[what](db, new, sid)
+    assert len(_events(db)) == recorded

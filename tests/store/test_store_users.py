@@ -7,8 +7,10 @@ tests/services/test_access.py (through the services, with real hashes)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from tests.store.conftest import write_locked
 
 from segtrail.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from segtrail.store import users
@@ -260,3 +262,29 @@ def test_a_session_whose_expiry_has_come_is_removed(
     db.users.start_session("ana", "a" * 64, LATER)
     assert db.users.session_credential("x" * 64) is None
     assert db.users.session_credential("y" * 64) is not None
+
+
+BUSY_CHANGES = {
+    "user ana": lambda db: _add(db, "ana", token=2),
+    "disabling user bob": lambda db: db.users.disable("bob", "admin"),
+    "the role of user bob": lambda db: db.users.set_role("bob", "admin", "admin"),
+    "the lenses of user bob": lambda db: db.users.grant("bob", ("ops",), "granted", "admin"),
+    "the password of user bob": lambda db: db.users.set_password("bob", "h", "admin"),
+    "a token for user bob": lambda db: db.users.add_token("bob", _token(3), "admin"),
+    "revoking token tok1": lambda db: db.users.revoke_token("tok1", "admin"),
+    "the sign-in": lambda db: db.users.start_session("bob", "b" * 64, LATER),
+    "the sign-out": lambda db: db.users.end_session("b" * 64),
+}
+
+
+@pytest.mark.parametrize("what", BUSY_CHANGES)
+def test_a_busy_database_says_what_was_not_recorded(
+    db: MetadataStore, tmp_path: Path, what: str
+) -> None:
+    _add(db, "bob", token=1)
+    with (
+        write_locked(tmp_path / "segtrail.db"),
+        pytest.raises(Conflict, match=rf"\(another writer\); {what} was not recorded, try again$"),
+    ):
+        BUSY_CHANGES[what](db)
+    assert len(_events(db)) == 1
