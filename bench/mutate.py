@@ -859,6 +859,41 @@ EQUIVALENT["store/datasets.py"] = {
     },
 }
 
+_HAS_PASSWORD = "connection.execute(select(p.c.id).where(p.c.user_id == user_id).limit(1)).first()"
+_USER_TAKEN = "if connection.execute(select(u.c.id).where(u.c.name == name)).first():"
+EQUIVALENT["store/users.py"] = {
+    **{
+        f"{join}({table}, {on}) / {join}({table}, {new})": _JOIN_FK
+        for join, table, on in (
+            (".join", "e", "u.c.event_id == e.c.id"),
+            (".join", "p", "p.c.user_id == u.c.id"),
+            (".join", "s", "s.c.user_id == u.c.id"),
+            (".join", "u", "t.c.user_id == u.c.id"),
+            (".outerjoin", "r", "r.c.api_token_id == t.c.id"),
+        )
+        for new in ("None", "")
+    },
+    # _state and password_credential (the other one-row queries read theirs with .one(),
+    # which a second row would fail)
+    **{f".limit(1) / .limit({n})": _LATEST_ONE for n in ("2", "None")},
+    **{
+        f"{_HAS_PASSWORD} / {_HAS_PASSWORD.replace(old, new)}": why
+        for old, new, why in (
+            ("limit(1)", "limit(None)", _LATEST_ONE),
+            ("limit(1)", "limit(2)", _LATEST_ONE),
+            ("select(p.c.id)", "select(None)", _SELECT_NULL),
+        )
+    },
+    _USER_TAKEN + " / " + _USER_TAKEN.replace("select(u.c.id)", "select(None)"): _SELECT_NULL,
+    **{
+        f".order_by({t}.c.id) / .order_by(None)": (
+            f"{what} are numbered in the order of their events, and without ORDER BY SQLite "
+            "returns the join with events in that order"
+        )
+        for t, what in (("u", "users"), ("t", "tokens"))
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
