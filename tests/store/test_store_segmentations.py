@@ -308,10 +308,12 @@ def test_retiring_and_a_status_already_held(db: MetadataStore, new: NewSegmentat
 def test_two_adopted_versions_from_an_older_release_are_both_superseded(
     db: MetadataStore, new: NewSegmentation
 ) -> None:
-    """An older release could leave two adopted versions of one lens: the newest adoption
-    is the adopted one, and the next adopt supersedes both (reporting the newer)."""
+    """An older release could leave two adopted versions of one lens: the one adopted last
+    is the adopted version (not the one adopted first), and the next adopt supersedes both
+    (reporting the later version)."""
     one, two, three = (_append(db, new)["id"] for _ in range(3))
-    db.annotations.set_status(two, "adopted", "bo", "marketing@2")
+    db.annotations.set_status(one, "adopted", "bo", "marketing@1")
+    db.annotations.set_status(two, "adopted", "bo", "marketing@2")  # one superseded
 
     def older_release_adopts(connection) -> None:
         event_id = db.record_event(connection, "old", "adopt", "marketing@1", {})
@@ -322,7 +324,7 @@ def test_two_adopted_versions_from_an_older_release_are_both_superseded(
         )
 
     db.write(older_release_adopts)
-    assert db.segmentations.adopted_version("marketing") == 1  # adopted last
+    assert db.segmentations.adopted_version("marketing") == 1  # adopted last, first earlier
     assert db.annotations.set_status(three, "adopted", "cy", "marketing@3") == ("draft", two)
     assert _events(db)[-1][3] == {"previous": "draft", "superseded": "marketing@2"}
     statuses = db.segmentations.statuses()
