@@ -1,6 +1,6 @@
 """The database the migrations build, tested by what it refuses, on SQLite and on PostgreSQL:
-every NOT NULL, foreign key, unique constraint and append-only guard that today's tables
-declare (the module-level tables of store/schema.py, which the queries rely on) is enforced
+every NOT NULL, foreign key, unique constraint, VARCHAR length (PostgreSQL) and append-only
+guard that today's tables declare (the module-level tables of store/schema.py, which the queries rely on) is enforced
 by the migrated database itself, and nothing else is. Each check runs in a transaction that
 is rolled back, so one migrated database per backend serves them all.
 tests/store/test_migrations.py covers upgrades of older workspaces."""
@@ -152,6 +152,7 @@ def _unique_sets(table: Table) -> list[tuple[str, ...]]:
 
 
 @pytest.mark.parametrize("name", TABLES)
+@pytest.mark.filterwarnings("ignore:Column .* is marked as a member of the primary key")
 def test_not_null_and_foreign_keys_are_enforced_as_declared(
     store: MetadataStore, connection: Connection, name: str
 ) -> None:
@@ -162,7 +163,8 @@ def test_not_null_and_foreign_keys_are_enforced_as_declared(
     for column in table.columns:
         if column is table.autoincrement_column:
             continue
-        row = {**rows.values(table), column.name: None}
+        # a row without the column: the database makes up no value (no default, no sequence)
+        row = {c: v for c, v in rows.values(table).items() if c != column.name}
         found[f"{column.name} NULL"] = _refusal(connection, table.insert().values(**row))
         rowid = (
             store.dialect == "sqlite" and column.primary_key and isinstance(column.type, Integer)
@@ -173,6 +175,32 @@ def test_not_null_and_foreign_keys_are_enforced_as_declared(
             row = {**rows.values(table), column.name: _nowhere(column)}
             found[f"{column.name} dangling"] = _refusal(connection, table.insert().values(**row))
             expected[f"{column.name} dangling"] = "foreign key"
+    assert found == expected
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_postgresql_enforces_the_declared_lengths(
+    store: MetadataStore, connection: Connection, name: str
+) -> None:
+    """A text of a VARCHAR's length is taken and one character more refused (SQLite takes
+    any length: segtrail checks what users type before it gets here)."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    table = schema.metadata.tables[name]
+    rows = Rows(connection)
+    found, expected = {}, {}
+    for column in table.columns:
+        length = getattr(column.type, "length", None)
+        if length is None or column.foreign_keys:
+            continue
+        for size, verdict in ((length, None), (length + 1, "too long")):
+            row = rows.values(table)
+            row[column.name] = row[column.name].ljust(size, "x")
+            refused = _refusal(connection, table.insert().values(**row))
+            found[(column.name, size)] = refused and (
+                "too long" if "too long" in refused else refused
+            )
+            expected[(column.name, size)] = verdict
     assert found == expected
 
 
