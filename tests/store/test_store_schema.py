@@ -1,9 +1,9 @@
 """The database the migrations build, tested by what it refuses, on SQLite and on PostgreSQL:
 every NOT NULL, foreign key, unique constraint, VARCHAR length (PostgreSQL) and append-only
-guard that today's tables declare (the module-level tables of store/schema.py, which the queries rely on) is enforced
-by the migrated database itself, and nothing else is. Each check runs in a transaction that
-is rolled back, so one migrated database per backend serves them all.
-tests/store/test_migrations.py covers upgrades of older workspaces."""
+guard that today's tables declare (the module-level tables of store/schema.py, which the
+queries rely on) is enforced by the migrated database itself, and nothing else is. Each check
+runs in a transaction that is rolled back, so one migrated database per backend serves them
+all. tests/store/test_migrations.py covers upgrades of older workspaces."""
 
 from __future__ import annotations
 
