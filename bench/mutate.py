@@ -898,6 +898,8 @@ EQUIVALENT["store/users.py"] = {
 
 _LABELS = "query = _label_query().where(sl.c.segmentation_id == segmentation_id).order_by(sl.c.id)"
 _TAGS = "query = select(tg).where(tg.c.segmentation_id == segmentation_id).order_by(tg.c.id)"
+_SOURCE = "source = (labels if labels is not None else sl).join(e, sl.c.event_id == e.c.id)"
+_NO_STATUS = 'return row.status if row else "draft"'
 _NEWEST = "_select().where(s.c.lens == lens).order_by(s.c.version.desc()).limit(1)"
 EQUIVALENT["store/segmentations.py"] = {
     f"{_LABELS} / {_LABELS.replace('sl.c.id)', 'None)')}": _ID_ORDER,
@@ -911,6 +913,36 @@ EQUIVALENT["store/segmentations.py"] = {
     },
     "e, st.c.event_id == e.c.id / e, None": _JOIN_FK,
     "e, st.c.event_id == e.c.id / ) / e, )": _JOIN_FK,
+    **{
+        f"{line} / {line.replace(on, new)}": _JOIN_FK
+        for line, on in (
+            (_SOURCE, "sl.c.event_id == e.c.id"),
+            (
+                'return select(*columns, e.c.at.label("created_at"), e.c.author)'
+                ".join(e, s.c.event_id == e.c.id)",
+                "s.c.event_id == e.c.id",
+            ),
+        )
+        for new in ("None", "")
+    },
+    # the newest version, a segment's newest name, a version's newest status
+    **{f".limit(1) / .limit({n})": _LATEST_ONE for n in ("2", "None")},
+    **{
+        f"{_NO_STATUS} / {_NO_STATUS.replace(old, new)}": (
+            "every version gets its draft status row in the transaction that records it: a "
+            "version without a status row never exists"
+        )
+        for old, new in (
+            ("if row", "if (row) or True"),
+            ('"draft"', '"XXdraftXX"'),
+            ('"draft"', '"DRAFT"'),
+        )
+    },
+    ".order_by(s.c.id) / .order_by(None)": _ID_ORDER,  # set_status's siblings
+    ".where(s.c.lens == lens, s.c.id != segmentation_id) / .where(s.c.lens == lens, )": (
+        "the version being adopted is not adopted (that is refused above): among its "
+        "siblings it would never be taken for the adopted one"
+    ),
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.

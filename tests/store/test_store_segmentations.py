@@ -169,6 +169,15 @@ def test_renames_keep_their_history_and_the_description(
     assert db.segmentations.segment_numbers(sid + 1) == set()
 
 
+def test_a_rename_reads_the_previous_name_of_that_version(
+    db: MetadataStore, new: NewSegmentation
+) -> None:
+    sid = _append(db, new)["id"]
+    _append(db, new, labels=((0, "Elsewhere", "another version's"),))
+    assert db.annotations.name(sid, 0, "Whales", None, "bo", "m") == "Big spenders"
+    assert db.segmentations.labels(sid)[0][-1]["description"] == "spend high"
+
+
 def test_names_at_an_event(db: MetadataStore, new: NewSegmentation) -> None:
     sid = _append(db, new)["id"]
     created = db.events.newest_id()
@@ -251,8 +260,8 @@ def test_tags_latest_value_wins_and_none_removes(db: MetadataStore, new: NewSegm
 def test_adopting_supersedes_the_adopted_version_of_the_lens_only(
     db: MetadataStore, new: NewSegmentation
 ) -> None:
+    elsewhere = _append(db, new, lens="service")["id"]  # recorded first
     one, two, three = (_append(db, new)["id"] for _ in range(3))
-    elsewhere = _append(db, new, lens="service")["id"]
     assert db.annotations.set_status(elsewhere, "adopted", "bo", "service@1") == ("draft", None)
     assert db.segmentations.adopted_version("marketing") is None
     assert db.annotations.set_status(one, "adopted", "bo", "marketing@1") == ("draft", None)
