@@ -945,6 +945,40 @@ EQUIVALENT["store/segmentations.py"] = {
     ),
 }
 
+_STATE = "query = select(ps, e.c.at, e.c.author).join(e, ps.c.event_id == e.c.id)"
+_ENTRIES = "select(pe).where(pe.c.plan_state_id == plan_state_id).order_by(pe.c.id)"
+EQUIVALENT["store/plans.py"] = {
+    **{
+        f"{line} / {line.replace(on, new)}": _JOIN_FK
+        for line, on in (
+            (_STATE, "ps.c.event_id == e.c.id"),
+            (".join(e, ps.c.event_id == e.c.id)", "ps.c.event_id == e.c.id"),
+            (".join(pe, pe.c.plan_state_id == ps.c.id)", "pe.c.plan_state_id == ps.c.id"),
+        )
+        for new in ("None", "")
+    },
+    f"{_ENTRIES} / {_ENTRIES.replace('pe.c.id)', 'None)')}": _ID_ORDER,
+    **{
+        f"{line} / {line.replace('limit(1)', f'limit({n})')}": why
+        for line, why in (
+            ("rows = self.db.fetch(query.order_by(ps.c.id.desc()).limit(1))", _FIRST_ROW),
+            (
+                "select(st).where(st.c.name == name).order_by(st.c.revision.desc()).limit(1)",
+                _LATEST_ONE,
+            ),
+        )
+        for n in ("None", "2")
+    },
+    ".limit(1) / .limit(None)": _LATEST_ONE,  # append reads the newest state with .first()
+    ".limit(1) / .limit(2)": _LATEST_ONE,
+    **{
+        f"select(ps.c.segmentation_id, ps.c.id) / select(ps.c.segmentation_id, {new})": (
+            "only segmentation_id is read from the rows; they are ordered by ps.c.id either way"
+        )
+        for new in ("None", "")
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
