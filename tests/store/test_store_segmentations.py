@@ -260,9 +260,9 @@ def test_tags_latest_value_wins_and_none_removes(db: MetadataStore, new: NewSegm
 def test_adopting_supersedes_the_adopted_version_of_the_lens_only(
     db: MetadataStore, new: NewSegmentation
 ) -> None:
-    elsewhere = _append(db, new, lens="service")["id"]  # recorded first
+    elsewhere = _append(db, new, lens="awareness")["id"]  # recorded first, named first
     one, two, three = (_append(db, new)["id"] for _ in range(3))
-    assert db.annotations.set_status(elsewhere, "adopted", "bo", "service@1") == ("draft", None)
+    assert db.annotations.set_status(elsewhere, "adopted", "bo", "awareness@1") == ("draft", None)
     assert db.segmentations.adopted_version("marketing") is None
     assert db.annotations.set_status(one, "adopted", "bo", "marketing@1") == ("draft", None)
     assert _events(db)[-1] == (
@@ -286,7 +286,7 @@ def test_adopting_supersedes_the_adopted_version_of_the_lens_only(
     assert [s["status"] for s in statuses[three]] == ["draft"]
     assert [s["status"] for s in statuses[elsewhere]] == ["draft", "adopted"]  # another lens
     assert db.segmentations.adopted_version("marketing") == 2
-    assert db.segmentations.adopted_version("service") == 1
+    assert db.segmentations.adopted_version("awareness") == 1
     assert set(db.segmentations.statuses([one, three])) == {one, three}
 
 
