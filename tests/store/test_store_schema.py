@@ -281,3 +281,48 @@ def test_a_first_step_that_failed_is_applied_on_the_next_try(
         assert made.schema_version() == schema.LATEST
     finally:
         made.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:Column .* is marked as a member of the primary key")
+def test_a_database_migrated_here_records_steps_once_and_guards_history(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """On a database migrated in this test (the one-per-module database above is migrated
+    before its first test only): a step is recorded once, with a name and a time, under the
+    number given; every history table has its guards, and they refuse."""
+    made = MetadataStore(database_url or f"sqlite:///{tmp_path / 'segtrail.db'}")
+    try:
+        made.migrate()
+        m = schema.schema_migrations
+        row = {"version": 99, "name": "later", "applied_at": "2030-01-01"}
+        with made._writer.connect() as connection, connection.begin():
+            found = {
+                "again": _refusal(connection, m.insert().values(**{**row, "version": 1})),
+                **{
+                    f"no {column}": _refusal(
+                        connection,
+                        m.insert().values(**{c: v for c, v in row.items() if c != column}),
+                    )
+                    for column in ("name", "applied_at", "version")
+                },
+            }
+            Rows(connection).insert(schema.events)
+            found["delete"] = _refusal(connection, schema.events.delete())
+            if made.dialect == "sqlite":
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            else:
+                query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            triggers = set(connection.execute(text(query)).scalars())
+        # SQLite numbers an INTEGER PRIMARY KEY given none; PostgreSQL has no sequence here
+        numbered = None if made.dialect == "sqlite" else "not null"
+        assert found == {
+            "again": "unique",
+            "no name": "not null",
+            "no applied_at": "not null",
+            "no version": numbered,
+            "delete": "append-only",
+        }
+        verbs = ("update", "delete") + (("truncate",) if made.dialect == "postgresql" else ())
+        assert triggers == {f"{t}_no_{verb}" for t in HISTORY for verb in verbs}
+    finally:
+        made.dispose()
