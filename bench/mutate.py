@@ -1001,6 +1001,40 @@ EQUIVALENT["store/plans.py"] = {
     },
 }
 
+_STATEMENT_TRIGGER = '"FOR EACH STATEMENT EXECUTE FUNCTION segtrail_append_only()"'
+_PG_TRIGGER = 'f"CREATE TRIGGER {name}_no_{verb.lower()} BEFORE {verb} ON {name} "'
+_ROW_TRIGGER = '"FOR EACH ROW EXECUTE FUNCTION segtrail_append_only()"'
+EQUIVALENT["store/schema.py"] = {
+    **{
+        f'for verb in ("UPDATE", "DELETE"): / for verb in {new}:': (
+            "SQL reads keywords in any case, and the trigger's name is made of verb.lower()"
+        )
+        for new in ('("update", "DELETE")', '("UPDATE", "delete")')
+    },
+    f"{_ROW_TRIGGER} / {_ROW_TRIGGER.lower()}": "SQL reads keywords in any case",
+    f"{_ROW_TRIGGER} / {_ROW_TRIGGER.replace('segtrail_append_only', 'SEGTRAIL_APPEND_ONLY')}": (
+        "PostgreSQL folds unquoted names to lower case"
+    ),
+    f"{_STATEMENT_TRIGGER} / {_STATEMENT_TRIGGER.lower()}": "SQL reads keywords in any case",
+    f"{_STATEMENT_TRIGGER} / "
+    f"{_STATEMENT_TRIGGER.replace('segtrail_append_only', 'SEGTRAIL_APPEND_ONLY')}": (
+        "PostgreSQL folds unquoted names to lower case"
+    ),
+    # _postgresql_append_only only: the same line on SQLite keeps the name as written
+    f"{_PG_TRIGGER} / {_PG_TRIGGER.replace('lower', 'upper')}": (
+        "PostgreSQL folds the unquoted trigger name to lower case"
+    ),
+    'Column("version", Integer, primary_key=True, autoincrement=False), / '
+    'Column("version", Integer, primary_key=True, autoincrement=None),': (
+        "SQLAlchemy reads autoincrement=None as no autoincrement: no sequence either way"
+    ),
+    **{
+        f'Column("{c}", String({n}), nullable=False), / Column("{c}", String({n}), '
+        "nullable=None),": "nullable=None is falsy: the DDL says NOT NULL either way"
+        for c, n in (("name", 100), ("applied_at", 40))
+    },
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}

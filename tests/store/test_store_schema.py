@@ -306,6 +306,13 @@ def test_a_database_migrated_here_records_steps_once_and_guards_history(
                     for column in ("name", "applied_at", "version")
                 },
             }
+            if made.dialect == "postgresql":  # the declared lengths, to the character
+                for column, length in (("name", 100), ("applied_at", 40)):
+                    for size, n in ((length, 100), (length + 1, 101)):
+                        long = {**row, "version": n + length, column: "x" * size}
+                        found[f"{column} of {size}"] = _refusal(
+                            connection, m.insert().values(**long)
+                        )
             Rows(connection).insert(schema.events)
             found["delete"] = _refusal(connection, schema.events.delete())
             if made.dialect == "sqlite":
@@ -321,7 +328,16 @@ def test_a_database_migrated_here_records_steps_once_and_guards_history(
             "no applied_at": "not null",
             "no version": numbered,
             "delete": "append-only",
-        }
+        } | (
+            {
+                "name of 100": None,
+                "name of 101": "value too long for type character varying(100)",
+                "applied_at of 40": None,
+                "applied_at of 41": "value too long for type character varying(40)",
+            }
+            if made.dialect == "postgresql"
+            else {}
+        )
         verbs = ("update", "delete") + (("truncate",) if made.dialect == "postgresql" else ())
         assert triggers == {f"{t}_no_{verb}" for t in HISTORY for verb in verbs}
     finally:
