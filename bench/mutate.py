@@ -199,6 +199,15 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             ("", "size", "segments_b", ","),
         )
         for change in ("dtype=None", "")
+    }
+    | {
+        "eligible = ov.b_values != NOISE / eligible = None": (
+            "Overlap.targets reads eligible=None as its own default, noise excluded; with A's "
+            "noise in the audience np.ones_like(None) is a 1, every column eligible as before"
+        ),
+        "eligible = np.ones_like(eligible) / eligible = np.ones_like(None)": (
+            "np.ones_like(None) is a 1, which broadcasts as every column eligible"
+        ),
     },
     "engine/diff.py": {
         **{
