@@ -650,6 +650,23 @@ EQUIVALENT["engine/membership.py"] = {
     },
 }
 
+_CENTRE_SQ = 'sq = np.einsum("ij,ij->i", X, X) - 2 * (X @ centre) + centre @ centre'
+_CENTRE_MAX = "return -np.sqrt(np.maximum(sq, 0, dtype=np.float32))"
+EQUIVALENT["engine/lookalike.py"] = {
+    "hidden = rng.choice(members, size=n_hidden, replace=False) / "
+    "hidden = rng.choice(members, size=n_hidden, replace=None)": _NO_REPLACE,
+    "shown[hidden] = False / shown[hidden] = None": "numpy stores None as False in a bool array",
+    f"{_CENTRE_SQ} / {_CENTRE_SQ.replace('ij,ij->i', 'IJ,IJ->I')}": (
+        "numpy's einsum reads upper-case subscripts the same way"
+    ),
+    **{
+        f"{_CENTRE_MAX} / {_CENTRE_MAX.replace('dtype=np.float32', change)}": (
+            "sq is float32 already, and a Python 0 does not promote it"
+        )
+        for change in ("dtype=None", "")
+    },
+}
+
 _JOIN_FK = "SQLAlchemy infers the join condition from the only foreign key between the tables"
 _ID_ORDER = (
     "no test can tell on SQLite: these rows come back in id (insertion) order without ORDER BY"
