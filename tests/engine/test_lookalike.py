@@ -449,3 +449,18 @@ def test_select_audience_needs_a_score_per_mask_entry():
     with pytest.raises(InputError) as caught:
         select_audience(np.zeros(3), np.zeros(4, dtype=bool), 1)
     assert str(caught.value) == "scores and seed mask differ in length"
+
+
+def test_the_classifier_is_small_and_fixed_in_cost():
+    """Seed-vs-rest is an easy, noisy target: each model is 60 rounds of trees of at most 15
+    leaves, with no early stopping (no validation split takes seed rows away), and seed and
+    negatives weigh the same in all (a seed of 60 against 81 negatives, or 5,000 against
+    15,000)."""
+    seed, negatives, _ = _two_sided_negatives()
+    model = fit_lookalike(seed, "classifier", X_negatives=negatives, negative_ids=np.arange(81))
+    for fitted in model.classifiers:
+        params = fitted.get_params()
+        assert (params["max_iter"], params["max_leaf_nodes"]) == (60, 15)
+        assert params["early_stopping"] is False
+        assert params["class_weight"] == "balanced"
+        assert fitted.n_iter_ == 60
