@@ -354,6 +354,7 @@ _USE = "use column names, numbers, +, - and *"
     [
         ("qty*Price", "amount 'qty*Price': no column 'Price' (columns: qty, price)"),
         ("qty/price", f"amount 'qty/price': unexpected '/'; {_USE}"),
+        ("qty  / 2", f"amount 'qty  / 2': unexpected '/'; {_USE}"),
         ("qty*", "amount 'qty*': ends too early"),
         ("(qty", "amount '(qty': a '(' is not closed"),
         ("qty*(price", "amount 'qty*(price': a '(' is not closed"),
@@ -648,3 +649,21 @@ def test_a_date_beyond_what_duckdb_reads_is_one_clear_error(tmp_path: Path) -> N
     message = str(caught.value)  # the file's name first
     assert message.startswith("far.parquet: cannot derive customers from the order lines: ")
     assert "\n" not in message
+
+
+def test_quotes_in_categories_and_file_names_are_read_as_text(tmp_path: Path) -> None:
+    rows = [
+        ("a", "2024-01-01", 1, 3.0, "o1", "Kids' toys"),
+        ("a", "2024-01-02", 1, 1.0, "o2", "x"),
+        ("b", "2024-01-02", 1, 2.0, "o3", "x"),
+    ]
+    folder = tmp_path / "o'brien"
+    folder.mkdir()
+    path = folder / "it's.parquet"
+    pq.write_table(lines_table(rows), path)
+    spec = TransactionSpec("cust", "when", "qty*price", category="cat")
+    result = customers_from_transactions(path, spec)
+    assert result.categories == ["Kids' toys", "x"]
+    a, b = result.table.to_pylist()
+    assert (a["share_kids_toys"], a["share_x"], a["top_category"]) == (0.75, 0.25, "Kids' toys")
+    assert (b["share_kids_toys"], b["top_category"]) == (0.0, "x")
