@@ -665,6 +665,44 @@ EQUIVALENT["engine/lookalike.py"] = {
         )
         for change in ("dtype=None", "")
     },
+    **{
+        f'if method == "centroid": / if method == "{new}":': (
+            "a centroid request that falls through to the classifier's path is still fitted and "
+            "scored as a centroid: fit_lookalike and score_lookalike dispatch on the method"
+        )
+        for new in ("XXcentroidXX", "CENTROID")
+    },
+    **{
+        f"if len(members) > {cap}: / if len(members) >= {cap}:": (
+            "at exactly the cap the sample without replacement is every member, sorted: the "
+            "same members"
+        )
+        for cap in ("KNN_MAX_SEED", "CLASSIFIER_MAX_SEED")
+    },
+    "return score_lookalike(fit_lookalike(X[members], method, seed, k), X) / "
+    "return score_lookalike(fit_lookalike(X[members], method, None, k), X)": (
+        "knn draws nothing at random: fit_lookalike reads the seed only for the classifier"
+    ),
+    "negatives = rng.choice(others, size=min(len(others), wanted), replace=False) / "
+    "negatives = rng.choice(others, size=min(len(others), wanted), replace=None)": _NO_REPLACE,
+    "values = scores[candidates].astype(np.float64) / "
+    "values = scores[candidates].astype(None)": "astype(None) is float64",
+    **{
+        f"if 0 < size < len(candidates): / if {new}:": (
+            "the partition only narrows what is sorted: skipping it, or cutting at the worst "
+            "row, keeps every row and the full sort gives the same audience"
+        )
+        for new in (
+            "1 < size < len(candidates)",
+            "0 <= size < len(candidates)",
+            "0 < size <= len(candidates)",
+        )
+    },
+    "cut = np.partition(-values, size - 1)[size - 1] / "
+    "cut = np.partition(-values, size - 2)[size - 1]": (
+        "partitioned at size - 2, the entry at size - 1 is at least the size-th best, so the "
+        "cut keeps a superset of the rows, which the full sort orders the same"
+    ),
 }
 
 _JOIN_FK = "SQLAlchemy infers the join condition from the only foreign key between the tables"

@@ -464,3 +464,75 @@ def test_the_classifier_is_small_and_fixed_in_cost():
         assert params["early_stopping"] is False
         assert params["class_weight"] == "balanced"
         assert fitted.n_iter_ == 60
+
+
+def _recording_fits(monkeypatch) -> list[dict]:
+    """Every fit_lookalike call rank_lookalike makes, with what it was given (the real fit
+    runs)."""
+    import segtrail.engine.lookalike as lookalike
+
+    calls: list[dict] = []
+    real = lookalike.fit_lookalike
+
+    def recording(X_seed, method, seed=0, k=10, X_negatives=None, negative_ids=None):
+        calls.append({"seed": X_seed, "negatives": X_negatives, "negative_ids": negative_ids})
+        return real(X_seed, method, seed, k, X_negatives, negative_ids)
+
+    monkeypatch.setattr(lookalike, "fit_lookalike", recording)
+    return calls
+
+
+def _distinct_rows(X: np.ndarray, rows: np.ndarray) -> set:
+    return {tuple(r) for r in X[rows]}
+
+
+def test_knn_fits_on_a_sample_of_distinct_seed_members_above_its_cap(monkeypatch):
+    monkeypatch.setattr("segtrail.engine.lookalike.KNN_MAX_SEED", 30)
+    calls = _recording_fits(monkeypatch)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 3)).astype(np.float32)
+    mask = np.zeros(100, dtype=bool)
+    mask[10:50] = True  # 40 seed members, capped at 30
+    scores = rank_lookalike(X, mask, "knn", k=1)
+    (call,) = calls
+    fitted = {tuple(r) for r in call["seed"]}
+    assert len(call["seed"]) == len(fitted) == 30
+    assert fitted <= _distinct_rows(X, np.flatnonzero(mask))
+    assert (scores == 0).sum() == 30  # each member's nearest member is itself
+
+
+def test_the_classifier_fits_on_capped_distinct_members_and_negatives(monkeypatch):
+    monkeypatch.setattr("segtrail.engine.lookalike.CLASSIFIER_MAX_SEED", 30)
+    monkeypatch.setattr("segtrail.engine.lookalike.CLASSIFIER_MIN_NEGATIVES", 50)
+    calls = _recording_fits(monkeypatch)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    mask = np.zeros(200, dtype=bool)
+    mask[10:50] = True  # 40 seed members, capped at 30; 160 others, 90 taken
+    rank_lookalike(X, mask, "classifier")
+    (call,) = calls
+    assert len(call["seed"]) == len({tuple(r) for r in call["seed"]}) == 30
+    assert {tuple(r) for r in call["seed"]} <= _distinct_rows(X, np.flatnonzero(mask))
+    ids = call["negative_ids"]
+    assert len(ids) == len(set(ids.tolist())) == 90 and not mask[ids].any()
+    np.testing.assert_array_equal(call["negatives"], X[ids])
+    # with fewer others than wanted, every other row is a negative
+    calls.clear()
+    rank_lookalike(X[:120], mask[:120], "classifier")
+    assert sorted(calls[0]["negative_ids"].tolist()) == np.flatnonzero(~mask[:120]).tolist()
+
+
+def test_ranking_defaults_to_seed_0_and_10_neighbours():
+    seed, negatives, _ = _two_sided_negatives()
+    X = np.concatenate([seed, negatives])
+    mask = np.arange(len(X)) < len(seed)
+    for method, options in (("knn", {"k": 10}), ("classifier", {"seed": 0})):
+        np.testing.assert_array_equal(
+            rank_lookalike(X, mask, method), rank_lookalike(X, mask, method, **options)
+        )
+    assert not np.array_equal(rank_lookalike(X, mask, "knn"), rank_lookalike(X, mask, "knn", k=11))
+
+
+def test_select_audience_fills_up_with_unscorable_rows_last():
+    audience = select_audience(np.array([np.nan, np.nan, 1.0]), np.zeros(3, dtype=bool), 2)
+    assert audience.tolist() == [2, 0]
