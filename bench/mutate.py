@@ -650,6 +650,11 @@ EQUIVALENT["engine/membership.py"] = {
     },
 }
 
+_UNDRAWN = (
+    "the classifier sees at most 5,000 + 7,500 rows, far under the 200,000 from which "
+    "HistGradientBoosting subsamples to bin, with no early stopping nor feature subsampling: "
+    "its random_state draws nothing"
+)
 _CENTRE_SQ = 'sq = np.einsum("ij,ij->i", X, X) - 2 * (X @ centre) + centre @ centre'
 _CENTRE_MAX = "return -np.sqrt(np.maximum(sq, 0, dtype=np.float32))"
 EQUIVALENT["engine/lookalike.py"] = {
@@ -697,6 +702,10 @@ EQUIVALENT["engine/lookalike.py"] = {
             "0 <= size < len(candidates)",
             "0 < size <= len(candidates)",
         )
+    },
+    **{
+        "random_state=seed, / random_state=None,": _UNDRAWN,
+        "random_state=seed, / ) / )": _UNDRAWN,
     },
     "cut = np.partition(-values, size - 1)[size - 1] / "
     "cut = np.partition(-values, size - 2)[size - 1]": (

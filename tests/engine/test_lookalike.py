@@ -130,16 +130,54 @@ def test_select_audience_puts_nan_last():
 @pytest.mark.parametrize(
     ("mask", "method", "message"),
     [
-        (np.zeros(10, dtype=bool), "knn", "empty"),
-        (np.ones(10, dtype=bool), "knn", "every pool row"),
-        (np.zeros(9, dtype=bool), "knn", "one entry per pool row"),
-        (np.eye(1, 10, dtype=bool)[0], "nearest", "unknown lookalike method"),
+        (np.zeros(10, dtype=bool), "knn", "the seed is empty: no pool row is in it"),
+        (
+            np.ones(10, dtype=bool),
+            "knn",
+            "every pool row is in the seed: nothing left to rank",
+        ),
+        (np.zeros(9, dtype=bool), "knn", "the seed mask must have one entry per pool row"),
+        (
+            np.eye(1, 10, dtype=bool)[0],
+            "nearest",
+            "unknown lookalike method 'nearest': use centroid, knn, classifier",
+        ),
     ],
 )
 def test_bad_inputs_raise(mask, method, message):
     X = np.arange(20, dtype=np.float32).reshape(10, 2)
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError) as caught:
         rank_lookalike(X, mask, method)
+    assert str(caught.value) == message
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e39])  # 1e39 is beyond float32
+def test_features_that_are_missing_or_too_large_are_refused(bad):
+    X = np.arange(20, dtype=np.float64).reshape(10, 2)
+    X[3, 1] = bad
+    with pytest.raises(InputError) as caught:
+        rank_lookalike(X, np.eye(1, 10, dtype=bool)[0], "centroid")
+    assert str(caught.value) == "the pool features contain missing or infinite values"
+
+
+@pytest.mark.parametrize("method", ["centroid", "knn"])
+def test_float64_features_give_float32_scores(method):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(50, 3))  # float64
+    mask = np.arange(50) < 10
+    assert rank_lookalike(X, mask, method).dtype == np.float32
+    model = fit_lookalike(X[mask], method)
+    assert score_lookalike(model, X).dtype == np.float32
+
+
+def test_a_mask_of_ones_and_zeros_reads_as_yes_or_no():
+    X, blob, _ = planted()
+    mask = np.zeros(len(X), dtype=int)
+    mask[blob] = 1
+    as_ints = estimate_recall(X, mask, "centroid", size=SMALL_BLOB, seed=1)
+    assert as_ints == estimate_recall(X, mask.astype(bool), "centroid", size=SMALL_BLOB, seed=1)
+    assert as_ints["candidates"] == len(X) - 42
 
 
 def test_bad_recall_arguments_raise():
