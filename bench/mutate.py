@@ -704,6 +704,13 @@ EQUIVALENT["engine/lookalike.py"] = {
         )
     },
     **{
+        "return LookalikeModel(method, 0, centre[None, :], seed_rows=len(X_seed)) / "
+        f"return LookalikeModel(method, {k}, centre[None, :], seed_rows=len(X_seed))": (
+            "a centroid model's k is never read: scoring and the summary read it for knn only"
+        )
+        for k in ("None", "1")
+    },
+    **{
         "random_state=seed, / random_state=None,": _UNDRAWN,
         "random_state=seed, / ) / )": _UNDRAWN,
     },

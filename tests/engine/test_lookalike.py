@@ -574,3 +574,32 @@ def test_ranking_defaults_to_seed_0_and_10_neighbours():
 def test_select_audience_fills_up_with_unscorable_rows_last():
     audience = select_audience(np.array([np.nan, np.nan, 1.0]), np.zeros(3, dtype=bool), 2)
     assert audience.tolist() == [2, 0]
+
+
+def test_negatives_are_halved_with_the_odd_one_in_the_first_half():
+    seed, negatives, _ = _two_sided_negatives()
+    for count, first_half in ((6, [0, 1, 2]), (5, [0, 1, 2]), (2, [0])):
+        model = fit_lookalike(
+            seed, "classifier", X_negatives=negatives[:count], negative_ids=np.arange(count)
+        )
+        assert model.second_ids.tolist() == first_half
+
+
+def test_knn_fits_ten_neighbours_by_default():
+    assert fit_lookalike(np.zeros((20, 2)), "knn").summary()["k"] == 10
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float64_and_float32_features_fit_the_same_model(method):
+    """Engines hand over features as float64 or float32: the model, and every score, is the
+    same to the bit (the centre is the float64 mean, rounded once)."""
+    seed, negatives, _ = _two_sided_negatives()
+    X = np.concatenate([seed, negatives])
+    seed64, negatives64 = seed.astype(np.float64), negatives.astype(np.float64)
+    ids = np.arange(len(negatives))
+    narrow = fit_lookalike(seed, method, k=3, X_negatives=negatives, negative_ids=ids)
+    wide = fit_lookalike(seed64, method, k=3, X_negatives=negatives64, negative_ids=ids)
+    np.testing.assert_array_equal(score_lookalike(wide, X), score_lookalike(narrow, X))
+    if method == "centroid":
+        expected = seed64.mean(axis=0).astype(np.float32)
+        np.testing.assert_array_equal(wide.points[0], expected)
