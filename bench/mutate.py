@@ -655,6 +655,10 @@ _UNDRAWN = (
     "HistGradientBoosting subsamples to bin, with no early stopping nor feature subsampling: "
     "its random_state draws nothing"
 )
+_RANK_FIT = "X[members], method, seed, X_negatives=X[negatives], negative_ids=negatives"
+_CLASSIFIER_MODEL = (
+    "return LookalikeModel(method, 0, X_seed[:0], models, second, len(X_seed), len(X_neg))"
+)
 _CENTRE_SQ = 'sq = np.einsum("ij,ij->i", X, X) - 2 * (X @ centre) + centre @ centre'
 _CENTRE_MAX = "return -np.sqrt(np.maximum(sq, 0, dtype=np.float32))"
 EQUIVALENT["engine/lookalike.py"] = {
@@ -709,6 +713,29 @@ EQUIVALENT["engine/lookalike.py"] = {
             "a centroid model's k is never read: scoring and the summary read it for knn only"
         )
         for k in ("None", "1")
+    },
+    **{f"{_RANK_FIT} / {_RANK_FIT.replace('seed, ', new)}": _UNDRAWN for new in ("None, ", "")},
+    "models = tuple(_fit_classifier(X_seed, half, seed) for half in halves) / "
+    "models = tuple(_fit_classifier(X_seed, half, None) for half in halves)": _UNDRAWN,
+    **{
+        f"members = np.sort(rng.choice(members, size={cap}, replace=False)) / "
+        f"members = np.sort(rng.choice(members, size={cap}, replace=None))": _NO_REPLACE
+        for cap in ("KNN_MAX_SEED", "CLASSIFIER_MAX_SEED")
+    },
+    "block = X[start : start + _CHUNK * 4] / block = X[start : start + _CHUNK * 5]": (
+        "the blocks then overlap by a quarter: the overlapping rows are scored twice, alike"
+    ),
+    **{
+        f"{_CLASSIFIER_MODEL} / {_CLASSIFIER_MODEL.replace(old, new)}": (
+            "a classifier model's k and points are never read: scoring uses its two models, "
+            "the summary its counts"
+        )
+        for old, new in (
+            ("0, X_seed[:0]", "None, X_seed[:0]"),
+            ("0, X_seed[:0]", "1, X_seed[:0]"),
+            ("X_seed[:0]", "None"),
+            ("X_seed[:0]", "X_seed[:1]"),
+        )
     },
     **{
         "random_state=seed, / random_state=None,": _UNDRAWN,
