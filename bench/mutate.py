@@ -242,6 +242,15 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             ("", "size", "segments_b", ","),
         )
         for change in ("dtype=None", "")
+    }
+    | {
+        "eligible = ov.b_values != NOISE / eligible = None": (
+            "Overlap.targets reads eligible=None as its own default, noise excluded; with A's "
+            "noise in the audience np.ones_like(None) is a 1, every column eligible as before"
+        ),
+        "eligible = np.ones_like(eligible) / eligible = np.ones_like(None)": (
+            "np.ones_like(None) is a 1, which broadcasts as every column eligible"
+        ),
     },
     "engine/diff.py": {
         **{
@@ -988,6 +997,104 @@ EQUIVALENT["engine/membership.py"] = {
         f"{tail}": "numpy's einsum reads upper-case subscripts the same way"
         for head, name, tail in (("", "part", "[:, None]"), ("+ ", "centres", "[None, :]"))
     },
+}
+
+_UNDRAWN = (
+    "the classifier sees at most 5,000 + 7,500 rows, far under the 200,000 from which "
+    "HistGradientBoosting subsamples to bin, with no early stopping nor feature subsampling: "
+    "its random_state draws nothing"
+)
+_RANK_FIT = "X[members], method, seed, X_negatives=X[negatives], negative_ids=negatives"
+_CLASSIFIER_MODEL = (
+    "return LookalikeModel(method, 0, X_seed[:0], models, second, len(X_seed), len(X_neg))"
+)
+_CENTRE_SQ = 'sq = np.einsum("ij,ij->i", X, X) - 2 * (X @ centre) + centre @ centre'
+_CENTRE_MAX = "return -np.sqrt(np.maximum(sq, 0, dtype=np.float32))"
+EQUIVALENT["engine/lookalike.py"] = {
+    "hidden = rng.choice(members, size=n_hidden, replace=False) / "
+    "hidden = rng.choice(members, size=n_hidden, replace=None)": _NO_REPLACE,
+    "shown[hidden] = False / shown[hidden] = None": "numpy stores None as False in a bool array",
+    f"{_CENTRE_SQ} / {_CENTRE_SQ.replace('ij,ij->i', 'IJ,IJ->I')}": (
+        "numpy's einsum reads upper-case subscripts the same way"
+    ),
+    **{
+        f"{_CENTRE_MAX} / {_CENTRE_MAX.replace('dtype=np.float32', change)}": (
+            "sq is float32 already, and a Python 0 does not promote it"
+        )
+        for change in ("dtype=None", "")
+    },
+    **{
+        f'if method == "centroid": / if method == "{new}":': (
+            "a centroid request that falls through to the classifier's path is still fitted and "
+            "scored as a centroid: fit_lookalike and score_lookalike dispatch on the method"
+        )
+        for new in ("XXcentroidXX", "CENTROID")
+    },
+    **{
+        f"if len(members) > {cap}: / if len(members) >= {cap}:": (
+            "at exactly the cap the sample without replacement is every member, sorted: the "
+            "same members"
+        )
+        for cap in ("KNN_MAX_SEED", "CLASSIFIER_MAX_SEED")
+    },
+    "return score_lookalike(fit_lookalike(X[members], method, seed, k), X) / "
+    "return score_lookalike(fit_lookalike(X[members], method, None, k), X)": (
+        "knn draws nothing at random: fit_lookalike reads the seed only for the classifier"
+    ),
+    "negatives = rng.choice(others, size=min(len(others), wanted), replace=False) / "
+    "negatives = rng.choice(others, size=min(len(others), wanted), replace=None)": _NO_REPLACE,
+    "values = scores[candidates].astype(np.float64) / "
+    "values = scores[candidates].astype(None)": "astype(None) is float64",
+    **{
+        f"if 0 < size < len(candidates): / if {new}:": (
+            "the partition only narrows what is sorted: skipping it, or cutting at the worst "
+            "row, keeps every row and the full sort gives the same audience"
+        )
+        for new in (
+            "1 < size < len(candidates)",
+            "0 <= size < len(candidates)",
+            "0 < size <= len(candidates)",
+        )
+    },
+    **{
+        "return LookalikeModel(method, 0, centre[None, :], seed_rows=len(X_seed)) / "
+        f"return LookalikeModel(method, {k}, centre[None, :], seed_rows=len(X_seed))": (
+            "a centroid model's k is never read: scoring and the summary read it for knn only"
+        )
+        for k in ("None", "1")
+    },
+    **{f"{_RANK_FIT} / {_RANK_FIT.replace('seed, ', new)}": _UNDRAWN for new in ("None, ", "")},
+    "models = tuple(_fit_classifier(X_seed, half, seed) for half in halves) / "
+    "models = tuple(_fit_classifier(X_seed, half, None) for half in halves)": _UNDRAWN,
+    **{
+        f"members = np.sort(rng.choice(members, size={cap}, replace=False)) / "
+        f"members = np.sort(rng.choice(members, size={cap}, replace=None))": _NO_REPLACE
+        for cap in ("KNN_MAX_SEED", "CLASSIFIER_MAX_SEED")
+    },
+    "block = X[start : start + _CHUNK * 4] / block = X[start : start + _CHUNK * 5]": (
+        "the blocks then overlap by a quarter: the overlapping rows are scored twice, alike"
+    ),
+    **{
+        f"{_CLASSIFIER_MODEL} / {_CLASSIFIER_MODEL.replace(old, new)}": (
+            "a classifier model's k and points are never read: scoring uses its two models, "
+            "the summary its counts"
+        )
+        for old, new in (
+            ("0, X_seed[:0]", "None, X_seed[:0]"),
+            ("0, X_seed[:0]", "1, X_seed[:0]"),
+            ("X_seed[:0]", "None"),
+            ("X_seed[:0]", "X_seed[:1]"),
+        )
+    },
+    **{
+        "random_state=seed, / random_state=None,": _UNDRAWN,
+        "random_state=seed, / ) / )": _UNDRAWN,
+    },
+    "cut = np.partition(-values, size - 1)[size - 1] / "
+    "cut = np.partition(-values, size - 2)[size - 1]": (
+        "partitioned at size - 2, the entry at size - 1 is at least the size-th best, so the "
+        "cut keeps a superset of the rows, which the full sort orders the same"
+    ),
 }
 
 _JOIN_FK = "SQLAlchemy infers the join condition from the only foreign key between the tables"

@@ -300,3 +300,37 @@ def test_entries_without_status_or_rationale_are_active_with_no_rationale():
     entries = [{"strategy": "s", "segments": [0]}, {"strategy": "t", "segments": "all"}]
     for out in carry(a, b, entries):
         assert (out["status"], out["rationale"]) == ("active", "")
+
+
+def test_bad_entries_are_named_by_their_place_in_the_plan_and_their_strategy():
+    a, b = series([0, 1]), series([0, 1])
+    good = entry([0], "first")
+    for bad, message in (
+        (entry([9], "second"), "plan entry 2 (second) targets segment 9, which the old version "
+         "does not have"),
+        (entry(["0"], "second"), "plan entry 2 (second): bad segment label '0'"),
+        (entry("some", "second"), "plan entry 2 (second): segments must be a list of labels or "
+         "'all'"),
+        ({"segments": [0]}, "plan entry 2 needs a 'strategy' and its 'segments'"),
+    ):  # fmt: skip
+        with pytest.raises(InputError) as caught:
+            carry(a, b, [good, bad])
+        assert str(caught.value) == message
+
+
+def test_a_diff_of_other_assignments_says_what_it_counts():
+    other_a, other_b = series([0] * 4), series([0] * 3, start=2)  # 2 common, 2 + 1 apart
+    a, b = series([0, 1]), series([0, 1])
+    with pytest.raises(InputError) as caught:
+        carry_plan(diff_assignments(other_a, other_b), [entry([0])], a, b)
+    assert str(caught.value) == (
+        "the diff does not belong to these assignments: it counts 4 and 3 customers, the "
+        "assignments have 2 and 2"
+    )
+
+
+def test_an_entry_on_all_customers_is_explained_with_the_new_count():
+    a, b = series([0] * 1500), series([1] * 1000 + [2] * 234, start=300)
+    (out,) = carry(a, b, [entry("all")])
+    assert out["explanation"] == "targets all customers (1,234 in the new version)"
+    assert (out["old_audience"], out["carried_audience"], out["new_audience"]) == (1500, 1200, 1234)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from segtrail.engine.transactions import (
     TransactionSpec,
     amount_sql,
+    check_spec,
     customers_from_transactions,
     share_column,
 )
@@ -318,11 +319,24 @@ def test_a_damaged_parquet_file_is_one_clear_error(tmp_path: Path) -> None:
         ("unit price", 3.0),  # a column name that is not an identifier, given whole
         ("-qty*price", -6.0),
         ("qty*price*0.5", 3.0),
+        ("qty - price - 1", -2.0),  # left to right
+        ("qty - (price - 1)", 0.0),
+        ("qty + price * 2", 8.0),  # * before +
+        ("qty--price", 5.0),
+        ('"a""b" * .5', 2.0),  # a doubled quote inside quotes is one quote
+        ("  qty  ", 2.0),
     ],
 )
 def test_amount_expressions(expression: str, expected: float) -> None:
     table = pa.table(
-        {"c": ["a"], "d": ["2024-01-01"], "qty": [2], "price": [3.0], "unit price": [3.0]}
+        {
+            "c": ["a"],
+            "d": ["2024-01-01"],
+            "qty": [2],
+            "price": [3.0],
+            "unit price": [3.0],
+            'a"b': [4.0],
+        }
     )
     sql, _ = amount_sql(expression, table.column_names)
     import duckdb
@@ -332,22 +346,46 @@ def test_amount_expressions(expression: str, expected: float) -> None:
     assert con.execute(f"SELECT {sql} FROM t").fetchone()[0] == pytest.approx(expected)
 
 
+_USE = "use column names, numbers, +, - and *"
+
+
 @pytest.mark.parametrize(
-    ("expression", "fragment"),
+    ("expression", "message"),
     [
-        ("qty*Price", "no column 'Price'"),
-        ("qty/price", "unexpected '/'"),
-        ("qty*", "ends too early"),
-        ("(qty", "not closed"),
-        ("qty price", "unexpected 'price'"),
-        ("__import__('os')", "unexpected"),
-        ("", "empty"),
+        ("qty*Price", "amount 'qty*Price': no column 'Price' (columns: qty, price)"),
+        ("qty/price", f"amount 'qty/price': unexpected '/'; {_USE}"),
+        ("qty  / 2", f"amount 'qty  / 2': unexpected '/'; {_USE}"),
+        ("qty*", "amount 'qty*': ends too early"),
+        ("(qty", "amount '(qty': a '(' is not closed"),
+        ("qty*(price", "amount 'qty*(price': a '(' is not closed"),
+        ("qty price", "amount 'qty price': unexpected 'price'"),
+        ("1 2", "amount '1 2': unexpected '2'"),
+        (")", "amount ')': unexpected ')'"),
+        ("__import__('os')", f'amount "__import__(\'os\')": unexpected "\'"; {_USE}'),
+        ("", "the amount is empty: give a column or an expression of columns"),
+        ("   ", "the amount is empty: give a column or an expression of columns"),
     ],
 )
-def test_bad_amount_expressions(expression: str, fragment: str) -> None:
-    with pytest.raises(InvalidInput, match=None) as info:
+def test_bad_amount_expressions(expression: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as info:
         amount_sql(expression, ["qty", "price"])
-    assert fragment in str(info.value)
+    assert str(info.value) == message
+
+
+def test_an_unknown_amount_column_lists_the_first_twenty_columns() -> None:
+    columns = [f"c{i}" for i in range(25)]
+    with pytest.raises(InvalidInput) as info:
+        amount_sql("c1 * nope", columns)
+    assert str(info.value) == (
+        f"amount 'c1 * nope': no column 'nope' (columns: {', '.join(columns[:20])})"
+    )
+
+
+def test_the_amount_names_the_columns_it_uses() -> None:
+    columns = ["qty", "price", 'a"b', "x y"]
+    assert amount_sql(' "a""b" * qty - `x y` + 2 ', columns)[1] == ['a"b', "qty", "x y"]
+    assert amount_sql("x y", columns)[1] == ["x y"]
+    assert amount_sql("-(3)", columns)[1] == []
 
 
 def test_no_usable_line_is_an_error() -> None:
@@ -495,3 +533,137 @@ def test_share_columns_never_collide() -> None:
     assert sorted(shares) == ["share_a_b", "share_a_b_", "share_a_b__", "share_x_"]
     a = next(r for r in table.to_pylist() if r["share_x"] == "a")
     assert sorted(a[c] for c in shares) == [0.0, 0.125, 0.375, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"customer": "who"}, "no customer column 'who' (columns: cust, when, qty)"),
+        ({"date": "day"}, "no date column 'day' (columns: cust, when, qty)"),
+        ({"order": "inv"}, "no order column 'inv' (columns: cust, when, qty)"),
+        ({"category": "cat"}, "no category column 'cat' (columns: cust, when, qty)"),
+        ({"window_days": 0}, "the window must be at least 1 day, not 0"),
+        (
+            {"amount": "qty/2"},
+            "amount 'qty/2': unexpected '/'; use column names, numbers, +, - and *",
+        ),
+    ],
+)
+def test_a_spec_naming_what_the_lines_lack_is_refused(change: dict, message: str) -> None:
+    spec = {"customer": "cust", "date": "when", "amount": "qty", **change}
+    with pytest.raises(InvalidInput) as caught:
+        check_spec(TransactionSpec(**spec), ["cust", "when", "qty"])
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("name", ["frequency", "spend_share_90d", "top_category"])
+def test_the_customer_column_may_not_take_a_derived_name(name: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_spec(TransactionSpec(name, "when", "qty"), [name, "when", "qty"])
+    assert str(caught.value) == f"the customer column may not be named '{name}'"
+
+
+def test_a_valid_spec_gives_the_amount_sql() -> None:
+    spec = TransactionSpec("cust", "when", "qty", order="inv", category="cat", window_days=1)
+    assert check_spec(spec, ["cust", "when", "qty", "inv", "cat"]) == 'TRY_CAST("qty" AS DOUBLE)'
+
+
+def test_ambiguous_dates_are_read_month_first() -> None:
+    """01/02/2024 parses both ways: the first format listed (month first) wins the tie."""
+    rows = [("a", "01/02/2024", 1, 2.0, "o1", "x"), ("a", "03/02/2024", 1, 2.0, "o2", "x")]
+    result = customers_from_transactions(
+        lines_table(rows), TransactionSpec("cust", "when", "qty*price")
+    )
+    assert result.date_format == "%m/%d/%Y"
+    assert result.as_of == datetime(2024, 3, 2)
+
+
+def test_typed_dates_and_numeric_customer_ids() -> None:
+    table = pa.table(
+        {
+            "cust": pa.array([7, 7, 3, None], pa.int64()),
+            "day": pa.array([date(2024, 1, 1), date(2024, 1, 11), date(2024, 1, 5), None]),
+            "amount": [1.0, 2.0, 4.0, 8.0],
+        }
+    )
+    result = customers_from_transactions(table, TransactionSpec("cust", "day", "amount"))
+    assert result.date_format == "typed" and result.as_of == datetime(2024, 1, 11)
+    rows = result.table.to_pylist()
+    assert [(r["cust"], r["monetary"], r["tenure_days"]) for r in rows] == [
+        (3, 4.0, 6),
+        (7, 3.0, 10),
+    ]
+    assert result.counts["no_customer"] == 1
+
+
+def test_blank_customer_ids_in_large_strings_are_left_out() -> None:
+    table = pa.table(
+        {
+            "cust": pa.array([" a ", "  ", "a"], pa.large_string()),
+            "when": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "amount": [1.0, 2.0, 4.0],
+        }
+    )
+    result = customers_from_transactions(table, TransactionSpec("cust", "when", "amount"))
+    assert [(r["cust"], r["monetary"]) for r in result.table.to_pylist()] == [("a", 5.0)]
+    assert result.counts["no_customer"] == 1
+
+
+def test_the_window_and_the_as_of_time_include_their_bounds() -> None:
+    """as of 2024-02-01 with a 10-day window: from 2024-01-22 00:00 to 2024-02-01 00:00, both
+    included; a purchase exactly 90 days before the as-of time is not recent."""
+    rows = [
+        ("a", "2024-01-21 23:59:59", 1, 1.0, "o1", "x"),  # before the window
+        ("a", "2024-01-22 00:00:00", 1, 2.0, "o2", "x"),
+        ("a", "2024-02-01 00:00:00", 1, 4.0, "o3", "x"),
+        ("a", "2024-02-01 00:00:01", 1, 8.0, "o4", "x"),  # after the as-of time
+    ]
+    spec = TransactionSpec("cust", "when", "qty*price", as_of=datetime(2024, 2, 1), window_days=10)
+    result = customers_from_transactions(lines_table(rows), spec)
+    (a,) = result.table.to_pylist()
+    assert (a["monetary"], a["frequency"], a["tenure_days"], a["recency_days"]) == (6.0, 2, 10, 0)
+    assert (result.counts["before_window"], result.counts["after_as_of"]) == (1, 1)
+    recent = [
+        ("b", "2024-01-02 00:00:00", 1, 1.0, "o1", "x"),
+        ("b", "2024-01-02 00:00:01", 1, 3.0, "o2", "x"),
+    ]
+    spec = TransactionSpec("cust", "when", "qty*price", as_of=datetime(2024, 4, 1))
+    (b,) = customers_from_transactions(lines_table(recent), spec).table.to_pylist()
+    assert b["spend_share_90d"] == 0.75
+
+
+def test_a_date_beyond_what_duckdb_reads_is_one_clear_error(tmp_path: Path) -> None:
+    table = pa.table(
+        {"c": ["a", "b"], "d": pa.array([10**14, 0], pa.timestamp("s")), "amount": [1.0, 2.0]}
+    )
+    spec = TransactionSpec("c", "d", "amount")
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(table, spec)
+    message = str(caught.value)
+    assert message.startswith("cannot derive customers from the order lines: Conversion Error")
+    assert "\n" not in message
+    path = tmp_path / "far.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(path, spec)
+    message = str(caught.value)  # the file's name first
+    assert message.startswith("far.parquet: cannot derive customers from the order lines: ")
+    assert "\n" not in message
+
+
+def test_quotes_in_categories_and_file_names_are_read_as_text(tmp_path: Path) -> None:
+    rows = [
+        ("a", "2024-01-01", 1, 3.0, "o1", "Kids' toys"),
+        ("a", "2024-01-02", 1, 1.0, "o2", "x"),
+        ("b", "2024-01-02", 1, 2.0, "o3", "x"),
+    ]
+    folder = tmp_path / "o'brien"
+    folder.mkdir()
+    path = folder / "it's.parquet"
+    pq.write_table(lines_table(rows), path)
+    spec = TransactionSpec("cust", "when", "qty*price", category="cat")
+    result = customers_from_transactions(path, spec)
+    assert result.categories == ["Kids' toys", "x"]
+    a, b = result.table.to_pylist()
+    assert (a["share_kids_toys"], a["share_x"], a["top_category"]) == (0.75, 0.25, "Kids' toys")
+    assert (b["share_kids_toys"], b["top_category"]) == (0.0, "x")

@@ -53,21 +53,25 @@ class LookalikeModel:
 
     ``points``: the seed's centre (centroid, 1 x d) or the seed members the neighbours are
     looked for among (knn, m x d). ``classifiers``: models A and B (classifier); the pool
-    rows model A was told are negatives (``second_ids``) are scored by model B."""
+    rows model A was told are negatives (``second_ids``) are scored by model B.
+    ``seed_rows`` / ``negatives``: how many seed members (and, classifier, non-seed rows)
+    it was fitted on."""
 
     method: str
     k: int
     points: np.ndarray
     classifiers: tuple = ()
     second_ids: np.ndarray = field(default_factory=lambda: np.empty(0))
+    seed_rows: int = 0
+    negatives: int = 0
 
     def summary(self) -> dict[str, Any]:
         """What the record says about the fitted model."""
-        out: dict[str, Any] = {"method": self.method, "seed_rows": len(self.points)}
+        out: dict[str, Any] = {"method": self.method, "seed_rows": self.seed_rows}
         if self.method == "knn":
             out["k"] = self.k
         if self.method == "classifier":
-            out["negatives"] = int(2 * len(self.second_ids))
+            out["negatives"] = self.negatives
         return out
 
 
@@ -111,17 +115,17 @@ def fit_lookalike(
     X_seed = np.asarray(X_seed, dtype=np.float32)
     if method == "centroid":
         centre = X_seed.mean(axis=0, dtype=np.float64).astype(np.float32)
-        return LookalikeModel(method, 0, centre[None, :])
+        return LookalikeModel(method, 0, centre[None, :], seed_rows=len(X_seed))
     if method == "knn":
         if k < 1:
             raise InputError(f"k must be 1 or more, not {k}")
-        return LookalikeModel(method, min(k, len(X_seed)), X_seed)
+        return LookalikeModel(method, min(k, len(X_seed)), X_seed, seed_rows=len(X_seed))
     X_neg = np.asarray(X_negatives, dtype=np.float32)
     split = (len(X_neg) + 1) // 2 if len(X_neg) >= 2 else len(X_neg)
     halves = [X_neg[:split], X_neg[split:]] if len(X_neg) >= 2 else [X_neg, X_neg]
     models = tuple(_fit_classifier(X_seed, half, seed) for half in halves)
     second = np.asarray(negative_ids)[:split] if negative_ids is not None else np.empty(0)
-    return LookalikeModel(method, 0, X_seed[:0], models, second)
+    return LookalikeModel(method, 0, X_seed[:0], models, second, len(X_seed), len(X_neg))
 
 
 def score_lookalike(
