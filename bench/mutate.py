@@ -61,6 +61,9 @@ OWN_TESTS: dict[str, list[str]] = {
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
+    # the default path's rules on small matrices; tests/engine/test_choice.py fits planted
+    # data of thousands of rows end to end (a minute per mutant on a busy machine)
+    "engine/choice.py": ["tests/engine/test_choice_rules.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 

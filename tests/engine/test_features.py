@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.stats import chi2_contingency
+from sklearn.metrics import mutual_info_score
 
 from segtrail.engine.features import (
     MISSING,
@@ -325,12 +327,48 @@ def test_dependence_screen_finds_the_column_that_moves_with_nothing() -> None:
     assert screen[0]["partner"] == 1 and screen[0]["p_value"] < 1e-10
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), levels=st.sampled_from([[0, 3], [4, 0], [3, 0, 2]]))
+def test_dependence_screen_matches_scipys_g_test(seed: int, levels: list[int]) -> None:
+    """Reference: scipy's log-likelihood chi-square on the crosstab of each pair (pandas
+    quintiles for numeric columns), Bonferroni over the pairs."""
+    rng = np.random.default_rng(seed)
+    n = 503  # quintile edges fall between values: pandas' and numpy's cuts agree
+    y = rng.integers(0, 3, n)
+    cols = []
+    for lv in levels:
+        if lv:  # a tenth missing
+            codes = np.where(rng.random(n) < 0.3, y, rng.integers(0, lv, n)).astype(float)
+            cols.append(np.where(rng.random(n) < 0.1, np.nan, codes))
+        else:
+            cols.append(y * rng.uniform(0, 0.5) + rng.normal(size=n))
+    X = np.column_stack(cols).astype(np.float32)
+    frame_ = pd.DataFrame(X.astype(np.float64))
+    for j, lv in enumerate(levels):
+        if not lv:
+            frame_[j] = pd.qcut(frame_[j], 5, labels=False)
+    screen = dependence_screen(X, levels)
+    pairs = len(levels) * (len(levels) - 1) // 2
+    expected = {}
+    for a in range(len(levels)):
+        for b in range(a + 1, len(levels)):
+            table = pd.crosstab(frame_[a], frame_[b]).to_numpy()
+            _, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+            expected[a, b] = expected[b, a] = min(1.0, p * pairs)
+    for j, row in enumerate(screen):
+        best = min(expected[j, other] for other in range(len(levels)) if other != j)
+        assert row["p_value"] == pytest.approx(best, rel=1e-6, abs=1e-12)
+        if best < 1.0:
+            assert expected[j, row["partner"]] == pytest.approx(best, rel=1e-6, abs=1e-12)
+        else:  # no pair shows any dependence: no partner is named
+            assert row["partner"] is None
+        assert row["noise"] == (best >= 0.001)
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 5))
 def test_contributions_match_independent_formulas(seed: int, k: int) -> None:
     """Reference: eta squared with pandas and scikit-learn's mutual_info_score."""
-    from sklearn.metrics import mutual_info_score
-
     rng = np.random.default_rng(seed)
     n = 400
     labels = rng.integers(0, k, n)
@@ -343,12 +381,138 @@ def test_contributions_match_independent_formulas(seed: int, k: int) -> None:
     eta2 = ((between - frame_["x"].mean()) ** 2).sum() / (
         (frame_["x"] - frame_["x"].mean()) ** 2
     ).sum()
-    assert out[0]["explained"] == pytest.approx(eta2, abs=1e-6)
+    assert out[0]["explained"] == pytest.approx(eta2, rel=1e-9, abs=1e-12)
     codes = X[:, 1].astype(int)
     mi = mutual_info_score(labels, codes)
     p = np.bincount(codes) / n
     entropy = -(p[p > 0] * np.log(p[p > 0])).sum()
-    assert out[1]["explained"] == pytest.approx(mi / entropy, abs=1e-6)
+    assert out[1]["explained"] == pytest.approx(mi / entropy, rel=1e-9, abs=1e-12)
     extra = (k - 1) * (len(np.unique(codes)) - 1)
-    assert out[1]["bic_gain"] == pytest.approx(2 * n * mi - extra * np.log(n), abs=1e-4)
+    assert out[1]["bic_gain"] == pytest.approx(2 * n * mi - extra * np.log(n), rel=1e-9, abs=1e-9)
     assert out[1]["noise"] == (out[1]["bic_gain"] <= 0)
+
+
+# ----------------------------------------------------------------------------- kinds in detail
+
+
+def one_column(values, kind: str) -> tuple[pd.DataFrame, dict]:
+    df = pd.DataFrame({"id": [str(i) for i in range(len(values))], "x": values})
+    return df, build_spec(df, {"id": "id", "x": kind}, "id")
+
+
+def test_dates_with_time_zones_are_read_in_utc() -> None:
+    stamps = pd.Series(pd.to_datetime(["2024-03-01 00:00", "2024-03-02 12:00", "2024-03-05 00:00"]))
+    df, spec = one_column(stamps.dt.tz_localize("America/New_York"), "datetime")
+    X, fitted = fit_features(df, spec)
+    # the latest date, in UTC: New York midnight is 05:00 there
+    assert column_state(fitted, "x")["reference_date"] == "2024-03-05T05:00:00"
+    # the same instants written in Tokyo time are the same coordinates
+    tokyo = df.assign(x=df["x"].dt.tz_convert("Asia/Tokyo"))
+    assert np.array_equal(transform_features(tokyo, fitted), X)
+
+
+def test_dates_as_text_with_offsets_and_unreadable_values() -> None:
+    text = [
+        "2024-03-01T00:00:00+02:00",
+        "2024-03-01T00:00:00Z",
+        "not a date",
+        "2024-02-29T22:00:00Z",
+    ]
+    df, spec = one_column(text, "datetime")
+    X, fitted = fit_features(df, spec)
+    col = column_state(fitted, "x")
+    assert col["reference_date"] == "2024-03-01T00:00:00"  # offsets read into UTC
+    assert col["n_missing"] == 1
+    # days before the latest date: 2 h, 0, (missing: the median), 2 h
+    days = (np.array([2, 0, 2, 2]) / 24 - col["mean"]) / col["std"]
+    assert np.allclose(X[:, 0], days, atol=1e-6)
+    assert np.array_equal(model_matrix(df, fitted)[0][:, 0] == X[:, 0], [True] * 2 + [False, True])
+
+
+def test_yes_no_words_unknown_words_and_nullable_booleans() -> None:
+    df, spec = one_column(["yes", " Y ", "TRUE", "1", "no", "f", "0.0", "maybe", None], "boolean")
+    X, fitted = fit_features(df, spec)
+    M = model_matrix(df, fitted)[0][:, 0]
+    assert np.array_equal(M[:7], [1, 1, 1, 1, 0, 0, 0])  # coded 0/1 for the class model
+    assert np.isnan(M[7:]).all()  # a word that is neither is missing, like a missing value
+    assert column_state(fitted, "x")["n_missing"] == 2
+    # pandas' nullable booleans, with a missing value
+    df, spec = one_column(pd.array([True, None, False, True], dtype="boolean"), "boolean")
+    X, fitted = fit_features(df, spec)
+    assert column_state(fitted, "x")["n_missing"] == 1
+    assert X[1, 0] == X[0, 0]  # the missing one takes the median: true
+    M = model_matrix(df, fitted)[0][:, 0]
+    assert M[[0, 2, 3]].tolist() == [1, 0, 1] and np.isnan(M[1])
+
+
+def test_skew_decides_the_log_whatever_the_scale() -> None:
+    rng = np.random.default_rng(3)
+    rates = rng.lognormal(-4, 1, 500)  # a small, skewed share: variance far below 1
+    for scale in (1.0, 1e6):
+        _, fitted = fit_features(*one_column(rates * scale, "numeric"))
+        assert column_state(fitted, "x")["log1p"]
+
+
+def test_describe_spec_words_per_kind() -> None:
+    n = 1000
+    df = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(n)],
+            "spend": np.r_[np.nan, np.arange(1, n) ** 3.0],  # skewed, one missing
+            "member": ["yes", "no"] * (n // 2),
+            "when": pd.Timestamp("2024-05-01") - pd.to_timedelta(np.arange(n) % 30, "D"),
+            "cat": ["A"] * 600 + ["B"] * 380 + [f"r{i}" for i in range(10)] + [None] * 10,
+        }
+    )
+    kinds = {"id": "id", "spend": "numeric", "member": "boolean", "when": "datetime"}
+    _, fitted = fit_features(df, build_spec(df, kinds | {"cat": "categorical"}, "id"))
+    words = {r["column"]: r["transform"] for r in describe_spec(fitted)}
+    median = column_state(fitted, "spend")["median"]
+    assert words["spend"] == f"missing -> median {median:.4g}, log1p, standardized"
+    assert words["member"] == "0/1, standardized"
+    assert words["when"] == "days before 2024-05-01T00:00:00, standardized"
+    scale = column_state(fitted, "cat")["scale"]
+    assert words["cat"] == (
+        f"one-hot, 2 levels + (other), (missing) (10 rare levels grouped), "
+        f"block scaled x{scale:.3g} (total variance 1)"
+    )
+    assert words["cat"].startswith("one-hot, 2 levels + (other), (missing) (10 rare")
+    _, fitted = fit_features(*one_column(["u", "v"] * 50, "categorical"))
+    assert describe_spec(fitted)[0]["transform"].startswith("one-hot, 2 levels, block scaled")
+
+
+def test_model_matrix_codes_unseen_levels_as_other_and_counts_two_levels_at_least() -> None:
+    df, spec = one_column(["A"] * 600 + ["B"] * 395 + ["z"] * 5, "categorical")
+    _, fitted = fit_features(df, spec)
+    new = pd.DataFrame({"x": ["never seen", "z", "B", "A", None]})
+    M, levels, _ = model_matrix(new, fitted)
+    assert levels == [3]
+    assert M[:4, 0].tolist() == [2, 2, 1, 0] and np.isnan(M[4, 0])
+    for values, count in ((["u", "v"] * 10, 2), (["u"] * 20, 2)):  # one level still counts 2
+        df, spec = one_column(values, "categorical")
+        assert model_matrix(df, fit_features(df, spec)[1])[1] == [count]
+
+
+def test_model_matrix_logs_and_standardizes_like_the_kmeans_matrix() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.lognormal(0, 1.5, 400)  # skewed, many values below 1
+    values[::10] = np.nan
+    df, spec = one_column(values, "numeric")
+    _, fitted = fit_features(df, spec)
+    assert column_state(fitted, "x")["log1p"]
+    new = df.assign(x=np.r_[-3.0, values[1:]])  # new data below 0 reads as 0
+    X, M = transform_features(new, fitted)[:, 0], model_matrix(new, fitted)[0][:, 0]
+    present = ~np.isnan(new["x"].to_numpy())
+    assert np.array_equal(~np.isnan(M), present)
+    assert np.allclose(M[present], X[present], atol=1e-5)
+    assert M[0] == pytest.approx(
+        (0 - column_state(fitted, "x")["mean"]) / fitted["columns"][0]["std"]
+    )
+
+
+def test_contributions_without_any_segment_are_all_noise() -> None:
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.normal(size=50), rng.integers(0, 3, 50)]).astype(np.float32)
+    nothing = {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+    assert feature_contributions(X, [0, 3], np.full(50, -1)) == [nothing, nothing]
+    assert feature_contributions(X, [0, 3], np.zeros(50, dtype=int)) == [nothing, nothing]
