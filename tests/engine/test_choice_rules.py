@@ -21,7 +21,7 @@ from segtrail.engine.choice import (
 from segtrail.engine.kmixture import RULE, mixture_sweep
 from segtrail.errors import SegtrailError
 
-N = 300
+N = 200
 
 
 def two_groups(n: int = N, seed: int = 0) -> tuple[np.ndarray, np.random.Generator]:
@@ -50,7 +50,7 @@ def layout(levels: list[int], weights: list[float], **extra) -> dict:
     return {"levels": levels, "feature_weights": weights, **extra}
 
 
-def decide(M, levels, names, k="auto", weights=None, k_range=(2, 4)) -> dict:
+def decide(M, levels, names, k="auto", weights=None, k_range=(2, 3)) -> dict:
     weights = [1.0] * len(levels) if weights is None else weights
     return choose_default(M, levels, weights, names, k, k_range, 0)
 
@@ -60,8 +60,8 @@ def decide(M, levels, names, k="auto", weights=None, k_range=(2, 4)) -> dict:
 
 def test_a_told_k_above_the_number_of_customers_is_refused() -> None:
     M, levels, names = mixed()
-    with pytest.raises(SegtrailError, match=r"^k=301 is more than the 300 customers to cluster$"):
-        decide(M, levels, names, k=301)
+    with pytest.raises(SegtrailError, match=r"^k=201 is more than the 200 customers to cluster$"):
+        decide(M, levels, names, k=201)
 
 
 # ----------------------------------------------------------------------------- noise
@@ -116,7 +116,7 @@ def test_mixed_data_goes_to_the_class_model_with_its_reasons() -> None:
     assert decision["params"]["feature_weights"] == [1.0, 1.0, 1.0]
     assert f"k={chosen} chosen automatically: {RULE}" in decision["notes"]
     assert all("stability" in row for row in selection["curve"])  # split-half per k
-    assert [row["k"] for row in selection["curve"]] == [2, 3, 4][: len(selection["curve"])]
+    assert [row["k"] for row in selection["curve"]] == [2, 3][: len(selection["curve"])]
 
 
 def test_many_categorical_columns_are_named_six_at_most() -> None:
@@ -191,7 +191,7 @@ def test_round_blobs_of_one_spread_go_to_kmeans() -> None:
 def test_segments_of_different_spreads_go_to_the_class_model() -> None:
     M = blobs((0.3, 2.5))
     algorithm, selection, reason = compare_numeric(
-        M, layout([0, 0], [1.0, 1.0]), 2, (2, 4), 0, None
+        M, layout([0, 0], [1.0, 1.0]), 2, (2, 3), 0, None
     )
     assert algorithm == "lca"
     assert reason.startswith("latent class model chosen (no --algorithm given): every feature is ")
@@ -267,7 +267,7 @@ def test_default_fit_runs_the_chosen_model_and_leads_with_the_reasons() -> None:
     M, levels, names = mixed(noise_columns=1)
     steps = []
     result, decision = default_fit(
-        M, levels, [1.0] * 4, names, 2, (2, 4), 0,
+        M, levels, [1.0] * 4, names, 2, (2, 3), 0,
         progress=lambda text, fraction: steps.append((text, fraction)),
         extra_params={"k": 9, "n_init": 2},
     )  # fmt: skip
@@ -289,7 +289,7 @@ def test_default_fit_gives_kmeans_its_own_matrix_with_the_noise_weights() -> Non
         return M * np.asarray(weights, dtype=np.float32)
 
     result, decision = default_fit(
-        M, [0, 0, 0], [1.0] * 3, ["x", "y", "z"], "auto", (2, 4), 0, kmeans_matrix=kmeans_matrix
+        M, [0, 0, 0], [1.0] * 3, ["x", "y", "z"], "auto", (2, 3), 0, kmeans_matrix=kmeans_matrix
     )
     assert decision["algorithm"] == "kmeans" and decision["noise"] == ["z"]
     assert seen == [[1.0, 1.0, 0.0]]
@@ -297,4 +297,4 @@ def test_default_fit_gives_kmeans_its_own_matrix_with_the_noise_weights() -> Non
     expected = get_algorithm("kmeans").fit(decision["matrix"], {"k": 2}, 0).labels
     assert np.array_equal(result.labels, expected)
     with pytest.raises(ValueError, match="k-means was chosen but no kmeans_matrix was given"):
-        default_fit(M, [0, 0, 0], [1.0] * 3, ["x", "y", "z"], "auto", (2, 4), 0)
+        default_fit(M, [0, 0, 0], [1.0] * 3, ["x", "y", "z"], "auto", (2, 3), 0)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.stats import chi2_contingency
+from scipy.stats import chi2_contingency, norm
 from sklearn.metrics import mutual_info_score
 
 from segtrail.engine.features import (
@@ -516,3 +516,60 @@ def test_contributions_without_any_segment_are_all_noise() -> None:
     nothing = {"explained": 0.0, "bic_gain": 0.0, "noise": True}
     assert feature_contributions(X, [0, 3], np.full(50, -1)) == [nothing, nothing]
     assert feature_contributions(X, [0, 3], np.zeros(50, dtype=int)) == [nothing, nothing]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(2, 4),
+    scale=st.sampled_from([1e-4, 0.01, 1.0, 100.0]),
+    signal=st.sampled_from([0.0, 0.3, 2.0]),
+)
+def test_numeric_contributions_match_gaussian_likelihoods(
+    seed: int, k: int, scale: float, signal: float
+) -> None:
+    """Reference: scipy's normal log-densities, one mean and spread per segment against one
+    for all (maximum likelihood), the BIC penalty 2 extra parameters per extra segment, and
+    eta squared with pandas. Some values and some labels are missing; one label is unused."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    labels = rng.integers(0, k, n) * 2  # labels 0, 2, 4, ...: the odd ones are empty
+    x = (labels * signal + rng.normal(size=n)) * scale
+    x[rng.random(n) < 0.05] = np.nan
+    labels[rng.random(n) < 0.05] = -1
+    out = feature_contributions(x.astype(np.float32)[:, None], [0], labels)[0]
+    ok = (labels >= 0) & ~np.isnan(x)
+    xs, lab = x.astype(np.float32).astype(np.float64)[ok], labels[ok]
+    groups = [xs[lab == g] for g in np.unique(lab)]
+    assert all(len(g) > 1 for g in groups)
+    one = norm.logpdf(xs, xs.mean(), xs.std()).sum()
+    own = sum(norm.logpdf(g, g.mean(), g.std()).sum() for g in groups)
+    bic_gain = 2 * (own - one) - 2 * (len(groups) - 1) * np.log(len(xs))
+    assert out["bic_gain"] == pytest.approx(bic_gain, rel=1e-7, abs=1e-6)
+    assert out["noise"] == (bic_gain <= 0)
+    frame_ = pd.DataFrame({"x": xs, "g": lab})
+    between = frame_.groupby("g")["x"].transform("mean")
+    eta2 = ((between - xs.mean()) ** 2).sum() / ((xs - xs.mean()) ** 2).sum()
+    assert out["explained"] == pytest.approx(eta2, rel=1e-7, abs=1e-12)
+
+
+def test_contributions_of_sparse_and_flat_columns() -> None:
+    labels = np.array([0, 0, 1, 1, 1, 2, 2, 2])
+    nan = np.nan
+    X = np.array(
+        [
+            [nan, nan, nan, nan, nan, nan, nan, nan],  # never observed
+            [1.0, nan, nan, nan, 5.0, nan, nan, nan],  # two customers, two segments
+            [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0],  # the same value for everyone
+            [1.0, 1.5, 9.0, 9.5, 9.2, nan, nan, nan],  # the last segment never observed
+            [0.0, 0.0, 1.0, 1.0, 1.0, nan, nan, nan],  # the same, categorical
+        ],
+        dtype=np.float32,
+    ).T
+    out = feature_contributions(X, [0, 0, 0, 0, 2], labels)
+    assert out[0] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+    assert out[1]["explained"] == 1.0  # each value is its segment's mean
+    assert out[2]["explained"] == 0.0 and out[2]["noise"]
+    # observed in two segments only: their means explain nearly all of it
+    assert out[3]["explained"] == pytest.approx(1 - (0.125 + 0.38 / 3) / 76.732, rel=1e-6)
+    assert out[4]["explained"] == pytest.approx(1.0)
