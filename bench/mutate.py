@@ -826,6 +826,81 @@ EQUIVALENT["engine/kinds.py"] = {
     },
 }
 
+_TO_UTC = 'return series.dt.tz_convert("UTC").dt.tz_localize(None)'
+_FACTORIZE = "codes, uniques = pd.factorize(series, use_na_sentinel=True)"
+_TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)"
+_CONTRIB_K = "k = int(labels[valid].max()) + 1 if valid.any() else 1"
+EQUIVALENT["engine/features.py"] = {
+    f"{_TO_UTC} / " + _TO_UTC.replace('"UTC"', "None"): (
+        "tz_convert(None) converts to UTC and drops the zone; dropping it again is a no-op"
+    ),
+    f"{_TO_UTC} / " + _TO_UTC.replace('"UTC"', '"utc"'): "pandas reads the UTC zone in any case",
+    "if pd.api.types.is_datetime64_dtype(series.dtype): / "
+    "if pd.api.types.is_datetime64_dtype(None):": (
+        "naive dates then go through to_datetime(utc=True) and lose the zone again: the same "
+        "values (the branch is a shortcut)"
+    ),
+    "if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):"
+    " / if pd.api.types.is_bool_dtype(None) or pd.api.types.is_numeric_dtype(series.dtype):": (
+        "pandas counts the bool dtype as numeric, so the second test takes the same branch"
+    ),
+    **{
+        f"{_FACTORIZE} / {_FACTORIZE.replace('use_na_sentinel=True', change)}": (
+            "a missing value as a level of its own is named nan, None or <NA>: no yes/no word, "
+            "so it reads as missing either way"
+        )
+        for change in ("use_na_sentinel=None", "", "use_na_sentinel=False")
+    },
+    **{
+        f"{_TO_FLOAT} / {_TO_FLOAT.replace(', na_value=np.nan', change)}": (
+            "asked for float64, pandas gives NaN for a missing value (masked or not) unasked"
+        )
+        for change in (", na_value=None", ", ")
+    },
+    "return per_name[codes].astype(np.float32), max(len(kept), 2) / "
+    "return per_name[codes].astype(None), max(len(kept), 2)": (
+        "the codes are written into a float32 matrix column either way"
+    ),
+    "if m2 <= 1e-24: / if m2 < 1e-24:": (
+        "a variance of exactly 1e-24 does not come out of data, and the skewness is only "
+        "compared with 1"
+    ),
+    "return 0.0 / return 1.0": (
+        "the skewness is only read as > SKEW_LIMIT (1.0): 0 and 1 are both not above it"
+    ),
+    f"{_CONTRIB_K} / {_CONTRIB_K.replace('+ 1 if', '+ 2 if')}": (
+        "an extra, empty segment is left out of every sum (present, p_seg > 0)"
+    ),
+    f"{_CONTRIB_K} / {_CONTRIB_K.replace('else 1', 'else 2')}": (
+        "without any labelled customer no row is observed: the column is noise before k is read"
+    ),
+    "counts = np.bincount(lab, minlength=k).astype(float) / "
+    "counts = np.bincount(lab, minlength=k).astype(None)": (
+        "the integer counts only enter float arithmetic, with the same results"
+    ),
+}
+
+_CDF = "cdf = np.cumsum(np.asarray(probs, dtype=np.float64), axis=1)"
+_CODES = "codes = np.minimum(codes, len(levels) - 1)"
+EQUIVALENT["engine/sample.py"] = {
+    "cdf /= cdf[:, -1:] / cdf *= cdf[:, -1:]": (
+        "every row of the level tables sums to exactly 1.0 (checked in floating point)"
+    ),
+    "codes = (rng.random(len(seg))[:, None] > cdf[seg]).sum(axis=1) / "
+    "codes = (rng.random(len(seg))[:, None] >= cdf[seg]).sum(axis=1)": (
+        "a uniform draw equals a cumulative share with probability 0"
+    ),
+    f"{_CODES} / {_CODES.replace('- 1)', '+ 1)')}": (
+        "draws are below 1 = the last cumulative share, so no code exceeds len(levels) - 1"
+    ),
+    **{
+        f"{_CDF} / {_CDF.replace('dtype=np.float64', change)}": (
+            "the tables hold Python floats: numpy makes float64 of them unasked"
+        )
+        for change in ("dtype=None", "")
+    },
+}
+
 _DS_SELECT = (
     'return select(d, e.c.at.label("created_at"), e.c.author).join(e, d.c.event_id == e.c.id)'
 )

@@ -563,13 +563,15 @@ def test_contributions_of_sparse_and_flat_columns() -> None:
             [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0],  # the same value for everyone
             [1.0, 1.5, 9.0, 9.5, 9.2, nan, nan, nan],  # the last segment never observed
             [0.0, 0.0, 1.0, 1.0, 1.0, nan, nan, nan],  # the same, categorical
+            [nan, nan, 0.0, 1.0, 1.0, nan, nan, nan],  # observed in one segment only
         ],
         dtype=np.float32,
     ).T
-    out = feature_contributions(X, [0, 0, 0, 0, 2], labels)
+    out = feature_contributions(X, [0, 0, 0, 0, 2, 2], labels)
     assert out[0] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
     assert out[1]["explained"] == 1.0  # each value is its segment's mean
     assert out[2]["explained"] == 0.0 and out[2]["noise"]
     # observed in two segments only: their means explain nearly all of it
     assert out[3]["explained"] == pytest.approx(1 - (0.125 + 0.38 / 3) / 76.732, rel=1e-6)
     assert out[4]["explained"] == pytest.approx(1.0)
+    assert out[5] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
