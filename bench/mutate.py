@@ -880,6 +880,20 @@ EQUIVALENT["engine/features.py"] = {
     ),
 }
 
+_BIC_WORDS = 'return ", ".join(f"{COVARIANCE_WORDS.get(n, n)} {v:,.0f}" for n, v in best.items())'
+EQUIVALENT["engine/choice.py"] = {
+    **{
+        f"{_BIC_WORDS} / {_BIC_WORDS.replace('get(n, n)', change)}": (
+            "only the variant names of covariance_candidates reach it, each in COVARIANCE_WORDS"
+        )
+        for change in ("get(n, None)", "get(n)", "get(n, )")
+    },
+    'candidates = covariance_candidates(layout, layout["levels"]) / '
+    "candidates = covariance_candidates(layout, None)": (
+        "covariance_candidates reads the levels from the layout; its second argument is unused"
+    ),
+}
+
 _CDF = "cdf = np.cumsum(np.asarray(probs, dtype=np.float64), axis=1)"
 _CODES = "codes = np.minimum(codes, len(levels) - 1)"
 EQUIVALENT["engine/sample.py"] = {

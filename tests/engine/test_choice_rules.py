@@ -269,13 +269,18 @@ def test_default_fit_runs_the_chosen_model_and_leads_with_the_reasons() -> None:
     result, decision = default_fit(
         M, levels, [1.0] * 4, names, 2, (2, 3), 0,
         progress=lambda text, fraction: steps.append((text, fraction)),
-        extra_params={"k": 9, "n_init": 2},
+        extra_params={"k": 9, "sample_size": 100},
     )  # fmt: skip
     assert decision["matrix"] is M
+    assert decision["selection"] is None  # told k: no k selection
     assert result.params["k"] == 2  # the decision's k wins over the extra parameters
-    assert result.params["n_init"] == 2
-    assert result.notes[: len(decision["notes"])] == decision["notes"]
+    assert result.params["sample_size"] == 100
+    assert result.notes == decision["notes"] + [  # the decision's, then the fit's own
+        f"latent class model fitted on a sample of 100 customers; all {N} assigned to their "
+        "most likely class"
+    ]
     assert ("fitting lca with k=2", None) in steps
+    assert ("trying k = 2..2 (latent class model)", 0.0) in steps  # the variants compared
     assert result.labels.shape == (N,)
 
 
@@ -294,7 +299,8 @@ def test_default_fit_gives_kmeans_its_own_matrix_with_the_noise_weights() -> Non
     assert decision["algorithm"] == "kmeans" and decision["noise"] == ["z"]
     assert seen == [[1.0, 1.0, 0.0]]
     assert (decision["matrix"][:, 2] == 0).all()
-    expected = get_algorithm("kmeans").fit(decision["matrix"], {"k": 2}, 0).labels
-    assert np.array_equal(result.labels, expected)
-    with pytest.raises(ValueError, match="k-means was chosen but no kmeans_matrix was given"):
+    expected = get_algorithm("kmeans").fit(decision["matrix"], {"k": 2}, 0)
+    assert np.array_equal(result.labels, expected.labels)
+    assert result.notes == decision["notes"] + expected.notes
+    with pytest.raises(ValueError, match=r"^k-means was chosen but no kmeans_matrix was given$"):
         default_fit(M, [0, 0, 0], [1.0] * 3, ["x", "y", "z"], "auto", (2, 3), 0)
