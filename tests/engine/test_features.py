@@ -575,3 +575,148 @@ def test_contributions_of_sparse_and_flat_columns() -> None:
     assert out[3]["explained"] == pytest.approx(1 - (0.125 + 0.38 / 3) / 76.732, rel=1e-6)
     assert out[4]["explained"] == pytest.approx(1.0)
     assert out[5] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+
+
+# ----------------------------------------------------------------------------- spec details
+
+
+def test_spec_names_each_feature_once_and_keeps_the_id_out() -> None:
+    kinds = KINDS | {"ref": "id"}
+    df = frame(20).assign(ref="x", unlisted=1.0)  # a column without a kind is not offered
+    spec = build_spec(df, kinds, "id", features=["age", "spend", "age"])
+    assert spec == {
+        "version": 1,
+        "id_column": "id",
+        "features": [
+            {"column": "age", "kind": "numeric", "weight": 1.0},
+            {"column": "spend", "kind": "numeric", "weight": 1.0},
+        ],
+    }
+    with pytest.raises(SegtrailError, match=r"^column 'ref' is the customer id; it cannot"):
+        build_spec(df, kinds, "id", features=["ref"])
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df, kinds, "id", features=["email"])
+    assert str(caught.value) == (
+        "column 'email' is text (free text or high-cardinality strings); it cannot be a feature"
+    )
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df, kinds, "id", features=["unlisted"])
+    assert str(caught.value) == (
+        "unknown column 'unlisted' in features; available columns: "
+        "id, email, age, spend, channel, member, signup, ref"
+    )
+    # the id column is never a feature, whatever its kind says
+    assert "age" not in [f["column"] for f in build_spec(df, kinds, "age")["features"]]
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), "2", None, -0.5])
+def test_a_weight_must_be_a_finite_number_at_least_zero(weight) -> None:
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(frame(20), KINDS, "id", weights={"age": weight})
+    assert str(caught.value) == f"weight for 'age' must be a number >= 0, got {weight!r}"
+
+
+def test_weight_zero_and_integer_weights_are_fine() -> None:
+    spec = build_spec(frame(20), KINDS, "id", weights={"age": 0, "spend": 3})
+    weights = {f["column"]: f["weight"] for f in spec["features"]}
+    assert weights["age"] == 0.0 and weights["spend"] == 3.0
+    assert isinstance(weights["spend"], float)
+
+
+def test_no_feature_left_names_the_usable_columns() -> None:
+    df = frame(20)
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df, KINDS, "id", features=["age"], exclude=["age", "spend"])
+    assert str(caught.value) == (
+        "no feature columns left; usable columns: age, spend, channel, member, signup"
+    )
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df[["id", "email"]], KINDS, "id")
+    assert str(caught.value) == "no feature columns left; usable columns: none"
+    with pytest.raises(SegtrailError, match=r"^weight given for 'age', which is not a feature$"):
+        build_spec(df, KINDS, "id", exclude=["age"], weights={"age": 2.0})
+
+
+# ----------------------------------------------------------------------------- fit details
+
+
+def test_fit_reports_progress_per_column_and_the_state_header() -> None:
+    df = frame(30)
+    steps = []
+    spec = build_spec(df, KINDS, "id", features=["age", "channel"])
+    X, fitted = fit_features(df, spec, progress=lambda text, done: steps.append((text, done)))
+    assert steps == [("preparing age", 0.0), ("preparing channel", 0.5), ("features ready", 1.0)]
+    assert fitted["version"] == 1 and fitted["id_column"] == "id"
+    assert fitted["n_features"] == len(fitted["feature_names"]) == X.shape[1] == 4
+    assert fitted["feature_names"] == ["age", "channel=Email", "channel=TikTok", "channel=Store"]
+
+
+def test_counts_with_zeros_are_logged_but_rare_yes_is_not() -> None:
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(0.3, 1000) * 5  # mostly 0: skewed, minimum 0
+    _, fitted = fit_features(*one_column(counts, "numeric"))
+    assert column_state(fitted, "x")["log1p"]
+    _, fitted = fit_features(*one_column(np.r_[np.ones(50), np.zeros(950)], "boolean"))
+    assert not column_state(fitted, "x")["log1p"]  # yes/no is never logged
+    # a weight from the spec scales the column; none given reads as 1
+    df, spec = one_column(counts, "numeric")
+    del spec["features"][0]["weight"]
+    X, fitted = fit_features(df, spec)
+    assert column_state(fitted, "x")["weight"] == 1.0 and X.std() == pytest.approx(1, rel=1e-4)
+
+
+def test_a_column_without_any_value_gives_zeros() -> None:
+    for values, kind in (([np.nan] * 4, "numeric"), ([None] * 4, "datetime")):
+        X, fitted = fit_features(*one_column(values, kind))
+        col = column_state(fitted, "x")
+        assert col["n_missing"] == 4 and col["median"] == 0.0
+        assert col["mean"] == 0.0 and col["std"] == 1.0
+        assert (X == 0).all()
+    assert col["reference_date"] is None
+
+
+def test_categorical_levels_at_the_edges() -> None:
+    # exactly 1% is kept, below it is grouped; equal counts are ordered by name
+    values = ["b"] * 400 + ["a"] * 400 + ["c"] * 180 + ["d"] * 10 + ["e"] * 9 + ["f"] * 1
+    _, fitted = fit_features(*one_column(values, "categorical"))
+    col = column_state(fitted, "x")
+    assert col["levels"] == ["a", "b", "c", "d", OTHER] and col["grouped_levels"] == 2
+    shares = np.array([0.4, 0.4, 0.18, 0.01, 0.01])
+    assert col["scale"] == pytest.approx(1 / np.sqrt(1 - (shares**2).sum()))
+    # twenty levels are all kept; "(other)" only appears past them
+    values = [f"v{i:02d}" for i in range(20)] * 10
+    _, fitted = fit_features(*one_column(values, "categorical"))
+    assert len(column_state(fitted, "x")["levels"]) == 20
+
+
+def test_level_names_read_alike_across_types() -> None:
+    values = pd.Series([1, "1", 2.0, "2", 2.5, None], dtype=object)
+    X, fitted = fit_features(*one_column(values, "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["1", "2", "2.5", MISSING]
+    assert (X[0] == X[1]).all() and (X[2] == X[3]).all()
+    _, fitted = fit_features(*one_column([True, False, True], "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["true", "false"]
+    gaps = pd.Series([3.0, np.nan, 4.0, 3.0])  # an integer column with gaps reads as floats
+    _, fitted = fit_features(*one_column(gaps, "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["3", "4", MISSING]
+
+
+def test_numeric_text_and_booleans_as_numbers() -> None:
+    _, fitted = fit_features(*one_column(["1", "3", "abc", " 5 "], "numeric"))
+    col = column_state(fitted, "x")
+    assert col["n_missing"] == 1 and col["median"] == 3.0
+    _, fitted = fit_features(*one_column([True, False, True, True], "numeric"))
+    assert column_state(fitted, "x")["mean"] == 0.75
+
+
+def test_transform_of_many_rows_fills_every_row() -> None:
+    n = 70_000  # more than one block of the transpose
+    rng = np.random.default_rng(8)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.choice(["x", "y"], n)})
+    spec = build_spec(df, {"a": "numeric", "b": "categorical"}, "id")
+    X, fitted = fit_features(df, spec)
+    a = column_state(fitted, "a")
+    assert np.allclose(X[:, 0], (df["a"] - a["mean"]) / a["std"], atol=1e-5)
+    b = column_state(fitted, "b")
+    onehot = (df["b"].to_numpy()[:, None] == np.array(b["levels"])) * b["scale"]
+    assert np.allclose(X[:, 1:], onehot, atol=1e-6)
