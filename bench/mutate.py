@@ -892,6 +892,17 @@ EQUIVALENT["engine/choice.py"] = {
     "candidates = covariance_candidates(layout, None)": (
         "covariance_candidates reads the levels from the layout; its second argument is unused"
     ),
+    "if len(best) > 1: / if len(best) > 2:": (
+        "covariance_candidates gives one variant or three, never two"
+    ),
+    **{
+        'winner = min((n for n in best if n != "shared"), key=lambda n: best[n]) / '
+        f"winner = min((n for n in best if n != {name}), key=lambda n: best[n])": (
+            "this branch runs only when shared is not the lowest, so leaving it in the running "
+            "picks the same winner"
+        )
+        for name in ('"XXsharedXX"', '"SHARED"')
+    },
 }
 
 _CDF = "cdf = np.cumsum(np.asarray(probs, dtype=np.float64), axis=1)"

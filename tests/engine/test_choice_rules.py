@@ -174,36 +174,81 @@ def test_one_variant_at_a_told_k_fits_nothing() -> None:
 # ----------------------------------------------------------------------------- all numeric
 
 
+WORDS = {
+    "independent": "each segment's own spread per column (columns independent within it)",
+    "full": "a covariance matrix of the numeric columns per segment",
+    "tied": "one covariance matrix of the numeric columns shared by all segments",
+    "shared": "one spread per column shared by all segments",
+}
+
+
+def lowest_bics(M: np.ndarray, base: dict, k_range: tuple[int, int]) -> dict[str, float]:
+    """Reference: each variant's own sweep, its lowest BIC (in the order the reasons list)."""
+    variants = {
+        "independent": base,
+        "full": {**base, "numeric_covariance": "full"},
+        "tied": {**base, "numeric_covariance": "tied"},
+        "shared": {**base, "shared_variance": True},
+    }
+    return {
+        name: min(r["bic"] for r in mixture_sweep(M, k_range, 0, v, split_half=False)[0]["curve"])
+        for name, v in variants.items()
+    }
+
+
+def listed(best: dict[str, float]) -> str:
+    return ", ".join(f"{WORDS[name]} {value:,.0f}" for name, value in best.items())
+
+
 def test_round_blobs_of_one_spread_go_to_kmeans() -> None:
     M = blobs((1.0, 1.0))
+    base = layout([0, 0], [1.0, 1.0])
+    steps = []
+    algorithm, selection, reason = compare_numeric(
+        M, base, "auto", (2, 3), 0, lambda text, done: steps.append((text, done))
+    )
+    best = lowest_bics(M, base, (2, 3))
+    assert algorithm == "kmeans" and best["shared"] <= min(best.values())
+    assert reason == (
+        "k-means chosen (no --algorithm given): every feature is numeric, and one spread "
+        "per column shared by all segments (the model k-means assumes) fits as well as "
+        f"the latent class model's variants (BIC: {listed(best)})"
+    )
+    assert selection["layout"] == base  # the class model's layout, without the shared spread
+    assert all("stability" in row for row in selection["curve"])  # automatic k: split-half
+    assert ("trying k = 2..3 (latent class model)", 0.0) in steps
     decision = decide(M, [0, 0], ["x", "y"])
     assert decision["algorithm"] == "kmeans"
     assert decision["params"] == {"k": 2}  # k-means takes no class-model layout
-    assert decision["notes"][0].startswith(
-        "k-means chosen (no --algorithm given): every feature is numeric, and one spread "
-        "per column shared by all segments (the model k-means assumes) fits as well as "
-        "the latent class model's variants (BIC: each segment's own spread per column"
-    )
-    assert "one spread per column shared by all segments " in decision["notes"][0]
+    assert decision["notes"][0] == reason
     assert decision["notes"][1].startswith("k=2 chosen automatically")
 
 
 def test_segments_of_different_spreads_go_to_the_class_model() -> None:
     M = blobs((0.3, 2.5))
-    algorithm, selection, reason = compare_numeric(
-        M, layout([0, 0], [1.0, 1.0]), 2, (2, 3), 0, None
+    base = layout([0, 0], [1.0, 1.0])
+    algorithm, selection, reason = compare_numeric(M, base, 2, (2, 3), 0, None)
+    best = lowest_bics(M, base, (2, 2))
+    winner = min((n for n in best if n != "shared"), key=best.get)
+    assert algorithm == "lca" and winner == "independent"  # the columns are independent
+    assert reason == (
+        "latent class model chosen (no --algorithm given): every feature is numeric, and "
+        f"{WORDS[winner]} fits better than the one shared spread k-means assumes "
+        f"(BIC: {listed(best)}); missing values are left out, not imputed"
     )
-    assert algorithm == "lca"
-    assert reason.startswith("latent class model chosen (no --algorithm given): every feature is ")
-    assert "fits better than the one shared spread k-means assumes (BIC: " in reason
-    assert reason.endswith("); missing values are left out, not imputed")
     assert [row["k"] for row in selection["curve"]] == [2]  # told k: that k only
     assert "stability" not in selection["curve"][0]  # and no split-half
-    assert "shared_variance" not in selection["layout"]
+    assert selection["layout"] == base
     decision = decide(M, [0, 0], ["x", "y"])
     assert decision["algorithm"] == "lca" and decision["params"]["k"] == 2
-    assert "shared_variance" not in decision["params"]
+    assert decision["params"] == {"k": 2, **base}
     assert decision["notes"][0].startswith("latent class model chosen (no --algorithm given)")
+
+
+def test_names_and_levels_must_match() -> None:
+    M, levels, names = mixed(noise_columns=0)
+    with pytest.raises(ValueError, match="zip"):
+        decide(M, levels, names[:2])
 
 
 def test_told_k_for_all_numeric_data() -> None:
