@@ -55,6 +55,32 @@ def decide(M, levels, names, k="auto", weights=None, k_range=(2, 3)) -> dict:
     return choose_default(M, levels, weights, names, k, k_range, 0)
 
 
+WORDS = {
+    "independent": "each segment's own spread per column (columns independent within it)",
+    "full": "a covariance matrix of the numeric columns per segment",
+    "tied": "one covariance matrix of the numeric columns shared by all segments",
+    "shared": "one spread per column shared by all segments",
+}
+
+
+def lowest_bics(M: np.ndarray, base: dict, k_range: tuple[int, int]) -> dict[str, float]:
+    """Reference: each variant's own sweep, its lowest BIC (in the order the reasons list)."""
+    variants = {
+        "independent": base,
+        "full": {**base, "numeric_covariance": "full"},
+        "tied": {**base, "numeric_covariance": "tied"},
+        "shared": {**base, "shared_variance": True},
+    }
+    return {
+        name: min(r["bic"] for r in mixture_sweep(M, k_range, 0, v, split_half=False)[0]["curve"])
+        for name, v in variants.items()
+    }
+
+
+def listed(best: dict[str, float]) -> str:
+    return ", ".join(f"{WORDS[name]} {value:,.0f}" for name, value in best.items())
+
+
 # ----------------------------------------------------------------------------- told k
 
 
@@ -141,24 +167,23 @@ def test_told_k_compares_the_variants_at_that_k_only() -> None:
 def test_covariance_variants_are_compared_by_their_lowest_bic() -> None:
     M, levels, _ = mixed(noise_columns=0)
     base = layout(levels, [1.0, 1.0, 1.0])
-    selection, chosen, reason = compare_covariances(M, base, (2, 3), 0, None)
-    # reference: each variant's own sweep
-    best = {}
-    for name, kind in (("independent", None), ("full", "full"), ("tied", "tied")):
-        variant = base if kind is None else {**base, "numeric_covariance": kind}
-        curve = mixture_sweep(M, (2, 3), 0, variant, split_half=False)[0]["curve"]
-        best[name] = min(row["bic"] for row in curve)
+    steps = []
+    selection, chosen, reason = compare_covariances(
+        M, base, (2, 3), 0, lambda text, done: steps.append((text, done))
+    )
+    best = lowest_bics(M, base, (2, 3))
+    del best["shared"]  # not a variant of mixed data
     winner = min(best, key=best.get)
-    assert chosen.get("numeric_covariance") == (None if winner == "independent" else winner)
+    assert winner != "independent"  # the two numeric columns share a segment's spread
+    assert chosen == {**base, "numeric_covariance": winner}
     assert min(row["bic"] for row in selection["curve"]) == pytest.approx(best[winner])
+    # a covariance variant is swept up to the plain model's lowest-BIC k only
+    plain = mixture_sweep(M, (2, 3), 0, base, split_half=False)[0]["curve"]
+    top = min(plain, key=lambda row: (row["bic"], row["k"]))["k"]
+    assert [row["k"] for row in selection["curve"]] == list(range(2, top + 1))
     assert all("stability" in row for row in selection["curve"])
-    words = {
-        "independent": "each segment's own spread per column (columns independent within it)",
-        "full": "a covariance matrix of the numeric columns per segment",
-        "tied": "one covariance matrix of the numeric columns shared by all segments",
-    }
-    listed = ", ".join(f"{words[name]} {value:,.0f}" for name, value in best.items())
-    assert reason == f"model: {words[winner]} (lowest BIC of the variants: {listed})"
+    assert reason == f"model: {WORDS[winner]} (lowest BIC of the variants: {listed(best)})"
+    assert ("trying k = 2..3 (latent class model)", 0.0) in steps
 
 
 def test_one_variant_at_a_told_k_fits_nothing() -> None:
@@ -172,32 +197,6 @@ def test_one_variant_at_a_told_k_fits_nothing() -> None:
 
 
 # ----------------------------------------------------------------------------- all numeric
-
-
-WORDS = {
-    "independent": "each segment's own spread per column (columns independent within it)",
-    "full": "a covariance matrix of the numeric columns per segment",
-    "tied": "one covariance matrix of the numeric columns shared by all segments",
-    "shared": "one spread per column shared by all segments",
-}
-
-
-def lowest_bics(M: np.ndarray, base: dict, k_range: tuple[int, int]) -> dict[str, float]:
-    """Reference: each variant's own sweep, its lowest BIC (in the order the reasons list)."""
-    variants = {
-        "independent": base,
-        "full": {**base, "numeric_covariance": "full"},
-        "tied": {**base, "numeric_covariance": "tied"},
-        "shared": {**base, "shared_variance": True},
-    }
-    return {
-        name: min(r["bic"] for r in mixture_sweep(M, k_range, 0, v, split_half=False)[0]["curve"])
-        for name, v in variants.items()
-    }
-
-
-def listed(best: dict[str, float]) -> str:
-    return ", ".join(f"{WORDS[name]} {value:,.0f}" for name, value in best.items())
 
 
 def test_round_blobs_of_one_spread_go_to_kmeans() -> None:
