@@ -892,6 +892,19 @@ EQUIVALENT["engine/choice.py"] = {
     "candidates = covariance_candidates(layout, None)": (
         "covariance_candidates reads the levels from the layout; its second argument is unused"
     ),
+    "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 0] / "
+    "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 1]": (
+        "a categorical or yes/no column has at least 2 levels in a model matrix"
+    ),
+    'selection = None / selection = ""': (
+        "both branches below assign the selection before it is read"
+    ),
+    **{
+        f'layout = selection.pop("layout", layout) / layout = selection.pop("layout", {change})': (
+            "compare_numeric always puts a layout in its selection: the default is never used"
+        )
+        for change in ("None", "")
+    },
     "if len(best) > 1: / if len(best) > 2:": (
         "covariance_candidates gives one variant or three, never two"
     ),

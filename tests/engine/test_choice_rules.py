@@ -108,7 +108,9 @@ def test_a_column_that_moves_with_nothing_gets_weight_zero_and_a_note() -> None:
 def test_half_of_the_columns_may_be_noise_but_not_more() -> None:
     M, levels, names = mixed(noise_columns=3)
     # 3 of 6 columns: dropped
-    assert decide(M, levels, names)["noise"] == ["noise0", "noise1", "noise2"]
+    decision = decide(M, levels, names)
+    assert decision["noise"] == ["noise0", "noise1", "noise2"]
+    assert "(weight 0): noise0, noise1, noise2; each is" in decision["notes"][1]
     # 3 of 5 columns with a weight (the user set b to 0): no structure to speak of, all kept
     decision = decide(M, levels, names, weights=[1.0, 0.0, 1.0, 1.0, 1.0, 1.0])
     assert decision["noise"] == []
@@ -128,7 +130,11 @@ def test_a_column_weighted_zero_by_the_user_is_not_called_noise() -> None:
 
 def test_mixed_data_goes_to_the_class_model_with_its_reasons() -> None:
     M, levels, names = mixed(noise_columns=0)
-    decision = decide(M, levels, names)
+    steps = []
+    decision = choose_default(
+        M, levels, [1.0] * 3, names, "auto", (2, 3), 0, lambda text, done: steps.append(text)
+    )
+    assert "trying k = 2..3 (latent class model)" in steps
     assert decision["algorithm"] == "lca"
     assert decision["notes"][0] == (
         "latent class model chosen (no --algorithm given): the data has categorical or "
@@ -241,6 +247,7 @@ def test_segments_of_different_spreads_go_to_the_class_model() -> None:
     decision = decide(M, [0, 0], ["x", "y"])
     assert decision["algorithm"] == "lca" and decision["params"]["k"] == 2
     assert decision["params"] == {"k": 2, **base}
+    assert "layout" not in decision["selection"]  # it went into the parameters
     assert decision["notes"][0].startswith("latent class model chosen (no --algorithm given)")
 
 
@@ -296,6 +303,9 @@ def test_many_numeric_columns_are_compared_on_their_components() -> None:
     many = MAX_COVARIANCE_COLUMNS + 1
     M = (y[:, None] * 3.0 + rng.normal(size=(N, many))).astype(np.float32)
     decision = decide(M, [0] * many, [f"x{i}" for i in range(many)], k=2)
+    # the variants were compared on the components
+    projected = layout([0] * many, [1.0] * many, numeric_projection="pca")
+    assert decision["notes"][0] == compare_numeric(M, projected, 2, (2, 3), 0, None)[2]
     if decision["algorithm"] == "kmeans":
         assert PROJECTION_KMEANS in decision["notes"]
         assert PROJECTION_REASON not in decision["notes"]
