@@ -880,6 +880,9 @@ EQUIVALENT["engine/features.py"] = {
     ),
 }
 
+_SWEEP = (
+    "out[name] = mixture_sweep(M, (low, top), seed, layout, progress=progress, split_half=False)["
+)
 _BIC_WORDS = 'return ", ".join(f"{COVARIANCE_WORDS.get(n, n)} {v:,.0f}" for n, v in best.items())'
 EQUIVALENT["engine/choice.py"] = {
     **{
@@ -905,6 +908,9 @@ EQUIVALENT["engine/choice.py"] = {
         )
         for change in ("None", "")
     },
+    f"{_SWEEP} / {_SWEEP.replace('split_half=False', 'split_half=None')}": (
+        "mixture_sweep only tests split_half for truth: None reads as False"
+    ),
     "if len(best) > 1: / if len(best) > 2:": (
         "covariance_candidates gives one variant or three, never two"
     ),

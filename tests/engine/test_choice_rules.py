@@ -255,6 +255,8 @@ def test_names_and_levels_must_match() -> None:
     M, levels, names = mixed(noise_columns=0)
     with pytest.raises(ValueError, match="zip"):
         decide(M, levels, names[:2])
+    with pytest.raises(ValueError, match="zip"):
+        decide(M, levels, names, weights=[1.0, 1.0])
 
 
 def test_told_k_for_all_numeric_data() -> None:
@@ -284,6 +286,8 @@ def test_covariance_candidates() -> None:
     assert names([0, 0], [1.0, 2.0]) == ["independent"]  # two weights: no common matrix
     assert names([0, 0, 0], [1.0, 1.0, 0.0]) == ["full", "independent", "tied"]
     assert names([2, 2], [1.0, 1.0]) == ["independent"]
+    most = [0] * MAX_COVARIANCE_COLUMNS
+    assert names(most, [1.0] * len(most)) == ["full", "independent", "tied"]
     many = MAX_COVARIANCE_COLUMNS + 1
     assert names([0] * many, [1.0] * many) == ["independent"]
     assert names([0] * many, [1.0] * many, numeric_projection="pca") == [
