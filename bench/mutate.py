@@ -899,6 +899,13 @@ EQUIVALENT["engine/choice.py"] = {
     "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 1]": (
         "a categorical or yes/no column has at least 2 levels in a model matrix"
     ),
+    **{
+        'return "every feature is numeric"  # replaced by compare_numeric\'s reason / '
+        f"return {change}  # replaced by compare_numeric's reason": (
+            "all-numeric data always has this placeholder replaced by compare_numeric's reason"
+        )
+        for change in ('"XXevery feature is numericXX"', '"EVERY FEATURE IS NUMERIC"')
+    },
     'selection = None / selection = ""': (
         "both branches below assign the selection before it is read"
     ),

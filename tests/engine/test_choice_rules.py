@@ -167,7 +167,24 @@ def test_told_k_compares_the_variants_at_that_k_only() -> None:
     decision = decide(M, levels, names, k=3)
     assert decision["selection"] is None and decision["params"]["k"] == 3
     assert not any("chosen automatically" in note for note in decision["notes"])
-    assert decision["notes"][-1].startswith("model: ")
+    at_three = compare_covariances(M, layout(levels, [1.0] * 3), (3, 3), 0, None)[2]
+    assert decision["notes"][-1] == at_three and at_three.startswith("model: ")
+
+
+def test_a_close_runner_up_is_named() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, N)
+    M = np.column_stack(
+        [y * 1.5 + rng.normal(size=N), np.where(rng.random(N) < 0.6, y % 2, rng.integers(0, 2, N))]
+    ).astype(np.float32)
+    decision = decide(M, [0, 2], ["x", "m"])
+    selection = decision["selection"]
+    assert (selection["chosen_k"], selection["runner_up"], selection["runner_up_close"]) == (
+        2,
+        3,
+        True,
+    )
+    assert decision["notes"][-1] == "k=3 is a close runner-up; both are plausible"
 
 
 def test_covariance_variants_are_compared_by_their_lowest_bic() -> None:
@@ -225,6 +242,9 @@ def test_round_blobs_of_one_spread_go_to_kmeans() -> None:
     decision = decide(M, [0, 0], ["x", "y"])
     assert decision["algorithm"] == "kmeans"
     assert decision["params"] == {"k": 2}  # k-means takes no class-model layout
+    runner_up = decision["selection"]["runner_up"]
+    assert runner_up is not None and not decision["selection"]["runner_up_close"]
+    assert not any("runner-up" in note for note in decision["notes"])  # not a close one
     assert decision["notes"][0] == reason
     assert decision["notes"][1].startswith("k=2 chosen automatically")
 
@@ -260,9 +280,18 @@ def test_names_and_levels_must_match() -> None:
 
 
 def test_told_k_for_all_numeric_data() -> None:
-    decision = decide(blobs((1.0, 1.0)), [0, 0], ["x", "y"], k=3)
+    M = blobs((1.0, 1.0))
+    steps = []
+    decision = choose_default(
+        M, [0, 0], [1.0, 1.0], ["x", "y"], 3, (2, 3), 0, lambda text, done: steps.append(text)
+    )
     assert decision["params"] == {"k": 3} and decision["algorithm"] == "kmeans"
     assert not any("chosen automatically" in note for note in decision["notes"])
+    assert (
+        decision["notes"][0]
+        == compare_numeric(M, layout([0, 0], [1.0, 1.0]), 3, (2, 3), 0, None)[2]
+    )
+    assert "trying k = 3..3 (latent class model)" in steps
 
 
 # ----------------------------------------------------------------------------- many columns
