@@ -933,6 +933,10 @@ EQUIVALENT["engine/choice.py"] = {
 
 _CDF = "cdf = np.cumsum(np.asarray(probs, dtype=np.float64), axis=1)"
 _CODES = "codes = np.minimum(codes, len(levels) - 1)"
+_POISSON = '"{}": rng.poisson(pick({})).astype({}),'
+_SIGNUP = (
+    'df["signup_date"] = (REFERENCE_DATE - pd.to_timedelta(signup_days.round(), unit="D")).astype('
+)
 EQUIVALENT["engine/sample.py"] = {
     "cdf /= cdf[:, -1:] / cdf *= cdf[:, -1:]": (
         "every row of the level tables sums to exactly 1.0 (checked in floating point)"
@@ -941,6 +945,52 @@ EQUIVALENT["engine/sample.py"] = {
     "codes = (rng.random(len(seg))[:, None] >= cdf[seg]).sum(axis=1)": (
         "a uniform draw equals a cumulative share with probability 0"
     ),
+    **{
+        f"{_POISSON.format(c, d, 'np.' + t)} / {_POISSON.format(c, d, 'None')}": (
+            "Poisson draws are int64 already (and web visits become float64 when NaN goes in)"
+        )
+        for c, d, t in (
+            ("web_visits_per_month", "_WEB", "float64"),
+            ("app_sessions_per_month", "_APP", "int64"),
+            ("support_tickets", "_TICKETS", "int64"),
+        )
+    },
+    "seg = rng.choice(len(SEGMENTS), size=n, p=shares / shares.sum()).astype(np.int32) / "
+    "seg = rng.choice(len(SEGMENTS), size=n, p=shares * shares.sum()).astype(np.int32)": (
+        "the shares of SEGMENTS sum to exactly 1.0"
+    ),
+    **{
+        f"return np.asarray(values, dtype=np.float64)[seg] / return np.asarray(values, {c})[seg]": (
+            "the tables hold numbers; int64 ones enter float arithmetic with the same results"
+        )
+        for c in ("dtype=None", "")
+    },
+    '"newsletter_subscriber": rng.random(n) < pick(_NEWSLETTER), / '
+    '"newsletter_subscriber": rng.random(n) <= pick(_NEWSLETTER),': (
+        "a uniform draw equals a share with probability 0"
+    ),
+    "df.loc[rng.random(n) < share, name] = np.nan / "
+    "df.loc[rng.random(n) <= share, name] = np.nan": (
+        "a uniform draw equals a share with probability 0"
+    ),
+    "df.loc[rng.random(n) < share, name] = np.nan / df.loc[rng.random(n) < share, name] = None": (
+        "pandas stores None as NaN in a float column"
+    ),
+    f"{_SIGNUP} / " + _SIGNUP.replace('unit="D"', 'unit="d"'): (
+        "pandas reads the unit d as days (a deprecated spelling)"
+    ),
+    "spend = (orders * aov * np.exp(rng.normal(0.0, 0.1, n))).round(2) / "
+    "spend = (orders * aov / np.exp(rng.normal(0.0, 0.1, n))).round(2)": (
+        "the noise is symmetric around 0: dividing by exp(N(0, 0.1)) draws the same distribution"
+    ),
+    **{
+        "names = pd.Series(np.asarray(_FIRST_NAMES, dtype=object)[rng.integers(0, "
+        "len(_FIRST_NAMES), n)]) / names = pd.Series(np.asarray(_FIRST_NAMES, "
+        f"{c})[rng.integers(0, len(_FIRST_NAMES), n)])": (
+            "the names are made str (astype) before use, numpy strings or objects alike"
+        )
+        for c in ("dtype=None", "")
+    },
     f"{_CODES} / {_CODES.replace('- 1)', '+ 1)')}": (
         "draws are below 1 = the last cumulative share, so no code exceeds len(levels) - 1"
     ),

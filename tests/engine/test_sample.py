@@ -135,6 +135,7 @@ def test_counts_and_amounts_follow_each_segments_parameters(
     assert np.allclose(mean["tenure_months"], sample._TENURE, rtol=0.05)
     spread = per_segment(df, planted, "tenure_months", "std") / mean["tenure_months"]
     assert np.allclose(spread, 0.25, atol=0.03)
+    assert df["tenure_months"].min() == 1  # the floor: a month at least (one customer here)
     for column, means in (
         ("orders_per_year", sample._ORDERS),
         ("web_visits_per_month", sample._WEB),
@@ -189,6 +190,7 @@ def test_signup_date_matches_tenure(customers: tuple[pd.DataFrame, np.ndarray]) 
     days = (REFERENCE_DATE - df["signup_date"]).dt.days.to_numpy()
     extra = days - df["tenure_months"].to_numpy() * 30.44  # up to a month more, rounded
     assert extra.min() >= -0.5 and extra.max() <= 30.5
+    assert extra.min() < 0.5  # the extra days start at 0
     assert extra.mean() == pytest.approx(15, abs=0.5)
 
 
@@ -235,3 +237,11 @@ def test_the_ten_companies_are_the_essays_table() -> None:
     # value is a change to the story (update the digest on purpose)
     digest = hashlib.sha256(df.to_csv(index=False).encode()).hexdigest()
     assert digest == "cb21d856687c0d0e6599ae92387d2c5464d6d7edf12a3f4a4096baa962d0bbaa"
+
+
+def test_defaults_are_fifty_thousand_customers_of_seed_seven() -> None:
+    assert len(generate_customers()[0]) == 50_000
+    small, small_planted = generate_customers(200)
+    same, same_planted = generate_customers(200, seed=7)
+    pd.testing.assert_frame_equal(small, same)
+    assert np.array_equal(small_planted, same_planted)
