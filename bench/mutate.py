@@ -874,6 +874,28 @@ EQUIVALENT["engine/features.py"] = {
     f"{_CONTRIB_K} / {_CONTRIB_K.replace('else 1', 'else 2')}": (
         "without any labelled customer no row is observed: the column is noise before k is read"
     ),
+    "pairs = max(p * (p - 1) // 2, 1) / pairs = max(p * (p - 1) / 2, 1)": (
+        "p(p - 1) is even: halving it exactly gives the same number"
+    ),
+    **{
+        f"out = np.full(len(x), -1, dtype=np.int64) / out = np.full(len(x), {c})": (
+            "np.full with an int fill is int64 already; and any negative reads as missing"
+        )
+        for c in ("-1, dtype=None", "-1, ", "-2, dtype=np.int64")
+    },
+    "out[ok] = x[ok].astype(np.int64) / out[ok] = x[ok].astype(None)": (
+        "the float codes are whole numbers, written into an int64 array either way"
+    ),
+    "if n_levels > 0: / if n_levels > 1:": (
+        "a categorical column of a model matrix has at least 2 levels"
+    ),
+    **{
+        f"if ok.sum() < 2: / if {c}:": (
+            "a column with fewer than 10 observed values is never tested (_g_test), so how it "
+            "is binned does not matter"
+        )
+        for c in ("ok.sum() <= 2", "ok.sum() < 3")
+    },
     "counts = np.bincount(lab, minlength=k).astype(float) / "
     "counts = np.bincount(lab, minlength=k).astype(None)": (
         "the integer counts only enter float arithmetic, with the same results"

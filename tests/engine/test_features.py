@@ -720,3 +720,37 @@ def test_transform_of_many_rows_fills_every_row() -> None:
     b = column_state(fitted, "b")
     onehot = (df["b"].to_numpy()[:, None] == np.array(b["levels"])) * b["scale"]
     assert np.allclose(X[:, 1:], onehot, atol=1e-6)
+
+
+def test_dependence_screen_edges() -> None:
+    n = 400
+    a = np.tile([0.0, 1.0], n // 2)
+    b = np.tile([0.0, 0.0, 1.0, 1.0], n // 4)  # exactly independent of a: G = 0
+    rng = np.random.default_rng(1)
+    c = np.where(rng.random(n) < 0.9, a, 1 - a)  # yes/no that follows a
+    flat = np.full(n, 2.0)  # one value: no test with anything
+    screen = dependence_screen(np.column_stack([a, b]).astype(np.float32), [2, 2])
+    assert screen == [{"partner": None, "p_value": 1.0, "noise": True}] * 2
+    # a 2 x 2 table is a test (1 degree of freedom); a constant column between is skipped
+    X = np.column_stack([a, flat, c, b]).astype(np.float32)
+    screen = dependence_screen(X, [2, 2, 2, 2])
+    assert [row["partner"] for row in screen] == [2, None, 0, None]
+    assert screen[0]["p_value"] < 1e-10 and not screen[0]["noise"]
+    assert screen[1] == {"partner": None, "p_value": 1.0, "noise": True}
+    # one column alone is never called noise: there is nothing to compare it with
+    assert dependence_screen(a[:, None].astype(np.float32), [2]) == [
+        {"partner": None, "p_value": 1.0, "noise": False}
+    ]
+
+
+def test_categorical_contribution_counts_only_the_levels_seen() -> None:
+    rng = np.random.default_rng(6)
+    n = 300
+    labels = rng.integers(0, 2, n)
+    codes = np.where(rng.random(n) < 0.7, labels, 1 - labels)  # levels 0 and 1 of 4
+    out = feature_contributions(codes.astype(np.float32)[:, None], [4], labels)[0]
+    mi = mutual_info_score(labels, codes)
+    p = np.bincount(codes) / n
+    assert out["explained"] == pytest.approx(mi / -(p * np.log(p)).sum(), rel=1e-9)
+    # two segments, two levels used: one extra parameter
+    assert out["bic_gain"] == pytest.approx(2 * n * mi - 1 * np.log(n), rel=1e-9)
