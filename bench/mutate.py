@@ -99,6 +99,9 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/stability.py": ["tests/engine/test_stability_jaccard.py"],
     # named apart from tests/web/test_jobs_*.py (the web layer's jobs); the store's rows only
     "store/jobs.py": ["tests/store/test_store_jobs.py"],
+    # the default path's rules on small matrices; tests/engine/test_choice.py fits planted
+    # data of thousands of rows end to end (a minute per mutant on a busy machine)
+    "engine/choice.py": ["tests/engine/test_choice_rules.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -1276,6 +1279,204 @@ EQUIVALENT["engine/kinds.py"] = {
             "columns as on their float64 cast (which rounds above 2**53 as float() does)"
         )
         for new in (f"if ({_FLOATING[3:]}) and False", f"if ({_FLOATING[3:]}) or True")
+    },
+}
+
+_TO_UTC = 'return series.dt.tz_convert("UTC").dt.tz_localize(None)'
+_FACTORIZE = "codes, uniques = pd.factorize(series, use_na_sentinel=True)"
+_TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)"
+_CONTRIB_K = "k = int(labels[valid].max()) + 1 if valid.any() else 1"
+EQUIVALENT["engine/features.py"] = {
+    f"{_TO_UTC} / " + _TO_UTC.replace('"UTC"', "None"): (
+        "tz_convert(None) converts to UTC and drops the zone; dropping it again is a no-op"
+    ),
+    f"{_TO_UTC} / " + _TO_UTC.replace('"UTC"', '"utc"'): "pandas reads the UTC zone in any case",
+    "if pd.api.types.is_datetime64_dtype(series.dtype): / "
+    "if pd.api.types.is_datetime64_dtype(None):": (
+        "naive dates then go through to_datetime(utc=True) and lose the zone again: the same "
+        "values (the branch is a shortcut)"
+    ),
+    "if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):"
+    " / if pd.api.types.is_bool_dtype(None) or pd.api.types.is_numeric_dtype(series.dtype):": (
+        "pandas counts the bool dtype as numeric, so the second test takes the same branch"
+    ),
+    **{
+        f"{_FACTORIZE} / {_FACTORIZE.replace('use_na_sentinel=True', change)}": (
+            "a missing value as a level of its own is named nan, None or <NA>: no yes/no word, "
+            "so it reads as missing either way"
+        )
+        for change in ("use_na_sentinel=None", "", "use_na_sentinel=False")
+    },
+    **{
+        f"{_TO_FLOAT} / {_TO_FLOAT.replace(', na_value=np.nan', change)}": (
+            "asked for float64, pandas gives NaN for a missing value (masked or not) unasked"
+        )
+        for change in (", na_value=None", ", ")
+    },
+    "return per_name[codes].astype(np.float32), max(len(kept), 2) / "
+    "return per_name[codes].astype(None), max(len(kept), 2)": (
+        "the codes are written into a float32 matrix column either way"
+    ),
+    "if m2 <= 1e-24: / if m2 < 1e-24:": (
+        "a variance of exactly 1e-24 does not come out of data, and the skewness is only "
+        "compared with 1"
+    ),
+    "return 0.0 / return 1.0": (
+        "the skewness is only read as > SKEW_LIMIT (1.0): 0 and 1 are both not above it"
+    ),
+    f"{_CONTRIB_K} / {_CONTRIB_K.replace('+ 1 if', '+ 2 if')}": (
+        "an extra, empty segment is left out of every sum (present, p_seg > 0)"
+    ),
+    f"{_CONTRIB_K} / {_CONTRIB_K.replace('else 1', 'else 2')}": (
+        "without any labelled customer no row is observed: the column is noise before k is read"
+    ),
+    "pairs = max(p * (p - 1) // 2, 1) / pairs = max(p * (p - 1) / 2, 1)": (
+        "p(p - 1) is even: halving it exactly gives the same number"
+    ),
+    **{
+        f"out = np.full(len(x), -1, dtype=np.int64) / out = np.full(len(x), {c})": (
+            "np.full with an int fill is int64 already; and any negative reads as missing"
+        )
+        for c in ("-1, dtype=None", "-1, ", "-2, dtype=np.int64")
+    },
+    "out[ok] = x[ok].astype(np.int64) / out[ok] = x[ok].astype(None)": (
+        "the float codes are whole numbers, written into an int64 array either way"
+    ),
+    "if n_levels > 0: / if n_levels > 1:": (
+        "a categorical column of a model matrix has at least 2 levels"
+    ),
+    **{
+        f"if ok.sum() < 2: / if {c}:": (
+            "a column with fewer than 10 observed values is never tested (_g_test), so how it "
+            "is binned does not matter"
+        )
+        for c in ("ok.sum() <= 2", "ok.sum() < 3")
+    },
+    "counts = np.bincount(lab, minlength=k).astype(float) / "
+    "counts = np.bincount(lab, minlength=k).astype(None)": (
+        "the integer counts only enter float arithmetic, with the same results"
+    ),
+}
+
+_SWEEP = (
+    "out[name] = mixture_sweep(M, (low, top), seed, layout, progress=progress, split_half=False)["
+)
+_BIC_WORDS = 'return ", ".join(f"{COVARIANCE_WORDS.get(n, n)} {v:,.0f}" for n, v in best.items())'
+EQUIVALENT["engine/choice.py"] = {
+    **{
+        f"{_BIC_WORDS} / {_BIC_WORDS.replace('get(n, n)', change)}": (
+            "only the variant names of covariance_candidates reach it, each in COVARIANCE_WORDS"
+        )
+        for change in ("get(n, None)", "get(n)", "get(n, )")
+    },
+    'candidates = covariance_candidates(layout, layout["levels"]) / '
+    "candidates = covariance_candidates(layout, None)": (
+        "covariance_candidates reads the levels from the layout; its second argument is unused"
+    ),
+    "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 0] / "
+    "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 1]": (
+        "a categorical or yes/no column has at least 2 levels in a model matrix"
+    ),
+    **{
+        'return "every feature is numeric"  # replaced by compare_numeric\'s reason / '
+        f"return {change}  # replaced by compare_numeric's reason": (
+            "all-numeric data always has this placeholder replaced by compare_numeric's reason"
+        )
+        for change in ('"XXevery feature is numericXX"', '"EVERY FEATURE IS NUMERIC"')
+    },
+    'selection = None / selection = ""': (
+        "both branches below assign the selection before it is read"
+    ),
+    **{
+        f'layout = selection.pop("layout", layout) / layout = selection.pop("layout", {change})': (
+            "compare_numeric always puts a layout in its selection: the default is never used"
+        )
+        for change in ("None", "")
+    },
+    f"{_SWEEP} / {_SWEEP.replace('split_half=False', 'split_half=None')}": (
+        "mixture_sweep only tests split_half for truth: None reads as False"
+    ),
+    "if len(best) > 1: / if len(best) > 2:": (
+        "covariance_candidates gives one variant or three, never two"
+    ),
+    **{
+        'winner = min((n for n in best if n != "shared"), key=lambda n: best[n]) / '
+        f"winner = min((n for n in best if n != {name}), key=lambda n: best[n])": (
+            "this branch runs only when shared is not the lowest, so leaving it in the running "
+            "picks the same winner"
+        )
+        for name in ('"XXsharedXX"', '"SHARED"')
+    },
+}
+
+_CDF = "cdf = np.cumsum(np.asarray(probs, dtype=np.float64), axis=1)"
+_CODES = "codes = np.minimum(codes, len(levels) - 1)"
+_POISSON = '"{}": rng.poisson(pick({})).astype({}),'
+_SIGNUP = (
+    'df["signup_date"] = (REFERENCE_DATE - pd.to_timedelta(signup_days.round(), unit="D")).astype('
+)
+EQUIVALENT["engine/sample.py"] = {
+    "cdf /= cdf[:, -1:] / cdf *= cdf[:, -1:]": (
+        "every row of the level tables sums to exactly 1.0 (checked in floating point)"
+    ),
+    "codes = (rng.random(len(seg))[:, None] > cdf[seg]).sum(axis=1) / "
+    "codes = (rng.random(len(seg))[:, None] >= cdf[seg]).sum(axis=1)": (
+        "a uniform draw equals a cumulative share with probability 0"
+    ),
+    **{
+        f"{_POISSON.format(c, d, 'np.' + t)} / {_POISSON.format(c, d, 'None')}": (
+            "Poisson draws are int64 already (and web visits become float64 when NaN goes in)"
+        )
+        for c, d, t in (
+            ("web_visits_per_month", "_WEB", "float64"),
+            ("app_sessions_per_month", "_APP", "int64"),
+            ("support_tickets", "_TICKETS", "int64"),
+        )
+    },
+    "seg = rng.choice(len(SEGMENTS), size=n, p=shares / shares.sum()).astype(np.int32) / "
+    "seg = rng.choice(len(SEGMENTS), size=n, p=shares * shares.sum()).astype(np.int32)": (
+        "the shares of SEGMENTS sum to exactly 1.0"
+    ),
+    **{
+        f"return np.asarray(values, dtype=np.float64)[seg] / return np.asarray(values, {c})[seg]": (
+            "the tables hold numbers; int64 ones enter float arithmetic with the same results"
+        )
+        for c in ("dtype=None", "")
+    },
+    '"newsletter_subscriber": rng.random(n) < pick(_NEWSLETTER), / '
+    '"newsletter_subscriber": rng.random(n) <= pick(_NEWSLETTER),': (
+        "a uniform draw equals a share with probability 0"
+    ),
+    "df.loc[rng.random(n) < share, name] = np.nan / "
+    "df.loc[rng.random(n) <= share, name] = np.nan": (
+        "a uniform draw equals a share with probability 0"
+    ),
+    "df.loc[rng.random(n) < share, name] = np.nan / df.loc[rng.random(n) < share, name] = None": (
+        "pandas stores None as NaN in a float column"
+    ),
+    f"{_SIGNUP} / " + _SIGNUP.replace('unit="D"', 'unit="d"'): (
+        "pandas reads the unit d as days (a deprecated spelling)"
+    ),
+    "spend = (orders * aov * np.exp(rng.normal(0.0, 0.1, n))).round(2) / "
+    "spend = (orders * aov / np.exp(rng.normal(0.0, 0.1, n))).round(2)": (
+        "the noise is symmetric around 0: dividing by exp(N(0, 0.1)) draws the same distribution"
+    ),
+    **{
+        "names = pd.Series(np.asarray(_FIRST_NAMES, dtype=object)[rng.integers(0, "
+        "len(_FIRST_NAMES), n)]) / names = pd.Series(np.asarray(_FIRST_NAMES, "
+        f"{c})[rng.integers(0, len(_FIRST_NAMES), n)])": (
+            "the names are made str (astype) before use, numpy strings or objects alike"
+        )
+        for c in ("dtype=None", "")
+    },
+    f"{_CODES} / {_CODES.replace('- 1)', '+ 1)')}": (
+        "draws are below 1 = the last cumulative share, so no code exceeds len(levels) - 1"
+    ),
+    **{
+        f"{_CDF} / {_CDF.replace('dtype=np.float64', change)}": (
+            "the tables hold Python floats: numpy makes float64 of them unasked"
+        )
+        for change in ("dtype=None", "")
     },
 }
 

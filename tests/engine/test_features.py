@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.stats import chi2_contingency, norm
+from sklearn.metrics import mutual_info_score
 
 from segtrail.engine import features
 from segtrail.engine.features import (
@@ -334,12 +336,48 @@ def test_dependence_screen_finds_the_column_that_moves_with_nothing() -> None:
     assert screen[0]["partner"] == 1 and screen[0]["p_value"] < 1e-10
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), levels=st.sampled_from([[0, 3], [4, 0], [3, 0, 2]]))
+def test_dependence_screen_matches_scipys_g_test(seed: int, levels: list[int]) -> None:
+    """Reference: scipy's log-likelihood chi-square on the crosstab of each pair (pandas
+    quintiles for numeric columns), Bonferroni over the pairs."""
+    rng = np.random.default_rng(seed)
+    n = 503  # quintile edges fall between values: pandas' and numpy's cuts agree
+    y = rng.integers(0, 3, n)
+    cols = []
+    for lv in levels:
+        if lv:  # a tenth missing
+            codes = np.where(rng.random(n) < 0.3, y, rng.integers(0, lv, n)).astype(float)
+            cols.append(np.where(rng.random(n) < 0.1, np.nan, codes))
+        else:
+            cols.append(y * rng.uniform(0, 0.5) + rng.normal(size=n))
+    X = np.column_stack(cols).astype(np.float32)
+    frame_ = pd.DataFrame(X.astype(np.float64))
+    for j, lv in enumerate(levels):
+        if not lv:
+            frame_[j] = pd.qcut(frame_[j], 5, labels=False)
+    screen = dependence_screen(X, levels)
+    pairs = len(levels) * (len(levels) - 1) // 2
+    expected = {}
+    for a in range(len(levels)):
+        for b in range(a + 1, len(levels)):
+            table = pd.crosstab(frame_[a], frame_[b]).to_numpy()
+            _, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+            expected[a, b] = expected[b, a] = min(1.0, p * pairs)
+    for j, row in enumerate(screen):
+        best = min(expected[j, other] for other in range(len(levels)) if other != j)
+        assert row["p_value"] == pytest.approx(best, rel=1e-6, abs=1e-12)
+        if best < 1.0:
+            assert expected[j, row["partner"]] == pytest.approx(best, rel=1e-6, abs=1e-12)
+        else:  # no pair shows any dependence: no partner is named
+            assert row["partner"] is None
+        assert row["noise"] == (best >= 0.001)
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 5))
 def test_contributions_match_independent_formulas(seed: int, k: int) -> None:
     """Reference: eta squared with pandas and scikit-learn's mutual_info_score."""
-    from sklearn.metrics import mutual_info_score
-
     rng = np.random.default_rng(seed)
     n = 400
     labels = rng.integers(0, k, n)
@@ -352,12 +390,376 @@ def test_contributions_match_independent_formulas(seed: int, k: int) -> None:
     eta2 = ((between - frame_["x"].mean()) ** 2).sum() / (
         (frame_["x"] - frame_["x"].mean()) ** 2
     ).sum()
-    assert out[0]["explained"] == pytest.approx(eta2, abs=1e-6)
+    assert out[0]["explained"] == pytest.approx(eta2, rel=1e-9, abs=1e-12)
     codes = X[:, 1].astype(int)
     mi = mutual_info_score(labels, codes)
     p = np.bincount(codes) / n
     entropy = -(p[p > 0] * np.log(p[p > 0])).sum()
-    assert out[1]["explained"] == pytest.approx(mi / entropy, abs=1e-6)
+    assert out[1]["explained"] == pytest.approx(mi / entropy, rel=1e-9, abs=1e-12)
     extra = (k - 1) * (len(np.unique(codes)) - 1)
-    assert out[1]["bic_gain"] == pytest.approx(2 * n * mi - extra * np.log(n), abs=1e-4)
+    assert out[1]["bic_gain"] == pytest.approx(2 * n * mi - extra * np.log(n), rel=1e-9, abs=1e-9)
     assert out[1]["noise"] == (out[1]["bic_gain"] <= 0)
+
+
+# ----------------------------------------------------------------------------- kinds in detail
+
+
+def one_column(values, kind: str) -> tuple[pd.DataFrame, dict]:
+    df = pd.DataFrame({"id": [str(i) for i in range(len(values))], "x": values})
+    return df, build_spec(df, {"id": "id", "x": kind}, "id")
+
+
+def test_dates_with_time_zones_are_read_in_utc() -> None:
+    stamps = pd.Series(pd.to_datetime(["2024-03-01 00:00", "2024-03-02 12:00", "2024-03-05 00:00"]))
+    df, spec = one_column(stamps.dt.tz_localize("America/New_York"), "datetime")
+    X, fitted = fit_features(df, spec)
+    # the latest date, in UTC: New York midnight is 05:00 there
+    assert column_state(fitted, "x")["reference_date"] == "2024-03-05T05:00:00"
+    # the same instants written in Tokyo time are the same coordinates
+    tokyo = df.assign(x=df["x"].dt.tz_convert("Asia/Tokyo"))
+    assert np.array_equal(transform_features(tokyo, fitted), X)
+
+
+def test_dates_as_text_with_offsets_and_unreadable_values() -> None:
+    text = [
+        "2024-03-01T00:00:00+02:00",
+        "2024-03-01T00:00:00Z",
+        "not a date",
+        "2024-02-29T22:00:00Z",
+    ]
+    df, spec = one_column(text, "datetime")
+    X, fitted = fit_features(df, spec)
+    col = column_state(fitted, "x")
+    assert col["reference_date"] == "2024-03-01T00:00:00"  # offsets read into UTC
+    assert col["n_missing"] == 1
+    # days before the latest date: 2 h, 0, (missing: the median), 2 h
+    days = (np.array([2, 0, 2, 2]) / 24 - col["mean"]) / col["std"]
+    assert np.allclose(X[:, 0], days, atol=1e-6)
+    assert np.array_equal(model_matrix(df, fitted)[0][:, 0] == X[:, 0], [True] * 2 + [False, True])
+
+
+def test_yes_no_words_unknown_words_and_nullable_booleans() -> None:
+    df, spec = one_column(["yes", " Y ", "TRUE", "1", "no", "f", "0.0", "maybe", None], "boolean")
+    X, fitted = fit_features(df, spec)
+    M = model_matrix(df, fitted)[0][:, 0]
+    assert np.array_equal(M[:7], [1, 1, 1, 1, 0, 0, 0])  # coded 0/1 for the class model
+    assert np.isnan(M[7:]).all()  # a word that is neither is missing, like a missing value
+    assert column_state(fitted, "x")["n_missing"] == 2
+    # pandas' nullable booleans, with a missing value
+    df, spec = one_column(pd.array([True, None, False, True], dtype="boolean"), "boolean")
+    X, fitted = fit_features(df, spec)
+    assert column_state(fitted, "x")["n_missing"] == 1
+    assert X[1, 0] == X[0, 0]  # the missing one takes the median: true
+    M = model_matrix(df, fitted)[0][:, 0]
+    assert M[[0, 2, 3]].tolist() == [1, 0, 1] and np.isnan(M[1])
+
+
+def test_skew_decides_the_log_whatever_the_scale() -> None:
+    rng = np.random.default_rng(3)
+    rates = rng.lognormal(-4, 1, 500)  # a small, skewed share: variance far below 1
+    for scale in (1.0, 1e6):
+        _, fitted = fit_features(*one_column(rates * scale, "numeric"))
+        assert column_state(fitted, "x")["log1p"]
+
+
+def test_describe_spec_words_per_kind() -> None:
+    n = 1000
+    df = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(n)],
+            "spend": np.r_[np.nan, np.arange(1, n) ** 3.0],  # skewed, one missing
+            "member": ["yes", "no"] * (n // 2),
+            "when": pd.Timestamp("2024-05-01") - pd.to_timedelta(np.arange(n) % 30, "D"),
+            "cat": ["A"] * 600 + ["B"] * 380 + [f"r{i}" for i in range(10)] + [None] * 10,
+        }
+    )
+    kinds = {"id": "id", "spend": "numeric", "member": "boolean", "when": "datetime"}
+    _, fitted = fit_features(df, build_spec(df, kinds | {"cat": "categorical"}, "id"))
+    words = {r["column"]: r["transform"] for r in describe_spec(fitted)}
+    median = column_state(fitted, "spend")["median"]
+    assert words["spend"] == f"missing -> median {median:.4g}, log1p, standardized"
+    assert words["member"] == "0/1, standardized"
+    assert words["when"] == "days before 2024-05-01T00:00:00, standardized"
+    scale = column_state(fitted, "cat")["scale"]
+    assert words["cat"] == (
+        f"one-hot, 2 levels + (other), (missing) (10 rare levels grouped), "
+        f"block scaled x{scale:.3g} (total variance 1)"
+    )
+    assert words["cat"].startswith("one-hot, 2 levels + (other), (missing) (10 rare")
+    _, fitted = fit_features(*one_column(["u", "v"] * 50, "categorical"))
+    assert describe_spec(fitted)[0]["transform"].startswith("one-hot, 2 levels, block scaled")
+
+
+def test_model_matrix_codes_unseen_levels_as_other_and_counts_two_levels_at_least() -> None:
+    df, spec = one_column(["A"] * 600 + ["B"] * 395 + ["z"] * 5, "categorical")
+    _, fitted = fit_features(df, spec)
+    new = pd.DataFrame({"x": ["never seen", "z", "B", "A", None]})
+    M, levels, _ = model_matrix(new, fitted)
+    assert levels == [3]
+    assert M[:4, 0].tolist() == [2, 2, 1, 0] and np.isnan(M[4, 0])
+    for values, count in ((["u", "v"] * 10, 2), (["u"] * 20, 2)):  # one level still counts 2
+        df, spec = one_column(values, "categorical")
+        assert model_matrix(df, fit_features(df, spec)[1])[1] == [count]
+
+
+def test_model_matrix_logs_and_standardizes_like_the_kmeans_matrix() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.lognormal(0, 1.5, 400)  # skewed, many values below 1
+    values[::10] = np.nan
+    df, spec = one_column(values, "numeric")
+    _, fitted = fit_features(df, spec)
+    assert column_state(fitted, "x")["log1p"]
+    new = df.assign(x=np.r_[-3.0, values[1:]])  # new data below 0 reads as 0
+    X, M = transform_features(new, fitted)[:, 0], model_matrix(new, fitted)[0][:, 0]
+    present = ~np.isnan(new["x"].to_numpy())
+    assert np.array_equal(~np.isnan(M), present)
+    assert np.allclose(M[present], X[present], atol=1e-5)
+    assert M[0] == pytest.approx(
+        (0 - column_state(fitted, "x")["mean"]) / fitted["columns"][0]["std"]
+    )
+
+
+def test_contributions_without_any_segment_are_all_noise() -> None:
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.normal(size=50), rng.integers(0, 3, 50)]).astype(np.float32)
+    nothing = {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+    assert feature_contributions(X, [0, 3], np.full(50, -1)) == [nothing, nothing]
+    assert feature_contributions(X, [0, 3], np.zeros(50, dtype=int)) == [nothing, nothing]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(2, 4),
+    scale=st.sampled_from([1e-4, 0.01, 1.0, 100.0]),
+    signal=st.sampled_from([0.0, 0.3, 2.0]),
+)
+def test_numeric_contributions_match_gaussian_likelihoods(
+    seed: int, k: int, scale: float, signal: float
+) -> None:
+    """Reference: scipy's normal log-densities, one mean and spread per segment against one
+    for all (maximum likelihood), the BIC penalty 2 extra parameters per extra segment, and
+    eta squared with pandas. Some values and some labels are missing; one label is unused."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    labels = rng.integers(0, k, n) * 2  # labels 0, 2, 4, ...: the odd ones are empty
+    x = (labels * signal + rng.normal(size=n)) * scale
+    x[rng.random(n) < 0.05] = np.nan
+    labels[rng.random(n) < 0.05] = -1
+    out = feature_contributions(x.astype(np.float32)[:, None], [0], labels)[0]
+    ok = (labels >= 0) & ~np.isnan(x)
+    xs, lab = x.astype(np.float32).astype(np.float64)[ok], labels[ok]
+    groups = [xs[lab == g] for g in np.unique(lab)]
+    assert all(len(g) > 1 for g in groups)
+    one = norm.logpdf(xs, xs.mean(), xs.std()).sum()
+    own = sum(norm.logpdf(g, g.mean(), g.std()).sum() for g in groups)
+    bic_gain = 2 * (own - one) - 2 * (len(groups) - 1) * np.log(len(xs))
+    assert out["bic_gain"] == pytest.approx(bic_gain, rel=1e-7, abs=1e-6)
+    assert out["noise"] == (bic_gain <= 0)
+    frame_ = pd.DataFrame({"x": xs, "g": lab})
+    between = frame_.groupby("g")["x"].transform("mean")
+    eta2 = ((between - xs.mean()) ** 2).sum() / ((xs - xs.mean()) ** 2).sum()
+    assert out["explained"] == pytest.approx(eta2, rel=1e-7, abs=1e-12)
+
+
+def test_contributions_of_sparse_and_flat_columns() -> None:
+    labels = np.array([0, 0, 1, 1, 1, 2, 2, 2])
+    nan = np.nan
+    X = np.array(
+        [
+            [nan, nan, nan, nan, nan, nan, nan, nan],  # never observed
+            [1.0, nan, nan, nan, 5.0, nan, nan, nan],  # two customers, two segments
+            [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0],  # the same value for everyone
+            [1.0, 1.5, 9.0, 9.5, 9.2, nan, nan, nan],  # the last segment never observed
+            [0.0, 0.0, 1.0, 1.0, 1.0, nan, nan, nan],  # the same, categorical
+            [nan, nan, 0.0, 1.0, 1.0, nan, nan, nan],  # observed in one segment only
+        ],
+        dtype=np.float32,
+    ).T
+    out = feature_contributions(X, [0, 0, 0, 0, 2, 2], labels)
+    assert out[0] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+    assert out[1]["explained"] == 1.0  # each value is its segment's mean
+    assert out[2]["explained"] == 0.0 and out[2]["noise"]
+    # observed in two segments only: their means explain nearly all of it
+    assert out[3]["explained"] == pytest.approx(1 - (0.125 + 0.38 / 3) / 76.732, rel=1e-6)
+    assert out[4]["explained"] == pytest.approx(1.0)
+    assert out[5] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+
+
+# ----------------------------------------------------------------------------- spec details
+
+
+def test_spec_names_each_feature_once_and_keeps_the_id_out() -> None:
+    kinds = KINDS | {"ref": "id"}
+    df = frame(20).assign(ref="x", unlisted=1.0)  # a column without a kind is not offered
+    spec = build_spec(df, kinds, "id", features=["age", "spend", "age"])
+    assert spec == {
+        "version": 1,
+        "id_column": "id",
+        "features": [
+            {"column": "age", "kind": "numeric", "weight": 1.0},
+            {"column": "spend", "kind": "numeric", "weight": 1.0},
+        ],
+    }
+    with pytest.raises(SegtrailError, match=r"^column 'ref' is the customer id; it cannot"):
+        build_spec(df, kinds, "id", features=["ref"])
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df, kinds, "id", features=["email"])
+    assert str(caught.value) == (
+        "column 'email' is text (free text or high-cardinality strings); it cannot be a feature"
+    )
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df, kinds, "id", features=["unlisted"])
+    assert str(caught.value) == (
+        "unknown column 'unlisted' in features; available columns: "
+        "id, email, age, spend, channel, member, signup, ref"
+    )
+    # the id column is never a feature, whatever its kind says
+    assert "age" not in [f["column"] for f in build_spec(df, kinds, "age")["features"]]
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), "2", None, -0.5])
+def test_a_weight_must_be_a_finite_number_at_least_zero(weight) -> None:
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(frame(20), KINDS, "id", weights={"age": weight})
+    assert str(caught.value) == f"weight for 'age' must be a number >= 0, got {weight!r}"
+
+
+def test_weight_zero_and_integer_weights_are_fine() -> None:
+    spec = build_spec(frame(20), KINDS, "id", weights={"age": 0, "spend": 3})
+    weights = {f["column"]: f["weight"] for f in spec["features"]}
+    assert weights["age"] == 0.0 and weights["spend"] == 3.0
+    assert isinstance(weights["spend"], float)
+
+
+def test_no_feature_left_names_the_usable_columns() -> None:
+    df = frame(20)
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df, KINDS, "id", features=["age"], exclude=["age", "spend"])
+    assert str(caught.value) == (
+        "no feature columns left; usable columns: age, spend, channel, member, signup"
+    )
+    with pytest.raises(SegtrailError) as caught:
+        build_spec(df[["id", "email"]], KINDS, "id")
+    assert str(caught.value) == "no feature columns left; usable columns: none"
+    with pytest.raises(SegtrailError, match=r"^weight given for 'age', which is not a feature$"):
+        build_spec(df, KINDS, "id", exclude=["age"], weights={"age": 2.0})
+
+
+# ----------------------------------------------------------------------------- fit details
+
+
+def test_fit_reports_progress_per_column_and_the_state_header() -> None:
+    df = frame(30)
+    steps = []
+    spec = build_spec(df, KINDS, "id", features=["age", "channel"])
+    X, fitted = fit_features(df, spec, progress=lambda text, done: steps.append((text, done)))
+    assert steps == [("preparing age", 0.0), ("preparing channel", 0.5), ("features ready", 1.0)]
+    assert fitted["version"] == 1 and fitted["id_column"] == "id"
+    assert fitted["n_features"] == len(fitted["feature_names"]) == X.shape[1] == 4
+    assert fitted["feature_names"] == ["age", "channel=Email", "channel=TikTok", "channel=Store"]
+
+
+def test_counts_with_zeros_are_logged_but_rare_yes_is_not() -> None:
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(0.3, 1000) * 5  # mostly 0: skewed, minimum 0
+    _, fitted = fit_features(*one_column(counts, "numeric"))
+    assert column_state(fitted, "x")["log1p"]
+    _, fitted = fit_features(*one_column(np.r_[np.ones(50), np.zeros(950)], "boolean"))
+    assert not column_state(fitted, "x")["log1p"]  # yes/no is never logged
+    # a weight from the spec scales the column; none given reads as 1
+    df, spec = one_column(counts, "numeric")
+    del spec["features"][0]["weight"]
+    X, fitted = fit_features(df, spec)
+    assert column_state(fitted, "x")["weight"] == 1.0 and X.std() == pytest.approx(1, rel=1e-4)
+
+
+def test_a_column_without_any_value_gives_zeros() -> None:
+    for values, kind in (([np.nan] * 4, "numeric"), ([None] * 4, "datetime")):
+        X, fitted = fit_features(*one_column(values, kind))
+        col = column_state(fitted, "x")
+        assert col["n_missing"] == 4 and col["median"] == 0.0
+        assert col["mean"] == 0.0 and col["std"] == 1.0
+        assert (X == 0).all()
+    assert col["reference_date"] is None
+
+
+def test_categorical_levels_at_the_edges() -> None:
+    # exactly 1% is kept, below it is grouped; equal counts are ordered by name
+    values = ["b"] * 400 + ["a"] * 400 + ["c"] * 180 + ["d"] * 10 + ["e"] * 9 + ["f"] * 1
+    _, fitted = fit_features(*one_column(values, "categorical"))
+    col = column_state(fitted, "x")
+    assert col["levels"] == ["a", "b", "c", "d", OTHER] and col["grouped_levels"] == 2
+    shares = np.array([0.4, 0.4, 0.18, 0.01, 0.01])
+    assert col["scale"] == pytest.approx(1 / np.sqrt(1 - (shares**2).sum()))
+    # twenty levels are all kept; "(other)" only appears past them
+    values = [f"v{i:02d}" for i in range(20)] * 10
+    _, fitted = fit_features(*one_column(values, "categorical"))
+    assert len(column_state(fitted, "x")["levels"]) == 20
+
+
+def test_level_names_read_alike_across_types() -> None:
+    values = pd.Series([1, "1", 2.0, "2", 2.5, None], dtype=object)
+    X, fitted = fit_features(*one_column(values, "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["1", "2", "2.5", MISSING]
+    assert (X[0] == X[1]).all() and (X[2] == X[3]).all()
+    _, fitted = fit_features(*one_column([True, False, True], "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["true", "false"]
+    gaps = pd.Series([3.0, np.nan, 4.0, 3.0])  # an integer column with gaps reads as floats
+    _, fitted = fit_features(*one_column(gaps, "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["3", "4", MISSING]
+
+
+def test_numeric_text_and_booleans_as_numbers() -> None:
+    _, fitted = fit_features(*one_column(["1", "3", "abc", " 5 "], "numeric"))
+    col = column_state(fitted, "x")
+    assert col["n_missing"] == 1 and col["median"] == 3.0
+    _, fitted = fit_features(*one_column([True, False, True, True], "numeric"))
+    assert column_state(fitted, "x")["mean"] == 0.75
+
+
+def test_transform_of_many_rows_fills_every_row() -> None:
+    n = 70_000  # more than one block of the transpose
+    rng = np.random.default_rng(8)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.choice(["x", "y"], n)})
+    spec = build_spec(df, {"a": "numeric", "b": "categorical"}, "id")
+    X, fitted = fit_features(df, spec)
+    a = column_state(fitted, "a")
+    assert np.allclose(X[:, 0], (df["a"] - a["mean"]) / a["std"], atol=1e-5)
+    b = column_state(fitted, "b")
+    onehot = (df["b"].to_numpy()[:, None] == np.array(b["levels"])) * b["scale"]
+    assert np.allclose(X[:, 1:], onehot, atol=1e-6)
+
+
+def test_dependence_screen_edges() -> None:
+    n = 400
+    a = np.tile([0.0, 1.0], n // 2)
+    b = np.tile([0.0, 0.0, 1.0, 1.0], n // 4)  # exactly independent of a: G = 0
+    rng = np.random.default_rng(1)
+    c = np.where(rng.random(n) < 0.9, a, 1 - a)  # yes/no that follows a
+    flat = np.full(n, 2.0)  # one value: no test with anything
+    screen = dependence_screen(np.column_stack([a, b]).astype(np.float32), [2, 2])
+    assert screen == [{"partner": None, "p_value": 1.0, "noise": True}] * 2
+    # a 2 x 2 table is a test (1 degree of freedom); a constant column between is skipped
+    X = np.column_stack([a, flat, c, b]).astype(np.float32)
+    screen = dependence_screen(X, [2, 2, 2, 2])
+    assert [row["partner"] for row in screen] == [2, None, 0, None]
+    assert screen[0]["p_value"] < 1e-10 and not screen[0]["noise"]
+    assert screen[1] == {"partner": None, "p_value": 1.0, "noise": True}
+    # one column alone is never called noise: there is nothing to compare it with
+    assert dependence_screen(a[:, None].astype(np.float32), [2]) == [
+        {"partner": None, "p_value": 1.0, "noise": False}
+    ]
+
+
+def test_categorical_contribution_counts_only_the_levels_seen() -> None:
+    rng = np.random.default_rng(6)
+    n = 300
+    labels = rng.integers(0, 2, n)
+    codes = np.where(rng.random(n) < 0.7, labels, 1 - labels)  # levels 0 and 1 of 4
+    out = feature_contributions(codes.astype(np.float32)[:, None], [4], labels)[0]
+    mi = mutual_info_score(labels, codes)
+    p = np.bincount(codes) / n
+    assert out["explained"] == pytest.approx(mi / -(p * np.log(p)).sum(), rel=1e-9)
+    # two segments, two levels used: one extra parameter
+    assert out["bic_gain"] == pytest.approx(2 * n * mi - 1 * np.log(n), rel=1e-9)
