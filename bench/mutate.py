@@ -61,6 +61,14 @@ OWN_TESTS: dict[str, list[str]] = {
     # named apart from tests/services/test_designs.py: two test files of one name in folders
     # without __init__.py cannot be collected in one pytest run
     "store/designs.py": ["tests/store/test_store_designs.py"],
+    # tests/engine/test_algorithms.py fits every algorithm (minutes per mutant under load):
+    # each algorithm module has a focused file of small fits of its own
+    "engine/algorithms/base.py": ["tests/engine/test_algo_base.py"],
+    "engine/algorithms/kmeans.py": ["tests/engine/test_algo_kmeans.py"],
+    "engine/algorithms/gmm.py": ["tests/engine/test_algo_gmm.py"],
+    "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
+    "engine/algorithms/agglomerative.py": ["tests/engine/test_algo_agglomerative.py"],
+    "engine/algorithms/lca.py": ["tests/engine/test_lca.py", "tests/engine/test_algo_lca.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -848,6 +856,63 @@ EQUIVALENT["store/datasets.py"] = {
         )
         for new in ("d.c.name, None", "d.c.name, ")
     },
+}
+
+_LOOKUP = "lookup = np.full(int(uniq.max()) + 1, -1, dtype=np.int32)"
+_ORDER = "lookup[uniq[order]] = np.arange(len(uniq), dtype=np.int32)"
+_READ_AT_UNIQ = (
+    "lookup is read only at the labels present (uniq), whose entries are all set, and its "
+    "values land in an int32 array"
+)
+_K_RANGE = '(Range(Interval(int, 2, None, closed="left")),),'
+_SAMPLE_SIZE = '(Interval(int, 2, None, closed="left"),),'
+_NO_HIGH = (
+    "without an upper bound only the lower one's inclusion matters, and the default "
+    "closed='both' includes it (None is high's default)"
+)
+EQUIVALENT["engine/algorithms/base.py"] = {
+    "def one_thread(n_rows: int = 0) -> threadpool_limits | contextlib.nullcontext: / "
+    "def one_thread(n_rows: int = 1) -> threadpool_limits | contextlib.nullcontext:": (
+        "any default up to ONE_THREAD_ROWS means one thread"
+    ),
+    "if n <= size: / if n < size:": (
+        "at n == size the sorted sample of all n rows without replacement is arange(n)"
+    ),
+    "return np.sort(rng.choice(n, size=size, replace=False)) / "
+    "return np.sort(rng.choice(n, size=size, replace=None))": "numpy reads replace=None as False",
+    **{
+        f"{_LOOKUP} / {_LOOKUP.replace(old, new)}": _READ_AT_UNIQ
+        for old, new in (
+            ("dtype=np.int32", "dtype=None"),
+            (", dtype=np.int32", ", "),
+            ("+ 1", "+ 2"),
+            ("-1", "+1"),
+            ("-1", "-2"),
+        )
+    },
+    **{
+        f"{_ORDER} / {_ORDER.replace(old, new)}": _READ_AT_UNIQ
+        for old, new in (("dtype=np.int32", "dtype=None"), ("dtype=np.int32", ""))
+    },
+    "counts = np.bincount(lab, minlength=k).astype(np.float64) / "
+    "counts = np.bincount(lab, minlength=k).astype(None)": "astype(None) is float64",
+    'out[start : start + len(part)] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) / '
+    'out[start : start + len(part)] = np.sqrt(np.einsum("IJ,IJ->I", diff, diff))': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
+    "y = (y - y.min()) / span if span > 0 else np.zeros_like(y) / "
+    "y = (y + y.min()) / span if span > 0 else np.zeros_like(y)": (
+        "that only shifts y by a constant: the gap below the chord and y[-1] - y[0] stay"
+    ),
+    **{
+        f"{_K_RANGE} / {_K_RANGE.replace(old, new)}": _NO_HIGH
+        for old, new in (("None, closed", "closed"), ('closed="left"', ""))
+    },
+    **{
+        f"{_SAMPLE_SIZE} / {_SAMPLE_SIZE.replace(old, new)}": _NO_HIGH
+        for old, new in (("None, closed", "closed"), ('closed="left"', ""))
+    },
+    "model=False, / model=None,": "a Param's model is only read for its truth (model_params)",
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
