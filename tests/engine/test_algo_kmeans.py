@@ -3,6 +3,8 @@ parameters, the sample-start path, the k sweep's warm starts, assignment."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans as SkKMeans
@@ -108,6 +110,23 @@ def test_large_tables_start_on_a_sample_and_refine_on_all(monkeypatch: pytest.Mo
         )
 
 
+def test_sampled_starts_are_seeded_and_refined_on_all_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the limit: n_init k-means++ starts on a seeded sample, the best refined by Lloyd
+    on every row (scikit-learn's KMeans started from the sample's centres), without warnings."""
+    monkeypatch.setattr(kmeans_module, "SAMPLE_STARTS_ABOVE", 100)
+    monkeypatch.setattr(kmeans_module, "START_SAMPLE", 60)
+    X = np.random.default_rng(8).normal(size=(300, 2)).astype(np.float32)
+    for seed, n_init in ((0, 2), (5, 1)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = ALGO.fit(X, {"k": 5, "n_init": n_init, "max_iter": 50}, seed)
+        idx = np.sort(np.random.default_rng(seed).choice(300, size=60, replace=False))
+        starts = SkKMeans(5, n_init=n_init, max_iter=50, random_state=seed).fit(X[idx])
+        theirs = SkKMeans(5, init=starts.cluster_centers_, n_init=1, max_iter=50).fit(X)
+        assert result.params["inertia"] == pytest.approx(theirs.inertia_, rel=1e-5)
+        assert result.params["n_iter"] == theirs.n_iter_
+
+
 def test_sampled_starts_honour_max_iter(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kmeans_module, "SAMPLE_STARTS_ABOVE", 100)
     monkeypatch.setattr(kmeans_module, "START_SAMPLE", 100)
@@ -164,10 +183,11 @@ def test_sweep_is_never_worse_than_one_start_and_the_warm_start_helps() -> None:
 
 
 def test_sweep_without_the_previous_k_starts_afresh() -> None:
-    X, _ = small_blobs((40, 30, 20, 20))
-    fits = ALGO.sweep(X, [2, 4], {}, 1)  # no k=3 fit to split: 4 is a fresh start
-    one = SkKMeans(4, n_init=1, max_iter=300, random_state=1).fit(X).inertia_
-    assert fits[4]["inertia"] == pytest.approx(one, rel=1e-6)
+    X = np.random.default_rng(9).normal(size=(150, 2)).astype(np.float32)
+    fits = ALGO.sweep(X, [2, 5], {}, 1)  # no k=4 fit to split: 5 is one fresh start
+    for k in (2, 5):
+        one = SkKMeans(k, n_init=1, max_iter=300, random_state=1).fit(X).inertia_
+        assert fits[k]["inertia"] == pytest.approx(one, rel=1e-6)
 
 
 def test_split_widest_cuts_the_segment_with_the_largest_sum_of_squares() -> None:
@@ -184,6 +204,17 @@ def test_split_widest_cuts_the_segment_with_the_largest_sum_of_squares() -> None
     out = _split_widest(X, centres, labels, 0)
     assert np.allclose(out[0], [15, 0.1])
     assert np.allclose(sorted(out[1:].tolist()), [[0, 0], [0, 1]])
+
+
+def test_split_widest_cuts_with_a_seeded_2_means() -> None:
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(80, 2)).astype(np.float32)
+    labels = (X[:, 0] > 1.0).astype(np.int64)  # segment 0 is the wide one
+    centres = np.array([X[labels == s].mean(axis=0) for s in (0, 1)], dtype=np.float32)
+    for seed in (0, 3):
+        halves = SkKMeans(2, n_init=1, random_state=seed).fit(X[labels == 0]).cluster_centers_
+        out = _split_widest(X, centres, labels, seed)
+        assert np.allclose(out, np.vstack([centres[1], halves]), atol=1e-6)
 
 
 def test_split_widest_of_a_single_member_adds_the_farthest_customer() -> None:
