@@ -913,6 +913,11 @@ EQUIVALENT["engine/algorithms/base.py"] = {
         for old, new in (("None, closed", "closed"), ('closed="left"', ""))
     },
     "model=False, / model=None,": "a Param's model is only read for its truth (model_params)",
+    "x = (x - x[0]) / (x[-1] - x[0]) if x[-1] != x[0] else np.zeros_like(x) / "
+    "x = (x - x[0]) / (x[-1] - x[0]) if x[-1] != x[0] else np.zeros_like(None)": (
+        "x is only read by the chord, where a 0-d zero broadcasts as an array of zeros does "
+        "(the strength is float64 either way)"
+    ),
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
