@@ -1032,6 +1032,11 @@ def run_module(
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
+            # mutmut forks each mutant from a process whose OpenMP pool (scikit-learn's
+            # KMeans) is already running, and libgomp hangs in a forked child that uses more
+            # than one thread: the mutant then "times out" and counts as killed, whatever
+            # its tests would have said. One OpenMP thread avoids the hang.
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-15:])
