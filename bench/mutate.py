@@ -920,6 +920,26 @@ EQUIVALENT["engine/algorithms/base.py"] = {
     ),
 }
 
+EQUIVALENT["engine/algorithms/bisecting.py"] = {
+    'bisecting_strategy="biggest_inertia", / ) / )': (
+        "biggest_inertia is scikit-learn's default strategy (named for the reader)"
+    ),
+}
+
+_CUT = 'return fcluster(tree, t=k, criterion="maxclust").astype(np.int32) - 1'
+EQUIVALENT["engine/algorithms/agglomerative.py"] = {
+    f"{_CUT} / {_CUT.replace('- 1', '+ 1')}": (
+        "order_by_size renumbers the clusters 0..k-1 whatever their non-negative numbers"
+    ),
+    'return linkage(X.astype(np.float64), method="ward") / '
+    'return linkage(X.astype(None), method="ward")': "astype(None) is float64",
+    "centres = centroids(X, labels, int(labels.max()) + 1) / "
+    "centres = centroids(X, labels, int(labels.max()) - 1)": (
+        "every label 0..max has members (order_by_size numbers them densely): bincount's "
+        "length is max + 1 whatever minlength below it"
+    ),
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}
