@@ -940,6 +940,38 @@ EQUIVALENT["engine/algorithms/agglomerative.py"] = {
     ),
 }
 
+_REFINE = "return SkKMeans(k, init=init, n_init=1, max_iter=max_iter, random_state=seed).fit(X)"
+_SWEEP_BEST = "best = SkKMeans(k, n_init=SWEEP_N_INIT, max_iter=MAX_ITER, random_state=seed).fit(X)"
+_WARM = "warm = SkKMeans(k, init=init, n_init=1, max_iter=MAX_ITER).fit(X)"
+_HALVES = "halves = SkKMeans(2, n_init=1, random_state=seed).fit(members).cluster_centers_"
+_AUTO_ONE = "scikit-learn's n_init='auto' is one start (k-means++ or given centres)"
+_NO_RANDOM = "from given centres with one start, Lloyd's iterations draw no random numbers"
+_DEFAULT_ITER = "MAX_ITER is scikit-learn's default max_iter (300)"
+EQUIVALENT["engine/algorithms/kmeans.py"] = {
+    f"{_REFINE} / {_REFINE.replace('random_state=seed', 'random_state=None')}": _NO_RANDOM,
+    f"{_REFINE} / {_REFINE.replace('random_state=seed', '')}": _NO_RANDOM,
+    f"{_REFINE} / {_REFINE.replace('n_init=1, ', '')}": _AUTO_ONE,
+    f"{_SWEEP_BEST} / {_SWEEP_BEST.replace('n_init=SWEEP_N_INIT, ', '')}": (
+        f"SWEEP_N_INIT is 1 and {_AUTO_ONE}"
+    ),
+    f"{_SWEEP_BEST} / {_SWEEP_BEST.replace('max_iter=MAX_ITER, ', '')}": _DEFAULT_ITER,
+    f"{_WARM} / {_WARM.replace('n_init=1, ', '')}": _AUTO_ONE,
+    f"{_WARM} / {_WARM.replace('max_iter=MAX_ITER', '')}": _DEFAULT_ITER,
+    f"{_HALVES} / {_HALVES.replace('n_init=1, ', '')}": _AUTO_ONE,
+    'sq = np.einsum("ij,ij->i", X - centres[labels], X - centres[labels]) / '
+    'sq = np.einsum("IJ,IJ->I", X - centres[labels], X - centres[labels])': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
+    "widest = int(np.argmax(np.bincount(labels, weights=sq, minlength=len(centres)))) / "
+    "widest = int(np.argmax(np.bincount(labels, weights=sq, )))": (
+        "a centre without members has a sum of squares of 0 and comes last: argmax picks the "
+        "same segment with or without the padding"
+    ),
+    "if warm.inertia_ < best.inertia_: / if warm.inertia_ <= best.inertia_:": (
+        "two fits tie exactly in inertia (floating point) only on the same partition"
+    ),
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}

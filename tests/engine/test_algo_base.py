@@ -253,6 +253,16 @@ def test_distance_to_own_matches_exact_distances_across_chunks(
     assert np.allclose(out, exact_distances(X, centres)[np.arange(30), labels], atol=1e-5)
 
 
+def test_nearest_centre_reads_centres_in_single_precision() -> None:
+    """A state's centres stored as float64 (or read back so) place customers exactly as their
+    float32 values do."""
+    X, centres = random_data(500, 5, seed=2)
+    wide = centres.astype(np.float64) + 1e-9 * np.arange(1, 16).reshape(5, 3)
+    labels, dist = nearest_centre(X, wide)
+    same_labels, same_dist = nearest_centre(X, wide.astype(np.float32))
+    assert np.array_equal(labels, same_labels) and np.array_equal(dist, same_dist)
+
+
 def test_geometry_on_a_table_larger_than_one_chunk() -> None:
     n = base.CHUNK_ROWS * 2 + 5
     X = np.zeros((n, 2), dtype=np.float32)

@@ -116,13 +116,13 @@ def test_sampled_starts_are_seeded_and_refined_on_all_rows(monkeypatch: pytest.M
     monkeypatch.setattr(kmeans_module, "SAMPLE_STARTS_ABOVE", 100)
     monkeypatch.setattr(kmeans_module, "START_SAMPLE", 60)
     X = np.random.default_rng(8).normal(size=(300, 2)).astype(np.float32)
-    for seed, n_init in ((0, 2), (5, 1)):
+    for seed, n_init, max_iter in ((0, 4, 2), (5, 1, 50), (1, 3, 300)):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            result = ALGO.fit(X, {"k": 5, "n_init": n_init, "max_iter": 50}, seed)
+            result = ALGO.fit(X, {"k": 5, "n_init": n_init, "max_iter": max_iter}, seed)
         idx = np.sort(np.random.default_rng(seed).choice(300, size=60, replace=False))
-        starts = SkKMeans(5, n_init=n_init, max_iter=50, random_state=seed).fit(X[idx])
-        theirs = SkKMeans(5, init=starts.cluster_centers_, n_init=1, max_iter=50).fit(X)
+        starts = SkKMeans(5, n_init=n_init, max_iter=max_iter, random_state=seed).fit(X[idx])
+        theirs = SkKMeans(5, init=starts.cluster_centers_, n_init=1, max_iter=max_iter).fit(X)
         assert result.params["inertia"] == pytest.approx(theirs.inertia_, rel=1e-5)
         assert result.params["n_iter"] == theirs.n_iter_
 
@@ -174,7 +174,9 @@ def test_sweep_is_never_worse_than_one_start_and_the_warm_start_helps() -> None:
     ks = list(range(2, 9))
     helped = 0
     for seed in range(3):
-        fits = ALGO.sweep(X, ks, {}, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fits = ALGO.sweep(X, ks, {}, seed)
         for k in ks:
             one = SkKMeans(k, n_init=1, max_iter=300, random_state=seed).fit(X).inertia_
             assert fits[k]["inertia"] <= one * (1 + 1e-6)
@@ -218,8 +220,8 @@ def test_split_widest_cuts_with_a_seeded_2_means() -> None:
 
 
 def test_split_widest_of_a_single_member_adds_the_farthest_customer() -> None:
-    X = np.array([[0], [5], [6], [30]], dtype=np.float32)
-    labels = np.array([0, 1, 1, 2])
-    centres = np.array([[-10], [5.5], [30]], dtype=np.float32)  # row 0 is 10 from its centre
+    X = np.array([[5], [6], [30], [0]], dtype=np.float32)
+    labels = np.array([1, 1, 2, 0])
+    centres = np.array([[-10], [5.5], [30]], dtype=np.float32)  # the last row is 10 away
     out = _split_widest(X, centres, labels, 0)
     assert out.tolist() == [[-10], [5.5], [30], [0]]
