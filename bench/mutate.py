@@ -972,6 +972,27 @@ EQUIVALENT["engine/algorithms/kmeans.py"] = {
     ),
 }
 
+_RENORMALIZE = "if len(order) < k:  # the stored mixture changed: confidences must come from it"
+EQUIVALENT["engine/algorithms/gmm.py"] = {
+    **{
+        f"{line} / {line.replace('astype(np.float64)', 'astype(None)')}": (
+            "astype(None) is float64"
+        )
+        for line in (
+            '"bic_fit_rows": float(model.bic(X[idx].astype(np.float64))),',
+            '"weights": model.weights_.astype(np.float64),',
+            '"means": model.means_.astype(np.float64),',
+            '"precisions_cholesky": model.precisions_cholesky_.astype(np.float64),',
+            "raw = model.predict(X.astype(np.float64))",
+            '"bic": float(model.bic(X.astype(np.float64))),',
+        )
+    },
+    f"{_RENORMALIZE} / {_RENORMALIZE.replace('<', '<=')}": (
+        "with every component kept the weights sum to 1 already: dividing by their sum and "
+        "assigning again give the same labels and confidences"
+    ),
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
 SURVIVED = {0}

@@ -117,6 +117,19 @@ def test_recovers_planted_groups_with_their_probabilities() -> None:
     assert result.notes == []
 
 
+def test_components_are_stored_in_segment_order() -> None:
+    """Whatever numbering the mixture came with, component s of the stored state is segment
+    s (the s-th largest)."""
+    for seed, sizes in enumerate(((20, 30, 40), (30, 40, 20), (40, 20, 30), (25, 45, 35))):
+        X, _ = small_blobs(sizes, seed=seed)
+        result = ALGO.fit(X, {"k": 3}, seed)
+        assert np.bincount(result.labels).tolist() == sorted(sizes, reverse=True)
+        for s in range(3):
+            members = X[result.labels == s]
+            assert np.allclose(result.state["means"][s], members.mean(axis=0), atol=1e-3)
+            assert result.state["weights"][s] == pytest.approx(len(members) / len(X), abs=1e-3)
+
+
 def test_records_what_the_fit_used() -> None:
     X, _ = small_blobs((40, 30, 20))
     params = {"k": 3, "covariance_type": "diag", "reg_covar": 0.2, "n_init": 2, "sample_size": 500}
