@@ -985,8 +985,15 @@ EQUIVALENT["engine/algorithms/gmm.py"] = {
             '"precisions_cholesky": model.precisions_cholesky_.astype(np.float64),',
             "raw = model.predict(X.astype(np.float64))",
             '"bic": float(model.bic(X.astype(np.float64))),',
+            "means_init=starts.cluster_centers_.astype(np.float64),",
+            "return model.fit(X.astype(np.float64))",
+            "part = X[start : start + CHUNK_ROWS].astype(np.float64)",
         )
     },
+    'out[:, j] = -0.5 * (d * np.log(2 * np.pi) + np.einsum("ij,ij->i", y, y)) + log_det / '
+    'out[:, j] = -0.5 * (d * np.log(2 * np.pi) + np.einsum("IJ,IJ->I", y, y)) + log_det': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
     f"{_RENORMALIZE} / {_RENORMALIZE.replace('<', '<=')}": (
         "with every component kept the weights sum to 1 already: dividing by their sum and "
         "assigning again give the same labels and confidences"

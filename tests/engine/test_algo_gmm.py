@@ -21,14 +21,16 @@ from segtrail.errors import InvalidInput, SegtrailError
 ALGO = get_algorithm("gmm")
 
 
-def reference(X: np.ndarray, k: int, cov: str, reg: float, n_init: int, seed: int):
+def reference(
+    X: np.ndarray, k: int, cov: str, reg: float, n_init: int, seed: int, max_iter: int = 200
+):
     """scikit-learn's mixture started from k-means centres, as the module documents."""
     starts = SkKMeans(k, n_init=n_init, random_state=seed).fit(X)
     return GaussianMixture(
         k,
         covariance_type=cov,
         reg_covar=reg,
-        max_iter=200,
+        max_iter=max_iter,
         means_init=starts.cluster_centers_.astype(np.float64),
         random_state=seed,
     ).fit(X.astype(np.float64))
@@ -96,6 +98,17 @@ def test_fit_is_scikit_learns_mixture_from_k_means_starts(cov: str) -> None:
         assert np.allclose(sorted_rows(result.state["means"]), sorted_rows(theirs.means_))
         assert result.params["bic_fit_rows"] == pytest.approx(theirs.bic(X.astype(np.float64)))
         assert result.state["covariance_type"] == cov
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_em_starts_from_the_k_means_centres(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two EM steps only: the result still shows where EM started."""
+    monkeypatch.setattr(gmm_module, "MAX_ITER", 2)
+    X = np.random.default_rng(12).normal(size=(200, 2)).astype(np.float32)
+    for n_init, seed in ((1, 0), (4, 3)):
+        result = ALGO.fit(X, {"k": 4, "n_init": n_init}, seed)
+        theirs = reference(X, 4, "full", 0.1, n_init, seed, max_iter=2)
+        assert np.allclose(sorted_rows(result.state["means"]), sorted_rows(theirs.means_))
 
 
 def test_recovers_planted_groups_with_their_probabilities() -> None:
@@ -222,8 +235,13 @@ def test_sweep_gives_labels_and_bic_per_k() -> None:
 
 
 def test_assign_in_chunks_gives_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    X, _ = small_blobs((40, 30, 20))
+    X = np.random.default_rng(13).normal(size=(90, 2)).astype(np.float32)  # unsure customers
     result = ALGO.fit(X, {"k": 3}, 0)
+    assert result.confidence.min() < 0.9
+    large = np.tile(X, (gmm_module.CHUNK_ROWS // 90 + 2, 1))  # more than one real chunk
+    labels, confidence = ALGO.assign(result.state, large)
+    assert np.array_equal(labels[-90:], result.labels)
+    assert np.allclose(confidence[-90:], result.confidence)
     monkeypatch.setattr(gmm_module, "CHUNK_ROWS", 7)
     labels, confidence = ALGO.assign(result.state, X)
     assert np.array_equal(labels, result.labels) and labels.dtype == np.int32
