@@ -102,6 +102,14 @@ OWN_TESTS: dict[str, list[str]] = {
     # the default path's rules on small matrices; tests/engine/test_choice.py fits planted
     # data of thousands of rows end to end (a minute per mutant on a busy machine)
     "engine/choice.py": ["tests/engine/test_choice_rules.py"],
+    # tests/engine/test_algorithms.py fits every algorithm (minutes per mutant under load):
+    # each algorithm module has a focused file of small fits of its own
+    "engine/algorithms/base.py": ["tests/engine/test_algo_base.py"],
+    "engine/algorithms/kmeans.py": ["tests/engine/test_algo_kmeans.py"],
+    "engine/algorithms/gmm.py": ["tests/engine/test_algo_gmm.py"],
+    "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
+    "engine/algorithms/agglomerative.py": ["tests/engine/test_algo_agglomerative.py"],
+    "engine/algorithms/lca.py": ["tests/engine/test_lca.py", "tests/engine/test_algo_lca.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -1813,6 +1821,148 @@ EQUIVALENT["store/schema.py"] = {
     },
 }
 
+_LOOKUP = "lookup = np.full(int(uniq.max()) + 1, -1, dtype=np.int32)"
+_ORDER = "lookup[uniq[order]] = np.arange(len(uniq), dtype=np.int32)"
+_READ_AT_UNIQ = (
+    "lookup is read only at the labels present (uniq), whose entries are all set, and its "
+    "values land in an int32 array"
+)
+_K_RANGE = '(Range(Interval(int, 2, None, closed="left")),),'
+_SAMPLE_SIZE = '(Interval(int, 2, None, closed="left"),),'
+_NO_HIGH = (
+    "without an upper bound only the lower one's inclusion matters, and the default "
+    "closed='both' includes it (None is high's default)"
+)
+EQUIVALENT["engine/algorithms/base.py"] = {
+    "def one_thread(n_rows: int = 0) -> threadpool_limits | contextlib.nullcontext: / "
+    "def one_thread(n_rows: int = 1) -> threadpool_limits | contextlib.nullcontext:": (
+        "any default up to ONE_THREAD_ROWS means one thread"
+    ),
+    "if n <= size: / if n < size:": (
+        "at n == size the sorted sample of all n rows without replacement is arange(n)"
+    ),
+    "return np.sort(rng.choice(n, size=size, replace=False)) / "
+    "return np.sort(rng.choice(n, size=size, replace=None))": "numpy reads replace=None as False",
+    **{
+        f"{_LOOKUP} / {_LOOKUP.replace(old, new)}": _READ_AT_UNIQ
+        for old, new in (
+            ("dtype=np.int32", "dtype=None"),
+            (", dtype=np.int32", ", "),
+            ("+ 1", "+ 2"),
+            ("-1", "+1"),
+            ("-1", "-2"),
+        )
+    },
+    **{
+        f"{_ORDER} / {_ORDER.replace(old, new)}": _READ_AT_UNIQ
+        for old, new in (("dtype=np.int32", "dtype=None"), ("dtype=np.int32", ""))
+    },
+    "counts = np.bincount(lab, minlength=k).astype(np.float64) / "
+    "counts = np.bincount(lab, minlength=k).astype(None)": "astype(None) is float64",
+    'out[start : start + len(part)] = np.sqrt(np.einsum("ij,ij->i", diff, diff)) / '
+    'out[start : start + len(part)] = np.sqrt(np.einsum("IJ,IJ->I", diff, diff))': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
+    "y = (y - y.min()) / span if span > 0 else np.zeros_like(y) / "
+    "y = (y + y.min()) / span if span > 0 else np.zeros_like(y)": (
+        "that only shifts y by a constant: the gap below the chord and y[-1] - y[0] stay"
+    ),
+    **{
+        f"{_K_RANGE} / {_K_RANGE.replace(old, new)}": _NO_HIGH
+        for old, new in (("None, closed", "closed"), ('closed="left"', ""))
+    },
+    **{
+        f"{_SAMPLE_SIZE} / {_SAMPLE_SIZE.replace(old, new)}": _NO_HIGH
+        for old, new in (("None, closed", "closed"), ('closed="left"', ""))
+    },
+    "model=False, / model=None,": "a Param's model is only read for its truth (model_params)",
+    "x = (x - x[0]) / (x[-1] - x[0]) if x[-1] != x[0] else np.zeros_like(x) / "
+    "x = (x - x[0]) / (x[-1] - x[0]) if x[-1] != x[0] else np.zeros_like(None)": (
+        "x is only read by the chord, where a 0-d zero broadcasts as an array of zeros does "
+        "(the strength is float64 either way)"
+    ),
+}
+
+EQUIVALENT["engine/algorithms/bisecting.py"] = {
+    'bisecting_strategy="biggest_inertia", / ) / )': (
+        "biggest_inertia is scikit-learn's default strategy (named for the reader)"
+    ),
+}
+
+_CUT = 'return fcluster(tree, t=k, criterion="maxclust").astype(np.int32) - 1'
+EQUIVALENT["engine/algorithms/agglomerative.py"] = {
+    f"{_CUT} / {_CUT.replace('- 1', '+ 1')}": (
+        "order_by_size renumbers the clusters 0..k-1 whatever their non-negative numbers"
+    ),
+    'return linkage(X.astype(np.float64), method="ward") / '
+    'return linkage(X.astype(None), method="ward")': "astype(None) is float64",
+    "centres = centroids(X, labels, int(labels.max()) + 1) / "
+    "centres = centroids(X, labels, int(labels.max()) - 1)": (
+        "every label 0..max has members (order_by_size numbers them densely): bincount's "
+        "length is max + 1 whatever minlength below it"
+    ),
+}
+
+_REFINE = "return SkKMeans(k, init=init, n_init=1, max_iter=max_iter, random_state=seed).fit(X)"
+_SWEEP_BEST = "best = SkKMeans(k, n_init=SWEEP_N_INIT, max_iter=MAX_ITER, random_state=seed).fit(X)"
+_WARM = "warm = SkKMeans(k, init=init, n_init=1, max_iter=MAX_ITER).fit(X)"
+_HALVES = "halves = SkKMeans(2, n_init=1, random_state=seed).fit(members).cluster_centers_"
+_AUTO_ONE = "scikit-learn's n_init='auto' is one start (k-means++ or given centres)"
+_NO_RANDOM = "from given centres with one start, Lloyd's iterations draw no random numbers"
+_DEFAULT_ITER = "MAX_ITER is scikit-learn's default max_iter (300)"
+EQUIVALENT["engine/algorithms/kmeans.py"] = {
+    f"{_REFINE} / {_REFINE.replace('random_state=seed', 'random_state=None')}": _NO_RANDOM,
+    f"{_REFINE} / {_REFINE.replace('random_state=seed', '')}": _NO_RANDOM,
+    f"{_REFINE} / {_REFINE.replace('n_init=1, ', '')}": _AUTO_ONE,
+    f"{_SWEEP_BEST} / {_SWEEP_BEST.replace('n_init=SWEEP_N_INIT, ', '')}": (
+        f"SWEEP_N_INIT is 1 and {_AUTO_ONE}"
+    ),
+    f"{_SWEEP_BEST} / {_SWEEP_BEST.replace('max_iter=MAX_ITER, ', '')}": _DEFAULT_ITER,
+    f"{_WARM} / {_WARM.replace('n_init=1, ', '')}": _AUTO_ONE,
+    f"{_WARM} / {_WARM.replace('max_iter=MAX_ITER', '')}": _DEFAULT_ITER,
+    f"{_HALVES} / {_HALVES.replace('n_init=1, ', '')}": _AUTO_ONE,
+    'sq = np.einsum("ij,ij->i", X - centres[labels], X - centres[labels]) / '
+    'sq = np.einsum("IJ,IJ->I", X - centres[labels], X - centres[labels])': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
+    "widest = int(np.argmax(np.bincount(labels, weights=sq, minlength=len(centres)))) / "
+    "widest = int(np.argmax(np.bincount(labels, weights=sq, )))": (
+        "a centre without members has a sum of squares of 0 and comes last: argmax picks the "
+        "same segment with or without the padding"
+    ),
+    "if warm.inertia_ < best.inertia_: / if warm.inertia_ <= best.inertia_:": (
+        "two fits tie exactly in inertia (floating point) only on the same partition"
+    ),
+}
+
+_RENORMALIZE = "if len(order) < k:  # the stored mixture changed: confidences must come from it"
+EQUIVALENT["engine/algorithms/gmm.py"] = {
+    **{
+        f"{line} / {line.replace('astype(np.float64)', 'astype(None)')}": (
+            "astype(None) is float64"
+        )
+        for line in (
+            '"bic_fit_rows": float(model.bic(X[idx].astype(np.float64))),',
+            '"weights": model.weights_.astype(np.float64),',
+            '"means": model.means_.astype(np.float64),',
+            '"precisions_cholesky": model.precisions_cholesky_.astype(np.float64),',
+            "raw = model.predict(X.astype(np.float64))",
+            '"bic": float(model.bic(X.astype(np.float64))),',
+            "means_init=starts.cluster_centers_.astype(np.float64),",
+            "return model.fit(X.astype(np.float64))",
+            "part = X[start : start + CHUNK_ROWS].astype(np.float64)",
+        )
+    },
+    'out[:, j] = -0.5 * (d * np.log(2 * np.pi) + np.einsum("ij,ij->i", y, y)) + log_det / '
+    'out[:, j] = -0.5 * (d * np.log(2 * np.pi) + np.einsum("IJ,IJ->I", y, y)) + log_det': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
+    f"{_RENORMALIZE} / {_RENORMALIZE.replace('<', '<=')}": (
+        "with every component kept the weights sum to 1 already: dividing by their sum and "
+        "assigning again give the same labels and confidences"
+    ),
+}
+
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
 _KS_STRICT = "the zipped lists are built from one list (ks, the labelings, the curve): same length"
 _KS_K = "k = int(labels.max()) + 1 if (labels >= 0).any() else 0"
@@ -2131,6 +2281,11 @@ def run_module(
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
+            # mutmut forks each mutant from a process whose OpenMP pool (scikit-learn's
+            # KMeans) is already running, and libgomp hangs in a forked child that uses more
+            # than one thread: the mutant then "times out" and counts as killed, whatever
+            # its tests would have said. One OpenMP thread avoids the hang.
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-15:])

@@ -168,3 +168,17 @@ def many_correlated(
         return df, y
     numeric = {f"m{j:02d}": float for j in range(columns)}
     return _with_missing(df, rng, 0.02).astype(numeric), y
+
+
+def small_blobs(
+    sizes: tuple[int, ...] = (40, 30, 20), d: int = 2, seed: int = 0, spread: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tight round groups of the given sizes on well-apart corners (8 units apart per axis),
+    rows shuffled, as float32 with the planted labels: small enough for one-second fits in the
+    algorithms' own tests."""
+    rng = np.random.default_rng(seed)
+    corners = np.array([[8.0 * ((g >> b) & 1) for b in range(d)] for g in range(len(sizes))])
+    corners += 8.0 * (np.arange(len(sizes)) // 2**d)[:, None]
+    y = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
+    X = corners[y] + rng.normal(0, spread, (len(y), d))
+    return X.astype(np.float32), y

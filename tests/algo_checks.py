@@ -1,0 +1,42 @@
+"""Checks shared by the algorithms' own tests (tests/engine/test_algo_*.py): the declared
+parameters as the CLI options show them, and a fit that chooses k itself."""
+
+from __future__ import annotations
+
+from planted import small_blobs
+from segtrail.engine.algorithms.base import Algorithm, FitResult
+
+
+def declared(algo: Algorithm) -> dict[str, tuple]:
+    """{name: (default, accepted values in words, help, pins the model)}."""
+    return {p.name: (p.default, p.describe(), p.help, p.model) for p in algo.parameters}
+
+
+def k_and_range(low: int, high: int) -> dict[str, tuple]:
+    """The declarations of k and k_range (shared by the algorithms that take k)."""
+    return {
+        "k": (
+            "auto",
+            "'auto' or a whole number >= 2",
+            "number of segments, or 'auto' to choose it over k_range",
+            True,
+        ),
+        "k_range": (
+            [low, high],
+            "two whole numbers low <= high, each >= 2",
+            "the k searched when k is 'auto', LOW..HIGH",
+            False,
+        ),
+    }
+
+
+def fit_auto_k(algo: Algorithm, k_range: list[int]) -> FitResult:
+    """A fit with k left to the algorithm over ``k_range`` on four planted groups: the range
+    and the selection are recorded, and the first note says which k was chosen and why."""
+    X, _ = small_blobs((40, 30, 20, 20))
+    result = algo.fit(X, {"k_range": k_range}, 0)
+    k = result.params["k"]
+    assert result.params["k_range"] == k_range
+    assert result.params["k_selection"]["chosen_k"] == k
+    assert result.notes[0] == f"k={k} chosen automatically: {result.params['k_selection']['rule']}"
+    return result
