@@ -667,3 +667,28 @@ def test_quotes_in_categories_and_file_names_are_read_as_text(tmp_path: Path) ->
     a, b = result.table.to_pylist()
     assert (a["share_kids_toys"], a["share_x"], a["top_category"]) == (0.75, 0.25, "Kids' toys")
     assert (b["share_kids_toys"], b["top_category"]) == (0.0, "x")
+
+
+def test_an_order_is_its_id_not_its_day() -> None:
+    """With an order column, one order may span two days and one day may hold several
+    orders (plus a purchase line without an id: an order of its own day); without one, an
+    order is a purchase day. Values by hand."""
+    rows = [
+        ("a", "2024-01-01 23:00:00", 1, 10.0, "o1", "x"),
+        ("a", "2024-01-02 01:00:00", 1, 5.0, "o1", "x"),  # o1 again, the next day
+        ("a", "2024-01-05 09:00:00", 1, 20.0, "o2", "x"),
+        ("a", "2024-01-05 15:00:00", 1, 30.0, "o3", "x"),  # a second order that day
+        ("a", "2024-01-05 16:00:00", 1, 15.0, None, "x"),  # no id: the order of 2024-01-05
+    ]
+    by_order = TransactionSpec("cust", "when", "qty*price", order="inv")
+    (a,) = customers_from_transactions(lines_table(rows), by_order).table.to_pylist()
+    assert (a["frequency"], a["purchase_days"], a["avg_order_value"]) == (4, 3, 20.0)
+    # orders at 01-01 23:00 (o1's earliest line), 01-05 09:00, 15:00 and 16:00: 3 gaps
+    assert a["mean_days_between_orders"] == pytest.approx((3 * 24 + 17) / 24 / 3)
+    by_day = TransactionSpec("cust", "when", "qty*price")
+    (a,) = customers_from_transactions(lines_table(rows), by_day).table.to_pylist()
+    assert (a["frequency"], a["purchase_days"], a["avg_order_value"]) == (3, 3, 80.0 / 3)
+    # days first bought at 01-01 23:00, 01-02 01:00 and 01-05 09:00: 2 gaps
+    assert a["mean_days_between_orders"] == pytest.approx((3 * 24 + 10) / 24 / 2)
+    check(rows, order="inv")
+    check(rows)
