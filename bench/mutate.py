@@ -962,6 +962,24 @@ EQUIVALENT["engine/transactions.py"] = {
         )
         for strict in ("strict=None", "", "strict=False")
     },
+    'con.register("lines", lines) / con.register("LINES", lines)': (
+        "DuckDB finds a registered table by its name in any case"
+    ),
+    'order_sql = _quote(spec.order) if spec.order else "NULL" / '
+    'order_sql = _quote(spec.order) if spec.order else "null"': _SQL_CASE,
+    'category_sql = f"CAST({_quote(spec.category)} AS VARCHAR)" if spec.category else "NULL" / '
+    'category_sql = f"CAST({_quote(spec.category)} AS VARCHAR)" if spec.category else "null"': (
+        _SQL_CASE
+    ),
+    **{
+        'latest = con.execute("SELECT max(ts) FROM typed").fetchone()[0] / '
+        f'latest = con.execute("{sql}").fetchone()[0]': _SQL_CASE
+        for sql in ("select max(ts) from typed", "SELECT MAX(TS) FROM TYPED")
+    },
+    "categories = _top_categories(con) if spec.category else [] / "
+    "categories = _top_categories(con) if (spec.category) or True else []": (
+        "without a category column cat is NULL on every line, so _top_categories finds none"
+    ),
 }
 
 _VALUES = "a_values, b_values = np.asarray(a_values, np.int64), np.asarray(b_values, np.int64)"

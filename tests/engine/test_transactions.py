@@ -692,3 +692,31 @@ def test_an_order_is_its_id_not_its_day() -> None:
     assert a["mean_days_between_orders"] == pytest.approx((3 * 24 + 10) / 24 / 2)
     check(rows, order="inv")
     check(rows)
+
+
+def test_a_date_column_that_never_parses_names_the_column_and_the_formats() -> None:
+    rows = [("a", "soon", 1, 1.0, "o", "x"), ("b", "later", 1, 2.0, "o", "x")]
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(lines_table(rows), TransactionSpec("cust", "when", "qty"))
+    assert str(caught.value) == (
+        "no date in column 'when' could be read (expected e.g. 2024-03-31 or 31/03/2024 14:05)"
+    )
+
+
+def test_a_duckdb_error_without_text_is_named_by_its_kind(monkeypatch) -> None:
+    """DuckDB may raise an error with an empty message: the user still reads what failed."""
+    import duckdb
+
+    class Failing:
+        def _fail(self, *args, **kwargs):
+            raise duckdb.IOException("")
+
+        register = execute = sql = _fail
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: Failing())
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(lines_table(SHOP), TransactionSpec("cust", "when", "qty"))
+    assert str(caught.value) == "cannot derive customers from the order lines: IOException"
