@@ -720,3 +720,45 @@ def test_a_duckdb_error_without_text_is_named_by_its_kind(monkeypatch) -> None:
     with pytest.raises(InvalidInput) as caught:
         customers_from_transactions(lines_table(SHOP), TransactionSpec("cust", "when", "qty"))
     assert str(caught.value) == "cannot derive customers from the order lines: IOException"
+
+
+def test_zoned_times_count_in_utc_whatever_the_session_time_zone(monkeypatch, tmp_path) -> None:
+    """A server whose DuckDB runs in another time zone (here UTC+14) reads zoned times as
+    UTC wall time all the same, from a table or from a Parquet file."""
+    import duckdb
+
+    connect = duckdb.connect
+
+    def far_east(*args, **kwargs):
+        con = connect(*args, **kwargs)
+        con.execute("SET TimeZone = 'Pacific/Kiritimati'")
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", far_east)
+    when = pa.array([datetime(2024, 1, 1, 9), datetime(2024, 1, 1, 11)], pa.timestamp("us"))
+    table = pa.table(
+        {"cust": ["a", "a"], "when": when.cast(pa.timestamp("us", tz="UTC")), "amount": [5.0, 7.0]}
+    )
+    path = tmp_path / "zoned.parquet"
+    pq.write_table(table, path)
+    spec = TransactionSpec("cust", "when", "amount", as_of=datetime(2024, 1, 2))
+    for lines in (table, path):
+        result = customers_from_transactions(lines, spec)
+        (row,) = result.table.to_pylist()
+        # in UTC both lines are on 2024-01-01, 13 h and 15 h before the as-of time
+        assert (row["monetary"], row["purchase_days"], row["recency_days"]) == (12.0, 1, 0)
+        assert result.counts["after_as_of"] == 0
+
+
+def test_iso_dates_are_read_as_iso_8601() -> None:
+    rows = [("a", "2024-01-31 10:00:00", 1, 2.0, "o1", "x"), ("a", "2024-02-01", 1, 2.0, "o2", "x")]
+    result = customers_from_transactions(lines_table(rows), TransactionSpec("cust", "when", "qty"))
+    assert result.date_format == "ISO 8601"
+    assert result.as_of == datetime(2024, 2, 1)
+
+
+def test_a_missing_column_lists_the_first_twenty_columns() -> None:
+    columns = [f"c{i}" for i in range(25)]
+    with pytest.raises(InvalidInput) as caught:
+        check_spec(TransactionSpec("c1", "when", "c2"), columns)
+    assert str(caught.value) == f"no date column 'when' (columns: {', '.join(columns[:20])})"
