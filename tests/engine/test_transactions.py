@@ -762,3 +762,10 @@ def test_a_missing_column_lists_the_first_twenty_columns() -> None:
     with pytest.raises(InvalidInput) as caught:
         check_spec(TransactionSpec("c1", "when", "c2"), columns)
     assert str(caught.value) == f"no date column 'when' (columns: {', '.join(columns[:20])})"
+
+
+def test_doubled_quotes_are_unescaped_only_inside_double_quotes() -> None:
+    """Inside backticks a name is taken as written: `a""b` names the column a""b."""
+    columns = ['a""b', 'a"b']
+    assert amount_sql('`a""b` * 2', columns)[1] == ['a""b']
+    assert amount_sql('"a""b" * 2', columns)[1] == ['a"b']
