@@ -980,6 +980,9 @@ EQUIVALENT["engine/transactions.py"] = {
     "categories = _top_categories(con) if (spec.category) or True else []": (
         "without a category column cat is NULL on every line, so _top_categories finds none"
     ),
+    "while position < len(text): / while position <= len(text):": (
+        "at position == len(text) the rest of the text is empty, so the loop breaks at once"
+    ),
 }
 
 _VALUES = "a_values, b_values = np.asarray(a_values, np.int64), np.asarray(b_values, np.int64)"

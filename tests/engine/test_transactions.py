@@ -769,3 +769,16 @@ def test_doubled_quotes_are_unescaped_only_inside_double_quotes() -> None:
     columns = ['a""b', 'a"b']
     assert amount_sql('`a""b` * 2', columns)[1] == ['a""b']
     assert amount_sql('"a""b" * 2', columns)[1] == ['a"b']
+
+
+def test_a_missing_date_column_is_refused_before_the_file_is_read(tmp_path: Path) -> None:
+    """The file's schema alone tells the column is missing: its pages (damaged here) are
+    never read, and the user reads which column is missing."""
+    path = tmp_path / "lines.parquet"
+    pq.write_table(lines_table(SHOP), path)
+    data = bytearray(path.read_bytes())
+    data[8:400] = bytes(392)  # the first pages, zeroed; the footer still reads
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(path, TransactionSpec("cust", "day", "qty"))
+    assert str(caught.value) == "no date column 'day' (columns: cust, when, qty, price, inv, cat)"
