@@ -923,12 +923,76 @@ EQUIVALENT["engine/transactions.py"] = {
             "the installed DuckDB has both names (fetch_arrow_table for 1.x, to_arrow_table for "
             "2.x): either call returns the same table"
         )
-        for new in ('None, "to_arrow_table"', 'result, "XXto_arrow_tableXX"')
+        for new in (
+            'None, "to_arrow_table"',
+            'result, "XXto_arrow_tableXX"',
+            'result, "TO_ARROW_TABLE"',
+        )
     },
     'slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("_") or "blank" / '
     'slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("XX_XX") or "blank"': (
         "the slug is lower case with only [0-9a-z_] left, so stripping 'X' as well changes nothing"
     ),
+    **{
+        f'{prefix}"{sql}" / {prefix}"{cased(sql)}"': _SQL_CASE
+        for prefix, sql in (
+            ("", "cid IS NOT NULL AND ts IS NOT NULL AND amount IS NOT NULL AND amount <> 0 "),
+            ("ok = ", "cid IS NOT NULL AND ts IS NOT NULL AND amount IS NOT NULL AND amount <> 0"),
+            (
+                "",
+                "CREATE TEMP TABLE shared_hashes AS SELECT line_hash AS h, count(*) AS n "
+                "FROM typed ",
+            ),
+            ("", "GROUP BY line_hash HAVING count(*) > 1"),
+            (
+                "",
+                "SELECT (SELECT count(*) FROM typed), "
+                "coalesce((SELECT sum(n) FROM shared_hashes), 0)",
+            ),
+        )
+        for cased in (str.lower, str.upper)
+    },
+    'before = f"ts < {_ts(start)}" if start is not None else "false" / '
+    'before = f"ts < {_ts(start)}" if start is not None else "FALSE"': _SQL_CASE,
+    **{
+        "counts = dict(zip(keys, map(int, row), strict=True)) / "
+        f"counts = dict(zip(keys, map(int, row), {strict}))": (
+            "the query selects one column per key (lines, used, each reason left out), so the "
+            "lengths always match and strict has nothing to refuse"
+        )
+        for strict in ("strict=None", "", "strict=False")
+    },
+    'con.register("lines", lines) / con.register("LINES", lines)': (
+        "DuckDB finds a registered table by its name in any case"
+    ),
+    'order_sql = _quote(spec.order) if spec.order else "NULL" / '
+    'order_sql = _quote(spec.order) if spec.order else "null"': _SQL_CASE,
+    'category_sql = f"CAST({_quote(spec.category)} AS VARCHAR)" if spec.category else "NULL" / '
+    'category_sql = f"CAST({_quote(spec.category)} AS VARCHAR)" if spec.category else "null"': (
+        _SQL_CASE
+    ),
+    **{
+        'latest = con.execute("SELECT max(ts) FROM typed").fetchone()[0] / '
+        f'latest = con.execute("{sql}").fetchone()[0]': _SQL_CASE
+        for sql in ("select max(ts) from typed", "SELECT MAX(TS) FROM TYPED")
+    },
+    "categories = _top_categories(con) if spec.category else [] / "
+    "categories = _top_categories(con) if (spec.category) or True else []": (
+        "without a category column cat is NULL on every line, so _top_categories finds none"
+    ),
+    "while position < len(text): / while position <= len(text):": (
+        "at position == len(text) the rest of the text is empty, so the loop breaks at once"
+    ),
+    **{
+        f"{old} / {new}": (
+            "amount_sql strips the expression before _tokenize, so the rest of the text always "
+            "ends in a non-blank character: this break is never reached"
+        )
+        for old, new in (
+            ('if text[position:].strip() == "":', 'if text[position:].strip() == "XXXX":'),
+            ("break", "return"),
+        )
+    },
 }
 
 _VALUES = "a_values, b_values = np.asarray(a_values, np.int64), np.asarray(b_values, np.int64)"

@@ -667,3 +667,118 @@ def test_quotes_in_categories_and_file_names_are_read_as_text(tmp_path: Path) ->
     a, b = result.table.to_pylist()
     assert (a["share_kids_toys"], a["share_x"], a["top_category"]) == (0.75, 0.25, "Kids' toys")
     assert (b["share_kids_toys"], b["top_category"]) == (0.0, "x")
+
+
+def test_an_order_is_its_id_not_its_day() -> None:
+    """With an order column, one order may span two days and one day may hold several
+    orders (plus a purchase line without an id: an order of its own day); without one, an
+    order is a purchase day. Values by hand."""
+    rows = [
+        ("a", "2024-01-01 23:00:00", 1, 10.0, "o1", "x"),
+        ("a", "2024-01-02 01:00:00", 1, 5.0, "o1", "x"),  # o1 again, the next day
+        ("a", "2024-01-05 09:00:00", 1, 20.0, "o2", "x"),
+        ("a", "2024-01-05 15:00:00", 1, 30.0, "o3", "x"),  # a second order that day
+        ("a", "2024-01-05 16:00:00", 1, 15.0, None, "x"),  # no id: the order of 2024-01-05
+    ]
+    by_order = TransactionSpec("cust", "when", "qty*price", order="inv")
+    (a,) = customers_from_transactions(lines_table(rows), by_order).table.to_pylist()
+    assert (a["frequency"], a["purchase_days"], a["avg_order_value"]) == (4, 3, 20.0)
+    # orders at 01-01 23:00 (o1's earliest line), 01-05 09:00, 15:00 and 16:00: 3 gaps
+    assert a["mean_days_between_orders"] == pytest.approx((3 * 24 + 17) / 24 / 3)
+    by_day = TransactionSpec("cust", "when", "qty*price")
+    (a,) = customers_from_transactions(lines_table(rows), by_day).table.to_pylist()
+    assert (a["frequency"], a["purchase_days"], a["avg_order_value"]) == (3, 3, 80.0 / 3)
+    # days first bought at 01-01 23:00, 01-02 01:00 and 01-05 09:00: 2 gaps
+    assert a["mean_days_between_orders"] == pytest.approx((3 * 24 + 10) / 24 / 2)
+    check(rows, order="inv")
+    check(rows)
+
+
+def test_a_date_column_that_never_parses_names_the_column_and_the_formats() -> None:
+    rows = [("a", "soon", 1, 1.0, "o", "x"), ("b", "later", 1, 2.0, "o", "x")]
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(lines_table(rows), TransactionSpec("cust", "when", "qty"))
+    assert str(caught.value) == (
+        "no date in column 'when' could be read (expected e.g. 2024-03-31 or 31/03/2024 14:05)"
+    )
+
+
+def test_a_duckdb_error_without_text_is_named_by_its_kind(monkeypatch) -> None:
+    """DuckDB may raise an error with an empty message: the user still reads what failed."""
+    import duckdb
+
+    class Failing:
+        def _fail(self, *args, **kwargs):
+            raise duckdb.IOException("")
+
+        register = execute = sql = _fail
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: Failing())
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(lines_table(SHOP), TransactionSpec("cust", "when", "qty"))
+    assert str(caught.value) == "cannot derive customers from the order lines: IOException"
+
+
+def test_zoned_times_count_in_utc_whatever_the_session_time_zone(monkeypatch, tmp_path) -> None:
+    """A server whose DuckDB runs in another time zone (here UTC+14) reads zoned times as
+    UTC wall time all the same, from a table or from a Parquet file."""
+    import duckdb
+
+    connect = duckdb.connect
+
+    def far_east(*args, **kwargs):
+        con = connect(*args, **kwargs)
+        con.execute("SET TimeZone = 'Pacific/Kiritimati'")
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", far_east)
+    when = pa.array([datetime(2024, 1, 1, 9), datetime(2024, 1, 1, 11)], pa.timestamp("us"))
+    table = pa.table(
+        {"cust": ["a", "a"], "when": when.cast(pa.timestamp("us", tz="UTC")), "amount": [5.0, 7.0]}
+    )
+    path = tmp_path / "zoned.parquet"
+    pq.write_table(table, path)
+    spec = TransactionSpec("cust", "when", "amount", as_of=datetime(2024, 1, 2))
+    for lines in (table, path):
+        result = customers_from_transactions(lines, spec)
+        (row,) = result.table.to_pylist()
+        # in UTC both lines are on 2024-01-01, 13 h and 15 h before the as-of time
+        assert (row["monetary"], row["purchase_days"], row["recency_days"]) == (12.0, 1, 0)
+        assert result.counts["after_as_of"] == 0
+
+
+def test_iso_dates_are_read_as_iso_8601() -> None:
+    rows = [("a", "2024-01-31 10:00:00", 1, 2.0, "o1", "x"), ("a", "2024-02-01", 1, 2.0, "o2", "x")]
+    result = customers_from_transactions(lines_table(rows), TransactionSpec("cust", "when", "qty"))
+    assert result.date_format == "ISO 8601"
+    assert result.as_of == datetime(2024, 2, 1)
+
+
+def test_a_missing_column_lists_the_first_twenty_columns() -> None:
+    columns = [f"c{i}" for i in range(25)]
+    with pytest.raises(InvalidInput) as caught:
+        check_spec(TransactionSpec("c1", "when", "c2"), columns)
+    assert str(caught.value) == f"no date column 'when' (columns: {', '.join(columns[:20])})"
+
+
+def test_doubled_quotes_are_unescaped_only_inside_double_quotes() -> None:
+    """Inside backticks a name is taken as written: `a""b` names the column a""b."""
+    columns = ['a""b', 'a"b']
+    assert amount_sql('`a""b` * 2', columns)[1] == ['a""b']
+    assert amount_sql('"a""b" * 2', columns)[1] == ['a"b']
+
+
+def test_a_missing_date_column_is_refused_before_the_file_is_read(tmp_path: Path) -> None:
+    """The file's schema alone tells the column is missing: its pages (damaged here) are
+    never read, and the user reads which column is missing."""
+    path = tmp_path / "lines.parquet"
+    pq.write_table(lines_table(SHOP), path)
+    data = bytearray(path.read_bytes())
+    data[8:400] = bytes(392)  # the first pages, zeroed; the footer still reads
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(path, TransactionSpec("cust", "day", "qty"))
+    assert str(caught.value) == "no date column 'day' (columns: cust, when, qty, price, inv, cat)"
