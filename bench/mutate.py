@@ -104,7 +104,7 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/choice.py": ["tests/engine/test_choice_rules.py"],
     # tests/engine/test_algorithms.py fits every algorithm (minutes per mutant under load):
     # each algorithm module has a focused file of small fits of its own
-    "engine/algorithms/base.py": ["tests/engine/test_algo_base.py"],
+    "engine/algorithms/base.py": ["tests/engine/test_algo_base.py", "tests/engine/test_beside.py"],
     "engine/algorithms/kmeans.py": ["tests/engine/test_algo_kmeans.py"],
     "engine/algorithms/gmm.py": ["tests/engine/test_algo_gmm.py"],
     "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
