@@ -104,7 +104,7 @@ class HDBSCAN(Algorithm):
             )
         options = (min_cluster_size, min_samples, method)
         sampled = len(idx) < n
-        held = holdout_rows(len(Xf), seed)
+        held = holdout_rows(len(Xf), seed) if sampled else None
         # The held-out check (a second fit on 80% of the sample) runs on another thread
         # while this one fits the whole sample: both are single-threaded and independent.
         with beside(_holdout_assignment if sampled else None, self, Xf, held, options, seed) as (
