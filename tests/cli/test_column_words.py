@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from segtrail.report.words import column_summary
+from segtrail.report.words import column_summary, lookalike_model_words
 
 Runner = Callable[..., Any]
 
@@ -59,3 +59,26 @@ def test_dataset_show_prints_the_shared_words(workspace: Path, cli: Runner) -> N
     assert shown.code == 0, shown.err
     assert "mean 24.5, median 24.5, range 21 to 28" in shown.out
     assert "2 values, most often north 75%, south 25%" in shown.out
+
+
+@pytest.mark.parametrize(
+    ("model", "seed", "words"),
+    [
+        (
+            {"method": "knn", "seed_rows": 1000, "k": 10},
+            {"in_pool": 1800, "outside_pool": 700},
+            "the knn model learnt from 1,000 of the seed's 2,500 customers (its limit, the "
+            "same ones each time)",
+        ),
+        (
+            {"method": "classifier", "seed_rows": 5000, "negatives": 15000},
+            {"in_pool": 6000},
+            "the classifier model learnt from 5,000 of the seed's 6,000 customers (its limit, "
+            "the same ones each time) and 15,000 other customers as the contrast",
+        ),
+        ({"method": "knn", "seed_rows": 900, "k": 10}, {"in_pool": 900}, ""),  # all of it
+        ({}, {"in_pool": 5000}, ""),  # an audience recorded before the model was
+    ],
+)
+def test_lookalike_model_words(model: dict, seed: dict, words: str) -> None:
+    assert lookalike_model_words(model, seed) == words

@@ -193,6 +193,38 @@ def test_seed_top_and_percent_size(cli: Runner, sample: Sample, tmp_path: Path) 
     assert "quality: hid" in human.out and "recall" in human.out and "(30%)" in human.out
 
 
+def test_the_model_and_what_it_learnt_from_are_recorded(
+    cli: Runner, sample: Sample, tmp_path: Path
+) -> None:
+    """knn learns from at most KNN_MAX_SEED seed members: a seed of 2,000 is only half seen,
+    which is recorded with the audience and told; a seed under the limit is seen whole."""
+    from segtrail.engine.lookalike import KNN_MAX_SEED
+
+    spend = sample.frame["annual_spend"]
+    seed_size = int((spend >= spend.quantile(0.90)).sum())
+    assert seed_size > KNN_MAX_SEED
+    args = ("--seed-top", "annual_spend:10", "--size", "200", "--method", "knn")
+    r = _lookalike(cli, sample, tmp_path / "knn.csv", *args, "--name", "top-knn")
+    assert r["seed"]["in_pool"] == seed_size
+    assert r["params"]["model"] == {"method": "knn", "seed_rows": KNN_MAX_SEED, "k": 10}
+    human = cli(
+        "-w", sample.root, "lookalike", "--pool", "customers", "--out", tmp_path / "h.csv", *args
+    )  # fmt: skip
+    assert human.code == 0, human.err
+    assert (
+        f"the knn model learnt from {KNN_MAX_SEED:,} of the seed's {seed_size:,} customers"
+        in " ".join(human.out.split())
+    )
+    whole = _lookalike(cli, sample, tmp_path / "c.csv", "--seed-top", "annual_spend:5")
+    assert whole["params"]["model"]["method"] == whole["method"]
+    assert whole["params"]["model"]["seed_rows"] == whole["seed"]["in_pool"] <= KNN_MAX_SEED
+    human = cli(
+        "-w", sample.root, "lookalike", "--pool", "customers", "--out", tmp_path / "w.csv",
+        "--seed-top", "annual_spend:5",
+    )  # fmt: skip
+    assert human.code == 0 and "learnt from" not in human.out, human.out
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

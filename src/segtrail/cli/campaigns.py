@@ -24,6 +24,7 @@ from segtrail.cli.fit import Column, output_width, print_fitted
 from segtrail.cli.numbers import human, p_value
 from segtrail.cli.segments import ENGINE_OPTION, SPARK_MASTER_OPTION
 from segtrail.errors import SegtrailError
+from segtrail.report.words import lookalike_model_words
 from segtrail.services.refs import is_count
 
 campaign_app = typer.Typer(
@@ -342,6 +343,9 @@ def lookalike(
     if r["seed"].get("outside_pool"):
         seed_line += f" and {r['seed']['outside_pool']:,} outside it"
     console.print(f"{seed_line} ({r['seed']['kind']}); never in the audience")
+    learnt = lookalike_model_words(r["params"].get("model", {}), r["seed"])
+    if learnt:
+        console.print(learnt)
     if r["params"].get("exclude"):
         console.print(
             f"left out {r['params']['excluded']:,} pool rows found in {r['params']['exclude']}"

@@ -26,3 +26,20 @@ def column_summary(kind: str, summary: dict[str, Any]) -> str:
     if kind == "datetime" and "min" in s:
         return f"{s['min'][:10]} to {s['max'][:10]}"
     return ""
+
+
+def lookalike_model_words(model: dict[str, Any], seed: dict[str, Any]) -> str:
+    """What a lookalike model learnt from, when it is not the whole seed: each method fits on
+    at most a fixed number of seed members (the first by a seeded hash of their ids, so every
+    engine picks the same ones), and a seed larger than that is only partly seen. Empty when
+    the model saw every seed member, or for audiences recorded before the model was."""
+    used, total = model.get("seed_rows"), seed.get("in_pool", 0) + seed.get("outside_pool", 0)
+    if not used or used >= total:
+        return ""
+    text = (
+        f"the {model.get('method', 'lookalike')} model learnt from {used:,} of the seed's "
+        f"{total:,} customers (its limit, the same ones each time)"
+    )
+    if model.get("negatives"):
+        text += f" and {model['negatives']:,} other customers as the contrast"
+    return text

@@ -295,6 +295,7 @@ def lookalike(
         "holdout": HOLDOUT,
         "workspace_holdout_left_out": None if include_holdout else ranked.held_out,
         "engine": ranked.engine,  # where it ran; the audience does not depend on it
+        "model": ranked.model,  # what it learnt from: the seed members it saw (capped)
     }
     if exclude is not None:
         params["exclude"] = exclude

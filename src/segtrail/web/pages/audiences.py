@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from segtrail.errors import InvalidInput, NotFound, SegtrailError
+from segtrail.report.words import lookalike_model_words
 from segtrail.services.access import require_write
 from segtrail.services.refs import check_name
 from segtrail.web.deps import csrf_protect, current_principal, jobs_of, pool_of, workspace_for
@@ -203,7 +204,12 @@ def job_fragment(
     if not is_htmx(request):  # a person opening the link: the whole page
         return see_other(f"/audiences?job={job_id}#job")
     return render(
-        request, "audience_job.html", job=job, quality_words=quality_words, seed_words=seed_words
+        request,
+        "audience_job.html",
+        job=job,
+        quality_words=quality_words,
+        seed_words=seed_words,
+        lookalike_model_words=lookalike_model_words,
     )
 
 
