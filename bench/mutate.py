@@ -110,6 +110,8 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
     "engine/algorithms/agglomerative.py": ["tests/engine/test_algo_agglomerative.py"],
     "engine/algorithms/lca.py": ["tests/engine/test_lca.py", "tests/engine/test_algo_lca.py"],
+    "engine/algorithms/dbscan.py": ["tests/engine/test_algo_dbscan.py"],
+    "engine/algorithms/neighbours.py": ["tests/engine/test_algo_neighbours.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -2232,6 +2234,35 @@ EQUIVALENT["engine/design.py"] = {
         "a sum of shares near 1 differs from 1 by a multiple of 2**-53, never by exactly the "
         "double 1e-9"
     ),
+}
+
+_FAISS_F32 = "faiss's Python wrapper makes its inputs contiguous float32 itself"
+EQUIVALENT["engine/algorithms/neighbours.py"] = {
+    "model = SkKMeans(cells, n_init=1, max_iter=CELL_KMEANS_ITER, random_state=seed) / "
+    "model = SkKMeans(cells, max_iter=CELL_KMEANS_ITER, random_state=seed)": (
+        "scikit-learn's n_init='auto' is one start with k-means++ (its default init)"
+    ),
+    'nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(points) / '
+    "nn = NearestNeighbors(n_neighbors=k, ).fit(points)": (
+        "'auto' picks a tree for these sizes: exact neighbours either way, only the time differs"
+    ),
+    **{
+        f"{call}(np.ascontiguousarray({arg}, dtype=np.float32){tail} / "
+        f"{call}(np.ascontiguousarray({arg}, {change}){tail}": _FAISS_F32
+        for call, arg, tail in (
+            ("quantizer.add", "centres", ")"),
+            ("index.add", "points", ")"),
+            ("squared, idx = index.search", "X", ", k)"),
+        )
+        for change in ("dtype=None", "")
+    },
+    **{
+        "dist = np.sqrt(np.maximum(squared, 0), dtype=np.float32) / "
+        f"dist = np.sqrt(np.maximum(squared, 0), {change})": (
+            "faiss returns float32 squared distances, whose square root is float32 already"
+        )
+        for change in ("dtype=None", "")
+    },
 }
 
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
