@@ -2236,6 +2236,52 @@ EQUIVALENT["engine/design.py"] = {
     ),
 }
 
+_NAN = "None read as float32 is nan"
+_NO_LABEL = "a core customer always has a segment: the default is never read"
+_EXACT = "exact search either way (brute force or one cell holding every customer, searched)"
+_NO_CELLS = "(0, X.shape[1]), np.float32"
+_CENTRES = f'state.get("index_centres", np.zeros({_NO_CELLS}))'
+EQUIVALENT["engine/algorithms/dbscan.py"] = {
+    "if len(core) > MAX_CORE_POINTS: / if len(core) >= MAX_CORE_POINTS:": (
+        "a sample of exactly MAX_CORE_POINTS out of as many is all of them, in order"
+    ),
+    '"core_labels": model.labels_[core].astype(np.int32), / '
+    '"core_labels": model.labels_[core].astype(None),': (
+        "whole-number labels as float: the fit renumbers them into int32, assign casts to int32"
+    ),
+    "return model.labels_.astype(np.int32), state, len(found) / "
+    "return model.labels_.astype(None), state, len(found)": (
+        "these labels only enter the adjusted Rand index, which reads them as categories"
+    ),
+    'model = SkDBSCAN(eps=eps, min_samples=min_samples, algorithm="brute").fit(Xf) / '
+    "model = SkDBSCAN(eps=eps, min_samples=min_samples, ).fit(Xf)": (
+        "'auto' finds the same exact eps-neighbourhoods with a tree; only the time differs"
+    ),
+    **{
+        "dist = nearest(X, np.zeros((0, X.shape[1]), np.float32), queries, min_samples)[0][:, -1]"
+        f" / dist = nearest(X, np.zeros({change}), queries, min_samples)[0][:, -1]": _EXACT
+        for change in ("(0, X.shape[1]), None", "(0, X.shape[1]), ", "(1, X.shape[1]), np.float32")
+    },
+    **{
+        f"centres = {_CENTRES} / centres = {_CENTRES.replace(_NO_CELLS, new)}": _EXACT
+        for new in ("(0, X.shape[1]), None", "(0, X.shape[1]), ", "(1, X.shape[1]), np.float32")
+    },
+    "return np.full(len(X), -1, np.int32), np.full(len(X), np.nan, np.float32) / "
+    "return np.full(len(X), -1, np.int32), np.full(len(X), None, np.float32)": _NAN,
+    "return labels, np.where(inside, dist, np.nan).astype(np.float32) / "
+    "return labels, np.where(inside, dist, None).astype(np.float32)": _NAN,
+    'dist, idx = nearest(state["core_points"], centres, X, 1) / '
+    'dist, idx = nearest(state["core_points"], centres, X, 2)': (
+        "only the first (nearest) column is read, the same for k = 1 and 2"
+    ),
+    **{
+        '[mapping.get(int(lab), -1) for lab in state["core_labels"]], dtype=np.int32 / '
+        f'[mapping.get(int(lab), {new}) for lab in state["core_labels"]], dtype=np.int32': (
+            _NO_LABEL
+        )
+        for new in ("None", "", "+1", "-2")
+    },
+}
 _FAISS_F32 = "faiss's Python wrapper makes its inputs contiguous float32 itself"
 EQUIVALENT["engine/algorithms/neighbours.py"] = {
     "model = SkKMeans(cells, n_init=1, max_iter=CELL_KMEANS_ITER, random_state=seed) / "

@@ -195,6 +195,19 @@ def test_a_border_customer_goes_to_the_nearer_core() -> None:
     assert theirs[4] == theirs[0] != theirs[5]
 
 
+def test_a_customer_exactly_eps_away_is_within_reach() -> None:
+    """Whole-number positions, so the distances are exact: a neighbour at exactly eps counts
+    (DBSCAN's own definition), for the core test and for placing a customer."""
+    X = np.array([[0, 0], [1, 0], [2, 0], [2, 1], [9, 9]], dtype=np.float32)
+    result = ALGO.fit(X, {"eps": 1.0, "min_samples": 3}, 0)
+    assert result.labels.tolist() == [0, 0, 0, 0, -1]
+    assert result.params["n_core_points"] == 2  # (1, 0) and (2, 0)
+    assert result.confidence[:4].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert SkDBSCAN(eps=1.0, min_samples=3).fit(X).labels_.tolist() == [0, 0, 0, 0, -1]
+    labels, confidence = ALGO.assign(result.state, np.array([[1, 1], [3, 1]], np.float32))
+    assert labels.tolist() == [0, -1] and confidence[0] == 1.0 and np.isnan(confidence[1])
+
+
 def test_every_customer_noise_is_said() -> None:
     X, _ = small_blobs()
     result = ALGO.fit(X, {"eps": 1e-4, "min_samples": 3}, 0)
@@ -229,6 +242,27 @@ def test_assign_places_new_customers_by_the_nearest_core_within_eps() -> None:
     assert np.allclose(confidence, ref_conf, atol=1e-5, equal_nan=True)
     old = {k: v for k, v in result.state.items() if k != "index_centres"}  # stored before cells
     assert np.array_equal(ALGO.assign(old, new)[0], labels)
+
+
+def test_assign_searches_the_stored_cells() -> None:
+    """A state whose cells make the index miss: core A (segment 0) at the origin sits alone
+    in a far cell, core B (segment 1) in one of four cells around the customer at (1.4, 0),
+    who is nearer A (1.4) than B (1.6). Only NPROBE = 4 cells are searched, so the stored
+    cells place the customer with B, as the fit did; a state without cells searches exactly."""
+    state = {
+        "core_points": np.array([[0.0, 0.0], [3.0, 0.0]], dtype=np.float32),
+        "core_labels": np.array([0, 1], dtype=np.int32),
+        "index_centres": np.array(
+            [[0.0, 0.0], [1.4, 0.1], [1.4, -0.1], [1.5, 0.1], [1.5, -0.1]], dtype=np.float32
+        ),
+        "eps": 2.0,
+    }
+    customer = np.array([[1.4, 0.0]], dtype=np.float32)
+    labels, confidence = ALGO.assign(state, customer)
+    assert labels.tolist() == [1] and confidence[0] == pytest.approx(1.6)
+    exact = {k: v for k, v in state.items() if k != "index_centres"}
+    labels, confidence = ALGO.assign(exact, customer)
+    assert labels.tolist() == [0] and confidence[0] == pytest.approx(1.4)
 
 
 # ------------------------------------------------------------------------------ eps from the knee
@@ -378,6 +412,42 @@ def test_core_customers_beyond_the_limit_are_a_seeded_subset(
     assert at_limit.params["n_core_points"] == 90 and at_limit.notes == []
 
 
+def test_the_held_out_fit_keeps_a_seeded_subset_of_its_core_customers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dbscan_module, "MAX_CORE_POINTS", 25)
+    X = _uniform()
+    seed = 1
+    result = ALGO.fit(X, {"eps": 0.12, "min_samples": 3, "sample_size": 100}, seed)
+    Xf = X[_sample(150, 100, seed)]
+    held = _sample(100, 20, seed + 3)
+    rest = np.setdiff1d(np.arange(100), held)
+    part = SkDBSCAN(eps=0.12, min_samples=3).fit(Xf[rest])
+    assert len(part.core_sample_indices_) > 25
+    kept = part.core_sample_indices_[_sample(len(part.core_sample_indices_), 25, seed + 1)]
+    assigned, _ = _nearest_core(Xf[rest][kept], part.labels_[kept], Xf[held], 0.12)
+    whole = SkDBSCAN(eps=0.12, min_samples=3).fit(Xf).labels_
+    assert result.params["holdout_ari"] == pytest.approx(adjusted_rand_score(whole[held], assigned))
+    assert result.notes[0] == "25 core customers kept to assign the rest"
+
+
+def test_the_held_out_check_runs_only_when_a_sample_was_fitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn = []
+
+    def holdout_rows_seen(n: int, seed: int) -> np.ndarray:
+        drawn.append((n, seed))
+        return holdout_rows(n, seed)
+
+    monkeypatch.setattr(dbscan_module, "holdout_rows", holdout_rows_seen)
+    X = _uniform()
+    ALGO.fit(X, {"eps": 0.1, "min_samples": 4, "sample_size": 150}, 0)
+    assert drawn == []
+    ALGO.fit(X, {"eps": 0.1, "min_samples": 4, "sample_size": 149}, 5)
+    assert drawn == [(149, 5)]
+
+
 def test_the_limit_note_counts_with_separators(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dbscan_module, "MAX_CORE_POINTS", 1_000)
     X = np.random.default_rng(9).normal(0, 0.05, (1_100, 2)).astype(np.float32)
@@ -396,6 +466,9 @@ def test_the_index_cells_are_stored_for_the_customers_to_place(
     n_core = result.params["n_core_points"]
     assert n_core > 40
     assert len(result.state["index_centres"]) == round(2 * np.sqrt(n_core))
+    same = ALGO.fit(X.copy(), {"eps": 0.2, "min_samples": 3, "sample_size": 100}, 0)
+    assert np.array_equal(same.state["index_centres"], result.state["index_centres"])
+    assert np.array_equal(same.labels, result.labels)
     monkeypatch.setattr(neighbours, "EXACT_WORK", 150 * n_core)
     again = ALGO.fit(X, {"eps": 0.2, "min_samples": 3, "sample_size": 100}, 0)
     assert len(again.state["index_centres"]) == 0
