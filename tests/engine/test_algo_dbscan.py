@@ -246,15 +246,16 @@ def test_assign_places_new_customers_by_the_nearest_core_within_eps() -> None:
 
 def test_assign_searches_the_stored_cells() -> None:
     """A state whose cells make the index miss: core A (segment 0) at the origin sits alone
-    in a far cell, core B (segment 1) in one of four cells around the customer at (1.4, 0),
-    who is nearer A (1.4) than B (1.6). Only NPROBE = 4 cells are searched, so the stored
-    cells place the customer with B, as the fit did; a state without cells searches exactly."""
+    in a far cell; core B (segment 1) at (3, 0) in one of NPROBE cells close around the
+    customer at (1.4, 0), who is nearer A (1.4) than B (1.6). The NPROBE cells searched are
+    those close ones, so the stored cells place the customer with B, as the fit would; a
+    state without cells (stored before the index existed) is searched exactly."""
+    turns = np.arange(neighbours.NPROBE) * 2 * np.pi / neighbours.NPROBE
+    around = np.column_stack([1.4 + 0.1 * np.cos(turns), 0.1 * np.sin(turns)])
     state = {
         "core_points": np.array([[0.0, 0.0], [3.0, 0.0]], dtype=np.float32),
         "core_labels": np.array([0, 1], dtype=np.int32),
-        "index_centres": np.array(
-            [[0.0, 0.0], [1.4, 0.1], [1.4, -0.1], [1.5, 0.1], [1.5, -0.1]], dtype=np.float32
-        ),
+        "index_centres": np.vstack([[[0.0, 0.0]], around]).astype(np.float32),
         "eps": 2.0,
     }
     customer = np.array([[1.4, 0.0]], dtype=np.float32)

@@ -51,26 +51,22 @@ def test_k_beyond_the_points_gives_every_point() -> None:
     assert dist.tolist() == [[0.5, 1.5, 5.5]]
 
 
-# Ten cells along a line, a point in each (point i at x = i, cell i around it): a query
-# searches its NPROBE nearest cells only.
-LINE = np.array([[float(i), 0.0] for i in range(10)], dtype=np.float32)
-
-
-def test_the_index_searches_the_nearest_cells_and_marks_the_rest_missing() -> None:
-    assert NPROBE == 4
-    X = np.array([[0.0, 0.0], [9.0, 0.0], [4.6, 0.0]], dtype=np.float32)
-    dist, idx = nearest(LINE, LINE, X, 6)
+def test_the_index_searches_nearby_cells_only_and_marks_the_rest_missing() -> None:
+    """Cells along a line, a point in each (point i at x = i, the centre of cell i): a query
+    at an end searches the NPROBE cells nearest to it (its own and the next ones along the
+    line); neighbours in cells beyond are missing: distance inf, index 0."""
+    n = NPROBE + 3
+    line = np.array([[float(i), 0.0] for i in range(n)], dtype=np.float32)
+    X = np.array([[0.0, 0.0], [n - 1.0, 0.0]], dtype=np.float32)
+    dist, idx = nearest(line, line, X, NPROBE + 2)
     assert dist.dtype == np.float32 and idx.dtype == np.int64
-    inf = np.inf
-    # from 0: cells 0..3 reached, the 5th and 6th nearest (cells 4, 5) are not
-    assert dist[0].tolist() == [0.0, 1.0, 2.0, 3.0, inf, inf]
-    assert idx[0].tolist() == [0, 1, 2, 3, 0, 0]
-    assert dist[1].tolist() == [0.0, 1.0, 2.0, 3.0, inf, inf]
-    assert idx[1].tolist() == [9, 8, 7, 6, 0, 0]
-    # from 4.6: cells 5, 4, 6, 3
-    assert idx[2].tolist() == [5, 4, 6, 3, 0, 0]
-    assert np.allclose(dist[2][:4], [0.4, 0.6, 1.4, 1.6], atol=1e-5)
-    assert np.isinf(dist[2][4:]).all()
+    reached = [float(i) for i in range(NPROBE)]
+    assert dist.tolist() == [[*reached, np.inf, np.inf]] * 2
+    assert idx[0].tolist() == [*range(NPROBE), 0, 0]
+    assert idx[1].tolist() == [*range(n - 1, n - 1 - NPROBE, -1), 0, 0]
+    one_dist, one_idx = nearest(line, line, X + np.float32([0.25, 0]), 1)  # the nearest only
+    assert one_idx.tolist() == [[0], [n - 1]]
+    assert np.allclose(one_dist, 0.25)
 
 
 def test_the_index_gives_distances_not_squared_distances() -> None:
@@ -101,7 +97,8 @@ def test_no_cells_while_exact_search_is_cheap_enough() -> None:
     assert len(cell_centres(points, 0, EXACT_WORK // 100 + 1)) == 20  # 2 sqrt(100)
     few = points[: 4 * NPROBE - 1]  # too few points to split into cells
     assert cell_centres(few, 0, 10 * EXACT_WORK).shape == (0, 4)
-    assert len(cell_centres(points[: 4 * NPROBE], 0, 10 * EXACT_WORK)) == 8  # 2 sqrt(16)
+    enough = len(cell_centres(points[: 4 * NPROBE], 0, 10 * EXACT_WORK))
+    assert enough == round(2 * np.sqrt(4 * NPROBE))
 
 
 def test_cell_centres_are_a_short_seeded_kmeans() -> None:
@@ -122,15 +119,17 @@ def test_cell_centres_are_a_short_seeded_kmeans() -> None:
 
 
 def test_cells_found_by_the_centres_place_queries_exactly_on_separate_groups() -> None:
-    """Four far-apart groups, eight cells: each query's own group lies in its nearest cells,
-    so the index finds the true nearest kept customers."""
+    """Four far-apart groups, 2 sqrt(n) cells: each query's own group lies in the cells it
+    searches, so the index finds the true nearest kept customers."""
     rng = np.random.default_rng(5)
+    n = 4 * NPROBE
     corners = np.array([[0, 0], [50, 0], [0, 50], [50, 50]], dtype=np.float64)
-    points = (corners[rng.integers(0, 4, 16)] + rng.normal(0, 1, (16, 2))).astype(np.float32)
+    points = (corners[rng.integers(0, 4, n)] + rng.normal(0, 1, (n, 2))).astype(np.float32)
     centres = cell_centres(points, 0, EXACT_WORK)
-    assert len(centres) == 8
+    assert len(centres) == round(2 * np.sqrt(n))
     X = (corners[rng.integers(0, 4, 40)] + rng.normal(0, 1, (40, 2))).astype(np.float32)
-    dist, idx = nearest(points, centres, X, 1)
     table = _table(points, X)
-    assert np.array_equal(idx[:, 0], table.argmin(axis=1))
-    assert np.allclose(dist[:, 0], table.min(axis=1), atol=1e-4)
+    for k in (1, 2):
+        dist, idx = nearest(points, centres, X, k)
+        assert np.array_equal(idx, np.argsort(table, axis=1)[:, :k])
+        assert np.allclose(dist, np.sort(table, axis=1)[:, :k], atol=1e-4)
