@@ -133,3 +133,19 @@ def test_cells_found_by_the_centres_place_queries_exactly_on_separate_groups() -
         dist, idx = nearest(points, centres, X, k)
         assert np.array_equal(idx, np.argsort(table, axis=1)[:, :k])
         assert np.allclose(dist, np.sort(table, axis=1)[:, :k], atol=1e-4)
+
+
+def test_the_index_is_exact_far_from_the_origin() -> None:
+    """Customers close together far from the origin (at 10,000 and -10,000, a hundredth
+    apart): float32 round-off of the large coordinates must not change which kept customer
+    is nearest, nor its distance."""
+    rng = np.random.default_rng(6)
+    offset = np.array([10_000.0, -10_000.0])
+    points = (offset + rng.uniform(0, 1, (4 * NPROBE, 2))).astype(np.float32)
+    X = (offset + rng.uniform(0, 1, (50, 2))).astype(np.float32)
+    centres = points[:NPROBE]  # every cell searched: the answer is the exact one
+    table = _table(points, X)
+    for k in (1, 3):
+        dist, idx = nearest(points, centres, X, k)
+        assert np.array_equal(idx, np.argsort(table, axis=1)[:, :k])
+        assert np.allclose(dist, np.sort(table, axis=1)[:, :k], atol=2e-3)
