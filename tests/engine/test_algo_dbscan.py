@@ -208,6 +208,23 @@ def test_a_customer_exactly_eps_away_is_within_reach() -> None:
     assert labels.tolist() == [0, -1] and confidence[0] == 1.0 and np.isnan(confidence[1])
 
 
+def test_customers_that_coincide_are_neighbours() -> None:
+    """Distance 0 is within eps: five customers at one spot make each other core customers
+    (each counting itself), in the fit and in the held-out fit of a sample."""
+    spots = np.repeat(np.array([[0.0, 0.0], [10.0, 10.0], [5.0, 5.0]]), [8, 6, 1], axis=0)
+    X = spots.astype(np.float32)
+    result = ALGO.fit(X, {"eps": 0.5, "min_samples": 5}, 0)
+    assert result.labels.tolist() == [0] * 8 + [1] * 6 + [-1]
+    assert result.confidence[:14].tolist() == [0.0] * 14
+    sampled = ALGO.fit(X, {"eps": 0.5, "min_samples": 5, "sample_size": 14}, 2)
+    rows = _sample(15, 14, 2)
+    _, ari = _holdout_reference(X[rows], 0.5, 5, 2)
+    assert sampled.params["holdout_ari"] == pytest.approx(ari)
+    assert sampled.params["n_core_points"] == len(
+        SkDBSCAN(eps=0.5, min_samples=5).fit(X[rows]).core_sample_indices_
+    )
+
+
 def test_every_customer_noise_is_said() -> None:
     X, _ = small_blobs()
     result = ALGO.fit(X, {"eps": 1e-4, "min_samples": 3}, 0)
