@@ -69,6 +69,22 @@ def test_the_index_searches_nearby_cells_only_and_marks_the_rest_missing() -> No
     assert np.allclose(one_dist, 0.25)
 
 
+def test_a_query_searches_the_cells_nearest_its_own() -> None:
+    """Cells along a line, spaced wider and wider (no two at the same distance), a point at
+    each centre: a query at a centre finds the points of the NPROBE cells nearest to it,
+    nearest first, and nothing of the cells beyond."""
+    n = NPROBE + 6
+    at = np.array([i + 0.02 * i**2 for i in range(n)])
+    line = np.column_stack([at, np.zeros(n)]).astype(np.float32)
+    for m in (0, 3, n // 2, n - 2, n - 1):
+        dist, idx = nearest(line, line, line[m : m + 1], n)
+        gaps = np.abs(at - at[m])
+        searched = np.argsort(gaps)[:NPROBE]  # no ties
+        assert idx[0, :NPROBE].tolist() == searched.tolist()
+        assert np.allclose(dist[0, :NPROBE], gaps[searched], atol=1e-5)
+        assert np.isinf(dist[0, NPROBE:]).all() and (idx[0, NPROBE:] == 0).all()
+
+
 def test_the_index_gives_distances_not_squared_distances() -> None:
     points = np.array([[0.0, 0.0], [3.0, 4.0], [20.0, 0.0], [26.0, 8.0]], dtype=np.float32)
     cells = np.array([[1.0, 1.0], [22.0, 3.0]], dtype=np.float32)
@@ -84,10 +100,11 @@ def test_the_index_with_every_cell_probed_is_exact() -> None:
     points = rng.normal(size=(60, 3)).astype(np.float32)
     cells = points[:NPROBE]  # at most NPROBE cells: all of them are searched
     X = rng.normal(size=(30, 3)).astype(np.float32)
-    dist, idx = nearest(points, cells, X, 3)
     table = _table(points, X)
-    assert np.array_equal(idx, np.argsort(table, axis=1)[:, :3])
-    assert np.allclose(dist, np.sort(table, axis=1)[:, :3], atol=1e-4)
+    for k in (1, 3, 10, 60):
+        dist, idx = nearest(points, cells, X, k)
+        assert np.array_equal(idx, np.argsort(table, axis=1)[:, :k])
+        assert np.allclose(dist, np.sort(table, axis=1)[:, :k], atol=1e-4)
 
 
 def test_no_cells_while_exact_search_is_cheap_enough() -> None:
