@@ -2253,8 +2253,8 @@ EQUIVALENT["engine/algorithms/dbscan.py"] = {
     "return model.labels_.astype(None), state, len(found)": (
         "these labels only enter the adjusted Rand index, which reads them as categories"
     ),
-    'model = SkDBSCAN(eps=eps, min_samples=min_samples, algorithm="brute").fit(Xf) / '
-    "model = SkDBSCAN(eps=eps, min_samples=min_samples, ).fit(Xf)": (
+    'search = NearestNeighbors(radius=eps, algorithm="brute").fit(X) / '
+    "search = NearestNeighbors(radius=eps, ).fit(X)": (
         "'auto' finds the same exact eps-neighbourhoods with a tree; only the time differs"
     ),
     **{
@@ -2282,7 +2282,9 @@ EQUIVALENT["engine/algorithms/dbscan.py"] = {
         for new in ("None", "", "+1", "-2")
     },
 }
-_FAISS_F32 = "faiss's Python wrapper makes its inputs contiguous float32 itself"
+_LAST_AXIS = "numpy's default axis is the last, which is axis 1 of these 2-D arrays"
+_UPPER = "einsum reads upper-case subscripts like lower-case ones"
+_EXTRA_START = "an extra start past the last cell is never read"
 EQUIVALENT["engine/algorithms/neighbours.py"] = {
     "model = SkKMeans(cells, n_init=1, max_iter=CELL_KMEANS_ITER, random_state=seed) / "
     "model = SkKMeans(cells, max_iter=CELL_KMEANS_ITER, random_state=seed)": (
@@ -2293,21 +2295,59 @@ EQUIVALENT["engine/algorithms/neighbours.py"] = {
         "'auto' picks a tree for these sizes: exact neighbours either way, only the time differs"
     ),
     **{
-        f"{call}(np.ascontiguousarray({arg}, dtype=np.float32){tail} / "
-        f"{call}(np.ascontiguousarray({arg}, {change}){tail}": _FAISS_F32
-        for call, arg, tail in (
-            ("quantizer.add", "centres", ")"),
-            ("index.add", "points", ")"),
-            ("squared, idx = index.search", "X", ", k)"),
+        f'{head}np.einsum("ij,ij->i", {a}, {a}){tail} / '
+        f'{head}np.einsum("IJ,IJ->I", {a}, {a}){tail}': _UPPER
+        for head, a, tail in (
+            ("squares = ", "centres", ""),
+            ("d = ", "P", "[None, :] - 2 * ((X[rows] - centre) @ P.T)"),
+        )
+    },
+    **{
+        f"home = np.empty(len(X), dtype=np.int64) / home = np.empty(len(X), {change})": (
+            "cell numbers held as float64 are exact: sorted and searched alike"
         )
         for change in ("dtype=None", "")
     },
+    "for lo in range(0, len(X), QUERY_BLOCK): / for lo in range(0, len(X), ):": (
+        "blocks starting at every row overlap but each writes the same cells (only slower)"
+    ),
+    'return np.argsort(between, axis=1, kind="stable")[:, :m] / '
+    'return np.argsort(between, kind="stable")[:, :m]': _LAST_AXIS,
+    "return np.argpartition(d, k - 1, axis=1)[:, :k] / "
+    "return np.argpartition(d, k - 1, )[:, :k]": _LAST_AXIS,
+    'order = np.argsort(exact, axis=1, kind="stable") / '
+    'order = np.argsort(exact, kind="stable")': _LAST_AXIS,
     **{
-        "dist = np.sqrt(np.maximum(squared, 0), dtype=np.float32) / "
-        f"dist = np.sqrt(np.maximum(squared, 0), {change})": (
-            "faiss returns float32 squared distances, whose square root is float32 already"
+        f"{head} = np.take_along_axis({a}, order, axis=1) / "
+        f"{head} = np.take_along_axis({a}, order, )": _LAST_AXIS
+        for head, a in (("dist[rows, :found]", "exact"), ("idx[rows, :found]", "chosen"))
+    },
+    "if k > SMALL_K: / if k >= SMALL_K:": (
+        "k = SMALL_K by partition instead of repeated argmin: the same k columns"
+    ),
+    "if len(rows) == 0 or len(near) == 0: / if len(rows) == 0 and len(near) == 0:": (
+        "a cell with no queries or no kept customers in reach writes nothing either way"
+    ),
+    "if found < len(near): / if found <= len(near):": (
+        "the k smallest of k columns are all of them, as the else branch takes"
+    ),
+    "d = np.broadcast_to(np.arange(found), (len(rows), found)) / d = None": (
+        "near[None] is every candidate once, broadcast over the rows like the broadcast index"
+    ),
+    "with one_thread(), ThreadPoolExecutor(SEARCH_THREADS) as pool: / "
+    "with one_thread(), ThreadPoolExecutor(None) as pool:": (
+        "the cells are searched independently: more threads give the same arrays"
+    ),
+    **{
+        f"{head} = np.searchsorted({a}, np.arange(len(centres) + 1)) / "
+        f"{head} = np.searchsorted({a}, np.arange(len(centres) + 2))": _EXTRA_START
+        for head, a in (("cell_start", "cells[by_cell]"), ("query_start", "home[queries]"))
+    },
+    **{
+        f'queries = np.argsort(home, kind="stable") / queries = np.argsort(home, {change})': (
+            "each query is searched on its own: the order of a cell's queries changes nothing"
         )
-        for change in ("dtype=None", "")
+        for change in ("kind=None", "", 'kind="STABLE"')
     },
 }
 

@@ -94,6 +94,13 @@ def test_a_query_searches_the_cells_nearest_its_own(
         assert np.isinf(dist[row, NPROBE:]).all() and (idx[row, NPROBE:] == 0).all()
 
 
+def test_a_single_kept_customer_is_found_through_its_cell() -> None:
+    points = np.array([[1.0, 2.0]], dtype=np.float32)
+    X = np.array([[4.0, 6.0], [1.0, 2.0]], dtype=np.float32)
+    dist, idx = nearest(points, points, X, 3)  # k beyond the kept customers: one column
+    assert dist.tolist() == [[5.0], [0.0]] and idx.tolist() == [[0], [0]]
+
+
 def test_the_index_gives_distances_not_squared_distances() -> None:
     points = np.array([[0.0, 0.0], [3.0, 4.0], [20.0, 0.0], [26.0, 8.0]], dtype=np.float32)
     cells = np.array([[1.0, 1.0], [22.0, 3.0]], dtype=np.float32)
