@@ -2253,6 +2253,14 @@ EQUIVALENT["engine/algorithms/dbscan.py"] = {
     "return model.labels_.astype(None), state, len(found)": (
         "these labels only enter the adjusted Rand index, which reads them as categories"
     ),
+    **{
+        'return search.radius_neighbors_graph(X, mode="distance") / '
+        f'return search.radius_neighbors_graph({change}mode="distance")': (
+            "the graph of the fitted rows less each row itself: scikit-learn's DBSCAN stores a "
+            "precomputed sparse graph's diagonal itself, so each customer still counts itself"
+        )
+        for change in ("None, ", "")
+    },
     'search = NearestNeighbors(radius=eps, algorithm="brute").fit(X) / '
     "search = NearestNeighbors(radius=eps, ).fit(X)": (
         "'auto' finds the same exact eps-neighbourhoods with a tree; only the time differs"
