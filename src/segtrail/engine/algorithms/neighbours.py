@@ -45,6 +45,7 @@ from segtrail.engine.algorithms.base import one_thread, quiet_convergence
 EXACT_WORK = 500_000_000  # rows to place x kept customers up to which brute force is used
 NPROBE = 12  # cells each query searches (of 2 sqrt(kept)); see the module doc
 QUERY_BLOCK = 8_192  # rows per product with the cell centres (kept in cache)
+ROW_BLOCK = 512  # customers to place per product within a cell
 SMALL_K = 8  # up to this many neighbours, found by repeated argmin
 SEARCH_THREADS = 2  # the cells are searched on two threads (the machine's cores)
 CELL_KMEANS_ITER = 20  # the cells need only be reasonable, not converged
@@ -92,22 +93,25 @@ def nearest(
     idx = np.zeros((len(X), k), dtype=np.int64)
 
     def search(cell: int) -> None:
-        rows = queries[query_start[cell] : query_start[cell + 1]]
         near = np.concatenate([by_cell[cell_start[c] : cell_start[c + 1]] for c in probes[cell]])
-        if len(rows) == 0 or len(near) == 0:
+        if len(near) == 0:
             return
         found = min(k, len(near))
         P = points[near] - centre
-        d = np.einsum("ij,ij->i", P, P)[None, :] - 2 * ((X[rows] - centre) @ P.T)
-        if found < len(near):
-            d = _smallest(d, found)
-        else:
-            d = np.broadcast_to(np.arange(found), (len(rows), found))
-        chosen = near[d]  # the k candidates; their distances measured directly
-        exact = np.linalg.norm(X[rows][:, None, :] - points[chosen], axis=2).astype(np.float32)
-        order = np.argsort(exact, axis=1, kind="stable")
-        dist[rows, :found] = np.take_along_axis(exact, order, axis=1)
-        idx[rows, :found] = np.take_along_axis(chosen, order, axis=1)
+        squares = np.einsum("ij,ij->i", P, P)
+        # the cell's customers in blocks: each block's products stay in cache
+        for lo in range(query_start[cell], query_start[cell + 1], ROW_BLOCK):
+            rows = queries[lo : min(lo + ROW_BLOCK, query_start[cell + 1])]
+            block = X[rows]
+            if found < len(near):
+                d = squares[None, :] - 2 * ((block - centre) @ P.T)
+                chosen = near[_smallest(d, found)]  # the candidates, measured directly below
+            else:
+                chosen = np.broadcast_to(near, (len(rows), found))
+            exact = np.linalg.norm(block[:, None, :] - points[chosen], axis=2)
+            order = np.argsort(exact, axis=1, kind="stable")
+            dist[rows, :found] = np.take_along_axis(exact, order, axis=1)
+            idx[rows, :found] = np.take_along_axis(chosen, order, axis=1)
 
     # numpy releases the GIL in each cell's product: the cells are shared by two threads,
     # each with one BLAS thread (the products are small)
