@@ -71,26 +71,29 @@ def test_the_index_searches_nearby_cells_only_and_marks_the_rest_missing() -> No
     assert np.allclose(one_dist, 0.25)
 
 
-@pytest.mark.parametrize("block", [None, 5])
+@pytest.mark.parametrize("block", [None, 2])
 def test_a_query_searches_the_cells_nearest_its_own(
     block: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cells along a line, spaced wider and wider (no two at the same distance), a point at
-    each centre: a query at a centre finds the points of the NPROBE cells nearest to it,
-    nearest first, and nothing of the cells beyond; the same when the cells of the points
-    and of the queries are found a few rows at a time (QUERY_BLOCK)."""
+    each centre: a query at or beside a centre finds the points of the NPROBE cells nearest
+    to that centre, nearest first, and nothing of the cells beyond; the same when the cells
+    are found and the queries searched a few rows at a time (QUERY_BLOCK, ROW_BLOCK)."""
     if block is not None:
-        monkeypatch.setattr(neighbours, "QUERY_BLOCK", block)
+        monkeypatch.setattr(neighbours, "QUERY_BLOCK", block + 1)
+        monkeypatch.setattr(neighbours, "ROW_BLOCK", block)
     n = NPROBE + 6
     at = np.array([i + 0.02 * i**2 for i in range(n)])
     line = np.column_stack([at, np.zeros(n)]).astype(np.float32)
-    queries = [0, 3, n // 2, n - 2, n - 1, 1, 5]
-    dist, idx = nearest(line, line, line[queries], n)
-    for row, m in enumerate(queries):
-        gaps = np.abs(at - at[m])
-        searched = np.argsort(gaps)[:NPROBE]  # no ties
-        assert idx[row, :NPROBE].tolist() == searched.tolist()
-        assert np.allclose(dist[row, :NPROBE], gaps[searched], atol=1e-5)
+    homes = [0, 3, n // 2, n - 2, n - 1, 1, 5]
+    beside = np.array([0.0, 0.004, -0.003])  # three customers of each of these cells
+    queries = np.array([[at[m] + b, 0.0] for m in homes for b in beside], dtype=np.float32)
+    dist, idx = nearest(line, line, queries, n)
+    for row, (m, b) in enumerate((m, b) for m in homes for b in beside):
+        gaps = np.abs(at - at[m] - b)
+        searched = np.argsort(np.abs(at - at[m]))[:NPROBE]  # no ties
+        assert idx[row, :NPROBE].tolist() == searched[np.argsort(gaps[searched])].tolist()
+        assert np.allclose(dist[row, :NPROBE], np.sort(gaps[searched]), atol=1e-5)
         assert np.isinf(dist[row, NPROBE:]).all() and (idx[row, NPROBE:] == 0).all()
 
 
