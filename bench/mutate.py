@@ -2303,11 +2303,10 @@ EQUIVALENT["engine/algorithms/neighbours.py"] = {
         "'auto' picks a tree for these sizes: exact neighbours either way, only the time differs"
     ),
     **{
-        f'{head}np.einsum("ij,ij->i", {a}, {a}){tail} / '
-        f'{head}np.einsum("IJ,IJ->I", {a}, {a}){tail}': _UPPER
-        for head, a, tail in (
-            ("squares = ", "centres", ""),
-            ("d = ", "P", "[None, :] - 2 * ((X[rows] - centre) @ P.T)"),
+        f'{head}np.einsum("ij,ij->i", {a}, {a}) / {head}np.einsum("IJ,IJ->I", {a}, {a})': _UPPER
+        for head, a in (
+            ("squares = ", "centres"),
+            ("squares = ", "P"),
         )
     },
     **{
@@ -2333,14 +2332,12 @@ EQUIVALENT["engine/algorithms/neighbours.py"] = {
     "if k > SMALL_K: / if k >= SMALL_K:": (
         "k = SMALL_K by partition instead of repeated argmin: the same k columns"
     ),
-    "if len(rows) == 0 or len(near) == 0: / if len(rows) == 0 and len(near) == 0:": (
-        "a cell with no queries or no kept customers in reach writes nothing either way"
+    "for lo in range(query_start[cell], query_start[cell + 1], ROW_BLOCK): / "
+    "for lo in range(query_start[cell], query_start[cell + 1], ):": (
+        "blocks starting at every row overlap but each writes the same rows (only slower)"
     ),
     "if found < len(near): / if found <= len(near):": (
         "the k smallest of k columns are all of them, as the else branch takes"
-    ),
-    "d = np.broadcast_to(np.arange(found), (len(rows), found)) / d = None": (
-        "near[None] is every candidate once, broadcast over the rows like the broadcast index"
     ),
     "with one_thread(), ThreadPoolExecutor(SEARCH_THREADS) as pool: / "
     "with one_thread(), ThreadPoolExecutor(None) as pool:": (
