@@ -110,6 +110,8 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
     "engine/algorithms/agglomerative.py": ["tests/engine/test_algo_agglomerative.py"],
     "engine/algorithms/lca.py": ["tests/engine/test_lca.py", "tests/engine/test_algo_lca.py"],
+    "engine/algorithms/dbscan.py": ["tests/engine/test_algo_dbscan.py"],
+    "engine/algorithms/neighbours.py": ["tests/engine/test_algo_neighbours.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -2232,6 +2234,126 @@ EQUIVALENT["engine/design.py"] = {
         "a sum of shares near 1 differs from 1 by a multiple of 2**-53, never by exactly the "
         "double 1e-9"
     ),
+}
+
+_NAN = "None read as float32 is nan"
+_NO_LABEL = "a core customer always has a segment: the default is never read"
+_EXACT = "exact search either way (brute force or one cell holding every customer, searched)"
+_NO_CELLS = "(0, X.shape[1]), np.float32"
+_CENTRES = f'state.get("index_centres", np.zeros({_NO_CELLS}))'
+EQUIVALENT["engine/algorithms/dbscan.py"] = {
+    "if len(core) > MAX_CORE_POINTS: / if len(core) >= MAX_CORE_POINTS:": (
+        "a sample of exactly MAX_CORE_POINTS out of as many is all of them, in order"
+    ),
+    '"core_labels": model.labels_[core].astype(np.int32), / '
+    '"core_labels": model.labels_[core].astype(None),': (
+        "whole-number labels as float: the fit renumbers them into int32, assign casts to int32"
+    ),
+    "return model.labels_.astype(np.int32), state, len(found) / "
+    "return model.labels_.astype(None), state, len(found)": (
+        "these labels only enter the adjusted Rand index, which reads them as categories"
+    ),
+    **{
+        'return search.radius_neighbors_graph(X, mode="distance") / '
+        f'return search.radius_neighbors_graph({change}mode="distance")': (
+            "the graph of the fitted rows less each row itself: scikit-learn's DBSCAN stores a "
+            "precomputed sparse graph's diagonal itself, so each customer still counts itself"
+        )
+        for change in ("None, ", "")
+    },
+    'search = NearestNeighbors(radius=eps, algorithm="brute").fit(X) / '
+    "search = NearestNeighbors(radius=eps, ).fit(X)": (
+        "'auto' finds the same exact eps-neighbourhoods with a tree; only the time differs"
+    ),
+    **{
+        "dist = nearest(X, np.zeros((0, X.shape[1]), np.float32), queries, min_samples)[0][:, -1]"
+        f" / dist = nearest(X, np.zeros({change}), queries, min_samples)[0][:, -1]": _EXACT
+        for change in ("(0, X.shape[1]), None", "(0, X.shape[1]), ", "(1, X.shape[1]), np.float32")
+    },
+    **{
+        f"centres = {_CENTRES} / centres = {_CENTRES.replace(_NO_CELLS, new)}": _EXACT
+        for new in ("(0, X.shape[1]), None", "(0, X.shape[1]), ", "(1, X.shape[1]), np.float32")
+    },
+    "return np.full(len(X), -1, np.int32), np.full(len(X), np.nan, np.float32) / "
+    "return np.full(len(X), -1, np.int32), np.full(len(X), None, np.float32)": _NAN,
+    "return labels, np.where(inside, dist, np.nan).astype(np.float32) / "
+    "return labels, np.where(inside, dist, None).astype(np.float32)": _NAN,
+    'dist, idx = nearest(state["core_points"], centres, X, 1) / '
+    'dist, idx = nearest(state["core_points"], centres, X, 2)': (
+        "only the first (nearest) column is read, the same for k = 1 and 2"
+    ),
+    **{
+        '[mapping.get(int(lab), -1) for lab in state["core_labels"]], dtype=np.int32 / '
+        f'[mapping.get(int(lab), {new}) for lab in state["core_labels"]], dtype=np.int32': (
+            _NO_LABEL
+        )
+        for new in ("None", "", "+1", "-2")
+    },
+}
+_LAST_AXIS = "numpy's default axis is the last, which is axis 1 of these 2-D arrays"
+_UPPER = "einsum reads upper-case subscripts like lower-case ones"
+_EXTRA_START = "an extra start past the last cell is never read"
+EQUIVALENT["engine/algorithms/neighbours.py"] = {
+    "model = SkKMeans(cells, n_init=1, max_iter=CELL_KMEANS_ITER, random_state=seed) / "
+    "model = SkKMeans(cells, max_iter=CELL_KMEANS_ITER, random_state=seed)": (
+        "scikit-learn's n_init='auto' is one start with k-means++ (its default init)"
+    ),
+    'nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(points) / '
+    "nn = NearestNeighbors(n_neighbors=k, ).fit(points)": (
+        "'auto' picks a tree for these sizes: exact neighbours either way, only the time differs"
+    ),
+    **{
+        f'{head}np.einsum("ij,ij->i", {a}, {a}) / {head}np.einsum("IJ,IJ->I", {a}, {a})': _UPPER
+        for head, a in (
+            ("squares = ", "centres"),
+            ("squares = ", "P"),
+        )
+    },
+    **{
+        f"home = np.empty(len(X), dtype=np.int64) / home = np.empty(len(X), {change})": (
+            "cell numbers held as float64 are exact: sorted and searched alike"
+        )
+        for change in ("dtype=None", "")
+    },
+    "for lo in range(0, len(X), QUERY_BLOCK): / for lo in range(0, len(X), ):": (
+        "blocks starting at every row overlap but each writes the same cells (only slower)"
+    ),
+    'return np.argsort(between, axis=1, kind="stable")[:, :m] / '
+    'return np.argsort(between, kind="stable")[:, :m]': _LAST_AXIS,
+    "return np.argpartition(d, k - 1, axis=1)[:, :k] / "
+    "return np.argpartition(d, k - 1, )[:, :k]": _LAST_AXIS,
+    'order = np.argsort(exact, axis=1, kind="stable") / '
+    'order = np.argsort(exact, kind="stable")': _LAST_AXIS,
+    **{
+        f"{head} = np.take_along_axis({a}, order, axis=1) / "
+        f"{head} = np.take_along_axis({a}, order, )": _LAST_AXIS
+        for head, a in (("dist[rows, :found]", "exact"), ("idx[rows, :found]", "chosen"))
+    },
+    "if k > SMALL_K: / if k >= SMALL_K:": (
+        "k = SMALL_K by partition instead of repeated argmin: the same k columns"
+    ),
+    "for lo in range(query_start[cell], query_start[cell + 1], ROW_BLOCK): / "
+    "for lo in range(query_start[cell], query_start[cell + 1], ):": (
+        "blocks starting at every row overlap but each writes the same rows (only slower)"
+    ),
+    "if found < len(near): / if found <= len(near):": (
+        "the k smallest of k columns are all of them, as the else branch takes"
+    ),
+    "with one_thread(), ThreadPoolExecutor(SEARCH_THREADS) as pool: / "
+    "with one_thread(), ThreadPoolExecutor(None) as pool:": (
+        "the cells are searched independently: more threads give the same arrays"
+    ),
+    **{
+        f"{head} = np.searchsorted({a}, np.arange(len(centres) + 1)) / "
+        f"{head} = np.searchsorted({a}, np.arange(len(centres) + 2))": _EXTRA_START
+        for head, a in (("cell_start", "cells[by_cell]"), ("query_start", "home[queries]"))
+    },
+    **{
+        f'queries = np.argsort(home, kind="stable") / queries = np.argsort(home, {change})': (
+            "each query is searched on its own: the order of a cell's queries changes nothing"
+        )
+        for change in ("kind=None", "", 'kind="STABLE"')
+    },
 }
 
 KILLED = {1, 3, 36, 24, -24, 152, 255}  # a failing test, or a timeout
