@@ -109,7 +109,13 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/algorithms/gmm.py": ["tests/engine/test_algo_gmm.py"],
     "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
     "engine/algorithms/agglomerative.py": ["tests/engine/test_algo_agglomerative.py"],
-    "engine/algorithms/lca.py": ["tests/engine/test_lca.py", "tests/engine/test_algo_lca.py"],
+    # tests/engine/test_lca_steps.py: single EM steps, densities and the projection against
+    # references written in the test, on tiny data
+    "engine/algorithms/lca.py": [
+        "tests/engine/test_lca.py",
+        "tests/engine/test_algo_lca.py",
+        "tests/engine/test_lca_steps.py",
+    ],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -2024,6 +2030,165 @@ EQUIVALENT["engine/algorithms/gmm.py"] = {
     f"{_RENORMALIZE} / {_RENORMALIZE.replace('<', '<=')}": (
         "with every component kept the weights sum to 1 already: dividing by their sum and "
         "assigning again give the same labels and confidences"
+    ),
+}
+
+_LCA_STATE = "a state's arrays have this dtype already (built so by the fit, kept by the store)"
+_LCA_EIGH = "values, vectors = np.linalg.eigh(x.T @ x / max(len(x) - 1, 1))"
+_LCA_SIGNS = "vectors = vectors * np.where(signs == 0, 1.0, signs)"
+_LCA_PATTERNS = 'if getattr(self, "_patterns", None) is None:'
+_LCA_THREADS = "with threadpool_limits(limits=1):"
+_LCA_CHECKED = (
+    "fit is wrapped by the parameter check (base._checked): every declared parameter "
+    "arrives filled in, var_floor > 0 already checked"
+)
+EQUIVALENT["engine/algorithms/lca.py"] = {
+    **{
+        "levels = np.concatenate([np.zeros(p, np.int64), levels[rest]]) / "
+        f"levels = np.concatenate([np.zeros(p, {change}), levels[rest]])": (
+            "float zeros read alike: Data and check_codes only compare levels with 0 and take "
+            "int() of them, and Model (the state) casts them to int64"
+        )
+        for change in ("None", "")
+    },
+    **{
+        f"{_LCA_EIGH} / {_LCA_EIGH.replace(old, new)}": (
+            "a positive factor on the matrix scales every eigenvalue alike and leaves the "
+            "eigenvectors: the count above the mean and the share explained do not change"
+        )
+        for old, new in (
+            ("x.T @ x / max", "x.T @ x * max"),
+            ("len(x) - 1, 1", "len(x) + 1, 1"),
+            ("len(x) - 1, 1", "len(x) - 2, 1"),
+            ("len(x) - 1, 1", "len(x) - 1, 2"),
+        )
+    },
+    "p = min(max(p, MIN_COMPONENTS), MAX_COMPONENTS, len(columns)) / "
+    "p = min(max(p, MIN_COMPONENTS), MAX_COMPONENTS, )": (
+        "p counts eigenvalues of the columns (at most len(columns)), and fewer columns than "
+        "MIN_COMPONENTS are refused above"
+    ),
+    **{
+        f"{_LCA_SIGNS} / {_LCA_SIGNS.replace(old, new)}": why
+        for old, new, why in (
+            ("vectors * np", "vectors / np", "signs are +1 or -1: dividing by one is multiplying"),
+            (
+                "signs == 0, 1.0",
+                "None, 1.0",
+                "a sign is never 0 (the largest loading of a unit eigenvector is not 0): "
+                "where() picks signs either way",
+            ),
+            ("signs == 0, 1.0", "signs == 1, 1.0", "where signs is 1 both give 1.0"),
+            (
+                "signs == 0, 1.0",
+                "signs == 0, 2.0",
+                "a sign is never 0 (the largest loading of a unit eigenvector is not 0)",
+            ),
+        )
+    },
+    **{
+        f"{line} / {line.replace(old, new)}": _LCA_STATE
+        for line, old, new in (
+            (
+                'columns = np.asarray(state["projection_columns"], np.int64)',
+                "np.int64)",
+                "None)",
+            ),
+            ('columns = np.asarray(state["projection_columns"], np.int64)', "np.int64)", ")"),
+            ('mean = np.asarray(state["projection_mean"], np.float64)', "np.float64)", "None)"),
+            ('mean = np.asarray(state["projection_mean"], np.float64)', "np.float64)", ")"),
+            ('Z = x @ np.asarray(state["projection"], np.float64)', "np.float64)", "None)"),
+            ('Z = x @ np.asarray(state["projection"], np.float64)', "np.float64)", ")"),
+            (
+                '"projection_columns": np.asarray(projection["columns"], np.int64),',
+                "np.int64)",
+                "None)",
+            ),
+            (
+                '"projection_columns": np.asarray(projection["columns"], np.int64),',
+                "np.int64)",
+                ")",
+            ),
+            (
+                '"projection_mean": np.asarray(projection["mean"], np.float64),',
+                "np.float64)",
+                "None)",
+            ),
+            (
+                '"projection_mean": np.asarray(projection["mean"], np.float64),',
+                "np.float64)",
+                ")",
+            ),
+            (
+                '"projection": np.asarray(projection["components"], np.float64),',
+                "np.float64)",
+                "None)",
+            ),
+            (
+                '"projection": np.asarray(projection["components"], np.float64),',
+                "np.float64)",
+                ")",
+            ),
+            (
+                'levels = np.asarray(state["levels"], dtype=np.int64)',
+                "dtype=np.int64)",
+                "dtype=None)",
+            ),
+            ('levels = np.asarray(state["levels"], dtype=np.int64)', "dtype=np.int64)", ")"),
+            (
+                'weights = np.asarray(state["feature_weights"], dtype=np.float64)',
+                "dtype=np.float64)",
+                "dtype=None)",
+            ),
+            (
+                'weights = np.asarray(state["feature_weights"], dtype=np.float64)',
+                "dtype=np.float64)",
+                ")",
+            ),
+        )
+    },
+    "x = X[:, columns].astype(np.float64) / x = X[:, columns].astype(None)": (
+        "astype(None) is float64"
+    ),
+    **{
+        f"inverse = inverse.reshape(-1) / inverse = inverse.reshape({size})": (
+            "np.unique(axis=0) returns a 1-D inverse (numpy >= 2.0.1): reshape(None) and any "
+            "negative size leave it as it is"
+        )
+        for size in ("None", "-2")
+    },
+    **{
+        f"{_LCA_PATTERNS} / {_LCA_PATTERNS.replace(old, new)}": (
+            "the patterns are a cache of _find_patterns, which gives the same list every time "
+            "(_patterns is set in __init__ and subset, so getattr never needs its default)"
+        )
+        for old, new in (
+            ("getattr(self,", "getattr(None,"),
+            ('"_patterns", None)', '"_patterns", )'),
+            ('"_patterns"', '"XX_patternsXX"'),
+            ('"_patterns"', '"_PATTERNS"'),
+        )
+    },
+    **{
+        f"{_LCA_THREADS} / {_LCA_THREADS.replace('limits=1', new)}": (
+            "the number of BLAS threads changes the speed, not the answers"
+        )
+        for new in ("limits=None", "limits=2")
+    },
+    **{
+        'data.shared_variance = bool(params.get("shared_variance", False)) / '
+        f'data.shared_variance = bool(params.get("shared_variance", {new}))': (
+            "bool(None) is False, the default"
+        )
+        for new in ("None", "")
+    },
+    "weight = float(data.num_weights[data.num_weights > 0].max(initial=0.0)) / "
+    "weight = float(data.num_weights[data.num_weights >= 0].max(initial=0.0))": (
+        "weights are >= 0 (layout refuses negatives) and the maximum starts at 0: the zero "
+        "weights change no maximum"
+    ),
+    "cat = levels > 0 / cat = levels > 1": (
+        "levels are 0 or >= 2: layout refuses 1, and a state's levels come from a fit"
     ),
 }
 

@@ -1,0 +1,386 @@
+"""The latent class model's steps (engine/algorithms/lca.py) on tiny hand-made data, each
+against a plain reference written here: one M-step (shares, means, variances, level
+probabilities, pairwise covariances with missing values), the full-covariance density with
+column weights, the principal-component projection, and the fit's seeded samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal, norm
+
+from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.algorithms import lca as lca_module
+from segtrail.engine.algorithms.lca import Data, Model, distinct_values, fit_projection, projected
+
+ALGO = get_algorithm("lca")
+
+
+def two_groups(n: int = 120, seed: int = 0) -> np.ndarray:
+    """Two numeric columns, two groups well apart, and a 2-level column that follows them."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = np.column_stack(
+        [
+            np.array([-2.0, 2.0])[y] + rng.normal(0, 0.5, n),
+            np.array([1.0, -1.0])[y] + rng.normal(0, 0.5, n),
+            np.where(rng.random(n) < 0.9, y, 1 - y),
+        ]
+    )
+    return X.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- M-step
+
+
+def plain_pairwise_covariance(X: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """A class's covariance of the numeric columns, each entry over the rows where both
+    columns are observed, around the class means of each column's observed rows."""
+    g = X.shape[1]
+    seen = ~np.isnan(X)
+    mean = [np.sum(r[seen[:, j]] * X[seen[:, j], j]) / r[seen[:, j]].sum() for j in range(g)]
+    cov = np.empty((g, g))
+    for i in range(g):
+        for j in range(g):
+            both = seen[:, i] & seen[:, j]
+            dev = (X[both, i] - mean[i]) * (X[both, j] - mean[j])
+            cov[i, j] = np.sum(r[both] * dev) / r[both].sum()
+    return cov
+
+
+def test_full_covariance_m_step_is_pairwise_over_observed_rows() -> None:
+    """Missing values are left out entry by entry; a class of a few rows shows that each
+    entry is divided by the class's weight of those rows, nothing added."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(10, 3))
+    X[:, 1] += 0.8 * X[:, 0]
+    X[:, 2] -= 0.5 * X[:, 0]
+    X[1, 0] = X[4, 2] = X[7, 1] = np.nan
+    resp = np.zeros((10, 2))
+    resp[:5, 0] = 1.0
+    resp[5:, 1] = 1.0
+    resp[2] = [0.3, 0.7]  # one row shared between the classes
+    data = Data(X.astype(np.float32), np.zeros(3, np.int64), np.ones(3))
+    data.covariance = "full"
+    model = lca_module.m_step(data, resp, 0.01)
+    x = data.x.copy()
+    x[~data.mask] = np.nan
+    for c in range(2):
+        expected = plain_pairwise_covariance(x, resp[:, c])
+        assert np.linalg.eigvalsh(expected).min() > 0.1  # no eigenvalue is raised here
+        expected += 0.01 * np.eye(3)
+        assert np.allclose(model.covariances[c], expected, atol=1e-9), c
+        assert np.allclose(model.variances[c], np.diag(expected), atol=1e-9)
+
+
+def test_a_class_with_almost_no_weight_still_gets_a_usable_covariance() -> None:
+    """A class dying out during EM (responsibilities around 1e-10, so its pairwise weights
+    nearly vanish) gets finite, positive-definite matrices, not a division by zero."""
+    X = np.array([[0.5, 1.0], [1.5, -1.0], [0.0, 0.2], [2.0, 1.0], [-1.0, 0.0], [1.0, 2.0]])
+    resp = np.zeros((6, 2))
+    resp[:2, 1] = 5e-11
+    resp[:, 0] = 1.0 - resp[:, 1]
+    for covariance in ("full", "tied"):
+        data = Data(X.astype(np.float32), np.zeros(2, np.int64), np.ones(2))
+        data.covariance = covariance
+        model = lca_module.m_step(data, resp, 0.01)
+        assert np.isfinite(model.covariances).all()
+        assert np.linalg.eigvalsh(model.covariances).min() >= 0.01 * 0.999
+        # the living class's matrix is its plain covariance (plus the floor)
+        if covariance == "full":
+            expected = np.cov(X.T, aweights=resp[:, 0], bias=True) + 0.01 * np.eye(2)
+            assert np.allclose(model.covariances[0], expected, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- densities
+
+
+def full_state(weights: np.ndarray) -> dict:
+    covs = np.array([[[1.0, 0.6, 0.0], [0.6, 2.0, 0.0], [0.0, 0.0, 1.0]]] * 2)
+    covs[1, 0, 1] = covs[1, 1, 0] = -0.5
+    return {
+        "weights": np.array([0.6, 0.4]),
+        # the third column's class means are far apart: were it counted, it would decide
+        "means": np.array([[0.0, 1.0, -5.0], [1.0, 0.0, 5.0]]),
+        "variances": np.einsum("kii->ki", covs),
+        "covariances": covs,
+        "log_probs": np.zeros((2, 0)),
+        "levels": np.zeros(3, np.int64),
+        "feature_weights": weights,
+    }
+
+
+def test_full_covariance_density_counts_only_columns_with_a_weight() -> None:
+    """A column of weight 0 leaves the density (also where another column is missing); the
+    columns with a weight count with that weight, here 0.5."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(12, 3)).astype(np.float32) * 3
+    X[2, 0] = X[5, 1] = np.nan
+    X[8, :2] = np.nan  # only the column without a weight is observed: the shares decide
+    state = full_state(np.array([0.5, 0.5, 0.0]))
+    data = Data(X, state["levels"], state["feature_weights"])
+    ours = Model.from_state(state).joint(data)
+    for i, row in enumerate(X):
+        seen = ~np.isnan(row[:2])
+        for c in range(2):
+            expected = np.log(state["weights"][c])
+            if seen.any():
+                cov = state["covariances"][c][:2, :2][np.ix_(seen, seen)]
+                mvn = multivariate_normal(state["means"][c, :2][seen], cov)
+                expected += 0.5 * mvn.logpdf(row[:2][seen].astype(np.float64))
+            assert ours[i, c] == pytest.approx(expected, rel=1e-6), (i, c)
+
+
+def test_a_full_covariance_fit_with_no_numeric_weight_follows_the_categories() -> None:
+    X = two_groups()
+    params = {
+        "k": 2,
+        "levels": [0, 0, 2],
+        "feature_weights": [0.0, 0.0, 1.0],
+        "numeric_covariance": "full",
+    }
+    result = ALGO.fit(X, params, 0)
+    codes = X[:, 2].astype(int)
+    assert abs(np.corrcoef(result.labels, codes)[0, 1]) == pytest.approx(1.0)
+    # the numeric columns carry no weight: every class has the same (plain) density there
+    joint = Model.from_state(result.state).joint(Data(X, np.array([0, 0, 2]), np.array([0, 0, 1])))
+    expected = np.log(result.state["weights"]) + result.state["log_probs"][:, codes].T
+    assert np.allclose(joint, expected)
+
+
+# ----------------------------------------------------------------------------- projection
+
+
+def test_projection_mean_of_a_column_observed_once_is_that_value() -> None:
+    X = np.random.default_rng(1).normal(size=(6, 3)).astype(np.float32)
+    X[1:, 2] = np.nan
+    projection = fit_projection(X, np.zeros(3, np.int64), np.ones(3))
+    assert projection["mean"][2] == pytest.approx(float(X[0, 2]))
+
+
+def test_projection_of_exactly_two_columns() -> None:
+    X = np.random.default_rng(2).normal(size=(30, 2)).astype(np.float32)
+    projection = fit_projection(X, np.zeros(2, np.int64), np.ones(2))
+    assert projection["components"].shape == (2, 2)
+    assert projection["explained"] == pytest.approx(1.0)
+
+
+def test_a_component_at_exactly_the_mean_variance_is_not_kept() -> None:
+    """Three uncorrelated columns of equal variance: no component lies above one column's
+    variance (Kaiser's rule is strict), so the two that must be kept, not all three."""
+    X = np.array(
+        [[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1], [0, 0, 0]],
+        dtype=np.float32,
+    )
+    projection = fit_projection(X, np.zeros(3, np.int64), np.ones(3))
+    assert projection["components"].shape == (3, 2)
+    assert projection["explained"] == pytest.approx(2 / 3)
+
+
+def test_explained_share_does_not_depend_on_the_columns_scale() -> None:
+    X = np.random.default_rng(4).normal(size=(50, 4))
+    X[:, 1] += X[:, 0]
+    levels, weights = np.zeros(4, np.int64), np.ones(4)
+    wide = fit_projection(X.astype(np.float32), levels, weights)
+    narrow = fit_projection((X * 0.01).astype(np.float32), levels, weights)
+    assert narrow["explained"] == pytest.approx(wide["explained"], rel=1e-4)
+    assert 0.5 < narrow["explained"] < 1.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_each_components_largest_loading_is_positive(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, 5)) @ rng.normal(size=(5, 5))
+    components = fit_projection(X.astype(np.float32), np.zeros(5, np.int64), np.ones(5))[
+        "components"
+    ]
+    largest = components[np.abs(components).argmax(axis=0), np.arange(components.shape[1])]
+    assert (largest > 0).all()
+
+
+def test_projected_rows_are_centred_component_scores_in_float32() -> None:
+    """What the sweep fits on: the scores of the projected columns around their mean (numpy's
+    SVD, signs as fit_projection chose), then the columns left as they are."""
+    rng = np.random.default_rng(6)
+    X = np.column_stack(
+        [rng.normal(size=(60, 4)) @ rng.normal(size=(4, 4)), rng.integers(0, 3, 60)]
+    )
+    X = X.astype(np.float32)
+    params = {"levels": [0, 0, 0, 0, 3], "numeric_projection": "pca"}
+    Z, levels, weights = projected(X, params)
+    assert Z.dtype == np.float32
+    x = X[:, :4].astype(np.float64)
+    x -= x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    p = Z.shape[1] - 1
+    for j in range(p):
+        v = vt[j] * np.sign(vt[j][np.abs(vt[j]).argmax()])
+        assert np.allclose(Z[:, j], x @ v, atol=1e-4)
+    assert np.allclose(Z[:, :p].mean(axis=0), 0.0, atol=1e-5)
+    assert np.array_equal(Z[:, p], X[:, 4])
+    assert levels.tolist() == [0] * p + [3] and weights.tolist() == [1.0] * (p + 1)
+
+
+# ----------------------------------------------------------------------------- subsets
+
+
+def test_a_subset_reads_its_own_rows() -> None:
+    """The start sample's discrete values and patterns of missing values are its own, not
+    those of the rows it was drawn from (even when those were read first)."""
+    X = np.array(
+        [[0, 1], [0, np.nan], [1, 2], [1, 2], [2, np.nan], [3, 1], [3, 1], [3, 2]] * 4,
+        dtype=np.float32,
+    )
+    data = Data(X, np.zeros(2, np.int64), np.ones(2))
+    assert len(data.patterns()) == 2 and [d.tolist() for d in data.distinct][1] == [1, 2]
+    rows = np.flatnonzero(~np.isnan(X[:, 1]) & (X[:, 0] != 3))
+    part = Data.subset(data, rows)
+    assert [d.tolist() for d in part.distinct] == [
+        distinct_values(X[rows, 0]).tolist(),
+        distinct_values(X[rows, 1]).tolist(),
+    ]
+    assert [(cols.tolist(), found.tolist()) for cols, found in part.patterns()] == [
+        ([0, 1], list(range(len(rows))))
+    ]
+
+
+# ----------------------------------------------------------------------------- fits
+
+
+def test_a_fit_on_a_sample_is_reproducible() -> None:
+    X = two_groups(400, seed=1)
+    params = {"k": 2, "levels": [0, 0, 2], "sample_size": 150}
+    first, second = ALGO.fit(X, params, 7), ALGO.fit(X, params, 7)
+    assert first.params["fit_rows"] == 150
+    assert first.params["log_likelihood_fit_rows"] == second.params["log_likelihood_fit_rows"]
+    assert np.array_equal(first.state["means"], second.state["means"])
+
+
+def test_a_fit_from_a_start_sample_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lca_module, "START_SAMPLE", 30)
+    X = two_groups(300, seed=2)
+    X[::7, 0] = np.nan
+    params = {"k": 3, "levels": [0, 0, 2]}
+    first, second = ALGO.fit(X, params, 3), ALGO.fit(X, params, 3)
+    assert first.params["log_likelihood_fit_rows"] == second.params["log_likelihood_fit_rows"]
+    assert np.array_equal(first.state["variances"], second.state["variances"])
+
+
+def test_a_fit_within_the_start_sample_is_the_sweeps_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Up to the start sample's size the fit is the k sweep's model for that k (the default
+    path picks k from the sweep, then fits it): no second EM run."""
+    X = two_groups(120, seed=3)
+    monkeypatch.setattr(lca_module, "START_SAMPLE", len(X))
+    layout = {"levels": [0, 0, 2]}
+    swept = ALGO.sweep(X, [3], {**layout, "sweep_n_init": 2}, 5)[3]
+    fitted = ALGO.fit(X, {**layout, "k": 3, "n_init": 2}, 5)
+    assert fitted.params["log_likelihood_fit_rows"] == swept["log_likelihood"]
+
+
+def test_k_may_equal_the_rows_fitted() -> None:
+    X = two_groups(40)
+    result = ALGO.fit(X, {"k": 3, "levels": [0, 0, 2], "sample_size": 3}, 0)
+    assert result.params["fit_rows"] == 3
+    assert len(result.state["weights"]) == 3
+
+
+def test_automatic_k_stays_in_the_range_asked_for() -> None:
+    X = two_groups()
+    X[:40, :2] += 8.0  # a third group
+    result = ALGO.fit(X, {"levels": [0, 0, 2], "k_range": [2, 2]}, 0)
+    assert result.params["k"] == 2 and result.params["k_selection"]["chosen_k"] == 2
+
+
+# ----------------------------------------------------------------------------- assign and sweep
+
+
+def independent_state() -> dict:
+    """Two classes over one numeric column and one 3-level column."""
+    return {
+        "weights": np.array([0.7, 0.3]),
+        "means": np.array([[0.0], [2.0]]),
+        "variances": np.array([[1.0], [0.25]]),
+        "log_probs": np.log(np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])),
+        "levels": np.array([0, 3]),
+        "feature_weights": np.array([1.0, 1.0]),
+    }
+
+
+def plain_posterior(X: np.ndarray, state: dict) -> np.ndarray:
+    joint = np.log(state["weights"])[None, :].repeat(len(X), axis=0)
+    for c in range(2):
+        sd = np.sqrt(state["variances"][c, 0])
+        seen = ~np.isnan(X[:, 0])
+        joint[seen, c] += norm.logpdf(X[seen, 0], state["means"][c, 0], sd)
+        seen = ~np.isnan(X[:, 1])
+        joint[seen, c] += state["log_probs"][c, X[seen, 1].astype(int)]
+    return np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+
+
+def test_assign_gives_each_customer_its_own_posterior() -> None:
+    X = np.array(
+        [[0.0, 0], [1.2, 2], [1.5, 1], [2.0, 2], [np.nan, 2], [np.nan, np.nan], [3.0, np.nan]],
+        dtype=np.float32,
+    )
+    state = independent_state()
+    labels, confidence = ALGO.assign(state, X)
+    post = plain_posterior(X, state)
+    assert labels.tolist() == post.argmax(axis=1).tolist()
+    assert np.allclose(confidence, post.max(axis=1), atol=1e-6)
+    assert len(set(np.round(confidence, 3))) == len(X)  # every row its own certainty
+
+
+def test_a_large_table_is_assigned_in_one_pass_of_chunks() -> None:
+    """100,000 customers (more than one chunk of rows): each row as the model says, in a
+    fraction of a second (one pass over the rows, chunk by chunk)."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(1.0, 1.5, 100_000), rng.integers(0, 3, 100_000)])
+    X = X.astype(np.float32)
+    X[::9, 1] = np.nan
+    state = independent_state()
+    labels, confidence = ALGO.assign(state, X)
+    post = plain_posterior(X, state)
+    assert np.array_equal(labels, post.argmax(axis=1))
+    assert np.allclose(confidence, post.max(axis=1), atol=1e-6)
+
+
+class StartsSeen:
+    """scikit-learn's kmeans_plusplus, recording the seeds of the k-class starts it draws."""
+
+    def __init__(self, k: int) -> None:
+        self.k, self.seeds = k, []
+
+    def __call__(self):
+        from sklearn.cluster import kmeans_plusplus
+
+        def recorded(X, n_clusters, random_state):
+            if n_clusters == self.k:
+                self.seeds.append(random_state)
+            return kmeans_plusplus(X, n_clusters, random_state=random_state)
+
+        return recorded
+
+
+@pytest.mark.parametrize(
+    ("params", "seeds"),
+    [({}, [10, 11, 12]), ({"sweep_n_init": 1}, [10]), ({"sweep_n_init": 2}, [10, 11])],
+)
+def test_the_sweep_draws_sweep_n_init_starts_per_k(
+    monkeypatch: pytest.MonkeyPatch, params: dict, seeds: list[int]
+) -> None:
+    """Three seeded k-means++ starts per k by default (besides the splits of k-1)."""
+    seen = StartsSeen(3)
+    monkeypatch.setattr(lca_module, "_kmeans_plusplus", seen)
+    ALGO.sweep(two_groups(60), [3], {"levels": [0, 0, 2], **params}, 10)
+    assert seen.seeds == seeds
+
+
+def test_the_sweep_floors_the_variances_it_is_given() -> None:
+    X = two_groups()
+    plain = ALGO.sweep(X, [2], {"levels": [0, 0, 2]}, 0)[2]["model"]
+    assert (plain.variances < 0.5).all()  # the groups' spread is 0.5 sd
+    floored = ALGO.sweep(X, [2], {"levels": [0, 0, 2], "var_floor": 1.0}, 0)[2]["model"]
+    assert (floored.variances >= 1.0).all()
