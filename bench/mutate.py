@@ -2038,6 +2038,8 @@ _LCA_EIGH = "values, vectors = np.linalg.eigh(x.T @ x / max(len(x) - 1, 1))"
 _LCA_SIGNS = "vectors = vectors * np.where(signs == 0, 1.0, signs)"
 _LCA_PATTERNS = 'if getattr(self, "_patterns", None) is None:'
 _LCA_THREADS = "with threadpool_limits(limits=1):"
+_LCA_COVARIANCE = 'covariance = str(params.get("numeric_covariance") or "independent")'
+_LCA_REASSIGN = "if len(order) < k or order != list(range(k)):"
 _LCA_CHECKED = (
     "fit is wrapped by the parameter check (base._checked): every declared parameter "
     "arrives filled in, var_floor > 0 already checked"
@@ -2190,6 +2192,32 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
     "cat = levels > 0 / cat = levels > 1": (
         "levels are 0 or >= 2: layout refuses 1, and a state's levels come from a fit"
     ),
+    **{
+        f"{line} / {line.replace(old, new)}": _LCA_CHECKED
+        for line, old, new in (
+            (_LCA_COVARIANCE, '"independent")', '"XXindependentXX")'),
+            (_LCA_COVARIANCE, '"independent")', '"INDEPENDENT")'),
+            ('n_init = int(params.get("n_init", N_INIT))', "N_INIT))", "None))"),
+            ('n_init = int(params.get("n_init", N_INIT))', "N_INIT))", "))"),
+            ('var_floor = float(params.get("var_floor", VAR_FLOOR))', "VAR_FLOOR))", "None))"),
+            ('var_floor = float(params.get("var_floor", VAR_FLOOR))', "VAR_FLOOR))", "))"),
+            ("if not var_floor > 0:", ">", ">="),
+            (
+                'raise SegtrailError(f"var_floor must be a positive number, got {var_floor}")',
+                'f"var_floor must be a positive number, got {var_floor}"',
+                "None",
+            ),
+        )
+    },
+    **{
+        f"{_LCA_REASSIGN} / {_LCA_REASSIGN.replace(old, new)}": (
+            "whether classes renumbered without one dropped are assigned again: renumbering "
+            "only permutes the posterior's columns, so labels and confidences come out the "
+            "same (exact ties between two classes apart); with a class dropped (len(order) < k, "
+            "so order != range(k) too) every version assigns again"
+        )
+        for old, new in (("k or", "k and"), ("< k", "<= k"), ("order !=", "order =="))
+    },
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.

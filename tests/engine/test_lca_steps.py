@@ -34,6 +34,81 @@ def two_groups(n: int = 120, seed: int = 0) -> np.ndarray:
 # ----------------------------------------------------------------------------- M-step
 
 
+def small_table() -> tuple[np.ndarray, np.ndarray]:
+    """24 rows (12 twice): a continuous column, a discrete one (values 0, 1, 3), a 3-level
+    column, some missing values; and soft responsibilities for three classes, the third
+    empty."""
+    X = np.array(
+        [
+            [0.3, 0, 0],
+            [-1.2, 0, 0],
+            [0.8, 1, 1],
+            [np.nan, 0, 0],
+            [1.9, 1, np.nan],
+            [2.4, np.nan, 1],
+            [3.1, 3, 2],
+            [2.2, 1, 2],
+            [-0.4, 0, 1],
+            [2.7, 3, 2],
+            [1.4, 3, np.nan],
+            [0.1, 1, 0],
+        ],
+        dtype=np.float32,
+    )
+    first = np.array([0.9, 1.0, 0.8, 1.0, 0.3, 0.1, 0.0, 0.2, 0.7, 0.0, 0.4, 0.95])
+    resp = np.column_stack([first, 1.0 - first, np.zeros(12)])
+    return np.tile(X, (2, 1)), np.tile(resp, (2, 1))
+
+
+def test_the_m_step_of_the_independent_model_matches_a_plain_one() -> None:
+    """Shares, means and variances over each column's observed rows (a discrete column's
+    floor from the gap between its values around the class mean), level probabilities with
+    a pseudo-count of 0.1; a class with no rows gets neutral values."""
+    X, resp = small_table()
+    levels = np.array([0, 0, 3])
+    data = Data(X, levels, np.ones(3))
+    model = lca_module.m_step(data, resp, 0.05)
+    assert np.allclose(model.weights, resp.sum(axis=0) / 24, atol=1e-9)
+    means, variances = np.empty((2, 2)), np.empty((2, 2))
+    for c in range(2):
+        for j in range(2):
+            seen = ~np.isnan(X[:, j])
+            r, x = resp[seen, c], X[seen, j].astype(np.float64)
+            means[c, j] = np.sum(r * x) / r.sum()
+            variances[c, j] = np.sum(r * (x - means[c, j]) ** 2) / r.sum()
+    assert means[0, 1] < 1 < means[1, 1] < 3  # the gaps around the means: 1 and 2
+    variances += np.array([[0.05, 0.25 * 1**2], [0.05, 0.25 * 2**2]])
+    assert np.allclose(model.means[:2], means, atol=1e-9)
+    assert np.allclose(model.variances[:2], variances, atol=1e-9)
+    assert model.means[2].tolist() == [0.0, 0.0] and model.variances[2].tolist() == [1.0, 1.0]
+    seen = ~np.isnan(X[:, 2])
+    for c in range(3):
+        counts = np.array([resp[seen & (X[:, 2] == v), c].sum() for v in range(3)])
+        expected = np.log((counts + 0.1) / (counts.sum() + 0.3))
+        assert np.allclose(model.log_probs[c], expected, atol=1e-9)
+
+    data.shared_variance = True  # one spread per column: the classes' pooled by their rows
+    pooled = lca_module.m_step(data, resp, 0.05).variances
+    for j in range(2):
+        seen = ~np.isnan(X[:, j])
+        weight = resp[seen, :2].sum(axis=0)
+        expected = (weight * variances[:, j]).sum() / resp[seen].sum()
+        assert np.allclose(pooled[:, j], expected, atol=1e-9)
+
+
+def test_the_tied_m_step_pools_the_classes_matrices_by_their_shares() -> None:
+    X, resp = small_table()
+    data = Data(X[:, :2], np.zeros(2, np.int64), np.ones(2))
+    data.covariance = "full"
+    full = lca_module.m_step(data, resp, 0.05)
+    data.covariance = "tied"
+    tied = lca_module.m_step(data, resp, 0.05)
+    pooled = np.einsum("k,kij->ij", full.weights, full.covariances)
+    assert np.allclose(tied.covariances, pooled[None].repeat(3, axis=0), atol=1e-12)
+    assert np.allclose(tied.variances, np.diag(pooled)[None].repeat(3, axis=0), atol=1e-12)
+    assert tied.n_params() == 2 + 3 * 2 + 3 and full.n_params() == 2 + 3 * 2 + 3 * 3
+
+
 def plain_pairwise_covariance(X: np.ndarray, r: np.ndarray) -> np.ndarray:
     """A class's covariance of the numeric columns, each entry over the rows where both
     columns are observed, around the class means of each column's observed rows."""
