@@ -459,3 +459,99 @@ def test_the_sweep_floors_the_variances_it_is_given() -> None:
     assert (plain.variances < 0.5).all()  # the groups' spread is 0.5 sd
     floored = ALGO.sweep(X, [2], {"levels": [0, 0, 2], "var_floor": 1.0}, 0)[2]["model"]
     assert (floored.variances >= 1.0).all()
+
+
+# ----------------------------------------------------------------------------- starts
+
+
+def plain_dense_view(X: np.ndarray, levels: list[int], weights: list[float]) -> np.ndarray:
+    """What the k-means++ starts see: numeric columns with a weight (a missing value at 0),
+    then each categorical column's levels one-hot, scaled by 0.7."""
+    parts = []
+    for j, (L, w) in enumerate(zip(levels, weights, strict=True)):
+        if L == 0:
+            parts.append(np.nan_to_num(X[:, j : j + 1].astype(np.float64)) * (w > 0))
+    for j, L in enumerate(levels):
+        if L > 0:
+            onehot = np.zeros((len(X), L))
+            seen = ~np.isnan(X[:, j])
+            onehot[np.flatnonzero(seen), X[seen, j].astype(int)] = 0.7
+            parts.append(onehot)
+    return np.hstack(parts)
+
+
+def nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    return np.array([np.argmin([np.sum((p - c) ** 2) for c in centres]) for p in points])
+
+
+def table_for_starts() -> tuple[np.ndarray, list[int], list[float]]:
+    X = two_groups(40, seed=5)
+    X[3, 0] = X[7, 2] = np.nan
+    noise = np.random.default_rng(5).normal(0, 9, (40, 1))  # no weight: left out of the view
+    return np.hstack([X, noise]).astype(np.float32), [0, 0, 2, 0], [1.0, 1.0, 1.0, 0.0]
+
+
+def test_starts_put_each_row_with_the_nearest_kmeans_plusplus_seed() -> None:
+    from sklearn.cluster import kmeans_plusplus
+
+    X, levels, weights = table_for_starts()
+    data = Data(X, np.array(levels), np.array(weights))
+    dense = plain_dense_view(X, levels, weights)
+    out = lca_module.starts(data, 3, 2, 11)
+    assert len(out) == 2
+    for i, resp in enumerate(out):
+        centres, _ = kmeans_plusplus(dense, 3, random_state=11 + i)
+        assert resp.shape == (40, 3) and (resp.sum(axis=1) == 1).all()
+        assert resp.argmax(axis=1).tolist() == nearest(dense, centres).tolist()
+
+
+def test_split_starts_cut_one_class_at_a_time_in_two() -> None:
+    """One start per class of the k-1 model with at least 4 rows: that class's rows cut by a
+    2-means++ seeding (its second part becomes the new class k), the others left alone."""
+    from sklearn.cluster import kmeans_plusplus
+
+    X, levels, weights = table_for_starts()
+    X[0, 1] = 40.0  # a class of one row: too small to split
+    data = Data(X, np.array(levels), np.array(weights))
+    state = {
+        "weights": np.array([0.5, 0.45, 0.05]),
+        "means": np.array([[-2.0, 1.0, 0.0], [2.0, -1.0, 0.0], [0.0, 40.0, 0.0]]),
+        "variances": np.ones((3, 3)),
+        "log_probs": np.log(np.full((3, 2), 0.5)),
+        "levels": np.array(levels),
+        "feature_weights": np.array(weights),
+    }
+    labels = plain_posterior_argmax(X, state)
+    assert np.bincount(labels).tolist()[2] == 1
+    dense = plain_dense_view(X, levels, weights)
+    out = lca_module.split_starts(data, Model.from_state(state), 4)
+    assert len(out) == 2  # class 2 has one row
+    for c, resp in enumerate(out):
+        rows = np.flatnonzero(labels == c)
+        centres, _ = kmeans_plusplus(dense[rows], 2, random_state=4 + c)
+        expected = labels.copy()
+        expected[rows[nearest(dense[rows], centres) == 1]] = 3
+        assert resp.shape == (40, 4) and (resp.sum(axis=1) == 1).all()
+        assert resp.argmax(axis=1).tolist() == expected.tolist()
+        assert 0 < (expected == 3).sum() < len(rows)
+
+
+def plain_posterior_argmax(X: np.ndarray, state: dict) -> np.ndarray:
+    """The most likely class of each row under an independent model of numeric columns (a
+    missing value left out; the 2-level column is even in every class)."""
+    out = np.empty(len(X), dtype=int)
+    for i, row in enumerate(X):
+        scores = np.log(state["weights"]).copy()
+        for c in range(len(scores)):
+            for j in np.flatnonzero(np.array(state["levels"]) == 0):
+                if state["feature_weights"][j] > 0 and not np.isnan(row[j]):
+                    scores[c] += norm.logpdf(row[j], state["means"][c, j], 1.0)
+        out[i] = scores.argmax()
+    return out
+
+
+def test_one_class_is_fitted_from_a_single_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = StartsSeen(1)
+    monkeypatch.setattr(lca_module, "_kmeans_plusplus", seen)
+    ALGO.sweep(two_groups(60), [1, 2], {"levels": [0, 0, 2], "sweep_n_init": 3}, 10)
+    assert seen.seeds == [10]
