@@ -2194,8 +2194,24 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         "weights are >= 0 (layout refuses negatives) and the maximum starts at 0: the zero "
         "weights change no maximum"
     ),
-    "cat = levels > 0 / cat = levels > 1": (
-        "levels are 0 or >= 2: layout refuses 1, and a state's levels come from a fit"
+    **{
+        f"{line} / {line.replace('levels > 0', 'levels > 1', 1)}": (
+            "levels are 0 or >= 2: layout refuses 1, and a state's levels come from a fit"
+        )
+        for line in (
+            "cat = levels > 0",
+            "cat = int((self.levels[(self.levels > 0) & active] - 1).sum())",
+        )
+    },
+    "spreads = (1 if self.tied else k) * num * (num + 1) // 2 / "
+    "spreads = (1 if self.tied else k) * num * (num + 1) / 2": (
+        "num * (num + 1) is even: the same count (as a float, which every caller takes int() "
+        "of or multiplies by a float)"
+    ),
+    "if model.loglik - previous < TOL * max(data.n, abs(model.loglik)): / "
+    "if model.loglik - previous <= TOL * max(data.n, abs(model.loglik)):": (
+        "a step's gain equals the threshold exactly only by a coincidence of doubles that no "
+        "data can be built to hit"
     ),
     **{
         f"{line} / {line.replace(old, new)}": _LCA_CHECKED

@@ -555,3 +555,29 @@ def test_one_class_is_fitted_from_a_single_start(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(lca_module, "_kmeans_plusplus", seen)
     ALGO.sweep(two_groups(60), [1, 2], {"levels": [0, 0, 2], "sweep_n_init": 3}, 10)
     assert seen.seeds == [10]
+
+
+def test_em_stops_at_the_first_step_that_gains_less_than_tol_per_row() -> None:
+    """The stop rule: a step's gain in log-likelihood below TOL x max(rows, |loglik|). Runs
+    cut after 0, 1, 2... iterations give the log-likelihood of each step; the full run stops
+    at the first step whose gain is below the threshold, and not before. Two overlapping
+    groups: EM creeps, each step gaining a little less."""
+    rng = np.random.default_rng(7)
+    y = np.arange(100) % 2
+    X = np.column_stack([np.array([-0.8, 0.8])[y] + rng.normal(0, 1, 100), rng.normal(0, 1, 100)])
+    data = Data(X.astype(np.float32), np.zeros(2, np.int64), np.ones(2))
+    resp = rng.dirichlet(np.ones(2), 100)
+    runs = []
+    for cut in range(60):
+        runs.append(lca_module.run_em(data, resp, 0.01, cut))
+        if runs[-1].converged:
+            break
+    assert runs[-1].converged and len(runs) >= 5
+
+    def threshold(loglik: float) -> float:
+        return 1e-6 * max(100, abs(loglik))
+
+    last, before, earlier = runs[-2].loglik, runs[-3].loglik, runs[-4].loglik
+    assert runs[-1].loglik == last  # the cut run one short ends on the same step
+    assert 0 <= last - before < threshold(last)
+    assert before - earlier >= threshold(before)
