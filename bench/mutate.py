@@ -2208,6 +2208,11 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         "num * (num + 1) is even: the same count (as a float, which every caller takes int() "
         "of or multiplies by a float)"
     ),
+    "denom = resp.T @ data.m + 1e-10 / denom = resp.T @ data.m - 1e-10": (
+        "the guard only keeps a class with no observed value from 0/0, and such a class "
+        "(denom < 1e-6) gets neutral values either way; elsewhere either sign moves a mean or "
+        "variance by 1e-10 / denom relative, the guard's own size"
+    ),
     "if model.loglik - previous < TOL * max(data.n, abs(model.loglik)): / "
     "if model.loglik - previous <= TOL * max(data.n, abs(model.loglik)):": (
         "a step's gain equals the threshold exactly only by a coincidence of doubles that no "

@@ -69,6 +69,8 @@ def test_the_m_step_of_the_independent_model_matches_a_plain_one() -> None:
     data = Data(X, levels, np.ones(3))
     model = lca_module.m_step(data, resp, 0.05)
     assert np.allclose(model.weights, resp.sum(axis=0) / 24, atol=1e-9)
+    # shares are probabilities: the empty class keeps a tiny positive one (it can come back)
+    assert (model.weights > 0).all() and model.weights.sum() == pytest.approx(1.0)
     means, variances = np.empty((2, 2)), np.empty((2, 2))
     for c in range(2):
         for j in range(2):
@@ -440,16 +442,22 @@ class StartsSeen:
 
 
 @pytest.mark.parametrize(
-    ("params", "seeds"),
-    [({}, [10, 11, 12]), ({"sweep_n_init": 1}, [10]), ({"sweep_n_init": 2}, [10, 11])],
+    ("k", "params", "seeds"),
+    [
+        (3, {}, [10, 11, 12]),
+        (3, {"sweep_n_init": 1}, [10]),
+        (3, {"sweep_n_init": 2}, [10, 11]),
+        # k = 2: three starts, then the 2-means++ cut of the one class of k = 1 (seed + 0)
+        (2, {}, [10, 11, 12, 10]),
+    ],
 )
 def test_the_sweep_draws_sweep_n_init_starts_per_k(
-    monkeypatch: pytest.MonkeyPatch, params: dict, seeds: list[int]
+    monkeypatch: pytest.MonkeyPatch, k: int, params: dict, seeds: list[int]
 ) -> None:
     """Three seeded k-means++ starts per k by default (besides the splits of k-1)."""
-    seen = StartsSeen(3)
+    seen = StartsSeen(k)
     monkeypatch.setattr(lca_module, "_kmeans_plusplus", seen)
-    ALGO.sweep(two_groups(60), [3], {"levels": [0, 0, 2], **params}, 10)
+    ALGO.sweep(two_groups(60), [k], {"levels": [0, 0, 2], **params}, 10)
     assert seen.seeds == seeds
 
 
