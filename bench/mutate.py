@@ -2208,6 +2208,11 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         "num * (num + 1) is even: the same count (as a float, which every caller takes int() "
         "of or multiplies by a float)"
     ),
+    "empty = denom < 1e-6  # a class with no observed value of a column: neutral values / "
+    "empty = denom <= 1e-6  # a class with no observed value of a column: neutral values": (
+        "a class's weight of observed rows plus 1e-10 equals the double 1e-6 exactly only by a "
+        "coincidence no data can be built to hit; either side of it both versions agree"
+    ),
     "denom = resp.T @ data.m + 1e-10 / denom = resp.T @ data.m - 1e-10": (
         "the guard only keeps a class with no observed value from 0/0, and such a class "
         "(denom < 1e-6) gets neutral values either way; elsewhere either sign moves a mean or "

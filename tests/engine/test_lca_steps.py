@@ -589,3 +589,24 @@ def test_em_stops_at_the_first_step_that_gains_less_than_tol_per_row() -> None:
     assert runs[-1].loglik == last  # the cut run one short ends on the same step
     assert 0 <= last - before < threshold(last)
     assert before - earlier >= threshold(before)
+
+
+def test_a_table_of_categorical_columns_only() -> None:
+    """The classic latent class model (poLCA's): no numeric column at all."""
+    rng = np.random.default_rng(8)
+    y = np.arange(200) % 2
+    X = np.column_stack(
+        [np.where(rng.random(200) < 0.9, y, 1 - y), np.where(rng.random(200) < 0.85, 2 * y, 1)]
+    ).astype(np.float32)
+    result = ALGO.fit(X, {"k": 2, "levels": [2, 3]}, 0)
+    assert abs(np.corrcoef(result.labels, y)[0, 1]) > 0.7
+    state = result.state
+    assert state["means"].shape == (2, 0) and state["variances"].shape == (2, 0)
+    joint = np.log(state["weights"])[None, :] + np.zeros((200, 2))
+    joint += state["log_probs"][:, X[:, 0].astype(int)].T
+    joint += state["log_probs"][:, 2 + X[:, 1].astype(int)].T
+    loglik = logsumexp(joint, axis=1).sum()
+    assert result.params["log_likelihood_fit_rows"] == pytest.approx(loglik, rel=1e-9)
+    # 1 share + 2 x (1 + 2) level probabilities
+    assert result.params["bic_fit_rows"] == pytest.approx(-2 * loglik + 7 * np.log(200))
+    assert np.array_equal(ALGO.assign(state, X)[0], result.labels)
