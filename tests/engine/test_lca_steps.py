@@ -592,21 +592,29 @@ def test_em_stops_at_the_first_step_that_gains_less_than_tol_per_row() -> None:
 
 
 def test_a_table_of_categorical_columns_only() -> None:
-    """The classic latent class model (poLCA's): no numeric column at all."""
+    """The classic latent class model (poLCA's): no numeric column at all, three categorical
+    ones, each with its own block of level probabilities."""
     rng = np.random.default_rng(8)
     y = np.arange(200) % 2
     X = np.column_stack(
-        [np.where(rng.random(200) < 0.9, y, 1 - y), np.where(rng.random(200) < 0.85, 2 * y, 1)]
+        [
+            np.where(rng.random(200) < 0.9, y, 1 - y),
+            np.where(rng.random(200) < 0.85, 2 * y, 1),
+            rng.integers(0, 2, 200),
+        ]
     ).astype(np.float32)
-    result = ALGO.fit(X, {"k": 2, "levels": [2, 3]}, 0)
+    result = ALGO.fit(X, {"k": 2, "levels": [2, 3, 2]}, 0)
     assert abs(np.corrcoef(result.labels, y)[0, 1]) > 0.7
     state = result.state
     assert state["means"].shape == (2, 0) and state["variances"].shape == (2, 0)
+    blocks = [(0, 2), (2, 5), (5, 7)]
+    for lo, hi in blocks:  # each column's levels: a distribution per class
+        assert np.allclose(np.exp(state["log_probs"][:, lo:hi]).sum(axis=1), 1.0)
     joint = np.log(state["weights"])[None, :] + np.zeros((200, 2))
-    joint += state["log_probs"][:, X[:, 0].astype(int)].T
-    joint += state["log_probs"][:, 2 + X[:, 1].astype(int)].T
+    for j, (lo, _) in enumerate(blocks):
+        joint += state["log_probs"][:, lo + X[:, j].astype(int)].T
     loglik = logsumexp(joint, axis=1).sum()
     assert result.params["log_likelihood_fit_rows"] == pytest.approx(loglik, rel=1e-9)
-    # 1 share + 2 x (1 + 2) level probabilities
-    assert result.params["bic_fit_rows"] == pytest.approx(-2 * loglik + 7 * np.log(200))
+    # 1 share + 2 x (1 + 2 + 1) level probabilities
+    assert result.params["bic_fit_rows"] == pytest.approx(-2 * loglik + 9 * np.log(200))
     assert np.array_equal(ALGO.assign(state, X)[0], result.labels)
