@@ -2213,6 +2213,14 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         "a class's weight of observed rows plus 1e-10 equals the double 1e-6 exactly only by a "
         "coincidence no data can be built to hit; either side of it both versions agree"
     ),
+    'pooled = np.einsum("k,kij->ij", weights, model.covariances) / '
+    'pooled = np.einsum("K,KIJ->IJ", weights, model.covariances)': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
+    'model.variances = np.einsum("kii->ki", model.covariances).copy() / '
+    'model.variances = np.einsum("KII->KI", model.covariances).copy()': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
     "denom = resp.T @ data.m + 1e-10 / denom = resp.T @ data.m - 1e-10": (
         "the guard only keeps a class with no observed value from 0/0, and such a class "
         "(denom < 1e-6) gets neutral values either way; elsewhere either sign moves a mean or "

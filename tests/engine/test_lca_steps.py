@@ -618,3 +618,13 @@ def test_a_table_of_categorical_columns_only() -> None:
     # 1 share + 2 x (1 + 2 + 1) level probabilities
     assert result.params["bic_fit_rows"] == pytest.approx(-2 * loglik + 9 * np.log(200))
     assert np.array_equal(ALGO.assign(state, X)[0], result.labels)
+
+
+def test_a_column_of_two_values_gets_the_gap_floor() -> None:
+    """A 0/1 column kept numeric: a class cannot be narrower than half the gap, squared."""
+    from segtrail.engine.algorithms.lca import discrete_floor
+
+    values = distinct_values(np.repeat([0.0, 2.0], 10))
+    assert values.tolist() == [0.0, 2.0]
+    floor = discrete_floor([values], np.array([[0.1], [1.9]]), 0.01)
+    assert np.allclose(floor, 0.25 * 2.0**2)
