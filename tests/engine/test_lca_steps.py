@@ -12,7 +12,14 @@ from scipy.stats import multivariate_normal, norm
 
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms import lca as lca_module
-from segtrail.engine.algorithms.lca import Data, Model, distinct_values, fit_projection, projected
+from segtrail.engine.algorithms.lca import (
+    Data,
+    Model,
+    discrete_floor,
+    distinct_values,
+    fit_projection,
+    projected,
+)
 
 ALGO = get_algorithm("lca")
 
@@ -622,8 +629,6 @@ def test_a_table_of_categorical_columns_only() -> None:
 
 def test_a_column_of_two_values_gets_the_gap_floor() -> None:
     """A 0/1 column kept numeric: a class cannot be narrower than half the gap, squared."""
-    from segtrail.engine.algorithms.lca import discrete_floor
-
     values = distinct_values(np.repeat([0.0, 2.0], 10))
     assert values.tolist() == [0.0, 2.0]
     floor = discrete_floor([values], np.array([[0.1], [1.9]]), 0.01)
