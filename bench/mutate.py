@@ -2045,6 +2045,12 @@ _LCA_PATTERNS = 'if getattr(self, "_patterns", None) is None:'
 _LCA_THREADS = "with threadpool_limits(limits=1):"
 _LCA_COVARIANCE = 'covariance = str(params.get("numeric_covariance") or "independent")'
 _LCA_REASSIGN = "if len(order) < k or order != list(range(k)):"
+_LCA_LEVELS = (
+    "levels = np.zeros(n_columns, np.int64) if levels is None else np.asarray(levels, np.int64)"
+)
+_LCA_WEIGHTS = (
+    "weights = np.ones(n_columns) if weights is None else np.asarray(weights, dtype=np.float64)"
+)
 _LCA_CHECKED = (
     "fit is wrapped by the parameter check (base._checked): every declared parameter "
     "arrives filled in, var_floor > 0 already checked"
@@ -2213,6 +2219,39 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         "a class's weight of observed rows plus 1e-10 equals the double 1e-6 exactly only by a "
         "coincidence no data can be built to hit; either side of it both versions agree"
     ),
+    **{
+        f"{line} / {line.replace('ij,ij->i', 'IJ,IJ->I')}": (
+            "einsum reads upper-case subscripts as it reads lower-case ones"
+        )
+        for line in (
+            'sq = np.einsum("ij,ij->i", dense, dense)',
+            'dist = sq[:, None] - 2 * dense @ centres.T + np.einsum("ij,ij->i", centres, centres)',
+        )
+    },
+    **{
+        f"{_LCA_LEVELS} / {_LCA_LEVELS.replace(old, new)}": (
+            "levels are compared with 0 and taken int() of (Data, check_codes), Model casts "
+            "them to int64, and the checked parameter is a list of ints already"
+        )
+        for old, new in (
+            ("np.zeros(n_columns, np.int64)", "np.zeros(n_columns, None)"),
+            ("np.zeros(n_columns, np.int64)", "np.zeros(n_columns, )"),
+            ("np.asarray(levels, np.int64)", "np.asarray(levels, None)"),
+            ("np.asarray(levels, np.int64)", "np.asarray(levels, )"),
+        )
+    },
+    **{
+        f"{_LCA_WEIGHTS} / {_LCA_WEIGHTS.replace('dtype=np.float64', new)}": (
+            "the checked parameter is a list of floats; whole-number weights would multiply, "
+            "compare and be recorded (float()) alike, and Model casts them to float64"
+        )
+        for new in ("dtype=None", "")
+    },
+    **{
+        f"{line} / {line.replace('np.float64)', new)}": _LCA_STATE
+        for line in ('np.asarray(state["weights"], np.float64),', 'np.asarray(state["means"], np.float64),')
+        for new in ("None)", ")")
+    },
     'pooled = np.einsum("k,kij->ij", weights, model.covariances) / '
     'pooled = np.einsum("K,KIJ->IJ", weights, model.covariances)': (
         "einsum reads upper-case subscripts as it reads lower-case ones"

@@ -522,33 +522,37 @@ def test_starts_put_each_row_with_the_nearest_kmeans_plusplus_seed() -> None:
 
 def test_split_starts_cut_one_class_at_a_time_in_two() -> None:
     """One start per class of the k-1 model with at least 4 rows: that class's rows cut by a
-    2-means++ seeding (its second part becomes the new class k), the others left alone."""
+    2-means++ seeding (its second part becomes the new class k), the others left alone; a
+    class of 3 rows is passed over (and the classes after it still cut)."""
     from sklearn.cluster import kmeans_plusplus
 
     X, levels, weights = table_for_starts()
-    X[0, 1] = 40.0  # a class of one row: too small to split
+    X[:3, 1] = [-40.0, -40.5, -39.0]  # class 2: three rows, too few to cut
+    X[3:7, 1] = [40.0, 40.5, 41.0, 39.5]  # class 3: four rows, cut
     data = Data(X, np.array(levels), np.array(weights))
     state = {
-        "weights": np.array([0.5, 0.45, 0.05]),
-        "means": np.array([[-2.0, 1.0, 0.0], [2.0, -1.0, 0.0], [0.0, 40.0, 0.0]]),
-        "variances": np.ones((3, 3)),
-        "log_probs": np.log(np.full((3, 2), 0.5)),
+        "weights": np.array([0.45, 0.45, 0.05, 0.05]),
+        "means": np.array(
+            [[-2.0, 1.0, 0.0], [2.0, -1.0, 0.0], [0.0, -40.0, 0.0], [0.0, 40.0, 0.0]]
+        ),
+        "variances": np.ones((4, 3)),
+        "log_probs": np.log(np.full((4, 2), 0.5)),
         "levels": np.array(levels),
         "feature_weights": np.array(weights),
     }
     labels = plain_posterior_argmax(X, state)
-    assert np.bincount(labels).tolist()[2] == 1
+    assert np.bincount(labels).tolist()[2:] == [3, 4]
     dense = plain_dense_view(X, levels, weights)
     out = lca_module.split_starts(data, Model.from_state(state), 4)
-    assert len(out) == 2  # class 2 has one row
-    for c, resp in enumerate(out):
+    assert len(out) == 3
+    for c, resp in zip([0, 1, 3], out, strict=True):
         rows = np.flatnonzero(labels == c)
         centres, _ = kmeans_plusplus(dense[rows], 2, random_state=4 + c)
         expected = labels.copy()
-        expected[rows[nearest(dense[rows], centres) == 1]] = 3
-        assert resp.shape == (40, 4) and (resp.sum(axis=1) == 1).all()
+        expected[rows[nearest(dense[rows], centres) == 1]] = 4
+        assert resp.shape == (40, 5) and (resp.sum(axis=1) == 1).all()
         assert resp.argmax(axis=1).tolist() == expected.tolist()
-        assert 0 < (expected == 3).sum() < len(rows)
+        assert 0 < (expected == 4).sum() < len(rows)
 
 
 def plain_posterior_argmax(X: np.ndarray, state: dict) -> np.ndarray:
@@ -633,3 +637,18 @@ def test_a_column_of_two_values_gets_the_gap_floor() -> None:
     assert values.tolist() == [0.0, 2.0]
     floor = discrete_floor([values], np.array([[0.1], [1.9]]), 0.01)
     assert np.allclose(floor, 0.25 * 2.0**2)
+
+
+@pytest.mark.parametrize("covariance", ["independent", "full"])
+def test_a_model_read_back_from_its_state_is_the_same_model(covariance: str) -> None:
+    X = two_groups()
+    params = {"k": 2, "levels": [0, 0, 2], "numeric_covariance": covariance}
+    result = ALGO.fit(X, params, 0)
+    model = Model.from_state(result.state)
+    again = model.state()
+    assert sorted(again) == sorted(key for key in result.state if key in again)
+    for key, value in again.items():
+        assert np.array_equal(value, result.state[key]) and value.dtype == result.state[key].dtype
+    # the parameter count behind the fit's BIC: 1 share + 2 x (2 means + 1 level
+    # probability) + the spreads (2 x 2 variances, or 2 x 3 covariance entries)
+    assert model.n_params() == {"independent": 11, "full": 13}[covariance]
