@@ -2249,7 +2249,11 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
     },
     **{
         f"{line} / {line.replace('np.float64)', new)}": _LCA_STATE
-        for line in ('np.asarray(state["weights"], np.float64),', 'np.asarray(state["means"], np.float64),')
+        for key in ("weights", "means", "variances", "log_probs", "covariances")
+        for line in (
+            f'np.asarray(state["{key}"], np.float64),',
+            f'model.covariances = np.asarray(state["{key}"], np.float64)',
+        )
         for new in ("None)", ")")
     },
     'pooled = np.einsum("k,kij->ij", weights, model.covariances) / '
