@@ -2256,6 +2256,31 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         )
         for new in ("None)", ")")
     },
+    **{
+        f"{line} / {line.replace(old, new)}": (
+            "a Model gets its levels and weights from layout (int64 and float64 arrays) or "
+            "from a state (the same dtypes, kept by the store)"
+        )
+        for line, old in (
+            ("self.levels = np.asarray(levels, dtype=np.int64)", "dtype=np.int64)"),
+            (
+                "self.feature_weights = np.asarray(feature_weights, dtype=np.float64)",
+                "dtype=np.float64)",
+            ),
+        )
+        for new in ("dtype=None)", ")")
+    },
+    **{
+        f"self.loglik = -np.inf / self.loglik = {new}": (
+            "run_em sets loglik before anything reads it; a model read back from a state is "
+            "only asked for posteriors and its parameter count"
+        )
+        for new in ("None", "+np.inf")
+    },
+    **{
+        f"self.{name} = False / self.{name} = None": "None is falsy like False: only truth is read"
+        for name in ("converged", "shared_variance")
+    },
     'pooled = np.einsum("k,kij->ij", weights, model.covariances) / '
     'pooled = np.einsum("K,KIJ->IJ", weights, model.covariances)': (
         "einsum reads upper-case subscripts as it reads lower-case ones"

@@ -652,3 +652,26 @@ def test_a_model_read_back_from_its_state_is_the_same_model(covariance: str) -> 
     # the parameter count behind the fit's BIC: 1 share + 2 x (2 means + 1 level
     # probability) + the spreads (2 x 2 variances, or 2 x 3 covariance entries)
     assert model.n_params() == {"independent": 11, "full": 13}[covariance]
+
+
+def test_a_customer_far_from_every_class_gets_a_valid_posterior() -> None:
+    """60 sd out the densities are below what a double can hold beside the other rows':
+    each row is normalized on its own, so the far rows still go to the likelier (wider)
+    class, and surely."""
+    X = np.array([[0.2, 0], [60.0, 2], [-45.0, 1]], dtype=np.float32)
+    labels, confidence = ALGO.assign(independent_state(), X)
+    post = plain_posterior(X, independent_state())
+    assert labels.tolist() == post.argmax(axis=1).tolist() == [0, 0, 0]
+    assert confidence[1:].tolist() == [1.0, 1.0]
+    assert np.allclose(confidence, post.max(axis=1), atol=1e-6)
+
+
+def test_the_model_reads_the_matrix_in_float32() -> None:
+    """The documented input is float32: a float64 matrix gives exactly the fit of its float32
+    copy."""
+    X = two_groups(100, seed=9).astype(np.float64)
+    X[:, :2] += np.random.default_rng(9).normal(0, 1e-7, (100, 2))  # digits float32 drops
+    params = {"k": 2, "levels": [0, 0, 2]}
+    wide, narrow = ALGO.fit(X, params, 0), ALGO.fit(X.astype(np.float32), params, 0)
+    assert wide.params["log_likelihood_fit_rows"] == narrow.params["log_likelihood_fit_rows"]
+    assert np.array_equal(wide.state["means"], narrow.state["means"])
