@@ -2278,9 +2278,23 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         for new in ("None", "+np.inf")
     },
     **{
-        f"self.{name} = False / self.{name} = None": "None is falsy like False: only truth is read"
-        for name in ("converged", "shared_variance")
+        f"self.{name} = False{note} / self.{name} = None{note}": (
+            "None is falsy like False: only truth is read"
+        )
+        for name, note in (
+            ("converged", ""),
+            ("shared_variance", ""),
+            ("shared_variance", "  # True: the k-means-like model (see ``m_step``)"),
+            ("tied", "  # the same covariance matrix for every class (parameters once)"),
+        )
     },
+    **{
+        f"{line} / {line.replace('np.float64)', 'None)')}": "astype(None) is float64"
+        for line in ("x = X[:, num].astype(np.float64)", "self.m = self.mask.astype(np.float64)")
+    },
+    "cat = np.flatnonzero(levels > 0) / cat = np.flatnonzero(levels > 1)": (
+        "levels are 0 or >= 2: layout refuses 1, and a state's levels come from a fit"
+    ),
     'pooled = np.einsum("k,kij->ij", weights, model.covariances) / '
     'pooled = np.einsum("K,KIJ->IJ", weights, model.covariances)': (
         "einsum reads upper-case subscripts as it reads lower-case ones"

@@ -75,6 +75,7 @@ def test_the_m_step_of_the_independent_model_matches_a_plain_one() -> None:
     levels = np.array([0, 0, 3])
     data = Data(X, levels, np.ones(3))
     model = lca_module.m_step(data, resp, 0.05)
+    assert model.covariances is None  # local independence unless told otherwise
     assert np.allclose(model.weights, resp.sum(axis=0) / 24, atol=1e-9)
     # shares are probabilities: the empty class keeps a tiny positive one (it can come back)
     assert (model.weights > 0).all() and model.weights.sum() == pytest.approx(1.0)
