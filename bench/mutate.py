@@ -2292,6 +2292,11 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
         f"{line} / {line.replace('np.float64)', 'None)')}": "astype(None) is float64"
         for line in ("x = X[:, num].astype(np.float64)", "self.m = self.mask.astype(np.float64)")
     },
+    "[np.full(L, w) for L, w in self.blocks] or [np.zeros(0)] / "
+    "[np.full(L, w) for L, w in self.blocks] or [np.zeros(1)]": (
+        "without a categorical column the one-hot matrix has no column, and joint skips the "
+        "level term before reading level_weights"
+    ),
     "cat = np.flatnonzero(levels > 0) / cat = np.flatnonzero(levels > 1)": (
         "levels are 0 or >= 2: layout refuses 1, and a state's levels come from a fit"
     ),
