@@ -1,7 +1,9 @@
 """The latent class model's steps (engine/algorithms/lca.py) on tiny hand-made data, each
 against a plain reference written here: one M-step (shares, means, variances, level
 probabilities, pairwise covariances with missing values), the full-covariance density with
-column weights, the principal-component projection, and the fit's seeded samples."""
+column weights, the principal-component projection, the k-means++ starts and the k-1
+splits, EM's stop rule, assignment, and the fit's seeded samples. These are lca's own tests
+in `make mutate` (with test_algo_lca.py and the fast tests of test_lca.py)."""
 
 from __future__ import annotations
 
