@@ -2612,6 +2612,7 @@ EQUIVALENT["engine/algorithms/dbscan.py"] = {
 _LAST_AXIS = "numpy's default axis is the last, which is axis 1 of these 2-D arrays"
 _UPPER = "einsum reads upper-case subscripts like lower-case ones"
 _EXTRA_START = "an extra start past the last cell is never read"
+_FAISS_F32 = "faiss's Python wrapper makes its inputs contiguous float32 itself"
 EQUIVALENT["engine/algorithms/neighbours.py"] = {
     "model = SkKMeans(cells, n_init=1, max_iter=CELL_KMEANS_ITER, random_state=seed) / "
     "model = SkKMeans(cells, max_iter=CELL_KMEANS_ITER, random_state=seed)": (
@@ -2622,56 +2623,21 @@ EQUIVALENT["engine/algorithms/neighbours.py"] = {
         "'auto' picks a tree for these sizes: exact neighbours either way, only the time differs"
     ),
     **{
-        f'{head}np.einsum("ij,ij->i", {a}, {a}) / {head}np.einsum("IJ,IJ->I", {a}, {a})': _UPPER
-        for head, a in (
-            ("squares = ", "centres"),
-            ("squares = ", "P"),
-        )
-    },
-    **{
-        f"home = np.empty(len(X), dtype=np.int64) / home = np.empty(len(X), {change})": (
-            "cell numbers held as float64 are exact: sorted and searched alike"
+        f"{call}(np.ascontiguousarray({arg}, dtype=np.float32){tail} / "
+        f"{call}(np.ascontiguousarray({arg}, {change}){tail}": _FAISS_F32
+        for call, arg, tail in (
+            ("quantizer.add", "centres", ")"),
+            ("index.add", "points", ")"),
+            ("squared, idx = index.search", "X", ", k)"),
         )
         for change in ("dtype=None", "")
     },
-    "for lo in range(0, len(X), QUERY_BLOCK): / for lo in range(0, len(X), ):": (
-        "blocks starting at every row overlap but each writes the same cells (only slower)"
-    ),
-    'return np.argsort(between, axis=1, kind="stable")[:, :m] / '
-    'return np.argsort(between, kind="stable")[:, :m]': _LAST_AXIS,
-    "return np.argpartition(d, k - 1, axis=1)[:, :k] / "
-    "return np.argpartition(d, k - 1, )[:, :k]": _LAST_AXIS,
-    'order = np.argsort(exact, axis=1, kind="stable") / '
-    'order = np.argsort(exact, kind="stable")': _LAST_AXIS,
     **{
-        f"{head} = np.take_along_axis({a}, order, axis=1) / "
-        f"{head} = np.take_along_axis({a}, order, )": _LAST_AXIS
-        for head, a in (("dist[rows, :found]", "exact"), ("idx[rows, :found]", "chosen"))
-    },
-    "if k > SMALL_K: / if k >= SMALL_K:": (
-        "k = SMALL_K by partition instead of repeated argmin: the same k columns"
-    ),
-    "for lo in range(query_start[cell], query_start[cell + 1], ROW_BLOCK): / "
-    "for lo in range(query_start[cell], query_start[cell + 1], ):": (
-        "blocks starting at every row overlap but each writes the same rows (only slower)"
-    ),
-    "if found < len(near): / if found <= len(near):": (
-        "the k smallest of k columns are all of them, as the else branch takes"
-    ),
-    "with one_thread(), ThreadPoolExecutor(SEARCH_THREADS) as pool: / "
-    "with one_thread(), ThreadPoolExecutor(None) as pool:": (
-        "the cells are searched independently: more threads give the same arrays"
-    ),
-    **{
-        f"{head} = np.searchsorted({a}, np.arange(len(centres) + 1)) / "
-        f"{head} = np.searchsorted({a}, np.arange(len(centres) + 2))": _EXTRA_START
-        for head, a in (("cell_start", "cells[by_cell]"), ("query_start", "home[queries]"))
-    },
-    **{
-        f'queries = np.argsort(home, kind="stable") / queries = np.argsort(home, {change})': (
-            "each query is searched on its own: the order of a cell's queries changes nothing"
+        "dist = np.sqrt(np.maximum(squared, 0), dtype=np.float32) / "
+        f"dist = np.sqrt(np.maximum(squared, 0), {change})": (
+            "faiss returns float32 squared distances, whose square root is float32 already"
         )
-        for change in ("kind=None", "", 'kind="STABLE"')
+        for change in ("dtype=None", "")
     },
 }
 

@@ -6,12 +6,10 @@ what it leaves as missing), and the seeded cell centres against scikit-learn's K
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from sklearn.cluster import KMeans as SkKMeans
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from segtrail.engine.algorithms import neighbours
 from segtrail.engine.algorithms.neighbours import EXACT_WORK, NPROBE, cell_centres, nearest
 
 
@@ -71,37 +69,20 @@ def test_the_index_searches_nearby_cells_only_and_marks_the_rest_missing() -> No
     assert np.allclose(one_dist, 0.25)
 
 
-@pytest.mark.parametrize("block", [None, 2])
-def test_a_query_searches_the_cells_nearest_its_own(
-    block: int | None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_query_searches_the_cells_nearest_its_own() -> None:
     """Cells along a line, spaced wider and wider (no two at the same distance), a point at
-    each centre: a query at or beside a centre finds the points of the NPROBE cells nearest
-    to that centre, nearest first, and nothing of the cells beyond; the same when the cells
-    are found and the queries searched a few rows at a time (QUERY_BLOCK, ROW_BLOCK)."""
-    if block is not None:
-        monkeypatch.setattr(neighbours, "QUERY_BLOCK", block + 1)
-        monkeypatch.setattr(neighbours, "ROW_BLOCK", block)
+    each centre: a query at a centre finds the points of the NPROBE cells nearest to it,
+    nearest first, and nothing of the cells beyond."""
     n = NPROBE + 6
     at = np.array([i + 0.02 * i**2 for i in range(n)])
     line = np.column_stack([at, np.zeros(n)]).astype(np.float32)
-    homes = [0, 3, n // 2, n - 2, n - 1, 1, 5]
-    beside = np.array([0.0, 0.004, -0.003])  # three customers of each of these cells
-    queries = np.array([[at[m] + b, 0.0] for m in homes for b in beside], dtype=np.float32)
-    dist, idx = nearest(line, line, queries, n)
-    for row, (m, b) in enumerate((m, b) for m in homes for b in beside):
-        gaps = np.abs(at - at[m] - b)
-        searched = np.argsort(np.abs(at - at[m]))[:NPROBE]  # no ties
-        assert idx[row, :NPROBE].tolist() == searched[np.argsort(gaps[searched])].tolist()
-        assert np.allclose(dist[row, :NPROBE], np.sort(gaps[searched]), atol=1e-5)
-        assert np.isinf(dist[row, NPROBE:]).all() and (idx[row, NPROBE:] == 0).all()
-
-
-def test_a_single_kept_customer_is_found_through_its_cell() -> None:
-    points = np.array([[1.0, 2.0]], dtype=np.float32)
-    X = np.array([[4.0, 6.0], [1.0, 2.0]], dtype=np.float32)
-    dist, idx = nearest(points, points, X, 3)  # k beyond the kept customers: one column
-    assert dist.tolist() == [[5.0], [0.0]] and idx.tolist() == [[0], [0]]
+    for m in (0, 3, n // 2, n - 2, n - 1):
+        dist, idx = nearest(line, line, line[m : m + 1], n)
+        gaps = np.abs(at - at[m])
+        searched = np.argsort(gaps)[:NPROBE]  # no ties
+        assert idx[0, :NPROBE].tolist() == searched.tolist()
+        assert np.allclose(dist[0, :NPROBE], gaps[searched], atol=1e-5)
+        assert np.isinf(dist[0, NPROBE:]).all() and (idx[0, NPROBE:] == 0).all()
 
 
 def test_the_index_gives_distances_not_squared_distances() -> None:
@@ -185,18 +166,3 @@ def test_the_index_is_exact_far_from_the_origin() -> None:
         dist, idx = nearest(points, centres, X, k)
         assert np.array_equal(idx, np.argsort(table, axis=1)[:, :k])
         assert np.allclose(dist, np.sort(table, axis=1)[:, :k], atol=2e-3)
-
-
-def test_customers_are_placed_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cells of the kept customers and of the customers to place are found QUERY_BLOCK
-    rows at a time: with blocks of 7, every customer is still placed (every cell searched
-    here, so exactly)."""
-    monkeypatch.setattr(neighbours, "QUERY_BLOCK", 7)
-    rng = np.random.default_rng(7)
-    points = rng.normal(size=(40, 3)).astype(np.float32)
-    X = rng.normal(size=(30, 3)).astype(np.float32)
-    table = _table(points, X)
-    for k in (1, 2):
-        dist, idx = nearest(points, points[:NPROBE], X, k)
-        assert np.array_equal(idx, np.argsort(table, axis=1)[:, :k])
-        assert np.allclose(dist, np.sort(table, axis=1)[:, :k], atol=1e-4)
