@@ -1441,10 +1441,6 @@ EQUIVALENT["engine/choice.py"] = {
         )
         for change in ("get(n, None)", "get(n)", "get(n, )")
     },
-    'candidates = covariance_candidates(layout, layout["levels"]) / '
-    "candidates = covariance_candidates(layout, None)": (
-        "covariance_candidates reads the levels from the layout; its second argument is unused"
-    ),
     "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 0] / "
     "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 1]": (
         "a categorical or yes/no column has at least 2 levels in a model matrix"
