@@ -438,6 +438,40 @@ def test_dates_as_text_with_offsets_and_unreadable_values() -> None:
     assert np.array_equal(model_matrix(df, fitted)[0][:, 0] == X[:, 0], [True] * 2 + [False, True])
 
 
+def test_dates_as_text_in_several_iso_forms_are_all_read() -> None:
+    text = ["2024-01-01T10:00:00Z", "2024-02-29T22:00Z", "2024-03-01", "2024-03-01 06:00+03:00"]
+    df, spec = one_column(text, "datetime")
+    X, fitted = fit_features(df, spec)
+    col = column_state(fitted, "x")
+    assert col["n_missing"] == 0 and col["n_unreadable"] == 0
+    assert col["reference_date"] == "2024-03-01T03:00:00"
+    hours = np.array([(31 + 29) * 24 - 7, 5, 3, 0])  # hours before 2024-03-01 03:00 UTC
+    assert col["log1p"]  # one date far back: skewed
+    assert np.allclose(X[:, 0], (np.log1p(hours / 24) - col["mean"]) / col["std"], atol=1e-6)
+    assert describe_spec(fitted)[0]["transform"] == (
+        "days before 2024-03-01T03:00:00, log1p, standardized"
+    )
+    # dates in one other (non-ISO) form are read too
+    _, fitted = fit_features(*one_column(["03/01/2024", "03/05/2024"], "datetime"))
+    assert column_state(fitted, "x")["reference_date"] == "2024-03-05T00:00:00"
+
+
+def test_text_that_is_not_a_date_is_named_in_the_description() -> None:
+    text = ["2024-03-01", "soon", None, "n/a", "2024-02-01", "soon", "???", "2024-03-02"]
+    _, fitted = fit_features(*one_column(text, "datetime"))
+    col = column_state(fitted, "x")
+    assert (col["n_unreadable"], col["n_missing"]) == (4, 5)  # None is missing, not unreadable
+    assert col["unreadable_examples"] == ["soon", "n/a", "???"]
+    assert describe_spec(fitted)[0]["transform"] == (
+        "days before 2024-03-02T00:00:00, 4 values are not dates (e.g. 'soon', 'n/a', '???'): "
+        "read as missing, missing -> median 1, standardized"
+    )
+    assert json.loads(json.dumps(fitted)) == fitted
+    _, fitted = fit_features(*one_column(["2024-03-01", "later"], "datetime"))
+    words = describe_spec(fitted)[0]["transform"]
+    assert "1 values are not dates (e.g. 'later'): read as missing" in words
+
+
 def test_yes_no_words_unknown_words_and_nullable_booleans() -> None:
     df, spec = one_column(["yes", " Y ", "TRUE", "1", "no", "f", "0.0", "maybe", None], "boolean")
     X, fitted = fit_features(df, spec)
@@ -708,6 +742,19 @@ def test_level_names_read_alike_across_types() -> None:
     gaps = pd.Series([3.0, np.nan, 4.0, 3.0])  # an integer column with gaps reads as floats
     _, fitted = fit_features(*one_column(gaps, "categorical"))
     assert column_state(fitted, "x")["levels"] == ["3", "4", MISSING]
+
+
+def test_true_and_one_in_a_text_column_are_different_levels() -> None:
+    values = pd.Series([True, 1, False, 0, "1", 1.0, True, None, "b"], dtype=object)
+    X, fitted = fit_features(*one_column(values, "categorical"))
+    levels = column_state(fitted, "x")["levels"]
+    assert levels == ["1", "true", "0", "b", "false", MISSING]
+    names = [f"x={lv}" for lv in levels]
+    assert fitted["feature_names"] == names
+    hot = [names[int(j)] for j in np.argmax(X, axis=1)]
+    assert hot == ["x=true", "x=1", "x=false", "x=0", "x=1", "x=1", "x=true", "x=(missing)", "x=b"]
+    codes = model_matrix(pd.DataFrame({"x": values}), fitted)[0][:, 0]
+    assert codes[0] != codes[1] and codes[2] != codes[3]
 
 
 def test_numeric_text_and_booleans_as_numbers() -> None:

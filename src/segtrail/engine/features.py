@@ -25,6 +25,7 @@ Rules, per kind (every block is finally multiplied by the column's weight):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -44,6 +45,7 @@ SPEC_VERSION = 1
 SKEW_LIMIT = 1.0  # log1p above this skewness (for non-negative columns)
 MIN_LEVEL_SHARE = 0.01  # rarer levels go to "(other)"
 MAX_LEVELS = 20  # at most this many named levels per categorical column
+UNREADABLE_EXAMPLES = 3  # a datetime column's values that are not dates: this many shown
 OTHER = "(other)"
 MISSING = "(missing)"
 # From this many customers, columns are prepared on FEATURE_THREADS threads (the target
@@ -187,6 +189,12 @@ def describe_spec(fitted: dict) -> list[dict]:
                 parts.append("0/1")
             if col["kind"] == "datetime":
                 parts.append(f"days before {col['reference_date']}")
+                if col.get("n_unreadable"):
+                    examples = ", ".join(repr(v) for v in col["unreadable_examples"])
+                    parts.append(
+                        f"{col['n_unreadable']:,} values are not dates (e.g. {examples}): "
+                        "read as missing"
+                    )
             if col["n_missing"]:
                 parts.append(f"missing -> median {col['median']:.4g}")
             if col["log1p"]:
@@ -233,6 +241,9 @@ def _fit_column(series: pd.Series, feat: dict) -> dict:
         dates = _as_datetime(series)
         ref = dates.max()
         col["reference_date"] = None if pd.isna(ref) else ref.isoformat()
+        unread = series[_unread(series, dates)]
+        col["n_unreadable"] = len(unread)  # counted as missing too; the description says so
+        col["unreadable_examples"] = [str(v) for v in pd.unique(unread)[:UNREADABLE_EXAMPLES]]
     values = _numeric_values(series, col)
     ok = ~np.isnan(values)
     col["n_missing"] = int((~ok).sum())
@@ -299,6 +310,9 @@ def _onehot_into(block: np.ndarray, series: pd.Series, col: dict) -> None:
 def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 = missing) and the level names as strings, stable across dtypes."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if series.dtype == object and any(_may_equal_a_bool(u) for u in uniques):
+        # True == 1 and False == 0 in Python, so factorize merged them: code by name instead
+        codes, uniques = pd.factorize(series.map(_level_name, na_action="ignore"))
     names = [_level_name(u) for u in uniques]
     if len(set(names)) < len(names):  # e.g. 1 and "1": merge to one level per name
         merged: dict[str, int] = {}
@@ -306,6 +320,10 @@ def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
         codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
         names = list(merged)
     return np.asarray(codes, dtype=np.int64), names
+
+
+def _may_equal_a_bool(value: Any) -> bool:
+    return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)
 
 
 def _level_name(value: Any) -> str:
@@ -350,8 +368,21 @@ def _as_datetime(series: pd.Series) -> pd.Series:
         return series.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(series.dtype):
         return series
-    dates = pd.to_datetime(series, errors="coerce", utc=True)
+    # Any ISO 8601 form, value by value (pandas would otherwise guess one format from the
+    # first value and turn every value written in another form into missing); values in no
+    # ISO form then by the format pandas guesses from the first of them (03/01/2024 ...).
+    dates = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
+    left = _unread(series, dates)
+    if left.any():
+        with warnings.catch_warnings():  # the format guess is pandas' business
+            warnings.simplefilter("ignore")
+            dates[left] = pd.to_datetime(series[left], errors="coerce", utc=True)
     return dates.dt.tz_localize(None)
+
+
+def _unread(series: pd.Series, dates: pd.Series) -> np.ndarray:
+    """Where a value is given but did not read as a date."""
+    return dates.isna().to_numpy() & series.notna().to_numpy()
 
 
 def _scale_numeric(values: np.ndarray, col: dict) -> np.ndarray:
