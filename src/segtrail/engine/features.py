@@ -25,6 +25,7 @@ Rules, per kind (every block is finally multiplied by the column's weight):
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,7 @@ MISSING = "(missing)"
 # machine has two cores); below it the threads would cost more than they save.
 THREADED_ROWS = 100_000
 FEATURE_THREADS = 2
+ROW_BLOCK = 16_384  # the matrix is written this many rows at a time (buffers fit in cache)
 _TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0"}
 
@@ -126,13 +128,14 @@ def fit_features(
     """Learn the preprocessing from ``df`` and return (float32 matrix, fitted state)."""
     _check_columns(df, spec["features"])
     if progress is None and len(df) >= THREADED_ROWS:
-        columns = _by_column(lambda feat: _fit_column(df[feat["column"]], feat), spec["features"])
+        fits = _on_threads(lambda feat: _fit_column(df[feat["column"]], feat), spec["features"])
     else:
-        columns = []
+        fits = []
         for i, feat in enumerate(spec["features"]):
             if progress:
                 progress(f"preparing {feat['column']}", i / len(spec["features"]))
-            columns.append(_fit_column(df[feat["column"]], feat))
+            fits.append(_fit_column(df[feat["column"]], feat))
+    columns = [col for col, _ in fits]
     fitted = {
         "version": SPEC_VERSION,
         "id_column": spec["id_column"],
@@ -140,7 +143,8 @@ def fit_features(
         "feature_names": [name for col in columns for name in col["output"]],
     }
     fitted["n_features"] = len(fitted["feature_names"])
-    X = transform_features(df, fitted)
+    # the columns' values (numbers, level per row) as the fit read them: read once
+    X = _assemble(fitted, [inputs for _, inputs in fits], len(df))
     if progress:
         progress("features ready", 1.0)
     return X, fitted
@@ -149,26 +153,51 @@ def fit_features(
 def transform_features(df: pd.DataFrame, fitted: dict) -> np.ndarray:
     """Apply a fitted state to (new) customers; extra or reordered columns are fine."""
     _check_columns(df, fitted["columns"])
-    # filled feature by feature (contiguous rows of the transpose), then transposed blockwise
-    Xt = np.empty((fitted["n_features"], len(df)), dtype=np.float32)
-    starts = np.cumsum([0] + [len(col["output"]) for col in fitted["columns"]])
 
-    def fill(j: int) -> None:
-        col = fitted["columns"][j]
-        block = Xt[starts[j] : starts[j + 1]]
+    def read(col: dict) -> np.ndarray:
         if col["kind"] == "categorical":
-            _onehot_into(block, df[col["column"]], col)
-        else:
-            block[0] = _scale_numeric(_numeric_values(df[col["column"]], col), col)
+            return _level_index(*_category_codes(df[col["column"]]), col)
+        return _numeric_values(df[col["column"]], col)
 
     if len(df) >= THREADED_ROWS:
-        _by_column(fill, range(len(fitted["columns"])))
+        inputs = _on_threads(read, fitted["columns"])
     else:
-        for j in range(len(fitted["columns"])):
-            fill(j)
-    X = np.empty((len(df), fitted["n_features"]), dtype=np.float32)
-    for lo in range(0, len(df), 65_536):  # blockwise transpose: cache friendly
-        X[lo : lo + 65_536] = Xt[:, lo : lo + 65_536].T
+        inputs = [read(col) for col in fitted["columns"]]
+    return _assemble(fitted, inputs, len(df))
+
+
+def _assemble(fitted: dict, inputs: list[np.ndarray], n: int) -> np.ndarray:
+    """The matrix from each column's input (numeric values, or the level of each row), block
+    of rows by block of rows: a block's features are written as contiguous rows of a small
+    buffer, then transposed into the matrix. No full-size temporaries: on a million rows
+    each one costs more to map in (page faults) than the arithmetic on it."""
+    columns = fitted["columns"]
+    X = np.empty((n, fitted["n_features"]), dtype=np.float32)
+    starts = np.cumsum([0] + [len(col["output"]) for col in columns])
+    local = threading.local()  # one set of block buffers per thread, reused
+
+    def rows(lo: int) -> None:
+        if not hasattr(local, "block"):
+            local.block = np.empty((fitted["n_features"], ROW_BLOCK), dtype=np.float32)
+            local.scratch = np.empty(ROW_BLOCK)
+            local.mask = np.empty(ROW_BLOCK, dtype=bool)
+        hi = min(lo + ROW_BLOCK, n)
+        size = hi - lo
+        block = local.block[:, :size]
+        scratch, mask = local.scratch[:size], local.mask[:size]
+        for j, col in enumerate(columns):
+            part = block[starts[j] : starts[j + 1]]
+            if col["kind"] == "categorical":
+                _onehot_into(part, inputs[j][lo:hi], col, mask)
+            else:
+                _scale_into(part[0], inputs[j][lo:hi], col, scratch, mask)
+        X[lo:hi] = block.T
+
+    if n >= THREADED_ROWS:
+        _on_threads(rows, range(0, n, ROW_BLOCK))
+    else:
+        for lo in range(0, n, ROW_BLOCK):
+            rows(lo)
     return X
 
 
@@ -215,10 +244,10 @@ def describe_spec(fitted: dict) -> list[dict]:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _by_column(work: Callable[[Any], Any], items: Iterable[Any]) -> list:
-    """``work`` on each item, in order, on FEATURE_THREADS threads: each column's steps are
-    numpy and pandas kernels over a million values that mostly release the GIL, and every
-    column is computed exactly as on one thread (the same values, in the same order)."""
+def _on_threads(work: Callable[[Any], Any], items: Iterable[Any]) -> list:
+    """``work`` on each item (a column, or a block of rows), in order, on FEATURE_THREADS
+    threads: the steps are numpy and pandas kernels that mostly release the GIL, and every
+    item is computed exactly as on one thread (the same values, in the same order)."""
     with ThreadPoolExecutor(FEATURE_THREADS) as pool:
         return list(pool.map(work, items))
 
@@ -236,7 +265,9 @@ def _fit_column(series: pd.Series, feat: dict) -> dict:
         "weight": float(feat.get("weight", 1.0)),
     }
     if feat["kind"] == "categorical":
-        return _fit_categorical(series, col)
+        codes, names = _category_codes(series)
+        _fit_categorical(codes, names, col)
+        return col, _level_index(codes, names, col)
     if feat["kind"] == "datetime":
         dates = _as_datetime(series)
         ref = dates.max()
@@ -244,29 +275,31 @@ def _fit_column(series: pd.Series, feat: dict) -> dict:
         unread = series[_unread(series, dates)]
         col["n_unreadable"] = len(unread)  # counted as missing too; the description says so
         col["unreadable_examples"] = [str(v) for v in pd.unique(unread)[:UNREADABLE_EXAMPLES]]
-    values = _numeric_values(series, col)
+    values = _numeric_values(series, col)  # may be the frame's own memory: read only
     ok = ~np.isnan(values)
-    col["n_missing"] = int((~ok).sum())
-    present = values[ok]
-    col["median"] = float(np.median(present)) if present.size else 0.0
+    col["n_missing"] = len(values) - int(np.count_nonzero(ok))
+    present = values[ok] if col["n_missing"] else values
     col["log1p"] = bool(
         feat["kind"] != "boolean"
         and present.size > 2
         and present.min() >= 0
         and _skewness(present) > SKEW_LIMIT
     )
-    filled = np.where(ok, values, col["median"])
+    # the median reorders its input: in place only on a copy made here
+    col["median"] = (
+        float(np.median(present, overwrite_input=present is not values)) if present.size else 0.0
+    )
+    filled = np.where(ok, values, col["median"]) if col["n_missing"] else values
     if col["log1p"]:
         filled = np.log1p(filled)
     col["mean"] = float(filled.mean()) if filled.size else 0.0
     std = float(filled.std()) if filled.size else 0.0
     col["std"] = std if std > 1e-12 else 1.0  # a constant column stays 0, not nan
     col["output"] = [col["column"]]
-    return col
+    return col, values
 
 
-def _fit_categorical(series: pd.Series, col: dict) -> dict:
-    codes, names = _category_codes(series)
+def _fit_categorical(codes: np.ndarray, names: list[str], col: dict) -> None:
     n = len(codes)
     counts = np.bincount(codes[codes >= 0], minlength=len(names)) if n else np.zeros(0, int)
     order = sorted(range(len(names)), key=lambda i: (-counts[i], names[i]))
@@ -288,23 +321,26 @@ def _fit_categorical(series: pd.Series, col: dict) -> dict:
     # Indicator variances p(1-p) sum to 1 - sum(p^2); this factor brings that total to 1.
     col["scale"] = 1.0 / math.sqrt(spread) if spread > 1e-12 else 1.0
     col["output"] = [f"{col['column']}={lv}" for lv in levels]
-    return col
 
 
-def _onehot_into(block: np.ndarray, series: pd.Series, col: dict) -> None:
-    """Fill ``block`` (levels x rows) with the scaled one-hot coding of ``series``."""
-    codes, names = _category_codes(series)
+def _level_index(codes: np.ndarray, names: list[str], col: dict) -> np.ndarray:
+    """Each row's position among the fitted levels (-1: none, an unseen value when no
+    "(other)" was fitted)."""
     index = {lv: j for j, lv in enumerate(col["levels"])}
     fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or to no level at all
     # the trailing slot is picked by code -1 (missing)
     per_name = np.array(
         [index.get(name, fallback) for name in names] + [index.get(MISSING, fallback)],
-        dtype=np.int64,
+        dtype=np.int16,  # at most MAX_LEVELS + 2 levels
     )
-    level = per_name[codes]
+    return per_name[codes]
+
+
+def _onehot_into(block: np.ndarray, level: np.ndarray, col: dict, mask: np.ndarray) -> None:
+    """Fill ``block`` (levels x rows) with the scaled one-hot coding of the rows' levels."""
     value = np.float32(col["scale"] * col["weight"])
     for j in range(len(block)):  # one pass per level: faster than a scattered assignment
-        np.multiply(level == j, value, out=block[j])
+        np.multiply(np.equal(level, j, out=mask), value, out=block[j])
 
 
 def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -345,8 +381,8 @@ def _numeric_values(series: pd.Series, col: dict) -> np.ndarray:
         return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "boolean":
         return _boolean_values(series)
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy
     values = pd.to_numeric(series, errors="coerce")
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -385,20 +421,25 @@ def _unread(series: pd.Series, dates: pd.Series) -> np.ndarray:
     return dates.isna().to_numpy() & series.notna().to_numpy()
 
 
-def _scale_numeric(values: np.ndarray, col: dict) -> np.ndarray:
-    filled = np.where(np.isnan(values), col["median"], values)
+def _scale_into(
+    out: np.ndarray, values: np.ndarray, col: dict, scratch: np.ndarray, mask: np.ndarray
+) -> None:
+    """``out`` (float32) = the scaled ``values``, computed in float64 in ``scratch``."""
+    np.copyto(scratch, values)
+    np.copyto(scratch, col["median"], where=np.isnan(values, out=mask))
     if col["log1p"]:
-        filled = np.log1p(np.maximum(filled, 0.0))  # new data below 0 is clipped to 0
-    return ((filled - col["mean"]) * (col["weight"] / col["std"])).astype(np.float32)
+        np.log1p(np.maximum(scratch, 0.0, out=scratch), out=scratch)  # below 0 is clipped to 0
+    np.subtract(scratch, col["mean"], out=scratch)
+    np.multiply(scratch, col["weight"] / col["std"], out=out, casting="same_kind")
 
 
 def _skewness(x: np.ndarray) -> float:
     centred = x - x.mean()
-    squared = centred * centred  # products, not ** (a float power is slow)
-    m2 = float(squared.mean())
+    powers = centred * centred  # products, not ** (a float power is slow)
+    m2 = float(powers.mean())
     if m2 <= 1e-24:
         return 0.0
-    return float((squared * centred).mean()) / m2**1.5
+    return float(np.multiply(powers, centred, out=powers).mean()) / m2**1.5
 
 
 # ----------------------------------------------------------------------------- model input
