@@ -127,14 +127,17 @@ def fit_features(
 ) -> tuple[np.ndarray, dict]:
     """Learn the preprocessing from ``df`` and return (float32 matrix, fitted state)."""
     _check_columns(df, spec["features"])
+    scratch = _Scratch()
     if progress is None and len(df) >= THREADED_ROWS:
-        fits = _on_threads(lambda feat: _fit_column(df[feat["column"]], feat), spec["features"])
+        fits = _on_threads(
+            lambda feat: _fit_column(df[feat["column"]], feat, scratch), spec["features"]
+        )
     else:
         fits = []
         for i, feat in enumerate(spec["features"]):
             if progress:
                 progress(f"preparing {feat['column']}", i / len(spec["features"]))
-            fits.append(_fit_column(df[feat["column"]], feat))
+            fits.append(_fit_column(df[feat["column"]], feat, scratch))
     columns = [col for col, _ in fits]
     fitted = {
         "version": SPEC_VERSION,
@@ -258,7 +261,8 @@ def _check_columns(df: pd.DataFrame, feats: list[dict]) -> None:
             raise SegtrailError(f"missing feature column '{feat['column']}'")
 
 
-def _fit_column(series: pd.Series, feat: dict) -> dict:
+def _fit_column(series: pd.Series, feat: dict, scratch: _Scratch) -> tuple[dict, np.ndarray]:
+    """The column's fitted state, and its values (numbers or the level of each row)."""
     col: dict[str, Any] = {
         "column": feat["column"],
         "kind": feat["kind"],
@@ -276,27 +280,55 @@ def _fit_column(series: pd.Series, feat: dict) -> dict:
         col["n_unreadable"] = len(unread)  # counted as missing too; the description says so
         col["unreadable_examples"] = [str(v) for v in pd.unique(unread)[:UNREADABLE_EXAMPLES]]
     values = _numeric_values(series, col)  # may be the frame's own memory: read only
-    ok = ~np.isnan(values)
-    col["n_missing"] = len(values) - int(np.count_nonzero(ok))
-    present = values[ok] if col["n_missing"] else values
+    missing = np.isnan(values)
+    col["n_missing"] = int(np.count_nonzero(missing))
+    present = values[~missing] if col["n_missing"] else values
+    work, held = scratch.arrays(len(values))
     col["log1p"] = bool(
         feat["kind"] != "boolean"
         and present.size > 2
         and present.min() >= 0
-        and _skewness(present) > SKEW_LIMIT
+        and _skewness(present, work, held) > SKEW_LIMIT
     )
-    # the median reorders its input: in place only on a copy made here
-    col["median"] = (
-        float(np.median(present, overwrite_input=present is not values)) if present.size else 0.0
-    )
-    filled = np.where(ok, values, col["median"]) if col["n_missing"] else values
+    col["median"] = _median(present, work) if present.size else 0.0
+    filled = values
+    if col["n_missing"]:
+        filled = held
+        np.copyto(filled, values)
+        np.copyto(filled, col["median"], where=missing)
     if col["log1p"]:
-        filled = np.log1p(filled)
+        filled = np.log1p(filled, out=held)
     col["mean"] = float(filled.mean()) if filled.size else 0.0
-    std = float(filled.std()) if filled.size else 0.0
+    std = _std(filled, col["mean"], work) if filled.size else 0.0
     col["std"] = std if std > 1e-12 else 1.0  # a constant column stays 0, not nan
     col["output"] = [col["column"]]
     return col, values
+
+
+class _Scratch(threading.local):
+    """Two float64 work arrays of one column's length, per thread, reused column after
+    column: fresh full-size temporaries cost more to map in (page faults) than the
+    arithmetic on them."""
+
+    def arrays(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if getattr(self, "n", None) != n:
+            self.n, self.work, self.held = n, np.empty(n), np.empty(n)
+        return self.work, self.held
+
+
+def _median(x: np.ndarray, work: np.ndarray) -> float:
+    """``np.median(x)``, with its copy in ``work``."""
+    copy = work[: x.size]
+    np.copyto(copy, x)
+    return float(np.median(copy, overwrite_input=True))
+
+
+def _std(x: np.ndarray, mean: float, work: np.ndarray) -> float:
+    """``x.std()`` (``mean`` is ``x.mean()``): numpy's own steps and sums, with its
+    temporary in ``work``."""
+    deviation = np.subtract(x, mean, out=work[: x.size])
+    np.square(deviation, out=deviation)
+    return math.sqrt(float(np.add.reduce(deviation)) / x.size)
 
 
 def _fit_categorical(codes: np.ndarray, names: list[str], col: dict) -> None:
@@ -433,9 +465,9 @@ def _scale_into(
     np.multiply(scratch, col["weight"] / col["std"], out=out, casting="same_kind")
 
 
-def _skewness(x: np.ndarray) -> float:
-    centred = x - x.mean()
-    powers = centred * centred  # products, not ** (a float power is slow)
+def _skewness(x: np.ndarray, work: np.ndarray, held: np.ndarray) -> float:
+    centred = np.subtract(x, x.mean(), out=work[: x.size])
+    powers = np.multiply(centred, centred, out=held[: x.size])  # products, not ** (slow)
     m2 = float(powers.mean())
     if m2 <= 1e-24:
         return 0.0
