@@ -241,6 +241,61 @@ def test_transform_replays_fit_exactly(seed: int, n: int) -> None:
     assert np.array_equal(transform_features(shuffled, roundtrip), X)
 
 
+def reference_numeric(values: np.ndarray, weight: float) -> tuple[dict, np.ndarray]:
+    """The numeric rules of the module docstring, step by step in float64 with numpy's own
+    median, mean and standard deviation, rounded to float32 at the end."""
+    present = values[~np.isnan(values)]
+    median = float(np.median(present))
+    centred = present - present.mean()
+    skew = float(np.mean(centred**3)) / float(np.mean(centred**2)) ** 1.5
+    log = bool(present.min() >= 0 and skew > 1.0)
+    filled = np.where(np.isnan(values), median, values)
+    if log:
+        filled = np.log1p(filled)
+    mean, std = float(filled.mean()), float(filled.std())
+    state = {"median": median, "log1p": log, "mean": mean, "std": std}
+    return state, ((filled - mean) * (weight / std)).astype(np.float32)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(3, 200),
+    rows=st.sampled_from([1, 7, 64]),
+    threaded=st.booleans(),
+)
+def test_matrix_equals_the_float64_reference_in_any_blocks_of_rows(
+    seed: int, n: int, rows: int, threaded: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    money = rng.lognormal(3, 1.5, n)
+    money[rng.random(n) < 0.2] = np.nan
+    df = pd.DataFrame(
+        {
+            "money": money,
+            "score": rng.normal(size=n),
+            "group": rng.choice(["a", "b", None], n),
+        }
+    )
+    df.loc[0, "money"], df.loc[1, "money"] = 5.0, 1.0  # two values at least
+    spec = build_spec(df, {"money": "numeric", "score": "numeric", "group": "categorical"}, "id")
+    spec["features"][0]["weight"] = 2.5
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(features, "ROW_BLOCK", rows)  # the matrix is written this many rows at once
+        patch.setattr(features, "THREADED_ROWS", 1 if threaded else n + 1)
+        X, fitted = fit_features(df, spec)
+        assert np.array_equal(transform_features(df, fitted), X)
+    for j, (name, weight) in enumerate((("money", 2.5), ("score", 1.0))):
+        state, expected = reference_numeric(df[name].to_numpy(), weight)
+        col = column_state(fitted, name)
+        assert {key: col[key] for key in state} == state
+        assert np.array_equal(X[:, j], expected)
+    group = column_state(fitted, "group")
+    labels = df["group"].fillna(MISSING).to_numpy()
+    onehot = (labels[:, None] == np.array(group["levels"])) * np.float32(group["scale"])
+    assert np.array_equal(X[:, 2:], onehot.astype(np.float32))
+
+
 def test_new_customers_unseen_category_goes_to_other_or_nowhere() -> None:
     df = frame(500)
     _, fitted = fit_features(df, build_spec(df, KINDS, "id"))
