@@ -1358,6 +1358,9 @@ _TO_UTC = 'return series.dt.tz_convert("UTC").dt.tz_localize(None)'
 _FACTORIZE = "codes, uniques = pd.factorize(series, use_na_sentinel=True)"
 _TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)"
 _CONTRIB_K = "k = int(labels[valid].max()) + 1 if valid.any() else 1"
+_BOOL_LIKE = (
+    "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
+)
 EQUIVALENT["engine/features.py"] = {
     f"{_TO_UTC} / " + _TO_UTC.replace('"UTC"', "None"): (
         "tz_convert(None) converts to UTC and drops the zone; dropping it again is a no-op"
@@ -1427,6 +1430,9 @@ EQUIVALENT["engine/features.py"] = {
     "counts = np.bincount(lab, minlength=k).astype(float) / "
     "counts = np.bincount(lab, minlength=k).astype(None)": (
         "the integer counts only enter float arithmetic, with the same results"
+    ),
+    f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
+        "the check only skips coding by name, which gives the same levels for every column"
     ),
 }
 

@@ -512,13 +512,13 @@ def test_dates_as_text_in_several_iso_forms_are_all_read() -> None:
 
 
 def test_text_that_is_not_a_date_is_named_in_the_description() -> None:
-    text = ["2024-03-01", "soon", None, "n/a", "2024-02-01", "soon", "???", "2024-03-02"]
+    text = ["2024-03-01", "soon", None, "n/a", "2024-02-01", "soon", "???", "2024-03-02", "x"]
     _, fitted = fit_features(*one_column(text, "datetime"))
     col = column_state(fitted, "x")
-    assert (col["n_unreadable"], col["n_missing"]) == (4, 5)  # None is missing, not unreadable
-    assert col["unreadable_examples"] == ["soon", "n/a", "???"]
+    assert (col["n_unreadable"], col["n_missing"]) == (5, 6)  # None is missing, not unreadable
+    assert col["unreadable_examples"] == ["soon", "n/a", "???"]  # the first three
     assert describe_spec(fitted)[0]["transform"] == (
-        "days before 2024-03-02T00:00:00, 4 values are not dates (e.g. 'soon', 'n/a', '???'): "
+        "days before 2024-03-02T00:00:00, 5 values are not dates (e.g. 'soon', 'n/a', '???'): "
         "read as missing, missing -> median 1, standardized"
     )
     assert json.loads(json.dumps(fitted)) == fitted
@@ -810,6 +810,11 @@ def test_true_and_one_in_a_text_column_are_different_levels() -> None:
     assert hot == ["x=true", "x=1", "x=false", "x=0", "x=1", "x=1", "x=true", "x=(missing)", "x=b"]
     codes = model_matrix(pd.DataFrame({"x": values}), fitted)[0][:, 0]
     assert codes[0] != codes[1] and codes[2] != codes[3]
+    # each pair on its own
+    for pair, names in (([True, 1], ["1", "true"]), ([False, 0], ["0", "false"])):
+        values = pd.Series([*pair, "b", *pair], dtype=object)
+        _, fitted = fit_features(*one_column(values, "categorical"))
+        assert column_state(fitted, "x")["levels"] == [*names, "b"]
 
 
 def test_numeric_text_and_booleans_as_numbers() -> None:
