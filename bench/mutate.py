@@ -1431,6 +1431,15 @@ EQUIVALENT["engine/features.py"] = {
     "counts = np.bincount(lab, minlength=k).astype(None)": (
         "the integer counts only enter float arithmetic, with the same results"
     ),
+    "adjusted = min(1.0, float(chi2.sf(g, df)) * pairs) / "
+    "adjusted = min(2.0, float(chi2.sf(g, df)) * pairs)": (
+        "an adjusted p-value of 1 or more never beats the starting 1.0 (strict <): kept at 1"
+    ),
+    '{"partner": partner, "p_value": pv, "noise": pv >= SCREEN_ALPHA and p > 1} / '
+    '{"partner": partner, "p_value": pv, "noise": pv > SCREEN_ALPHA and p > 1}': (
+        "a G statistic of counts would have to land exactly on the 0.001 quantile (times the "
+        "number of pairs); the p-value is a tail probability of a continuous distribution"
+    ),
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),

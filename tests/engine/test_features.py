@@ -662,10 +662,11 @@ def test_contributions_of_sparse_and_flat_columns() -> None:
             [1.0, 1.5, 9.0, 9.5, 9.2, nan, nan, nan],  # the last segment never observed
             [0.0, 0.0, 1.0, 1.0, 1.0, nan, nan, nan],  # the same, categorical
             [nan, nan, 0.0, 1.0, 1.0, nan, nan, nan],  # observed in one segment only
+            [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0],  # one level of three for everyone
         ],
         dtype=np.float32,
     ).T
-    out = feature_contributions(X, [0, 0, 0, 0, 2, 2], labels)
+    out = feature_contributions(X, [0, 0, 0, 0, 2, 2, 3], labels)
     assert out[0] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
     assert out[1]["explained"] == 1.0  # each value is its segment's mean
     assert out[2]["explained"] == 0.0 and out[2]["noise"]
@@ -673,6 +674,8 @@ def test_contributions_of_sparse_and_flat_columns() -> None:
     assert out[3]["explained"] == pytest.approx(1 - (0.125 + 0.38 / 3) / 76.732, rel=1e-6)
     assert out[4]["explained"] == pytest.approx(1.0)
     assert out[5] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+    # no uncertainty to explain, and no level share to fit per segment
+    assert out[6] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
 
 
 # ----------------------------------------------------------------------------- spec details
