@@ -1358,6 +1358,7 @@ _TO_UTC = 'return series.dt.tz_convert("UTC").dt.tz_localize(None)'
 _FACTORIZE = "codes, uniques = pd.factorize(series, use_na_sentinel=True)"
 _TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)"
 _CONTRIB_K = "k = int(labels[valid].max()) + 1 if valid.any() else 1"
+_G_TABLE = "table = np.zeros((a.max() + 1, b.max() + 1))"
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1440,6 +1441,17 @@ EQUIVALENT["engine/features.py"] = {
         "a G statistic of counts would have to land exactly on the 0.001 quantile (times the "
         "number of pairs); the p-value is a tail probability of a continuous distribution"
     ),
+    "return 0.0, 0 / return 0.0, 1": (
+        "a G statistic of 0 has a p-value of 1 at any degrees of freedom, which never beats "
+        "the starting 1.0 (strict <)"
+    ),
+    "return 0.0, 0 / return 1.0, 0": "zero degrees of freedom: the pair is skipped unread",
+    **{
+        f"{_G_TABLE} / {_G_TABLE.replace(old, new)}": (
+            "the extra row or column of zeros is dropped by the next line (no customer in it)"
+        )
+        for old, new in (("a.max() + 1", "a.max() + 2"), ("b.max() + 1", "b.max() + 2"))
+    },
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),

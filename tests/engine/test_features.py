@@ -429,6 +429,22 @@ def test_dependence_screen_matches_scipys_g_test(seed: int, levels: list[int]) -
         assert row["noise"] == (best >= 0.001)
 
 
+def test_dependence_screen_counts_only_the_levels_seen_even_once() -> None:
+    """Reference: scipy's log-likelihood chi-square on the crosstab (which holds only the
+    values seen): a level no customer has (1 of a, 2 and 3 of b) adds no degree of freedom,
+    a level seen once (3 of a, 4 of b) does."""
+    rng = np.random.default_rng(11)
+    n = 120
+    a = rng.choice([0.0, 2.0], n)
+    b = np.where(rng.random(n) < 0.6, a / 2, rng.integers(0, 2, n)).astype(float)
+    a[0], b[1] = 3.0, 4.0
+    screen = dependence_screen(np.column_stack([a, b]).astype(np.float32), [5, 5])
+    table = pd.crosstab(a, b).to_numpy()
+    assert table.shape == (3, 3)
+    _, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    assert screen[0]["p_value"] == screen[1]["p_value"] == pytest.approx(p, rel=1e-9)
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 5))
 def test_contributions_match_independent_formulas(seed: int, k: int) -> None:
