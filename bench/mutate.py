@@ -1359,6 +1359,10 @@ _FACTORIZE = "codes, uniques = pd.factorize(series, use_na_sentinel=True)"
 _TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)"
 _CONTRIB_K = "k = int(labels[valid].max()) + 1 if valid.any() else 1"
 _G_TABLE = "table = np.zeros((a.max() + 1, b.max() + 1))"
+_G_SHAPE = "if table.shape[0] < 2 or table.shape[1] < 2:"
+_G_EXPECTED = (
+    "expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()"
+)
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1451,6 +1455,20 @@ EQUIVALENT["engine/features.py"] = {
             "the extra row or column of zeros is dropped by the next line (no customer in it)"
         )
         for old, new in (("a.max() + 1", "a.max() + 2"), ("b.max() + 1", "b.max() + 2"))
+    },
+    **{
+        f"{_G_SHAPE} / {_G_SHAPE.replace(old, new)}": (
+            "a table of one row (or column) has expected counts equal to its counts and no "
+            "degree of freedom: G = 0, df = 0, skipped either way"
+        )
+        for old, new in (("2 or", "2 and"), ("shape[0]", "shape[1]"))
+    },
+    **{
+        f"{_G_EXPECTED} / {_G_EXPECTED.replace('axis=0, keepdims=True', change)}": (
+            "a (rows, 1) column times a (columns,) row broadcasts to the same table as times "
+            "a (1, columns) row"
+        )
+        for change in ("axis=0, ", "axis=0, keepdims=False")
     },
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.stats import chi2_contingency, norm
+from scipy.stats import chi2, chi2_contingency, norm
 from sklearn.metrics import mutual_info_score
 
 from segtrail.engine import features
@@ -876,6 +876,14 @@ def test_dependence_screen_edges() -> None:
     assert dependence_screen(a[:, None].astype(np.float32), [2]) == [
         {"partner": None, "p_value": 1.0, "noise": False}
     ]
+    # a pair is tested from 10 customers observed in both columns: here 5 and 5 that agree,
+    # G = 20 log 2 on 1 degree of freedom
+    same = np.column_stack([a[:12], a[:12]]).astype(np.float32)
+    same[10:, 1] = np.nan
+    screen = dependence_screen(same, [2, 2])
+    assert screen[0]["p_value"] == pytest.approx(chi2.sf(20 * np.log(2), 1), rel=1e-12)
+    same[9, 0] = np.nan  # 9 customers: no test
+    assert dependence_screen(same, [2, 2])[0] == {"partner": None, "p_value": 1.0, "noise": True}
 
 
 def test_categorical_contribution_counts_only_the_levels_seen() -> None:
