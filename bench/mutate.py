@@ -1470,6 +1470,14 @@ EQUIVALENT["engine/features.py"] = {
         )
         for change in ("axis=0, ", "axis=0, keepdims=False")
     },
+    "x = X[:, j].astype(np.float64) / x = X[:, j].astype(None)": (
+        "astype(None) is astype(float64)"
+    ),
+    "var_k = np.maximum(within / np.maximum(counts, 1), floor) / "
+    "var_k = np.maximum(within / np.maximum(counts, 2), floor)": (
+        "a segment of one customer has within = x*x - 1*x**2 = 0 exactly: 0/1 and 0/2 both "
+        "fall to the floor (empty segments are left out)"
+    ),
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),

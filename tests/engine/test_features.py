@@ -442,7 +442,7 @@ def test_dependence_screen_counts_only_the_levels_seen_even_once() -> None:
     table = pd.crosstab(a, b).to_numpy()
     assert table.shape == (3, 3)
     _, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
-    assert screen[0]["p_value"] == screen[1]["p_value"] == pytest.approx(p, rel=1e-9)
+    assert screen[0]["p_value"] == screen[1]["p_value"] == pytest.approx(p, rel=1e-9, abs=0)
 
 
 @settings(max_examples=20, deadline=None)
@@ -665,6 +665,23 @@ def test_numeric_contributions_match_gaussian_likelihoods(
     between = frame_.groupby("g")["x"].transform("mean")
     eta2 = ((between - xs.mean()) ** 2).sum() / ((xs - xs.mean()) ** 2).sum()
     assert out["explained"] == pytest.approx(eta2, rel=1e-7, abs=1e-12)
+
+
+def test_dependence_screen_puts_a_value_on_a_quintile_edge_in_the_upper_bin() -> None:
+    """Reference: bins closed on the left, [edge, next edge), cut by pandas, then scipy's
+    log-likelihood chi-square. Whole numbers: the quintile edges fall on values."""
+    rng = np.random.default_rng(4)
+    n = 300
+    x = rng.integers(0, 6, n).astype(float)
+    y = np.where(rng.random(n) < 0.5, x >= 3, rng.integers(0, 2, n)).astype(float)
+    edges = np.unique(np.quantile(x, [0.2, 0.4, 0.6, 0.8]))
+    assert np.isin(edges, x).any()
+    bins = pd.cut(x, [-np.inf, *edges, np.inf], right=False, labels=False)
+    _, p, _, _ = chi2_contingency(
+        pd.crosstab(bins, y).to_numpy(), correction=False, lambda_="log-likelihood"
+    )
+    screen = dependence_screen(np.column_stack([x, y]).astype(np.float32), [0, 2])
+    assert screen[0]["p_value"] == pytest.approx(p, rel=1e-9, abs=0)
 
 
 def test_contributions_of_sparse_and_flat_columns() -> None:
