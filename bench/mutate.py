@@ -1363,6 +1363,14 @@ _G_SHAPE = "if table.shape[0] < 2 or table.shape[1] < 2:"
 _G_EXPECTED = (
     "expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()"
 )
+_COUNTS = "counts = np.bincount(codes[codes >= 0], minlength=len(names)) if n else np.zeros(0, int)"
+_SHARES = "shares = [counts[i] / n for i in kept] if n else []"
+_CENTRED = "centred = np.subtract(x, x.mean(), out=work[: x.size])"
+_POWERS = "powers = np.multiply(centred, centred, out=held[: x.size])  # products, not ** (slow)"
+_M3 = "return float(np.multiply(powers, centred, out=powers).mean()) / m2**1.5"
+_FALLBACK = 'fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or to no level at all'
+_LEVEL_DTYPE = "dtype=np.int16,  # at most MAX_LEVELS + 2 levels"
+_ONEHOT = "np.multiply(np.equal(level, j, out=mask), value, out=block[j])"
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1478,6 +1486,61 @@ EQUIVALENT["engine/features.py"] = {
         "a segment of one customer has within = x*x - 1*x**2 = 0 exactly: 0/1 and 0/2 both "
         "fall to the floor (empty segments are left out)"
     ),
+    **{
+        f"{_COUNTS} / {_COUNTS.replace(old, new)}": (
+            "without customers there is no level (names is empty): any empty or unused count "
+            "array orders nothing; with customers every level name has a row, so bincount "
+            "reaches len(names) without minlength"
+        )
+        for old, new in (
+            ("if n else", "if (n) or True else"),
+            ("codes[codes >= 0], minlength=len(names))", "codes[codes >= 0], )"),
+            ("np.zeros(0, int)", "np.zeros(0, )"),
+            ("np.zeros(0, int)", "np.zeros(0, None)"),
+            ("np.zeros(0, int)", "np.zeros(1, int)"),
+        )
+    },
+    f"{_SHARES} / {_SHARES.replace('if n else', 'if (n) or True else')}": (
+        "without customers no level is kept: the list is empty either way"
+    ),
+    'col["scale"] = 1.0 / math.sqrt(spread) if spread > 1e-12 else 1.0 / '
+    'col["scale"] = 1.0 / math.sqrt(spread) if spread >= 1e-12 else 1.0': (
+        "1 minus a sum of squared shares of counts is 0 (one level) or far above 1e-12, "
+        "never exactly 1e-12"
+    ),
+    "with ThreadPoolExecutor(FEATURE_THREADS) as pool: / with ThreadPoolExecutor(None) as pool:": (
+        "each item is computed alike on any number of threads and gathered in order"
+    ),
+    **{
+        f"{line} / {line.replace(out, change)}": (
+            "a fresh array instead of the scratch one: the same values (only the memory differs)"
+        )
+        for line, out in (
+            (_CENTRED, "out=work[: x.size]"),
+            (_POWERS, "out=held[: x.size]"),
+            (_M3, "out=powers"),
+        )
+        for change in ("out=None", "")
+    },
+    **{
+        f"{test} / {test.replace('>=', '>')}": (
+            "threads or not, the same matrix (each block or column is computed alike)"
+        )
+        for test in ("if len(df) >= THREADED_ROWS:", "if n >= THREADED_ROWS:")
+    },
+    f"{_FALLBACK} / {_FALLBACK.replace('-1)', '-2)')}": (
+        "levels are numbered from 0: a row at -1 or -2 matches none of them alike"
+    ),
+    **{
+        f"{_LEVEL_DTYPE} / {change}": "the same level numbers in a wider integer type"
+        for change in (_LEVEL_DTYPE.replace("np.int16", "None"), ") / )")
+    },
+    **{
+        f"{_ONEHOT} / {_ONEHOT.replace('out=mask', change)}": (
+            "a fresh mask instead of the scratch one: the same values"
+        )
+        for change in ("out=None", "")
+    },
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),

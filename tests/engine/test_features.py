@@ -684,6 +684,27 @@ def test_dependence_screen_puts_a_value_on_a_quintile_edge_in_the_upper_bin() ->
     assert screen[0]["p_value"] == pytest.approx(p, rel=1e-9, abs=0)
 
 
+def test_numeric_contribution_of_a_one_customer_segment() -> None:
+    """The model of NOISE_RULE by hand: each segment its own mean and variance (maximum
+    likelihood; a segment of one customer gets the floor, 1e-6 of the overall variance)
+    against one of each for all; 2 extra parameters per extra segment."""
+    x = np.array([0.0, 1.0, 0.0, 1.0, 5.0])
+    labels = np.array([0, 0, 1, 1, 2])
+    out = feature_contributions(x.astype(np.float32)[:, None], [0], labels)[0]
+    var_all = x.var()
+    own = 2 * np.log(0.25) + 2 * np.log(0.25) + np.log(1e-6 * var_all)
+    gain = 0.5 * (5 * np.log(var_all) - own)
+    assert out["bic_gain"] == pytest.approx(2 * gain - 4 * np.log(5), rel=1e-9)
+
+
+def test_a_small_positive_bic_gain_is_not_noise() -> None:
+    rng = np.random.default_rng(77)
+    labels = rng.integers(0, 2, 60)
+    x = (rng.normal(size=60) + labels * 0.3).astype(np.float32)
+    out = feature_contributions(x[:, None], [0], labels)[0]
+    assert 0 < out["bic_gain"] < 1 and out["noise"] is False
+
+
 def test_contributions_of_sparse_and_flat_columns() -> None:
     labels = np.array([0, 0, 1, 1, 1, 2, 2, 2])
     nan = np.nan
@@ -809,6 +830,22 @@ def test_a_column_without_any_value_gives_zeros() -> None:
     assert col["reference_date"] is None
 
 
+def test_fitting_no_customers_gives_an_empty_matrix_and_neutral_states() -> None:
+    df = pd.DataFrame(
+        {
+            "id": pd.Series([], dtype=object),
+            "c": pd.Series([], dtype=object),
+            "x": pd.Series([], dtype=float),
+        }
+    )
+    spec = build_spec(df, {"id": "id", "c": "categorical", "x": "numeric"}, "id")
+    X, fitted = fit_features(df, spec)
+    assert X.shape == (0, 1) and fitted["feature_names"] == ["x"]
+    c, x = column_state(fitted, "c"), column_state(fitted, "x")
+    assert (c["levels"], c["scale"], c["n_missing"]) == ([], 1.0, 0)
+    assert (x["median"], x["mean"], x["std"], x["log1p"]) == (0.0, 0.0, 1.0, False)
+
+
 def test_categorical_levels_at_the_edges() -> None:
     # exactly 1% is kept, below it is grouped; equal counts are ordered by name
     values = ["b"] * 400 + ["a"] * 400 + ["c"] * 180 + ["d"] * 10 + ["e"] * 9 + ["f"] * 1
@@ -821,6 +858,13 @@ def test_categorical_levels_at_the_edges() -> None:
     values = [f"v{i:02d}" for i in range(20)] * 10
     _, fitted = fit_features(*one_column(values, "categorical"))
     assert len(column_state(fitted, "x")["levels"]) == 20
+    # missing values are a level with its share in the block's spread
+    X, fitted = fit_features(*one_column(["a", "a", "b", None], "categorical"))
+    col = column_state(fitted, "x")
+    assert col["scale"] == pytest.approx(1 / np.sqrt(1 - (0.5**2 + 0.25**2 + 0.25**2)))
+    # one value for everyone: no spread to scale, the indicator stays 1
+    X, fitted = fit_features(*one_column(["a"] * 5, "categorical"))
+    assert column_state(fitted, "x")["scale"] == 1.0 and (X == 1.0).all()
 
 
 def test_level_names_read_alike_across_types() -> None:
