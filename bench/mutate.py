@@ -1371,6 +1371,7 @@ _M3 = "return float(np.multiply(powers, centred, out=powers).mean()) / m2**1.5"
 _FALLBACK = 'fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or to no level at all'
 _LEVEL_DTYPE = "dtype=np.int16,  # at most MAX_LEVELS + 2 levels"
 _ONEHOT = "np.multiply(np.equal(level, j, out=mask), value, out=block[j])"
+_REMAP = "remap = np.array([merged.setdefault(nm, len(merged)) for nm in names], dtype=np.int64)"
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1541,6 +1542,16 @@ EQUIVALENT["engine/features.py"] = {
         )
         for change in ("out=None", "")
     },
+    **{
+        f"{_REMAP} / {_REMAP.replace(', dtype=np.int64)', change)}": (
+            "a list of Python ints makes an int64 array unasked"
+        )
+        for change in (", dtype=None)", ", )")
+    },
+    'if len(set(names)) < len(names):  # e.g. 1 and "1": merge to one level per name / '
+    'if len(set(names)) <= len(names):  # e.g. 1 and "1": merge to one level per name': (
+        "merging names that are all different renumbers nothing"
+    ),
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),

@@ -874,6 +874,13 @@ def test_level_names_read_alike_across_types() -> None:
     assert (X[0] == X[1]).all() and (X[2] == X[3]).all()
     _, fitted = fit_features(*one_column([True, False, True], "categorical"))
     assert column_state(fitted, "x")["levels"] == ["true", "false"]
+    # no value like 0 or 1 (True, False): the same merge by name
+    values = pd.Series([3.0, 2, "2", "3", 3.5, "2", None], dtype=object)
+    X, fitted = fit_features(*one_column(values, "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["2", "3", "3.5", MISSING]
+    hot = [fitted["feature_names"][int(j)] for j in np.argmax(X, axis=1)]
+    assert hot == ["x=3", "x=2", "x=2", "x=3", "x=3.5", "x=2", f"x={MISSING}"]
+    assert ((X > 0).sum(axis=1) == 1).all()
     gaps = pd.Series([3.0, np.nan, 4.0, 3.0])  # an integer column with gaps reads as floats
     _, fitted = fit_features(*one_column(gaps, "categorical"))
     assert column_state(fitted, "x")["levels"] == ["3", "4", MISSING]
