@@ -1372,6 +1372,20 @@ _FALLBACK = 'fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or
 _LEVEL_DTYPE = "dtype=np.int16,  # at most MAX_LEVELS + 2 levels"
 _ONEHOT = "np.multiply(np.equal(level, j, out=mask), value, out=block[j])"
 _REMAP = "remap = np.array([merged.setdefault(nm, len(merged)) for nm in names], dtype=np.int64)"
+_MEDIAN = "return float(np.median(copy, overwrite_input=True))"
+_NUMERIC_TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy"
+_NUMERIC_TEST = (
+    "if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):"
+)
+_SCALE_NAN = 'np.copyto(scratch, col["median"], where=np.isnan(values, out=mask))'
+_STD_DEVIATION = "deviation = np.subtract(x, mean, out=work[: x.size])"
+_SCALE_LOG = (
+    "np.log1p(np.maximum(scratch, 0.0, out=scratch), out=scratch)  # below 0 is clipped to 0"
+)
+_SCRATCH_N = 'if getattr(self, "n", None) != n:'
+_SCALE_OUT = 'np.multiply(scratch, col["weight"] / col["std"], out=out, casting="same_kind")'
+_DAYS = "return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)"
+_TEXT_TO_FLOAT = "return values.to_numpy(dtype=np.float64, na_value=np.nan)"
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1552,6 +1566,82 @@ EQUIVALENT["engine/features.py"] = {
     'if len(set(names)) <= len(names):  # e.g. 1 and "1": merge to one level per name': (
         "merging names that are all different renumbers nothing"
     ),
+    **{
+        f"{_MEDIAN} / {_MEDIAN.replace('overwrite_input=True', change)}": (
+            "the median works on a copy made for it: reordering it or copying it again gives "
+            "the same median"
+        )
+        for change in ("", "overwrite_input=False", "overwrite_input=None")
+    },
+    **{
+        f"{_NUMERIC_TO_FLOAT} / {_NUMERIC_TO_FLOAT.replace(', na_value=np.nan', change)}": (
+            "asked for float64, pandas gives NaN for a missing value (masked or not) unasked"
+        )
+        for change in (", na_value=None", ", ")
+    },
+    **{
+        f"{_NUMERIC_TEST} / {change}": (
+            "a numeric column through pd.to_numeric keeps its numbers: the branch only skips a copy"
+        )
+        for change in (
+            _NUMERIC_TEST.replace(") or pd", ") and pd"),
+            _NUMERIC_TEST.replace("is_numeric_dtype(series.dtype)", "is_numeric_dtype(None)"),
+        )
+    },
+    **{
+        f"{line} / {line.replace(out, change)}": (
+            "a fresh array instead of the scratch one: the same values (only the memory differs)"
+        )
+        for line, out in (
+            (_SCALE_NAN, "out=mask"),
+            (_STD_DEVIATION, "out=work[: x.size]"),
+        )
+        for change in ("out=None", "")
+    },
+    f"{_SCALE_LOG} / {_SCALE_LOG.replace('0.0, out=scratch)', '0.0, out=None)')}": (
+        "a fresh array instead of the scratch one: the same values (only the memory differs)"
+    ),
+    **{
+        f"{_SCRATCH_N} / {_SCRATCH_N.replace(old, new)}": (
+            "new scratch arrays for every column instead of reused ones: the same values"
+        )
+        for old, new in (("self,", "None,"), ('"n"', '"XXnXX"'), ('"n"', '"N"'))
+    },
+    f"{_SCALE_LOG} / {_SCALE_LOG.replace('0.0, out=scratch)', '0.0, )')}": (
+        "a fresh array instead of the scratch one: the same values (only the memory differs)"
+    ),
+    _SCALE_OUT + " / " + _SCALE_OUT.replace(', casting="same_kind")', ", )"): (
+        "same_kind is numpy's default casting for out="
+    ),
+    "if progress is None and len(df) >= THREADED_ROWS: / "
+    "if progress is None and len(df) > THREADED_ROWS:": (
+        "threads or not, the same columns (each is computed alike)"
+    ),
+    **{
+        f"{_DAYS} / {_DAYS.replace('dtype=np.float64, na_value=np.nan', change)}": (
+            "days (a timedelta over one day) are a float64 series already, NaN where missing"
+        )
+        for change in (
+            "dtype=None, na_value=np.nan",
+            "dtype=np.float64, na_value=None",
+            "na_value=np.nan",
+            "dtype=np.float64, ",
+        )
+    },
+    **{
+        f"{line} / {line.replace('dtype=np.float64, na_value=np.nan', change)}": (
+            "whole numbers without a gap come as int64 instead of float64: every later step "
+            "computes in float64 (into float scratch arrays), and their sums are exact"
+        )
+        for line in (_NUMERIC_TO_FLOAT, _TEXT_TO_FLOAT)
+        for change in ("dtype=None, na_value=np.nan", "na_value=np.nan")
+    },
+    **{
+        f"{_TEXT_TO_FLOAT} / {_TEXT_TO_FLOAT.replace(', na_value=np.nan', change)}": (
+            "pd.to_numeric gives float64 with NaN where a value is not a number: nothing to fill"
+        )
+        for change in (", na_value=None", ", ")
+    },
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),

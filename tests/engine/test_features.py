@@ -795,8 +795,8 @@ def test_no_feature_left_names_the_usable_columns() -> None:
 # ----------------------------------------------------------------------------- fit details
 
 
-def test_fit_reports_progress_per_column_and_the_state_header() -> None:
-    df = frame(30)
+def test_fit_reports_progress_per_column_and_the_state_header(threads: str) -> None:
+    df = frame(30)  # with a progress callback, columns are fitted one by one even if large
     steps = []
     spec = build_spec(df, KINDS, "id", features=["age", "channel"])
     X, fitted = fit_features(df, spec, progress=lambda text, done: steps.append((text, done)))
