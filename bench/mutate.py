@@ -1386,6 +1386,8 @@ _SCRATCH_N = 'if getattr(self, "n", None) != n:'
 _SCALE_OUT = 'np.multiply(scratch, col["weight"] / col["std"], out=out, casting="same_kind")'
 _DAYS = "return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)"
 _TEXT_TO_FLOAT = "return values.to_numpy(dtype=np.float64, na_value=np.nan)"
+_HAS_BLOCK = 'if not hasattr(local, "block"):'
+_BLOCK = 'local.block = np.empty((fitted["n_features"], ROW_BLOCK), dtype=np.float32)'
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1642,6 +1644,31 @@ EQUIVALENT["engine/features.py"] = {
         )
         for change in (", na_value=None", ", ")
     },
+    **{
+        f"{_HAS_BLOCK} / {_HAS_BLOCK.replace(old, new)}": (
+            "new block buffers for every block instead of reused ones: the same values"
+        )
+        for old, new in (("local,", "None,"), ('"block"', '"XXblockXX"'), ('"block"', '"BLOCK"'))
+    },
+    **{
+        f"{_BLOCK} / {_BLOCK.replace(', dtype=np.float32)', change)}": (
+            "a float64 block is rounded to float32 when copied into the matrix: the float64 "
+            "result rounded once, as when written in float32 directly"
+        )
+        for change in (", dtype=None)", ", )")
+    },
+    "_onehot_into(part, inputs[j][lo:hi], col, mask) / "
+    "_onehot_into(part, inputs[j][lo:hi], col, None)": (
+        "np.equal(out=None) makes a fresh mask: the same values"
+    ),
+    "_scale_into(part[0], inputs[j][lo:hi], col, scratch, mask) / "
+    "_scale_into(part[0], inputs[j][lo:hi], col, scratch, None)": (
+        "np.isnan(out=None) makes a fresh mask: the same values"
+    ),
+    "_on_threads(rows, range(0, n, ROW_BLOCK)) / _on_threads(rows, range(0, n, ))": (
+        "a block from every row: overlapping blocks write the same values to the same rows "
+        "(n blocks instead of n / ROW_BLOCK: only slower)"
+    ),
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),
