@@ -1665,10 +1665,16 @@ EQUIVALENT["engine/features.py"] = {
     "_scale_into(part[0], inputs[j][lo:hi], col, scratch, None)": (
         "np.isnan(out=None) makes a fresh mask: the same values"
     ),
-    "_on_threads(rows, range(0, n, ROW_BLOCK)) / _on_threads(rows, range(0, n, ))": (
-        "a block from every row: overlapping blocks write the same values to the same rows "
-        "(n blocks instead of n / ROW_BLOCK: only slower)"
-    ),
+    **{
+        f"{loop} / {loop.replace('n, ROW_BLOCK)', 'n, )')}": (
+            "a block from every row: overlapping blocks write the same values to the same rows "
+            "(n blocks instead of n / ROW_BLOCK: only slower)"
+        )
+        for loop in (
+            "_on_threads(rows, range(0, n, ROW_BLOCK))",
+            "for lo in range(0, n, ROW_BLOCK):",
+        )
+    },
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),
