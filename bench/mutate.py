@@ -1388,6 +1388,8 @@ _DAYS = "return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_val
 _TEXT_TO_FLOAT = "return values.to_numpy(dtype=np.float64, na_value=np.nan)"
 _HAS_BLOCK = 'if not hasattr(local, "block"):'
 _BLOCK = 'local.block = np.empty((fitted["n_features"], ROW_BLOCK), dtype=np.float32)'
+_LOG_HELD = "filled = np.log1p(filled, out=held)"
+_STD_GUARD = 'std = _std(filled, col["mean"], work) if filled.size else 0.0'
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1675,6 +1677,34 @@ EQUIVALENT["engine/features.py"] = {
             "for lo in range(0, n, ROW_BLOCK):",
         )
     },
+    "and _skewness(present, work, held) > SKEW_LIMIT / "
+    "and _skewness(present, work, held) >= SKEW_LIMIT": (
+        "a skewness of exactly 1.0 (a ratio of float means of cubes and squares) does not "
+        "come out of data"
+    ),
+    **{
+        f"{_LOG_HELD} / {_LOG_HELD.replace('out=held', change)}": (
+            "a fresh array instead of the scratch one: the same values (only the memory differs)"
+        )
+        for change in ("out=None", "")
+    },
+    f"{_STD_GUARD} / {_STD_GUARD.replace('else 0.0', 'else 1.0')}": (
+        "a spread of 0 becomes 1 on the next line, as 1 does"
+    ),
+    'col["std"] = std if std > 1e-12 else 1.0  # a constant column stays 0, not nan / '
+    'col["std"] = std if std >= 1e-12 else 1.0  # a constant column stays 0, not nan': (
+        "a standard deviation of exactly 1e-12 does not come out of data"
+    ),
+    'present = values[~missing] if col["n_missing"] else values / '
+    'present = values[~missing] if (col["n_missing"]) or True else values': (
+        "without a missing value the selection copies every value: the same numbers"
+    ),
+    "and present.size > 2 / and present.size >= 2": (
+        "two values have a skewness of 0 (up to rounding): never above 1"
+    ),
+    "and present.size > 2 / and present.size > 3": (
+        "three values have a skewness of at most (3 - 2) / sqrt(3 - 1) = 0.71: never above 1"
+    ),
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
     ),
