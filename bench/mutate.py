@@ -1390,6 +1390,8 @@ _HAS_BLOCK = 'if not hasattr(local, "block"):'
 _BLOCK = 'local.block = np.empty((fitted["n_features"], ROW_BLOCK), dtype=np.float32)'
 _LOG_HELD = "filled = np.log1p(filled, out=held)"
 _STD_GUARD = 'std = _std(filled, col["mean"], work) if filled.size else 0.0'
+_CODES_OUT = "return np.asarray(codes, dtype=np.int64), names"
+_BY_NAME = "if series.dtype == object and any(_may_equal_a_bool(u) for u in uniques):"
 _BOOL_LIKE = (
     "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
 )
@@ -1704,6 +1706,15 @@ EQUIVALENT["engine/features.py"] = {
     ),
     "and present.size > 2 / and present.size > 3": (
         "three values have a skewness of at most (3 - 2) / sqrt(3 - 1) = 0.71: never above 1"
+    ),
+    **{
+        f"{_CODES_OUT} / {_CODES_OUT.replace('dtype=np.int64)', change)}": (
+            "factorize's codes are int64 (intp) already"
+        )
+        for change in ("dtype=None)", ")")
+    },
+    f"{_BY_NAME} / {_BY_NAME.replace('object and any', 'object or any')}": (
+        "coding by name is the slow way to the same levels: any column may take it"
     ),
     f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
         "the check only skips coding by name, which gives the same levels for every column"
