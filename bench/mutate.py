@@ -1371,6 +1371,43 @@ _TO_UTC = 'return series.dt.tz_convert("UTC").dt.tz_localize(None)'
 _FACTORIZE = "codes, uniques = pd.factorize(series, use_na_sentinel=True)"
 _TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)"
 _CONTRIB_K = "k = int(labels[valid].max()) + 1 if valid.any() else 1"
+_G_TABLE = "table = np.zeros((a.max() + 1, b.max() + 1))"
+_G_SHAPE = "if table.shape[0] < 2 or table.shape[1] < 2:"
+_G_EXPECTED = (
+    "expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()"
+)
+_COUNTS = "counts = np.bincount(codes[codes >= 0], minlength=len(names)) if n else np.zeros(0, int)"
+_SHARES = "shares = [counts[i] / n for i in kept] if n else []"
+_CENTRED = "centred = np.subtract(x, x.mean(), out=work[: x.size])"
+_POWERS = "powers = np.multiply(centred, centred, out=held[: x.size])  # products, not ** (slow)"
+_M3 = "return float(np.multiply(powers, centred, out=powers).mean()) / m2**1.5"
+_FALLBACK = 'fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or to no level at all'
+_LEVEL_DTYPE = "dtype=np.int16,  # at most MAX_LEVELS + 2 levels"
+_ONEHOT = "np.multiply(np.equal(level, j, out=mask), value, out=block[j])"
+_REMAP = "remap = np.array([merged.setdefault(nm, len(merged)) for nm in names], dtype=np.int64)"
+_MEDIAN = "return float(np.median(copy, overwrite_input=True))"
+_NUMERIC_TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy"
+_NUMERIC_TEST = (
+    "if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):"
+)
+_SCALE_NAN = 'np.copyto(scratch, col["median"], where=np.isnan(values, out=mask))'
+_STD_DEVIATION = "deviation = np.subtract(x, mean, out=work[: x.size])"
+_SCALE_LOG = (
+    "np.log1p(np.maximum(scratch, 0.0, out=scratch), out=scratch)  # below 0 is clipped to 0"
+)
+_SCRATCH_N = 'if getattr(self, "n", None) != n:'
+_SCALE_OUT = 'np.multiply(scratch, col["weight"] / col["std"], out=out, casting="same_kind")'
+_DAYS = "return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)"
+_TEXT_TO_FLOAT = "return values.to_numpy(dtype=np.float64, na_value=np.nan)"
+_HAS_BLOCK = 'if not hasattr(local, "block"):'
+_BLOCK = 'local.block = np.empty((fitted["n_features"], ROW_BLOCK), dtype=np.float32)'
+_LOG_HELD = "filled = np.log1p(filled, out=held)"
+_STD_GUARD = 'std = _std(filled, col["mean"], work) if filled.size else 0.0'
+_CODES_OUT = "return np.asarray(codes, dtype=np.int64), names"
+_BY_NAME = "if series.dtype == object and any(_may_equal_a_bool(u) for u in uniques):"
+_BOOL_LIKE = (
+    "return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)"
+)
 EQUIVALENT["engine/features.py"] = {
     f"{_TO_UTC} / " + _TO_UTC.replace('"UTC"', "None"): (
         "tz_convert(None) converts to UTC and drops the zone; dropping it again is a no-op"
@@ -1441,6 +1478,260 @@ EQUIVALENT["engine/features.py"] = {
     "counts = np.bincount(lab, minlength=k).astype(None)": (
         "the integer counts only enter float arithmetic, with the same results"
     ),
+    "adjusted = min(1.0, float(chi2.sf(g, df)) * pairs) / "
+    "adjusted = min(2.0, float(chi2.sf(g, df)) * pairs)": (
+        "an adjusted p-value of 1 or more never beats the starting 1.0 (strict <): kept at 1"
+    ),
+    '{"partner": partner, "p_value": pv, "noise": pv >= SCREEN_ALPHA and p > 1} / '
+    '{"partner": partner, "p_value": pv, "noise": pv > SCREEN_ALPHA and p > 1}': (
+        "a G statistic of counts would have to land exactly on the 0.001 quantile (times the "
+        "number of pairs); the p-value is a tail probability of a continuous distribution"
+    ),
+    "return 0.0, 0 / return 0.0, 1": (
+        "a G statistic of 0 has a p-value of 1 at any degrees of freedom, which never beats "
+        "the starting 1.0 (strict <)"
+    ),
+    "return 0.0, 0 / return 1.0, 0": "zero degrees of freedom: the pair is skipped unread",
+    **{
+        f"{_G_TABLE} / {_G_TABLE.replace(old, new)}": (
+            "the extra row or column of zeros is dropped by the next line (no customer in it)"
+        )
+        for old, new in (("a.max() + 1", "a.max() + 2"), ("b.max() + 1", "b.max() + 2"))
+    },
+    **{
+        f"{_G_SHAPE} / {_G_SHAPE.replace(old, new)}": (
+            "a table of one row (or column) has expected counts equal to its counts and no "
+            "degree of freedom: G = 0, df = 0, skipped either way"
+        )
+        for old, new in (("2 or", "2 and"), ("shape[0]", "shape[1]"))
+    },
+    **{
+        f"{_G_EXPECTED} / {_G_EXPECTED.replace('axis=0, keepdims=True', change)}": (
+            "a (rows, 1) column times a (columns,) row broadcasts to the same table as times "
+            "a (1, columns) row"
+        )
+        for change in ("axis=0, ", "axis=0, keepdims=False")
+    },
+    "x = X[:, j].astype(np.float64) / x = X[:, j].astype(None)": (
+        "astype(None) is astype(float64)"
+    ),
+    "var_k = np.maximum(within / np.maximum(counts, 1), floor) / "
+    "var_k = np.maximum(within / np.maximum(counts, 2), floor)": (
+        "a segment of one customer has within = x*x - 1*x**2 = 0 exactly: 0/1 and 0/2 both "
+        "fall to the floor (empty segments are left out)"
+    ),
+    **{
+        f"{_COUNTS} / {_COUNTS.replace(old, new)}": (
+            "without customers there is no level (names is empty): any empty or unused count "
+            "array orders nothing; with customers every level name has a row, so bincount "
+            "reaches len(names) without minlength"
+        )
+        for old, new in (
+            ("if n else", "if (n) or True else"),
+            ("codes[codes >= 0], minlength=len(names))", "codes[codes >= 0], )"),
+            ("np.zeros(0, int)", "np.zeros(0, )"),
+            ("np.zeros(0, int)", "np.zeros(0, None)"),
+            ("np.zeros(0, int)", "np.zeros(1, int)"),
+        )
+    },
+    f"{_SHARES} / {_SHARES.replace('if n else', 'if (n) or True else')}": (
+        "without customers no level is kept: the list is empty either way"
+    ),
+    'col["scale"] = 1.0 / math.sqrt(spread) if spread > 1e-12 else 1.0 / '
+    'col["scale"] = 1.0 / math.sqrt(spread) if spread >= 1e-12 else 1.0': (
+        "1 minus a sum of squared shares of counts is 0 (one level) or far above 1e-12, "
+        "never exactly 1e-12"
+    ),
+    "with ThreadPoolExecutor(FEATURE_THREADS) as pool: / with ThreadPoolExecutor(None) as pool:": (
+        "each item is computed alike on any number of threads and gathered in order"
+    ),
+    **{
+        f"{line} / {line.replace(out, change)}": (
+            "a fresh array instead of the scratch one: the same values (only the memory differs)"
+        )
+        for line, out in (
+            (_CENTRED, "out=work[: x.size]"),
+            (_POWERS, "out=held[: x.size]"),
+            (_M3, "out=powers"),
+        )
+        for change in ("out=None", "")
+    },
+    **{
+        f"{test} / {test.replace('>=', '>')}": (
+            "threads or not, the same matrix (each block or column is computed alike)"
+        )
+        for test in ("if len(df) >= THREADED_ROWS:", "if n >= THREADED_ROWS:")
+    },
+    f"{_FALLBACK} / {_FALLBACK.replace('-1)', '-2)')}": (
+        "levels are numbered from 0: a row at -1 or -2 matches none of them alike"
+    ),
+    **{
+        f"{_LEVEL_DTYPE} / {change}": "the same level numbers in a wider integer type"
+        for change in (_LEVEL_DTYPE.replace("np.int16", "None"), ") / )")
+    },
+    **{
+        f"{_ONEHOT} / {_ONEHOT.replace('out=mask', change)}": (
+            "a fresh mask instead of the scratch one: the same values"
+        )
+        for change in ("out=None", "")
+    },
+    **{
+        f"{_REMAP} / {_REMAP.replace(', dtype=np.int64)', change)}": (
+            "a list of Python ints makes an int64 array unasked"
+        )
+        for change in (", dtype=None)", ", )")
+    },
+    'if len(set(names)) < len(names):  # e.g. 1 and "1": merge to one level per name / '
+    'if len(set(names)) <= len(names):  # e.g. 1 and "1": merge to one level per name': (
+        "merging names that are all different renumbers nothing"
+    ),
+    **{
+        f"{_MEDIAN} / {_MEDIAN.replace('overwrite_input=True', change)}": (
+            "the median works on a copy made for it: reordering it or copying it again gives "
+            "the same median"
+        )
+        for change in ("", "overwrite_input=False", "overwrite_input=None")
+    },
+    **{
+        f"{_NUMERIC_TO_FLOAT} / {_NUMERIC_TO_FLOAT.replace(', na_value=np.nan', change)}": (
+            "asked for float64, pandas gives NaN for a missing value (masked or not) unasked"
+        )
+        for change in (", na_value=None", ", ")
+    },
+    **{
+        f"{_NUMERIC_TEST} / {change}": (
+            "a numeric column through pd.to_numeric keeps its numbers: the branch only skips a copy"
+        )
+        for change in (
+            _NUMERIC_TEST.replace(") or pd", ") and pd"),
+            _NUMERIC_TEST.replace("is_numeric_dtype(series.dtype)", "is_numeric_dtype(None)"),
+        )
+    },
+    **{
+        f"{line} / {line.replace(out, change)}": (
+            "a fresh array instead of the scratch one: the same values (only the memory differs)"
+        )
+        for line, out in (
+            (_SCALE_NAN, "out=mask"),
+            (_STD_DEVIATION, "out=work[: x.size]"),
+        )
+        for change in ("out=None", "")
+    },
+    f"{_SCALE_LOG} / {_SCALE_LOG.replace('0.0, out=scratch)', '0.0, out=None)')}": (
+        "a fresh array instead of the scratch one: the same values (only the memory differs)"
+    ),
+    **{
+        f"{_SCRATCH_N} / {_SCRATCH_N.replace(old, new)}": (
+            "new scratch arrays for every column instead of reused ones: the same values"
+        )
+        for old, new in (("self,", "None,"), ('"n"', '"XXnXX"'), ('"n"', '"N"'))
+    },
+    f"{_SCALE_LOG} / {_SCALE_LOG.replace('0.0, out=scratch)', '0.0, )')}": (
+        "a fresh array instead of the scratch one: the same values (only the memory differs)"
+    ),
+    _SCALE_OUT + " / " + _SCALE_OUT.replace(', casting="same_kind")', ", )"): (
+        "same_kind is numpy's default casting for out="
+    ),
+    "if progress is None and len(df) >= THREADED_ROWS: / "
+    "if progress is None and len(df) > THREADED_ROWS:": (
+        "threads or not, the same columns (each is computed alike)"
+    ),
+    **{
+        f"{_DAYS} / {_DAYS.replace('dtype=np.float64, na_value=np.nan', change)}": (
+            "days (a timedelta over one day) are a float64 series already, NaN where missing"
+        )
+        for change in (
+            "dtype=None, na_value=np.nan",
+            "dtype=np.float64, na_value=None",
+            "na_value=np.nan",
+            "dtype=np.float64, ",
+        )
+    },
+    **{
+        f"{line} / {line.replace('dtype=np.float64, na_value=np.nan', change)}": (
+            "whole numbers without a gap come as int64 instead of float64: every later step "
+            "computes in float64 (into float scratch arrays), and their sums are exact"
+        )
+        for line in (_NUMERIC_TO_FLOAT, _TEXT_TO_FLOAT)
+        for change in ("dtype=None, na_value=np.nan", "na_value=np.nan")
+    },
+    **{
+        f"{_TEXT_TO_FLOAT} / {_TEXT_TO_FLOAT.replace(', na_value=np.nan', change)}": (
+            "pd.to_numeric gives float64 with NaN where a value is not a number: nothing to fill"
+        )
+        for change in (", na_value=None", ", ")
+    },
+    **{
+        f"{_HAS_BLOCK} / {_HAS_BLOCK.replace(old, new)}": (
+            "new block buffers for every block instead of reused ones: the same values"
+        )
+        for old, new in (("local,", "None,"), ('"block"', '"XXblockXX"'), ('"block"', '"BLOCK"'))
+    },
+    **{
+        f"{_BLOCK} / {_BLOCK.replace(', dtype=np.float32)', change)}": (
+            "a float64 block is rounded to float32 when copied into the matrix: the float64 "
+            "result rounded once, as when written in float32 directly"
+        )
+        for change in (", dtype=None)", ", )")
+    },
+    "_onehot_into(part, inputs[j][lo:hi], col, mask) / "
+    "_onehot_into(part, inputs[j][lo:hi], col, None)": (
+        "np.equal(out=None) makes a fresh mask: the same values"
+    ),
+    "_scale_into(part[0], inputs[j][lo:hi], col, scratch, mask) / "
+    "_scale_into(part[0], inputs[j][lo:hi], col, scratch, None)": (
+        "np.isnan(out=None) makes a fresh mask: the same values"
+    ),
+    **{
+        f"{loop} / {loop.replace('n, ROW_BLOCK)', 'n, )')}": (
+            "a block from every row: overlapping blocks write the same values to the same rows "
+            "(n blocks instead of n / ROW_BLOCK: only slower)"
+        )
+        for loop in (
+            "_on_threads(rows, range(0, n, ROW_BLOCK))",
+            "for lo in range(0, n, ROW_BLOCK):",
+        )
+    },
+    "and _skewness(present, work, held) > SKEW_LIMIT / "
+    "and _skewness(present, work, held) >= SKEW_LIMIT": (
+        "a skewness of exactly 1.0 (a ratio of float means of cubes and squares) does not "
+        "come out of data"
+    ),
+    **{
+        f"{_LOG_HELD} / {_LOG_HELD.replace('out=held', change)}": (
+            "a fresh array instead of the scratch one: the same values (only the memory differs)"
+        )
+        for change in ("out=None", "")
+    },
+    f"{_STD_GUARD} / {_STD_GUARD.replace('else 0.0', 'else 1.0')}": (
+        "a spread of 0 becomes 1 on the next line, as 1 does"
+    ),
+    'col["std"] = std if std > 1e-12 else 1.0  # a constant column stays 0, not nan / '
+    'col["std"] = std if std >= 1e-12 else 1.0  # a constant column stays 0, not nan': (
+        "a standard deviation of exactly 1e-12 does not come out of data"
+    ),
+    'present = values[~missing] if col["n_missing"] else values / '
+    'present = values[~missing] if (col["n_missing"]) or True else values': (
+        "without a missing value the selection copies every value: the same numbers"
+    ),
+    "and present.size > 2 / and present.size >= 2": (
+        "two values have a skewness of 0 (up to rounding): never above 1"
+    ),
+    "and present.size > 2 / and present.size > 3": (
+        "three values have a skewness of at most (3 - 2) / sqrt(3 - 1) = 0.71: never above 1"
+    ),
+    **{
+        f"{_CODES_OUT} / {_CODES_OUT.replace('dtype=np.int64)', change)}": (
+            "factorize's codes are int64 (intp) already"
+        )
+        for change in ("dtype=None)", ")")
+    },
+    f"{_BY_NAME} / {_BY_NAME.replace('object and any', 'object or any')}": (
+        "coding by name is the slow way to the same levels: any column may take it"
+    ),
+    f"{_BOOL_LIKE} / {_BOOL_LIKE.replace(') and value', ') or value')}": (
+        "the check only skips coding by name, which gives the same levels for every column"
+    ),
 }
 
 _SWEEP = (
@@ -1454,10 +1745,6 @@ EQUIVALENT["engine/choice.py"] = {
         )
         for change in ("get(n, None)", "get(n)", "get(n, )")
     },
-    'candidates = covariance_candidates(layout, layout["levels"]) / '
-    "candidates = covariance_candidates(layout, None)": (
-        "covariance_candidates reads the levels from the layout; its second argument is unused"
-    ),
     "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 0] / "
     "categorical = [n for n, lv in zip(names, levels, strict=True) if lv > 1]": (
         "a categorical or yes/no column has at least 2 levels in a model matrix"

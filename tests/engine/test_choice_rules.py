@@ -308,7 +308,7 @@ def test_projection_wanted_for_many_numeric_columns_of_one_weight() -> None:
 
 def test_covariance_candidates() -> None:
     def names(levels, weights, **extra):
-        return sorted(covariance_candidates(layout(levels, weights, **extra), levels))
+        return sorted(covariance_candidates(layout(levels, weights, **extra)))
 
     assert names([0, 0, 2], [1.0, 1.0, 1.0]) == ["full", "independent", "tied"]
     assert names([0, 2], [1.0, 1.0]) == ["independent"]  # one numeric column
@@ -325,7 +325,7 @@ def test_covariance_candidates() -> None:
         "tied",
     ]
     base = layout([0, 0], [1.0, 1.0])
-    out = covariance_candidates(base, [0, 0])
+    out = covariance_candidates(base)
     assert out["independent"] == base
     assert out["full"] == {**base, "numeric_covariance": "full"}
     assert out["tied"] == {**base, "numeric_covariance": "tied"}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.stats import chi2_contingency, norm
+from scipy.stats import chi2, chi2_contingency, norm
 from sklearn.metrics import mutual_info_score
 
 from segtrail.engine import features
@@ -241,6 +241,61 @@ def test_transform_replays_fit_exactly(seed: int, n: int) -> None:
     assert np.array_equal(transform_features(shuffled, roundtrip), X)
 
 
+def reference_numeric(values: np.ndarray, weight: float) -> tuple[dict, np.ndarray]:
+    """The numeric rules of the module docstring, step by step in float64 with numpy's own
+    median, mean and standard deviation, rounded to float32 at the end."""
+    present = values[~np.isnan(values)]
+    median = float(np.median(present))
+    centred = present - present.mean()
+    skew = float(np.mean(centred**3)) / float(np.mean(centred**2)) ** 1.5
+    log = bool(present.min() >= 0 and skew > 1.0)
+    filled = np.where(np.isnan(values), median, values)
+    if log:
+        filled = np.log1p(filled)
+    mean, std = float(filled.mean()), float(filled.std())
+    state = {"median": median, "log1p": log, "mean": mean, "std": std}
+    return state, ((filled - mean) * (weight / std)).astype(np.float32)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(3, 200),
+    rows=st.sampled_from([1, 7, 64]),
+    threaded=st.booleans(),
+)
+def test_matrix_equals_the_float64_reference_in_any_blocks_of_rows(
+    seed: int, n: int, rows: int, threaded: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    money = rng.lognormal(3, 1.5, n)
+    money[rng.random(n) < 0.2] = np.nan
+    df = pd.DataFrame(
+        {
+            "money": money,
+            "score": rng.normal(size=n),
+            "group": rng.choice(["a", "b", None], n),
+        }
+    )
+    df.loc[0, "money"], df.loc[1, "money"] = 5.0, 1.0  # two values at least
+    spec = build_spec(df, {"money": "numeric", "score": "numeric", "group": "categorical"}, "id")
+    spec["features"][0]["weight"] = 2.5
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(features, "ROW_BLOCK", rows)  # the matrix is written this many rows at once
+        patch.setattr(features, "THREADED_ROWS", 1 if threaded else n + 1)
+        X, fitted = fit_features(df, spec)
+        assert np.array_equal(transform_features(df, fitted), X)
+    for j, (name, weight) in enumerate((("money", 2.5), ("score", 1.0))):
+        state, expected = reference_numeric(df[name].to_numpy(), weight)
+        col = column_state(fitted, name)
+        assert {key: col[key] for key in state} == state
+        assert np.array_equal(X[:, j], expected)
+    group = column_state(fitted, "group")
+    labels = df["group"].fillna(MISSING).to_numpy()
+    onehot = (labels[:, None] == np.array(group["levels"])) * np.float32(group["scale"])
+    assert np.array_equal(X[:, 2:], onehot.astype(np.float32))
+
+
 def test_new_customers_unseen_category_goes_to_other_or_nowhere() -> None:
     df = frame(500)
     _, fitted = fit_features(df, build_spec(df, KINDS, "id"))
@@ -374,6 +429,22 @@ def test_dependence_screen_matches_scipys_g_test(seed: int, levels: list[int]) -
         assert row["noise"] == (best >= 0.001)
 
 
+def test_dependence_screen_counts_only_the_levels_seen_even_once() -> None:
+    """Reference: scipy's log-likelihood chi-square on the crosstab (which holds only the
+    values seen): a level no customer has (1 of a, 2 and 3 of b) adds no degree of freedom,
+    a level seen once (3 of a, 4 of b) does."""
+    rng = np.random.default_rng(11)
+    n = 120
+    a = rng.choice([0.0, 2.0], n)
+    b = np.where(rng.random(n) < 0.6, a / 2, rng.integers(0, 2, n)).astype(float)
+    a[0], b[1] = 3.0, 4.0
+    screen = dependence_screen(np.column_stack([a, b]).astype(np.float32), [5, 5])
+    table = pd.crosstab(a, b).to_numpy()
+    assert table.shape == (3, 3)
+    _, p, _, _ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    assert screen[0]["p_value"] == screen[1]["p_value"] == pytest.approx(p, rel=1e-9, abs=0)
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 5))
 def test_contributions_match_independent_formulas(seed: int, k: int) -> None:
@@ -436,6 +507,40 @@ def test_dates_as_text_with_offsets_and_unreadable_values() -> None:
     days = (np.array([2, 0, 2, 2]) / 24 - col["mean"]) / col["std"]
     assert np.allclose(X[:, 0], days, atol=1e-6)
     assert np.array_equal(model_matrix(df, fitted)[0][:, 0] == X[:, 0], [True] * 2 + [False, True])
+
+
+def test_dates_as_text_in_several_iso_forms_are_all_read() -> None:
+    text = ["2024-01-01T10:00:00Z", "2024-02-29T22:00Z", "2024-03-01", "2024-03-01 06:00+03:00"]
+    df, spec = one_column(text, "datetime")
+    X, fitted = fit_features(df, spec)
+    col = column_state(fitted, "x")
+    assert col["n_missing"] == 0 and col["n_unreadable"] == 0
+    assert col["reference_date"] == "2024-03-01T03:00:00"
+    hours = np.array([(31 + 29) * 24 - 7, 5, 3, 0])  # hours before 2024-03-01 03:00 UTC
+    assert col["log1p"]  # one date far back: skewed
+    assert np.allclose(X[:, 0], (np.log1p(hours / 24) - col["mean"]) / col["std"], atol=1e-6)
+    assert describe_spec(fitted)[0]["transform"] == (
+        "days before 2024-03-01T03:00:00, log1p, standardized"
+    )
+    # dates in one other (non-ISO) form are read too
+    _, fitted = fit_features(*one_column(["03/01/2024", "03/05/2024"], "datetime"))
+    assert column_state(fitted, "x")["reference_date"] == "2024-03-05T00:00:00"
+
+
+def test_text_that_is_not_a_date_is_named_in_the_description() -> None:
+    text = ["2024-03-01", "soon", None, "n/a", "2024-02-01", "soon", "???", "2024-03-02", "x"]
+    _, fitted = fit_features(*one_column(text, "datetime"))
+    col = column_state(fitted, "x")
+    assert (col["n_unreadable"], col["n_missing"]) == (5, 6)  # None is missing, not unreadable
+    assert col["unreadable_examples"] == ["soon", "n/a", "???"]  # the first three
+    assert describe_spec(fitted)[0]["transform"] == (
+        "days before 2024-03-02T00:00:00, 5 values are not dates (e.g. 'soon', 'n/a', '???'): "
+        "read as missing, missing -> median 1, standardized"
+    )
+    assert json.loads(json.dumps(fitted)) == fitted
+    _, fitted = fit_features(*one_column(["2024-03-01", "later"], "datetime"))
+    words = describe_spec(fitted)[0]["transform"]
+    assert "1 values are not dates (e.g. 'later'): read as missing" in words
 
 
 def test_yes_no_words_unknown_words_and_nullable_booleans() -> None:
@@ -562,6 +667,44 @@ def test_numeric_contributions_match_gaussian_likelihoods(
     assert out["explained"] == pytest.approx(eta2, rel=1e-7, abs=1e-12)
 
 
+def test_dependence_screen_puts_a_value_on_a_quintile_edge_in_the_upper_bin() -> None:
+    """Reference: bins closed on the left, [edge, next edge), cut by pandas, then scipy's
+    log-likelihood chi-square. Whole numbers: the quintile edges fall on values."""
+    rng = np.random.default_rng(4)
+    n = 300
+    x = rng.integers(0, 6, n).astype(float)
+    y = np.where(rng.random(n) < 0.5, x >= 3, rng.integers(0, 2, n)).astype(float)
+    edges = np.unique(np.quantile(x, [0.2, 0.4, 0.6, 0.8]))
+    assert np.isin(edges, x).any()
+    bins = pd.cut(x, [-np.inf, *edges, np.inf], right=False, labels=False)
+    _, p, _, _ = chi2_contingency(
+        pd.crosstab(bins, y).to_numpy(), correction=False, lambda_="log-likelihood"
+    )
+    screen = dependence_screen(np.column_stack([x, y]).astype(np.float32), [0, 2])
+    assert screen[0]["p_value"] == pytest.approx(p, rel=1e-9, abs=0)
+
+
+def test_numeric_contribution_of_a_one_customer_segment() -> None:
+    """The model of NOISE_RULE by hand: each segment its own mean and variance (maximum
+    likelihood; a segment of one customer gets the floor, 1e-6 of the overall variance)
+    against one of each for all; 2 extra parameters per extra segment."""
+    x = np.array([0.0, 1.0, 0.0, 1.0, 5.0])
+    labels = np.array([0, 0, 1, 1, 2])
+    out = feature_contributions(x.astype(np.float32)[:, None], [0], labels)[0]
+    var_all = x.var()
+    own = 2 * np.log(0.25) + 2 * np.log(0.25) + np.log(1e-6 * var_all)
+    gain = 0.5 * (5 * np.log(var_all) - own)
+    assert out["bic_gain"] == pytest.approx(2 * gain - 4 * np.log(5), rel=1e-9)
+
+
+def test_a_small_positive_bic_gain_is_not_noise() -> None:
+    rng = np.random.default_rng(77)
+    labels = rng.integers(0, 2, 60)
+    x = (rng.normal(size=60) + labels * 0.3).astype(np.float32)
+    out = feature_contributions(x[:, None], [0], labels)[0]
+    assert 0 < out["bic_gain"] < 1 and out["noise"] is False
+
+
 def test_contributions_of_sparse_and_flat_columns() -> None:
     labels = np.array([0, 0, 1, 1, 1, 2, 2, 2])
     nan = np.nan
@@ -573,10 +716,11 @@ def test_contributions_of_sparse_and_flat_columns() -> None:
             [1.0, 1.5, 9.0, 9.5, 9.2, nan, nan, nan],  # the last segment never observed
             [0.0, 0.0, 1.0, 1.0, 1.0, nan, nan, nan],  # the same, categorical
             [nan, nan, 0.0, 1.0, 1.0, nan, nan, nan],  # observed in one segment only
+            [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0],  # one level of three for everyone
         ],
         dtype=np.float32,
     ).T
-    out = feature_contributions(X, [0, 0, 0, 0, 2, 2], labels)
+    out = feature_contributions(X, [0, 0, 0, 0, 2, 2, 3], labels)
     assert out[0] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
     assert out[1]["explained"] == 1.0  # each value is its segment's mean
     assert out[2]["explained"] == 0.0 and out[2]["noise"]
@@ -584,6 +728,8 @@ def test_contributions_of_sparse_and_flat_columns() -> None:
     assert out[3]["explained"] == pytest.approx(1 - (0.125 + 0.38 / 3) / 76.732, rel=1e-6)
     assert out[4]["explained"] == pytest.approx(1.0)
     assert out[5] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
+    # no uncertainty to explain, and no level share to fit per segment
+    assert out[6] == {"explained": 0.0, "bic_gain": 0.0, "noise": True}
 
 
 # ----------------------------------------------------------------------------- spec details
@@ -649,8 +795,8 @@ def test_no_feature_left_names_the_usable_columns() -> None:
 # ----------------------------------------------------------------------------- fit details
 
 
-def test_fit_reports_progress_per_column_and_the_state_header() -> None:
-    df = frame(30)
+def test_fit_reports_progress_per_column_and_the_state_header(threads: str) -> None:
+    df = frame(30)  # with a progress callback, columns are fitted one by one even if large
     steps = []
     spec = build_spec(df, KINDS, "id", features=["age", "channel"])
     X, fitted = fit_features(df, spec, progress=lambda text, done: steps.append((text, done)))
@@ -684,6 +830,22 @@ def test_a_column_without_any_value_gives_zeros() -> None:
     assert col["reference_date"] is None
 
 
+def test_fitting_no_customers_gives_an_empty_matrix_and_neutral_states() -> None:
+    df = pd.DataFrame(
+        {
+            "id": pd.Series([], dtype=object),
+            "c": pd.Series([], dtype=object),
+            "x": pd.Series([], dtype=float),
+        }
+    )
+    spec = build_spec(df, {"id": "id", "c": "categorical", "x": "numeric"}, "id")
+    X, fitted = fit_features(df, spec)
+    assert X.shape == (0, 1) and fitted["feature_names"] == ["x"]
+    c, x = column_state(fitted, "c"), column_state(fitted, "x")
+    assert (c["levels"], c["scale"], c["n_missing"]) == ([], 1.0, 0)
+    assert (x["median"], x["mean"], x["std"], x["log1p"]) == (0.0, 0.0, 1.0, False)
+
+
 def test_categorical_levels_at_the_edges() -> None:
     # exactly 1% is kept, below it is grouped; equal counts are ordered by name
     values = ["b"] * 400 + ["a"] * 400 + ["c"] * 180 + ["d"] * 10 + ["e"] * 9 + ["f"] * 1
@@ -696,6 +858,13 @@ def test_categorical_levels_at_the_edges() -> None:
     values = [f"v{i:02d}" for i in range(20)] * 10
     _, fitted = fit_features(*one_column(values, "categorical"))
     assert len(column_state(fitted, "x")["levels"]) == 20
+    # missing values are a level with its share in the block's spread
+    X, fitted = fit_features(*one_column(["a", "a", "b", None], "categorical"))
+    col = column_state(fitted, "x")
+    assert col["scale"] == pytest.approx(1 / np.sqrt(1 - (0.5**2 + 0.25**2 + 0.25**2)))
+    # one value for everyone: no spread to scale, the indicator stays 1
+    X, fitted = fit_features(*one_column(["a"] * 5, "categorical"))
+    assert column_state(fitted, "x")["scale"] == 1.0 and (X == 1.0).all()
 
 
 def test_level_names_read_alike_across_types() -> None:
@@ -705,9 +874,34 @@ def test_level_names_read_alike_across_types() -> None:
     assert (X[0] == X[1]).all() and (X[2] == X[3]).all()
     _, fitted = fit_features(*one_column([True, False, True], "categorical"))
     assert column_state(fitted, "x")["levels"] == ["true", "false"]
+    # no value like 0 or 1 (True, False): the same merge by name
+    values = pd.Series([3.0, 2, "2", "3", 3.5, "2", None], dtype=object)
+    X, fitted = fit_features(*one_column(values, "categorical"))
+    assert column_state(fitted, "x")["levels"] == ["2", "3", "3.5", MISSING]
+    hot = [fitted["feature_names"][int(j)] for j in np.argmax(X, axis=1)]
+    assert hot == ["x=3", "x=2", "x=2", "x=3", "x=3.5", "x=2", f"x={MISSING}"]
+    assert ((X > 0).sum(axis=1) == 1).all()
     gaps = pd.Series([3.0, np.nan, 4.0, 3.0])  # an integer column with gaps reads as floats
     _, fitted = fit_features(*one_column(gaps, "categorical"))
     assert column_state(fitted, "x")["levels"] == ["3", "4", MISSING]
+
+
+def test_true_and_one_in_a_text_column_are_different_levels() -> None:
+    values = pd.Series([True, 1, False, 0, "1", 1.0, True, None, "b"], dtype=object)
+    X, fitted = fit_features(*one_column(values, "categorical"))
+    levels = column_state(fitted, "x")["levels"]
+    assert levels == ["1", "true", "0", "b", "false", MISSING]
+    names = [f"x={lv}" for lv in levels]
+    assert fitted["feature_names"] == names
+    hot = [names[int(j)] for j in np.argmax(X, axis=1)]
+    assert hot == ["x=true", "x=1", "x=false", "x=0", "x=1", "x=1", "x=true", "x=(missing)", "x=b"]
+    codes = model_matrix(pd.DataFrame({"x": values}), fitted)[0][:, 0]
+    assert codes[0] != codes[1] and codes[2] != codes[3]
+    # each pair on its own
+    for pair, names in (([True, 1], ["1", "true"]), ([False, 0], ["0", "false"])):
+        values = pd.Series([*pair, "b", *pair], dtype=object)
+        _, fitted = fit_features(*one_column(values, "categorical"))
+        assert column_state(fitted, "x")["levels"] == [*names, "b"]
 
 
 def test_numeric_text_and_booleans_as_numbers() -> None:
@@ -750,6 +944,14 @@ def test_dependence_screen_edges() -> None:
     assert dependence_screen(a[:, None].astype(np.float32), [2]) == [
         {"partner": None, "p_value": 1.0, "noise": False}
     ]
+    # a pair is tested from 10 customers observed in both columns: here 5 and 5 that agree,
+    # G = 20 log 2 on 1 degree of freedom
+    same = np.column_stack([a[:12], a[:12]]).astype(np.float32)
+    same[10:, 1] = np.nan
+    screen = dependence_screen(same, [2, 2])
+    assert screen[0]["p_value"] == pytest.approx(chi2.sf(20 * np.log(2), 1), rel=1e-12)
+    same[9, 0] = np.nan  # 9 customers: no test
+    assert dependence_screen(same, [2, 2])[0] == {"partner": None, "p_value": 1.0, "noise": True}
 
 
 def test_categorical_contribution_counts_only_the_levels_seen() -> None:

@@ -151,11 +151,11 @@ def wants_projection(layout: dict) -> bool:
     return len(active) > MAX_COVARIANCE_COLUMNS and max(active) == min(active)
 
 
-def covariance_candidates(layout: dict, levels: list[int]) -> dict[str, dict]:
+def covariance_candidates(layout: dict) -> dict[str, dict]:
     """The latent class model's variants worth sweeping: columns independent within a
     segment, and (with 2..``MAX_COVARIANCE_COLUMNS`` numeric columns of one common weight,
     or their principal components) a covariance matrix over them per segment ("full") or
-    shared by every segment ("tied")."""
+    shared by every segment ("tied"). The column kinds are the layout's ``levels``."""
     out = {"independent": dict(layout)}
     active = _active_numeric(layout)
     few = 2 <= len(active) <= MAX_COVARIANCE_COLUMNS
@@ -202,7 +202,7 @@ def compare_covariances(
     curve with split-half stability. A range of one k (told k) only compares the variants
     at that k; with one candidate nothing is fitted (selection None). Returns (selection,
     layout, reason or "")."""
-    candidates = covariance_candidates(layout, layout["levels"])
+    candidates = covariance_candidates(layout)
     told_k = k_range[0] == k_range[1]
     if told_k and len(candidates) == 1:
         return None, layout, ""
@@ -229,7 +229,7 @@ def compare_numeric(
     sample. The lowest wins; a tie goes to k-means (simpler, and the usual choice). Returns
     (algorithm, k selection with the winning layout under "layout", reason)."""
     low, high = (k, k) if k not in (None, "auto") else k_range
-    candidates = covariance_candidates(layout, layout["levels"])
+    candidates = covariance_candidates(layout)
     candidates["shared"] = {**layout, "shared_variance": True}
     sweeps = _sweeps(M, candidates, (low, high), seed, progress)
     best = {name: min(r["bic"] for r in sel["curve"]) for name, sel in sweeps.items()}

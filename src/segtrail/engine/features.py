@@ -25,6 +25,8 @@ Rules, per kind (every block is finally multiplied by the column's weight):
 from __future__ import annotations
 
 import math
+import threading
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -44,12 +46,14 @@ SPEC_VERSION = 1
 SKEW_LIMIT = 1.0  # log1p above this skewness (for non-negative columns)
 MIN_LEVEL_SHARE = 0.01  # rarer levels go to "(other)"
 MAX_LEVELS = 20  # at most this many named levels per categorical column
+UNREADABLE_EXAMPLES = 3  # a datetime column's values that are not dates: this many shown
 OTHER = "(other)"
 MISSING = "(missing)"
 # From this many customers, columns are prepared on FEATURE_THREADS threads (the target
 # machine has two cores); below it the threads would cost more than they save.
 THREADED_ROWS = 100_000
 FEATURE_THREADS = 2
+ROW_BLOCK = 16_384  # the matrix is written this many rows at a time (buffers fit in cache)
 _TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0"}
 
@@ -123,14 +127,18 @@ def fit_features(
 ) -> tuple[np.ndarray, dict]:
     """Learn the preprocessing from ``df`` and return (float32 matrix, fitted state)."""
     _check_columns(df, spec["features"])
+    scratch = _Scratch()
     if progress is None and len(df) >= THREADED_ROWS:
-        columns = _by_column(lambda feat: _fit_column(df[feat["column"]], feat), spec["features"])
+        fits = _on_threads(
+            lambda feat: _fit_column(df[feat["column"]], feat, scratch), spec["features"]
+        )
     else:
-        columns = []
+        fits = []
         for i, feat in enumerate(spec["features"]):
             if progress:
                 progress(f"preparing {feat['column']}", i / len(spec["features"]))
-            columns.append(_fit_column(df[feat["column"]], feat))
+            fits.append(_fit_column(df[feat["column"]], feat, scratch))
+    columns = [col for col, _ in fits]
     fitted = {
         "version": SPEC_VERSION,
         "id_column": spec["id_column"],
@@ -138,7 +146,8 @@ def fit_features(
         "feature_names": [name for col in columns for name in col["output"]],
     }
     fitted["n_features"] = len(fitted["feature_names"])
-    X = transform_features(df, fitted)
+    # the columns' values (numbers, level per row) as the fit read them: read once
+    X = _assemble(fitted, [inputs for _, inputs in fits], len(df))
     if progress:
         progress("features ready", 1.0)
     return X, fitted
@@ -147,26 +156,51 @@ def fit_features(
 def transform_features(df: pd.DataFrame, fitted: dict) -> np.ndarray:
     """Apply a fitted state to (new) customers; extra or reordered columns are fine."""
     _check_columns(df, fitted["columns"])
-    # filled feature by feature (contiguous rows of the transpose), then transposed blockwise
-    Xt = np.empty((fitted["n_features"], len(df)), dtype=np.float32)
-    starts = np.cumsum([0] + [len(col["output"]) for col in fitted["columns"]])
 
-    def fill(j: int) -> None:
-        col = fitted["columns"][j]
-        block = Xt[starts[j] : starts[j + 1]]
+    def read(col: dict) -> np.ndarray:
         if col["kind"] == "categorical":
-            _onehot_into(block, df[col["column"]], col)
-        else:
-            block[0] = _scale_numeric(_numeric_values(df[col["column"]], col), col)
+            return _level_index(*_category_codes(df[col["column"]]), col)
+        return _numeric_values(df[col["column"]], col)
 
     if len(df) >= THREADED_ROWS:
-        _by_column(fill, range(len(fitted["columns"])))
+        inputs = _on_threads(read, fitted["columns"])
     else:
-        for j in range(len(fitted["columns"])):
-            fill(j)
-    X = np.empty((len(df), fitted["n_features"]), dtype=np.float32)
-    for lo in range(0, len(df), 65_536):  # blockwise transpose: cache friendly
-        X[lo : lo + 65_536] = Xt[:, lo : lo + 65_536].T
+        inputs = [read(col) for col in fitted["columns"]]
+    return _assemble(fitted, inputs, len(df))
+
+
+def _assemble(fitted: dict, inputs: list[np.ndarray], n: int) -> np.ndarray:
+    """The matrix from each column's input (numeric values, or the level of each row), block
+    of rows by block of rows: a block's features are written as contiguous rows of a small
+    buffer, then transposed into the matrix. No full-size temporaries: on a million rows
+    each one costs more to map in (page faults) than the arithmetic on it."""
+    columns = fitted["columns"]
+    X = np.empty((n, fitted["n_features"]), dtype=np.float32)
+    starts = np.cumsum([0] + [len(col["output"]) for col in columns])
+    local = threading.local()  # one set of block buffers per thread, reused
+
+    def rows(lo: int) -> None:
+        if not hasattr(local, "block"):
+            local.block = np.empty((fitted["n_features"], ROW_BLOCK), dtype=np.float32)
+            local.scratch = np.empty(ROW_BLOCK)
+            local.mask = np.empty(ROW_BLOCK, dtype=bool)
+        hi = min(lo + ROW_BLOCK, n)
+        size = hi - lo
+        block = local.block[:, :size]
+        scratch, mask = local.scratch[:size], local.mask[:size]
+        for j, col in enumerate(columns):
+            part = block[starts[j] : starts[j + 1]]
+            if col["kind"] == "categorical":
+                _onehot_into(part, inputs[j][lo:hi], col, mask)
+            else:
+                _scale_into(part[0], inputs[j][lo:hi], col, scratch, mask)
+        X[lo:hi] = block.T
+
+    if n >= THREADED_ROWS:
+        _on_threads(rows, range(0, n, ROW_BLOCK))
+    else:
+        for lo in range(0, n, ROW_BLOCK):
+            rows(lo)
     return X
 
 
@@ -187,6 +221,12 @@ def describe_spec(fitted: dict) -> list[dict]:
                 parts.append("0/1")
             if col["kind"] == "datetime":
                 parts.append(f"days before {col['reference_date']}")
+                if col.get("n_unreadable"):
+                    examples = ", ".join(repr(v) for v in col["unreadable_examples"])
+                    parts.append(
+                        f"{col['n_unreadable']:,} values are not dates (e.g. {examples}): "
+                        "read as missing"
+                    )
             if col["n_missing"]:
                 parts.append(f"missing -> median {col['median']:.4g}")
             if col["log1p"]:
@@ -207,10 +247,10 @@ def describe_spec(fitted: dict) -> list[dict]:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _by_column(work: Callable[[Any], Any], items: Iterable[Any]) -> list:
-    """``work`` on each item, in order, on FEATURE_THREADS threads: each column's steps are
-    numpy and pandas kernels over a million values that mostly release the GIL, and every
-    column is computed exactly as on one thread (the same values, in the same order)."""
+def _on_threads(work: Callable[[Any], Any], items: Iterable[Any]) -> list:
+    """``work`` on each item (a column, or a block of rows), in order, on FEATURE_THREADS
+    threads: the steps are numpy and pandas kernels that mostly release the GIL, and every
+    item is computed exactly as on one thread (the same values, in the same order)."""
     with ThreadPoolExecutor(FEATURE_THREADS) as pool:
         return list(pool.map(work, items))
 
@@ -221,41 +261,77 @@ def _check_columns(df: pd.DataFrame, feats: list[dict]) -> None:
             raise SegtrailError(f"missing feature column '{feat['column']}'")
 
 
-def _fit_column(series: pd.Series, feat: dict) -> dict:
+def _fit_column(series: pd.Series, feat: dict, scratch: _Scratch) -> tuple[dict, np.ndarray]:
+    """The column's fitted state, and its values (numbers or the level of each row)."""
     col: dict[str, Any] = {
         "column": feat["column"],
         "kind": feat["kind"],
         "weight": float(feat.get("weight", 1.0)),
     }
     if feat["kind"] == "categorical":
-        return _fit_categorical(series, col)
+        codes, names = _category_codes(series)
+        _fit_categorical(codes, names, col)
+        return col, _level_index(codes, names, col)
     if feat["kind"] == "datetime":
         dates = _as_datetime(series)
         ref = dates.max()
         col["reference_date"] = None if pd.isna(ref) else ref.isoformat()
-    values = _numeric_values(series, col)
-    ok = ~np.isnan(values)
-    col["n_missing"] = int((~ok).sum())
-    present = values[ok]
-    col["median"] = float(np.median(present)) if present.size else 0.0
+        unread = series[_unread(series, dates)]
+        col["n_unreadable"] = len(unread)  # counted as missing too; the description says so
+        col["unreadable_examples"] = [str(v) for v in pd.unique(unread)[:UNREADABLE_EXAMPLES]]
+    values = _numeric_values(series, col)  # may be the frame's own memory: read only
+    missing = np.isnan(values)
+    col["n_missing"] = int(np.count_nonzero(missing))
+    present = values[~missing] if col["n_missing"] else values
+    work, held = scratch.arrays(len(values))
     col["log1p"] = bool(
         feat["kind"] != "boolean"
         and present.size > 2
         and present.min() >= 0
-        and _skewness(present) > SKEW_LIMIT
+        and _skewness(present, work, held) > SKEW_LIMIT
     )
-    filled = np.where(ok, values, col["median"])
+    col["median"] = _median(present, work) if present.size else 0.0
+    filled = values
+    if col["n_missing"]:
+        filled = held
+        np.copyto(filled, values)
+        np.copyto(filled, col["median"], where=missing)
     if col["log1p"]:
-        filled = np.log1p(filled)
+        filled = np.log1p(filled, out=held)
     col["mean"] = float(filled.mean()) if filled.size else 0.0
-    std = float(filled.std()) if filled.size else 0.0
+    std = _std(filled, col["mean"], work) if filled.size else 0.0
     col["std"] = std if std > 1e-12 else 1.0  # a constant column stays 0, not nan
     col["output"] = [col["column"]]
-    return col
+    return col, values
 
 
-def _fit_categorical(series: pd.Series, col: dict) -> dict:
-    codes, names = _category_codes(series)
+class _Scratch(threading.local):
+    """Two float64 work arrays of one column's length, per thread, reused column after
+    column: fresh full-size temporaries cost more to map in (page faults) than the
+    arithmetic on them."""
+
+    def arrays(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if getattr(self, "n", None) != n:
+            self.n, self.work, self.held = n, np.empty(n), np.empty(n)
+        return self.work, self.held
+
+
+def _median(x: np.ndarray, work: np.ndarray) -> float:
+    """``np.median(x)``, with its copy in ``work``."""
+    copy = work[: x.size]
+    np.copyto(copy, x)
+    return float(np.median(copy, overwrite_input=True))
+
+
+def _std(x: np.ndarray, mean: float, work: np.ndarray) -> float:
+    """``x.std()`` (``mean`` is ``x.mean()``): numpy's own steps and sums, with its
+    temporary in ``work``."""
+    deviation = np.subtract(x, mean, out=work[: x.size])
+    np.square(deviation, out=deviation)
+    return math.sqrt(float(np.add.reduce(deviation)) / x.size)
+
+
+def _fit_categorical(codes: np.ndarray, names: list[str], col: dict) -> None:
     n = len(codes)
     counts = np.bincount(codes[codes >= 0], minlength=len(names)) if n else np.zeros(0, int)
     order = sorted(range(len(names)), key=lambda i: (-counts[i], names[i]))
@@ -277,28 +353,34 @@ def _fit_categorical(series: pd.Series, col: dict) -> dict:
     # Indicator variances p(1-p) sum to 1 - sum(p^2); this factor brings that total to 1.
     col["scale"] = 1.0 / math.sqrt(spread) if spread > 1e-12 else 1.0
     col["output"] = [f"{col['column']}={lv}" for lv in levels]
-    return col
 
 
-def _onehot_into(block: np.ndarray, series: pd.Series, col: dict) -> None:
-    """Fill ``block`` (levels x rows) with the scaled one-hot coding of ``series``."""
-    codes, names = _category_codes(series)
+def _level_index(codes: np.ndarray, names: list[str], col: dict) -> np.ndarray:
+    """Each row's position among the fitted levels (-1: none, an unseen value when no
+    "(other)" was fitted)."""
     index = {lv: j for j, lv in enumerate(col["levels"])}
     fallback = index.get(OTHER, -1)  # unseen values go to "(other)" or to no level at all
     # the trailing slot is picked by code -1 (missing)
     per_name = np.array(
         [index.get(name, fallback) for name in names] + [index.get(MISSING, fallback)],
-        dtype=np.int64,
+        dtype=np.int16,  # at most MAX_LEVELS + 2 levels
     )
-    level = per_name[codes]
+    return per_name[codes]
+
+
+def _onehot_into(block: np.ndarray, level: np.ndarray, col: dict, mask: np.ndarray) -> None:
+    """Fill ``block`` (levels x rows) with the scaled one-hot coding of the rows' levels."""
     value = np.float32(col["scale"] * col["weight"])
     for j in range(len(block)):  # one pass per level: faster than a scattered assignment
-        np.multiply(level == j, value, out=block[j])
+        np.multiply(np.equal(level, j, out=mask), value, out=block[j])
 
 
 def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 = missing) and the level names as strings, stable across dtypes."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if series.dtype == object and any(_may_equal_a_bool(u) for u in uniques):
+        # True == 1 and False == 0 in Python, so factorize merged them: code by name instead
+        codes, uniques = pd.factorize(series.map(_level_name, na_action="ignore"))
     names = [_level_name(u) for u in uniques]
     if len(set(names)) < len(names):  # e.g. 1 and "1": merge to one level per name
         merged: dict[str, int] = {}
@@ -306,6 +388,10 @@ def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
         codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
         names = list(merged)
     return np.asarray(codes, dtype=np.int64), names
+
+
+def _may_equal_a_bool(value: Any) -> bool:
+    return isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1)
 
 
 def _level_name(value: Any) -> str:
@@ -327,8 +413,8 @@ def _numeric_values(series: pd.Series, col: dict) -> np.ndarray:
         return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "boolean":
         return _boolean_values(series)
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy
     values = pd.to_numeric(series, errors="coerce")
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -350,24 +436,42 @@ def _as_datetime(series: pd.Series) -> pd.Series:
         return series.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(series.dtype):
         return series
-    dates = pd.to_datetime(series, errors="coerce", utc=True)
+    # Any ISO 8601 form, value by value (pandas would otherwise guess one format from the
+    # first value and turn every value written in another form into missing); values in no
+    # ISO form then by the format pandas guesses from the first of them (03/01/2024 ...).
+    dates = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
+    left = _unread(series, dates)
+    if left.any():
+        with warnings.catch_warnings():  # the format guess is pandas' business
+            warnings.simplefilter("ignore")
+            dates[left] = pd.to_datetime(series[left], errors="coerce", utc=True)
     return dates.dt.tz_localize(None)
 
 
-def _scale_numeric(values: np.ndarray, col: dict) -> np.ndarray:
-    filled = np.where(np.isnan(values), col["median"], values)
+def _unread(series: pd.Series, dates: pd.Series) -> np.ndarray:
+    """Where a value is given but did not read as a date."""
+    return dates.isna().to_numpy() & series.notna().to_numpy()
+
+
+def _scale_into(
+    out: np.ndarray, values: np.ndarray, col: dict, scratch: np.ndarray, mask: np.ndarray
+) -> None:
+    """``out`` (float32) = the scaled ``values``, computed in float64 in ``scratch``."""
+    np.copyto(scratch, values)
+    np.copyto(scratch, col["median"], where=np.isnan(values, out=mask))
     if col["log1p"]:
-        filled = np.log1p(np.maximum(filled, 0.0))  # new data below 0 is clipped to 0
-    return ((filled - col["mean"]) * (col["weight"] / col["std"])).astype(np.float32)
+        np.log1p(np.maximum(scratch, 0.0, out=scratch), out=scratch)  # below 0 is clipped to 0
+    np.subtract(scratch, col["mean"], out=scratch)
+    np.multiply(scratch, col["weight"] / col["std"], out=out, casting="same_kind")
 
 
-def _skewness(x: np.ndarray) -> float:
-    centred = x - x.mean()
-    squared = centred * centred  # products, not ** (a float power is slow)
-    m2 = float(squared.mean())
+def _skewness(x: np.ndarray, work: np.ndarray, held: np.ndarray) -> float:
+    centred = np.subtract(x, x.mean(), out=work[: x.size])
+    powers = np.multiply(centred, centred, out=held[: x.size])  # products, not ** (slow)
+    m2 = float(powers.mean())
     if m2 <= 1e-24:
         return 0.0
-    return float((squared * centred).mean()) / m2**1.5
+    return float(np.multiply(powers, centred, out=powers).mean()) / m2**1.5
 
 
 # ----------------------------------------------------------------------------- model input
