@@ -110,6 +110,10 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
     "engine/algorithms/agglomerative.py": ["tests/engine/test_algo_agglomerative.py"],
     "engine/algorithms/lca.py": ["tests/engine/test_lca.py", "tests/engine/test_algo_lca.py"],
+    # hand-made data against scikit-learn's HDBSCAN and scipy's spanning tree; the property
+    # tests of tests/engine/test_reachability.py take seconds per mutant
+    "engine/algorithms/hdbscan.py": ["tests/engine/test_algo_hdbscan.py"],
+    "engine/algorithms/reachability.py": ["tests/engine/test_algo_reachability.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
