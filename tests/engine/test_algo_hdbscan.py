@@ -8,12 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
-from sklearn.cluster import HDBSCAN as SkHDBSCAN
 from sklearn.metrics import adjusted_rand_score
 
-from algo_checks import declared
+from algo_checks import assert_same_segments, declared, hdbscan_reference, hide_private_hdbscan
 from planted import small_blobs
-from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.algorithms import get_algorithm, neighbours
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.algorithms.dbscan import holdout_rows
 from segtrail.errors import InvalidInput, SegtrailError
@@ -30,25 +29,6 @@ def groups(sizes: tuple[int, ...] = (40, 30, 20), spread: float = 0.3, seed: int
     X, y = small_blobs(sizes, spread=spread, seed=seed)
     far = np.array([[30.0, 30.0], [-20.0, 5.0]], dtype=np.float32)
     return np.vstack([X, far]), np.concatenate([y, [-1, -1]])
-
-
-def theirs(X: np.ndarray, min_cluster_size: int, min_samples: int, method: str = "eom"):
-    return (
-        SkHDBSCAN(
-            min_cluster_size=min_cluster_size,
-            min_samples=min_samples,
-            cluster_selection_method=method,
-            copy=True,
-        )
-        .fit(X.astype(np.float64))
-        .labels_
-    )
-
-
-def assert_same_segments(ours: np.ndarray, reference: np.ndarray) -> None:
-    """The same customers are noise and the same customers share a segment."""
-    assert np.array_equal(ours < 0, reference < 0)
-    assert adjusted_rand_score(ours, reference) == 1.0
 
 
 def assert_ordered_by_size(labels: np.ndarray) -> None:
@@ -138,7 +118,7 @@ def test_the_smallest_values_declared_are_taken() -> None:
     X, _ = groups()
     result = ALGO.fit(X, {"min_cluster_size": 2, "min_samples": 1}, 0)
     assert result.params["min_cluster_size"] == 2 and result.params["min_samples"] == 1
-    assert_same_segments(result.labels, theirs(X, 2, 1))
+    assert_same_segments(result.labels, hdbscan_reference(X, 2, 1))
 
 
 # ---------------------------------------------------------------------------- whole fits
@@ -147,7 +127,7 @@ def test_the_smallest_values_declared_are_taken() -> None:
 def test_the_segments_are_scikit_learns_ordered_by_size() -> None:
     X, y = groups()
     result = ALGO.fit(X, {}, 0)
-    assert_same_segments(result.labels, theirs(X, 5, 5))
+    assert_same_segments(result.labels, hdbscan_reference(X, 5, 5))
     assert_same_segments(result.labels, y)  # the planted groups; the far two are noise
     assert result.labels.dtype == np.int32
     assert np.bincount(result.labels[:-2]).tolist() == [40, 30, 20]
@@ -176,7 +156,7 @@ def test_parameters_reach_the_fit(min_samples: int, method: str) -> None:
     X, _ = groups()
     params = {"min_samples": min_samples, "cluster_selection_method": method}
     result = ALGO.fit(X, params, 0)
-    assert_same_segments(result.labels, theirs(X, 5, min_samples, method))
+    assert_same_segments(result.labels, hdbscan_reference(X, 5, min_samples, method))
     assert_ordered_by_size(result.labels)
     assert result.params["cluster_selection_method"] == method
     assert result.params["min_samples"] == min_samples
@@ -226,7 +206,7 @@ def test_default_min_cluster_size_is_at_least_five() -> None:
     assert result.params["min_cluster_size"] == 5
     assert len(set(result.labels[100:105].tolist())) == 1 and result.labels[100] >= 0
     assert (result.labels[105:] == -1).all()
-    assert_same_segments(result.labels, theirs(X, 5, 2))
+    assert_same_segments(result.labels, hdbscan_reference(X, 5, 2))
 
 
 def test_too_few_customers_to_fit_are_refused() -> None:
@@ -253,7 +233,7 @@ def test_every_customer_noise_says_what_to_try() -> None:
     assert (result.labels == -1).all() and np.isnan(result.confidence).all()
     assert result.notes == ["every customer is noise: try a smaller min_cluster_size"]
     assert result.params["noise_share"] == 1.0
-    assert (theirs(X, 11, 5) == -1).all()
+    assert (hdbscan_reference(X, 11, 5) == -1).all()
     labels, confidence = ALGO.assign(result.state, X + np.float32(0.1))
     assert (labels == -1).all() and np.isnan(confidence).all()
 
@@ -277,7 +257,7 @@ def test_new_customers_follow_the_reachability_rule(min_samples: int) -> None:
     (nan for noise)."""
     X = three_densities()
     result = ALGO.fit(X, {"min_samples": min_samples}, 0)
-    assert_same_segments(result.labels, theirs(X, 5, min_samples))
+    assert_same_segments(result.labels, hdbscan_reference(X, 5, min_samples))
     assert result.labels[-1] == -1
     axis = np.linspace(-2.0, 10.0, 61, dtype=np.float32)
     Q = np.array([[a, b] for a in axis for b in axis], dtype=np.float32)
@@ -302,13 +282,32 @@ def test_a_customer_at_the_reach_of_its_segment_joins_it() -> None:
     line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])  # 1.0: reach 0.4 at min 2
     X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
     result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
-    assert_same_segments(result.labels, theirs(X, 3, 2))
+    assert_same_segments(result.labels, hdbscan_reference(X, 3, 2))
     assert_same_segments(result.labels, np.repeat([0, 1], 8))
     Q = np.float32([[1.39, 0], [1.41, 0], [1.5, 0], [-0.39, 0], [-0.45, 0], [21.3999, 0]])
     labels, confidence = ALGO.assign(result.state, Q)
     own = result.labels[0]
     assert labels.tolist() == [own, -1, -1, own, -1, 1 - own]
     assert confidence[[0, 3, 5]] == pytest.approx([0.39, 0.39, 0.3999], abs=1e-5)
+
+
+def test_the_reach_allows_float32_round_off_only() -> None:
+    """The reach comparison allows 1e-5 x (1 + reach) for float32 round-off, no more: a
+    customer beyond the outermost one of the line by reach + 0.9 of that allowance joins,
+    by reach + 1.2 of it is noise."""
+    line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])
+    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
+    result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
+    reach = core_reference(X[:8], 2).max()  # the outermost customer's gap, 0.4
+    allowance = 1e-5 * (1.0 + reach)
+    Q = np.float32([[1.0 + reach + 0.9 * allowance, 0], [1.0 + reach + 1.2 * allowance, 0]])
+    labels, _ = ALGO.assign(result.state, Q)
+    assert labels.tolist() == [result.labels[7], -1]
+    # at min_samples 1 every core distance and reach is 0: within the allowance joins
+    ones = ALGO.fit(X, {"min_samples": 1, "min_cluster_size": 3}, 0)
+    near = np.float32([[0.1 + 5e-6, 0], [0.1 + 5e-5, 0]])
+    assert ones.labels[1] >= 0
+    assert ALGO.assign(ones.state, near)[0].tolist() == [ones.labels[1], -1]
 
 
 def test_versions_fitted_before_the_index_still_assign() -> None:
@@ -343,7 +342,7 @@ def test_a_sampled_fit_assigns_the_rest_and_measures_the_agreement(seed: int, me
     result = ALGO.fit(X, params, seed)
     idx = sample_rows(len(X), 250, seed)
     F = X[idx]
-    fitted = theirs(F, 8, 5, method)
+    fitted = hdbscan_reference(F, 8, 5, method)
     expected, d1, unclear = rule(F, fitted, 5, X)
     assert not unclear.any()
     assert_same_segments(result.labels, expected)
@@ -355,7 +354,7 @@ def test_a_sampled_fit_assigns_the_rest_and_measures_the_agreement(seed: int, me
     held = holdout_rows(250, seed)
     assert len(held) == 50
     rest = np.setdiff1d(np.arange(250), held)
-    assigned, _, _ = rule(F[rest], theirs(F[rest], 8, 5, method), 5, F[held])
+    assigned, _, _ = rule(F[rest], hdbscan_reference(F[rest], 8, 5, method), 5, F[held])
     ari = adjusted_rand_score(fitted[held], assigned)
     assert result.params["holdout_ari"] == pytest.approx(ari, abs=1e-12)
     assert ari < 1.0  # a check that can tell
@@ -406,3 +405,72 @@ def test_min_samples_one_assigns_the_customers_outside_the_sample() -> None:
     # customers outside the sample are noise about as often as the sampled ones
     assert np.mean(result.labels[outside] < 0) < np.mean(result.labels[fitted] < 0) + 0.1
     assert result.params["holdout_ari"] > 0.5
+
+
+# ---------------------------------------------------------------------------- stored state
+
+
+def test_the_stored_state_is_compact() -> None:
+    """Stored with every version: float32 points, core distances and reaches, int32 labels
+    in the fit's numbering."""
+    X, _ = groups()
+    result = ALGO.fit(X, {}, 0)
+    state = result.state
+    assert state["points"].dtype == np.float32 and np.array_equal(state["points"], X)
+    assert state["core_distance"].dtype == np.float32
+    assert np.allclose(state["core_distance"], core_reference(X, 5), atol=1e-5)
+    assert state["point_labels"].dtype == np.int32
+    assert np.array_equal(state["point_labels"], result.labels)
+    assert state["reach"].dtype == np.float32 and state["reach"].shape == (3,)
+    core = core_reference(X, 5)
+    for s in range(3):
+        assert state["reach"][s] == pytest.approx(core[result.labels == s].max(), abs=1e-5)
+    sampled = ALGO.fit(X, {"sample_size": 60}, 0)
+    assert sampled.state["point_labels"].dtype == np.int32
+    assert sampled.state["reach"].dtype == np.float32
+
+
+def test_above_the_exact_work_the_index_cells_are_stored_and_seeded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Placing more than EXACT_WORK customer pairs goes through the inverted-file index: the
+    fit stores its 2 sqrt(n) cells (seeded: the same fit gives the same cells), and assign
+    gives the fit's labels again."""
+    monkeypatch.setattr(neighbours, "EXACT_WORK", 0)
+    X, _ = groups()
+    one = ALGO.fit(X, {}, 0)
+    assert one.state["index_centres"].shape == (round(2 * np.sqrt(92)), 2)
+    assert np.array_equal(ALGO.fit(X, {}, 0).state["index_centres"], one.state["index_centres"])
+    sampled = ALGO.fit(X, {"sample_size": 80}, 5)
+    assert sampled.state["index_centres"].shape == (round(2 * np.sqrt(80)), 2)
+    again = ALGO.fit(X, {"sample_size": 80}, 5)
+    assert np.array_equal(again.state["index_centres"], sampled.state["index_centres"])
+    assert np.array_equal(ALGO.assign(sampled.state, X)[0], sampled.labels)
+
+
+def test_assign_searches_the_stored_cells() -> None:
+    """With one cell per fitted customer (cells a stored version could hold) a search probes
+    NPROBE cells, so it finds NPROBE fitted customers at most: fewer than min_samples asks
+    for here. A new customer's core distance is then unknown and it is noise; a fitted
+    customer, its own nearest, keeps its segment (its core distance is stored)."""
+    X, _ = groups()
+    result = ALGO.fit(X, {"min_samples": neighbours.NPROBE + 4}, 0)
+    assert (result.labels[:-2] >= 0).all()
+    state = {**result.state, "index_centres": X.copy()}
+    labels, _ = ALGO.assign(state, X)
+    assert np.array_equal(labels, result.labels)
+    nearby = X[:-2] + np.float32(0.01)
+    exact, _ = ALGO.assign(result.state, nearby)
+    assert (exact >= 0).all()
+    assert (ALGO.assign(state, nearby)[0] == -1).all()
+
+
+def test_without_scikit_learns_private_steps_the_fit_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If scikit-learn moves its private steps the public estimator fits instead."""
+    X, _ = groups()
+    hide_private_hdbscan(monkeypatch)
+    result = ALGO.fit(X, {"min_samples": 2, "cluster_selection_method": "leaf"}, 0)
+    monkeypatch.undo()
+    assert_same_segments(result.labels, hdbscan_reference(X, 5, 2, "leaf"))

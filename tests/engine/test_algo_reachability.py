@@ -5,17 +5,14 @@ for both selections and for the fallback to the public estimator."""
 
 from __future__ import annotations
 
-import builtins
-
 import numpy as np
 import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.csgraph import minimum_spanning_tree as scipy_mst
 from scipy.spatial.distance import cdist
-from sklearn.cluster import HDBSCAN
-from sklearn.metrics import adjusted_rand_score
 
+from algo_checks import assert_same_segments, hdbscan_reference, hide_private_hdbscan
 from planted import small_blobs
 from segtrail.engine.algorithms import reachability
 from segtrail.engine.algorithms.reachability import (
@@ -53,24 +50,6 @@ def assert_spanning_tree(frm: np.ndarray, to: np.ndarray, n: int) -> None:
     assert connected_components(graph, directed=False)[0] == 1
 
 
-def theirs(X: np.ndarray, min_cluster_size: int, min_samples: int, method: str) -> np.ndarray:
-    return (
-        HDBSCAN(
-            min_cluster_size=min_cluster_size,
-            min_samples=min_samples,
-            cluster_selection_method=method,
-            copy=True,
-        )
-        .fit(X.astype(np.float64))
-        .labels_
-    )
-
-
-def assert_same_segments(ours: np.ndarray, reference: np.ndarray) -> None:
-    assert np.array_equal(ours < 0, reference < 0)
-    assert adjusted_rand_score(ours, reference) == 1.0
-
-
 def groups() -> np.ndarray:
     X, _ = small_blobs((40, 30, 20))
     return np.vstack([X, np.float32([[30.0, 30.0], [-20.0, 5.0]])])
@@ -87,6 +66,8 @@ def test_core_distances_on_a_line() -> None:
     assert core_distances(LINE, 5).tolist() == [10, 9, 7, 6, 10]
     # more neighbours asked than customers: the farthest one
     assert core_distances(LINE, 9).tolist() == [10, 9, 7, 6, 10]
+    # float64, whatever the customers' type
+    assert core_distances(LINE.astype(np.float32), 2).dtype == np.float64
 
 
 @pytest.mark.parametrize("min_samples", [1, 2, 4, 7])
@@ -119,6 +100,15 @@ def test_the_tree_of_a_line_links_neighbours() -> None:
     assert sorted(weight.tolist()) == pytest.approx([1.0, 2.0, 3.0, 4.0])
 
 
+def test_edges_come_in_the_order_prims_adds_them() -> None:
+    """Prim's starts from the first customer and adds the nearest one outside each time."""
+    frm, to, weight = minimum_spanning_tree(LINE[[2, 0, 4, 1, 3]], np.zeros(5))
+    # at 3, 0, 10, 1, 6: from 3 to 1, from 1 to 0, from 3 to 6, from 6 to 10
+    assert frm.tolist() == [0, 3, 0, 4]
+    assert to.tolist() == [3, 1, 4, 2]
+    assert weight.tolist() == pytest.approx([2.0, 1.0, 3.0, 4.0])
+
+
 def test_core_distances_raise_the_edges() -> None:
     """Core distances [3, 2, 3, 4, 7]: every edge weighs at least both ends' core distance."""
     core = np.array([3.0, 2.0, 3.0, 4.0, 7.0])
@@ -143,9 +133,10 @@ def test_the_tree_is_as_light_as_scipys(n: int, min_samples: int) -> None:
     assert np.allclose(np.sort(weight), scipy_weights(reach), atol=1e-6)
 
 
-def test_a_single_customer_has_no_edges() -> None:
-    frm, to, weight = minimum_spanning_tree(np.zeros((1, 3)), np.zeros(1))
-    assert len(frm) == len(to) == len(weight) == 0
+def test_one_customer_or_none_has_no_edges() -> None:
+    for n in (0, 1):
+        frm, to, weight = minimum_spanning_tree(np.zeros((n, 3)), np.zeros(n))
+        assert len(frm) == len(to) == len(weight) == 0
 
 
 def test_the_callers_arrays_are_left_alone() -> None:
@@ -168,7 +159,7 @@ def test_labels_are_scikit_learns(method: str, min_samples: int) -> None:
     X = groups()
     labels = hdbscan_labels(X, core_distances(X, min_samples), 5, min_samples, method)
     assert labels.dtype == np.int32
-    assert_same_segments(labels, theirs(X, 5, min_samples, method))
+    assert_same_segments(labels, hdbscan_reference(X, 5, min_samples, method))
     assert (labels[-2:] == -1).all()
 
 
@@ -189,8 +180,8 @@ def test_min_cluster_size_decides_what_is_a_segment() -> None:
     core = core_distances(X, 3)
     six = hdbscan_labels(X, core, 6, 3, "eom")
     seven = hdbscan_labels(X, core, 7, 3, "eom")
-    assert_same_segments(six, theirs(X, 6, 3, "eom"))
-    assert_same_segments(seven, theirs(X, 7, 3, "eom"))
+    assert_same_segments(six, hdbscan_reference(X, 6, 3, "eom"))
+    assert_same_segments(seven, hdbscan_reference(X, 7, 3, "eom"))
     assert len(set(six[30:36].tolist())) == 1 and six[30] >= 0
     assert (seven[30:36] == -1).all()
 
@@ -200,7 +191,7 @@ def test_one_group_alone_is_noise() -> None:
     customers, where no split leaves two parts of 11, are all noise."""
     X = np.column_stack([np.arange(20.0), np.zeros(20)])
     labels = hdbscan_labels(X, core_distances(X, 5), 11, 5, "eom")
-    assert (theirs(X, 11, 5, "eom") == -1).all()
+    assert (hdbscan_reference(X, 11, 5, "eom") == -1).all()
     assert (labels == -1).all()
 
 
@@ -218,16 +209,9 @@ def test_without_scikit_learns_private_steps_the_public_estimator_is_used(
 ) -> None:
     X = groups()
     core = core_distances(X, min_samples)
-    real_import = builtins.__import__
-
-    def no_private(name: str, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if name.startswith("sklearn.cluster._hdbscan"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
     monkeypatch.setattr(reachability, "minimum_spanning_tree", None)  # must not be reached
-    monkeypatch.setattr(builtins, "__import__", no_private)
+    hide_private_hdbscan(monkeypatch)
     labels = hdbscan_labels(X, core, 7, min_samples, method)
     monkeypatch.undo()
     assert labels.dtype == np.int32
-    assert np.array_equal(labels, theirs(X, 7, min_samples, method))
+    assert np.array_equal(labels, hdbscan_reference(X, 7, min_samples, method))
