@@ -136,7 +136,7 @@ def _index_against_brute_force(path: str, rows: int = 100_000) -> list[Figure]:
         figures.append(
             Figure(
                 f"{name} assignment of {rows // 1000}k customers",
-                f"inverted-file index (faiss IVF, {neighbours.NPROBE} cells probed)",
+                f"inverted file searched by matrix products ({neighbours.NPROBE} cells probed)",
                 fast,
                 "exact brute-force nearest neighbours (before)",
                 slow,

@@ -16,8 +16,14 @@ reach of two segments goes to the nearer core point.) At most ``MAX_CORE_POINTS`
 points are kept (a seeded subset), and the nearest one is found through an inverted-file
 index (neighbours.py), which bounds the cost of assigning a million customers.
 
+The neighbourhoods of the fitted customers (every pair within ``eps``, with its distance) are
+computed once, by scikit-learn's own brute-force radius search (float64, so the same pairs its
+DBSCAN finds), and given to scikit-learn's DBSCAN as a precomputed sparse graph (its
+documented input); the labels are those of ``DBSCAN(algorithm="brute")`` on the customers.
+
 When a sample was fitted, the sample-fit + assign path is checked: DBSCAN is fitted again on
-the sample less a held-out ``HOLDOUT_SHARE``, the held-out customers are assigned by the rule
+the sample less a held-out ``HOLDOUT_SHARE`` (on the same graph less the held-out rows and
+columns: no distance is computed twice), the held-out customers are assigned by the rule
 above, and their segments are compared with the ones the full-sample fit gave them
 (adjusted Rand index, ``holdout_ari`` in the parameters and a note).
 
@@ -25,6 +31,8 @@ Confidence: distance to the nearest core point (nan for noise).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +51,9 @@ from segtrail.engine.algorithms.base import (
 from segtrail.engine.algorithms.neighbours import cell_centres, nearest
 from segtrail.engine.algorithms.params import AUTO, Interval, Param
 from segtrail.errors import SegtrailError
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 MIN_SAMPLES = 10
 SAMPLE_SIZE = 20_000
@@ -89,12 +100,13 @@ class DBSCAN(Algorithm):
                 "distance curve"
             )
         sampled = len(idx) < n
+        graph = radius_graph(Xf, eps)
         # The held-out check (a second fit on 80% of the sample) runs on another thread
         # while this one fits the whole sample: both are single-threaded and independent.
-        with beside(self._holdout_agreement if sampled else None, Xf, eps, min_samples, seed) as (
-            holdout
-        ):
-            fitted_labels, state, n_core = _fit_sample(Xf, eps, min_samples, seed, n)
+        with beside(
+            self._holdout_agreement if sampled else None, Xf, graph, eps, min_samples, seed
+        ) as holdout:
+            fitted_labels, state, n_core = _fit_sample(Xf, graph, eps, min_samples, seed, n)
         if n_core > MAX_CORE_POINTS:
             notes.append(f"{fmt_int(MAX_CORE_POINTS)} core customers kept to assign the rest")
         raw, confidence = self.assign(state, X)
@@ -124,13 +136,14 @@ class DBSCAN(Algorithm):
         return FitResult(labels, confidence, used, state, notes)
 
     def _holdout_agreement(
-        self, Xf: np.ndarray, eps: float, min_samples: int, seed: int
+        self, Xf: np.ndarray, graph: sparse.csr_matrix, eps: float, min_samples: int, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """The held-out rows of the sample, and their segments when assigned from a fit on
         the rest (compared with the whole sample's fit by ``holdout_ari``)."""
         held = holdout_rows(len(Xf), seed)
         rest = np.setdiff1d(np.arange(len(Xf)), held)
-        _, state, _ = _fit_sample(Xf[rest], eps, min_samples, seed, len(held))
+        rest_graph = graph[rest][:, rest]  # the rest's neighbourhoods among the rest
+        _, state, _ = _fit_sample(Xf[rest], rest_graph, eps, min_samples, seed, len(held))
         return held, self.assign(state, Xf[held])[0]
 
     def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,15 +159,32 @@ class DBSCAN(Algorithm):
         return labels, np.where(inside, dist, np.nan).astype(np.float32)
 
 
+def radius_graph(X: np.ndarray, eps: float) -> sparse.csr_matrix:
+    """Every pair of rows within ``eps`` (each row with itself too), with its Euclidean
+    distance: scikit-learn's brute-force radius search, the one its DBSCAN(algorithm="brute")
+    runs, done once for the fit and the held-out refit. Both cores: nothing runs beside it."""
+    from sklearn.neighbors import NearestNeighbors
+
+    search = NearestNeighbors(radius=eps, algorithm="brute").fit(X)
+    return search.radius_neighbors_graph(X, mode="distance")
+
+
 def _fit_sample(
-    Xf: np.ndarray, eps: float, min_samples: int, seed: int, to_place: int
+    Xf: np.ndarray,
+    graph: sparse.csr_matrix,
+    eps: float,
+    min_samples: int,
+    seed: int,
+    to_place: int,
 ) -> tuple[np.ndarray, dict, int]:
-    """DBSCAN's own labels of the fitted customers, the state that assigns ``to_place``
-    customers, and how many core customers DBSCAN found (before keeping MAX_CORE_POINTS)."""
+    """DBSCAN's own labels of the fitted customers (whose neighbourhoods within ``eps`` are
+    ``graph``), the state that assigns ``to_place`` customers, and how many core customers
+    DBSCAN found (before keeping MAX_CORE_POINTS)."""
     from sklearn.cluster import DBSCAN as SkDBSCAN
 
     with one_thread(len(Xf)):
-        model = SkDBSCAN(eps=eps, min_samples=min_samples, algorithm="brute").fit(Xf)
+        # a stored distance of 0 (customers that coincide) is a neighbour like any other
+        model = SkDBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(graph)
     core = found = model.core_sample_indices_
     if len(core) > MAX_CORE_POINTS:
         core = core[sample_rows(len(core), MAX_CORE_POINTS, seed + 1)]

@@ -47,7 +47,11 @@ from segtrail.engine.algorithms.base import (
 from segtrail.engine.algorithms.dbscan import holdout_ari, holdout_note, holdout_rows
 from segtrail.engine.algorithms.neighbours import cell_centres, nearest
 from segtrail.engine.algorithms.params import AUTO, Interval, Options, Param
-from segtrail.engine.algorithms.reachability import core_distances, hdbscan_labels
+from segtrail.engine.algorithms.reachability import (
+    core_distances,
+    core_distances_and_within,
+    hdbscan_labels,
+)
 from segtrail.errors import SegtrailError
 
 MIN_SAMPLES = 5
@@ -104,13 +108,23 @@ class HDBSCAN(Algorithm):
             )
         options = (min_cluster_size, min_samples, method)
         sampled = len(idx) < n
-        held = holdout_rows(len(Xf), seed) if sampled else None
+        held = rest = rest_core = None
+        # core distance: to the min_samples-th nearest fitted customer, itself the first
+        # (exact); computed once for the tree and for the assignment rule, and for the
+        # held-out check's rest from the same search (both cores: nothing runs beside it)
+        if sampled:
+            held = holdout_rows(len(Xf), seed)
+            rest = np.setdiff1d(np.arange(len(Xf)), held)
+            core, rest_core = core_distances_and_within(Xf, min_samples, rest)
+        else:
+            with one_thread(len(Xf)):
+                core = core_distances(Xf, min_samples)
         # The held-out check (a second fit on 80% of the sample) runs on another thread
         # while this one fits the whole sample: both are single-threaded and independent.
-        with beside(_holdout_assignment if sampled else None, self, Xf, held, options, seed) as (
-            holdout
-        ):
-            fitted_labels, state = _fit_sample(Xf, options, seed, n)
+        with beside(
+            _holdout_assignment if sampled else None, self, Xf, held, rest, rest_core, options, seed
+        ) as holdout:
+            fitted_labels, state = _fit_sample(Xf, core, options, seed, n)
         if len(idx) == n:
             # Every customer was fitted: HDBSCAN's own labels, which the assignment rule
             # reproduces (each is its own nearest fitted customer, at distance 0), without
@@ -169,15 +183,12 @@ class HDBSCAN(Algorithm):
 
 
 def _fit_sample(
-    Xf: np.ndarray, options: tuple[int, int, str], seed: int, to_place: int
+    Xf: np.ndarray, core: np.ndarray, options: tuple[int, int, str], seed: int, to_place: int
 ) -> tuple[np.ndarray, dict]:
-    """HDBSCAN's own labels of the fitted customers and the state that assigns
-    ``to_place`` customers."""
+    """HDBSCAN's own labels of the fitted customers (whose core distances are ``core``)
+    and the state that assigns ``to_place`` customers."""
     min_cluster_size, min_samples, method = options
     with one_thread(len(Xf)):
-        # core distance: to the min_samples-th nearest fitted customer, itself the first
-        # (exact); computed once for the tree and for the assignment rule
-        core = core_distances(Xf, min_samples)
         fitted_labels = hdbscan_labels(Xf, core, min_cluster_size, min_samples, method)
     core = core.astype(np.float32)
     n_seg = int(fitted_labels.max()) + 1
@@ -199,10 +210,12 @@ def _holdout_assignment(
     algo: HDBSCAN,
     Xf: np.ndarray,
     held: np.ndarray,
+    rest: np.ndarray,
+    rest_core: np.ndarray,
     options: tuple[int, int, str],
     seed: int,
 ) -> np.ndarray:
-    """The segments of the ``held`` rows of the sample when assigned from a fit on the rest."""
-    rest = np.setdiff1d(np.arange(len(Xf)), held)
-    _, state = _fit_sample(Xf[rest], options, seed, len(held))
+    """The segments of the ``held`` rows of the sample when assigned from a fit on the
+    ``rest`` (whose core distances among themselves are ``rest_core``)."""
+    _, state = _fit_sample(Xf[rest], rest_core, options, seed, len(held))
     return algo.assign(state, Xf[held])[0]

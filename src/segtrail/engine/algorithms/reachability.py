@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+WITHIN_EXTRA = 8  # neighbours listed beyond 2 x min_samples (core_distances_and_within)
+
 
 def core_distances(X: np.ndarray, min_samples: int) -> np.ndarray:
     """Distance (float64) from each row to its ``min_samples``-th nearest row, itself the
@@ -33,6 +35,32 @@ def core_distances(X: np.ndarray, min_samples: int) -> np.ndarray:
     k = min(min_samples, len(X))
     nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X)
     return nn.kneighbors(X)[0][:, -1]
+
+
+def core_distances_and_within(
+    X: np.ndarray, min_samples: int, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``core_distances(X, min_samples)`` and ``core_distances(X[rows], min_samples)``
+    (``rows`` ascending, the held-out check's rest), from one neighbour search of ``X``: a
+    row's nearest among ``rows`` are its nearest in ``X`` that belong to ``rows``, so each
+    is read off a longer neighbour list; the few rows whose list holds too few of them are
+    searched again among ``rows``."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.asarray(X, dtype=np.float64)
+    k = min(min_samples, len(X))
+    listed = min(len(X), 2 * k + WITHIN_EXTRA)
+    dist, idx = NearestNeighbors(n_neighbors=listed, algorithm="brute").fit(X).kneighbors(X)
+    k_rows = min(min_samples, len(rows))
+    inside = np.zeros(len(X), dtype=bool)
+    inside[rows] = True
+    counted = np.cumsum(inside[idx[rows]], axis=1)  # neighbours in ``rows`` so far
+    within = dist[rows, np.argmax(counted >= k_rows, axis=1)]
+    short = counted[:, -1] < k_rows
+    if short.any():
+        search = NearestNeighbors(n_neighbors=k_rows, algorithm="brute").fit(X[rows])
+        within[short] = search.kneighbors(X[rows][short])[0][:, -1]
+    return dist[:, k - 1], within
 
 
 def hdbscan_labels(

@@ -1,0 +1,50 @@
+"""DBSCAN fitted from one radius graph: against scikit-learn's own DBSCAN on the customers,
+for the whole sample and for the held-out check's refit on the rest of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+from sklearn.cluster import DBSCAN as SkDBSCAN
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.algorithms.base import sample_rows
+from segtrail.engine.algorithms.dbscan import holdout_rows
+
+
+def customers(seed: int) -> np.ndarray:
+    X, _ = make_blobs(1_100, n_features=5, centers=4, cluster_std=[0.4, 0.8, 1.2, 0.6],
+                      random_state=seed)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    X = np.vstack([X, rng.uniform(X.min(), X.max(), (60, 5))])  # sparse customers: noise
+    X = np.vstack([X, X[rng.integers(0, len(X), 40)]])  # customers that coincide
+    return X.astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_core_customers_and_held_out_agreement_are_scikit_learns(seed: int) -> None:
+    X = customers(seed)
+    size = 900
+    result = get_algorithm("dbscan").fit(X, {"sample_size": size}, seed)
+    eps, min_samples = result.params["eps"], result.params["min_samples"]
+    Xf = X[sample_rows(len(X), size, seed)]
+    theirs = SkDBSCAN(eps=eps, min_samples=min_samples, algorithm="brute").fit(Xf)
+    core = theirs.core_sample_indices_
+    # the same core customers, in the same segments (numbered by size here)
+    assert np.array_equal(result.state["core_points"], Xf[core])
+    assert adjusted_rand_score(theirs.labels_[core], result.state["core_labels"]) == 1.0
+    assert len(set(theirs.labels_[core])) == len(set(result.state["core_labels"])) >= 3
+    # the held-out check: scikit-learn's DBSCAN on the rest, the held-out customers given the
+    # segment of their nearest core customer of that fit when within eps
+    held = holdout_rows(size, seed)
+    rest = np.setdiff1d(np.arange(size), held)
+    refit = SkDBSCAN(eps=eps, min_samples=min_samples, algorithm="brute").fit(Xf[rest])
+    rest_core = refit.core_sample_indices_
+    d = cdist(Xf[held].astype(np.float64), Xf[rest][rest_core].astype(np.float64))
+    near = d.argmin(axis=1)
+    assigned = np.where(d.min(axis=1) <= eps, refit.labels_[rest_core][near], -1)
+    expected = adjusted_rand_score(theirs.labels_[held], assigned)
+    assert result.params["holdout_ari"] == pytest.approx(expected, abs=1e-12)
