@@ -17,6 +17,7 @@ from planted import small_blobs
 from segtrail.engine.algorithms import reachability
 from segtrail.engine.algorithms.reachability import (
     core_distances,
+    core_distances_and_within,
     hdbscan_labels,
     minimum_spanning_tree,
 )
@@ -215,3 +216,40 @@ def test_without_scikit_learns_private_steps_the_public_estimator_is_used(
     monkeypatch.undo()
     assert labels.dtype == np.int32
     assert np.array_equal(labels, hdbscan_reference(X, 7, min_samples, method))
+
+
+# ---------------------------------------------------------------------------- the held-out rest
+
+
+@pytest.mark.parametrize("min_samples", [1, 2, 5, 9])
+def test_core_distances_within_rows_are_the_plain_sorts(min_samples: int) -> None:
+    """Core distances of all rows, and of a subset of rows among themselves alone."""
+    rng = np.random.default_rng(min_samples)
+    X = rng.normal(size=(80, 3)).astype(np.float32)
+    X[:10] = X[0]  # ten customers at one place: zero distances
+    rows = np.sort(rng.choice(80, 60, replace=False))
+    core, within = core_distances_and_within(X, min_samples, rows)
+    assert core.shape == (80,) and within.shape == (60,)
+    assert np.allclose(core, plain_core(X, min_samples), atol=1e-5)
+    assert np.allclose(within, plain_core(X[rows], min_samples), atol=1e-5)
+
+
+@pytest.mark.parametrize("min_samples", [2, 5])
+def test_a_row_crowded_by_other_customers_is_searched_among_the_rows(min_samples: int) -> None:
+    """The first customer sits in a crowd of 40 that are not among the rows: its nearest
+    rows are the far ones."""
+    rng = np.random.default_rng(0)
+    crowd = rng.normal(0, 0.01, (41, 2))
+    far = rng.normal(0, 1.0, (20, 2)) + np.array([10.0, 0.0])
+    X = np.vstack([crowd, far])
+    rows = np.concatenate([[0], np.arange(41, 61)])
+    core, within = core_distances_and_within(X, min_samples, rows)
+    assert np.allclose(core, plain_core(X, min_samples))
+    assert np.allclose(within, plain_core(X[rows], min_samples))
+    assert within[0] > 5  # its nearest rows are far
+
+
+def test_fewer_rows_than_neighbours_asked() -> None:
+    core, within = core_distances_and_within(LINE, 4, np.array([1, 3]))
+    assert core.tolist() == [6, 5, 3, 5, 9]
+    assert within.tolist() == [5, 5]  # of 1 and 6: the farthest of the two
