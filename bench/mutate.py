@@ -2038,9 +2038,9 @@ _HDB_ONE_NEIGHBOUR = (
 _HDB_REACH = 'reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # seg -1: unused'
 _HDB_NOISE_ENTRY = "only noise (seg -1) reads the appended entry, and noise stays noise"
 _HDB_CENTRES = 'centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))'
-_HDB_HELD = "held = holdout_rows(len(Xf), seed) if sampled else None"
+_HDB_HELD = "held = rest = rest_core = None"
 _HDB_BESIDE = (
-    "with beside(_holdout_assignment if sampled else None, self, Xf, held, options, seed) as ("
+    "_holdout_assignment if sampled else None, self, Xf, held, rest, rest_core, options, seed"
 )
 EQUIVALENT["engine/algorithms/hdbscan.py"] = {
     **{
@@ -2077,8 +2077,8 @@ EQUIVALENT["engine/algorithms/hdbscan.py"] = {
         "the spare reach entry (0) belongs to no segment: the fit keeps the reaches of the "
         "segments it maps, and in the held-out assignment only noise reads past the segments"
     ),
-    f"{_HDB_HELD} / {_HDB_HELD.replace('if sampled', 'if (sampled) or True')}": (
-        "the held-out rows are read only when sampled (the held-out fit and its note)"
+    _HDB_HELD + " / " + _HDB_HELD.replace("None", '""'): (
+        "set for the unsampled fit only, where nothing reads them (no held-out work runs)"
     ),
     f"{_HDB_BESIDE} / {_HDB_BESIDE.replace('if sampled', 'if (sampled) or True')}": (
         "unsampled, the held-out work gets no rows and fails on its thread unseen: beside only "
@@ -2110,6 +2110,36 @@ EQUIVALENT["engine/algorithms/reachability.py"] = {
     f"{_RCH_TREE} / {_RCH_TREE.replace('False, 0.0)', 'False, )')}": (
         "cluster_selection_epsilon defaults to 0.0"
     ),
+    "listed = min(len(X), 2 * k + WITHIN_EXTRA) / listed = min(len(X), 3 * k + WITHIN_EXTRA)": (
+        "a longer list only changes which rows are searched again: the same distances"
+    ),
+    **{
+        line + " / " + line.replace(', algorithm="brute")', ", )"): (
+            "every algorithm of NearestNeighbors is exact: the same distances (up to float64 "
+            "round-off)"
+        )
+        for line in (
+            'dist, idx = NearestNeighbors(n_neighbors=listed, algorithm="brute")'
+            ".fit(X).kneighbors(X)",
+            'search = NearestNeighbors(n_neighbors=k_rows, algorithm="brute").fit(X[rows])',
+        )
+    },
+    "short = counted[:, -1] < k_rows / short = counted[:, -1] <= k_rows": (
+        "a row with just enough listed is searched again among the rows: the same distance"
+    ),
+    **{
+        f"inside = np.zeros(len(X), dtype=bool) / inside = np.zeros(len(X), {change}": (
+            "counts of 1.0 compare as counts of True"
+        )
+        for change in ("dtype=None)", ")")
+    },
+    **{
+        f"inside[rows] = True / inside[rows] = {change}": (
+            "no row then counts as listed, so every row is searched again among the rows: the "
+            "same distances (only slower)"
+        )
+        for change in ("None", "False")
+    },
     'tree = tree[np.argsort(tree["distance"], kind="stable")] / '
     'tree = tree[np.argsort(tree["distance"], kind="STABLE")]': "numpy reads kind in any case",
     'squares = np.einsum("ij,ij->i", X, X) / squares = np.einsum("IJ,IJ->I", X, X)': (

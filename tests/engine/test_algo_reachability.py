@@ -253,3 +253,8 @@ def test_fewer_rows_than_neighbours_asked() -> None:
     core, within = core_distances_and_within(LINE, 4, np.array([1, 3]))
     assert core.tolist() == [6, 5, 3, 5, 9]
     assert within.tolist() == [5, 5]  # of 1 and 6: the farthest of the two
+
+
+def test_one_customer_alone() -> None:
+    core, within = core_distances_and_within(np.zeros((1, 2)), 5, np.array([0]))
+    assert core.tolist() == [0.0] and within.tolist() == [0.0]
