@@ -123,6 +123,10 @@ OWN_TESTS: dict[str, list[str]] = {
     ],
     "engine/algorithms/dbscan.py": ["tests/engine/test_algo_dbscan.py"],
     "engine/algorithms/neighbours.py": ["tests/engine/test_algo_neighbours.py"],
+    # hand-made data against scikit-learn's HDBSCAN and scipy's spanning tree; the property
+    # tests of tests/engine/test_reachability.py take seconds per mutant
+    "engine/algorithms/hdbscan.py": ["tests/engine/test_algo_hdbscan.py"],
+    "engine/algorithms/reachability.py": ["tests/engine/test_algo_reachability.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]
 
@@ -2632,6 +2636,134 @@ EQUIVALENT["engine/algorithms/lca.py"] = {
             "so order != range(k) too) every version assigns again"
         )
         for old, new in (("k or", "k and"), ("< k", "<= k"), ("order !=", "order =="))
+    },
+}
+
+_HDB_CORE_X = "core_x = np.where(own, core[nearest_point], dist[:, -1] if k > 1 else 0)"
+_HDB_ONE_NEIGHBOUR = (
+    "at min_samples 1 or 2 one neighbour is searched: dist[:, -1] is d1, already in the maximum"
+)
+_HDB_REACH = 'reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # seg -1: unused'
+_HDB_NOISE_ENTRY = "only noise (seg -1) reads the appended entry, and noise stays noise"
+_HDB_CENTRES = 'centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))'
+_HDB_HELD = "held = rest = rest_core = None"
+_HDB_BESIDE = (
+    "_holdout_assignment if sampled else None, self, Xf, held, rest, rest_core, options, seed"
+)
+EQUIVALENT["engine/algorithms/hdbscan.py"] = {
+    **{
+        f"{line} / {line.replace('np.nan)', 'None)')}": (
+            "None in the object array becomes nan when cast to float32"
+        )
+        for line in (
+            "confidence = np.where(raw >= 0, 0.0, np.nan).astype(np.float32)",
+            "return labels, np.where(inside, d1, np.nan).astype(np.float32)",
+        )
+    },
+    **{
+        f"{_HDB_CORE_X} / {_HDB_CORE_X.replace('k > 1', change)}": _HDB_ONE_NEIGHBOUR
+        for change in ("(k > 1) or True", "k >= 1", "k > 2")
+    },
+    **{
+        f"{_HDB_REACH} / {_HDB_REACH.replace('0.0)', change)}": _HDB_NOISE_ENTRY
+        for change in ("None)", "1.0)")
+    },
+    **{
+        f"{_HDB_CENTRES} / {_HDB_CENTRES.replace(', np.float32))', change)}": (
+            "no cells means exact search, whatever the empty array's dtype"
+        )
+        for change in (", None))", ", ))")
+    },
+    **{
+        f"reach = np.zeros(n_seg, dtype=np.float32) / reach = np.zeros(n_seg, {change}": (
+            "the reaches are float32 core distances, exact in float64 too: the fit stores them "
+            "re-made in float32 and assign casts them to float32"
+        )
+        for change in ("dtype=None)", ")")
+    },
+    "n_seg = int(fitted_labels.max()) + 1 / n_seg = int(fitted_labels.max()) + 2": (
+        "the spare reach entry (0) belongs to no segment: the fit keeps the reaches of the "
+        "segments it maps, and in the held-out assignment only noise reads past the segments"
+    ),
+    _HDB_HELD + " / " + _HDB_HELD.replace("None", '""'): (
+        "set for the unsampled fit only, where nothing reads them (no held-out work runs)"
+    ),
+    f"{_HDB_BESIDE} / {_HDB_BESIDE.replace('if sampled', 'if (sampled) or True')}": (
+        "unsampled, the held-out work gets no rows and fails on its thread unseen: beside only "
+        "waits for it, and its result is read only when sampled"
+    ),
+}
+
+_RCH_TREE = (
+    "labels, _ = tree_to_labels(make_single_linkage(tree), min_cluster_size, method, False, 0.0)"
+)
+_RCH_SOURCE = "source = np.zeros(n, dtype=np.int64)  # the tree customer that reaches it so"
+_RCH_CLOSER = "closer = np.empty(n, dtype=bool)"
+EQUIVALENT["engine/algorithms/reachability.py"] = {
+    "copy=True, / copy=False,": (
+        "scikit-learn's HDBSCAN copies only a precomputed matrix; euclidean X is never modified"
+    ),
+    "copy=True, / ) / )": "as copy=False (see above)",
+    'nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X) / '
+    "nn = NearestNeighbors(n_neighbors=k, ).fit(X)": (
+        "every algorithm of NearestNeighbors is exact: the same k-th distances (up to "
+        "float64 round-off)"
+    ),
+    f"{_RCH_TREE} / {_RCH_TREE.replace('False, 0.0)', 'None, 0.0)')}": (
+        "allow_single_cluster is a C boolean: None is read as false"
+    ),
+    f"{_RCH_TREE} / {_RCH_TREE.replace('False, 0.0)', '0.0)')}": (
+        "0.0 lands in allow_single_cluster (false) and the epsilon keeps its default 0.0"
+    ),
+    f"{_RCH_TREE} / {_RCH_TREE.replace('False, 0.0)', 'False, )')}": (
+        "cluster_selection_epsilon defaults to 0.0"
+    ),
+    "listed = min(len(X), 2 * k + WITHIN_EXTRA) / listed = min(len(X), 3 * k + WITHIN_EXTRA)": (
+        "a longer list only changes which rows are searched again: the same distances"
+    ),
+    **{
+        line + " / " + line.replace(', algorithm="brute")', ", )"): (
+            "every algorithm of NearestNeighbors is exact: the same distances (up to float64 "
+            "round-off)"
+        )
+        for line in (
+            'dist, idx = NearestNeighbors(n_neighbors=listed, algorithm="brute")'
+            ".fit(X).kneighbors(X)",
+            'search = NearestNeighbors(n_neighbors=k_rows, algorithm="brute").fit(X[rows])',
+        )
+    },
+    "short = counted[:, -1] < k_rows / short = counted[:, -1] <= k_rows": (
+        "a row with just enough listed is searched again among the rows: the same distance"
+    ),
+    **{
+        f"inside = np.zeros(len(X), dtype=bool) / inside = np.zeros(len(X), {change}": (
+            "counts of 1.0 compare as counts of True"
+        )
+        for change in ("dtype=None)", ")")
+    },
+    **{
+        f"inside[rows] = True / inside[rows] = {change}": (
+            "no row then counts as listed, so every row is searched again among the rows: the "
+            "same distances (only slower)"
+        )
+        for change in ("None", "False")
+    },
+    'tree = tree[np.argsort(tree["distance"], kind="stable")] / '
+    'tree = tree[np.argsort(tree["distance"], kind="STABLE")]': "numpy reads kind in any case",
+    'squares = np.einsum("ij,ij->i", X, X) / squares = np.einsum("IJ,IJ->I", X, X)': (
+        "einsum reads upper-case subscripts as it reads lower-case ones"
+    ),
+    **{
+        f"{_RCH_SOURCE} / {_RCH_SOURCE.replace('dtype=np.int64)', change)}": (
+            "row ids below 2**53 are exact in float64, and they are copied into the int64 frm"
+        )
+        for change in ("dtype=None)", ")")
+    },
+    **{
+        f"{_RCH_CLOSER} / {_RCH_CLOSER.replace('dtype=bool)', change)}": (
+            "np.less writes 0/1 into the float array and putmask reads it as the same mask"
+        )
+        for change in ("dtype=None)", ")")
     },
 }
 

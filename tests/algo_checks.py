@@ -3,6 +3,11 @@ parameters as the CLI options show them, and a fit that chooses k itself."""
 
 from __future__ import annotations
 
+import builtins
+
+import numpy as np
+import pytest
+
 from planted import small_blobs
 from segtrail.engine.algorithms.base import Algorithm, FitResult
 
@@ -40,3 +45,40 @@ def fit_auto_k(algo: Algorithm, k_range: list[int]) -> FitResult:
     assert result.params["k_selection"]["chosen_k"] == k
     assert result.notes[0] == f"k={k} chosen automatically: {result.params['k_selection']['rule']}"
     return result
+
+
+def hdbscan_reference(
+    X: np.ndarray, min_cluster_size: int, min_samples: int, method: str = "eom"
+) -> np.ndarray:
+    """scikit-learn's HDBSCAN labels of ``X`` (the reference of the density tests)."""
+    from sklearn.cluster import HDBSCAN
+
+    model = HDBSCAN(
+        min_cluster_size=min_cluster_size,
+        min_samples=min_samples,
+        cluster_selection_method=method,
+        copy=True,
+    )
+    return model.fit(X.astype(np.float64)).labels_
+
+
+def assert_same_segments(ours: np.ndarray, reference: np.ndarray) -> None:
+    """The same customers are noise and the same customers share a segment (the segments'
+    numbering aside)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    assert np.array_equal(ours < 0, reference < 0)
+    assert adjusted_rand_score(ours, reference) == 1.0
+
+
+def hide_private_hdbscan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imports of scikit-learn's private HDBSCAN steps fail (as if scikit-learn moved them)
+    until ``monkeypatch.undo()``."""
+    real_import = builtins.__import__
+
+    def no_private(name: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name.startswith("sklearn.cluster._hdbscan"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_private)
