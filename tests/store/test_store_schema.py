@@ -76,6 +76,15 @@ CREATED_BY = {
     "jobs": 11,
 }
 
+# Later steps that changed a table of an earlier one: step 5 guards the tables of steps 1-4
+# on PostgreSQL, step 10 widens sizes and counts there, step 11 indexes segment names.
+CHANGED_BY = {
+    **{name: (5,) for name, version in CREATED_BY.items() if 1 <= version <= 4},
+    **{name: (5, 10) for name in ("objects", "datasets", "campaigns", "exports")},
+    "campaign_designs": (10,),
+    "segment_labels": (5, 11),
+}
+
 REFUSALS = {  # what refused a statement: PostgreSQL's sqlstate or SQLite's message
     "not null": ("23502", "NOT NULL constraint failed"),
     "foreign key": ("23503", "FOREIGN KEY constraint failed"),
@@ -162,8 +171,9 @@ def _refusal(connection: Connection, statement: Any) -> str | None:
 
 def _released(name: str) -> None:
     """Today's table `name` has the columns, in order, of the frozen copy that the step
-    released with it creates. Each test of one table starts here: building that step (and
-    only it) in the test also tells mutation testing which tests see the step's DDL."""
+    released with it creates, and the later steps that changed it are where they were
+    released. Each test of one table starts here: building those steps (and only them) in
+    the test also tells mutation testing which tests see each step's DDL."""
     version = CREATED_BY[name]
     if version == 0:
         return
@@ -172,6 +182,9 @@ def _released(name: str) -> None:
     (frozen,) = (t for t in step.tables if t.name == name)
     today = schema.metadata.tables[name]
     assert [c.name for c in frozen.columns] == [c.name for c in today.columns]
+    for later in CHANGED_BY.get(name, ()):
+        step = schema.migration(later)
+        assert step.version == later and name not in {t.name for t in step.tables}
 
 
 def _nowhere(column: Column) -> Any:
@@ -224,7 +237,8 @@ def test_postgresql_enforces_the_declared_lengths(
     store: MetadataStore, connection: Connection, name: str
 ) -> None:
     """A text of a VARCHAR's length is taken and one character more refused (SQLite takes
-    any length: segtrail checks what users type before it gets here)."""
+    any length: segtrail checks what users type before it gets here). A foreign key column
+    takes only what the column it names holds; its own length is checked first."""
     if store.dialect != "postgresql":
         pytest.skip("SQLite does not enforce VARCHAR lengths")
     _released(name)
@@ -233,9 +247,12 @@ def test_postgresql_enforces_the_declared_lengths(
     found, expected = {}, {}
     for column in table.columns:
         length = getattr(column.type, "length", None)
-        if length is None or column.foreign_keys:
+        if length is None:
             continue
-        for size, verdict in ((length, None), (length + 1, "too long")):
+        sizes = {length: None, length + 1: "too long"}
+        if column.foreign_keys:  # a made-up value of the full length would name no row
+            del sizes[length]
+        for size, verdict in sizes.items():
             row = rows.values(table)
             row[column.name] = row[column.name].ljust(size, "x")
             refused = _refusal(connection, table.insert().values(**row))
@@ -257,16 +274,54 @@ def test_unique_constraints_are_enforced_as_declared(connection: Connection, nam
         copy = {**rows.values(table), **{c: first[c] for c in columns}}
         found[columns] = _refusal(connection, table.insert().values(**copy))
     assert found == dict.fromkeys(_unique_sets(table), "unique")
-    # a row sharing all but one column of a set is taken (the set is unique, not each column)
-    for columns in _unique_sets(table):
-        for other in columns if len(columns) > 1 else ():
-            copy = {**rows.values(table), **{c: first[c] for c in columns if c != other}}
-            found[columns, other] = _refusal(connection, table.insert().values(**copy))
-            assert found[columns, other] is None, (columns, other)
     # a row sharing every value that is not declared unique is taken
     keys = {c for columns in _unique_sets(table) for c in columns}
     shared = {c: v for c, v in first.items() if c not in keys}
     assert _refusal(connection, table.insert().values(**{**rows.values(table), **shared})) is None
+
+
+PAIRS = [n for n in TABLES if any(len(c) > 1 for c in _unique_sets(schema.metadata.tables[n]))]
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_a_unique_set_of_columns_binds_only_as_a_whole(connection: Connection, name: str) -> None:
+    """A new version of a name, or a second name at the same version, is taken: only the
+    whole set (name and version, say) is unique."""
+    _released(name)
+    table = schema.metadata.tables[name]
+    rows = Rows(connection)
+    first = rows.insert(table)
+    found, expected = {}, {}
+    for columns in (c for c in _unique_sets(table) if len(c) > 1):
+        for other in columns:
+            copy = {**rows.values(table), **{c: first[c] for c in columns if c != other}}
+            found[columns, other] = _refusal(connection, table.insert().values(**copy))
+            expected[columns, other] = None
+    assert found == expected
+
+
+# Every column today's tables declare BIGINT (sizes and counts, seeds): step 10 widened the
+# older ones on PostgreSQL (SQLite's INTEGER is 64-bit).
+WIDENED = [
+    (t.name, c.name)
+    for t in schema.metadata.sorted_tables
+    for c in t.columns
+    if isinstance(c.type, BigInteger)
+]
+
+
+def test_sizes_and_counts_beyond_32_bits_are_kept(connection: Connection) -> None:
+    """A 3 GB file, a table of 3 billion rows, a 64-bit seed: stored and read back as is."""
+    rows = Rows(connection)
+    found = {}
+    for name, column in WIDENED:
+        _released(name)
+        table = schema.metadata.tables[name]
+        big = 3_000_000_000 + len(found)
+        key = rows.insert(table, **{column: big})[table.primary_key.columns[0].name]
+        query = select(table.c[column]).where(table.primary_key.columns[0] == key)
+        found[name, column] = connection.execute(query).scalar_one() - big
+    assert found == dict.fromkeys(WIDENED, 0)
 
 
 @pytest.mark.parametrize("name", TABLES)
