@@ -211,7 +211,7 @@ def test_references_skip_tables_an_older_schema_does_not_have(tmp_path: Path) ->
     db = MetadataStore(f"sqlite:///{tmp_path / 'old.db'}")
     db.migrate(target=1)
     assert db.schema_version() == 1
-    later = {t.name for m in schema.MIGRATIONS if m.version > 1 for t in m.tables}
+    later = {t.name for m in schema.migrations() if m.version > 1 for t in m.tables}
     assert any(t.name in later for t, _ in audit.OBJECT_REFERENCES)  # the case is real
     assert db.objects.references() == []  # reading a missing table would fail
 

@@ -386,7 +386,7 @@ def test_a_failing_migration_leaves_nothing_half_made(
     transaction itself, so a migration that fails midway is undone whole."""
     store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
     store.migrate(target=1)
-    second = schema.MIGRATIONS[1]
+    second = schema.migrations()[1]
 
     def half_then_fail(connection, migration) -> None:
         connection.exec_driver_sql("CREATE TABLE half_made (x INTEGER)")

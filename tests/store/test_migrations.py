@@ -17,7 +17,7 @@ from segtrail.store import schema
 
 TreeHash = Callable[[Path], dict]
 HISTORY_TABLES = sorted(
-    t.name for m in schema.MIGRATIONS for t in m.tables if t.name not in schema.MUTABLE_TABLES
+    t.name for m in schema.migrations() for t in m.tables if t.name not in schema.MUTABLE_TABLES
 )
 
 
@@ -27,7 +27,7 @@ def _tables(ws: Workspace) -> set[str]:
 
 
 def _tables_of(versions: range) -> set[str]:
-    return {t.name for m in schema.MIGRATIONS if m.version in versions for t in m.tables}
+    return {t.name for m in schema.migrations() if m.version in versions for t in m.tables}
 
 
 def _triggers(ws: Workspace) -> set[str]:
@@ -60,7 +60,7 @@ def old_workspace(tmp_path: Path, database_url: str | None) -> Path:
 
 
 def test_migrations_are_numbered_from_one_without_gaps() -> None:
-    assert [m.version for m in schema.MIGRATIONS] == list(range(1, schema.LATEST + 1))
+    assert [m.version for m in schema.migrations()] == list(range(1, schema.LATEST + 1))
 
 
 def test_steps_never_use_todays_tables() -> None:
@@ -68,7 +68,7 @@ def test_steps_never_use_todays_tables() -> None:
     a later step widened in place), so altering a module-level table later cannot change what
     an old step creates."""
     widened = set(schema.WIDENED_TO_BIGINT)
-    for migration in schema.MIGRATIONS:
+    for migration in schema.migrations():
         for frozen in migration.tables:
             today = schema.metadata.tables[frozen.name]
             assert frozen is not today
@@ -92,7 +92,7 @@ def test_old_workspace_is_migrated_and_still_reads(
             versions = connection.execute(
                 select(schema.schema_migrations.c.version).order_by("version")
             ).scalars()
-            assert list(versions) == [m.version for m in schema.MIGRATIONS]
+            assert list(versions) == [m.version for m in schema.migrations()]
         info = ws.dataset("people@1")
         assert info["rows"] == 3
         assert info["author"] == "old-release"
@@ -128,8 +128,8 @@ def test_failed_migration_rolls_back_entirely(
 
         return schema.Migration(step.version, step.name, apply, step.tables)
 
-    steps = tuple(broken(m) if m.version == 2 else m for m in schema.MIGRATIONS)
-    monkeypatch.setattr(schema, "MIGRATIONS", steps)
+    steps = tuple(broken(m) if m.version == 2 else m for m in schema.migrations())
+    monkeypatch.setattr(schema, "migrations", lambda: steps)
     with pytest.raises(RuntimeError, match="power cut"):
         Workspace.open(old_workspace)
     monkeypatch.undo()

@@ -32,7 +32,7 @@ from segtrail.store import schema
 from segtrail.store.metadata import MetadataStore
 
 TABLES = sorted(schema.metadata.tables)
-HISTORY = {t.name for m in schema.MIGRATIONS for t in m.tables} - set(schema.MUTABLE_TABLES)
+HISTORY = {t.name for m in schema.migrations() for t in m.tables} - set(schema.MUTABLE_TABLES)
 
 # What each released step is recorded as in schema_migrations (fixed once released: a
 # workspace's record of its steps must read the same whichever release made it).
@@ -49,6 +49,41 @@ RELEASED = [
     (10, "64-bit sizes and row counts on PostgreSQL"),
     (11, "background jobs of the server; segment names indexed by version"),
 ]
+
+# The step that created each table (fixed once released; schema_migrations is made before
+# step 1, by the migrating code itself).
+CREATED_BY = {
+    "schema_migrations": 0,
+    **dict.fromkeys(("events", "objects", "datasets"), 1),
+    **dict.fromkeys(("segmentations", "segment_labels", "segment_tags", "segmentation_status"), 2),
+    **dict.fromkeys(("strategies", "plan_states", "plan_entries"), 3),
+    **dict.fromkeys(("audiences", "campaigns", "exports"), 4),
+    **dict.fromkeys(("holdouts", "campaign_designs"), 6),
+    "dataset_lineage": 7,
+    **dict.fromkeys(
+        (
+            "users",
+            "user_states",
+            "user_passwords",
+            "api_tokens",
+            "token_revocations",
+            "lens_grants",
+            "web_sessions",
+        ),
+        8,
+    ),
+    "retirements": 9,
+    "jobs": 11,
+}
+
+# Later steps that changed a table of an earlier one: step 5 guards the tables of steps 1-4
+# on PostgreSQL, step 10 widens sizes and counts there, step 11 indexes segment names.
+CHANGED_BY = {
+    **{name: (5,) for name, version in CREATED_BY.items() if 1 <= version <= 4},
+    **{name: (5, 10) for name in ("objects", "datasets", "campaigns", "exports")},
+    "campaign_designs": (10,),
+    "segment_labels": (5, 11),
+}
 
 REFUSALS = {  # what refused a statement: PostgreSQL's sqlstate or SQLite's message
     "not null": ("23502", "NOT NULL constraint failed"),
@@ -134,6 +169,24 @@ def _refusal(connection: Connection, statement: Any) -> str | None:
     return None
 
 
+def _released(name: str) -> None:
+    """Today's table `name` has the columns, in order, of the frozen copy that the step
+    released with it creates, and the later steps that changed it are where they were
+    released. Each test of one table starts here: building those steps (and only them) in
+    the test also tells mutation testing which tests see each step's DDL."""
+    version = CREATED_BY[name]
+    if version == 0:
+        return
+    step = schema.migration(version)
+    assert step.version == version
+    (frozen,) = (t for t in step.tables if t.name == name)
+    today = schema.metadata.tables[name]
+    assert [c.name for c in frozen.columns] == [c.name for c in today.columns]
+    for later in CHANGED_BY.get(name, ()):
+        step = schema.migration(later)
+        assert step.version == later and name not in {t.name for t in step.tables}
+
+
 def _nowhere(column: Column) -> Any:
     """A value no row of the table a foreign key names has."""
     return 2_000_000_000 if isinstance(column.type, Integer) else "nowhere"
@@ -156,6 +209,7 @@ def _unique_sets(table: Table) -> list[tuple[str, ...]]:
 def test_not_null_and_foreign_keys_are_enforced_as_declared(
     store: MetadataStore, connection: Connection, name: str
 ) -> None:
+    _released(name)
     table = schema.metadata.tables[name]
     rows = Rows(connection)
     rows.insert(table)  # a valid row is taken
@@ -183,17 +237,22 @@ def test_postgresql_enforces_the_declared_lengths(
     store: MetadataStore, connection: Connection, name: str
 ) -> None:
     """A text of a VARCHAR's length is taken and one character more refused (SQLite takes
-    any length: segtrail checks what users type before it gets here)."""
+    any length: segtrail checks what users type before it gets here). A foreign key column
+    takes only what the column it names holds; its own length is checked first."""
     if store.dialect != "postgresql":
         pytest.skip("SQLite does not enforce VARCHAR lengths")
+    _released(name)
     table = schema.metadata.tables[name]
     rows = Rows(connection)
     found, expected = {}, {}
     for column in table.columns:
         length = getattr(column.type, "length", None)
-        if length is None or column.foreign_keys:
+        if length is None:
             continue
-        for size, verdict in ((length, None), (length + 1, "too long")):
+        sizes = {length: None, length + 1: "too long"}
+        if column.foreign_keys:  # a made-up value of the full length would name no row
+            del sizes[length]
+        for size, verdict in sizes.items():
             row = rows.values(table)
             row[column.name] = row[column.name].ljust(size, "x")
             refused = _refusal(connection, table.insert().values(**row))
@@ -206,6 +265,7 @@ def test_postgresql_enforces_the_declared_lengths(
 
 @pytest.mark.parametrize("name", TABLES)
 def test_unique_constraints_are_enforced_as_declared(connection: Connection, name: str) -> None:
+    _released(name)
     table = schema.metadata.tables[name]
     rows = Rows(connection)
     first = rows.insert(table)
@@ -220,10 +280,55 @@ def test_unique_constraints_are_enforced_as_declared(connection: Connection, nam
     assert _refusal(connection, table.insert().values(**{**rows.values(table), **shared})) is None
 
 
+PAIRS = [n for n in TABLES if any(len(c) > 1 for c in _unique_sets(schema.metadata.tables[n]))]
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_a_unique_set_of_columns_binds_only_as_a_whole(connection: Connection, name: str) -> None:
+    """A new version of a name, or a second name at the same version, is taken: only the
+    whole set (name and version, say) is unique."""
+    _released(name)
+    table = schema.metadata.tables[name]
+    rows = Rows(connection)
+    first = rows.insert(table)
+    found, expected = {}, {}
+    for columns in (c for c in _unique_sets(table) if len(c) > 1):
+        for other in columns:
+            copy = {**rows.values(table), **{c: first[c] for c in columns if c != other}}
+            found[columns, other] = _refusal(connection, table.insert().values(**copy))
+            expected[columns, other] = None
+    assert found == expected
+
+
+# Every column today's tables declare BIGINT (sizes and counts, seeds): step 10 widened the
+# older ones on PostgreSQL (SQLite's INTEGER is 64-bit).
+WIDENED = [
+    (t.name, c.name)
+    for t in schema.metadata.sorted_tables
+    for c in t.columns
+    if isinstance(c.type, BigInteger)
+]
+
+
+def test_sizes_and_counts_beyond_32_bits_are_kept(connection: Connection) -> None:
+    """A 3 GB file, a table of 3 billion rows, a 64-bit seed: stored and read back as is."""
+    rows = Rows(connection)
+    found = {}
+    for name, column in WIDENED:
+        _released(name)
+        table = schema.metadata.tables[name]
+        big = 3_000_000_000 + len(found)
+        key = rows.insert(table, **{column: big})[table.primary_key.columns[0].name]
+        query = select(table.c[column]).where(table.primary_key.columns[0] == key)
+        found[name, column] = connection.execute(query).scalar_one() - big
+    assert found == dict.fromkeys(WIDENED, 0)
+
+
 @pytest.mark.parametrize("name", TABLES)
 def test_history_tables_refuse_update_and_delete(
     store: MetadataStore, connection: Connection, name: str
 ) -> None:
+    _released(name)
     table = schema.metadata.tables[name]
     Rows(connection).insert(table)  # the row triggers fire only when a row is hit
     column = next(c for c in table.columns if not c.primary_key)
@@ -238,6 +343,15 @@ def test_history_tables_refuse_update_and_delete(
     assert found == dict.fromkeys(statements, guarded)
 
 
+def test_each_step_creates_the_tables_released_with_it() -> None:
+    created = {m.version: sorted(t.name for t in m.tables) for m in schema.migrations()}
+    expected = {v: [] for v in range(1, schema.LATEST + 1)}
+    for name, version in CREATED_BY.items():
+        if version:
+            expected[version].append(name)
+    assert created == {v: sorted(names) for v, names in expected.items()}
+
+
 def test_every_table_but_the_mutable_ones_is_history() -> None:
     assert set(TABLES) - HISTORY == {"schema_migrations", "web_sessions", "jobs"}
 
@@ -247,10 +361,11 @@ def test_each_step_is_recorded_under_its_released_name(store: MetadataStore) -> 
     with store.read() as connection:
         recorded = connection.execute(select(m.c.version, m.c.name).order_by(m.c.version)).all()
     assert [tuple(r) for r in recorded] == RELEASED
-    assert [(s.version, s.name) for s in schema.MIGRATIONS] == RELEASED
+    assert [(s.version, s.name) for s in schema.migrations()] == RELEASED
 
 
 def test_names_of_a_version_are_indexed(store: MetadataStore) -> None:
+    assert schema.migration(11).name.endswith("; segment names indexed by version")
     with store.read() as connection:
         indexes = inspect(connection).get_indexes("segment_labels")
     assert {i["name"]: i["column_names"] for i in indexes} == {
@@ -264,14 +379,14 @@ def test_a_first_step_that_failed_is_applied_on_the_next_try(
     """Recording migrations starts in a transaction of its own, before step 1: if step 1
     fails, the next attempt finds that table already there and goes on."""
     made = MetadataStore(database_url or f"sqlite:///{tmp_path / 'segtrail.db'}")
-    first = schema.MIGRATIONS[0]
+    first, *later = schema.migrations()
 
     def broken(connection: Connection) -> None:
         first.apply(connection)
         raise RuntimeError("power cut")
 
-    steps = (schema.Migration(1, first.name, broken, first.tables), *schema.MIGRATIONS[1:])
-    monkeypatch.setattr(schema, "MIGRATIONS", steps)
+    steps = (schema.Migration(1, first.name, broken, first.tables), *later)
+    monkeypatch.setattr(schema, "migrations", lambda: steps)
     with pytest.raises(RuntimeError, match="power cut"):
         made.migrate()
     monkeypatch.undo()

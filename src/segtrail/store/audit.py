@@ -129,7 +129,7 @@ class ObjectRegistry:
     def references(self) -> list[tuple[str, str]]:
         """(table.column, hash) of every reference from a record to an object."""
         version = self.db.schema_version()
-        present = {t.name for m in schema.MIGRATIONS if m.version <= version for t in m.tables}
+        present = {t.name for m in schema.migrations() if m.version <= version for t in m.tables}
         out = []
         with self.db.read() as connection:
             for table, column in OBJECT_REFERENCES:
@@ -149,7 +149,7 @@ class ObjectRegistry:
         version = self.db.schema_version()
         if version < 1 or not wanted:
             return set()
-        present = {t.name for m in schema.MIGRATIONS if m.version <= version for t in m.tables}
+        present = {t.name for m in schema.migrations() if m.version <= version for t in m.tables}
         columns = [(schema.objects, "hash")] + [
             (table, column) for table, column in OBJECT_REFERENCES if table.name in present
         ]

@@ -200,7 +200,7 @@ class MetadataStore:
         with self._errors(), self._writer.begin() as connection:
             if current == 0:
                 schema.create_migrations_table(connection)
-        for migration in schema.MIGRATIONS:
+        for migration in schema.migrations():
             if current < migration.version <= target:
                 with self._errors(), self._writer.begin() as connection:
                     schema.apply_migration(connection, migration)

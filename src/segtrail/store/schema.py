@@ -5,9 +5,9 @@ new row, and the current view is derived by taking the latest row. Triggers refu
 DELETE outright (on SQLite and on PostgreSQL), so a bug cannot rewrite history either.
 
 The module-level tables describe today's schema and are what queries use. Migrations are
-numbered, fixed steps applied in order (see "migrations" below): a step never reads the
-module-level tables, so a workspace made by any older release migrates the same way. A
-workspace records every applied migration in `schema_migrations`.
+numbered, fixed steps applied in order (`migrations()`, see "migrations" below): a step never
+reads the module-level tables, so a workspace made by any older release migrates the same way.
+A workspace records every applied migration in `schema_migrations`.
 """
 
 from __future__ import annotations
@@ -964,21 +964,35 @@ def _step_11() -> Migration:
     return Migration(11, name, apply, (jobs_v11,))
 
 
-MIGRATIONS: tuple[Migration, ...] = (
-    _step_1(),
-    _step_2(),
-    _step_3(),
-    _step_4(),
-    _step_5(),
-    _step_6(),
-    _step_7(),
-    _step_8(),
-    _step_9(),
-    _step_10(),
-    _step_11(),
+# The steps in order, numbered 1, 2, ... without gaps. Each is built when migrations() is
+# called, not when this module is imported: building a step declares its frozen tables, and
+# a step built at import could not be told from a changed one by anything run afterwards.
+_STEPS: tuple[Callable[[], Migration], ...] = (
+    _step_1,
+    _step_2,
+    _step_3,
+    _step_4,
+    _step_5,
+    _step_6,
+    _step_7,
+    _step_8,
+    _step_9,
+    _step_10,
+    _step_11,
 )
 
-LATEST = MIGRATIONS[-1].version
+LATEST = len(_STEPS)
+
+
+def migration(version: int) -> Migration:
+    """Step `version` (1 to LATEST), built afresh."""
+    return _STEPS[version - 1]()
+
+
+def migrations() -> tuple[Migration, ...]:
+    """Every step, in order, built afresh (some milliseconds: migrating and listing the
+    tables of a schema version are rare)."""
+    return tuple(migration(version) for version in range(1, LATEST + 1))
 
 
 def apply_migration(connection: Connection, migration: Migration) -> None:
