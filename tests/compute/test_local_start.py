@@ -30,13 +30,10 @@ def customers(n: int = 600) -> tuple[pd.DataFrame, dict[str, str]]:
 
 
 def request(algorithm: str | None, params: dict) -> dict:
-    return {
-        "features": None,
-        "exclude": None,
-        "weights": None,
+    """What `segment` asks of an engine: every column, no weights, seed 0."""
+    return {**dict.fromkeys(("features", "exclude", "weights")), "seed": 0} | {
         "algorithm": algorithm,
         "params": params,
-        "seed": 0,
     }
 
 
