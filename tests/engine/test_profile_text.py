@@ -990,6 +990,38 @@ def test_a_birth_date_leads_the_name_as_age_does():
     assert [s["name"] for s in p["segments"]] == ["Older app-light", "Young app-heavy"]
 
 
+@pytest.mark.parametrize(
+    ("column", "recent"),
+    [
+        ("paid_at", "Paid recently"),
+        ("order_made_at", "Order made recently"),
+        ("done_at", "Done recently"),
+        ("bought_on", "Bought recently"),
+        ("won_at", "Won recently"),
+        ("lost_at", "Lost recently"),
+        ("left_at", "Left recently"),
+        ("born_city", "Born city recently"),  # a verb before the noun still tells when
+        ("birthday", "Young customers"),
+        ("born_on", "Young customers"),
+        ("birthdate", "Young customers"),
+    ],
+)
+def test_more_date_columns_read_as_verbs_or_ages(column, recent):
+    days = pd.to_datetime(["2024-03-01", "2024-03-03", "2024-03-11", "2024-03-13"])
+    p = profile({column: days}, "datetime", [0, 0, 1, 1])
+    assert p["segments"][1]["name"] == recent
+
+
+def test_numpy_numbers_and_huge_ones_are_formatted_too():
+    assert format_number(np.float64(10.5)) == "11"
+    assert format_ratio(np.float64(10.5)) == "11x"
+    assert format_percent(np.float64(0.125)) == "13%"
+    # more digits than a decimal context's usual 28: every digit is kept, halves still up
+    assert format_number(1e40) == "10000000000000001000000000000000B"
+    assert format_number(2.5e-40) == "0.00000000000000000000000000000000000000025"
+    assert format_number(2.5e-40, -1) == "0.0000000000000000000000000000000000000003"
+
+
 # --------------------------------------------------------------------------- input
 
 
