@@ -970,6 +970,9 @@ def test_date_names(column, token):
         ("batch_date", "Early batches", "Recent batches"),
         ("wash_date", "Early washes", "Recent washes"),
         ("quiz_date", "Early quizes", "Recent quizes"),
+        ("query_date", "Early queries", "Recent queries"),
+        ("survey_date", "Early surveys", "Recent surveys"),
+        ("xy_date", "Early xies", "Recent xies"),  # consonant + y, however short
         ("feed_date", "Early feeds", "Recent feeds"),
         ("bed_date", "Early beds", "Recent beds"),
         ("y_date", "Early ys", "Recent ys"),
@@ -1018,6 +1021,7 @@ def test_numpy_numbers_and_huge_ones_are_formatted_too():
     assert format_percent(np.float64(0.125)) == "13%"
     # more digits than a decimal context's usual 28: every digit is kept, halves still up
     assert format_number(1e40) == "10000000000000001000000000000000B"
+    assert format_number(1.5e12) == "1500B"  # no thousands separator in a unit
     assert format_number(2.5e-40) == "0.00000000000000000000000000000000000000025"
     assert format_number(2.5e-40, -1) == "0.0000000000000000000000000000000000000003"
 
