@@ -771,6 +771,24 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'return _strip_zeros(_fixed(r, 1) if r > 1 else _fixed(r, 2)) + "x"': (
             "at exactly 1 both print 1 (1.0 and 1.00, trailing zeros stripped)"
         ),
+        "if top >= _COUNTED_LABELS: / if top > _COUNTED_LABELS:": (
+            "at the threshold counting and sorting give the same codes (it only picks the faster)"
+        ),
+        **{
+            "present = np.flatnonzero(np.bincount(shifted, minlength=top + 2)) / "
+            f"present = np.flatnonzero(np.bincount(shifted, {change}))": (
+                "the largest shifted label is top + 1: bincount's length is top + 2 anyway, "
+                "and a longer count only adds zeros"
+            )
+            for change in ("", "minlength=top + 3")
+        },
+        "lookup = np.zeros(top + 2, dtype=np.intp) / lookup = np.zeros(top + 3, dtype=np.intp)": (
+            "the extra entry is never looked up (shifted labels reach top + 1)"
+        ),
+        "return (present - 1).astype(labels.dtype), lookup[shifted] / "
+        "return (present - 1).astype(None), lookup[shifted]": (
+            "the segment labels are read only through int() and >= 0: float labels read the same"
+        ),
     },
     "engine/stability.py": {
         "draw = rng.integers(0, m, size=m) / draw = rng.integers(m, size=m)": (
