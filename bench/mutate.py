@@ -752,6 +752,61 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for up, cond in (("d >= 0", "d > 0"), ("d > 0", "d >= 0"))
         },
+        # pipe4: the speed paths (a shortcut taken or not gives the same figures)
+        "return x if finite.all() else np.where(finite, x, np.nan) / "
+        "return x if (finite.all()) and False else np.where(finite, x, np.nan)": (
+            "np.where(finite, x, nan) is x itself when every value is finite"
+        ),
+        "whole = n_valid == len(x)  # most columns: no mask to apply, no copy to make / "
+        "whole = None  # most columns: no mask to apply, no copy to make": (
+            "the masked path gives the same counts, sums and medians when nothing is missing"
+        ),
+        "v = x if whole else x[valid]  # row order: the mean and std sum as they always did / "
+        "v = x if (whole) and False else x[valid]  # row order: the mean and std sum as they "
+        "always did": ("x[valid] holds x's values in x's order when nothing is missing"),
+        "count = grp.sizes.astype(np.float64) / count = grp.sizes.astype(None)": (
+            "numpy reads astype(None) as float64"
+        ),
+        "total = np.bincount(grp.codes, weights=x, minlength=grp.n_groups) / "
+        "total = np.bincount(grp.codes, weights=x, )": (
+            "the codes come from the labels' distinct values: every segment code occurs"
+        ),
+        'if len(noun) > 1 and noun.endswith("y") and noun[-2] not in "aeiou": / '
+        'if len(noun) > 1 and noun.endswith("y") and noun[-2] not in "XXaeiouXX":': (
+            "column words are lower case: a letter is never X"
+        ),
+        "step = Decimal(1).scaleb(-decimals) / step = Decimal(2).scaleb(-decimals)": (
+            "quantize takes only the exponent of its step, not its digits"
+        ),
+        **{
+            'return format(_half_up(x, decimals), ",f" if grouping else "f") / '
+            f"return format(_half_up(x, decimals), {change})": (
+                "F differs from f only for infinities and NaN, which never reach it"
+            )
+            for change in ('",F" if grouping else "f"', '",f" if grouping else "F"')
+        },
+        'return _strip_zeros(_fixed(r, 1) if r >= 1 else _fixed(r, 2)) + "x" / '
+        'return _strip_zeros(_fixed(r, 1) if r > 1 else _fixed(r, 2)) + "x"': (
+            "at exactly 1 both print 1 (1.0 and 1.00, trailing zeros stripped)"
+        ),
+        "if top >= _COUNTED_LABELS: / if top > _COUNTED_LABELS:": (
+            "at the threshold counting and sorting give the same codes (it only picks the faster)"
+        ),
+        **{
+            "present = np.flatnonzero(np.bincount(shifted, minlength=top + 2)) / "
+            f"present = np.flatnonzero(np.bincount(shifted, {change}))": (
+                "the largest shifted label is top + 1: bincount's length is top + 2 anyway, "
+                "and a longer count only adds zeros"
+            )
+            for change in ("", "minlength=top + 3")
+        },
+        "lookup = np.zeros(top + 2, dtype=np.intp) / lookup = np.zeros(top + 3, dtype=np.intp)": (
+            "the extra entry is never looked up (shifted labels reach top + 1)"
+        ),
+        "return (present - 1).astype(labels.dtype), lookup[shifted] / "
+        "return (present - 1).astype(None), lookup[shifted]": (
+            "the segment labels are read only through int() and >= 0: float labels read the same"
+        ),
     },
     "engine/stability.py": {
         "draw = rng.integers(0, m, size=m) / draw = rng.integers(m, size=m)": (

@@ -868,13 +868,13 @@ def test_date_profile_in_full():
     }
     assert texts(p) == [
         (
-            "Early signups early createds",
+            "Early signups",  # "early last purchases" and "created long ago": over 4 words
             "Signup date earlier than average (2024-03-02 vs 2024-03-07), last purchase at "
             "earlier than average (2024-03-02 vs 2024-03-07), created earlier than average "
             "(2024-03-02 vs 2024-03-07)",
         ),
         (
-            "Recent signups recent createds",
+            "Recent signups created recently",
             "Signup date later than average (2024-03-12 vs 2024-03-07), last purchase at "
             "later than average (2024-03-12 vs 2024-03-07), created later than average "
             "(2024-03-12 vs 2024-03-07)",
@@ -950,6 +950,80 @@ def test_date_names(column, token):
         else ["Average customers #0", "Average customers #1"]
     )
     assert [s["name"] for s in p["segments"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "early", "recent"),
+    [
+        ("created_at", "Created long ago", "Created recently"),
+        ("joined", "Joined long ago", "Joined recently"),
+        ("used_on", "Used long ago", "Used recently"),
+        ("last_seen", "Last seen long ago", "Last seen recently"),
+        ("sent_at", "Sent long ago", "Sent recently"),
+        ("signed_up_at", "Signed up long ago", "Signed up recently"),
+        ("birth_date", "Older customers", "Young customers"),
+        ("dob", "Older customers", "Young customers"),
+        ("delivery_date", "Early deliveries", "Recent deliveries"),
+        ("play_date", "Early plays", "Recent plays"),
+        ("last_access_time", "Early last accesses", "Recent last accesses"),
+        ("tax_date", "Early taxes", "Recent taxes"),
+        ("batch_date", "Early batches", "Recent batches"),
+        ("wash_date", "Early washes", "Recent washes"),
+        ("quiz_date", "Early quizes", "Recent quizes"),
+        ("query_date", "Early queries", "Recent queries"),
+        ("survey_date", "Early surveys", "Recent surveys"),
+        ("xy_date", "Early xies", "Recent xies"),  # consonant + y, however short
+        ("feed_date", "Early feeds", "Recent feeds"),
+        ("bed_date", "Early beds", "Recent beds"),
+        ("y_date", "Early ys", "Recent ys"),
+    ],
+)
+def test_dates_are_named_as_their_column_reads(column, early, recent):
+    """A verb tells when it happened ("Early createds" read wrong), a birth date tells age,
+    a noun is put in the plural as English does."""
+    days = pd.to_datetime(["2024-03-01", "2024-03-03", "2024-03-11", "2024-03-13"])
+    p = profile({column: days}, "datetime", [0, 0, 1, 1])
+    assert [s["name"] for s in p["segments"]] == [early, recent]
+
+
+def test_a_birth_date_leads_the_name_as_age_does():
+    days = pd.to_datetime(["1960-03-01", "1960-03-03", "2000-03-11", "2000-03-13"])
+    columns = {"app_sessions": [1.0, 2, 30, 40], "birth_date": days}
+    p = profile(columns, {"app_sessions": "numeric", "birth_date": "datetime"}, [0, 0, 1, 1])
+    assert [s["name"] for s in p["segments"]] == ["Older app-light", "Young app-heavy"]
+
+
+@pytest.mark.parametrize(
+    ("column", "recent"),
+    [
+        ("paid_at", "Paid recently"),
+        ("order_made_at", "Order made recently"),
+        ("done_at", "Done recently"),
+        ("bought_on", "Bought recently"),
+        ("won_at", "Won recently"),
+        ("lost_at", "Lost recently"),
+        ("left_at", "Left recently"),
+        ("born_city", "Born city recently"),  # a verb before the noun still tells when
+        ("birthday", "Young customers"),
+        ("born_on", "Young customers"),
+        ("birthdate", "Young customers"),
+    ],
+)
+def test_more_date_columns_read_as_verbs_or_ages(column, recent):
+    days = pd.to_datetime(["2024-03-01", "2024-03-03", "2024-03-11", "2024-03-13"])
+    p = profile({column: days}, "datetime", [0, 0, 1, 1])
+    assert p["segments"][1]["name"] == recent
+
+
+def test_numpy_numbers_and_huge_ones_are_formatted_too():
+    assert format_number(np.float64(10.5)) == "11"
+    assert format_ratio(np.float64(10.5)) == "11x"
+    assert format_percent(np.float64(0.125)) == "13%"
+    # more digits than a decimal context's usual 28: every digit is kept, halves still up
+    assert format_number(1e40) == "10000000000000001000000000000000B"
+    assert format_number(1.5e12) == "1500B"  # no thousands separator in a unit
+    assert format_number(2.5e-40) == "0.00000000000000000000000000000000000000025"
+    assert format_number(2.5e-40, -1) == "0.0000000000000000000000000000000000000003"
 
 
 # --------------------------------------------------------------------------- input
@@ -1187,16 +1261,85 @@ def test_aggregates_without_known_values():
 # --------------------------------------------------------------------------- formatting
 
 
+def test_medians_and_means_leave_out_missing_values_in_every_segment():
+    # segment 0 knows 1, 2, 3 (odd), segment 1 knows 10, 20, 40, 50 (even)
+    ages = [NAN, 1.0, 2, 3, NAN, 10, 20, 40, 50]
+    p = profile({"age": ages}, "numeric", [0, 0, 0, 0, 1, 1, 1, 1, 1])
+    assert [(s["numeric"][0]["mean"], s["numeric"][0]["median"]) for s in p["segments"]] == [
+        (2.0, 2.0),
+        (30.0, 30.0),
+    ]
+    assert (p["overall"]["age"]["median"], p["overall"]["age"]["mean"]) == (10.0, 18.0)
+    assert p["overall"]["age"]["missing_share"] == pytest.approx(2 / 9)
+    assert p["overall"]["age"]["std"] == pytest.approx(np.std([1, 2, 3, 10, 20, 40, 50]))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([0, 0, 2**21, 2**21]),  # labels beyond what is counted: sorted instead
+        np.array([0, 0, 127, 127], dtype=np.int8),  # the largest int8 label
+        np.array([0, 0, 2**21, 2**21], dtype=np.uint64),
+    ],
+)
+def test_any_whole_labels_group_the_customers(labels):
+    p = profile_segments(pd.DataFrame({"x": [1.0, 2, 3, 6]}), {"x": "numeric"}, labels)
+    assert [(s["segment"], s["size"]) for s in p["segments"]] == [(0, 2), (int(labels[-1]), 2)]
+    assert [s["numeric"][0]["median"] for s in p["segments"]] == [1.5, 4.5]
+
+
+def test_halves_round_up_in_sentences():
+    # means 10.5 and 13 against 11.75: "11 vs 12", not "10 vs 12" (Python rounds half to even)
+    p = profile({"score": [10.0, 11, 13, 13]}, "numeric", [0, 0, 1, 1])
+    assert p["segments"][0]["description"] == "Score lower than average (11 vs 12)"
+
+
 @pytest.mark.parametrize(
     ("value", "extra", "text"),
     [
-        (999_999_999.0, 0, "1000M"),
+        (10.5, 0, "11"),
+        (11.5, 0, "12"),
+        (-10.5, 0, "-11"),
+        (1234.5, 0, "1,235"),
+        (2.25, 0, "2.3"),
+        (2.675, 1, "2.68"),  # as written, though the float is 2.67499...
+        (0.125, 0, "0.13"),
+        (999_999.4, 0, "999,999"),
+        (999_999.6, 0, "1M"),
+        (-999_999.6, 0, "-1M"),
+        (999_999.96, 2, "999,999.96"),
+        (999_999.96, 1, "1M"),
+        (999_949_999.0, 0, "999.9M"),
+        (999_950_000.0, 0, "1B"),
+        (999_995_000.0, 1, "1B"),
+        (999_994_999.0, 1, "999.99M"),
+    ],
+)
+def test_numbers_round_halves_up_and_into_the_next_unit(value, extra, text):
+    assert format_number(value, extra) == text
+
+
+def test_ratios_and_percentages_round_halves_up():
+    assert [format_ratio(r) for r in (10.5, 1234.5, 2.25, 0.125)] == [
+        "11x",
+        "1,235x",
+        "2.3x",
+        "0.13x",
+    ]
+    assert [format_percent(p) for p in (0.125, 0.0125, 0.00125)] == ["13%", "1.3%", "0.13%"]
+    assert format_percent(0.135, 1) == "13.5%"
+
+
+@pytest.mark.parametrize(
+    ("value", "extra", "text"),
+    [
+        (999_999_999.0, 0, "1B"),
         (1e9, 0, "1B"),
         (1.75e9, 0, "1.8B"),
         (1.75e6, 0, "1.8M"),
-        (1.25e6, 0, "1.2M"),
+        (1.25e6, 0, "1.3M"),
         (1.25e6, 1, "1.25M"),
-        (-1.25e9, 0, "-1.2B"),
+        (-1.25e9, 0, "-1.3B"),
         (1.25e9, 1, "1.25B"),
         (1e6, 0, "1M"),
         (-3.4e6, 0, "-3.4M"),

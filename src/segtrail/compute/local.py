@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,9 @@ from segtrail.compute.base import (
 )
 from segtrail.engine.diff import diff_assignments
 
+if TYPE_CHECKING:
+    from segtrail.compute.pipeline import Prepared
+
 
 class LocalEngine:
     name = "local"
@@ -32,14 +37,22 @@ class LocalEngine:
         scratch: Path,
         progress: Progress,
     ) -> Segmented:
-        # The dataset is read (Arrow decodes without the GIL) while this thread imports the
-        # pipeline, whose scikit-learn import is about a second of a density run's start-up.
-        with ThreadPoolExecutor(1) as pool:
-            reading = pool.submit(source.read, source.columns)
-            from segtrail.compute.pipeline import compute
+        from segtrail.compute.pipeline import compute, prepare  # no scikit-learn
 
-            frame = reading.result()
-        out = compute(frame, kinds, id_column, request, progress)
+        # The dataset is read and its features prepared on a second thread while this one
+        # imports what the fit and the measures need (scikit-learn, which imports SciPy's
+        # stats, and faiss: seconds of a run's start-up). Arrow's decoding and numpy's
+        # kernels release the GIL, so the two mostly overlap.
+        def read_and_prepare() -> tuple[pd.DataFrame, Prepared]:
+            frame = source.read(source.columns)
+            return frame, prepare(frame, kinds, id_column, request)
+
+        progress("preparing features", None)
+        with ThreadPoolExecutor(1) as pool:
+            preparing = pool.submit(read_and_prepare)
+            import_for_fit(request["algorithm"])
+            frame, prep = preparing.result()
+        out = compute(frame, kinds, id_column, request, progress, prep)
         table = pa.table(
             {
                 "customer_id": _arrow(frame[id_column]),
@@ -67,6 +80,29 @@ class LocalEngine:
         from segtrail.compute.lookalike import rank_in_memory
 
         return rank_in_memory(request, progress)
+
+
+# What each fit and the quality measures import when they run (engine/quality.py's
+# scikit-learn metrics, the algorithms' own imports), by algorithm (None: segtrail chooses).
+# Imported beside the reading by ``import_for_fit``; a name left out only costs its import
+# on the critical path.
+MEASURES = ("segtrail.engine.quality",)
+FIT_IMPORTS: dict[str | None, tuple[str, ...]] = {
+    None: ("segtrail.engine.choice", "segtrail.engine.kselect", "sklearn.cluster"),
+    "kmeans": ("sklearn.cluster",),
+    "bisecting": ("sklearn.cluster",),
+    "lca": ("sklearn.cluster",),
+    "gmm": ("sklearn.cluster", "sklearn.mixture"),
+    "dbscan": ("sklearn.cluster", "sklearn.neighbors", "faiss"),
+    "hdbscan": ("sklearn.cluster", "sklearn.neighbors", "faiss"),
+    "agglomerative": ("scipy.cluster.hierarchy",),
+}
+
+
+def import_for_fit(algorithm: str | None) -> None:
+    """Import the modules ``algorithm``'s fit and the quality measures will import."""
+    for name in (*MEASURES, *FIT_IMPORTS.get(algorithm, ())):
+        importlib.import_module(name)
 
 
 def _arrow(column: pd.Series) -> pa.Array | pa.ChunkedArray:

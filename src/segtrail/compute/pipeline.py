@@ -19,7 +19,6 @@ from threadpoolctl import threadpool_limits
 
 from segtrail.engine.algorithms import Algorithm, FitResult, get_algorithm
 from segtrail.engine.algorithms.base import sample_rows
-from segtrail.engine.choice import default_fit
 from segtrail.engine.features import (
     build_spec,
     describe_spec,
@@ -29,10 +28,12 @@ from segtrail.engine.features import (
     transform_features,
 )
 from segtrail.engine.kinds import FEATURE_KINDS
-from segtrail.engine.kselect import DEFAULT_K_RANGE
 from segtrail.engine.profiles import profile_segments
-from segtrail.engine.quality import quality_metrics
 from segtrail.engine.stability import bootstrap_stability, fewer_resamples
+
+# Importing this module imports no scikit-learn: the local engine imports it (and prepares
+# the features) while the scikit-learn modules the measures and the fit need are imported
+# beside (see compute/local.py); those modules are imported where they are used.
 
 Progress = Callable[[str, float | None], None]
 
@@ -99,6 +100,9 @@ def fit(frame: pd.DataFrame, prep: Prepared, request: dict, progress: Progress) 
     decision = None
     with threadpool_limits(limits=threads):
         if request["algorithm"] is None:
+            from segtrail.engine.choice import default_fit
+            from segtrail.engine.kselect import DEFAULT_K_RANGE
+
             progress(f"choosing the model for {len(frame):,} customers", None)
             k_request = params.pop("k", "auto")
             k_range = tuple(params.pop("k_range", DEFAULT_K_RANGE))
@@ -193,16 +197,20 @@ def compute(
     id_column: str,
     request: dict,
     progress: Progress | None = None,
+    prep: Prepared | None = None,
 ) -> dict:
     """The pure part of `segment` on one machine: from a customer frame to labels, metrics
-    and profiles.
+    and profiles. ``prep``: the frame's features when already prepared (``prepare``).
 
     With no algorithm in the request, ``engine.choice.default_fit`` chooses it (with k and
     column weights); the latent class model (``lca``) sees ``features.model_matrix``
     (codes and NaN), every other algorithm the standardized one-hot matrix."""
+    from segtrail.engine.quality import quality_metrics
+
     progress = progress or noop
-    progress("preparing features", None)
-    prep = prepare(frame, kinds, id_column, request)
+    if prep is None:
+        progress("preparing features", None)
+        prep = prepare(frame, kinds, id_column, request)
     model = fit(frame, prep, request, progress)
     labels = model.result.labels
     used, selection = used_params(model)

@@ -22,6 +22,8 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Context, Decimal
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,7 @@ OTHER_VALUES = "(other values)"
 NOISE_NAME = "unassigned"
 
 _EPOCH = date(1970, 1, 1)
+_COUNTED_LABELS = 1 << 20  # labels below this are coded by counting, above by sorting
 
 
 # --------------------------------------------------------------------------- public entry point
@@ -67,8 +70,8 @@ def profile_segments(
     labels = _check_labels(labels, n)
     columns = _select_columns(df, kinds, columns)
 
-    groups, codes = np.unique(labels, return_inverse=True)
-    grouping = _Grouping.build(codes.ravel(), len(groups))
+    groups, codes = _label_codes(labels)
+    grouping = _Grouping.build(codes, len(groups))
     stats = [_column_stats(df[c], c, kinds[c], grouping) for c in columns]
     return _assemble(n, groups, grouping.sizes, stats, max_features)
 
@@ -187,6 +190,21 @@ def _check_labels(labels: np.ndarray, n: int) -> np.ndarray:
     return labels
 
 
+def _label_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct labels in ascending order and each row's code 0..G-1 among them (as
+    ``np.unique(labels, return_inverse=True)``), counted rather than sorted while the
+    labels are small numbers (segments 0..k-1 and -1)."""
+    top = int(labels.max())
+    if top >= _COUNTED_LABELS:
+        groups, codes = np.unique(labels, return_inverse=True)
+        return groups, codes.ravel()
+    shifted = np.add(labels, 1, dtype=np.intp)  # -1 (unassigned) counts at 0
+    present = np.flatnonzero(np.bincount(shifted, minlength=top + 2))
+    lookup = np.zeros(top + 2, dtype=np.intp)
+    lookup[present] = np.arange(len(present))
+    return (present - 1).astype(labels.dtype), lookup[shifted]
+
+
 def _select_columns(df: pd.DataFrame, kinds: dict[str, str], columns: list[str] | None) -> list:
     if columns is None:
         return [c for c in df.columns if kinds.get(c) in PROFILED_KINDS]
@@ -282,7 +300,8 @@ def _numeric_values(s: pd.Series, column: str) -> np.ndarray:
             raise InputError(f"column '{column}' is marked numeric but holds text") from exc
     # float64 (not float32): means of money and counts over 1M rows need the precision
     x = s.to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.where(np.isfinite(x), x, np.nan)
+    finite = np.isfinite(x)
+    return x if finite.all() else np.where(finite, x, np.nan)
 
 
 def _datetime_days(s: pd.Series) -> np.ndarray:
@@ -329,19 +348,29 @@ class _NumericStats:
     @staticmethod
     def build(column: str, kind: str, x: np.ndarray, grp: _Grouping) -> _NumericStats:
         valid = ~np.isnan(x)
-        count = np.bincount(grp.codes, weights=valid, minlength=grp.n_groups)
-        total = np.bincount(grp.codes, weights=np.where(valid, x, 0.0), minlength=grp.n_groups)
+        n_valid = int(np.count_nonzero(valid))
+        whole = n_valid == len(x)  # most columns: no mask to apply, no copy to make
+        if whole:
+            count = grp.sizes.astype(np.float64)
+            total = np.bincount(grp.codes, weights=x, minlength=grp.n_groups)
+        else:
+            count = np.bincount(grp.codes, weights=valid, minlength=grp.n_groups)
+            total = np.bincount(grp.codes, weights=np.where(valid, x, 0.0), minlength=grp.n_groups)
+        # One gathered copy grouped by segment: each segment's median partitions its own
+        # slice in place, then the whole copy (still every known value) gives the overall one.
         xs = x[grp.order]
-        median = np.array(
-            [_median(xs[a:b]) for a, b in zip(grp.bounds[:-1], grp.bounds[1:], strict=True)]
-        )
-        v = x[valid]
-        if len(v):
-            o_mean, o_median = _round(v.mean()), float(np.median(v))
+        bounds = grp.bounds
+        if not whole:
+            xs = xs[~np.isnan(xs)]
+            bounds = np.concatenate(([0], np.cumsum(count.astype(np.int64))))
+        median = np.array([_median_in_place(xs[a:b]) for a, b in pairwise(bounds)])
+        v = x if whole else x[valid]  # row order: the mean and std sum as they always did
+        if n_valid:
+            o_mean, o_median = _round(v.mean()), _median_in_place(xs)
             o_std, lo, hi = _round(v.std()), float(v.min()), float(v.max())
         else:
             o_mean = o_median = o_std = lo = hi = np.nan
-        sums = NumericSums(count, total, median, len(v), o_mean, o_median, o_std, lo, hi)
+        sums = NumericSums(count, total, median, n_valid, o_mean, o_median, o_std, lo, hi)
         return _NumericStats.from_sums(column, kind, sums, len(x))
 
     @staticmethod
@@ -411,9 +440,17 @@ class _NumericStats:
         return _Trait(self.column, self.kind, score, up, summary, _if_strong(token, d), rank)
 
 
-def _median(v: np.ndarray) -> float:
-    v = v[~np.isnan(v)]
-    return float(np.median(v)) if len(v) else np.nan
+def _median_in_place(v: np.ndarray) -> float:
+    """``np.median`` of ``v`` (no NaN in it), the same value, from one partition of ``v``
+    itself (np.median copies, partitions at two places and looks for NaN)."""
+    n = len(v)
+    if not n:
+        return np.nan
+    half = n // 2
+    v.partition(half)
+    if n % 2:
+        return float(v[half])
+    return float((v[:half].max() + v[half]) / 2)  # np.median's mean of the middle two
 
 
 def _iso(days: float) -> str | None:
@@ -606,6 +643,8 @@ _FILLER = {
     "annual", "last", "recent", "lifetime", "the",
 }  # fmt: skip
 _DATE_WORDS = {"date", "time", "timestamp", "at", "on", "datetime", "day"}
+_BIRTH_WORDS = {"birth", "birthday", "born", "dob", "birthdate"}
+_PARTICIPLES = {"seen", "born", "paid", "sent", "made", "done", "bought", "won", "lost", "left"}
 _PLAIN_VALUES = {
     "yes", "no", "true", "false", "y", "n", "t", "f", "other", "others", "unknown", "none", "na",
     "n/a", "null", "",
@@ -694,11 +733,36 @@ def _date_summary(column: str, up: bool, a: float, b: float, span: float) -> str
 
 
 def _date_token(column: str, up: bool) -> str | None:
+    """A date column's word(s) for names, as its name reads: a birth date tells age ("young",
+    "older"), a verb tells when it happened ("created recently", "last seen long ago"), a
+    noun counts events ("recent signups", "early deliveries")."""
     root = [w for w in column_words(column).split() if w not in _DATE_WORDS]
     if not root or len(root) > 2:
         return None
-    plural = " ".join(root) + ("" if root[-1].endswith("s") else "s")
-    return f"{'recent' if up else 'early'} {plural}"
+    if root[-1] in _BIRTH_WORDS:  # born later: younger
+        return "young" if up else "older"
+    if any(_is_participle(w) for w in root):
+        return f"{' '.join(root)} {'recently' if up else 'long ago'}"
+    return f"{'recent' if up else 'early'} {' '.join([*root[:-1], _plural(root[-1])])}"
+
+
+def _is_participle(word: str) -> bool:
+    """ "created", "joined", "seen": a verb's past form (not a noun such as "feed")."""
+    if word in _PARTICIPLES:
+        return True
+    return len(word) > 3 and word.endswith("ed") and not word.endswith("eed")
+
+
+def _plural(noun: str) -> str:
+    """ "signup" -> "signups", "delivery" -> "deliveries", "access" -> "accesses"; a plural
+    ("visits") stays as it is."""
+    if noun.endswith(("ss", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("s"):
+        return noun
+    if len(noun) > 1 and noun.endswith("y") and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def _boolean_words(column: str) -> str:
@@ -787,23 +851,41 @@ def _strip_zeros(text: str) -> str:
     return re.sub(r"\.?0+(?=\D*$)", "", text) if "." in text else text
 
 
+_DECIMALS = Context(prec=1000)  # every float's digits, so halves round exactly
+
+
+def _half_up(x: float, decimals: int) -> Decimal:
+    """``x`` rounded to ``decimals`` decimals with halves away from zero, as people round
+    the number they read: 10.5 -> 11, 2.675 -> 2.68 (the shortest text that reads back as
+    ``x``, not its binary value 2.67499...). Python's own formatting rounds halves to even."""
+    step = Decimal(1).scaleb(-decimals)
+    return Decimal(repr(float(x))).quantize(step, rounding=ROUND_HALF_UP, context=_DECIMALS)
+
+
+def _fixed(x: float, decimals: int, grouping: bool = False) -> str:
+    """``x`` with ``decimals`` decimals (halves up, see ``_half_up``); thousands separated
+    by commas when ``grouping``."""
+    return format(_half_up(x, decimals), ",f" if grouping else "f")
+
+
 def format_number(x: float, extra: int = 0) -> str:
-    """Readable number: 1,234 / 12 / 3.1 / 0.042 / 1.2M; ``extra`` adds decimals."""
+    """Readable number: 1,234 / 12 / 3.1 / 0.042 / 1.2M; ``extra`` adds decimals. A number
+    that rounds up to the next unit reads in it: 999,999,999 is "1B", not "1000M"."""
     if not math.isfinite(x):
         return "n/a"
     ax = abs(x)
-    if ax >= 1e9:
-        text = f"{x / 1e9:.{1 + extra}f}B"
-    elif ax >= 1e6:
-        text = f"{x / 1e6:.{1 + extra}f}M"
-    elif ax >= 10:
-        text = f"{x:,.{extra}f}"
-    elif ax >= 1:
-        text = f"{x:.{1 + extra}f}"
-    elif ax == 0:
+    if ax == 0:
         return "0"
+    if _half_up(ax / 1e6, 1 + extra) >= 1000:
+        text = _fixed(x / 1e9, 1 + extra) + "B"
+    elif _half_up(ax, extra) >= 1_000_000:
+        text = _fixed(x / 1e6, 1 + extra) + "M"
+    elif ax >= 10:
+        text = _fixed(x, extra, grouping=True)
+    elif ax >= 1:
+        text = _fixed(x, 1 + extra)
     else:
-        text = f"{x:.{1 - math.floor(math.log10(ax)) + extra}f}"
+        text = _fixed(x, 1 - math.floor(math.log10(ax)) + extra)
     text = _strip_zeros(text)
     return "0" if text in ("-0", "-0B", "-0M") else text
 
@@ -819,14 +901,14 @@ def format_percent(p: float, extra: int = 0) -> str:
         decimals = 1 + extra
     else:
         decimals = 1 - math.floor(math.log10(abs(v))) + extra
-    return _strip_zeros(f"{v:.{decimals}f}") + "%"
+    return _strip_zeros(_fixed(v, decimals)) + "%"
 
 
 def format_ratio(r: float) -> str:
     """3.1x / 12x / 0.42x."""
     if r >= 10:
-        return f"{r:,.0f}x"
-    return _strip_zeros(f"{r:.1f}" if r >= 1 else f"{r:.2f}") + "x"
+        return _fixed(r, 0, grouping=True) + "x"
+    return _strip_zeros(_fixed(r, 1) if r >= 1 else _fixed(r, 2)) + "x"
 
 
 def _format_pair(a: float, b: float, fmt) -> tuple[str, str]:
