@@ -2028,7 +2028,10 @@ EQUIVALENT["engine/algorithms/gmm.py"] = {
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
-_KS_STRICT = "the zipped lists are built from one list (ks, the labelings, the curve): same length"
+_KS_STRICT = (
+    "the zipped lists are built from one list (ks, the labelings, the curve; the scored "
+    "labelings and their totals): same length"
+)
 _KS_K = "k = int(labels.max()) + 1 if (labels >= 0).any() else 0"
 _KS_SPARE = (
     "k only sizes the one-hot columns: a spare column is empty, and empty columns are set to "
@@ -2045,7 +2048,7 @@ EQUIVALENT["engine/kselect.py"] = {
             "for k, labels, s in zip(ks, labelings, sil, strict=True):",
             "for row, e, s in zip(curve, strength, score, strict=True):",
             "for j, (labels, oh, cnt) in enumerate(zip(labelings, onehots, counts, strict=True)):",
-            "for labels, t in zip(labelings, totals, strict=True):",
+            "for j, t in zip(scored, totals, strict=True):",
         )
         for new in ("strict=None", "", "strict=False")
     },
