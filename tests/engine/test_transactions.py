@@ -318,11 +318,13 @@ def test_a_damaged_parquet_file_of_zoned_times_is_one_clear_error(tmp_path: Path
     data = bytearray(path.read_bytes())
     data[8:400] = bytes(392)  # the first pages, zeroed; the footer still reads
     path.write_bytes(bytes(data))
+    with pytest.raises(OSError) as read:  # what pyarrow says of the file
+        pq.read_table(path)
+    reason = str(read.value).strip().splitlines()[0]
     with pytest.raises(InvalidInput) as caught:
         customers_from_transactions(path, TransactionSpec("cust", "when", "qty*price"))
     message = str(caught.value)
-    assert message.startswith("zoned.parquet: cannot derive customers from the order lines: ")
-    assert "\n" not in message
+    assert message == f"zoned.parquet: cannot derive customers from the order lines: {reason}"
 
 
 @pytest.mark.parametrize(
