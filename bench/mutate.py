@@ -2110,6 +2110,10 @@ EQUIVALENT["engine/kselect.py"] = {
         )
     },
     f"{_KS_OH} / {_KS_OH.replace('max(k, 1)', 'max(k, 2)')}": _KS_SPARE,
+    "own_c = np.where(ok, own, 0) / own_c = np.where(ok, own, 1)": (
+        "only labelings of two segments or more are scored, so column 1 exists; a noise row's "
+        "score is replaced by NaN and left out whatever column stood in for its own"
+    ),
     **{
         f"{_KS_OH} / {_KS_OH.replace('dtype=np.float32', new)}": (
             "the one-hots are 0 and 1, exact in both: float64 sums of the float32 distances "
