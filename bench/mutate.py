@@ -2882,7 +2882,10 @@ EQUIVALENT["engine/algorithms/reachability.py"] = {
 }
 
 # mutmut's exit codes (mutmut/stats.py), grouped into what the score needs.
-_KS_STRICT = "the zipped lists are built from one list (ks, the labelings, the curve): same length"
+_KS_STRICT = (
+    "the zipped lists are built from one list (ks, the labelings, the curve; the scored "
+    "labelings and their totals): same length"
+)
 _KS_K = "k = int(labels.max()) + 1 if (labels >= 0).any() else 0"
 _KS_SPARE = (
     "k only sizes the one-hot columns: a spare column is empty, and empty columns are set to "
@@ -2899,7 +2902,7 @@ EQUIVALENT["engine/kselect.py"] = {
             "for k, labels, s in zip(ks, labelings, sil, strict=True):",
             "for row, e, s in zip(curve, strength, score, strict=True):",
             "for j, (labels, oh, cnt) in enumerate(zip(labelings, onehots, counts, strict=True)):",
-            "for labels, t in zip(labelings, totals, strict=True):",
+            "for j, t in zip(scored, totals, strict=True):",
         )
         for new in ("strict=None", "", "strict=False")
     },
@@ -2961,6 +2964,10 @@ EQUIVALENT["engine/kselect.py"] = {
         )
     },
     f"{_KS_OH} / {_KS_OH.replace('max(k, 1)', 'max(k, 2)')}": _KS_SPARE,
+    "own_c = np.where(ok, own, 0) / own_c = np.where(ok, own, 1)": (
+        "only labelings of two segments or more are scored, so column 1 exists; a noise row's "
+        "score is replaced by NaN and left out whatever column stood in for its own"
+    ),
     **{
         f"{_KS_OH} / {_KS_OH.replace('dtype=np.float32', new)}": (
             "the one-hots are 0 and 1, exact in both: float64 sums of the float32 distances "

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from segtrail.engine.algorithms import base
 from segtrail.engine.algorithms.base import (
@@ -371,14 +371,15 @@ def test_elbow_strength_points_above_the_chord_and_flat_curves() -> None:
 
 
 def test_one_thread_for_small_fits_only() -> None:
-    outside = threads()
-    with one_thread(ONE_THREAD_ROWS):
-        assert threads() == {1}
-    with one_thread():
-        assert threads() == {1}
-    assert threads() == outside
-    with one_thread(ONE_THREAD_ROWS + 1):
-        assert threads() == outside
+    # two threads outside, whatever the environment says (OMP_NUM_THREADS=1 in mutation runs)
+    with threadpool_limits(limits=2):
+        with one_thread(ONE_THREAD_ROWS):
+            assert threads() == {1}
+        with one_thread():
+            assert threads() == {1}
+        assert threads() == {2}
+        with one_thread(ONE_THREAD_ROWS + 1):
+            assert threads() == {2}
 
 
 def test_quiet_convergence_silences_only_convergence_warnings() -> None:

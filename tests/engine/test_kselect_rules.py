@@ -5,6 +5,8 @@ realistic tables are in test_kselect.py."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
@@ -192,6 +194,20 @@ def test_silhouettes_leave_out_noise_and_need_two_segments() -> None:
     assert ours[0] == pytest.approx(silhouette_score(X[kept], with_noise[kept]), abs=1e-6)
     assert ours[1:3] == [None, None]
     assert ours[3] == pytest.approx(silhouette_score(X, gap), abs=1e-6)
+
+
+def test_fewer_than_two_segments_get_no_silhouette_and_no_warning() -> None:
+    """One segment, one segment beside noise, only noise: no silhouette (None) and nothing
+    printed to the user's console by numpy, even when every labeling is like that."""
+    X = np.array([[0.0], [1.0], [10.0], [11.0]], dtype=np.float32)
+    one, beside_noise, noise = np.zeros(4, int), np.array([0, 0, -1, -1]), np.full(4, -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert silhouettes(X, [one, beside_noise, noise]) == [None, None, None]
+        two = np.array([0, 0, 1, 1])
+        ours = silhouettes(X, [one, two, noise], chunk=3)
+    assert ours[0] is None and ours[2] is None
+    assert ours[1] == pytest.approx(silhouette_score(X, two), abs=1e-6)
 
 
 def test_silhouettes_do_not_depend_on_the_unit() -> None:

@@ -308,6 +308,25 @@ def test_a_damaged_parquet_file_is_one_clear_error(tmp_path: Path) -> None:
         customers_from_transactions(path, TransactionSpec("cust", "when", "qty*price"))
 
 
+def test_a_damaged_parquet_file_of_zoned_times_is_one_clear_error(tmp_path: Path) -> None:
+    """Zoned times are read into Arrow (not by DuckDB): damage there reads the same."""
+    path = tmp_path / "zoned.parquet"
+    table = lines_table(SHOP)
+    moments = [datetime.fromisoformat(r[1]) if r[1][0].isdigit() else None for r in SHOP]
+    when = pa.array(moments, pa.timestamp("us", tz="Asia/Tokyo"))
+    pq.write_table(table.set_column(1, "when", when), path)
+    data = bytearray(path.read_bytes())
+    data[8:400] = bytes(392)  # the first pages, zeroed; the footer still reads
+    path.write_bytes(bytes(data))
+    with pytest.raises(OSError) as read:  # what pyarrow says of the file
+        pq.read_table(path)
+    reason = str(read.value).strip().splitlines()[0]
+    with pytest.raises(InvalidInput) as caught:
+        customers_from_transactions(path, TransactionSpec("cust", "when", "qty*price"))
+    message = str(caught.value)
+    assert message == f"zoned.parquet: cannot derive customers from the order lines: {reason}"
+
+
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [

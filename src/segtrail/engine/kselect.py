@@ -188,9 +188,13 @@ def silhouettes(
 ) -> list[float | None]:
     """Mean silhouette of several labelings of the same rows, sharing one distance pass.
 
-    Rows labelled -1 are left out. A labeling with fewer than two segments gets None.
+    Rows labelled -1 are left out. A labeling with fewer than two segments gets None (and
+    is not scored: its rows have no other segment to be nearer to).
     """
     m = len(X)
+    out: list[float | None] = [None] * len(labelings)
+    scored = [j for j, lab in enumerate(labelings) if len(np.unique(lab[lab >= 0])) >= 2]
+    labelings = [labelings[j] for j in scored]
     onehots, counts = [], []
     for labels in labelings:
         k = int(labels.max()) + 1 if (labels >= 0).any() else 0
@@ -216,10 +220,8 @@ def silhouettes(
             b = mean_d.min(axis=1)
             s = np.where(own_n > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
             totals[j][rows] = np.where(ok, s, np.nan)
-    out: list[float | None] = []
-    for labels, t in zip(labelings, totals, strict=True):
-        n_seg = len(np.unique(labels[labels >= 0]))
-        out.append(float(np.nanmean(t)) if n_seg >= 2 else None)
+    for j, t in zip(scored, totals, strict=True):
+        out[j] = float(np.nanmean(t))
     return out
 
 

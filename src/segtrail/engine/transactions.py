@@ -267,7 +267,10 @@ def customers_from_transactions(lines: pa.Table | str | Path, spec: TransactionS
     if not isinstance(lines, pa.Table):
         schema = pq.read_schema(lines)
         if _zoned(schema, spec):  # rare: zoned times are relabelled in Arrow, below
-            lines = pq.read_table(lines)
+            try:
+                lines = pq.read_table(lines)
+            except (OSError, pa.ArrowException) as e:  # a damaged file, as DuckDB's below
+                raise _cannot_derive(e, lines) from None
     else:
         schema = lines.schema
     amount = check_spec(spec, schema.names)
@@ -316,14 +319,18 @@ def customers_from_transactions(lines: pa.Table | str | Path, spec: TransactionS
         categories = _top_categories(con) if spec.category else []
         table = _aggregate(con, spec, as_of, categories)
     except duckdb.Error as e:  # a column type DuckDB cannot read as asked, a damaged file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        where = "" if isinstance(lines, pa.Table) else f"{Path(lines).name}: "
-        message = f"{where}cannot derive customers from the order lines: {first}"
-        raise InvalidInput(message) from None
+        raise _cannot_derive(e, lines) from None
     finally:
         con.close()
     counts["customers"] = table.num_rows
     return Customers(table, as_of, counts, date_format, categories)
+
+
+def _cannot_derive(e: Exception, lines: pa.Table | str | Path) -> InvalidInput:
+    """One line: the file's name (if a file), then the first line of what went wrong."""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    where = "" if isinstance(lines, pa.Table) else f"{Path(lines).name}: "
+    return InvalidInput(f"{where}cannot derive customers from the order lines: {first}")
 
 
 def _zoned(schema: pa.Schema, spec: TransactionSpec) -> bool:
