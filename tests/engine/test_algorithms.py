@@ -52,6 +52,8 @@ def is_json_scalar(v: object) -> bool:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(-1, 6), min_size=1, max_size=80))
 def test_order_by_size_puts_the_largest_first(raw: list[int]) -> None:
+    """Reference: the rule written out here (noise kept, sizes counted by np.bincount never
+    grow with the segment number, the same customers together)."""
     labels = np.array(raw)
     new, mapping = order_by_size(labels)
     assert new.dtype == np.int32
@@ -148,6 +150,8 @@ def test_state_survives_a_json_and_bytes_round_trip(name: str) -> None:
 def test_same_data_params_and_seed_give_identical_labels(
     name: str, seed: int, data_seed: int
 ) -> None:
+    """Reference: determinism itself (the same data, parameters and seed must give the same
+    labels, confidences and state); a second fit on a copy of the data is the check."""
     X, _ = blobs(240, k=4, seed=data_seed)
     algo = get_algorithm(name)
     first = algo.fit(X, params_for(name, 4), seed)

@@ -244,6 +244,9 @@ def test_sankey_nodes_have_their_segments_colour_and_name(ws, version_report, di
     st.text(min_size=1, max_size=60),
 )
 def test_sankey_bands_add_up_and_labels_never_collide(matrix, name):
+    """Reference: geometry checked directly on the drawing of the counts given: every node
+    inside the picture, the bands leaving or reaching a node adding up to its height, and the
+    label lines of a column at least one line apart."""
     transitions = [
         {"from": i, "to": j, "customers": n}
         for i, row in enumerate(matrix)

@@ -204,6 +204,8 @@ def test_forged_tokens_are_refused(ws: Workspace) -> None:
 )
 @given(st.text(max_size=300))
 def test_any_text_is_refused_cleanly(ws: Workspace, token: str) -> None:
+    """Reference: no token was issued in this workspace, so every text must be refused with
+    Unauthenticated (never another error)."""
     with pytest.raises(Unauthenticated):
         authenticate_token(ws, token)
 

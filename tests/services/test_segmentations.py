@@ -123,6 +123,8 @@ def sizes(assignments: pd.Series) -> list[int]:
 def test_same_inputs_give_the_same_version(
     ws: Workspace, other_ws: Workspace, seed: int, k: int | str, columns: list[str]
 ) -> None:
+    """Reference: determinism (a version is reproducible from its recorded inputs): the same
+    request twice in one workspace and once in another must record the same version."""
     options = {"features": columns, "k": k, "k_range": (2, 5), "seed": seed}
     a = ws.segment("customers", "determinism", HYPOTHESIS, **options)
     b = ws.segment("customers", "determinism", HYPOTHESIS, **options)
@@ -175,6 +177,8 @@ def test_other_algorithms_are_reproducible(
 def test_segment_zero_is_the_largest(
     ws: Workspace, algorithm: str, seed: int, k: int, columns: list[str]
 ) -> None:
+    """Reference: the sizes counted here from the stored assignments, which must not grow
+    with the segment number, for every algorithm."""
     takes_k = REGISTRY[algorithm].takes_k
     result = ws.segment(
         "customers",
@@ -209,6 +213,8 @@ def test_segment_zero_is_the_largest(
 def test_assign_puts_training_customers_back_in_their_segments(
     ws: Workspace, data: Path, seed: int, k: int, columns: list[str]
 ) -> None:
+    """Reference: the assignments the version stored when it was fitted; `assign` (the
+    stored model applied to the file read again) must put each fitted customer back there."""
     ref = ws.segment("customers", "assign-back", HYPOTHESIS, features=columns, k=k, seed=seed)[
         "version"
     ]
