@@ -97,7 +97,10 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/profiles.py": ["tests/engine/test_profile_text.py"],
     # refits whose answers the test chooses; tests/engine/test_stability.py fits KMeans on
     # every resample (seconds per mutant)
-    "engine/stability.py": ["tests/engine/test_stability_jaccard.py"],
+    "engine/stability.py": [
+        "tests/engine/test_stability_jaccard.py",
+        "tests/compute/test_early_stability.py",
+    ],
     # named apart from tests/web/test_jobs_*.py (the web layer's jobs); the store's rows only
     "store/jobs.py": ["tests/store/test_store_jobs.py"],
     # the default path's rules on small matrices; tests/engine/test_choice.py fits planted
@@ -105,7 +108,11 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/choice.py": ["tests/engine/test_choice_rules.py"],
     # tests/engine/test_algorithms.py fits every algorithm (minutes per mutant under load):
     # each algorithm module has a focused file of small fits of its own
-    "engine/algorithms/base.py": ["tests/engine/test_algo_base.py", "tests/engine/test_beside.py"],
+    "engine/algorithms/base.py": [
+        "tests/engine/test_algo_base.py",
+        "tests/engine/test_beside.py",
+        "tests/engine/test_place_blocks.py",
+    ],
     "engine/algorithms/kmeans.py": ["tests/engine/test_algo_kmeans.py"],
     "engine/algorithms/gmm.py": ["tests/engine/test_algo_gmm.py"],
     "engine/algorithms/bisecting.py": ["tests/engine/test_algo_bisecting.py"],
@@ -122,11 +129,17 @@ OWN_TESTS: dict[str, list[str]] = {
         "tests/engine/test_algo_lca.py",
         "tests/engine/test_lca_steps.py",
     ],
-    "engine/algorithms/dbscan.py": ["tests/engine/test_algo_dbscan.py"],
+    "engine/algorithms/dbscan.py": [
+        "tests/engine/test_algo_dbscan.py",
+        "tests/engine/test_place_blocks.py",
+    ],
     "engine/algorithms/neighbours.py": ["tests/engine/test_algo_neighbours.py"],
     # hand-made data against scikit-learn's HDBSCAN and scipy's spanning tree; the property
     # tests of tests/engine/test_reachability.py take seconds per mutant
-    "engine/algorithms/hdbscan.py": ["tests/engine/test_algo_hdbscan.py"],
+    "engine/algorithms/hdbscan.py": [
+        "tests/engine/test_algo_hdbscan.py",
+        "tests/engine/test_place_blocks.py",
+    ],
     "engine/algorithms/reachability.py": ["tests/engine/test_algo_reachability.py"],
 }
 ALGORITHM_TESTS = ["tests/engine/test_algorithms.py"]

@@ -18,7 +18,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segtrail.engine.algorithms import Algorithm, FitResult, get_algorithm
-from segtrail.engine.algorithms.base import sample_rows
+from segtrail.engine.algorithms.base import BeforePlacing, sample_rows
 from segtrail.engine.features import (
     build_spec,
     describe_spec,
@@ -29,7 +29,13 @@ from segtrail.engine.features import (
 )
 from segtrail.engine.kinds import FEATURE_KINDS
 from segtrail.engine.profiles import profile_segments
-from segtrail.engine.stability import bootstrap_stability, fewer_resamples
+from segtrail.engine.stability import (
+    Refit,
+    bootstrap_stability_of_rows,
+    fewer_resamples,
+    relabelled,
+    stability_rows,
+)
 
 # Importing this module imports no scikit-learn: the local engine imports it (and prepares
 # the features) while the scikit-learn modules the measures and the fit need are imported
@@ -90,15 +96,22 @@ def prepare(frame: pd.DataFrame, kinds: dict[str, str], id_column: str, request:
     return Prepared(spec, fitted, X, M, levels, weights)
 
 
-def fit(frame: pd.DataFrame, prep: Prepared, request: dict, progress: Progress) -> Model:
-    """Fit the requested algorithm (or choose one: ``engine.choice.default_fit``)."""
+def fit(
+    frame: pd.DataFrame,
+    prep: Prepared,
+    request: dict,
+    progress: Progress,
+    early: EarlyStability | None = None,
+) -> Model:
+    """Fit the requested algorithm (or choose one: ``engine.choice.default_fit``).
+    ``early``: where a sampled density fit starts the bootstrap refits (see EarlyStability)."""
     params = dict(request["params"])
     fitted, X = prep.fitted, prep.X
     # Small fits run faster on one thread: OpenMP threads fighting over two busy cores cost
     # more than they bring below a few tens of thousands of rows.
-    threads = 1 if len(frame) < PARALLEL_ABOVE else None
+    small = len(frame) < PARALLEL_ABOVE
     decision = None
-    with threadpool_limits(limits=threads):
+    with threadpool_limits(limits=1 if small else None):
         if request["algorithm"] is None:
             from segtrail.engine.choice import default_fit
             from segtrail.engine.kselect import DEFAULT_K_RANGE
@@ -127,7 +140,9 @@ def fit(frame: pd.DataFrame, prep: Prepared, request: dict, progress: Progress) 
             if algo.name == "lca":
                 params |= {"levels": prep.levels, "feature_weights": prep.weights}
             progress(f"clustering {len(frame):,} customers with {algo.name}", None)
-            result = algo.fit(prep.M if algo.name == "lca" else X, params, request["seed"])
+            model_X = prep.M if algo.name == "lca" else X
+            hook = None if early is None or small else early.hook(algo, model_X)
+            result = algo.fit(model_X, params, request["seed"], before_placing=hook)
     model_X = prep.M if algo.name == "lca" else X
     if algo.name == "lca":
         fitted = {**fitted, "model_input": "model_matrix"}  # how `assign` must prepare rows
@@ -153,8 +168,15 @@ def used_params(model: Model) -> tuple[dict, dict | None]:
 
 
 def stability_of(model: Model, labels: np.ndarray, seed: int) -> dict:
-    algo = model.algo
-    refit_params = algo.refit_params(model.result.params)
+    rows = stability_rows(len(model.model_X), STABILITY_SAMPLE, seed)
+    plan = refit_plan(model.algo, model.result.params)
+    return stability_of_rows(model.model_X[rows], labels[rows], len(model.model_X), plan, seed)
+
+
+def refit_plan(algo: Algorithm, params: dict) -> tuple[Refit, int, str]:
+    """How the bootstrap refits ``algo`` with the model ``params``: the refit, the number of
+    resamples and, when fewer than usual, why."""
+    refit_params = algo.refit_params(params)
     if "n_init" in refit_params:
         refit_params["n_init"] = min(int(refit_params["n_init"]), STABILITY_N_INIT)
     if algo.name == "lca":
@@ -165,16 +187,72 @@ def stability_of(model: Model, labels: np.ndarray, seed: int) -> dict:
     fewer = getattr(algo, "stability_bootstraps", None)  # a method whose refits cost most
     if fewer is not None and fewer < n_boot:
         n_boot, why_fewer = fewer, fewer_resamples(algo.name, fewer, STABILITY_BOOTSTRAPS)
+
+    def refit(X_sub: np.ndarray, s: int) -> np.ndarray:
+        return algo.fit(X_sub, dict(refit_params), s).labels
+
+    return refit, n_boot, why_fewer
+
+
+def stability_of_rows(
+    Xs: np.ndarray, ls: np.ndarray, n_total: int, plan: tuple[Refit, int, str], seed: int
+) -> dict:
+    refit, n_boot, why_fewer = plan
     with threadpool_limits(limits=1):  # refits run on small samples
-        return bootstrap_stability(
-            model.model_X,
-            labels,
-            lambda X_sub, s: algo.fit(X_sub, dict(refit_params), s).labels,
-            n_boot=n_boot,
-            sample_size=STABILITY_SAMPLE,
-            seed=seed,
-            why_fewer=why_fewer,
-        )
+        return bootstrap_stability_of_rows(Xs, ls, n_total, refit, n_boot, seed, why_fewer)
+
+
+class EarlyStability:
+    """The bootstrap refits of a sampled density fit, run beside its placement of every
+    customer (the fit's longest step) rather than after it.
+
+    The refits need only the model's parameters and the labels of the stability rows, and a
+    sampled fit knows both before it places the other customers (``BeforePlacing``): the
+    rows' labels are the fitted state's ``assign`` of them, in the fit's own numbering,
+    which ``result`` maps to the final one (segments ordered by size). The fit runs the
+    refits on one of its two placing threads (``place_in_blocks``), on one BLAS/OpenMP
+    thread as always."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.measured: dict | None = None
+        self.rows = self.reference = None
+
+    def hook(self, algo: Algorithm, X: np.ndarray) -> BeforePlacing:
+        def before_placing(state: dict, params: dict) -> Callable[[], None]:
+            self.rows = stability_rows(len(X), STABILITY_SAMPLE, self.seed)
+            self.reference = algo.assign(state, X[self.rows])[0]
+            plan = refit_plan(algo, params)
+            Xs, reference = X[self.rows], self.reference
+
+            def refits() -> None:
+                self.measured = stability_of_rows(Xs, reference, len(X), plan, self.seed)
+
+            return refits
+
+        return before_placing
+
+    def result(self, labels: np.ndarray) -> dict | None:
+        """The refits' result under the final numbering of ``labels``; None when no refit
+        ran, or when the placement did not label the stability rows as the state did (then
+        the caller measures stability again from the final labels)."""
+        if self.measured is None:
+            return None
+        mapping = same_segments(self.reference, labels[self.rows])
+        return None if mapping is None else relabelled(self.measured, mapping)
+
+
+def same_segments(old: np.ndarray, new: np.ndarray) -> dict[int, int] | None:
+    """{old: new} when ``new`` is ``old`` with its segments renumbered one to one and noise
+    (-1) kept as noise; None otherwise."""
+    pairs = np.unique(np.stack([np.asarray(old), np.asarray(new)]), axis=1)
+    olds, news = pairs[0].tolist(), pairs[1].tolist()
+    if len(set(olds)) != len(olds) or len(set(news)) != len(news):
+        return None
+    mapping = dict(zip(olds, news, strict=True))
+    if any((o == -1) != (n == -1) for o, n in mapping.items()):
+        return None
+    return mapping
 
 
 def profiles_of(frame: pd.DataFrame, kinds: dict[str, str], labels: np.ndarray) -> dict:
@@ -211,25 +289,33 @@ def compute(
     if prep is None:
         progress("preparing features", None)
         prep = prepare(frame, kinds, id_column, request)
-    model = fit(frame, prep, request, progress)
+    # A sampled density fit runs the bootstrap refits beside its placement of every customer
+    # (EarlyStability). Otherwise they run on a second thread once the fit is done, while
+    # this thread measures quality, profiles the segments and measures the features'
+    # contributions: each step is single-threaded on samples or columns, and their numpy and
+    # scikit-learn kernels release the GIL, so the two cores share them. Every step is
+    # seeded and runs on one BLAS/OpenMP thread, as the refits always did, so the figures do
+    # not depend on which finishes first.
+    early = EarlyStability(request["seed"])
+    model = fit(frame, prep, request, progress, early)
     labels = model.result.labels
     used, selection = used_params(model)
-    # The bootstrap refits run on a second thread while this one measures quality, profiles
-    # the segments and measures the features' contributions: each step is single-threaded
-    # on samples or columns, and their numpy and scikit-learn kernels release the GIL, so the
-    # two cores share them. Every step is seeded and runs on one BLAS/OpenMP thread, as the
-    # refits always did, so the figures do not depend on which finishes first.
-    with threadpool_limits(limits=1), ThreadPoolExecutor(1) as pool:
-        progress("measuring stability (bootstrap)", None)
-        refits = pool.submit(stability_of, model, labels, request["seed"])
+    stability = early.result(labels)
+    with threadpool_limits(limits=1), ThreadPoolExecutor(1) as side:
+        if stability is None:
+            progress("measuring stability (bootstrap)", None)
+            refits = side.submit(stability_of, model, labels, request["seed"])
+        else:  # measured during the fit: the side thread profiles instead
+            profiling = side.submit(profiles_of, frame, kinds, labels)
         progress("measuring quality", None)
         quality = quality_metrics(model.X, labels, request["seed"])
         progress("profiling segments", None)
-        profiles = profiles_of(frame, kinds, labels)
+        profiles = profiles_of(frame, kinds, labels) if stability is None else profiling.result()
         features = with_contributions(
             describe_spec(model.fitted), frame, model.fitted, labels, used
         )
-        stability = refits.result()
+        if stability is None:
+            stability = refits.result()
     k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
     notes = list(model.result.notes) + k_note(used, k)
     return {

@@ -43,14 +43,34 @@ def bootstrap_stability(
     that cannot be measured (a segment never drawn, no successful refit) is None.
     ``why_fewer``: when fewer resamples than usual are drawn, why (ends the note).
     """
+    idx = stability_rows(len(X), sample_size, seed)
+    return bootstrap_stability_of_rows(
+        X[idx], np.asarray(labels)[idx], len(X), refit, n_boot, seed, why_fewer
+    )
+
+
+def stability_rows(n: int, sample_size: int, seed: int) -> np.ndarray:
+    """The seeded subsample of ``n`` customers that ``bootstrap_stability`` resamples."""
+    return sample_rows(n, sample_size, seed)
+
+
+def bootstrap_stability_of_rows(
+    Xs: np.ndarray,
+    ls: np.ndarray,
+    n_total: int,
+    refit: Refit,
+    n_boot: int,
+    seed: int,
+    why_fewer: str = "",
+) -> dict:
+    """``bootstrap_stability`` on its subsample given directly: the rows ``Xs`` of
+    ``stability_rows`` and their labels ``ls``, out of ``n_total`` customers. Lets a caller
+    start the refits once those rows' labels are known (see compute/pipeline.py)."""
     # Imported here: `stability_word` is used by `segtrail show`, which must not pay for
     # scikit-learn's import.
     from sklearn.metrics import adjusted_rand_score
 
-    labels = np.asarray(labels)
-    idx = sample_rows(len(X), sample_size, seed)
-    Xs, ls = X[idx], labels[idx]
-    m = len(idx)
+    m = len(Xs)
     segments = np.unique(ls[ls >= 0])
     rng = np.random.default_rng(seed)
     sums = np.zeros(len(segments))
@@ -87,9 +107,22 @@ def bootstrap_stability(
         "note": (
             f"Clusterwise Jaccard bootstrap (Hennig 2007): {done} resamples of "
             f"{fmt_int(m)} customers, each refitted with the same algorithm and parameters"
-            + ("" if m == len(X) else f" (a seeded subsample of {fmt_int(len(X))})")
+            + ("" if m == n_total else f" (a seeded subsample of {fmt_int(n_total)})")
             + (f"; {why_fewer}" if why_fewer else "")
         ),
+    }
+
+
+def relabelled(result: dict, mapping: dict[int, int]) -> dict:
+    """A ``bootstrap_stability`` result measured under another numbering of the same
+    segments, with its per-segment figures under the numbering ``mapping`` gives (old: new).
+    Every figure is unchanged: Jaccard and the adjusted Rand index ignore how segments are
+    numbered."""
+    order = sorted(result["jaccard"], key=lambda s: mapping[s])
+    return {
+        **result,
+        "jaccard": {mapping[s]: result["jaccard"][s] for s in order},
+        "words": {mapping[s]: result["words"][s] for s in order},
     }
 
 

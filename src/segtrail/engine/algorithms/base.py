@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,10 +24,19 @@ from segtrail.engine.algorithms.params import Interval, Options, Param, Range, c
 from segtrail.errors import SegtrailError
 
 CHUNK_ROWS = 65_536  # rows per block when a step would otherwise build an n x d temporary
+PLACE_BLOCK_ROWS = 50_000  # customers per block when a fit places every customer
 # Up to this many rows, fits run on one thread: scikit-learn's OpenMP/BLAS threads cost more
 # than they save on sample-sized problems (2-4x slower measured on the 2-core target when
 # other work shares the machine).
 ONE_THREAD_ROWS = 100_000
+
+
+# Called by a sampled fit once its model is known, just before it places every customer
+# (its longest step): ``before_placing(state, params)``, with the fitted state (which
+# ``assign`` takes, in the fit's own segment numbering) and the model's parameters. It may
+# return work that needs only the model, which the fit runs beside the placement (see
+# ``place_in_blocks``): compute/pipeline.py returns the bootstrap refits.
+BeforePlacing = Callable[[dict, dict], Callable[[], None] | None]
 
 
 @dataclass
@@ -71,7 +81,15 @@ class Algorithm:
         """``params`` checked against the declarations, defaults filled in (see params.py)."""
         return check_params(self.name, self.parameters, params)
 
-    def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
+    def fit(
+        self,
+        X: np.ndarray,
+        params: dict,
+        seed: int,
+        before_placing: BeforePlacing | None = None,
+    ) -> FitResult:
+        """Fit ``X``. ``before_placing``: see ``BeforePlacing`` (algorithms that fit every
+        row at once never call it)."""
         raise NotImplementedError
 
     def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,9 +112,19 @@ class Algorithm:
 
 
 def _checked(fit: Callable[..., FitResult]) -> Callable[..., FitResult]:
+    takes_hook = "before_placing" in inspect.signature(fit).parameters
+
     @functools.wraps(fit)
-    def checked_fit(self: Algorithm, X: np.ndarray, params: dict, seed: int) -> FitResult:
-        return fit(self, X, self.check(params), seed)
+    def checked_fit(
+        self: Algorithm,
+        X: np.ndarray,
+        params: dict,
+        seed: int,
+        before_placing: BeforePlacing | None = None,
+    ) -> FitResult:
+        if before_placing is None or not takes_hook:  # a fit of every row never calls it
+            return fit(self, X, self.check(params), seed)
+        return fit(self, X, self.check(params), seed, before_placing)
 
     return checked_fit
 
@@ -271,6 +299,35 @@ def beside(work: Callable[..., Any] | None, *args: Any) -> Iterator[Future | Non
             yield future
         finally:
             future.exception()  # wait for it before the limits are lifted
+
+
+def place_in_blocks(
+    assign: Callable[[dict, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    state: dict,
+    X: np.ndarray,
+    beside: Callable[[], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``assign(state, X)`` in blocks of PLACE_BLOCK_ROWS rows on two threads, each on one
+    BLAS/OpenMP thread, with ``beside`` (work that needs one core for a while) run first
+    on one of them: when it ends, that thread takes blocks too, so the two cores stay busy.
+    (A search spread over both cores by OpenMP stalls when a third thread takes one of
+    them.) ``assign`` must place each row on its own, as the density methods' rule does:
+    the result is then the same as one call on every row."""
+    if beside is None and len(X) <= PLACE_BLOCK_ROWS:
+        return assign(state, X)
+    starts = range(0, len(X), PLACE_BLOCK_ROWS)
+    # OpenMP's limit is per thread: each worker sets its own; BLAS's is set once, here.
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(2, initializer=threadpool_limits, initargs=(1, "openmp")) as pool,
+    ):
+        side = pool.submit(beside) if beside is not None else None
+        blocks = [pool.submit(assign, state, X[s : s + PLACE_BLOCK_ROWS]) for s in starts]
+        placed = [block.result() for block in blocks]
+        if side is not None:
+            side.result()  # its error, if any, is the fit's
+    labels = np.concatenate([p[0] for p in placed])
+    return labels, np.concatenate([p[1] for p in placed])
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ import numpy as np
 
 from segtrail.engine.algorithms.base import (
     Algorithm,
+    BeforePlacing,
     FitResult,
     as_matrix,
     beside,
@@ -45,6 +46,7 @@ from segtrail.engine.algorithms.base import (
     fmt_int,
     one_thread,
     order_by_size,
+    place_in_blocks,
     sample_rows,
     sample_size,
 )
@@ -82,7 +84,13 @@ class DBSCAN(Algorithm):
         sample_size(SAMPLE_SIZE),
     )
 
-    def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
+    def fit(
+        self,
+        X: np.ndarray,
+        params: dict,
+        seed: int,
+        before_placing: BeforePlacing | None = None,
+    ) -> FitResult:
         X = as_matrix(X)
         n = len(X)
         min_samples, size = params["min_samples"], params["sample_size"]
@@ -109,15 +117,15 @@ class DBSCAN(Algorithm):
             fitted_labels, state, n_core = _fit_sample(Xf, graph, eps, min_samples, seed, n)
         if n_core > MAX_CORE_POINTS:
             notes.append(f"{fmt_int(MAX_CORE_POINTS)} core customers kept to assign the rest")
-        raw, confidence = self.assign(state, X)
+        model = {"eps": eps, "min_samples": min_samples, "sample_size": size}
+        alongside = before_placing(state, model) if sampled and before_placing else None
+        raw, confidence = place_in_blocks(self.assign, state, X, alongside)
         labels, mapping = order_by_size(raw)
         state["core_labels"] = np.array(
             [mapping.get(int(lab), -1) for lab in state["core_labels"]], dtype=np.int32
         )
         used = {
-            "eps": eps,
-            "min_samples": min_samples,
-            "sample_size": size,
+            **model,
             "fit_rows": len(idx),
             "n_rows": n,
             "n_core_points": len(state["core_points"]),

@@ -35,12 +35,14 @@ import numpy as np
 
 from segtrail.engine.algorithms.base import (
     Algorithm,
+    BeforePlacing,
     FitResult,
     as_matrix,
     beside,
     fmt_int,
     one_thread,
     order_by_size,
+    place_in_blocks,
     sample_rows,
     sample_size,
 )
@@ -91,7 +93,13 @@ class HDBSCAN(Algorithm):
         sample_size(SAMPLE_SIZE),
     )
 
-    def fit(self, X: np.ndarray, params: dict, seed: int) -> FitResult:
+    def fit(
+        self,
+        X: np.ndarray,
+        params: dict,
+        seed: int,
+        before_placing: BeforePlacing | None = None,
+    ) -> FitResult:
         X = as_matrix(X)
         n = len(X)
         size = params["sample_size"]
@@ -107,6 +115,12 @@ class HDBSCAN(Algorithm):
                 f"hdbscan needs more than {max(min_samples, min_cluster_size)} customers"
             )
         options = (min_cluster_size, min_samples, method)
+        model = {
+            "min_cluster_size": min_cluster_size,
+            "min_samples": min_samples,
+            "cluster_selection_method": method,
+            "sample_size": size,
+        }
         sampled = len(idx) < n
         held = rest = rest_core = None
         # core distance: to the min_samples-th nearest fitted customer, itself the first
@@ -132,7 +146,8 @@ class HDBSCAN(Algorithm):
             raw = fitted_labels
             confidence = np.where(raw >= 0, 0.0, np.nan).astype(np.float32)
         else:
-            raw, confidence = self.assign(state, X)
+            alongside = before_placing(state, model) if before_placing else None
+            raw, confidence = place_in_blocks(self.assign, state, X, alongside)
         labels, mapping = order_by_size(raw)
         state["point_labels"] = np.array(
             [mapping.get(int(lab), -1) for lab in fitted_labels], dtype=np.int32
@@ -142,10 +157,7 @@ class HDBSCAN(Algorithm):
             new_reach[new] = state["reach"][old]
         state["reach"] = new_reach
         used = {
-            "min_cluster_size": min_cluster_size,
-            "min_samples": min_samples,
-            "cluster_selection_method": method,
-            "sample_size": size,
+            **model,
             "fit_rows": len(idx),
             "n_rows": n,
             "noise_share": float((labels < 0).mean()),
