@@ -101,8 +101,9 @@ class DBSCAN(Algorithm):
         notes = []
         eps = params["eps"]
         if eps is None:
-            with one_thread(len(Xf)):
-                eps = knee_eps(Xf, min_samples, seed)
+            # on both cores: nothing runs beside it, and the search is the same on one or
+            # two threads (each query's neighbours are computed on their own)
+            eps = knee_eps(Xf, min_samples, seed)
             notes.append(
                 f"eps={eps:.3g} taken from the knee of the {min_samples}-nearest-neighbour "
                 "distance curve"
