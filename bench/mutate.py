@@ -132,6 +132,7 @@ OWN_TESTS: dict[str, list[str]] = {
     "engine/algorithms/dbscan.py": [
         "tests/engine/test_algo_dbscan.py",
         "tests/engine/test_place_blocks.py",
+        "tests/engine/test_density_graph.py",
     ],
     "engine/algorithms/neighbours.py": ["tests/engine/test_algo_neighbours.py"],
     # hand-made data against scikit-learn's HDBSCAN and scipy's spanning tree; the property

@@ -48,3 +48,20 @@ def test_core_customers_and_held_out_agreement_are_scikit_learns(seed: int) -> N
     assigned = np.where(d.min(axis=1) <= eps, refit.labels_[rest_core][near], -1)
     expected = adjusted_rand_score(theirs.labels_[held], assigned)
     assert result.params["holdout_ari"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_rows_sorted_by_distance_as_scikit_learn_sorts_them() -> None:
+    """by_distance against scikit-learn's own row-by-row stable sort, on a graph with tied
+    distances (customers that coincide) and rows of different lengths."""
+    from sklearn.neighbors import NearestNeighbors, sort_graph_by_row_values
+
+    from segtrail.engine.algorithms.dbscan import by_distance
+
+    X = customers(3)[:400]
+    graph = NearestNeighbors(radius=1.5).fit(X).radius_neighbors_graph(X, mode="distance")
+    assert len(set(np.diff(graph.indptr))) > 1 and len(graph.data) > len(set(graph.data))
+    theirs = sort_graph_by_row_values(graph.copy(), copy=True, warn_when_not_sorted=False)
+    ours = by_distance(graph.copy())
+    assert np.array_equal(ours.indptr, theirs.indptr)
+    assert np.array_equal(ours.indices, theirs.indices)
+    assert np.array_equal(ours.data, theirs.data)

@@ -18,7 +18,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segtrail.engine.algorithms import Algorithm, FitResult, get_algorithm
-from segtrail.engine.algorithms.base import BeforePlacing, sample_rows
+from segtrail.engine.algorithms.base import BeforePlacing, limit_threads, sample_rows
 from segtrail.engine.features import (
     build_spec,
     describe_spec,
@@ -198,7 +198,7 @@ def stability_of_rows(
     Xs: np.ndarray, ls: np.ndarray, n_total: int, plan: tuple[Refit, int, str], seed: int
 ) -> dict:
     refit, n_boot, why_fewer = plan
-    with threadpool_limits(limits=1):  # refits run on small samples
+    with limit_threads(1):  # refits run on small samples
         return bootstrap_stability_of_rows(Xs, ls, n_total, refit, n_boot, seed, why_fewer)
 
 

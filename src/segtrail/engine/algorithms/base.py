@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from segtrail.engine.algorithms.params import Interval, Options, Param, Range, check_params
 from segtrail.errors import SegtrailError
@@ -276,10 +277,25 @@ def elbow_strength(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.maximum(chord - y, 0.0) / np.hypot(1.0, y[-1] - y[0])
 
 
-def one_thread(n_rows: int = 0) -> threadpool_limits | contextlib.nullcontext:
+_controller: tuple[int, ThreadpoolController] | None = None
+
+
+def limit_threads(limits: int | None = 1, user_api: str | None = None) -> Any:
+    """threadpoolctl's ``threadpool_limits(limits, user_api)``: set on return, and the
+    counts found restored when used as a context and left. Through one controller, kept
+    while no module is imported (only an import loads a new BLAS or OpenMP library): making
+    one lists the loaded libraries, 3 ms that a bootstrap of small refits paid 40 times."""
+    global _controller
+    loaded = len(sys.modules)
+    if _controller is None or _controller[0] != loaded:
+        _controller = (loaded, ThreadpoolController())
+    return _controller[1].limit(limits=limits, user_api=user_api)
+
+
+def one_thread(n_rows: int = 0) -> Any:
     """Context for a fit on ``n_rows`` rows: one thread when small (see ONE_THREAD_ROWS)."""
     if n_rows <= ONE_THREAD_ROWS:
-        return threadpool_limits(limits=1)
+        return limit_threads(1)
     return contextlib.nullcontext()
 
 
@@ -293,7 +309,7 @@ def beside(work: Callable[..., Any] | None, *args: Any) -> Iterator[Future | Non
     if work is None:
         yield None
         return
-    with threadpool_limits(limits=1), ThreadPoolExecutor(1) as pool:
+    with limit_threads(1), ThreadPoolExecutor(1) as pool:
         future = pool.submit(work, *args)
         try:
             yield future
@@ -318,8 +334,8 @@ def place_in_blocks(
     starts = range(0, len(X), PLACE_BLOCK_ROWS)
     # OpenMP's limit is per thread: each worker sets its own; BLAS's is set once, here.
     with (
-        threadpool_limits(limits=1, user_api="blas"),
-        ThreadPoolExecutor(2, initializer=threadpool_limits, initargs=(1, "openmp")) as pool,
+        limit_threads(1, "blas"),
+        ThreadPoolExecutor(2, initializer=limit_threads, initargs=(1, "openmp")) as pool,
     ):
         side = pool.submit(beside) if beside is not None else None
         blocks = [pool.submit(assign, state, X[s : s + PLACE_BLOCK_ROWS]) for s in starts]

@@ -151,7 +151,7 @@ class DBSCAN(Algorithm):
         the rest (compared with the whole sample's fit by ``holdout_ari``)."""
         held = holdout_rows(len(Xf), seed)
         rest = np.setdiff1d(np.arange(len(Xf)), held)
-        rest_graph = graph[rest][:, rest]  # the rest's neighbourhoods among the rest
+        rest_graph = by_distance(graph[rest][:, rest])  # the rest's neighbourhoods among it
         _, state, _ = _fit_sample(Xf[rest], rest_graph, eps, min_samples, seed, len(held))
         return held, self.assign(state, Xf[held])[0]
 
@@ -175,7 +175,18 @@ def radius_graph(X: np.ndarray, eps: float) -> sparse.csr_matrix:
     from sklearn.neighbors import NearestNeighbors
 
     search = NearestNeighbors(radius=eps, algorithm="brute").fit(X)
-    return search.radius_neighbors_graph(X, mode="distance")
+    return by_distance(search.radius_neighbors_graph(X, mode="distance"))
+
+
+def by_distance(graph: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``graph`` with each row's entries in ascending distance, ties in their order (a
+    stable sort, in place). scikit-learn's DBSCAN sorts a precomputed graph so, unless it
+    already is, one row at a time in Python (sort_graph_by_row_values): a third of a
+    bootstrap refit's time. Sorted here at once, the labels are the same."""
+    rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    order = np.lexsort((graph.data, rows))
+    graph.data, graph.indices = graph.data[order], graph.indices[order]
+    return graph
 
 
 def _fit_sample(
