@@ -106,18 +106,89 @@ def peak_rss_mib() -> int:
 
 
 def write_results(section: str, command: str, figures: list[Figure], notes: str = "") -> None:
-    """Replace (or add) one section of RESULTS.md, keeping the others."""
-    body = [f"## {section}", "", f"Command: `{command}`", ""]
-    body += [f"- {f.line()}" for f in figures]
-    if notes:
-        body += ["", notes]
-    block = "\n".join(body) + "\n"
+    """Write one section of RESULTS.md (see `rewrite_section`: prose written by hand is kept):
+    its command line, its figures and the bench's notes (paragraphs recognized by their words,
+    whatever their figures, so a note giving the load of the run is updated in place)."""
+    note_lines = notes.splitlines()
+    note_keys = {_words(line) for line in note_lines if _is_anchor(line)}
     text = RESULTS.read_text() if RESULTS.exists() else _header()
+    blocks = [
+        Block([f"Command: `{command}`"], lambda line: line.startswith("Command: ")),
+        Block([f"- {f.line()}" for f in figures], FIGURE_LINE.match),
+        Block(note_lines, lambda line: _is_anchor(line) and _words(line) in note_keys),
+    ]
+    RESULTS.write_text(rewrite_section(text, section, blocks))
+
+
+FIGURE_LINE = re.compile(r"^- .+: \d+\.\d+x")  # as Figure.line writes it, after "- "
+
+
+@dataclass
+class Block:
+    """Lines a writer owns in a section: what it writes there now, and how to recognize the
+    lines it wrote there before."""
+
+    lines: list[str]
+    owns: Callable[[str], object]
+
+
+def rewrite_section(text: str, section: str, blocks: list[Block]) -> str:
+    """RESULTS.md `text` with section `section` brought up to date; the other sections and
+    every line of this one that no block owns are kept byte for byte.
+
+    The convention: a section is written by one tool (bench/run.py, bench/mutate.py...), which
+    owns some blocks of lines in it (its `Command:` line, its figures or table rows, its
+    notes); everything else in the section is prose written by hand and kept where it stands.
+    A block spans from the first to the last line it recognizes (`Block.owns`) and is
+    replaced whole, in place, by its new lines, so prose belongs outside the blocks (after
+    the generated lines, as usual). A block not in the section yet goes after the block
+    written before it (or under the heading). A section not in `text` is added at its end,
+    its blocks separated by blank lines."""
     pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = (
-        pattern.sub(block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
-    )
-    RESULTS.write_text(text)
+    found = pattern.search(text)
+    if not found:
+        body = [f"## {section}"]
+        for block in blocks:
+            body += ["", *block.lines] if block.lines else []
+        return text.rstrip() + "\n\n" + "\n".join(body) + "\n"
+    old = found.group(0).splitlines(keepends=True)
+    replace: dict[int, tuple[int, list[str]]] = {}  # first old line -> (end, new lines)
+    insert: dict[int, list[str]] = {}  # before this old line: blocks not in the section yet
+    after, taken = 1, 1  # where a missing block goes; old lines up to here belong to a block
+    for block in blocks:
+        new = [f"{line}\n" for line in block.lines]
+        owned = [i for i, line in enumerate(old) if i > 0 and block.owns(line.rstrip("\n"))]
+        if not owned:  # (a block with no lines now and none before leaves no blank line)
+            insert.setdefault(after, []).extend(["\n", *new] if new else [])
+            continue
+        if owned[0] < taken:
+            raise ValueError(f"section {section!r}: the blocks of its writer overlap or cross")
+        replace[owned[0]] = (owned[-1] + 1, new)
+        after = taken = owned[-1] + 1
+    lines: list[str] = []
+    i = 0
+    while i <= len(old):
+        lines += insert.get(i, [])
+        if i == len(old):
+            break
+        if i in replace:
+            end, new = replace[i]
+            lines += new
+            i = end
+        else:
+            lines.append(old[i])
+            i += 1
+    return text[: found.start()] + "".join(lines) + text[found.end() :]
+
+
+def _words(line: str) -> str:
+    """A line without its figures: what stays the same from run to run."""
+    return re.sub(r"\d+(?:[.,]\d+)*", "#", line.strip())
+
+
+def _is_anchor(line: str) -> bool:
+    """A line that can tell a note apart: with words in it (not a blank or |---| line)."""
+    return re.search(r"[A-Za-z]", line) is not None
 
 
 def _header() -> str:

@@ -9,8 +9,9 @@ the tests that reach the mutated function; each mutant gets a timeout of
 (its tests' clean time + TIMEOUT_CONSTANT) x TIMEOUT_MULTIPLIER seconds and a timeout counts
 as killed (an infinite loop is noticed).
 
-Prints the score per module and every surviving mutant (as a diff), and replaces the
-"mutation" section of bench/RESULTS.md, keeping the rows of modules not re-run.
+Prints the score per module and every surviving mutant (as a diff), and updates the
+"mutation" section of bench/RESULTS.md: the rows of the modules run are replaced (or added),
+the rows of the others and every line written by hand there (notes under the table) kept.
 Equivalent mutants (no test can tell them apart from the original) are listed in
 EQUIVALENT with a one-line reason each and left out of the score.
 """
@@ -28,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from common import Block, rewrite_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -3427,52 +3430,65 @@ def diff_of(module: str, mutant: str) -> str:
     return " / ".join(line.strip() for line in lines) or "(no diff)"
 
 
+ROW = re.compile(r"^\| ((?:engine|store)/\S+) \|")
+SURVIVOR = re.compile(r"^- `((?:engine|store)/\S+?)` `")
+INTRO = "mutmut 3, one module at a time"
+
+
 def update_results(scores: list[ModuleScore], diffs: dict[str, str]) -> None:
+    """Bring the "mutation" section of RESULTS.md up to date: the rows and surviving mutants
+    of the modules just run replace theirs, the others are kept as they read; every line this
+    writer does not own (notes under the table) is kept (common.rewrite_section)."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.S | re.M)
-    found = pattern.search(text)
+    found = re.search(rf"^## {SECTION}\n.*?(?=^## |\Z)", text, re.S | re.M)
     rows: dict[str, str] = {}
     survivors: dict[str, list[str]] = {}
     if found:  # keep the rows and survivors of the modules not re-run this time
         for line in found.group(0).splitlines():
-            cell = re.match(r"^\| ((?:engine|store)/\S+) \|", line)
+            cell = ROW.match(line)
             if cell:
                 rows[cell.group(1)] = line
-            item = re.match(r"^- `((?:engine|store)/\S+?)` `", line)
+            item = SURVIVOR.match(line)
             if item:
                 survivors.setdefault(item.group(1), []).append(line)
     for s in scores:
         rows[s.module] = s.row()
         survivors[s.module] = [f"- `{s.module}` `{m}`: {diffs[m]}" for m in s.survived + s.no_tests]
-    body = [
-        f"## {SECTION}",
-        "",
-        f"Command: `{COMMAND}`",
-        "",
-        "mutmut 3, one module at a time against its own tests only (listed in the last column); "
+    intro = (
+        f"{INTRO} against its own tests only (listed in the last column); "
         f"per-mutant timeout (clean time of its tests + {TIMEOUT_CONSTANT:g} s) x "
         f"{TIMEOUT_MULTIPLIER:g}, a timeout counts as killed; mutants no test reaches count as "
         "survivors. Equivalent mutants are listed in bench/mutate.py (EQUIVALENT) with a reason "
         'and left out. "not checked": mutants an interrupted run did not reach (its score '
         "covers the rest; `MUTATE_ARGS=--resume` continues it). Times are on a shared 2-core "
-        "machine with other work running.",
-        "",
+        "machine with other work running."
+    )
+    header = [
         "| module | score | killed | survived | no tests | equivalent | time | tests |",
         "|---|---|---|---|---|---|---|---|",
-        *[rows[m] for m in sorted(rows)],
-        "",
-        "Not measured yet: "
-        + (", ".join(f"`{m}`" for m in all_modules() if m not in rows) or "(none)"),
-        "",
-        "Surviving mutants:",
-        "",
     ]
     listed = [line for m in sorted(survivors) for line in survivors[m]]
-    body += listed or ["(none)"]
-    block = "\n".join(body) + "\n"
-    replaced = pattern.sub(lambda _: block + "\n", text)
-    text = replaced if found else text.rstrip() + "\n\n" + block
-    RESULTS.write_text(text)
+    blocks = [
+        Block([f"Command: `{COMMAND}`"], lambda line: line.startswith("Command: ")),
+        Block([intro], lambda line: line.startswith(INTRO)),
+        Block(
+            [*header, *[rows[m] for m in sorted(rows)]],
+            lambda line: line in header or ROW.match(line),
+        ),
+        Block(
+            [
+                "Not measured yet: "
+                + (", ".join(f"`{m}`" for m in all_modules() if m not in rows) or "(none)")
+            ],
+            lambda line: line.startswith("Not measured yet: "),
+        ),
+        Block(["Surviving mutants:", "", *(listed or ["(none)"])], _survivor_line),
+    ]
+    RESULTS.write_text(rewrite_section(text, SECTION, blocks))
+
+
+def _survivor_line(line: str) -> bool:
+    return line in ("Surviving mutants:", "(none)") or SURVIVOR.match(line) is not None
 
 
 def main(argv: list[str] | None = None) -> int:

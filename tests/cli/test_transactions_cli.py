@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from damaged_parquet import FOOTER_DAMAGE
+
 Runner = Callable[..., Any]
 TreeHash = Callable[[Path], dict]
 
@@ -318,3 +320,14 @@ def test_a_parquet_file_rewritten_while_it_is_read_changes_nothing(
     monkeypatch.setattr(transactions, "customers_from_transactions", derive)
     done = cli("ingest", path, *PARQUET_SPEC)  # run again, as the message says: it works
     assert done.code == 0, done.err
+
+
+@pytest.mark.parametrize("damage", FOOTER_DAMAGE.values(), ids=FOOTER_DAMAGE.keys())
+def test_a_parquet_file_of_lines_whose_footer_cannot_be_read_changes_nothing(
+    workspace: Path, cli: Runner, tree_hash: TreeHash, damage: Callable[[bytes], bytes]
+) -> None:
+    path = _parquet_orders(workspace / "shop.parquet")
+    path.write_bytes(damage(path.read_bytes()))
+    before = tree_hash(workspace)
+    _refused(cli("ingest", path, *PARQUET_SPEC), "shop.parquet")
+    assert tree_hash(workspace) == before

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from damaged_parquet import FOOTER_DAMAGE
 from segtrail.engine.transactions import (
     TransactionSpec,
     amount_sql,
@@ -801,3 +802,29 @@ def test_a_missing_date_column_is_refused_before_the_file_is_read(tmp_path: Path
     with pytest.raises(InvalidInput) as caught:
         customers_from_transactions(path, TransactionSpec("cust", "day", "qty"))
     assert str(caught.value) == "no date column 'day' (columns: cust, when, qty, price, inv, cat)"
+
+
+@pytest.mark.parametrize("damage", FOOTER_DAMAGE.values(), ids=FOOTER_DAMAGE.keys())
+@pytest.mark.parametrize("zoned", [False, True], ids=["plain", "zoned"])
+def test_a_parquet_file_whose_footer_cannot_be_read_is_one_clear_error(
+    tmp_path: Path, damage, zoned: bool
+) -> None:
+    """The schema itself cannot be read: the same one line as damaged pages, naming the file,
+    with what pyarrow says of it (whatever the date column's type would have been)."""
+    path = tmp_path / "broken lines.parquet"
+    table = lines_table(SHOP)
+    if zoned:
+        moments = [datetime.fromisoformat(r[1]) if r[1][0].isdigit() else None for r in SHOP]
+        table = table.set_column(1, "when", pa.array(moments, pa.timestamp("us", tz="UTC")))
+    pq.write_table(table, path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises((OSError, pa.ArrowException)) as read:  # what pyarrow says of the file
+        pq.read_schema(path)
+    reason = str(read.value).strip().splitlines()[0]
+    for lines in (path, str(path)):
+        with pytest.raises(InvalidInput) as caught:
+            customers_from_transactions(lines, TransactionSpec("cust", "when", "qty*price"))
+        assert str(caught.value) == (
+            f"broken lines.parquet: cannot derive customers from the order lines: {reason}"
+        )
+        assert caught.value.kind.code == "invalid_input" and caught.value.exit_code == 2

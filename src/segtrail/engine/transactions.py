@@ -265,12 +265,12 @@ def customers_from_transactions(lines: pa.Table | str | Path, spec: TransactionS
     """One row per customer id (see the module docstring for every definition). `lines`: an
     Arrow table, or the path of a Parquet file of them (read by DuckDB where it lies)."""
     if not isinstance(lines, pa.Table):
-        schema = pq.read_schema(lines)
-        if _zoned(schema, spec):  # rare: zoned times are relabelled in Arrow, below
-            try:
+        try:  # a damaged file (its footer, or its pages when read here) reads as DuckDB's below
+            schema = pq.read_schema(lines)
+            if _zoned(schema, spec):  # rare: zoned times are relabelled in Arrow, below
                 lines = pq.read_table(lines)
-            except (OSError, pa.ArrowException) as e:  # a damaged file, as DuckDB's below
-                raise _cannot_derive(e, lines) from None
+        except (OSError, pa.ArrowException) as e:
+            raise _cannot_derive(e, lines) from None
     else:
         schema = lines.schema
     amount = check_spec(spec, schema.names)
