@@ -65,3 +65,31 @@ def test_rows_sorted_by_distance_as_scikit_learn_sorts_them() -> None:
     assert np.array_equal(ours.indptr, theirs.indptr)
     assert np.array_equal(ours.indices, theirs.indices)
     assert np.array_equal(ours.data, theirs.data)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_core_customers_told_by_the_graph_are_scikit_learns(seed: int) -> None:
+    from segtrail.engine.algorithms.dbscan import core_customers, radius_graph
+
+    X = customers(seed)[:900]
+    for eps in (0.3, 0.8):
+        theirs = SkDBSCAN(eps=eps, min_samples=5, algorithm="brute").fit(X)
+        graph = radius_graph(X, eps)
+        assert np.array_equal(core_customers(graph, eps, 5), theirs.core_sample_indices_)
+
+
+def test_cells_for_other_core_customers_than_expected_are_made_again(monkeypatch) -> None:
+    """The index cells computed beside the fit are used only for the core customers the fit
+    keeps; otherwise they are computed again, and the fit is the same either way."""
+    from segtrail.engine.algorithms import dbscan, neighbours
+
+    monkeypatch.setattr(neighbours, "EXACT_WORK", 100_000)  # cells for this small fit
+    X = customers(0)
+    params = {"sample_size": 900}
+    expected = get_algorithm("dbscan").fit(X, params, 0)
+    assert len(expected.state["index_centres"]) > 0
+    monkeypatch.setattr(dbscan, "core_customers", lambda graph, eps, m: np.arange(3))
+    again = get_algorithm("dbscan").fit(X, params, 0)
+    for key in ("core_points", "core_labels", "index_centres"):
+        assert np.array_equal(again.state[key], expected.state[key])
+    assert np.array_equal(again.labels, expected.labels)

@@ -32,6 +32,7 @@ Confidence: distance to the nearest core point (nan for noise).
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,12 +111,20 @@ class DBSCAN(Algorithm):
             )
         sampled = len(idx) < n
         graph = radius_graph(Xf, eps)
-        # The held-out check (a second fit on 80% of the sample) runs on another thread
-        # while this one fits the whole sample: both are single-threaded and independent.
-        with beside(
-            self._holdout_agreement if sampled else None, Xf, graph, eps, min_samples, seed
-        ) as holdout:
-            fitted_labels, state, n_core = _fit_sample(Xf, graph, eps, min_samples, seed, n)
+        # The cells of the index over the core customers to keep (which the graph tells) and
+        # the held-out check (a second fit on 80% of the sample) run on two more threads
+        # while this one fits the whole sample: each is single-threaded and independent.
+        kept = kept_core(core_customers(graph, eps, min_samples), seed)
+        with (
+            beside(cell_centres if sampled else None, Xf[kept], seed, n) as cells,
+            beside(
+                self._holdout_agreement if sampled else None, Xf, graph, eps, min_samples, seed
+            ) as holdout,
+        ):
+            centres = None if cells is None else (kept, cells)
+            fitted_labels, state, n_core = _fit_sample(
+                Xf, graph, eps, min_samples, seed, n, centres
+            )
         if n_core > MAX_CORE_POINTS:
             notes.append(f"{fmt_int(MAX_CORE_POINTS)} core customers kept to assign the rest")
         model = {"eps": eps, "min_samples": min_samples, "sample_size": size}
@@ -196,26 +205,47 @@ def _fit_sample(
     min_samples: int,
     seed: int,
     to_place: int,
+    centres: tuple[np.ndarray, Future] | None = None,
 ) -> tuple[np.ndarray, dict, int]:
     """DBSCAN's own labels of the fitted customers (whose neighbourhoods within ``eps`` are
     ``graph``), the state that assigns ``to_place`` customers, and how many core customers
-    DBSCAN found (before keeping MAX_CORE_POINTS)."""
+    DBSCAN found (before keeping MAX_CORE_POINTS). ``centres``: the core customers the
+    caller expected to keep, and the index cells it is computing for them."""
     from sklearn.cluster import DBSCAN as SkDBSCAN
 
     with one_thread(len(Xf)):
         # a stored distance of 0 (customers that coincide) is a neighbour like any other
         model = SkDBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(graph)
-    core = found = model.core_sample_indices_
-    if len(core) > MAX_CORE_POINTS:
-        core = core[sample_rows(len(core), MAX_CORE_POINTS, seed + 1)]
+    found = model.core_sample_indices_
+    core = kept_core(found, seed)
     points = np.ascontiguousarray(Xf[core])
+    if centres is not None and np.array_equal(centres[0], core):
+        cells = centres[1].result()
+    else:  # none computed, or for other customers (DBSCAN counts them as core_customers)
+        cells = cell_centres(points, seed, to_place)
     state = {
         "core_points": points,
         "core_labels": model.labels_[core].astype(np.int32),
-        "index_centres": cell_centres(points, seed, to_place),
+        "index_centres": cells,
         "eps": float(eps),
     }
     return model.labels_.astype(np.int32), state, len(found)
+
+
+def core_customers(graph: sparse.csr_matrix, eps: float, min_samples: int) -> np.ndarray:
+    """The fitted customers DBSCAN makes core, ascending: those with at least
+    ``min_samples`` entries of ``graph`` within ``eps`` in their row (themselves included),
+    counted as scikit-learn's DBSCAN counts a precomputed graph's neighbours."""
+    rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    counts = np.bincount(rows[graph.data <= eps], minlength=graph.shape[0])
+    return np.flatnonzero(counts >= min_samples)
+
+
+def kept_core(found: np.ndarray, seed: int) -> np.ndarray:
+    """The core customers kept to assign the rest: all, or a seeded MAX_CORE_POINTS."""
+    if len(found) > MAX_CORE_POINTS:
+        return found[sample_rows(len(found), MAX_CORE_POINTS, seed + 1)]
+    return found
 
 
 def holdout_rows(n: int, seed: int) -> np.ndarray:
