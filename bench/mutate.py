@@ -95,6 +95,10 @@ OWN_TESTS: dict[str, list[str]] = {
     # small hand-made tables, exact numbers and wording; the property tests of
     # tests/engine/test_profiles.py take seconds of CPU per mutant
     "engine/profiles.py": ["tests/engine/test_profile_text.py"],
+    "engine/features.py": [
+        "tests/engine/test_features.py",
+        "tests/engine/test_numbers_as_text.py",  # numbers written as text
+    ],
     # refits whose answers the test chooses; tests/engine/test_stability.py fits KMeans on
     # every resample (seconds per mutant)
     "engine/stability.py": [
