@@ -228,3 +228,13 @@ def test_profiles_read_the_same_numbers_as_the_features() -> None:
         for s in profile["segments"]
     }
     assert medians == {0: 150.0, 1: 1000.0}  # "oops" left out, as the features leave it
+
+
+def test_new_customers_without_a_number_are_placed_at_the_median() -> None:
+    df, spec = one_column(["1,000", "2,000", "3,000", "$4,000"])
+    X, fitted = fit_features(df, spec)
+    new = pd.DataFrame({"id": ["a", "b"], "x": ["n/a", None]})
+    placed = transform_features(new, fitted)  # no number among them: not refused
+    median_row = transform_features(pd.DataFrame({"id": ["m"], "x": [2500.0]}), fitted)
+    assert np.array_equal(placed, np.vstack([median_row, median_row]))
+    assert np.isnan(model_matrix(new, fitted)[0]).all()

@@ -426,7 +426,7 @@ def _numeric_values(series: pd.Series, col: dict) -> np.ndarray:
         return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "boolean":
         return _boolean_values(series)
-    return read_numbers(series, col["column"])[0]
+    return read_numbers(series)[0]  # new customers: none of them may have a number
 
 
 # Numbers written as text, as spreadsheets and CRMs export them. Read: surrounding spaces,
@@ -448,12 +448,16 @@ NUMBER_TEXT = rf"^[+-]?(?:[{_CURRENCY}]{_GAP}{_DIGITS}|{_DIGITS}(?:{_GAP}[{_CURR
 _NOT_IN_A_FLOAT = r"[^0-9.eE+-]"  # what a readable number drops before it is read
 
 
-def read_numbers(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+def read_numbers(
+    series: pd.Series, column: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """A numeric column's values as float64 (NaN where missing or not a number), and where a
     value is given but is not a (finite) number: None when there is no such value. Numbers
-    written as text are read by the rules above (``NUMBER_TEXT``); a column holding text in
-    which no value at all is a number is refused (InputError): it is not a numeric column.
-    The float64 values of a float64 column are the frame's own memory: read only."""
+    written as text are read by the rules above (``NUMBER_TEXT``). ``column``: the column's
+    name, given when ``series`` is the whole column (a fit, a profile): a column holding text
+    in which no value at all is a number is then refused (InputError), not a numeric column;
+    a few new customers to place may well have none. The float64 values of a float64 column
+    are the frame's own memory: read only."""
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy
         finite = np.isfinite(values)
@@ -473,7 +477,7 @@ def read_numbers(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray
     unread = given & ~finite
     if not unread.any():
         return values, None
-    if not finite.any():
+    if column is not None and not finite.any():
         raise InputError(f"column '{column}' is marked numeric but holds text")
     return np.where(finite, values, np.nan), unread
 
