@@ -231,8 +231,7 @@ def test_profiles_read_the_same_numbers_as_the_features() -> None:
 
 
 def test_new_customers_without_a_number_are_placed_at_the_median() -> None:
-    df, spec = one_column(["1,000", "2,000", "3,000", "$4,000"])
-    X, fitted = fit_features(df, spec)
+    _, fitted = fit_features(*one_column(["1,000", "2,000", "3,000", "$4,000"]))
     new = pd.DataFrame({"id": ["a", "b"], "x": ["n/a", None]})
     placed = transform_features(new, fitted)  # no number among them: not refused
     median_row = transform_features(pd.DataFrame({"id": ["m"], "x": [2500.0]}), fitted)
