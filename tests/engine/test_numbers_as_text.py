@@ -237,3 +237,33 @@ def test_new_customers_without_a_number_are_placed_at_the_median() -> None:
     median_row = transform_features(pd.DataFrame({"id": ["m"], "x": [2500.0]}), fitted)
     assert np.array_equal(placed, np.vstack([median_row, median_row]))
     assert np.isnan(model_matrix(new, fitted)[0]).all()
+
+
+def test_numbers_of_every_numeric_dtype_come_as_float64() -> None:
+    cases = [
+        (pd.Series([3, 1]), [3.0, 1.0]),
+        (pd.Series([3, None], dtype="Int64"), [3.0, np.nan]),
+        (pd.Series([True, None, False], dtype="boolean"), [1.0, np.nan, 0.0]),
+        (pd.Series([1.5, np.nan]), [1.5, np.nan]),
+    ]
+    for series, expected in cases:
+        values, unread = read_numbers(series, "x")
+        assert values.dtype == np.float64, series.dtype
+        assert np.array_equal(values, expected, equal_nan=True) and unread is None
+
+
+def test_missing_values_alone_are_missing_and_leave_the_state_as_it_was() -> None:
+    # a float column with gaps: nothing unreadable, nothing more in the fitted state
+    _, fitted = fit_features(*one_column([1.0, np.nan, 3.0, 4.0]))
+    assert "n_unreadable" not in fitted["columns"][0]
+    assert fitted["columns"][0]["n_missing"] == 1
+    # a text column with no value at all (None, or NaN as pandas writes a gap)
+    for gaps in ([None, None, None], [None, np.nan, ""]):
+        X, fitted = fit_features(*one_column(pd.Series(gaps, dtype=object)))
+        col = fitted["columns"][0]
+        assert col["n_missing"] == 3 and "n_unreadable" not in col
+        assert np.array_equal(X, np.zeros((3, 1), dtype=np.float32))
+    # numbers and text mixed in one column, with gaps written as NaN
+    values, unread = read_numbers(pd.Series([2, "1,500", np.nan, "x"], dtype=object), "v")
+    assert np.array_equal(values, [2.0, 1500.0, np.nan, np.nan], equal_nan=True)
+    assert unread is not None and unread.tolist() == [False, False, False, True]
