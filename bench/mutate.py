@@ -1749,6 +1749,13 @@ EQUIVALENT["engine/features.py"] = {
         ),
     },
     **{
+        f"{_AS_TEXT_MIXED} / {_AS_TEXT_MIXED.replace(', from_pandas=True', change)}": (
+            "series.map(str) makes a pandas str column (Arrow-backed): Arrow reads its gaps as "
+            "nulls whatever from_pandas says"
+        )
+        for change in (", from_pandas=None", ", from_pandas=False", ", ")
+    },
+    **{
         f"{line} / {line.replace('zero_copy_only=False', 'zero_copy_only=None')}": (
             "pyarrow reads zero_copy_only=None as False (it only tests its truth)"
         )
