@@ -579,16 +579,6 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             for change in ("elif abs(v) > 1:", "elif abs(v) >= 2:")
         },
         **{
-            "if not (pd.api.types.is_numeric_dtype(s.dtype) or "
-            "pd.api.types.is_bool_dtype(s.dtype)): / if not ("
-            f"{change}):": "the check only skips pd.to_numeric, which leaves numbers as they are"
-            for change in (
-                "pd.api.types.is_numeric_dtype(s.dtype) and pd.api.types.is_bool_dtype(s.dtype)",
-                "pd.api.types.is_numeric_dtype(None) or pd.api.types.is_bool_dtype(s.dtype)",
-                "pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(None)",
-            )
-        },
-        **{
             f"{line} / {line.replace(', na_value=np.nan)', change)}": (
                 "pandas turns missing values into NaN when asked for float64"
             )
