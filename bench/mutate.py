@@ -98,6 +98,10 @@ OWN_TESTS: dict[str, list[str]] = {
     # small hand-made tables, exact numbers and wording; the property tests of
     # tests/engine/test_profiles.py take seconds of CPU per mutant
     "engine/profiles.py": ["tests/engine/test_profile_text.py"],
+    "engine/features.py": [
+        "tests/engine/test_features.py",
+        "tests/engine/test_numbers_as_text.py",  # numbers written as text
+    ],
     # refits whose answers the test chooses; tests/engine/test_stability.py fits KMeans on
     # every resample (seconds per mutant)
     "engine/stability.py": [
@@ -577,16 +581,6 @@ EQUIVALENT: dict[str, dict[str, str]] = {
                 "from 1% to 10% the general rule gives the same 1 decimal: 1 - floor(log10(v)) is 1"
             )
             for change in ("elif abs(v) > 1:", "elif abs(v) >= 2:")
-        },
-        **{
-            "if not (pd.api.types.is_numeric_dtype(s.dtype) or "
-            "pd.api.types.is_bool_dtype(s.dtype)): / if not ("
-            f"{change}):": "the check only skips pd.to_numeric, which leaves numbers as they are"
-            for change in (
-                "pd.api.types.is_numeric_dtype(s.dtype) and pd.api.types.is_bool_dtype(s.dtype)",
-                "pd.api.types.is_numeric_dtype(None) or pd.api.types.is_bool_dtype(s.dtype)",
-                "pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(None)",
-            )
         },
         **{
             f"{line} / {line.replace(', na_value=np.nan)', change)}": (
@@ -1463,7 +1457,9 @@ _LEVEL_DTYPE = "dtype=np.int16,  # at most MAX_LEVELS + 2 levels"
 _ONEHOT = "np.multiply(np.equal(level, j, out=mask), value, out=block[j])"
 _REMAP = "remap = np.array([merged.setdefault(nm, len(merged)) for nm in names], dtype=np.int64)"
 _MEDIAN = "return float(np.median(copy, overwrite_input=True))"
-_NUMERIC_TO_FLOAT = "return series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy"
+_NUMERIC_TO_FLOAT = (
+    "values = series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy"
+)
 _NUMERIC_TEST = (
     "if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):"
 )
@@ -1475,7 +1471,10 @@ _SCALE_LOG = (
 _SCRATCH_N = 'if getattr(self, "n", None) != n:'
 _SCALE_OUT = 'np.multiply(scratch, col["weight"] / col["std"], out=out, casting="same_kind")'
 _DAYS = "return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)"
-_TEXT_TO_FLOAT = "return values.to_numpy(dtype=np.float64, na_value=np.nan)"
+_AS_TEXT = "return pa.array(series, type=pa.string(), from_pandas=True)"
+_AS_TEXT_MIXED = (
+    'return pa.array(series.map(str, na_action="ignore"), type=pa.string(), from_pandas=True)'
+)
 _HAS_BLOCK = 'if not hasattr(local, "block"):'
 _BLOCK = 'local.block = np.empty((fitted["n_features"], ROW_BLOCK), dtype=np.float32)'
 _LOG_HELD = "filled = np.log1p(filled, out=held)"
@@ -1677,7 +1676,9 @@ EQUIVALENT["engine/features.py"] = {
     },
     **{
         f"{_NUMERIC_TEST} / {change}": (
-            "a numeric column through pd.to_numeric keeps its numbers: the branch only skips a copy"
+            "a numeric column through the text path keeps its numbers (Python writes a float "
+            "so that it reads back the same; inf is not a number either way): the branch only "
+            "skips work"
         )
         for change in (
             _NUMERIC_TEST.replace(") or pd", ") and pd"),
@@ -1725,18 +1726,37 @@ EQUIVALENT["engine/features.py"] = {
         )
     },
     **{
-        f"{line} / {line.replace('dtype=np.float64, na_value=np.nan', change)}": (
-            "whole numbers without a gap come as int64 instead of float64: every later step "
-            "computes in float64 (into float scratch arrays), and their sums are exact"
+        f"{_AS_TEXT} / {_AS_TEXT.replace(', from_pandas=True', change)}": (
+            "a NaN in an object column then fails the conversion to text, and the fallback "
+            "(from_pandas=True) reads the column: the same text, nulls where NaN"
         )
-        for line in (_NUMERIC_TO_FLOAT, _TEXT_TO_FLOAT)
-        for change in ("dtype=None, na_value=np.nan", "na_value=np.nan")
+        for change in (", from_pandas=None", ", from_pandas=False", ", ")
     },
     **{
-        f"{_TEXT_TO_FLOAT} / {_TEXT_TO_FLOAT.replace(', na_value=np.nan', change)}": (
-            "pd.to_numeric gives float64 with NaN where a value is not a number: nothing to fill"
+        f"{_AS_TEXT_MIXED} / {_AS_TEXT_MIXED.replace('type=pa.string()', 'type=None')}": (
+            "the fallback runs only when a value is given and not text: its str() makes the "
+            "column text, which Arrow infers as string"
+        ),
+        f"{_AS_TEXT_MIXED} / {_AS_TEXT_MIXED.replace('type=pa.string(), ', '')}": (
+            "the fallback runs only when a value is given and not text: its str() makes the "
+            "column text, which Arrow infers as string"
+        ),
+    },
+    **{
+        f"{_AS_TEXT_MIXED} / {_AS_TEXT_MIXED.replace(', from_pandas=True', change)}": (
+            "series.map(str) makes a pandas str column (Arrow-backed): Arrow reads its gaps as "
+            "nulls whatever from_pandas says"
         )
-        for change in (", na_value=None", ", ")
+        for change in (", from_pandas=None", ", from_pandas=False", ", ")
+    },
+    **{
+        f"{line} / {line.replace('zero_copy_only=False', 'zero_copy_only=None')}": (
+            "pyarrow reads zero_copy_only=None as False (it only tests its truth)"
+        )
+        for line in (
+            "values = read.to_numpy(zero_copy_only=False)",
+            'given = pc.fill_null(pc.not_equal(trimmed, ""), False).to_numpy(zero_copy_only=False)',
+        )
     },
     **{
         f"{_HAS_BLOCK} / {_HAS_BLOCK.replace(old, new)}": (

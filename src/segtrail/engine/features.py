@@ -9,7 +9,9 @@ Two JSON-serializable dicts describe the whole step:
 
 Rules, per kind (every block is finally multiplied by the column's weight):
 
-- numeric: missing values get the median; a heavily skewed non-negative column
+- numeric: numbers written as text are read (see ``read_numbers``; the values that are
+  not numbers are counted and named in the column's description and read as missing);
+  missing values get the median; a heavily skewed non-negative column
   (skewness > 1 and minimum >= 0: money, counts, recency) gets ``log1p``; then standard
   scaling to mean 0 and standard deviation 1.
 - boolean: 0/1 (words such as yes/no are understood), then as numeric (no log).
@@ -33,8 +35,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from segtrail.errors import SegtrailError
+from segtrail.errors import InputError, SegtrailError
 
 Progress = Callable[[str, float], None]
 """Progress callback: ``progress(step_description, fraction_done_0_to_1)``."""
@@ -46,7 +50,7 @@ SPEC_VERSION = 1
 SKEW_LIMIT = 1.0  # log1p above this skewness (for non-negative columns)
 MIN_LEVEL_SHARE = 0.01  # rarer levels go to "(other)"
 MAX_LEVELS = 20  # at most this many named levels per categorical column
-UNREADABLE_EXAMPLES = 3  # a datetime column's values that are not dates: this many shown
+UNREADABLE_EXAMPLES = 3  # values that are not dates (or numbers): this many shown
 OTHER = "(other)"
 MISSING = "(missing)"
 # From this many customers, columns are prepared on FEATURE_THREADS threads (the target
@@ -221,12 +225,13 @@ def describe_spec(fitted: dict) -> list[dict]:
                 parts.append("0/1")
             if col["kind"] == "datetime":
                 parts.append(f"days before {col['reference_date']}")
-                if col.get("n_unreadable"):
-                    examples = ", ".join(repr(v) for v in col["unreadable_examples"])
-                    parts.append(
-                        f"{col['n_unreadable']:,} values are not dates (e.g. {examples}): "
-                        "read as missing"
-                    )
+            if col.get("n_unreadable"):
+                examples = ", ".join(repr(v) for v in col["unreadable_examples"])
+                what = "dates" if col["kind"] == "datetime" else "numbers"
+                parts.append(
+                    f"{col['n_unreadable']:,} values are not {what} (e.g. {examples}): "
+                    "read as missing"
+                )
             if col["n_missing"]:
                 parts.append(f"missing -> median {col['median']:.4g}")
             if col["log1p"]:
@@ -279,7 +284,15 @@ def _fit_column(series: pd.Series, feat: dict, scratch: _Scratch) -> tuple[dict,
         unread = series[_unread(series, dates)]
         col["n_unreadable"] = len(unread)  # counted as missing too; the description says so
         col["unreadable_examples"] = [str(v) for v in pd.unique(unread)[:UNREADABLE_EXAMPLES]]
-    values = _numeric_values(series, col)  # may be the frame's own memory: read only
+    if feat["kind"] == "numeric":
+        values, unread = read_numbers(series, feat["column"])
+        if unread is not None:  # only then: the fitted state of a clean column is unchanged
+            col["n_unreadable"] = int(np.count_nonzero(unread))
+            col["unreadable_examples"] = [
+                str(v) for v in pd.unique(series[unread])[:UNREADABLE_EXAMPLES]
+            ]
+    else:
+        values = _numeric_values(series, col)  # may be the frame's own memory: read only
     missing = np.isnan(values)
     col["n_missing"] = int(np.count_nonzero(missing))
     present = values[~missing] if col["n_missing"] else values
@@ -413,10 +426,69 @@ def _numeric_values(series: pd.Series, col: dict) -> np.ndarray:
         return (delta / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "boolean":
         return _boolean_values(series)
+    return read_numbers(series)[0]  # new customers: none of them may have a number
+
+
+# Numbers written as text, as spreadsheets and CRMs export them. Read: surrounding spaces,
+# a sign (+ or -) first, digits with an optional decimal point and exponent ("12", "-0.5",
+# ".5", "5.", "1e5"), thousands separated by commas when every group after the first has
+# three digits ("1,234,567.89"; "1,23" and "12,34" are not numbers), one currency sign
+# ($ € £ ¥) before the digits (after the sign) or after them, or a percent sign after them
+# ("12%" reads as 12, the number written: a column of percentages keeps its figures), with
+# at most one space (or no-break space) between that sign and the digits ("12 €", "$ 12").
+# Not read (counted and named in the description, and read as missing): decimal commas and
+# dot separators ("1.234,5", "12,5": which is meant depends on the locale, which a file does
+# not say), space or apostrophe separators ("1 234", "1'234"), accounting negatives "(12)",
+# trailing signs "12-", currency codes ("12 USD"), words ("n/a", "twelve"), inf and nan,
+# and numbers beyond the float range ("1e400"). A blank value is missing.
+_CURRENCY = "$€£¥"
+_DIGITS = r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_GAP = r"[ \x{00A0}\x{202F}]?"  # a space, or a no-break space as French formats write
+NUMBER_TEXT = rf"^[+-]?(?:[{_CURRENCY}]{_GAP}{_DIGITS}|{_DIGITS}(?:{_GAP}[{_CURRENCY}%])?)$"
+_NOT_IN_A_FLOAT = r"[^0-9.eE+-]"  # what a readable number drops before it is read
+
+
+def read_numbers(
+    series: pd.Series, column: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A numeric column's values as float64 (NaN where missing or not a number), and where a
+    value is given but is not a (finite) number: None when there is no such value. Numbers
+    written as text are read by the rules above (``NUMBER_TEXT``). ``column``: the column's
+    name, given when ``series`` is the whole column (a fit, a profile): a column holding text
+    in which no value at all is a number is then refused (InputError), not a numeric column;
+    a few new customers to place may well have none. The float64 values of a float64 column
+    are the frame's own memory: read only."""
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy
-    values = pd.to_numeric(series, errors="coerce")
-    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)  # float64: no copy
+        finite = np.isfinite(values)
+        if finite.all():
+            return values, None
+        unread = ~finite & ~np.isnan(values)  # inf: no customer's figure
+        return np.where(finite, values, np.nan), (unread if unread.any() else None)
+    text = _as_text(series)
+    trimmed = pc.utf8_trim_whitespace(text)
+    readable = pc.match_substring_regex(trimmed, NUMBER_TEXT)
+    digits = pc.replace_substring_regex(trimmed, _NOT_IN_A_FLOAT, "")
+    read = pc.cast(pc.if_else(readable, digits, None), pa.float64())
+    values = read.to_numpy(zero_copy_only=False)
+    # a blank value is missing, not unreadable
+    given = pc.fill_null(pc.not_equal(trimmed, ""), False).to_numpy(zero_copy_only=False)
+    finite = np.isfinite(values)
+    unread = given & ~finite
+    if not unread.any():
+        return values, None
+    if column is not None and not finite.any():
+        raise InputError(f"column '{column}' is marked numeric but holds text")
+    return np.where(finite, values, np.nan), unread
+
+
+def _as_text(series: pd.Series) -> pa.Array:
+    """The column as Arrow text (missing: null); values that are not text (numbers mixed
+    with text in one column) as Python writes them."""
+    try:
+        return pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(series.map(str, na_action="ignore"), type=pa.string(), from_pandas=True)
 
 
 def _boolean_values(series: pd.Series) -> np.ndarray:

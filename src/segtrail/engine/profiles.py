@@ -28,6 +28,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from segtrail.engine.features import read_numbers
 from segtrail.errors import InputError
 
 PROFILED_KINDS = ("numeric", "categorical", "boolean", "datetime")
@@ -293,15 +294,10 @@ def _column_stats(
 
 
 def _numeric_values(s: pd.Series, column: str) -> np.ndarray:
-    if not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
-        try:
-            s = pd.to_numeric(s)
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"column '{column}' is marked numeric but holds text") from exc
-    # float64 (not float32): means of money and counts over 1M rows need the precision
-    x = s.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = np.isfinite(x)
-    return x if finite.all() else np.where(finite, x, np.nan)
+    """float64 (not float32: means of money and counts over 1M rows need the precision), NaN
+    where missing, not finite or not a number: numbers written as text are read as the
+    features read them (``read_numbers``), which names the others in the description."""
+    return read_numbers(s, column)[0]
 
 
 def _datetime_days(s: pd.Series) -> np.ndarray:
