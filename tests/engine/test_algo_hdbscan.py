@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.sparse.csgraph import minimum_spanning_tree as scipy_mst
 from scipy.spatial.distance import cdist
 from sklearn.metrics import adjusted_rand_score
 
@@ -42,6 +43,21 @@ def core_reference(F: np.ndarray, min_samples: int) -> np.ndarray:
     return d[:, min(min_samples, len(F)) - 1]
 
 
+def reach_reference(F: np.ndarray, fitted: np.ndarray, min_samples: int) -> np.ndarray:
+    """Per segment of the fitted customers F (labels ``fitted``), the level at which its
+    customers are one connected group: the largest edge of scipy's minimum spanning tree of
+    their mutual reachabilities (core distances among all of F)."""
+    core = core_reference(F, min_samples)
+    reach = np.zeros(int(fitted.max()) + 1)
+    for s in range(len(reach)):
+        G, c = F[fitted == s].astype(np.float64), core[fitted == s]
+        mutual = np.maximum(cdist(G, G), np.maximum.outer(c, c))
+        shifted = mutual + 1.0  # scipy reads 0 as no edge; +1 on every edge: the same tree
+        np.fill_diagonal(shifted, 0.0)
+        reach[s] = mutual[scipy_mst(shifted).nonzero()].max()
+    return reach
+
+
 def rule(F: np.ndarray, fitted: np.ndarray, min_samples: int, Q: np.ndarray):
     """The module doc's assignment of the customers Q from fitted customers F (labels
     ``fitted``): labels, distance to the nearest fitted customer, and how far each customer's
@@ -54,7 +70,7 @@ def rule(F: np.ndarray, fitted: np.ndarray, min_samples: int, Q: np.ndarray):
     # core(x): its min_samples-th nearest fitted customer, counting x itself as the first
     core_x = np.sort(d, axis=1)[:, min_samples - 2] if min_samples > 1 else np.zeros(len(Q))
     seg = fitted[p]
-    reach = np.array([core[fitted == s].max() if s >= 0 else 0.0 for s in seg])
+    reach = np.append(reach_reference(F, fitted, min_samples), 0.0)[seg]  # seg -1: unused
     mreach = np.maximum(np.maximum(d1, core_x), core[p])
     labels = np.where((seg >= 0) & (mreach <= reach), seg, -1)
     gap = np.abs(mreach - reach)
@@ -268,8 +284,7 @@ def test_new_customers_follow_the_reachability_rule(min_samples: int) -> None:
     labels, confidence = ALGO.assign(result.state, Q)
     assert labels.dtype == np.int32 and confidence.dtype == np.float32
     assert np.array_equal(labels[clear], expected[clear])
-    if min_samples > 1:  # (at 1 every core distance is 0: only a fitted customer joins)
-        assert 0.05 < np.mean(labels[:-7] >= 0) < 0.95  # both answers occur
+    assert 0.05 < np.mean(labels[:-7] >= 0) < 0.95  # both answers occur
     inside = labels >= 0
     assert np.allclose(confidence[inside], d1[inside], atol=1e-5)
     assert np.isnan(confidence[~inside]).all()
@@ -277,8 +292,8 @@ def test_new_customers_follow_the_reachability_rule(min_samples: int) -> None:
 
 
 def test_a_customer_at_the_reach_of_its_segment_joins_it() -> None:
-    """Just inside a segment's reach (the largest core distance of its customers, here the
-    gap of the outermost customer to the group) joins; just outside is noise."""
+    """Just inside a segment's reach (the largest spanning-tree edge among its customers,
+    here the gap of the outermost customer to the group) joins; just outside is noise."""
     line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])  # 1.0: reach 0.4 at min 2
     X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
     result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
@@ -298,16 +313,37 @@ def test_the_reach_allows_float32_round_off_only() -> None:
     line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])
     X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
     result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
-    reach = core_reference(X[:8], 2).max()  # the outermost customer's gap, 0.4
+    reach = reach_reference(X, result.labels, 2)[result.labels[7]]  # the outermost gap, 0.4
+    assert reach == pytest.approx(0.4, abs=1e-6)
     allowance = 1e-5 * (1.0 + reach)
     Q = np.float32([[1.0 + reach + 0.9 * allowance, 0], [1.0 + reach + 1.2 * allowance, 0]])
     labels, _ = ALGO.assign(result.state, Q)
     assert labels.tolist() == [result.labels[7], -1]
-    # at min_samples 1 every core distance and reach is 0: within the allowance joins
+    # at min_samples 1 every core distance is 0, the reach is still the outermost gap
     ones = ALGO.fit(X, {"min_samples": 1, "min_cluster_size": 3}, 0)
-    near = np.float32([[0.1 + 5e-6, 0], [0.1 + 5e-5, 0]])
-    assert ones.labels[1] >= 0
-    assert ALGO.assign(ones.state, near)[0].tolist() == [ones.labels[1], -1]
+    assert ones.labels[7] >= 0
+    assert ALGO.assign(ones.state, Q)[0].tolist() == [ones.labels[7], -1]
+
+
+def test_the_reach_is_the_widest_gap_inside_a_segment_not_its_largest_core_distance() -> None:
+    """Two runs of four customers 0.7 apart make one segment (each run is smaller than
+    min_cluster_size): its customers are one connected group at mutual reachability 0.7,
+    though every core distance is 0.1, so a new customer 0.65 beyond the last run joins it
+    and one 0.75 beyond is noise."""
+    run = np.float32([0.0, 0.1, 0.2, 0.3])
+    line = np.concatenate([run, run + 1.0])  # the gap from 0.3 to 1.0: 0.7
+    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
+    result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 5}, 0)
+    assert_same_segments(result.labels, hdbscan_reference(X, 5, 2))
+    assert_same_segments(result.labels, np.repeat([0, 1], 8))
+    assert core_reference(X, 2).max() == pytest.approx(0.1, abs=1e-6)
+    assert result.state["reach"] == pytest.approx([0.7, 0.7], abs=1e-6)
+    Q = np.float32([[1.3 + 0.65, 0], [1.3 + 0.75, 0], [-0.65, 0], [20 - 0.75, 0]])
+    labels, _ = ALGO.assign(result.state, Q)
+    own, other = result.labels[0], result.labels[8]
+    assert labels.tolist() == [own, -1, own, -1]
+    Q = np.float32([[21.3 + 0.65, 0], [21.3 + 0.75, 0], [20 - 0.65, 0], [20 - 0.75, 0]])
+    assert ALGO.assign(result.state, Q)[0].tolist() == [other, -1, other, -1]
 
 
 def test_versions_fitted_before_the_index_still_assign() -> None:
@@ -391,13 +427,10 @@ def test_a_sampled_fit_is_reproducible_and_the_sample_follows_the_seed() -> None
     assert np.array_equal(other.state["points"], X[sample_rows(len(X), 250, 4)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: reach(S) is the largest core distance of S's customers, which is 0 for every "
-    "segment at min_samples=1, so a customer outside the sample joins only if it coincides "
-    "with a fitted one: every other customer is noise (held-out agreement 0)",
-)
 def test_min_samples_one_assigns_the_customers_outside_the_sample() -> None:
+    """At min_samples 1 every core distance is 0; a segment's reach is still the level at
+    which its customers are connected (it was 0 until 2026-12-02: every customer outside
+    the sample was noise, held-out agreement 0)."""
     X = sampled_data()
     result = ALGO.fit(X, {"sample_size": 250, "min_samples": 1, "min_cluster_size": 8}, 0)
     fitted = sample_rows(len(X), 250, 0)
@@ -422,9 +455,7 @@ def test_the_stored_state_is_compact() -> None:
     assert state["point_labels"].dtype == np.int32
     assert np.array_equal(state["point_labels"], result.labels)
     assert state["reach"].dtype == np.float32 and state["reach"].shape == (3,)
-    core = core_reference(X, 5)
-    for s in range(3):
-        assert state["reach"][s] == pytest.approx(core[result.labels == s].max(), abs=1e-5)
+    assert state["reach"] == pytest.approx(reach_reference(X, result.labels, 5), abs=1e-5)
     sampled = ALGO.fit(X, {"sample_size": 60}, 0)
     assert sampled.state["point_labels"].dtype == np.int32
     assert sampled.state["reach"].dtype == np.float32
@@ -468,9 +499,13 @@ def test_assign_searches_the_stored_cells() -> None:
 def test_without_scikit_learns_private_steps_the_fit_is_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """If scikit-learn moves its private steps the public estimator fits instead."""
+    """If scikit-learn moves its private steps the public estimator fits instead, and the
+    reaches are the spanning tree's as before."""
     X, _ = groups()
     hide_private_hdbscan(monkeypatch)
     result = ALGO.fit(X, {"min_samples": 2, "cluster_selection_method": "leaf"}, 0)
     monkeypatch.undo()
     assert_same_segments(result.labels, hdbscan_reference(X, 5, 2, "leaf"))
+    assert result.state["reach"] == pytest.approx(
+        reach_reference(X, result.state["point_labels"], 2), abs=1e-5
+    )

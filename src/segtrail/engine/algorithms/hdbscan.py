@@ -52,7 +52,7 @@ from segtrail.engine.algorithms.params import AUTO, Interval, Options, Param
 from segtrail.engine.algorithms.reachability import (
     core_distances,
     core_distances_and_within,
-    hdbscan_labels,
+    hdbscan_labels_and_tree,
 )
 from segtrail.errors import SegtrailError
 
@@ -201,11 +201,11 @@ def _fit_sample(
     and the state that assigns ``to_place`` customers."""
     min_cluster_size, min_samples, method = options
     with one_thread(len(Xf)):
-        fitted_labels = hdbscan_labels(Xf, core, min_cluster_size, min_samples, method)
+        fitted_labels, edges = hdbscan_labels_and_tree(
+            Xf, core, min_cluster_size, min_samples, method
+        )
     core = core.astype(np.float32)
-    n_seg = int(fitted_labels.max()) + 1
-    reach = np.zeros(n_seg, dtype=np.float32)
-    np.maximum.at(reach, fitted_labels[fitted_labels >= 0], core[fitted_labels >= 0])
+    reach = _reach(fitted_labels, core, edges)
     points = np.ascontiguousarray(Xf)
     state = {
         "points": points,
@@ -216,6 +216,21 @@ def _fit_sample(
         "index_centres": cell_centres(points, seed, to_place),
     }
     return fitted_labels, state
+
+
+def _reach(
+    labels: np.ndarray, core: np.ndarray, edges: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Per segment (float32), the level at which its fitted customers (``labels``, with
+    core distances ``core``) are one connected group: the largest spanning-tree edge
+    (``edges``: from, to, mutual reachability) joining two of them, and at least their
+    largest core distance."""
+    frm, to, weight = edges
+    reach = np.zeros(int(labels.max()) + 1, dtype=np.float32)
+    np.maximum.at(reach, labels[labels >= 0], core[labels >= 0])
+    inner = (labels[frm] >= 0) & (labels[frm] == labels[to])
+    np.maximum.at(reach, labels[frm[inner]], weight[inner].astype(np.float32))
+    return reach
 
 
 def _holdout_assignment(
