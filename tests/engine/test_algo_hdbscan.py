@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.sparse.csgraph import minimum_spanning_tree as scipy_mst
 from scipy.spatial.distance import cdist
 from sklearn.metrics import adjusted_rand_score
 
@@ -44,18 +43,14 @@ def core_reference(F: np.ndarray, min_samples: int) -> np.ndarray:
 
 
 def reach_reference(F: np.ndarray, fitted: np.ndarray, min_samples: int) -> np.ndarray:
-    """Per segment of the fitted customers F (labels ``fitted``), the level at which its
-    customers are one connected group: the largest edge of scipy's minimum spanning tree of
-    their mutual reachabilities (core distances among all of F)."""
+    """Per segment of the fitted customers F (labels ``fitted``), the level at which it
+    joins the rest: the smallest mutual reachability (core distances among all of F) between
+    one of its customers and a customer outside it."""
     core = core_reference(F, min_samples)
-    reach = np.zeros(int(fitted.max()) + 1)
-    for s in range(len(reach)):
-        G, c = F[fitted == s].astype(np.float64), core[fitted == s]
-        mutual = np.maximum(cdist(G, G), np.maximum.outer(c, c))
-        shifted = mutual + 1.0  # scipy reads 0 as no edge; +1 on every edge: the same tree
-        np.fill_diagonal(shifted, 0.0)
-        reach[s] = mutual[scipy_mst(shifted).nonzero()].max()
-    return reach
+    mutual = np.maximum(
+        cdist(F.astype(np.float64), F.astype(np.float64)), np.maximum.outer(core, core)
+    )
+    return np.array([mutual[fitted == s][:, fitted != s].min() for s in range(fitted.max() + 1)])
 
 
 def rule(F: np.ndarray, fitted: np.ndarray, min_samples: int, Q: np.ndarray):
@@ -291,59 +286,60 @@ def test_new_customers_follow_the_reachability_rule(min_samples: int) -> None:
     assert np.array_equal(labels[-7:], result.labels[[0, 1, 2, 3, 4, -2, -1]])
 
 
+def two_lines(line: list[float], min_samples: int, min_cluster_size: int):
+    """Customers along a line at ``line`` and 20 further: two segments (scikit-learn's),
+    the fit and the segment of the first line."""
+    line = np.float32(line)
+    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(2 * len(line))])
+    X = X.astype(np.float32)
+    result = ALGO.fit(X, {"min_samples": min_samples, "min_cluster_size": min_cluster_size}, 0)
+    assert_same_segments(result.labels, hdbscan_reference(X, min_cluster_size, min_samples))
+    assert_same_segments(result.labels, np.repeat([0, 1], len(line)))
+    return X, result, result.labels[0]
+
+
 def test_a_customer_at_the_reach_of_its_segment_joins_it() -> None:
-    """Just inside a segment's reach (the largest spanning-tree edge among its customers,
-    here the gap of the outermost customer to the group) joins; just outside is noise."""
-    line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])  # 1.0: reach 0.4 at min 2
-    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
-    result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
-    assert_same_segments(result.labels, hdbscan_reference(X, 3, 2))
-    assert_same_segments(result.labels, np.repeat([0, 1], 8))
-    Q = np.float32([[1.39, 0], [1.41, 0], [1.5, 0], [-0.39, 0], [-0.45, 0], [21.3999, 0]])
+    """A segment's reach is the level at which it joins the rest (here the gap of 19 from the
+    first line's end at 1.0 to the second's start at 20): a customer just within it of the
+    nearest customer joins that one's segment, just beyond it is noise."""
+    _, result, own = two_lines([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0], 2, 3)
+    assert result.state["reach"] == pytest.approx([19.0, 19.0], abs=1e-5)
+    Q = np.float32([[-18.99, 0], [-19.01, 0], [21.0 + 18.99, 0], [21.0 + 19.01, 0], [10.49, 0]])
     labels, confidence = ALGO.assign(result.state, Q)
-    own = result.labels[0]
-    assert labels.tolist() == [own, -1, -1, own, -1, 1 - own]
-    assert confidence[[0, 3, 5]] == pytest.approx([0.39, 0.39, 0.3999], abs=1e-5)
+    assert labels.tolist() == [own, -1, 1 - own, -1, own]
+    assert confidence[[0, 2, 4]] == pytest.approx([18.99, 18.99, 9.49], abs=1e-5)
 
 
 def test_the_reach_allows_float32_round_off_only() -> None:
     """The reach comparison allows 1e-5 x (1 + reach) for float32 round-off, no more: a
-    customer beyond the outermost one of the line by reach + 0.9 of that allowance joins,
-    by reach + 1.2 of it is noise."""
-    line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])
-    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
-    result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
-    reach = reach_reference(X, result.labels, 2)[result.labels[7]]  # the outermost gap, 0.4
-    assert reach == pytest.approx(0.4, abs=1e-6)
-    allowance = 1e-5 * (1.0 + reach)
-    Q = np.float32([[1.0 + reach + 0.9 * allowance, 0], [1.0 + reach + 1.2 * allowance, 0]])
-    labels, _ = ALGO.assign(result.state, Q)
-    assert labels.tolist() == [result.labels[7], -1]
-    # at min_samples 1 every core distance is 0, the reach is still the outermost gap
-    ones = ALGO.fit(X, {"min_samples": 1, "min_cluster_size": 3}, 0)
-    assert ones.labels[7] >= 0
-    assert ALGO.assign(ones.state, Q)[0].tolist() == [ones.labels[7], -1]
+    customer beyond the first customer of the line by reach + 0.9 of that allowance joins,
+    by reach + 1.2 of it is noise; at min_samples 1 (every core distance 0) too."""
+    for min_samples in (2, 1):
+        X, result, own = two_lines([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0], min_samples, 3)
+        reach = reach_reference(X, result.labels, min_samples)[own]  # the gap, 19
+        assert reach == pytest.approx(19.0, abs=1e-5)
+        allowance = 1e-5 * (1.0 + reach)
+        Q = np.float32([[-reach - 0.9 * allowance, 0], [-reach - 1.2 * allowance, 0]])
+        assert ALGO.assign(result.state, Q)[0].tolist() == [own, -1]
 
 
-def test_the_reach_is_the_widest_gap_inside_a_segment_not_its_largest_core_distance() -> None:
-    """Two runs of four customers 0.7 apart make one segment (each run is smaller than
-    min_cluster_size): its customers are one connected group at mutual reachability 0.7,
-    though every core distance is 0.1, so a new customer 0.65 beyond the last run joins it
-    and one 0.75 beyond is noise."""
-    run = np.float32([0.0, 0.1, 0.2, 0.3])
-    line = np.concatenate([run, run + 1.0])  # the gap from 0.3 to 1.0: 0.7
-    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
+def test_the_reach_is_where_a_segment_joins_the_rest_not_its_largest_core_distance() -> None:
+    """Three segments, each two runs of four customers 0.7 apart (each run is smaller than
+    min_cluster_size), at 0, 20 and 50, and a noise customer at -45: every core distance
+    is 0.1, the reaches are the gaps to the nearest segment (18.7, 18.7 and 28.7), so a
+    customer 18 beyond the first segment joins it, 19 beyond is noise, and 28 beyond the
+    last joins it, 29 beyond is noise."""
+    one = np.float32([0.0, 0.1, 0.2, 0.3, 1.0, 1.1, 1.2, 1.3])
+    line = np.concatenate([one, one + 20, one + 50, [-45.0]])
+    X = np.column_stack([line, np.zeros(len(line))]).astype(np.float32)
     result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 5}, 0)
     assert_same_segments(result.labels, hdbscan_reference(X, 5, 2))
-    assert_same_segments(result.labels, np.repeat([0, 1], 8))
-    assert core_reference(X, 2).max() == pytest.approx(0.1, abs=1e-6)
-    assert result.state["reach"] == pytest.approx([0.7, 0.7], abs=1e-6)
-    Q = np.float32([[1.3 + 0.65, 0], [1.3 + 0.75, 0], [-0.65, 0], [20 - 0.75, 0]])
-    labels, _ = ALGO.assign(result.state, Q)
-    own, other = result.labels[0], result.labels[8]
-    assert labels.tolist() == [own, -1, own, -1]
-    Q = np.float32([[21.3 + 0.65, 0], [21.3 + 0.75, 0], [20 - 0.65, 0], [20 - 0.75, 0]])
-    assert ALGO.assign(result.state, Q)[0].tolist() == [other, -1, other, -1]
+    assert_same_segments(result.labels, np.append(np.repeat([0, 1, 2], 8), -1))
+    assert core_reference(X[:24], 2).max() == pytest.approx(0.1, abs=1e-6)
+    first, last = result.labels[0], result.labels[16]
+    assert result.state["reach"][[first, last]] == pytest.approx([18.7, 28.7], abs=1e-5)
+    Q = np.float32([[-18, 0], [-19, 0], [51.3 + 28, 0], [51.3 + 29, 0], [1.3 + 8, 0]])
+    assert ALGO.assign(result.state, Q)[0].tolist() == [first, -1, last, -1, first]
 
 
 def test_versions_fitted_before_the_index_still_assign() -> None:
