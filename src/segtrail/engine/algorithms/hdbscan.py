@@ -29,13 +29,13 @@ neighbour is the one nearest in mutual reachability among 2 x ``min_samples``, h
 nearest. The same holds for "leaf" (S a leaf of the tree) and for a segment whose customers
 joined it one at a time: what counts is where S meets the rest, not how it grew, and
 customers beyond its loosest member but before that level join it, as they would in a
-refit. Each fitted customer joined S at a level <= reach(S) and no lower than its own core
-distance, so (a fitted customer being its own nearest point, at m = core(p)) the rule
-reproduces HDBSCAN's labels on the sample; reach(S) is kept at least S's largest core
-distance should a tie make the tree differ from the labels (public-estimator fallback). The
-state keeps the fitted points, their labels and core distances, reach per segment, and the
-cells of the inverted-file index (neighbours.py) through which the nearest fitted customers
-are found.
+refit. S's fitted customers are one group below reach(S) (S is a group of its own there),
+so each has an edge inside S no longer than reach(S) and no shorter than its core distance,
+whichever way a tie was broken (so also with the public-estimator fallback): a fitted
+customer being its own nearest point (m = core(p)), the rule reproduces HDBSCAN's labels on
+the sample. The state keeps the fitted points, their labels and core distances, reach per
+segment, and the cells of the inverted-file index (neighbours.py) through which the nearest
+fitted customers are found.
 
 When a sample was fitted, the sample-fit + assign path is checked as for DBSCAN: HDBSCAN is
 fitted again on the sample less a held-out share, the held-out customers are assigned by the
@@ -220,7 +220,7 @@ def _fit_sample(
             Xf, core, min_cluster_size, min_samples, method
         )
     core = core.astype(np.float32)
-    reach = _reach(fitted_labels, core, edges)
+    reach = _reach(fitted_labels, edges)
     points = np.ascontiguousarray(Xf)
     state = {
         "points": points,
@@ -233,13 +233,11 @@ def _fit_sample(
     return fitted_labels, state
 
 
-def _reach(
-    labels: np.ndarray, core: np.ndarray, edges: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> np.ndarray:
+def _reach(labels: np.ndarray, edges: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     """Per segment (float32), the level at which it joins the rest: the smallest edge of the
     spanning tree (``edges``: from, to, mutual reachability) between one of its fitted
-    customers (``labels``, core distances ``core``) and a fitted customer outside it, and at
-    least their largest core distance (the tree of a tie may differ from the labels')."""
+    customers (``labels``) and a fitted customer outside it (every segment has one: the
+    whole sample is never one segment)."""
     frm, to, weight = edges
     weight = weight.astype(np.float32)
     reach = np.full(int(labels.max()) + 1, np.inf, dtype=np.float32)
@@ -247,7 +245,6 @@ def _reach(
     for end in (labels[frm], labels[to]):
         leaving = apart & (end >= 0)
         np.minimum.at(reach, end[leaving], weight[leaving])
-    np.maximum.at(reach, labels[labels >= 0], core[labels >= 0])
     return reach
 
 
