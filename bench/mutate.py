@@ -2801,17 +2801,6 @@ EQUIVALENT["engine/algorithms/hdbscan.py"] = {
         )
         for change in (", None))", ", ))")
     },
-    **{
-        f"reach = np.zeros(n_seg, dtype=np.float32) / reach = np.zeros(n_seg, {change}": (
-            "the reaches are float32 core distances, exact in float64 too: the fit stores them "
-            "re-made in float32 and assign casts them to float32"
-        )
-        for change in ("dtype=None)", ")")
-    },
-    "n_seg = int(fitted_labels.max()) + 1 / n_seg = int(fitted_labels.max()) + 2": (
-        "the spare reach entry (0) belongs to no segment: the fit keeps the reaches of the "
-        "segments it maps, and in the held-out assignment only noise reads past the segments"
-    ),
     _HDB_HELD + " / " + _HDB_HELD.replace("None", '""'): (
         "set for the unsampled fit only, where nothing reads them (no held-out work runs)"
     ),
