@@ -286,11 +286,11 @@ def test_new_customers_follow_the_reachability_rule(min_samples: int) -> None:
     assert np.array_equal(labels[-7:], result.labels[[0, 1, 2, 3, 4, -2, -1]])
 
 
-def two_lines(line: list[float], min_samples: int, min_cluster_size: int):
-    """Customers along a line at ``line`` and 20 further: two segments (scikit-learn's),
-    the fit and the segment of the first line."""
+def two_lines(line: list[float], min_samples: int, min_cluster_size: int, scale: float = 1.0):
+    """Customers along a line at ``line`` and 20 further (all times ``scale``): two segments
+    (scikit-learn's), the fit and the segment of the first line."""
     line = np.float32(line)
-    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(2 * len(line))])
+    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(2 * len(line))]) * scale
     X = X.astype(np.float32)
     result = ALGO.fit(X, {"min_samples": min_samples, "min_cluster_size": min_cluster_size}, 0)
     assert_same_segments(result.labels, hdbscan_reference(X, min_cluster_size, min_samples))
@@ -313,11 +313,13 @@ def test_a_customer_at_the_reach_of_its_segment_joins_it() -> None:
 def test_the_reach_allows_float32_round_off_only() -> None:
     """The reach comparison allows 1e-5 x (1 + reach) for float32 round-off, no more: a
     customer beyond the first customer of the line by reach + 0.9 of that allowance joins,
-    by reach + 1.2 of it is noise; at min_samples 1 (every core distance 0) too."""
-    for min_samples in (2, 1):
-        X, result, own = two_lines([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0], min_samples, 3)
-        reach = reach_reference(X, result.labels, min_samples)[own]  # the gap, 19
-        assert reach == pytest.approx(19.0, abs=1e-5)
+    by reach + 1.2 of it is noise; at min_samples 1 (every core distance 0, a reach below 1)
+    too."""
+    for min_samples, scale in ((2, 1.0), (1, 0.01)):
+        line = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0]
+        X, result, own = two_lines(line, min_samples, 3, scale)
+        reach = reach_reference(X, result.labels, min_samples)[own]  # the gap, 19 x scale
+        assert reach == pytest.approx(19.0 * scale, abs=1e-5 * scale)
         allowance = 1e-5 * (1.0 + reach)
         Q = np.float32([[-reach - 0.9 * allowance, 0], [-reach - 1.2 * allowance, 0]])
         assert ALGO.assign(result.state, Q)[0].tolist() == [own, -1]
