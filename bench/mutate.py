@@ -2801,6 +2801,7 @@ _HDB_HELD = "held = rest = rest_core = None"
 _HDB_BESIDE = (
     "_holdout_assignment if sampled else None, self, Xf, held, rest, rest_core, options, seed"
 )
+_HDB_FULL = "reach = np.full(int(labels.max()) + 1, np.inf, dtype=np.float32)"
 EQUIVALENT["engine/algorithms/hdbscan.py"] = {
     **{
         f"{line} / {line.replace('np.nan)', 'None)')}": (
@@ -2826,15 +2827,30 @@ EQUIVALENT["engine/algorithms/hdbscan.py"] = {
         for change in (", None))", ", ))")
     },
     **{
-        f"reach = np.zeros(n_seg, dtype=np.float32) / reach = np.zeros(n_seg, {change}": (
-            "the reaches are float32 core distances, exact in float64 too: the fit stores them "
-            "re-made in float32 and assign casts them to float32"
+        f"{_HDB_FULL} / {_HDB_FULL.replace(change, new)}": reason
+        for change, new, reason in (
+            (
+                "dtype=np.float32)",
+                "dtype=None)",
+                "the reaches are float32 tree edges, exact in float64 too: the fit re-makes "
+                "them in float32 and assign casts them to float32",
+            ),
+            (
+                ", dtype=np.float32)",
+                ", )",
+                "as dtype=None (see above)",
+            ),
+            (
+                "+ 1,",
+                "+ 2,",
+                "the spare reach entry (inf) belongs to no segment: the fit keeps the reaches "
+                "of the segments it maps, and assign reads noise's from the 0 it appends last",
+            ),
         )
-        for change in ("dtype=None)", ")")
     },
-    "n_seg = int(fitted_labels.max()) + 1 / n_seg = int(fitted_labels.max()) + 2": (
-        "the spare reach entry (0) belongs to no segment: the fit keeps the reaches of the "
-        "segments it maps, and in the held-out assignment only noise reads past the segments"
+    "weight = weight.astype(np.float32) / weight = weight.astype(None)": (
+        "float64 edges are rounded to float32 as they enter the float32 reaches: rounding "
+        "keeps order, so the smallest rounded edge is the rounded smallest edge"
     ),
     _HDB_HELD + " / " + _HDB_HELD.replace("None", '""'): (
         "set for the unsampled fit only, where nothing reads them (no held-out work runs)"

@@ -73,7 +73,10 @@ def assert_same_segments(ours: np.ndarray, reference: np.ndarray) -> None:
 
 def hide_private_hdbscan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Imports of scikit-learn's private HDBSCAN steps fail (as if scikit-learn moved them)
-    until ``monkeypatch.undo()``."""
+    until ``monkeypatch.undo()``. The public estimator is imported first (its package
+    imports the private steps), so a test run alone sees it as a whole run does."""
+    import sklearn.cluster  # noqa: F401
+
     real_import = builtins.__import__
 
     def no_private(name: str, *args, **kwargs):  # type: ignore[no-untyped-def]

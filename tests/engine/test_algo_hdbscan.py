@@ -42,6 +42,17 @@ def core_reference(F: np.ndarray, min_samples: int) -> np.ndarray:
     return d[:, min(min_samples, len(F)) - 1]
 
 
+def reach_reference(F: np.ndarray, fitted: np.ndarray, min_samples: int) -> np.ndarray:
+    """Per segment of the fitted customers F (labels ``fitted``), the level at which it
+    joins the rest: the smallest mutual reachability (core distances among all of F) between
+    one of its customers and a customer outside it."""
+    core = core_reference(F, min_samples)
+    mutual = np.maximum(
+        cdist(F.astype(np.float64), F.astype(np.float64)), np.maximum.outer(core, core)
+    )
+    return np.array([mutual[fitted == s][:, fitted != s].min() for s in range(fitted.max() + 1)])
+
+
 def rule(F: np.ndarray, fitted: np.ndarray, min_samples: int, Q: np.ndarray):
     """The module doc's assignment of the customers Q from fitted customers F (labels
     ``fitted``): labels, distance to the nearest fitted customer, and how far each customer's
@@ -54,7 +65,7 @@ def rule(F: np.ndarray, fitted: np.ndarray, min_samples: int, Q: np.ndarray):
     # core(x): its min_samples-th nearest fitted customer, counting x itself as the first
     core_x = np.sort(d, axis=1)[:, min_samples - 2] if min_samples > 1 else np.zeros(len(Q))
     seg = fitted[p]
-    reach = np.array([core[fitted == s].max() if s >= 0 else 0.0 for s in seg])
+    reach = np.append(reach_reference(F, fitted, min_samples), 0.0)[seg]  # seg -1: unused
     mreach = np.maximum(np.maximum(d1, core_x), core[p])
     labels = np.where((seg >= 0) & (mreach <= reach), seg, -1)
     gap = np.abs(mreach - reach)
@@ -268,46 +279,69 @@ def test_new_customers_follow_the_reachability_rule(min_samples: int) -> None:
     labels, confidence = ALGO.assign(result.state, Q)
     assert labels.dtype == np.int32 and confidence.dtype == np.float32
     assert np.array_equal(labels[clear], expected[clear])
-    if min_samples > 1:  # (at 1 every core distance is 0: only a fitted customer joins)
-        assert 0.05 < np.mean(labels[:-7] >= 0) < 0.95  # both answers occur
+    assert 0.05 < np.mean(labels[:-7] >= 0) < 0.95  # both answers occur
     inside = labels >= 0
     assert np.allclose(confidence[inside], d1[inside], atol=1e-5)
     assert np.isnan(confidence[~inside]).all()
     assert np.array_equal(labels[-7:], result.labels[[0, 1, 2, 3, 4, -2, -1]])
 
 
+def two_lines(line: list[float], min_samples: int, min_cluster_size: int, scale: float = 1.0):
+    """Customers along a line at ``line`` and 20 further (all times ``scale``): two segments
+    (scikit-learn's), the fit and the segment of the first line."""
+    line = np.float32(line)
+    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(2 * len(line))]) * scale
+    X = X.astype(np.float32)
+    result = ALGO.fit(X, {"min_samples": min_samples, "min_cluster_size": min_cluster_size}, 0)
+    assert_same_segments(result.labels, hdbscan_reference(X, min_cluster_size, min_samples))
+    assert_same_segments(result.labels, np.repeat([0, 1], len(line)))
+    return X, result, result.labels[0]
+
+
 def test_a_customer_at_the_reach_of_its_segment_joins_it() -> None:
-    """Just inside a segment's reach (the largest core distance of its customers, here the
-    gap of the outermost customer to the group) joins; just outside is noise."""
-    line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])  # 1.0: reach 0.4 at min 2
-    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
-    result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
-    assert_same_segments(result.labels, hdbscan_reference(X, 3, 2))
-    assert_same_segments(result.labels, np.repeat([0, 1], 8))
-    Q = np.float32([[1.39, 0], [1.41, 0], [1.5, 0], [-0.39, 0], [-0.45, 0], [21.3999, 0]])
+    """A segment's reach is the level at which it joins the rest (here the gap of 19 from the
+    first line's end at 1.0 to the second's start at 20): a customer just within it of the
+    nearest customer joins that one's segment, just beyond it is noise."""
+    _, result, own = two_lines([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0], 2, 3)
+    assert result.state["reach"] == pytest.approx([19.0, 19.0], abs=1e-5)
+    Q = np.float32([[-18.99, 0], [-19.01, 0], [21.0 + 18.99, 0], [21.0 + 19.01, 0], [10.49, 0]])
     labels, confidence = ALGO.assign(result.state, Q)
-    own = result.labels[0]
-    assert labels.tolist() == [own, -1, -1, own, -1, 1 - own]
-    assert confidence[[0, 3, 5]] == pytest.approx([0.39, 0.39, 0.3999], abs=1e-5)
+    assert labels.tolist() == [own, -1, 1 - own, -1, own]
+    assert confidence[[0, 2, 4]] == pytest.approx([18.99, 18.99, 9.49], abs=1e-5)
 
 
 def test_the_reach_allows_float32_round_off_only() -> None:
     """The reach comparison allows 1e-5 x (1 + reach) for float32 round-off, no more: a
-    customer beyond the outermost one of the line by reach + 0.9 of that allowance joins,
-    by reach + 1.2 of it is noise."""
-    line = np.float32([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])
-    X = np.column_stack([np.concatenate([line, line + 20]), np.zeros(16)]).astype(np.float32)
-    result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 3}, 0)
-    reach = core_reference(X[:8], 2).max()  # the outermost customer's gap, 0.4
-    allowance = 1e-5 * (1.0 + reach)
-    Q = np.float32([[1.0 + reach + 0.9 * allowance, 0], [1.0 + reach + 1.2 * allowance, 0]])
-    labels, _ = ALGO.assign(result.state, Q)
-    assert labels.tolist() == [result.labels[7], -1]
-    # at min_samples 1 every core distance and reach is 0: within the allowance joins
-    ones = ALGO.fit(X, {"min_samples": 1, "min_cluster_size": 3}, 0)
-    near = np.float32([[0.1 + 5e-6, 0], [0.1 + 5e-5, 0]])
-    assert ones.labels[1] >= 0
-    assert ALGO.assign(ones.state, near)[0].tolist() == [ones.labels[1], -1]
+    customer beyond the first customer of the line by reach + 0.9 of that allowance joins,
+    by reach + 1.2 of it is noise; at min_samples 1 (every core distance 0, a reach below 1)
+    too."""
+    for min_samples, scale in ((2, 1.0), (1, 0.01)):
+        line = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0]
+        X, result, own = two_lines(line, min_samples, 3, scale)
+        reach = reach_reference(X, result.labels, min_samples)[own]  # the gap, 19 x scale
+        assert reach == pytest.approx(19.0 * scale, abs=1e-5 * scale)
+        allowance = 1e-5 * (1.0 + reach)
+        Q = np.float32([[-reach - 0.9 * allowance, 0], [-reach - 1.2 * allowance, 0]])
+        assert ALGO.assign(result.state, Q)[0].tolist() == [own, -1]
+
+
+def test_the_reach_is_where_a_segment_joins_the_rest_not_its_largest_core_distance() -> None:
+    """Three segments, each two runs of four customers 0.7 apart (each run is smaller than
+    min_cluster_size), at 0, 20 and 50, and a noise customer at -45: every core distance
+    is 0.1, the reaches are the gaps to the nearest segment (18.7, 18.7 and 28.7), so a
+    customer 18 beyond the first segment joins it, 19 beyond is noise, and 28 beyond the
+    last joins it, 29 beyond is noise."""
+    one = np.float32([0.0, 0.1, 0.2, 0.3, 1.0, 1.1, 1.2, 1.3])
+    line = np.concatenate([one, one + 20, one + 50, [-45.0]])
+    X = np.column_stack([line, np.zeros(len(line))]).astype(np.float32)
+    result = ALGO.fit(X, {"min_samples": 2, "min_cluster_size": 5}, 0)
+    assert_same_segments(result.labels, hdbscan_reference(X, 5, 2))
+    assert_same_segments(result.labels, np.append(np.repeat([0, 1, 2], 8), -1))
+    assert core_reference(X[:24], 2).max() == pytest.approx(0.1, abs=1e-6)
+    first, last = result.labels[0], result.labels[16]
+    assert result.state["reach"][[first, last]] == pytest.approx([18.7, 28.7], abs=1e-5)
+    Q = np.float32([[-18, 0], [-19, 0], [51.3 + 28, 0], [51.3 + 29, 0], [1.3 + 8, 0]])
+    assert ALGO.assign(result.state, Q)[0].tolist() == [first, -1, last, -1, first]
 
 
 def test_versions_fitted_before_the_index_still_assign() -> None:
@@ -391,13 +425,10 @@ def test_a_sampled_fit_is_reproducible_and_the_sample_follows_the_seed() -> None
     assert np.array_equal(other.state["points"], X[sample_rows(len(X), 250, 4)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: reach(S) is the largest core distance of S's customers, which is 0 for every "
-    "segment at min_samples=1, so a customer outside the sample joins only if it coincides "
-    "with a fitted one: every other customer is noise (held-out agreement 0)",
-)
 def test_min_samples_one_assigns_the_customers_outside_the_sample() -> None:
+    """At min_samples 1 every core distance is 0; a segment's reach is still the level at
+    which its customers are connected (it was 0 until 2026-12-02: every customer outside
+    the sample was noise, held-out agreement 0)."""
     X = sampled_data()
     result = ALGO.fit(X, {"sample_size": 250, "min_samples": 1, "min_cluster_size": 8}, 0)
     fitted = sample_rows(len(X), 250, 0)
@@ -422,9 +453,7 @@ def test_the_stored_state_is_compact() -> None:
     assert state["point_labels"].dtype == np.int32
     assert np.array_equal(state["point_labels"], result.labels)
     assert state["reach"].dtype == np.float32 and state["reach"].shape == (3,)
-    core = core_reference(X, 5)
-    for s in range(3):
-        assert state["reach"][s] == pytest.approx(core[result.labels == s].max(), abs=1e-5)
+    assert state["reach"] == pytest.approx(reach_reference(X, result.labels, 5), abs=1e-5)
     sampled = ALGO.fit(X, {"sample_size": 60}, 0)
     assert sampled.state["point_labels"].dtype == np.int32
     assert sampled.state["reach"].dtype == np.float32
@@ -468,9 +497,13 @@ def test_assign_searches_the_stored_cells() -> None:
 def test_without_scikit_learns_private_steps_the_fit_is_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """If scikit-learn moves its private steps the public estimator fits instead."""
+    """If scikit-learn moves its private steps the public estimator fits instead, and the
+    reaches are the spanning tree's as before."""
     X, _ = groups()
     hide_private_hdbscan(monkeypatch)
     result = ALGO.fit(X, {"min_samples": 2, "cluster_selection_method": "leaf"}, 0)
     monkeypatch.undo()
     assert_same_segments(result.labels, hdbscan_reference(X, 5, 2, "leaf"))
+    assert result.state["reach"] == pytest.approx(
+        reach_reference(X, result.state["point_labels"], 2), abs=1e-5
+    )

@@ -19,6 +19,7 @@ from segtrail.engine.algorithms.reachability import (
     core_distances,
     core_distances_and_within,
     hdbscan_labels,
+    hdbscan_labels_and_tree,
     minimum_spanning_tree,
 )
 
@@ -216,6 +217,33 @@ def test_without_scikit_learns_private_steps_the_public_estimator_is_used(
     monkeypatch.undo()
     assert labels.dtype == np.int32
     assert np.array_equal(labels, hdbscan_reference(X, 7, min_samples, method))
+
+
+@pytest.mark.parametrize(("method", "min_samples"), [("eom", 1), ("eom", 5), ("leaf", 2)])
+@pytest.mark.parametrize("private", [True, False])
+def test_the_labels_come_with_the_spanning_tree_they_were_read_from(
+    monkeypatch: pytest.MonkeyPatch, method: str, min_samples: int, private: bool
+) -> None:
+    """The labels are scikit-learn's (read off the tree, the public estimator unused, while
+    scikit-learn's private steps are there) and the tree is a minimum spanning tree of the
+    mutual reachability (scipy's weights), also when the public estimator gives the labels."""
+    X = groups()
+    core = plain_core(X, min_samples)
+    if private:
+        monkeypatch.setattr(reachability, "_public_hdbscan", None)  # must not be reached
+        alone = hdbscan_labels(X, core, 7, min_samples, method)
+    else:
+        hide_private_hdbscan(monkeypatch)
+        alone = hdbscan_reference(X, 7, min_samples, method)
+    labels, (frm, to, weight) = hdbscan_labels_and_tree(X, core, 7, min_samples, method)
+    monkeypatch.undo()
+    assert np.array_equal(labels, alone)
+    assert labels.dtype == np.int32
+    assert_same_segments(labels, hdbscan_reference(X, 7, min_samples, method))
+    assert_spanning_tree(frm, to, len(X))
+    reach = mutual_reachability(X, core)
+    assert np.allclose(weight, reach[frm, to], atol=1e-9)
+    assert np.allclose(np.sort(weight), scipy_weights(reach), atol=1e-9)
 
 
 # ---------------------------------------------------------------------------- the held-out rest

@@ -15,12 +15,27 @@ Assigning (every customer outside the fitted sample, and new customers later) fo
 HDBSCAN's mutual reachability. Let p be the nearest fitted customer and core(x) the distance
 from x to its ``min_samples``-th nearest fitted customer, counting x itself as the first
 (so a fitted customer's core distance is the one HDBSCAN used). If p is noise, x is noise.
-Otherwise x joins p's segment S when max(d(x, p), core(x), core(p)) <= reach(S), the
-largest core distance among S's fitted customers (the density level at which S exists);
-else x is noise. A fitted customer is its own nearest point, so the rule reproduces
-HDBSCAN's labels on the sample. The state keeps the fitted points, their labels and core
-distances, reach per segment, and the cells of the inverted-file index (neighbours.py)
-through which the nearest fitted customers are found.
+Otherwise x joins p's segment S when m = max(d(x, p), core(x), core(p)) <= reach(S), else x
+is noise. reach(S) is the level at which S joins the rest of the fitted customers: the
+smallest mutual reachability between one of S's fitted customers and a fitted customer
+outside it (noise included), read off the spanning tree the labels came from (its smallest
+edge leaving S). In the condensed tree (lambda = 1 / level) that is S's birth: S splits
+from its parent at lambda_birth = 1 / reach(S), and each fitted customer of S has its own
+lambda_p >= lambda_birth (scikit-learn's ``probabilities_`` scale lambda_p by the largest in
+S). x joins S when it would join at lambda_x = 1 / m >= lambda_birth, i.e. inside S before S
+meets anything else, as hdbscan's ``approximate_predict`` places a new point (which walks up
+the tree from p's cluster while the cluster was born at a lambda >= lambda_x); there the
+neighbour is the one nearest in mutual reachability among 2 x ``min_samples``, here the
+nearest. The same holds for "leaf" (S a leaf of the tree) and for a segment whose customers
+joined it one at a time: what counts is where S meets the rest, not how it grew, and
+customers beyond its loosest member but before that level join it, as they would in a
+refit. S's fitted customers are one group below reach(S) (S is a group of its own there),
+so each has an edge inside S no longer than reach(S) and no shorter than its core distance,
+whichever way a tie was broken (so also with the public-estimator fallback): a fitted
+customer being its own nearest point (m = core(p)), the rule reproduces HDBSCAN's labels on
+the sample. The state keeps the fitted points, their labels and core distances, reach per
+segment, and the cells of the inverted-file index (neighbours.py) through which the nearest
+fitted customers are found.
 
 When a sample was fitted, the sample-fit + assign path is checked as for DBSCAN: HDBSCAN is
 fitted again on the sample less a held-out share, the held-out customers are assigned by the
@@ -52,7 +67,7 @@ from segtrail.engine.algorithms.params import AUTO, Interval, Options, Param
 from segtrail.engine.algorithms.reachability import (
     core_distances,
     core_distances_and_within,
-    hdbscan_labels,
+    hdbscan_labels_and_tree,
 )
 from segtrail.errors import SegtrailError
 
@@ -201,11 +216,11 @@ def _fit_sample(
     and the state that assigns ``to_place`` customers."""
     min_cluster_size, min_samples, method = options
     with one_thread(len(Xf)):
-        fitted_labels = hdbscan_labels(Xf, core, min_cluster_size, min_samples, method)
+        fitted_labels, edges = hdbscan_labels_and_tree(
+            Xf, core, min_cluster_size, min_samples, method
+        )
     core = core.astype(np.float32)
-    n_seg = int(fitted_labels.max()) + 1
-    reach = np.zeros(n_seg, dtype=np.float32)
-    np.maximum.at(reach, fitted_labels[fitted_labels >= 0], core[fitted_labels >= 0])
+    reach = _reach(fitted_labels, edges)
     points = np.ascontiguousarray(Xf)
     state = {
         "points": points,
@@ -216,6 +231,21 @@ def _fit_sample(
         "index_centres": cell_centres(points, seed, to_place),
     }
     return fitted_labels, state
+
+
+def _reach(labels: np.ndarray, edges: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per segment (float32), the level at which it joins the rest: the smallest edge of the
+    spanning tree (``edges``: from, to, mutual reachability) between one of its fitted
+    customers (``labels``) and a fitted customer outside it (every segment has one: the
+    whole sample is never one segment)."""
+    frm, to, weight = edges
+    weight = weight.astype(np.float32)
+    reach = np.full(int(labels.max()) + 1, np.inf, dtype=np.float32)
+    apart = labels[frm] != labels[to]
+    for end in (labels[frm], labels[to]):
+        leaving = apart & (end >= 0)
+        np.minimum.at(reach, end[leaving], weight[leaving])
+    return reach
 
 
 def _holdout_assignment(

@@ -68,12 +68,41 @@ def hdbscan_labels(
 ) -> np.ndarray:
     """HDBSCAN's labels (int32, -1 = noise; scikit-learn's numbering) of the rows of ``X``
     whose core distances (to the ``min_samples``-th nearest, itself first) are ``core``."""
+    steps = _private_steps()
+    if steps is None:  # scikit-learn moved its private steps: the public estimator
+        return _public_hdbscan(X, min_cluster_size, min_samples, method)
+    return _tree_labels(steps, minimum_spanning_tree(X, core), min_cluster_size, method)
+
+
+def hdbscan_labels_and_tree(
+    X: np.ndarray, core: np.ndarray, min_cluster_size: int, min_samples: int, method: str
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``hdbscan_labels`` and the spanning tree (``minimum_spanning_tree``'s edges) they
+    were read from, built once; with the public estimator, the tree is built beside it."""
+    steps = _private_steps()
+    edges = minimum_spanning_tree(X, core)
+    if steps is None:
+        return _public_hdbscan(X, min_cluster_size, min_samples, method), edges
+    return _tree_labels(steps, edges, min_cluster_size, method), edges
+
+
+def _private_steps() -> tuple | None:
+    """scikit-learn's private single-linkage and condensed-tree steps, or None if moved."""
     try:
         from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
         from sklearn.cluster._hdbscan._tree import tree_to_labels
-    except ImportError:  # scikit-learn moved its private steps: the public estimator
-        return _public_hdbscan(X, min_cluster_size, min_samples, method)
-    edges = minimum_spanning_tree(X, core)
+    except ImportError:
+        return None
+    return MST_edge_dtype, make_single_linkage, tree_to_labels
+
+
+def _tree_labels(
+    steps: tuple,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    min_cluster_size: int,
+    method: str,
+) -> np.ndarray:
+    MST_edge_dtype, make_single_linkage, tree_to_labels = steps
     tree = np.empty(len(edges[0]), dtype=MST_edge_dtype)
     tree["current_node"], tree["next_node"], tree["distance"] = edges
     tree = tree[np.argsort(tree["distance"], kind="stable")]
