@@ -87,7 +87,9 @@ NOTES = (
 )
 
 
-def run(repeats: int = 1) -> list[Figure]:
+def run(repeats: int = 3) -> list[Figure]:
+    """Each density method ``repeats`` times (the figure is the fastest run: this machine's
+    noise only ever adds time), the k-means baseline once beside them."""
     global NOTES
     loads = [os.getloadavg()[0]]
     path = parquet_file(1_000_000, 20, 3)
@@ -100,8 +102,8 @@ def run(repeats: int = 1) -> list[Figure]:
         time_process([segtrail, "init", ws])
         time_process([segtrail, "-w", ws, "ingest", path, "--id", "customer_id", "--name", "big"])
         base = [segtrail, "-w", ws, "segment", "-d", "big", "-l", "bench", "-m", "bench", "-q"]
-        for _ in range(repeats):
-            for name in ("kmeans", "dbscan", "hdbscan"):
+        for repeat in range(repeats):
+            for name in ("kmeans", "dbscan", "hdbscan") if repeat == 0 else ("dbscan", "hdbscan"):
                 args = ["--k", "8"] if name == "kmeans" else ["--algorithm", name]
                 wall, used = _time_and_cpu([*base, *args])
                 seconds[name].append(wall)
@@ -119,6 +121,7 @@ def run(repeats: int = 1) -> list[Figure]:
             min(seconds["kmeans"]),
             extra={
                 "seconds (goal <= 10 s)": f"{min(seconds[name]):.1f}",
+                "every run": ", ".join(f"{t:.1f}" for t in seconds[name]),
                 "CPU seconds": f"{min(cpu[name]):.1f} vs {min(cpu['kmeans']):.1f}",
                 "held-out ARI": f"{shown[name]['parameters']['holdout_ari']:.3f}",
                 "noise share": f"{shown[name]['parameters']['noise_share']:.1%}",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import SEGTRAIL, base_env
 
 # the same command run by `main` and an ordinary exit (the name `segtrail` in its usage line)
@@ -59,3 +61,15 @@ def test_what_a_command_recorded_is_there_for_the_next(tmp_path: Path, customers
     listed = run("-w", ws, "datasets", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [d["name"] for d in json.loads(listed.stdout)] == ["shop"]
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "False"), ("1", "True")])
+def test_the_command_line_uses_small_pages_unless_told(setting: str | None, expected: str) -> None:
+    """cli/small_pages.py: numpy's huge pages are off for the command line (the kernel
+    zeroes each one whole on first touch), and a user's own NUMPY_MADVISE_HUGEPAGE wins."""
+    env = {k: v for k, v in base_env().items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+    code = "import segtrail.cli, numpy; print(numpy._core.multiarray._get_madvise_hugepage())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == expected, out.stderr

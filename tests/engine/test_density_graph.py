@@ -93,3 +93,14 @@ def test_cells_for_other_core_customers_than_expected_are_made_again(monkeypatch
     for key in ("core_points", "core_labels", "index_centres"):
         assert np.array_equal(again.state[key], expected.state[key])
     assert np.array_equal(again.labels, expected.labels)
+
+
+def test_hdbscan_cells_computed_beside_are_those_of_its_fitted_customers(monkeypatch) -> None:
+    from segtrail.engine.algorithms import neighbours
+
+    monkeypatch.setattr(neighbours, "EXACT_WORK", 100_000)  # cells for this small fit
+    X = customers(0)
+    state = get_algorithm("hdbscan").fit(X, {"sample_size": 900}, 0).state
+    expected = neighbours.cell_centres(state["points"], 0, len(X))
+    assert len(expected) > 0
+    assert np.array_equal(state["index_centres"], expected)

@@ -9,6 +9,8 @@ import sys
 import threading
 import warnings
 
+from segtrail.cli import small_pages as _small_pages  # noqa: F401  isort: skip (before numpy)
+
 import typer
 
 from segtrail.cli.app import app, close_workspaces

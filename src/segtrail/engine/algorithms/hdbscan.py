@@ -46,6 +46,8 @@ Confidence: distance to that nearest fitted customer (nan for noise).
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import numpy as np
 
 from segtrail.engine.algorithms.base import (
@@ -150,10 +152,15 @@ class HDBSCAN(Algorithm):
                 core = core_distances(Xf, min_samples)
         # The held-out check (a second fit on 80% of the sample) runs on another thread
         # while this one fits the whole sample: both are single-threaded and independent.
-        with beside(
-            _holdout_assignment if sampled else None, self, Xf, held, rest, rest_core, options, seed
-        ) as holdout:
-            fitted_labels, state = _fit_sample(Xf, core, options, seed, n)
+        # The index cells of the fitted customers (k-means) are computed on a third thread.
+        with (
+            beside(cell_centres if sampled else None, Xf, seed, n) as cells,
+            beside(
+                _holdout_assignment if sampled else None,
+                *(self, Xf, held, rest, rest_core, options, seed),
+            ) as holdout,
+        ):
+            fitted_labels, state = _fit_sample(Xf, core, options, seed, n, cells)
         if len(idx) == n:
             # Every customer was fitted: HDBSCAN's own labels, which the assignment rule
             # reproduces (each is its own nearest fitted customer, at distance 0), without
@@ -210,7 +217,12 @@ class HDBSCAN(Algorithm):
 
 
 def _fit_sample(
-    Xf: np.ndarray, core: np.ndarray, options: tuple[int, int, str], seed: int, to_place: int
+    Xf: np.ndarray,
+    core: np.ndarray,
+    options: tuple[int, int, str],
+    seed: int,
+    to_place: int,
+    cells: Future | None = None,
 ) -> tuple[np.ndarray, dict]:
     """HDBSCAN's own labels of the fitted customers (whose core distances are ``core``)
     and the state that assigns ``to_place`` customers."""
@@ -228,7 +240,8 @@ def _fit_sample(
         "core_distance": core,
         "reach": reach,
         "min_samples": min_samples,
-        "index_centres": cell_centres(points, seed, to_place),
+        # computed by the caller for these customers (``cells``), or here
+        "index_centres": cell_centres(points, seed, to_place) if cells is None else cells.result(),
     }
     return fitted_labels, state
 
