@@ -139,10 +139,16 @@ def test_blocks_are_placed_on_two_threads_with_one_blas_thread(
 ) -> None:
     monkeypatch.setattr(base, "PLACE_BLOCK_ROWS", 10)
     state, X = _rows(8 * 10 + 3)
-    seen = []
+    seen, lock, second = [], threading.Lock(), threading.Event()
 
     def assign(state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        seen.append((threading.get_ident(), frozenset(_kinds()["blas"])))
+        with lock:
+            seen.append((threading.get_ident(), frozenset(_kinds()["blas"])))
+            first = len(seen) == 1
+            if len({where for where, _ in seen}) == 2:
+                second.set()
+        if first:  # the first block waits until another thread takes a block
+            second.wait(5)
         time.sleep(0.005)  # each block takes a while: a pool of more threads would use them
         return _nearest_centre(state, X)
 
