@@ -2353,9 +2353,24 @@ _NO_HIGH = (
     "closed='both' includes it (None is high's default)"
 )
 EQUIVALENT["engine/algorithms/base.py"] = {
-    "def one_thread(n_rows: int = 0) -> threadpool_limits | contextlib.nullcontext: / "
-    "def one_thread(n_rows: int = 1) -> threadpool_limits | contextlib.nullcontext:": (
+    "def one_thread(n_rows: int = 0) -> Any: / def one_thread(n_rows: int = 1) -> Any:": (
         "any default up to ONE_THREAD_ROWS means one thread"
+    ),
+    "if _controller is None or _controller[0] != loaded: / "
+    "if _controller is None or _controller[1] != loaded:": (
+        "a fresh controller on every call limits the same libraries: only slower (3 ms a call)"
+    ),
+    **{
+        f'limit_threads(1, "blas"), / limit_threads(1, {new}),': (
+            "OpenMP's limit is per thread: also setting it (and restoring it) on the calling "
+            "thread, which only waits for the blocks, changes nothing the workers run"
+        )
+        for new in ("None", "")
+    },
+    'ThreadPoolExecutor(2, initializer=limit_threads, initargs=(1, "openmp")) as pool, / '
+    "ThreadPoolExecutor(2, initializer=limit_threads, ) as pool,": (
+        "limit_threads() is one thread for every kind: each worker's OpenMP limit as intended, "
+        "and BLAS's, process-wide, is already one (set around the pool)"
     ),
     "if n <= size: / if n < size:": (
         "at n == size the sorted sample of all n rows without replacement is arange(n)"

@@ -367,6 +367,28 @@ def test_elbow_strength_points_above_the_chord_and_flat_curves() -> None:
     assert np.allclose(rising, np.array([0.0, 0.25, 0.0]) / np.hypot(1.0, 1.0))
 
 
+def test_the_hook_reaches_only_the_fits_that_take_it() -> None:
+    """A fit declaring ``before_placing`` gets the caller's hook (None when none is given);
+    a fit of every row at once, which has no such parameter, is called without it."""
+    Halves = halves()
+
+    class Hooked(Halves):
+        name = "hooked"
+
+        def fit(self, X: np.ndarray, params: dict, seed: int, before_placing=None) -> FitResult:
+            result = Halves.fit(self, X, params, seed)
+            result.notes.append(before_placing)
+            return result
+
+    def hook(state: dict, params: dict) -> None:
+        return None
+
+    X = np.array([[-1.0], [2.0]], dtype=np.float32)
+    assert Hooked().fit(X, {"k": 2}, 0, before_placing=hook).notes == [hook]
+    assert Hooked().fit(X, {"k": 2}, 0).notes == [None]
+    assert Halves().fit(X, {"k": 2}, 0, before_placing=hook).labels.tolist() == [0, 1]
+
+
 # ----------------------------------------------------------------------------- runtime context
 
 
@@ -380,6 +402,55 @@ def test_one_thread_for_small_fits_only() -> None:
         assert threads() == {2}
         with one_thread(ONE_THREAD_ROWS + 1):
             assert threads() == {2}
+
+
+def test_limit_threads_sets_one_thread_by_default_and_restores_on_leaving() -> None:
+    with threadpool_limits(limits=2):
+        with base.limit_threads():
+            assert threads() == {1}
+        assert threads() == {2}
+
+
+def test_limit_threads_of_one_kind_leaves_the_others() -> None:
+    import sklearn.cluster  # noqa: F401  (loads scikit-learn's OpenMP library)
+
+    with threadpool_limits(limits=2):
+        with base.limit_threads(1, "blas"):
+            kinds = {(pool["user_api"], pool["num_threads"]) for pool in threadpool_info()}
+        assert kinds == {("blas", 1), ("openmp", 2)}
+
+
+_LOADED_LATER = """
+import sys
+from threadpoolctl import threadpool_info
+from segtrail.engine.algorithms.base import limit_threads
+
+with limit_threads(1):  # before scikit-learn (and its OpenMP library) is imported
+    pass
+assert not any(pool["user_api"] == "openmp" for pool in threadpool_info())
+import sklearn.cluster
+with limit_threads(1):
+    print(sorted({pool["user_api"]: pool["num_threads"] for pool in threadpool_info()}.items()))
+"""
+
+
+def test_limit_threads_reaches_a_library_loaded_after_its_first_use() -> None:
+    """In a fresh process (an OpenMP library cannot be unloaded from this one): the second
+    limit covers the OpenMP library that importing scikit-learn loaded since the first; as
+    it does here, where scikit-learn was loaded before."""
+    import sklearn.cluster  # noqa: F401
+
+    with threadpool_limits(limits=2), base.limit_threads(1):
+        assert threads() == {1}
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADED_LATER], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[('blas', 1), ('openmp', 1)]"
 
 
 def test_quiet_convergence_silences_only_convergence_warnings() -> None:

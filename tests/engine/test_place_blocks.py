@@ -3,13 +3,17 @@ threads with other work beside it; and the hook through which a fit hands that w
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from segtrail.engine.algorithms import get_algorithm
+from segtrail.engine.algorithms import base, get_algorithm
 from segtrail.engine.algorithms.base import PLACE_BLOCK_ROWS, place_in_blocks
 
 
@@ -105,3 +109,83 @@ def test_a_sampled_density_fit_hands_over_its_model_before_placing(name: str, pa
 def test_a_fit_of_every_customer_never_calls_the_hook(name: str) -> None:
     params = {"k": 3} if name == "kmeans" else {}
     get_algorithm(name).fit(_blobs(400), params, 0, before_placing=lambda *_: pytest.fail(name))
+
+
+def _kinds() -> dict[str, set[int]]:
+    kinds: dict[str, set[int]] = {}
+    for pool in threadpool_info():
+        kinds.setdefault(pool["user_api"], set()).add(pool["num_threads"])
+    return kinds
+
+
+def test_one_block_with_nothing_beside_is_placed_here_with_the_callers_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(base, "PLACE_BLOCK_ROWS", 10)
+    state, X = _rows(10)
+    seen = []
+
+    def assign(state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.append((threading.get_ident(), _kinds()["blas"]))
+        return _nearest_centre(state, X)
+
+    with threadpool_limits(limits=2):
+        place_in_blocks(assign, state, X)
+    assert seen == [(threading.get_ident(), {2})]
+
+
+def test_blocks_are_placed_on_two_threads_with_one_blas_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(base, "PLACE_BLOCK_ROWS", 10)
+    state, X = _rows(8 * 10 + 3)
+    seen, lock, second = [], threading.Lock(), threading.Event()
+
+    def assign(state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with lock:
+            seen.append((threading.get_ident(), frozenset(_kinds()["blas"])))
+            first = len(seen) == 1
+            if len({where for where, _ in seen}) == 2:
+                second.set()
+        if first:  # the first block waits until another thread takes a block
+            second.wait(5)
+        time.sleep(0.005)  # each block takes a while: a pool of more threads would use them
+        return _nearest_centre(state, X)
+
+    with threadpool_limits(limits=2):
+        labels, _ = place_in_blocks(assign, state, X)
+        assert _kinds()["blas"] == {2}  # as they were, once placed
+    assert len(seen) == 9 and len({where for where, _ in seen}) == 2
+    assert {blas for _, blas in seen} == {frozenset({1})}
+    np.testing.assert_array_equal(labels, _nearest_centre(state, X)[0])
+
+
+def openmp_threads_of_a_placement() -> list[set[int]]:
+    """The OpenMP threads each block of a placement (with work beside it) may use."""
+    import sklearn.cluster  # noqa: F401  (scikit-learn's OpenMP library)
+
+    seen = []
+
+    def assign(state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"})
+        return np.zeros(len(X), np.int32), np.zeros(len(X), np.float32)
+
+    place_in_blocks(assign, {}, np.zeros((10, 2), np.float32), lambda: None)
+    return seen
+
+
+_OPENMP_BESIDE = """
+from test_place_blocks import openmp_threads_of_a_placement
+print(openmp_threads_of_a_placement())
+"""
+
+
+def test_each_placing_thread_runs_one_openmp_thread() -> None:
+    """Here, and in a fresh process with two OpenMP threads by default (OpenMP's default is
+    read when its library loads: mutation runs set OMP_NUM_THREADS=1 for this process)."""
+    assert openmp_threads_of_a_placement() == [{1}]
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", _OPENMP_BESIDE], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[{1}]"

@@ -14,8 +14,10 @@ from sklearn.metrics import adjusted_rand_score
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.stability import (
     bootstrap_stability,
+    bootstrap_stability_of_rows,
     fewer_resamples,
     make_refit,
+    stability_rows,
     stability_word,
 )
 from segtrail.errors import InputError
@@ -192,6 +194,19 @@ def test_twenty_resamples_of_at_most_5000_customers_by_default():
         "Clusterwise Jaccard bootstrap (Hennig 2007): 20 resamples of 5,000 customers, each "
         "refitted with the same algorithm and parameters (a seeded subsample of 5,001)"
     )
+
+
+def test_the_subsample_given_directly_measures_the_same():
+    labels = np.repeat([0, 1, 2], 10)
+    whole = bootstrap_stability(
+        numbered(30), labels, Refit(lambda r, i: labels[r]), n_boot=3, sample_size=12, seed=5
+    )
+    rows = stability_rows(30, 12, 5)
+    given = bootstrap_stability_of_rows(
+        numbered(30)[rows], labels[rows], 30, Refit(lambda r, i: labels[r]), 3, 5
+    )
+    assert given == whole
+    assert given["note"].endswith("parameters (a seeded subsample of 30)")
 
 
 def test_big_numbers_in_the_note_have_separators():
