@@ -3153,9 +3153,18 @@ _NO_LABEL = "a core customer always has a segment: the default is never read"
 _EXACT = "exact search either way (brute force or one cell holding every customer, searched)"
 _NO_CELLS = "(0, X.shape[1]), np.float32"
 _CENTRES = f'state.get("index_centres", np.zeros({_NO_CELLS}))'
+_PER_ROW = "np.diff(graph.indptr))"
+_COUNTS = "counts = np.bincount(rows[graph.data <= eps]"
+_SQUARE = "the radius graph of the fitted customers among themselves is square"
 EQUIVALENT["engine/algorithms/dbscan.py"] = {
-    "if len(core) > MAX_CORE_POINTS: / if len(core) >= MAX_CORE_POINTS:": (
+    "if len(found) > MAX_CORE_POINTS: / if len(found) >= MAX_CORE_POINTS:": (
         "a sample of exactly MAX_CORE_POINTS out of as many is all of them, in order"
+    ),
+    f"rows = np.repeat(np.arange(graph.shape[0]), {_PER_ROW} / "
+    f"rows = np.repeat(np.arange(graph.shape[1]), {_PER_ROW}": _SQUARE,
+    f"{_COUNTS}, minlength=graph.shape[0]) / {_COUNTS}, minlength=graph.shape[1])": _SQUARE,
+    f"{_COUNTS}, minlength=graph.shape[0]) / {_COUNTS}, )": (
+        "the missing last counts would be 0, never min_samples (>= 2): the same core customers"
     ),
     '"core_labels": model.labels_[core].astype(np.int32), / '
     '"core_labels": model.labels_[core].astype(None),': (
