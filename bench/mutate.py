@@ -2798,9 +2798,6 @@ _HDB_REACH = 'reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # 
 _HDB_NOISE_ENTRY = "only noise (seg -1) reads the appended entry, and noise stays noise"
 _HDB_CENTRES = 'centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))'
 _HDB_HELD = "held = rest = rest_core = None"
-_HDB_BESIDE = (
-    "_holdout_assignment if sampled else None, self, Xf, held, rest, rest_core, options, seed"
-)
 _HDB_FULL = "reach = np.full(int(labels.max()) + 1, np.inf, dtype=np.float32)"
 EQUIVALENT["engine/algorithms/hdbscan.py"] = {
     **{
@@ -2854,10 +2851,6 @@ EQUIVALENT["engine/algorithms/hdbscan.py"] = {
     ),
     _HDB_HELD + " / " + _HDB_HELD.replace("None", '""'): (
         "set for the unsampled fit only, where nothing reads them (no held-out work runs)"
-    ),
-    f"{_HDB_BESIDE} / {_HDB_BESIDE.replace('if sampled', 'if (sampled) or True')}": (
-        "unsampled, the held-out work gets no rows and fails on its thread unseen: beside only "
-        "waits for it, and its result is read only when sampled"
     ),
 }
 
@@ -3174,14 +3167,6 @@ EQUIVALENT["engine/algorithms/dbscan.py"] = {
     "return model.labels_.astype(None), state, len(found)": (
         "these labels only enter the adjusted Rand index, which reads them as categories"
     ),
-    **{
-        'return search.radius_neighbors_graph(X, mode="distance") / '
-        f'return search.radius_neighbors_graph({change}mode="distance")': (
-            "the graph of the fitted rows less each row itself: scikit-learn's DBSCAN stores a "
-            "precomputed sparse graph's diagonal itself, so each customer still counts itself"
-        )
-        for change in ("None, ", "")
-    },
     'search = NearestNeighbors(radius=eps, algorithm="brute").fit(X) / '
     "search = NearestNeighbors(radius=eps, ).fit(X)": (
         "'auto' finds the same exact eps-neighbourhoods with a tree; only the time differs"

@@ -98,7 +98,7 @@ def record_cells(
     make = module.cell_centres
 
     def recorded(points: np.ndarray, seed: int, queries: int) -> np.ndarray:
-        calls.append((threading.get_ident(), np.array(points)))
+        calls.append((threading.get_ident(), np.array(points), seed))
         return make(points, seed, queries)
 
     monkeypatch.setattr(module, "cell_centres", recorded)

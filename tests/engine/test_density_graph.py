@@ -115,11 +115,12 @@ def test_a_sampled_fit_computes_each_index_once_beside_the_fit(monkeypatch) -> N
     from segtrail.engine.algorithms import dbscan
 
     calls = record_cells(monkeypatch, dbscan)
-    result = get_algorithm("dbscan").fit(customers(0), {"sample_size": 900}, 0)
+    result = get_algorithm("dbscan").fit(customers(0), {"sample_size": 900}, 3)
     assert len(calls) == 2  # the whole sample's fit and the held-out refit
-    assert all(thread != threading.get_ident() for thread, _ in calls)
+    assert all(thread != threading.get_ident() for thread, _, _ in calls)
+    assert [seed for _, _, seed in calls] == [3, 3]  # the fit's: reproducible cells
     cores = result.state["core_points"]
-    assert sum(p.shape == cores.shape and np.array_equal(p, cores) for _, p in calls) == 1
+    assert sum(p.shape == cores.shape and np.array_equal(p, cores) for _, p, _ in calls) == 1
 
 
 def test_a_fit_of_every_customer_computes_its_index_on_the_callers_thread(monkeypatch) -> None:
@@ -131,7 +132,7 @@ def test_a_fit_of_every_customer_computes_its_index_on_the_callers_thread(monkey
 
     calls = record_cells(monkeypatch, dbscan)
     result = get_algorithm("dbscan").fit(customers(0)[:900], {}, 0)
-    assert [thread for thread, _ in calls] == [threading.get_ident()]
+    assert [(thread, seed) for thread, _, seed in calls] == [(threading.get_ident(), 0)]
     assert np.array_equal(calls[0][1], result.state["core_points"])
 
 
