@@ -2813,9 +2813,6 @@ _HDB_REACH = 'reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # 
 _HDB_NOISE_ENTRY = "only noise (seg -1) reads the appended entry, and noise stays noise"
 _HDB_CENTRES = 'centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))'
 _HDB_HELD = "held = rest = rest_core = None"
-_HDB_BESIDE = (
-    "_holdout_assignment if sampled else None, self, Xf, held, rest, rest_core, options, seed"
-)
 _HDB_FULL = "reach = np.full(int(labels.max()) + 1, np.inf, dtype=np.float32)"
 EQUIVALENT["engine/algorithms/hdbscan.py"] = {
     **{
@@ -2869,10 +2866,6 @@ EQUIVALENT["engine/algorithms/hdbscan.py"] = {
     ),
     _HDB_HELD + " / " + _HDB_HELD.replace("None", '""'): (
         "set for the unsampled fit only, where nothing reads them (no held-out work runs)"
-    ),
-    f"{_HDB_BESIDE} / {_HDB_BESIDE.replace('if sampled', 'if (sampled) or True')}": (
-        "unsampled, the held-out work gets no rows and fails on its thread unseen: beside only "
-        "waits for it, and its result is read only when sampled"
     ),
 }
 
@@ -3168,9 +3161,18 @@ _NO_LABEL = "a core customer always has a segment: the default is never read"
 _EXACT = "exact search either way (brute force or one cell holding every customer, searched)"
 _NO_CELLS = "(0, X.shape[1]), np.float32"
 _CENTRES = f'state.get("index_centres", np.zeros({_NO_CELLS}))'
+_PER_ROW = "np.diff(graph.indptr))"
+_COUNTS = "counts = np.bincount(rows[graph.data <= eps]"
+_SQUARE = "the radius graph of the fitted customers among themselves is square"
 EQUIVALENT["engine/algorithms/dbscan.py"] = {
-    "if len(core) > MAX_CORE_POINTS: / if len(core) >= MAX_CORE_POINTS:": (
+    "if len(found) > MAX_CORE_POINTS: / if len(found) >= MAX_CORE_POINTS:": (
         "a sample of exactly MAX_CORE_POINTS out of as many is all of them, in order"
+    ),
+    f"rows = np.repeat(np.arange(graph.shape[0]), {_PER_ROW} / "
+    f"rows = np.repeat(np.arange(graph.shape[1]), {_PER_ROW}": _SQUARE,
+    f"{_COUNTS}, minlength=graph.shape[0]) / {_COUNTS}, minlength=graph.shape[1])": _SQUARE,
+    f"{_COUNTS}, minlength=graph.shape[0]) / {_COUNTS}, )": (
+        "the missing last counts would be 0, never min_samples (>= 2): the same core customers"
     ),
     '"core_labels": model.labels_[core].astype(np.int32), / '
     '"core_labels": model.labels_[core].astype(None),': (
@@ -3180,14 +3182,6 @@ EQUIVALENT["engine/algorithms/dbscan.py"] = {
     "return model.labels_.astype(None), state, len(found)": (
         "these labels only enter the adjusted Rand index, which reads them as categories"
     ),
-    **{
-        'return search.radius_neighbors_graph(X, mode="distance") / '
-        f'return search.radius_neighbors_graph({change}mode="distance")': (
-            "the graph of the fitted rows less each row itself: scikit-learn's DBSCAN stores a "
-            "precomputed sparse graph's diagonal itself, so each customer still counts itself"
-        )
-        for change in ("None, ", "")
-    },
     'search = NearestNeighbors(radius=eps, algorithm="brute").fit(X) / '
     "search = NearestNeighbors(radius=eps, ).fit(X)": (
         "'auto' finds the same exact eps-neighbourhoods with a tree; only the time differs"

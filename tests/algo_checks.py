@@ -4,6 +4,8 @@ parameters as the CLI options show them, and a fit that chooses k itself."""
 from __future__ import annotations
 
 import builtins
+import threading
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -85,3 +87,19 @@ def hide_private_hdbscan(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_private)
+
+
+def record_cells(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType
+) -> list[tuple[int, np.ndarray]]:
+    """Each computation of index cells by ``module``'s fit: the thread it ran on (to compare
+    with ``threading.get_ident()``) and its customers."""
+    calls = []
+    make = module.cell_centres
+
+    def recorded(points: np.ndarray, seed: int, queries: int) -> np.ndarray:
+        calls.append((threading.get_ident(), np.array(points), seed))
+        return make(points, seed, queries)
+
+    monkeypatch.setattr(module, "cell_centres", recorded)
+    return calls

@@ -10,9 +10,15 @@ import pytest
 from scipy.spatial.distance import cdist
 from sklearn.metrics import adjusted_rand_score
 
-from algo_checks import assert_same_segments, declared, hdbscan_reference, hide_private_hdbscan
+from algo_checks import (
+    assert_same_segments,
+    declared,
+    hdbscan_reference,
+    hide_private_hdbscan,
+    record_cells,
+)
 from planted import small_blobs
-from segtrail.engine.algorithms import get_algorithm, neighbours
+from segtrail.engine.algorithms import get_algorithm, hdbscan, neighbours
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.algorithms.dbscan import holdout_rows
 from segtrail.errors import InvalidInput, SegtrailError
@@ -507,3 +513,55 @@ def test_without_scikit_learns_private_steps_the_fit_is_the_same(
     assert result.state["reach"] == pytest.approx(
         reach_reference(X, result.state["point_labels"], 2), abs=1e-5
     )
+
+
+# ------------------------------------------------------------------------------ threads
+
+
+def test_a_sampled_fit_computes_each_index_once_beside_the_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cells of the fitted customers are computed on another thread while the sample is
+    fitted, once; the held-out refit's on its own thread too."""
+    import threading
+
+    calls = record_cells(monkeypatch, hdbscan)
+    result = ALGO.fit(sampled_data(), {"sample_size": 250, "min_cluster_size": 8}, 3)
+    assert len(calls) == 2  # the whole sample's fit and the held-out refit
+    assert all(thread != threading.get_ident() for thread, _, _ in calls)
+    assert [seed for _, _, seed in calls] == [3, 3]  # the fit's: reproducible cells
+    points = result.state["points"]
+    assert sum(p.shape == points.shape and np.array_equal(p, points) for _, p, _ in calls) == 1
+
+
+def test_a_fit_of_every_customer_computes_its_index_on_the_callers_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bootstrap refits fit every customer they are given, several at once: such a fit starts
+    no thread of its own."""
+    import threading
+
+    calls = record_cells(monkeypatch, hdbscan)
+    X, _ = groups()
+    ALGO.fit(X, {}, 0)
+    assert [(thread, seed) for thread, _, seed in calls] == [(threading.get_ident(), 0)]
+    assert np.array_equal(calls[0][1], X)
+
+
+def test_the_held_out_check_runs_only_when_a_sample_was_fitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fit of every customer (bootstrap refits) has nothing held out: no refit for it."""
+    refits = []
+    check = hdbscan._holdout_assignment
+
+    def seen(*args):
+        refits.append(args[2])  # the held-out rows
+        return check(*args)
+
+    monkeypatch.setattr(hdbscan, "_holdout_assignment", seen)
+    X = sampled_data()
+    ALGO.fit(X, {"min_cluster_size": 8}, 0)
+    assert refits == []
+    ALGO.fit(X, {"sample_size": 250, "min_cluster_size": 8}, 0)
+    assert [len(held) for held in refits] == [50]

@@ -10,6 +10,7 @@ from sklearn.cluster import DBSCAN as SkDBSCAN
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from algo_checks import record_cells
 from segtrail.engine.algorithms import get_algorithm
 from segtrail.engine.algorithms.base import sample_rows
 from segtrail.engine.algorithms.dbscan import holdout_rows
@@ -104,3 +105,43 @@ def test_hdbscan_cells_computed_beside_are_those_of_its_fitted_customers(monkeyp
     expected = neighbours.cell_centres(state["points"], 0, len(X))
     assert len(expected) > 0
     assert np.array_equal(state["index_centres"], expected)
+
+
+def test_a_sampled_fit_computes_each_index_once_beside_the_fit(monkeypatch) -> None:
+    """The cells of the kept core customers are computed on another thread while the sample
+    is fitted, once (not again after the fit); the held-out refit's on its own thread too."""
+    import threading
+
+    from segtrail.engine.algorithms import dbscan
+
+    calls = record_cells(monkeypatch, dbscan)
+    result = get_algorithm("dbscan").fit(customers(0), {"sample_size": 900}, 3)
+    assert len(calls) == 2  # the whole sample's fit and the held-out refit
+    assert all(thread != threading.get_ident() for thread, _, _ in calls)
+    assert [seed for _, _, seed in calls] == [3, 3]  # the fit's: reproducible cells
+    cores = result.state["core_points"]
+    assert sum(p.shape == cores.shape and np.array_equal(p, cores) for _, p, _ in calls) == 1
+
+
+def test_a_fit_of_every_customer_computes_its_index_on_the_callers_thread(monkeypatch) -> None:
+    """Bootstrap refits fit every customer they are given, several at once: such a fit starts
+    no thread of its own."""
+    import threading
+
+    from segtrail.engine.algorithms import dbscan
+
+    calls = record_cells(monkeypatch, dbscan)
+    result = get_algorithm("dbscan").fit(customers(0)[:900], {}, 0)
+    assert [(thread, seed) for thread, _, seed in calls] == [(threading.get_ident(), 0)]
+    assert np.array_equal(calls[0][1], result.state["core_points"])
+
+
+def test_a_neighbour_exactly_eps_away_makes_a_core_customer_as_in_scikit_learn() -> None:
+    """Whole-number positions on a line: their distances are exact, and a neighbour exactly
+    eps away counts (the middle of three customers one apart is core at min_samples 3)."""
+    from segtrail.engine.algorithms.dbscan import core_customers, radius_graph
+
+    X = np.array([[0.0], [1.0], [2.0], [5.0], [6.0], [9.0]], dtype=np.float32)
+    theirs = SkDBSCAN(eps=1.0, min_samples=3, algorithm="brute").fit(X).core_sample_indices_
+    assert theirs.tolist() == [1]
+    assert core_customers(radius_graph(X, 1.0), 1.0, 3).tolist() == [1]
