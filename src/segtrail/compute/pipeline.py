@@ -221,9 +221,9 @@ class EarlyStability:
     def hook(self, algo: Algorithm, X: np.ndarray) -> BeforePlacing:
         def before_placing(state: dict, params: dict) -> Callable[[], None]:
             self.rows = stability_rows(len(X), STABILITY_SAMPLE, self.seed)
-            self.reference = algo.assign(state, X[self.rows])[0]
+            Xs = X[self.rows]
+            self.reference = reference = algo.assign(state, Xs)[0]
             plan = refit_plan(algo, params)
-            Xs, reference = X[self.rows], self.reference
 
             def refits() -> None:
                 self.measured = stability_of_rows(Xs, reference, len(X), plan, self.seed)

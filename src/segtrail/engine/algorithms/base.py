@@ -321,15 +321,15 @@ def place_in_blocks(
     assign: Callable[[dict, np.ndarray], tuple[np.ndarray, np.ndarray]],
     state: dict,
     X: np.ndarray,
-    beside: Callable[[], None] | None = None,
+    alongside: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``assign(state, X)`` in blocks of PLACE_BLOCK_ROWS rows on two threads, each on one
-    BLAS/OpenMP thread, with ``beside`` (work that needs one core for a while) run first
+    BLAS/OpenMP thread, with ``alongside`` (work that needs one core for a while) run first
     on one of them: when it ends, that thread takes blocks too, so the two cores stay busy.
     (A search spread over both cores by OpenMP stalls when a third thread takes one of
     them.) ``assign`` must place each row on its own, as the density methods' rule does:
     the result is then the same as one call on every row."""
-    if beside is None and len(X) <= PLACE_BLOCK_ROWS:
+    if alongside is None and len(X) <= PLACE_BLOCK_ROWS:
         return assign(state, X)
     starts = range(0, len(X), PLACE_BLOCK_ROWS)
     # OpenMP's limit is per thread: each worker sets its own; BLAS's is set once, here.
@@ -337,7 +337,7 @@ def place_in_blocks(
         limit_threads(1, "blas"),
         ThreadPoolExecutor(2, initializer=limit_threads, initargs=(1, "openmp")) as pool,
     ):
-        side = pool.submit(beside) if beside is not None else None
+        side = pool.submit(alongside) if alongside is not None else None
         blocks = [pool.submit(assign, state, X[s : s + PLACE_BLOCK_ROWS]) for s in starts]
         placed = [block.result() for block in blocks]
         if side is not None:
