@@ -51,21 +51,23 @@ def test_core_customers_and_held_out_agreement_are_scikit_learns(seed: int) -> N
     assert result.params["holdout_ari"] == pytest.approx(expected, abs=1e-12)
 
 
-def test_rows_sorted_by_distance_as_scikit_learn_sorts_them() -> None:
-    """by_distance against scikit-learn's own row-by-row stable sort, on a graph with tied
-    distances (customers that coincide) and rows of different lengths."""
-    from sklearn.neighbors import NearestNeighbors, sort_graph_by_row_values
+def test_the_radius_graph_holds_every_pair_within_eps_and_nothing_else() -> None:
+    """Against distances computed here (float64): each customer's row holds exactly the
+    customers within eps, itself and those that coincide with it included, each stored as 0,
+    which scikit-learn takes as sorted by distance (it re-sorts no row of it)."""
+    from sklearn.neighbors._base import _is_sorted_by_data
 
-    from segtrail.engine.algorithms.dbscan import by_distance
+    from segtrail.engine.algorithms.dbscan import radius_graph
 
     X = customers(3)[:400]
-    graph = NearestNeighbors(radius=1.5).fit(X).radius_neighbors_graph(X, mode="distance")
-    assert len(set(np.diff(graph.indptr))) > 1 and len(graph.data) > len(set(graph.data))
-    theirs = sort_graph_by_row_values(graph.copy(), copy=True, warn_when_not_sorted=False)
-    ours = by_distance(graph.copy())
-    assert np.array_equal(ours.indptr, theirs.indptr)
-    assert np.array_equal(ours.indices, theirs.indices)
-    assert np.array_equal(ours.data, theirs.data)
+    eps = 1.5
+    graph = radius_graph(X, eps)
+    near = cdist(X.astype(np.float64), X.astype(np.float64)) <= eps
+    for row in range(len(X)):
+        found = graph.indices[graph.indptr[row] : graph.indptr[row + 1]]
+        assert sorted(found.tolist()) == np.flatnonzero(near[row]).tolist()
+    assert (graph.data == 0).all() and _is_sorted_by_data(graph)
+    assert len(set(np.diff(graph.indptr))) > 1  # rows of different lengths
 
 
 @pytest.mark.parametrize("seed", [0, 7])
@@ -76,7 +78,7 @@ def test_the_core_customers_told_by_the_graph_are_scikit_learns(seed: int) -> No
     for eps in (0.3, 0.8):
         theirs = SkDBSCAN(eps=eps, min_samples=5, algorithm="brute").fit(X)
         graph = radius_graph(X, eps)
-        assert np.array_equal(core_customers(graph, eps, 5), theirs.core_sample_indices_)
+        assert np.array_equal(core_customers(graph, 5), theirs.core_sample_indices_)
 
 
 def test_cells_for_other_core_customers_than_expected_are_made_again(monkeypatch) -> None:
@@ -89,7 +91,7 @@ def test_cells_for_other_core_customers_than_expected_are_made_again(monkeypatch
     params = {"sample_size": 900}
     expected = get_algorithm("dbscan").fit(X, params, 0)
     assert len(expected.state["index_centres"]) > 0
-    monkeypatch.setattr(dbscan, "core_customers", lambda graph, eps, m: np.arange(3))
+    monkeypatch.setattr(dbscan, "core_customers", lambda graph, m: np.arange(3))
     again = get_algorithm("dbscan").fit(X, params, 0)
     for key in ("core_points", "core_labels", "index_centres"):
         assert np.array_equal(again.state[key], expected.state[key])
@@ -144,4 +146,4 @@ def test_a_neighbour_exactly_eps_away_makes_a_core_customer_as_in_scikit_learn()
     X = np.array([[0.0], [1.0], [2.0], [5.0], [6.0], [9.0]], dtype=np.float32)
     theirs = SkDBSCAN(eps=1.0, min_samples=3, algorithm="brute").fit(X).core_sample_indices_
     assert theirs.tolist() == [1]
-    assert core_customers(radius_graph(X, 1.0), 1.0, 3).tolist() == [1]
+    assert core_customers(radius_graph(X, 1.0), 3).tolist() == [1]

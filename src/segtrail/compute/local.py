@@ -93,8 +93,8 @@ FIT_IMPORTS: dict[str | None, tuple[str, ...]] = {
     "bisecting": ("sklearn.cluster",),
     "lca": ("sklearn.cluster",),
     "gmm": ("sklearn.cluster", "sklearn.mixture"),
-    "dbscan": ("sklearn.cluster", "sklearn.neighbors", "faiss"),
-    "hdbscan": ("sklearn.cluster", "sklearn.neighbors", "faiss"),
+    "dbscan": ("sklearn.cluster", "sklearn.neighbors", "segtrail.engine.algorithms.faiss_import"),
+    "hdbscan": ("sklearn.cluster", "sklearn.neighbors", "segtrail.engine.algorithms.faiss_import"),
     "agglomerative": ("scipy.cluster.hierarchy",),
 }
 

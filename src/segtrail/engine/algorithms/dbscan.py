@@ -16,10 +16,10 @@ reach of two segments goes to the nearer core point.) At most ``MAX_CORE_POINTS`
 points are kept (a seeded subset), and the nearest one is found through an inverted-file
 index (neighbours.py), which bounds the cost of assigning a million customers.
 
-The neighbourhoods of the fitted customers (every pair within ``eps``, with its distance) are
-computed once, by scikit-learn's own brute-force radius search (float64, so the same pairs its
-DBSCAN finds), and given to scikit-learn's DBSCAN as a precomputed sparse graph (its
-documented input); the labels are those of ``DBSCAN(algorithm="brute")`` on the customers.
+The neighbourhoods of the fitted customers (every pair within ``eps``) are computed once, by
+scikit-learn's own brute-force radius search (float64, so the same pairs its DBSCAN finds),
+and given to scikit-learn's DBSCAN as a precomputed sparse graph (its documented input); the
+labels are those of ``DBSCAN(algorithm="brute")`` on the customers.
 
 When a sample was fitted, the sample-fit + assign path is checked: DBSCAN is fitted again on
 the sample less a held-out ``HOLDOUT_SHARE`` (on the same graph less the held-out rows and
@@ -114,7 +114,7 @@ class DBSCAN(Algorithm):
         # The cells of the index over the core customers to keep (which the graph tells) and
         # the held-out check (a second fit on 80% of the sample) run on two more threads
         # while this one fits the whole sample: each is single-threaded and independent.
-        kept = kept_core(core_customers(graph, eps, min_samples), seed)
+        kept = kept_core(core_customers(graph, min_samples), seed)
         with (
             beside(cell_centres if sampled else None, Xf[kept], seed, n) as cells,
             beside(
@@ -160,7 +160,7 @@ class DBSCAN(Algorithm):
         the rest (compared with the whole sample's fit by ``holdout_ari``)."""
         held = holdout_rows(len(Xf), seed)
         rest = np.setdiff1d(np.arange(len(Xf)), held)
-        rest_graph = by_distance(graph[rest][:, rest])  # the rest's neighbourhoods among it
+        rest_graph = graph[rest][:, rest]  # the rest's neighbourhoods among it
         _, state, _ = _fit_sample(Xf[rest], rest_graph, eps, min_samples, seed, len(held))
         return held, self.assign(state, Xf[held])[0]
 
@@ -178,23 +178,19 @@ class DBSCAN(Algorithm):
 
 
 def radius_graph(X: np.ndarray, eps: float) -> sparse.csr_matrix:
-    """Every pair of rows within ``eps`` (each row with itself too), with its Euclidean
-    distance: scikit-learn's brute-force radius search, the one its DBSCAN(algorithm="brute")
-    runs, done once for the fit and the held-out refit. Both cores: nothing runs beside it."""
+    """Every pair of rows within ``eps`` (each row with itself too): scikit-learn's
+    brute-force radius search, the one its DBSCAN(algorithm="brute") runs, done once for the
+    fit and the held-out refit. Both cores: nothing runs beside it.
+
+    Each pair is stored with distance 0. DBSCAN uses only which customers are within eps
+    of each other (its labels do not depend on the order of a neighbourhood), and a graph of
+    equal values is already "sorted by distance": scikit-learn sorts any other precomputed
+    graph row by row in Python, which took a third of a bootstrap refit's time."""
     from sklearn.neighbors import NearestNeighbors
 
     search = NearestNeighbors(radius=eps, algorithm="brute").fit(X)
-    return by_distance(search.radius_neighbors_graph(X, mode="distance"))
-
-
-def by_distance(graph: sparse.csr_matrix) -> sparse.csr_matrix:
-    """``graph`` with each row's entries in ascending distance, ties in their order (a
-    stable sort, in place). scikit-learn's DBSCAN sorts a precomputed graph so, unless it
-    already is, one row at a time in Python (sort_graph_by_row_values): a third of a
-    bootstrap refit's time. Sorted here at once, the labels are the same."""
-    rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
-    order = np.lexsort((graph.data, rows))
-    graph.data, graph.indices = graph.data[order], graph.indices[order]
+    graph = search.radius_neighbors_graph(X, mode="connectivity")
+    graph.data[:] = 0.0
     return graph
 
 
@@ -214,7 +210,7 @@ def _fit_sample(
     from sklearn.cluster import DBSCAN as SkDBSCAN
 
     with one_thread(len(Xf)):
-        # a stored distance of 0 (customers that coincide) is a neighbour like any other
+        # every stored pair is a pair of neighbours (its stored 0 is within eps)
         model = SkDBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(graph)
     found = model.core_sample_indices_
     core = kept_core(found, seed)
@@ -232,13 +228,10 @@ def _fit_sample(
     return model.labels_.astype(np.int32), state, len(found)
 
 
-def core_customers(graph: sparse.csr_matrix, eps: float, min_samples: int) -> np.ndarray:
+def core_customers(graph: sparse.csr_matrix, min_samples: int) -> np.ndarray:
     """The fitted customers DBSCAN makes core, ascending: those with at least
-    ``min_samples`` entries of ``graph`` within ``eps`` in their row (themselves included),
-    counted as scikit-learn's DBSCAN counts a precomputed graph's neighbours."""
-    rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
-    counts = np.bincount(rows[graph.data <= eps], minlength=graph.shape[0])
-    return np.flatnonzero(counts >= min_samples)
+    ``min_samples`` neighbours in their row of the radius ``graph`` (themselves included)."""
+    return np.flatnonzero(np.diff(graph.indptr) >= min_samples)
 
 
 def kept_core(found: np.ndarray, seed: int) -> np.ndarray:

@@ -66,7 +66,8 @@ def nearest(
         nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(points)
         dist, idx = nn.kneighbors(X)
         return dist.astype(np.float32), idx
-    import faiss  # imported here: only the density methods need it
+    # imported here: only the density methods need it
+    from segtrail.engine.algorithms.faiss_import import faiss
 
     quantizer = faiss.IndexFlatL2(points.shape[1])
     quantizer.add(np.ascontiguousarray(centres, dtype=np.float32))
