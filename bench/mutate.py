@@ -142,6 +142,7 @@ OWN_TESTS: dict[str, list[str]] = {
         "tests/engine/test_density_graph.py",
     ],
     "engine/algorithms/neighbours.py": ["tests/engine/test_algo_neighbours.py"],
+    "engine/algorithms/faiss_import.py": ["tests/engine/test_faiss_import.py"],
     # hand-made data against scikit-learn's HDBSCAN and scipy's spanning tree; the property
     # tests of tests/engine/test_reachability.py take seconds per mutant
     "engine/algorithms/hdbscan.py": [
@@ -3161,18 +3162,20 @@ _NO_LABEL = "a core customer always has a segment: the default is never read"
 _EXACT = "exact search either way (brute force or one cell holding every customer, searched)"
 _NO_CELLS = "(0, X.shape[1]), np.float32"
 _CENTRES = f'state.get("index_centres", np.zeros({_NO_CELLS}))'
-_PER_ROW = "np.diff(graph.indptr))"
-_COUNTS = "counts = np.bincount(rows[graph.data <= eps]"
-_SQUARE = "the radius graph of the fitted customers among themselves is square"
+EQUIVALENT["engine/algorithms/faiss_import.py"] = {
+    'key, _, value = line.partition(":") / key, _, value = line.rpartition(":")': (
+        "a cpuinfo line has one colon, after its key: the flags themselves hold none"
+    ),
+}
 EQUIVALENT["engine/algorithms/dbscan.py"] = {
+    'model = SkDBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(graph) / '
+    'model = SkDBSCAN(min_samples=min_samples, metric="precomputed").fit(graph)': (
+        "the graph stores every pair as 0: within the default eps (0.5) as within eps"
+    ),
+    'graph = search.radius_neighbors_graph(X, mode="connectivity") / '
+    "graph = search.radius_neighbors_graph(X, )": "'connectivity' is scikit-learn's default mode",
     "if len(found) > MAX_CORE_POINTS: / if len(found) >= MAX_CORE_POINTS:": (
         "a sample of exactly MAX_CORE_POINTS out of as many is all of them, in order"
-    ),
-    f"rows = np.repeat(np.arange(graph.shape[0]), {_PER_ROW} / "
-    f"rows = np.repeat(np.arange(graph.shape[1]), {_PER_ROW}": _SQUARE,
-    f"{_COUNTS}, minlength=graph.shape[0]) / {_COUNTS}, minlength=graph.shape[1])": _SQUARE,
-    f"{_COUNTS}, minlength=graph.shape[0]) / {_COUNTS}, )": (
-        "the missing last counts would be 0, never min_samples (>= 2): the same core customers"
     ),
     '"core_labels": model.labels_[core].astype(np.int32), / '
     '"core_labels": model.labels_[core].astype(None),': (

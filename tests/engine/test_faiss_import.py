@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from segtrail.engine.algorithms.faiss_import import cpu_flags, kernels_for
+from segtrail.engine.algorithms.faiss_import import cpu_flags, kernels_for, openblas_kernels
 
 AVX512 = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
 
@@ -32,6 +32,7 @@ print(json.dumps({"arch": ours,
 
 def probe(**env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    clean["PYTHONPATH"] = os.pathsep.join(sys.path)  # this segtrail (a mutation run's too)
     out = subprocess.run(
         [sys.executable, "-c", PROBE], env=clean | env, capture_output=True, text=True, check=True
     )
@@ -40,6 +41,8 @@ def probe(**env: str) -> dict:
 
 def test_the_best_kernels_the_flags_allow() -> None:
     assert kernels_for(AVX512 | {"avx2", "fma", "sse3"}) == "SkylakeX"
+    assert kernels_for(AVX512) == "SkylakeX"  # what a kernel set needs is enough
+    assert kernels_for({"avx2", "fma"}) == "Haswell"
     assert kernels_for({"avx2", "fma", "avx512f"}) == "Haswell"  # AVX-512 only in part
     assert kernels_for({"avx2", "sse4_2"}) is None  # AVX2 without FMA: OpenBLAS detects
     assert kernels_for(set()) is None
@@ -55,6 +58,41 @@ def test_flags_are_read_from_the_first_processor(tmp_path: Path) -> None:
     (tmp_path / "arm").write_text("processor\t: 0\nFeatures\t: fp asimd\n")
     assert cpu_flags(tmp_path / "arm") == set()
     assert cpu_flags(tmp_path / "missing") == set()
+    # bytes that are not UTF-8 (a vendor string, say) do not hide the flags
+    (tmp_path / "odd").write_bytes(b"model name\t: X\xff\xfe\nflags\t\t: avx2 fma\n")
+    assert cpu_flags(tmp_path / "odd") == {"avx2", "fma"}
+
+
+def test_the_variable_is_set_only_around_the_block_and_only_when_unset() -> None:
+    environ = {"PATH": "/bin"}
+    with openblas_kernels(environ, AVX512):
+        assert environ == {"PATH": "/bin", "OPENBLAS_CORETYPE": "SkylakeX"}
+    assert environ == {"PATH": "/bin"}
+    with openblas_kernels(environ, {"sse2"}):  # no kernel set fits: OpenBLAS detects
+        assert environ == {"PATH": "/bin"}
+    users = {"OPENBLAS_CORETYPE": "Zen"}
+    with openblas_kernels(users, AVX512):
+        assert users == {"OPENBLAS_CORETYPE": "Zen"}
+    assert users == {"OPENBLAS_CORETYPE": "Zen"}
+
+
+def test_the_variable_is_removed_when_the_import_fails() -> None:
+    environ: dict[str, str] = {}
+    with pytest.raises(ImportError), openblas_kernels(environ, {"avx2", "fma"}):
+        assert environ == {"OPENBLAS_CORETYPE": "Haswell"}
+        raise ImportError("no faiss")
+    assert environ == {}
+
+
+def test_importing_again_leaves_the_environment_as_found(monkeypatch) -> None:
+    """The import's steps, run again in this process (faiss is loaded already: only the
+    environment handling and the interrupt setting run): nothing is left behind."""
+    from segtrail.engine.algorithms import faiss_import
+
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    before = dict(os.environ)
+    assert faiss_import._import_faiss() is faiss_import.faiss
+    assert dict(os.environ) == before
 
 
 def test_faiss_openblas_runs_the_kernels_of_this_processor() -> None:

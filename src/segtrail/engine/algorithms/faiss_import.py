@@ -14,13 +14,17 @@ faiss``. Two settings of the library, each made once, at import:
   that a search calls every few hundred queries to look for Ctrl-C; it takes the GIL each
   time. While the bootstrap refits (Python) ran beside the placement, each block of 50,000
   customers waited for the GIL about half its time (0.75 s a block instead of 0.35, measured
-  on the bench's 1M); without the check, 0.17 s. A search is one block (a fraction of a
-  second), and Ctrl-C is handled as soon as it returns.
+  on the bench's 1M); without the check, 0.17 s. The check never served there anyway:
+  Python handles signals on the main thread only, and a fit's blocks are searched on others.
+  A search on the main thread (placing new customers: `segtrail assign`) is not interrupted
+  by Ctrl-C any more; it is handled when the search returns, a few seconds for a million.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from types import ModuleType
 
@@ -53,15 +57,23 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     return set()
 
 
-def _import_faiss() -> ModuleType:
-    chosen = None if "OPENBLAS_CORETYPE" in os.environ else kernels_for(cpu_flags())
+@contextlib.contextmanager
+def openblas_kernels(environ: MutableMapping[str, str], flags: set[str]) -> Iterator[None]:
+    """``OPENBLAS_CORETYPE`` in ``environ`` set to the kernels for ``flags`` while the block
+    runs, then removed; nothing is changed when the user set it or no kernel set fits."""
+    chosen = None if "OPENBLAS_CORETYPE" in environ else kernels_for(flags)
     if chosen is not None:
-        os.environ["OPENBLAS_CORETYPE"] = chosen
+        environ["OPENBLAS_CORETYPE"] = chosen
     try:
-        import faiss
+        yield
     finally:
         if chosen is not None:
-            del os.environ["OPENBLAS_CORETYPE"]  # only faiss's library was loaded meanwhile
+            del environ["OPENBLAS_CORETYPE"]
+
+
+def _import_faiss() -> ModuleType:
+    with openblas_kernels(os.environ, cpu_flags()):  # only faiss's library loads meanwhile
+        import faiss
     faiss.InterruptCallback.clear_instance()
     return faiss
 
