@@ -418,3 +418,96 @@ def test_report_fits_the_width_and_says_what_columns_mean(
     p = report["overall"]["p_value"]
     if p is not None and p < 0.001:
         assert "< 0.001" in human.out
+
+
+# Revenue as spreadsheets and CRMs export it, with the amount each cell means (a blank cell,
+# spaces included, is no revenue: 0 in every per-customer figure).
+REVENUE_AS_TEXT = [
+    ("$1,234.00", 1234.0),
+    ("1,234", 1234.0),
+    ("12 €", 12.0),
+    ("", 0.0),
+    ("   ", 0.0),
+    ("0.5", 0.5),
+    ("$ 7", 7.0),
+    ("1e3", 1000.0),
+    ("£2,000.25", 2000.25),
+    ("+3", 3.0),
+    ("€1,000,000", 1_000_000.0),
+    ("15", 15.0),
+]
+
+
+def test_revenue_written_as_amounts_gives_the_totals_per_segment_and_strategy(
+    ready: Path, cli: Runner, tmp_path: Path
+) -> None:
+    """'$1,234.00' is 1234 dollars, not a missing value: per segment, overall, in the
+    strategy's view (`why`) and in the printed report."""
+    ids = [f"C{i:04d}" for i in range(len(REVENUE_AS_TEXT))]
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "group": ["treatment" if i % 3 else "control" for i in range(len(ids))],
+            "responded": [int(amount > 0) for _, amount in REVENUE_AS_TEXT],
+            "revenue": [text for text, _ in REVENUE_AS_TEXT],
+        }
+    )
+    path = tmp_path / "wave.csv"
+    frame.to_csv(path, index=False)  # quotes the amounts holding a comma
+    result = cli("campaign", "import", path, "--name", "wave", "--strategy", "spring")
+    assert result.code == 0, result.err
+    with Workspace.open(ready) as ws:
+        labels = ws.assignments("marketing@1")
+    frame["amount"] = [amount for _, amount in REVENUE_AS_TEXT]
+    frame["segment"] = frame["customer_id"].map(labels)
+    report = cli("campaign", "report", "wave", "--json").json()
+    for entry in report["segments"]:
+        part = frame[frame["segment"] == entry["segment"]]
+        for group in ("treatment", "control"):
+            amounts = part.loc[part["group"] == group, "amount"]
+            expected = amounts.mean() if len(amounts) else None
+            assert entry[f"revenue_per_customer_{group}"] == pytest.approx(expected)
+    overall = report["overall"]
+    treated = frame.loc[frame["group"] == "treatment", "amount"]
+    assert overall["revenue_per_customer_treatment"] == pytest.approx(treated.sum() / len(treated))
+    arms = {a["arm"]: a for a in overall["arms"]}
+    assert arms["control"]["revenue_mean"] == pytest.approx(
+        frame.loc[frame["group"] == "control", "amount"].mean()
+    )
+    why = cli("why", "spring", "--json").json()
+    assert why["campaigns"][0]["segments"] == report["segments"]
+    assert why["campaigns"][0]["overall"] == overall
+    human = cli("campaign", "report", "wave", env={"COLUMNS": "200"})
+    assert human.code == 0, human.err
+    assert f"{treated.mean():,.2f}" in human.out
+
+
+def test_revenue_that_is_not_a_number_refuses_the_file(
+    ready: Path, cli: Runner, tree_hash: TreeHash, tmp_path: Path
+) -> None:
+    """Not read as missing (the campaign's revenue would be understated without a word):
+    the file is refused, naming how many values, a few of them and where the first is."""
+    # "n/a" is one of the readers' missing markers, as a blank cell is: no revenue
+    revenue = ["10", "soon", "$1,234.00", "tbd", "n/a", "soon", "1.234,5", ""]
+    frame = pd.DataFrame([r.split(",") for r in GOOD], columns=HEADER.split(","))
+    frame["revenue"] = revenue
+    path = tmp_path / "bad-wave.csv"
+    frame.to_csv(path, index=False)
+    before = tree_hash(ready)
+    result = cli("campaign", "import", path, "--name", "wave", "--strategy", "spring")
+    _check_refused(result, ())
+    assert result.err.strip() == (
+        "error: bad-wave.csv: column 'revenue': 4 values are not numbers "
+        "(e.g. 'soon', 'tbd', '1.234,5'), first at row 2 (line 3); write amounts as 1234.5 "
+        "or $1,234.50, or leave the cell blank"
+    )
+    assert tree_hash(ready) == before
+    assert cli("campaign", "list", "--json").json() == []
+    frame.loc[frame["revenue"].isin(["soon", "tbd", "1.234,5"]), "revenue"] = ""
+    frame.to_csv(path, index=False)  # blank cells instead: an ordinary campaign
+    result = cli("campaign", "import", path, "--name", "wave", "--strategy", "spring")
+    assert result.code == 0, result.err
+    overall = cli("campaign", "report", "wave", "--json").json()["overall"]
+    # control: rows 1, 3, 5, 7 ("10", "$1,234.00", "n/a", blank); treatment: 10 to 0 (blank)
+    assert overall["revenue_per_customer_control"] == pytest.approx((10 + 1234) / 4)
+    assert overall["revenue_per_customer_treatment"] == 0.0

@@ -271,15 +271,39 @@ def test_opens_and_clicks_must_be_zero_or_one(column):
         segment_responses(frame.drop(columns="segment"), labels_of(frame))
 
 
-def test_revenue_of_a_group_nobody_in_and_unreadable_revenue():
+def test_revenue_of_a_group_nobody_in_and_revenue_written_as_text():
     frame = campaign({(0, "treatment"): (2, 1), (0, "control"): (2, 1), (1, "treatment"): (2, 1)})
-    frame["revenue"] = ["10", "n/a", 4.0, 2.0, 6.0, 1.0]  # "n/a" counts as no revenue
+    # as a spreadsheet writes amounts; a blank cell is no revenue
+    frame["revenue"] = ["$1,234.50", " ", 4.0, "2 €", "6", None]
     result = segment_responses(frame.drop(columns="segment"), labels_of(frame))
     zero, one = result["segments"]
-    assert zero["revenue_per_customer_treatment"] == pytest.approx(10.0 / 2)
+    assert zero["revenue_per_customer_treatment"] == pytest.approx(1234.5 / 2)
     assert zero["revenue_per_customer_control"] == pytest.approx(6.0 / 2)
+    assert one["revenue_per_customer_treatment"] == pytest.approx(6.0 / 2)
     assert one["revenue_per_customer_control"] is None  # nobody in control there
     assert one["control_responders"] == 0 and one["treatment_responders"] == 1
+
+
+@pytest.mark.parametrize(
+    ("revenue", "message"),
+    [
+        (
+            ["soon", "n/a", 4.0, "1.234,5", "soon", "12 USD"],
+            "campaign column revenue: 5 values are not numbers (e.g. 'soon', 'n/a', '1.234,5')",
+        ),
+        (
+            [1.0, np.inf, 4.0, 2.0, 6.0, 1.0],
+            "campaign column revenue: 1 value is not a number (e.g. 'inf')",
+        ),
+    ],
+)
+def test_revenue_that_is_not_a_number_is_refused(revenue, message):
+    """Not counted as no revenue: a total that silently leaves out a sale is wrong."""
+    frame = campaign({(0, "treatment"): (3, 1), (0, "control"): (3, 1)})
+    frame["revenue"] = revenue
+    with pytest.raises(InputError) as refused:
+        segment_responses(frame.drop(columns="segment"), labels_of(frame))
+    assert str(refused.value) == message
 
 
 def test_open_and_click_rates_are_none_without_those_columns():

@@ -77,6 +77,33 @@ def test_summary_has_every_segment_with_size_value_and_strategies(ws, version_re
     assert "tiktok-push" not in rows[max(rows)]
 
 
+def test_value_sums_leave_out_what_is_not_a_number_and_say_so(tmp_path, test_databases):
+    """A customer without a value adds 0 to the sums (the column's total is what is known);
+    an infinite value is no customer's figure: left out the same way, and the page says so
+    (summed, it made every share nan)."""
+    x = np.r_[np.zeros(6), np.full(6, 100.0)]
+    revenue = ["10", "inf", "", "2.5", "-inf", "7", "100", "", "inf", "1", "2", "3"]
+    lines = [f"K{i:02d},{x[i]},{r}" for i, r in enumerate(revenue)]
+    (tmp_path / "buyers.csv").write_text("customer_id,x,revenue\n" + "\n".join(lines) + "\n")
+    with Workspace.init(tmp_path / "ws", author="tester", database_url=test_databases.new()) as ws:
+        ws.ingest(tmp_path / "buyers.csv", "customer_id")
+        ws.segment("buyers", "spenders", "two groups on x", k=2, features=["x"])
+        page = Path(ws.report("spenders@1", tmp_path / "v.html")["out"]).read_text()
+        labels = ws.assignments("spenders@1")
+    block = html.unescape(section(page, "summary"))
+    assert (
+        "Value: the sum of revenue (126 in all): each segment's share of it, and per "
+        "customer. 3 values are not numbers (e.g. 'inf', '-inf'): left out of the sums, as "
+        "missing values are."
+    ) in re.sub(r"<[^>]+>", "", block)
+    known = {f"K{i:02d}": float(r) for i, r in enumerate(revenue) if r not in ("", "inf", "-inf")}
+    for label, row in summary_rows(page).items():
+        members = labels.index[labels.to_numpy() == label]
+        expected = sum(known.get(c, 0.0) for c in members) / 125.5
+        shown = float(re.search(r'data-value-share="([^"]+)"', row).group(1))
+        assert shown == pytest.approx(expected, rel=1e-12)
+
+
 def test_summary_says_what_changed_since_the_parent(ws):
     page = Path(ws.report("marketing@2", ws.root.parent / "child.html")["out"]).read_text()
     block = section(page, "summary")

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from segtrail.engine.features import UNREADABLE_EXAMPLES, read_numbers
 from segtrail.errors import InputError
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -401,9 +402,21 @@ def _numeric_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         if col in frame.columns:
             cols[col] = frame[col].to_numpy(dtype="int64")
     if "revenue" in frame.columns:
-        revenue = pd.to_numeric(frame["revenue"], errors="coerce")
-        cols["revenue"] = revenue.fillna(0.0).to_numpy(dtype="float64")
+        revenue, unread = read_numbers(frame["revenue"])
+        if unread is not None:
+            raise InputError(f"campaign column revenue: {not_numbers(frame['revenue'], unread)}")
+        # a customer without a revenue figure bought nothing: 0, as in every total
+        cols["revenue"] = np.nan_to_num(revenue, nan=0.0)
     return cols
+
+
+def not_numbers(values: pd.Series, unread: np.ndarray) -> str:
+    """The values of ``values`` that ``read_numbers`` did not read (``unread``), counted and
+    the first few named, as in: 3 values are not numbers (e.g. 'soon', 'n/a', 'tbd')."""
+    n = int(np.count_nonzero(unread))
+    shown = pd.unique(values[unread].astype(str))[:UNREADABLE_EXAMPLES]
+    what = "value is not a number" if n == 1 else "values are not numbers"
+    return f"{n:,} {what} (e.g. {', '.join(map(repr, shown))})"
 
 
 def _entry(sums: pd.DataFrame, sizes: pd.Series, label: float) -> dict[str, Any]:

@@ -192,8 +192,10 @@ def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[
         figures[name] = _html(fig, name)
 
     column = summary.pick_value_column(dataset["columns"], value)
-    values = (
-        summary.segment_values(ws, dataset, row["assignments_hash"], column) if column else None
+    values, value_note = (
+        summary.segment_values(ws, dataset, row["assignments_hash"], column)
+        if column
+        else (None, None)
     )
     plan = show_plan(ws, info["version"])
 
@@ -227,6 +229,7 @@ def _version_context(ws: Workspace, ref: str, value: str | None = None) -> dict[
         "colors": colors,
         "value_column": column,
         "value_requested": value is not None,
+        "value_note": value_note,
         "shares": {r["segment"]: r for r in summary.share_rows(info["segments"], values)},
         "targets": summary.strategies_by_segment(plan),
         "changes": changes,

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segtrail.engine.features import read_numbers
+from segtrail.engine.responses import not_numbers
 from segtrail.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -52,12 +54,20 @@ def pick_value_column(columns: list[dict], requested: str | None) -> str | None:
 
 def segment_values(
     ws: Workspace, dataset: dict, assignments_hash: str, column: str
-) -> dict[int, float]:
-    """Sum of `column` per segment label (missing values count as 0), joined by customer id."""
+) -> tuple[dict[int, float], str | None]:
+    """Sum of `column` per segment label, joined by customer id, and what the report says
+    of the values that are not numbers (None when there are none). A customer without a
+    value adds nothing (counts as 0: the column's total is the sum of what is known); a
+    value that is not a number (an infinity) is left out the same way, and said."""
     table = ws.objects.read_table(dataset["object_hash"], columns=[dataset["id_column"], column])
     assigned = ws.objects.read_table(assignments_hash, columns=["customer_id", "segment"])
+    raw = table[column].to_pandas()
+    numbers, unread = read_numbers(raw)
+    note = None
+    if unread is not None:
+        note = f"{not_numbers(raw, unread)}: left out of the sums, as missing values are"
     values = pd.Series(
-        pd.to_numeric(table[column].to_pandas(), errors="coerce").fillna(0).to_numpy(float),
+        np.nan_to_num(numbers, nan=0.0),
         index=table[dataset["id_column"]].to_pandas().astype(str).to_numpy(),
     )
     ids = assigned["customer_id"].to_pandas().astype(str).to_numpy()
@@ -66,7 +76,7 @@ def segment_values(
     out: dict[int, float] = {}
     for label in np.unique(labels):
         out[int(label)] = float(per[labels == label].sum())
-    return out
+    return out, note
 
 
 def strategies_by_segment(plan: dict) -> dict[int, list[dict]]:

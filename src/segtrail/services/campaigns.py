@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segtrail.engine.responses import GROUPS, segment_responses
+from segtrail.engine.features import read_numbers
+from segtrail.engine.responses import GROUPS, not_numbers, segment_responses
 from segtrail.errors import Conflict, Damaged, InputError, NotFound, SegtrailError
 from segtrail.readers import check_columns, normalize_ids, read_table, row_words
 from segtrail.services.datasets import load_table, newest_dataset, resolve_dataset
@@ -91,15 +92,23 @@ def _validate(
             )
         frame[column] = mapped.astype("int64")
     if "revenue" in frame.columns:
-        revenue = pd.to_numeric(frame["revenue"], errors="coerce")
-        bad = (revenue.isna() & frame["revenue"].notna()) | (revenue < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
+        # amounts as spreadsheets write them ("$1,234.00", "1,234", "12 €") are read; a blank
+        # cell is no revenue; anything else refuses the file, nothing is recorded
+        revenue, unread = read_numbers(frame["revenue"])
+        if unread is not None:
+            first = where(int(np.flatnonzero(unread)[0]))
+            raise InputError(
+                f"{name}: column 'revenue': {not_numbers(frame['revenue'], unread)}, first at "
+                f"{first}; write amounts as 1234.5 or $1,234.50, or leave the cell blank"
+            )
+        negative = np.flatnonzero(revenue < 0)
+        if negative.size:
+            i = int(negative[0])
             raise InputError(
                 f"{name}: {where(i)}, column 'revenue': {frame['revenue'].iloc[i]!r} is not an "
                 "amount >= 0"
             )
-        frame["revenue"] = revenue.astype("float64")
+        frame["revenue"] = revenue
     keep = [c for c in (*REQUIRED, "revenue", "opened", "clicked") if c in frame.columns]
     return frame[keep]
 
