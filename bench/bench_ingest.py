@@ -31,7 +31,8 @@ NOTES = (
     "bytes, checks ids unique over the whole file and summarizes every column. CPU time "
     "(user + system, all threads) is given beside wall time: on a shared machine it moves "
     "less than wall time does. A Parquet file is read a row group at a time, in record "
-    "batches, with the same checks."
+    "batches, with the same checks; issue 14's 1.2x goal is the CSV's: pyarrow reads Parquet "
+    "several times faster than CSV, so the same checks weigh more in the Parquet ratio."
 )
 
 
@@ -79,7 +80,9 @@ def _figure(kind: str, path: str, script: str, reader: str, repeats: int) -> Fig
         min(subject),
         f"pyarrow {reader} + write_table (whole process)",
         min(baseline),
-        goal=1.2,
+        # issue 14's goal is the CSV's; reading Parquet costs pyarrow little, so the same
+        # checks (ids, kinds, summaries, hashing) weigh more in the Parquet ratio
+        goal=1.2 if kind == "CSV" else None,
         extra={
             "CPU time": f"{cpu_ratio:.2f}x ({min(subject_cpu):.2f} s vs {min(baseline_cpu):.2f} s)",
             "peak memory": f"{max(memory)} MiB",
