@@ -39,10 +39,13 @@ import pyarrow.parquet as pq
 
 from segtrail.engine.kinds import (
     MAX_CATEGORY_LEVELS,
+    TextNumbers,
     are_boolean_words,
     coerce_to_kind,
     infer_kind,
+    read_text_numbers,
     summarize,
+    with_text_note,
 )
 from segtrail.errors import InputError
 from segtrail.readers import (
@@ -111,6 +114,8 @@ class Plan:
     ids_text: bool | None = None  # None: decide from the first batch
     booleans: set[str] = field(default_factory=set)  # text columns stored as booleans
     not_booleans: set[str] = field(default_factory=set)
+    numbers: set[str] = field(default_factory=set)  # text columns stored as float64
+    not_numbers: set[str] = field(default_factory=set)
     encoding: str | None = None  # CSV: overrides the detected encoding
     newlines: bool = False  # CSV: quoted values may hold line breaks
     serial: bool = False  # CSV: read with Arrow's streaming reader, not in parallel pieces
@@ -499,6 +504,8 @@ class _DatasetWriter:
         self.first_missing: int | None = None
         # distinct non-null values of each text column while they could be boolean words
         self.word_values: dict[str, set[str] | None] = {}
+        # what reading each column of plan.numbers found so far, over its batches
+        self.text_numbers: dict[str, TextNumbers] = {}
         self.columns: list[dict] | None = None  # kinds and summaries, once known
 
     def write(self, file: BinaryIO) -> None:
@@ -538,6 +545,7 @@ class _DatasetWriter:
         if self._writer is None:
             raise InputError(f"{self.name}: the file has a header but no rows")
         self._settle_booleans()
+        self._settle_numbers()
         # The last row group, the duplicate check and (for a file kept in memory) the column
         # summaries all run in Arrow without the GIL: overlap them.
         ids = pa.Table.from_arrays([pa.chunked_array(self.ids)], names=[self.id_column])
@@ -567,6 +575,8 @@ class _DatasetWriter:
                 column = coerce_to_kind(column, "text")  # all-empty so far: text
             elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
                 column = self._text(name, column, first=start == 0)
+                if not pa.types.is_boolean(column.type):
+                    column = self._numbers(name, column, start)
             columns.append(column)
         return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
@@ -617,6 +627,40 @@ class _DatasetWriter:
                 )
             return coerce_to_kind(pa.chunked_array([column]), "boolean").chunk(0)
         return column
+
+    def _numbers(self, name: str, column: pa.Array, start: int) -> pa.Array:
+        """Numbers written as text ('$1,234.00', see kinds.NOT_NUMBER_SHARE) are stored as
+        float64, a value that is not a number as missing. Decided on the first batch in which
+        the column has a value, as Arrow types a column from its first block; counted over
+        every batch, and undone by a restart when the whole column breaks the rule."""
+        if name in self.plan.not_numbers:
+            return column
+        if name not in self.plan.numbers:
+            found = TextNumbers.of(column)
+            if not found.given:
+                return column  # nothing to decide on yet
+            if not found.are_numbers:
+                self.plan = replace(self.plan, not_numbers={*self.plan.not_numbers, name})
+                return column
+            self.plan = replace(self.plan, numbers={*self.plan.numbers, name})
+            if start:  # earlier batches, all empty, were stored as text: read them again
+                raise Restart(self.plan)
+        values, found = read_text_numbers(column)
+        self.text_numbers.setdefault(name, TextNumbers()).add(found)
+        return values
+
+    def _settle_numbers(self) -> None:
+        """A column stored as numbers whose later batches held too many values that are not
+        numbers is stored as text after all (a restart), as a whole-file read would."""
+        broken = {n for n, found in self.text_numbers.items() if not found.are_numbers}
+        if broken:
+            raise Restart(
+                replace(
+                    self.plan,
+                    numbers=self.plan.numbers - broken,
+                    not_numbers=self.plan.not_numbers | broken,
+                )
+            )
 
     def _settle_booleans(self) -> None:
         """A text column whose only values turned out to be boolean words (after empty first
@@ -674,12 +718,14 @@ def _describe(
             field_type = str(writer.schema.field(name).type)
             return {"name": name, "kind": "id", "type": field_type, "summary": summary}
         column = column_of(name)
-        kind = infer_kind(column, is_id=False)
+        # numbers written as text were decided and stored as float64 while writing
+        kind = infer_kind(column, is_id=False, numbers_from_text=False)
+        found = writer.text_numbers.get(name)
         return {
             "name": name,
             "kind": kind,
             "type": str(column.type),
-            "summary": summarize(column, kind),
+            "summary": with_text_note(summarize(column, kind), found and found.note()),
         }
 
     if workers == 1:

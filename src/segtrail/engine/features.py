@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segtrail.errors import InputError, SegtrailError
+from segtrail.report.words import unreadable_words
 
 Progress = Callable[[str, float], None]
 """Progress callback: ``progress(step_description, fraction_done_0_to_1)``."""
@@ -226,11 +227,9 @@ def describe_spec(fitted: dict) -> list[dict]:
             if col["kind"] == "datetime":
                 parts.append(f"days before {col['reference_date']}")
             if col.get("n_unreadable"):
-                examples = ", ".join(repr(v) for v in col["unreadable_examples"])
                 what = "dates" if col["kind"] == "datetime" else "numbers"
                 parts.append(
-                    f"{col['n_unreadable']:,} values are not {what} (e.g. {examples}): "
-                    "read as missing"
+                    unreadable_words(col["n_unreadable"], col["unreadable_examples"], what)
                 )
             if col["n_missing"]:
                 parts.append(f"missing -> median {col['median']:.4g}")
@@ -465,7 +464,19 @@ def read_numbers(
             return values, None
         unread = ~finite & ~np.isnan(values)  # inf: no customer's figure
         return np.where(finite, values, np.nan), (unread if unread.any() else None)
-    text = _as_text(series)
+    values, unread = numbers_in_text(_as_text(series))
+    if not unread.any():
+        return values, None
+    finite = np.isfinite(values)
+    if column is not None and not finite.any():
+        raise InputError(f"column '{column}' is marked numeric but holds text")
+    return np.where(finite, values, np.nan), unread
+
+
+def numbers_in_text(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Text values read by the rules above (``NUMBER_TEXT``): float64 (NaN where missing or
+    not a number; inf where beyond the float range), and where a value is given (not blank,
+    not null) but is not a finite number. The core of ``read_numbers``, on Arrow text."""
     trimmed = pc.utf8_trim_whitespace(text)
     readable = pc.match_substring_regex(trimmed, NUMBER_TEXT)
     digits = pc.replace_substring_regex(trimmed, _NOT_IN_A_FLOAT, "")
@@ -473,13 +484,7 @@ def read_numbers(
     values = read.to_numpy(zero_copy_only=False)
     # a blank value is missing, not unreadable
     given = pc.fill_null(pc.not_equal(trimmed, ""), False).to_numpy(zero_copy_only=False)
-    finite = np.isfinite(values)
-    unread = given & ~finite
-    if not unread.any():
-        return values, None
-    if column is not None and not finite.any():
-        raise InputError(f"column '{column}' is marked numeric but holds text")
-    return np.where(finite, values, np.nan), unread
+    return values, given & ~np.isfinite(values)
 
 
 def _as_text(series: pd.Series) -> pa.Array:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -34,9 +35,44 @@ BOOLEAN_WORDS = {
     "f": False,
 }
 
+# Numbers written as text ("$1,234.00", "1,234", "45%", " 12 ", a figure column with "-" or
+# "unknown" for none) are read by features.read_numbers' rules (``numbers_in_text``). A text
+# column is numeric when its values are such numbers, but for a few that are not:
+# - at most NOT_NUMBER_SHARE of its given values are not numbers (a column with more is a
+#   column of words that holds some figures, not a column of figures), and
+# - of those, at most STRAY_SHARE of the given values are not placeholder words (PLACEHOLDERS:
+#   how exports write "no figure"); the other few are typos or notes, named to the user. A
+#   column of 100 values may thus hold five "n/a" but only one stray word.
+# It stays as it is (categorical or text), however few such values it has, when
+# - a number has leading zeros ("00123") or is a '+' and seven or more digits
+#   ("+15551234567"): zip codes, account and phone numbers are codes, and their zeros and
+#   sign would be lost;
+# - every number is a plain integer of the same width, at least CODE_WIDTH digits (zip
+#   codes "90210", phone numbers "5551234567"): codes again;
+# - a value that is not a number is written as digits with commas, dots or spaces in a way
+#   read_numbers refuses ("1.234,5", "12,5", "1 234"): the column follows another locale's
+#   conventions, and its numbers that did read may mean something else ("1.234" = 1234).
+NOT_NUMBER_SHARE = 0.05
+STRAY_SHARE = 0.01
+CODE_WIDTH = 5
+PLACEHOLDERS = frozenset(
+    {"-", "--", "---", "\u2013", "\u2014", "?", ".", "n/a", "na", "n.a.", "nan", "none", "null",
+     "nil", "unknown", "missing", "not available", "no data", "tbd", "pending", "#n/a",
+     "#value!", "#div/0!", "#ref!", "#num!"}
+)  # fmt: skip
+_CODE_TEXT = r"^\s*(?:[+-]?[$€£¥]?\s?0[0-9]|\+[0-9]{7,}\s*$)"
+_PLAIN_INTEGER = r"^\s*[0-9]+\s*$"
+_OTHER_LOCALE = r"^\s*[+-]?[$€£¥]?\s?[0-9]+(?:[.,' \x{00A0}\x{202F}][0-9]+)+\s?[$€£¥%]?\s*$"
+NOT_NUMBER_EXAMPLES = 3
+_FIRST_SLICE = 4096  # inference reads a text column in growing slices, see TextNumbers.of
 
-def infer_kind(column: pa.ChunkedArray, *, is_id: bool = False) -> str:
-    """The kind of one column, from its Arrow type and, for text, its distinct values."""
+
+def infer_kind(
+    column: pa.ChunkedArray, *, is_id: bool = False, numbers_from_text: bool = True
+) -> str:
+    """The kind of one column, from its Arrow type and, for text, its distinct values and
+    (unless `numbers_from_text` is False: the caller decided already) whether they are
+    numbers written as text (see NOT_NUMBER_SHARE)."""
     if is_id:
         return "id"
     t = column.type
@@ -57,6 +93,8 @@ def infer_kind(column: pa.ChunkedArray, *, is_id: bool = False) -> str:
             return "categorical"
         if _is_boolean_words(column, distinct):
             return "boolean"
+        if numbers_from_text and TextNumbers.of(column, early_exit=True).are_numbers:
+            return "numeric"
         if distinct <= MAX_CATEGORY_LEVELS and distinct <= max(20, MAX_CATEGORY_SHARE * non_null):
             return "categorical"
         return "text"
@@ -81,11 +119,111 @@ def are_boolean_words(raw_values: Iterable[object]) -> bool:
     )
 
 
+@dataclass
+class TextNumbers:
+    """What reading a text column as numbers found; adds up over batches (stream ingest)."""
+
+    given: int = 0  # values neither missing nor blank
+    not_numbers: int = 0
+    stray: int = 0  # values not numbers and not placeholder words
+    examples: list[str] = field(default_factory=list)  # the first distinct not numbers
+    codes: bool = False  # leading zeros or a phone number's '+'
+    other_locale: bool = False
+    widths: set[int] = field(default_factory=set)  # digit counts of plain integers
+    not_plain: bool = False  # a number not written as a plain integer
+
+    @classmethod
+    def of(cls, column: pa.Array | pa.ChunkedArray, early_exit: bool = False) -> TextNumbers:
+        """The reading of a text column. `early_exit`: stop as soon as the column cannot be
+        numeric (its share of values that are not numbers is already too large): a column of
+        names or emails is then read in part only, in slices that double in length."""
+        if not early_exit:
+            return cls._of(column)[1]
+        limit = NOT_NUMBER_SHARE * (len(column) - column.null_count)
+        found, start, size = cls(), 0, _FIRST_SLICE
+        while start < len(column):
+            found.add(cls._of(column.slice(start, size))[1])
+            if found.not_numbers > limit:
+                break
+            start, size = start + size, size * 2
+        return found
+
+    @classmethod
+    def _of(cls, column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, TextNumbers]:
+        from segtrail.engine.features import numbers_in_text
+
+        values, unread = numbers_in_text(column)
+        read = np.isfinite(values)
+        found = cls(given=int(np.count_nonzero(read)) + int(np.count_nonzero(unread)))
+        if unread.any():
+            bad = pc.filter(column, pa.array(unread))
+            words = pc.utf8_lower(pc.utf8_trim_whitespace(bad))
+            placeholder = pc.is_in(words, value_set=text_array(sorted(PLACEHOLDERS)))
+            found.not_numbers = len(bad)
+            found.stray = len(bad) - (pc.sum(placeholder).as_py() or 0)
+            found.examples = pc.unique(bad).to_pylist()[:NOT_NUMBER_EXAMPLES]
+            found.other_locale = pc.any(pc.match_substring_regex(bad, _OTHER_LOCALE)).as_py()
+        if read.any():
+            good = pc.filter(column, pa.array(read))
+            found.codes = bool(pc.any(pc.match_substring_regex(good, _CODE_TEXT)).as_py())
+            plain = pc.match_substring_regex(good, _PLAIN_INTEGER)
+            found.not_plain = not pc.all(plain).as_py()
+            if not found.not_plain:
+                lengths = pc.utf8_length(pc.utf8_trim_whitespace(good))
+                found.widths = set(pc.unique(lengths).to_pylist())
+        return np.where(read, values, np.nan), found
+
+    def add(self, other: TextNumbers) -> None:
+        self.given += other.given
+        self.not_numbers += other.not_numbers
+        self.stray += other.stray
+        self.examples += [v for v in other.examples if v not in self.examples]
+        del self.examples[NOT_NUMBER_EXAMPLES:]
+        self.codes |= other.codes
+        self.other_locale |= other.other_locale
+        self.not_plain |= other.not_plain
+        self.widths |= other.widths
+
+    @property
+    def are_numbers(self) -> bool:
+        """Whether the column is numeric by the rule above NOT_NUMBER_SHARE."""
+        if self.given == self.not_numbers or self.codes or self.other_locale:
+            return False
+        if not self.not_plain and len(self.widths) == 1 and min(self.widths) >= CODE_WIDTH:
+            return False
+        return (
+            self.not_numbers <= NOT_NUMBER_SHARE * self.given
+            and self.stray <= STRAY_SHARE * self.given
+        )
+
+    def note(self) -> dict:
+        """What the column's summary records: it was read from text, and what was not read."""
+        return {"not_numbers": self.not_numbers, "examples": list(self.examples)}
+
+
+def read_text_numbers(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, TextNumbers]:
+    """A text column as float64 (missing where a value is not a number), and what was read."""
+    values, found = TextNumbers._of(column)
+    return pa.array(values, type=pa.float64(), from_pandas=True), found
+
+
+def is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def with_text_note(summary: dict, note: dict | None) -> dict:
+    """A numeric column's summary, saying when it was read from numbers written as text."""
+    return summary if note is None else {**summary, "numbers_from_text": note}
+
+
 def coerce_to_kind(column: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
-    """Store boolean words ('yes'/'no') as real booleans, and an all-empty CSV column (Arrow's
+    """Store boolean words ('yes'/'no') as real booleans, numbers written as text ('$1,234')
+    as float64 (a value that is not a number: missing), and an all-empty CSV column (Arrow's
     null type, which few kernels accept) as text; other kinds keep their Arrow type."""
     if pa.types.is_null(column.type):
         return pc.cast(column, pa.string())
+    if kind == "numeric" and is_text(column.type):
+        return pa.chunked_array([read_text_numbers(column)[0]])
     if kind == "boolean" and (
         pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     ):
