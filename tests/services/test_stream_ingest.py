@@ -159,16 +159,17 @@ def test_pieces_are_cut_at_line_breaks_and_skip_blank_ones() -> None:
 def test_integer_column_turning_to_text_after_the_first_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Integers for many blocks, then text: stored as text, every value kept, one object."""
+    """Integers for many blocks, then words (too many for numbers with a few placeholders,
+    see kinds.NOT_NUMBER_SHARE): stored as text, every value kept, one object."""
     monkeypatch.setattr(stream_ingest, "BLOCK_SIZE", 4096)
     rows = [f"{i},{i % 97},{i * 0.5}" for i in range(20_000)]
-    rows.append("20000,unknown,1.5")
+    rows += [f"{i},{('red', 'blue', 'unknown')[i % 3]},1.5" for i in range(20_000, 22_000)]
     path = tmp_path / "late.csv"
     path.write_text("id,code,score\n" + "\n".join(rows) + "\n")
     store = LocalObjectStore(tmp_path / "objects")
     table, kinds = _stream(path, "id", store)
     assert table.schema.field("code").type == pa.string()
-    assert table["code"][0].as_py() == "0" and table["code"][-1].as_py() == "unknown"
+    assert table["code"][0].as_py() == "0" and table["code"][-1].as_py() == "red"
     assert kinds == {"id": "id", "code": "categorical", "score": "numeric"}
     objects, temporaries = store.listing()
     assert len(objects) == 1 and not temporaries  # restarts leave no extra object

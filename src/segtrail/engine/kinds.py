@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segtrail.engine.arrays import int64_array, null_of, text_array
+from segtrail.engine.arrays import bool_array, float64_array, int64_array, null_of, text_array
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "id")
 FEATURE_KINDS = ("numeric", "categorical", "boolean", "datetime")
@@ -35,9 +35,64 @@ BOOLEAN_WORDS = {
     "f": False,
 }
 
-# Numbers written as text ("$1,234.00", "1,234", "45%", " 12 ", a figure column with "-" or
-# "unknown" for none) are read by features.read_numbers' rules (``numbers_in_text``). A text
-# column is numeric when its values are such numbers, but for a few that are not:
+# Numbers written as text, as spreadsheets and CRMs export them. Read: surrounding spaces,
+# a sign (+ or -) first, digits with an optional decimal point and exponent ("12", "-0.5",
+# ".5", "5.", "1e5"), thousands separated by commas when every group after the first has
+# three digits ("1,234,567.89"; "1,23" and "12,34" are not numbers), one currency sign
+# ($ € £ ¥) before the digits (after the sign) or after them, or a percent sign after them
+# ("12%" reads as 12, the number written: a column of percentages keeps its figures), with
+# at most one space (or no-break space) between that sign and the digits ("12 €", "$ 12").
+# Not read (counted and named in the description, and read as missing): decimal commas and
+# dot separators ("1.234,5", "12,5": which is meant depends on the locale, which a file does
+# not say), space or apostrophe separators ("1 234", "1'234"), accounting negatives "(12)",
+# trailing signs "12-", currency codes ("12 USD"), words ("n/a", "twelve"), inf and nan,
+# and numbers beyond the float range ("1e400"). A blank value is missing.
+_CURRENCY = "$€£¥"
+_DIGITS = r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_GAP = r"[ \x{00A0}\x{202F}]?"  # a space, or a no-break space as French formats write
+NUMBER_TEXT = rf"^[+-]?(?:[{_CURRENCY}]{_GAP}{_DIGITS}|{_DIGITS}(?:{_GAP}[{_CURRENCY}%])?)$"
+_NOT_IN_A_FLOAT = r"[^0-9.eE+-]"  # what a readable number drops before it is read
+
+
+_NAN = float64_array(np.array([math.nan]))[0]
+_FALSE = bool_array(np.array([False]))[0]
+_ZERO = int64_array(np.array([0]))[0].cast(pa.int32())
+
+
+def _to_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A float64 or boolean array without nulls as numpy (read only), from its buffers:
+    Arrow's own conversion would import pandas."""
+    if isinstance(values, pa.ChunkedArray):
+        if values.num_chunks == 0:
+            return np.empty(0, dtype=bool if pa.types.is_boolean(values.type) else np.float64)
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    start, end = values.offset, values.offset + len(values)
+    if pa.types.is_boolean(values.type):
+        bits = np.frombuffer(values.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, bitorder="little")[start:end].view(bool)
+    return np.frombuffer(values.buffers()[1], dtype=np.float64)[start:end]
+
+
+def numbers_in_text(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Text values read by the rules above (``NUMBER_TEXT``): float64 (NaN where missing or
+    not a number; inf where beyond the float range), and where a value is given (not blank,
+    not null) but is not a finite number. The core of ``features.read_numbers``, on Arrow text
+    (here, not there: ingest reads numbers and never imports pandas)."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    readable = pc.match_substring_regex(trimmed, NUMBER_TEXT)
+    digits = pc.replace_substring_regex(trimmed, _NOT_IN_A_FLOAT, "")
+    read = pc.cast(pc.if_else(readable, digits, null_of(pa.string())), pa.float64())
+    # no nulls left, and scalars built from arrays: pandas is never imported (arrays.py)
+    values = _to_numpy(pc.coalesce(read, _NAN))
+    # a blank value is missing, not unreadable
+    given = _to_numpy(pc.coalesce(pc.greater(pc.utf8_length(trimmed), _ZERO), _FALSE))
+    return values, given & ~np.isfinite(values)
+
+
+# A text column of numbers written as text ("$1,234.00", "1,234", "45%", " 12 ", a figure
+# column with "-" or "unknown" for none) is numeric when its values are numbers by the rules
+# above (``numbers_in_text``, which features.read_numbers uses too), but for a few that are
+# not:
 # - at most NOT_NUMBER_SHARE of its given values are not numbers (a column with more is a
 #   column of words that holds some figures, not a column of figures), and
 # - of those, at most STRAY_SHARE of the given values are not placeholder words (PLACEHOLDERS:
@@ -150,13 +205,11 @@ class TextNumbers:
 
     @classmethod
     def _of(cls, column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, TextNumbers]:
-        from segtrail.engine.features import numbers_in_text
-
         values, unread = numbers_in_text(column)
         read = np.isfinite(values)
         found = cls(given=int(np.count_nonzero(read)) + int(np.count_nonzero(unread)))
         if unread.any():
-            bad = pc.filter(column, pa.array(unread))
+            bad = pc.filter(column, bool_array(unread))
             words = pc.utf8_lower(pc.utf8_trim_whitespace(bad))
             placeholder = pc.is_in(words, value_set=text_array(sorted(PLACEHOLDERS)))
             found.not_numbers = len(bad)
@@ -164,7 +217,7 @@ class TextNumbers:
             found.examples = pc.unique(bad).to_pylist()[:NOT_NUMBER_EXAMPLES]
             found.other_locale = pc.any(pc.match_substring_regex(bad, _OTHER_LOCALE)).as_py()
         if read.any():
-            good = pc.filter(column, pa.array(read))
+            good = pc.filter(column, bool_array(read))
             found.codes = bool(pc.any(pc.match_substring_regex(good, _CODE_TEXT)).as_py())
             plain = pc.match_substring_regex(good, _PLAIN_INTEGER)
             found.not_plain = not pc.all(plain).as_py()
@@ -204,7 +257,7 @@ class TextNumbers:
 def read_text_numbers(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, TextNumbers]:
     """A text column as float64 (missing where a value is not a number), and what was read."""
     values, found = TextNumbers._of(column)
-    return pa.array(values, type=pa.float64(), from_pandas=True), found
+    return float64_array(values, ~np.isnan(values)), found
 
 
 def is_text(t: pa.DataType) -> bool:
