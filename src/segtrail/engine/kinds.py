@@ -221,9 +221,8 @@ class TextNumbers:
             found.codes = bool(pc.any(pc.match_substring_regex(good, _CODE_TEXT)).as_py())
             plain = pc.match_substring_regex(good, _PLAIN_INTEGER)
             found.not_plain = not pc.all(plain).as_py()
-            if not found.not_plain:
-                lengths = pc.utf8_length(pc.utf8_trim_whitespace(good))
-                found.widths = set(pc.unique(lengths).to_pylist())
+            lengths = pc.utf8_length(pc.utf8_trim_whitespace(pc.filter(good, plain)))
+            found.widths = set(pc.unique(lengths).to_pylist())
         return np.where(read, values, np.nan), found
 
     def add(self, other: TextNumbers) -> None:
