@@ -42,6 +42,7 @@ from segtrail.engine.kinds import (
     TextNumbers,
     are_boolean_words,
     coerce_to_kind,
+    count_not_numbers,
     infer_kind,
     read_text_numbers,
     summarize,
@@ -115,7 +116,7 @@ class Plan:
     booleans: set[str] = field(default_factory=set)  # text columns stored as booleans
     not_booleans: set[str] = field(default_factory=set)
     numbers: set[str] = field(default_factory=set)  # text columns stored as float64
-    not_numbers: set[str] = field(default_factory=set)
+    not_numbers: set[str] = field(default_factory=set)  # read whole: they break the rule
     encoding: str | None = None  # CSV: overrides the detected encoding
     newlines: bool = False  # CSV: quoted values may hold line breaks
     serial: bool = False  # CSV: read with Arrow's streaming reader, not in parallel pieces
@@ -506,6 +507,10 @@ class _DatasetWriter:
         self.word_values: dict[str, set[str] | None] = {}
         # what reading each column of plan.numbers found so far, over its batches
         self.text_numbers: dict[str, TextNumbers] = {}
+        # (values given, values surely not numbers) of text columns whose first batch with
+        # values broke the rule: a cheap count, over every batch, of whether the whole column
+        # might still keep it
+        self.counted: dict[str, tuple[int, int]] = {}
         self.columns: list[dict] | None = None  # kinds and summaries, once known
 
     def write(self, file: BinaryIO) -> None:
@@ -631,16 +636,21 @@ class _DatasetWriter:
     def _numbers(self, name: str, column: pa.Array, start: int) -> pa.Array:
         """Numbers written as text ('$1,234.00', see kinds.NOT_NUMBER_SHARE) are stored as
         float64, a value that is not a number as missing. Decided on the first batch in which
-        the column has a value, as Arrow types a column from its first block; counted over
-        every batch, and undone by a restart when the whole column breaks the rule."""
+        the column has a value, as Arrow types a column from its first block, and settled
+        over the whole column (_settle_numbers): what a whole-file read would store."""
         if name in self.plan.not_numbers:
+            return column
+        if name in self.counted:
+            given, not_numbers = count_not_numbers(column)
+            seen = self.counted[name]
+            self.counted[name] = (seen[0] + given, seen[1] + not_numbers)
             return column
         if name not in self.plan.numbers:
             found = TextNumbers.of(column)
             if not found.given:
                 return column  # nothing to decide on yet
             if not found.are_numbers:
-                self.plan = replace(self.plan, not_numbers={*self.plan.not_numbers, name})
+                self.counted[name] = (found.given, found.not_numbers)
                 return column
             self.plan = replace(self.plan, numbers={*self.plan.numbers, name})
             if start:  # earlier batches, all empty, were stored as text: read them again
@@ -651,13 +661,20 @@ class _DatasetWriter:
 
     def _settle_numbers(self) -> None:
         """A column stored as numbers whose later batches held too many values that are not
-        numbers is stored as text after all (a restart), as a whole-file read would."""
+        numbers is stored as text after all; a column stored as text whose first batch held
+        too many may be numbers over the whole file (its count says it might): the file is
+        read again with what is now known, and such a column is then read whole."""
         broken = {n for n, found in self.text_numbers.items() if not found.are_numbers}
-        if broken:
+        maybe = {
+            n
+            for n, (given, not_numbers) in self.counted.items()
+            if TextNumbers(given=given, not_numbers=not_numbers).are_numbers
+        }
+        if broken or maybe:
             raise Restart(
                 replace(
                     self.plan,
-                    numbers=self.plan.numbers - broken,
+                    numbers=(self.plan.numbers - broken) | maybe,
                     not_numbers=self.plan.not_numbers | broken,
                 )
             )

@@ -2,8 +2,9 @@
 
 The reference reads the whole file with `pyarrow.csv.read_csv` (which infers each column's
 type over every row) and applies the first release's per-column steps (ids trimmed and
-made integers when all are plain integers, boolean words stored as booleans, empty
-columns as text) and writes it as Parquet. The stream reads the same file in blocks of a
+made integers when all are plain integers, boolean words stored as booleans, numbers
+written as text as float64 (kinds.NOT_NUMBER_SHARE), empty columns as text) and writes it
+as Parquet. The stream reads the same file in blocks of a
 few hundred bytes, so that types change between batches and the restarts are exercised.
 """
 
@@ -26,11 +27,11 @@ from segtrail.readers import SourceOptions, mark_missing, normalize_ids
 from segtrail.store.objects import LocalObjectStore
 
 # Values that make Arrow's inference walk its order: ints, booleans, floats, dates, times,
-# timestamps, boolean words, missing markers, text.
+# timestamps, boolean words, missing markers, text, numbers written as text and placeholders.
 CELLS = [
     "1", "0", "42", "-7", "2.5", "1e3", "true", "False", "yes", "no", "2024-01-31",
     "2024-01-31 10:00:00", "2024-01-31T10:00:00.5", "2024-01-31T10:00:00Z", "12:30",
-    "", "NA", "NULL", "abc", "north", "x;y",
+    "", "NA", "NULL", "abc", "north", "x;y", "$1,234.50", " 12 ", "45%", "-", "unknown",
 ]  # fmt: skip
 
 

@@ -253,6 +253,16 @@ class TextNumbers:
         return {"not_numbers": self.not_numbers, "examples": list(self.examples)}
 
 
+def count_not_numbers(column: pa.Array | pa.ChunkedArray) -> tuple[int, int]:
+    """How many values of a text column are given, and how many of those are not written as
+    numbers: one regular expression, no more (a bound: a number beyond the float range is
+    still a number here; ``TextNumbers`` tells)."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    given = pc.sum(pc.greater(pc.utf8_length(trimmed), _ZERO)).as_py() or 0
+    numbers = pc.sum(pc.match_substring_regex(trimmed, NUMBER_TEXT)).as_py() or 0
+    return given, given - numbers
+
+
 def read_text_numbers(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, TextNumbers]:
     """A text column as float64 (missing where a value is not a number), and what was read."""
     values, found = TextNumbers._of(column)
