@@ -10,7 +10,13 @@ import math
 import pyarrow as pa
 import pytest
 
-from segtrail.engine.kinds import TextNumbers, coerce_to_kind, infer_kind, summarize
+from segtrail.engine.kinds import (
+    TextNumbers,
+    coerce_to_kind,
+    count_not_numbers,
+    infer_kind,
+    summarize,
+)
 from segtrail.report.words import column_summary
 
 
@@ -198,3 +204,26 @@ def test_dataset_show_says_the_column_was_read_from_text() -> None:
     )
     clean = {**summarize(coerced, "numeric"), "numbers_from_text": TextNumbers().note()}
     assert column_summary("numeric", clean).startswith("read from numbers written as text; mean")
+
+
+SPELLINGS = [
+    "12", " 12 ", "\u00a012\u3000", "\t-3%\x0b", "$1,234.00", "1,23", "1.234,5", "n/a", "x",
+    "", "  ", None, "1e400", "€ 7", "7 €", "+5", "(12)", "12-", "\u200b12",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_the_cheap_count_bounds_the_reading(spelling: str | None) -> None:
+    """Stream ingest counts a text column cheaply to know whether the whole of it might be
+    numbers: never fewer given values, never more values that are not numbers."""
+    column = text([spelling, "5"])
+    given, not_numbers = count_not_numbers(column)
+    found = TextNumbers.of(column)
+    assert given >= found.given and not_numbers <= found.not_numbers
+    # exact but for blanks and numbers beyond the float range
+    if spelling is None or spelling.strip() == "":
+        assert (given, not_numbers) == (1 if spelling is None else 2, 0)
+    elif spelling == "1e400":
+        assert (given, not_numbers, found.not_numbers) == (2, 0, 1)
+    else:
+        assert (given, not_numbers) == (found.given, found.not_numbers)

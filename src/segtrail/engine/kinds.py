@@ -52,6 +52,8 @@ _DIGITS = r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]
 _GAP = r"[ \x{00A0}\x{202F}]?"  # a space, or a no-break space as French formats write
 NUMBER_TEXT = rf"^[+-]?(?:[{_CURRENCY}]{_GAP}{_DIGITS}|{_DIGITS}(?:{_GAP}[{_CURRENCY}%])?)$"
 _NOT_IN_A_FLOAT = r"[^0-9.eE+-]"  # what a readable number drops before it is read
+_SPACE = r"[\s\pZ\x{0B}\x{85}]*"  # what utf8_trim_whitespace trims (Unicode's White_Space)
+_NUMBER_OR_BLANK = rf"^{_SPACE}(?:{NUMBER_TEXT[1:-1]})?{_SPACE}$"
 
 
 _NAN = float64_array(np.array([math.nan]))[0]
@@ -254,12 +256,11 @@ class TextNumbers:
 
 
 def count_not_numbers(column: pa.Array | pa.ChunkedArray) -> tuple[int, int]:
-    """How many values of a text column are given, and how many of those are not written as
-    numbers: one regular expression, no more (a bound: a number beyond the float range is
-    still a number here; ``TextNumbers`` tells)."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    given = pc.sum(pc.greater(pc.utf8_length(trimmed), _ZERO)).as_py() or 0
-    numbers = pc.sum(pc.match_substring_regex(trimmed, NUMBER_TEXT)).as_py() or 0
+    """At most how many values of a text column are given, and at least how many of those are
+    not written as numbers: one pass of one regular expression (a number beyond the float
+    range, or a blank value, counts as a number here; ``TextNumbers`` tells)."""
+    given = len(column) - column.null_count
+    numbers = pc.sum(pc.match_substring_regex(column, _NUMBER_OR_BLANK)).as_py() or 0
     return given, given - numbers
 
 
