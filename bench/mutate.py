@@ -48,6 +48,12 @@ TIMEOUT_CONSTANT = 2.0
 
 # A module's own tests, where they are not simply tests/<layer>/test_<module>.py.
 OWN_TESTS: dict[str, list[str]] = {
+    # kinds.numbers_in_text is features.read_numbers' core: its corpus of spellings too
+    "engine/kinds.py": [
+        "tests/engine/test_kinds.py",
+        "tests/engine/test_kinds_numbers_as_text.py",
+        "tests/engine/test_numbers_as_text.py",
+    ],
     "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
     "engine/algorithms/params.py": ["tests/engine/test_params.py"],
     "engine/algorithms/__init__.py": ["tests/engine/test_registry.py"],

@@ -8,10 +8,12 @@ Arrow infers a CSV column's type from the first block only; a whole-file read wo
 it when a later value does not fit (an integer column with text a million rows down). We do
 the same by starting again: the column gets the first type in Arrow's inference order that
 the offending value parses as, and the file is read again with the types learnt so far.
-Boolean words ('yes'/'no', stored as booleans) and integer ids (stored as integers) are
-decided the same way: from the first batch, corrected by a restart when a later batch
-disagrees. Restarts are rare (real files rarely change type past their first megabytes) and
-each is a plain re-read, so the stored dataset is the one a whole-file read would give.
+Boolean words ('yes'/'no', stored as booleans), numbers written as text ('$1,234.00',
+stored as float64, see kinds.NOT_NUMBER_SHARE) and integer ids (stored as integers) are
+decided the same way: from the first batch, corrected by a restart when a later batch (for
+numbers: the whole column) disagrees. Restarts are rare (real files rarely change type past
+their first megabytes) and each is a plain re-read, so the stored dataset is the one a
+whole-file read would give.
 
 Arrow's streaming CSV reader parses on one thread, while its whole-file reader uses every
 core. So a CSV file is cut into pieces at line breaks (what Arrow's own blocks do when
