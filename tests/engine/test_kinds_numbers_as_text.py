@@ -187,7 +187,8 @@ def test_reading_in_slices_decides_as_the_whole_column(late: int) -> None:
     kind = "numeric" if late <= 0.05 * (10_000 + late) else "categorical"
     assert infer_kind(text(values, chunks=3)) == kind
     words = [f"name {i}" for i in range(100_000)]
-    assert TextNumbers.of(text(words), early_exit=True).given < 20_000  # stopped early
+    stopped = TextNumbers.of(text(words), early_exit=True)
+    assert stopped.not_numbers < 20_000 and not stopped.are_numbers  # read in part
     assert infer_kind(text(words)) == "text"
 
 

@@ -191,19 +191,19 @@ class TextNumbers:
 
     @classmethod
     def of(cls, column: pa.Array | pa.ChunkedArray, early_exit: bool = False) -> TextNumbers:
-        """The reading of a text column. `early_exit`: stop as soon as the column cannot be
-        numeric (its share of values that are not numbers is already too large): a column of
-        names or emails is then read in part only, in slices that double in length."""
-        if not early_exit:
-            return cls._of(column)[1]
-        limit = NOT_NUMBER_SHARE * (len(column) - column.null_count)
-        found, start, size = cls(), 0, _FIRST_SLICE
-        while start < len(column):
-            found.add(cls._of(column.slice(start, size))[1])
-            if found.not_numbers > limit:
-                break
-            start, size = start + size, size * 2
-        return found
+        """The reading of a text column. `early_exit`: first count, in slices that double in
+        length, the values surely not numbers (``count_not_numbers``), and stop as soon as
+        they are too many for the column to be numeric (a column of names or emails is then
+        read in small part, by one regular expression); the reading is then that count."""
+        if early_exit:
+            given = len(column) - column.null_count
+            surely_not, start, size = 0, 0, _FIRST_SLICE
+            while start < len(column):
+                surely_not += count_not_numbers(column.slice(start, size))[1]
+                if surely_not > NOT_NUMBER_SHARE * given:
+                    return cls(given=given, not_numbers=surely_not, stray=surely_not)
+                start, size = start + size, size * 2
+        return cls._of(column)[1]
 
     @classmethod
     def _of(cls, column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, TextNumbers]:
