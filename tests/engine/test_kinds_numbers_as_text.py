@@ -15,7 +15,9 @@ from segtrail.engine.kinds import (
     coerce_to_kind,
     count_not_numbers,
     infer_kind,
+    read_text_numbers,
     summarize,
+    with_text_note,
 )
 from segtrail.report.words import column_summary
 
@@ -228,3 +230,41 @@ def test_the_cheap_count_bounds_the_reading(spelling: str | None) -> None:
         assert (given, not_numbers, found.not_numbers) == (2, 0, 1)
     else:
         assert (given, not_numbers) == (found.given, found.not_numbers)
+
+
+def test_empty_and_all_missing_columns() -> None:
+    for column in (pa.chunked_array([], type=pa.string()), text([None, None])):
+        values, found = read_text_numbers(column)
+        assert values.type == pa.float64() and values.to_pylist() == [None] * len(column)
+        assert (found.given, found.not_numbers) == (0, 0) and not found.are_numbers
+        assert count_not_numbers(column) == (0, 0)
+
+
+def test_flags_of_any_batch_last() -> None:
+    """What one batch saw (a code, another locale's number, a width) stays seen."""
+    first = TextNumbers.of(text(["00123", "1.234,5", "12345"]))
+    added = TextNumbers()
+    for part in (first, TextNumbers.of(text(["7.5"])), TextNumbers.of(text(["8.5"]))):
+        added.add(part)
+    assert added.codes and added.other_locale and added.widths == {5}
+
+
+def test_the_early_exit_reads_slices_that_double() -> None:
+    """4,096 names, then 8,192: 12,288 values are not numbers, more than 5% of 100,000."""
+    names = [f"name {i}" for i in range(100_000)] + [None] * 7
+    found = TextNumbers.of(text(names), early_exit=True)
+    assert found == TextNumbers(given=100_000, not_numbers=12_288, stray=12_288)
+
+
+def test_with_text_note() -> None:
+    summary = {"missing_share": 0.0}
+    assert with_text_note(summary, None) is summary
+    note = {"not_numbers": 1, "examples": ["-"]}
+    assert with_text_note(summary, note) == {"missing_share": 0.0, "numbers_from_text": note}
+
+
+def test_the_early_exit_counts_from_the_first_value() -> None:
+    """6 words in 100 values, the first of them first: one too many, seen in the first slice."""
+    values = [f"word {i}" for i in range(6)] + ["12"] * 94
+    found = TextNumbers.of(text(values), early_exit=True)
+    assert found == TextNumbers(given=100, not_numbers=6, stray=6)  # no full reading

@@ -67,7 +67,7 @@ def _to_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(values, pa.ChunkedArray):
         if values.num_chunks == 0:
             return np.empty(0, dtype=bool if pa.types.is_boolean(values.type) else np.float64)
-        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+        values = values.combine_chunks()
     start, end = values.offset, values.offset + len(values)
     if pa.types.is_boolean(values.type):
         bits = np.frombuffer(values.buffers()[1], dtype=np.uint8)
