@@ -48,6 +48,12 @@ TIMEOUT_CONSTANT = 2.0
 
 # A module's own tests, where they are not simply tests/<layer>/test_<module>.py.
 OWN_TESTS: dict[str, list[str]] = {
+    # kinds.numbers_in_text is features.read_numbers' core: its corpus of spellings too
+    "engine/kinds.py": [
+        "tests/engine/test_kinds.py",
+        "tests/engine/test_kinds_numbers_as_text.py",
+        "tests/engine/test_numbers_as_text.py",
+    ],
     "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
     "engine/algorithms/params.py": ["tests/engine/test_params.py"],
     "engine/algorithms/__init__.py": ["tests/engine/test_registry.py"],
@@ -1401,6 +1407,14 @@ _BOUNDS_OK = "if all(b is not None and math.isfinite(b) for b in bounds):"
 _IF_NULL = "return pc.if_else(pc.is_null(lowered), null_of(pa.bool_()), is_true)"
 _ZIP_STRICT = "strict=True,"
 _FLOATING = "if pa.types.is_floating(column.type)"
+_EMPTY = "return np.empty(0, dtype=bool if pa.types.is_boolean(values.type) else np.float64)"
+_EMPTY_BOOL = _EMPTY.replace(
+    "bool if pa.types.is_boolean(values.type)", "bool if (pa.types.is_boolean(values.type)) or True"
+)
+_FROMBUFFER = "return np.frombuffer(values.buffers()[1], dtype=np.float64)[start:end]"
+_EARLY = "if numbers_from_text and TextNumbers.of(column, early_exit=True).are_numbers:"
+_IF_READ = "read = pc.cast(pc.if_else(readable, digits, null_of(pa.string())), pa.float64())"
+_GIVEN = "given = _to_numpy(pc.coalesce(pc.greater(pc.utf8_length(trimmed), _ZERO), _FALSE))"
 EQUIVALENT["engine/kinds.py"] = {
     f"{_BOUNDS} / {_BOUNDS.replace('mean(values)', 'mean(None)')}": _SHORTCUT,
     f"{_BOUNDS_OK} / {_BOUNDS_OK.replace('is not None', 'is None')}": _SHORTCUT,
@@ -1437,6 +1451,40 @@ EQUIVALENT["engine/kinds.py"] = {
         )
         for new in (f"if ({_FLOATING[3:]}) and False", f"if ({_FLOATING[3:]}) or True")
     },
+    "if values.null_count == 0 and len(values): / if values.null_count == 1 and len(values):": (
+        _SHORTCUT
+    ),
+    # numbers written as text
+    **{
+        f"{_FROMBUFFER} / {_FROMBUFFER.replace('dtype=np.float64', new)}": (
+            "np.frombuffer's default dtype is float64"
+        )
+        for new in ("dtype=None", "")
+    },
+    **{
+        f"{_EARLY} / {_EARLY.replace('early_exit=True', new)}": (
+            "the early exit only stops counting a column that cannot be numeric: same kind"
+        )
+        for new in ("early_exit=None", "", "early_exit=False")
+    },
+    **{
+        f"{_IF_READ} / {_IF_READ.replace('null_of(pa.string())', new)}": (
+            "Arrow's if_else casts a null of any type (or None, which imports pandas: "
+            "tests/cli/test_ingest.py checks that in a subprocess, which mutants do not reach) "
+            "to the text result"
+        )
+        for new in ("None", "null_of(None)")
+    },
+    f"{_GIVEN} / {_GIVEN.replace(', _FALSE))', ', ))')}": (
+        "Arrow's comparison leaves the bit of a missing value's slot 0: it reads as not given "
+        "with or without the coalesce"
+    ),
+    "while start < len(column): / while start <= len(column):": (
+        "one more slice, empty, which counts nothing"
+    ),
+    f"{_EMPTY} / {_EMPTY_BOOL}": (
+        "an empty array holds no value; np.where and float64_array make float64 of it"
+    ),
 }
 
 _TO_UTC = 'return series.dt.tz_convert("UTC").dt.tz_localize(None)'

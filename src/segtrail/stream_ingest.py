@@ -8,10 +8,12 @@ Arrow infers a CSV column's type from the first block only; a whole-file read wo
 it when a later value does not fit (an integer column with text a million rows down). We do
 the same by starting again: the column gets the first type in Arrow's inference order that
 the offending value parses as, and the file is read again with the types learnt so far.
-Boolean words ('yes'/'no', stored as booleans) and integer ids (stored as integers) are
-decided the same way: from the first batch, corrected by a restart when a later batch
-disagrees. Restarts are rare (real files rarely change type past their first megabytes) and
-each is a plain re-read, so the stored dataset is the one a whole-file read would give.
+Boolean words ('yes'/'no', stored as booleans), numbers written as text ('$1,234.00',
+stored as float64, see kinds.NOT_NUMBER_SHARE) and integer ids (stored as integers) are
+decided the same way: from the first batch, corrected by a restart when a later batch (for
+numbers: the whole column) disagrees. Restarts are rare (real files rarely change type past
+their first megabytes) and each is a plain re-read, so the stored dataset is the one a
+whole-file read would give.
 
 Arrow's streaming CSV reader parses on one thread, while its whole-file reader uses every
 core. So a CSV file is cut into pieces at line breaks (what Arrow's own blocks do when
@@ -39,10 +41,14 @@ import pyarrow.parquet as pq
 
 from segtrail.engine.kinds import (
     MAX_CATEGORY_LEVELS,
+    TextNumbers,
     are_boolean_words,
     coerce_to_kind,
+    count_not_numbers,
     infer_kind,
+    read_text_numbers,
     summarize,
+    with_text_note,
 )
 from segtrail.errors import InputError
 from segtrail.readers import (
@@ -111,6 +117,8 @@ class Plan:
     ids_text: bool | None = None  # None: decide from the first batch
     booleans: set[str] = field(default_factory=set)  # text columns stored as booleans
     not_booleans: set[str] = field(default_factory=set)
+    numbers: set[str] = field(default_factory=set)  # text columns stored as float64
+    not_numbers: set[str] = field(default_factory=set)  # read whole: they break the rule
     encoding: str | None = None  # CSV: overrides the detected encoding
     newlines: bool = False  # CSV: quoted values may hold line breaks
     serial: bool = False  # CSV: read with Arrow's streaming reader, not in parallel pieces
@@ -499,6 +507,12 @@ class _DatasetWriter:
         self.first_missing: int | None = None
         # distinct non-null values of each text column while they could be boolean words
         self.word_values: dict[str, set[str] | None] = {}
+        # what reading each column of plan.numbers found so far, over its batches
+        self.text_numbers: dict[str, TextNumbers] = {}
+        # (values given, values surely not numbers) of text columns whose first batch with
+        # values broke the rule: a cheap count, over every batch, of whether the whole column
+        # might still keep it
+        self.counted: dict[str, tuple[int, int]] = {}
         self.columns: list[dict] | None = None  # kinds and summaries, once known
 
     def write(self, file: BinaryIO) -> None:
@@ -538,6 +552,7 @@ class _DatasetWriter:
         if self._writer is None:
             raise InputError(f"{self.name}: the file has a header but no rows")
         self._settle_booleans()
+        self._settle_numbers()
         # The last row group, the duplicate check and (for a file kept in memory) the column
         # summaries all run in Arrow without the GIL: overlap them.
         ids = pa.Table.from_arrays([pa.chunked_array(self.ids)], names=[self.id_column])
@@ -567,6 +582,8 @@ class _DatasetWriter:
                 column = coerce_to_kind(column, "text")  # all-empty so far: text
             elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
                 column = self._text(name, column, first=start == 0)
+                if not pa.types.is_boolean(column.type):
+                    column = self._numbers(name, column, start)
             columns.append(column)
         return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
@@ -617,6 +634,52 @@ class _DatasetWriter:
                 )
             return coerce_to_kind(pa.chunked_array([column]), "boolean").chunk(0)
         return column
+
+    def _numbers(self, name: str, column: pa.Array, start: int) -> pa.Array:
+        """Numbers written as text ('$1,234.00', see kinds.NOT_NUMBER_SHARE) are stored as
+        float64, a value that is not a number as missing. Decided on the first batch in which
+        the column has a value, as Arrow types a column from its first block, and settled
+        over the whole column (_settle_numbers): what a whole-file read would store."""
+        if name in self.plan.not_numbers:
+            return column
+        if name in self.counted:
+            given, not_numbers = count_not_numbers(column)
+            seen = self.counted[name]
+            self.counted[name] = (seen[0] + given, seen[1] + not_numbers)
+            return column
+        if name not in self.plan.numbers:
+            found = TextNumbers.of(column)
+            if not found.given:
+                return column  # nothing to decide on yet
+            if not found.are_numbers:
+                self.counted[name] = (found.given, found.not_numbers)
+                return column
+            self.plan = replace(self.plan, numbers={*self.plan.numbers, name})
+            if start:  # earlier batches, all empty, were stored as text: read them again
+                raise Restart(self.plan)
+        values, found = read_text_numbers(column)
+        self.text_numbers.setdefault(name, TextNumbers()).add(found)
+        return values
+
+    def _settle_numbers(self) -> None:
+        """A column stored as numbers whose later batches held too many values that are not
+        numbers is stored as text after all; a column stored as text whose first batch held
+        too many may be numbers over the whole file (its count says it might): the file is
+        read again with what is now known, and such a column is then read whole."""
+        broken = {n for n, found in self.text_numbers.items() if not found.are_numbers}
+        maybe = {
+            n
+            for n, (given, not_numbers) in self.counted.items()
+            if TextNumbers(given=given, not_numbers=not_numbers).are_numbers
+        }
+        if broken or maybe:
+            raise Restart(
+                replace(
+                    self.plan,
+                    numbers=(self.plan.numbers - broken) | maybe,
+                    not_numbers=self.plan.not_numbers | broken,
+                )
+            )
 
     def _settle_booleans(self) -> None:
         """A text column whose only values turned out to be boolean words (after empty first
@@ -674,12 +737,14 @@ def _describe(
             field_type = str(writer.schema.field(name).type)
             return {"name": name, "kind": "id", "type": field_type, "summary": summary}
         column = column_of(name)
-        kind = infer_kind(column, is_id=False)
+        # numbers written as text were decided and stored as float64 while writing
+        kind = infer_kind(column, is_id=False, numbers_from_text=False)
+        found = writer.text_numbers.get(name)
         return {
             "name": name,
             "kind": kind,
             "type": str(column.type),
-            "summary": summarize(column, kind),
+            "summary": with_text_note(summarize(column, kind), found and found.note()),
         }
 
     if workers == 1:

@@ -30,3 +30,20 @@ def int64_array(values: np.ndarray) -> pa.Array:
 def null_of(type_: pa.DataType) -> pa.Scalar:
     """A null scalar of `type_`."""
     return pa.nulls(1, type_)[0]
+
+
+def float64_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """A float64 array of `values`, null where `valid` (booleans) is False."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    return pa.Array.from_buffers(pa.float64(), len(values), [_bits(valid), pa.py_buffer(values)])
+
+
+def bool_array(values: np.ndarray) -> pa.Array:
+    """A boolean array of numpy booleans (a filter's mask)."""
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, _bits(values)])
+
+
+def _bits(values: np.ndarray | None) -> pa.Buffer | None:
+    if values is None:
+        return None
+    return pa.py_buffer(np.packbits(np.asarray(values, dtype=bool), bitorder="little"))

@@ -36,9 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from segtrail.engine.kinds import numbers_in_text
 from segtrail.errors import InputError, SegtrailError
+from segtrail.report.words import unreadable_words
 
 Progress = Callable[[str, float], None]
 """Progress callback: ``progress(step_description, fraction_done_0_to_1)``."""
@@ -226,11 +227,9 @@ def describe_spec(fitted: dict) -> list[dict]:
             if col["kind"] == "datetime":
                 parts.append(f"days before {col['reference_date']}")
             if col.get("n_unreadable"):
-                examples = ", ".join(repr(v) for v in col["unreadable_examples"])
                 what = "dates" if col["kind"] == "datetime" else "numbers"
                 parts.append(
-                    f"{col['n_unreadable']:,} values are not {what} (e.g. {examples}): "
-                    "read as missing"
+                    unreadable_words(col["n_unreadable"], col["unreadable_examples"], what)
                 )
             if col["n_missing"]:
                 parts.append(f"missing -> median {col['median']:.4g}")
@@ -429,31 +428,12 @@ def _numeric_values(series: pd.Series, col: dict) -> np.ndarray:
     return read_numbers(series)[0]  # new customers: none of them may have a number
 
 
-# Numbers written as text, as spreadsheets and CRMs export them. Read: surrounding spaces,
-# a sign (+ or -) first, digits with an optional decimal point and exponent ("12", "-0.5",
-# ".5", "5.", "1e5"), thousands separated by commas when every group after the first has
-# three digits ("1,234,567.89"; "1,23" and "12,34" are not numbers), one currency sign
-# ($ € £ ¥) before the digits (after the sign) or after them, or a percent sign after them
-# ("12%" reads as 12, the number written: a column of percentages keeps its figures), with
-# at most one space (or no-break space) between that sign and the digits ("12 €", "$ 12").
-# Not read (counted and named in the description, and read as missing): decimal commas and
-# dot separators ("1.234,5", "12,5": which is meant depends on the locale, which a file does
-# not say), space or apostrophe separators ("1 234", "1'234"), accounting negatives "(12)",
-# trailing signs "12-", currency codes ("12 USD"), words ("n/a", "twelve"), inf and nan,
-# and numbers beyond the float range ("1e400"). A blank value is missing.
-_CURRENCY = "$€£¥"
-_DIGITS = r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_GAP = r"[ \x{00A0}\x{202F}]?"  # a space, or a no-break space as French formats write
-NUMBER_TEXT = rf"^[+-]?(?:[{_CURRENCY}]{_GAP}{_DIGITS}|{_DIGITS}(?:{_GAP}[{_CURRENCY}%])?)$"
-_NOT_IN_A_FLOAT = r"[^0-9.eE+-]"  # what a readable number drops before it is read
-
-
 def read_numbers(
     series: pd.Series, column: str | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """A numeric column's values as float64 (NaN where missing or not a number), and where a
     value is given but is not a (finite) number: None when there is no such value. Numbers
-    written as text are read by the rules above (``NUMBER_TEXT``). ``column``: the column's
+    written as text are read by the rules of ``kinds.NUMBER_TEXT``. ``column``: the column's
     name, given when ``series`` is the whole column (a fit, a profile): a column holding text
     in which no value at all is a number is then refused (InputError), not a numeric column;
     a few new customers to place may well have none. The float64 values of a float64 column
@@ -465,18 +445,10 @@ def read_numbers(
             return values, None
         unread = ~finite & ~np.isnan(values)  # inf: no customer's figure
         return np.where(finite, values, np.nan), (unread if unread.any() else None)
-    text = _as_text(series)
-    trimmed = pc.utf8_trim_whitespace(text)
-    readable = pc.match_substring_regex(trimmed, NUMBER_TEXT)
-    digits = pc.replace_substring_regex(trimmed, _NOT_IN_A_FLOAT, "")
-    read = pc.cast(pc.if_else(readable, digits, None), pa.float64())
-    values = read.to_numpy(zero_copy_only=False)
-    # a blank value is missing, not unreadable
-    given = pc.fill_null(pc.not_equal(trimmed, ""), False).to_numpy(zero_copy_only=False)
-    finite = np.isfinite(values)
-    unread = given & ~finite
+    values, unread = numbers_in_text(_as_text(series))
     if not unread.any():
         return values, None
+    finite = np.isfinite(values)
     if column is not None and not finite.any():
         raise InputError(f"column '{column}' is marked numeric but holds text")
     return np.where(finite, values, np.nan), unread

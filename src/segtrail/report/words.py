@@ -11,6 +11,8 @@ def column_summary(kind: str, summary: dict[str, Any]) -> str:
     """One column's summary (what `dataset show` computed) as a person reads it:
     'mean 42, median 40, range 18 to 80', '4 values, most often north 40%, ...'."""
     s = summary
+    if kind == "numeric" and "numbers_from_text" in s:
+        return _numbers_from_text(s)
     if kind == "numeric" and "mean" in s:
         return (
             f"mean {s['mean']:,.4g}, median {s['median']:,.4g}, "
@@ -26,6 +28,23 @@ def column_summary(kind: str, summary: dict[str, Any]) -> str:
     if kind == "datetime" and "min" in s:
         return f"{s['min'][:10]} to {s['max'][:10]}"
     return ""
+
+
+def unreadable_words(count: int, examples: list[str], what: str = "numbers") -> str:
+    """'2 values are not numbers (e.g. 'n/a', '-'): read as missing'."""
+    shown = ", ".join(repr(v) for v in examples)
+    return f"{count:,} values are not {what} (e.g. {shown}): read as missing"
+
+
+def _numbers_from_text(s: dict[str, Any]) -> str:
+    """A numeric column read from numbers written as text ('$1,234.00'): its figures, and
+    what was not a number (read as missing)."""
+    note = s["numbers_from_text"]
+    parts = ["read from numbers written as text"]
+    if note["not_numbers"]:
+        parts.append(unreadable_words(note["not_numbers"], note["examples"]))
+    figures = column_summary("numeric", {k: v for k, v in s.items() if k != "numbers_from_text"})
+    return "; ".join([*parts, figures] if figures else parts)
 
 
 def lookalike_model_words(model: dict[str, Any], seed: dict[str, Any]) -> str:

@@ -130,15 +130,28 @@ def prepare_dataset(
 ) -> PreparedDataset:
     """Infer column kinds, check ids (unless `unique_ids` is False: order lines repeat a
     customer), summarise and encode an in-memory table. `label` names it in errors."""
-    from segtrail.engine.kinds import coerce_to_kind, infer_kind, summarize
+    import pyarrow as pa
+
+    from segtrail.engine.kinds import (
+        coerce_to_kind,
+        infer_kind,
+        is_text,
+        read_text_numbers,
+        summarize,
+        with_text_note,
+    )
     from segtrail.readers import check_unique_ids
     from segtrail.store.objects import encode_table
 
-    kinds = {}
+    kinds, from_text = {}, {}
     for column_name in table.column_names:
         column = table[column_name]
         kinds[column_name] = kind = infer_kind(column, is_id=column_name == id_column)
-        coerced = coerce_to_kind(column, kind)
+        if kind == "numeric" and is_text(column.type):  # numbers written as text
+            values, found = read_text_numbers(column)
+            coerced, from_text[column_name] = pa.chunked_array([values]), found.note()
+        else:
+            coerced = coerce_to_kind(column, kind)
         if coerced is not column:
             table = table.set_column(table.column_names.index(column_name), column_name, coerced)
 
@@ -154,7 +167,9 @@ def prepare_dataset(
                 "name": column_name,
                 "kind": kinds[column_name],
                 "type": str(table[column_name].type),
-                "summary": summarize(table[column_name], kinds[column_name]),
+                "summary": with_text_note(
+                    summarize(table[column_name], kinds[column_name]), from_text.get(column_name)
+                ),
             }
             for column_name in table.column_names
         ]
