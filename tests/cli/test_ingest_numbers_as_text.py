@@ -33,7 +33,7 @@ def test_spend_written_as_text_is_a_numeric_feature(workspace: Path, cli: Runner
     assert spend["summary"]["numbers_from_text"] == {"not_numbers": 1, "examples": ["-"]}
     assert (spend["summary"]["min"], spend["summary"]["max"]) == (20.0, 1240.0)
     words = cli("dataset", "show", "shop")
-    assert "read from numbers written as text; 1 values are not numbers (e.g. '-'): " in (
+    assert "read from numbers written as text; 1 value is not a number (e.g. '-'): " in (
         " ".join(words.out.split())
     )
     made = cli(

@@ -543,7 +543,7 @@ def test_text_that_is_not_a_date_is_named_in_the_description() -> None:
     assert json.loads(json.dumps(fitted)) == fitted
     _, fitted = fit_features(*one_column(["2024-03-01", "later"], "datetime"))
     words = describe_spec(fitted)[0]["transform"]
-    assert "1 values are not dates (e.g. 'later'): read as missing" in words
+    assert "1 value is not a date (e.g. 'later'): read as missing" in words
 
 
 def test_yes_no_words_unknown_words_and_nullable_booleans() -> None:

@@ -31,9 +31,11 @@ def column_summary(kind: str, summary: dict[str, Any]) -> str:
 
 
 def unreadable_words(count: int, examples: list[str], what: str = "numbers") -> str:
-    """'2 values are not numbers (e.g. 'n/a', '-'): read as missing'."""
+    """'2 values are not numbers (e.g. 'n/a', '-'): read as missing' ('1 value is not a
+    number ...' for one; ``what`` is plural: numbers, dates)."""
     shown = ", ".join(repr(v) for v in examples)
-    return f"{count:,} values are not {what} (e.g. {shown}): read as missing"
+    said = f"1 value is not a {what[:-1]}" if count == 1 else f"{count:,} values are not {what}"
+    return f"{said} (e.g. {shown}): read as missing"
 
 
 def _numbers_from_text(s: dict[str, Any]) -> str:
