@@ -50,6 +50,12 @@ TIMEOUT_CONSTANT = 2.0
 OWN_TESTS: dict[str, list[str]] = {
     "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
     "engine/algorithms/params.py": ["tests/engine/test_params.py"],
+    # the multi-arm statistics (arms, Holm, Welch, interaction) checked at the engine;
+    # tests/services/test_campaign_arms.py runs them through a workspace (~6 s)
+    "engine/responses.py": [
+        "tests/engine/test_responses.py",
+        "tests/engine/test_responses_arms.py",
+    ],
     "engine/algorithms/__init__.py": ["tests/engine/test_registry.py"],
     # the object store tests run every primitive on a file:// and a memory:// fsspec store too
     "store/shared_objects.py": [
