@@ -3,6 +3,7 @@ statsmodels (Wilson, Newcombe, z-test, Holm, binomial GLM deviance) and scipy (F
 Welch intervals and p-values)."""
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from segtrail.engine.responses import (
     segment_responses,
     welch_test,
 )
+from segtrail.errors import InputError
 
 # (segment or None for customers the version does not know, arm): (n, responders)
 CELLS = {
@@ -274,6 +276,16 @@ def test_interaction_needs_something_to_test(cells):
     assert run_interaction(cells) is None
 
 
+def test_interaction_on_cells_where_nobody_or_everyone_responded_warns_nothing():
+    """The saturated model's log(0) for such cells is no RuntimeWarning on the user's
+    terminal."""
+    cells = [(0, "c", 20, 0), (0, "t", 20, 3), (1, "c", 10, 10), (1, "t", 12, 9)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = run_interaction(cells)
+    close(got["chi2"], glm_reference(cells)["chi2"], 1e-6)
+
+
 def moments(values: list[float]) -> tuple[int, float, float]:
     array = np.asarray(values, dtype=float)
     return len(array), float(array.mean()), float(array.var(ddof=1)) if len(array) > 1 else np.nan
@@ -320,6 +332,11 @@ def test_welch_small_cases(a, b):
 )
 def test_welch_is_undefined(a, b):
     assert welch_test(moments(a), moments(b)) is None
+
+
+def test_welch_of_a_group_of_one_is_undefined_whatever_its_variance():
+    assert welch_test((1, 5.0, 0.0), moments([1.0, 2.0, 4.0])) is None
+    assert welch_test(moments([1.0, 2.0, 4.0]), (1, 5.0, 0.0)) is None
 
 
 HOLM_CASES = [
@@ -369,6 +386,9 @@ def test_holm_in_place_flags_on_the_adjusted_p():
     holm_in_place(items)  # 0.06, 0.06, 0.5: nothing significant after adjustment
     assert [i["flag"] for i in items] == [None, None, None]
     assert [i["p_adjusted"] for i in items] == pytest.approx([0.06, 0.06, 0.5])
+    items = [arm_item(0.025, 0.1), arm_item(0.025, -0.1)]
+    holm_in_place(items)  # adjusted to exactly 0.05: not below it
+    assert [(i["p_adjusted"], i["flag"]) for i in items] == [(0.05, None), (0.05, None)]
 
 
 def test_revenue_of_one_customer_and_of_an_empty_arm():
@@ -396,3 +416,17 @@ def test_revenue_of_one_customer_and_of_an_empty_arm():
     assert c["n"] == 0 and c["responders"] == 0
     for key in ("revenue_mean", "revenue_ci", "revenue_uplift", "revenue_p_value"):
         assert c[key] is None
+
+
+def test_a_customer_id_written_as_text_listed_twice_is_named():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c2", "c3"],
+            "group": ["control", "treatment", "control", "treatment"],
+            "responded": [0, 1, 0, 1],
+        }
+    )
+    labels = pd.Series([0, 0, 1], index=["c1", "c2", "c3"])
+    with pytest.raises(InputError) as duplicated:
+        segment_responses(frame, labels)
+    assert str(duplicated.value) == "campaign data lists customer 'c2' more than once"
