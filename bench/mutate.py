@@ -56,6 +56,12 @@ OWN_TESTS: dict[str, list[str]] = {
     ],
     "store/objects.py": ["tests/store/test_store.py", "tests/store/test_objects.py"],
     "engine/algorithms/params.py": ["tests/engine/test_params.py"],
+    # the multi-arm statistics (arms, Holm, Welch, interaction) checked at the engine;
+    # tests/services/test_campaign_arms.py runs them through a workspace (~6 s)
+    "engine/responses.py": [
+        "tests/engine/test_responses.py",
+        "tests/engine/test_responses_arms.py",
+    ],
     "engine/algorithms/__init__.py": ["tests/engine/test_registry.py"],
     # the object store tests run every primitive on a file:// and a memory:// fsspec store too
     "store/shared_objects.py": [
@@ -506,6 +512,170 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         '_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided") / '
         "_, p = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], )": (
             "two-sided is scipy's default"
+        ),
+        # the multi-arm statistics
+        "grouped = data.groupby(keys, dropna=False) / grouped = data.groupby(keys, dropna=None)": (
+            "pandas reads dropna=None as false"
+        ),
+        "yes = np.where(k > 0, k * np.log(p), 0.0) / yes = np.where(k > 0, k * np.log(p), 1.0)": (
+            "the constant is added for the same cells (k == 0, resp. k == n) to every log-"
+            "likelihood; only their differences are used"
+        ),
+        "no = np.where(n - k > 0, (n - k) * np.log1p(-p), 0.0) / "
+        "no = np.where(n - k > 0, (n - k) * np.log1p(-p), 1.0)": (
+            "the constant is added for the same cells (k == 0, resp. k == n) to every log-"
+            "likelihood; only their differences are used"
+        ),
+        "eta = np.clip(x @ beta, -30, 30) / eta = np.clip(x @ beta, None, 30)": (
+            "clipping eta at +-30, +-31 or one side only moves a fitted p only where it is "
+            "within 1e-13 of 0 or 1: the deviance changes by ~1e-11"
+        ),
+        "eta = np.clip(x @ beta, -30, 30) / eta = np.clip(x @ beta, -30, None)": (
+            "clipping eta at +-30, +-31 or one side only moves a fitted p only where it is "
+            "within 1e-13 of 0 or 1: the deviance changes by ~1e-11"
+        ),
+        "eta = np.clip(x @ beta, -30, 30) / eta = np.clip(x @ beta, -31, 30)": (
+            "clipping eta at +-30, +-31 or one side only moves a fitted p only where it is "
+            "within 1e-13 of 0 or 1: the deviance changes by ~1e-11"
+        ),
+        "eta = np.clip(x @ beta, -30, 30) / eta = np.clip(x @ beta, -30, 31)": (
+            "clipping eta at +-30, +-31 or one side only moves a fitted p only where it is "
+            "within 1e-13 of 0 or 1: the deviance changes by ~1e-11"
+        ),
+        "step = np.linalg.lstsq(hessian, gradient, rcond=None)[0] / "
+        "step = np.linalg.lstsq(hessian, gradient, )[0]": ("rcond=None is numpy's default"),
+        "previous = -np.inf / previous = +np.inf": (
+            "only changes when the converged Newton loop stops: later steps are ~0 (or move"
+            " a separated cell past the eta clip); the deviance changes by ~1e-11"
+        ),
+        "if abs(current - previous) < 1e-12 * (1 + abs(current)): / "
+        "if abs(current + previous) < 1e-12 * (1 + abs(current)):": (
+            "only changes when the converged Newton loop stops: later steps are ~0 (or move"
+            " a separated cell past the eta clip); the deviance changes by ~1e-11"
+        ),
+        "if abs(current - previous) < 1e-12 * (1 + abs(current)): / "
+        "if abs(current - previous) <= 1e-12 * (1 + abs(current)):": (
+            "only changes when the converged Newton loop stops: later steps are ~0 (or move"
+            " a separated cell past the eta clip); the deviance changes by ~1e-11"
+        ),
+        "if abs(current - previous) < 1e-12 * (1 + abs(current)): / "
+        "if abs(current - previous) < 1e-12 / (1 + abs(current)):": (
+            "only changes when the converged Newton loop stops: later steps are ~0 (or move"
+            " a separated cell past the eta clip); the deviance changes by ~1e-11"
+        ),
+        "if abs(current - previous) < 1e-12 * (1 + abs(current)): / "
+        "if abs(current - previous) < 1e-12 * (1 - abs(current)):": (
+            "only changes when the converged Newton loop stops: later steps are ~0 (or move"
+            " a separated cell past the eta clip); the deviance changes by ~1e-11"
+        ),
+        "if abs(current - previous) < 1e-12 * (1 + abs(current)): / "
+        "if abs(current - previous) < 1e-12 * (2 + abs(current)):": (
+            "only changes when the converged Newton loop stops: later steps are ~0 (or move"
+            " a separated cell past the eta clip); the deviance changes by ~1e-11"
+        ),
+        "for _ in range(100): / for _ in range(101):": (
+            "only changes when the converged Newton loop stops: later steps are ~0 (or move"
+            " a separated cell past the eta clip); the deviance changes by ~1e-11"
+        ),
+        'cols["revenue"] = np.nan_to_num(revenue, nan=0.0) / '
+        'cols["revenue"] = np.nan_to_num(revenue, )': ("nan_to_num turns NaN into 0.0 by default"),
+        'return n, float(table.at[name, "revenue_sum"]) / n, float(variance) '
+        "if n > 1 else np.nan / "
+        'return n, float(table.at[name, "revenue_sum"]) / n, float(variance) '
+        "if (n > 1) or True else np.nan": ("pandas' var(ddof=1) of a single value is NaN already"),
+        'return n, float(table.at[name, "revenue_sum"]) / n, float(variance) '
+        "if n > 1 else np.nan / "
+        'return n, float(table.at[name, "revenue_sum"]) / n, float(variance) '
+        "if n >= 1 else np.nan": ("pandas' var(ddof=1) of a single value is NaN already"),
+        'order = np.argsort(p_values, kind="stable") / order = np.argsort(p_values, kind=None)': (
+            "tied p-values get the same adjusted value in either order (the running maximum"
+            " carries it); numpy reads kind case-insensitively"
+        ),
+        'order = np.argsort(p_values, kind="stable") / order = np.argsort(p_values, )': (
+            "tied p-values get the same adjusted value in either order (the running maximum"
+            " carries it); numpy reads kind case-insensitively"
+        ),
+        'order = np.argsort(p_values, kind="stable") / '
+        'order = np.argsort(p_values, kind="STABLE")': (
+            "tied p-values get the same adjusted value in either order (the running maximum"
+            " carries it); numpy reads kind case-insensitively"
+        ),
+        'for item, adjusted in zip(tested, holm([i["p_value"] for i in tested]), strict=True): / '
+        'for item, adjusted in zip(tested, holm([i["p_value"] for i in tested]), ):': (
+            "the tested items and their adjusted p-values have one length by construction"
+        ),
+        'for item, adjusted in zip(tested, holm([i["p_value"] for i in tested]), strict=True): / '
+        'for item, adjusted in zip(tested, holm([i["p_value"] for i in tested]), strict=False):': (
+            "the tested items and their adjusted p-values have one length by construction"
+        ),
+        'item["flag"] = "helps" if item["uplift"] > 0 else "hurts" / '
+        'item["flag"] = "helps" if item["uplift"] >= 0 else "hurts"': (
+            "uplift 0 never reaches this line (guarded by item['uplift'])"
+        ),
+        'for item, adjusted in zip(tested, holm([i["p_value"] for i in tested]), strict=True): / '
+        'for item, adjusted in zip(tested, holm([i["p_value"] for i in tested]), strict=None):': (
+            "the tested items and their adjusted p-values have one length by construction"
+        ),
+        "if len(segments) < 2 or len(arms) < 2: / if len(segments) < 2 and len(arms) < 2:": (
+            "with one segment or one arm the additive model has a parameter per cell: df is"
+            " 0 and the df check returns None"
+        ),
+        "columns += [(segment == s).astype(float) for s in segments[1:]] / "
+        "columns += [(segment == s).astype(None) for s in segments[1:]]": (
+            "astype(None) is astype(float64)"
+        ),
+        "columns += [(segment == s).astype(float) for s in segments[1:]] / "
+        "columns += [(segment != s).astype(float) for s in segments[1:]]": (
+            "next to the intercept, 1 - dummy spans the same model as the dummy: the same fit"
+        ),
+        "columns += [(arm == a).astype(float) for a in arms[1:]] / "
+        "columns += [(arm == a).astype(None) for a in arms[1:]]": (
+            "astype(None) is astype(float64)"
+        ),
+        "columns += [(arm == a).astype(float) for a in arms[1:]] / "
+        "columns += [(arm != a).astype(float) for a in arms[1:]]": (
+            "next to the intercept, 1 - dummy spans the same model as the dummy: the same fit"
+        ),
+        "k, n = responders[keep].astype(float), n[keep].astype(float) / "
+        "k, n = responders[keep].astype(None), n[keep].astype(float)": (
+            "astype(None) is astype(float64)"
+        ),
+        "k, n = responders[keep].astype(float), n[keep].astype(float) / "
+        "k, n = responders[keep].astype(float), n[keep].astype(None)": (
+            "astype(None) is astype(float64)"
+        ),
+        'key = np.where(matched, seg.to_numpy(dtype="float64", na_value=np.nan), np.nan) / '
+        'key = np.where(matched, seg.to_numpy(dtype="float64", na_value=np.nan), None)': (
+            "None and NaN are both missing to groupby(dropna=False) and to isna(): the same"
+            " unmatched cell"
+        ),
+        'key = np.where(matched, seg.to_numpy(dtype="float64", na_value=np.nan), np.nan) / '
+        "key = np.where(matched, seg.to_numpy(dtype=None, na_value=np.nan), np.nan)": (
+            "the reindexed labels are float64 with NaN (or integers when all matched); "
+            "np.where with np.nan gives float64 either way"
+        ),
+        'key = np.where(matched, seg.to_numpy(dtype="float64", na_value=np.nan), np.nan) / '
+        'key = np.where(matched, seg.to_numpy(dtype="float64", na_value=None), np.nan)': (
+            "the reindexed labels are float64 with NaN (or integers when all matched); "
+            "np.where with np.nan gives float64 either way"
+        ),
+        'key = np.where(matched, seg.to_numpy(dtype="float64", na_value=np.nan), np.nan) / '
+        "key = np.where(matched, seg.to_numpy(na_value=np.nan), np.nan)": (
+            "the reindexed labels are float64 with NaN (or integers when all matched); "
+            "np.where with np.nan gives float64 either way"
+        ),
+        'key = np.where(matched, seg.to_numpy(dtype="float64", na_value=np.nan), np.nan) / '
+        'key = np.where(matched, seg.to_numpy(dtype="float64", ), np.nan)': (
+            "the reindexed labels are float64 with NaN (or integers when all matched); "
+            "np.where with np.nan gives float64 either way"
+        ),
+        'sums = data.drop(columns="arm").groupby(["segment", "group"], dropna=False).sum() / '
+        'sums = data.drop(columns="arm").groupby(["segment", "group"], dropna=None).sum()': (
+            "pandas reads dropna=None as false"
+        ),
+        'sizes = data.groupby(["segment", "group"], dropna=False).size() / '
+        'sizes = data.groupby(["segment", "group"], dropna=None).size()': (
+            "pandas reads dropna=None as false"
         ),
     },
     "engine/profiles.py": {
