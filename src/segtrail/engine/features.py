@@ -38,8 +38,8 @@ import pandas as pd
 import pyarrow as pa
 
 from segtrail.engine.kinds import numbers_in_text
+from segtrail.engine.value_words import unreadable_words
 from segtrail.errors import InputError, SegtrailError
-from segtrail.report.words import unreadable_words
 
 Progress = Callable[[str, float], None]
 """Progress callback: ``progress(step_description, fraction_done_0_to_1)``."""

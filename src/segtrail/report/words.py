@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from segtrail.engine.value_words import unreadable_words
+
 
 def column_summary(kind: str, summary: dict[str, Any]) -> str:
     """One column's summary (what `dataset show` computed) as a person reads it:
@@ -28,14 +30,6 @@ def column_summary(kind: str, summary: dict[str, Any]) -> str:
     if kind == "datetime" and "min" in s:
         return f"{s['min'][:10]} to {s['max'][:10]}"
     return ""
-
-
-def unreadable_words(count: int, examples: list[str], what: str = "numbers") -> str:
-    """'2 values are not numbers (e.g. 'n/a', '-'): read as missing' ('1 value is not a
-    number ...' for one; ``what`` is plural: numbers, dates)."""
-    shown = ", ".join(repr(v) for v in examples)
-    said = f"1 value is not a {what[:-1]}" if count == 1 else f"{count:,} values are not {what}"
-    return f"{said} (e.g. {shown}): read as missing"
 
 
 def _numbers_from_text(s: dict[str, Any]) -> str:
