@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from segtrail.engine.value_words import unreadable_words
+from segtrail.engine.value_words import not_values, unreadable_words
 
 
 def test_many_values_and_their_examples() -> None:
@@ -22,6 +22,11 @@ def test_one_value_is_said_in_the_singular() -> None:
     assert unreadable_words(1, ["later"], "dates") == (
         "1 value is not a date (e.g. 'later'): read as missing"
     )
+
+
+def test_the_phrase_alone_names_count_and_examples() -> None:
+    assert not_values(3, ["soon", "n/a"]) == "3 values are not numbers (e.g. 'soon', 'n/a')"
+    assert not_values(1, ["tbd"]) == "1 value is not a number (e.g. 'tbd')"
 
 
 def test_the_plain_words_of_the_reports_import_nothing_heavy() -> None:

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from segtrail.engine.features import UNREADABLE_EXAMPLES, read_numbers
+from segtrail.engine.value_words import not_values
 from segtrail.errors import InputError
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -413,10 +414,8 @@ def _numeric_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 def not_numbers(values: pd.Series, unread: np.ndarray) -> str:
     """The values of ``values`` that ``read_numbers`` did not read (``unread``), counted and
     the first few named, as in: 3 values are not numbers (e.g. 'soon', 'n/a', 'tbd')."""
-    n = int(np.count_nonzero(unread))
     shown = pd.unique(values[unread].astype(str))[:UNREADABLE_EXAMPLES]
-    what = "value is not a number" if n == 1 else "values are not numbers"
-    return f"{n:,} {what} (e.g. {', '.join(map(repr, shown))})"
+    return not_values(int(np.count_nonzero(unread)), list(shown))
 
 
 def _entry(sums: pd.DataFrame, sizes: pd.Series, label: float) -> dict[str, Any]:
