@@ -584,8 +584,10 @@ def integer_ids(ids):
 def check_unique_ids(table: pa.Table, id_column: str, name: str, line_offset: int | None) -> None:
     """Refuse duplicate ids, naming the first duplicated id, its rows and the count."""
     ids = table[id_column]
-    if pc.count_distinct(ids).as_py() == len(ids):
-        return  # the common case; the costlier count below only runs to explain
+    # the common case; the costlier count below only runs to explain. (unique, not
+    # count_distinct: the same hash table, built in half the time at 1M text ids)
+    if ids.null_count == 0 and len(pc.unique(ids)) == len(ids):
+        return
     where = row_words(line_offset)
     counts = pc.value_counts(ids)
     duplicated = pc.filter(counts, pc.greater(counts.field("counts"), 1))

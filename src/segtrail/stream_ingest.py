@@ -29,7 +29,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from segtrail.engine.kinds import (
     MAX_CATEGORY_LEVELS,
+    NOT_NUMBER_SHARE,
     TextNumbers,
     are_boolean_words,
     coerce_to_kind,
@@ -153,6 +154,8 @@ class _Source:
     ids_from_text: bool
     batches: Callable[[Plan], Iterator[pa.RecordBatch]]
     details: Callable[[Plan], dict]
+    # At most how many rows the source holds, given its number of columns (None: unknown).
+    max_rows: Callable[[int], int | None]
 
 
 def ingest_stream(
@@ -196,6 +199,7 @@ def _open_source(path: Path, id_column: str, options: SourceOptions) -> _Source:
             False,
             lambda plan: _parquet_batches(path, id_column),
             lambda plan: {},
+            lambda columns: _parquet_rows(path),
         )
     if sniffed.format == "excel":
         table, sheet = read_excel(path, id_column, options)
@@ -207,6 +211,7 @@ def _open_source(path: Path, id_column: str, options: SourceOptions) -> _Source:
             True,
             lambda plan: iter(table.to_batches(max_chunksize=PARQUET_BATCH_ROWS)),
             lambda plan: {"sheet": sheet},
+            lambda columns: table.num_rows,
         )
     fmt = csv_format(path, sniffed, options)
 
@@ -226,7 +231,23 @@ def _open_source(path: Path, id_column: str, options: SourceOptions) -> _Source:
         True,
         lambda plan: _csv_batches(path, fmt, id_column, options, plan),
         details,
+        lambda columns: _csv_max_rows(path, fmt, columns),
     )
+
+
+def _csv_max_rows(path: Path, fmt: CsvFormat, columns: int) -> int | None:
+    """A row of `columns` values takes at least `columns` bytes (the separators and the line
+    break), in any encoding; a compressed file's size says nothing."""
+    if fmt.compression is not None:
+        return None
+    return path.stat().st_size // max(columns, 1)
+
+
+def _parquet_rows(path: Path) -> int | None:
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # the batches word the damage
+        return None
 
 
 def _parquet_batches(path: Path, id_column: str) -> Iterator[pa.RecordBatch]:
@@ -307,6 +328,10 @@ def _csv_batches_in_pieces(
                     convert_options=convert,
                 )  # fmt: skip
                 _check_cut(table, plan)
+                # One batch per piece, not one per block: each batch's checks cost the main
+                # thread a fixed part (a regular expression compiled, Python calls), and
+                # the copy here runs beside it
+                table = table.combine_chunks()
                 return [mark_missing(b, id_column, options) for b in table.to_batches()]
 
             ahead: deque = deque()
@@ -513,6 +538,7 @@ class _DatasetWriter:
         # values broke the rule: a cheap count, over every batch, of whether the whole column
         # might still keep it
         self.counted: dict[str, tuple[int, int]] = {}
+        self.max_rows: int | None = None  # the source's, once its columns are known
         self.columns: list[dict] | None = None  # kinds and summaries, once known
 
     def write(self, file: BinaryIO) -> None:
@@ -528,24 +554,33 @@ class _DatasetWriter:
     def _write(self, file: BinaryIO) -> None:
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
-        for raw in self.source.batches(self.plan):
-            batch = self._check(raw)
-            if self.missing_ids:
-                continue  # still counting missing ids for the message; nothing to write
-            if self._writer is None:
-                self.schema = batch.schema
-                self._writer = pq.ParquetWriter(
-                    file,
-                    batch.schema,
-                    compression="snappy",
-                    use_dictionary=self._dictionary_columns(batch),
-                )
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            self._keep(batch)
-            if pending_rows >= ROW_GROUP_ROWS:
-                self._writer.write_table(pa.Table.from_batches(pending))
-                pending, pending_rows = [], 0
+        # Row groups are encoded on a thread of their own (Arrow lets go of the GIL), beside
+        # the checks of the next batches; one at a time, so memory holds at most two.
+        with ThreadPoolExecutor(max_workers=1) as encoding:
+            written: Future | None = None
+            for raw in self.source.batches(self.plan):
+                batch = self._check(raw)
+                if self.missing_ids:
+                    continue  # still counting missing ids for the message; nothing to write
+                if self._writer is None:
+                    self.schema = batch.schema
+                    self._writer = pq.ParquetWriter(
+                        file,
+                        batch.schema,
+                        compression="snappy",
+                        use_dictionary=self._dictionary_columns(batch),
+                    )
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                self._keep(batch)
+                if pending_rows >= ROW_GROUP_ROWS:
+                    if written is not None:
+                        written.result()
+                    group = pa.Table.from_batches(pending)
+                    written = encoding.submit(self._writer.write_table, group)
+                    pending, pending_rows = [], 0
+            if written is not None:
+                written.result()
         if self.missing_ids:
             where = self.where(self.first_missing)
             raise InputError(empty_ids_message(self.name, self.id_column, where, self.missing_ids))
@@ -574,6 +609,8 @@ class _DatasetWriter:
             return batch
         start = self.rows
         self.rows += batch.num_rows
+        if start == 0:
+            self.max_rows = self.source.max_rows(batch.num_columns)
         columns = []
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             if name == self.id_column:
@@ -645,14 +682,14 @@ class _DatasetWriter:
         if name in self.counted:
             given, not_numbers = count_not_numbers(column)
             seen = self.counted[name]
-            self.counted[name] = (seen[0] + given, seen[1] + not_numbers)
+            self._count(name, seen[0] + given, seen[1] + not_numbers)
             return column
         if name not in self.plan.numbers:
             found = TextNumbers.of(column)
             if not found.given:
                 return column  # nothing to decide on yet
             if not found.are_numbers:
-                self.counted[name] = (found.given, found.not_numbers)
+                self._count(name, found.given, found.not_numbers)
                 return column
             self.plan = replace(self.plan, numbers={*self.plan.numbers, name})
             if start:  # earlier batches, all empty, were stored as text: read them again
@@ -660,6 +697,18 @@ class _DatasetWriter:
         values, found = read_text_numbers(column)
         self.text_numbers.setdefault(name, TextNumbers()).add(found)
         return values
+
+    def _count(self, name: str, given: int, not_numbers: int) -> None:
+        """Keep counting a text column that might still be numbers over the whole file, until
+        its values not numbers are too many for any number of rows the source can hold: a
+        column of words is then no longer read (in the 1M x 23 benchmark file, a CSV of 330
+        MB that could hold 14M rows, after 72% of the file; in a Parquet file, whose rows are
+        known, after 5% of them)."""
+        if self.max_rows is not None and not_numbers > NOT_NUMBER_SHARE * self.max_rows:
+            self.counted.pop(name, None)
+            self.plan = replace(self.plan, not_numbers={*self.plan.not_numbers, name})
+        else:
+            self.counted[name] = (given, not_numbers)
 
     def _settle_numbers(self) -> None:
         """A column stored as numbers whose later batches held too many values that are not

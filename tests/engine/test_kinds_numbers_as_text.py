@@ -9,6 +9,8 @@ import math
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segtrail.engine.kinds import (
     TextNumbers,
@@ -230,6 +232,35 @@ def test_the_cheap_count_bounds_the_reading(spelling: str | None) -> None:
         assert (given, not_numbers, found.not_numbers) == (2, 0, 1)
     else:
         assert (given, not_numbers) == (found.given, found.not_numbers)
+
+
+def _surely_not_a_number(spelling: str | None) -> bool:
+    """The cheap count's verdict on one value, from the full reading (see the test above)."""
+    if spelling is None or spelling.strip() == "" or spelling == "1e400":
+        return False
+    return TextNumbers.of(text([spelling])).not_numbers == 1
+
+
+VERDICTS = {spelling: _surely_not_a_number(spelling) for spelling in SPELLINGS}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(SPELLINGS), min_size=1, max_size=200),
+    st.integers(0, 3000),
+    st.integers(1, 3),
+)
+def test_the_cheap_count_adds_up_values_however_often_they_repeat(
+    spellings: list[str | None], unique: int, chunks: int
+) -> None:
+    """A column whose head repeats a few values is counted value by distinct value, any other
+    value by value: the same count either way, against each value's own verdict."""
+    repeated = spellings * (1 + 2000 // len(spellings))
+    for values in (repeated, repeated + [f"w{i}" for i in range(unique)]):
+        for column in (text(values, chunks), text(values[::-1], chunks)):
+            expected = sum(1 for v in values if VERDICTS.get(v, True))
+            given = sum(1 for v in values if v is not None)
+            assert count_not_numbers(column) == (given, expected)
 
 
 def test_empty_and_all_missing_columns() -> None:

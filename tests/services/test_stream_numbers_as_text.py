@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from segtrail import stream_ingest
+from segtrail.engine import kinds
 from segtrail.services.datasets import prepare_dataset, prepare_parquet_lines
 from segtrail.store.objects import LocalObjectStore
 
@@ -28,6 +29,9 @@ def _stream(path: Path, store: LocalObjectStore) -> tuple[pa.Table, dict[str, di
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_ingest, "BLOCK_SIZE", 2048)
     monkeypatch.setattr(stream_ingest, "PIECE_SIZE", 4096)
+    # row groups of 500 rows: several are encoded on their own thread while later batches
+    # are checked, and a restart or a refusal comes with one of them under way
+    monkeypatch.setattr(stream_ingest, "ROW_GROUP_ROWS", 500)
 
 
 def test_a_late_value_that_is_not_a_number_is_missing(tmp_path: Path) -> None:
@@ -36,9 +40,13 @@ def test_a_late_value_that_is_not_a_number_is_missing(tmp_path: Path) -> None:
     rows[2900] = "2900,unknown,0"
     path = tmp_path / "orders.csv"
     path.write_text("id,spend,visits\n" + "\n".join(rows) + "\n")
-    table, columns = _stream(path, LocalObjectStore(tmp_path / "objects"))
+    store = LocalObjectStore(tmp_path / "objects")
+    table, columns = _stream(path, store)
     assert table.schema.field("spend").type == pa.float64()
+    (digest,) = store.listing()[0]
+    assert pq.ParquetFile(store.path(digest)).metadata.num_row_groups >= 4
     spend = table["spend"].to_pylist()
+    assert table["id"].to_pylist() == list(range(3000))  # row groups in file order
     assert spend[0] == 1000.5 and spend[1999] == 2999.5
     assert spend[2500] is None and spend[2900] is None and spend.count(None) == 2
     assert columns["spend"]["kind"] == "numeric"
@@ -104,6 +112,46 @@ def test_parquet_text_numbers(tmp_path: Path) -> None:
     assert table["spend"].to_pylist()[:5] == [12.5, 1200.0, None, 7.0, 1.0]
     assert columns["spend"]["kind"] == "numeric"
     assert columns["spend"]["summary"]["numbers_from_text"]["examples"] == ["n/a"]
+
+
+def test_early_words_at_the_rules_edge_over_a_parquet_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Placeholders fill the first batches; over the whole file they are exactly 5% of the
+    values: the rule holds (at most 5%), so the column is numbers, however early the count
+    passes 5% of the rows read so far."""
+    monkeypatch.setattr(stream_ingest, "PARQUET_BATCH_ROWS", 100)
+    spend = ["n/a"] * 200 + [f"${i}.00" for i in range(3800)]
+    pq.write_table(
+        pa.table({"id": [f"c{i}" for i in range(4000)], "spend": spend}),
+        path := tmp_path / "o.parquet",
+    )
+    table, columns = _stream(path, LocalObjectStore(tmp_path / "objects"))
+    assert columns["spend"]["kind"] == "numeric"
+    assert table["spend"].to_pylist()[199:202] == [None, 0.0, 1.0]
+    assert columns["spend"]["summary"]["numbers_from_text"]["not_numbers"] == 200
+
+
+def test_a_column_of_words_is_counted_only_while_it_might_be_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column of names is counted batch by batch only until its words are more than 5% of
+    any number of rows the file can hold (a row of 3 columns takes at least 3 bytes)."""
+    counted: list[int] = []
+
+    def count(column: pa.Array) -> tuple[int, int]:
+        counted.append(len(column))
+        return kinds.count_not_numbers(column)
+
+    monkeypatch.setattr(stream_ingest, "count_not_numbers", count)
+    rows = [f"{i},name {i},{i % 7}" for i in range(20_000)]
+    path = tmp_path / "people.csv"
+    path.write_text("id,name,visits\n" + "\n".join(rows) + "\n")
+    table, columns = _stream(path, LocalObjectStore(tmp_path / "objects"))
+    assert columns["name"]["kind"] == "text" and table["name"][-1].as_py() == "name 19999"
+    most = path.stat().st_size // 3  # rows the file could hold
+    assert counted and sum(counted) < 0.05 * most + 1000  # stopped within a batch of the bound
+    assert sum(counted) > 0.05 * most - 1000  # not before
 
 
 def _prepare(table: pa.Table) -> dict[str, dict]:
