@@ -36,6 +36,9 @@ _PUNCTUATION = np.zeros(256, dtype=bool)  # by byte: what may stand between the 
 _PUNCTUATION[list(b" ().-")] = True
 _NOTHING = pa.scalar("", pa.large_string())  # what joins "+<country code>" to the digits
 _MIN_NSN = 2  # libphonenumber: this many digits or fewer after a "+" are an error
+# A number and an extension the library strips (its "x" and "ext." labels, case aside; the
+# number must end with a digit: what stands before the label is then the library's number)
+_EXTENSION = r"(?i)^(?P<number>.*?[0-9])[ \t]*(?:x|ext\.?)[ \t]*[0-9]{1,9}$"
 _COUNTRY_CODES = pa.array([str(c) for c in COUNTRY_CODE_TO_REGION_CODE])
 # the length checks after which parse keeps the national prefix
 _KEEP_PREFIX = ["too short", "local only", "invalid"]
@@ -76,6 +79,35 @@ def e164_many(values: pa.Array | pa.ChunkedArray, default_region: str) -> pa.Arr
     text = values.cast(pa.large_string())
     if isinstance(text, pa.ChunkedArray):  # a pandas column may come in chunks
         text = text.combine_chunks()
+    out, done = _fast(text, default_region, retry=True)
+
+    # a number with an extension ("650-555-1212 x1", "+1 650 555 1212 ext. 7"): the library
+    # drops the extension; the fast path reads the number before it, and answers where the
+    # library would not go on to read all the digits, the extension's too, as an
+    # international number (a valid number, or one written with "+")
+    maybe = np.flatnonzero(~done & np.asarray(pc.is_valid(text)))
+    found = pc.extract_regex(text.take(maybe), _EXTENSION)
+    hit = np.asarray(pc.is_valid(found))
+    if hit.any():
+        numbers = pc.struct_field(found.filter(pa.array(hit)), [0])
+        answers, known = _fast(numbers, default_region, retry=False)
+        plus = np.asarray(pc.starts_with(numbers, "+"))
+        known &= plus | np.asarray(pc.is_valid(answers))
+        idx = maybe[hit][known]
+        out = _put(out, idx, answers.filter(pa.array(known)))
+        done[idx] = True
+
+    # the rest, each distinct text once, by phonenumbers itself
+    slow = np.flatnonzero(~done & np.asarray(pc.is_valid(text)))
+    rest = text.take(slow).to_pylist()
+    answers = {value: e164(value, default_region) for value in set(rest)}
+    return _put(out, slow, pa.array([answers[v] for v in rest], pa.large_string()))
+
+
+def _fast(text: pa.Array, default_region: str, retry: bool) -> tuple[pa.Array, np.ndarray]:
+    """The fast path's E.164 of each text (null where invalid), and where it could answer.
+    ``retry``: a text without "+" that is invalid in the default region is read again, its
+    digits as an international number (``e164``'s second try)."""
     out = pa.nulls(len(text), pa.large_string())
     digits, shaped, plus = _scan(text)
     done = np.zeros(len(text), dtype=bool)  # answered by the fast path (valid or not)
@@ -87,19 +119,16 @@ def e164_many(values: pa.Array | pa.ChunkedArray, default_region: str) -> pa.Arr
         result, known = _international(part) if international else _national(part, default_region)
         out = _put(out, idx, result)
         done[idx] = known
+    if not retry:
+        return out, done
 
     # no "+" and invalid in the default region: the digits as an international number
-    retry = np.flatnonzero(done & ~plus & ~np.asarray(pc.is_valid(out)))
-    stripped = pc.utf8_ltrim(digits.take(retry), characters="0")
+    again = np.flatnonzero(done & ~plus & ~np.asarray(pc.is_valid(out)))
+    stripped = pc.utf8_ltrim(digits.take(again), characters="0")
     result, known = _international(stripped)
-    out = _put(out, retry, result)
-    done[retry] = known
-
-    # the rest, each distinct text once, by phonenumbers itself
-    slow = np.flatnonzero(~done & np.asarray(pc.is_valid(text)))
-    rest = text.take(slow).to_pylist()
-    answers = {value: e164(value, default_region) for value in set(rest)}
-    return _put(out, slow, pa.array([answers[v] for v in rest], pa.large_string()))
+    out = _put(out, again, result)
+    done[again] = known
+    return out, done
 
 
 def _scan(text: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
