@@ -83,7 +83,18 @@ NOTES = (
     "alone: scikit-learn's import of scipy.stats (sklearn.metrics imports rankdata from it "
     "at import time, so a lazy module would load at once on this path); the silhouette of a "
     "float32 matrix goes through scikit-learn's upcast path (0.3 of its 0.45 CPU s), but a "
-    "float64 copy would change the recorded silhouette in its last digits."
+    "float64 copy would change the recorded silhouette in its last digits.\n\n"
+    "What changed on 2026-12-03 (lead), the same versions: Arrow's allocator. This machine "
+    "(since 2026-12-03 a Xeon at 2.3 GHz with AVX-512, slower per core than before: dbscan "
+    "9.8 s and hdbscan 11.6 s on the code of 2026-12-02) gives transparent huge pages on "
+    "request, as most Linux distributions do, and Arrow's default allocator, mimalloc, asks "
+    "for them: each fresh 2 MB page then costs a kernel fault that zeroes and compacts "
+    "memory. Reading the 1M x 23 dataset into pandas took 1.8 s, 1.6 s of it in the kernel, "
+    "against 0.9 s with jemalloc. segtrail now sets ARROW_DEFAULT_MEMORY_POOL=jemalloc on "
+    "Linux before Arrow is imported, unless the user chose a pool (segtrail/__init__.py): "
+    "dbscan 9.8 -> 7.6 s (15.9 -> 12.2 CPU s), hdbscan 11.6 -> 8.9 s (18.6 -> 14.2 CPU s) in "
+    "runs of this bench; k-means unchanged. glibc's allocator was as fast here but took the "
+    "10M ingest to 1621 MiB peak (jemalloc 1128-1166, mimalloc 1263-1269)."
 )
 
 
