@@ -259,8 +259,8 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'digits = "".join(ch for ch in text if ch.isdigit()).lstrip("XX0XX")': (
             "the digits hold no X: stripping X as well strips the same zeros"
         ),
-        'stripped = pc.utf8_ltrim(digits.take(retry), characters="0") / '
-        'stripped = pc.utf8_ltrim(digits.take(retry), characters="XX0XX")': (
+        'stripped = pc.utf8_ltrim(digits.take(again), characters="0") / '
+        'stripped = pc.utf8_ltrim(digits.take(again), characters="XX0XX")': (
             "the digits hold no X: stripping X as well strips the same zeros"
         ),
         'candidates.append(("+" + digits, None)) / candidates.append(("XX+XX" + digits, None))': (
@@ -290,6 +290,15 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for change in ("dtype=None", "")
         },
+        "maybe = np.flatnonzero(~done & np.asarray(pc.is_valid(text))) / "
+        "maybe = np.flatnonzero(~done | np.asarray(pc.is_valid(text)))": (
+            "the rows added are ones the fast path answered: shaped texts, which hold no "
+            "extension label, so the extension pattern finds none of them"
+        ),
+        "answers, known = _fast(numbers, default_region, retry=False) / "
+        "answers, known = _fast(numbers, default_region, retry=None)": (
+            "retry is only read as a truth value: None reads as False"
+        ),
         "usable = _lengths(national) >= _MIN_NSN / usable = _lengths(national) > _MIN_NSN": (
             "no region has a possible length under 4 (AT: 4), so a national number of 2 digits "
             "is invalid either way"

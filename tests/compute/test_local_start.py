@@ -90,6 +90,13 @@ def test_the_pipeline_imports_no_scikit_learn():
     assert run_python(code) == "[]"
 
 
+def test_the_local_engine_imports_no_pandas_before_its_read_starts():
+    """`segment` starts reading the dataset on a second thread before pandas (a third of a
+    second) and the pipeline are imported: the engine's module imports neither."""
+    code = "import sys, segtrail.compute.local\nprint('pandas' in sys.modules)"
+    assert run_python(code) == "False"
+
+
 def test_a_density_run_imports_ahead_but_never_the_mixture_model():
     code = (
         "import sys\n"

@@ -302,13 +302,26 @@ def test_extensions_on_common_shapes_never_call_phonenumbers(region, parse_calls
     """An "x" or "ext." extension after a number the fast path reads: the 1% of the 1M
     bench's phones with one took a second in the library."""
     values = ["+1 650 555 1212 ext. 7", "+44 20 7946 0958 x3", "+1 (650) 555-1212X12"]
+    values += ["+1 650 555 121 x4"]  # too short, and written with "+": no second try
     national = {"US": "650-555-1212 x1", "GB": "020 7946 0958 Ext 42"}.get(region.upper())
     got = e164_many(pa.array([*values, *([national] if national else [])]), region)
     assert parse_calls == []
-    assert got.to_pylist()[:3] == ["+16505551212", "+442079460958", "+16505551212"]
-    assert got.to_pylist()[3:] == {"US": ["+16505551212"], "GB": ["+442079460958"]}.get(
+    assert got.to_pylist()[:4] == ["+16505551212", "+442079460958", "+16505551212", None]
+    assert got.to_pylist()[4:] == {"US": ["+16505551212"], "GB": ["+442079460958"]}.get(
         region.upper(), []
     )
+
+
+@pytest.mark.parametrize(
+    "value", ["+800 1234 5678 x1", "+54 9 11 2345-6789 ext. 2", "011 44 20 7946 0958 x3"]
+)
+def test_an_extension_after_a_number_left_to_the_library(value, parse_calls):
+    """A non-geographic code, a region with a transform rule, an international prefix: the
+    number before the extension is not the fast path's, so the whole text is the library's."""
+    got = e164_many(pa.array([value]), "US").to_pylist()
+    assert parse_calls and parse_calls[0] == value
+    parse_calls.clear()
+    assert got == [reference_e164(value, "US")] and got[0] is not None
 
 
 def test_unusual_text_still_gets_the_library_answer():

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from segtrail.compute.base import (
@@ -19,9 +18,10 @@ from segtrail.compute.base import (
     Progress,
     Segmented,
 )
-from segtrail.engine.diff import diff_assignments
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from segtrail.compute.pipeline import Prepared
 
 
@@ -37,19 +37,23 @@ class LocalEngine:
         scratch: Path,
         progress: Progress,
     ) -> Segmented:
-        from segtrail.compute.pipeline import compute, prepare  # no scikit-learn
-
         # The dataset is read and its features prepared on a second thread while this one
         # imports what the fit and the measures need (scikit-learn, which imports SciPy's
         # stats, and faiss: seconds of a run's start-up). Arrow's decoding and numpy's
-        # kernels release the GIL, so the two mostly overlap.
+        # kernels release the GIL, so the two mostly overlap. The read starts before
+        # anything else is imported, pandas and the pipeline included (this module imports
+        # neither): until then the second core has nothing to do.
         def read_and_prepare() -> tuple[pd.DataFrame, Prepared]:
             frame = source.read(source.columns)
+            from segtrail.compute.pipeline import prepare  # no scikit-learn
+
             return frame, prepare(frame, kinds, id_column, request)
 
         progress("preparing features", None)
         with ThreadPoolExecutor(1) as pool:
             preparing = pool.submit(read_and_prepare)
+            from segtrail.compute.pipeline import compute
+
             import_for_fit(request["algorithm"])
             frame, prep = preparing.result()
         out = compute(frame, kinds, id_column, request, progress, prep)
@@ -63,12 +67,16 @@ class LocalEngine:
         return Segmented(record=out, table=table, engine=self.name)
 
     def diff(self, a: AssignmentsSource, b: AssignmentsSource, min_jaccard: float) -> dict:
+        from segtrail.engine.diff import diff_assignments  # pandas: not before a read starts
+
         return diff_assignments(a.read(), b.read(), min_jaccard)
 
     def segments_of(
         self, assignments: AssignmentsSource, customers: pd.Series
     ) -> tuple[pd.Series, list[int]]:
         # every customer's label in memory; the campaign's counts look its customers up
+        import pandas as pd
+
         labels = assignments.read()
         return labels, sorted(int(x) for x in pd.unique(labels.dropna().to_numpy()))
 
@@ -107,6 +115,8 @@ def import_for_fit(algorithm: str | None) -> None:
 
 def _arrow(column: pd.Series) -> pa.Array | pa.ChunkedArray:
     """A column as Arrow: an Arrow-backed one as it is (no copy), others converted."""
+    import pandas as pd
+
     if isinstance(column.dtype, pd.ArrowDtype):
         return pa.array(column.array)  # the Arrow data itself, through __arrow_array__
     return pa.array(column.to_numpy())
