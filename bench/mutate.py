@@ -1595,6 +1595,20 @@ _EARLY = "if numbers_from_text and TextNumbers.of(column, early_exit=True).are_n
 _IF_READ = "read = pc.cast(pc.if_else(readable, digits, null_of(pa.string())), pa.float64())"
 _GIVEN = "given = _to_numpy(pc.coalesce(pc.greater(pc.utf8_length(trimmed), _ZERO), _FALSE))"
 EQUIVALENT["engine/kinds.py"] = {
+    **{
+        f"if pc.count_distinct(column.slice(0, _HEAD)).as_py() <= _FEW_DISTINCT: / {changed}": (
+            "chooses which of two ways of counting runs; both give the same count (the "
+            "property test_the_cheap_count_adds_up_values_however_often_they_repeat runs "
+            "both): only the time differs"
+        )
+        for changed in (
+            "if pc.count_distinct(column.slice(0, None)).as_py() <= _FEW_DISTINCT:",
+            "if pc.count_distinct(column.slice(_HEAD)).as_py() <= _FEW_DISTINCT:",
+            "if pc.count_distinct(column.slice(0, )).as_py() <= _FEW_DISTINCT:",
+            "if pc.count_distinct(column.slice(1, _HEAD)).as_py() <= _FEW_DISTINCT:",
+            "if pc.count_distinct(column.slice(0, _HEAD)).as_py() < _FEW_DISTINCT:",
+        )
+    },
     f"{_BOUNDS} / {_BOUNDS.replace('mean(values)', 'mean(None)')}": _SHORTCUT,
     f"{_BOUNDS_OK} / {_BOUNDS_OK.replace('is not None', 'is None')}": _SHORTCUT,
     "extremes = pc.min_max(values).as_py() / extremes = pc.min_max(None).as_py()": _SHORTCUT,
