@@ -37,9 +37,11 @@ NOTES = (
     "block), row groups encoded on a thread of their own beside the checks, a text column "
     "of words no longer counted for numbers once its words pass 5% of the rows the file can "
     "hold, a category's distinct words read once, and unique ids checked with Arrow's "
-    "`unique` (half `count_distinct`'s time): 1.16-1.43x before, 0.98-1.01x after, in runs "
-    "of the whole bench. The pyarrow baseline runs with Arrow's default allocator (mimalloc, "
-    "see bench_density), segtrail with jemalloc."
+    "`unique` (half `count_distinct`'s time): segtrail's own time 3.13 -> 2.91 s (minimums "
+    "of 6 interleaved runs). The ratio moved more with the machine than with the code: "
+    "1.16-1.43x on the night's machine, 1.01x for the same code on this stop's (whose "
+    "pyarrow baseline is slower), 0.98-1.07x after. The pyarrow baseline runs with Arrow's "
+    "default allocator (mimalloc, see bench_density), segtrail with jemalloc."
 )
 
 
