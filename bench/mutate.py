@@ -290,10 +290,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             )
             for change in ("dtype=None", "")
         },
-        "maybe = np.flatnonzero(~done & np.asarray(pc.is_valid(text))) / "
-        "maybe = np.flatnonzero(~done | np.asarray(pc.is_valid(text)))": (
-            "the rows added are ones the fast path answered: shaped texts, which hold no "
-            "extension label, so the extension pattern finds none of them"
+        "maybe = np.flatnonzero(~done & given) / maybe = np.flatnonzero(~done | given)": (
+            "the rows added are ones the fast path answered (shaped texts, which hold no "
+            "extension label) and missing ones: the extension pattern finds none of them"
         ),
         "answers, known = _fast(numbers, default_region, retry=False) / "
         "answers, known = _fast(numbers, default_region, retry=None)": (

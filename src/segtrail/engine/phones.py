@@ -85,20 +85,19 @@ def e164_many(values: pa.Array | pa.ChunkedArray, default_region: str) -> pa.Arr
     # drops the extension; the fast path reads the number before it, and answers where the
     # library would not go on to read all the digits, the extension's too, as an
     # international number (a valid number, or one written with "+")
-    maybe = np.flatnonzero(~done & np.asarray(pc.is_valid(text)))
+    given = np.asarray(pc.is_valid(text))
+    maybe = np.flatnonzero(~done & given)
     found = pc.extract_regex(text.take(maybe), _EXTENSION)
     hit = np.asarray(pc.is_valid(found))
     if hit.any():
         numbers = pc.struct_field(found.filter(pa.array(hit)), [0])
         answers, known = _fast(numbers, default_region, retry=False)
-        plus = np.asarray(pc.starts_with(numbers, "+"))
-        known &= plus | np.asarray(pc.is_valid(answers))
         idx = maybe[hit][known]
         out = _put(out, idx, answers.filter(pa.array(known)))
         done[idx] = True
 
     # the rest, each distinct text once, by phonenumbers itself
-    slow = np.flatnonzero(~done & np.asarray(pc.is_valid(text)))
+    slow = np.flatnonzero(~done & given)
     rest = text.take(slow).to_pylist()
     answers = {value: e164(value, default_region) for value in set(rest)}
     return _put(out, slow, pa.array([answers[v] for v in rest], pa.large_string()))
@@ -106,8 +105,9 @@ def e164_many(values: pa.Array | pa.ChunkedArray, default_region: str) -> pa.Arr
 
 def _fast(text: pa.Array, default_region: str, retry: bool) -> tuple[pa.Array, np.ndarray]:
     """The fast path's E.164 of each text (null where invalid), and where it could answer.
-    ``retry``: a text without "+" that is invalid in the default region is read again, its
-    digits as an international number (``e164``'s second try)."""
+    A text without "+" that is invalid in the default region is read again, its digits as
+    an international number (``e164``'s second try); without ``retry`` it is left
+    unanswered, for the library (an extension's digits would count in that second try)."""
     out = pa.nulls(len(text), pa.large_string())
     digits, shaped, plus = _scan(text)
     done = np.zeros(len(text), dtype=bool)  # answered by the fast path (valid or not)
@@ -119,11 +119,11 @@ def _fast(text: pa.Array, default_region: str, retry: bool) -> tuple[pa.Array, n
         result, known = _international(part) if international else _national(part, default_region)
         out = _put(out, idx, result)
         done[idx] = known
-    if not retry:
-        return out, done
-
     # no "+" and invalid in the default region: the digits as an international number
-    again = np.flatnonzero(done & ~plus & ~np.asarray(pc.is_valid(out)))
+    second = done & ~plus & ~np.asarray(pc.is_valid(out))
+    if not retry:
+        return out, done & ~second
+    again = np.flatnonzero(second)
     stripped = pc.utf8_ltrim(digits.take(again), characters="0")
     result, known = _international(stripped)
     out = _put(out, again, result)
