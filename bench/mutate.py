@@ -3166,7 +3166,7 @@ EQUIVALENT["engine/algorithms/reachability.py"] = {
     },
     'tree = tree[np.argsort(tree["distance"], kind="stable")] / '
     'tree = tree[np.argsort(tree["distance"], kind="STABLE")]': "numpy reads kind in any case",
-    'squares = np.einsum("ij,ij->i", X, X) / squares = np.einsum("IJ,IJ->I", X, X)': (
+    'rows[:, dims] = np.einsum("ij,ij->i", X, X) / rows[:, dims] = np.einsum("IJ,IJ->I", X, X)': (
         "einsum reads upper-case subscripts as it reads lower-case ones"
     ),
     **{

@@ -150,17 +150,11 @@ class HDBSCAN(Algorithm):
         else:
             with one_thread(len(Xf)):
                 core = core_distances(Xf, min_samples)
-        # The held-out check (a second fit on 80% of the sample) runs on another thread
-        # while this one fits the whole sample: both are single-threaded and independent.
-        # The index cells of the fitted customers (k-means) are computed on a third thread.
-        with (
-            beside(cell_centres if sampled else None, Xf, seed, n) as cells,
-            beside(
-                _holdout_assignment if sampled else None,
-                *(self, Xf, held, rest, rest_core, options, seed),
-            ) as holdout,
-        ):
+        # The index cells of the fitted customers (k-means) are computed on another thread
+        # while this one builds the sample's tree: both are single-threaded.
+        with beside(cell_centres if sampled else None, Xf, seed, n) as cells:
             fitted_labels, state = _fit_sample(Xf, core, options, seed, n, cells)
+        held_labels: list[np.ndarray] = []
         if len(idx) == n:
             # Every customer was fitted: HDBSCAN's own labels, which the assignment rule
             # reproduces (each is its own nearest fitted customer, at distance 0), without
@@ -168,7 +162,19 @@ class HDBSCAN(Algorithm):
             raw = fitted_labels
             confidence = np.where(raw >= 0, 0.0, np.nan).astype(np.float32)
         else:
-            alongside = before_placing(state, model) if before_placing else None
+            # The held-out check (a second fit on 80% of the sample, single-threaded) runs
+            # beside the placement, before the bootstrap refits if any: while the tree above
+            # was built, it made three tasks for two cores and slowed the tree, which the
+            # placement waits for.
+            refits = before_placing(state, model) if before_placing else None
+
+            def alongside() -> None:
+                held_labels.append(
+                    _holdout_assignment(self, Xf, held, rest, rest_core, options, seed)
+                )
+                if refits is not None:
+                    refits()
+
             raw, confidence = place_in_blocks(self.assign, state, X, alongside)
         labels, mapping = order_by_size(raw)
         state["point_labels"] = np.array(
@@ -186,7 +192,7 @@ class HDBSCAN(Algorithm):
         }
         notes = []
         if sampled:
-            ari, _ = holdout_ari(fitted_labels, held, holdout.result())
+            ari, _ = holdout_ari(fitted_labels, held, held_labels[0])
             used["holdout_ari"] = ari
             notes.append(
                 f"HDBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
