@@ -94,7 +94,21 @@ NOTES = (
     "Linux before Arrow is imported, unless the user chose a pool (segtrail/__init__.py): "
     "dbscan 9.8 -> 7.6 s (15.9 -> 12.2 CPU s), hdbscan 11.6 -> 8.9 s (18.6 -> 14.2 CPU s) in "
     "runs of this bench; k-means unchanged. glibc's allocator was as fast here but took the "
-    "10M ingest to 1621 MiB peak (jemalloc 1128-1166, mimalloc 1263-1269)."
+    "10M ingest to 1621 MiB peak (jemalloc 1128-1166, mimalloc 1263-1269).\n\n"
+    "What changed later on 2026-12-03 (lead), the same labels: HDBSCAN's Prim's loop holds "
+    "the GIL less. Each step swapped six arrays' entries by fancy indexing (microseconds of "
+    "Python each, a third of the loop) and made three passes to turn a matrix-vector product "
+    "into squared distances; it now swaps element by element and takes one product with rows "
+    "that carry their squared norm and 1 (reachability.minimum_spanning_tree). Two trees on "
+    "two threads, as the fit and its held-out check ran, took 1.7-2.3 s and now 1.2-1.4 s. "
+    "The held-out check now runs beside the placement of every customer (before the "
+    "bootstrap refits) instead of beside the sample's tree, where three tasks shared two "
+    "cores and the placement waited for the tree. Interleaved whole runs of this bench's "
+    "hdbscan: 11.9 -> 10.1 s (minimum of 4) for the loop, then 10.4 -> 9.8 s for the move. "
+    "Why the seconds vary so much here (7.6 to 10.5 s for the same code within an hour): this "
+    "virtual machine hands free 2 MB blocks back to its host (virtio free page reporting), "
+    "and a process touching such memory again waits for the host: 200 MB of fresh numpy "
+    "memory took 0.04-0.9 s with huge pages, a steady 0.1 s without. A run touches about 1 GB."
 )
 
 
