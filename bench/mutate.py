@@ -3055,7 +3055,43 @@ _HDB_NOISE_ENTRY = "only noise (seg -1) reads the appended entry, and noise stay
 _HDB_CENTRES = 'centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))'
 _HDB_HELD = "held = rest = rest_core = None"
 _HDB_FULL = "reach = np.full(int(labels.max()) + 1, np.inf, dtype=np.float32)"
+_HDB_FIT = "fitted_labels, state = _fit_sample(Xf, core, options, seed, n, search.centres)"
+_HDB_POOL = 'ThreadPoolExecutor(2, initializer=limit_threads, initargs=(1, "openmp")) as pool,'
 EQUIVALENT["engine/algorithms/hdbscan.py"] = {
+    _HDB_POOL + " / " + _HDB_POOL.replace('initargs=(1, "openmp")', ""): (
+        "limit_threads' defaults are one thread for every library: each worker still gets one "
+        "OpenMP thread (and BLAS, limited to one around the pool already)"
+    ),
+    "self.centres.set_exception(error)  # the fit, waiting for them, raises it / "
+    "self.centres.set_exception(None)  # the fit, waiting for them, raises it": (
+        "the error still ends the fit: the thread re-raises it and the fit reads that "
+        "thread's result first; the waiting tree only goes on with no cells until then"
+    ),
+    f"{_HDB_POOL} / {_HDB_POOL.replace('(2, ', '(3, ')}": (
+        "two tasks are ever submitted: a pool of three starts no third thread"
+    ),
+    **{
+        f'limit_threads(1, "blas"), / limit_threads(1, {change}),': (
+            "every library limited, not only BLAS: OpenMP's limit is per thread, and this "
+            "thread's only OpenMP call inside is the tree's, already on one thread (one_thread); "
+            "the searches' threads set their own (the pool's initializer)"
+        )
+        for change in ("None", "")
+    },
+    **{
+        f"{_HDB_FIT} / {_HDB_FIT.replace(old, new)}": (
+            "with the cells given (search.centres), _fit_sample reads neither the seed nor "
+            "the number of customers to place: both only size and seed cells it computes itself"
+        )
+        for old, new in (("seed, n,", "None, n,"), ("seed, n,", "seed, None,"))
+    },
+    **{
+        f"{_HDB_POOL} / {_HDB_POOL.replace('(2, ', change)}": (
+            "two tasks are ever submitted (the cells and searches, then the held-out check, "
+            "refits and searches): a larger pool starts no third thread"
+        )
+        for change in ("(None, ", "(")
+    },
     **{
         f"{line} / {line.replace('np.nan)', 'None)')}": (
             "None in the object array becomes nan when cast to float32"

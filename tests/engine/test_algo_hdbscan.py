@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_info
 
 from algo_checks import (
     assert_same_segments,
@@ -565,3 +566,131 @@ def test_the_held_out_check_runs_only_when_a_sample_was_fitted(
     assert refits == []
     ALGO.fit(X, {"sample_size": 250, "min_cluster_size": 8}, 0)
     assert [len(held) for held in refits] == [50]
+
+
+def test_the_search_split_over_blocks_and_threads_places_as_one_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sampled fit searches every customer's nearest fitted customers in blocks, on two
+    threads, starting before the tree is built: with blocks of 16 customers both threads
+    search, and the labels, confidence and state are those of one block, and of assign."""
+    import threading
+
+    X = sampled_data()
+    params = {"sample_size": 250, "min_cluster_size": 8}
+    whole = ALGO.fit(X, params, 3)
+    searched: list[tuple[int, int, dict]] = []
+    search = hdbscan.nearest
+    lock, second = threading.Lock(), threading.Event()
+
+    def recorded(points, centres, Q, k):
+        threads: dict[str, set[int]] = {}
+        for pool in threadpool_info():
+            threads.setdefault(pool["user_api"], set()).add(pool["num_threads"])
+        with lock:
+            searched.append((threading.get_ident(), len(Q), threads))
+            blocks = [thread for thread, size, _ in searched if size == 16]
+            first = len(Q) == 16 and len(blocks) == 1
+            if len(set(blocks)) == 2:
+                second.set()
+        if first:  # the first block waits for the other thread's first: both search
+            second.wait(5)
+        return search(points, centres, Q, k)
+
+    monkeypatch.setattr(hdbscan, "nearest", recorded)
+    monkeypatch.setattr(hdbscan, "PLACE_BLOCK_ROWS", 16)
+    before = {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()}
+    split = ALGO.fit(X, params, 3)
+    assert {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()} == before
+    blocks = [(thread, size) for thread, size, _ in searched if size in (16, len(X) % 16)]
+    assert sum(size for _, size in blocks) == len(X) and len(blocks) == -(-len(X) // 16)
+    assert len({thread for thread, _ in blocks}) == 2
+    assert threading.get_ident() not in {thread for thread, _, _ in searched}
+    # each search on one BLAS and one OpenMP thread: two searches share the two cores
+    assert all(threads == {"blas": {1}, "openmp": {1}} for _, _, threads in searched)
+    assert np.array_equal(split.labels, whole.labels)
+    assert np.array_equal(split.confidence, whole.confidence, equal_nan=True)
+    assert split.params == whole.params and split.notes == whole.notes
+    for name, value in whole.state.items():
+        assert np.array_equal(split.state[name], value), name
+    labels, confidence = ALGO.assign(split.state, X)
+    assert np.array_equal(labels, split.labels)
+    assert np.array_equal(confidence, split.confidence, equal_nan=True)
+
+
+@pytest.mark.parametrize("failing", ["cell_centres", "nearest", "_holdout_assignment"])
+def test_an_error_beside_the_tree_is_the_fits(monkeypatch: pytest.MonkeyPatch, failing) -> None:
+    """The cells, the searches and the held-out check run on other threads: an error there
+    ends the fit with that error (the tree waits for the cells; it must not wait forever)."""
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(f"{failing} failed")
+
+    monkeypatch.setattr(hdbscan, failing, fail)
+    with pytest.raises(RuntimeError, match=f"{failing} failed"):
+        ALGO.fit(sampled_data(), {"sample_size": 250, "min_cluster_size": 8}, 0)
+
+
+def search_threads() -> list[tuple]:
+    """The (library, threads) each search of a sampled fit's placement ran with."""
+    seen, search = [], hdbscan.nearest
+
+    def recorded(points, centres, Q, k):
+        seen.append(tuple(sorted({(p["user_api"], p["num_threads"]) for p in threadpool_info()})))
+        return search(points, centres, Q, k)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hdbscan, "nearest", recorded)
+        patch.setattr(hdbscan, "PLACE_BLOCK_ROWS", 16)
+        ALGO.fit(sampled_data(), {"sample_size": 250, "min_cluster_size": 8}, 3)
+    return sorted(set(seen))
+
+
+_SEARCH_THREADS = """
+from test_algo_hdbscan import search_threads
+print(search_threads())
+"""
+
+
+def test_each_search_runs_one_blas_and_one_openmp_thread() -> None:
+    """Here, and in a process with two BLAS and two OpenMP threads by default (OpenMP's
+    default is read when its library loads: mutation runs set OMP_NUM_THREADS=1 for this
+    process), every search beside the tree runs on one of each: two searches share the two
+    cores."""
+    import os
+    import subprocess
+    import sys
+
+    one_each = [(("blas", 1), ("openmp", 1))]
+    assert search_threads() == one_each
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _SEARCH_THREADS], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(one_each)
+
+
+def test_an_error_in_the_tree_stops_the_search_beside_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search for every customer starts beside the tree: when the tree fails, the search
+    stops after the block it is on, and the error is the fit's."""
+    searched = []
+    search = hdbscan.nearest
+
+    def recorded(points, centres, Q, k):
+        searched.append(len(Q))
+        return search(points, centres, Q, k)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the tree failed")
+
+    monkeypatch.setattr(hdbscan, "nearest", recorded)
+    monkeypatch.setattr(hdbscan, "PLACE_BLOCK_ROWS", 4)
+    monkeypatch.setattr(hdbscan, "hdbscan_labels_and_tree", fail)
+    with pytest.raises(RuntimeError, match="the tree failed"):
+        ALGO.fit(sampled_data(), {"sample_size": 250, "min_cluster_size": 8}, 0)
+    assert len(searched) < 90  # blocks of 4: the search stopped early

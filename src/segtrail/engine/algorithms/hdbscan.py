@@ -46,20 +46,21 @@ Confidence: distance to that nearest fitted customer (nan for noise).
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+import queue
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from segtrail.engine.algorithms.base import (
+    PLACE_BLOCK_ROWS,
     Algorithm,
     BeforePlacing,
     FitResult,
     as_matrix,
-    beside,
     fmt_int,
+    limit_threads,
     one_thread,
     order_by_size,
-    place_in_blocks,
     sample_rows,
     sample_size,
 )
@@ -150,32 +151,47 @@ class HDBSCAN(Algorithm):
         else:
             with one_thread(len(Xf)):
                 core = core_distances(Xf, min_samples)
-        # The index cells of the fitted customers (k-means) are computed on another thread
-        # while this one builds the sample's tree: both are single-threaded.
-        with beside(cell_centres if sampled else None, Xf, seed, n) as cells:
-            fitted_labels, state = _fit_sample(Xf, core, options, seed, n, cells)
         held_labels: list[np.ndarray] = []
         if len(idx) == n:
             # Every customer was fitted: HDBSCAN's own labels, which the assignment rule
             # reproduces (each is its own nearest fitted customer, at distance 0), without
             # searching for neighbours again (bootstrap refits take this path).
+            fitted_labels, state = _fit_sample(Xf, core, options, seed, n)
             raw = fitted_labels
             confidence = np.where(raw >= 0, 0.0, np.nan).astype(np.float32)
         else:
-            # The held-out check (a second fit on 80% of the sample, single-threaded) runs
-            # beside the placement, before the bootstrap refits if any: while the tree above
-            # was built, it made three tasks for two cores and slowed the tree, which the
-            # placement waits for.
-            refits = before_placing(state, model) if before_placing else None
+            # The search for every customer's nearest fitted customers needs only the fitted
+            # customers and the index's cells, not the tree: a second thread computes the
+            # cells (k-means) and starts searching while this one builds the tree (Python
+            # and memory-bound, beside a search that holds no GIL). Once the model is known,
+            # the held-out check (a second fit on 80% of the sample) and the bootstrap refits
+            # run on a third thread, which then searches too; each customer is then placed
+            # by the assignment rule from its search.
+            search = _SearchAhead(Xf, X, _neighbours(min_samples), seed)
+            with (
+                limit_threads(1, "blas"),
+                ThreadPoolExecutor(2, initializer=limit_threads, initargs=(1, "openmp")) as pool,
+            ):
+                ahead = pool.submit(search.cells_then_run)
+                try:
+                    fitted_labels, state = _fit_sample(Xf, core, options, seed, n, search.centres)
+                    refits = before_placing(state, model) if before_placing else None
+                except BaseException:
+                    search.stop()  # the error (or Ctrl-C) waits for one block, not every one
+                    raise
 
-            def alongside() -> None:
-                held_labels.append(
-                    _holdout_assignment(self, Xf, held, rest, rest_core, options, seed)
-                )
-                if refits is not None:
-                    refits()
+                def alongside() -> None:
+                    held_labels.append(
+                        _holdout_assignment(self, Xf, held, rest, rest_core, options, seed)
+                    )
+                    if refits is not None:
+                        refits()
+                    search.run()
 
-            raw, confidence = place_in_blocks(self.assign, state, X, alongside)
+                side = pool.submit(alongside)
+                for future in (ahead, side):
+                    future.result()  # an error of either is the fit's
+            raw, confidence = _by_reach(state, *search.result())
         labels, mapping = order_by_size(raw)
         state["point_labels"] = np.array(
             [mapping.get(int(lab), -1) for lab in fitted_labels], dtype=np.int32
@@ -205,21 +221,85 @@ class HDBSCAN(Algorithm):
 
     def assign(self, state: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = as_matrix(X)
-        point_labels, core = state["point_labels"], state["core_distance"]
-        k = int(state["min_samples"])
         # versions fitted before the index was stored have no cells: exact search
         centres = state.get("index_centres", np.zeros((0, X.shape[1]), np.float32))
-        dist, idx = nearest(state["points"], centres, X, max(k - 1, 1))
-        nearest_point, d1 = idx[:, 0], dist[:, 0]
-        # a point that coincides with a fitted one counts as that point (itself first)
-        own = d1 <= 1e-6
-        core_x = np.where(own, core[nearest_point], dist[:, -1] if k > 1 else 0)
-        seg = point_labels[nearest_point]
-        reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # seg -1: unused
-        mreach = np.maximum(np.maximum(d1, core_x), core[nearest_point])
-        inside = (seg >= 0) & (mreach <= reach + 1e-5 * (1.0 + reach))  # float32 round-off
-        labels = np.where(inside, seg, -1).astype(np.int32)
-        return labels, np.where(inside, d1, np.nan).astype(np.float32)
+        k = _neighbours(int(state["min_samples"]))
+        return _by_reach(state, *nearest(state["points"], centres, X, k))
+
+
+def _neighbours(min_samples: int) -> int:
+    """How many nearest fitted customers the assignment rule reads: the core distance of a
+    new customer is to its ``min_samples``-th nearest, itself counted as the first."""
+    return max(min_samples - 1, 1)
+
+
+def _by_reach(state: dict, dist: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and confidence of customers whose nearest fitted customers (``nearest``'s
+    distances and indices, ``_neighbours`` of each) are known: the rule of the
+    module's doc."""
+    point_labels, core = state["point_labels"], state["core_distance"]
+    k = int(state["min_samples"])
+    nearest_point, d1 = idx[:, 0], dist[:, 0]
+    # a point that coincides with a fitted one counts as that point (itself first)
+    own = d1 <= 1e-6
+    core_x = np.where(own, core[nearest_point], dist[:, -1] if k > 1 else 0)
+    seg = point_labels[nearest_point]
+    reach = np.append(state["reach"], 0.0).astype(np.float32)[seg]  # seg -1: unused
+    mreach = np.maximum(np.maximum(d1, core_x), core[nearest_point])
+    inside = (seg >= 0) & (mreach <= reach + 1e-5 * (1.0 + reach))  # float32 round-off
+    labels = np.where(inside, seg, -1).astype(np.int32)
+    return labels, np.where(inside, d1, np.nan).astype(np.float32)
+
+
+class _SearchAhead:
+    """The nearest fitted customers (``points``) of every customer (rows of ``X``), searched
+    in blocks of PLACE_BLOCK_ROWS by whichever thread runs ``run`` next, once the index's
+    cells are known: ``cells_then_run`` computes them (``cell_centres``) and publishes them
+    in ``centres`` before it searches. Each row's search is its own, so the result is the
+    same whichever thread searched which block."""
+
+    def __init__(self, points: np.ndarray, X: np.ndarray, k: int, seed: int) -> None:
+        self.points, self.X, self.k, self.seed = points, X, k, seed
+        self.centres: Future = Future()
+        self._starts: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for start in range(0, len(X), PLACE_BLOCK_ROWS):
+            self._starts.put(start)
+        self._found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def cells_then_run(self) -> None:
+        try:
+            centres = cell_centres(self.points, self.seed, len(self.X))
+        except BaseException as error:
+            self.centres.set_exception(error)  # the fit, waiting for them, raises it
+            raise
+        self.centres.set_result(centres)
+        self.run()
+
+    def run(self) -> None:
+        centres = self.centres.result()
+        while True:
+            try:
+                start = self._starts.get_nowait()
+            except queue.Empty:
+                return
+            block = self.X[start : start + PLACE_BLOCK_ROWS]
+            self._found[start] = nearest(self.points, centres, block, self.k)
+
+    def stop(self) -> None:
+        """Leave the blocks not yet taken: each ``run`` ends after the block it searches."""
+        while True:
+            try:
+                self._starts.get_nowait()
+            except queue.Empty:
+                return
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and indices of every row, in row order (once every ``run`` ended)."""
+        starts = sorted(self._found)
+        return (
+            np.concatenate([self._found[start][0] for start in starts]),
+            np.concatenate([self._found[start][1] for start in starts]),
+        )
 
 
 def _fit_sample(
