@@ -621,14 +621,25 @@ def test_the_search_split_over_blocks_and_threads_places_as_one_search(
 @pytest.mark.parametrize("failing", ["cell_centres", "nearest", "_holdout_assignment"])
 def test_an_error_beside_the_tree_is_the_fits(monkeypatch: pytest.MonkeyPatch, failing) -> None:
     """The cells, the searches and the held-out check run on other threads: an error there
-    ends the fit with that error (the tree waits for the cells; it must not wait forever)."""
+    ends the fit with that error (the tree waits for the cells; it must not wait forever),
+    and the search stops early instead of searching every block first."""
+
+    searched = []
+    search = hdbscan.nearest
+
+    def recorded(points, centres, Q, k):
+        searched.append(len(Q))
+        return search(points, centres, Q, k)
 
     def fail(*args, **kwargs):
         raise RuntimeError(f"{failing} failed")
 
+    monkeypatch.setattr(hdbscan, "nearest", recorded)
     monkeypatch.setattr(hdbscan, failing, fail)
+    monkeypatch.setattr(hdbscan, "PLACE_BLOCK_ROWS", 4)
     with pytest.raises(RuntimeError, match=f"{failing} failed"):
         ALGO.fit(sampled_data(), {"sample_size": 250, "min_cluster_size": 8}, 0)
+    assert len(searched) < 90  # blocks of 4: the search stopped early
 
 
 def search_threads() -> list[tuple]:

@@ -46,7 +46,9 @@ Confidence: distance to that nearest fitted customer (nan for noise).
 
 from __future__ import annotations
 
+import contextlib
 import queue
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -151,7 +153,6 @@ class HDBSCAN(Algorithm):
         else:
             with one_thread(len(Xf)):
                 core = core_distances(Xf, min_samples)
-        held_labels: list[np.ndarray] = []
         if len(idx) == n:
             # Every customer was fitted: HDBSCAN's own labels, which the assignment rule
             # reproduces (each is its own nearest fitted customer, at distance 0), without
@@ -173,24 +174,25 @@ class HDBSCAN(Algorithm):
                 ThreadPoolExecutor(2, initializer=limit_threads, initargs=(1, "openmp")) as pool,
             ):
                 ahead = pool.submit(search.cells_then_run)
-                try:
+                # an error on any side (or Ctrl-C) stops the search after its current block
+                # instead of waiting for every block
+                with search.stopped_on_error():
                     fitted_labels, state = _fit_sample(Xf, core, options, seed, n, search.centres)
                     refits = before_placing(state, model) if before_placing else None
-                except BaseException:
-                    search.stop()  # the error (or Ctrl-C) waits for one block, not every one
-                    raise
 
-                def alongside() -> None:
-                    held_labels.append(
-                        _holdout_assignment(self, Xf, held, rest, rest_core, options, seed)
-                    )
-                    if refits is not None:
-                        refits()
-                    search.run()
+                    def alongside() -> np.ndarray:
+                        with search.stopped_on_error():
+                            held_out = _holdout_assignment(
+                                self, Xf, held, rest, rest_core, options, seed
+                            )
+                            if refits is not None:
+                                refits()
+                            search.run()
+                        return held_out
 
-                side = pool.submit(alongside)
-                for future in (ahead, side):
-                    future.result()  # an error of either is the fit's
+                    side = pool.submit(alongside)
+                    ahead.result()  # the cells' error first: the tree waited for them
+                    held_out = side.result()
             raw, confidence = _by_reach(state, *search.result())
         labels, mapping = order_by_size(raw)
         state["point_labels"] = np.array(
@@ -208,7 +210,7 @@ class HDBSCAN(Algorithm):
         }
         notes = []
         if sampled:
-            ari, _ = holdout_ari(fitted_labels, held, held_labels[0])
+            ari, _ = holdout_ari(fitted_labels, held, held_out)
             used["holdout_ari"] = ari
             notes.append(
                 f"HDBSCAN fitted on a sample of {fmt_int(len(idx))} customers; the rest assigned "
@@ -285,13 +287,17 @@ class _SearchAhead:
             block = self.X[start : start + PLACE_BLOCK_ROWS]
             self._found[start] = nearest(self.points, centres, block, self.k)
 
-    def stop(self) -> None:
-        """Leave the blocks not yet taken: each ``run`` ends after the block it searches."""
-        while True:
-            try:
-                self._starts.get_nowait()
-            except queue.Empty:
-                return
+    @contextlib.contextmanager
+    def stopped_on_error(self) -> Iterator[None]:
+        """On an error in the block, leave the blocks not yet taken (each ``run`` ends after
+        the block it searches), then raise it."""
+        try:
+            yield
+        except BaseException:
+            while not self._starts.empty():
+                with contextlib.suppress(queue.Empty):  # another thread took the last one
+                    self._starts.get_nowait()
+            raise
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """Distances and indices of every row, in row order (once every ``run`` ended)."""
